@@ -1,0 +1,119 @@
+"""Persona object IDs, validated (prefix and charset) before any of them is put into a URL.
+
+An ID is `<prefix>_<token>` where the token is ASCII letters and digits. Anything else (a slash, `..`,
+whitespace, percent-encoding, the wrong prefix) is refused here, so a tool argument can never steer a
+request to another path. The annotated types carry the same pattern into the tools' JSON schemas.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+
+class ObjectKind(StrEnum):
+    """Kinds of Persona objects whose IDs tools accept."""
+
+    ACCOUNT = "account"
+    ACCOUNT_TYPE = "account-type"
+    INQUIRY = "inquiry"
+    INQUIRY_SESSION = "inquiry-session"
+    INQUIRY_TEMPLATE = "inquiry-template"
+    INQUIRY_TEMPLATE_VERSION = "inquiry-template-version"
+    LIST = "list"
+    LIST_ITEM = "list-item"
+    WEBHOOK = "webhook"
+    EVENT = "event"
+    VERIFICATION = "verification"
+    TRANSACTION = "transaction"
+    ACCOUNT_ACTION = "account-action"
+
+
+#: Accepted prefixes per kind. List items carry one prefix per item type (as in Persona's own examples).
+PREFIXES: dict[ObjectKind, tuple[str, ...]] = {
+    ObjectKind.ACCOUNT: ("act",),
+    ObjectKind.ACCOUNT_TYPE: ("acttp",),
+    ObjectKind.INQUIRY: ("inq",),
+    ObjectKind.INQUIRY_SESSION: ("iqse",),
+    ObjectKind.INQUIRY_TEMPLATE: ("itmpl",),
+    ObjectKind.INQUIRY_TEMPLATE_VERSION: ("itmplv",),
+    ObjectKind.LIST: ("lst",),
+    ObjectKind.LIST_ITEM: ("libf", "lidf", "lic", "liea", "lif", "liif", "ligl", "ligin", "liip", "lin", "lipn", "lis"),
+    ObjectKind.WEBHOOK: ("wbh",),
+    ObjectKind.EVENT: ("evt",),
+    ObjectKind.VERIFICATION: ("ver",),
+    ObjectKind.TRANSACTION: ("txn",),
+    ObjectKind.ACCOUNT_ACTION: ("actact", "aa"),
+}
+
+_TOKEN = r"[A-Za-z0-9]{1,64}"
+
+
+def id_pattern(kind: ObjectKind) -> str:
+    """The regular expression (anchored) an ID of this kind must match."""
+    alternatives = "|".join(PREFIXES[kind])
+    return rf"^(?:{alternatives})_{_TOKEN}$"
+
+
+_COMPILED = {kind: re.compile(id_pattern(kind)) for kind in ObjectKind}
+
+
+class InvalidIdError(ValueError):
+    """An ID that must not reach a URL. The message names the expected shape, never echoes the value."""
+
+
+def validate_id(kind: ObjectKind, value: str) -> str:
+    """Return `value` if it is a well-formed ID of `kind`, else raise `InvalidIdError`."""
+    if not isinstance(value, str) or not _COMPILED[kind].fullmatch(value):
+        expected = " or ".join(f"{p}_…" for p in PREFIXES[kind])
+        raise InvalidIdError(f"not a valid {kind.value} id: expected {expected} followed by letters and digits")
+    return value
+
+
+def _validator(kind: ObjectKind) -> AfterValidator:
+    return AfterValidator(lambda value: validate_id(kind, value))
+
+
+AccountId = Annotated[str, Field(pattern=id_pattern(ObjectKind.ACCOUNT)), _validator(ObjectKind.ACCOUNT)]
+AccountTypeId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.ACCOUNT_TYPE)), _validator(ObjectKind.ACCOUNT_TYPE)
+]
+InquiryId = Annotated[str, Field(pattern=id_pattern(ObjectKind.INQUIRY)), _validator(ObjectKind.INQUIRY)]
+InquirySessionId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.INQUIRY_SESSION)), _validator(ObjectKind.INQUIRY_SESSION)
+]
+InquiryTemplateId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.INQUIRY_TEMPLATE)), _validator(ObjectKind.INQUIRY_TEMPLATE)
+]
+ListId = Annotated[str, Field(pattern=id_pattern(ObjectKind.LIST)), _validator(ObjectKind.LIST)]
+ListItemId = Annotated[str, Field(pattern=id_pattern(ObjectKind.LIST_ITEM)), _validator(ObjectKind.LIST_ITEM)]
+WebhookId = Annotated[str, Field(pattern=id_pattern(ObjectKind.WEBHOOK)), _validator(ObjectKind.WEBHOOK)]
+EventId = Annotated[str, Field(pattern=id_pattern(ObjectKind.EVENT)), _validator(ObjectKind.EVENT)]
+VerificationId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.VERIFICATION)), _validator(ObjectKind.VERIFICATION)
+]
+TransactionId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.TRANSACTION)), _validator(ObjectKind.TRANSACTION)
+]
+
+__all__ = [
+    "PREFIXES",
+    "AccountId",
+    "AccountTypeId",
+    "EventId",
+    "InquiryId",
+    "InquirySessionId",
+    "InquiryTemplateId",
+    "InvalidIdError",
+    "ListId",
+    "ListItemId",
+    "ObjectKind",
+    "TransactionId",
+    "VerificationId",
+    "WebhookId",
+    "id_pattern",
+    "validate_id",
+]

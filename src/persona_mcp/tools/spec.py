@@ -1,0 +1,89 @@
+"""A tool is a frozen value: the single declaration that listing, policy, audit and docs all read.
+
+`scope` and `effect` have no defaults, so a spec that forgets its posture does not type-check. The MCP
+annotations are derived from `effect` and never written by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.client import PersonaClient
+
+
+class Effect(StrEnum):
+    """What a tool does to Persona: the catalogue's `effect`."""
+
+    READ = "read"
+    WRITE = "write"
+    DESTRUCTIVE = "destructive"
+
+
+@dataclass(frozen=True, slots=True)
+class Annotations:
+    """MCP tool annotations, derived from the effect."""
+
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool = True
+
+    @classmethod
+    def for_effect(cls, effect: Effect, *, idempotent: bool | None = None) -> Annotations:
+        if effect is Effect.READ:
+            return cls(read_only=True, destructive=False, idempotent=True)
+        if effect is Effect.DESTRUCTIVE:
+            return cls(read_only=False, destructive=True, idempotent=bool(idempotent))
+        return cls(read_only=False, destructive=False, idempotent=bool(idempotent))
+
+
+@dataclass(slots=True)
+class ToolContext:
+    """What a handler may use: a Persona client bound to the caller's environment and credential.
+
+    `idempotency_key` is chosen by the call pipeline before the intent record is written, so the key
+    in the audit log is the key Persona sees, on every retry.
+    """
+
+    persona: PersonaClient
+    idempotency_key: str | None
+    data_dir: Path
+    touched_ids: list[str] = field(default_factory=list)
+
+
+InputT = TypeVar("InputT", bound=BaseModel)
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+Handler = Callable[[ToolContext, Any], Awaitable[BaseModel]]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec(Generic[InputT, OutputT]):
+    """One MCP tool: name, posture, models, upstream operations, handler."""
+
+    name: str
+    toolset: str
+    title: str
+    description: str
+    scope: Scope
+    effect: Effect
+    input_model: type[InputT]
+    output_model: type[OutputT]
+    operations: tuple[str, ...]
+    handler: Callable[[ToolContext, InputT], Awaitable[OutputT]]
+    idempotent: bool | None = None
+
+    @property
+    def annotations(self) -> Annotations:
+        return Annotations.for_effect(self.effect, idempotent=self.idempotent)
+
+    @property
+    def is_write(self) -> bool:
+        return self.effect is not Effect.READ
