@@ -56,6 +56,8 @@ class ToolContext:
     idempotency_key: str | None
     data_dir: Path
     touched_ids: list[str] = field(default_factory=list)
+    #: Set by the server for the reviewer tools (toolset "audit"); None elsewhere.
+    audit: Any = None
 
 
 InputT = TypeVar("InputT", bound=BaseModel)
