@@ -41,7 +41,20 @@ PREFIXES: dict[ObjectKind, tuple[str, ...]] = {
     ObjectKind.INQUIRY_TEMPLATE: ("itmpl",),
     ObjectKind.INQUIRY_TEMPLATE_VERSION: ("itmplv",),
     ObjectKind.LIST: ("lst",),
-    ObjectKind.LIST_ITEM: ("libf", "lidf", "lic", "liea", "lif", "liif", "ligl", "ligin", "liip", "lin", "lipn", "lis"),
+    ObjectKind.LIST_ITEM: (
+        "libf",
+        "lidf",
+        "lic",
+        "liea",
+        "lif",
+        "liif",
+        "ligl",
+        "ligin",
+        "liip",
+        "lin",
+        "lipn",
+        "lis",
+    ),
     ObjectKind.WEBHOOK: ("wbh",),
     ObjectKind.EVENT: ("evt",),
     ObjectKind.VERIFICATION: ("ver",),
@@ -69,7 +82,9 @@ def validate_id(kind: ObjectKind, value: str) -> str:
     """Return `value` if it is a well-formed ID of `kind`, else raise `InvalidIdError`."""
     if not isinstance(value, str) or not _COMPILED[kind].fullmatch(value):
         expected = " or ".join(f"{p}_…" for p in PREFIXES[kind])
-        raise InvalidIdError(f"not a valid {kind.value} id: expected {expected} followed by letters and digits")
+        raise InvalidIdError(
+            f"not a valid {kind.value} id: expected {expected} followed by letters and digits"
+        )
     return value
 
 
