@@ -1,0 +1,57 @@
+"""`persona-mcp serve`: stdio for desktop clients, or streamable HTTP for remote ones."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import anyio
+import typer
+
+from persona_mcp.config import load_settings
+from persona_mcp.logs import configure_logging
+from persona_mcp.server.exposure import ExposureOptions
+from persona_mcp.server.run import run_http, run_stdio
+from persona_mcp.tools.registry import UnknownToolError
+
+
+class Transport(StrEnum):
+    STDIO = "stdio"
+    HTTP = "http"
+
+
+def _names(value: str | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+def app(
+    transport: Annotated[Transport, typer.Option(help="stdio (desktop clients) or http (streamable HTTP).")] = (
+        Transport.STDIO
+    ),
+    host: Annotated[str, typer.Option(help="HTTP bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    public_url: Annotated[
+        str | None, typer.Option(help="This server's public /mcp URL (the token audience), if behind a proxy.")
+    ] = None,
+    toolsets: Annotated[str | None, typer.Option(help="Comma-separated toolsets to offer.")] = None,
+    tools: Annotated[str | None, typer.Option(help="Comma-separated tools to offer.")] = None,
+    exclude_tools: Annotated[str | None, typer.Option(help="Comma-separated tools never to offer.")] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Offer read tools only (wins over all).")] = False,
+    log_level: Annotated[str, typer.Option(help="Log level for the stderr JSON log.")] = "INFO",
+) -> None:
+    """Serve the Persona tools over MCP."""
+    configure_logging(log_level)
+    exposure = ExposureOptions(
+        toolsets=_names(toolsets), tools=_names(tools), exclude_tools=_names(exclude_tools), read_only=read_only
+    )
+    settings = load_settings()
+    try:
+        if transport is Transport.STDIO:
+            anyio.run(run_stdio, settings, exposure)
+        else:
+            anyio.run(lambda: run_http(settings, exposure, host=host, port=port, public_url=public_url))
+    except UnknownToolError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None

@@ -1,0 +1,1 @@
+"""MCP wiring: transports, the call pipeline, tool listing per caller, health."""

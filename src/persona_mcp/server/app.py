@@ -1,0 +1,180 @@
+"""Assembling the server: every collaborator injectable, no globals.
+
+`open_server(settings, ...)` opens the store (and migrates it), the audit log, the grant and credential
+stores and the Persona client, builds the call pipeline and the SDK's low-level `Server`, and closes all
+of it on exit. Tests pass a sandbox transport, a store or a clock; production passes nothing.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx2
+import mcp_types as types
+import structlog
+from mcp.server.lowlevel import Server
+
+import persona_mcp
+from persona_mcp.audit import AuditLog
+from persona_mcp.auth.callers import CallerResolver
+from persona_mcp.auth.credentials import open_credential_resolver
+from persona_mcp.auth.grants import GrantStore
+from persona_mcp.auth.ratelimit import GrantRateLimiter
+from persona_mcp.config import Settings
+from persona_mcp.persona.client import PersonaClient, RetryPolicy
+from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
+from persona_mcp.server.errors import Refusal
+from persona_mcp.server.exposure import ExposureOptions, exposed_tools
+from persona_mcp.server.pipeline import CallPipeline
+from persona_mcp.server.session_info import session_info_from_context
+from persona_mcp.store import Store, create_store, upgrade
+from persona_mcp.tools.mcp_schema import to_mcp_tool
+
+log = structlog.get_logger("persona_mcp.server")
+
+INSTRUCTIONS = (
+    "Tools for one Persona organization (identity verification). You see only the tools your grant "
+    "allows. IDs have fixed prefixes (act_, inq_, iqse_, lst_, wbh_, evt_); list or search tools give "
+    "them. Every call is audited; personal data is masked unless your grant carries pii:read."
+)
+
+
+@dataclass(slots=True)
+class PersonaMcp:
+    """The assembled server and the parts tests and transports need to reach."""
+
+    settings: Settings
+    server: Server[Any]
+    pipeline: CallPipeline
+    store: Store
+    audit: AuditLog
+    grants: GrantStore
+    callers: CallerResolver
+    caller_source: CallerSource
+    instance_id: str
+
+    def health(self) -> dict[str, Any]:
+        audit = self.audit.health
+        return {
+            "status": "ok" if audit.ok else "unavailable",
+            "audit": {"ok": audit.ok, "reason": audit.reason},
+            "version": persona_mcp.__version__,
+            "instance": self.instance_id,
+        }
+
+
+def default_instance_id(settings: Settings) -> str:
+    """Stable per host and data directory, so a restart can resolve its own unfinished intents."""
+    return f"{socket.gethostname()}:{settings.data_dir}"
+
+
+def build_lowlevel_server(pipeline: CallPipeline, callers: CallerSource, transport: str) -> Server[Any]:
+    """The SDK's low-level Server, whose list handler sees the request (per-caller listing)."""
+    tools_by_name = {spec.name: to_mcp_tool(spec) for spec in pipeline.exposed}
+
+    async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        caller = await callers.current(ctx)
+        return types.ListToolsResult(tools=[tools_by_name[spec.name] for spec in pipeline.visible_to(caller)])
+
+    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        caller = await callers.current(ctx)
+        session = session_info_from_context(ctx, transport)
+        try:
+            return await pipeline.call(caller, params.name, params.arguments, session)
+        except Refusal as refusal:
+            raise refusal.to_mcp() from None
+
+    return Server(
+        "persona-mcp",
+        version=persona_mcp.__version__,
+        title="Persona MCP",
+        instructions=INSTRUCTIONS,
+        on_list_tools=on_list_tools,
+        on_call_tool=on_call_tool,
+    )
+
+
+@asynccontextmanager
+async def open_server(
+    settings: Settings,
+    *,
+    exposure: ExposureOptions | None = None,
+    transport: str = "stdio",
+    callers: CallerSource | None = None,
+    persona_transport: httpx2.AsyncBaseTransport | None = None,
+    store: Store | None = None,
+    instance_id: str | None = None,
+) -> AsyncIterator[PersonaMcp]:
+    """Open every collaborator, yield the assembled server, close everything on exit."""
+    exposed = exposed_tools(exposure or ExposureOptions())  # unknown names fail before anything opens
+    instance = instance_id or default_instance_id(settings)
+    async with AsyncExitStack() as stack:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if store is None:
+            store = create_store(settings.resolved_database_url)
+            stack.push_async_callback(store.close)
+        await upgrade(store)
+        audit = await AuditLog.open(store, data_dir=settings.data_dir, instance_id=instance)
+        stack.push_async_callback(audit.aclose)
+        grants = GrantStore(store, events=audit)
+        resolver = CallerResolver(grants)
+        credentials = await open_credential_resolver(
+            store, settings, events=audit, http_transport=persona_transport
+        )
+        persona = PersonaClient(
+            base_url=settings.persona.base_url,
+            credentials=_NoCredential(),
+            version=settings.persona.version,
+            timeout=settings.persona.timeout_seconds,
+            retry=RetryPolicy(
+                max_retries=settings.persona.max_retries, budget_seconds=settings.persona.retry_budget_seconds
+            ),
+            transport=persona_transport,
+        )
+        stack.push_async_callback(persona.aclose)
+        pipeline = CallPipeline(
+            exposed=exposed,
+            persona=persona,
+            credentials=credentials,
+            audit=audit,
+            rate_limiter=GrantRateLimiter(),
+            data_dir=settings.data_dir,
+            audit_reader=audit,
+            clock=lambda: datetime.now(UTC),
+        )
+        token = settings.token.get_secret_value() if settings.token else None
+        if callers is not None:
+            caller_source = callers
+        elif transport == "http":
+            caller_source = BearerTokenCallers(resolver)
+        else:
+            caller_source = StaticTokenCallers(resolver, token)
+        server = build_lowlevel_server(pipeline, caller_source, transport)
+        log.info("server ready", tools=len(exposed), transport=transport, instance=instance)
+        yield PersonaMcp(
+            settings=settings,
+            server=server,
+            pipeline=pipeline,
+            store=store,
+            audit=audit,
+            grants=grants,
+            callers=resolver,
+            caller_source=caller_source,
+            instance_id=instance,
+        )
+
+
+class _NoCredential:
+    """The root client never calls Persona itself: each call binds the caller's credential."""
+
+    async def bearer_token(self) -> str:
+        raise RuntimeError("no credential bound: Persona calls go through a per-call bound client")
+
+    async def on_unauthorized(self, rejected_token: str) -> bool:
+        return False
+

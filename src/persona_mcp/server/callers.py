@@ -1,0 +1,52 @@
+"""Who is calling: the same question answered per transport.
+
+stdio and in-memory sessions carry one grant token for the whole process (`PERSONA_MCP_TOKEN`); HTTP
+requests carry a bearer token the SDK's `TokenVerifier` has already checked. Either way the token is
+resolved again on every request (the resolver caches for at most a few seconds), so a revoked or
+expired grant stops working on the next call.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+
+from persona_mcp.auth.callers import Caller, CallerResolver
+from persona_mcp.auth.verifier import caller_from_access_token
+
+
+class CallerSource(Protocol):
+    async def current(self, ctx: Any) -> Caller | None: ...
+
+
+class StaticTokenCallers:
+    """One token for the whole connection (stdio, in-memory)."""
+
+    def __init__(self, resolver: CallerResolver, token: str | None) -> None:
+        self._resolver = resolver
+        self.token = token
+
+    async def current(self, ctx: Any) -> Caller | None:
+        if not self.token:
+            return None
+        try:
+            return await self._resolver.resolve(self.token)
+        except Exception:
+            return None  # every doubt resolves to deny
+
+
+class BearerTokenCallers:
+    """The caller behind the HTTP request's verified bearer token."""
+
+    def __init__(self, resolver: CallerResolver) -> None:
+        self._resolver = resolver
+
+    async def current(self, ctx: Any) -> Caller | None:
+        access_token = get_access_token()
+        if access_token is None:
+            return None
+        try:
+            return caller_from_access_token(access_token)
+        except Exception:
+            return None

@@ -1,0 +1,92 @@
+"""The one table that decides what the model sees when a call fails.
+
+Tool errors (`isError: true` results) are for things the agent can act on: bad arguments, a missing
+object, a conflict, an outage with a retry hint. JSON-RPC errors are for things the agent cannot fix by
+changing its arguments: an unknown tool, a refused caller, an audit log that cannot be written. Messages
+are always our own words: upstream free text never passes through unfiltered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mcp_types as types
+from mcp.shared.exceptions import MCPError
+
+#: JSON-RPC error code for calls refused by policy (implementation-defined server error range).
+ACCESS_DENIED = -32001
+#: The audit log cannot be written: the call is refused (fail closed).
+AUDIT_UNAVAILABLE = -32002
+#: Per-grant rate limit exceeded.
+RATE_LIMITED = -32003
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal(Exception):
+    """A call refused before it reached Persona; becomes a JSON-RPC error."""
+
+    code: int
+    message: str
+    data: dict[str, object] | None = None
+
+    def to_mcp(self) -> MCPError:
+        return MCPError(code=self.code, message=self.message, data=self.data)
+
+
+def unknown_tool(name: str) -> Refusal:
+    # A hidden tool behaves exactly like a tool that does not exist.
+    safe = name if name.replace("_", "").isalnum() and len(name) <= 64 else "<invalid name>"
+    return Refusal(types.INVALID_PARAMS, f"Unknown tool: {safe}")
+
+
+def missing_scope(tool: str, scope: str, reason: str) -> Refusal:
+    return Refusal(
+        ACCESS_DENIED,
+        f"Access denied to {tool}: {reason}. The caller's grant needs the scope '{scope}'; "
+        "ask an administrator to grant it.",
+        {"tool": tool, "required_scope": scope},
+    )
+
+
+def refused(tool: str, reason: str) -> Refusal:
+    return Refusal(ACCESS_DENIED, f"Access denied to {tool}: {reason}.", {"tool": tool})
+
+
+def unauthenticated() -> Refusal:
+    return Refusal(
+        ACCESS_DENIED,
+        "No valid credentials: set PERSONA_MCP_TOKEN to a grant token (pmcp_...) issued by "
+        "`persona-mcp grants create`.",
+    )
+
+
+def rate_limited(retry_after: float) -> Refusal:
+    seconds = max(1, round(retry_after))
+    return Refusal(
+        RATE_LIMITED,
+        f"Rate limit of this grant exceeded; retry after {seconds} s.",
+        {"retry_after_seconds": seconds},
+    )
+
+
+def audit_unavailable() -> Refusal:
+    return Refusal(
+        AUDIT_UNAVAILABLE,
+        "The audit log cannot be written, so no call can be made (fail closed). "
+        "An administrator should check /healthz and the database.",
+    )
+
+
+def tool_error(message: str, *, kind: str, retry_safe: bool | None = None) -> types.CallToolResult:
+    """An `isError` result the agent can read and act on."""
+    hint = ""
+    if retry_safe is True:
+        hint = " Retrying the same call is safe."
+    elif retry_safe is False:
+        hint = " Do not retry blindly: check the object's state first."
+    structured: dict[str, object] = {"error": {"kind": kind, "message": message, "retry_safe": retry_safe}}
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=f"{message}{hint}")],
+        structured_content=structured,
+        is_error=True,
+    )

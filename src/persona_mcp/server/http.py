@@ -1,0 +1,82 @@
+"""Streamable HTTP at `/mcp`, an OAuth 2.1 resource server (RFC 9728 metadata), and `/healthz`.
+
+Built from the SDK's own pieces (session manager, bearer backend, `RequireAuthMiddleware`, protected
+resource routes) rather than `Server.streamable_http_app`, so the step-up check can sit between
+authentication and the MCP endpoint: it needs the verified token, and must answer before the MCP layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
+from mcp.server.auth.provider import TokenVerifier
+from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.server.app import PersonaMcp
+from persona_mcp.server.http_auth import StepUpMiddleware
+
+
+def resource_url(host: str, port: int, public_url: str | None = None) -> str:
+    """This server's resource identifier (RFC 8707 audience of the tokens it accepts)."""
+    if public_url:
+        return public_url.rstrip("/")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    return f"http://{shown}:{port}/mcp"
+
+
+def build_http_app(
+    app: PersonaMcp,
+    *,
+    verifier: TokenVerifier,
+    resource: str,
+    authorization_servers: list[str],
+    host: str = "127.0.0.1",
+) -> Starlette:
+    """The ASGI app serving one assembled server over streamable HTTP."""
+    security = None
+    if host in ("127.0.0.1", "localhost", "::1"):
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+    manager = StreamableHTTPSessionManager(app=app.server, security_settings=security)
+    resource_any = AnyHttpUrl(resource)
+    metadata_url = str(build_resource_metadata_url(resource_any))
+    tool_scopes: dict[str, Scope] = {spec.name: spec.scope for spec in app.pipeline.exposed}
+    endpoint = RequireAuthMiddleware(
+        StepUpMiddleware(StreamableHTTPASGIApp(manager), tool_scopes=tool_scopes, resource_metadata_url=metadata_url),
+        required_scopes=[],
+        resource_metadata_url=AnyHttpUrl(metadata_url),
+    )
+
+    async def healthz(_request: Request) -> JSONResponse:
+        report = app.health()
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+
+    routes: list[Any] = [Route("/mcp", endpoint=endpoint), Route("/healthz", endpoint=healthz)]
+    routes.extend(
+        create_protected_resource_routes(
+            resource_url=resource_any,
+            authorization_servers=[AnyHttpUrl(url) for url in authorization_servers],
+            scopes_supported=[scope.value for scope in Scope],
+            resource_name="persona-mcp",
+        )
+    )
+    middleware = [
+        Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
+        Middleware(AuthContextMiddleware),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lambda _app: manager.run())

@@ -1,0 +1,290 @@
+"""A tool call, end to end: authenticate, authorize, validate, intent, call Persona, outcome, answer.
+
+Every call ends in an audit record before its result returns, whatever happens on the way: a refusal,
+bad arguments, an upstream error, a cancellation. A write gets a durable intent record (carrying the
+Idempotency-Key Persona will see) before the upstream request. If the audit log cannot be written the
+call is refused: no unaudited action.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import mcp_types as types
+import structlog
+from pydantic import ValidationError
+
+from persona_mcp.audit import AuditEvent, AuditLog, AuditUnavailableError
+from persona_mcp.auth.callers import Caller
+from persona_mcp.auth.credentials import CredentialResolver, CredentialUnavailableError
+from persona_mcp.auth.policy import authorize
+from persona_mcp.auth.ratelimit import GrantRateLimiter
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.client import Exchange, PersonaClient
+from persona_mcp.persona.errors import PersonaError
+from persona_mcp.pii import mask
+from persona_mcp.server import errors
+from persona_mcp.server.session_info import SessionInfo
+from persona_mcp.tools.recovery import explain, validation_message
+from persona_mcp.tools.spec import ToolContext, ToolSpec
+
+log = structlog.get_logger("persona_mcp.call")
+
+AnySpec = ToolSpec[Any, Any]
+
+
+@dataclass(slots=True)
+class _CallRecord:
+    """Accumulates what the outcome record will say."""
+
+    call_id: str
+    started: float
+    exchanges: list[Exchange] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)
+
+
+class CallPipeline:
+    """Runs tool calls for authenticated callers against the exposed catalogue."""
+
+    def __init__(
+        self,
+        *,
+        exposed: Sequence[AnySpec],
+        persona: PersonaClient,
+        credentials: CredentialResolver,
+        audit: AuditLog,
+        rate_limiter: GrantRateLimiter,
+        data_dir: Path,
+        audit_reader: object | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._specs = {spec.name: spec for spec in exposed}
+        self._order = [spec.name for spec in exposed]
+        self._persona = persona
+        self._credentials = credentials
+        self._audit = audit
+        self._rate = rate_limiter
+        self._data_dir = data_dir
+        self._audit_reader = audit_reader
+        self._clock = clock
+
+    @property
+    def exposed(self) -> list[AnySpec]:
+        return [self._specs[name] for name in self._order]
+
+    def visible_to(self, caller: Caller | None) -> list[AnySpec]:
+        """Exactly the tools this caller's grant allows (the same check `call` makes)."""
+        if caller is None:
+            return []
+        now = self._clock()
+        return [spec for spec in self.exposed if self._decide(caller, spec, now).allowed]
+
+    def _decide(self, caller: Caller, spec: AnySpec, now: datetime) -> Any:
+        return authorize(
+            caller.grant,
+            tool=spec.name,
+            scope=spec.scope,
+            effect=spec.effect.value,
+            now=now,
+            jwt_scopes=caller.jwt_scopes,
+        )
+
+    async def call(
+        self, caller: Caller | None, name: str, arguments: Mapping[str, Any] | None, session: SessionInfo
+    ) -> types.CallToolResult:
+        """Run one tools/call. Raises `errors.Refusal` for refusals (after recording them)."""
+        record = _CallRecord(call_id=uuid.uuid4().hex, started=time.perf_counter())
+        raw_args: Mapping[str, Any] = arguments or {}
+        spec = self._specs.get(name)
+
+        if caller is None:
+            await self._deny(record, None, spec, name, raw_args, session, "unauthenticated")
+            raise errors.unauthenticated()
+        if spec is None:
+            await self._deny(record, caller, None, name, raw_args, session, "unknown tool")
+            raise errors.unknown_tool(name)
+        decision = self._decide(caller, spec, self._clock())
+        if not decision.allowed:
+            await self._deny(record, caller, spec, name, raw_args, session, decision.reason)
+            if decision.missing_scope is not None:
+                raise errors.missing_scope(name, decision.missing_scope.value, decision.reason)
+            raise errors.refused(name, decision.reason)
+        retry_after = self._rate.check(caller.grant)
+        if retry_after is not None:
+            await self._deny(record, caller, spec, name, raw_args, session, "rate limited")
+            raise errors.rate_limited(retry_after)
+
+        try:
+            args = spec.input_model.model_validate(raw_args)
+        except ValidationError as exc:
+            await self._append(
+                self._event(record, "call.outcome", caller, spec, raw_args, session, validated=False)
+                | {"outcome": "invalid_arguments", "error_kind": "validation"}
+            )
+            return errors.tool_error(validation_message(spec, exc), kind="invalid_arguments", retry_safe=None)
+
+        idempotency_key = str(uuid.uuid4()) if spec.is_write else None
+        if spec.is_write:
+            await self._append(
+                self._event(record, "call.intent", caller, spec, raw_args, session)
+                | {"idempotency_key": idempotency_key}
+            )
+        try:
+            result = await self._run(record, caller, spec, args, idempotency_key)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._outcome(record, caller, spec, raw_args, session, idempotency_key, "cancelled")
+            raise
+        except PersonaError as exc:
+            failure = explain(spec, exc, raw_args)
+            await self._outcome(
+                record, caller, spec, raw_args, session, idempotency_key, "error", error_kind=failure.kind
+            )
+            return errors.tool_error(failure.message, kind=failure.kind, retry_safe=failure.retry_safe)
+        except CredentialUnavailableError as exc:
+            await self._outcome(
+                record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="credential"
+            )
+            return errors.tool_error(str(exc), kind="credential_unavailable", retry_safe=False)
+        except Exception:
+            log.exception("tool handler failed", tool=spec.name, call_id=record.call_id)
+            await self._outcome(
+                record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="internal"
+            )
+            return errors.tool_error(
+                f"{spec.name} failed inside the server (call id {record.call_id}); the administrator "
+                "can find it in the server log.",
+                kind="internal",
+                retry_safe=not spec.is_write,
+            )
+        await self._outcome(record, caller, spec, raw_args, session, idempotency_key, "ok")
+        return self._answer(caller, spec, result)
+
+    async def _run(
+        self, record: _CallRecord, caller: Caller, spec: AnySpec, args: Any, idempotency_key: str | None
+    ) -> Any:
+        if spec.operations:
+            provider = await self._credentials.provider_for(caller.grant.environment, caller.principal)
+            persona = self._persona.bind(credentials=provider, on_exchange=record.exchanges.append)
+        else:
+            persona = self._persona
+        ctx = ToolContext(persona=persona, idempotency_key=idempotency_key, data_dir=self._data_dir)
+        if self._audit_reader is not None:
+            ctx.audit = self._audit_reader
+        try:
+            return await spec.handler(ctx, args)
+        finally:
+            record.touched = list(dict.fromkeys(ctx.touched_ids))
+
+    def _answer(self, caller: Caller, spec: AnySpec, result: Any) -> types.CallToolResult:
+        data = result.model_dump(mode="json", by_alias=True)
+        masked = False
+        if Scope.PII_READ not in caller.effective_scopes:
+            data, masked = mask(spec.output_model, data)
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        content: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
+        if masked:
+            content.append(
+                types.TextContent(
+                    type="text",
+                    text="Personal data in this result is masked: the caller's grant lacks pii:read.",
+                )
+            )
+        return types.CallToolResult(
+            content=content,
+            structured_content=data,
+            meta={"persona-mcp/pii-masked": masked},
+        )
+
+    # -- audit -------------------------------------------------------------------------------------------
+
+    def _event(
+        self,
+        record: _CallRecord,
+        kind: str,
+        caller: Caller | None,
+        spec: AnySpec | None,
+        raw_args: Mapping[str, Any],
+        session: SessionInfo,
+        *,
+        validated: bool = True,
+        tool_name: str | None = None,
+    ) -> dict[str, Any]:
+        model = spec.input_model if (spec is not None and validated) else None
+        return {
+            "kind": kind,
+            "call_id": record.call_id,
+            "principal": caller.principal if caller else None,
+            "grant_id": caller.grant.id if caller else None,
+            "client_id": caller.client_id if caller else None,
+            "subject": caller.subject if caller else None,
+            "actor": caller.actor if caller else None,
+            "session_id": session.session_id,
+            "client_name": session.client_name,
+            "client_version": session.client_version,
+            "tool": spec.name if spec else tool_name,
+            "scope": spec.scope.value if spec else None,
+            "arguments": self._audit.redact_arguments(model, raw_args),
+        }
+
+    async def _deny(
+        self,
+        record: _CallRecord,
+        caller: Caller | None,
+        spec: AnySpec | None,
+        name: str,
+        raw_args: Mapping[str, Any],
+        session: SessionInfo,
+        reason: str,
+    ) -> None:
+        event = self._event(record, "call.denied", caller, spec, raw_args, session, validated=False)
+        if spec is None:
+            event["tool"] = name[:128]
+        event |= {"decision": "denied", "reason": reason, "outcome": "denied"}
+        await self._append(event)
+
+    async def _outcome(
+        self,
+        record: _CallRecord,
+        caller: Caller,
+        spec: AnySpec,
+        raw_args: Mapping[str, Any],
+        session: SessionInfo,
+        idempotency_key: str | None,
+        outcome: str,
+        *,
+        error_kind: str | None = None,
+    ) -> None:
+        last = record.exchanges[-1] if record.exchanges else None
+        event = self._event(record, "call.outcome", caller, spec, raw_args, session) | {
+            "decision": "allowed",
+            "outcome": outcome,
+            "error_kind": error_kind,
+            "idempotency_key": idempotency_key,
+            "object_ids": record.touched,
+            "latency_ms": round((time.perf_counter() - record.started) * 1000, 3),
+        }
+        if last is not None:
+            event |= {
+                "upstream_method": last.method,
+                "upstream_path": last.path,
+                "upstream_status": last.status,
+                "request_id": last.request_id,
+                "attempts": last.attempts,
+            }
+        await self._append(event)
+
+    async def _append(self, event: dict[str, Any]) -> None:
+        try:
+            await self._audit.append(AuditEvent(**{k: v for k, v in event.items() if v is not None}))
+        except AuditUnavailableError:
+            log.error("audit append failed; refusing call", kind=event.get("kind"))
+            raise errors.audit_unavailable() from None

@@ -1,0 +1,108 @@
+"""Test helpers for persona-mcp and for people who extend it.
+
+`connected(tmp_path, scopes=...)` is the whole stack in one process: the Persona sandbox over ASGI, a
+real SQLite file (or any database URL), the audit log, a grant with the scopes you name, and the SDK's
+in-memory `Client` talking to the low-level server. Nothing reaches the internet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+from pydantic import SecretStr
+from starlette.applications import Starlette
+
+from persona_mcp.auth.environment import Environment
+from persona_mcp.auth.scopes import Scope, parse_scopes
+from persona_mcp.config import PersonaSettings, Settings
+from persona_mcp.sandbox import DEFAULT_API_KEY, SandboxConfig, SandboxState, create_app
+from persona_mcp.sandbox.transport import SandboxTransport
+from persona_mcp.server.app import PersonaMcp, open_server
+from persona_mcp.server.callers import StaticTokenCallers
+from persona_mcp.server.exposure import ExposureOptions
+
+#: Base URL the in-process sandbox answers on (the host is never resolved: requests go through ASGI).
+SANDBOX_BASE_URL = "http://sandbox.persona.test/api/v1"
+
+
+def sandbox_app(seed: str | None = "demo") -> Starlette:
+    """A fresh sandbox with the demo data (or empty)."""
+    return create_app(SandboxConfig(api_keys=frozenset({DEFAULT_API_KEY}), seed=seed))
+
+
+def sandbox_settings(
+    data_dir: Path, *, database_url: str | None = None, base_url: str = SANDBOX_BASE_URL, **persona: Any
+) -> Settings:
+    """Settings for a server whose upstream is the sandbox, with the sandbox key as PERSONA_API_KEY."""
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        environment="sandbox",
+        persona=PersonaSettings(key=SecretStr(DEFAULT_API_KEY), base_url=base_url, **persona),
+    )
+
+
+async def issue_grant(
+    app: PersonaMcp,
+    scopes: Iterable[Scope | str],
+    *,
+    principal: str = "test-agent",
+    environment: Environment = Environment.SANDBOX,
+    **constraints: Any,
+) -> str:
+    """Create a grant through the real grant store and return its bearer token."""
+    parsed = parse_scopes(str(s) for s in scopes)
+    _grant, token = await app.grants.create(
+        principal=principal, environment=environment, scopes=parsed, actor="test", **constraints
+    )
+    return token
+
+
+@dataclass(slots=True)
+class Harness:
+    """Everything a test needs to drive and inspect one in-process server."""
+
+    client: Client
+    app: PersonaMcp
+    sandbox: SandboxState
+    token: str
+
+
+@asynccontextmanager
+async def connected(
+    data_dir: Path,
+    scopes: Iterable[Scope | str],
+    *,
+    seed: str | None = "demo",
+    database_url: str | None = None,
+    exposure: ExposureOptions | None = None,
+    sandbox: Starlette | None = None,
+    principal: str = "test-agent",
+    **constraints: Any,
+) -> AsyncIterator[Harness]:
+    """Server + sandbox + grant + in-memory MCP client, closed on exit."""
+    upstream = sandbox or sandbox_app(seed)
+    settings = sandbox_settings(data_dir, database_url=database_url)
+    async with open_server(
+        settings, exposure=exposure, transport="memory", persona_transport=SandboxTransport(upstream)
+    ) as app:
+        token = await issue_grant(app, scopes, principal=principal, **constraints)
+        assert isinstance(app.caller_source, StaticTokenCallers)
+        app.caller_source.token = token
+        async with Client(app.server) as client:
+            yield Harness(client=client, app=app, sandbox=upstream.state.sandbox, token=token)
+
+
+__all__ = [
+    "SANDBOX_BASE_URL",
+    "Harness",
+    "connected",
+    "issue_grant",
+    "sandbox_app",
+    "sandbox_settings",
+]
