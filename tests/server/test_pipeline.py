@@ -1,0 +1,126 @@
+"""The call pipeline through the SDK's in-memory client: listing per caller, refusals, audit, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp.shared.exceptions import MCPError
+from sqlalchemy import text
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.testing import connected
+
+pytestmark = pytest.mark.anyio
+
+READ_ONLY = ["accounts:read", "inquiries:read", "events:read"]
+
+
+async def _records(harness: Any) -> list[Any]:
+    return [record async for record in harness.app.audit.iter_records()]
+
+
+async def test_a_read_only_grant_lists_only_read_tools(tmp_path: Path) -> None:
+    async with connected(tmp_path, READ_ONLY) as h:
+        listed = await h.client.list_tools()
+        names = {tool.name for tool in listed.tools}
+        assert "get_account" in names and "list_inquiries" in names
+        for tool in listed.tools:
+            assert tool.annotations is not None and tool.annotations.read_only_hint is True, tool.name
+        assert "create_account" not in names
+        assert "list_webhooks" not in names
+
+
+async def test_a_tool_outside_the_grant_is_refused_naming_the_missing_scope_and_audited(tmp_path: Path) -> None:
+    async with connected(tmp_path, READ_ONLY) as h:
+        before = dict(h.sandbox.counters)
+        with pytest.raises(MCPError) as refused:
+            await h.client.call_tool("create_account", {"reference_id": "ref-1"})
+        assert "accounts:write" in refused.value.message
+        assert dict(h.sandbox.counters) == before, "nothing was sent upstream"
+        denied = [r for r in await _records(h) if r.kind == "call.denied"]
+        assert denied and denied[-1].tool == "create_account" and denied[-1].decision == "denied"
+
+
+async def test_an_unknown_tool_is_refused_like_a_missing_one(tmp_path: Path) -> None:
+    async with connected(tmp_path, READ_ONLY) as h:
+        with pytest.raises(MCPError) as refused:
+            await h.client.call_tool("drop_database", {})
+        assert "Unknown tool" in refused.value.message
+
+
+async def test_invalid_arguments_name_the_field_and_send_nothing_upstream(tmp_path: Path) -> None:
+    async with connected(tmp_path, READ_ONLY) as h:
+        before = dict(h.sandbox.counters)
+        result = await h.client.call_tool("get_account", {"account_id": "act_../../inquiries"})
+        assert result.is_error
+        message = result.content[0].text  # type: ignore[union-attr]
+        assert "account_id" in message
+        assert dict(h.sandbox.counters) == before
+
+
+async def test_a_write_is_preceded_by_a_durable_intent_carrying_the_idempotency_key(tmp_path: Path) -> None:
+    async with connected(tmp_path, ["accounts:write"]) as h:
+        result = await h.client.call_tool("create_account", {"reference_id": "user-42"})
+        assert not result.is_error, result.content
+        records = await _records(h)
+        intent = next(r for r in records if r.kind == "call.intent" and r.tool == "create_account")
+        outcome = next(r for r in records if r.kind == "call.outcome" and r.call_id == intent.call_id)
+        assert intent.seq < outcome.seq
+        assert intent.idempotency_key and intent.idempotency_key == outcome.idempotency_key
+        assert outcome.outcome == "ok" and outcome.upstream_status in (200, 201)
+        assert outcome.request_id and outcome.request_id.startswith("req_")
+        assert result.structured_content is not None
+        assert result.structured_content["id"] in outcome.object_ids
+
+
+async def test_personal_data_is_masked_without_pii_read_and_shown_with_it(tmp_path: Path) -> None:
+    async with connected(tmp_path, ["inquiries:read"]) as h:
+        page = await h.client.call_tool("list_inquiries", {})
+        assert not page.is_error, page.content
+        assert page.meta is not None and page.meta.get("persona-mcp/pii-masked") is True
+        assert "masked" in str(page.structured_content)
+    async with connected(tmp_path / "pii", ["inquiries:read", Scope.PII_READ]) as h:
+        page = await h.client.call_tool("list_inquiries", {})
+        assert page.meta is not None and page.meta.get("persona-mcp/pii-masked") is False
+        assert "[masked" not in str(page.structured_content)
+
+
+async def test_without_a_token_no_tools_are_listed_or_callable(tmp_path: Path) -> None:
+    async with connected(tmp_path, READ_ONLY) as h:
+        h.app.caller_source.token = None  # type: ignore[attr-defined]
+        assert (await h.client.list_tools()).tools == []
+        with pytest.raises(MCPError):
+            await h.client.call_tool("list_accounts", {})
+
+
+async def test_a_revoked_grant_is_refused_on_its_next_call(tmp_path: Path) -> None:
+    async with connected(tmp_path, READ_ONLY) as h:
+        assert not (await h.client.call_tool("list_accounts", {})).is_error
+        grant = (await h.app.callers.resolve(h.token)).grant  # type: ignore[union-attr]
+        await h.app.grants.revoke(grant.id, actor="test")
+        with anyio.fail_after(10):
+            while True:
+                try:
+                    await h.client.call_tool("list_accounts", {})
+                except MCPError:
+                    break
+                await anyio.sleep(0.2)  # the resolver may cache for at most a couple of seconds
+
+
+async def test_when_the_audit_log_cannot_be_written_calls_are_refused_and_writes_never_start(
+    tmp_path: Path,
+) -> None:
+    async with connected(tmp_path, ["accounts:write"]) as h:
+        async with h.app.store.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE audit_records RENAME TO audit_records_gone"))
+        accounts_before = h.sandbox.counters.get("accounts.create", 0)
+        with pytest.raises(MCPError) as refused:
+            await h.client.call_tool("create_account", {"reference_id": "never-created"})
+        assert "audit" in refused.value.message.lower()
+        assert h.sandbox.counters.get("accounts.create", 0) == accounts_before, "no intent, no upstream write"
+        with pytest.raises(MCPError):
+            await h.client.call_tool("list_accounts", {})  # a read's result is withheld too
+        assert h.app.health()["status"] != "ok"
