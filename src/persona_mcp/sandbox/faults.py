@@ -1,0 +1,122 @@
+"""Injected misbehaviour for client tests: latency, throttling, server errors and lost responses.
+
+`Faults` is a plain mutable dataclass so that a test can change it between requests (in process through
+`app.state.sandbox.faults`, over HTTP through `PUT /__sandbox__/faults`). `FaultInjector` turns it into
+decisions, drawing from its own seeded RNG.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+#: Persona documents 300 requests per minute for production; the sandbox default is undocumented.
+DEFAULT_RATE_LIMIT = 300
+_SERVER_ERRORS = (500, 502, 503)
+
+
+@dataclass
+class Faults:
+    """What to inject. Rates are probabilities in [0, 1]; `fail_next` is consumed one status per request."""
+
+    latency_ms: int = 0
+    write_latency_ms: int = 0
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0
+    drop_rate: float = 0.0
+    rate_limit_per_minute: int | None = None
+    rate_limit_window_seconds: float = 60.0
+    retry_after_seconds: int = 1
+    fail_next: list[int] = field(default_factory=list)
+    drop_next: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        """Apply a partial JSON update; unknown names and wrong types are refused (a typo must not hide)."""
+        known = {f.name: f for f in fields(self)}
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown fault setting {name!r}")
+            _check_type(name, value)
+            setattr(self, name, list(value) if name == "fail_next" else value)
+
+
+def _check_type(name: str, value: Any) -> None:
+    if name == "fail_next":
+        ok = isinstance(value, list) and all(isinstance(v, int) and 100 <= v <= 599 for v in value)
+    elif name == "rate_limit_per_minute":
+        ok = value is None or (isinstance(value, int) and value > 0)
+    elif name in ("rate_429", "rate_5xx", "drop_rate"):
+        ok = isinstance(value, int | float) and 0 <= value <= 1
+    elif name == "rate_limit_window_seconds":
+        ok = isinstance(value, int | float) and value > 0
+    else:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if not ok:
+        raise ValueError(f"invalid value for fault setting {name!r}")
+
+
+@dataclass(frozen=True)
+class RateWindow:
+    """The rate-limit figures reported on every response (`RateLimit-*`)."""
+
+    limit: int
+    remaining: int
+    reset_seconds: int
+    exceeded: bool
+
+
+class FaultInjector:
+    """Decides, request by request, which fault (if any) the current `Faults` call for."""
+
+    def __init__(self, faults: Faults, seed: int) -> None:
+        self.faults = faults
+        self._rng = random.Random(f"faults:{seed}")
+        self._window_start: float | None = None
+        self._window_count = 0
+
+    def reset(self) -> None:
+        self._window_start = None
+        self._window_count = 0
+
+    def latency_seconds(self, is_write: bool) -> float:
+        total = self.faults.latency_ms + (self.faults.write_latency_ms if is_write else 0)
+        return total / 1000
+
+    def take_rate_window(self) -> RateWindow:
+        """Count this request in the fixed window that opens with the first request (Persona's model)."""
+        limit = self.faults.rate_limit_per_minute or DEFAULT_RATE_LIMIT
+        length = self.faults.rate_limit_window_seconds
+        moment = time.monotonic()
+        if self._window_start is None or moment - self._window_start >= length:
+            self._window_start = moment
+            self._window_count = 0
+        self._window_count += 1
+        reset = max(1, round(length - (moment - self._window_start)))
+        enforced = self.faults.rate_limit_per_minute is not None
+        exceeded = enforced and self._window_count > limit
+        return RateWindow(limit, max(0, limit - self._window_count), reset, exceeded)
+
+    def scripted_failure(self) -> int | None:
+        """Pop the next scripted status from `fail_next`, if any."""
+        if self.faults.fail_next:
+            return self.faults.fail_next.pop(0)
+        return None
+
+    def random_failure(self) -> int | None:
+        if self.faults.rate_429 and self._rng.random() < self.faults.rate_429:
+            return 429
+        if self.faults.rate_5xx and self._rng.random() < self.faults.rate_5xx:
+            return self._rng.choice(_SERVER_ERRORS)
+        return None
+
+    def should_drop(self) -> bool:
+        """Whether to lose this response after the request was applied (scripted drops first, then random)."""
+        if self.faults.drop_next > 0:
+            self.faults.drop_next -= 1
+            return True
+        return bool(self.faults.drop_rate) and self._rng.random() < self.faults.drop_rate

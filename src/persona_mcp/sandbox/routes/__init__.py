@@ -1,0 +1,1 @@
+"""HTTP routes of the emulated Persona API, one module per catalogue family."""

@@ -1,0 +1,113 @@
+"""The emulated environment's state: objects, events, counters, idempotency cache and fault settings."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from persona_mcp.sandbox.clock import now_iso
+from persona_mcp.sandbox.errors import not_found
+from persona_mcp.sandbox.faults import FaultInjector, Faults
+from persona_mcp.sandbox.idempotency import IdempotencyCache
+from persona_mcp.sandbox.ids import IdFactory
+from persona_mcp.sandbox.records import Record
+
+
+class SandboxState:
+    """Everything one sandbox app knows, reachable in process as `app.state.sandbox`.
+
+    Handlers run one at a time under `lock`, so a request sees and leaves a consistent state even when
+    many run concurrently on the event loop.
+    """
+
+    def __init__(self, faults: Faults, rng_seed: int, seeder: Callable[[SandboxState], None] | None) -> None:
+        self.faults = faults
+        self.rng_seed = rng_seed
+        self.lock = asyncio.Lock()
+        self._seeder = seeder
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every object, event, counter and stored idempotent answer; re-apply the seed data.
+
+        Fault settings are cleared in place (the same `Faults` object stays attached) so that a test's
+        reference to `state.faults` keeps working.
+        """
+        self.ids = IdFactory(self.rng_seed)
+        self.records: dict[str, Record] = {}
+        self.events: list[Record] = []
+        self.counters: Counter[str] = Counter()
+        self.idempotency = IdempotencyCache()
+        self._created: Counter[str] = Counter()
+        self.tag_ids: dict[str, str] = {}
+        self._seq = 0
+        self.faults.update(Faults().to_json())
+        self.injector = FaultInjector(self.faults, self.rng_seed)
+        if self._seeder is not None:
+            self._seeder(self)
+
+    # -- objects --------------------------------------------------------------------------------------
+
+    def add(
+        self,
+        prefix: str,
+        type_: str,
+        attributes: dict[str, Any],
+        relationships: dict[str, Any] | None = None,
+        **internal: Any,
+    ) -> Record:
+        self._seq += 1
+        record = Record(self.ids.new(prefix), type_, self._seq, attributes, relationships, dict(internal))
+        self.records[record.id] = record
+        self._created[type_] += 1
+        return record
+
+    def get(self, object_id: str, kind: str, *, type_prefix: str | None = None) -> Record:
+        """The record with this id whose type is `kind` or starts with `type_prefix`; 404 otherwise."""
+        record = self.records.get(object_id)
+        if record is None or not (
+            record.type == kind or (type_prefix and record.type.startswith(type_prefix))
+        ):
+            raise not_found(kind, object_id)
+        return record
+
+    def of_type(self, predicate: Callable[[Record], bool]) -> list[Record]:
+        """Matching records, newest first."""
+        return sorted((r for r in self.records.values() if predicate(r)), key=lambda r: r.seq, reverse=True)
+
+    def created_count(self, type_: str) -> int:
+        """How many objects of this JSON:API type were ever created (seed data included)."""
+        return self._created[type_]
+
+    def tag_id(self, name: str) -> str:
+        """The stable `tag_...` id of a tag name, minted on first use."""
+        for tag_id, known in self.tag_ids.items():
+            if known == name:
+                return tag_id
+        tag_id = self.ids.new("tag")
+        self.tag_ids[tag_id] = name
+        return tag_id
+
+    # -- events ---------------------------------------------------------------------------------------
+
+    def emit(self, name: str, subject: Record, context: dict[str, Any] | None = None) -> Record:
+        """Record an event carrying the subject as it is now (Persona's event object shape)."""
+        self._seq += 1
+        attributes: dict[str, Any] = {
+            "name": name,
+            "payload": {"data": subject.resource()},
+            "created-at": now_iso(),
+        }
+        if context:
+            attributes["context"] = context
+        event = Record(self.ids.new("evt"), "event", self._seq, attributes, None, {"object-id": subject.id})
+        self.events.append(event)
+        self.records[event.id] = event
+        self._created["event"] += 1
+        return event
+
+    def events_named(self, names: Iterable[str]) -> list[Record]:
+        wanted = set(names)
+        return [e for e in self.events if e.attributes["name"] in wanted]
