@@ -1,0 +1,45 @@
+"""The tool catalogue: every family in order, as one explicit tuple.
+
+Reading this file tells you every tool the server can expose. The reviewer tools over the audit log
+(`tools/audit_log.py`) join the catalogue when that module is present.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from persona_mcp.tools import accounts
+from persona_mcp.tools.registry import Catalogue, UnknownToolError
+from persona_mcp.tools.spec import Annotations, Effect, ToolContext, ToolSpec
+
+
+def _optional_family(module: str) -> tuple[ToolSpec[Any, Any], ...]:
+    """A family that may not exist yet in this checkout; absent means no tools, broken still raises."""
+    try:
+        loaded = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return ()
+        raise
+    tools: tuple[ToolSpec[Any, Any], ...] = tuple(loaded.TOOLS)
+    return tools
+
+
+CATALOGUE: tuple[ToolSpec[Any, Any], ...] = (
+    *accounts.TOOLS,
+    *_optional_family("persona_mcp.tools.audit_log"),
+)
+
+catalogue = Catalogue(CATALOGUE)
+
+__all__ = [
+    "CATALOGUE",
+    "Annotations",
+    "Catalogue",
+    "Effect",
+    "ToolContext",
+    "ToolSpec",
+    "UnknownToolError",
+    "catalogue",
+]

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.client import PersonaClient
+from persona_mcp.persona.ids import ObjectKind
 
 
 class Effect(StrEnum):
@@ -56,6 +57,10 @@ class ToolContext:
     idempotency_key: str | None
     data_dir: Path
     touched_ids: list[str] = field(default_factory=list)
+    def touch(self, *ids: str | None) -> None:
+        """Record Persona object ids this call read or changed (they go into the outcome record)."""
+        self.touched_ids.extend(i for i in ids if i)
+
     #: Set by the server for the reviewer tools (toolset "audit"); None elsewhere.
     audit: Any = None
 
@@ -81,6 +86,8 @@ class ToolSpec(Generic[InputT, OutputT]):
     operations: tuple[str, ...]
     handler: Callable[[ToolContext, InputT], Awaitable[OutputT]]
     idempotent: bool | None = None
+    #: The kind of Persona object this tool finds (set on list/search tools): recovery hints name it.
+    finds: ObjectKind | None = None
 
     @property
     def annotations(self) -> Annotations:

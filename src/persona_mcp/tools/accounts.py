@@ -1,0 +1,514 @@
+"""Accounts: Persona's record of one of your users, with tags, relations and custom fields.
+
+Covers the 14 tier-1 `accounts.*` operations. Redaction and consolidation are irreversible and need
+`accounts:delete`; every other change needs `accounts:write`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Self
+
+from pydantic import Field, model_validator
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import AccountId, AccountTypeId, ObjectKind
+from persona_mcp.pii import PII
+from persona_mcp.tools.bodies import attributes_body, pick
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
+from persona_mcp.tools.inputs import (
+    AccountActionId,
+    AnyObjectId,
+    CountryCode,
+    CustomFields,
+    Email,
+    PageInput,
+    Phone,
+    ReferenceId,
+    Timestamp,
+    ToolInput,
+)
+from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
+from persona_mcp.tools.search import SearchInput, search_handler
+from persona_mcp.tools.spec import Effect, ToolSpec
+from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
+
+TOOLSET = "accounts"
+
+# -- models ------------------------------------------------------------------------------------------------
+
+
+class Account(ObjectView):
+    """An account, flattened."""
+
+    reference_id: str | None = Field(None, description="Your own identifier for the user (not PII).")
+    account_type_name: str | None = Field(None, description="Name of the account type, e.g. `User`.")
+    account_type_id: Annotated[str | None, Rel("account-type")] = Field(
+        None, description="The account type (acttp_...)."
+    )
+    tags: list[str] = Field(default_factory=list, description="Tag names on the account.")
+    fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
+        None, description="Custom and personal fields (name, birthdate, address, ...), as plain values."
+    )
+    created_at: str | None = Field(None, description="When the account was created (ISO 8601).")
+    updated_at: str | None = Field(None, description="When the account last changed (ISO 8601).")
+    redacted_at: str | None = Field(None, description="When personal data was redacted; null if never.")
+
+
+class AccountResult(Account, Response):
+    """One account after the call."""
+
+
+class AccountPage(Page):
+    items: list[Account] = Field(description="Accounts on this page, newest first.")
+
+
+class RelatedObject(ObjectView):
+    """An object related to an account (another account or a transaction)."""
+
+    created_at: str | None = Field(None, description="When the object was created (ISO 8601).")
+    reference_id: str | None = Field(None, description="Your own identifier for the object, if any.")
+
+
+class RelationPage(Page):
+    items: list[RelatedObject] = Field(description="Objects related to the account.")
+
+
+class AccountRef(ToolInput):
+    account_id: AccountId = Field(description="The account (act_...).")
+
+
+class ListAccounts(PageInput):
+    reference_id: ReferenceId | None = Field(None, description="Only accounts with this reference id.")
+
+
+class SearchAccounts(SearchInput):
+    """Search accounts by attribute predicates."""
+
+
+class _AccountAttributes(ToolInput):
+    """Attributes shared by create and update; each is sent only when given."""
+
+    reference_id: ReferenceId | None = Field(None, description="Your own identifier for the user (not PII).")
+    account_status: str | None = Field(
+        None, max_length=100, description="Name of an account status configured for the account type."
+    )
+    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
+        None, max_length=100, description="Tag names to put on the account."
+    )
+    country_code: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2 country, e.g. `US`.")
+    name_first: Annotated[str | None, PII] = Field(None, max_length=255, description="First name.")
+    name_middle: Annotated[str | None, PII] = Field(None, max_length=255, description="Middle name.")
+    name_last: Annotated[str | None, PII] = Field(None, max_length=255, description="Last name.")
+    birthdate: Annotated[date | None, PII] = Field(None, description="Date of birth (YYYY-MM-DD).")
+    email_address: Annotated[Email | None, PII] = Field(None, description="E-mail address.")
+    phone_number: Annotated[Phone | None, PII] = Field(None, description="Phone number, e.g. +14155550100.")
+    social_security_number: Annotated[str | None, PII] = Field(
+        None, pattern=r"^\d{3}-?\d{2}-?\d{4}$", description="US social security number (9 digits)."
+    )
+    address_street_1: Annotated[str | None, PII] = Field(None, max_length=255, description="Street line 1.")
+    address_street_2: Annotated[str | None, PII] = Field(None, max_length=255, description="Street line 2.")
+    address_city: Annotated[str | None, PII] = Field(None, max_length=255, description="City.")
+    address_subdivision: Annotated[str | None, PII] = Field(
+        None, max_length=255, description="State or province."
+    )
+    address_postal_code: Annotated[str | None, PII] = Field(None, max_length=32, description="Postal code.")
+    fields: Annotated[CustomFields | None, PII] = Field(
+        None, description="Custom fields of the account type: field key -> value."
+    )
+
+
+_ATTRIBUTE_NAMES = tuple(_AccountAttributes.model_fields)
+
+
+class CreateAccount(_AccountAttributes):
+    account_type_id: AccountTypeId | None = Field(
+        None, description="Account type (acttp_...); the organisation's default type when omitted."
+    )
+
+
+class UpdateAccount(_AccountAttributes):
+    account_id: AccountId = Field(description="The account to update (act_...).")
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if all(getattr(self, name) is None for name in _ATTRIBUTE_NAMES):
+            raise ValueError("give at least one attribute to change")
+        return self
+
+
+class AccountTag(OneTag):
+    account_id: AccountId = Field(description="The account (act_...).")
+
+
+class AccountTags(TagSet):
+    account_id: AccountId = Field(description="The account (act_...).")
+
+
+class ConsolidateAccounts(ToolInput):
+    account_id: AccountId = Field(description="Destination account that keeps everything (act_...).")
+    source_account_ids: list[AccountId] = Field(
+        min_length=1, max_length=100, description="Accounts merged into the destination and archived."
+    )
+
+
+class ListRelations(ToolInput):
+    account_id: AccountId = Field(description="The account whose relations to list (act_...).")
+    key: str | None = Field(
+        None, pattern=r"^[a-z0-9_-]{1,64}$", description="Only relations of this relation schema key."
+    )
+    created_after: Timestamp | None = Field(None, description="Only relations created at or after this.")
+    created_before: Timestamp | None = Field(None, description="Only relations created at or before this.")
+
+
+class AccountRelation(ToolInput):
+    account_id: AccountId = Field(description="The account (act_...).")
+    relation_schema_key: str = Field(
+        pattern=r"^[a-z0-9_-]{1,64}$", description="Key of the relation schema, e.g. `parent-of`."
+    )
+    target_object_id: AnyObjectId = Field(description="The related object (act_... or txn_...).")
+
+
+class RunAccountAction(ToolInput):
+    account_id: AccountId = Field(description="The account to run the action on (act_...).")
+    account_action_id: AccountActionId = Field(description="The configured account action (actact_...).")
+    parameters: Annotated[CustomFields | None, PII] = Field(
+        None, description="Inputs the action expects: parameter key -> value."
+    )
+
+
+# -- bodies and filters --------------------------------------------------------------------------------------
+
+
+def _create_body(args: CreateAccount) -> dict[str, Any]:
+    return attributes_body(pick(args, (*_ATTRIBUTE_NAMES, "account_type_id")))
+
+
+def _update_body(args: UpdateAccount) -> dict[str, Any]:
+    return attributes_body(pick(args, _ATTRIBUTE_NAMES))
+
+
+def _consolidate_body(args: ConsolidateAccounts) -> dict[str, Any]:
+    return {"meta": {"source-account-ids": list(args.source_account_ids)}}
+
+
+def _relation_body(args: AccountRelation) -> dict[str, Any]:
+    return {"meta": pick(args, ("relation_schema_key", "target_object_id"))}
+
+
+def _run_action_body(args: RunAccountAction) -> dict[str, Any]:
+    data: dict[str, Any] = {"account-action-id": args.account_action_id}
+    if args.parameters is not None:
+        data["parameters"] = args.parameters
+    return {"data": data}
+
+
+def _list_filters(args: ListAccounts) -> dict[str, str]:
+    return {"filter[reference-id]": args.reference_id} if args.reference_id else {}
+
+
+def _relation_filters(args: ListRelations) -> dict[str, str]:
+    names = {"key": "filter[key]", "created_after": "filter[created-at-start]"}
+    names["created_before"] = "filter[created-at-end]"
+    return {param: getattr(args, name) for name, param in names.items() if getattr(args, name) is not None}
+
+
+# -- specs ---------------------------------------------------------------------------------------------------
+
+_ONE = "/accounts/{account_id}"
+_IDS = "account ids (act_...) come from list_accounts or search_accounts."
+
+list_accounts = list_tool(
+    name="list_accounts",
+    toolset=TOOLSET,
+    title="List accounts",
+    description=describe(
+        "List accounts, newest first, one page at a time.",
+        use_when="you need to browse accounts or find one by its reference id.",
+        avoid="to match on names, dates or fields: use search_accounts.",
+    ),
+    scope=Scope.ACCOUNTS_READ,
+    operation="accounts.list",
+    input_model=ListAccounts,
+    page=AccountPage,
+    view=Account,
+    path="/accounts",
+    finds=ObjectKind.ACCOUNT,
+    filters=_list_filters,
+)
+
+search_accounts = ToolSpec(
+    name="search_accounts",
+    toolset=TOOLSET,
+    title="Search accounts",
+    description=describe(
+        "Search accounts with conditions on attributes (snake_case: reference_id, created_at, fields.x).",
+        use_when="you need accounts matching criteria, e.g. created after a date.",
+        avoid="for objects changed in the last minute: the search index lags behind writes.",
+    ),
+    scope=Scope.ACCOUNTS_READ,
+    effect=Effect.READ,
+    input_model=SearchAccounts,
+    output_model=AccountPage,
+    operations=("accounts.search",),
+    handler=search_handler("/accounts/search", AccountPage, Account),
+    finds=ObjectKind.ACCOUNT,
+)
+
+get_account = get_tool(
+    name="get_account",
+    toolset=TOOLSET,
+    title="Get an account",
+    description=describe(
+        "Read one account: reference id, type, tags and personal fields.",
+        use_when="you know the account id and need its current details.",
+        ids=_IDS,
+    ),
+    scope=Scope.ACCOUNTS_READ,
+    operation="accounts.retrieve",
+    input_model=AccountRef,
+    result=AccountResult,
+    path=_ONE,
+)
+
+create_account = action_tool(
+    name="create_account",
+    toolset=TOOLSET,
+    title="Create an account",
+    description=describe(
+        "Create an account for one of your users, optionally with personal fields and tags.",
+        use_when="a user has no Persona account yet (check list_accounts by reference_id first).",
+        ids="account type ids (acttp_...) are configured in the Persona dashboard.",
+        avoid="to change an existing account: use update_account.",
+    ),
+    scope=Scope.ACCOUNTS_WRITE,
+    effect=Effect.WRITE,
+    operation="accounts.create",
+    input_model=CreateAccount,
+    result=AccountResult,
+    method=Method.POST,
+    path="/accounts",
+    body=_create_body,
+)
+
+update_account = action_tool(
+    name="update_account",
+    toolset=TOOLSET,
+    title="Update an account",
+    description=describe(
+        "Change attributes of an account; only the arguments you give are sent.",
+        use_when="details of a known account must change (name, address, status, fields).",
+        ids=_IDS,
+        avoid="to change tags one by one: use add_account_tag / remove_account_tag.",
+    ),
+    scope=Scope.ACCOUNTS_WRITE,
+    effect=Effect.WRITE,
+    operation="accounts.update",
+    input_model=UpdateAccount,
+    result=AccountResult,
+    method=Method.PATCH,
+    path=_ONE,
+    body=_update_body,
+    idempotent=True,
+)
+
+redact_account = action_tool(
+    name="redact_account",
+    toolset=TOOLSET,
+    title="Redact an account (irreversible)",
+    description=describe(
+        "Permanently erase the personal data of an account and of all its inquiries and verifications.",
+        use_when="a user asked for erasure (GDPR/CCPA) and the request was confirmed.",
+        ids=_IDS,
+        avoid="to close or deactivate an account: redaction cannot be undone.",
+    ),
+    scope=Scope.ACCOUNTS_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    operation="accounts.redact",
+    input_model=AccountRef,
+    result=AccountResult,
+    method=Method.DELETE,
+    path=_ONE,
+    idempotent=True,
+)
+
+add_account_tag = action_tool(
+    name="add_account_tag",
+    toolset=TOOLSET,
+    title="Add a tag to an account",
+    description=describe(
+        "Add one tag (by name or id) to an account; other tags stay.",
+        use_when="you want to label an account, e.g. `vip` or `fraud-suspected`.",
+        ids=_IDS,
+        avoid="to replace all tags at once: use set_account_tags.",
+    ),
+    scope=Scope.ACCOUNTS_WRITE,
+    effect=Effect.WRITE,
+    operation="accounts.add_tag",
+    input_model=AccountTag,
+    result=AccountResult,
+    method=Method.POST,
+    path=_ONE + "/add-tag",
+    body=one_tag_body,
+    idempotent=True,
+)
+
+remove_account_tag = action_tool(
+    name="remove_account_tag",
+    toolset=TOOLSET,
+    title="Remove a tag from an account",
+    description=describe(
+        "Remove one tag (by name or id) from an account; other tags stay.",
+        use_when="a label no longer applies to an account.",
+        ids=_IDS,
+        avoid="to clear every tag: use set_account_tags with an empty list.",
+    ),
+    scope=Scope.ACCOUNTS_WRITE,
+    effect=Effect.WRITE,
+    operation="accounts.remove_tag",
+    input_model=AccountTag,
+    result=AccountResult,
+    method=Method.POST,
+    path=_ONE + "/remove-tag",
+    body=one_tag_body,
+    idempotent=True,
+)
+
+set_account_tags = action_tool(
+    name="set_account_tags",
+    toolset=TOOLSET,
+    title="Replace an account's tags",
+    description=describe(
+        "Replace all tags of an account with the given set.",
+        use_when="you know the complete list of tags the account should carry.",
+        ids=_IDS,
+        avoid="to add or remove a single tag: tags not listed here are removed.",
+    ),
+    scope=Scope.ACCOUNTS_WRITE,
+    effect=Effect.WRITE,
+    operation="accounts.set_tags",
+    input_model=AccountTags,
+    result=AccountResult,
+    method=Method.POST,
+    path=_ONE + "/set-tags",
+    body=tag_set_body,
+    idempotent=True,
+)
+
+consolidate_accounts = action_tool(
+    name="consolidate_accounts",
+    toolset=TOOLSET,
+    title="Merge accounts into one (irreversible)",
+    description=describe(
+        "Move the inquiries and objects of source accounts into a destination account; sources are archived.",
+        use_when="one person has several accounts (duplicates) and they were confirmed to be the same.",
+        ids=_IDS,
+        avoid="to copy attributes: consolidation moves objects only, and cannot be undone.",
+    ),
+    scope=Scope.ACCOUNTS_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    operation="accounts.consolidate",
+    input_model=ConsolidateAccounts,
+    result=AccountResult,
+    method=Method.POST,
+    path=_ONE + "/consolidate",
+    body=_consolidate_body,
+)
+
+list_account_relations = list_tool(
+    name="list_account_relations",
+    toolset=TOOLSET,
+    title="List an account's relations",
+    description=describe(
+        "List the accounts and transactions related to an account (e.g. parent-of).",
+        use_when="you need to see how an account is linked to other objects.",
+        ids=_IDS,
+        avoid="to find accounts in general: use list_accounts or search_accounts.",
+    ),
+    scope=Scope.ACCOUNTS_READ,
+    operation="accounts.list_relations",
+    input_model=ListRelations,
+    page=RelationPage,
+    view=RelatedObject,
+    path=_ONE + "/relations",
+    filters=_relation_filters,
+)
+
+add_account_relation = action_tool(
+    name="add_account_relation",
+    toolset=TOOLSET,
+    title="Relate an account to another object",
+    description=describe(
+        "Link an account to another account or a transaction under a relation schema key.",
+        use_when="you need to record a relationship such as parent-of between objects.",
+        ids=_IDS + " Relation schema keys are configured in the dashboard.",
+        avoid="to merge duplicate accounts: use consolidate_accounts.",
+    ),
+    scope=Scope.ACCOUNTS_WRITE,
+    effect=Effect.WRITE,
+    operation="accounts.add_relation",
+    input_model=AccountRelation,
+    result=AccountResult,
+    method=Method.POST,
+    path=_ONE + "/add-relation",
+    body=_relation_body,
+    idempotent=True,
+)
+
+remove_account_relation = action_tool(
+    name="remove_account_relation",
+    toolset=TOOLSET,
+    title="Remove an account relation",
+    description=describe(
+        "Unlink an account from another object under a relation schema key.",
+        use_when="a recorded relationship is wrong or has ended.",
+        ids="relations and their keys come from list_account_relations.",
+    ),
+    scope=Scope.ACCOUNTS_WRITE,
+    effect=Effect.WRITE,
+    operation="accounts.remove_relation",
+    input_model=AccountRelation,
+    result=AccountResult,
+    method=Method.POST,
+    path=_ONE + "/remove-relation",
+    body=_relation_body,
+    idempotent=True,
+)
+
+run_account_action = action_tool(
+    name="run_account_action",
+    toolset=TOOLSET,
+    title="Run an account action",
+    description=describe(
+        "Run a configured account action (a dashboard-defined automation) on one account.",
+        use_when="an account action exists for the change you need and you know its id.",
+        ids=_IDS + " Action ids (actact_...) come from the Persona dashboard.",
+        avoid="for changes update_account or the tag tools can make directly.",
+    ),
+    scope=Scope.ACCOUNTS_WRITE,
+    effect=Effect.WRITE,
+    operation="accounts.run_action",
+    input_model=RunAccountAction,
+    result=AccountResult,
+    method=Method.POST,
+    path=_ONE + "/run-action",
+    body=_run_action_body,
+)
+
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_accounts,
+    search_accounts,
+    get_account,
+    create_account,
+    update_account,
+    redact_account,
+    add_account_tag,
+    remove_account_tag,
+    set_account_tags,
+    consolidate_accounts,
+    list_account_relations,
+    add_account_relation,
+    remove_account_relation,
+    run_account_action,
+)

@@ -1,0 +1,201 @@
+"""Handler and spec factories for the uniform tools: get one, list a page, act on one object.
+
+A family module declares what differs (path, models, body) and gets a handler that does the rest the
+same way everywhere: build the path from validated ids, send with the call's Idempotency-Key on writes,
+flatten the resource into the result model, and record every object id touched for the audit log.
+Handlers that do something special (search, the PDF, list-item types) are written out in their family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.client import PersonaResponse
+from persona_mcp.persona.ids import ObjectKind
+from persona_mcp.tools.inputs import PageInput, ToolInput
+from persona_mcp.tools.results import ObjectView, Page, single
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+
+InT = TypeVar("InT", bound=ToolInput)
+PageInT = TypeVar("PageInT", bound=PageInput)
+ResultT = TypeVar("ResultT", bound=ObjectView)
+PageT = TypeVar("PageT", bound=Page)
+
+Body = Callable[[Any], Mapping[str, Any] | None]
+Params = Callable[[Any], dict[str, str]]
+
+
+class Method(StrEnum):
+    GET = "GET"
+    POST = "POST"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+
+
+def path_for(template: str, args: BaseModel) -> str:
+    """Fill `{field}` placeholders from validated arguments (ids matched their pattern already)."""
+    return template.format_map({name: getattr(args, name) for name in type(args).model_fields})
+
+
+def one_result(ctx: ToolContext, result: type[ResultT], response: PersonaResponse) -> ResultT:
+    """Flatten a single-resource response and record the object id."""
+    resource = response.document.one()
+    ctx.touch(resource.id)
+    return single(result, resource, response.document, response.request_id)
+
+
+def page_result(
+    ctx: ToolContext, page: type[PageT], view: type[ObjectView], response: PersonaResponse
+) -> PageT:
+    """Flatten a collection response into `page.items`, with the next cursor."""
+    resources = response.document.many()
+    ctx.touch(*(resource.id for resource in resources))
+    return page.model_validate(
+        {
+            "items": [view.from_resource(resource, response.document) for resource in resources],
+            "next_cursor": response.document.links.next_cursor(),
+            "request_id": response.request_id,
+        }
+    )
+
+
+async def send(
+    ctx: ToolContext,
+    method: Method,
+    path: str,
+    body: Mapping[str, Any] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> PersonaResponse:
+    """One Persona call; writes carry the pipeline's Idempotency-Key so retries replay, not repeat."""
+    if method is Method.GET:
+        return await ctx.persona.get(path, params=params)
+    if method is Method.DELETE:
+        return await ctx.persona.delete(path, params=params)
+    if method is Method.PATCH:
+        return await ctx.persona.patch(path, json=body or {}, idempotency_key=ctx.idempotency_key)
+    return await ctx.persona.post(path, json=body, params=params, idempotency_key=ctx.idempotency_key)
+
+
+def object_handler(
+    method: Method, template: str, result: type[ResultT], body: Body | None = None
+) -> Callable[[ToolContext, Any], Awaitable[ResultT]]:
+    """A handler that sends one request about one object and returns the flattened object."""
+
+    async def handler(ctx: ToolContext, args: Any) -> ResultT:
+        payload = body(args) if body is not None else None
+        response = await send(ctx, method, path_for(template, args), payload)
+        return one_result(ctx, result, response)
+
+    return handler
+
+
+def page_handler(
+    template: str, page: type[PageT], view: type[ObjectView], filters: Params | None = None
+) -> Callable[[ToolContext, Any], Awaitable[PageT]]:
+    """A handler that fetches one page of a list endpoint."""
+
+    async def handler(ctx: ToolContext, args: Any) -> PageT:
+        params: dict[str, str] = {}
+        if isinstance(args, PageInput):
+            params.update(args.page_params())
+        if filters is not None:
+            params.update(filters(args))
+        response = await ctx.persona.get(path_for(template, args), params=params)
+        return page_result(ctx, page, view, response)
+
+    return handler
+
+
+def get_tool(
+    *,
+    name: str,
+    toolset: str,
+    title: str,
+    description: str,
+    scope: Scope,
+    operation: str,
+    input_model: type[InT],
+    result: type[ResultT],
+    path: str,
+) -> ToolSpec[InT, ResultT]:
+    """A read tool for one object: GET `path` and return it flattened."""
+    return ToolSpec(
+        name=name,
+        toolset=toolset,
+        title=title,
+        description=description,
+        scope=scope,
+        effect=Effect.READ,
+        input_model=input_model,
+        output_model=result,
+        operations=(operation,),
+        handler=object_handler(Method.GET, path, result),
+    )
+
+
+def list_tool(
+    *,
+    name: str,
+    toolset: str,
+    title: str,
+    description: str,
+    scope: Scope,
+    operation: str,
+    input_model: type[InT],
+    page: type[PageT],
+    view: type[ObjectView],
+    path: str,
+    finds: ObjectKind | None = None,
+    filters: Params | None = None,
+) -> ToolSpec[InT, PageT]:
+    """A read tool for one page of a list endpoint."""
+    return ToolSpec(
+        name=name,
+        toolset=toolset,
+        title=title,
+        description=description,
+        scope=scope,
+        effect=Effect.READ,
+        input_model=input_model,
+        output_model=page,
+        operations=(operation,),
+        handler=page_handler(path, page, view, filters),
+        finds=finds,
+    )
+
+
+def action_tool(
+    *,
+    name: str,
+    toolset: str,
+    title: str,
+    description: str,
+    scope: Scope,
+    effect: Effect,
+    operation: str,
+    input_model: type[InT],
+    result: type[ResultT],
+    method: Method,
+    path: str,
+    body: Body | None = None,
+    idempotent: bool = False,
+) -> ToolSpec[InT, ResultT]:
+    """A write tool that sends one request about one object and returns the object afterwards."""
+    return ToolSpec(
+        name=name,
+        toolset=toolset,
+        title=title,
+        description=description,
+        scope=scope,
+        effect=effect,
+        input_model=input_model,
+        output_model=result,
+        operations=(operation,),
+        handler=object_handler(method, path, result, body),
+        idempotent=idempotent,
+    )

@@ -1,0 +1,114 @@
+"""Building blocks of tool input models: strict base, pagination, and the constrained scalar types.
+
+Every input model forbids unknown keys, so a misspelt argument is an error the agent sees instead of a
+value silently dropped. The constrained types carry their pattern into the JSON schema, so the agent can
+read the rule before it calls.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from persona_mcp.persona.ids import ObjectKind, id_pattern, validate_id
+
+
+class ToolInput(BaseModel):
+    """Base of every tool's arguments: unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+#: Any Persona object id (`<prefix>_<letters and digits>`), for arguments that accept several kinds.
+ANY_ID_PATTERN = r"^[a-z]{2,12}_[A-Za-z0-9]{1,64}$"
+AnyObjectId = Annotated[str, Field(pattern=ANY_ID_PATTERN)]
+
+#: A pagination cursor: Persona's cursors are object ids taken from a previous page's `next_cursor`.
+Cursor = Annotated[str, Field(pattern=ANY_ID_PATTERN)]
+
+#: ISO 3166-1 alpha-2 country code; lower case is accepted and upper-cased.
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), BeforeValidator(_upper)]
+
+#: E-mail address: a deliberately plain shape check (Persona validates deliverability itself).
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$"
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
+
+#: Phone number: digits with optional leading + and common separators.
+PHONE_PATTERN = r"^\+?[0-9 ()./-]{4,32}$"
+Phone = Annotated[str, Field(pattern=PHONE_PATTERN)]
+
+#: Tag names are short labels; tag ids are Persona ids.
+TagName = Annotated[str, Field(min_length=1, max_length=255)]
+TagId = Annotated[str, Field(pattern=r"^tag_[A-Za-z0-9]{1,64}$")]
+
+#: A reference id is the caller's own identifier for a user (not PII by Persona's advice).
+ReferenceId = Annotated[str, Field(min_length=1, max_length=255)]
+
+#: ISO 8601 timestamp or date, for created-at filters.
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+Timestamp = Annotated[str, Field(pattern=TIMESTAMP_PATTERN)]
+
+
+def _validated_id(kind: ObjectKind) -> AfterValidator:
+    return AfterValidator(lambda value: validate_id(kind, value))
+
+
+AccountActionId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.ACCOUNT_ACTION)), _validated_id(ObjectKind.ACCOUNT_ACTION)
+]
+InquiryTemplateVersionId = Annotated[
+    str,
+    Field(pattern=id_pattern(ObjectKind.INQUIRY_TEMPLATE_VERSION)),
+    _validated_id(ObjectKind.INQUIRY_TEMPLATE_VERSION),
+]
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+
+
+class PageInput(ToolInput):
+    """Cursor pagination shared by every list and search tool."""
+
+    page_size: int = Field(
+        DEFAULT_PAGE_SIZE,
+        ge=1,
+        le=MAX_PAGE_SIZE,
+        description=f"Objects per page, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}).",
+    )
+    after: Cursor | None = Field(
+        None, description="Cursor: the `next_cursor` of the previous page, to fetch the next (older) page."
+    )
+    before: Cursor | None = Field(
+        None, description="Cursor: an object id; returns the page of newer objects just before it."
+    )
+
+    def page_params(self) -> dict[str, str]:
+        """The `page[...]` query parameters, bracket-named as Persona expects."""
+        params = {"page[size]": str(self.page_size)}
+        if self.after is not None:
+            params["page[after]"] = self.after
+        if self.before is not None:
+            params["page[before]"] = self.before
+        return params
+
+
+_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+def check_field_keys(fields: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Custom field keys are identifiers (they become JSON keys upstream); refuse anything else."""
+    if fields is not None:
+        for key in fields:
+            if not _KEY.fullmatch(key):
+                raise ValueError("custom field keys must be 1-128 letters, digits, '_', '.' or '-'")
+    return fields
+
+
+#: Custom `fields` map (Persona field key -> value). Personal by default: mark it PII where used.
+CustomFields = Annotated[dict[str, Any], AfterValidator(check_field_keys)]

@@ -1,0 +1,129 @@
+"""Flattened tool results: Persona's JSON:API resources turned into plain, described models.
+
+A view model (subclass of `ObjectView`) declares its fields once; where each value comes from is read
+from the field itself: `id` and `type` from the resource, a field annotated with `Rel("name")` from
+the relationship of that name (a list field gets every related id, a scalar the first), a field with
+`Attr("name")` from that attribute, and any other field from the attribute whose name is the field's
+name in kebab-case. So adding an output field is one line, and no handler walks JSON:API by hand.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Self, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from persona_mcp.persona.envelope import Document, Resource
+
+
+@dataclass(frozen=True, slots=True)
+class Attr:
+    """Take the field from `attributes[name]`, optionally through `convert`."""
+
+    name: str
+    convert: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rel:
+    """Take the field from the ids of relationship `name`."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """Take the field from the response document's top-level `meta[name]`."""
+
+    name: str
+
+
+def kebab(name: str) -> str:
+    """`reference_id` -> `reference-id`: Persona's attribute spelling."""
+    return name.replace("_", "-")
+
+
+def plain_fields(value: Any) -> Any:
+    """Persona's typed custom fields (`{"name": {"type": "hash", "value": {...}}}`) as plain values."""
+    if isinstance(value, Mapping):
+        if "type" in value and set(value) <= {"type", "value"}:
+            return plain_fields(value.get("value"))
+        return {str(k): plain_fields(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_fields(v) for v in value]
+    return value
+
+
+def _is_list(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is list:
+        return True
+    return any(_is_list(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+
+
+class ResultModel(BaseModel):
+    """Base of every output model: strict, so the output schema is exactly what is sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectView(ResultModel):
+    """A Persona object, flattened."""
+
+    id: str = Field(description="Persona's id of the object.")
+    type: str = Field(description="Persona's object type (for example `account`, `list/email-address`).")
+
+    @classmethod
+    def source_values(cls, resource: Resource, document: Document | None = None) -> dict[str, Any]:
+        """The field values this view takes from `resource` (and the document's `meta`)."""
+        values: dict[str, Any] = {"id": resource.id, "type": resource.type}
+        for name, field in cls.model_fields.items():
+            if name in values:
+                continue
+            source = next((m for m in field.metadata if isinstance(m, Attr | Rel | Meta)), None)
+            if isinstance(source, Rel):
+                ids = resource.related_ids(source.name)
+                values[name] = ids if _is_list(field.annotation) else (ids[0] if ids else None)
+            elif isinstance(source, Meta):
+                values[name] = document.meta.get(source.name) if document is not None else None
+            else:
+                attribute = source.name if isinstance(source, Attr) else kebab(name)
+                raw = resource.attributes.get(attribute)
+                convert = source.convert if isinstance(source, Attr) else None
+                values[name] = convert(raw) if (convert is not None and raw is not None) else raw
+            if values[name] is None and _is_list(field.annotation):
+                values[name] = []
+        return values
+
+    @classmethod
+    def from_resource(cls, resource: Resource, document: Document | None = None) -> Self:
+        return cls.model_validate(cls.source_values(resource, document))
+
+
+class Response(ResultModel):
+    """Fields every tool result carries."""
+
+    request_id: str | None = Field(
+        None, description="Persona's request id (req_...) of the call, for support and the audit log."
+    )
+
+
+class Page(Response):
+    """Fields every page of results carries. Subclasses add `items: list[<view>]`."""
+
+    next_cursor: str | None = Field(
+        None, description="Pass as `after` to get the next page; null when this is the last page."
+    )
+
+
+ViewT = TypeVar("ViewT", bound=ObjectView)
+
+
+def single(result: type[ViewT], resource: Resource, document: Document, request_id: str | None) -> ViewT:
+    """A one-object result: the view's fields plus `request_id` (the result class inherits both)."""
+    values = result.source_values(resource, document)
+    if "request_id" in result.model_fields:
+        values["request_id"] = request_id
+    return result.model_validate(values)

@@ -1,0 +1,101 @@
+"""Search arguments and request body shared by `search_accounts` and `search_inquiries`.
+
+Persona's search query is a recursive AND/OR/NOT tree of predicates. An agent gets a flat list of
+conditions and says whether all or any must hold: that covers the common queries with a schema that has
+no unions, and still produces a body Persona's spec accepts. Search endpoints use POST but only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from persona_mcp.pii import PII
+from persona_mcp.tools.factories import PageT, page_result
+from persona_mcp.tools.inputs import PageInput
+from persona_mcp.tools.results import ObjectView
+from persona_mcp.tools.spec import ToolContext
+
+
+class Operator(StrEnum):
+    EQ = "eq"
+    GT = "gt"
+    GTE = "gte"
+    LT = "lt"
+    LTE = "lte"
+
+
+class Match(StrEnum):
+    ALL = "all"
+    ANY = "any"
+
+
+class SortDirection(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+SEARCH_ATTRIBUTE = r"^[a-z][a-z0-9_]{0,63}(\.[A-Za-z0-9_-]{1,64}){0,3}$"
+
+
+class Condition(BaseModel):
+    """One predicate: `<attribute> <operator> <value>`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attribute: str = Field(
+        pattern=SEARCH_ATTRIBUTE,
+        description="Attribute in snake_case, e.g. `reference_id`, `status`, `created_at`, `fields.age`.",
+    )
+    operator: Operator = Field(Operator.EQ, description="eq, gt, gte, lt or lte.")
+    value: Annotated[str | float | bool, PII] = Field(
+        description="Value to compare with; dates as ISO 8601 strings (`2024-01-31T00:00:00Z`)."
+    )
+
+
+class SearchInput(PageInput):
+    """Conditions, how they combine, sort order, and the page."""
+
+    conditions: list[Condition] = Field(
+        min_length=1, max_length=20, description="Predicates to match (1-20)."
+    )
+    match: Match = Field(Match.ALL, description="`all`: every condition must hold; `any`: at least one.")
+    sort_attribute: str | None = Field(
+        None, pattern=SEARCH_ATTRIBUTE, description="Attribute to sort by, e.g. `created_at`."
+    )
+    sort_direction: SortDirection = Field(
+        SortDirection.DESC, description="Sort direction when sort_attribute is given: asc or desc."
+    )
+
+    def search_body(self) -> dict[str, Any]:
+        predicates = [c.model_dump(mode="json") for c in self.conditions]
+        query: dict[str, Any] = (
+            predicates[0]
+            if len(predicates) == 1
+            else {"and" if self.match is Match.ALL else "or": predicates}
+        )
+        body: dict[str, Any] = {"query": query}
+        if self.sort_attribute is not None:
+            body["sort"] = {"attribute": self.sort_attribute, "direction": self.sort_direction.value}
+        page: dict[str, Any] = {"size": self.page_size}
+        if self.after is not None:
+            page["after"] = self.after
+        if self.before is not None:
+            page["before"] = self.before
+        body["page"] = page
+        return body
+
+
+def search_handler(
+    path: str, page: type[PageT], view: type[ObjectView]
+) -> Callable[[ToolContext, SearchInput], Awaitable[PageT]]:
+    """POST the search body; the query is read-only, so no Idempotency-Key is needed or sent."""
+
+    async def handler(ctx: ToolContext, args: SearchInput) -> PageT:
+        response = await ctx.persona.post(path, json=args.search_body())
+        return page_result(ctx, page, view, response)
+
+    return handler
