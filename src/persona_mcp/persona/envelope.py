@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from persona_mcp.persona.errors import UnexpectedResponseError
 
@@ -32,6 +32,17 @@ class Relationship(BaseModel):
     model_config = _TOLERANT
 
     data: ResourceIdentifier | list[ResourceIdentifier] | None = None
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _drop_empty_targets(cls, value: Any) -> Any:
+        # Persona's documented examples show `"data": {}` where the renderer dropped a null target; a
+        # target without type and id identifies nothing, so it is read as absent rather than an error.
+        if isinstance(value, dict) and not value:
+            return None
+        if isinstance(value, list):
+            return [item for item in value if not (isinstance(item, dict) and not item)]
+        return value
 
     def ids(self) -> list[str]:
         """The target ids, whatever the cardinality."""
