@@ -1,0 +1,114 @@
+"""Which upstream credential a call uses: the caller's own, else its environment's, else PERSONA_API_KEY.
+
+The environment is always the one named by the caller's grant, and rows are looked up by that
+environment only, so a sandbox grant can never obtain a production credential. The zero-configuration
+path (`PERSONA_API_KEY`) applies only when no stored credential applies and `PERSONA_MCP_ENVIRONMENT`
+names the same environment as the grant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx2
+
+from persona_mcp.auth.credentials.errors import CredentialUnavailableError
+from persona_mcp.auth.credentials.models import CredentialInfo, CredentialKind, CredentialStatus
+from persona_mcp.auth.credentials.oauth import TokenEndpointClient
+from persona_mcp.auth.credentials.providers import AccessTokenCredential, OAuthCredential, disabled_error
+from persona_mcp.auth.credentials.secretbox import SecretBox
+from persona_mcp.auth.credentials.store import CredentialStore
+from persona_mcp.auth.environment import Environment
+from persona_mcp.auth.events import AdminEventSink
+from persona_mcp.config import Settings
+from persona_mcp.persona.credentials import ApiKeyCredential, CredentialProvider
+from persona_mcp.store import Store
+
+#: Default time before expiry at which OAuth tokens are renewed.
+DEFAULT_REFRESH_WINDOW_SECONDS = 60.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CredentialResolver:
+    """Hands the Persona client a `CredentialProvider` for (environment, principal).
+
+    Providers are kept per credential id, so every call for one credential shares its token cache
+    and its renewal lock; the row is looked up on every call, so a credential added, replaced or
+    disabled by another process takes effect at once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        box: SecretBox,
+        *,
+        settings: Settings,
+        events: AdminEventSink,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        refresh_window_seconds: float = DEFAULT_REFRESH_WINDOW_SECONDS,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._credentials = CredentialStore(store, box, events=events, clock=clock)
+        self._settings = settings
+        self._clock = clock
+        self._window = timedelta(seconds=refresh_window_seconds)
+        self._endpoint = TokenEndpointClient(
+            transport=http_transport, timeout_seconds=settings.persona.timeout_seconds, clock=clock
+        )
+        self._providers: dict[tuple[str, int], CredentialProvider] = {}
+        self._oauth: dict[str, OAuthCredential] = {}
+
+    @property
+    def credentials(self) -> CredentialStore:
+        return self._credentials
+
+    async def provider_for(self, environment: Environment, principal: str) -> CredentialProvider:
+        environment = Environment(environment)
+        info = await self._credentials.find(environment, principal or None)
+        if info is None:
+            return self._fallback(environment)
+        if info.status is CredentialStatus.DISABLED:
+            raise disabled_error(info)
+        if info.kind is CredentialKind.OAUTH_CLIENT:
+            return self._oauth_provider(info)
+        return await self._static_provider(info)
+
+    def _oauth_provider(self, info: CredentialInfo) -> OAuthCredential:
+        provider = self._oauth.get(info.id)
+        if provider is None:
+            provider = OAuthCredential(
+                info, self._credentials, self._endpoint, refresh_window=self._window, clock=self._clock
+            )
+            self._oauth[info.id] = provider
+        return provider
+
+    async def _static_provider(self, info: CredentialInfo) -> CredentialProvider:
+        cached = self._providers.get((info.id, info.version))
+        if cached is not None:
+            return cached
+        stored = await self._credentials.load(info.id)
+        if stored is None:
+            raise CredentialUnavailableError(
+                f"{info.label} was removed; add a credential for it", permanent=True
+            )
+        provider: CredentialProvider
+        if info.kind is CredentialKind.API_KEY:
+            provider = ApiKeyCredential(stored.secret)
+        else:
+            provider = AccessTokenCredential(stored.info, stored.secret, clock=self._clock)
+        self._providers = {key: p for key, p in self._providers.items() if key[0] != info.id}
+        self._providers[(info.id, info.version)] = provider
+        return provider
+
+    def _fallback(self, environment: Environment) -> CredentialProvider:
+        key = self._settings.persona.key
+        if key is not None and self._settings.environment == environment.value:
+            return ApiKeyCredential(key)
+        raise CredentialUnavailableError(
+            f"no Persona credential is configured for the {environment.value} environment; run "
+            f"`persona-mcp credentials add --env {environment.value} --api-key-stdin` (or `--oauth ...`)"
+        )
