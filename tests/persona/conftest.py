@@ -61,6 +61,7 @@ class FakePersona:
         self.seen: list[Seen] = []
         self.accounts_by_key: dict[str, dict[str, Any]] = {}
         self.pending_drop = False
+        self.listing: list[dict[str, Any]] = []
         self.app = Starlette(routes=[Route("/api/v1/{rest:path}", self._handle, methods=_METHODS)])
 
     def then(self, *replies: Reply) -> FakePersona:
@@ -89,7 +90,20 @@ class FakePersona:
                 key, account(f"act_fake{len(self.accounts_by_key) + 1}")
             )
             return _json(201, {"data": created}, headers)
+        if request.method == "GET" and request.url.path == "/api/v1/accounts":
+            return _json(200, self._page(request), headers)
         return _json(200, {"data": account("act_default")}, headers)
+
+    def _page(self, request: Request) -> dict[str, Any]:
+        """A page of `self.listing` the way Persona pages: `page[size]`, `page[after]`, `links.next`."""
+        size = int(request.query_params.get("page[size]", "10"))
+        after = request.query_params.get("page[after]")
+        ids = [item["id"] for item in self.listing]
+        start = ids.index(after) + 1 if after in ids else 0
+        items = self.listing[start : start + size]
+        more = start + size < len(self.listing)
+        next_link = f"/api/v1/accounts?page%5Bafter%5D={items[-1]['id']}" if more and items else None
+        return {"data": items, "links": {"prev": None, "next": next_link}}
 
 
 _METHODS = ["GET", "POST", "PATCH", "DELETE"]
