@@ -1,5 +1,57 @@
-"""Tables of the audit component (owned by that component; registered on the shared metadata)."""
+"""Tables of the audit component: the hash-chained records and the signed checkpoints.
+
+`body` holds the record's RFC 8785 canonical JSON exactly as it was hashed, so verification re-hashes
+stored bytes instead of re-encoding every row. The other record columns are copies of body fields kept
+only to index searches; `audit verify --deep` checks that they still agree with the body.
+"""
+
+from sqlalchemy import BigInteger, Column, Index, String, Table, Text, UniqueConstraint
 
 from persona_mcp.store.metadata import metadata
 
-__all__ = ["metadata"]
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("recorded_at", String(32), nullable=False),
+    Column("instance_id", String(200), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("call_id", String(64)),
+    Column("principal", String(255)),
+    Column("grant_id", String(64)),
+    Column("tool", String(128)),
+    Column("decision", String(16)),
+    Column("outcome", String(16)),
+    # Space-delimited with a leading and trailing space, so `LIKE '% id %'` finds one whole id.
+    Column("object_ids", Text),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    # Backstops behind the chain lock: two writers can never both extend the same head.
+    UniqueConstraint("prev_hash"),
+    UniqueConstraint("hash"),
+    Index("ix_audit_records_recorded_at", "recorded_at"),
+    Index("ix_audit_records_call_id", "call_id"),
+    Index("ix_audit_records_principal", "principal"),
+    Index("ix_audit_records_grant_id", "grant_id"),
+    Index("ix_audit_records_tool", "tool"),
+    Index("ix_audit_records_kind_instance", "kind", "instance_id"),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("instance_id", String(200), nullable=False),
+    Column("record_count", BigInteger, nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+
+#: Tables whose rows may never change or disappear (triggers enforce it in the database).
+APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_records", "audit_checkpoints")
+
+__all__ = ["APPEND_ONLY_TABLES", "audit_checkpoints", "audit_records", "metadata"]

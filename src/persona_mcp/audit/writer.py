@@ -1,0 +1,388 @@
+"""`AuditLog`: durable, linear, fail-closed appends with group commit and signed checkpoints.
+
+Callers enqueue events; one writer task drains the queue and commits everything waiting in a single
+transaction under the chain lock (one fsync for the batch), then resolves each caller's future. `append`
+therefore returns only after its record is durably committed, and concurrent calls never fork the chain.
+
+If a batch cannot be committed every caller in it gets `AuditUnavailableError` and `health` turns
+unhealthy with the reason; the server refuses calls until a later write succeeds (fail closed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import structlog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel
+
+from persona_mcp.audit import checkpoint as _checkpoint
+from persona_mcp.audit.chain import (
+    chain_transaction,
+    insert_checkpoint,
+    insert_rows,
+    latest_checkpoint,
+    read_head,
+    seal,
+    select_unresolved,
+)
+from persona_mcp.audit.checkpoint import (
+    Checkpoint,
+    append_external,
+    sign_checkpoint,
+)
+from persona_mcp.audit.errors import AuditUnavailableError
+from persona_mcp.audit.keys import load_signing_key, signing_key_path
+from persona_mcp.audit.record import AuditEvent, AuditRecord, utc_timestamp
+from persona_mcp.audit.redaction import PiiDigester
+from persona_mcp.store import Store
+
+_log = structlog.get_logger("persona_mcp.audit")
+
+INSTANCE_ID_ENV = "PERSONA_MCP_AUDIT_INSTANCE_ID"
+_MAX_BATCH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Whether the audit log can take records; `reason` says why not (no secrets, no record data)."""
+
+    ok: bool
+    reason: str | None = None
+
+
+def default_instance_id(data_dir: Path) -> str:
+    """A stable id per host and data directory (`PERSONA_MCP_AUDIT_INSTANCE_ID` overrides it).
+
+    Stable across restarts, so a restarted process resolves the intents its predecessor left open.
+    """
+    configured = os.environ.get(INSTANCE_ID_ENV)
+    if configured:
+        return configured
+    where = hashlib.sha256(str(data_dir.expanduser().resolve()).encode()).hexdigest()[:12]
+    return f"{socket.gethostname()}:{where}"
+
+
+@dataclass(slots=True)
+class _Append:
+    event: AuditEvent
+    future: asyncio.Future[AuditRecord]
+
+
+@dataclass(slots=True)
+class _CheckpointRequest:
+    future: asyncio.Future[Checkpoint | None]
+
+
+class _Signal:
+    pass
+
+
+_TICK = _Signal()
+_STOP = _Signal()
+
+_Item = _Append | _CheckpointRequest | _Signal
+
+
+class AuditLog:
+    """The audit log of one server process. Open with `AuditLog.open`, close with `aclose`."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        instance_id: str,
+        signing_key_file: Path,
+        digester: PiiDigester,
+        checkpoint_every: int,
+        checkpoint_interval_s: float,
+        external_checkpoint_path: Path | None,
+    ) -> None:
+        if checkpoint_every < 1 or checkpoint_interval_s <= 0:
+            raise ValueError("checkpoint_every must be >= 1 and checkpoint_interval_s > 0")
+        self._store = store
+        self._instance_id = instance_id
+        self._signing_key = load_signing_key(signing_key_file)
+        self._digester = digester
+        self._every = checkpoint_every
+        self._interval = checkpoint_interval_s
+        self._external = external_checkpoint_path
+        self._pending_external: list[Checkpoint] = []
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._health = Health(ok=True)
+        self._closed = False
+        self._writer: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        store: Store,
+        *,
+        data_dir: Path,
+        instance_id: str | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_interval_s: float = 60.0,
+        external_checkpoint_path: Path | None = None,
+        signing_key_file: Path | None = None,
+        recover: bool = True,
+    ) -> AuditLog:
+        """Load the keys, start the writer task and (unless `recover=False`) resolve open intents.
+
+        `external_checkpoint_path` defaults to `PERSONA_MCP_AUDIT_CHECKPOINT_DIR`; `signing_key_file` to
+        `PERSONA_MCP_AUDIT_SIGNING_KEY_FILE` or `<data_dir>/audit-signing.key`.
+        """
+        log = cls(
+            store,
+            instance_id=instance_id or default_instance_id(data_dir),
+            signing_key_file=signing_key_file or signing_key_path(data_dir),
+            digester=PiiDigester.for_data_dir(data_dir),
+            checkpoint_every=checkpoint_every,
+            checkpoint_interval_s=checkpoint_interval_s,
+            external_checkpoint_path=_checkpoint.external_checkpoint_path(external_checkpoint_path),
+        )
+        log._start()
+        if recover:
+            try:
+                await log.recover()
+            except BaseException:
+                await log.aclose()
+                raise
+        return log
+
+    def _start(self) -> None:
+        self._writer = asyncio.create_task(self._run(), name="audit-writer")
+        self._ticker = asyncio.create_task(self._tick_every_interval(), name="audit-checkpoint-timer")
+
+    # -- public surface -------------------------------------------------------------------------
+
+    @property
+    def instance_id(self) -> str:
+        return self._instance_id
+
+    @property
+    def health(self) -> Health:
+        return self._health
+
+    @property
+    def digester(self) -> PiiDigester:
+        return self._digester
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._signing_key.public_key()
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def redact_arguments(
+        self, input_model: type[BaseModel] | None, arguments: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Arguments with personal values replaced by keyed digests (see `PiiDigester`)."""
+        return self._digester.redact_arguments(input_model, arguments)
+
+    async def append(self, event: AuditEvent) -> AuditRecord:
+        """Append `event`; returns the committed record, or raises `AuditUnavailableError`."""
+        self._ensure_running()
+        future: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Append(event, future))
+        return await future
+
+    async def checkpoint(self) -> Checkpoint | None:
+        """Sign a checkpoint at the current head now (the existing one if nothing was added since)."""
+        self._ensure_running()
+        future: asyncio.Future[Checkpoint | None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_CheckpointRequest(future))
+        return await future
+
+    def _ensure_running(self) -> None:
+        if self._closed:
+            raise AuditUnavailableError("the audit log is closed")
+        if self._writer is None or self._writer.done():
+            self._health = Health(ok=False, reason="the audit writer task is not running")
+            raise AuditUnavailableError("the audit writer task is not running")
+
+    async def admin_event(
+        self, *, action: str, actor: str, target: str, details: Mapping[str, Any] | None = None
+    ) -> None:
+        """`AdminEventSink`: record an administrative change as kind `admin.<action>`."""
+        await self.append(
+            AuditEvent(
+                kind=f"admin.{action}",
+                actor=actor,
+                target=target,
+                details=dict(details) if details is not None else None,
+            )
+        )
+
+    async def recover(self) -> list[AuditRecord]:
+        """Close the intents this instance left without an outcome (a crash between intent and outcome).
+
+        Only intents written under this process's own instance id are touched: another replica's open
+        intents may belong to calls still in flight. Each gets a `call.outcome_unknown` record; the
+        intent itself is never changed.
+        """
+        async with self._store.engine.connect() as conn:
+            rows = (await conn.execute(select_unresolved(self._instance_id))).all()
+        resolved: list[AuditRecord] = []
+        for row in rows:
+            intent = AuditRecord.from_stored(row.body, row.hash)
+            resolved.append(
+                await self.append(
+                    AuditEvent(
+                        kind="call.outcome_unknown",
+                        call_id=intent.call_id,
+                        principal=intent.principal,
+                        client_id=intent.client_id,
+                        grant_id=intent.grant_id,
+                        subject=intent.subject,
+                        actor=intent.actor,
+                        session_id=intent.session_id,
+                        client_name=intent.client_name,
+                        client_version=intent.client_version,
+                        tool=intent.tool,
+                        scope=intent.scope,
+                        decision=intent.decision,
+                        upstream_method=intent.upstream_method,
+                        upstream_path=intent.upstream_path,
+                        object_ids=intent.object_ids,
+                        idempotency_key=intent.idempotency_key,
+                        outcome="unknown",
+                        reason=f"the server stopped before recording the outcome of intent seq {intent.seq}",
+                    )
+                )
+            )
+        if resolved:
+            _log.warning(
+                "audit.recovered_unresolved_intents", count=len(resolved), instance_id=self._instance_id
+            )
+        return resolved
+
+    async def aclose(self) -> None:
+        """Commit what is queued, sign a final checkpoint, stop the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._writer is not None and not self._writer.done():
+            future: asyncio.Future[Checkpoint | None] = asyncio.get_running_loop().create_future()
+            self._queue.put_nowait(_CheckpointRequest(future))
+            self._queue.put_nowait(_STOP)
+            await self._writer
+            if future.done() and future.exception() is not None:
+                _log.warning("audit.final_checkpoint_failed", reason=self._health.reason)
+
+    async def __aenter__(self) -> AuditLog:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- writer task ----------------------------------------------------------------------------
+
+    async def _tick_every_interval(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            self._queue.put_nowait(_TICK)
+
+    async def _run(self) -> None:
+        stop = False
+        while not stop:
+            batch = [await self._queue.get()]
+            while len(batch) < _MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            stop = any(item is _STOP for item in batch)
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        appends = [item for item in batch if isinstance(item, _Append)]
+        requests = [item for item in batch if isinstance(item, _CheckpointRequest)]
+        timed = any(item is _TICK for item in batch)
+        records: list[AuditRecord] = []
+        signed: Checkpoint | None = None
+        current: Checkpoint | None = None
+        try:
+            async with chain_transaction(self._store) as conn:
+                seq, prev_hash = await read_head(conn)
+                rows: list[dict[str, Any]] = []
+                for item in appends:
+                    seq += 1
+                    record, row = seal(
+                        item.event,
+                        seq=seq,
+                        prev_hash=prev_hash,
+                        instance_id=self._instance_id,
+                        timestamp=utc_timestamp(),
+                    )
+                    prev_hash = record.hash
+                    records.append(record)
+                    rows.append(row)
+                await insert_rows(conn, rows)
+                current = await latest_checkpoint(conn)
+                last = current.seq if current else 0
+                if seq > last and (requests or timed or seq - last >= self._every):
+                    signed = sign_checkpoint(
+                        self._signing_key,
+                        seq=seq,
+                        hash_=prev_hash,
+                        timestamp=utc_timestamp(),
+                        instance_id=self._instance_id,
+                        count=seq,
+                    )
+                    await insert_checkpoint(conn, signed)
+        except Exception as exc:
+            self._fail(appends, requests, exc)
+            return
+        self._health = Health(ok=True)
+        if signed is not None:
+            self._pending_external.append(signed)
+        self._flush_external()
+        for item, record in zip(appends, records, strict=True):
+            if not item.future.done():
+                item.future.set_result(record)
+        for request in requests:
+            if not request.future.done():
+                request.future.set_result(signed or current)
+
+    def _fail(self, appends: list[_Append], requests: list[_CheckpointRequest], exc: Exception) -> None:
+        cause = exc.orig if hasattr(exc, "orig") and exc.orig is not None else exc
+        first_line = str(cause).splitlines()[0] if str(cause) else ""
+        reason = f"audit write failed: {type(cause).__name__}: {first_line}"[:300]
+        self._health = Health(ok=False, reason=reason)
+        _log.error("audit.write_failed", reason=reason, records=len(appends))
+        futures: list[asyncio.Future[Any]] = [item.future for item in appends]
+        futures.extend(request.future for request in requests)
+        for future in futures:
+            if not future.done():
+                future.set_exception(AuditUnavailableError(reason))
+
+    def _flush_external(self) -> None:
+        """Mirror signed checkpoints to the external file; while that fails the log reports unhealthy."""
+        if self._external is None or not self._pending_external:
+            return
+        try:
+            append_external(self._external, self._pending_external)
+        except OSError as exc:
+            reason = f"external checkpoint file not writable: {type(exc).__name__}: {exc.strerror or exc}"
+            self._health = Health(ok=False, reason=reason)
+            _log.error("audit.external_checkpoint_failed", reason=reason, pending=len(self._pending_external))
+            return
+        self._pending_external.clear()
+
+
+__all__ = ["INSTANCE_ID_ENV", "AuditLog", "Health", "default_instance_id"]
