@@ -1,5 +1,87 @@
-"""Tables of the grants component (owned by that component; registered on the shared metadata)."""
+"""The `grants` table: who may call which tools, in which Persona environment, until when.
+
+One row per grant, carrying its one live token as a lookup id plus a salted digest (never the token).
+Rotation overwrites the token columns in place, so the previous token stops matching in the same commit.
+Scopes and tool lists are JSON arrays; `allow_tools` NULL means "no allow list", `[]` means "no tool".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+)
+from sqlalchemy.types import TypeDecorator
 
 from persona_mcp.store.metadata import metadata
 
-__all__ = ["metadata"]
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases.
+
+    PostgreSQL keeps `timestamptz`; SQLite has no time zone type and hands back naive values, so values
+    are stored as naive UTC there and re-marked as UTC on the way out. Naive input is refused: a grant's
+    expiry must never depend on the machine's local time zone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"unexpected datetime value of type {type(value).__name__}")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("principal", String(200), nullable=False),
+    Column("principal_kind", String(16), nullable=False),
+    Column("environment", String(16), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("allow_tools", JSON(none_as_null=True), nullable=True),
+    Column("deny_tools", JSON, nullable=False),
+    Column("read_only", Boolean, nullable=False),
+    Column("rate_per_minute", Integer, nullable=True),
+    Column("label", String(200), nullable=True),
+    Column("managed_by", String(200), nullable=True),
+    Column("managed_name", String(200), nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("token_id", String(32), nullable=False, unique=True),
+    Column("token_salt", LargeBinary(16), nullable=False),
+    Column("token_digest", LargeBinary(32), nullable=False),
+    CheckConstraint("principal_kind IN ('agent', 'person')", name="principal_kind"),
+    CheckConstraint("environment IN ('sandbox', 'production')", name="environment"),
+    CheckConstraint("rate_per_minute IS NULL OR rate_per_minute > 0", name="rate_positive"),
+    Index("ix_grants_principal", "principal"),
+    Index("ix_grants_managed", "managed_by", "managed_name"),
+)
+
+__all__ = ["UtcDateTime", "grants", "metadata"]
