@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -25,3 +26,25 @@ class RecordingSink:
 
     def actions(self) -> list[str]:
         return [event["action"] for event in self.events]
+
+
+class FakeClock:
+    """One clock for the sandbox (epoch seconds) and the server (UTC datetimes): tests move time."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def time(self) -> float:
+        return self.now
+
+    def utc(self) -> datetime:
+        return datetime.fromtimestamp(self.now, UTC)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+#: Where the in-process sandbox answers (requests never leave the process: ASGI transport).
+SANDBOX_ORIGIN = "http://sandbox.persona.test"
+TOKEN_URL = SANDBOX_ORIGIN + "/api/v1/oauth/token"
+API_BASE_URL = SANDBOX_ORIGIN + "/api/v1"
