@@ -12,11 +12,27 @@ from persona_mcp.sandbox import control
 from persona_mcp.sandbox.config import SandboxConfig
 from persona_mcp.sandbox.errors import ApiError
 from persona_mcp.sandbox.pipeline import API_PREFIX, SandboxPipeline
-from persona_mcp.sandbox.routes import accounts, events, inquiries, inquiry_sessions
+from persona_mcp.sandbox.routes import (
+    accounts,
+    events,
+    inquiries,
+    inquiry_sessions,
+    list_items,
+    lists,
+    webhooks,
+)
 from persona_mcp.sandbox.seed import seeder_for
 from persona_mcp.sandbox.store import SandboxState
 
-_FAMILIES = (accounts.ROUTES, inquiries.ROUTES, inquiry_sessions.ROUTES, events.ROUTES)
+_FAMILIES = (
+    accounts.ROUTES,
+    inquiries.ROUTES,
+    inquiry_sessions.ROUTES,
+    lists.ROUTES,
+    list_items.ROUTES,
+    webhooks.ROUTES,
+    events.ROUTES,
+)
 
 
 def api_routes() -> list[BaseRoute]:
