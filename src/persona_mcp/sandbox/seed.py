@@ -1,10 +1,14 @@
-"""Seed data (`seed="demo"`): a small, deterministic environment to look at and test against."""
+"""Seed data (`seed="demo"`): a small, deterministic environment to look at and test against.
+
+Built through the same domain functions the API uses, so the seeded objects and their events are exactly
+what the equivalent API calls would have produced. With a fixed `rng_seed` the ids are the same every time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from persona_mcp.sandbox.domain import accounts
+from persona_mcp.sandbox.domain import accounts, inquiries, lists, sessions, simulation, webhooks
 from persona_mcp.sandbox.store import SandboxState
 
 _PEOPLE = (
@@ -14,12 +18,34 @@ _PEOPLE = (
     ("usr-1004", "Kenji", "Sato", "kenji@example.com", "JP"),
     ("usr-1005", "Ana", "Silva", "ana@example.com", "BR"),
 )
+DEMO_TEMPLATE_ID = "itmpl_SandboxDemoTemplate0000"
+
+#: Status each seeded inquiry is driven to, with the simulate actions that get it there.
+_INQUIRY_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("created", ()),
+    ("pending", ("start_inquiry",)),
+    ("completed", ("complete_inquiry",)),
+    ("approved", ("complete_inquiry", "approve_inquiry")),
+    ("declined", ("fail_inquiry", "decline_inquiry")),
+    ("needs_review", ("complete_inquiry", "mark_for_review_inquiry")),
+    ("expired", ("start_inquiry", "expire_inquiry")),
+    ("failed", ("fail_inquiry",)),
+)
+
+#: Counts tests may rely on.
+DEMO_COUNTS = {
+    "account": len(_PEOPLE),
+    "inquiry": len(_INQUIRY_PATHS),
+    "list": 4,
+    "list-item": 5,
+    "webhook": 1,
+}
 
 
-def demo(state: SandboxState) -> None:
-    """Five accounts (one tagged VIP)."""
+def _seed_accounts(state: SandboxState) -> list[str]:
+    ids = []
     for reference_id, first, last, email, country in _PEOPLE:
-        accounts.create_account(
+        account = accounts.create_account(
             state,
             {
                 "reference-id": reference_id,
@@ -27,9 +53,65 @@ def demo(state: SandboxState) -> None:
                 "name-last": last,
                 "email-address": email,
                 "country-code": country,
+                "birthdate": "1990-01-31",
                 "tags": ["vip"] if reference_id == "usr-1001" else [],
             },
         )
+        ids.append(account.id)
+    return ids
+
+
+def _seed_inquiries(state: SandboxState, account_ids: list[str]) -> None:
+    for index, (_status, actions) in enumerate(_INQUIRY_PATHS):
+        account_id = account_ids[index % len(account_ids)]
+        inquiry, _meta = inquiries.create_inquiry(
+            state,
+            {
+                "inquiry-template-id": DEMO_TEMPLATE_ID,
+                "account-id": account_id,
+                "reference-id": f"inq-ref-{index + 1}",
+            },
+            {},
+        )
+        simulation.set_stubs(inquiry, {"name-first": "Jane", "name-last": "Doe", "birthdate": "1990-01-31"})
+        if actions and actions[0] != "fail_inquiry":
+            session = sessions.create_session(state, inquiry)
+            sessions.start_session(state, session)
+        if actions:
+            simulation.perform(state, inquiry, [{"type": action} for action in actions])
+
+
+def _seed_lists(state: SandboxState) -> None:
+    kinds = lists.KINDS_BY_NAME
+    emails = lists.create_list(state, "email-address", {"name": "Blocked email addresses"})
+    lists.create_item(state, kinds["email-address"], {"list-id": emails.id, "value": "fraud@example.com"})
+    lists.create_item(
+        state, kinds["email-address"], {"list-id": emails.id, "value": "example.net", "match-type": "domain"}
+    )
+    countries = lists.create_list(state, "country", {"name": "Unsupported countries"})
+    lists.create_item(state, kinds["country"], {"list-id": countries.id, "country-code": "KP"})
+    devices = lists.create_list(state, "device-fingerprint", {"name": "Known bad devices"})
+    lists.create_item(
+        state, kinds["device-fingerprint"], {"list-id": devices.id, "value": "d3v1c3f1ng3rpr1nt"}
+    )
+    custom = lists.create_list(state, "field", {"name": "Blocked employer names"})
+    lists.create_item(state, kinds["field"], {"list-id": custom.id, "field-value": "Acme Shell Company"})
+
+
+def demo(state: SandboxState) -> None:
+    """Five accounts, eight inquiries (one per status), four lists with five items, one enabled webhook."""
+    account_ids = _seed_accounts(state)
+    _seed_inquiries(state, account_ids)
+    _seed_lists(state)
+    hook = webhooks.create_webhook(
+        state,
+        {
+            "name": "Demo receiver",
+            "url": "https://example.com/persona/webhooks",
+            "enabled-events": ["inquiry.approved", "inquiry.declined", "account.created"],
+        },
+    )
+    webhooks.set_enabled(hook, True)
 
 
 def seeder_for(seed: str | None) -> Callable[[SandboxState], None] | None:

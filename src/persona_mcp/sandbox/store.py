@@ -78,8 +78,11 @@ class SandboxState:
         return sorted((r for r in self.records.values() if predicate(r)), key=lambda r: r.seq, reverse=True)
 
     def created_count(self, type_: str) -> int:
-        """How many objects of this JSON:API type were ever created (seed data included)."""
-        return self._created[type_]
+        """How many objects of this JSON:API type were ever created (seed data included).
+
+        A family name counts all its subtypes: `created_count("list-item")` covers every list-item kind.
+        """
+        return sum(n for kind, n in self._created.items() if kind == type_ or kind.startswith(f"{type_}/"))
 
     def tag_id(self, name: str) -> str:
         """The stable `tag_...` id of a tag name, minted on first use."""
