@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from persona_mcp.tools import accounts
+from persona_mcp.tools import accounts, inquiries, inquiry_sessions
 from persona_mcp.tools.registry import Catalogue, UnknownToolError
 from persona_mcp.tools.spec import Annotations, Effect, ToolContext, ToolSpec
 
@@ -28,6 +28,8 @@ def _optional_family(module: str) -> tuple[ToolSpec[Any, Any], ...]:
 
 CATALOGUE: tuple[ToolSpec[Any, Any], ...] = (
     *accounts.TOOLS,
+    *inquiries.TOOLS,
+    *inquiry_sessions.TOOLS,
     *_optional_family("persona_mcp.tools.audit_log"),
 )
 

@@ -40,24 +40,33 @@ TOOLSET = "accounts"
 
 
 class Account(ObjectView):
-    """An account, flattened."""
+    """An account as listed: enough to pick one, then read it with get_account."""
 
-    reference_id: str | None = Field(None, description="Your own identifier for the user (not PII).")
-    account_type_name: str | None = Field(None, description="Name of the account type, e.g. `User`.")
-    account_type_id: Annotated[str | None, Rel("account-type")] = Field(
-        None, description="The account type (acttp_...)."
-    )
-    tags: list[str] = Field(default_factory=list, description="Tag names on the account.")
+    reference_id: str | None = Field(None, description="Your id for the user.")
+    account_type_id: Annotated[str | None, Rel("account-type")] = Field(None, description="acttp_...")
+    tags: list[str] = Field(default_factory=list, description="Tag names.")
+    created_at: str | None = Field(None, description="ISO 8601.")
+
+
+class AccountDetail(Account):
+    """An account with its personal fields."""
+
+    account_type_name: str | None = Field(None, description="Account type, e.g. `User`.")
     fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
-        None, description="Custom and personal fields (name, birthdate, address, ...), as plain values."
+        None, description="Personal and custom fields, plain values."
     )
-    created_at: str | None = Field(None, description="When the account was created (ISO 8601).")
-    updated_at: str | None = Field(None, description="When the account last changed (ISO 8601).")
-    redacted_at: str | None = Field(None, description="When personal data was redacted; null if never.")
+    updated_at: str | None = Field(None, description="ISO 8601.")
+    redacted_at: str | None = Field(None, description="Set once redacted.")
 
 
-class AccountResult(Account, Response):
-    """One account after the call."""
+class AccountResult(AccountDetail, Response):
+    """One account."""
+
+
+class AccountChanged(ObjectView, Response):
+    """The account after the change (read it with get_account for every detail)."""
+
+    tags: list[str] = Field(default_factory=list, description="Tag names.")
 
 
 class AccountPage(Page):
@@ -67,8 +76,8 @@ class AccountPage(Page):
 class RelatedObject(ObjectView):
     """An object related to an account (another account or a transaction)."""
 
-    created_at: str | None = Field(None, description="When the object was created (ISO 8601).")
-    reference_id: str | None = Field(None, description="Your own identifier for the object, if any.")
+    created_at: str | None = Field(None, description="ISO 8601.")
+    reference_id: str | None = Field(None, description="Your id for the object.")
 
 
 class RelationPage(Page):
@@ -286,7 +295,7 @@ create_account = action_tool(
     effect=Effect.WRITE,
     operation="accounts.create",
     input_model=CreateAccount,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.POST,
     path="/accounts",
     body=_create_body,
@@ -306,7 +315,7 @@ update_account = action_tool(
     effect=Effect.WRITE,
     operation="accounts.update",
     input_model=UpdateAccount,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.PATCH,
     path=_ONE,
     body=_update_body,
@@ -327,7 +336,7 @@ redact_account = action_tool(
     effect=Effect.DESTRUCTIVE,
     operation="accounts.redact",
     input_model=AccountRef,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.DELETE,
     path=_ONE,
     idempotent=True,
@@ -347,7 +356,7 @@ add_account_tag = action_tool(
     effect=Effect.WRITE,
     operation="accounts.add_tag",
     input_model=AccountTag,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.POST,
     path=_ONE + "/add-tag",
     body=one_tag_body,
@@ -368,7 +377,7 @@ remove_account_tag = action_tool(
     effect=Effect.WRITE,
     operation="accounts.remove_tag",
     input_model=AccountTag,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.POST,
     path=_ONE + "/remove-tag",
     body=one_tag_body,
@@ -389,7 +398,7 @@ set_account_tags = action_tool(
     effect=Effect.WRITE,
     operation="accounts.set_tags",
     input_model=AccountTags,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.POST,
     path=_ONE + "/set-tags",
     body=tag_set_body,
@@ -410,7 +419,7 @@ consolidate_accounts = action_tool(
     effect=Effect.DESTRUCTIVE,
     operation="accounts.consolidate",
     input_model=ConsolidateAccounts,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.POST,
     path=_ONE + "/consolidate",
     body=_consolidate_body,
@@ -449,7 +458,7 @@ add_account_relation = action_tool(
     effect=Effect.WRITE,
     operation="accounts.add_relation",
     input_model=AccountRelation,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.POST,
     path=_ONE + "/add-relation",
     body=_relation_body,
@@ -469,7 +478,7 @@ remove_account_relation = action_tool(
     effect=Effect.WRITE,
     operation="accounts.remove_relation",
     input_model=AccountRelation,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.POST,
     path=_ONE + "/remove-relation",
     body=_relation_body,
@@ -490,7 +499,7 @@ run_account_action = action_tool(
     effect=Effect.WRITE,
     operation="accounts.run_action",
     input_model=RunAccountAction,
-    result=AccountResult,
+    result=AccountChanged,
     method=Method.POST,
     path=_ONE + "/run-action",
     body=_run_action_body,

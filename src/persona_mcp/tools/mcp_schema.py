@@ -16,11 +16,11 @@ from persona_mcp.tools.spec import ToolSpec
 
 
 def compact(schema: Any) -> Any:
-    """Pydantic's schema without noise: no generated `title`s or null defaults, `anyOf [X, null]` as
-    `type: [x, null]`.
+    """Pydantic's schema without noise, so the whole catalogue fits one small `tools/list` answer.
 
-    Both keep the meaning (null stays allowed where it was) while the full catalogue stays small enough to
-    list in one `tools/list` answer.
+    Drops generated `title`s and `default: null`, and turns `anyOf [X, null]` into `X`: optional
+    arguments are simply omitted, and results leave out empty values (`ResultModel` drops None when
+    serialised), so null never needs to be spelled in a schema.
     """
     if isinstance(schema, list):
         return [compact(item) for item in schema]
@@ -35,24 +35,37 @@ def compact(schema: Any) -> Any:
         else:
             out[key] = compact(value)
     variants = out.get("anyOf")
-    if isinstance(variants, list) and len(variants) == 2 and {"type": "null"} in variants:
-        other = next(v for v in variants if v != {"type": "null"})
-        if isinstance(other.get("type"), str):
-            del out["anyOf"]
-            out = {**other, **out, "type": [other["type"], "null"]}
+    if isinstance(variants, list) and {"type": "null"} in variants:
+        rest = [v for v in variants if v != {"type": "null"}]
+        del out["anyOf"]
+        out = {**rest[0], **out} if len(rest) == 1 else {"anyOf": rest, **out}
     return out
 
 
-def input_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = compact(spec.input_model.model_json_schema(mode="validation"))
+def _top_level(schema: dict[str, Any]) -> dict[str, Any]:
+    # The tool's description already says what the arguments and result are; the model docstring
+    # would only repeat it.
+    schema.pop("description", None)
     schema.setdefault("type", "object")
     return schema
+
+
+def input_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
+    return _top_level(compact(spec.input_model.model_json_schema(mode="validation")))
+
+
+def _open(schema: Any) -> Any:
+    """Results are produced by this server, never sent to it: `additionalProperties: false` tells a
+    client nothing it can act on, so output schemas leave it out."""
+    if isinstance(schema, list):
+        return [_open(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {k: _open(v) for k, v in schema.items() if not (k == "additionalProperties" and v is False)}
 
 
 def output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
-    schema: dict[str, Any] = compact(spec.output_model.model_json_schema(mode="serialization"))
-    schema.setdefault("type", "object")
-    return schema
+    return _top_level(_open(compact(spec.output_model.model_json_schema(mode="serialization"))))
 
 
 def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from persona_mcp.persona.envelope import Document, Resource
 
@@ -64,16 +64,27 @@ def _is_list(annotation: Any) -> bool:
 
 
 class ResultModel(BaseModel):
-    """Base of every output model: strict, so the output schema is exactly what is sent."""
+    """Base of every output model: strict, and without empty values when serialised.
+
+    Leaving out None keeps results short for the model reading them, and lets the output schemas
+    describe each field by its real type (see `mcp_schema.compact`).
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    # No return annotation on purpose: pydantic then keeps the model's own serialisation schema
+    # (an annotated `dict[str, Any]` would turn every output schema into a bare object).
+    @model_serializer(mode="wrap")
+    def _drop_none(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
 
 
 class ObjectView(ResultModel):
     """A Persona object, flattened."""
 
-    id: str = Field(description="Persona's id of the object.")
-    type: str = Field(description="Persona's object type (for example `account`, `list/email-address`).")
+    id: str = Field(description="Object id.")
+    type: str = Field(description="Object type.")
 
     @classmethod
     def source_values(cls, resource: Resource, document: Document | None = None) -> dict[str, Any]:
@@ -105,16 +116,14 @@ class ObjectView(ResultModel):
 class Response(ResultModel):
     """Fields every tool result carries."""
 
-    request_id: str | None = Field(
-        None, description="Persona's request id (req_...) of the call, for support and the audit log."
-    )
+    request_id: str | None = Field(None, description="Persona's request id (req_...).")
 
 
 class Page(Response):
     """Fields every page of results carries. Subclasses add `items: list[<view>]`."""
 
     next_cursor: str | None = Field(
-        None, description="Pass as `after` to get the next page; null when this is the last page."
+        None, description="Pass as `after` for the next page; absent on the last page."
     )
 
 

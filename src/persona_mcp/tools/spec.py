@@ -57,6 +57,7 @@ class ToolContext:
     idempotency_key: str | None
     data_dir: Path
     touched_ids: list[str] = field(default_factory=list)
+
     def touch(self, *ids: str | None) -> None:
         """Record Persona object ids this call read or changed (they go into the outcome record)."""
         self.touched_ids.extend(i for i in ids if i)

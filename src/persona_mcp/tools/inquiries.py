@@ -1,0 +1,713 @@
+"""Inquiries: one verification attempt by one person, from creation through decision.
+
+Covers the 18 tier-1 `inquiries.*` operations. Decisions (approve, decline, mark for review) need
+`inquiries:decide`; redact and expire end the lifecycle and need `inquiries:delete`. The PDF is written to
+the data directory and returned as a path with its digest, never as base64 text in the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+import anyio
+from pydantic import Field, model_validator
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.errors import safe_request_id
+from persona_mcp.persona.ids import AccountId, InquiryId, InquiryTemplateId, ObjectKind
+from persona_mcp.pii import PII
+from persona_mcp.tools.bodies import attributes_body, meta_body, pick
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, path_for
+from persona_mcp.tools.inputs import (
+    CountryCode,
+    CustomFields,
+    Email,
+    InquiryTemplateVersionId,
+    PageInput,
+    Phone,
+    ReferenceId,
+    Timestamp,
+    ToolInput,
+)
+from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, ResultModel, plain_fields
+from persona_mcp.tools.search import SearchInput, search_handler
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
+
+TOOLSET = "inquiries"
+
+
+class InquiryStatus(StrEnum):
+    """Persona's inquiry statuses (PROTOCOL.md section 14)."""
+
+    CREATED = "created"
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    NEEDS_REVIEW = "needs_review"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+# -- models ------------------------------------------------------------------------------------------------
+
+
+class Inquiry(ObjectView):
+    """An inquiry as listed: enough to pick one, then read it with get_inquiry."""
+
+    status: str | None = Field(None, description="created, pending, completed, failed, expired, ...")
+    reference_id: str | None = Field(None, description="Your id for the user.")
+    account_id: Annotated[str | None, Rel("account")] = Field(None, description="act_...")
+    inquiry_template_id: Annotated[str | None, Rel("inquiry-template")] = Field(None, description="itmpl_...")
+    tags: list[str] = Field(default_factory=list, description="Tag names.")
+    created_at: str | None = Field(None, description="ISO 8601.")
+
+
+class InquiryDetail(Inquiry):
+    """An inquiry with its collected fields."""
+
+    note: Annotated[str | None, PII] = Field(None, description="Free-text note.")
+    fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
+        None, description="Collected fields, plain values."
+    )
+    expires_at: str | None = Field(None, description="ISO 8601.")
+    redacted_at: str | None = Field(None, description="Set once redacted.")
+    verification_ids: Annotated[list[str], Rel("verifications")] = Field(
+        default_factory=list, description="ver_..."
+    )
+
+
+class InquiryResult(InquiryDetail, Response):
+    """One inquiry."""
+
+
+class InquiryChanged(ObjectView, Response):
+    """The inquiry after the change (read it with get_inquiry for every detail)."""
+
+    status: str | None = Field(None, description="Inquiry status.")
+    tags: list[str] = Field(default_factory=list, description="Tag names.")
+
+
+class InquiryLinkResult(InquiryChanged):
+    """An inquiry with the one-time link Persona issued (when it issued one)."""
+
+    one_time_link: Annotated[str | None, Meta("one-time-link")] = Field(
+        None, description="Single-use link to the hosted flow."
+    )
+    one_time_link_short: Annotated[str | None, Meta("one-time-link-short")] = Field(
+        None, description="Short form of the link."
+    )
+
+
+class InquiryPage(Page):
+    items: list[Inquiry] = Field(description="Inquiries on this page, newest first.")
+
+
+class InquiryPdf(ResultModel):
+    """Where the inquiry's PDF was saved."""
+
+    path: str = Field(description="Absolute path of the saved PDF on the server.")
+    size_bytes: int = Field(description="File size.")
+    sha256: str = Field(description="SHA-256 of the file, hex.")
+    content_type: str = Field(description="Media type Persona sent.")
+    request_id: str | None = Field(None, description="Persona's request id.")
+
+
+class InquiryRef(ToolInput):
+    inquiry_id: InquiryId = Field(description="The inquiry (inq_...).")
+
+
+class ListInquiries(PageInput):
+    account_id: AccountId | None = Field(None, description="Only inquiries of this account.")
+    reference_id: ReferenceId | None = Field(None, description="Only inquiries with this reference id.")
+    status: InquiryStatus | None = Field(None, description="Only inquiries in this status.")
+    inquiry_template_id: InquiryTemplateId | None = Field(None, description="Only this template (itmpl_...).")
+    created_after: Timestamp | None = Field(None, description="Created at or after (ISO 8601).")
+    created_before: Timestamp | None = Field(None, description="Created at or before (ISO 8601).")
+
+
+class SearchInquiries(SearchInput):
+    """Search inquiries by attribute predicates."""
+
+
+class CreateInquiry(ToolInput):
+    inquiry_template_id: InquiryTemplateId | None = Field(
+        None, description="Template to run (itmpl_...). Give this or inquiry_template_version_id."
+    )
+    inquiry_template_version_id: InquiryTemplateVersionId | None = Field(
+        None, description="Exact template version (itmplv_...)."
+    )
+    account_id: AccountId | None = Field(None, description="Account the inquiry belongs to (act_...).")
+    reference_id: ReferenceId | None = Field(None, description="Your id for the user (not PII).")
+    note: Annotated[str | None, PII] = Field(None, max_length=2000, description="Free-text note.")
+    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
+        None, max_length=100, description="Tag names."
+    )
+    fields: Annotated[CustomFields | None, PII] = Field(
+        None, description="Prefilled fields (name-first, birthdate, ...): key -> value."
+    )
+    redirect_uri: str | None = Field(
+        None, pattern=r"^https?://[^\s]{1,2000}$", description="Where the flow sends the user at the end."
+    )
+    one_time_link: bool = Field(False, description="Also issue a one-time link to the hosted flow.")
+    expires_in_seconds: int | None = Field(
+        None, ge=60, le=31_536_000, description="Expire this many seconds after creation."
+    )
+
+    @model_validator(mode="after")
+    def _template(self) -> Self:
+        if (self.inquiry_template_id is None) == (self.inquiry_template_version_id is None):
+            raise ValueError("give exactly one of inquiry_template_id or inquiry_template_version_id")
+        return self
+
+
+class UpdateInquiry(ToolInput):
+    inquiry_id: InquiryId = Field(description="The inquiry to update (inq_...).")
+    note: Annotated[str | None, PII] = Field(None, max_length=2000, description="New note.")
+    tags: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
+        None, max_length=100, description="New complete list of tag names."
+    )
+    fields: Annotated[CustomFields | None, PII] = Field(None, description="Fields to change: key -> value.")
+    redirect_uri: str | None = Field(
+        None, pattern=r"^https?://[^\s]{1,2000}$", description="New redirect URI."
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if all(getattr(self, name) is None for name in ("note", "tags", "fields", "redirect_uri")):
+            raise ValueError("give at least one of note, tags, fields, redirect_uri")
+        return self
+
+
+class DecideInquiry(ToolInput):
+    inquiry_id: InquiryId = Field(description="The inquiry to decide (inq_...).")
+    comment: Annotated[str | None, PII] = Field(
+        None, max_length=2000, description="Reviewer comment stored with the decision."
+    )
+
+
+class InquiryLink(ToolInput):
+    inquiry_id: InquiryId = Field(description="The inquiry (inq_...).")
+    expires_in_seconds: int | None = Field(None, ge=60, le=604_800, description="Link lifetime in seconds.")
+
+
+class InquiryTag(OneTag):
+    inquiry_id: InquiryId = Field(description="The inquiry (inq_...).")
+
+
+class InquiryTags(TagSet):
+    inquiry_id: InquiryId = Field(description="The inquiry (inq_...).")
+
+
+class SimulateActionType(StrEnum):
+    START = "start_inquiry"
+    COMPLETE = "complete_inquiry"
+    FAIL = "fail_inquiry"
+    EXPIRE = "expire_inquiry"
+    MARK_FOR_REVIEW = "mark_for_review_inquiry"
+    APPROVE = "approve_inquiry"
+    DECLINE = "decline_inquiry"
+    PASSED_VERIFICATION = "create_passed_verification"
+    FAILED_VERIFICATION = "create_failed_verification"
+
+
+_VERIFICATION_ACTIONS = {SimulateActionType.PASSED_VERIFICATION, SimulateActionType.FAILED_VERIFICATION}
+
+
+class SimulateAction(ToolInput):
+    """One simulated step."""
+
+    type: SimulateActionType = Field(description="The step to simulate.")
+    verification_template_id: str | None = Field(
+        None, pattern=r"^vtmpl_[A-Za-z0-9]{1,64}$", description="For create_*_verification only (vtmpl_...)."
+    )
+
+    @model_validator(mode="after")
+    def _template_iff_verification(self) -> Self:
+        if (self.type in _VERIFICATION_ACTIONS) != (self.verification_template_id is not None):
+            raise ValueError("verification_template_id is required for, and only for, create_*_verification")
+        return self
+
+    def payload(self) -> dict[str, Any]:
+        if self.verification_template_id is None:
+            return {"type": self.type.value}
+        return {"type": self.type.value, "data": {"verification-template-id": self.verification_template_id}}
+
+
+class SimulateInquiry(ToolInput):
+    inquiry_id: InquiryId = Field(description="A sandbox inquiry (inq_...).")
+    actions: list[SimulateAction] = Field(min_length=1, max_length=20, description="Steps, in order.")
+
+
+class SimulateStubs(ToolInput):
+    inquiry_id: InquiryId = Field(description="A sandbox inquiry (inq_...).")
+    name_first: Annotated[str | None, PII] = Field(None, max_length=255, description="First name.")
+    name_middle: Annotated[str | None, PII] = Field(None, max_length=255, description="Middle name.")
+    name_last: Annotated[str | None, PII] = Field(None, max_length=255, description="Last name.")
+    birthdate: Annotated[date | None, PII] = Field(None, description="Date of birth.")
+    email_address: Annotated[Email | None, PII] = Field(None, description="E-mail address.")
+    phone_number: Annotated[Phone | None, PII] = Field(None, description="Phone number.")
+    address_street_1: Annotated[str | None, PII] = Field(None, max_length=255, description="Street 1.")
+    address_street_2: Annotated[str | None, PII] = Field(None, max_length=255, description="Street 2.")
+    address_city: Annotated[str | None, PII] = Field(None, max_length=255, description="City.")
+    address_subdivision: Annotated[str | None, PII] = Field(None, max_length=255, description="State.")
+    address_postal_code: Annotated[str | None, PII] = Field(None, max_length=32, description="Postal code.")
+    address_country_code: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2 country.")
+
+
+_STUB_NAMES = tuple(name for name in SimulateStubs.model_fields if name != "inquiry_id")
+
+# -- bodies, filters, handlers -----------------------------------------------------------------------------
+
+
+def _list_filters(args: ListInquiries) -> dict[str, str]:
+    names = {
+        "account_id": "filter[account-id]",
+        "reference_id": "filter[reference-id]",
+        "status": "filter[status]",
+        "inquiry_template_id": "filter[inquiry-template-id]",
+        "created_after": "filter[created-at-start]",
+        "created_before": "filter[created-at-end]",
+    }
+    return {
+        param: str(getattr(args, name)) for name, param in names.items() if getattr(args, name) is not None
+    }
+
+
+def _create_body(args: CreateInquiry) -> dict[str, Any]:
+    attributes = pick(
+        args,
+        ("inquiry_template_id", "inquiry_template_version_id", "account_id", "reference_id", "note"),
+    ) | pick(args, ("tags", "fields", "redirect_uri"))
+    meta: dict[str, Any] = {}
+    if args.one_time_link:
+        meta["auto-create-one-time-link"] = True
+    if args.expires_in_seconds is not None:
+        meta["expiration-after-create-interval-seconds"] = args.expires_in_seconds
+    return attributes_body(attributes, meta)
+
+
+def _update_body(args: UpdateInquiry) -> dict[str, Any]:
+    return attributes_body(pick(args, ("note", "tags", "fields", "redirect_uri")))
+
+
+def _decision_body(args: DecideInquiry) -> dict[str, Any] | None:
+    return meta_body(pick(args, ("comment",)))
+
+
+def _link_body(args: InquiryLink) -> dict[str, Any] | None:
+    return meta_body(pick(args, ("expires_in_seconds",)))
+
+
+def _simulate_body(args: SimulateInquiry) -> dict[str, Any]:
+    return {"meta": {"simulate-actions": [action.payload() for action in args.actions]}}
+
+
+def _stubs_body(args: SimulateStubs) -> dict[str, Any]:
+    return {"meta": {"fields-stubs": pick(args, _STUB_NAMES)}}
+
+
+async def print_pdf(ctx: ToolContext, args: InquiryRef) -> InquiryPdf:
+    """Save the PDF under `<data_dir>/files`, named from the validated id, never from upstream text."""
+    response = await ctx.persona.get_file(path_for("/inquiries/{inquiry_id}/print", args))
+    ctx.touch(args.inquiry_id)
+    suffix = safe_request_id(response.request_id) or uuid.uuid4().hex
+    directory = anyio.Path(ctx.data_dir) / "files"
+    await directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{args.inquiry_id}-{suffix}.pdf"
+    await target.write_bytes(response.content)
+    return InquiryPdf(
+        path=str(await target.absolute()),
+        size_bytes=len(response.content),
+        sha256=hashlib.sha256(response.content).hexdigest(),
+        content_type=response.content_type.split(";")[0].strip()[:100],
+        request_id=response.request_id,
+    )
+
+
+# -- specs ---------------------------------------------------------------------------------------------------
+
+_ONE = "/inquiries/{inquiry_id}"
+_IDS = "inquiry ids (inq_...) come from list_inquiries or search_inquiries."
+
+
+def _decision(
+    name: str, title: str, operation: str, path: str, summary: str, use_when: str
+) -> ToolSpec[Any, Any]:
+    return action_tool(
+        name=name,
+        toolset=TOOLSET,
+        title=title,
+        description=describe(
+            summary, use_when=use_when, ids=_IDS, avoid="without a reviewed basis: it triggers workflows."
+        ),
+        scope=Scope.INQUIRIES_DECIDE,
+        effect=Effect.DESTRUCTIVE,
+        operation=operation,
+        input_model=DecideInquiry,
+        result=InquiryChanged,
+        method=Method.POST,
+        path=_ONE + path,
+        body=_decision_body,
+        idempotent=True,
+    )
+
+
+list_inquiries = list_tool(
+    name="list_inquiries",
+    toolset=TOOLSET,
+    title="List inquiries",
+    description=describe(
+        "List inquiries, newest first, filtered by account, reference id, status, template or date.",
+        use_when="you need the inquiries of a user or those waiting in a status (e.g. needs_review).",
+        avoid="for conditions on fields: use search_inquiries.",
+    ),
+    scope=Scope.INQUIRIES_READ,
+    operation="inquiries.list",
+    input_model=ListInquiries,
+    page=InquiryPage,
+    view=Inquiry,
+    path="/inquiries",
+    finds=ObjectKind.INQUIRY,
+    filters=_list_filters,
+)
+
+search_inquiries = ToolSpec(
+    name="search_inquiries",
+    toolset=TOOLSET,
+    title="Search inquiries",
+    description=describe(
+        "Search inquiries with conditions on attributes (snake_case: status, created_at, fields.x).",
+        use_when="list_inquiries' filters are not enough.",
+        avoid="for inquiries changed in the last minute: the index lags.",
+    ),
+    scope=Scope.INQUIRIES_READ,
+    effect=Effect.READ,
+    input_model=SearchInquiries,
+    output_model=InquiryPage,
+    operations=("inquiries.search",),
+    handler=search_handler("/inquiries/search", InquiryPage, Inquiry),
+    finds=ObjectKind.INQUIRY,
+)
+
+get_inquiry = get_tool(
+    name="get_inquiry",
+    toolset=TOOLSET,
+    title="Get an inquiry",
+    description=describe(
+        "Read one inquiry: status, account, template, fields and verification ids.",
+        use_when="you know the inquiry id and need its state.",
+        ids=_IDS,
+    ),
+    scope=Scope.INQUIRIES_READ,
+    operation="inquiries.retrieve",
+    input_model=InquiryRef,
+    result=InquiryResult,
+    path=_ONE,
+)
+
+create_inquiry = action_tool(
+    name="create_inquiry",
+    toolset=TOOLSET,
+    title="Create an inquiry",
+    description=describe(
+        "Start a verification for a user from an inquiry template; can issue a one-time link.",
+        use_when="a user must be (re)verified.",
+        ids="template ids (itmpl_...) come from the Persona dashboard; account ids from list_accounts.",
+        avoid="to give a link for an existing inquiry: use generate_inquiry_link.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiries.create",
+    input_model=CreateInquiry,
+    result=InquiryLinkResult,
+    method=Method.POST,
+    path="/inquiries",
+    body=_create_body,
+)
+
+update_inquiry = action_tool(
+    name="update_inquiry",
+    toolset=TOOLSET,
+    title="Update an inquiry",
+    description=describe(
+        "Change an inquiry's note, tags, fields or redirect URI.",
+        use_when="details of an inquiry must be corrected.",
+        ids=_IDS,
+        avoid="to decide an inquiry: use approve_inquiry or decline_inquiry.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiries.update",
+    input_model=UpdateInquiry,
+    result=InquiryChanged,
+    method=Method.PATCH,
+    path=_ONE,
+    body=_update_body,
+    idempotent=True,
+)
+
+redact_inquiry = action_tool(
+    name="redact_inquiry",
+    toolset=TOOLSET,
+    title="Redact an inquiry (irreversible)",
+    description=describe(
+        "Permanently erase the personal data of an inquiry and its verifications and reports.",
+        use_when="an erasure request for this inquiry was confirmed.",
+        ids=_IDS,
+        avoid="to stop an inquiry: use expire_inquiry. Redaction cannot be undone.",
+    ),
+    scope=Scope.INQUIRIES_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    operation="inquiries.redact",
+    input_model=InquiryRef,
+    result=InquiryChanged,
+    method=Method.DELETE,
+    path=_ONE,
+    idempotent=True,
+)
+
+approve_inquiry = _decision(
+    "approve_inquiry",
+    "Approve an inquiry",
+    "inquiries.approve",
+    "/approve",
+    "Approve an inquiry (final decision), with an optional reviewer comment.",
+    "a reviewer has decided the person passed verification.",
+)
+
+decline_inquiry = _decision(
+    "decline_inquiry",
+    "Decline an inquiry",
+    "inquiries.decline",
+    "/decline",
+    "Decline an inquiry (final decision), with an optional reviewer comment.",
+    "a reviewer has decided the person failed verification.",
+)
+
+mark_inquiry_for_review = action_tool(
+    name="mark_inquiry_for_review",
+    toolset=TOOLSET,
+    title="Mark an inquiry for review",
+    description=describe(
+        "Put an inquiry into needs_review so a human looks at it.",
+        use_when="an inquiry needs manual review before a decision.",
+        ids=_IDS,
+        avoid="on approved or declined inquiries: Persona refuses it.",
+    ),
+    scope=Scope.INQUIRIES_DECIDE,
+    effect=Effect.DESTRUCTIVE,
+    operation="inquiries.mark_for_review",
+    input_model=InquiryRef,
+    result=InquiryChanged,
+    method=Method.POST,
+    path=_ONE + "/mark-for-review",
+    idempotent=True,
+)
+
+expire_inquiry = action_tool(
+    name="expire_inquiry",
+    toolset=TOOLSET,
+    title="Expire an inquiry",
+    description=describe(
+        "Expire an inquiry now: its sessions and links stop working.",
+        use_when="a user must no longer continue an inquiry.",
+        ids=_IDS,
+        avoid="to erase data: use redact_inquiry. resume_inquiry can undo this.",
+    ),
+    scope=Scope.INQUIRIES_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    operation="inquiries.expire",
+    input_model=InquiryRef,
+    result=InquiryChanged,
+    method=Method.POST,
+    path=_ONE + "/expire",
+    idempotent=True,
+)
+
+resume_inquiry = action_tool(
+    name="resume_inquiry",
+    toolset=TOOLSET,
+    title="Resume an inquiry",
+    description=describe(
+        "Reopen a pending or expired inquiry so the user can continue.",
+        use_when="a user wants to finish an inquiry that expired.",
+        ids=_IDS,
+        avoid="for redacted or decided inquiries: Persona refuses it.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiries.resume",
+    input_model=InquiryRef,
+    result=InquiryChanged,
+    method=Method.POST,
+    path=_ONE + "/resume",
+)
+
+generate_inquiry_link = action_tool(
+    name="generate_inquiry_link",
+    toolset=TOOLSET,
+    title="Generate a one-time inquiry link",
+    description=describe(
+        "Issue a single-use link to the hosted flow of an inquiry.",
+        use_when="a user needs a link to continue verification in a browser.",
+        ids=_IDS,
+        avoid="for expired inquiries: resume_inquiry first.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiries.generate_one_time_link",
+    input_model=InquiryLink,
+    result=InquiryLinkResult,
+    method=Method.POST,
+    path=_ONE + "/generate-one-time-link",
+    body=_link_body,
+)
+
+print_inquiry_pdf = ToolSpec(
+    name="print_inquiry_pdf",
+    toolset=TOOLSET,
+    title="Save an inquiry as PDF",
+    description=describe(
+        "Download the inquiry summary PDF to the server's data directory; returns path and SHA-256.",
+        use_when="a reviewer needs the inquiry as a document.",
+        ids=_IDS,
+        avoid="to read inquiry data: use get_inquiry.",
+    ),
+    scope=Scope.INQUIRIES_READ,
+    effect=Effect.READ,
+    input_model=InquiryRef,
+    output_model=InquiryPdf,
+    operations=("inquiries.print_pdf",),
+    handler=print_pdf,
+)
+
+add_inquiry_tag = action_tool(
+    name="add_inquiry_tag",
+    toolset=TOOLSET,
+    title="Add a tag to an inquiry",
+    description=describe(
+        "Add one tag (by name or id) to an inquiry.",
+        use_when="you want to label an inquiry.",
+        ids=_IDS,
+        avoid="to replace all tags: use set_inquiry_tags.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiries.add_tag",
+    input_model=InquiryTag,
+    result=InquiryChanged,
+    method=Method.POST,
+    path=_ONE + "/add-tag",
+    body=one_tag_body,
+    idempotent=True,
+)
+
+remove_inquiry_tag = action_tool(
+    name="remove_inquiry_tag",
+    toolset=TOOLSET,
+    title="Remove a tag from an inquiry",
+    description=describe(
+        "Remove one tag (by name or id) from an inquiry.",
+        use_when="a label no longer applies to an inquiry.",
+        ids=_IDS,
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiries.remove_tag",
+    input_model=InquiryTag,
+    result=InquiryChanged,
+    method=Method.POST,
+    path=_ONE + "/remove-tag",
+    body=one_tag_body,
+    idempotent=True,
+)
+
+set_inquiry_tags = action_tool(
+    name="set_inquiry_tags",
+    toolset=TOOLSET,
+    title="Replace an inquiry's tags",
+    description=describe(
+        "Replace all tags of an inquiry with the given set.",
+        use_when="you know every tag the inquiry should carry.",
+        ids=_IDS,
+        avoid="to add one tag: tags not listed are removed.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiries.set_tags",
+    input_model=InquiryTags,
+    result=InquiryChanged,
+    method=Method.POST,
+    path=_ONE + "/set-tags",
+    body=tag_set_body,
+    idempotent=True,
+)
+
+simulate_inquiry_actions = action_tool(
+    name="simulate_inquiry_actions",
+    toolset=TOOLSET,
+    title="Simulate inquiry steps (sandbox)",
+    description=describe(
+        "Sandbox only: drive an inquiry through steps (start, passed verification, complete, approve, ...).",
+        use_when="testing an integration with sandbox data.",
+        ids=_IDS,
+        avoid="in production: Persona refuses it there.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiries.perform_simulate_actions",
+    input_model=SimulateInquiry,
+    result=InquiryChanged,
+    method=Method.POST,
+    path=_ONE + "/perform-simulate-actions",
+    body=_simulate_body,
+)
+
+set_inquiry_simulate_stubs = action_tool(
+    name="set_inquiry_simulate_stubs",
+    toolset=TOOLSET,
+    title="Preset simulated user input (sandbox)",
+    description=describe(
+        "Sandbox only: preset the field values a simulated user enters on an inquiry.",
+        use_when="testing flows that need specific names, dates or addresses.",
+        ids=_IDS,
+        avoid="in production or to change real inquiry data: use update_inquiry.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiries.set_simulate_stubs",
+    input_model=SimulateStubs,
+    result=InquiryChanged,
+    method=Method.PATCH,
+    path=_ONE + "/set-simulate-stubs",
+    body=_stubs_body,
+    idempotent=True,
+)
+
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_inquiries,
+    search_inquiries,
+    get_inquiry,
+    create_inquiry,
+    update_inquiry,
+    redact_inquiry,
+    approve_inquiry,
+    decline_inquiry,
+    mark_inquiry_for_review,
+    expire_inquiry,
+    resume_inquiry,
+    generate_inquiry_link,
+    print_inquiry_pdf,
+    add_inquiry_tag,
+    remove_inquiry_tag,
+    set_inquiry_tags,
+    simulate_inquiry_actions,
+    set_inquiry_simulate_stubs,
+)

@@ -1,0 +1,236 @@
+"""Inquiry sessions: one device's visit to an inquiry's hosted flow.
+
+Covers the 6 tier-1 `inquiry_sessions.*` operations under the inquiry scopes (sessions belong to their
+inquiry). Expiring sessions ends them and needs `inquiries:delete`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import InquiryId, InquirySessionId, ObjectKind
+from persona_mcp.pii import PII
+from persona_mcp.tools.bodies import attributes_body
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, page_result
+from persona_mcp.tools.inputs import ToolInput
+from persona_mcp.tools.results import Meta, ObjectView, Page, Rel, Response
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+
+TOOLSET = "inquiry_sessions"
+
+# -- models ------------------------------------------------------------------------------------------------
+
+
+class InquirySession(ObjectView):
+    """An inquiry session as listed."""
+
+    status: str | None = Field(None, description="new, active or expired.")
+    inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="inq_...")
+    created_at: str | None = Field(None, description="ISO 8601.")
+
+
+class InquirySessionDetail(InquirySession):
+    """An inquiry session with its device facts."""
+
+    expired_at: str | None = Field(None, description="ISO 8601.")
+    ip_address: Annotated[str | None, PII] = Field(None, description="Device IP address.")
+    country_code: str | None = Field(None, description="Country of the IP.")
+    threat_level: str | None = Field(None, description="Device risk level.")
+
+
+class InquirySessionResult(InquirySessionDetail, Response):
+    """One session."""
+
+
+class InquirySessionChanged(ObjectView, Response):
+    """The session after the change."""
+
+    status: str | None = Field(None, description="new, active or expired.")
+    inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="Inquiry (inq_...).")
+
+
+class InquirySessionLinkResult(InquirySessionChanged):
+    """A session with the one-time link Persona issued."""
+
+    one_time_link: Annotated[str | None, Meta("one-time-link")] = Field(
+        None, description="Single-use link to the hosted flow."
+    )
+    one_time_link_short: Annotated[str | None, Meta("one-time-link-short")] = Field(
+        None, description="Short form of the link."
+    )
+
+
+class InquirySessionPage(Page):
+    items: list[InquirySession] = Field(description="Sessions, newest first.")
+
+
+class SessionRef(ToolInput):
+    inquiry_session_id: InquirySessionId = Field(description="The session (iqse_...).")
+
+
+class ListSessions(ToolInput):
+    inquiry_id: InquiryId | None = Field(None, description="Only sessions of this inquiry (inq_...).")
+
+
+class CreateSession(ToolInput):
+    inquiry_id: InquiryId = Field(description="The inquiry to open a session for (inq_...).")
+
+
+class ExpireAllSessions(ToolInput):
+    inquiry_ids: list[InquiryId] = Field(
+        min_length=1, max_length=100, description="Inquiries whose sessions all expire (inq_...)."
+    )
+
+
+# -- handlers ----------------------------------------------------------------------------------------------
+
+
+def _list_filters(args: ListSessions) -> dict[str, str]:
+    return {"filter[inquiry-id]": args.inquiry_id} if args.inquiry_id else {}
+
+
+def _create_body(args: CreateSession) -> dict[str, Any]:
+    return attributes_body({"inquiry-id": args.inquiry_id})
+
+
+async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> InquirySessionPage:
+    """Bulk expiry answers with the expired sessions, a collection rather than one object."""
+    ctx.touch(*args.inquiry_ids)
+    response = await ctx.persona.post(
+        "/inquiry-sessions/expire-all",
+        json={"meta": {"inquiry-ids": list(args.inquiry_ids)}},
+        idempotency_key=ctx.idempotency_key,
+    )
+    return page_result(ctx, InquirySessionPage, InquirySession, response)
+
+
+# -- specs ---------------------------------------------------------------------------------------------------
+
+_ONE = "/inquiry-sessions/{inquiry_session_id}"
+_IDS = "session ids (iqse_...) come from list_inquiry_sessions; inquiry ids from list_inquiries."
+
+list_inquiry_sessions = list_tool(
+    name="list_inquiry_sessions",
+    toolset=TOOLSET,
+    title="List inquiry sessions",
+    description=describe(
+        "List inquiry sessions (device visits), optionally of one inquiry.",
+        use_when="you need the devices, IPs or session states of an inquiry.",
+        ids="inquiry ids (inq_...) come from list_inquiries.",
+    ),
+    scope=Scope.INQUIRIES_READ,
+    operation="inquiry_sessions.list",
+    input_model=ListSessions,
+    page=InquirySessionPage,
+    view=InquirySession,
+    path="/inquiry-sessions",
+    finds=ObjectKind.INQUIRY_SESSION,
+    filters=_list_filters,
+)
+
+get_inquiry_session = get_tool(
+    name="get_inquiry_session",
+    toolset=TOOLSET,
+    title="Get an inquiry session",
+    description=describe(
+        "Read one inquiry session: status, inquiry, IP address and device risk.",
+        use_when="you know the session id.",
+        ids=_IDS,
+    ),
+    scope=Scope.INQUIRIES_READ,
+    operation="inquiry_sessions.retrieve",
+    input_model=SessionRef,
+    result=InquirySessionResult,
+    path=_ONE,
+)
+
+create_inquiry_session = action_tool(
+    name="create_inquiry_session",
+    toolset=TOOLSET,
+    title="Create an inquiry session",
+    description=describe(
+        "Open a new session for an inquiry so a user can continue on a device.",
+        use_when="an embedded flow needs a fresh session for a pending inquiry.",
+        ids="inquiry ids (inq_...) come from list_inquiries.",
+        avoid="to send a link to a user: use generate_inquiry_link.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiry_sessions.create",
+    input_model=CreateSession,
+    result=InquirySessionChanged,
+    method=Method.POST,
+    path="/inquiry-sessions",
+    body=_create_body,
+)
+
+expire_inquiry_session = action_tool(
+    name="expire_inquiry_session",
+    toolset=TOOLSET,
+    title="Expire an inquiry session",
+    description=describe(
+        "End one inquiry session now; the inquiry itself stays open.",
+        use_when="a device's session must stop (e.g. suspected takeover).",
+        ids=_IDS,
+        avoid="to stop the whole inquiry: use expire_inquiry.",
+    ),
+    scope=Scope.INQUIRIES_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    operation="inquiry_sessions.expire",
+    input_model=SessionRef,
+    result=InquirySessionChanged,
+    method=Method.POST,
+    path=_ONE + "/expire",
+    idempotent=True,
+)
+
+expire_all_inquiry_sessions = ToolSpec(
+    name="expire_all_inquiry_sessions",
+    toolset=TOOLSET,
+    title="Expire every session of inquiries",
+    description=describe(
+        "End every session of the given inquiries at once.",
+        use_when="all devices must be logged out of some inquiries.",
+        ids="inquiry ids (inq_...) come from list_inquiries.",
+        avoid="for a single session: use expire_inquiry_session.",
+    ),
+    scope=Scope.INQUIRIES_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    input_model=ExpireAllSessions,
+    output_model=InquirySessionPage,
+    operations=("inquiry_sessions.expire_all",),
+    handler=expire_all,
+    idempotent=True,
+)
+
+generate_inquiry_session_link = action_tool(
+    name="generate_inquiry_session_link",
+    toolset=TOOLSET,
+    title="Generate a one-time session link",
+    description=describe(
+        "Issue a single-use link that opens an existing inquiry session.",
+        use_when="a user must continue a specific session in a browser.",
+        ids=_IDS,
+        avoid="when any session will do: use generate_inquiry_link.",
+    ),
+    scope=Scope.INQUIRIES_WRITE,
+    effect=Effect.WRITE,
+    operation="inquiry_sessions.generate_one_time_link",
+    input_model=SessionRef,
+    result=InquirySessionLinkResult,
+    method=Method.POST,
+    path=_ONE + "/generate-one-time-link",
+)
+
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_inquiry_sessions,
+    get_inquiry_session,
+    create_inquiry_session,
+    expire_inquiry_session,
+    expire_all_inquiry_sessions,
+    generate_inquiry_session_link,
+)
