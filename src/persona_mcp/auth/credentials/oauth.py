@@ -52,15 +52,21 @@ class TokenEndpointError(Exception):
 
 
 class _ShortLivedPrivateKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
-    """authlib's private_key_jwt with the assertion lifetime capped for Persona."""
+    """authlib's private_key_jwt with the assertion lifetime capped for Persona, timed by our clock."""
+
+    def __init__(self, token_endpoint: str, *, alg: str, clock: Callable[[], datetime]) -> None:
+        super().__init__(token_endpoint, alg=alg)
+        self._clock = clock
 
     def sign(self, auth: Any, token_endpoint: str) -> Any:
+        issued_at = int(self._clock().timestamp())
         return private_key_jwt_sign(
             auth.client_secret,
             client_id=auth.client_id,
             token_endpoint=token_endpoint,
             alg=self.alg,
-            expires_in=ASSERTION_LIFETIME_SECONDS,
+            issued_at=issued_at,
+            expires_at=issued_at + ASSERTION_LIFETIME_SECONDS,
         )
 
 
@@ -118,7 +124,9 @@ class TokenEndpointClient:
             **kwargs,
         )
         if alg is not None:
-            client.register_client_auth_method(_ShortLivedPrivateKeyJWT(info.token_url, alg=alg))
+            client.register_client_auth_method(
+                _ShortLivedPrivateKeyJWT(info.token_url, alg=alg, clock=self._clock)
+            )
         client.register_compliance_hook("access_token_response", _snake_case_token_response)
         client.register_compliance_hook("refresh_token_response", _snake_case_token_response)
         requested_at = self._clock()
