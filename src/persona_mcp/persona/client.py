@@ -397,8 +397,8 @@ class PersonaClient:
             if progress.attempts > 0 and budget.remaining() <= 0:
                 raise give_up("gave up: retry budget exhausted")
 
-            progress.attempts += 1
             token = await self._credentials.bearer_token()
+            progress.attempts += 1
             # Retries may not outlast the budget by more than a token half second.
             timeout = (
                 self._timeout if progress.attempts == 1 else min(self._timeout, max(budget.remaining(), 0.5))
@@ -424,6 +424,13 @@ class PersonaClient:
                     raise give_up(f"gave up after {retries} retries") from None
                 retries += 1
                 pending_delay = backoff_delay(policy, retries, self._rng)
+                _log.info(
+                    "persona.retry",
+                    method=method,
+                    path=path,
+                    error=type(exc).__name__,
+                    delay_s=round(pending_delay, 3),
+                )
                 continue
 
             status = response.status_code

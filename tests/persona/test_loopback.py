@@ -1,0 +1,127 @@
+"""The client over a real loopback socket: the sandbox served by uvicorn in a background thread.
+
+The listening socket is bound before uvicorn starts, so connections queue in the kernel backlog and no
+test has to wait for the server to come up; every call is bounded by `anyio.fail_after` instead.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import anyio
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from persona_mcp.persona import (
+    ApiKeyCredential,
+    Exchange,
+    PersonaClient,
+    RetryPolicy,
+    UpstreamUnavailableError,
+)
+from persona_mcp.sandbox import DEFAULT_API_KEY, SandboxConfig, SandboxState, create_app
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class LiveSandbox:
+    app: Starlette
+    state: SandboxState
+    base_url: str
+
+
+@pytest.fixture
+def live_sandbox() -> Iterator[LiveSandbox]:
+    app = create_app(SandboxConfig())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield LiveSandbox(app, app.state.sandbox, f"http://127.0.0.1:{port}/api/v1")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+async def live_client(live_sandbox: LiveSandbox, exchanges: list[Exchange]) -> AsyncIterator[PersonaClient]:
+    client = PersonaClient(
+        base_url=live_sandbox.base_url,
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        timeout=5.0,
+        retry=RetryPolicy(max_retries=3, budget_seconds=10.0, base_delay=0.01, max_delay=0.05),
+        rng=random.Random(5),
+        on_exchange=exchanges.append,
+    )
+    async with client:
+        yield client
+
+
+async def test_a_round_trip_over_a_real_socket_carries_the_pinned_headers(
+    live_client: PersonaClient, live_sandbox: LiveSandbox
+) -> None:
+    with anyio.fail_after(10):
+        created = await live_client.post(
+            "/accounts", json={"data": {"attributes": {"reference-id": "sock-1"}}}
+        )
+        fetched = await live_client.get(f"/accounts/{created.document.one().id}")
+    assert fetched.document.one().attributes["reference-id"] == "sock-1"
+    assert fetched.request_id is not None
+
+
+async def test_a_connection_dropped_mid_response_is_retried_and_creates_one_account(
+    live_client: PersonaClient, live_sandbox: LiveSandbox, exchanges: list[Exchange]
+) -> None:
+    live_sandbox.state.faults.drop_next = 1
+    with anyio.fail_after(10):
+        created = await live_client.post(
+            "/accounts", json={"data": {"attributes": {"reference-id": "sock-2"}}}
+        )
+    assert exchanges[0].attempts == 2
+    assert live_sandbox.state.created_count("account") == 1
+    assert created.document.one().attributes["reference-id"] == "sock-2"
+
+
+async def test_a_read_timeout_is_retried_then_reported_as_upstream_unavailable(
+    live_sandbox: LiveSandbox,
+) -> None:
+    live_sandbox.state.faults.latency_ms = 1000
+    client = PersonaClient(
+        base_url=live_sandbox.base_url,
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        timeout=0.2,
+        retry=RetryPolicy(max_retries=1, budget_seconds=5.0, base_delay=0.01, max_delay=0.01),
+    )
+    async with client:
+        with anyio.fail_after(10), pytest.raises(UpstreamUnavailableError) as caught:
+            await client.get("/accounts")
+    assert caught.value.attempts == 2 and caught.value.status is None
+    assert caught.value.retry_safe is True
+
+
+async def test_a_refused_connection_is_retried_then_reported_as_upstream_unavailable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again below, so nothing listens on it
+    client = PersonaClient(
+        base_url=f"http://127.0.0.1:{port}/api/v1",
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        timeout=2.0,
+        retry=RetryPolicy(max_retries=2, budget_seconds=5.0, base_delay=0.01, max_delay=0.01),
+    )
+    async with client:
+        with anyio.fail_after(10), pytest.raises(UpstreamUnavailableError) as caught:
+            await client.get("/accounts")
+    assert caught.value.attempts == 3
