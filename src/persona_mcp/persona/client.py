@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import anyio
 import httpx2
@@ -63,6 +63,7 @@ _CURSOR = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _NOT_RETRYABLE_TRANSPORT = (httpx2.UnsupportedProtocol, httpx2.LocalProtocolError)
 
 Params = Mapping[str, str | int]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -243,11 +244,11 @@ class PersonaClient:
 
     async def get_file(self, path: str) -> FileResponse:
         """Download a binary body (e.g. `/inquiries/{id}/print`), read fully into memory."""
-        response, _, exchange = await self._call(
-            "GET", path, accept="application/pdf, application/octet-stream;q=0.9, */*;q=0.1"
+        content, response, exchange = await self._call(
+            "GET", path, _content, accept="application/pdf, application/octet-stream;q=0.9, */*;q=0.1"
         )
         return FileResponse(
-            content=response.content,
+            content=content,
             content_type=response.headers.get("content-type", "application/octet-stream"),
             request_id=exchange.request_id,
             exchange=exchange,
@@ -311,10 +312,9 @@ class PersonaClient:
         json: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> PersonaResponse:
-        response, document, exchange = await self._call(
-            method, path, params=params, json=json, idempotency_key=idempotency_key, decode=True
+        document, response, exchange = await self._call(
+            method, path, _decode_document, params=params, json=json, idempotency_key=idempotency_key
         )
-        assert document is not None  # decode=True always yields one or raises
         return PersonaResponse(
             status=response.status_code, document=document, request_id=exchange.request_id, exchange=exchange
         )
@@ -323,13 +323,13 @@ class PersonaClient:
         self,
         method: str,
         path: str,
+        decode: Callable[[httpx2.Response], _T],
         *,
         params: Params | None = None,
         json: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         accept: str = "application/json",
-        decode: bool = False,
-    ) -> tuple[httpx2.Response, Document | None, Exchange]:
+    ) -> tuple[_T, httpx2.Response, Exchange]:
         """One logical call: path check, attempts, then exactly one `Exchange` reported, success or not."""
         key = idempotency_key or (str(uuid.uuid4()) if method in _WRITE_METHODS else None)
         progress = _Progress()
@@ -344,7 +344,7 @@ class PersonaClient:
                 raise
             response = await self._attempts(method, path, params, json, key, accept, progress)
             # Decoded inside the exchange, so an unusable body is audited as a failure.
-            document = _decode_document(response) if decode else None
+            decoded = decode(response)
         except BaseException as error:
             exchange = self._exchange(method, recorded_path, key, progress, started)
             if isinstance(error, PersonaError):
@@ -354,7 +354,7 @@ class PersonaClient:
             raise
         exchange = self._exchange(method, recorded_path, key, progress, started)
         self._emit(exchange)
-        return response, document, exchange
+        return decoded, response, exchange
 
     async def _attempts(
         self,
@@ -536,6 +536,10 @@ class PersonaClient:
             elapsed_ms=round((self._clock() - started) * 1000, 3),
             error=error,
         )
+
+
+def _content(response: httpx2.Response) -> bytes:
+    return response.content
 
 
 def _error_details(response: httpx2.Response) -> list[ErrorDetail]:
