@@ -11,6 +11,10 @@ pool and the rate gate but carry their own credential provider and audit hook. E
    `RetryPolicy.max_retries` and by `RetryPolicy.budget_seconds` - it fails rather than sleep past the
    budget; a 401 is retried once, and only if the credential provider says a new token may help;
 5. reports one `Exchange` to `on_exchange` (the audit hook) and logs each attempt without headers or bodies.
+
+Note on 5xx after a POST: Persona stores even a 5xx under its Idempotency-Key and replays it, so retries of
+the same key may repeat the failure; the retries are still bounded, and the final error is marked
+`retry_safe=False` so a caller does not start a fresh (newly keyed, possibly duplicating) call blindly.
 """
 
 from __future__ import annotations
@@ -156,6 +160,8 @@ class PersonaClient:
             raise ValueError("base_url must be an http(s) URL")
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
+        if http is not None and transport is not None:
+            raise ValueError("pass either http or transport, not both")
         self._base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._version = version

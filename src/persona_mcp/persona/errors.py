@@ -127,8 +127,11 @@ class PersonaError(Exception):
     bound to fail the same way: True for 429 and for unknown outcomes (5xx, connection loss) of idempotent
     methods; False for other 4xx, for unknown outcomes of POST/PATCH (a new logical call would carry a new
     Idempotency-Key) and for client-side refusals.
+
+    `reason` must be text written in this package (it goes into `str(error)` verbatim), never upstream text.
     """
 
+    #: Shown in `str(error)` when Persona's own title is absent or not in `SAFE_TITLES`.
     default_title: ClassVar[str] = "Persona API error"
 
     def __init__(

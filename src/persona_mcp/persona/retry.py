@@ -19,7 +19,11 @@ MAX_STATED_WAIT = 3600.0
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long one logical call may retry (`max_retries` counts retries, not attempts)."""
+    """How often and how long one logical call may retry (`max_retries` counts retries, not attempts).
+
+    `budget_seconds` bounds the whole call: a wait that would end past it is not started (the call fails
+    with the last error instead), and each retry's timeout is cut to what remains of the budget.
+    """
 
     max_retries: int = 4
     budget_seconds: float = 60.0
