@@ -71,6 +71,13 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def existing_public_key(path: Path) -> Ed25519PublicKey | None:
+    """The public half of an existing signing key file, without creating one (for verification)."""
+    if not path.exists():
+        return None
+    return load_signing_key(path).public_key()
+
+
 def public_raw(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
@@ -125,6 +132,7 @@ __all__ = [
     "PII_KEY_FILE",
     "SIGNING_KEY_ENV",
     "SIGNING_KEY_FILE",
+    "existing_public_key",
     "key_id",
     "load_pii_key",
     "load_public_pem",

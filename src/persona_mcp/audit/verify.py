@@ -1,0 +1,366 @@
+"""Verification: recompute the chain from the stored bytes and hold it against signed checkpoints.
+
+The walk streams the table in `seq` order (keyset pages, no row objects beyond tuples) and, for every
+record, re-hashes the stored canonical body and checks that the body's own `seq` and `prev_hash` continue
+the chain. Most of the work is one SHA-256 per record, which is what keeps a million records in seconds.
+
+On the first anomaly the walk stops and `_classify` looks at the neighbourhood to name the break:
+
+* `edited`     a record's bytes no longer match its hash, or a record was changed and its hash recomputed
+               (its successor still commits to the original), or the index columns disagree with the body;
+* `deleted`    a position is missing and no record anywhere continues the chain from its predecessor;
+* `inserted`   a record that the chain links past (its successor commits to its predecessor);
+* `reordered`  the record that continues the chain exists, but at another position;
+* `truncated`  the chain ends before a signed checkpoint's position;
+* `rewritten`  the chain is internally consistent but differs from a signed checkpoint (recomputed);
+* `bad_signature` a checkpoint whose signature fails or whose key is not trusted.
+
+What verification cannot prove is spelled out in docs/audit.md: records appended after the newest
+checkpoint an outsider holds can be dropped or replaced by whoever controls both database and key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from persona_mcp.audit.chain import object_ids_column
+from persona_mcp.audit.checkpoint import Checkpoint
+from persona_mcp.audit.keys import key_id
+from persona_mcp.audit.record import GENESIS_HASH, claimed_prev_hash, claimed_seq
+from persona_mcp.store import Store
+from persona_mcp.store.schema.audit import audit_checkpoints, audit_records
+
+DEFAULT_BATCH = 20_000
+
+_PAGE = text(
+    "SELECT seq, prev_hash, hash, body FROM audit_records "
+    "WHERE seq > :after AND seq <= :end ORDER BY seq LIMIT :n"
+)
+_DEEP_PAGE = text(
+    "SELECT seq, recorded_at, instance_id, kind, call_id, principal, grant_id, tool, decision, outcome, "
+    "object_ids FROM audit_records WHERE seq > :after AND seq <= :end ORDER BY seq LIMIT :n"
+)
+
+Row = Sequence[Any]
+
+
+class BreakKind(StrEnum):
+    EDITED = "edited"
+    DELETED = "deleted"
+    INSERTED = "inserted"
+    REORDERED = "reordered"
+    TRUNCATED = "truncated"
+    REWRITTEN = "rewritten"
+    BAD_SIGNATURE = "bad_signature"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """One finding: what kind of break, the first sequence number it affects, and a plain explanation."""
+
+    kind: BreakKind
+    seq: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    records: int
+    last_seq: int
+    last_hash: str
+    checkpoints_checked: int
+    checkpoints_matched: int
+    breaks: tuple[ChainBreak, ...]
+    elapsed_s: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+    @property
+    def first_break(self) -> ChainBreak | None:
+        return min(self.breaks, key=lambda b: b.seq) if self.breaks else None
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.elapsed_s if self.elapsed_s > 0 else float("inf")
+
+
+@dataclass(slots=True)
+class _Walk:
+    """Where the walk stands: the next expected seq and the last two verified hashes."""
+
+    expected: int = 1
+    last_hash: str = GENESIS_HASH
+    before_last_hash: str | None = None
+    records: int = 0
+    matched: set[int] = field(default_factory=set)
+
+
+Progress = Callable[[int, int], None]
+
+
+async def verify_log(
+    store: Store,
+    *,
+    trusted_keys: Iterable[Ed25519PublicKey],
+    extra_checkpoints: Iterable[Checkpoint] = (),
+    batch_size: int = DEFAULT_BATCH,
+    deep: bool = False,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    """Verify the whole chain and every checkpoint (from the table plus `extra_checkpoints`).
+
+    `trusted_keys` are the public keys whose checkpoints count; a checkpoint under any other key is a
+    `bad_signature` finding, since anyone can sign with a key of their own. `deep` also checks that the
+    index columns used by queries agree with each record body (slower: parses every record).
+    """
+    trusted = {key_id(k) for k in trusted_keys}
+    if not trusted:
+        raise ValueError("verification needs at least one trusted public key")
+    started = time.perf_counter()
+    breaks: list[ChainBreak] = []
+    async with store.engine.connect() as conn:
+        # Checkpoints are read before the end of the range: every one of them then lies within it.
+        checkpoints = [*(await _stored_checkpoints(conn)), *extra_checkpoints]
+        end = int((await conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM audit_records"))).scalar_one())
+        by_seq: dict[int, list[Checkpoint]] = {}
+        for cp in checkpoints:
+            problem = _signature_problem(cp, trusted)
+            if problem is not None:
+                breaks.append(ChainBreak(BreakKind.BAD_SIGNATURE, cp.seq, problem))
+            else:
+                by_seq.setdefault(cp.seq, []).append(cp)
+        walk = _Walk()
+        chain_break = await _walk_chain(conn, walk, end, by_seq, batch_size, progress)
+        if chain_break is None and deep:
+            chain_break = await _check_index_columns(conn, end, batch_size)
+        if chain_break is not None:
+            breaks.append(chain_break)
+        else:
+            breaks.extend(_beyond_end(walk, by_seq))
+    return VerifyReport(
+        records=walk.records,
+        last_seq=walk.expected - 1,
+        last_hash=walk.last_hash,
+        checkpoints_checked=len(checkpoints),
+        checkpoints_matched=len(walk.matched),
+        breaks=tuple(sorted(breaks, key=lambda b: b.seq)),
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _signature_problem(cp: Checkpoint, trusted: set[str]) -> str | None:
+    if not cp.signature_valid():
+        return f"checkpoint at seq {cp.seq} has an invalid signature"
+    if cp.key_id not in trusted:
+        return f"checkpoint at seq {cp.seq} is signed by an untrusted key {cp.key_id[:16]}…"
+    return None
+
+
+async def _stored_checkpoints(conn: AsyncConnection) -> list[Checkpoint]:
+    rows = (await conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.seq))).all()
+    return [Checkpoint.from_row(row) for row in rows]
+
+
+async def _page(conn: AsyncConnection, after: int, end: int, limit: int) -> list[Row]:
+    result = await conn.execute(_PAGE, {"after": after, "end": end, "n": limit})
+    return list(result.tuples().all())
+
+
+async def _walk_chain(
+    conn: AsyncConnection,
+    walk: _Walk,
+    end: int,
+    checkpoints: dict[int, list[Checkpoint]],
+    batch_size: int,
+    progress: Progress | None,
+) -> ChainBreak | None:
+    sha256 = hashlib.sha256
+    after = 0
+    while after < end:
+        rows = await _page(conn, after, end, batch_size)
+        if not rows:
+            break
+        expected, last, before_last = walk.expected, walk.last_hash, walk.before_last_hash
+        for row in rows:
+            seq, prev_column, hash_column, body = row
+            computed = sha256(body.encode()).hexdigest()
+            if (
+                seq != expected
+                or computed != hash_column
+                or prev_column != last
+                or claimed_prev_hash(body) != last
+                or claimed_seq(body) != seq
+            ):
+                walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
+                return await _classify(conn, walk, row)
+            if seq in checkpoints:
+                mismatch = _hold_against(checkpoints[seq], computed, walk)
+                if mismatch is not None:
+                    walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
+                    return mismatch
+            before_last, last = last, computed
+            expected += 1
+        walk.records += len(rows)
+        walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
+        after = rows[-1][0]
+        if progress is not None:
+            progress(walk.records, end)
+    return None
+
+
+def _hold_against(cps: list[Checkpoint], computed: str, walk: _Walk) -> ChainBreak | None:
+    for cp in cps:
+        if cp.hash != computed:
+            since = max(walk.matched) + 1 if walk.matched else 1
+            return ChainBreak(
+                BreakKind.REWRITTEN,
+                since,
+                f"record {cp.seq} differs from the checkpoint signed at {cp.timestamp}: the chain was "
+                f"recomputed after seq {since - 1}, the last position a checkpoint confirms",
+            )
+        walk.matched.add(cp.seq)
+    return None
+
+
+def _beyond_end(walk: _Walk, checkpoints: dict[int, list[Checkpoint]]) -> list[ChainBreak]:
+    last = walk.expected - 1
+    beyond = [seq for seq in checkpoints if seq > last]
+    if not beyond:
+        return []
+    furthest = max(beyond)
+    return [
+        ChainBreak(
+            BreakKind.TRUNCATED,
+            last + 1,
+            f"the log ends at seq {last} but a signed checkpoint covers seq {furthest}: "
+            f"{furthest - last} record(s) at the tail are missing",
+        )
+    ]
+
+
+def _sha(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+async def _successor_by_prev(conn: AsyncConnection, prev_hash: str) -> Row | None:
+    row = (
+        await conn.execute(
+            text("SELECT seq, prev_hash, hash, body FROM audit_records WHERE prev_hash = :p"),
+            {"p": prev_hash},
+        )
+    ).first()
+    return None if row is None else tuple(row)
+
+
+async def _following(conn: AsyncConnection, seq: int) -> Row | None:
+    row = (
+        await conn.execute(
+            text("SELECT seq, prev_hash, hash, body FROM audit_records WHERE seq > :s ORDER BY seq LIMIT 1"),
+            {"s": seq},
+        )
+    ).first()
+    return None if row is None else tuple(row)
+
+
+async def _classify(conn: AsyncConnection, walk: _Walk, row: Row) -> ChainBreak:
+    """Name the break at `row`, the first record that does not continue the verified chain."""
+    seq, _prev_column, hash_column, body = row
+    expected, last = walk.expected, walk.last_hash
+    if _sha(body) != hash_column:
+        return ChainBreak(
+            BreakKind.EDITED, seq, f"record {seq} no longer matches its hash: its content was changed"
+        )
+    body_seq, body_prev = claimed_seq(body), claimed_prev_hash(body)
+    if body_seq is None or body_prev is None:
+        return ChainBreak(BreakKind.EDITED, seq, f"record {seq} is not a well-formed record body")
+    if body_seq == expected and body_prev == last:
+        return ChainBreak(BreakKind.EDITED, seq, f"the index columns of record {seq} disagree with its body")
+    if body_seq < expected:
+        if body_prev == walk.before_last_hash:
+            return ChainBreak(
+                BreakKind.INSERTED,
+                expected - 1,
+                f"record {expected - 1} is not part of the chain: the next record links past it",
+            )
+        return ChainBreak(
+            BreakKind.REORDERED,
+            seq,
+            f"position {seq} holds record {body_seq}, which belongs earlier in the chain",
+        )
+    if body_seq > expected:
+        successor = await _successor_by_prev(conn, last)
+        if successor is not None and successor[0] != seq and claimed_prev_hash(successor[3]) == last:
+            return ChainBreak(
+                BreakKind.REORDERED,
+                expected,
+                f"record {expected} was moved to position {successor[0]}; "
+                f"position {seq} holds record {body_seq}",
+            )
+        missing = f"{expected}" if body_seq - expected == 1 else f"{expected}..{body_seq - 1}"
+        return ChainBreak(BreakKind.DELETED, expected, f"record(s) {missing} are missing from the chain")
+    # The body claims the expected position but does not link to the verified predecessor.
+    following = await _following(conn, seq)
+    if following is not None and claimed_prev_hash(following[3]) == last:
+        return ChainBreak(
+            BreakKind.INSERTED, seq, f"record {seq} is not part of the chain: the next record links past it"
+        )
+    if body_prev != last and expected > 1:
+        return ChainBreak(
+            BreakKind.EDITED,
+            expected - 1,
+            f"record {expected - 1} was changed and its hash recomputed: "
+            f"record {expected} commits to the original",
+        )
+    return ChainBreak(BreakKind.EDITED, seq, f"record {seq} does not link to its predecessor")
+
+
+async def _check_index_columns(conn: AsyncConnection, end: int, batch_size: int) -> ChainBreak | None:
+    """Every index column equals the field it copies from the (already verified) body."""
+    after = 0
+    while after < end:
+        result = await conn.execute(_DEEP_PAGE, {"after": after, "end": end, "n": batch_size})
+        columns = list(result.tuples().all())
+        if not columns:
+            return None
+        bodies = await conn.execute(
+            select(audit_records.c.body)
+            .where(audit_records.c.seq > after, audit_records.c.seq <= columns[-1][0])
+            .order_by(audit_records.c.seq)
+        )
+        for column_values, (body,) in zip(columns, bodies.tuples(), strict=True):
+            fields = json.loads(body)
+            expected = (
+                fields["seq"],
+                fields["timestamp"],
+                fields["instance_id"],
+                fields["kind"],
+                fields.get("call_id"),
+                fields.get("principal"),
+                fields.get("grant_id"),
+                fields.get("tool"),
+                fields.get("decision"),
+                fields.get("outcome"),
+                object_ids_column(fields.get("object_ids") or []),
+            )
+            if tuple(column_values) != expected:
+                seq = column_values[0]
+                return ChainBreak(
+                    BreakKind.EDITED, seq, f"the index columns of record {seq} disagree with its body"
+                )
+        after = columns[-1][0]
+    return None
+
+
+__all__ = ["DEFAULT_BATCH", "BreakKind", "ChainBreak", "VerifyReport", "verify_log"]

@@ -1,0 +1,320 @@
+"""`persona-mcp audit`: read, verify, export and checkpoint the audit log.
+
+Every command opens the configured database (`PERSONA_MCP_DATABASE_URL` or the SQLite file in the data
+directory) and applies pending migrations first, so it works on a fresh install too.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import anyio
+import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from persona_mcp.audit import AuditLog, AuditRecord, PiiDigester
+from persona_mcp.audit.admin import cli_instance_id
+from persona_mcp.audit.checkpoint import Checkpoint, external_checkpoint_path, read_checkpoint_file
+from persona_mcp.audit.export import ExportFormat, render_lines_async
+from persona_mcp.audit.keys import existing_public_key, key_id, load_public_pem, load_signing_key, public_pem
+from persona_mcp.audit.keys import signing_key_path as _signing_key_path
+from persona_mcp.audit.query import AuditFilter, iter_records, query_records, tail
+from persona_mcp.audit.verify import VerifyReport, verify_log
+from persona_mcp.config import Settings, load_settings
+from persona_mcp.store import Store, create_store, upgrade
+
+app = typer.Typer(help="Inspect, verify and export the tamper-evident audit log.", no_args_is_help=True)
+
+_T = TypeVar("_T")
+_console = Console()
+_err = Console(stderr=True)
+
+
+def _run(work: Callable[[Store, Settings], Awaitable[_T]]) -> _T:
+    settings = load_settings()
+
+    async def main() -> _T:
+        store = create_store(settings.resolved_database_url)
+        try:
+            await upgrade(store)
+            return await work(store, settings)
+        finally:
+            await store.close()
+
+    return anyio.run(main)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _table(records: list[AuditRecord]) -> Table:
+    table = Table(show_lines=False)
+    for column in (
+        "seq",
+        "time (UTC)",
+        "kind",
+        "principal",
+        "tool",
+        "decision",
+        "outcome",
+        "objects",
+        "call",
+    ):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        table.add_row(
+            str(r.seq),
+            r.timestamp[:23],
+            r.kind,
+            r.principal or r.actor or "",
+            r.tool or r.target or "",
+            r.decision or "",
+            r.outcome or "",
+            " ".join(r.object_ids),
+            (r.call_id or "")[:12],
+        )
+    return table
+
+
+def _emit(records: list[AuditRecord], as_json: bool) -> None:
+    if as_json:
+        for record in records:
+            typer.echo(record.model_dump_json())
+    else:
+        _console.print(_table(records))
+
+
+@app.command("tail")
+def tail_command(
+    count: Annotated[int, typer.Option("-n", "--lines", min=1, help="How many records to show.")] = 20,
+    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new records.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+) -> None:
+    """Show the newest records."""
+
+    async def work(store: Store, _settings: Settings) -> None:
+        records = await tail(store, count)
+        _emit(records, as_json)
+        last = records[-1].seq if records else 0
+        while follow:
+            await anyio.sleep(1.0)
+            new = await tail(store, 10_000, after_seq=last)
+            if new:
+                _emit(new, as_json)
+                last = new[-1].seq
+
+    _run(work)
+
+
+@app.command("query")
+def query_command(
+    principal: Annotated[str | None, typer.Option(help="Caller principal.")] = None,
+    grant: Annotated[str | None, typer.Option(help="Grant id.")] = None,
+    tool: Annotated[str | None, typer.Option(help="Tool name.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Record kind, e.g. call.denied.")] = None,
+    decision: Annotated[str | None, typer.Option(help="allowed or denied.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="ok, error or unknown.")] = None,
+    object_id: Annotated[str | None, typer.Option("--object", help="Persona object id touched.")] = None,
+    call_id: Annotated[str | None, typer.Option("--call", help="Call id (intent and outcome).")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
+    unresolved: Annotated[bool, typer.Option(help="Intents with no definite outcome.")] = False,
+    email: Annotated[list[str] | None, typer.Option(help="Records whose arguments held this e-mail.")] = None,
+    phone: Annotated[list[str] | None, typer.Option(help="Records whose arguments held this phone.")] = None,
+    value: Annotated[list[str] | None, typer.Option(help="Records whose arguments held this value.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many records.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+) -> None:
+    """Find records; personal values are matched by their keyed digests, never stored in clear."""
+
+    async def work(store: Store, settings: Settings) -> None:
+        digests: list[str] = []
+        if email or phone or value:
+            digester = PiiDigester.for_data_dir(settings.data_dir)
+            digests += [digester.digest_email(v) for v in email or []]
+            digests += [digester.digest_phone(v) for v in phone or []]
+            digests += [digester.digest(v) for v in value or []]
+        flt = AuditFilter(
+            principal=principal,
+            grant_id=grant,
+            tool=tool,
+            kind=kind,
+            decision=decision,
+            outcome=outcome,
+            object_id=object_id,
+            call_id=call_id,
+            since=_parse_time(since),
+            until=_parse_time(until),
+            unresolved=unresolved,
+            digests=tuple(digests),
+        )
+        _emit(await query_records(store, flt, limit=limit), as_json)
+
+    _run(work)
+
+
+def _trusted_keys(settings: Settings, pubkeys: list[Path]) -> list[Ed25519PublicKey]:
+    keys: list[Ed25519PublicKey] = [load_public_pem(path.read_bytes()) for path in pubkeys]
+    local = existing_public_key(_signing_key_path(settings.data_dir))
+    if local is not None:
+        keys.append(local)
+    return keys
+
+
+@app.command("verify")
+def verify_command(
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", exists=True, dir_okay=False, help="Checkpoint file(s) held outside."),
+    ] = None,
+    pubkey: Annotated[
+        list[Path] | None,
+        typer.Option("--pubkey", exists=True, dir_okay=False, help="Trusted public key PEM (audit pubkey)."),
+    ] = None,
+    deep: Annotated[bool, typer.Option(help="Also check the search columns against each record.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Recompute the chain and check every signed checkpoint. Exit 1 on any break, 2 if unable to verify."""
+
+    def work_factory(progress: Progress | None) -> Callable[[Store, Settings], Awaitable[VerifyReport]]:
+        async def work(store: Store, settings: Settings) -> VerifyReport:
+            trusted = _trusted_keys(settings, pubkey or [])
+            if not trusted:
+                _err.print("no trusted public key: pass --pubkey or run where the signing key lives")
+                raise typer.Exit(2)
+            extra: list[Checkpoint] = []
+            for path in checkpoint or []:
+                extra.extend(read_checkpoint_file(path))
+            external = external_checkpoint_path()
+            if external is not None and external.exists():
+                extra.extend(read_checkpoint_file(external))
+            task = progress.add_task("verifying", total=None) if progress is not None else None
+
+            def advance(done: int, total: int) -> None:
+                if progress is not None and task is not None:
+                    progress.update(task, completed=done, total=total)
+
+            return await verify_log(
+                store,
+                trusted_keys=trusted,
+                extra_checkpoints=extra,
+                deep=deep,
+                progress=advance,
+            )
+
+        return work
+
+    if as_json or not sys.stderr.isatty():
+        report = _run(work_factory(None))
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=_err, transient=True) as progress:
+            report = _run(work_factory(progress))
+    _print_report(report, as_json)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_report(report: VerifyReport, as_json: bool) -> None:
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "records": report.records,
+                    "last_seq": report.last_seq,
+                    "last_hash": report.last_hash,
+                    "checkpoints_checked": report.checkpoints_checked,
+                    "checkpoints_matched": report.checkpoints_matched,
+                    "breaks": [
+                        {"kind": b.kind.value, "seq": b.seq, "detail": b.detail} for b in report.breaks
+                    ],
+                    "elapsed_s": round(report.elapsed_s, 3),
+                }
+            )
+        )
+        return
+    if report.ok:
+        _console.print(
+            f"[green]OK[/green] {report.records} records verified up to seq {report.last_seq}; "
+            f"{report.checkpoints_matched} signed checkpoint position(s) matched "
+            f"({report.checkpoints_checked} checkpoint(s) checked) in {report.elapsed_s:.2f}s"
+        )
+        return
+    first = report.first_break
+    assert first is not None
+    _console.print(f"[red]BROKEN[/red] first bad seq {first.seq}: {first.kind.value}: {first.detail}")
+    for found in report.breaks:
+        if found is not first:
+            _console.print(f"  also: seq {found.seq}: {found.kind.value}: {found.detail}")
+
+
+@app.command("export")
+def export_command(
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl, csv or ocsf.")] = ExportFormat.JSONL,
+    since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")
+    ] = None,
+) -> None:
+    """Export records (arguments stay digested)."""
+
+    async def work(store: Store, _settings: Settings) -> None:
+        flt = AuditFilter(since=_parse_time(since), until=_parse_time(until))
+        stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
+        try:
+            async for line in render_lines_async(iter_records(store, flt), fmt):
+                stream.write(line)
+        finally:
+            if output:
+                stream.close()
+
+    _run(work)
+    if output:
+        _err.print(f"wrote {output}")
+
+
+@app.command("checkpoint")
+def checkpoint_command() -> None:
+    """Sign a checkpoint at the current head now (also mirrored to PERSONA_MCP_AUDIT_CHECKPOINT_DIR)."""
+
+    async def work(store: Store, settings: Settings) -> Checkpoint | None:
+        log = await AuditLog.open(
+            store, data_dir=settings.data_dir, instance_id=cli_instance_id(), recover=False
+        )
+        try:
+            return await log.checkpoint()
+        finally:
+            await log.aclose()
+
+    cp = _run(work)
+    if cp is None:
+        _err.print("the audit log is empty: nothing to checkpoint")
+        raise typer.Exit(1)
+    typer.echo(cp.model_dump_json())
+
+
+@app.command("pubkey")
+def pubkey_command(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the PEM to this file.")] = None,
+) -> None:
+    """Print the checkpoint-signing public key (PEM) and its fingerprint, for outside verifiers."""
+    settings = load_settings()
+    public = load_signing_key(_signing_key_path(settings.data_dir)).public_key()
+    pem = public_pem(public)
+    if output:
+        output.write_text(pem)
+    typer.echo(pem, nl=False)
+    typer.echo(f"fingerprint: sha256:{key_id(public)}")
