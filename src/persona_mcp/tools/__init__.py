@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from persona_mcp.tools import accounts, inquiries, inquiry_sessions
+from persona_mcp.tools import accounts, events, inquiries, inquiry_sessions, list_items, lists, webhooks
 from persona_mcp.tools.registry import Catalogue, UnknownToolError
 from persona_mcp.tools.spec import Annotations, Effect, ToolContext, ToolSpec
 
@@ -30,6 +30,10 @@ CATALOGUE: tuple[ToolSpec[Any, Any], ...] = (
     *accounts.TOOLS,
     *inquiries.TOOLS,
     *inquiry_sessions.TOOLS,
+    *lists.TOOLS,
+    *list_items.TOOLS,
+    *webhooks.TOOLS,
+    *events.TOOLS,
     *_optional_family("persona_mcp.tools.audit_log"),
 )
 

@@ -1,0 +1,92 @@
+"""Events: Persona's record of what happened (the same objects webhooks deliver).
+
+Covers the 2 tier-1 `events.*` operations under `events:read`. An event's payload is the object as it
+was, personal data included, so it is marked PII.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import EventId, ObjectKind
+from persona_mcp.pii import PII
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import get_tool, list_tool
+from persona_mcp.tools.inputs import AnyObjectId, PageInput, ToolInput
+from persona_mcp.tools.results import ObjectView, Page, Response
+from persona_mcp.tools.spec import ToolSpec
+from persona_mcp.tools.webhooks import EventName
+
+TOOLSET = "events"
+
+
+class Event(ObjectView):
+    """An event as listed."""
+
+    name: str | None = Field(None, description="Event name, e.g. inquiry.approved.")
+    created_at: str | None = Field(None, description="ISO 8601.")
+
+
+class EventResult(Event, Response):
+    """One event with its payload."""
+
+    payload: Annotated[dict[str, Any] | None, PII] = Field(None, description="The object as it was.")
+
+
+class EventPage(Page):
+    items: list[Event] = Field(description="Events, newest first.")
+
+
+class EventRef(ToolInput):
+    event_id: EventId = Field(description="The event (evt_...).")
+
+
+class ListEvents(PageInput):
+    name: EventName | None = Field(None, description="Only events of this name.")
+    object_id: AnyObjectId | None = Field(None, description="Only events about this object.")
+
+
+def _filters(args: ListEvents) -> dict[str, str]:
+    params = {"filter[name]": args.name, "filter[object-id]": args.object_id}
+    return {key: value for key, value in params.items() if value is not None}
+
+
+list_events = list_tool(
+    name="list_events",
+    toolset=TOOLSET,
+    title="List events",
+    description=describe(
+        "List events (what happened to which object), newest first.",
+        use_when="you need the history of an object or recent events of a kind.",
+        avoid="for the current state of an object: use its get_ tool.",
+    ),
+    scope=Scope.EVENTS_READ,
+    operation="events.list",
+    input_model=ListEvents,
+    page=EventPage,
+    view=Event,
+    path="/events",
+    finds=ObjectKind.EVENT,
+    filters=_filters,
+)
+
+get_event = get_tool(
+    name="get_event",
+    toolset=TOOLSET,
+    title="Get an event",
+    description=describe(
+        "Read one event with its payload.",
+        use_when="you need what an event carried.",
+        ids="event ids (evt_...) come from list_events.",
+    ),
+    scope=Scope.EVENTS_READ,
+    operation="events.retrieve",
+    input_model=EventRef,
+    result=EventResult,
+    path="/events/{event_id}",
+)
+
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_events, get_event)

@@ -1,0 +1,267 @@
+"""List items: the values inside a list, in eleven types that differ only in their value fields.
+
+The 33 tier-1 `list_items.*` operations (create, retrieve, archive for each type) are three tools with a
+`type` argument. The item type picks the path segment Persona requires; where the id prefix tells the
+type apart, a mismatching id is refused before anything is sent. Value fields that are personal data
+(e-mail, phone, name, government id number, IP address, free values) are marked PII.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import Field, model_validator
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import ListId, ListItemId
+from persona_mcp.pii import PII
+from persona_mcp.tools.bodies import attributes_body, pick
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import Method, one_result, send
+from persona_mcp.tools.inputs import CountryCode, ToolInput
+from persona_mcp.tools.results import ObjectView, Response
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+
+TOOLSET = "list_items"
+
+
+class ListItemType(StrEnum):
+    BROWSER_FINGERPRINT = "browser-fingerprint"
+    COUNTRY = "country"
+    DEVICE_FINGERPRINT = "device-fingerprint"
+    EMAIL_ADDRESS = "email-address"
+    FIELD = "field"
+    GEOLOCATION = "geolocation"
+    GOVERNMENT_ID_NUMBER = "government-id-number"
+    IP_ADDRESS = "ip-address"
+    NAME = "name"
+    PHONE_NUMBER = "phone-number"
+    STRING = "string"
+
+
+class MatchType(StrEnum):
+    EMAIL_ADDRESS = "email_address"
+    DOMAIN = "domain"
+
+
+#: type -> (path segment, operation-id stem)
+SEGMENTS: dict[ListItemType, str] = {
+    ListItemType.BROWSER_FINGERPRINT: "browser-fingerprints",
+    ListItemType.COUNTRY: "countries",
+    ListItemType.DEVICE_FINGERPRINT: "device-fingerprints",
+    ListItemType.EMAIL_ADDRESS: "email-addresses",
+    ListItemType.FIELD: "fields",
+    ListItemType.GEOLOCATION: "geolocations",
+    ListItemType.GOVERNMENT_ID_NUMBER: "government-id-numbers",
+    ListItemType.IP_ADDRESS: "ip-addresses",
+    ListItemType.NAME: "names",
+    ListItemType.PHONE_NUMBER: "phone-numbers",
+    ListItemType.STRING: "strings",
+}
+
+#: Id prefixes each type's items carry. Fingerprints share `libf`, names and strings share `lin`
+#: (as in Persona's own examples); the other prefixes are distinctive.
+ID_PREFIXES: dict[ListItemType, tuple[str, ...]] = {
+    ListItemType.BROWSER_FINGERPRINT: ("libf",),
+    ListItemType.COUNTRY: ("lic",),
+    ListItemType.DEVICE_FINGERPRINT: ("libf", "lidf"),
+    ListItemType.EMAIL_ADDRESS: ("liea",),
+    ListItemType.FIELD: ("liif", "lif"),
+    ListItemType.GEOLOCATION: ("ligl",),
+    ListItemType.GOVERNMENT_ID_NUMBER: ("ligin",),
+    ListItemType.IP_ADDRESS: ("liip",),
+    ListItemType.NAME: ("lin",),
+    ListItemType.PHONE_NUMBER: ("lipn",),
+    ListItemType.STRING: ("lin", "lis"),
+}
+
+#: The value arguments each type requires (create); every other value argument must be absent.
+VALUE_FIELDS: dict[ListItemType, tuple[str, ...]] = {
+    ListItemType.BROWSER_FINGERPRINT: ("value",),
+    ListItemType.COUNTRY: ("country_code",),
+    ListItemType.DEVICE_FINGERPRINT: ("value",),
+    ListItemType.EMAIL_ADDRESS: ("value", "match_type"),
+    ListItemType.FIELD: ("field_value",),
+    ListItemType.GEOLOCATION: ("latitude", "longitude", "radius_meters"),
+    ListItemType.GOVERNMENT_ID_NUMBER: ("id_number", "id_class"),
+    ListItemType.IP_ADDRESS: ("value",),
+    ListItemType.NAME: ("name_first", "name_last"),
+    ListItemType.PHONE_NUMBER: ("value",),
+    ListItemType.STRING: ("value",),
+}
+_ALL_VALUE_FIELDS = tuple(dict.fromkeys(f for fields in VALUE_FIELDS.values() for f in fields))
+
+
+def operation_id(verb: str, item_type: ListItemType) -> str:
+    return f"list_items.{verb}_{item_type.value.replace('-', '_')}"
+
+
+def item_path(item_type: ListItemType, item_id: str | None = None) -> str:
+    base = f"/list-item/{SEGMENTS[item_type]}"
+    return base if item_id is None else f"{base}/{item_id}"
+
+
+# -- models ------------------------------------------------------------------------------------------------
+
+
+class ListItemResult(ObjectView, Response):
+    """One list item (its `type` is `list-item/<type>`); only its type's value fields are present."""
+
+    status: str | None = Field(None, description="pending, active or archived.")
+    value: Annotated[str | None, PII] = Field(None, description="Value (fingerprint, e-mail, IP, ...).")
+    match_type: str | None = Field(None, description="email_address or domain.")
+    country_code: str | None = Field(None, description="Country.")
+    field_value: Annotated[str | None, PII] = Field(None, description="Field value.")
+    latitude: float | None = Field(None, description="Latitude.")
+    longitude: float | None = Field(None, description="Longitude.")
+    radius_meters: float | None = Field(None, description="Radius in metres.")
+    id_class: str | None = Field(None, description="Id class, e.g. pp, dl.")
+    id_number: Annotated[str | None, PII] = Field(None, description="Id number.")
+    name_first: Annotated[str | None, PII] = Field(None, description="First name.")
+    name_last: Annotated[str | None, PII] = Field(None, description="Last name.")
+    match_count: int | None = Field(None, description="Times it matched.")
+    created_at: str | None = Field(None, description="ISO 8601.")
+    archived_at: str | None = Field(None, description="ISO 8601.")
+
+
+class ListItemRef(ToolInput):
+    type: ListItemType = Field(description="The item's type (as the list's type).")
+    list_item_id: ListItemId = Field(description="The item (li..._...).")
+
+    @model_validator(mode="after")
+    def _prefix_fits_type(self) -> Self:
+        allowed = ID_PREFIXES[self.type]
+        if self.list_item_id.split("_", 1)[0] not in allowed:
+            expected = " or ".join(f"{p}_" for p in allowed)
+            raise ValueError(f"a {self.type.value} list item id starts with {expected}")
+        return self
+
+
+class CreateListItem(ToolInput):
+    type: ListItemType = Field(description="Item type; must match the list's type.")
+    list_id: ListId = Field(description="The list to add to (lst_...).")
+    value: Annotated[str | None, PII] = Field(
+        None,
+        min_length=1,
+        max_length=500,
+        description="fingerprint, email-address, ip-address, phone, string.",
+    )
+    match_type: MatchType | None = Field(None, description="email-address: whole address or domain.")
+    country_code: CountryCode | None = Field(None, description="country: ISO 3166-1 alpha-2.")
+    field_value: Annotated[str | None, PII] = Field(
+        None, min_length=1, max_length=500, description="field: the value."
+    )
+    latitude: float | None = Field(None, ge=-90, le=90, description="geolocation: latitude.")
+    longitude: float | None = Field(None, ge=-180, le=180, description="geolocation: longitude.")
+    radius_meters: float | None = Field(None, gt=0, le=1_000_000, description="geolocation: radius (m).")
+    id_number: Annotated[str | None, PII] = Field(
+        None, min_length=1, max_length=100, description="government-id-number: number."
+    )
+    id_class: str | None = Field(
+        None, pattern=r"^[a-z_]{1,32}$", description="government-id-number: class (pp, dl, ...)."
+    )
+    name_first: Annotated[str | None, PII] = Field(None, max_length=255, description="name: first name.")
+    name_last: Annotated[str | None, PII] = Field(None, max_length=255, description="name: last name.")
+
+    @model_validator(mode="after")
+    def _fields_fit_type(self) -> Self:
+        wanted = VALUE_FIELDS[self.type]
+        missing = [name for name in wanted if getattr(self, name) is None]
+        extra = [name for name in _ALL_VALUE_FIELDS if name not in wanted and getattr(self, name) is not None]
+        if missing or extra:
+            raise ValueError(
+                f"type {self.type.value} takes exactly: {', '.join(wanted)}"
+                + (f" (missing {', '.join(missing)})" if missing else "")
+                + (f" (not allowed: {', '.join(extra)})" if extra else "")
+            )
+        return self
+
+
+# -- handlers ----------------------------------------------------------------------------------------------
+
+
+def create_body(args: CreateListItem) -> dict[str, Any]:
+    return attributes_body({"list-id": args.list_id} | pick(args, VALUE_FIELDS[args.type]))
+
+
+async def create_item(ctx: ToolContext, args: CreateListItem) -> ListItemResult:
+    ctx.touch(args.list_id)
+    response = await send(ctx, Method.POST, item_path(args.type), create_body(args))
+    return one_result(ctx, ListItemResult, response)
+
+
+async def get_item(ctx: ToolContext, args: ListItemRef) -> ListItemResult:
+    response = await send(ctx, Method.GET, item_path(args.type, args.list_item_id))
+    return one_result(ctx, ListItemResult, response)
+
+
+async def archive_item(ctx: ToolContext, args: ListItemRef) -> ListItemResult:
+    response = await send(ctx, Method.DELETE, item_path(args.type, args.list_item_id))
+    return one_result(ctx, ListItemResult, response)
+
+
+# -- specs ---------------------------------------------------------------------------------------------------
+
+
+def _operations(verb: str) -> tuple[str, ...]:
+    return tuple(operation_id(verb, item_type) for item_type in ListItemType)
+
+
+_IDS = "item ids come from get_list (item_ids); list ids from list_lists."
+
+create_list_item = ToolSpec(
+    name="create_list_item",
+    toolset=TOOLSET,
+    title="Add a value to a list",
+    description=describe(
+        "Add one value to a list; give the value fields of the list's type only.",
+        use_when="a value must be blocked or allowed (e-mail, IP, name, country, ...).",
+        ids="list ids (lst_...) and their types come from list_lists.",
+        avoid="to change an item: archive it and add a new one.",
+    ),
+    scope=Scope.LISTS_WRITE,
+    effect=Effect.WRITE,
+    input_model=CreateListItem,
+    output_model=ListItemResult,
+    operations=_operations("create"),
+    handler=create_item,
+)
+
+get_list_item = ToolSpec(
+    name="get_list_item",
+    toolset=TOOLSET,
+    title="Get a list item",
+    description=describe(
+        "Read one list item: its value, status and match count.",
+        use_when="you need what a list holds.",
+        ids=_IDS,
+    ),
+    scope=Scope.LISTS_READ,
+    effect=Effect.READ,
+    input_model=ListItemRef,
+    output_model=ListItemResult,
+    operations=_operations("retrieve"),
+    handler=get_item,
+)
+
+archive_list_item = ToolSpec(
+    name="archive_list_item",
+    toolset=TOOLSET,
+    title="Archive a list item",
+    description=describe(
+        "Archive one list item: it stops matching but stays readable.",
+        use_when="a value must leave a list.",
+        ids=_IDS,
+        avoid="to archive a whole list: use archive_list.",
+    ),
+    scope=Scope.LISTS_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    input_model=ListItemRef,
+    output_model=ListItemResult,
+    operations=_operations("archive"),
+    handler=archive_item,
+    idempotent=True,
+)
+
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (create_list_item, get_list_item, archive_list_item)

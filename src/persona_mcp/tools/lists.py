@@ -1,0 +1,203 @@
+"""Lists: named sets of values (block lists, allow lists) Persona matches inquiries against.
+
+Covers the 12 tier-1 `lists.*` operations. The nine `lists.create_<type>_list` endpoints differ only by
+type, so they are one tool with a `type` argument. Archiving is a DELETE that keeps the list readable
+but inactive, and needs `lists:delete`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import Field, model_validator
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import ListId, ObjectKind
+from persona_mcp.tools.bodies import attributes_body
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result
+from persona_mcp.tools.inputs import PageInput, ToolInput
+from persona_mcp.tools.results import ObjectView, Page, Rel, Response
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+
+TOOLSET = "lists"
+
+
+class ListType(StrEnum):
+    """List types that can be created through the API."""
+
+    BROWSER_FINGERPRINT = "browser-fingerprint"
+    COUNTRY = "country"
+    EMAIL_ADDRESS = "email-address"
+    GEOLOCATION = "geolocation"
+    GOVERNMENT_ID_NUMBER = "government-id-number"
+    IP_ADDRESS = "ip-address"
+    NAME = "name"
+    PHONE_NUMBER = "phone-number"
+    STRING = "string"
+
+
+#: type -> (create path segment, catalogue operation id)
+_CREATE: dict[ListType, tuple[str, str]] = {
+    ListType.BROWSER_FINGERPRINT: ("browser-fingerprints", "lists.create_browser_fingerprint_list"),
+    ListType.COUNTRY: ("countries", "lists.create_country_list"),
+    ListType.EMAIL_ADDRESS: ("email-addresses", "lists.create_email_address_list"),
+    ListType.GEOLOCATION: ("geolocations", "lists.create_geolocation_list"),
+    ListType.GOVERNMENT_ID_NUMBER: ("government-id-numbers", "lists.create_government_id_number_list"),
+    ListType.IP_ADDRESS: ("ip-addresses", "lists.create_ip_address_list"),
+    ListType.NAME: ("names", "lists.create_name_list"),
+    ListType.PHONE_NUMBER: ("phone-numbers", "lists.create_phone_number_list"),
+    ListType.STRING: ("strings", "lists.create_string_list"),
+}
+
+
+class ListStatus(StrEnum):
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+# -- models ------------------------------------------------------------------------------------------------
+
+
+class PersonaList(ObjectView):
+    """A list as listed (its `type` is `list/<item type>`)."""
+
+    name: str | None = Field(None, description="List name.")
+    status: str | None = Field(None, description="active or archived.")
+    created_at: str | None = Field(None, description="ISO 8601.")
+
+
+class ListResult(PersonaList, Response):
+    """One list with the ids of its items."""
+
+    archived_at: str | None = Field(None, description="ISO 8601.")
+    item_ids: Annotated[list[str], Rel("list-items")] = Field(
+        default_factory=list, description="Its list items (read with get_list_item)."
+    )
+
+
+class ListPage(Page):
+    items: list[PersonaList] = Field(description="Lists, newest first.")
+
+
+class ListRef(ToolInput):
+    list_id: ListId = Field(description="The list (lst_...).")
+
+
+class ListLists(PageInput):
+    status: ListStatus | None = Field(None, description="Only active or only archived lists.")
+
+
+class CreateList(ToolInput):
+    type: ListType = Field(description="What the list holds.")
+    name: str = Field(min_length=1, max_length=255, description="List name.")
+    allow_fuzzy_name_first: bool | None = Field(
+        None, description="Name lists only: match first names fuzzily."
+    )
+
+    @model_validator(mode="after")
+    def _fuzzy_only_for_names(self) -> Self:
+        if self.allow_fuzzy_name_first is not None and self.type is not ListType.NAME:
+            raise ValueError("allow_fuzzy_name_first applies to type 'name' only")
+        return self
+
+
+# -- handlers ----------------------------------------------------------------------------------------------
+
+
+def _list_filters(args: ListLists) -> dict[str, str]:
+    return {"filter[status]": args.status.value} if args.status else {}
+
+
+def create_body(args: CreateList) -> dict[str, Any]:
+    attributes: dict[str, Any] = {"name": args.name}
+    if args.allow_fuzzy_name_first is not None:
+        attributes["allow-fuzzy-name-first"] = args.allow_fuzzy_name_first
+    return attributes_body(attributes)
+
+
+async def create_list_handler(ctx: ToolContext, args: CreateList) -> ListResult:
+    segment, _ = _CREATE[args.type]
+    response = await ctx.persona.post(
+        f"/list/{segment}", json=create_body(args), idempotency_key=ctx.idempotency_key
+    )
+    return one_result(ctx, ListResult, response)
+
+
+# -- specs ---------------------------------------------------------------------------------------------------
+
+_IDS = "list ids (lst_...) come from list_lists."
+
+list_lists = list_tool(
+    name="list_lists",
+    toolset=TOOLSET,
+    title="List lists",
+    description=describe(
+        "List the organisation's lists (block/allow lists), newest first.",
+        use_when="you need a list's id or want to see which lists exist.",
+    ),
+    scope=Scope.LISTS_READ,
+    operation="lists.list",
+    input_model=ListLists,
+    page=ListPage,
+    view=PersonaList,
+    path="/lists",
+    finds=ObjectKind.LIST,
+    filters=_list_filters,
+)
+
+get_list = get_tool(
+    name="get_list",
+    toolset=TOOLSET,
+    title="Get a list",
+    description=describe(
+        "Read one list: name, type, status and the ids of its items.",
+        use_when="you need the items of a list.",
+        ids=_IDS,
+    ),
+    scope=Scope.LISTS_READ,
+    operation="lists.retrieve",
+    input_model=ListRef,
+    result=ListResult,
+    path="/lists/{list_id}",
+)
+
+create_list = ToolSpec(
+    name="create_list",
+    toolset=TOOLSET,
+    title="Create a list",
+    description=describe(
+        "Create an empty list of one type (email-address, ip-address, name, country, ...).",
+        use_when="you need a new block or allow list; add values with create_list_item.",
+        avoid="to add values to an existing list: use create_list_item.",
+    ),
+    scope=Scope.LISTS_WRITE,
+    effect=Effect.WRITE,
+    input_model=CreateList,
+    output_model=ListResult,
+    operations=tuple(operation for _, operation in _CREATE.values()),
+    handler=create_list_handler,
+)
+
+archive_list = action_tool(
+    name="archive_list",
+    toolset=TOOLSET,
+    title="Archive a list",
+    description=describe(
+        "Archive a list: it stops matching but stays readable.",
+        use_when="a list is no longer needed.",
+        ids=_IDS,
+        avoid="to remove one value: use archive_list_item.",
+    ),
+    scope=Scope.LISTS_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    operation="lists.archive",
+    input_model=ListRef,
+    result=ListResult,
+    method=Method.DELETE,
+    path="/lists/{list_id}",
+    idempotent=True,
+)
+
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_lists, get_list, create_list, archive_list)

@@ -1,0 +1,294 @@
+"""Webhooks: where Persona sends event notifications.
+
+Covers the 9 tier-1 `webhooks.*` operations. Archiving and secret rotation end something (a webhook, a
+signing secret) and need `webhooks:delete`. Results never carry signing secrets: an agent has no use for
+them, and a secret in a transcript is a secret leaked.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Self
+
+from pydantic import Field, model_validator
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import ObjectKind, WebhookId
+from persona_mcp.tools.bodies import attributes_body, meta_body, pick
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
+from persona_mcp.tools.inputs import PageInput, ToolInput
+from persona_mcp.tools.results import ObjectView, Page, Response
+from persona_mcp.tools.spec import Effect, ToolSpec
+
+TOOLSET = "webhooks"
+
+#: `*` or an event name such as `inquiry.approved`, `connect/share-token.inbound-created`.
+EVENT_NAME = r"^(\*|[a-z][a-z-]*(/[a-z-]+)?\.[a-z][a-z-]*)$"
+HTTPS_URL = r"^https://[^\s]{1,2000}$"
+EventName = Annotated[str, Field(pattern=EVENT_NAME)]
+
+# -- models ------------------------------------------------------------------------------------------------
+
+
+class Webhook(ObjectView):
+    """A webhook (its signing secrets are never included)."""
+
+    name: str | None = Field(None, description="Webhook name.")
+    status: str | None = Field(None, description="enabled, disabled or archived.")
+    url: str | None = Field(None, description="Where events are sent.")
+    enabled_events: list[str] = Field(default_factory=list, description="Event names sent.")
+
+
+class WebhookResult(Webhook, Response):
+    """One webhook."""
+
+    api_version: str | None = Field(None, description="Persona API version of payloads.")
+    created_at: str | None = Field(None, description="ISO 8601.")
+
+
+class WebhookPage(Page):
+    items: list[Webhook] = Field(description="Webhooks, newest first.")
+
+
+class WebhookRef(ToolInput):
+    webhook_id: WebhookId = Field(description="The webhook (wbh_...).")
+
+
+class ListWebhooks(PageInput):
+    """One page of webhooks."""
+
+
+class _WebhookAttributes(ToolInput):
+    description: str | None = Field(None, max_length=1000, description="What the webhook is for.")
+    api_version: str | None = Field(
+        None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="API version of payloads, e.g. 2025-12-08."
+    )
+    file_access_token_expires_in: int | None = Field(
+        None, ge=60, le=259_200, description="Lifetime of file links in payloads (s)."
+    )
+
+
+class CreateWebhook(_WebhookAttributes):
+    name: str = Field(min_length=1, max_length=255, description="Webhook name.")
+    url: str = Field(pattern=HTTPS_URL, description="HTTPS endpoint that receives events.")
+    enabled_events: list[EventName] = Field(
+        min_length=1, max_length=200, description="Event names, e.g. inquiry.approved; `*` for all."
+    )
+
+
+_UPDATABLE = ("name", "url", "enabled_events", "description", "api_version", "file_access_token_expires_in")
+
+
+class UpdateWebhook(_WebhookAttributes):
+    webhook_id: WebhookId = Field(description="The webhook (wbh_...).")
+    name: str | None = Field(None, min_length=1, max_length=255, description="New name.")
+    url: str | None = Field(None, pattern=HTTPS_URL, description="New HTTPS endpoint.")
+    enabled_events: list[EventName] | None = Field(
+        None, min_length=1, max_length=200, description="New complete list of event names."
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        if all(getattr(self, name) is None for name in _UPDATABLE):
+            raise ValueError(f"give at least one of {', '.join(_UPDATABLE)}")
+        return self
+
+
+class RotateSecret(ToolInput):
+    webhook_id: WebhookId = Field(description="The webhook (wbh_...).")
+    expires_in_seconds: int | None = Field(
+        None, ge=0, le=604_800, description="Grace period of the old secret (s)."
+    )
+
+
+# -- bodies ------------------------------------------------------------------------------------------------
+
+
+def _create_body(args: CreateWebhook) -> dict[str, Any]:
+    return attributes_body(pick(args, _UPDATABLE))
+
+
+def _update_body(args: UpdateWebhook) -> dict[str, Any]:
+    return attributes_body(pick(args, _UPDATABLE))
+
+
+def _rotate_body(args: RotateSecret) -> dict[str, Any] | None:
+    return meta_body(pick(args, ("expires_in_seconds",)))
+
+
+# -- specs ---------------------------------------------------------------------------------------------------
+
+_ONE = "/webhooks/{webhook_id}"
+_IDS = "webhook ids (wbh_...) come from list_webhooks."
+
+
+def _toggle(name: str, title: str, operation: str, path: str, summary: str) -> ToolSpec[Any, Any]:
+    return action_tool(
+        name=name,
+        toolset=TOOLSET,
+        title=title,
+        description=describe(summary, use_when="event delivery to it must start or stop.", ids=_IDS),
+        scope=Scope.WEBHOOKS_WRITE,
+        effect=Effect.WRITE,
+        operation=operation,
+        input_model=WebhookRef,
+        result=WebhookResult,
+        method=Method.POST,
+        path=_ONE + path,
+        idempotent=True,
+    )
+
+
+list_webhooks = list_tool(
+    name="list_webhooks",
+    toolset=TOOLSET,
+    title="List webhooks",
+    description=describe(
+        "List webhooks with their URLs, events and status.",
+        use_when="you need a webhook's id or want to see where events go.",
+    ),
+    scope=Scope.WEBHOOKS_READ,
+    operation="webhooks.list",
+    input_model=ListWebhooks,
+    page=WebhookPage,
+    view=Webhook,
+    path="/webhooks",
+    finds=ObjectKind.WEBHOOK,
+)
+
+get_webhook = get_tool(
+    name="get_webhook",
+    toolset=TOOLSET,
+    title="Get a webhook",
+    description=describe("Read one webhook (without secrets).", use_when="you know its id.", ids=_IDS),
+    scope=Scope.WEBHOOKS_READ,
+    operation="webhooks.retrieve",
+    input_model=WebhookRef,
+    result=WebhookResult,
+    path=_ONE,
+)
+
+create_webhook = action_tool(
+    name="create_webhook",
+    toolset=TOOLSET,
+    title="Create a webhook",
+    description=describe(
+        "Register an HTTPS endpoint to receive the named events.",
+        use_when="a system must be notified of Persona events.",
+        avoid="to copy an existing webhook: use clone_webhook.",
+    ),
+    scope=Scope.WEBHOOKS_WRITE,
+    effect=Effect.WRITE,
+    operation="webhooks.create",
+    input_model=CreateWebhook,
+    result=WebhookResult,
+    method=Method.POST,
+    path="/webhooks",
+    body=_create_body,
+)
+
+update_webhook = action_tool(
+    name="update_webhook",
+    toolset=TOOLSET,
+    title="Update a webhook",
+    description=describe(
+        "Change a webhook's name, URL, events or payload settings.",
+        use_when="a webhook must send other events or to another URL.",
+        ids=_IDS,
+        avoid="to pause delivery: use disable_webhook.",
+    ),
+    scope=Scope.WEBHOOKS_WRITE,
+    effect=Effect.WRITE,
+    operation="webhooks.update",
+    input_model=UpdateWebhook,
+    result=WebhookResult,
+    method=Method.PATCH,
+    path=_ONE,
+    body=_update_body,
+    idempotent=True,
+)
+
+archive_webhook = action_tool(
+    name="archive_webhook",
+    toolset=TOOLSET,
+    title="Archive a webhook",
+    description=describe(
+        "Archive a webhook for good: it stops delivering.",
+        use_when="the endpoint is retired.",
+        ids=_IDS,
+        avoid="to pause delivery: use disable_webhook.",
+    ),
+    scope=Scope.WEBHOOKS_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    operation="webhooks.archive",
+    input_model=WebhookRef,
+    result=WebhookResult,
+    method=Method.POST,
+    path=_ONE + "/archive",
+    idempotent=True,
+)
+
+enable_webhook = _toggle(
+    "enable_webhook",
+    "Enable a webhook",
+    "webhooks.enable",
+    "/enable",
+    "Start delivering events to a webhook.",
+)
+
+disable_webhook = _toggle(
+    "disable_webhook",
+    "Disable a webhook",
+    "webhooks.disable",
+    "/disable",
+    "Pause event delivery to a webhook.",
+)
+
+rotate_webhook_secret = action_tool(
+    name="rotate_webhook_secret",
+    toolset=TOOLSET,
+    title="Rotate a webhook's signing secret",
+    description=describe(
+        "Issue a new signing secret; the old one dies after the grace period.",
+        use_when="a secret may have leaked. Read the new secret in the Persona dashboard.",
+        ids=_IDS,
+    ),
+    scope=Scope.WEBHOOKS_DELETE,
+    effect=Effect.DESTRUCTIVE,
+    operation="webhooks.rotate_secret",
+    input_model=RotateSecret,
+    result=WebhookResult,
+    method=Method.POST,
+    path=_ONE + "/rotate-secret",
+    body=_rotate_body,
+)
+
+clone_webhook = action_tool(
+    name="clone_webhook",
+    toolset=TOOLSET,
+    title="Clone a webhook",
+    description=describe(
+        "Copy a webhook's settings into a new webhook.",
+        use_when="a similar webhook is needed (e.g. for another URL).",
+        ids=_IDS,
+    ),
+    scope=Scope.WEBHOOKS_WRITE,
+    effect=Effect.WRITE,
+    operation="webhooks.clone",
+    input_model=WebhookRef,
+    result=WebhookResult,
+    method=Method.POST,
+    path=_ONE + "/clone",
+)
+
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_webhooks,
+    get_webhook,
+    create_webhook,
+    update_webhook,
+    archive_webhook,
+    enable_webhook,
+    disable_webhook,
+    rotate_webhook_secret,
+    clone_webhook,
+)
