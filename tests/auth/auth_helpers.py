@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -44,3 +45,57 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+
+class Issuer:
+    """A test authorization server: signing keys and a JWKS served in process through httpx2."""
+
+    ISSUER = "https://auth.example.test/"
+    JWKS_URL = "https://auth.example.test/.well-known/jwks.json"
+    RESOURCE = "https://mcp.example.test/mcp"
+
+    def __init__(self) -> None:
+        from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
+
+        self.keys = {
+            "rsa-1": RSAKey.generate_key(2048, parameters={"kid": "rsa-1"}),
+            "ec-1": ECKey.generate_key("P-256", parameters={"kid": "ec-1"}),
+            "ed-1": OKPKey.generate_key("Ed25519", parameters={"kid": "ed-1"}),
+        }
+        self.published = KeySet(list(self.keys.values()))
+        self.jwks_requests = 0
+
+    def transport(self) -> Any:
+        import httpx2
+
+        def handle(request: httpx2.Request) -> httpx2.Response:
+            assert str(request.url) == self.JWKS_URL
+            self.jwks_requests += 1
+            return httpx2.Response(200, json=self.published.as_dict(private=False))
+
+        return httpx2.MockTransport(handle)
+
+    def token(
+        self,
+        *,
+        kid: str = "rsa-1",
+        alg: str = "RS256",
+        key: Any = None,
+        now: float,
+        lifetime: int = 300,
+        **claims: Any,
+    ) -> str:
+        from joserfc import jwt
+
+        payload: dict[str, Any] = {
+            "iss": self.ISSUER,
+            "aud": self.RESOURCE,
+            "sub": "alice",
+            "iat": int(now),
+            "exp": int(now) + lifetime,
+        }
+        payload.update(claims)
+        payload = {k: v for k, v in payload.items() if v is not None}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "EdDSA is deprecated via RFC 9864": issuers still use it
+            return jwt.encode({"alg": alg, "kid": kid}, payload, key or self.keys[kid], algorithms=[alg])
