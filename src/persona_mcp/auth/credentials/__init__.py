@@ -9,7 +9,7 @@ from persona_mcp.auth.credentials.models import (
     StoredCredential,
 )
 from persona_mcp.auth.credentials.providers import AccessTokenCredential, OAuthCredential
-from persona_mcp.auth.credentials.resolver import CredentialResolver
+from persona_mcp.auth.credentials.resolver import CredentialResolver, open_credential_resolver
 from persona_mcp.auth.credentials.secretbox import SecretBox, SecretBoxError, load_secret_box
 from persona_mcp.auth.credentials.store import CredentialStore
 
@@ -28,4 +28,5 @@ __all__ = [
     "SecretBoxError",
     "StoredCredential",
     "load_secret_box",
+    "open_credential_resolver",
 ]

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import httpx2
 
 from persona_mcp.auth.credentials.errors import CredentialUnavailableError
 from persona_mcp.auth.credentials.models import CredentialInfo, CredentialKind, CredentialStatus
 from persona_mcp.auth.credentials.oauth import TokenEndpointClient
 from persona_mcp.auth.credentials.providers import AccessTokenCredential, OAuthCredential, disabled_error
-from persona_mcp.auth.credentials.secretbox import SecretBox
+from persona_mcp.auth.credentials.secretbox import SecretBox, load_secret_box
 from persona_mcp.auth.credentials.store import CredentialStore
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.events import AdminEventSink
@@ -112,3 +113,26 @@ class CredentialResolver:
             f"no Persona credential is configured for the {environment.value} environment; run "
             f"`persona-mcp credentials add --env {environment.value} --api-key-stdin` (or `--oauth ...`)"
         )
+
+
+async def open_credential_resolver(
+    store: Store,
+    settings: Settings,
+    *,
+    events: AdminEventSink,
+    http_transport: httpx2.AsyncBaseTransport | None = None,
+    refresh_window_seconds: float = DEFAULT_REFRESH_WINDOW_SECONDS,
+) -> CredentialResolver:
+    """The server's resolver: the secret box from `PERSONA_MCP_SECRET_KEY` or the key file.
+
+    A malformed configured key fails here, at startup, rather than at the first tool call.
+    """
+    box = await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir)
+    return CredentialResolver(
+        store,
+        box,
+        settings=settings,
+        events=events,
+        http_transport=http_transport,
+        refresh_window_seconds=refresh_window_seconds,
+    )
