@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from persona_mcp.sandbox.errors import ApiError
+from persona_mcp.sandbox.include import included
 from persona_mcp.sandbox.inflection import inflect, kebab_keys
 from persona_mcp.sandbox.pagination import PageRequest, page_request, paginate
 from persona_mcp.sandbox.records import Record
@@ -70,8 +71,13 @@ def respond(request: Request, document: dict[str, Any], status: int = 200) -> Re
     return Response(payload, status_code=status, media_type="application/json")
 
 
-def single(record: Record, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+def single(
+    record: Record, meta: dict[str, Any] | None = None, request: Request | None = None
+) -> dict[str, Any]:
+    """One resource; with the request, also the related objects its `include` parameter names."""
     document: dict[str, Any] = {"data": record.resource()}
+    if request is not None and "include" in request.query_params:
+        document["included"] = included(state_of(request), record, request.query_params["include"])
     if meta:
         document["meta"] = meta
     return document

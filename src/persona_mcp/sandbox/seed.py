@@ -83,19 +83,19 @@ def _seed_inquiries(state: SandboxState, account_ids: list[str]) -> None:
 
 def _seed_lists(state: SandboxState) -> None:
     kinds = lists.KINDS_BY_NAME
-    emails = lists.create_list(state, "email-address", {"name": "Blocked email addresses"})
-    lists.create_item(state, kinds["email-address"], {"list-id": emails.id, "value": "fraud@example.com"})
-    lists.create_item(
-        state, kinds["email-address"], {"list-id": emails.id, "value": "example.net", "match-type": "domain"}
-    )
-    countries = lists.create_list(state, "country", {"name": "Unsupported countries"})
-    lists.create_item(state, kinds["country"], {"list-id": countries.id, "country-code": "KP"})
     devices = lists.create_list(state, "device-fingerprint", {"name": "Known bad devices"})
     lists.create_item(
         state, kinds["device-fingerprint"], {"list-id": devices.id, "value": "d3v1c3f1ng3rpr1nt"}
     )
     custom = lists.create_list(state, "field", {"name": "Blocked employer names"})
     lists.create_item(state, kinds["field"], {"list-id": custom.id, "field-value": "Acme Shell Company"})
+    countries = lists.create_list(state, "country", {"name": "Unsupported countries"})
+    lists.create_item(state, kinds["country"], {"list-id": countries.id, "country-code": "KP"})
+    emails = lists.create_list(state, "email-address", {"name": "Blocked email addresses"})
+    lists.create_item(state, kinds["email-address"], {"list-id": emails.id, "value": "fraud@example.com"})
+    lists.create_item(
+        state, kinds["email-address"], {"list-id": emails.id, "value": "example.net", "match-type": "domain"}
+    )
 
 
 def demo(state: SandboxState) -> None:

@@ -163,6 +163,7 @@ def create_inquiry(
             "selfies": {"data": []},
             "sessions": {"data": []},
             "verifications": {"data": []},
+            "transaction": {"data": None},
         },
         **{"account-id": account.id if account else None, "stubs": {}},
     )

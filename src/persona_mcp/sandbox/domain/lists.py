@@ -3,6 +3,8 @@
 Every list item kind is described once in `ITEM_KINDS` (path segment, id prefix, value attributes,
 checks); routes and seed data are derived from that table. Archiving (HTTP DELETE) never deletes:
 the object stays readable with status `archived`. Persona defines no list events, so none are recorded.
+A list's `list-items` relationship stays empty, as in every Persona example (the spec allows only empty
+linkage objects there); the sandbox tracks a list's items internally.
 """
 
 from __future__ import annotations
@@ -151,6 +153,5 @@ def create_item(state: SandboxState, kind: ItemKind, attributes: dict[str, Any])
         {"creator": {"data": None}},
         **{"list-id": owner.id},
     )
-    assert owner.relationships is not None
-    owner.relationships["list-items"]["data"].append({"type": item.type, "id": item.id})
+    owner.internal.setdefault("item-ids", []).append(item.id)
     return item

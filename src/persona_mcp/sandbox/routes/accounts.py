@@ -61,7 +61,7 @@ async def create_account(request: Request) -> Response:
 
 
 async def retrieve_account(request: Request) -> Response:
-    return respond(request, single(_account(request)))
+    return respond(request, single(_account(request), request=request))
 
 
 async def update_account(request: Request) -> Response:

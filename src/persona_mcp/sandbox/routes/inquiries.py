@@ -95,7 +95,7 @@ async def create_inquiry(request: Request) -> Response:
 
 
 async def retrieve_inquiry(request: Request) -> Response:
-    return respond(request, single(_inquiry(request)))
+    return respond(request, single(_inquiry(request), request=request))
 
 
 async def update_inquiry(request: Request) -> Response:

@@ -47,7 +47,7 @@ async def create_session(request: Request) -> Response:
 
 
 async def retrieve_session(request: Request) -> Response:
-    return respond(request, single(_session(request)))
+    return respond(request, single(_session(request), request=request))
 
 
 async def expire_session(request: Request) -> Response:

@@ -26,8 +26,18 @@ def _webhook(request: Request) -> Record:
     return state_of(request).get(request.path_params["webhook_id"], "webhook")
 
 
+def _without_secrets(document: dict[str, Any]) -> dict[str, Any]:
+    """Persona shows signing secrets only on create, retrieve, clone and rotate-secret answers."""
+    data = document["data"]
+    for resource in data if isinstance(data, list) else [data]:
+        resource["attributes"].pop("secret", None)
+        resource["attributes"].pop("secrets", None)
+    return document
+
+
 async def list_webhooks(request: Request) -> Response:
-    return respond(request, page_document(request, state_of(request).of_type(lambda r: r.type == "webhook")))
+    records = state_of(request).of_type(lambda r: r.type == "webhook")
+    return respond(request, _without_secrets(page_document(request, records)))
 
 
 async def create_webhook(request: Request) -> Response:
@@ -41,18 +51,19 @@ async def retrieve_webhook(request: Request) -> Response:
 
 async def update_webhook(request: Request) -> Response:
     record = _webhook(request)
-    return respond(request, single(domain.update_webhook(record, attributes_of(await json_body(request)))))
+    updated = domain.update_webhook(record, attributes_of(await json_body(request)))
+    return respond(request, _without_secrets(single(updated)))
 
 
 def _toggle(enabled: bool) -> Callable[[Request], Any]:
     async def handler(request: Request) -> Response:
-        return respond(request, single(domain.set_enabled(_webhook(request), enabled)))
+        return respond(request, _without_secrets(single(domain.set_enabled(_webhook(request), enabled))))
 
     return handler
 
 
 async def archive_webhook(request: Request) -> Response:
-    return respond(request, single(domain.archive(_webhook(request))))
+    return respond(request, _without_secrets(single(domain.archive(_webhook(request)))))
 
 
 async def clone_webhook(request: Request) -> Response:
