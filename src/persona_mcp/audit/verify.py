@@ -175,7 +175,7 @@ async def _stored_checkpoints(conn: AsyncConnection) -> list[Checkpoint]:
 
 async def _page(conn: AsyncConnection, after: int, end: int, limit: int) -> list[Row]:
     result = await conn.execute(_PAGE, {"after": after, "end": end, "n": limit})
-    return list(result.tuples().all())
+    return [tuple(row) for row in result.all()]
 
 
 async def _walk_chain(
@@ -331,7 +331,7 @@ async def _check_index_columns(conn: AsyncConnection, end: int, batch_size: int)
     after = 0
     while after < end:
         result = await conn.execute(_DEEP_PAGE, {"after": after, "end": end, "n": batch_size})
-        columns = list(result.tuples().all())
+        columns = [tuple(row) for row in result.all()]
         if not columns:
             return None
         bodies = await conn.execute(
@@ -339,7 +339,7 @@ async def _check_index_columns(conn: AsyncConnection, end: int, batch_size: int)
             .where(audit_records.c.seq > after, audit_records.c.seq <= columns[-1][0])
             .order_by(audit_records.c.seq)
         )
-        for column_values, (body,) in zip(columns, bodies.tuples(), strict=True):
+        for column_values, (body,) in zip(columns, bodies.all(), strict=True):
             fields = json.loads(body)
             expected = (
                 fields["seq"],

@@ -1,0 +1,70 @@
+"""Helpers for the audit tests: events, filling a log through the real writer, playing the attacker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+from sqlalchemy import text
+
+from persona_mcp.audit import AuditEvent, AuditLog, AuditRecord
+from persona_mcp.store import Store
+
+
+def call_event(i: int, **overrides: Any) -> AuditEvent:
+    fields: dict[str, Any] = {
+        "kind": "call.outcome",
+        "call_id": f"call-{i}",
+        "principal": f"agent-{i % 3}",
+        "grant_id": f"grt_{i % 5}",
+        "tool": "get_account" if i % 2 else "update_account",
+        "scope": "accounts:read",
+        "decision": "allowed",
+        "arguments": {"account_id": f"act_{i}"},
+        "upstream_method": "GET",
+        "upstream_path": f"/accounts/act_{i}",
+        "upstream_status": 200,
+        "persona_request_id": f"req_{i}",
+        "object_ids": [f"act_{i}"],
+        "attempts": 1,
+        "latency_ms": 1.5,
+        "outcome": "ok",
+    }
+    fields.update(overrides)
+    return AuditEvent(**fields)
+
+
+async def fill(log: AuditLog, count: int, start: int = 0) -> list[AuditRecord]:
+    """Append `count` events concurrently (group commit) and return them in seq order."""
+    records: list[AuditRecord] = []
+
+    async def one(i: int) -> None:
+        records.append(await log.append(call_event(i)))
+
+    with anyio.fail_after(120):
+        async with anyio.create_task_group() as tg:
+            for i in range(start, start + count):
+                tg.start_soon(one, i)
+    return sorted(records, key=lambda r: r.seq)
+
+
+async def execute(store: Store, sql: str, params: dict[str, Any] | None = None) -> None:
+    async with store.engine.begin() as conn:
+        await conn.execute(text(sql), params or {})
+
+
+async def drop_append_only_triggers(store: Store) -> None:
+    """What an attacker with database access does first."""
+    if store.is_sqlite:
+        for table in ("audit_records", "audit_checkpoints"):
+            await execute(store, f"DROP TRIGGER {table}_no_update")
+            await execute(store, f"DROP TRIGGER {table}_no_delete")
+    else:
+        for table in ("audit_records", "audit_checkpoints"):
+            await execute(store, f"DROP TRIGGER {table}_append_only ON {table}")
+            await execute(store, f"DROP TRIGGER {table}_no_truncate ON {table}")
+
+
+async def scalar(store: Store, sql: str, params: dict[str, Any] | None = None) -> Any:
+    async with store.engine.connect() as conn:
+        return (await conn.execute(text(sql), params or {})).scalar_one()

@@ -1,0 +1,72 @@
+"""A crash between intent and outcome leaves an intent that the next start resolves as outcome_unknown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from persona_mcp.audit import AuditEvent, AuditLog
+from persona_mcp.audit.query import AuditFilter, query_records
+from persona_mcp.audit.verify import verify_log
+from persona_mcp.store import Store
+
+pytestmark = pytest.mark.anyio
+
+
+def _intent(call_id: str) -> AuditEvent:
+    return AuditEvent(
+        kind="call.intent",
+        call_id=call_id,
+        principal="agent",
+        grant_id="grt_1",
+        tool="create_account",
+        scope="accounts:write",
+        decision="allowed",
+        idempotency_key=f"idem-{call_id}",
+        upstream_method="POST",
+        upstream_path="/accounts",
+    )
+
+
+async def test_an_intent_without_outcome_is_resolved_as_unknown_at_the_next_open(
+    store: Store, data_dir: Path
+) -> None:
+    crashed = await AuditLog.open(store, data_dir=data_dir, instance_id="node-1")
+    await crashed.append(_intent("c-done"))
+    await crashed.append(
+        AuditEvent(kind="call.outcome", call_id="c-done", outcome="ok", tool="create_account")
+    )
+    intent = await crashed.append(_intent("c-lost"))
+    await crashed.aclose()  # the process "dies" here: no outcome for c-lost
+
+    restarted = await AuditLog.open(store, data_dir=data_dir, instance_id="node-1")
+    try:
+        resolved = await query_records(store, AuditFilter(call_id="c-lost"))
+        assert [r.kind for r in resolved] == ["call.intent", "call.outcome_unknown"]
+        unknown = resolved[1]
+        assert unknown.outcome == "unknown"
+        assert unknown.idempotency_key == intent.idempotency_key
+        assert f"seq {intent.seq}" in (unknown.reason or "")
+        assert resolved[0] == intent, "the intent itself is never changed"
+
+        unresolved = await query_records(store, AuditFilter(unresolved=True))
+        assert [r.call_id for r in unresolved] == ["c-lost"]
+        assert (await verify_log(store, trusted_keys=[restarted.public_key])).ok
+        assert await restarted.recover() == [], "resolving twice adds nothing"
+    finally:
+        await restarted.aclose()
+
+
+async def test_another_instances_open_intents_are_left_alone(store: Store, data_dir: Path) -> None:
+    other = await AuditLog.open(store, data_dir=data_dir, instance_id="node-2")
+    await other.append(_intent("in-flight"))
+
+    mine = await AuditLog.open(store, data_dir=data_dir, instance_id="node-1")
+    try:
+        assert [r.kind for r in await query_records(store, AuditFilter(call_id="in-flight"))] == [
+            "call.intent"
+        ]
+    finally:
+        await mine.aclose()
+        await other.aclose()
