@@ -122,7 +122,7 @@ def _list_differences(
     for item in answer:
         item_type = item.get("type") if isinstance(item, dict) else None
         if isinstance(item_type, str) and "/" in item_type and item_type not in by_type:
-            continue  # another subtype of a polymorphic collection (e.g. list/country among list/phone-number)
+            continue  # another subtype in a polymorphic collection (list/country among list/phone-number)
         if path.endswith("included") and item_type not in by_type:
             continue
         problems += differences(
