@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from persona_mcp.auth.settings import OAuthSettings
+
 DEFAULT_PERSONA_VERSION = "2025-12-08"
 DEFAULT_BASE_URL = "https://api.withpersona.com/api/v1"
 
@@ -55,6 +57,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(default=None, description="Key encrypting stored credentials.")
     environment: str = Field(default="sandbox", description="Persona environment of the PERSONA_API_KEY.")
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 
     @classmethod
     def settings_customise_sources(

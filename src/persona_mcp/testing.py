@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from persona_mcp.auth.environment import Environment
+from persona_mcp.auth.grant import GrantDraft
 from persona_mcp.auth.scopes import Scope, parse_scopes
 from persona_mcp.config import PersonaSettings, Settings
 from persona_mcp.sandbox import DEFAULT_API_KEY, SandboxConfig, SandboxState, create_app
@@ -56,11 +57,14 @@ async def issue_grant(
     **constraints: Any,
 ) -> str:
     """Create a grant through the real grant store and return its bearer token."""
-    parsed = parse_scopes(str(s) for s in scopes)
-    _grant, token = await app.grants.create(
-        principal=principal, environment=environment, scopes=parsed, actor="test", **constraints
+    draft = GrantDraft(
+        principal=principal,
+        environment=environment,
+        scopes=parse_scopes(str(s) for s in scopes),
+        **constraints,
     )
-    return token
+    issued = await app.grants.create(draft, actor="test")
+    return issued.token
 
 
 @dataclass(slots=True)

@@ -7,7 +7,6 @@ of it on exit. Tests pass a sandbox transport, a store or a clock; production pa
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -20,10 +19,11 @@ import structlog
 from mcp.server.lowlevel import Server
 
 import persona_mcp
-from persona_mcp.audit import AuditLog
+from persona_mcp.audit import AuditLog, default_instance_id
 from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import open_credential_resolver
 from persona_mcp.auth.grants import GrantStore
+from persona_mcp.auth.jwt import JwtVerifier
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.config import Settings
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
@@ -68,11 +68,6 @@ class PersonaMcp:
         }
 
 
-def default_instance_id(settings: Settings) -> str:
-    """Stable per host and data directory, so a restart can resolve its own unfinished intents."""
-    return f"{socket.gethostname()}:{settings.data_dir}"
-
-
 def build_lowlevel_server(pipeline: CallPipeline, callers: CallerSource, transport: str) -> Server[Any]:
     """The SDK's low-level Server, whose list handler sees the request (per-caller listing)."""
     tools_by_name = {spec.name: to_mcp_tool(spec) for spec in pipeline.exposed}
@@ -109,10 +104,12 @@ async def open_server(
     persona_transport: httpx2.AsyncBaseTransport | None = None,
     store: Store | None = None,
     instance_id: str | None = None,
+    resource_url: str | None = None,
+    jwks_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[PersonaMcp]:
     """Open every collaborator, yield the assembled server, close everything on exit."""
     exposed = exposed_tools(exposure or ExposureOptions())  # unknown names fail before anything opens
-    instance = instance_id or default_instance_id(settings)
+    instance = instance_id or default_instance_id(settings.data_dir)
     async with AsyncExitStack() as stack:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if store is None:
@@ -121,8 +118,11 @@ async def open_server(
         await upgrade(store)
         audit = await AuditLog.open(store, data_dir=settings.data_dir, instance_id=instance)
         stack.push_async_callback(audit.aclose)
-        grants = GrantStore(store, events=audit)
-        resolver = CallerResolver(grants)
+        grants = GrantStore(store, audit, known_tools=[spec.name for spec in exposed])
+        jwt = None
+        if transport == "http" and settings.oauth.enabled:
+            jwt = JwtVerifier(settings.oauth, audience=resource_url, transport=jwks_transport)
+        resolver = CallerResolver(grants, jwt=jwt)
         credentials = await open_credential_resolver(
             store, settings, events=audit, http_transport=persona_transport
         )

@@ -57,7 +57,12 @@ def build_http_app(
     metadata_url = str(build_resource_metadata_url(resource_any))
     tool_scopes: dict[str, Scope] = {spec.name: spec.scope for spec in app.pipeline.exposed}
     endpoint = RequireAuthMiddleware(
-        StepUpMiddleware(StreamableHTTPASGIApp(manager), tool_scopes=tool_scopes, resource_metadata_url=metadata_url),
+        StepUpMiddleware(
+            StreamableHTTPASGIApp(manager),
+            tool_scopes=tool_scopes,
+            tool_effects={spec.name: spec.effect.value for spec in app.pipeline.exposed},
+            resource_metadata_url=metadata_url,
+        ),
         required_scopes=[],
         resource_metadata_url=AnyHttpUrl(metadata_url),
     )
@@ -66,7 +71,7 @@ def build_http_app(
         report = app.health()
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
-    routes: list[Any] = [Route("/mcp", endpoint=endpoint), Route("/healthz", endpoint=healthz)]
+    routes: list[Any] = [Route("/mcp", endpoint=endpoint), Route("/healthz", endpoint=healthz, methods=["GET"])]
     routes.extend(
         create_protected_resource_routes(
             resource_url=resource_any,

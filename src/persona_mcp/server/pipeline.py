@@ -127,7 +127,7 @@ class CallPipeline:
         except ValidationError as exc:
             await self._append(
                 self._event(record, "call.outcome", caller, spec, raw_args, session, validated=False)
-                | {"outcome": "invalid_arguments", "error_kind": "validation"}
+                | {"decision": "allowed", "outcome": "error", "error_kind": "invalid_arguments"}
             )
             return errors.tool_error(validation_message(spec, exc), kind="invalid_arguments", retry_safe=None)
 
@@ -141,12 +141,22 @@ class CallPipeline:
             result = await self._run(record, caller, spec, args, idempotency_key)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
-                await self._outcome(record, caller, spec, raw_args, session, idempotency_key, "cancelled")
+                await self._outcome(
+                    record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="cancelled"
+                )
             raise
         except PersonaError as exc:
             failure = explain(spec, exc, raw_args)
             await self._outcome(
-                record, caller, spec, raw_args, session, idempotency_key, "error", error_kind=failure.kind
+                record,
+                caller,
+                spec,
+                raw_args,
+                session,
+                idempotency_key,
+                "unknown" if _outcome_unknown(spec, exc) else "error",
+                error_kind=failure.kind,
+                error_type=type(exc).__name__,
             )
             return errors.tool_error(failure.message, kind=failure.kind, retry_safe=failure.retry_safe)
         except CredentialUnavailableError as exc:
@@ -248,7 +258,7 @@ class CallPipeline:
         event = self._event(record, "call.denied", caller, spec, raw_args, session, validated=False)
         if spec is None:
             event["tool"] = name[:128]
-        event |= {"decision": "denied", "reason": reason, "outcome": "denied"}
+        event |= {"decision": "denied", "reason": reason}
         await self._append(event)
 
     async def _outcome(
@@ -262,12 +272,14 @@ class CallPipeline:
         outcome: str,
         *,
         error_kind: str | None = None,
+        error_type: str | None = None,
     ) -> None:
         last = record.exchanges[-1] if record.exchanges else None
         event = self._event(record, "call.outcome", caller, spec, raw_args, session) | {
             "decision": "allowed",
             "outcome": outcome,
             "error_kind": error_kind,
+            "error_type": error_type,
             "idempotency_key": idempotency_key,
             "object_ids": record.touched,
             "latency_ms": round((time.perf_counter() - record.started) * 1000, 3),
@@ -277,7 +289,7 @@ class CallPipeline:
                 "upstream_method": last.method,
                 "upstream_path": last.path,
                 "upstream_status": last.status,
-                "request_id": last.request_id,
+                "persona_request_id": last.request_id,
                 "attempts": last.attempts,
             }
         await self._append(event)
@@ -288,3 +300,8 @@ class CallPipeline:
         except AuditUnavailableError:
             log.error("audit append failed; refusing call", kind=event.get("kind"))
             raise errors.audit_unavailable() from None
+
+
+def _outcome_unknown(spec: AnySpec, error: PersonaError) -> bool:
+    """A write that ended in a 5xx or a lost connection may or may not have happened upstream."""
+    return spec.is_write and (error.status is None or error.status >= 500)
