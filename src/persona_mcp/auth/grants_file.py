@@ -1,0 +1,249 @@
+"""Grants as code: a `grants.toml` declares grants; `plan` compares it with the store, `apply` reconciles.
+
+The file names itself (`source`); every grant it creates is marked with that source and the entry's
+name, and only grants so marked are ever changed or revoked by it, so hand-made grants and other files'
+grants are left alone. A declared entry with no matching unrevoked grant is created; one whose principal
+or environment changed is replaced (revoked, then created with a new token, because a token must never
+change hands); other differences are updated in place; marked grants the file no longer declares are
+revoked. Relative expiries (`30d`) are refused in the file: they would move on every apply. Applying
+the same file twice gives an empty second plan.
+
+    source = "ops-agents"
+
+    [grants.support-bot]
+    principal = "support-bot"
+    environment = "sandbox"
+    scopes = ["accounts:read", "inquiries:read"]
+    expires = "2027-01-01"
+    deny_tools = ["print_inquiry_pdf"]
+    rate = "60/min"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from persona_mcp.auth.environment import Environment
+from persona_mcp.auth.grant import Grant, GrantDraft, IssuedGrant, PrincipalKind
+from persona_mcp.auth.grant_input import GrantInputError, parse_expiry, parse_rate
+from persona_mcp.auth.grants import GrantStore, UnknownToolError, describe
+from persona_mcp.auth.scopes import DEFAULT_READ_ONLY, UnknownScopeError, parse_scopes
+
+
+class GrantsFileError(ValueError):
+    """The file cannot be read or does not follow the format; the message points at the problem."""
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    principal: str
+    environment: Environment
+    kind: PrincipalKind = PrincipalKind.AGENT
+    scopes: list[str] = Field(default_factory=list)
+    expires: str | None = None
+    allow_tools: list[str] | None = None
+    deny_tools: list[str] = Field(default_factory=list)
+    read_only: bool = False
+    rate: str | int | None = None
+    label: str | None = None
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str = Field(min_length=1, max_length=200)
+    grants: dict[str, _Entry] = Field(default_factory=dict)
+
+    @field_validator("grants")
+    @classmethod
+    def _names(cls, value: dict[str, _Entry]) -> dict[str, _Entry]:
+        for name in value:
+            if not name or len(name) > 200:
+                raise ValueError("grant names must be 1 to 200 characters")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredGrants:
+    """A parsed file: its source name and one draft per declared name."""
+
+    source: str
+    drafts: dict[str, GrantDraft]
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    REVOKE = "revoke"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedChange:
+    action: Action
+    name: str
+    grant_id: str | None
+    draft: GrantDraft | None
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "name": self.name,
+            "grant_id": self.grant_id,
+            "changes": self.changes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    source: str
+    changes: tuple[PlannedChange, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedPlan:
+    plan: Plan
+    issued: dict[str, IssuedGrant]
+
+
+def load(path: Path, *, now: datetime) -> DeclaredGrants:
+    """Read and validate a grants file; unknown keys, scopes and values are errors."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise GrantsFileError(f"{path}: {exc}") from None
+    return parse(raw, now=now, origin=str(path))
+
+
+def parse(raw: dict[str, Any], *, now: datetime, origin: str = "grants file") -> DeclaredGrants:
+    try:
+        document = _File.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise GrantsFileError(f"{origin}: {problems}") from None
+    drafts: dict[str, GrantDraft] = {}
+    for name, entry in document.grants.items():
+        try:
+            drafts[name] = _draft(entry, now=now)
+        except GrantInputError as exc:
+            raise GrantsFileError(f"{origin}: grants.{name}: {exc}") from None
+        except UnknownScopeError as exc:
+            raise UnknownScopeError(f"{origin}: grants.{name}: {exc}") from None
+    return DeclaredGrants(source=document.source, drafts=drafts)
+
+
+def _draft(entry: _Entry, *, now: datetime) -> GrantDraft:
+    return GrantDraft(
+        principal=entry.principal,
+        environment=entry.environment,
+        principal_kind=entry.kind,
+        scopes=parse_scopes(entry.scopes) or DEFAULT_READ_ONLY,
+        expires_at=parse_expiry(entry.expires, now=now, allow_relative=False) if entry.expires else None,
+        allow_tools=frozenset(entry.allow_tools) if entry.allow_tools is not None else None,
+        deny_tools=frozenset(entry.deny_tools),
+        read_only=entry.read_only,
+        rate_per_minute=parse_rate(entry.rate) if entry.rate is not None else None,
+        label=entry.label,
+    )
+
+
+def check_tools(declared: DeclaredGrants, known_tools: Collection[str]) -> None:
+    """Refuse the whole file if any entry names an unknown tool (before anything is changed)."""
+    known = frozenset(known_tools)
+    for name, draft in declared.drafts.items():
+        for which, names in (
+            ("allow_tools", draft.allow_tools or frozenset()),
+            ("deny_tools", draft.deny_tools),
+        ):
+            unknown = sorted(names - known)
+            if unknown:
+                raise UnknownToolError(f"grants.{name}.{which}: unknown tool name(s): {', '.join(unknown)}")
+
+
+async def plan(store: GrantStore, declared: DeclaredGrants) -> Plan:
+    """The changes that would make the store match the file (nothing is written)."""
+    current = {grant.managed_name or "": grant for grant in await store.managed_by(declared.source)}
+    changes: list[PlannedChange] = []
+    for name, draft in sorted(declared.drafts.items()):
+        existing = current.get(name)
+        if existing is None:
+            changes.append(PlannedChange(Action.CREATE, name, None, draft, _as_new(draft)))
+        elif existing.principal != draft.principal.strip() or existing.environment is not draft.environment:
+            replaced = {
+                "principal": [existing.principal, draft.principal.strip()],
+                "environment": [existing.environment.value, draft.environment.value],
+            }
+            changes.append(PlannedChange(Action.REPLACE, name, existing.id, draft, replaced))
+        else:
+            difference = _difference(existing, draft)
+            if difference:
+                changes.append(PlannedChange(Action.UPDATE, name, existing.id, draft, difference))
+    for name, grant in sorted(current.items()):
+        if name not in declared.drafts:
+            changes.append(PlannedChange(Action.REVOKE, name, grant.id, None))
+    return Plan(source=declared.source, changes=tuple(changes))
+
+
+async def apply(store: GrantStore, planned: Plan, *, actor: str) -> AppliedPlan:
+    """Carry out a plan. The plan itself is recorded first, then every change records its own event."""
+    issued: dict[str, IssuedGrant] = {}
+    if planned.empty:
+        return AppliedPlan(planned, issued)
+    await store.record_event(
+        "grants.applied",
+        actor=actor,
+        target=f"source:{planned.source}",
+        details={"changes": [change.as_dict() for change in planned.changes]},
+    )
+    for change in planned.changes:
+        if change.action is Action.REVOKE or change.action is Action.REPLACE:
+            assert change.grant_id is not None
+            await store.revoke(change.grant_id, actor=actor)
+        if change.action is Action.UPDATE:
+            assert change.grant_id is not None and change.draft is not None
+            await store.update(change.grant_id, change.draft, actor=actor)
+        if change.action is Action.CREATE or change.action is Action.REPLACE:
+            assert change.draft is not None
+            issued[change.name] = await store.create(
+                change.draft, actor=actor, managed_by=planned.source, managed_name=change.name
+            )
+    return AppliedPlan(planned, issued)
+
+
+def _as_new(draft: GrantDraft) -> dict[str, list[Any]]:
+    view = _draft_view(draft)
+    return {key: [None, value] for key, value in view.items() if value not in (None, [], False)}
+
+
+def _difference(existing: Grant, draft: GrantDraft) -> dict[str, list[Any]]:
+    old = describe(existing)
+    new = _draft_view(draft)
+    return {key: [old[key], value] for key, value in new.items() if old[key] != value}
+
+
+def _draft_view(draft: GrantDraft) -> dict[str, Any]:
+    """A draft in the JSON view of `grants.describe`, over the declarative fields only."""
+    return {
+        "principal_kind": draft.principal_kind.value,
+        "scopes": sorted(scope.value for scope in (draft.scopes or DEFAULT_READ_ONLY)),
+        "expires_at": draft.expires_at.isoformat() if draft.expires_at else None,
+        "allow_tools": sorted(draft.allow_tools) if draft.allow_tools is not None else None,
+        "deny_tools": sorted(draft.deny_tools),
+        "read_only": draft.read_only,
+        "rate_per_minute": draft.rate_per_minute,
+        "label": draft.label,
+    }
