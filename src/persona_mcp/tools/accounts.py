@@ -107,21 +107,19 @@ class _AccountAttributes(ToolInput):
         None, max_length=100, description="Tag names to put on the account."
     )
     country_code: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2 country, e.g. `US`.")
-    name_first: Annotated[str | None, PII] = Field(None, max_length=255, description="First name.")
-    name_middle: Annotated[str | None, PII] = Field(None, max_length=255, description="Middle name.")
-    name_last: Annotated[str | None, PII] = Field(None, max_length=255, description="Last name.")
+    name_first: Annotated[str | None, PII] = Field(None, description="First name.")
+    name_middle: Annotated[str | None, PII] = Field(None, description="Middle name.")
+    name_last: Annotated[str | None, PII] = Field(None, description="Last name.")
     birthdate: Annotated[date | None, PII] = Field(None, description="Date of birth (YYYY-MM-DD).")
     email_address: Annotated[Email | None, PII] = Field(None, description="E-mail address.")
     phone_number: Annotated[Phone | None, PII] = Field(None, description="Phone number, e.g. +14155550100.")
     social_security_number: Annotated[str | None, PII] = Field(
         None, pattern=r"^\d{3}-?\d{2}-?\d{4}$", description="US social security number (9 digits)."
     )
-    address_street_1: Annotated[str | None, PII] = Field(None, max_length=255, description="Street line 1.")
-    address_street_2: Annotated[str | None, PII] = Field(None, max_length=255, description="Street line 2.")
-    address_city: Annotated[str | None, PII] = Field(None, max_length=255, description="City.")
-    address_subdivision: Annotated[str | None, PII] = Field(
-        None, max_length=255, description="State or province."
-    )
+    address_street_1: Annotated[str | None, PII] = Field(None, description="Street line 1.")
+    address_street_2: Annotated[str | None, PII] = Field(None, description="Street line 2.")
+    address_city: Annotated[str | None, PII] = Field(None, description="City.")
+    address_subdivision: Annotated[str | None, PII] = Field(None, description="State or province.")
     address_postal_code: Annotated[str | None, PII] = Field(None, max_length=32, description="Postal code.")
     fields: Annotated[CustomFields | None, PII] = Field(
         None, description="Custom fields of the account type: field key -> value."
@@ -226,7 +224,7 @@ def _relation_filters(args: ListRelations) -> dict[str, str]:
 # -- specs ---------------------------------------------------------------------------------------------------
 
 _ONE = "/accounts/{account_id}"
-_IDS = "account ids (act_...) come from list_accounts or search_accounts."
+_IDS = "list_accounts, search_accounts."
 
 list_accounts = list_tool(
     name="list_accounts",
@@ -288,7 +286,7 @@ create_account = action_tool(
     description=describe(
         "Create an account for one of your users, optionally with personal fields and tags.",
         use_when="a user has no Persona account yet (check list_accounts by reference_id first).",
-        ids="account type ids (acttp_...) are configured in the Persona dashboard.",
+        ids="account types from the Persona dashboard.",
         avoid="to change an existing account: use update_account.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
@@ -451,7 +449,7 @@ add_account_relation = action_tool(
     description=describe(
         "Link an account to another account or a transaction under a relation schema key.",
         use_when="you need to record a relationship such as parent-of between objects.",
-        ids=_IDS + " Relation schema keys are configured in the dashboard.",
+        ids=_IDS,
         avoid="to merge duplicate accounts: use consolidate_accounts.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
@@ -472,7 +470,7 @@ remove_account_relation = action_tool(
     description=describe(
         "Unlink an account from another object under a relation schema key.",
         use_when="a recorded relationship is wrong or has ended.",
-        ids="relations and their keys come from list_account_relations.",
+        ids="list_account_relations.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
     effect=Effect.WRITE,
@@ -492,7 +490,7 @@ run_account_action = action_tool(
     description=describe(
         "Run a configured account action (a dashboard-defined automation) on one account.",
         use_when="an account action exists for the change you need and you know its id.",
-        ids=_IDS + " Action ids (actact_...) come from the Persona dashboard.",
+        ids=_IDS + " Actions: Persona dashboard.",
         avoid="for changes update_account or the tag tools can make directly.",
     ),
     scope=Scope.ACCOUNTS_WRITE,

@@ -80,7 +80,7 @@ get_event = get_tool(
     description=describe(
         "Read one event with its payload.",
         use_when="you need what an event carried.",
-        ids="event ids (evt_...) come from list_events.",
+        ids="list_events.",
     ),
     scope=Scope.EVENTS_READ,
     operation="events.retrieve",

@@ -79,22 +79,15 @@ class PageInput(ToolInput):
         DEFAULT_PAGE_SIZE,
         ge=1,
         le=MAX_PAGE_SIZE,
-        description=f"Objects per page, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}).",
+        description="Page size.",
     )
-    after: Cursor | None = Field(
-        None, description="Cursor: the `next_cursor` of the previous page, to fetch the next (older) page."
-    )
-    before: Cursor | None = Field(
-        None, description="Cursor: an object id; returns the page of newer objects just before it."
-    )
+    after: Cursor | None = Field(None, description="`next_cursor` of the previous page.")
 
     def page_params(self) -> dict[str, str]:
         """The `page[...]` query parameters, bracket-named as Persona expects."""
         params = {"page[size]": str(self.page_size)}
         if self.after is not None:
             params["page[after]"] = self.after
-        if self.before is not None:
-            params["page[before]"] = self.before
         return params
 
 

@@ -247,16 +247,16 @@ class SimulateInquiry(ToolInput):
 
 class SimulateStubs(ToolInput):
     inquiry_id: InquiryId = Field(description="A sandbox inquiry (inq_...).")
-    name_first: Annotated[str | None, PII] = Field(None, max_length=255, description="First name.")
-    name_middle: Annotated[str | None, PII] = Field(None, max_length=255, description="Middle name.")
-    name_last: Annotated[str | None, PII] = Field(None, max_length=255, description="Last name.")
+    name_first: Annotated[str | None, PII] = Field(None, description="First name.")
+    name_middle: Annotated[str | None, PII] = Field(None, description="Middle name.")
+    name_last: Annotated[str | None, PII] = Field(None, description="Last name.")
     birthdate: Annotated[date | None, PII] = Field(None, description="Date of birth.")
     email_address: Annotated[Email | None, PII] = Field(None, description="E-mail address.")
     phone_number: Annotated[Phone | None, PII] = Field(None, description="Phone number.")
-    address_street_1: Annotated[str | None, PII] = Field(None, max_length=255, description="Street 1.")
-    address_street_2: Annotated[str | None, PII] = Field(None, max_length=255, description="Street 2.")
-    address_city: Annotated[str | None, PII] = Field(None, max_length=255, description="City.")
-    address_subdivision: Annotated[str | None, PII] = Field(None, max_length=255, description="State.")
+    address_street_1: Annotated[str | None, PII] = Field(None, description="Street 1.")
+    address_street_2: Annotated[str | None, PII] = Field(None, description="Street 2.")
+    address_city: Annotated[str | None, PII] = Field(None, description="City.")
+    address_subdivision: Annotated[str | None, PII] = Field(None, description="State.")
     address_postal_code: Annotated[str | None, PII] = Field(None, max_length=32, description="Postal code.")
     address_country_code: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2 country.")
 
@@ -334,7 +334,7 @@ async def print_pdf(ctx: ToolContext, args: InquiryRef) -> InquiryPdf:
 # -- specs ---------------------------------------------------------------------------------------------------
 
 _ONE = "/inquiries/{inquiry_id}"
-_IDS = "inquiry ids (inq_...) come from list_inquiries or search_inquiries."
+_IDS = "list_inquiries, search_inquiries."
 
 
 def _decision(
@@ -419,7 +419,7 @@ create_inquiry = action_tool(
     description=describe(
         "Start a verification for a user from an inquiry template; can issue a one-time link.",
         use_when="a user must be (re)verified.",
-        ids="template ids (itmpl_...) come from the Persona dashboard; account ids from list_accounts.",
+        ids="templates from the Persona dashboard; accounts from list_accounts.",
         avoid="to give a link for an existing inquiry: use generate_inquiry_link.",
     ),
     scope=Scope.INQUIRIES_WRITE,

@@ -111,7 +111,7 @@ async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> InquirySessio
 # -- specs ---------------------------------------------------------------------------------------------------
 
 _ONE = "/inquiry-sessions/{inquiry_session_id}"
-_IDS = "session ids (iqse_...) come from list_inquiry_sessions; inquiry ids from list_inquiries."
+_IDS = "list_inquiry_sessions."
 
 list_inquiry_sessions = list_tool(
     name="list_inquiry_sessions",
@@ -120,7 +120,7 @@ list_inquiry_sessions = list_tool(
     description=describe(
         "List inquiry sessions (device visits), optionally of one inquiry.",
         use_when="you need the devices, IPs or session states of an inquiry.",
-        ids="inquiry ids (inq_...) come from list_inquiries.",
+        ids="list_inquiries.",
     ),
     scope=Scope.INQUIRIES_READ,
     operation="inquiry_sessions.list",
@@ -155,7 +155,7 @@ create_inquiry_session = action_tool(
     description=describe(
         "Open a new session for an inquiry so a user can continue on a device.",
         use_when="an embedded flow needs a fresh session for a pending inquiry.",
-        ids="inquiry ids (inq_...) come from list_inquiries.",
+        ids="list_inquiries.",
         avoid="to send a link to a user: use generate_inquiry_link.",
     ),
     scope=Scope.INQUIRIES_WRITE,
@@ -195,7 +195,7 @@ expire_all_inquiry_sessions = ToolSpec(
     description=describe(
         "End every session of the given inquiries at once.",
         use_when="all devices must be logged out of some inquiries.",
-        ids="inquiry ids (inq_...) come from list_inquiries.",
+        ids="list_inquiries.",
         avoid="for a single session: use expire_inquiry_session.",
     ),
     scope=Scope.INQUIRIES_DELETE,

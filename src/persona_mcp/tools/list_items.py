@@ -125,6 +125,12 @@ class ListItemResult(ObjectView, Response):
     archived_at: str | None = Field(None, description="ISO 8601.")
 
 
+class ListItemChanged(ObjectView, Response):
+    """The list item after the change (read it with get_list_item for the value)."""
+
+    status: str | None = Field(None, description="pending, active or archived.")
+
+
 class ListItemRef(ToolInput):
     type: ListItemType = Field(description="The item's type (as the list's type).")
     list_item_id: ListItemId = Field(description="The item (li..._...).")
@@ -161,8 +167,8 @@ class CreateListItem(ToolInput):
     id_class: str | None = Field(
         None, pattern=r"^[a-z_]{1,32}$", description="government-id-number: class (pp, dl, ...)."
     )
-    name_first: Annotated[str | None, PII] = Field(None, max_length=255, description="name: first name.")
-    name_last: Annotated[str | None, PII] = Field(None, max_length=255, description="name: last name.")
+    name_first: Annotated[str | None, PII] = Field(None, description="name: first name.")
+    name_last: Annotated[str | None, PII] = Field(None, description="name: last name.")
 
     @model_validator(mode="after")
     def _fields_fit_type(self) -> Self:
@@ -185,10 +191,10 @@ def create_body(args: CreateListItem) -> dict[str, Any]:
     return attributes_body({"list-id": args.list_id} | pick(args, VALUE_FIELDS[args.type]))
 
 
-async def create_item(ctx: ToolContext, args: CreateListItem) -> ListItemResult:
+async def create_item(ctx: ToolContext, args: CreateListItem) -> ListItemChanged:
     ctx.touch(args.list_id)
     response = await send(ctx, Method.POST, item_path(args.type), create_body(args))
-    return one_result(ctx, ListItemResult, response)
+    return one_result(ctx, ListItemChanged, response)
 
 
 async def get_item(ctx: ToolContext, args: ListItemRef) -> ListItemResult:
@@ -196,9 +202,9 @@ async def get_item(ctx: ToolContext, args: ListItemRef) -> ListItemResult:
     return one_result(ctx, ListItemResult, response)
 
 
-async def archive_item(ctx: ToolContext, args: ListItemRef) -> ListItemResult:
+async def archive_item(ctx: ToolContext, args: ListItemRef) -> ListItemChanged:
     response = await send(ctx, Method.DELETE, item_path(args.type, args.list_item_id))
-    return one_result(ctx, ListItemResult, response)
+    return one_result(ctx, ListItemChanged, response)
 
 
 # -- specs ---------------------------------------------------------------------------------------------------
@@ -208,7 +214,7 @@ def _operations(verb: str) -> tuple[str, ...]:
     return tuple(operation_id(verb, item_type) for item_type in ListItemType)
 
 
-_IDS = "item ids come from get_list (item_ids); list ids from list_lists."
+_IDS = "get_list (item_ids)."
 
 create_list_item = ToolSpec(
     name="create_list_item",
@@ -217,13 +223,13 @@ create_list_item = ToolSpec(
     description=describe(
         "Add one value to a list; give the value fields of the list's type only.",
         use_when="a value must be blocked or allowed (e-mail, IP, name, country, ...).",
-        ids="list ids (lst_...) and their types come from list_lists.",
+        ids="list_lists (id and type).",
         avoid="to change an item: archive it and add a new one.",
     ),
     scope=Scope.LISTS_WRITE,
     effect=Effect.WRITE,
     input_model=CreateListItem,
-    output_model=ListItemResult,
+    output_model=ListItemChanged,
     operations=_operations("create"),
     handler=create_item,
 )
@@ -258,7 +264,7 @@ archive_list_item = ToolSpec(
     scope=Scope.LISTS_DELETE,
     effect=Effect.DESTRUCTIVE,
     input_model=ListItemRef,
-    output_model=ListItemResult,
+    output_model=ListItemChanged,
     operations=_operations("archive"),
     handler=archive_item,
     idempotent=True,

@@ -77,6 +77,13 @@ class ListResult(PersonaList, Response):
     )
 
 
+class ListChanged(ObjectView, Response):
+    """The list after the change."""
+
+    name: str | None = Field(None, description="List name.")
+    status: str | None = Field(None, description="active or archived.")
+
+
 class ListPage(Page):
     items: list[PersonaList] = Field(description="Lists, newest first.")
 
@@ -117,17 +124,17 @@ def create_body(args: CreateList) -> dict[str, Any]:
     return attributes_body(attributes)
 
 
-async def create_list_handler(ctx: ToolContext, args: CreateList) -> ListResult:
+async def create_list_handler(ctx: ToolContext, args: CreateList) -> ListChanged:
     segment, _ = _CREATE[args.type]
     response = await ctx.persona.post(
         f"/list/{segment}", json=create_body(args), idempotency_key=ctx.idempotency_key
     )
-    return one_result(ctx, ListResult, response)
+    return one_result(ctx, ListChanged, response)
 
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_IDS = "list ids (lst_...) come from list_lists."
+_IDS = "list_lists."
 
 list_lists = list_tool(
     name="list_lists",
@@ -175,7 +182,7 @@ create_list = ToolSpec(
     scope=Scope.LISTS_WRITE,
     effect=Effect.WRITE,
     input_model=CreateList,
-    output_model=ListResult,
+    output_model=ListChanged,
     operations=tuple(operation for _, operation in _CREATE.values()),
     handler=create_list_handler,
 )
@@ -194,7 +201,7 @@ archive_list = action_tool(
     effect=Effect.DESTRUCTIVE,
     operation="lists.archive",
     input_model=ListRef,
-    result=ListResult,
+    result=ListChanged,
     method=Method.DELETE,
     path="/lists/{list_id}",
     idempotent=True,

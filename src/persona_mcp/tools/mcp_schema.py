@@ -4,21 +4,31 @@ Input schemas are pydantic's validation schema of the input model (what the serv
 output schemas are the serialization schema of the output model (what `structured_content` holds).
 Both are objects at the top level, as MCP requires. Every hint is set explicitly: an absent hint would
 let a client assume the worst or, worse, the best.
+
+Read tools declare their output schema: their results are data a client consumes. Write tools return
+only a short summary of the changed object (id, type, status); it is still validated by its output
+model and sent as structured content, but not declared in `tools/list`, which keeps the whole
+catalogue within the 64 KB listing budget (`tests/tools/test_catalogue_size.py`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import mcp_types as types
 
 from persona_mcp.tools.spec import ToolSpec
 
+#: `^(?:act)_` (an id pattern with one prefix) is `^act_`.
+_SINGLE_GROUP = re.compile(r"^\^\(\?:([a-z]+)\)_")
+
 
 def compact(schema: Any) -> Any:
     """Pydantic's schema without noise, so the whole catalogue fits one small `tools/list` answer.
 
-    Drops generated `title`s and `default: null`, and turns `anyOf [X, null]` into `X`: optional
+    Drops generated `title`s, `default: null` and `additionalProperties: true` (the JSON Schema
+    default), and turns `anyOf [X, null]` into `X`: optional
     arguments are simply omitted, and results leave out empty values (`ResultModel` drops None when
     serialised), so null never needs to be spelled in a schema.
     """
@@ -28,12 +38,19 @@ def compact(schema: Any) -> Any:
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key == "title" or (key == "default" and value is None):
+        if (
+            key == "title"
+            or (key == "default" and value is None)
+            or (key == "additionalProperties" and value is True)
+        ):
             continue
         if key in ("properties", "$defs", "patternProperties"):
             out[key] = {name: compact(sub) for name, sub in value.items()}
         else:
             out[key] = compact(value)
+    pattern = out.get("pattern")
+    if isinstance(pattern, str):
+        out["pattern"] = _SINGLE_GROUP.sub(r"^\1_", pattern)
     variants = out.get("anyOf")
     if isinstance(variants, list) and {"type": "null"} in variants:
         rest = [v for v in variants if v != {"type": "null"}]
@@ -42,10 +59,27 @@ def compact(schema: Any) -> Any:
     return out
 
 
+def _without_model_docs(schema: Any) -> Any:
+    """Drop model docstrings (`description` beside `properties`): the tool description and the field
+    descriptions already say it, and the catalogue must stay small."""
+    if isinstance(schema, list):
+        return [_without_model_docs(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    is_model = "properties" in schema
+    return {
+        key: (
+            {n: _without_model_docs(s) for n, s in value.items()}
+            if key in ("properties", "$defs")
+            else _without_model_docs(value)
+        )
+        for key, value in schema.items()
+        if not (is_model and key == "description")
+    }
+
+
 def _top_level(schema: dict[str, Any]) -> dict[str, Any]:
-    # The tool's description already says what the arguments and result are; the model docstring
-    # would only repeat it.
-    schema.pop("description", None)
+    schema = _without_model_docs(schema)
     schema.setdefault("type", "object")
     return schema
 
@@ -76,7 +110,7 @@ def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
         title=spec.title,
         description=spec.description,
         input_schema=input_schema(spec),
-        output_schema=output_schema(spec),
+        output_schema=None if spec.is_write else output_schema(spec),
         annotations=types.ToolAnnotations(
             read_only_hint=hints.read_only,
             destructive_hint=hints.destructive,

@@ -83,8 +83,8 @@ class ResultModel(BaseModel):
 class ObjectView(ResultModel):
     """A Persona object, flattened."""
 
-    id: str = Field(description="Object id.")
-    type: str = Field(description="Object type.")
+    id: str = Field(description="Id.")
+    type: str = Field(description="Persona type.")
 
     @classmethod
     def source_values(cls, resource: Resource, document: Document | None = None) -> dict[str, Any]:
@@ -116,15 +116,13 @@ class ObjectView(ResultModel):
 class Response(ResultModel):
     """Fields every tool result carries."""
 
-    request_id: str | None = Field(None, description="Persona's request id (req_...).")
+    request_id: str | None = Field(None, description="Persona request id.")
 
 
 class Page(Response):
     """Fields every page of results carries. Subclasses add `items: list[<view>]`."""
 
-    next_cursor: str | None = Field(
-        None, description="Pass as `after` for the next page; absent on the last page."
-    )
+    next_cursor: str | None = Field(None, description="`after` for the next page; absent at the end.")
 
 
 ViewT = TypeVar("ViewT", bound=ObjectView)

@@ -8,8 +8,7 @@ no unions, and still produces a body Persona's spec accepts. Search endpoints us
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,25 +17,6 @@ from persona_mcp.tools.factories import PageT, page_result
 from persona_mcp.tools.inputs import PageInput
 from persona_mcp.tools.results import ObjectView
 from persona_mcp.tools.spec import ToolContext
-
-
-class Operator(StrEnum):
-    EQ = "eq"
-    GT = "gt"
-    GTE = "gte"
-    LT = "lt"
-    LTE = "lte"
-
-
-class Match(StrEnum):
-    ALL = "all"
-    ANY = "any"
-
-
-class SortDirection(StrEnum):
-    ASC = "asc"
-    DESC = "desc"
-
 
 SEARCH_ATTRIBUTE = r"^[a-z][a-z0-9_]{0,63}(\.[A-Za-z0-9_-]{1,64}){0,3}$"
 
@@ -48,43 +28,31 @@ class Condition(BaseModel):
 
     attribute: str = Field(
         pattern=SEARCH_ATTRIBUTE,
-        description="Attribute in snake_case, e.g. `reference_id`, `status`, `created_at`, `fields.age`.",
+        description="snake_case, e.g. status, created_at, fields.age.",
     )
-    operator: Operator = Field(Operator.EQ, description="eq, gt, gte, lt or lte.")
-    value: Annotated[str | float | bool, PII] = Field(
-        description="Value to compare with; dates as ISO 8601 strings (`2024-01-31T00:00:00Z`)."
-    )
+    operator: Literal["eq", "gt", "gte", "lt", "lte"] = Field("eq", description="Comparison.")
+    value: Annotated[str | float | bool, PII] = Field(description="Dates as ISO 8601.")
 
 
 class SearchInput(PageInput):
     """Conditions, how they combine, sort order, and the page."""
 
-    conditions: list[Condition] = Field(
-        min_length=1, max_length=20, description="Predicates to match (1-20)."
-    )
-    match: Match = Field(Match.ALL, description="`all`: every condition must hold; `any`: at least one.")
-    sort_attribute: str | None = Field(
-        None, pattern=SEARCH_ATTRIBUTE, description="Attribute to sort by, e.g. `created_at`."
-    )
-    sort_direction: SortDirection = Field(
-        SortDirection.DESC, description="Sort direction when sort_attribute is given: asc or desc."
-    )
+    conditions: list[Condition] = Field(min_length=1, max_length=20, description="Conditions.")
+    match: Literal["all", "any"] = Field("all", description="Must all or any conditions hold.")
+    sort_attribute: str | None = Field(None, pattern=SEARCH_ATTRIBUTE, description="Sort by this attribute.")
+    sort_direction: Literal["asc", "desc"] = Field("desc", description="Sort direction.")
 
     def search_body(self) -> dict[str, Any]:
         predicates = [c.model_dump(mode="json") for c in self.conditions]
         query: dict[str, Any] = (
-            predicates[0]
-            if len(predicates) == 1
-            else {"and" if self.match is Match.ALL else "or": predicates}
+            predicates[0] if len(predicates) == 1 else {"and" if self.match == "all" else "or": predicates}
         )
         body: dict[str, Any] = {"query": query}
         if self.sort_attribute is not None:
-            body["sort"] = {"attribute": self.sort_attribute, "direction": self.sort_direction.value}
+            body["sort"] = {"attribute": self.sort_attribute, "direction": self.sort_direction}
         page: dict[str, Any] = {"size": self.page_size}
         if self.after is not None:
             page["after"] = self.after
-        if self.before is not None:
-            page["before"] = self.before
         body["page"] = page
         return body
 

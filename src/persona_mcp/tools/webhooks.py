@@ -46,6 +46,12 @@ class WebhookResult(Webhook, Response):
     created_at: str | None = Field(None, description="ISO 8601.")
 
 
+class WebhookChanged(ObjectView, Response):
+    """The webhook after the change."""
+
+    status: str | None = Field(None, description="enabled, disabled or archived.")
+
+
 class WebhookPage(Page):
     items: list[Webhook] = Field(description="Webhooks, newest first.")
 
@@ -119,7 +125,7 @@ def _rotate_body(args: RotateSecret) -> dict[str, Any] | None:
 # -- specs ---------------------------------------------------------------------------------------------------
 
 _ONE = "/webhooks/{webhook_id}"
-_IDS = "webhook ids (wbh_...) come from list_webhooks."
+_IDS = "list_webhooks."
 
 
 def _toggle(name: str, title: str, operation: str, path: str, summary: str) -> ToolSpec[Any, Any]:
@@ -132,7 +138,7 @@ def _toggle(name: str, title: str, operation: str, path: str, summary: str) -> T
         effect=Effect.WRITE,
         operation=operation,
         input_model=WebhookRef,
-        result=WebhookResult,
+        result=WebhookChanged,
         method=Method.POST,
         path=_ONE + path,
         idempotent=True,
@@ -181,7 +187,7 @@ create_webhook = action_tool(
     effect=Effect.WRITE,
     operation="webhooks.create",
     input_model=CreateWebhook,
-    result=WebhookResult,
+    result=WebhookChanged,
     method=Method.POST,
     path="/webhooks",
     body=_create_body,
@@ -201,7 +207,7 @@ update_webhook = action_tool(
     effect=Effect.WRITE,
     operation="webhooks.update",
     input_model=UpdateWebhook,
-    result=WebhookResult,
+    result=WebhookChanged,
     method=Method.PATCH,
     path=_ONE,
     body=_update_body,
@@ -222,7 +228,7 @@ archive_webhook = action_tool(
     effect=Effect.DESTRUCTIVE,
     operation="webhooks.archive",
     input_model=WebhookRef,
-    result=WebhookResult,
+    result=WebhookChanged,
     method=Method.POST,
     path=_ONE + "/archive",
     idempotent=True,
@@ -257,7 +263,7 @@ rotate_webhook_secret = action_tool(
     effect=Effect.DESTRUCTIVE,
     operation="webhooks.rotate_secret",
     input_model=RotateSecret,
-    result=WebhookResult,
+    result=WebhookChanged,
     method=Method.POST,
     path=_ONE + "/rotate-secret",
     body=_rotate_body,
@@ -276,7 +282,7 @@ clone_webhook = action_tool(
     effect=Effect.WRITE,
     operation="webhooks.clone",
     input_model=WebhookRef,
-    result=WebhookResult,
+    result=WebhookChanged,
     method=Method.POST,
     path=_ONE + "/clone",
 )

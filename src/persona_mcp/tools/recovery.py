@@ -1,0 +1,282 @@
+"""Turning failures into messages an agent can act on: what went wrong, and the next step.
+
+Every message here is written in our own words. Persona's free text (`details`, unknown titles) never
+passes through: titles only from the client's known-safe set, field names only derived from pointers
+that passed the strict shape check, ids only when they have the id shape. Bad argument values are never
+echoed, so a mistyped e-mail address does not land in a transcript or a log.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from persona_mcp.auth.scopes import PERSONA_PERMISSIONS
+from persona_mcp.persona.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    PersonaError,
+    RateLimitedError,
+    ServerError,
+    UnexpectedResponseError,
+    UnprocessableEntityError,
+    UnsafePathError,
+    UpstreamUnavailableError,
+    safe_request_id,
+)
+from persona_mcp.persona.ids import PREFIXES, ObjectKind
+from persona_mcp.pii import is_pii
+from persona_mcp.tools.spec import ToolSpec
+
+AnySpec = ToolSpec[Any, Any]
+
+_ID_SHAPE = re.compile(r"^[a-z]{2,12}_[A-Za-z0-9]{1,64}$")
+_NAME_SHAPE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+#: Tools Persona only serves with a sandbox API key.
+SANDBOX_ONLY = frozenset({"simulate_inquiry_actions", "set_inquiry_simulate_stubs"})
+
+#: What Persona's state rules say, per tool, when it answers 409 (PROTOCOL.md sections 7 and 14).
+_CONFLICTS: dict[str, str] = {
+    "resume_inquiry": "only inquiries in status pending or expired (and not redacted) can be resumed; "
+    "check the status with get_inquiry",
+    "mark_inquiry_for_review": "an inquiry that is already approved or declined cannot be marked for review",
+    "approve_inquiry": "the inquiry's status does not allow this decision (it may be decided already); "
+    "check it with get_inquiry",
+    "decline_inquiry": "the inquiry's status does not allow this decision (it may be decided already); "
+    "check it with get_inquiry",
+    "expire_inquiry": "the inquiry cannot be expired in its current status; check it with get_inquiry",
+    "generate_inquiry_link": "no one-time link for an expired inquiry; use resume_inquiry first",
+    "create_account": "an account with this reference_id probably exists already; find it with "
+    "list_accounts (reference_id) and use update_account instead",
+    "consolidate_accounts": "a source account can be consolidated only once, and not into itself",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFailure:
+    """What the agent is told when a call fails upstream."""
+
+    message: str
+    retry_safe: bool
+    kind: str
+
+
+def _kind_of(identifier: str) -> ObjectKind | None:
+    prefix = identifier.split("_", 1)[0]
+    return next((kind for kind, prefixes in PREFIXES.items() if prefix in prefixes), None)
+
+
+def _ids_in(arguments: Mapping[str, Any]) -> list[str]:
+    """Id-shaped values among the `*_id` / `*_ids` arguments (only those are safe to repeat)."""
+    found: list[str] = []
+    for name, value in arguments.items():
+        if not (name.endswith("_id") or name.endswith("_ids")):
+            continue
+        values = value if isinstance(value, list) else [value]
+        found.extend(v for v in values if isinstance(v, str) and _ID_SHAPE.fullmatch(v))
+    return found
+
+
+def _finders(kind: ObjectKind) -> list[str]:
+    from persona_mcp.tools import catalogue  # the catalogue imports this module's users
+
+    if kind is ObjectKind.LIST_ITEM:
+        return ["get_list"]
+    return catalogue.finders_for(kind)
+
+
+def _with_request_id(message: str, error: PersonaError) -> str:
+    request_id = safe_request_id(error.request_id)
+    return f"{message} (Persona request id {request_id})" if request_id else message
+
+
+def _not_found(spec: AnySpec, arguments: Mapping[str, Any]) -> str:
+    if spec.name in SANDBOX_ONLY:
+        return f"{spec.name} works only with a sandbox API key, or the inquiry does not exist there."
+    ids = _ids_in(arguments)
+    if not ids:
+        return f"Persona found nothing for {spec.name} in this environment."
+    kinds = [kind for kind in (_kind_of(i) for i in ids) if kind is not None]
+    finders = list(dict.fromkeys(name for kind in kinds for name in _finders(kind)))
+    hint = f"; use {' or '.join(finders)} to find the right id" if finders else ""
+    if len(ids) == 1:
+        label = kinds[0].value.replace("-", " ") if kinds else "object"
+        return f"No {label} {ids[0]} exists in this environment{hint}."
+    return f"One of {', '.join(ids[:10])} does not exist in this environment{hint}."
+
+
+def _argument_name(spec: AnySpec, pointer: str) -> str:
+    """`/data/attributes/name-first` -> `name_first` (the tool's own argument name when it has one)."""
+    segments = [s for s in pointer.split("/") if s and not s.isdigit()]
+    if not segments:
+        return "the request"
+    candidate = segments[-1].replace("-", "_")
+    if candidate in spec.input_model.model_fields:
+        return candidate
+    singular = f"{candidate}s" if f"{candidate}s" in spec.input_model.model_fields else None
+    return singular or candidate
+
+
+def _invalid(spec: AnySpec, error: PersonaError) -> str:
+    names = list(dict.fromkeys(_argument_name(spec, p) for p in error.field_pointers))
+    titles = error.safe_titles
+    reason = f" ({titles[0]})" if titles else ""
+    if names:
+        return (
+            f"Persona rejected the arguments of {spec.name}{reason}: check {', '.join(names[:10])}, "
+            "then call again with corrected values."
+        )
+    return (
+        f"Persona rejected the arguments of {spec.name}{reason}; check the values against the tool's "
+        "schema and the object's current state, then call again."
+    )
+
+
+def _outage(spec: AnySpec, error: PersonaError) -> ToolFailure:
+    what = f"HTTP {error.status}" if error.status is not None else "no response"
+    attempts = f"after {error.attempts} attempt{'s' if error.attempts != 1 else ''}"
+    if not spec.is_write:
+        message = (
+            f"Persona is unavailable ({what}, {attempts}); this call only reads, so retrying later is safe."
+        )
+        return ToolFailure(message, True, "upstream_unavailable")
+    if spec.annotations.idempotent:
+        message = (
+            f"Persona is unavailable ({what}, {attempts}); whether {spec.name} took effect is unknown, "
+            "but repeating the same call later is safe: it has the same effect once."
+        )
+        return ToolFailure(message, True, "upstream_unavailable")
+    message = (
+        f"Persona is unavailable ({what}, {attempts}) and whether {spec.name} took effect is unknown. "
+        "Do not repeat it blindly: check first whether the change happened (read the object), then decide."
+    )
+    return ToolFailure(message, False, "outcome_unknown")
+
+
+def explain(spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any]) -> ToolFailure:
+    """The agent-facing account of a failed Persona call, with the next step."""
+    failure: ToolFailure
+    if isinstance(error, NotFoundError):
+        failure = ToolFailure(_not_found(spec, arguments), False, "not_found")
+    elif isinstance(error, ConflictError):
+        rule = _CONFLICTS.get(
+            spec.name, "it conflicts with the object's current state or a concurrent change"
+        )
+        message = f"Persona refused {spec.name}: {rule}. Read the object again before another attempt."
+        failure = ToolFailure(message, False, "conflict")
+    elif isinstance(error, UnprocessableEntityError | BadRequestError):
+        failure = ToolFailure(_invalid(spec, error), False, "invalid_request")
+    elif isinstance(error, RateLimitedError) or "Quota exceeded" in error.safe_titles:
+        wait = (
+            f"wait {error.retry_after:g} s, then "
+            if error.retry_after is not None
+            else "wait a minute, then "
+        )
+        message = f"Persona's rate limit or quota was reached; {wait}repeat the same call: it is safe."
+        failure = ToolFailure(message, True, "rate_limited")
+    elif isinstance(error, AuthenticationError):
+        message = (
+            "Persona rejected this server's API credential; an administrator must check it "
+            "(`persona-mcp credentials`). Retrying will not help."
+        )
+        failure = ToolFailure(message, False, "upstream_auth")
+    elif isinstance(error, PermissionDeniedError):
+        needs = ", ".join(sorted(PERSONA_PERMISSIONS.get(spec.scope, frozenset()))) or "a permission"
+        sandbox = " (it also only works with a sandbox key)" if spec.name in SANDBOX_ONLY else ""
+        message = (
+            f"Persona refused {spec.name}: the server's API key lacks {needs}, or the environment or "
+            f"feature is not enabled{sandbox}. Ask an administrator; retrying will not help."
+        )
+        failure = ToolFailure(message, False, "upstream_forbidden")
+    elif isinstance(error, ServerError | UpstreamUnavailableError):
+        failure = _outage(spec, error)
+    elif isinstance(error, UnsafePathError):
+        failure = ToolFailure(f"{spec.name} built a request the client refused to send.", False, "internal")
+    elif isinstance(error, UnexpectedResponseError):
+        message = f"Persona's answer to {spec.name} did not have the expected shape; the outcome is unknown."
+        failure = ToolFailure(message, not spec.is_write, "unexpected_response")
+    else:
+        status = f"HTTP {error.status}" if error.status is not None else "an error"
+        failure = ToolFailure(f"Persona answered {status} to {spec.name}.", False, "upstream_error")
+    return ToolFailure(_with_request_id(failure.message, error), failure.retry_safe, failure.kind)
+
+
+# -- argument validation -------------------------------------------------------------------------------------
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _NAME_SHAPE.fullmatch(part):
+            text += f".{part}" if text else part
+        else:
+            text += ".<unnamed>" if text else "<unnamed>"
+    return text or "arguments"
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
+
+
+def _field_info(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[bool, dict[str, Any]]:
+    """Whether the field at `loc` is PII, and its JSON schema (for the allowed pattern)."""
+    current: type[BaseModel] | None = model
+    pii = False
+    schema: dict[str, Any] = {}
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if current is not None else None
+        if current is None or field is None:
+            return pii, {}
+        pii = pii or is_pii(field.metadata)
+        schema = current.model_json_schema()["properties"].get(part, {})
+        nested = _models_in(field.annotation)
+        current = nested[0] if nested else None
+    return pii, schema
+
+
+def _pattern(schema: Mapping[str, Any]) -> str | None:
+    if "pattern" in schema:
+        return str(schema["pattern"])
+    for variant in schema.get("anyOf", []):
+        if isinstance(variant, Mapping) and "pattern" in variant:
+            return str(variant["pattern"])
+    return None
+
+
+def validation_message(spec: AnySpec, exc: ValidationError) -> str:
+    """Name each bad argument and what it accepts, without repeating the value given."""
+    problems: list[str] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
+        where = _location(loc)
+        kind = error["type"]
+        pii, schema = _field_info(spec.input_model, loc)
+        if kind == "missing":
+            problems.append(f"{where} is required")
+        elif kind == "extra_forbidden":
+            problems.append(f"{where} is not an argument of {spec.name}")
+        elif kind == "string_pattern_mismatch" or (pii and _pattern(schema)):
+            problems.append(f"{where} must match the pattern {_pattern(schema) or error['ctx']['pattern']}")
+        elif pii:
+            problems.append(f"{where} is not valid ({kind.replace('_', ' ')})")
+        else:
+            message = str(error["msg"])
+            problems.append(f"{where}: {message[0].lower()}{message[1:]}" if loc else message)
+    listed = "; ".join(problems[:10])
+    more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+    return f"Invalid arguments for {spec.name}: {listed}{more}. Fix them and call again."
