@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
 
 
 @dataclass
@@ -48,3 +54,26 @@ class FakeClock:
 SANDBOX_ORIGIN = "http://sandbox.persona.test"
 TOKEN_URL = SANDBOX_ORIGIN + "/api/v1/oauth/token"
 API_BASE_URL = SANDBOX_ORIGIN + "/api/v1"
+
+
+@contextmanager
+def serve_on_loopback(app: ASGIApp) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on a free loopback port; yields its origin.
+
+    The socket is listening before uvicorn starts, so connections queue in the backlog and nothing has
+    to wait for the server to come up.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

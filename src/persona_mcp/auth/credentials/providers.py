@@ -218,7 +218,7 @@ class OAuthCredential:
             "credential.refreshed",
             credential_id=self._info.id,
             grant="refresh_token" if current.refresh_token is not None else "client_credentials",
-            rotated=issued.refresh_token is not None and issued.refresh_token != current.refresh_token,
+            rotated=current.refresh_token is not None and issued.refresh_token != current.refresh_token,
         )
         self._set(issued.access_token, issued.expires_at, now)
         return issued.access_token.get_secret_value()

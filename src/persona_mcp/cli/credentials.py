@@ -1,0 +1,421 @@
+"""`persona-mcp credentials`: add, list, test, remove upstream Persona credentials; rotate the secret key.
+
+Secrets are read from stdin or from files, never from argv (where `ps` and shell history would show
+them). Every change is recorded in the audit log first; if the audit log cannot be opened the change is
+refused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import ipaddress
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from urllib.parse import urlsplit
+
+import anyio
+import typer
+from pydantic import SecretStr
+
+from persona_mcp.auth.credentials import (
+    ClientAuthMethod,
+    CredentialInfo,
+    CredentialNotFoundError,
+    CredentialResolver,
+    CredentialStore,
+    CredentialUnavailableError,
+    SecretBox,
+    SecretBoxError,
+    load_secret_box,
+)
+from persona_mcp.auth.credentials.oauth import signing_key
+from persona_mcp.auth.credentials.permissions import excess_permissions, missing_permissions
+from persona_mcp.auth.credentials.secretbox import (
+    KEY_FILE_NAME,
+    NEXT_KEY_FILE_NAME,
+    decode_key,
+    generate_key,
+    write_key_file,
+)
+from persona_mcp.auth.environment import Environment
+from persona_mcp.auth.events import AdminEventSink
+from persona_mcp.auth.scopes import UnknownScopeError, parse_scopes
+from persona_mcp.config import Settings, load_settings
+from persona_mcp.logs import configure_logging
+from persona_mcp.store import Store, create_store, upgrade
+
+if TYPE_CHECKING:
+    from persona_mcp.persona.client import PersonaClient
+
+app = typer.Typer(
+    help="Upstream Persona credentials (API keys, OAuth clients, access tokens), encrypted at rest.",
+    no_args_is_help=True,
+)
+
+_T = TypeVar("_T")
+
+
+@app.callback()
+def _logs_to_stderr() -> None:
+    """Operational logs go to stderr as JSON, so stdout carries only tables and `--json`."""
+    configure_logging("WARNING")
+
+
+class _CommandError(Exception):
+    """A failure to report as one line on stderr with exit status 1."""
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no passwd entry (some containers)
+        return f"cli:uid-{os.getuid()}"
+
+
+def _run(work: Callable[[], Awaitable[_T]]) -> _T:
+    try:
+        return anyio.run(work)
+    except (
+        _CommandError,
+        CredentialUnavailableError,
+        CredentialNotFoundError,
+        SecretBoxError,
+        UnknownScopeError,
+        ValueError,
+    ) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Store]:
+    store = create_store(settings.resolved_database_url)
+    try:
+        await upgrade(store)
+        yield store
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def _audit(store: Store, settings: Settings) -> AsyncIterator[AdminEventSink]:
+    """The audit log as event sink; credential changes are refused when it cannot be opened."""
+    try:
+        from persona_mcp.audit import open_admin_sink
+
+        opened = open_admin_sink(store, settings)
+        sink = await opened.__aenter__()
+    except Exception as exc:
+        raise _CommandError(
+            f"the audit log is unavailable ({type(exc).__name__}: {exc}); credential changes are refused "
+            "until every change can be recorded"
+        ) from None
+    try:
+        yield sink
+    finally:
+        await opened.__aexit__(*sys.exc_info())
+
+
+def _read_stdin(what: str) -> SecretStr:
+    if sys.stdin.isatty():
+        typer.echo(f"paste the {what}, then press Ctrl-D:", err=True)
+    value = sys.stdin.read().strip()
+    if not value:
+        raise _CommandError(f"no {what} on stdin")
+    return SecretStr(value)
+
+
+def _read_file(path: Path, what: str) -> SecretStr:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise _CommandError(f"cannot read the {what} from {path}: {exc.strerror}") from None
+    if not value:
+        raise _CommandError(f"{path} is empty")
+    return SecretStr(value)
+
+
+def _check_token_url(url: str) -> None:
+    """HTTPS only, except to a loopback address (a local gateway or the sandbox)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme == "http" and loopback:
+        return
+    raise _CommandError(
+        f"--token-url must be an https:// URL (http:// only to a loopback address); got {url!r}"
+    )
+
+
+@app.command("add")
+def add(
+    env: Annotated[Environment, typer.Option("--env", help="Persona environment the credential belongs to.")],
+    principal: Annotated[
+        str | None, typer.Option(help="Only for this caller principal (default: the environment's default).")
+    ] = None,
+    api_key_stdin: Annotated[
+        bool, typer.Option("--api-key-stdin", help="Read a Persona API key from stdin.")
+    ] = False,
+    oauth: Annotated[
+        bool, typer.Option("--oauth", help="An OAuth 2 client (client_credentials grant).")
+    ] = False,
+    token_url: Annotated[str | None, typer.Option(help="OAuth token endpoint.")] = None,
+    client_id: Annotated[str | None, typer.Option(help="OAuth client id.")] = None,
+    client_secret_stdin: Annotated[
+        bool, typer.Option("--client-secret-stdin", help="Read the OAuth client secret from stdin.")
+    ] = False,
+    private_key_file: Annotated[
+        Path | None, typer.Option(help="PEM private key (RSA or EC P-256) for private_key_jwt.")
+    ] = None,
+    auth_method: Annotated[
+        ClientAuthMethod | None,
+        typer.Option(help="Client authentication (default: private_key_jwt with a key file, else basic)."),
+    ] = None,
+    scope: Annotated[list[str] | None, typer.Option(help="OAuth scope to request (repeatable).")] = None,
+    access_token_stdin: Annotated[
+        bool, typer.Option("--access-token-stdin", help="Read an authorization-code access token from stdin.")
+    ] = False,
+    expires_in: Annotated[
+        int | None, typer.Option(min=1, help="Seconds the access token has left (Persona's are 3600).")
+    ] = None,
+) -> None:
+    """Store a credential for an environment (replacing the one stored for the same principal)."""
+    modes = [api_key_stdin, oauth, access_token_stdin]
+    if sum(modes) != 1:
+        raise typer.BadParameter("choose exactly one of --api-key-stdin, --oauth, --access-token-stdin")
+
+    async def work() -> CredentialInfo:
+        settings = load_settings()
+        async with _database(settings) as store:
+            box = load_secret_box(settings.secret_key, settings.data_dir)
+            async with _audit(store, settings) as sink:
+                credentials = CredentialStore(store, box, events=sink)
+                if api_key_stdin:
+                    return await credentials.add_api_key(
+                        env, _read_stdin("API key"), principal=principal, actor=_actor()
+                    )
+                if access_token_stdin:
+                    if expires_in is None:
+                        raise _CommandError("--access-token-stdin needs --expires-in SECONDS")
+                    token = _read_stdin("access token")
+                    expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
+                    return await credentials.add_access_token(
+                        env, token, expires_at=expires_at, principal=principal, actor=_actor()
+                    )
+                return await credentials.add_oauth_client(
+                    env, principal=principal, actor=_actor(), **_oauth_args()
+                )
+
+    def _oauth_args() -> dict[str, Any]:
+        if not token_url or not client_id:
+            raise _CommandError("--oauth needs --token-url and --client-id")
+        _check_token_url(token_url)
+        if client_secret_stdin == (private_key_file is not None):
+            raise _CommandError("--oauth needs exactly one of --client-secret-stdin or --private-key-file")
+        if private_key_file is not None:
+            method = auth_method or ClientAuthMethod.PRIVATE_KEY_JWT
+            if method is not ClientAuthMethod.PRIVATE_KEY_JWT:
+                raise _CommandError("--private-key-file goes with --auth-method private_key_jwt")
+            secret = _read_file(private_key_file, "private key")
+            signing_key(secret.get_secret_value())  # refuse an unusable key now, not at first use
+        else:
+            method = auth_method or ClientAuthMethod.CLIENT_SECRET_BASIC
+            if method is ClientAuthMethod.PRIVATE_KEY_JWT:
+                raise _CommandError("private_key_jwt needs --private-key-file")
+            secret = _read_stdin("client secret")
+        return {
+            "token_url": token_url,
+            "client_id": client_id,
+            "client_secret": secret,
+            "auth_method": method,
+            "scope": " ".join(scope) if scope else None,
+        }
+
+    info = _run(work)
+    typer.echo(f"added {info.id}: {info.label} ({info.kind.value})")
+
+
+@app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Show stored credentials: kind, environment, principal, status, expiry, last refresh. Never a secret."""
+
+    async def work() -> list[CredentialInfo]:
+        settings = load_settings()
+        async with _database(settings) as store:
+            box = load_secret_box(settings.secret_key, settings.data_dir)
+            from persona_mcp.auth.events import DiscardEvents
+
+            # Listing changes nothing, so it needs no audit sink.
+            return await CredentialStore(store, box, events=DiscardEvents()).list()
+
+    rows = _run(work)
+    if as_json:
+        typer.echo(json.dumps([info.public_dict() for info in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("no credentials stored")
+        return
+    header = ("ID", "KIND", "ENV", "PRINCIPAL", "STATUS", "EXPIRES", "LAST REFRESH")
+    table = [header] + [
+        (
+            info.id,
+            info.kind.value,
+            info.environment.value,
+            info.principal or "(default)",
+            info.status.value + (f": {info.disabled_reason}" if info.disabled_reason else ""),
+            _when(info.access_expires_at),
+            _when(info.last_refreshed_at),
+        )
+        for info in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment is not None else "-"
+
+
+@app.command("test")
+def test(
+    env: Annotated[Environment, typer.Argument(help="Environment whose credential to try.")],
+    principal: Annotated[str | None, typer.Option(help="Try this principal's credential.")] = None,
+    key_id: Annotated[
+        str | None,
+        typer.Option(help="Persona API key id (api_...): compare its permissions with --scope."),
+    ] = None,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="Scopes the grants use (repeatable), for the permission check.")
+    ] = None,
+) -> None:
+    """Obtain a token and make one cheap call (GET /accounts?page[size]=1) through the Persona client."""
+
+    async def work() -> list[str]:
+        from persona_mcp.persona.client import PersonaClient
+
+        settings = load_settings()
+        async with _database(settings) as store:
+            box = load_secret_box(settings.secret_key, settings.data_dir)
+            async with _audit(store, settings) as sink:
+                resolver = CredentialResolver(store, box, settings=settings, events=sink)
+                provider = await resolver.provider_for(env, principal or "")
+                await provider.bearer_token()
+                async with PersonaClient.from_settings(settings.persona, provider) as client:
+                    response = await client.get("/accounts", params={"page[size]": 1})
+                    lines = [
+                        f"ok: GET /accounts answered {response.status} (request id {response.request_id})"
+                    ]
+                    if key_id is not None:
+                        lines += await _permission_report(client, key_id, scope or [])
+                return lines
+
+    for line in _run(work):
+        typer.echo(line)
+
+
+async def _permission_report(client: PersonaClient, key_id: str, scopes: list[str]) -> list[str]:
+    """Compare the key's permissions (GET /api-keys/{id}, needs `api_key.read`) with the scopes in use."""
+    from persona_mcp.persona.envelope import Resource
+
+    granted = parse_scopes(scopes)
+    data = (await client.get(f"/api-keys/{key_id}")).document.data
+    held = (data.attributes.get("permissions") or []) if isinstance(data, Resource) else []
+    lines = []
+    extra = sorted(excess_permissions(held, granted))
+    lacking = sorted(missing_permissions(held, granted))
+    if extra:
+        lines.append(f"warning: key {key_id} holds permissions no scope needs: {', '.join(extra)}")
+    if lacking:
+        lines.append(f"warning: key {key_id} lacks permissions the scopes need: {', '.join(lacking)}")
+    if not extra and not lacking:
+        lines.append(f"key {key_id} holds exactly the permissions the scopes need")
+    return lines
+
+
+@app.command("remove")
+def remove(credential_id: Annotated[str, typer.Argument(help="Credential id (cred_...).")]) -> None:
+    """Delete a stored credential."""
+
+    async def work() -> CredentialInfo:
+        settings = load_settings()
+        async with _database(settings) as store:
+            box = load_secret_box(settings.secret_key, settings.data_dir)
+            async with _audit(store, settings) as sink:
+                return await CredentialStore(store, box, events=sink).remove(credential_id, actor=_actor())
+
+    info = _run(work)
+    typer.echo(f"removed {info.id}: {info.label}")
+
+
+@app.command("rotate-key")
+def rotate_key(
+    new_key_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--new-key-stdin",
+            help="Read the new base64 key from stdin (required when PERSONA_MCP_SECRET_KEY holds the key).",
+        ),
+    ] = False,
+) -> None:
+    """Re-encrypt every stored secret under a new key; afterwards the old key is no longer needed.
+
+    With the key file, the new key is written to `secret.key.next` first and replaces `secret.key` once
+    every row is re-encrypted (an interrupted rotation is finished by running the command again). With
+    PERSONA_MCP_SECRET_KEY, pass the new key on stdin and set the variable to it afterwards.
+    """
+
+    async def work() -> tuple[int, SecretBox, str]:
+        settings = load_settings()
+        async with _database(settings) as store:
+            current = load_secret_box(settings.secret_key, settings.data_dir)
+            new_key, promote = _next_key(settings, new_key_stdin)
+            target = current.with_current(new_key)
+            async with _audit(store, settings) as sink:
+                changed = await CredentialStore(store, target, events=sink).rotate_key(target, actor=_actor())
+            promote()
+            return changed, target, "file" if settings.secret_key is None else "env"
+
+    changed, target, mode = _run(work)
+    typer.echo(f"re-encrypted {changed} credential(s) under key {target.current_key_id}")
+    if mode == "env":
+        typer.echo("now set PERSONA_MCP_SECRET_KEY to the new key and restart every server", err=True)
+    else:
+        typer.echo("restart every server so it loads the new key file", err=True)
+
+
+def _next_key(settings: Settings, from_stdin: bool) -> tuple[bytes, Callable[[], None]]:
+    """The rotation target and how to make it the only key once every row is re-encrypted."""
+    if settings.secret_key is not None:
+        if not from_stdin:
+            raise _CommandError(
+                "the key comes from PERSONA_MCP_SECRET_KEY: pass the new key with --new-key-stdin "
+                "(e.g. `openssl rand -base64 32`)"
+            )
+        return decode_key(_read_stdin("new key").get_secret_value()), lambda: None
+    next_path = settings.data_dir / NEXT_KEY_FILE_NAME
+    if from_stdin:
+        if next_path.exists():
+            raise _CommandError(
+                f"{next_path} exists: finish that rotation first (run without --new-key-stdin)"
+            )
+        write_key_file(next_path, decode_key(_read_stdin("new key").get_secret_value()))
+    elif not next_path.exists():
+        write_key_file(next_path, generate_key())
+    new_key = decode_key(next_path.read_text(encoding="ascii"))
+
+    def promote() -> None:
+        os.replace(next_path, settings.data_dir / KEY_FILE_NAME)
+
+    return new_key, promote
