@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import pytest
 
-import httpx2
 from persona_mcp.sandbox import DEFAULT_API_KEY, SandboxConfig, SandboxState, create_app
 from persona_mcp.sandbox.transport import SandboxTransport
 
@@ -20,7 +20,9 @@ class Sandbox:
     client: httpx2.AsyncClient
     state: SandboxState
 
-    async def create(self, path: str, attributes: dict[str, Any], meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def create(
+        self, path: str, attributes: dict[str, Any], meta: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"data": {"attributes": attributes}}
         if meta:
             body["meta"] = meta
@@ -35,7 +37,9 @@ class Sandbox:
 
 async def _open(config: SandboxConfig) -> AsyncIterator[Sandbox]:
     app = create_app(config)
-    async with httpx2.AsyncClient(transport=SandboxTransport(app), base_url="http://sandbox", headers=AUTH) as client:
+    async with httpx2.AsyncClient(
+        transport=SandboxTransport(app), base_url="http://sandbox", headers=AUTH
+    ) as client:
         yield Sandbox(client, app.state.sandbox)
 
 

@@ -12,17 +12,24 @@ pytestmark = pytest.mark.anyio
 async def test_a_duplicate_reference_id_is_a_409(sandbox: Sandbox) -> None:
     await sandbox.create("/accounts", {"reference-id": "u-1"})
 
-    response = await sandbox.client.post("/api/v1/accounts", json={"data": {"attributes": {"reference-id": "u-1"}}})
+    response = await sandbox.client.post(
+        "/api/v1/accounts", json={"data": {"attributes": {"reference-id": "u-1"}}}
+    )
 
     assert response.status_code == 409
     assert sandbox.state.created_count("account") == 1
 
 
 @pytest.mark.parametrize(
-    ("attribute", "value"), [("email-address", "not-an-email"), ("country-code", "XX"), ("birthdate", "1990-13-45")]
+    ("attribute", "value"),
+    [("email-address", "not-an-email"), ("country-code", "XX"), ("birthdate", "1990-13-45")],
 )
-async def test_invalid_account_attributes_are_422_with_a_pointer(sandbox: Sandbox, attribute: str, value: str) -> None:
-    response = await sandbox.client.post("/api/v1/accounts", json={"data": {"attributes": {attribute: value}}})
+async def test_invalid_account_attributes_are_422_with_a_pointer(
+    sandbox: Sandbox, attribute: str, value: str
+) -> None:
+    response = await sandbox.client.post(
+        "/api/v1/accounts", json={"data": {"attributes": {attribute: value}}}
+    )
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["source"] == {"pointer": f"/data/attributes/{attribute}"}
@@ -32,7 +39,9 @@ async def test_redaction_removes_pii_and_the_account_stays_updatable(sandbox: Sa
     account = await sandbox.create("/accounts", {"name-first": "Ada", "email-address": "ada@example.com"})
 
     redacted = (await sandbox.client.delete(f"/api/v1/accounts/{account['id']}")).json()["data"]["attributes"]
-    updated = await sandbox.client.patch(f"/api/v1/accounts/{account['id']}", json={"data": {"attributes": {"name-first": "Bo"}}})
+    updated = await sandbox.client.patch(
+        f"/api/v1/accounts/{account['id']}", json={"data": {"attributes": {"name-first": "Bo"}}}
+    )
 
     assert redacted["redacted-at"] is not None
     assert redacted["fields"]["name"]["value"]["first"]["value"] is None
@@ -44,16 +53,23 @@ async def test_consolidation_archives_sources_and_happens_only_once(sandbox: San
     destination = await sandbox.create("/accounts", {"reference-id": "d"})
     source = await sandbox.create("/accounts", {"reference-id": "s"})
 
-    first = await sandbox.post(f"/accounts/{destination['id']}/consolidate", {"source-account-ids": [source["id"]]})
-    second = await sandbox.post(f"/accounts/{destination['id']}/consolidate", {"source-account-ids": [source["id"]]})
+    first = await sandbox.post(
+        f"/accounts/{destination['id']}/consolidate", {"source-account-ids": [source["id"]]}
+    )
+    second = await sandbox.post(
+        f"/accounts/{destination['id']}/consolidate", {"source-account-ids": [source["id"]]}
+    )
     new_inquiry = await sandbox.client.post(
-        "/api/v1/inquiries", json={"data": {"attributes": {"inquiry-template-id": "itmpl_x", "account-id": source["id"]}}}
+        "/api/v1/inquiries",
+        json={"data": {"attributes": {"inquiry-template-id": "itmpl_x", "account-id": source["id"]}}},
     )
 
     assert first.status_code == 202
     assert second.status_code == 409
     assert new_inquiry.status_code == 422
-    assert [e.attributes["name"] for e in sandbox.state.events_named(["account.archived", "account.consolidated"])] == [
+    assert [
+        e.attributes["name"] for e in sandbox.state.events_named(["account.archived", "account.consolidated"])
+    ] == [
         "account.archived",
         "account.consolidated",
     ]
@@ -63,9 +79,15 @@ async def test_account_tags_and_relations(sandbox: Sandbox) -> None:
     account = await sandbox.create("/accounts", {"tags": ["a"]})
     other = await sandbox.create("/accounts", {})
     tagged = await sandbox.post(f"/accounts/{account['id']}/add-tag", {"tag-name": "b"})
-    await sandbox.post(f"/accounts/{account['id']}/add-relation", {"relation-schema-key": "k", "target-object-id": other["id"]})
+    await sandbox.post(
+        f"/accounts/{account['id']}/add-relation",
+        {"relation-schema-key": "k", "target-object-id": other["id"]},
+    )
     related = await sandbox.client.get(f"/api/v1/accounts/{account['id']}/relations")
-    removed = await sandbox.post(f"/accounts/{account['id']}/remove-relation", {"relation-schema-key": "k", "target-object-id": other["id"]})
+    removed = await sandbox.post(
+        f"/accounts/{account['id']}/remove-relation",
+        {"relation-schema-key": "k", "target-object-id": other["id"]},
+    )
     missing_tag = await sandbox.post(f"/accounts/{account['id']}/add-tag", {})
 
     assert tagged.json()["data"]["attributes"]["tags"] == ["a", "b"]
@@ -80,13 +102,19 @@ async def test_list_items_need_a_list_of_their_type_and_a_value(sandbox: Sandbox
     emails = await sandbox.create("/list/email-addresses", {"name": "Blocked"})
     countries = await sandbox.create("/list/countries", {"name": "Countries"})
 
-    no_list = await sandbox.client.post("/api/v1/list-item/email-addresses", json={"data": {"attributes": {"value": "a@b.co"}}})
-    no_value = await sandbox.client.post("/api/v1/list-item/email-addresses", json={"data": {"attributes": {"list-id": emails["id"]}}})
+    no_list = await sandbox.client.post(
+        "/api/v1/list-item/email-addresses", json={"data": {"attributes": {"value": "a@b.co"}}}
+    )
+    no_value = await sandbox.client.post(
+        "/api/v1/list-item/email-addresses", json={"data": {"attributes": {"list-id": emails["id"]}}}
+    )
     wrong_list = await sandbox.client.post(
-        "/api/v1/list-item/email-addresses", json={"data": {"attributes": {"list-id": countries["id"], "value": "a@b.co"}}}
+        "/api/v1/list-item/email-addresses",
+        json={"data": {"attributes": {"list-id": countries["id"], "value": "a@b.co"}}},
     )
     bad_country = await sandbox.client.post(
-        "/api/v1/list-item/countries", json={"data": {"attributes": {"list-id": countries["id"], "country-code": "USA"}}}
+        "/api/v1/list-item/countries",
+        json={"data": {"attributes": {"list-id": countries["id"], "country-code": "USA"}}},
     )
 
     assert [r.status_code for r in (no_list, no_value, wrong_list, bad_country)] == [422, 422, 422, 422]
@@ -115,7 +143,8 @@ async def test_an_archived_list_is_readable_and_takes_no_new_items(sandbox: Sand
     await sandbox.client.delete(f"/api/v1/lists/{names['id']}")
     read = await sandbox.client.get(f"/api/v1/lists/{names['id']}")
     refused = await sandbox.client.post(
-        "/api/v1/list-item/names", json={"data": {"attributes": {"list-id": names["id"], "name-first": "A", "name-last": "B"}}}
+        "/api/v1/list-item/names",
+        json={"data": {"attributes": {"list-id": names["id"], "name-first": "A", "name-last": "B"}}},
     )
 
     assert read.json()["data"]["attributes"]["status"] == "archived"
@@ -132,7 +161,9 @@ async def test_webhook_creation_requires_url_name_and_events(sandbox: Sandbox) -
 
 
 async def test_webhooks_enable_disable_rotate_clone_and_archive(sandbox: Sandbox) -> None:
-    hook = await sandbox.create("/webhooks", {"url": "https://example.com/h", "name": "h", "enabled-events": ["*"]})
+    hook = await sandbox.create(
+        "/webhooks", {"url": "https://example.com/h", "name": "h", "enabled-events": ["*"]}
+    )
     base = f"/webhooks/{hook['id']}"
 
     enabled = await sandbox.post(f"{base}/enable")
@@ -147,8 +178,13 @@ async def test_webhooks_enable_disable_rotate_clone_and_archive(sandbox: Sandbox
     assert "secret" not in enabled.json()["data"]["attributes"]
     assert disabled.json()["data"]["attributes"]["status"] == "disabled"
     secrets = rotated.json()["data"]["attributes"]["secrets"]
-    assert rotated.json()["data"]["attributes"]["secret"] == secrets[0]["value"] != hook["attributes"]["secret"]
+    assert (
+        rotated.json()["data"]["attributes"]["secret"] == secrets[0]["value"] != hook["attributes"]["secret"]
+    )
     assert secrets[1]["value"] == hook["attributes"]["secret"] and secrets[1]["expires-at"] is not None
-    assert cloned.json()["data"]["id"] != hook["id"] and cloned.json()["data"]["attributes"]["url"] == "https://example.com/h"
+    assert (
+        cloned.json()["data"]["id"] != hook["id"]
+        and cloned.json()["data"]["attributes"]["url"] == "https://example.com/h"
+    )
     assert archived.json()["data"]["attributes"]["status"] == "archived"
     assert refused.status_code == 409

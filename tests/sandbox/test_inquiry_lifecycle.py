@@ -43,7 +43,9 @@ async def test_simulated_user_actions_walk_the_inquiry_to_completed_then_approve
     inquiry_id = (await _inquiry(sandbox))["id"]
     actions = [{"type": "start_inquiry"}, {"type": "complete_inquiry"}]
 
-    response = await sandbox.post(f"/inquiries/{inquiry_id}/perform-simulate-actions", {"simulate-actions": actions})
+    response = await sandbox.post(
+        f"/inquiries/{inquiry_id}/perform-simulate-actions", {"simulate-actions": actions}
+    )
     approved = await sandbox.post(f"/inquiries/{inquiry_id}/approve", {"comment": "ok"})
 
     assert response.json()["data"]["attributes"]["status"] == "completed"
@@ -56,9 +58,13 @@ async def test_simulated_user_actions_walk_the_inquiry_to_completed_then_approve
 async def test_simulate_stubs_fill_the_fields_when_the_inquiry_completes(sandbox: Sandbox) -> None:
     inquiry_id = (await _inquiry(sandbox))["id"]
     stubbed = await sandbox.client.patch(
-        f"/api/v1/inquiries/{inquiry_id}/set-simulate-stubs", json={"meta": {"fields-stubs": {"name-first": "Ada"}}}
+        f"/api/v1/inquiries/{inquiry_id}/set-simulate-stubs",
+        json={"meta": {"fields-stubs": {"name-first": "Ada"}}},
     )
-    done = await sandbox.post(f"/inquiries/{inquiry_id}/perform-simulate-actions", {"simulate-actions": [{"type": "complete_inquiry"}]})
+    done = await sandbox.post(
+        f"/inquiries/{inquiry_id}/perform-simulate-actions",
+        {"simulate-actions": [{"type": "complete_inquiry"}]},
+    )
 
     assert stubbed.status_code == 200
     assert done.json()["data"]["attributes"]["fields"]["name-first"]["value"] == "Ada"
@@ -83,7 +89,9 @@ async def test_a_decided_inquiry_cannot_be_decided_again(sandbox: Sandbox) -> No
     assert await _status(sandbox, inquiry_id) == "declined"
 
 
-async def test_expiring_an_inquiry_expires_its_sessions_and_resume_brings_it_back_to_pending(sandbox: Sandbox) -> None:
+async def test_expiring_an_inquiry_expires_its_sessions_and_resume_brings_it_back_to_pending(
+    sandbox: Sandbox,
+) -> None:
     inquiry = await _inquiry(sandbox, **{"auto-create-inquiry-session": True})
     inquiry_id = inquiry["id"]
 
@@ -137,7 +145,9 @@ async def test_expire_all_sessions_names_inquiries_in_meta(sandbox: Sandbox) -> 
     first = await _inquiry(sandbox, **{"auto-create-inquiry-session": True})
     second = await _inquiry(sandbox, **{"auto-create-inquiry-session": True})
 
-    response = await sandbox.post("/inquiry-sessions/expire-all", {"inquiry-ids": [first["id"], second["id"]]})
+    response = await sandbox.post(
+        "/inquiry-sessions/expire-all", {"inquiry-ids": [first["id"], second["id"]]}
+    )
     again = await sandbox.post("/inquiry-sessions/expire-all", {"inquiry-ids": [first["id"]]})
 
     assert [s["attributes"]["status"] for s in response.json()["data"]] == ["expired", "expired"]

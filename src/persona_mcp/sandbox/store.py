@@ -24,6 +24,7 @@ class SandboxState:
 
     def __init__(self, faults: Faults, rng_seed: int, seeder: Callable[[SandboxState], None] | None) -> None:
         self.faults = faults
+        self._configured_faults = Faults(**faults.to_json())
         self.rng_seed = rng_seed
         self.lock = asyncio.Lock()
         self._seeder = seeder
@@ -32,8 +33,8 @@ class SandboxState:
     def reset(self) -> None:
         """Forget every object, event, counter and stored idempotent answer; re-apply the seed data.
 
-        Fault settings are cleared in place (the same `Faults` object stays attached) so that a test's
-        reference to `state.faults` keeps working.
+        Fault settings go back to those the app was built with, in place (the same `Faults` object stays
+        attached) so that a test's reference to `state.faults` keeps working.
         """
         self.ids = IdFactory(self.rng_seed)
         self.records: dict[str, Record] = {}
@@ -43,7 +44,7 @@ class SandboxState:
         self._created: Counter[str] = Counter()
         self.tag_ids: dict[str, str] = {}
         self._seq = 0
-        self.faults.update(Faults().to_json())
+        self.faults.update(self._configured_faults.to_json())
         self.injector = FaultInjector(self.faults, self.rng_seed)
         if self._seeder is not None:
             self._seeder(self)
