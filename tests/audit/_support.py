@@ -57,12 +57,12 @@ async def drop_append_only_triggers(store: Store) -> None:
     """What an attacker with database access does first."""
     if store.is_sqlite:
         for table in ("audit_records", "audit_checkpoints"):
-            await execute(store, f"DROP TRIGGER {table}_no_update")
-            await execute(store, f"DROP TRIGGER {table}_no_delete")
+            await execute(store, f"DROP TRIGGER IF EXISTS {table}_no_update")
+            await execute(store, f"DROP TRIGGER IF EXISTS {table}_no_delete")
     else:
         for table in ("audit_records", "audit_checkpoints"):
-            await execute(store, f"DROP TRIGGER {table}_append_only ON {table}")
-            await execute(store, f"DROP TRIGGER {table}_no_truncate ON {table}")
+            await execute(store, f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            await execute(store, f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
 
 
 async def scalar(store: Store, sql: str, params: dict[str, Any] | None = None) -> Any:

@@ -185,6 +185,10 @@ class AuditLog:
     def store(self) -> Store:
         return self._store
 
+    @property
+    def external_checkpoint_path(self) -> Path | None:
+        return self._external
+
     def redact_arguments(
         self, input_model: type[BaseModel] | None, arguments: Mapping[str, Any]
     ) -> dict[str, Any]:

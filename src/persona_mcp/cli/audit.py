@@ -93,7 +93,9 @@ def _emit(records: list[AuditRecord], as_json: bool) -> None:
         for record in records:
             typer.echo(record.model_dump_json())
     else:
-        _console.print(_table(records))
+        # Piped output keeps whole ids on one line instead of folding them to the default 80 columns.
+        console = _console if sys.stdout.isatty() else Console(width=200)
+        console.print(_table(records))
 
 
 @app.command("tail")

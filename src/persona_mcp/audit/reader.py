@@ -1,0 +1,112 @@
+"""The read side handed to the reviewer tools (`persona_mcp.tools.audit_log.AuditReader`).
+
+The tools cannot import the audit package (tools sit below the server, beside audit), so they describe
+what they need as a Protocol and the server passes this object in `ToolContext.audit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from persona_mcp.audit.checkpoint import Checkpoint, external_checkpoint_path, read_checkpoint_file
+from persona_mcp.audit.query import AuditFilter, query_records
+from persona_mcp.audit.redaction import PiiDigester
+from persona_mcp.audit.verify import verify_log
+from persona_mcp.audit.writer import AuditLog
+from persona_mcp.store import Store
+
+
+class AuditLogReader:
+    """Queries and verification over one store, with digests keyed like the writer's."""
+
+    def __init__(
+        self,
+        store: Store,
+        digester: PiiDigester,
+        trusted_keys: Sequence[Ed25519PublicKey],
+        checkpoint_files: Iterable[Path] = (),
+    ) -> None:
+        self._store = store
+        self._digester = digester
+        self._trusted = list(trusted_keys)
+        self._checkpoint_files = list(checkpoint_files)
+
+    @classmethod
+    def for_log(cls, log: AuditLog, checkpoint_files: Iterable[Path] = ()) -> AuditLogReader:
+        """The reader of a running log: its store, its PII key, its signing key and its external file."""
+        files = list(checkpoint_files)
+        external = external_checkpoint_path(log.external_checkpoint_path)
+        if external is not None:
+            files.append(external)
+        return cls(log.store, log.digester, [log.public_key], files)
+
+    async def find(
+        self,
+        *,
+        principal: str | None = None,
+        grant_id: str | None = None,
+        tool: str | None = None,
+        kind: str | None = None,
+        decision: str | None = None,
+        outcome: str | None = None,
+        object_id: str | None = None,
+        call_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        unresolved: bool = False,
+        email: str | None = None,
+        phone: str | None = None,
+        value: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Matching records, newest first, as plain JSON data (arguments stay digested)."""
+        digests: list[str] = []
+        if email:
+            digests.append(self._digester.digest_email(email))
+        if phone:
+            digests.append(self._digester.digest_phone(phone))
+        if value:
+            digests.append(self._digester.digest(value))
+        flt = AuditFilter(
+            principal=principal,
+            grant_id=grant_id,
+            tool=tool,
+            kind=kind,
+            decision=decision,
+            outcome=outcome,
+            object_id=object_id,
+            call_id=call_id,
+            since=since,
+            until=until,
+            unresolved=unresolved,
+            digests=tuple(digests),
+        )
+        records = await query_records(self._store, flt, limit=limit, newest_first=True)
+        return [record.model_dump(mode="json") for record in records]
+
+    async def verify(self) -> dict[str, Any]:
+        """Verify the chain and checkpoints; a summary with the first break, if any."""
+        extra: list[Checkpoint] = []
+        for path in self._checkpoint_files:
+            if path.exists():
+                extra.extend(read_checkpoint_file(path))
+        report = await verify_log(self._store, trusted_keys=self._trusted, extra_checkpoints=extra)
+        first = report.first_break
+        return {
+            "ok": report.ok,
+            "records": report.records,
+            "last_seq": report.last_seq,
+            "checkpoints_checked": report.checkpoints_checked,
+            "checkpoints_matched": report.checkpoints_matched,
+            "first_break_kind": first.kind.value if first else None,
+            "first_break_seq": first.seq if first else None,
+            "first_break_detail": first.detail if first else None,
+        }
+
+
+__all__ = ["AuditLogReader"]
