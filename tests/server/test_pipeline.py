@@ -10,16 +10,19 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from sqlalchemy import text
 
+from persona_mcp.audit import AuditRecord
+from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.auth.scopes import Scope
-from persona_mcp.testing import connected
+from persona_mcp.pii import MASK
+from persona_mcp.testing import connected, sandbox_app
 
 pytestmark = pytest.mark.anyio
 
 READ_ONLY = ["accounts:read", "inquiries:read", "events:read"]
 
 
-async def _records(harness: Any) -> list[Any]:
-    return [record async for record in harness.app.audit.iter_records()]
+async def _records(harness: Any) -> list[AuditRecord]:
+    return [record async for record in iter_records(harness.app.store, AuditFilter())]
 
 
 async def test_a_read_only_grant_lists_only_read_tools(tmp_path: Path) -> None:
@@ -71,21 +74,36 @@ async def test_a_write_is_preceded_by_a_durable_intent_carrying_the_idempotency_
         assert intent.seq < outcome.seq
         assert intent.idempotency_key and intent.idempotency_key == outcome.idempotency_key
         assert outcome.outcome == "ok" and outcome.upstream_status in (200, 201)
-        assert outcome.request_id and outcome.request_id.startswith("req_")
+        assert outcome.persona_request_id and outcome.persona_request_id.startswith("req_")
         assert result.structured_content is not None
         assert result.structured_content["id"] in outcome.object_ids
 
 
+async def _inquiry_with_personal_data(h: Any) -> str:
+    page = await h.client.call_tool("list_inquiries", {"page_size": 50})
+    assert not page.is_error, page.content
+    for item in page.structured_content["items"]:
+        result = await h.client.call_tool("get_inquiry", {"inquiry_id": item["id"]})
+        if any(value is not None for value in (result.structured_content.get("fields") or {}).values()):
+            return str(item["id"])
+    raise AssertionError("the demo seed has no inquiry with personal data")
+
+
 async def test_personal_data_is_masked_without_pii_read_and_shown_with_it(tmp_path: Path) -> None:
-    async with connected(tmp_path, ["inquiries:read"]) as h:
-        page = await h.client.call_tool("list_inquiries", {})
-        assert not page.is_error, page.content
-        assert page.meta is not None and page.meta.get("persona-mcp/pii-masked") is True
-        assert "masked" in str(page.structured_content)
-    async with connected(tmp_path / "pii", ["inquiries:read", Scope.PII_READ]) as h:
-        page = await h.client.call_tool("list_inquiries", {})
-        assert page.meta is not None and page.meta.get("persona-mcp/pii-masked") is False
-        assert "[masked" not in str(page.structured_content)
+    upstream = sandbox_app("demo")
+    async with connected(tmp_path / "clear", ["inquiries:read", Scope.PII_READ], sandbox=upstream) as h:
+        inquiry_id = await _inquiry_with_personal_data(h)
+        clear = await h.client.call_tool("get_inquiry", {"inquiry_id": inquiry_id})
+    assert clear.meta is not None and clear.meta.get("persona-mcp/pii-masked") is False
+    assert "[masked" not in str(clear.structured_content)
+    async with connected(tmp_path / "masked", ["inquiries:read"], sandbox=upstream) as h:
+        masked = await h.client.call_tool("get_inquiry", {"inquiry_id": inquiry_id})
+    assert masked.meta is not None and masked.meta.get("persona-mcp/pii-masked") is True
+    fields = masked.structured_content["fields"]
+    assert all(value in (None, MASK) for value in fields.values())
+    assert MASK in fields.values()
+    assert masked.structured_content["id"] == inquiry_id, "non-personal fields stay readable"
+    assert any("masked" in getattr(block, "text", "") for block in masked.content[1:])
 
 
 async def test_without_a_token_no_tools_are_listed_or_callable(tmp_path: Path) -> None:
