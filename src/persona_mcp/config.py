@@ -49,7 +49,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PERSONA_MCP_", extra="ignore")
 
-    data_dir: Path = Field(default_factory=default_data_dir, description="Directory for the database and keys.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description="Directory for the database and keys."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is a SQLite file in the data directory."
     )
@@ -103,4 +105,6 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def _env_keys() -> set[str]:
-    return {name.removeprefix("PERSONA_API_").lower() for name in os.environ if name.startswith("PERSONA_API_")}
+    return {
+        name.removeprefix("PERSONA_API_").lower() for name in os.environ if name.startswith("PERSONA_API_")
+    }

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mcp import Client
 from pydantic import SecretStr
@@ -31,7 +31,7 @@ from persona_mcp.server.exposure import ExposureOptions
 SANDBOX_BASE_URL = "http://sandbox.persona.test/api/v1"
 
 
-def sandbox_app(seed: str | None = "demo") -> Starlette:
+def sandbox_app(seed: Literal["demo"] | None = "demo") -> Starlette:
     """A fresh sandbox with the demo data (or empty)."""
     return create_app(SandboxConfig(api_keys=frozenset({DEFAULT_API_KEY}), seed=seed))
 
@@ -82,7 +82,7 @@ async def connected(
     data_dir: Path,
     scopes: Iterable[Scope | str],
     *,
-    seed: str | None = "demo",
+    seed: Literal["demo"] | None = "demo",
     database_url: str | None = None,
     exposure: ExposureOptions | None = None,
     sandbox: Starlette | None = None,

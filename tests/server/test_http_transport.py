@@ -43,7 +43,14 @@ class _Issuer:
 
     def token(self, *, audience: str, scope: str, subject: str = "alice@example.com") -> str:
         now = int(time.time())
-        claims = {"iss": ISSUER, "aud": audience, "sub": subject, "iat": now, "exp": now + 300, "scope": scope}
+        claims = {
+            "iss": ISSUER,
+            "aud": audience,
+            "sub": subject,
+            "iat": now,
+            "exp": now + 300,
+            "scope": scope,
+        }
         return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key, algorithms=["RS256"])
 
 
@@ -80,7 +87,12 @@ async def _client(resource: str, token: str) -> AsyncIterator[Client]:
 
 
 def _tools_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
 
 
 async def test_no_token_gets_401_pointing_at_the_protected_resource_metadata(tmp_path: Path) -> None:
@@ -97,7 +109,9 @@ async def test_no_token_gets_401_pointing_at_the_protected_resource_metadata(tmp
         assert health.status_code == 200 and health.json()["audit"]["ok"] is True
 
 
-async def test_a_read_only_grant_lists_no_write_tool_and_a_direct_write_call_is_refused(tmp_path: Path) -> None:
+async def test_a_read_only_grant_lists_no_write_tool_and_a_direct_write_call_is_refused(
+    tmp_path: Path,
+) -> None:
     async with _http_server(tmp_path) as running:
         token = await issue_grant(running.app, ["accounts:read", "inquiries:read"])
         async with _client(running.resource, token) as client:
@@ -146,9 +160,7 @@ async def test_a_jwt_for_this_server_works_within_its_grant_and_a_missing_scope_
 ) -> None:
     issuer = _Issuer()
     async with _http_server(tmp_path, issuer) as running:
-        await issue_grant(
-            running.app, ["accounts:read", "accounts:write"], principal="alice@example.com"
-        )
+        await issue_grant(running.app, ["accounts:read", "accounts:write"], principal="alice@example.com")
         token = issuer.token(audience=running.resource, scope="accounts:read")
         async with _client(running.resource, token) as client:
             names = {tool.name for tool in (await client.list_tools()).tools}

@@ -36,7 +36,9 @@ async def test_a_read_only_grant_lists_only_read_tools(tmp_path: Path) -> None:
         assert "list_webhooks" not in names
 
 
-async def test_a_tool_outside_the_grant_is_refused_naming_the_missing_scope_and_audited(tmp_path: Path) -> None:
+async def test_a_tool_outside_the_grant_is_refused_naming_the_missing_scope_and_audited(
+    tmp_path: Path,
+) -> None:
     async with connected(tmp_path, READ_ONLY) as h:
         before = dict(h.sandbox.counters)
         with pytest.raises(MCPError) as refused:

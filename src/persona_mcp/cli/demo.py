@@ -40,7 +40,9 @@ console = Console(stderr=False)
 
 
 def app(
-    serve: Annotated[bool, typer.Option("--serve", help="Keep sandbox and server running for a real client.")] = False,
+    serve: Annotated[
+        bool, typer.Option("--serve", help="Keep sandbox and server running for a real client.")
+    ] = False,
     port: Annotated[int, typer.Option(help="Port of the MCP server (0 = any free port).")] = 0,
     sandbox_port: Annotated[int, typer.Option(help="Port of the Persona sandbox (0 = any free port).")] = 0,
 ) -> None:
@@ -71,7 +73,9 @@ async def _main(data_dir: Path, serve: bool, port: int, sandbox_port: int) -> No
                 await _scripted_session(resource, token)
                 report = await verify_log(server.store, trusted_keys=[server.audit.public_key])
                 verdict = "[green]verified[/]" if report.ok else f"[red]BROKEN at seq {report.first_break}[/]"
-                console.print(f"[bold]audit:[/] {report.records} records, hash chain and checkpoints {verdict}")
+                console.print(
+                    f"[bold]audit:[/] {report.records} records, hash chain and checkpoints {verdict}"
+                )
 
 
 async def _scripted_session(url: str, token: str) -> None:
@@ -79,7 +83,9 @@ async def _scripted_session(url: str, token: str) -> None:
     async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
         async with Client(streamable_http_client(url, http_client=http)) as client:
             listed = await client.list_tools()
-            console.print(f"[bold]persona-mcp demo[/]: connected to {url}; the grant opens {len(listed.tools)} tools")
+            console.print(
+                f"[bold]persona-mcp demo[/]: connected to {url}; the grant opens {len(listed.tools)} tools"
+            )
             account = await _call(
                 client,
                 "create_account",
@@ -88,9 +94,15 @@ async def _scripted_session(url: str, token: str) -> None:
             inquiry = await _call(
                 client,
                 "create_inquiry",
-                {"account_id": account["id"], "inquiry_template_id": DEMO_TEMPLATE_ID, "reference_id": "demo-1"},
+                {
+                    "account_id": account["id"],
+                    "inquiry_template_id": DEMO_TEMPLATE_ID,
+                    "reference_id": "demo-1",
+                },
             )
-            await _call(client, "approve_inquiry", {"inquiry_id": inquiry["id"], "comment": "Checked in the demo"})
+            await _call(
+                client, "approve_inquiry", {"inquiry_id": inquiry["id"], "comment": "Checked in the demo"}
+            )
             await _call(client, "add_inquiry_tag", {"inquiry_id": inquiry["id"], "tag_name": "demo"})
             await _call(client, "list_events", {"object_id": inquiry["id"], "page_size": 10})
 

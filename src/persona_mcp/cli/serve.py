@@ -27,24 +27,30 @@ def _names(value: str | None) -> frozenset[str] | None:
 
 
 def app(
-    transport: Annotated[Transport, typer.Option(help="stdio (desktop clients) or http (streamable HTTP).")] = (
-        Transport.STDIO
-    ),
+    transport: Annotated[
+        Transport, typer.Option(help="stdio (desktop clients) or http (streamable HTTP).")
+    ] = (Transport.STDIO),
     host: Annotated[str, typer.Option(help="HTTP bind address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
     public_url: Annotated[
-        str | None, typer.Option(help="This server's public /mcp URL (the token audience), if behind a proxy.")
+        str | None,
+        typer.Option(help="This server's public /mcp URL (the token audience), if behind a proxy."),
     ] = None,
     toolsets: Annotated[str | None, typer.Option(help="Comma-separated toolsets to offer.")] = None,
     tools: Annotated[str | None, typer.Option(help="Comma-separated tools to offer.")] = None,
     exclude_tools: Annotated[str | None, typer.Option(help="Comma-separated tools never to offer.")] = None,
-    read_only: Annotated[bool, typer.Option("--read-only", help="Offer read tools only (wins over all).")] = False,
+    read_only: Annotated[
+        bool, typer.Option("--read-only", help="Offer read tools only (wins over all).")
+    ] = False,
     log_level: Annotated[str, typer.Option(help="Log level for the stderr JSON log.")] = "INFO",
 ) -> None:
     """Serve the Persona tools over MCP."""
     configure_logging(log_level)
     exposure = ExposureOptions(
-        toolsets=_names(toolsets), tools=_names(tools), exclude_tools=_names(exclude_tools), read_only=read_only
+        toolsets=_names(toolsets),
+        tools=_names(tools),
+        exclude_tools=_names(exclude_tools),
+        read_only=read_only,
     )
     settings = load_settings()
     try:

@@ -177,4 +177,3 @@ class _NoCredential:
 
     async def on_unauthorized(self, rejected_token: str) -> bool:
         return False
-

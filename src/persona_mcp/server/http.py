@@ -71,7 +71,10 @@ def build_http_app(
         report = app.health()
         return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
-    routes: list[Any] = [Route("/mcp", endpoint=endpoint), Route("/healthz", endpoint=healthz, methods=["GET"])]
+    routes: list[Any] = [
+        Route("/mcp", endpoint=endpoint),
+        Route("/healthz", endpoint=healthz, methods=["GET"]),
+    ]
     routes.extend(
         create_protected_resource_routes(
             resource_url=resource_any,

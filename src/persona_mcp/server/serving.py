@@ -22,7 +22,9 @@ def free_port() -> int:
 async def serving(app: Any, port: int | None = None) -> AsyncIterator[str]:
     """Serve an ASGI app on 127.0.0.1 until the block exits; yields its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
+    )
     async with anyio.create_task_group() as tg:
         tg.start_soon(server.serve)
         with anyio.fail_after(10):
