@@ -156,8 +156,9 @@ def _show_token(issued: IssuedGrant) -> None:
 def _grant_table(grants: list[Grant]) -> Table:
     now = utcnow()
     table = Table(title="Grants")
-    for column in ("id", "principal", "env", "scopes", "constraints", "expires", "state", "label"):
-        table.add_column(column)
+    table.add_column("id", no_wrap=True)
+    for column in ("principal", "env", "scopes", "constraints", "expires", "state", "label"):
+        table.add_column(column, overflow="fold")
     for grant in grants:
         table.add_row(
             grant.id,

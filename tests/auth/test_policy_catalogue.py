@@ -1,0 +1,95 @@
+"""The policy over the real catalogue: every tool against every single scope, and the docs table."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from persona_mcp.auth.environment import Environment
+from persona_mcp.auth.grant import Grant, PrincipalKind
+from persona_mcp.auth.policy import authorize, visible
+from persona_mcp.auth.scopes import IMPLIES, Scope, expand
+from persona_mcp.tools import CATALOGUE
+from persona_mcp.tools.scope_docs import render_scopes_markdown, section_of
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+TOOLS = {spec.name: spec for spec in CATALOGUE}
+DECIDE_TOOLS = [spec for spec in CATALOGUE if spec.scope is Scope.INQUIRIES_DECIDE]
+DESTRUCTIVE_TOOLS = [spec for spec in CATALOGUE if spec.scope.value.endswith(":delete")]
+WRITE_SCOPES = frozenset(scope for scope in Scope if scope.value.endswith(":write"))
+
+
+def _grant(scopes: frozenset[Scope], **overrides: Any) -> Grant:
+    grant = Grant(
+        id="grt_0000000000000000",
+        principal="bot",
+        principal_kind=PrincipalKind.AGENT,
+        environment=Environment.SANDBOX,
+        scopes=scopes,
+        expires_at=NOW + timedelta(days=1),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    return replace(grant, **overrides)
+
+
+@pytest.mark.parametrize("held", list(Scope), ids=str)
+def test_each_single_scope_opens_exactly_the_tools_of_the_scopes_it_covers(held: Scope) -> None:
+    grant = _grant(frozenset({held}))
+    covered = {held} | IMPLIES.get(held, frozenset())
+    for spec in CATALOGUE:
+        decision = authorize(grant, tool=spec.name, scope=spec.scope, effect=spec.effect.value, now=NOW)
+        assert decision.allowed is (spec.scope in covered), (held, spec.name)
+        if not decision.allowed:
+            assert decision.missing_scope is spec.scope
+
+
+def test_every_scope_together_opens_every_tool_and_listing_agrees() -> None:
+    grant = _grant(frozenset(Scope))
+    assert visible(grant, CATALOGUE, now=NOW) == list(CATALOGUE)
+
+
+def test_destructive_and_decide_tools_are_unreachable_from_every_write_scope_together() -> None:
+    assert DECIDE_TOOLS and DESTRUCTIVE_TOOLS
+    grant = _grant(WRITE_SCOPES)
+    for spec in DECIDE_TOOLS + DESTRUCTIVE_TOOLS:
+        assert not authorize(
+            grant, tool=spec.name, scope=spec.scope, effect=spec.effect.value, now=NOW
+        ).allowed
+    reachable = {spec.name for spec in visible(grant, CATALOGUE, now=NOW)}
+    assert reachable == {spec.name for spec in CATALOGUE if spec.scope in expand(WRITE_SCOPES)}
+
+
+def test_a_read_only_grant_with_every_scope_lists_only_read_tools() -> None:
+    grant = _grant(frozenset(Scope), read_only=True)
+    listed = visible(grant, CATALOGUE, now=NOW)
+    assert listed and all(spec.effect.value == "read" for spec in listed)
+    assert len(listed) == sum(1 for spec in CATALOGUE if spec.effect.value == "read")
+
+
+def test_allow_and_deny_lists_over_real_tool_names() -> None:
+    grant = _grant(
+        frozenset(Scope),
+        allow_tools=frozenset({"get_account", "approve_inquiry"}),
+        deny_tools=frozenset({"approve_inquiry"}),
+    )
+    assert [spec.name for spec in visible(grant, CATALOGUE, now=NOW)] == ["get_account"]
+
+
+def test_the_scope_table_in_docs_access_md_is_current() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "access.md"
+    expected = render_scopes_markdown(CATALOGUE)
+    assert section_of(docs.read_text(encoding="utf-8")) == expected, (
+        "docs/access.md is stale: run `python -m persona_mcp.tools.scope_docs`"
+    )
+
+
+def test_every_catalogue_tool_appears_in_the_scope_table() -> None:
+    table = render_scopes_markdown(CATALOGUE)
+    assert all(f"`{name}`" in table for name in TOOLS)
+    assert resources.files("persona_mcp.tools").joinpath("scope_docs.py").is_file()
