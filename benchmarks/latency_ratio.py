@@ -1,0 +1,289 @@
+"""get_account latency: persona-mcp over streamable HTTP against a bare pass-through MCP server.
+
+    .venv/bin/python benchmarks/latency_ratio.py [--calls N] [--warmup N] [--mode MODE ...]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test] [--profile N]
+
+Everything runs on loopback sockets in one process: the Persona sandbox (seed "demo") under uvicorn,
+server A (persona-mcp: bearer grant token, authorization, validation, audit, masking) and server B (a
+bare `mcp.server.lowlevel.Server` whose one tool does a single GET to the same sandbox and returns the
+JSON). Each has one client session; after a warm-up the calls alternate A, B, A, B so both see the same
+machine conditions. Prints median and p95 of per-call wall time for each and the ratios A/B.
+
+Modes (persona-mcp always writes an audit record per call; the modes differ only in its durability):
+  durable  as shipped: SQLite WAL with synchronous=FULL (or PostgreSQL with the server's defaults),
+           every call waits for an fsync'd audit record. This is the "audit on" figure (target <= 1.35).
+  nosync   the same records, hashed, signed and inserted, but the commit does not wait for the disk
+           (SQLite synchronous=OFF, PostgreSQL synchronous_commit=off). The nearest this script gets to
+           "audit off" (target <= 1.25) without changing the server: the audit work stays, the fsync goes.
+
+`--profile N` runs N more persona-mcp calls under cProfile (client, both servers and the sandbox share
+the process, so read it next to the baseline) and prints the functions with the most own time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import mcp_types as types
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.server.lowlevel import Server
+from sqlalchemy import create_engine, event, text
+
+from persona_mcp.logs import configure_logging
+from persona_mcp.sandbox import DEFAULT_API_KEY
+from persona_mcp.server.app import open_server
+from persona_mcp.server.run import http_app_for
+from persona_mcp.server.serving import free_port, serving
+from persona_mcp.store import Store, create_store
+from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
+
+MODES = ("durable", "nosync")
+TARGETS = {"durable": 1.35, "nosync": 1.25}
+_CALL_TIMEOUT_S = 30.0
+_PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
+
+Call = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    median_ms: float
+    p95_ms: float
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Figures:
+        return cls(statistics.median(seconds) * 1000, statistics.quantiles(seconds, n=100)[94] * 1000)
+
+
+# -- server B: the bare pass-through --------------------------------------------------------------------
+
+
+def _baseline_server(sandbox_url: str, http: httpx2.AsyncClient) -> Server[Any]:
+    """One tool, one upstream GET, the JSON back as text and structured content: the floor A is held to."""
+    tool = types.Tool(
+        name="get_account",
+        description="Read one account.",
+        input_schema={
+            "type": "object",
+            "properties": {"account_id": {"type": "string"}},
+            "required": ["account_id"],
+        },
+    )
+
+    async def on_list_tools(_ctx: Any, _params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[tool])
+
+    async def on_call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        account_id = (params.arguments or {})["account_id"]
+        response = await http.get(
+            f"{sandbox_url}/api/v1/accounts/{account_id}",
+            headers={"Authorization": f"Bearer {DEFAULT_API_KEY}", **_PERSONA_HEADERS},
+        )
+        response.raise_for_status()
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=response.text)], structured_content=response.json()
+        )
+
+    return Server("baseline", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+
+
+@asynccontextmanager
+async def _baseline(sandbox_url: str) -> AsyncIterator[str]:
+    async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as upstream:
+        asgi = _baseline_server(sandbox_url, upstream).streamable_http_app()
+        async with serving(asgi, free_port()) as url:
+            yield f"{url}/mcp"
+
+
+# -- server A: persona-mcp ------------------------------------------------------------------------------
+
+
+def _store_for(mode: str, data_dir: Path, database_url: str | None) -> Store:
+    """The store the server opens; `nosync` adds a connect hook that runs after the server's own pragmas."""
+    if database_url is not None:
+        if mode == "nosync":
+            database_url += "%20-csynchronous_commit%3Doff"
+        return create_store(database_url)
+    store = create_store(f"sqlite+aiosqlite:///{data_dir}/persona-mcp.sqlite3")
+    if mode == "nosync":
+        event.listen(store.engine.sync_engine, "connect", _synchronous_off)
+    return store
+
+
+def _synchronous_off(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")
+    cursor.close()
+
+
+@asynccontextmanager
+async def _persona(
+    sandbox_url: str, data_dir: Path, mode: str, database_url: str | None
+) -> AsyncIterator[Client]:
+    settings = sandbox_settings(data_dir, base_url=f"{sandbox_url}/api/v1")
+    store = _store_for(mode, data_dir, database_url)
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}/mcp"
+    try:
+        async with open_server(settings, transport="http", resource_url=resource, store=store) as app:
+            token = await issue_grant(app, ["accounts:read"], principal="bench-agent")
+            async with serving(http_app_for(app, settings, resource, "127.0.0.1"), port):
+                headers = {"Authorization": f"Bearer {token}"}
+                async with httpx2.AsyncClient(headers=headers, timeout=_CALL_TIMEOUT_S) as http:
+                    async with Client(streamable_http_client(resource, http_client=http)) as client:
+                        yield client
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def _plain_client(url: str) -> AsyncIterator[Client]:
+    async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as http:
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            yield client
+
+
+# -- measuring --------------------------------------------------------------------------------------------
+
+
+def _caller(client: Client, account_id: str, label: str) -> Call:
+    async def call() -> None:
+        with anyio.fail_after(_CALL_TIMEOUT_S):
+            result = await client.call_tool("get_account", {"account_id": account_id})
+        if result.is_error:
+            raise RuntimeError(f"{label}: get_account failed: {result.content}")
+
+    return call
+
+
+async def _timed(call: Call) -> float:
+    started = time.perf_counter()
+    await call()
+    return time.perf_counter() - started
+
+
+async def _interleaved(a: Call, b: Call, warmup: int, calls: int) -> tuple[list[float], list[float]]:
+    for _ in range(warmup):
+        await a()
+        await b()
+    a_times: list[float] = []
+    b_times: list[float] = []
+    for _ in range(calls):
+        a_times.append(await _timed(a))
+        b_times.append(await _timed(b))
+    return a_times, b_times
+
+
+async def _profile(a: Call, calls: int, top: int) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        await a()
+    profiler.disable()
+    print(f"\ncProfile of {calls} persona-mcp calls (whole process), top {top} by own time:")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+    print(f"top {top} by cumulative time:")
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
+
+
+async def _first_account(sandbox_url: str) -> str:
+    async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as http:
+        response = await http.get(
+            f"{sandbox_url}/api/v1/accounts",
+            headers={"Authorization": f"Bearer {DEFAULT_API_KEY}", **_PERSONA_HEADERS},
+        )
+        response.raise_for_status()
+        account_id: str = response.json()["data"][0]["id"]
+        return account_id
+
+
+def _report(mode: str, backend: str, a: Figures, b: Figures) -> None:
+    median_ratio, p95_ratio = a.median_ms / b.median_ms, a.p95_ms / b.p95_ms
+    verdict = "meets" if max(median_ratio, p95_ratio) <= TARGETS[mode] else "MISSES"
+    print(f"mode={mode} store={backend}")
+    print(f"  persona-mcp  median {a.median_ms:7.2f} ms   p95 {a.p95_ms:7.2f} ms")
+    print(f"  bare server  median {b.median_ms:7.2f} ms   p95 {b.p95_ms:7.2f} ms")
+    print(
+        f"  ratio A/B    median {median_ratio:7.2f}      p95 {p95_ratio:7.2f}"
+        f"      target <= {TARGETS[mode]:.2f}: {verdict}"
+    )
+
+
+async def _run(args: argparse.Namespace) -> None:
+    backend = "postgresql" if args.database_url else "sqlite"
+    async with serving(sandbox_app("demo"), free_port()) as sandbox_url:
+        account_id = await _first_account(sandbox_url)
+        async with _baseline(sandbox_url) as baseline_url, _plain_client(baseline_url) as baseline:
+            b = _caller(baseline, account_id, "bare server")
+            for mode in args.mode:
+                with tempfile.TemporaryDirectory(prefix="persona-mcp-bench-") as tmp:
+                    async with _persona(sandbox_url, Path(tmp), mode, args.database_url) as persona:
+                        a = _caller(persona, account_id, "persona-mcp")
+                        a_times, b_times = await _interleaved(a, b, args.warmup, args.calls)
+                        _report(mode, backend, Figures.of(a_times), Figures.of(b_times))
+                        if args.profile:
+                            await _profile(a, args.profile, args.top)
+
+
+def _pg_schema_url(base: str) -> tuple[str, Callable[[], None]]:
+    """A fresh schema on `base` and the URL selecting it; the returned callable drops it."""
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin_url = base.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def execute(statement: str) -> None:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            admin.dispose()
+
+    execute(f'CREATE SCHEMA "{schema}"')
+    return f"{base}?options=-csearch_path%3D{schema}", lambda: execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--calls", type=int, default=500, help="measured calls per server (default 500)")
+    parser.add_argument(
+        "--warmup", type=int, default=50, help="unmeasured calls per server first (default 50)"
+    )
+    parser.add_argument("--mode", choices=MODES, nargs="+", default=list(MODES), help="audit store modes")
+    parser.add_argument(
+        "--database-url", help="run persona-mcp on PostgreSQL, e.g. postgresql://postgres@127.0.0.1:5432/test"
+    )
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="then profile N persona-mcp calls"
+    )
+    parser.add_argument("--top", type=int, default=30, help="rows of the profile to print")
+    args = parser.parse_args()
+    configure_logging("WARNING")
+    drop: Callable[[], None] | None = None
+    if args.database_url:
+        args.database_url, drop = _pg_schema_url(args.database_url)
+    print(f"get_account, {args.calls} calls per server after {args.warmup} warm-up calls, interleaved A,B")
+    try:
+        anyio.run(_run, args)
+    finally:
+        if drop is not None:
+            drop()
+
+
+if __name__ == "__main__":
+    main()
