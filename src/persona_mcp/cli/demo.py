@@ -12,11 +12,13 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
 import httpx2
+import mcp_types as types
 import typer
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -78,6 +80,40 @@ async def _main(data_dir: Path, serve: bool, port: int, sandbox_port: int) -> No
                 )
 
 
+#: Called with (tool, arguments, result) after each step of the workflow.
+StepObserver = Callable[[str, dict[str, Any], types.CallToolResult], None]
+
+
+async def run_workflow(client: Client, observe: StepObserver) -> None:
+    """The demo's scripted session: create account, create inquiry, approve, tag, list events.
+
+    Shared by the demo and by the stdio/HTTP session tests, so the demo a newcomer sees is tested.
+    """
+
+    async def step(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        result = await client.call_tool(tool, arguments)
+        observe(tool, arguments, result)
+        if result.is_error:
+            raise DemoStepFailed(tool)
+        data = result.structured_content
+        return data if isinstance(data, dict) else {}
+
+    account = await step(
+        "create_account", {"reference_id": "demo-user-1", "name_first": "Ada", "name_last": "Lovelace"}
+    )
+    inquiry = await step(
+        "create_inquiry",
+        {"account_id": account["id"], "inquiry_template_id": DEMO_TEMPLATE_ID, "reference_id": "demo-1"},
+    )
+    await step("approve_inquiry", {"inquiry_id": inquiry["id"], "comment": "Checked in the demo"})
+    await step("add_inquiry_tag", {"inquiry_id": inquiry["id"], "tag_name": "demo"})
+    await step("list_events", {"object_id": inquiry["id"], "page_size": 10})
+
+
+class DemoStepFailed(Exception):
+    """A workflow step answered with a tool error (already printed)."""
+
+
 async def _scripted_session(url: str, token: str) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
@@ -86,29 +122,13 @@ async def _scripted_session(url: str, token: str) -> None:
             console.print(
                 f"[bold]persona-mcp demo[/]: connected to {url}; the grant opens {len(listed.tools)} tools"
             )
-            account = await _call(
-                client,
-                "create_account",
-                {"reference_id": "demo-user-1", "name_first": "Ada", "name_last": "Lovelace"},
-            )
-            inquiry = await _call(
-                client,
-                "create_inquiry",
-                {
-                    "account_id": account["id"],
-                    "inquiry_template_id": DEMO_TEMPLATE_ID,
-                    "reference_id": "demo-1",
-                },
-            )
-            await _call(
-                client, "approve_inquiry", {"inquiry_id": inquiry["id"], "comment": "Checked in the demo"}
-            )
-            await _call(client, "add_inquiry_tag", {"inquiry_id": inquiry["id"], "tag_name": "demo"})
-            await _call(client, "list_events", {"object_id": inquiry["id"], "page_size": 10})
+            try:
+                await run_workflow(client, _print_step)
+            except DemoStepFailed:
+                raise typer.Exit(1) from None
 
 
-async def _call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(tool, arguments)
+def _print_step(tool: str, arguments: dict[str, Any], result: types.CallToolResult) -> None:
     data: dict[str, Any] = result.structured_content if isinstance(result.structured_content, dict) else {}
     table = Table(title=f"{tool}({json.dumps(arguments)})", title_justify="left", show_header=True)
     table.add_column("field", style="cyan")
@@ -118,9 +138,6 @@ async def _call(client: Client, tool: str, arguments: dict[str, Any]) -> dict[st
     if result.is_error:
         table.add_row("error", " ".join(getattr(block, "text", "") for block in result.content))
     console.print(table)
-    if result.is_error:
-        raise typer.Exit(1)
-    return data
 
 
 def _rows(data: dict[str, Any]) -> list[tuple[str, str]]:

@@ -97,8 +97,11 @@ class FaultInjector:
             self._window_count = 0
         self._window_count += 1
         reset = max(1, round(length - (moment - self._window_start)))
-        enforced = self.faults.rate_limit_per_minute is not None
-        exceeded = enforced and self._window_count > limit
+        if self.faults.rate_limit_per_minute is None:
+            # Not enforcing: report an untouched window, or well-behaved clients would hold their calls
+            # for a reset that nothing requires (long demos and benchmarks would stall).
+            return RateWindow(limit, limit, reset, False)
+        exceeded = self._window_count > limit
         return RateWindow(limit, max(0, limit - self._window_count), reset, exceeded)
 
     def scripted_failure(self) -> int | None:

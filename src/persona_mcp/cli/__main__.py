@@ -1,0 +1,3 @@
+from persona_mcp.cli import main
+
+main()
