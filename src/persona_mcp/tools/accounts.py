@@ -6,7 +6,7 @@ Covers the 14 tier-1 `accounts.*` operations. Redaction and consolidation are ir
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Self
 
 from pydantic import Field, model_validator
@@ -28,6 +28,7 @@ from persona_mcp.tools.inputs import (
     ReferenceId,
     Timestamp,
     ToolInput,
+    iso,
 )
 from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput, search_handler
@@ -85,7 +86,7 @@ class RelationPage(Page):
 
 
 class AccountRef(ToolInput):
-    account_id: AccountId = Field(description="The account (act_...).")
+    account_id: AccountId = Field(description="The account.")
 
 
 class ListAccounts(PageInput):
@@ -99,44 +100,35 @@ class SearchAccounts(SearchInput):
 class _AccountAttributes(ToolInput):
     """Attributes shared by create and update; each is sent only when given."""
 
-    reference_id: ReferenceId | None = Field(None, description="Your own identifier for the user (not PII).")
-    account_status: str | None = Field(
-        None, max_length=100, description="Name of an account status configured for the account type."
-    )
+    reference_id: ReferenceId | None = Field(None, description="Your id for the user (not PII).")
+    account_status: str | None = Field(None, max_length=100, description="Account status name.")
     tags: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
-        None, max_length=100, description="Tag names to put on the account."
+        None, max_length=100, description="Tag names."
     )
-    country_code: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2 country, e.g. `US`.")
+    country_code: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2 country.")
     name_first: Annotated[str | None, PII] = Field(None, description="First name.")
     name_middle: Annotated[str | None, PII] = Field(None, description="Middle name.")
     name_last: Annotated[str | None, PII] = Field(None, description="Last name.")
-    birthdate: Annotated[date | None, PII] = Field(None, description="Date of birth (YYYY-MM-DD).")
+    birthdate: Annotated[date | None, PII] = Field(None, description="Date of birth.")
     email_address: Annotated[Email | None, PII] = Field(None, description="E-mail address.")
-    phone_number: Annotated[Phone | None, PII] = Field(None, description="Phone number, e.g. +14155550100.")
-    social_security_number: Annotated[str | None, PII] = Field(
-        None, pattern=r"^\d{3}-?\d{2}-?\d{4}$", description="US social security number (9 digits)."
-    )
+    phone_number: Annotated[Phone | None, PII] = Field(None, description="Phone number.")
     address_street_1: Annotated[str | None, PII] = Field(None, description="Street line 1.")
     address_street_2: Annotated[str | None, PII] = Field(None, description="Street line 2.")
     address_city: Annotated[str | None, PII] = Field(None, description="City.")
     address_subdivision: Annotated[str | None, PII] = Field(None, description="State or province.")
     address_postal_code: Annotated[str | None, PII] = Field(None, max_length=32, description="Postal code.")
-    fields: Annotated[CustomFields | None, PII] = Field(
-        None, description="Custom fields of the account type: field key -> value."
-    )
+    fields: Annotated[CustomFields | None, PII] = Field(None, description="Custom fields: key -> value.")
 
 
 _ATTRIBUTE_NAMES = tuple(_AccountAttributes.model_fields)
 
 
 class CreateAccount(_AccountAttributes):
-    account_type_id: AccountTypeId | None = Field(
-        None, description="Account type (acttp_...); the organisation's default type when omitted."
-    )
+    account_type_id: AccountTypeId | None = Field(None, description="Account type; default type if omitted.")
 
 
 class UpdateAccount(_AccountAttributes):
-    account_id: AccountId = Field(description="The account to update (act_...).")
+    account_id: AccountId = Field(description="The account.")
 
     @model_validator(mode="after")
     def _something_to_change(self) -> Self:
@@ -146,43 +138,39 @@ class UpdateAccount(_AccountAttributes):
 
 
 class AccountTag(OneTag):
-    account_id: AccountId = Field(description="The account (act_...).")
+    account_id: AccountId = Field(description="The account.")
 
 
 class AccountTags(TagSet):
-    account_id: AccountId = Field(description="The account (act_...).")
+    account_id: AccountId = Field(description="The account.")
 
 
 class ConsolidateAccounts(ToolInput):
-    account_id: AccountId = Field(description="Destination account that keeps everything (act_...).")
+    account_id: AccountId = Field(description="Destination account.")
     source_account_ids: list[AccountId] = Field(
-        min_length=1, max_length=100, description="Accounts merged into the destination and archived."
+        min_length=1, max_length=100, description="Accounts merged in and archived."
     )
 
 
 class ListRelations(ToolInput):
-    account_id: AccountId = Field(description="The account whose relations to list (act_...).")
-    key: str | None = Field(
-        None, pattern=r"^[a-z0-9_-]{1,64}$", description="Only relations of this relation schema key."
-    )
-    created_after: Timestamp | None = Field(None, description="Only relations created at or after this.")
-    created_before: Timestamp | None = Field(None, description="Only relations created at or before this.")
+    account_id: AccountId = Field(description="The account.")
+    key: str | None = Field(None, pattern=r"^[a-z0-9_-]{1,64}$", description="Only this relation key.")
+    created_after: Timestamp | None = Field(None, description="Created at or after.")
+    created_before: Timestamp | None = Field(None, description="Created at or before.")
 
 
 class AccountRelation(ToolInput):
-    account_id: AccountId = Field(description="The account (act_...).")
+    account_id: AccountId = Field(description="The account.")
     relation_schema_key: str = Field(
-        pattern=r"^[a-z0-9_-]{1,64}$", description="Key of the relation schema, e.g. `parent-of`."
+        pattern=r"^[a-z0-9_-]{1,64}$", description="Relation key, e.g. parent-of."
     )
-    target_object_id: AnyObjectId = Field(description="The related object (act_... or txn_...).")
+    target_object_id: AnyObjectId = Field(description="Related object (act_/txn_).")
 
 
 class RunAccountAction(ToolInput):
-    account_id: AccountId = Field(description="The account to run the action on (act_...).")
-    account_action_id: AccountActionId = Field(description="The configured account action (actact_...).")
-    parameters: Annotated[CustomFields | None, PII] = Field(
-        None, description="Inputs the action expects: parameter key -> value."
-    )
+    account_id: AccountId = Field(description="The account.")
+    account_action_id: AccountActionId = Field(description="The account action.")
+    parameters: Annotated[CustomFields | None, PII] = Field(None, description="Action inputs: key -> value.")
 
 
 # -- bodies and filters --------------------------------------------------------------------------------------
@@ -218,22 +206,23 @@ def _list_filters(args: ListAccounts) -> dict[str, str]:
 def _relation_filters(args: ListRelations) -> dict[str, str]:
     names = {"key": "filter[key]", "created_after": "filter[created-at-start]"}
     names["created_before"] = "filter[created-at-end]"
-    return {param: getattr(args, name) for name, param in names.items() if getattr(args, name) is not None}
+    params = {param: getattr(args, name) for name, param in names.items() if getattr(args, name) is not None}
+    return {param: iso(value) if isinstance(value, datetime) else value for param, value in params.items()}
 
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
 _ONE = "/accounts/{account_id}"
-_IDS = "list_accounts, search_accounts."
+_IDS = "list_accounts."
 
 list_accounts = list_tool(
     name="list_accounts",
     toolset=TOOLSET,
     title="List accounts",
     description=describe(
-        "List accounts, newest first, one page at a time.",
-        use_when="you need to browse accounts or find one by its reference id.",
-        avoid="to match on names, dates or fields: use search_accounts.",
+        "List accounts, newest first.",
+        use_when="browsing accounts or finding one by reference id.",
+        avoid="to match fields or dates: use search_accounts.",
     ),
     scope=Scope.ACCOUNTS_READ,
     operation="accounts.list",
@@ -250,9 +239,9 @@ search_accounts = ToolSpec(
     toolset=TOOLSET,
     title="Search accounts",
     description=describe(
-        "Search accounts with conditions on attributes (snake_case: reference_id, created_at, fields.x).",
-        use_when="you need accounts matching criteria, e.g. created after a date.",
-        avoid="for objects changed in the last minute: the search index lags behind writes.",
+        "Search accounts by conditions on attributes (snake_case).",
+        use_when="list_accounts' filter is not enough.",
+        avoid="for changes of the last minute: the index lags.",
     ),
     scope=Scope.ACCOUNTS_READ,
     effect=Effect.READ,
@@ -268,8 +257,8 @@ get_account = get_tool(
     toolset=TOOLSET,
     title="Get an account",
     description=describe(
-        "Read one account: reference id, type, tags and personal fields.",
-        use_when="you know the account id and need its current details.",
+        "Read one account with its personal fields.",
+        use_when="you need an account's details.",
         ids=_IDS,
     ),
     scope=Scope.ACCOUNTS_READ,
@@ -284,10 +273,10 @@ create_account = action_tool(
     toolset=TOOLSET,
     title="Create an account",
     description=describe(
-        "Create an account for one of your users, optionally with personal fields and tags.",
-        use_when="a user has no Persona account yet (check list_accounts by reference_id first).",
-        ids="account types from the Persona dashboard.",
-        avoid="to change an existing account: use update_account.",
+        "Create an account for one of your users.",
+        use_when="the user has none yet (check list_accounts by reference_id).",
+        ids="account types: Persona dashboard.",
+        avoid="to change one: use update_account.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
     effect=Effect.WRITE,
@@ -304,10 +293,10 @@ update_account = action_tool(
     toolset=TOOLSET,
     title="Update an account",
     description=describe(
-        "Change attributes of an account; only the arguments you give are sent.",
-        use_when="details of a known account must change (name, address, status, fields).",
+        "Change an account; only the arguments given are sent.",
+        use_when="an account's details must change.",
         ids=_IDS,
-        avoid="to change tags one by one: use add_account_tag / remove_account_tag.",
+        avoid="for single tags: use add_account_tag.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
     effect=Effect.WRITE,
@@ -325,10 +314,10 @@ redact_account = action_tool(
     toolset=TOOLSET,
     title="Redact an account (irreversible)",
     description=describe(
-        "Permanently erase the personal data of an account and of all its inquiries and verifications.",
-        use_when="a user asked for erasure (GDPR/CCPA) and the request was confirmed.",
+        "Erase the personal data of an account and all its inquiries, for good.",
+        use_when="a confirmed erasure request (GDPR/CCPA) asks for it.",
         ids=_IDS,
-        avoid="to close or deactivate an account: redaction cannot be undone.",
+        avoid="to deactivate an account: it cannot be undone.",
     ),
     scope=Scope.ACCOUNTS_DELETE,
     effect=Effect.DESTRUCTIVE,
@@ -345,10 +334,10 @@ add_account_tag = action_tool(
     toolset=TOOLSET,
     title="Add a tag to an account",
     description=describe(
-        "Add one tag (by name or id) to an account; other tags stay.",
-        use_when="you want to label an account, e.g. `vip` or `fraud-suspected`.",
+        "Add one tag (by name or id) to an account.",
+        use_when="labelling an account.",
         ids=_IDS,
-        avoid="to replace all tags at once: use set_account_tags.",
+        avoid="to replace all tags: use set_account_tags.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
     effect=Effect.WRITE,
@@ -366,10 +355,10 @@ remove_account_tag = action_tool(
     toolset=TOOLSET,
     title="Remove a tag from an account",
     description=describe(
-        "Remove one tag (by name or id) from an account; other tags stay.",
-        use_when="a label no longer applies to an account.",
+        "Remove one tag (by name or id) from an account.",
+        use_when="a label no longer applies.",
         ids=_IDS,
-        avoid="to clear every tag: use set_account_tags with an empty list.",
+        avoid="to clear all tags: use set_account_tags.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
     effect=Effect.WRITE,
@@ -387,10 +376,10 @@ set_account_tags = action_tool(
     toolset=TOOLSET,
     title="Replace an account's tags",
     description=describe(
-        "Replace all tags of an account with the given set.",
-        use_when="you know the complete list of tags the account should carry.",
+        "Replace all tags of an account.",
+        use_when="you know the full set of tags.",
         ids=_IDS,
-        avoid="to add or remove a single tag: tags not listed here are removed.",
+        avoid="for one tag: unlisted tags are removed.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
     effect=Effect.WRITE,
@@ -408,10 +397,10 @@ consolidate_accounts = action_tool(
     toolset=TOOLSET,
     title="Merge accounts into one (irreversible)",
     description=describe(
-        "Move the inquiries and objects of source accounts into a destination account; sources are archived.",
-        use_when="one person has several accounts (duplicates) and they were confirmed to be the same.",
+        "Merge source accounts into a destination account; sources are archived.",
+        use_when="duplicates of one person were confirmed.",
         ids=_IDS,
-        avoid="to copy attributes: consolidation moves objects only, and cannot be undone.",
+        avoid="to copy attributes: it moves objects only, irreversibly.",
     ),
     scope=Scope.ACCOUNTS_DELETE,
     effect=Effect.DESTRUCTIVE,
@@ -428,10 +417,10 @@ list_account_relations = list_tool(
     toolset=TOOLSET,
     title="List an account's relations",
     description=describe(
-        "List the accounts and transactions related to an account (e.g. parent-of).",
-        use_when="you need to see how an account is linked to other objects.",
+        "List objects related to an account (e.g. parent-of).",
+        use_when="you need an account's links.",
         ids=_IDS,
-        avoid="to find accounts in general: use list_accounts or search_accounts.",
+        avoid="to find accounts: use search_accounts.",
     ),
     scope=Scope.ACCOUNTS_READ,
     operation="accounts.list_relations",
@@ -447,10 +436,10 @@ add_account_relation = action_tool(
     toolset=TOOLSET,
     title="Relate an account to another object",
     description=describe(
-        "Link an account to another account or a transaction under a relation schema key.",
-        use_when="you need to record a relationship such as parent-of between objects.",
+        "Relate an account to another account or a transaction.",
+        use_when="recording a relation such as parent-of.",
         ids=_IDS,
-        avoid="to merge duplicate accounts: use consolidate_accounts.",
+        avoid="to merge duplicates: use consolidate_accounts.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
     effect=Effect.WRITE,
@@ -468,8 +457,8 @@ remove_account_relation = action_tool(
     toolset=TOOLSET,
     title="Remove an account relation",
     description=describe(
-        "Unlink an account from another object under a relation schema key.",
-        use_when="a recorded relationship is wrong or has ended.",
+        "Remove a relation between an account and another object.",
+        use_when="a relation is wrong or has ended.",
         ids="list_account_relations.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
@@ -488,10 +477,10 @@ run_account_action = action_tool(
     toolset=TOOLSET,
     title="Run an account action",
     description=describe(
-        "Run a configured account action (a dashboard-defined automation) on one account.",
-        use_when="an account action exists for the change you need and you know its id.",
+        "Run a configured account action on one account.",
+        use_when="an action exists for the change you need.",
         ids=_IDS + " Actions: Persona dashboard.",
-        avoid="for changes update_account or the tag tools can make directly.",
+        avoid="for what update_account can do.",
     ),
     scope=Scope.ACCOUNTS_WRITE,
     effect=Effect.WRITE,

@@ -1,7 +1,7 @@
 """Tool descriptions in one shape, so an agent reads every tool the same way.
 
-Summary line; "Use this when ..."; "IDs from:" the tools (or place) that give the ids it needs;
-"Do not use it ..." for what it must not be used for.
+Summary line; "Use this when ..."; "IDs:" the tools (or place) that give the ids it needs; "Do not
+use it ..." for what it must not be used for (and what to use instead).
 Building them through one function makes the shape a property of the code rather than of each author.
 """
 
@@ -14,7 +14,7 @@ def describe(summary: str, *, use_when: str, ids: str | None = None, avoid: str 
     """Compose a tool description; raises if it outgrows the length budget (the catalogue must stay small)."""
     parts = [summary.strip(), f"Use this when {use_when.strip()}"]
     if ids:
-        parts.append(f"IDs from: {ids.strip()}")
+        parts.append(f"IDs: {ids.strip()}")
     if avoid:
         parts.append(f"Do not use it {avoid.strip()}")
     text = "\n".join(parts)

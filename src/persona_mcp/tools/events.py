@@ -41,7 +41,7 @@ class EventPage(Page):
 
 
 class EventRef(ToolInput):
-    event_id: EventId = Field(description="The event (evt_...).")
+    event_id: EventId = Field(description="The event.")
 
 
 class ListEvents(PageInput):
@@ -59,9 +59,9 @@ list_events = list_tool(
     toolset=TOOLSET,
     title="List events",
     description=describe(
-        "List events (what happened to which object), newest first.",
-        use_when="you need the history of an object or recent events of a kind.",
-        avoid="for the current state of an object: use its get_ tool.",
+        "List events, newest first.",
+        use_when="you need an object's history.",
+        avoid="for current state: use a get_ tool.",
     ),
     scope=Scope.EVENTS_READ,
     operation="events.list",
@@ -79,7 +79,7 @@ get_event = get_tool(
     title="Get an event",
     description=describe(
         "Read one event with its payload.",
-        use_when="you need what an event carried.",
+        use_when="you need its payload.",
         ids="list_events.",
     ),
     scope=Scope.EVENTS_READ,

@@ -8,6 +8,7 @@ read the rule before it calls.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -29,8 +30,9 @@ def _upper(value: Any) -> Any:
 ANY_ID_PATTERN = r"^[a-z]{2,12}_[A-Za-z0-9]{1,64}$"
 AnyObjectId = Annotated[str, Field(pattern=ANY_ID_PATTERN)]
 
-#: A pagination cursor: Persona's cursors are object ids taken from a previous page's `next_cursor`.
-Cursor = Annotated[str, Field(pattern=ANY_ID_PATTERN)]
+#: A pagination cursor, copied from a previous page's `next_cursor`; it only ever travels as a query
+#: parameter (encoded by the client), so a length bound is enough.
+Cursor = Annotated[str, Field(min_length=1, max_length=128)]
 
 #: ISO 3166-1 alpha-2 country code; lower case is accepted and upper-cased.
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), BeforeValidator(_upper)]
@@ -50,9 +52,15 @@ TagId = Annotated[str, Field(pattern=r"^tag_[A-Za-z0-9]{1,64}$")]
 #: A reference id is the caller's own identifier for a user (not PII by Persona's advice).
 ReferenceId = Annotated[str, Field(min_length=1, max_length=255)]
 
-#: ISO 8601 timestamp or date, for created-at filters.
-TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
-Timestamp = Annotated[str, Field(pattern=TIMESTAMP_PATTERN)]
+#: ISO 8601 timestamp for created-at filters; naive values are taken as UTC.
+Timestamp = Annotated[
+    datetime, AfterValidator(lambda value: value if value.tzinfo else value.replace(tzinfo=UTC))
+]
+
+
+def iso(value: datetime) -> str:
+    """A timestamp as Persona's filters take it (`2024-01-31T00:00:00.000Z`)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _validated_id(kind: ObjectKind) -> AfterValidator:

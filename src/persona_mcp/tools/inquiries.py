@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
@@ -33,6 +33,7 @@ from persona_mcp.tools.inputs import (
     ReferenceId,
     Timestamp,
     ToolInput,
+    iso,
 )
 from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, ResultModel, plain_fields
 from persona_mcp.tools.search import SearchInput, search_handler
@@ -61,7 +62,7 @@ class InquiryStatus(StrEnum):
 class Inquiry(ObjectView):
     """An inquiry as listed: enough to pick one, then read it with get_inquiry."""
 
-    status: str | None = Field(None, description="created, pending, completed, failed, expired, ...")
+    status: str | None = Field(None, description="Inquiry status.")
     reference_id: str | None = Field(None, description="Your id for the user.")
     account_id: Annotated[str | None, Rel("account")] = Field(None, description="act_...")
     inquiry_template_id: Annotated[str | None, Rel("inquiry-template")] = Field(None, description="itmpl_...")
@@ -120,16 +121,16 @@ class InquiryPdf(ResultModel):
 
 
 class InquiryRef(ToolInput):
-    inquiry_id: InquiryId = Field(description="The inquiry (inq_...).")
+    inquiry_id: InquiryId = Field(description="The inquiry.")
 
 
 class ListInquiries(PageInput):
-    account_id: AccountId | None = Field(None, description="Only inquiries of this account.")
-    reference_id: ReferenceId | None = Field(None, description="Only inquiries with this reference id.")
-    status: InquiryStatus | None = Field(None, description="Only inquiries in this status.")
-    inquiry_template_id: InquiryTemplateId | None = Field(None, description="Only this template (itmpl_...).")
-    created_after: Timestamp | None = Field(None, description="Created at or after (ISO 8601).")
-    created_before: Timestamp | None = Field(None, description="Created at or before (ISO 8601).")
+    account_id: AccountId | None = Field(None, description="Only this account.")
+    reference_id: ReferenceId | None = Field(None, description="Only this reference id.")
+    status: InquiryStatus | None = Field(None, description="Only this status.")
+    inquiry_template_id: InquiryTemplateId | None = Field(None, description="Only this template.")
+    created_after: Timestamp | None = Field(None, description="Created at or after.")
+    created_before: Timestamp | None = Field(None, description="Created at or before.")
 
 
 class SearchInquiries(SearchInput):
@@ -138,27 +139,23 @@ class SearchInquiries(SearchInput):
 
 class CreateInquiry(ToolInput):
     inquiry_template_id: InquiryTemplateId | None = Field(
-        None, description="Template to run (itmpl_...). Give this or inquiry_template_version_id."
+        None, description="Template to run (or give a version)."
     )
     inquiry_template_version_id: InquiryTemplateVersionId | None = Field(
-        None, description="Exact template version (itmplv_...)."
+        None, description="Exact template version."
     )
-    account_id: AccountId | None = Field(None, description="Account the inquiry belongs to (act_...).")
+    account_id: AccountId | None = Field(None, description="Account it belongs to.")
     reference_id: ReferenceId | None = Field(None, description="Your id for the user (not PII).")
     note: Annotated[str | None, PII] = Field(None, max_length=2000, description="Free-text note.")
     tags: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
         None, max_length=100, description="Tag names."
     )
-    fields: Annotated[CustomFields | None, PII] = Field(
-        None, description="Prefilled fields (name-first, birthdate, ...): key -> value."
-    )
+    fields: Annotated[CustomFields | None, PII] = Field(None, description="Prefilled fields: key -> value.")
     redirect_uri: str | None = Field(
-        None, pattern=r"^https?://[^\s]{1,2000}$", description="Where the flow sends the user at the end."
+        None, pattern=r"^https?://[^\s]{1,2000}$", description="Where the flow ends."
     )
-    one_time_link: bool = Field(False, description="Also issue a one-time link to the hosted flow.")
-    expires_in_seconds: int | None = Field(
-        None, ge=60, le=31_536_000, description="Expire this many seconds after creation."
-    )
+    one_time_link: bool = Field(False, description="Also issue a one-time link.")
+    expires_in_seconds: int | None = Field(None, ge=60, le=31_536_000, description="Expire after (s).")
 
     @model_validator(mode="after")
     def _template(self) -> Self:
@@ -168,7 +165,7 @@ class CreateInquiry(ToolInput):
 
 
 class UpdateInquiry(ToolInput):
-    inquiry_id: InquiryId = Field(description="The inquiry to update (inq_...).")
+    inquiry_id: InquiryId = Field(description="The inquiry.")
     note: Annotated[str | None, PII] = Field(None, max_length=2000, description="New note.")
     tags: list[Annotated[str, Field(min_length=1, max_length=255)]] | None = Field(
         None, max_length=100, description="New complete list of tag names."
@@ -186,23 +183,21 @@ class UpdateInquiry(ToolInput):
 
 
 class DecideInquiry(ToolInput):
-    inquiry_id: InquiryId = Field(description="The inquiry to decide (inq_...).")
-    comment: Annotated[str | None, PII] = Field(
-        None, max_length=2000, description="Reviewer comment stored with the decision."
-    )
+    inquiry_id: InquiryId = Field(description="The inquiry.")
+    comment: Annotated[str | None, PII] = Field(None, max_length=2000, description="Reviewer comment.")
 
 
 class InquiryLink(ToolInput):
-    inquiry_id: InquiryId = Field(description="The inquiry (inq_...).")
-    expires_in_seconds: int | None = Field(None, ge=60, le=604_800, description="Link lifetime in seconds.")
+    inquiry_id: InquiryId = Field(description="The inquiry.")
+    expires_in_seconds: int | None = Field(None, ge=60, le=604_800, description="Link lifetime (s).")
 
 
 class InquiryTag(OneTag):
-    inquiry_id: InquiryId = Field(description="The inquiry (inq_...).")
+    inquiry_id: InquiryId = Field(description="The inquiry.")
 
 
 class InquiryTags(TagSet):
-    inquiry_id: InquiryId = Field(description="The inquiry (inq_...).")
+    inquiry_id: InquiryId = Field(description="The inquiry.")
 
 
 class SimulateActionType(StrEnum):
@@ -225,7 +220,7 @@ class SimulateAction(ToolInput):
 
     type: SimulateActionType = Field(description="The step to simulate.")
     verification_template_id: str | None = Field(
-        None, pattern=r"^vtmpl_[A-Za-z0-9]{1,64}$", description="For create_*_verification only (vtmpl_...)."
+        None, pattern=r"^vtmpl_[A-Za-z0-9]{1,64}$", description="create_*_verification only."
     )
 
     @model_validator(mode="after")
@@ -241,12 +236,12 @@ class SimulateAction(ToolInput):
 
 
 class SimulateInquiry(ToolInput):
-    inquiry_id: InquiryId = Field(description="A sandbox inquiry (inq_...).")
+    inquiry_id: InquiryId = Field(description="A sandbox inquiry.")
     actions: list[SimulateAction] = Field(min_length=1, max_length=20, description="Steps, in order.")
 
 
 class SimulateStubs(ToolInput):
-    inquiry_id: InquiryId = Field(description="A sandbox inquiry (inq_...).")
+    inquiry_id: InquiryId = Field(description="A sandbox inquiry.")
     name_first: Annotated[str | None, PII] = Field(None, description="First name.")
     name_middle: Annotated[str | None, PII] = Field(None, description="Middle name.")
     name_last: Annotated[str | None, PII] = Field(None, description="Last name.")
@@ -275,8 +270,9 @@ def _list_filters(args: ListInquiries) -> dict[str, str]:
         "created_after": "filter[created-at-start]",
         "created_before": "filter[created-at-end]",
     }
+    values = {param: getattr(args, name) for name, param in names.items() if getattr(args, name) is not None}
     return {
-        param: str(getattr(args, name)) for name, param in names.items() if getattr(args, name) is not None
+        param: iso(value) if isinstance(value, datetime) else str(value) for param, value in values.items()
     }
 
 
@@ -334,7 +330,7 @@ async def print_pdf(ctx: ToolContext, args: InquiryRef) -> InquiryPdf:
 # -- specs ---------------------------------------------------------------------------------------------------
 
 _ONE = "/inquiries/{inquiry_id}"
-_IDS = "list_inquiries, search_inquiries."
+_IDS = "list_inquiries."
 
 
 def _decision(
@@ -345,7 +341,7 @@ def _decision(
         toolset=TOOLSET,
         title=title,
         description=describe(
-            summary, use_when=use_when, ids=_IDS, avoid="without a reviewed basis: it triggers workflows."
+            summary, use_when=use_when, ids=_IDS, avoid="without a review: it triggers workflows."
         ),
         scope=Scope.INQUIRIES_DECIDE,
         effect=Effect.DESTRUCTIVE,
@@ -364,9 +360,9 @@ list_inquiries = list_tool(
     toolset=TOOLSET,
     title="List inquiries",
     description=describe(
-        "List inquiries, newest first, filtered by account, reference id, status, template or date.",
-        use_when="you need the inquiries of a user or those waiting in a status (e.g. needs_review).",
-        avoid="for conditions on fields: use search_inquiries.",
+        "List inquiries, newest first, by account, status, template or date.",
+        use_when="you need a user's inquiries or those in a status.",
+        avoid="to match fields: use search_inquiries.",
     ),
     scope=Scope.INQUIRIES_READ,
     operation="inquiries.list",
@@ -383,9 +379,9 @@ search_inquiries = ToolSpec(
     toolset=TOOLSET,
     title="Search inquiries",
     description=describe(
-        "Search inquiries with conditions on attributes (snake_case: status, created_at, fields.x).",
+        "Search inquiries by conditions on attributes (snake_case).",
         use_when="list_inquiries' filters are not enough.",
-        avoid="for inquiries changed in the last minute: the index lags.",
+        avoid="for changes of the last minute: the index lags.",
     ),
     scope=Scope.INQUIRIES_READ,
     effect=Effect.READ,
@@ -401,8 +397,8 @@ get_inquiry = get_tool(
     toolset=TOOLSET,
     title="Get an inquiry",
     description=describe(
-        "Read one inquiry: status, account, template, fields and verification ids.",
-        use_when="you know the inquiry id and need its state.",
+        "Read one inquiry with its fields and verification ids.",
+        use_when="you need an inquiry's state.",
         ids=_IDS,
     ),
     scope=Scope.INQUIRIES_READ,
@@ -417,10 +413,10 @@ create_inquiry = action_tool(
     toolset=TOOLSET,
     title="Create an inquiry",
     description=describe(
-        "Start a verification for a user from an inquiry template; can issue a one-time link.",
+        "Start a verification from an inquiry template; can issue a link.",
         use_when="a user must be (re)verified.",
-        ids="templates from the Persona dashboard; accounts from list_accounts.",
-        avoid="to give a link for an existing inquiry: use generate_inquiry_link.",
+        ids="templates: Persona dashboard; accounts: list_accounts.",
+        avoid="for a link to an existing one: generate_inquiry_link.",
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,
@@ -438,9 +434,9 @@ update_inquiry = action_tool(
     title="Update an inquiry",
     description=describe(
         "Change an inquiry's note, tags, fields or redirect URI.",
-        use_when="details of an inquiry must be corrected.",
+        use_when="details must be corrected.",
         ids=_IDS,
-        avoid="to decide an inquiry: use approve_inquiry or decline_inquiry.",
+        avoid="to decide: use approve_inquiry.",
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,
@@ -458,10 +454,10 @@ redact_inquiry = action_tool(
     toolset=TOOLSET,
     title="Redact an inquiry (irreversible)",
     description=describe(
-        "Permanently erase the personal data of an inquiry and its verifications and reports.",
-        use_when="an erasure request for this inquiry was confirmed.",
+        "Erase the personal data of an inquiry and its checks, for good.",
+        use_when="a confirmed erasure request asks for it.",
         ids=_IDS,
-        avoid="to stop an inquiry: use expire_inquiry. Redaction cannot be undone.",
+        avoid="to stop an inquiry: use expire_inquiry.",
     ),
     scope=Scope.INQUIRIES_DELETE,
     effect=Effect.DESTRUCTIVE,
@@ -478,8 +474,8 @@ approve_inquiry = _decision(
     "Approve an inquiry",
     "inquiries.approve",
     "/approve",
-    "Approve an inquiry (final decision), with an optional reviewer comment.",
-    "a reviewer has decided the person passed verification.",
+    "Approve an inquiry (a final decision).",
+    "a review found the person verified.",
 )
 
 decline_inquiry = _decision(
@@ -487,8 +483,8 @@ decline_inquiry = _decision(
     "Decline an inquiry",
     "inquiries.decline",
     "/decline",
-    "Decline an inquiry (final decision), with an optional reviewer comment.",
-    "a reviewer has decided the person failed verification.",
+    "Decline an inquiry (a final decision).",
+    "a review found the person not verified.",
 )
 
 mark_inquiry_for_review = action_tool(
@@ -496,10 +492,10 @@ mark_inquiry_for_review = action_tool(
     toolset=TOOLSET,
     title="Mark an inquiry for review",
     description=describe(
-        "Put an inquiry into needs_review so a human looks at it.",
-        use_when="an inquiry needs manual review before a decision.",
+        "Put an inquiry into needs_review.",
+        use_when="a human must review it first.",
         ids=_IDS,
-        avoid="on approved or declined inquiries: Persona refuses it.",
+        avoid="on decided inquiries: Persona refuses.",
     ),
     scope=Scope.INQUIRIES_DECIDE,
     effect=Effect.DESTRUCTIVE,
@@ -516,10 +512,10 @@ expire_inquiry = action_tool(
     toolset=TOOLSET,
     title="Expire an inquiry",
     description=describe(
-        "Expire an inquiry now: its sessions and links stop working.",
-        use_when="a user must no longer continue an inquiry.",
+        "Expire an inquiry now; its sessions and links stop.",
+        use_when="the user must not continue.",
         ids=_IDS,
-        avoid="to erase data: use redact_inquiry. resume_inquiry can undo this.",
+        avoid="to erase data: use redact_inquiry.",
     ),
     scope=Scope.INQUIRIES_DELETE,
     effect=Effect.DESTRUCTIVE,
@@ -536,10 +532,10 @@ resume_inquiry = action_tool(
     toolset=TOOLSET,
     title="Resume an inquiry",
     description=describe(
-        "Reopen a pending or expired inquiry so the user can continue.",
-        use_when="a user wants to finish an inquiry that expired.",
+        "Reopen a pending or expired inquiry.",
+        use_when="the user must finish it.",
         ids=_IDS,
-        avoid="for redacted or decided inquiries: Persona refuses it.",
+        avoid="on redacted or decided inquiries.",
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,
@@ -555,8 +551,8 @@ generate_inquiry_link = action_tool(
     toolset=TOOLSET,
     title="Generate a one-time inquiry link",
     description=describe(
-        "Issue a single-use link to the hosted flow of an inquiry.",
-        use_when="a user needs a link to continue verification in a browser.",
+        "Issue a single-use link to an inquiry's hosted flow.",
+        use_when="the user needs a browser link.",
         ids=_IDS,
         avoid="for expired inquiries: resume_inquiry first.",
     ),
@@ -575,10 +571,10 @@ print_inquiry_pdf = ToolSpec(
     toolset=TOOLSET,
     title="Save an inquiry as PDF",
     description=describe(
-        "Download the inquiry summary PDF to the server's data directory; returns path and SHA-256.",
-        use_when="a reviewer needs the inquiry as a document.",
+        "Save the inquiry PDF on the server; returns its path and SHA-256.",
+        use_when="a reviewer needs a document.",
         ids=_IDS,
-        avoid="to read inquiry data: use get_inquiry.",
+        avoid="to read data: use get_inquiry.",
     ),
     scope=Scope.INQUIRIES_READ,
     effect=Effect.READ,
@@ -594,7 +590,7 @@ add_inquiry_tag = action_tool(
     title="Add a tag to an inquiry",
     description=describe(
         "Add one tag (by name or id) to an inquiry.",
-        use_when="you want to label an inquiry.",
+        use_when="labelling an inquiry.",
         ids=_IDS,
         avoid="to replace all tags: use set_inquiry_tags.",
     ),
@@ -615,7 +611,7 @@ remove_inquiry_tag = action_tool(
     title="Remove a tag from an inquiry",
     description=describe(
         "Remove one tag (by name or id) from an inquiry.",
-        use_when="a label no longer applies to an inquiry.",
+        use_when="a label no longer applies.",
         ids=_IDS,
     ),
     scope=Scope.INQUIRIES_WRITE,
@@ -635,9 +631,9 @@ set_inquiry_tags = action_tool(
     title="Replace an inquiry's tags",
     description=describe(
         "Replace all tags of an inquiry with the given set.",
-        use_when="you know every tag the inquiry should carry.",
+        use_when="you know the full set of tags.",
         ids=_IDS,
-        avoid="to add one tag: tags not listed are removed.",
+        avoid="for one tag: unlisted tags are removed.",
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,
@@ -655,10 +651,10 @@ simulate_inquiry_actions = action_tool(
     toolset=TOOLSET,
     title="Simulate inquiry steps (sandbox)",
     description=describe(
-        "Sandbox only: drive an inquiry through steps (start, passed verification, complete, approve, ...).",
-        use_when="testing an integration with sandbox data.",
+        "Sandbox only: drive an inquiry through steps (start, complete, approve...).",
+        use_when="testing with sandbox data.",
         ids=_IDS,
-        avoid="in production: Persona refuses it there.",
+        avoid="in production.",
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,
@@ -675,10 +671,10 @@ set_inquiry_simulate_stubs = action_tool(
     toolset=TOOLSET,
     title="Preset simulated user input (sandbox)",
     description=describe(
-        "Sandbox only: preset the field values a simulated user enters on an inquiry.",
-        use_when="testing flows that need specific names, dates or addresses.",
+        "Sandbox only: preset what a simulated user enters.",
+        use_when="tests need specific names or dates.",
         ids=_IDS,
-        avoid="in production or to change real inquiry data: use update_inquiry.",
+        avoid="in production.",
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,

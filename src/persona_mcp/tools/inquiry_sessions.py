@@ -69,20 +69,20 @@ class InquirySessionPage(Page):
 
 
 class SessionRef(ToolInput):
-    inquiry_session_id: InquirySessionId = Field(description="The session (iqse_...).")
+    inquiry_session_id: InquirySessionId = Field(description="The session.")
 
 
 class ListSessions(ToolInput):
-    inquiry_id: InquiryId | None = Field(None, description="Only sessions of this inquiry (inq_...).")
+    inquiry_id: InquiryId | None = Field(None, description="Only this inquiry.")
 
 
 class CreateSession(ToolInput):
-    inquiry_id: InquiryId = Field(description="The inquiry to open a session for (inq_...).")
+    inquiry_id: InquiryId = Field(description="The inquiry.")
 
 
 class ExpireAllSessions(ToolInput):
     inquiry_ids: list[InquiryId] = Field(
-        min_length=1, max_length=100, description="Inquiries whose sessions all expire (inq_...)."
+        min_length=1, max_length=100, description="Inquiries whose sessions expire."
     )
 
 
@@ -118,8 +118,8 @@ list_inquiry_sessions = list_tool(
     toolset=TOOLSET,
     title="List inquiry sessions",
     description=describe(
-        "List inquiry sessions (device visits), optionally of one inquiry.",
-        use_when="you need the devices, IPs or session states of an inquiry.",
+        "List inquiry sessions (device visits).",
+        use_when="you need an inquiry's sessions.",
         ids="list_inquiries.",
     ),
     scope=Scope.INQUIRIES_READ,
@@ -137,8 +137,8 @@ get_inquiry_session = get_tool(
     toolset=TOOLSET,
     title="Get an inquiry session",
     description=describe(
-        "Read one inquiry session: status, inquiry, IP address and device risk.",
-        use_when="you know the session id.",
+        "Read one session: status, IP and device risk.",
+        use_when="you need a session's details.",
         ids=_IDS,
     ),
     scope=Scope.INQUIRIES_READ,
@@ -153,10 +153,10 @@ create_inquiry_session = action_tool(
     toolset=TOOLSET,
     title="Create an inquiry session",
     description=describe(
-        "Open a new session for an inquiry so a user can continue on a device.",
-        use_when="an embedded flow needs a fresh session for a pending inquiry.",
+        "Open a new session for an inquiry.",
+        use_when="an embedded flow needs one.",
         ids="list_inquiries.",
-        avoid="to send a link to a user: use generate_inquiry_link.",
+        avoid="for a user link: generate_inquiry_link.",
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,
@@ -173,10 +173,10 @@ expire_inquiry_session = action_tool(
     toolset=TOOLSET,
     title="Expire an inquiry session",
     description=describe(
-        "End one inquiry session now; the inquiry itself stays open.",
-        use_when="a device's session must stop (e.g. suspected takeover).",
+        "End one session now; the inquiry stays open.",
+        use_when="a device must be cut off.",
         ids=_IDS,
-        avoid="to stop the whole inquiry: use expire_inquiry.",
+        avoid="to stop the inquiry: expire_inquiry.",
     ),
     scope=Scope.INQUIRIES_DELETE,
     effect=Effect.DESTRUCTIVE,
@@ -193,10 +193,10 @@ expire_all_inquiry_sessions = ToolSpec(
     toolset=TOOLSET,
     title="Expire every session of inquiries",
     description=describe(
-        "End every session of the given inquiries at once.",
-        use_when="all devices must be logged out of some inquiries.",
+        "End every session of some inquiries.",
+        use_when="all devices must be cut off.",
         ids="list_inquiries.",
-        avoid="for a single session: use expire_inquiry_session.",
+        avoid="for one session: expire_inquiry_session.",
     ),
     scope=Scope.INQUIRIES_DELETE,
     effect=Effect.DESTRUCTIVE,
@@ -212,10 +212,10 @@ generate_inquiry_session_link = action_tool(
     toolset=TOOLSET,
     title="Generate a one-time session link",
     description=describe(
-        "Issue a single-use link that opens an existing inquiry session.",
-        use_when="a user must continue a specific session in a browser.",
+        "Issue a single-use link to one session.",
+        use_when="that session must continue.",
         ids=_IDS,
-        avoid="when any session will do: use generate_inquiry_link.",
+        avoid="otherwise: generate_inquiry_link.",
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,

@@ -132,8 +132,8 @@ class ListItemChanged(ObjectView, Response):
 
 
 class ListItemRef(ToolInput):
-    type: ListItemType = Field(description="The item's type (as the list's type).")
-    list_item_id: ListItemId = Field(description="The item (li..._...).")
+    type: ListItemType = Field(description="Item type (= list type).")
+    list_item_id: ListItemId = Field(description="The list item.")
 
     @model_validator(mode="after")
     def _prefix_fits_type(self) -> Self:
@@ -145,30 +145,28 @@ class ListItemRef(ToolInput):
 
 
 class CreateListItem(ToolInput):
-    type: ListItemType = Field(description="Item type; must match the list's type.")
-    list_id: ListId = Field(description="The list to add to (lst_...).")
+    type: ListItemType = Field(description="Item type (= list type).")
+    list_id: ListId = Field(description="The list.")
     value: Annotated[str | None, PII] = Field(
         None,
         min_length=1,
         max_length=500,
-        description="fingerprint, email-address, ip-address, phone, string.",
+        description="Value for other types.",
     )
-    match_type: MatchType | None = Field(None, description="email-address: whole address or domain.")
-    country_code: CountryCode | None = Field(None, description="country: ISO 3166-1 alpha-2.")
-    field_value: Annotated[str | None, PII] = Field(
-        None, min_length=1, max_length=500, description="field: the value."
-    )
-    latitude: float | None = Field(None, ge=-90, le=90, description="geolocation: latitude.")
-    longitude: float | None = Field(None, ge=-180, le=180, description="geolocation: longitude.")
-    radius_meters: float | None = Field(None, gt=0, le=1_000_000, description="geolocation: radius (m).")
+    match_type: MatchType | None = Field(None, description="email-address.")
+    country_code: CountryCode | None = Field(None, description="country.")
+    field_value: Annotated[str | None, PII] = Field(None, min_length=1, max_length=500, description="field.")
+    latitude: float | None = Field(None, ge=-90, le=90, description="geolocation.")
+    longitude: float | None = Field(None, ge=-180, le=180, description="geolocation.")
+    radius_meters: float | None = Field(None, gt=0, le=1_000_000, description="geolocation (m).")
     id_number: Annotated[str | None, PII] = Field(
-        None, min_length=1, max_length=100, description="government-id-number: number."
+        None, min_length=1, max_length=100, description="government-id-number."
     )
     id_class: str | None = Field(
-        None, pattern=r"^[a-z_]{1,32}$", description="government-id-number: class (pp, dl, ...)."
+        None, pattern=r"^[a-z_]{1,32}$", description="government-id-number: pp, dl, ..."
     )
-    name_first: Annotated[str | None, PII] = Field(None, description="name: first name.")
-    name_last: Annotated[str | None, PII] = Field(None, description="name: last name.")
+    name_first: Annotated[str | None, PII] = Field(None, description="name.")
+    name_last: Annotated[str | None, PII] = Field(None, description="name.")
 
     @model_validator(mode="after")
     def _fields_fit_type(self) -> Self:
@@ -221,10 +219,10 @@ create_list_item = ToolSpec(
     toolset=TOOLSET,
     title="Add a value to a list",
     description=describe(
-        "Add one value to a list; give the value fields of the list's type only.",
-        use_when="a value must be blocked or allowed (e-mail, IP, name, country, ...).",
+        "Add one value to a list (fields of its type only).",
+        use_when="a value must be blocked or allowed.",
         ids="list_lists (id and type).",
-        avoid="to change an item: archive it and add a new one.",
+        avoid="to edit: archive and re-add.",
     ),
     scope=Scope.LISTS_WRITE,
     effect=Effect.WRITE,
@@ -239,8 +237,8 @@ get_list_item = ToolSpec(
     toolset=TOOLSET,
     title="Get a list item",
     description=describe(
-        "Read one list item: its value, status and match count.",
-        use_when="you need what a list holds.",
+        "Read one list item and its value.",
+        use_when="you need a value in a list.",
         ids=_IDS,
     ),
     scope=Scope.LISTS_READ,
@@ -256,10 +254,10 @@ archive_list_item = ToolSpec(
     toolset=TOOLSET,
     title="Archive a list item",
     description=describe(
-        "Archive one list item: it stops matching but stays readable.",
-        use_when="a value must leave a list.",
+        "Archive one list item: it stops matching.",
+        use_when="a value leaves a list.",
         ids=_IDS,
-        avoid="to archive a whole list: use archive_list.",
+        avoid="for a whole list: archive_list.",
     ),
     scope=Scope.LISTS_DELETE,
     effect=Effect.DESTRUCTIVE,

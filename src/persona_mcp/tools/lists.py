@@ -89,7 +89,7 @@ class ListPage(Page):
 
 
 class ListRef(ToolInput):
-    list_id: ListId = Field(description="The list (lst_...).")
+    list_id: ListId = Field(description="The list.")
 
 
 class ListLists(PageInput):
@@ -141,8 +141,8 @@ list_lists = list_tool(
     toolset=TOOLSET,
     title="List lists",
     description=describe(
-        "List the organisation's lists (block/allow lists), newest first.",
-        use_when="you need a list's id or want to see which lists exist.",
+        "List block/allow lists, newest first.",
+        use_when="you need a list id or type.",
     ),
     scope=Scope.LISTS_READ,
     operation="lists.list",
@@ -159,8 +159,8 @@ get_list = get_tool(
     toolset=TOOLSET,
     title="Get a list",
     description=describe(
-        "Read one list: name, type, status and the ids of its items.",
-        use_when="you need the items of a list.",
+        "Read one list with its item ids.",
+        use_when="you need a list's items.",
         ids=_IDS,
     ),
     scope=Scope.LISTS_READ,
@@ -175,9 +175,9 @@ create_list = ToolSpec(
     toolset=TOOLSET,
     title="Create a list",
     description=describe(
-        "Create an empty list of one type (email-address, ip-address, name, country, ...).",
-        use_when="you need a new block or allow list; add values with create_list_item.",
-        avoid="to add values to an existing list: use create_list_item.",
+        "Create an empty list of one type.",
+        use_when="a new block or allow list is needed.",
+        avoid="to add values: create_list_item.",
     ),
     scope=Scope.LISTS_WRITE,
     effect=Effect.WRITE,
@@ -192,10 +192,10 @@ archive_list = action_tool(
     toolset=TOOLSET,
     title="Archive a list",
     description=describe(
-        "Archive a list: it stops matching but stays readable.",
-        use_when="a list is no longer needed.",
+        "Archive a list: it stops matching.",
+        use_when="a list is retired.",
         ids=_IDS,
-        avoid="to remove one value: use archive_list_item.",
+        avoid="for one value: archive_list_item.",
     ),
     scope=Scope.LISTS_DELETE,
     effect=Effect.DESTRUCTIVE,

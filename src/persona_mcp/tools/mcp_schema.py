@@ -67,15 +67,21 @@ def _without_model_docs(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     is_model = "properties" in schema
-    return {
-        key: (
-            {n: _without_model_docs(s) for n, s in value.items()}
-            if key in ("properties", "$defs")
-            else _without_model_docs(value)
-        )
-        for key, value in schema.items()
-        if not (is_model and key == "description")
-    }
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if is_model and key == "description":
+            continue
+        if key == "properties":
+            out[key] = {name: _without_model_docs(sub) for name, sub in value.items()}
+        elif key == "$defs":
+            # Shared definitions (models, enums) are described where they are used.
+            out[key] = {
+                name: {k: v for k, v in _without_model_docs(sub).items() if k != "description"}
+                for name, sub in value.items()
+            }
+        else:
+            out[key] = _without_model_docs(value)
+    return out
 
 
 def _top_level(schema: dict[str, Any]) -> dict[str, Any]:

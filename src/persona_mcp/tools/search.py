@@ -38,7 +38,7 @@ class SearchInput(PageInput):
     """Conditions, how they combine, sort order, and the page."""
 
     conditions: list[Condition] = Field(min_length=1, max_length=20, description="Conditions.")
-    match: Literal["all", "any"] = Field("all", description="Must all or any conditions hold.")
+    match: Literal["all", "any"] = Field("all", description="all or any must hold.")
     sort_attribute: str | None = Field(None, pattern=SEARCH_ATTRIBUTE, description="Sort by this attribute.")
     sort_direction: Literal["asc", "desc"] = Field("desc", description="Sort direction.")
 

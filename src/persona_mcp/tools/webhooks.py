@@ -15,10 +15,10 @@ from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, WebhookId
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
+from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result, path_for, send
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, Response
-from persona_mcp.tools.spec import Effect, ToolSpec
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 TOOLSET = "webhooks"
 
@@ -57,7 +57,7 @@ class WebhookPage(Page):
 
 
 class WebhookRef(ToolInput):
-    webhook_id: WebhookId = Field(description="The webhook (wbh_...).")
+    webhook_id: WebhookId = Field(description="The webhook.")
 
 
 class ListWebhooks(PageInput):
@@ -86,7 +86,7 @@ _UPDATABLE = ("name", "url", "enabled_events", "description", "api_version", "fi
 
 
 class UpdateWebhook(_WebhookAttributes):
-    webhook_id: WebhookId = Field(description="The webhook (wbh_...).")
+    webhook_id: WebhookId = Field(description="The webhook.")
     name: str | None = Field(None, min_length=1, max_length=255, description="New name.")
     url: str | None = Field(None, pattern=HTTPS_URL, description="New HTTPS endpoint.")
     enabled_events: list[EventName] | None = Field(
@@ -100,12 +100,20 @@ class UpdateWebhook(_WebhookAttributes):
         return self
 
 
+class WebhookSwitch(ToolInput):
+    webhook_id: WebhookId = Field(description="The webhook.")
+    enabled: bool = Field(description="true: deliver events; false: pause.")
+
+
 class RotateSecret(ToolInput):
-    webhook_id: WebhookId = Field(description="The webhook (wbh_...).")
+    webhook_id: WebhookId = Field(description="The webhook.")
     expires_in_seconds: int | None = Field(
         None, ge=0, le=604_800, description="Grace period of the old secret (s)."
     )
 
+
+_ONE = "/webhooks/{webhook_id}"
+_IDS = "list_webhooks."
 
 # -- bodies ------------------------------------------------------------------------------------------------
 
@@ -122,27 +130,14 @@ def _rotate_body(args: RotateSecret) -> dict[str, Any] | None:
     return meta_body(pick(args, ("expires_in_seconds",)))
 
 
+async def switch_webhook(ctx: ToolContext, args: WebhookSwitch) -> WebhookChanged:
+    """`enable` and `disable` are two endpoints for one switch."""
+    action = "enable" if args.enabled else "disable"
+    response = await send(ctx, Method.POST, path_for(f"{_ONE}/{action}", args))
+    return one_result(ctx, WebhookChanged, response)
+
+
 # -- specs ---------------------------------------------------------------------------------------------------
-
-_ONE = "/webhooks/{webhook_id}"
-_IDS = "list_webhooks."
-
-
-def _toggle(name: str, title: str, operation: str, path: str, summary: str) -> ToolSpec[Any, Any]:
-    return action_tool(
-        name=name,
-        toolset=TOOLSET,
-        title=title,
-        description=describe(summary, use_when="event delivery to it must start or stop.", ids=_IDS),
-        scope=Scope.WEBHOOKS_WRITE,
-        effect=Effect.WRITE,
-        operation=operation,
-        input_model=WebhookRef,
-        result=WebhookChanged,
-        method=Method.POST,
-        path=_ONE + path,
-        idempotent=True,
-    )
 
 
 list_webhooks = list_tool(
@@ -150,8 +145,8 @@ list_webhooks = list_tool(
     toolset=TOOLSET,
     title="List webhooks",
     description=describe(
-        "List webhooks with their URLs, events and status.",
-        use_when="you need a webhook's id or want to see where events go.",
+        "List webhooks with URL, events, status.",
+        use_when="you need a webhook id.",
     ),
     scope=Scope.WEBHOOKS_READ,
     operation="webhooks.list",
@@ -179,9 +174,9 @@ create_webhook = action_tool(
     toolset=TOOLSET,
     title="Create a webhook",
     description=describe(
-        "Register an HTTPS endpoint to receive the named events.",
-        use_when="a system must be notified of Persona events.",
-        avoid="to copy an existing webhook: use clone_webhook.",
+        "Register an HTTPS endpoint for events.",
+        use_when="a system must get events.",
+        avoid="to copy one: clone_webhook.",
     ),
     scope=Scope.WEBHOOKS_WRITE,
     effect=Effect.WRITE,
@@ -198,10 +193,10 @@ update_webhook = action_tool(
     toolset=TOOLSET,
     title="Update a webhook",
     description=describe(
-        "Change a webhook's name, URL, events or payload settings.",
-        use_when="a webhook must send other events or to another URL.",
+        "Change a webhook's name, URL or events.",
+        use_when="its events or URL change.",
         ids=_IDS,
-        avoid="to pause delivery: use disable_webhook.",
+        avoid="to pause: set_webhook_enabled.",
     ),
     scope=Scope.WEBHOOKS_WRITE,
     effect=Effect.WRITE,
@@ -219,10 +214,10 @@ archive_webhook = action_tool(
     toolset=TOOLSET,
     title="Archive a webhook",
     description=describe(
-        "Archive a webhook for good: it stops delivering.",
-        use_when="the endpoint is retired.",
+        "Archive a webhook for good.",
+        use_when="its endpoint is retired.",
         ids=_IDS,
-        avoid="to pause delivery: use disable_webhook.",
+        avoid="to pause: set_webhook_enabled.",
     ),
     scope=Scope.WEBHOOKS_DELETE,
     effect=Effect.DESTRUCTIVE,
@@ -234,20 +229,23 @@ archive_webhook = action_tool(
     idempotent=True,
 )
 
-enable_webhook = _toggle(
-    "enable_webhook",
-    "Enable a webhook",
-    "webhooks.enable",
-    "/enable",
-    "Start delivering events to a webhook.",
-)
-
-disable_webhook = _toggle(
-    "disable_webhook",
-    "Disable a webhook",
-    "webhooks.disable",
-    "/disable",
-    "Pause event delivery to a webhook.",
+set_webhook_enabled = ToolSpec(
+    name="set_webhook_enabled",
+    toolset=TOOLSET,
+    title="Enable or disable a webhook",
+    description=describe(
+        "Start or pause event delivery to a webhook.",
+        use_when="delivery must resume or pause.",
+        ids=_IDS,
+        avoid="to retire it: archive_webhook.",
+    ),
+    scope=Scope.WEBHOOKS_WRITE,
+    effect=Effect.WRITE,
+    input_model=WebhookSwitch,
+    output_model=WebhookChanged,
+    operations=("webhooks.enable", "webhooks.disable"),
+    handler=switch_webhook,
+    idempotent=True,
 )
 
 rotate_webhook_secret = action_tool(
@@ -255,8 +253,8 @@ rotate_webhook_secret = action_tool(
     toolset=TOOLSET,
     title="Rotate a webhook's signing secret",
     description=describe(
-        "Issue a new signing secret; the old one dies after the grace period.",
-        use_when="a secret may have leaked. Read the new secret in the Persona dashboard.",
+        "Issue a new signing secret; the old one expires.",
+        use_when="a secret may have leaked (read it in the dashboard).",
         ids=_IDS,
     ),
     scope=Scope.WEBHOOKS_DELETE,
@@ -274,8 +272,8 @@ clone_webhook = action_tool(
     toolset=TOOLSET,
     title="Clone a webhook",
     description=describe(
-        "Copy a webhook's settings into a new webhook.",
-        use_when="a similar webhook is needed (e.g. for another URL).",
+        "Copy a webhook into a new one.",
+        use_when="a similar webhook is needed.",
         ids=_IDS,
     ),
     scope=Scope.WEBHOOKS_WRITE,
@@ -293,8 +291,7 @@ TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     create_webhook,
     update_webhook,
     archive_webhook,
-    enable_webhook,
-    disable_webhook,
+    set_webhook_enabled,
     rotate_webhook_secret,
     clone_webhook,
 )

@@ -1,0 +1,31 @@
+"""The whole `tools/list` answer must stay small: every byte of it sits in the agent's context."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from persona_mcp.tools import catalogue
+from persona_mcp.tools.mcp_schema import to_mcp_tool
+from persona_mcp.tools.spec import ToolSpec
+
+BUDGET = 64 * 1024
+
+
+def _listing_bytes(specs: list[ToolSpec[Any, Any]]) -> int:
+    tools = [to_mcp_tool(spec).model_dump(by_alias=True, exclude_none=True, mode="json") for spec in specs]
+    return len(json.dumps({"tools": tools}, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def test_full_catalogue_listing_fits_in_64_kib() -> None:
+    size = _listing_bytes(list(catalogue))
+    print(f"tools/list, all {len(catalogue)} tools: {size} bytes")
+    assert size < BUDGET
+
+
+def test_default_exposure_and_read_only_listings_fit_in_64_kib() -> None:
+    default = catalogue.select()  # the server's default: every toolset
+    read_only = catalogue.select(read_only=True)
+    print(f"tools/list, default exposure ({len(default)} tools): {_listing_bytes(default)} bytes")
+    print(f"tools/list, read-only mode ({len(read_only)} tools): {_listing_bytes(read_only)} bytes")
+    assert _listing_bytes(read_only) < _listing_bytes(default) < BUDGET
