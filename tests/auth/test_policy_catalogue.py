@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -93,3 +94,13 @@ def test_every_catalogue_tool_appears_in_the_scope_table() -> None:
     table = render_scopes_markdown(CATALOGUE)
     assert all(f"`{name}`" in table for name in TOOLS)
     assert resources.files("persona_mcp.tools").joinpath("scope_docs.py").is_file()
+
+
+def test_the_grants_toml_example_in_docs_access_md_is_valid_against_the_catalogue() -> None:
+    from persona_mcp.auth import grants_file
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "access.md").read_text(encoding="utf-8")
+    example = docs.split("```toml\n", 1)[1].split("```", 1)[0]
+    declared = grants_file.parse(tomllib.loads(example), now=NOW)
+    grants_file.check_tools(declared, TOOLS)
+    assert set(declared.drafts) == {"triage-bot", "reviewer-alice", "nightly-report"}

@@ -154,7 +154,10 @@ class JwtVerifier:
 
     async def _fetch(self) -> KeySet | None:
         """Fetch the JWKS; on failure keep the last good keys (an issuer outage should not lock users out)."""
+        requested = self._monotonic()
         async with self._lock:
+            if self._fetched_at is not None and self._fetched_at >= requested:
+                return self._keys  # another request fetched while this one waited for the lock
             try:
                 async with httpx2.AsyncClient(
                     transport=self._transport, timeout=self._settings.http_timeout_seconds
