@@ -28,22 +28,37 @@ _PG_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.aud
 async def chain_transaction(store: Store) -> AsyncIterator[AsyncConnection]:
     """A transaction holding the chain lock; committed (durably) when the block exits normally."""
     async with store.engine.connect() as conn:
-        if store.is_sqlite:
-            # pysqlite would open a deferred transaction lazily; take the write lock up front instead.
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                # SQLite may already have rolled back (e.g. disk full); keep the original error.
-                with contextlib.suppress(Exception):
-                    await conn.exec_driver_sql("ROLLBACK")
-                raise
-            await conn.exec_driver_sql("COMMIT")
-        else:
-            async with conn.begin():
-                await conn.execute(_PG_LOCK)
-                yield conn
+        conn = await autocommit(conn)
+        async with locked(conn, sqlite=store.is_sqlite):
+            yield conn
+
+
+async def autocommit(conn: AsyncConnection) -> AsyncConnection:
+    """The connection in driver autocommit mode, so that `locked` can issue BEGIN/COMMIT itself.
+
+    pysqlite would otherwise open a deferred transaction lazily; the chain needs the write lock taken
+    before the head is read.
+    """
+    return await conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@asynccontextmanager
+async def locked(conn: AsyncConnection, *, sqlite: bool) -> AsyncIterator[AsyncConnection]:
+    """BEGIN with the chain lock on an autocommit connection; COMMIT on success, ROLLBACK otherwise."""
+    if sqlite:
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        await conn.exec_driver_sql("BEGIN")
+    try:
+        if not sqlite:
+            await conn.execute(_PG_LOCK)
+        yield conn
+    except BaseException:
+        # SQLite may already have rolled back (e.g. disk full); keep the original error.
+        with contextlib.suppress(Exception):
+            await conn.exec_driver_sql("ROLLBACK")
+        raise
+    await conn.exec_driver_sql("COMMIT")
 
 
 async def read_head(conn: AsyncConnection) -> tuple[int, str]:
@@ -88,9 +103,20 @@ def object_ids_column(ids: Sequence[str]) -> str | None:
     return f" {' '.join(ids)} " if ids else None
 
 
+_COLUMNS = tuple(column.name for column in audit_records.columns)
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
 async def insert_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
+    """Insert a batch as one driver-level executemany (the writer's hot path skips SQL compilation)."""
+    if not rows:
+        return
+    marker = _PLACEHOLDERS.get(conn.dialect.paramstyle)
+    if marker is None:
         await conn.execute(insert(audit_records), rows)
+        return
+    sql = f"INSERT INTO audit_records ({', '.join(_COLUMNS)}) VALUES ({', '.join([marker] * len(_COLUMNS))})"
+    await conn.exec_driver_sql(sql, [tuple(row[c] for c in _COLUMNS) for row in rows])
 
 
 async def latest_checkpoint(conn: AsyncConnection) -> Checkpoint | None:
@@ -134,12 +160,14 @@ def select_unresolved(instance_id: str | None = None) -> Any:
 
 
 __all__ = [
+    "autocommit",
     "chain_transaction",
     "checkpoint_at",
     "count_records",
     "insert_checkpoint",
     "insert_rows",
     "latest_checkpoint",
+    "locked",
     "object_ids_column",
     "read_head",
     "seal",

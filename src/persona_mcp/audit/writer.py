@@ -24,13 +24,15 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.audit import checkpoint as _checkpoint
 from persona_mcp.audit.chain import (
-    chain_transaction,
+    autocommit,
     insert_checkpoint,
     insert_rows,
     latest_checkpoint,
+    locked,
     read_head,
     seal,
     select_unresolved,
@@ -121,6 +123,9 @@ class AuditLog:
         self._health = Health(ok=True)
         self._closed = False
         self._writer: asyncio.Task[None] | None = None
+        # The writer task keeps one connection, saving a pool checkout and reset per batch.
+        self._conn: AsyncConnection | None = None
+        self._last_checkpoint_seq: int | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     @classmethod
@@ -308,10 +313,14 @@ class AuditLog:
         stop = False
         while not stop:
             batch = [await self._queue.get()]
+            # Let callers woken by the previous commit enqueue their next event first: this one pass
+            # through the event loop is what makes batches (and so group commit) large under load.
+            await asyncio.sleep(0)
             while len(batch) < _MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             stop = any(item is _STOP for item in batch)
             await self._commit(batch)
+        await self._drop_connection()
 
     async def _commit(self, batch: list[_Item]) -> None:
         appends = [item for item in batch if isinstance(item, _Append)]
@@ -321,7 +330,9 @@ class AuditLog:
         signed: Checkpoint | None = None
         current: Checkpoint | None = None
         try:
-            async with chain_transaction(self._store) as conn:
+            if self._conn is None:
+                self._conn = await autocommit(await self._store.engine.connect())
+            async with locked(self._conn, sqlite=self._store.is_sqlite) as conn:
                 seq, prev_hash = await read_head(conn)
                 rows: list[dict[str, Any]] = []
                 for item in appends:
@@ -337,8 +348,12 @@ class AuditLog:
                     records.append(record)
                     rows.append(row)
                 await insert_rows(conn, rows)
-                current = await latest_checkpoint(conn)
-                last = current.seq if current else 0
+                # Reading the latest checkpoint costs a query, so only when one may be due.
+                maybe_due = requests or timed or self._last_checkpoint_seq is None
+                if maybe_due or seq - (self._last_checkpoint_seq or 0) >= self._every:
+                    current = await latest_checkpoint(conn)
+                    self._last_checkpoint_seq = current.seq if current else 0
+                last = self._last_checkpoint_seq or 0
                 if seq > last and (requests or timed or seq - last >= self._every):
                     signed = sign_checkpoint(
                         self._signing_key,
@@ -350,8 +365,11 @@ class AuditLog:
                     )
                     await insert_checkpoint(conn, signed)
         except Exception as exc:
+            await self._drop_connection()
             self._fail(appends, requests, exc)
             return
+        if signed is not None:
+            self._last_checkpoint_seq = signed.seq
         self._health = Health(ok=True)
         if signed is not None:
             self._pending_external.append(signed)
@@ -362,6 +380,15 @@ class AuditLog:
         for request in requests:
             if not request.future.done():
                 request.future.set_result(signed or current)
+
+    async def _drop_connection(self) -> None:
+        """Forget a connection that failed; the next batch opens a fresh one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
 
     def _fail(self, appends: list[_Append], requests: list[_CheckpointRequest], exc: Exception) -> None:
         cause = exc.orig if hasattr(exc, "orig") and exc.orig is not None else exc
