@@ -100,8 +100,13 @@ def _with_request_id(message: str, error: PersonaError) -> str:
 
 
 def _not_found(spec: AnySpec, arguments: Mapping[str, Any]) -> str:
+    message = _missing_object(spec, arguments)
     if spec.name in SANDBOX_ONLY:
-        return f"{spec.name} works only with a sandbox API key, or the inquiry does not exist there."
+        message += f" Note: {spec.name} works only with a sandbox API key."
+    return message
+
+
+def _missing_object(spec: AnySpec, arguments: Mapping[str, Any]) -> str:
     ids = _ids_in(arguments)
     if not ids:
         return f"Persona found nothing for {spec.name} in this environment."
