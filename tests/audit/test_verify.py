@@ -214,3 +214,14 @@ def test_the_top_level_seq_and_prev_hash_are_read_correctly_despite_nested_keys(
     assert claimed_seq(body) == 5
     assert claimed_prev_hash(body) == "c" * 64
     assert AuditRecord.from_stored(body, digest(body.encode())).seq == 5
+
+
+async def test_deep_verification_finds_an_index_column_edited_to_hide_a_record(
+    store: Store, filled: AuditLog
+) -> None:
+    await drop_append_only_triggers(store)
+    await execute(store, "UPDATE audit_records SET principal = 'nobody' WHERE seq = 90")
+
+    assert (await _verify(store, filled)).ok, "the hashed bodies are intact"
+    deep = await verify_log(store, trusted_keys=[filled.public_key], deep=True, batch_size=300)
+    assert _only_break(deep) == (BreakKind.EDITED, 90)

@@ -1,0 +1,121 @@
+"""Verification speed over a large log (default 1,000,000 records on SQLite).
+
+    .venv/bin/python benchmarks/audit_verify.py [--records N] [--postgres URL]
+
+The log is generated directly (same `seal` as the writer, inserted in bulk) because appending a million
+records through the writer would measure the writer, not `verify`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, text
+
+from persona_mcp.audit.chain import seal
+from persona_mcp.audit.checkpoint import sign_checkpoint
+from persona_mcp.audit.keys import load_signing_key
+from persona_mcp.audit.record import GENESIS_HASH, AuditEvent
+from persona_mcp.audit.verify import verify_log
+from persona_mcp.store import create_store, upgrade
+from persona_mcp.store.schema.audit import audit_checkpoints, audit_records
+
+
+def _event(i: int) -> AuditEvent:
+    return AuditEvent(
+        kind="call.outcome",
+        call_id=f"call-{i}",
+        principal="agent",
+        grant_id="grt_bench",
+        tool="get_account",
+        scope="accounts:read",
+        decision="allowed",
+        arguments={"account_id": f"act_{i}", "email": "hmac-sha256:" + "ab" * 32},
+        upstream_method="GET",
+        upstream_path=f"/accounts/act_{i}",
+        upstream_status=200,
+        persona_request_id=f"req_{i}",
+        object_ids=[f"act_{i}"],
+        attempts=1,
+        latency_ms=12.5,
+        outcome="ok",
+    )
+
+
+async def _fill(url: str, data_dir: Path, count: int) -> None:
+    store = create_store(url)
+    await upgrade(store)
+    key = load_signing_key(data_dir / "audit-signing.key")
+    prev, seq = GENESIS_HASH, 0
+    started = time.perf_counter()
+    while seq < count:
+        rows = []
+        for _ in range(min(20_000, count - seq)):
+            seq += 1
+            record, row = seal(
+                _event(seq),
+                seq=seq,
+                prev_hash=prev,
+                instance_id="bench",
+                timestamp="2026-01-01T00:00:00.000000Z",
+            )
+            prev = record.hash
+            rows.append(row)
+        checkpoint = sign_checkpoint(
+            key, seq=seq, hash_=prev, timestamp="2026-01-01T00:00:00.000000Z", instance_id="bench", count=seq
+        )
+        async with store.engine.begin() as conn:
+            await conn.execute(insert(audit_records), rows)
+            await conn.execute(insert(audit_checkpoints), [checkpoint.to_row()])
+    print(f"generated {count:,} records in {time.perf_counter() - started:.1f}s")
+    await store.close()
+
+
+async def _verify(url: str, data_dir: Path) -> None:
+    store = create_store(url)
+    public = load_signing_key(data_dir / "audit-signing.key").public_key()
+    report = await verify_log(store, trusted_keys=[public])
+    await store.close()
+    assert report.ok, report.breaks
+    print(
+        f"verified {report.records:,} records, {report.checkpoints_matched} checkpoints, "
+        f"in {report.elapsed_s:.2f}s: {report.records_per_second:,.0f} records/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--postgres", default=None, help="also run on this PostgreSQL URL (fresh schema)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+        print("sqlite")
+        asyncio.run(_fill(url, Path(tmp), args.records))
+        asyncio.run(_verify(url, Path(tmp)))
+    if args.postgres:
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(
+            args.postgres.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"{args.postgres}?options=-csearch_path%3D{schema}"
+                print("postgresql")
+                asyncio.run(_fill(url, Path(tmp), args.records))
+                asyncio.run(_verify(url, Path(tmp)))
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
