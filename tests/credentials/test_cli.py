@@ -208,7 +208,9 @@ def test_rotate_key_with_an_environment_key_needs_the_new_key_on_stdin(
     monkeypatch.setenv("PERSONA_MCP_SECRET_KEY", new)
     assert len(_listed()) == 1
     monkeypatch.setenv("PERSONA_MCP_SECRET_KEY", old)
-    assert _cli("test", "sandbox").exit_code == 1  # rows no longer open with the old key
+    monkeypatch.setenv("PERSONA_API_BASE_URL", "http://127.0.0.1:9/api/v1")  # never the internet
+    stale = _cli("test", "sandbox")
+    assert stale.exit_code == 1 and "which this server does not have" in stale.output
 
 
 @pytest.fixture

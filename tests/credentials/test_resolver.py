@@ -2,6 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from persona_mcp.auth.credentials import (
     CredentialResolver,
@@ -93,9 +94,16 @@ async def test_an_authorization_code_token_works_until_it_expires_then_says_what
     )
     resolver = CredentialResolver(store, box, settings=_settings(), events=sink, clock=lambda: now[0])
     provider = await resolver.provider_for(Environment.PRODUCTION, "alice")
-    assert await provider.bearer_token() == "at_granted"
+    with capture_logs() as early:
+        assert await provider.bearer_token() == "at_granted"
     assert await provider.on_unauthorized("at_granted") is False
-    now[0] += timedelta(hours=1)
+    now[0] += timedelta(minutes=55)
+    with capture_logs() as late:
+        assert await provider.bearer_token() == "at_granted"
+    assert early == []
+    assert late[0]["event"] == "credential.access_token_expiring"
+    assert "--access-token-stdin" in late[0]["fix"]
+    now[0] += timedelta(minutes=5)
     with pytest.raises(CredentialUnavailableError, match="--access-token-stdin --expires-in 3600"):
         await provider.bearer_token()
 

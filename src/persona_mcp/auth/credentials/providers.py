@@ -30,6 +30,8 @@ _log = structlog.get_logger(__name__)
 
 #: Who the audit log names when the server itself disables a credential.
 SYSTEM_ACTOR = "persona-mcp"
+#: How long before a non-refreshable access token expires the server starts warning the admin.
+EXPIRY_WARNING = timedelta(minutes=10)
 
 
 def reconnect_command(info: CredentialInfo) -> str:
@@ -60,13 +62,23 @@ class AccessTokenCredential:
         self._info = info
         self._token = token
         self._clock = clock
+        self._warned = False
 
     def __repr__(self) -> str:
         return f"AccessTokenCredential(id={self._info.id!r}, token=<hidden>)"
 
     async def bearer_token(self) -> str:
         expires_at = self._info.access_expires_at
-        if expires_at is not None and self._clock() >= expires_at:
+        now = self._clock()
+        if expires_at is not None and not self._warned and now >= expires_at - EXPIRY_WARNING:
+            self._warned = True
+            _log.warning(
+                "credential.access_token_expiring",
+                credential_id=self._info.id,
+                expires_at=expires_at.isoformat(),
+                fix=reconnect_command(self._info),
+            )
+        if expires_at is not None and now >= expires_at:
             raise CredentialUnavailableError(
                 f"{self._info.label} expired at {expires_at.isoformat()}; authorization-code access tokens "
                 "cannot be refreshed: have the granting organization authorize again, then run "
