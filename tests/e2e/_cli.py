@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
+import httpx2
+from anyio.abc import Process
 
 #: The console script installed next to the interpreter running the tests.
 PERSONA_MCP = str(Path(sys.executable).with_name("persona-mcp"))
@@ -61,3 +64,31 @@ def grant_token(output: bytes) -> str:
     tokens = [word for word in output.decode().split() if word.startswith("pmcp_")]
     assert len(tokens) == 1, "grants create printed no single token"
     return tokens[0]
+
+
+@asynccontextmanager
+async def background(*args: str, env: Mapping[str, str], log: Path) -> AsyncIterator[Process]:
+    """A long-running `persona-mcp` command (output to `log`), killed on exit if still running."""
+    with log.open("ab") as out:
+        process = await anyio.open_process([PERSONA_MCP, *args], env=dict(env), stdout=out, stderr=out)
+        try:
+            yield process
+        finally:
+            if process.returncode is None:
+                process.kill()
+            with anyio.fail_after(10), anyio.CancelScope(shield=True):
+                await process.wait()
+
+
+async def wait_until_answering(url: str, process: Process, *, timeout: float = 60) -> None:
+    """Poll `url` until it answers at all (any status); fail early if the process died."""
+    with anyio.fail_after(timeout):
+        async with httpx2.AsyncClient(timeout=2) as http:
+            while True:
+                if process.returncode is not None:
+                    raise AssertionError(f"process exited with {process.returncode} before serving {url}")
+                try:
+                    await http.get(url)
+                    return
+                except httpx2.TransportError:
+                    await anyio.sleep(0.1)
