@@ -134,7 +134,10 @@ SUCCESSES: tuple[Case, ...] = (
             "target_object_id": w.other_account,
         },
     ),
-    Case("run_account_action", lambda w: {"account_id": w.account, "account_action_id": "actact_Demo1"}),
+    Case(
+        "run_account_action",
+        lambda w: {"account_id": w.account, "account_action_id": "accac_DemoAction000000000000000"},
+    ),
     Case(
         "list_inquiries",
         lambda w: {"status": "approved"},
@@ -298,7 +301,7 @@ FAILURES: tuple[Failure, ...] = (
     ),
     Failure(
         "run_account_action",
-        lambda w: {"account_id": MISSING["account"], "account_action_id": "actact_Demo1"},
+        lambda w: {"account_id": MISSING["account"], "account_action_id": "accac_DemoAction000000000000000"},
         "not_found",
     ),
     Failure("list_inquiries", lambda w: {}, "upstream_unavailable", fault=503, retry_safe=True),

@@ -1,0 +1,79 @@
+"""Failure messages: our words, the next step, no upstream free text, no echoed personal values."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from persona_mcp.persona.errors import ErrorDetail, error_for_status
+from persona_mcp.tools import catalogue
+from persona_mcp.tools.recovery import explain, validation_message
+
+LEAKY = ErrorDetail(
+    title="name-first 'Jane Secret' is invalid",
+    details="value jane.secret@example.com rejected",
+    source_pointer="/data/attributes/name-first",
+)
+
+
+def test_unprocessable_names_the_argument_and_withholds_upstream_text() -> None:
+    error = error_for_status(422, errors=[LEAKY], method="PATCH", request_id="req_Abc123")
+    failure = explain(catalogue.get("update_account"), error, {"account_id": "act_X1"})
+    assert failure.kind == "invalid_request" and failure.retry_safe is False
+    assert "name_first" in failure.message and "req_Abc123" in failure.message
+    assert "Jane" not in failure.message and "example.com" not in failure.message
+
+
+def test_conflict_on_resume_says_which_statuses_allow_it() -> None:
+    failure = explain(catalogue.get("resume_inquiry"), error_for_status(409, method="POST"), {})
+    assert "pending or expired" in failure.message and failure.kind == "conflict"
+
+
+@pytest.mark.parametrize(
+    ("tool", "retry_safe", "kind"),
+    [
+        ("get_account", True, "upstream_unavailable"),
+        ("update_account", True, "upstream_unavailable"),  # idempotent write: same call, same effect
+        ("create_account", False, "outcome_unknown"),  # not idempotent: the outcome must be checked first
+    ],
+)
+def test_outages_say_whether_the_same_call_may_be_repeated(tool: str, retry_safe: bool, kind: str) -> None:
+    failure = explain(catalogue.get(tool), error_for_status(None, method="POST", attempts=3), {})
+    assert (failure.retry_safe, failure.kind) == (retry_safe, kind)
+    assert "3 attempts" in failure.message
+
+
+def test_rate_limit_gives_the_wait() -> None:
+    failure = explain(catalogue.get("list_accounts"), error_for_status(429, retry_after=7), {})
+    assert failure.retry_safe and "7 s" in failure.message
+
+
+def test_forbidden_names_the_persona_permission() -> None:
+    failure = explain(catalogue.get("create_webhook"), error_for_status(403), {})
+    assert "webhook.write" in failure.message and not failure.retry_safe
+
+
+def test_not_found_never_echoes_a_value_that_is_not_id_shaped() -> None:
+    failure = explain(catalogue.get("get_account"), error_for_status(404), {"account_id": "act_x/../../y"})
+    assert "../" not in failure.message
+
+
+def test_validation_message_names_fields_and_patterns_without_echoing_personal_values() -> None:
+    spec = catalogue.get("create_account")
+    with pytest.raises(ValidationError) as raised:
+        spec.input_model.model_validate(
+            {"email_address": "jane.secret@@x", "country_code": "USA", "name_first": 5, "colour": "red"}
+        )
+    message = validation_message(spec, raised.value)
+    assert "email_address must match the pattern" in message
+    assert "country_code must match the pattern ^[A-Z]{2}$" in message
+    assert "colour is not an argument of create_account" in message
+    assert "name_first is not valid" in message
+    assert "jane.secret" not in message and "USA" not in message
+
+
+def test_validation_message_lists_allowed_values() -> None:
+    spec = catalogue.get("create_list")
+    with pytest.raises(ValidationError) as raised:
+        spec.input_model.model_validate({"type": "colour", "name": "x"})
+    assert "'email-address'" in validation_message(spec, raised.value)

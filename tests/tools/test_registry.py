@@ -1,0 +1,70 @@
+"""Exposure precedence and name checking, written once in `Catalogue.select`."""
+
+from __future__ import annotations
+
+import pytest
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import ObjectKind
+from persona_mcp.tools import catalogue
+from persona_mcp.tools.registry import UnknownToolError
+
+
+def _names(**kwargs: object) -> set[str]:
+    return {spec.name for spec in catalogue.select(**kwargs)}  # type: ignore[arg-type]
+
+
+def test_nothing_named_exposes_every_tool() -> None:
+    assert _names() == set(catalogue.names)
+
+
+def test_toolsets_and_explicit_tools_add_up() -> None:
+    chosen = _names(toolsets={"webhooks"}, tools={"get_account"})
+    assert chosen == {spec.name for spec in catalogue.in_toolset("webhooks")} | {"get_account"}
+
+
+def test_exclusions_beat_inclusions() -> None:
+    chosen = _names(toolsets={"accounts"}, tools={"redact_account"}, exclude={"redact_account"})
+    assert "redact_account" not in chosen and "get_account" in chosen
+
+
+def test_read_only_wins_over_an_explicit_tool() -> None:
+    chosen = _names(tools={"approve_inquiry", "get_inquiry"}, read_only=True)
+    assert chosen == {"get_inquiry"}
+    assert all(not spec.is_write for spec in catalogue.select(read_only=True))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"toolsets": {"acounts"}}, {"tools": {"get_acount"}}, {"exclude": {"redact_acount"}}],
+    ids=["toolset", "tool", "exclude"],
+)
+def test_an_unknown_name_anywhere_is_an_error_naming_the_valid_ones(kwargs: dict[str, set[str]]) -> None:
+    with pytest.raises(UnknownToolError) as raised:
+        catalogue.select(**kwargs)  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert "acount" in message and ("accounts" in message or "get_account" in message)
+
+
+def test_lookup_by_name_refuses_unknown_tools() -> None:
+    assert catalogue.get("get_account").scope is Scope.ACCOUNTS_READ
+    with pytest.raises(UnknownToolError, match="valid tools"):
+        catalogue.get("drop_database")
+
+
+def test_by_scope_lists_each_tool_once_under_its_scope() -> None:
+    grouped = catalogue.by_scope()
+    assert sorted(name for specs in grouped.values() for name in (s.name for s in specs)) == sorted(
+        catalogue.names
+    )
+    assert {s.name for s in grouped[Scope.INQUIRIES_DECIDE]} == {
+        "approve_inquiry",
+        "decline_inquiry",
+        "mark_inquiry_for_review",
+    }
+
+
+def test_lister_for_names_the_list_tool_of_a_kind() -> None:
+    assert catalogue.lister_for(ObjectKind.ACCOUNT) == "list_accounts"
+    assert catalogue.finders_for(ObjectKind.INQUIRY) == ["list_inquiries", "search_inquiries"]
+    assert catalogue.lister_for(ObjectKind.VERIFICATION) is None
