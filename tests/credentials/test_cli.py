@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ from typer.testing import CliRunner, Result
 from persona_mcp.auth.credentials import CredentialStatus, CredentialStore, load_secret_box
 from persona_mcp.auth.credentials.secretbox import KEY_FILE_NAME, NEXT_KEY_FILE_NAME, encode_key, generate_key
 from persona_mcp.auth.events import DiscardEvents
-from persona_mcp.cli import credentials as credentials_cli
 from persona_mcp.cli.credentials import app
 from persona_mcp.sandbox import DEFAULT_API_KEY, SandboxConfig, create_app
 from persona_mcp.sandbox.oauth import SandboxOAuth
@@ -49,18 +47,8 @@ def env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def _uncached_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Logs to whatever stderr is current, never cached: CliRunner swaps and closes the streams per call,
-    and the real `configure_logging` caches loggers for the life of a process (one CLI command)."""
-
-    def configure(_level: str) -> None:
-        structlog.configure(
-            processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
-            logger_factory=lambda *_args: structlog.PrintLogger(sys.stderr),
-            cache_logger_on_first_use=False,
-        )
-
-    monkeypatch.setattr(credentials_cli, "configure_logging", configure)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures structlog for its process; put the defaults back for the next test."""
     yield
     structlog.reset_defaults()
 

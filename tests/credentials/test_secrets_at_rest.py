@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -38,15 +37,7 @@ EC_KEY = ECKey.generate_key("P-256")
 
 
 @pytest.fixture
-def _uncached_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def configure(_level: str) -> None:
-        structlog.configure(
-            processors=[structlog.processors.JSONRenderer()],
-            logger_factory=lambda *_args: structlog.PrintLogger(sys.stderr),
-            cache_logger_on_first_use=False,
-        )
-
-    monkeypatch.setattr(credentials_cli, "configure_logging", configure)
+def _restore_logging() -> Iterator[None]:
     yield
     structlog.reset_defaults()
 
@@ -58,7 +49,7 @@ def _database_bytes(directory: Path) -> bytes:
 
 
 async def test_seeded_secrets_are_absent_from_the_database_file_the_logs_and_the_listing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _uncached_logs: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _restore_logging: None
 ) -> None:
     key = generate_key()
     box = SecretBox.from_keys(key)
