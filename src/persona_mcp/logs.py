@@ -25,6 +25,10 @@ def _drop_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -
     return event
 
 
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines to stderr, for the server, the sandbox and the CLI alike."""
     numeric = logging.getLevelName(level.upper())
@@ -39,6 +43,8 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=_stderr_logger,
+        # Not cached: the logger looks up sys.stderr when it is made, so in-process CLI runs (tests that
+        # swap stderr) and the server that follows them both log to the stderr of the moment.
+        cache_logger_on_first_use=False,
     )

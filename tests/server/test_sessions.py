@@ -11,15 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 import jsonschema
 import mcp_types as types
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from typer.testing import CliRunner
 
-from persona_mcp.cli import app as cli
 from persona_mcp.cli.demo import DEMO_SCOPES, run_workflow
 from persona_mcp.sandbox import DEFAULT_API_KEY
 from persona_mcp.sandbox.transport import SandboxTransport
@@ -48,24 +47,11 @@ class _SchemaChecked:
         self.steps.append(tool)
 
 
-def _grant_token(data_dir: Path, env: dict[str, str]) -> str:
-    result = CliRunner().invoke(
-        cli,
-        [
-            "grants",
-            "create",
-            "--principal",
-            "stdio-agent",
-            "--env",
-            "sandbox",
-            "--scopes",
-            ",".join(DEMO_SCOPES),
-            "--json",
-        ],
-        env=env,
-    )
-    assert result.exit_code == 0, result.output
-    token: str = json.loads(result.stdout)["token"]
+async def _grant_token(env: dict[str, str]) -> str:
+    command = [sys.executable, "-m", "persona_mcp.cli", "grants", "create", "--principal", "stdio-agent"]
+    command += ["--env", "sandbox", "--scopes", ",".join(DEMO_SCOPES), "--json"]
+    done = await anyio.run_process(command, env=env)
+    token: str = json.loads(done.stdout)["token"]
     return token
 
 
@@ -80,7 +66,7 @@ async def test_the_demo_workflow_runs_over_stdio_with_schema_valid_results(tmp_p
             "PERSONA_MCP_ENVIRONMENT": "sandbox",
         }
         env.pop("PERSONA_MCP_DATABASE_URL", None)
-        env["PERSONA_MCP_TOKEN"] = _grant_token(tmp_path, env)
+        env["PERSONA_MCP_TOKEN"] = await _grant_token(env)
         params = StdioServerParameters(
             command=sys.executable, args=["-m", "persona_mcp.cli", "serve"], env=env, cwd=str(tmp_path)
         )
