@@ -29,3 +29,10 @@ def test_default_exposure_and_read_only_listings_fit_in_64_kib() -> None:
     print(f"tools/list, default exposure ({len(default)} tools): {_listing_bytes(default)} bytes")
     print(f"tools/list, read-only mode ({len(read_only)} tools): {_listing_bytes(read_only)} bytes")
     assert _listing_bytes(read_only) < _listing_bytes(default) < BUDGET
+
+
+def test_write_results_keep_a_schema_for_clients_that_ask_for_it() -> None:
+    spec = catalogue.get("approve_inquiry")
+    assert to_mcp_tool(spec).output_schema is None
+    declared = to_mcp_tool(spec, write_output_schemas=True).output_schema
+    assert declared is not None and declared["required"] == ["id", "type"]

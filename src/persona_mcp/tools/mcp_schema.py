@@ -108,15 +108,19 @@ def output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
     return _top_level(_open(compact(spec.output_model.model_json_schema(mode="serialization"))))
 
 
-def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
-    """The MCP tool declaration of `spec`."""
+def to_mcp_tool(spec: ToolSpec[Any, Any], *, write_output_schemas: bool = False) -> types.Tool:
+    """The MCP tool declaration of `spec`.
+
+    `write_output_schemas=True` also declares the (small) result schema of write tools, for clients that
+    validate every structured result; it costs about 14 KB of listing for the whole catalogue.
+    """
     hints = spec.annotations
     return types.Tool(
         name=spec.name,
         title=spec.title,
         description=spec.description,
         input_schema=input_schema(spec),
-        output_schema=None if spec.is_write else output_schema(spec),
+        output_schema=output_schema(spec) if (write_output_schemas or not spec.is_write) else None,
         annotations=types.ToolAnnotations(
             read_only_hint=hints.read_only,
             destructive_hint=hints.destructive,
