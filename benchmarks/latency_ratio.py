@@ -16,6 +16,8 @@ Modes (persona-mcp always writes an audit record per call; the modes differ only
            (SQLite synchronous=OFF, PostgreSQL synchronous_commit=off). The nearest this script gets to
            "audit off" (target <= 1.25) without changing the server: the audit work stays, the fsync goes.
 
+`--phases N` runs N more interleaved pairs with timers around persona-mcp's own steps (credential lookup,
+upstream call, audit append, ...) and prints each step's time per call: where A's extra time goes.
 `--profile N` runs N more persona-mcp calls under cProfile (client, both servers and the sandbox share
 the process, so read it next to the baseline) and prints the functions with the most own time.
 """
@@ -24,13 +26,15 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import functools
+import inspect
 import pstats
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,9 +47,14 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.lowlevel import Server
 from sqlalchemy import create_engine, event, text
 
+from persona_mcp.audit import AuditLog
+from persona_mcp.auth.callers import CallerResolver
+from persona_mcp.auth.credentials.resolver import CredentialResolver
 from persona_mcp.logs import configure_logging
+from persona_mcp.persona.client import PersonaClient
 from persona_mcp.sandbox import DEFAULT_API_KEY
 from persona_mcp.server.app import open_server
+from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.run import http_app_for
 from persona_mcp.server.serving import free_port, serving
 from persona_mcp.store import Store, create_store
@@ -200,6 +209,69 @@ async def _profile(a: Call, calls: int, top: int) -> None:
     pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
 
 
+#: persona-mcp steps timed by `--phases`: (class, method, label). Sync and async methods both work.
+_PHASES: tuple[tuple[type, str, str], ...] = (
+    (CallPipeline, "call", "pipeline.call (all of the below and validation)"),
+    (CallerResolver, "resolve", "caller resolution (bearer token, cached)"),
+    (CallPipeline, "visible_to", "tools/list filter (SDK Mcp-Param header check)"),
+    (CredentialResolver, "provider_for", "credential lookup (database)"),
+    (PersonaClient, "_call", "upstream Persona GET"),
+    (AuditLog, "append", "audit append (committed record)"),
+    (CallPipeline, "_answer", "result dump, masking, JSON text"),
+)
+
+
+@contextmanager
+def _phase_timers() -> Iterator[dict[str, list[float]]]:
+    """Wrap each step in `_PHASES` with a timer for the block; the originals are restored afterwards."""
+    spent: dict[str, list[float]] = {label: [] for _, _, label in _PHASES}
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in _PHASES]
+    for (owner, name, original), (_, _, label) in zip(originals, _PHASES, strict=True):
+        setattr(owner, name, _timed_method(original, spent[label]))
+    try:
+        yield spent
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+def _timed_method(original: Callable[..., Any], into: list[float]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def timed_async(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                into.append(time.perf_counter() - started)
+
+        return timed_async
+
+    @functools.wraps(original)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            into.append(time.perf_counter() - started)
+
+    return timed
+
+
+async def _phases(a: Call, b: Call, calls: int) -> None:
+    with _phase_timers() as spent:
+        a_times, b_times = await _interleaved(a, b, 0, calls)
+    extra = (statistics.median(a_times) - statistics.median(b_times)) * 1000
+    print(
+        f"\npersona-mcp steps over {calls} more interleaved calls (A-B median {extra:.2f} ms), ms per call:"
+    )
+    for label, seconds in spent.items():
+        if seconds:
+            median, mean = statistics.median(seconds) * 1000, statistics.mean(seconds) * 1000
+            print(f"  {label:<50} median {median:6.2f}   mean {mean:6.2f}   (x{len(seconds) / calls:.0f})")
+
+
 async def _first_account(sandbox_url: str) -> str:
     async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as http:
         response = await http.get(
@@ -235,6 +307,8 @@ async def _run(args: argparse.Namespace) -> None:
                         a = _caller(persona, account_id, "persona-mcp")
                         a_times, b_times = await _interleaved(a, b, args.warmup, args.calls)
                         _report(mode, backend, Figures.of(a_times), Figures.of(b_times))
+                        if args.phases:
+                            await _phases(a, b, args.phases)
                         if args.profile:
                             await _profile(a, args.profile, args.top)
 
@@ -271,6 +345,7 @@ def main() -> None:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="then profile N persona-mcp calls"
     )
+    parser.add_argument("--phases", type=int, default=0, metavar="N", help="then time persona-mcp's steps")
     parser.add_argument("--top", type=int, default=30, help="rows of the profile to print")
     args = parser.parse_args()
     configure_logging("WARNING")
