@@ -53,6 +53,11 @@ _DEEP_PAGE = text(
 
 Row = Sequence[Any]
 
+_PREV_KEY = '"prev_hash":"'
+_PREV_KEY_LEN = len(_PREV_KEY)
+_SEQ_KEY = '"seq":'
+_SEQ_KEY_LEN = len(_SEQ_KEY)
+
 
 class BreakKind(StrEnum):
     EDITED = "edited"
@@ -174,8 +179,22 @@ async def _stored_checkpoints(conn: AsyncConnection) -> list[Checkpoint]:
 
 
 async def _page(conn: AsyncConnection, after: int, end: int, limit: int) -> list[Row]:
-    result = await conn.execute(_PAGE, {"after": after, "end": end, "n": limit})
-    return [tuple(row) for row in result.all()]
+    """One keyset page as plain tuples, read through the driver's own cursor.
+
+    Rows go straight from the driver to the hot loop: building SQLAlchemy rows for a million records
+    costs more than hashing them.
+    """
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        "SELECT seq, prev_hash, hash, body FROM audit_records "
+        f"WHERE seq > {marker} AND seq <= {marker} ORDER BY seq LIMIT {marker}"
+    )
+    async with driver.cursor() as cursor:
+        await cursor.execute(sql, (after, end, limit))
+        rows: list[Row] = await cursor.fetchall()
+    return rows
 
 
 async def _walk_chain(
@@ -186,37 +205,58 @@ async def _walk_chain(
     batch_size: int,
     progress: Progress | None,
 ) -> ChainBreak | None:
-    sha256 = hashlib.sha256
+    """Walk the table page by page (keyset on seq), stopping at the first break."""
     after = 0
     while after < end:
         rows = await _page(conn, after, end, batch_size)
         if not rows:
             break
-        expected, last, before_last = walk.expected, walk.last_hash, walk.before_last_hash
-        for row in rows:
-            seq, prev_column, hash_column, body = row
-            computed = sha256(body.encode()).hexdigest()
-            if (
-                seq != expected
-                or computed != hash_column
-                or prev_column != last
-                or claimed_prev_hash(body) != last
-                or claimed_seq(body) != seq
-            ):
-                walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
-                return await _classify(conn, walk, row)
-            if seq in checkpoints:
-                mismatch = _hold_against(checkpoints[seq], computed, walk)
-                if mismatch is not None:
-                    walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
-                    return mismatch
-            before_last, last = last, computed
-            expected += 1
-        walk.records += len(rows)
-        walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
+        found = _walk_page(rows, walk, checkpoints)
+        if found is not None:
+            return found if isinstance(found, ChainBreak) else await _classify(conn, walk, found)
         after = rows[-1][0]
         if progress is not None:
             progress(walk.records, end)
+    return None
+
+
+def _walk_page(
+    rows: list[Row], walk: _Walk, checkpoints: dict[int, list[Checkpoint]]
+) -> Row | ChainBreak | None:
+    """Verify one page: the first anomalous row (to classify), a checkpoint mismatch, or None.
+
+    The hot loop: one SHA-256 and a few string comparisons per record, no parsing, no objects.
+    """
+    sha256 = hashlib.sha256
+    expected, last, before_last = walk.expected, walk.last_hash, walk.before_last_hash
+    for index, row in enumerate(rows):
+        seq, prev_column, hash_column, body = row
+        computed = sha256(body.encode()).hexdigest()
+        # Inlined claimed_prev_hash / claimed_seq (see record.py): `seq` sorts after `prev_hash` and
+        # nothing nested follows it, so the first `"seq":` after the top-level prev_hash is the record's.
+        at = body.rfind(_PREV_KEY)
+        seq_at = body.find(_SEQ_KEY, at) + _SEQ_KEY_LEN
+        if (
+            seq != expected
+            or computed != hash_column
+            or prev_column != last
+            or at < 0
+            or body[at + _PREV_KEY_LEN : at + _PREV_KEY_LEN + 64] != last
+            or body[seq_at : body.find(",", seq_at)] != str(seq)
+        ):
+            walk.records += index
+            walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
+            return row
+        if seq in checkpoints:
+            walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
+            mismatch = _hold_against(checkpoints[seq], computed, walk)
+            if mismatch is not None:
+                walk.records += index
+                return mismatch
+        before_last, last = last, computed
+        expected += 1
+    walk.records += len(rows)
+    walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
     return None
 
 
