@@ -147,12 +147,6 @@ async def test_a_write_interrupted_by_sigkill_keeps_its_intent_and_the_restart_r
     assert [(r["kind"], r["call_id"], r["seq"]) for r in listed] == [("call.intent", call_id, intent_seq)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG src/persona_mcp/server/run.py run_http: uvicorn re-raises the captured SIGTERM when serve() "
-    "returns, inside `async with open_server(...)`, so the process dies (-15) before the audit log's "
-    "aclose signs its final checkpoint",
-)
 async def test_a_server_stopped_with_sigterm_exits_cleanly_after_a_final_signed_checkpoint(
     tmp_path: Path,
 ) -> None:

@@ -26,7 +26,7 @@ from persona_mcp.persona.ids import PREFIXES, ObjectKind
 from persona_mcp.sandbox.seed import DEMO_TEMPLATE_ID
 from persona_mcp.testing import Harness, connected
 from persona_mcp.tools import CATALOGUE, catalogue
-from persona_mcp.tools.mcp_schema import input_schema, output_schema
+from persona_mcp.tools.mcp_schema import input_schema
 
 pytestmark = pytest.mark.anyio
 
@@ -288,24 +288,8 @@ FAILURE: dict[str, Failure] = {
     "verify_audit_log": Invalid(lambda w: {"deep": True}, "deep"),
 }
 
-#: Success paths that fail today because of a bug in src/ (see the reason).
-KNOWN_BUGS: dict[str, str] = {
-    name: "BUG src/persona_mcp/server/app.py:147 passes the AuditLog itself as `audit_reader`; the reviewer "
-    "tools need AuditLogReader.for_log(audit) (AuditLog has no find/verify: AttributeError)"
-    for name in ("query_audit_log", "verify_audit_log")
-}
-
 TOOLS = [spec.name for spec in CATALOGUE]
 _FINDER = re.compile(r"\b(?:list|search)_[a-z_]+|\bget_list\b")
-
-
-def _with_known_bugs(names: list[str]) -> list[Any]:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[name]))
-        if name in KNOWN_BUGS
-        else name
-        for name in names
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -347,7 +331,7 @@ async def test_the_grant_with_every_scope_lists_every_tool(
     assert sorted(declared_output_schemas) == sorted(TOOLS)
 
 
-@pytest.mark.parametrize("tool", _with_known_bugs(TOOLS))
+@pytest.mark.parametrize("tool", list(TOOLS))
 async def test_each_tool_succeeds_through_the_client_with_content_matching_its_output_schema(
     tool: str, harness: Harness, world: World, declared_output_schemas: dict[str, dict[str, Any] | None]
 ) -> None:
@@ -358,10 +342,9 @@ async def test_each_tool_succeeds_through_the_client_with_content_matching_its_o
     result = await harness.client.call_tool(tool, SUCCESS[tool](world))
     assert not result.is_error, _text(result)
     assert isinstance(result.structured_content, dict)
-    spec = catalogue.get(tool)
     declared = declared_output_schemas[tool]
-    assert (declared is None) == spec.is_write, "read tools declare their output schema, write tools do not"
-    schema = declared if declared is not None else output_schema(spec)
+    assert declared is not None, "every tool lists its output schema"
+    schema = declared
     jsonschema.validate(result.structured_content, schema, cls=jsonschema.Draft202012Validator)
     assert json.loads(result.content[0].text) == result.structured_content  # type: ignore[union-attr]
 

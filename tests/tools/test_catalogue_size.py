@@ -31,8 +31,9 @@ def test_default_exposure_and_read_only_listings_fit_in_64_kib() -> None:
     assert _listing_bytes(read_only) < _listing_bytes(default) < BUDGET
 
 
-def test_write_results_keep_a_schema_for_clients_that_ask_for_it() -> None:
-    spec = catalogue.get("approve_inquiry")
-    assert to_mcp_tool(spec).output_schema is None
-    declared = to_mcp_tool(spec, write_output_schemas=True).output_schema
-    assert declared is not None and declared["required"] == ["id", "type"]
+def test_every_tool_lists_an_output_schema_including_write_tools() -> None:
+    for spec in catalogue:
+        declared = to_mcp_tool(spec).output_schema
+        assert declared is not None and declared.get("type") == "object", spec.name
+    approve = to_mcp_tool(catalogue.get("approve_inquiry")).output_schema
+    assert approve is not None and approve["required"] == ["id", "type"]

@@ -19,7 +19,7 @@ import structlog
 from mcp.server.lowlevel import Server
 
 import persona_mcp
-from persona_mcp.audit import AuditLog, default_instance_id
+from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
 from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import open_credential_resolver
 from persona_mcp.auth.grants import GrantStore
@@ -144,7 +144,7 @@ async def open_server(
             audit=audit,
             rate_limiter=GrantRateLimiter(),
             data_dir=settings.data_dir,
-            audit_reader=audit,
+            audit_reader=AuditLogReader.for_log(audit),
             clock=lambda: datetime.now(UTC),
         )
         token = settings.token.get_secret_value() if settings.token else None

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+import anyio
 import uvicorn
 from mcp.server.stdio import stdio_server
 from starlette.applications import Starlette
@@ -15,11 +20,41 @@ from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.http import build_http_app, resource_url
 
 
+class _GracefulServer(uvicorn.Server):
+    """uvicorn re-raises a caught SIGTERM/SIGINT once `serve()` returns, which kills the process before
+    `open_server` can close the audit log (final signed checkpoint) and the store. This variant only
+    asks uvicorn to stop, so the exit stack runs and the process exits normally."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _signal in signals:
+            scope.cancel()
+            return
+
+
 async def run_stdio(settings: Settings, exposure: ExposureOptions) -> None:
-    """Serve one stdio connection; the caller is the grant behind PERSONA_MCP_TOKEN."""
+    """Serve one stdio connection; the caller is the grant behind PERSONA_MCP_TOKEN.
+
+    SIGTERM and SIGINT end the session cleanly: the audit log still writes its final checkpoint.
+    """
     async with open_server(settings, exposure=exposure, transport="stdio") as app:
-        async with stdio_server() as (read_stream, write_stream):
+        async with anyio.create_task_group() as tg, stdio_server() as (read_stream, write_stream):
+            tg.start_soon(_stop_on_signal, tg.cancel_scope)
             await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
+            tg.cancel_scope.cancel()
 
 
 def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str) -> Starlette:
@@ -43,4 +78,4 @@ async def run_http(
     async with open_server(settings, exposure=exposure, transport="http", resource_url=resource) as app:
         asgi = http_app_for(app, settings, resource, host)
         config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on")
-        await uvicorn.Server(config).serve()
+        await _GracefulServer(config).serve()

@@ -169,9 +169,9 @@ query_audit_log_tool = ToolSpec(
     toolset=TOOLSET,
     title="Query the audit log",
     description=describe(
-        "Find this server's audit records: who called which tool, when, with what decision and outcome.",
-        use_when="reviewing what an agent did, every call touching a Persona object, or every denied call; "
-        "give email/phone/value to find calls involving a person (matched by keyed digest).",
+        "This server's audit records: who called which tool, when, and what came of it.",
+        use_when="reviewing an agent's calls, the calls touching an object, or denied calls; "
+        "email/phone/value find calls involving a person (by keyed digest).",
         avoid="to read Persona data: it only shows this server's own records.",
     ),
     scope=Scope.AUDIT_READ,

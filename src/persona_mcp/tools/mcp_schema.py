@@ -5,9 +5,10 @@ output schemas are the serialization schema of the output model (what `structure
 Both are objects at the top level, as MCP requires. Every hint is set explicitly: an absent hint would
 let a client assume the worst or, worse, the best.
 
-Read tools declare their output schema: their results are data a client consumes. Write tools return
-only a short summary of the changed object (id, type, status); it is still validated by its output
-model and sent as structured content, but not declared in `tools/list`, which keeps the whole
+Every tool declares its output schema. Output schemas are listed without per-field descriptions:
+they describe what this server produces, for clients that validate results, while the model chooses
+tools by their descriptions and input schemas (which keep every field description). The field
+descriptions of results stay on the output models and in docs/tools.md. That keeps the whole
 catalogue within the 64 KB listing budget (`tests/tools/test_catalogue_size.py`).
 """
 
@@ -104,23 +105,43 @@ def _open(schema: Any) -> Any:
     return {k: _open(v) for k, v in schema.items() if not (k == "additionalProperties" and v is False)}
 
 
-def output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
+def _undescribed(schema: Any) -> Any:
+    """The schema without `description` and `default` keywords (only for listed output schemas:
+    a default says what the server assumes when an argument is absent, which a result never is)."""
+    if isinstance(schema, list):
+        return [_undescribed(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "default" or (key == "description" and isinstance(value, str)):
+            continue
+        if key in ("properties", "$defs", "patternProperties"):
+            out[key] = {name: _undescribed(sub) for name, sub in value.items()}
+        else:
+            out[key] = _undescribed(value)
+    return out
+
+
+def described_output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
+    """The result schema with every field description (docs and invariant tests read this one)."""
     return _top_level(_open(compact(spec.output_model.model_json_schema(mode="serialization"))))
 
 
-def to_mcp_tool(spec: ToolSpec[Any, Any], *, write_output_schemas: bool = False) -> types.Tool:
-    """The MCP tool declaration of `spec`.
+def output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
+    """The result schema as listed: the described schema without descriptions and defaults."""
+    return _undescribed(described_output_schema(spec))
 
-    `write_output_schemas=True` also declares the (small) result schema of write tools, for clients that
-    validate every structured result; it costs about 14 KB of listing for the whole catalogue.
-    """
+
+def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
+    """The MCP tool declaration of `spec`."""
     hints = spec.annotations
     return types.Tool(
         name=spec.name,
         title=spec.title,
         description=spec.description,
         input_schema=input_schema(spec),
-        output_schema=output_schema(spec) if (write_output_schemas or not spec.is_write) else None,
+        output_schema=output_schema(spec),
         annotations=types.ToolAnnotations(
             read_only_hint=hints.read_only,
             destructive_hint=hints.destructive,
