@@ -62,7 +62,9 @@ async def _run(url: str, data_dir: Path, writers: int, records: int) -> float:
 
 def _pg_schema(base: str) -> tuple[str, str]:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     admin.dispose()
@@ -70,7 +72,9 @@ def _pg_schema(base: str) -> tuple[str, str]:
 
 
 def _drop_pg_schema(base: str, schema: str) -> None:
-    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
