@@ -73,8 +73,25 @@ async def test_a_sandbox_grant_can_never_reach_production_credentials(
         with pytest.raises(CredentialUnavailableError, match="sandbox"):
             await resolver.provider_for(Environment.SANDBOX, principal)
     await credential_store.add_api_key(Environment.SANDBOX, SecretStr("persona_sandbox_stored"), actor="t")
+    resolver.forget()  # as if the two-second lookup cache had run out
     provider = await resolver.provider_for(Environment.SANDBOX, "alice")
     assert await provider.bearer_token() == "persona_sandbox_stored"
+
+
+async def test_a_credential_added_elsewhere_is_used_once_the_two_second_lookup_cache_runs_out(
+    store: Store, box: SecretBox, sink: RecordingSink, credential_store: CredentialStore
+) -> None:
+    moment = [100.0]
+    resolver = CredentialResolver(store, box, settings=_settings(), events=sink, monotonic=lambda: moment[0])
+    with pytest.raises(CredentialUnavailableError):
+        await resolver.provider_for(Environment.SANDBOX, "alice")
+    await credential_store.add_api_key(Environment.SANDBOX, SecretStr("persona_sandbox_late"), actor="t")
+    moment[0] += 1.9
+    with pytest.raises(CredentialUnavailableError):
+        await resolver.provider_for(Environment.SANDBOX, "alice")
+    moment[0] += 0.2
+    provider = await resolver.provider_for(Environment.SANDBOX, "alice")
+    assert await provider.bearer_token() == "persona_sandbox_late"
 
 
 async def test_no_applicable_credential_raises_with_the_command_that_adds_one(
@@ -108,11 +125,12 @@ async def test_an_authorization_code_token_works_until_it_expires_then_says_what
         await provider.bearer_token()
 
 
-async def test_a_replaced_credential_takes_effect_on_the_next_lookup(
+async def test_a_replaced_credential_takes_effect_once_the_lookup_cache_runs_out(
     store: Store, box: SecretBox, sink: RecordingSink, credential_store: CredentialStore
 ) -> None:
     await credential_store.add_api_key(Environment.SANDBOX, SecretStr("k_old"), actor="t")
     resolver = _resolver(store, box, sink, _settings())
     assert await (await resolver.provider_for(Environment.SANDBOX, "a")).bearer_token() == "k_old"
     await credential_store.add_api_key(Environment.SANDBOX, SecretStr("k_new"), actor="t")
+    resolver.forget()  # what two seconds do (see the lookup-cache test)
     assert await (await resolver.provider_for(Environment.SANDBOX, "a")).bearer_token() == "k_new"

@@ -84,8 +84,14 @@ def build_lowlevel_server(pipeline: CallPipeline, callers: CallerSource, transpo
         except Refusal as refusal:
             raise refusal.to_mcp() from None
 
+    def input_schema(name: str) -> dict[str, Any] | None:
+        # Lets the SDK check Mcp-Param headers without running the per-caller listing on every call.
+        tool = tools_by_name.get(name)
+        return tool.input_schema if tool is not None else None
+
     return Server(
         "persona-mcp",
+        get_tool_input_schema=input_schema,
         version=persona_mcp.__version__,
         title="Persona MCP",
         instructions=INSTRUCTIONS,

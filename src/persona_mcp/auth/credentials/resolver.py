@@ -8,6 +8,7 @@ names the same environment as the grant.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,9 @@ from persona_mcp.store import Store
 
 #: Default time before expiry at which OAuth tokens are renewed.
 DEFAULT_REFRESH_WINDOW_SECONDS = 60.0
+#: Longest time a (environment, principal) -> credential lookup is reused.
+DEFAULT_LOOKUP_CACHE_SECONDS = 2.0
+_LOOKUP_CACHE_MAX = 4096
 
 
 def _utcnow() -> datetime:
@@ -38,8 +42,10 @@ class CredentialResolver:
     """Hands the Persona client a `CredentialProvider` for (environment, principal).
 
     Providers are kept per credential id, so every call for one credential shares its token cache
-    and its renewal lock; the row is looked up on every call, so a credential added, replaced or
-    disabled by another process takes effect at once.
+    and its renewal lock. Which row applies to (environment, principal) is remembered for at most
+    `lookup_cache_seconds` (default 2 s, the grants' freshness bound): a credential added, replaced or
+    disabled by another process takes effect within that time, and a call does not pay a database
+    round trip for a lookup whose answer has not changed.
     """
 
     def __init__(
@@ -52,7 +58,14 @@ class CredentialResolver:
         http_transport: httpx2.AsyncBaseTransport | None = None,
         refresh_window_seconds: float = DEFAULT_REFRESH_WINDOW_SECONDS,
         clock: Callable[[], datetime] = _utcnow,
+        lookup_cache_seconds: float = DEFAULT_LOOKUP_CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not 0 <= lookup_cache_seconds <= DEFAULT_LOOKUP_CACHE_SECONDS:
+            raise ValueError(f"lookup_cache_seconds must be between 0 and {DEFAULT_LOOKUP_CACHE_SECONDS}")
+        self._lookup_ttl = lookup_cache_seconds
+        self._monotonic = monotonic
+        self._lookups: dict[tuple[Environment, str | None], tuple[float, CredentialInfo | None]] = {}
         self._credentials = CredentialStore(store, box, events=events, clock=clock)
         self._settings = settings
         self._clock = clock
@@ -69,7 +82,7 @@ class CredentialResolver:
 
     async def provider_for(self, environment: Environment, principal: str) -> CredentialProvider:
         environment = Environment(environment)
-        info = await self._credentials.find(environment, principal or None)
+        info = await self._find(environment, principal or None)
         if info is None:
             return self._fallback(environment)
         if info.status is CredentialStatus.DISABLED:
@@ -77,6 +90,23 @@ class CredentialResolver:
         if info.kind is CredentialKind.OAUTH_CLIENT:
             return self._oauth_provider(info)
         return await self._static_provider(info)
+
+    async def _find(self, environment: Environment, principal: str | None) -> CredentialInfo | None:
+        key = (environment, principal)
+        now = self._monotonic()
+        cached = self._lookups.get(key)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        info = await self._credentials.find(environment, principal)
+        if self._lookup_ttl > 0:
+            if len(self._lookups) >= _LOOKUP_CACHE_MAX:
+                self._lookups.clear()
+            self._lookups[key] = (now + self._lookup_ttl, info)
+        return info
+
+    def forget(self) -> None:
+        """Drop remembered lookups (after a local add, remove or disable)."""
+        self._lookups.clear()
 
     def _oauth_provider(self, info: CredentialInfo) -> OAuthCredential:
         provider = self._oauth.get(info.id)
