@@ -56,7 +56,7 @@ def test_annotations_follow_the_effect(spec: AnySpec) -> None:
     hints = spec.annotations
     assert hints.read_only == (spec.effect is Effect.READ)
     assert hints.destructive == (spec.effect is Effect.DESTRUCTIVE)
-    assert hints.open_world is True
+    assert hints.open_world == bool(spec.operations), "open world exactly when the tool reaches Persona"
     if spec.effect is Effect.READ:
         assert hints.idempotent
 

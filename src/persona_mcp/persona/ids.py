@@ -59,7 +59,7 @@ PREFIXES: dict[ObjectKind, tuple[str, ...]] = {
     ObjectKind.EVENT: ("evt",),
     ObjectKind.VERIFICATION: ("ver",),
     ObjectKind.TRANSACTION: ("txn",),
-    ObjectKind.ACCOUNT_ACTION: ("actact", "aa"),
+    ObjectKind.ACCOUNT_ACTION: ("accac",),  # as Persona's OpenAPI document pins them
 }
 
 _TOKEN = r"[A-Za-z0-9]{1,64}"
@@ -110,12 +110,16 @@ EventId = Annotated[str, Field(pattern=id_pattern(ObjectKind.EVENT)), _validator
 VerificationId = Annotated[
     str, Field(pattern=id_pattern(ObjectKind.VERIFICATION)), _validator(ObjectKind.VERIFICATION)
 ]
+AccountActionId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.ACCOUNT_ACTION)), _validator(ObjectKind.ACCOUNT_ACTION)
+]
 TransactionId = Annotated[
     str, Field(pattern=id_pattern(ObjectKind.TRANSACTION)), _validator(ObjectKind.TRANSACTION)
 ]
 
 __all__ = [
     "PREFIXES",
+    "AccountActionId",
     "AccountId",
     "AccountTypeId",
     "EventId",

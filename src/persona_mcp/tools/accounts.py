@@ -12,13 +12,12 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 
 from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import AccountId, AccountTypeId, ObjectKind
+from persona_mcp.persona.ids import AccountActionId, AccountId, AccountTypeId, ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
 from persona_mcp.tools.inputs import (
-    AccountActionId,
     AnyObjectId,
     CountryCode,
     CustomFields,

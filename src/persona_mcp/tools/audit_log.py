@@ -65,7 +65,7 @@ def audit_reader(ctx: ToolContext) -> AuditReader:
 
 
 class QueryAuditLog(ToolInput):
-    principal: str | None = Field(None, max_length=255, description="Only calls by this caller principal.")
+    principal: str | None = Field(None, max_length=255, description="Only calls by this principal.")
     grant_id: str | None = Field(None, max_length=64, description="Only calls under this grant.")
     tool: str | None = Field(
         None, max_length=128, description="Only calls of this tool, e.g. approve_inquiry."

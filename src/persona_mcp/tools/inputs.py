@@ -67,8 +67,6 @@ def _validated_id(kind: ObjectKind) -> AfterValidator:
     return AfterValidator(lambda value: validate_id(kind, value))
 
 
-#: Account action ids: the OpenAPI spec pins `accac_` (persona.ids' ACCOUNT_ACTION prefixes differ).
-AccountActionId = Annotated[str, Field(pattern=r"^accac_[A-Za-z0-9]{1,64}$")]
 InquiryTemplateVersionId = Annotated[
     str,
     Field(pattern=id_pattern(ObjectKind.INQUIRY_TEMPLATE_VERSION)),

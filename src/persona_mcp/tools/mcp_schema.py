@@ -130,7 +130,8 @@ def described_output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
 
 def output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
     """The result schema as listed: the described schema without descriptions and defaults."""
-    return _undescribed(described_output_schema(spec))
+    listed: dict[str, Any] = _undescribed(described_output_schema(spec))
+    return listed
 
 
 def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:

@@ -37,12 +37,18 @@ class Annotations:
     open_world: bool = True
 
     @classmethod
-    def for_effect(cls, effect: Effect, *, idempotent: bool | None = None) -> Annotations:
+    def for_effect(
+        cls, effect: Effect, *, idempotent: bool | None = None, open_world: bool = True
+    ) -> Annotations:
+        """Hints from the declaration: the effect, and whether the tool reaches Persona at all."""
         if effect is Effect.READ:
-            return cls(read_only=True, destructive=False, idempotent=True)
-        if effect is Effect.DESTRUCTIVE:
-            return cls(read_only=False, destructive=True, idempotent=bool(idempotent))
-        return cls(read_only=False, destructive=False, idempotent=bool(idempotent))
+            return cls(read_only=True, destructive=False, idempotent=True, open_world=open_world)
+        return cls(
+            read_only=False,
+            destructive=effect is Effect.DESTRUCTIVE,
+            idempotent=bool(idempotent),
+            open_world=open_world,
+        )
 
 
 @dataclass(slots=True)
@@ -92,7 +98,10 @@ class ToolSpec(Generic[InputT, OutputT]):
 
     @property
     def annotations(self) -> Annotations:
-        return Annotations.for_effect(self.effect, idempotent=self.idempotent)
+        # A tool that covers no upstream operation (the audit reviewer tools) stays inside this server.
+        return Annotations.for_effect(
+            self.effect, idempotent=self.idempotent, open_world=bool(self.operations)
+        )
 
     @property
     def is_write(self) -> bool:
