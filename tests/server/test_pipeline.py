@@ -144,3 +144,17 @@ async def test_when_the_audit_log_cannot_be_written_calls_are_refused_and_writes
         with pytest.raises(MCPError):
             await h.client.call_tool("list_accounts", {})  # a read's result is withheld too
         assert h.app.health()["status"] != "ok"
+
+
+async def test_a_grant_over_its_rate_limit_is_refused_with_a_retry_after(tmp_path: Path) -> None:
+    async with connected(tmp_path, READ_ONLY, rate_per_minute=2) as h:
+        for _ in range(2):
+            assert not (await h.client.call_tool("list_accounts", {})).is_error
+        calls_before = dict(h.sandbox.counters)
+        with pytest.raises(MCPError) as refused:
+            await h.client.call_tool("list_accounts", {})
+        assert "rate limit" in refused.value.message.lower()
+        assert refused.value.data["retry_after_seconds"] >= 1
+        assert dict(h.sandbox.counters) == calls_before
+        denied = [r for r in await _records(h) if r.kind == "call.denied"]
+        assert denied[-1].reason == "rate limited"
