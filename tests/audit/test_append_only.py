@@ -39,9 +39,12 @@ async def test_updates_and_deletes_on_audit_tables_are_refused(
     assert (await verify_log(store, trusted_keys=[audit_log.public_key])).ok
 
 
+# SQLite has no TRUNCATE statement (a DELETE without WHERE is refused above), so this runs on PostgreSQL only.
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_truncate_is_refused_on_postgresql(audit_log: AuditLog, store: Store) -> None:
-    if store.is_sqlite:
-        pytest.skip("SQLite has no TRUNCATE statement (DELETE without WHERE is refused above)")
+    assert not store.is_sqlite
     await fill(audit_log, 3)
 
     for table in ("audit_records", "audit_checkpoints"):
