@@ -82,13 +82,9 @@ class QueryAuditLog(ToolInput):
     since: datetime | None = Field(None, description="At or after this time (ISO 8601).")
     until: datetime | None = Field(None, description="Before this time (ISO 8601).")
     unresolved: bool = Field(False, description="Only intents that never got a definite outcome.")
-    email: str | None = Field(None, max_length=320, description="Calls whose arguments held this e-mail.")
-    phone: str | None = Field(
-        None, max_length=40, description="Calls whose arguments held this phone number."
-    )
-    value: str | None = Field(
-        None, max_length=500, description="Calls whose arguments held this personal value."
-    )
+    email: str | None = Field(None, max_length=320, description="Calls with this e-mail in arguments.")
+    phone: str | None = Field(None, max_length=40, description="Calls with this phone in arguments.")
+    value: str | None = Field(None, max_length=500, description="Calls with this value in arguments.")
     limit: int = Field(50, ge=1, le=500, description="At most this many records, newest first.")
 
 

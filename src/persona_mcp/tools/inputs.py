@@ -86,7 +86,7 @@ class PageInput(ToolInput):
         le=MAX_PAGE_SIZE,
         description="Page size.",
     )
-    after: Cursor | None = Field(None, description="`next_cursor` of the previous page.")
+    after: Cursor | None = Field(None, description="next_cursor of the last page.")
 
     def page_params(self) -> dict[str, str]:
         """The `page[...]` query parameters, bracket-named as Persona expects."""

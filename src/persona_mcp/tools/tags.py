@@ -16,8 +16,8 @@ from persona_mcp.tools.inputs import TagId, TagName, ToolInput
 class OneTag(ToolInput):
     """Exactly one of `tag_name` / `tag_id`."""
 
-    tag_name: TagName | None = Field(None, description="The tag's name, e.g. `vip`. Give this or tag_id.")
-    tag_id: TagId | None = Field(None, description="The tag's id (tag_...). Give this or tag_name.")
+    tag_name: TagName | None = Field(None, description="Tag name, e.g. vip (or tag_id).")
+    tag_id: TagId | None = Field(None, description="Tag id, tag_... (or tag_name).")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
@@ -33,11 +33,9 @@ class TagSet(ToolInput):
     """Exactly one of `tag_names` / `tag_ids`: the complete new set of tags."""
 
     tag_names: list[TagName] | None = Field(
-        None, max_length=100, description="Every tag the object should carry, by name ([] removes all)."
+        None, max_length=100, description="All tags, by name ([] clears)."
     )
-    tag_ids: list[TagId] | None = Field(
-        None, max_length=100, description="Every tag the object should carry, by id (tag_...)."
-    )
+    tag_ids: list[TagId] | None = Field(None, max_length=100, description="All tags, by id (tag_...).")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Self:
