@@ -1,8 +1,9 @@
 """`AuditLog`: durable, linear, fail-closed appends with group commit and signed checkpoints.
 
-Callers enqueue events; one writer task drains the queue and commits everything waiting in a single
-transaction under the chain lock (one fsync for the batch), then resolves each caller's future. `append`
-therefore returns only after its record is durably committed, and concurrent calls never fork the chain.
+Callers enqueue events; one writer task drains the queue and hands everything waiting to a dedicated
+worker thread, which commits it in a single transaction under the chain lock (one fsync for the batch,
+see `committer`); then each caller's future is resolved. `append` therefore returns only after its
+record is durably committed, and concurrent calls never fork the chain.
 
 If a batch cannot be committed every caller in it gets `AuditUnavailableError` and `health` turns
 unhealthy with the reason; the server refuses calls until a later write succeeds (fail closed).
@@ -16,6 +17,7 @@ import hashlib
 import os
 import socket
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -24,24 +26,11 @@ from typing import Any
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.audit import checkpoint as _checkpoint
-from persona_mcp.audit.chain import (
-    autocommit,
-    insert_checkpoint,
-    insert_rows,
-    latest_checkpoint,
-    locked,
-    read_head,
-    seal,
-    select_unresolved,
-)
-from persona_mcp.audit.checkpoint import (
-    Checkpoint,
-    append_external,
-    sign_checkpoint,
-)
+from persona_mcp.audit.chain import Batch, ChainPolicy, Committed, select_unresolved
+from persona_mcp.audit.checkpoint import Checkpoint, append_external
+from persona_mcp.audit.committer import BatchCommitter, open_committer
 from persona_mcp.audit.errors import AuditUnavailableError
 from persona_mcp.audit.keys import load_signing_key, signing_key_path
 from persona_mcp.audit.record import AuditEvent, AuditRecord, utc_timestamp
@@ -76,7 +65,7 @@ def default_instance_id(data_dir: Path) -> str:
 
 @dataclass(slots=True)
 class _Append:
-    event: AuditEvent
+    fields: dict[str, Any]
     future: asyncio.Future[AuditRecord]
 
 
@@ -123,10 +112,19 @@ class AuditLog:
         self._health = Health(ok=True)
         self._closed = False
         self._writer: asyncio.Task[None] | None = None
-        # The writer task keeps one connection, saving a pool checkout and reset per batch.
-        self._conn: AsyncConnection | None = None
-        self._last_checkpoint_seq: int | None = None
         self._ticker: asyncio.Task[None] | None = None
+        # One thread owns the committer's connection; batches run there one at a time, in order.
+        # (The executor starts its thread on the first batch, so a failed `open` leaves none behind.)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
+        self._committer: BatchCommitter[Any] | None = None
+
+    def _policy(self) -> ChainPolicy:
+        return ChainPolicy(
+            instance_id=self._instance_id,
+            signing_key=self._signing_key,
+            checkpoint_every=self._every,
+            clock=utc_timestamp,
+        )
 
     @classmethod
     async def open(
@@ -155,6 +153,7 @@ class AuditLog:
             checkpoint_interval_s=checkpoint_interval_s,
             external_checkpoint_path=_checkpoint.external_checkpoint_path(external_checkpoint_path),
         )
+        log._committer = await open_committer(store, log._policy())
         log._start()
         if recover:
             try:
@@ -204,7 +203,8 @@ class AuditLog:
         """Append `event`; returns the committed record, or raises `AuditUnavailableError`."""
         self._ensure_running()
         future: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Append(event, future))
+        # Dumped here, outside the chain lock; the writer thread only adds the chain fields and hashes.
+        self._queue.put_nowait(_Append(event.model_dump(mode="json"), future))
         return await future
 
     async def checkpoint(self) -> Checkpoint | None:
@@ -310,85 +310,75 @@ class AuditLog:
             self._queue.put_nowait(_TICK)
 
     async def _run(self) -> None:
-        stop = False
-        while not stop:
-            batch = [await self._queue.get()]
-            # Let callers woken by the previous commit enqueue their next event first: this one pass
-            # through the event loop is what makes batches (and so group commit) large under load.
-            await asyncio.sleep(0)
-            while len(batch) < _MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            stop = any(item is _STOP for item in batch)
-            await self._commit(batch)
-        await self._drop_connection()
+        """Commit batch after batch until asked to stop.
 
-    async def _commit(self, batch: list[_Item]) -> None:
+        A batch is everything queued when the writer gets to it: appends arriving while a batch commits
+        wait for the next one (that is the group commit), but a lone append never waits for company.
+        """
+        loop = asyncio.get_running_loop()
+        stop = False
+        try:
+            while not stop:
+                batch = [await self._queue.get()]
+                while len(batch) < _MAX_BATCH and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                stop = any(item is _STOP for item in batch)
+                await self._commit(loop, batch)
+        finally:
+            with contextlib.suppress(Exception):
+                await loop.run_in_executor(self._thread, self._close_in_thread)
+            self._thread.shutdown(wait=False)
+
+    async def _commit(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
         appends = [item for item in batch if isinstance(item, _Append)]
         requests = [item for item in batch if isinstance(item, _CheckpointRequest)]
-        timed = any(item is _TICK for item in batch)
-        records: list[AuditRecord] = []
-        signed: Checkpoint | None = None
-        current: Checkpoint | None = None
+        work = Batch(
+            events=[item.fields for item in appends],
+            requested=bool(requests),
+            timed=any(item is _TICK for item in batch),
+        )
         try:
-            if self._conn is None:
-                self._conn = await autocommit(await self._store.engine.connect())
-            async with locked(self._conn, sqlite=self._store.is_sqlite) as conn:
-                seq, prev_hash = await read_head(conn)
-                rows: list[dict[str, Any]] = []
-                for item in appends:
-                    seq += 1
-                    record, row = seal(
-                        item.event,
-                        seq=seq,
-                        prev_hash=prev_hash,
-                        instance_id=self._instance_id,
-                        timestamp=utc_timestamp(),
-                    )
-                    prev_hash = record.hash
-                    records.append(record)
-                    rows.append(row)
-                await insert_rows(conn, rows)
-                # Reading the latest checkpoint costs a query, so only when one may be due.
-                maybe_due = requests or timed or self._last_checkpoint_seq is None
-                if maybe_due or seq - (self._last_checkpoint_seq or 0) >= self._every:
-                    current = await latest_checkpoint(conn)
-                    self._last_checkpoint_seq = current.seq if current else 0
-                last = self._last_checkpoint_seq or 0
-                if seq > last and (requests or timed or seq - last >= self._every):
-                    signed = sign_checkpoint(
-                        self._signing_key,
-                        seq=seq,
-                        hash_=prev_hash,
-                        timestamp=utc_timestamp(),
-                        instance_id=self._instance_id,
-                        count=seq,
-                    )
-                    await insert_checkpoint(conn, signed)
+            committed, external_error = await loop.run_in_executor(self._thread, self._commit_in_thread, work)
         except Exception as exc:
-            await self._drop_connection()
             self._fail(appends, requests, exc)
             return
-        if signed is not None:
-            self._last_checkpoint_seq = signed.seq
-        self._health = Health(ok=True)
-        if signed is not None:
-            self._pending_external.append(signed)
-        self._flush_external()
-        for item, record in zip(appends, records, strict=True):
+        self._health = Health(ok=True) if external_error is None else Health(ok=False, reason=external_error)
+        for item, record in zip(appends, committed.records, strict=True):
             if not item.future.done():
                 item.future.set_result(record)
         for request in requests:
             if not request.future.done():
-                request.future.set_result(signed or current)
+                request.future.set_result(committed.signed or committed.current)
 
-    async def _drop_connection(self) -> None:
-        """Forget a connection that failed; the next batch opens a fresh one."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-            with contextlib.suppress(Exception):
-                await conn.close()
+    # -- on the writer thread -------------------------------------------------------------------
+
+    def _commit_in_thread(self, batch: Batch) -> tuple[Committed, str | None]:
+        """Commit the batch, then mirror any new checkpoint to the external file (both blocking I/O)."""
+        committer = self._committer
+        if committer is None:
+            raise AuditUnavailableError("the audit log has no database connection")
+        committed = committer.commit(batch)
+        if committed.signed is not None:
+            self._pending_external.append(committed.signed)
+        return committed, self._flush_external()
+
+    def _close_in_thread(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
+
+    def _flush_external(self) -> str | None:
+        """Mirror signed checkpoints to the external file; the reason it failed (the log is then
+        unhealthy, and the checkpoints stay pending for the next batch), or None."""
+        if self._external is None or not self._pending_external:
+            return None
+        try:
+            append_external(self._external, self._pending_external)
+        except OSError as exc:
+            reason = f"external checkpoint file not writable: {type(exc).__name__}: {exc.strerror or exc}"
+            _log.error("audit.external_checkpoint_failed", reason=reason, pending=len(self._pending_external))
+            return reason
+        self._pending_external.clear()
+        return None
 
     def _fail(self, appends: list[_Append], requests: list[_CheckpointRequest], exc: Exception) -> None:
         cause = exc.orig if hasattr(exc, "orig") and exc.orig is not None else exc
@@ -401,19 +391,6 @@ class AuditLog:
         for future in futures:
             if not future.done():
                 future.set_exception(AuditUnavailableError(reason))
-
-    def _flush_external(self) -> None:
-        """Mirror signed checkpoints to the external file; while that fails the log reports unhealthy."""
-        if self._external is None or not self._pending_external:
-            return
-        try:
-            append_external(self._external, self._pending_external)
-        except OSError as exc:
-            reason = f"external checkpoint file not writable: {type(exc).__name__}: {exc.strerror or exc}"
-            self._health = Health(ok=False, reason=reason)
-            _log.error("audit.external_checkpoint_failed", reason=reason, pending=len(self._pending_external))
-            return
-        self._pending_external.clear()
 
 
 __all__ = ["INSTANCE_ID_ENV", "AuditLog", "Health", "default_instance_id"]

@@ -1,0 +1,192 @@
+"""Committing one batch of the chain on a dedicated DBAPI connection, in one blocking call.
+
+The writer task hands each batch to a single worker thread that owns a plain driver connection
+(`sqlite3`, or `psycopg` in pipeline mode) opened on the same database as the store. A batch is then one
+thread hop and, on PostgreSQL, two network round trips (BEGIN + lock + head; inserts + COMMIT), instead of
+a thread hop or a round trip per statement through the async engine. `commit` returns only once COMMIT
+succeeded; on any error the transaction is rolled back, the connection dropped (the next batch opens a
+fresh one) and the error raised for the writer to fail the batch closed.
+
+The connection keeps the store's durability: SQLite's `synchronous` and `busy_timeout` are copied from a
+store connection (engine.py sets WAL, FULL and 30 s), PostgreSQL's connection arguments come from the
+store's URL (options included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import psycopg
+from sqlalchemy import text
+
+from persona_mcp.audit.chain import CHECKPOINT_COLUMNS as _CP_COLUMNS
+from persona_mcp.audit.chain import (
+    HEAD_SQL,
+    PG_LOCK_SQL,
+    RECORD_COLUMNS,
+    Batch,
+    ChainPolicy,
+    Committed,
+    checkpoint_from_values,
+    checkpoint_sql,
+    checkpoint_values,
+    extend,
+    insert_sql,
+    wants_current,
+)
+from persona_mcp.store import Store
+
+_Conn = TypeVar("_Conn")
+
+
+class BatchCommitter(ABC, Generic[_Conn]):
+    """Extends the chain by one batch per `commit` call. Not thread-safe: one worker thread uses it."""
+
+    def __init__(self, policy: ChainPolicy) -> None:
+        self._policy = policy
+        self._conn: _Conn | None = None
+
+    def commit(self, batch: Batch) -> Committed:
+        """Commit `batch` durably and return its records; raise (nothing committed) on any failure."""
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            return self._commit(self._conn, batch)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                self._close(conn)
+
+    @abstractmethod
+    def _connect(self) -> _Conn: ...
+
+    @abstractmethod
+    def _commit(self, conn: _Conn, batch: Batch) -> Committed: ...
+
+    @abstractmethod
+    def _close(self, conn: _Conn) -> None: ...
+
+
+class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
+    """BEGIN IMMEDIATE (the file's write lock, shared by every process), head, executemany, COMMIT."""
+
+    _INSERT = insert_sql("audit_records", RECORD_COLUMNS, "?")
+    _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "?")
+    _CHECKPOINT = checkpoint_sql("?")
+
+    def __init__(self, policy: ChainPolicy, path: str, *, synchronous: int, busy_timeout_ms: int) -> None:
+        super().__init__(policy)
+        self._path = path
+        self._synchronous = synchronous
+        self._busy_timeout_ms = busy_timeout_ms
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: the module never opens transactions itself; BEGIN IMMEDIATE is explicit.
+        conn = sqlite3.connect(
+            self._path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._busy_timeout_ms / 1000,
+        )
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={int(self._synchronous)}")
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _commit(self, conn: sqlite3.Connection, batch: Batch) -> Committed:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            extension = extend(conn.execute(HEAD_SQL).fetchone(), batch, self._policy)
+            conn.executemany(self._INSERT, extension.rows)
+            if extension.signed is not None:
+                conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
+            current = None
+            if wants_current(batch, extension):
+                found = conn.execute(self._CHECKPOINT, (extension.last_checkpoint_seq,)).fetchone()
+                current = None if found is None else checkpoint_from_values(found)
+            conn.execute("COMMIT")
+        except BaseException:
+            # SQLite may already have rolled back (e.g. disk full); keep the original error.
+            with contextlib.suppress(Exception):
+                conn.execute("ROLLBACK")
+            raise
+        return Committed(extension.records, extension.signed, current)
+
+    def _close(self, conn: sqlite3.Connection) -> None:
+        conn.close()
+
+
+class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
+    """One READ COMMITTED transaction in pipeline mode: two round trips per batch.
+
+    The advisory lock and the head read are separate statements on purpose: under READ COMMITTED each
+    statement takes its snapshot when it starts, so only a head read issued after the lock is granted
+    sees the commit of the writer that held it before.
+    """
+
+    _INSERT = insert_sql("audit_records", RECORD_COLUMNS, "%s")
+    _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "%s")
+    _CHECKPOINT = checkpoint_sql("%s")
+
+    def __init__(self, policy: ChainPolicy, connect_kwargs: Mapping[str, Any]) -> None:
+        super().__init__(policy)
+        self._connect_kwargs = dict(connect_kwargs)
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
+        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        return conn
+
+    def _commit(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
+        # Leaving the pipeline block waits for every result, COMMIT's included, and raises any error.
+        with conn.pipeline(), conn.transaction():
+            conn.execute(PG_LOCK_SQL)
+            extension = extend(conn.execute(HEAD_SQL).fetchone(), batch, self._policy)
+            if extension.rows:
+                with conn.cursor() as cursor:
+                    cursor.executemany(self._INSERT, extension.rows)
+            if extension.signed is not None:
+                conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
+            current = None
+            if wants_current(batch, extension):
+                found = conn.execute(self._CHECKPOINT, (extension.last_checkpoint_seq,)).fetchone()
+                current = None if found is None else checkpoint_from_values(found)
+        return Committed(extension.records, extension.signed, current)
+
+    def _close(self, conn: psycopg.Connection[Any]) -> None:
+        conn.close()
+
+
+async def open_committer(store: Store, policy: ChainPolicy) -> BatchCommitter[Any]:
+    """The committer for `store`'s database (the connection itself opens on first use, in the thread)."""
+    engine = store.engine
+    _args, kwargs = engine.dialect.create_connect_args(engine.url)
+    if store.is_sqlite:
+        path = engine.url.database
+        if not path or path == ":memory:" or kwargs.get("uri"):
+            raise ValueError("the audit log needs an SQLite database file (not :memory: or a URI)")
+        async with engine.connect() as conn:
+            synchronous = int((await conn.execute(text("PRAGMA synchronous"))).scalar_one())
+            busy_timeout = int((await conn.execute(text("PRAGMA busy_timeout"))).scalar_one())
+        return SqliteCommitter(policy, path, synchronous=synchronous, busy_timeout_ms=busy_timeout)
+    if store.dialect == "postgresql":
+        # SQLAlchemy's adapters map is for its own result types; the committer binds only str and int.
+        kwargs.pop("context", None)
+        return PostgresCommitter(policy, kwargs)
+    raise ValueError(f"the audit log does not support the {store.dialect} dialect")
+
+
+__all__ = ["BatchCommitter", "PostgresCommitter", "SqliteCommitter", "open_committer"]
