@@ -1,9 +1,9 @@
 """Committing one batch of the chain on a dedicated DBAPI connection, in one blocking call.
 
-The writer task hands each batch to a single worker thread that owns a plain driver connection
+The writer thread (`worker`) hands each batch to a committer that owns a plain driver connection
 (`sqlite3`, or `psycopg` in pipeline mode) opened on the same database as the store. A batch is then one
-thread hop and, on PostgreSQL, two network round trips (BEGIN + lock + head; inserts + COMMIT), instead of
-a thread hop or a round trip per statement through the async engine. `commit` returns only once COMMIT
+blocking call and, on PostgreSQL, two network round trips (BEGIN + lock + head; inserts + COMMIT),
+instead of a thread hop or a round trip per statement through the async engine. `commit` returns only once COMMIT
 succeeded; on any error the transaction is rolled back, the connection dropped (the next batch opens a
 fresh one) and the error raised for the writer to fail the batch closed.
 

@@ -1,9 +1,9 @@
 """`AuditLog`: durable, linear, fail-closed appends with group commit and signed checkpoints.
 
-Callers enqueue events; one writer task drains the queue and hands everything waiting to a dedicated
-worker thread, which commits it in a single transaction under the chain lock (one fsync for the batch,
-see `committer`); then each caller's future is resolved. `append` therefore returns only after its
-record is durably committed, and concurrent calls never fork the chain.
+Callers hand events straight to the writer thread (`worker`), which commits everything waiting in a
+single transaction under the chain lock (one fsync for the batch, see `committer`); then each caller's
+future is resolved on the event loop. `append` therefore returns only after its record is durably
+committed, and concurrent calls never fork the chain.
 
 If a batch cannot be committed every caller in it gets `AuditUnavailableError` and `health` turns
 unhealthy with the reason; the server refuses calls until a later write succeeds (fail closed).
@@ -17,7 +17,6 @@ import hashlib
 import os
 import socket
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,19 +27,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
 from persona_mcp.audit import checkpoint as _checkpoint
-from persona_mcp.audit.chain import Batch, ChainPolicy, Committed, select_unresolved
-from persona_mcp.audit.checkpoint import Checkpoint, append_external
+from persona_mcp.audit.chain import ChainPolicy, select_unresolved
+from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.committer import BatchCommitter, open_committer
 from persona_mcp.audit.errors import AuditUnavailableError
 from persona_mcp.audit.keys import load_signing_key, signing_key_path
 from persona_mcp.audit.record import AuditEvent, AuditRecord, utc_timestamp
 from persona_mcp.audit.redaction import PiiDigester
+from persona_mcp.audit.worker import TICK, Append, CheckpointRequest, Outcome, WriterThread
 from persona_mcp.store import Store
 
 _log = structlog.get_logger("persona_mcp.audit")
 
 INSTANCE_ID_ENV = "PERSONA_MCP_AUDIT_INSTANCE_ID"
-_MAX_BATCH = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,27 +60,6 @@ def default_instance_id(data_dir: Path) -> str:
         return configured
     where = hashlib.sha256(str(data_dir.expanduser().resolve()).encode()).hexdigest()[:12]
     return f"{socket.gethostname()}:{where}"
-
-
-@dataclass(slots=True)
-class _Append:
-    fields: dict[str, Any]
-    future: asyncio.Future[AuditRecord]
-
-
-@dataclass(slots=True)
-class _CheckpointRequest:
-    future: asyncio.Future[Checkpoint | None]
-
-
-class _Signal:
-    pass
-
-
-_TICK = _Signal()
-_STOP = _Signal()
-
-_Item = _Append | _CheckpointRequest | _Signal
 
 
 class AuditLog:
@@ -107,16 +85,10 @@ class AuditLog:
         self._every = checkpoint_every
         self._interval = checkpoint_interval_s
         self._external = external_checkpoint_path
-        self._pending_external: list[Checkpoint] = []
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._health = Health(ok=True)
         self._closed = False
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: WriterThread | None = None
         self._ticker: asyncio.Task[None] | None = None
-        # One thread owns the committer's connection; batches run there one at a time, in order.
-        # (The executor starts its thread on the first batch, so a failed `open` leaves none behind.)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-writer")
-        self._committer: BatchCommitter[Any] | None = None
 
     def _policy(self) -> ChainPolicy:
         return ChainPolicy(
@@ -139,7 +111,7 @@ class AuditLog:
         signing_key_file: Path | None = None,
         recover: bool = True,
     ) -> AuditLog:
-        """Load the keys, start the writer task and (unless `recover=False`) resolve open intents.
+        """Load the keys, start the writer thread and (unless `recover=False`) resolve open intents.
 
         `external_checkpoint_path` defaults to `PERSONA_MCP_AUDIT_CHECKPOINT_DIR`; `signing_key_file` to
         `PERSONA_MCP_AUDIT_SIGNING_KEY_FILE` or `<data_dir>/audit-signing.key`.
@@ -153,8 +125,7 @@ class AuditLog:
             checkpoint_interval_s=checkpoint_interval_s,
             external_checkpoint_path=_checkpoint.external_checkpoint_path(external_checkpoint_path),
         )
-        log._committer = await open_committer(store, log._policy())
-        log._start()
+        log._start(await open_committer(store, log._policy()))
         if recover:
             try:
                 await log.recover()
@@ -163,8 +134,10 @@ class AuditLog:
                 raise
         return log
 
-    def _start(self) -> None:
-        self._writer = asyncio.create_task(self._run(), name="audit-writer")
+    def _start(self, committer: BatchCommitter[Any]) -> None:
+        loop = asyncio.get_running_loop()
+        self._writer = WriterThread(committer, loop, self._deliver, self._external)
+        self._writer.start()
         self._ticker = asyncio.create_task(self._tick_every_interval(), name="audit-checkpoint-timer")
 
     # -- public surface -------------------------------------------------------------------------
@@ -201,25 +174,26 @@ class AuditLog:
 
     async def append(self, event: AuditEvent) -> AuditRecord:
         """Append `event`; returns the committed record, or raises `AuditUnavailableError`."""
-        self._ensure_running()
+        writer = self._running_writer()
         future: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
         # Dumped here, outside the chain lock; the writer thread only adds the chain fields and hashes.
-        self._queue.put_nowait(_Append(event.model_dump(mode="json"), future))
+        writer.submit(Append(event.model_dump(mode="json"), future))
         return await future
 
     async def checkpoint(self) -> Checkpoint | None:
         """Sign a checkpoint at the current head now (the existing one if nothing was added since)."""
-        self._ensure_running()
+        writer = self._running_writer()
         future: asyncio.Future[Checkpoint | None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_CheckpointRequest(future))
+        writer.submit(CheckpointRequest(future))
         return await future
 
-    def _ensure_running(self) -> None:
+    def _running_writer(self) -> WriterThread:
         if self._closed:
             raise AuditUnavailableError("the audit log is closed")
-        if self._writer is None or self._writer.done():
-            self._health = Health(ok=False, reason="the audit writer task is not running")
-            raise AuditUnavailableError("the audit writer task is not running")
+        if self._writer is None or not self._writer.running:
+            self._health = Health(ok=False, reason="the audit writer thread is not running")
+            raise AuditUnavailableError("the audit writer thread is not running")
+        return self._writer
 
     async def admin_event(
         self, *, action: str, actor: str, target: str, details: Mapping[str, Any] | None = None
@@ -286,11 +260,10 @@ class AuditLog:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
-        if self._writer is not None and not self._writer.done():
+        if self._writer is not None and self._writer.running:
             future: asyncio.Future[Checkpoint | None] = asyncio.get_running_loop().create_future()
-            self._queue.put_nowait(_CheckpointRequest(future))
-            self._queue.put_nowait(_STOP)
-            await self._writer
+            self._writer.submit(CheckpointRequest(future))
+            await self._writer.stop()
             if future.done() and future.exception() is not None:
                 _log.warning("audit.final_checkpoint_failed", reason=self._health.reason)
 
@@ -302,85 +275,30 @@ class AuditLog:
     ) -> None:
         await self.aclose()
 
-    # -- writer task ----------------------------------------------------------------------------
+    # -- writer thread callbacks (run on the loop) ----------------------------------------------
 
     async def _tick_every_interval(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            self._queue.put_nowait(_TICK)
+            if self._writer is not None:
+                self._writer.submit(TICK)
 
-    async def _run(self) -> None:
-        """Commit batch after batch until asked to stop.
-
-        A batch is everything queued when the writer gets to it: appends arriving while a batch commits
-        wait for the next one (that is the group commit), but a lone append never waits for company.
-        """
-        loop = asyncio.get_running_loop()
-        stop = False
-        try:
-            while not stop:
-                batch = [await self._queue.get()]
-                while len(batch) < _MAX_BATCH and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                stop = any(item is _STOP for item in batch)
-                await self._commit(loop, batch)
-        finally:
-            with contextlib.suppress(Exception):
-                await loop.run_in_executor(self._thread, self._close_in_thread)
-            self._thread.shutdown(wait=False)
-
-    async def _commit(self, loop: asyncio.AbstractEventLoop, batch: list[_Item]) -> None:
-        appends = [item for item in batch if isinstance(item, _Append)]
-        requests = [item for item in batch if isinstance(item, _CheckpointRequest)]
-        work = Batch(
-            events=[item.fields for item in appends],
-            requested=bool(requests),
-            timed=any(item is _TICK for item in batch),
-        )
-        try:
-            committed, external_error = await loop.run_in_executor(self._thread, self._commit_in_thread, work)
-        except Exception as exc:
-            self._fail(appends, requests, exc)
+    def _deliver(self, outcome: Outcome) -> None:
+        """On the loop: resolve the callers of a batch the writer thread committed, or fail them."""
+        if outcome.error is not None or outcome.committed is None:
+            self._fail(outcome.appends, outcome.requests, outcome.error or RuntimeError("no result"))
             return
-        self._health = Health(ok=True) if external_error is None else Health(ok=False, reason=external_error)
-        for item, record in zip(appends, committed.records, strict=True):
+        committed = outcome.committed
+        reason = outcome.external_error
+        self._health = Health(ok=True) if reason is None else Health(ok=False, reason=reason)
+        for item, record in zip(outcome.appends, committed.records, strict=True):
             if not item.future.done():
                 item.future.set_result(record)
-        for request in requests:
+        for request in outcome.requests:
             if not request.future.done():
                 request.future.set_result(committed.signed or committed.current)
 
-    # -- on the writer thread -------------------------------------------------------------------
-
-    def _commit_in_thread(self, batch: Batch) -> tuple[Committed, str | None]:
-        """Commit the batch, then mirror any new checkpoint to the external file (both blocking I/O)."""
-        committer = self._committer
-        if committer is None:
-            raise AuditUnavailableError("the audit log has no database connection")
-        committed = committer.commit(batch)
-        if committed.signed is not None:
-            self._pending_external.append(committed.signed)
-        return committed, self._flush_external()
-
-    def _close_in_thread(self) -> None:
-        if self._committer is not None:
-            self._committer.close()
-
-    def _flush_external(self) -> str | None:
-        """Mirror signed checkpoints to the external file; the reason it failed (the log is then
-        unhealthy, and the checkpoints stay pending for the next batch), or None."""
-        if self._external is None or not self._pending_external:
-            return None
-        try:
-            append_external(self._external, self._pending_external)
-        except OSError as exc:
-            reason = f"external checkpoint file not writable: {type(exc).__name__}: {exc.strerror or exc}"
-            _log.error("audit.external_checkpoint_failed", reason=reason, pending=len(self._pending_external))
-            return reason
-        self._pending_external.clear()
-        return None
-
-    def _fail(self, appends: list[_Append], requests: list[_CheckpointRequest], exc: Exception) -> None:
+    def _fail(self, appends: list[Append], requests: list[CheckpointRequest], exc: Exception) -> None:
         cause = exc.orig if hasattr(exc, "orig") and exc.orig is not None else exc
         first_line = str(cause).splitlines()[0] if str(cause) else ""
         reason = f"audit write failed: {type(cause).__name__}: {first_line}"[:300]
