@@ -21,13 +21,13 @@ checkpoint an outsider holds can be dropped or replaced by whoever controls both
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, text
@@ -36,26 +36,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from persona_mcp.audit.chain import object_ids_column
 from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.keys import key_id
+from persona_mcp.audit.pages import Row, chain_pages
 from persona_mcp.audit.record import GENESIS_HASH, claimed_prev_hash, claimed_seq
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_checkpoints, audit_records
 
 DEFAULT_BATCH = 20_000
 
-_PAGE = text(
-    "SELECT seq, prev_hash, hash, body FROM audit_records "
-    "WHERE seq > :after AND seq <= :end ORDER BY seq LIMIT :n"
-)
 _DEEP_PAGE = text(
     "SELECT seq, recorded_at, instance_id, kind, call_id, principal, grant_id, tool, decision, outcome, "
     "object_ids FROM audit_records WHERE seq > :after AND seq <= :end ORDER BY seq LIMIT :n"
 )
 
-Row = Sequence[Any]
-
-_PREV_KEY = '"prev_hash":"'
+_PREV_KEY = b'"prev_hash":"'
 _PREV_KEY_LEN = len(_PREV_KEY)
-_SEQ_KEY = '"seq":'
+_SEQ_KEY = b'"seq":'
 _SEQ_KEY_LEN = len(_SEQ_KEY)
 
 
@@ -147,7 +142,7 @@ async def verify_log(
             else:
                 by_seq.setdefault(cp.seq, []).append(cp)
         walk = _Walk()
-        chain_break = await _walk_chain(conn, walk, end, by_seq, batch_size, progress)
+        chain_break = await _walk_chain(store, conn, walk, end, by_seq, batch_size, progress)
         if chain_break is None and deep:
             chain_break = await _check_index_columns(conn, end, batch_size)
         if chain_break is not None:
@@ -178,26 +173,8 @@ async def _stored_checkpoints(conn: AsyncConnection) -> list[Checkpoint]:
     return [Checkpoint.from_row(row) for row in rows]
 
 
-async def _page(conn: AsyncConnection, after: int, end: int, limit: int) -> list[Row]:
-    """One keyset page as plain tuples, read through the driver's own cursor.
-
-    Rows go straight from the driver to the hot loop: building SQLAlchemy rows for a million records
-    costs more than hashing them.
-    """
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        "SELECT seq, prev_hash, hash, body FROM audit_records "
-        f"WHERE seq > {marker} AND seq <= {marker} ORDER BY seq LIMIT {marker}"
-    )
-    async with driver.cursor() as cursor:
-        await cursor.execute(sql, (after, end, limit))
-        rows: list[Row] = await cursor.fetchall()
-    return rows
-
-
 async def _walk_chain(
+    store: Store,
     conn: AsyncConnection,
     walk: _Walk,
     end: int,
@@ -205,18 +182,17 @@ async def _walk_chain(
     batch_size: int,
     progress: Progress | None,
 ) -> ChainBreak | None:
-    """Walk the table page by page (keyset on seq), stopping at the first break."""
-    after = 0
-    while after < end:
-        rows = await _page(conn, after, end, batch_size)
-        if not rows:
-            break
-        found = _walk_page(rows, walk, checkpoints)
-        if found is not None:
-            return found if isinstance(found, ChainBreak) else await _classify(conn, walk, found)
-        after = rows[-1][0]
-        if progress is not None:
-            progress(walk.records, end)
+    """Walk the table page by page (keyset on seq, read ahead), stopping at the first break."""
+    async with contextlib.aclosing(chain_pages(store, conn, end, batch_size)) as pages:
+        async for rows in pages:
+            found = _walk_page(rows, walk, checkpoints)
+            if found is not None:
+                if isinstance(found, ChainBreak):
+                    return found
+                seq, prev_column, hash_column, body = found
+                return await _classify(conn, walk, (seq, prev_column, hash_column, body.decode()))
+            if progress is not None:
+                progress(walk.records, end)
     return None
 
 
@@ -225,37 +201,40 @@ def _walk_page(
 ) -> Row | ChainBreak | None:
     """Verify one page: the first anomalous row (to classify), a checkpoint mismatch, or None.
 
-    The hot loop: one SHA-256 and a few string comparisons per record, no parsing, no objects.
+    One SHA-256 and a few byte comparisons per record, no parsing, no objects. Bodies are the stored
+    UTF-8 bytes; the hashes are compared as hex text.
     """
     sha256 = hashlib.sha256
-    expected, last, before_last = walk.expected, walk.last_hash, walk.before_last_hash
-    for index, row in enumerate(rows):
-        seq, prev_column, hash_column, body = row
-        computed = sha256(body.encode()).hexdigest()
+    first = expected = walk.expected
+    last, before_last = walk.last_hash, walk.before_last_hash
+    last_bytes = last.encode()
+    for seq, prev_column, hash_column, body in rows:
+        computed = sha256(body).hexdigest()
         # Inlined claimed_prev_hash / claimed_seq (see record.py): `seq` sorts after `prev_hash` and
-        # nothing nested follows it, so the first `"seq":` after the top-level prev_hash is the record's.
+        # nothing nested follows it, so the first `"seq":` after the top-level prev_hash is the record's;
+        # `timestamp` always follows `seq`, so its digits end at a comma.
         at = body.rfind(_PREV_KEY)
-        seq_at = body.find(_SEQ_KEY, at) + _SEQ_KEY_LEN
         if (
             seq != expected
             or computed != hash_column
             or prev_column != last
             or at < 0
-            or body[at + _PREV_KEY_LEN : at + _PREV_KEY_LEN + 64] != last
-            or body[seq_at : body.find(",", seq_at)] != str(seq)
+            or not body.startswith(last_bytes, at + _PREV_KEY_LEN)
+            or not body.startswith(b"%d," % seq, body.find(_SEQ_KEY, at) + _SEQ_KEY_LEN)
         ):
-            walk.records += index
+            walk.records += expected - first
             walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
-            return row
+            return (seq, prev_column, hash_column, body)
         if seq in checkpoints:
             walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
             mismatch = _hold_against(checkpoints[seq], computed, walk)
             if mismatch is not None:
-                walk.records += index
+                walk.records += expected - first
                 return mismatch
         before_last, last = last, computed
+        last_bytes = computed.encode()
         expected += 1
-    walk.records += len(rows)
+    walk.records += expected - first
     walk.expected, walk.last_hash, walk.before_last_hash = expected, last, before_last
     return None
 
