@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
+from persona_mcp.pii import PII
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.inputs import ToolInput
 from persona_mcp.tools.results import ResultModel
@@ -82,9 +83,16 @@ class QueryAuditLog(ToolInput):
     since: datetime | None = Field(None, description="At or after this time (ISO 8601).")
     until: datetime | None = Field(None, description="Before this time (ISO 8601).")
     unresolved: bool = Field(False, description="Only intents that never got a definite outcome.")
-    email: str | None = Field(None, max_length=320, description="Calls with this e-mail in arguments.")
-    phone: str | None = Field(None, max_length=40, description="Calls with this phone in arguments.")
-    value: str | None = Field(None, max_length=500, description="Calls with this value in arguments.")
+    # Personal values: the audit record of this very call must keep them as digests, not in clear.
+    email: Annotated[str | None, PII] = Field(
+        None, max_length=320, description="Calls with this e-mail in arguments."
+    )
+    phone: Annotated[str | None, PII] = Field(
+        None, max_length=40, description="Calls with this phone in arguments."
+    )
+    value: Annotated[str | None, PII] = Field(
+        None, max_length=500, description="Calls with this value in arguments."
+    )
     limit: int = Field(50, ge=1, le=500, description="At most this many records, newest first.")
 
 
