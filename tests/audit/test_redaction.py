@@ -70,11 +70,18 @@ def test_marked_and_undeclared_values_become_keyed_digests_and_the_rest_stays() 
 
 def test_arguments_that_failed_validation_are_digested_entirely() -> None:
     digester = PiiDigester(b"k" * 32)
-    redacted = digester.redact_arguments(None, {"email": EMAIL, "nested": [{"n": NAME}], "limit": 5})
+    redacted = digester.redact_arguments(
+        None,
+        {"email": EMAIL, "nested": [{"n": NAME}], "limit": 5, "confirmed": True, EMAIL: "as a key"},
+    )
 
     assert redacted["email"] == digester.digest(EMAIL)
     assert redacted["nested"][0]["n"].startswith(DIGEST_PREFIX)
-    assert redacted["limit"] == 5
+    assert redacted["limit"] == digester.digest(5), "a number may be a phone or an ID number"
+    assert redacted["confirmed"] is True
+    assert EMAIL not in redacted and digester.digest(EMAIL) in redacted, (
+        "keys that are not names are digested"
+    )
 
 
 async def test_no_clear_text_pii_or_secret_reaches_the_database_or_exports(

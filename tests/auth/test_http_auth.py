@@ -43,6 +43,22 @@ TOOL_SCOPES = {
     "create_account": Scope.ACCOUNTS_WRITE,
     "approve_inquiry": Scope.INQUIRIES_DECIDE,
 }
+TOOL_EFFECTS = {"get_account": "read", "create_account": "write", "approve_inquiry": "destructive"}
+
+
+class _Refusals:
+    """Stands in for the pipeline's denial record; `fail` makes it raise like a broken audit log."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, str | None, str]] = []
+        self.fail = False
+
+    async def __call__(
+        self, caller: Any, tool: str, arguments: Any, session_id: str | None, reason: str
+    ) -> None:
+        if self.fail:
+            raise OSError("audit log unavailable")
+        self.recorded.append((tool, session_id, reason))
 
 
 def _call(tool: str) -> dict[str, Any]:
@@ -71,8 +87,14 @@ async def setup(grant_store: GrantStore, clock: Clock) -> AsyncIterator[dict[str
     jwt = JwtVerifier(settings, transport=issuer.transport(), clock=lambda: NOW)
     resolver = CallerResolver(grant_store, jwt=jwt, clock=clock)
     verifier = CallerTokenVerifier(resolver, resource_url=Issuer.RESOURCE)
+    refusals = _Refusals()
     step_up = StepUpMiddleware(
-        _echo, tool_scopes=TOOL_SCOPES, resource_metadata_url=METADATA_URL, clock=clock
+        _echo,
+        tool_scopes=TOOL_SCOPES,
+        tool_effects=TOOL_EFFECTS,
+        on_refused=refusals,
+        resource_metadata_url=METADATA_URL,
+        clock=clock,
     )
     endpoint = RequireAuthMiddleware(
         step_up, required_scopes=[], resource_metadata_url=AnyHttpUrl(METADATA_URL)
@@ -84,7 +106,13 @@ async def setup(grant_store: GrantStore, clock: Clock) -> AsyncIterator[dict[str
     async with httpx2.AsyncClient(
         transport=httpx2.ASGITransport(app=app), base_url="https://mcp.example.test"
     ) as http:
-        yield {"http": http, "issuer": issuer, "verifier": verifier, "store": grant_store}
+        yield {
+            "http": http,
+            "issuer": issuer,
+            "verifier": verifier,
+            "store": grant_store,
+            "refusals": refusals,
+        }
 
 
 async def _grant(store: GrantStore, *scopes: Scope, principal: str = "alice") -> str:
@@ -107,6 +135,19 @@ async def test_an_under_scoped_jwt_gets_the_insufficient_scope_challenge(setup: 
     assert 'scope="inquiries:decide"' in challenge
     assert f'resource_metadata="{METADATA_URL}"' in challenge
     assert response.json()["error"] == "insufficient_scope"
+    assert setup["refusals"].recorded == [
+        ("approve_inquiry", None, "access token lacks scope inquiries:decide")
+    ]
+
+
+async def test_a_challenge_that_cannot_be_recorded_is_answered_503(setup: dict[str, Any]) -> None:
+    await _grant(setup["store"], Scope.INQUIRIES_DECIDE, Scope.ACCOUNTS_READ)
+    token = setup["issuer"].token(now=NOW, scope="accounts:read")
+    setup["refusals"].fail = True
+    response = await setup["http"].post(
+        "/mcp", json=_call("approve_inquiry"), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 503
 
 
 async def test_a_tool_the_grant_forbids_is_not_advertised_by_a_challenge(setup: dict[str, Any]) -> None:
@@ -195,7 +236,12 @@ async def test_a_large_streamed_body_is_fed_on_in_full(grant_store: GrantStore, 
         sent.append(message)
 
     middleware = StepUpMiddleware(
-        _echo, tool_scopes=TOOL_SCOPES, resource_metadata_url=METADATA_URL, max_inspected_bytes=10
+        _echo,
+        tool_scopes=TOOL_SCOPES,
+        tool_effects=TOOL_EFFECTS,
+        on_refused=_Refusals(),
+        resource_metadata_url=METADATA_URL,
+        max_inspected_bytes=10,
     )
     scope = {
         "type": "http",

@@ -18,6 +18,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.auth.settings import OAuthSettings
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
@@ -178,3 +179,7 @@ async def test_a_jwt_for_this_server_works_within_its_grant_and_a_missing_scope_
         assert 'error="insufficient_scope"' in challenge
         assert 'scope="accounts:write"' in challenge
         assert "resource_metadata=" in challenge
+        records = [r async for r in iter_records(running.app.store, AuditFilter())]
+        denied = [r for r in records if r.kind == "call.denied" and r.tool == "create_account"]
+        assert denied and denied[-1].reason == "access token lacks scope accounts:write"
+        assert denied[-1].principal == "alice@example.com"

@@ -158,3 +158,61 @@ async def test_a_grant_over_its_rate_limit_is_refused_with_a_retry_after(tmp_pat
         assert dict(h.sandbox.counters) == calls_before
         denied = [r for r in await _records(h) if r.kind == "call.denied"]
         assert denied[-1].reason == "rate limited"
+
+
+async def test_client_chosen_text_and_oversized_arguments_are_bounded_in_the_audit_log(
+    tmp_path: Path,
+) -> None:
+    async with connected(tmp_path, READ_ONLY) as h:
+        with pytest.raises(MCPError):
+            await h.client.call_tool("x" * 5000, {"k" * 100_000: "v"})
+        result = await h.client.call_tool("list_accounts", {"page_size": 5, "filler": "y" * 50_000})
+        assert result.is_error
+        records = await _records(h)
+        unknown = next(r for r in records if r.kind == "call.denied" and r.reason == "unknown tool")
+        assert unknown.tool is not None and len(unknown.tool) <= 128
+        assert unknown.arguments is not None and set(unknown.arguments) == {"oversized_bytes", "digest"}
+        invalid = records[-1]
+        assert invalid.tool == "list_accounts" and invalid.arguments is not None
+        assert invalid.arguments["oversized_bytes"] > 50_000
+        assert "y" * 100 not in str(invalid.arguments)
+
+
+async def _wait_for(h: Any, predicate: Any) -> AuditRecord:
+    with anyio.fail_after(15):
+        while True:
+            for record in await _records(h):
+                if predicate(record):
+                    return record
+            await anyio.sleep(0.05)
+
+
+async def test_a_cancelled_write_is_recorded_with_an_unknown_outcome(tmp_path: Path) -> None:
+    async with connected(tmp_path, ["accounts:write"]) as h:
+        h.sandbox.faults.write_latency_ms = 3000
+        with anyio.move_on_after(1):
+            await h.client.call_tool("create_account", {"reference_id": "cancelled-1"})
+        outcome = await _wait_for(h, lambda r: r.kind == "call.outcome" and r.error_kind == "cancelled")
+        assert outcome.outcome == "unknown", "the write may have reached Persona"
+        assert outcome.idempotency_key
+
+
+async def test_a_write_whose_outcome_cannot_be_recorded_says_it_may_have_happened(tmp_path: Path) -> None:
+    async with connected(tmp_path, ["accounts:write"]) as h:
+        h.sandbox.faults.write_latency_ms = 1500
+        async with anyio.create_task_group() as tg:
+            answer: dict[str, Any] = {}
+
+            async def call() -> None:
+                try:
+                    await h.client.call_tool("create_account", {"reference_id": "half-done"})
+                except MCPError as exc:
+                    answer["error"] = exc
+
+            tg.start_soon(call)
+            await _wait_for(h, lambda r: r.kind == "call.intent" and r.tool == "create_account")
+            async with h.app.store.engine.begin() as conn:
+                await conn.execute(text("ALTER TABLE audit_records RENAME TO audit_records_gone"))
+        message = answer["error"].message
+        assert "may have been made" in message and "Do not repeat" in message
+        assert answer["error"].data["idempotency_key"]

@@ -82,14 +82,20 @@ class PiiDigester:
         return self._mac(normalise_phone(value))
 
     def digest_all(self, value: Any) -> Any:
-        """Every leaf of a JSON-like value digested (None, booleans and numbers kept: they name no one)."""
+        """Every leaf of a JSON-like value digested, numbers included (a phone number or an ID number
+        sent as a number is still personal); only None and booleans are kept. Map keys that are not
+        plain identifiers are digested too: an unvalidated map can carry an e-mail address as a key."""
         if isinstance(value, Mapping):
-            return {str(k): self.digest_all(v) for k, v in value.items()}
+            return {self._map_key(k): self.digest_all(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.digest_all(v) for v in value]
-        if value is None or isinstance(value, bool | int | float):
+        if value is None or isinstance(value, bool):
             return value
         return self.digest(value)
+
+    def _map_key(self, key: Any) -> str:
+        text = str(key)
+        return text if _IDENTIFIER.fullmatch(text) else self.digest(text)
 
     def redact_arguments(
         self, input_model: type[BaseModel] | None, arguments: Mapping[str, Any]
@@ -100,7 +106,7 @@ class PiiDigester:
         one (unknown tool, or input that failed validation): every string leaf digested.
         """
         if input_model is None:
-            return {str(k): self.digest_all(v) for k, v in arguments.items()}
+            return {self._map_key(k): self.digest_all(v) for k, v in arguments.items()}
         marked, _ = transform_pii(input_model, dict(arguments), self.digest)
         result: dict[str, Any] = self._digest_undeclared(input_model, marked)
         return result
@@ -118,7 +124,7 @@ class PiiDigester:
         out: dict[str, Any] = {}
         for key, value in data.items():
             if key not in declared:
-                out[str(key)] = self.digest_all(value)
+                out[self._map_key(key)] = self.digest_all(value)
                 continue
             nested_model = declared[key]
             if nested_model is None or value is None:
@@ -128,6 +134,10 @@ class PiiDigester:
             else:
                 out[str(key)] = self._digest_undeclared(nested_model, value)
         return out
+
+
+#: Map keys kept in clear: identifier-like names (argument names, custom field keys), nothing else.
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 def _model_class(annotation: Any) -> type[BaseModel] | None:

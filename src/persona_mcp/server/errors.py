@@ -77,6 +77,16 @@ def audit_unavailable() -> Refusal:
     )
 
 
+def outcome_unrecorded(idempotency_key: str) -> Refusal:
+    return Refusal(
+        AUDIT_UNAVAILABLE,
+        "The change may have been made in Persona, but its outcome could not be written to the audit "
+        f"log (Idempotency-Key {idempotency_key}). Do not repeat the call: an administrator must check "
+        "the object in Persona and /healthz.",
+        {"idempotency_key": idempotency_key, "outcome": "unknown"},
+    )
+
+
 def tool_error(message: str, *, kind: str, retry_safe: bool | None = None) -> types.CallToolResult:
     """An `isError` result the agent can read and act on."""
     hint = ""

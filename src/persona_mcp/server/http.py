@@ -7,6 +7,7 @@ authentication and the MCP endpoint: it needs the verified token, and must answe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
@@ -23,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from persona_mcp.auth.callers import Caller
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.server.app import PersonaMcp
-from persona_mcp.server.http_auth import StepUpMiddleware
+from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
+from persona_mcp.server.session_info import SessionInfo, bounded
 
 
 def resource_url(host: str, port: int, public_url: str | None = None) -> str:
@@ -34,6 +37,16 @@ def resource_url(host: str, port: int, public_url: str | None = None) -> str:
         return public_url.rstrip("/")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     return f"http://{shown}:{port}/mcp"
+
+
+def _refusal_recorder(app: PersonaMcp) -> RefusalRecorder:
+    async def record(
+        caller: Caller, tool: str, arguments: Mapping[str, Any] | None, session_id: str | None, reason: str
+    ) -> None:
+        session = SessionInfo(session_id=bounded(session_id), transport="http")
+        await app.pipeline.record_refusal(caller, tool, arguments, session, reason)
+
+    return record
 
 
 def build_http_app(
@@ -61,6 +74,7 @@ def build_http_app(
             StreamableHTTPASGIApp(manager),
             tool_scopes=tool_scopes,
             tool_effects={spec.name: spec.effect.value for spec in app.pipeline.exposed},
+            on_refused=_refusal_recorder(app),
             resource_metadata_url=metadata_url,
         ),
         required_scopes=[],

@@ -4,10 +4,13 @@ A JWT caller whose token lacks the scope of the tool it calls gets HTTP 403 with
 `WWW-Authenticate: Bearer error="insufficient_scope", scope="<needed>", resource_metadata="<url>"`
 before the MCP layer, so its client can obtain a token with that scope and retry. The challenge is sent
 only when the caller's grant would allow the call with a token carrying every scope: when the grant
-itself forbids the tool, a new token cannot help, and a hidden tool must look exactly like a missing one,
-so the request goes on to the MCP layer, which refuses it like any unknown tool.
+itself forbids the tool, a new token cannot help, so the request goes on to the MCP layer, which refuses
+it (naming the scope the grant lacks) as it does for every caller.
 
 This is guidance for clients, not the enforcement point: the call pipeline authorizes every call again.
+A challenged call never reaches the pipeline, so the middleware reports it through `on_refused` (the
+pipeline's denial record): every call, refused here or there, ends in an audit record. If that record
+cannot be written the answer is 503, never a silent refusal.
 Sits after the SDK's authentication middleware (it reads the verified token from the ASGI scope) and
 before the MCP endpoint; it buffers the request body to look at it and feeds it on unchanged.
 """
@@ -15,7 +18,7 @@ before the MCP endpoint; it buffers the request body to look at it and feeds it 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +35,16 @@ from persona_mcp.auth.verifier import caller_from_access_token
 #: Bodies larger than this are passed on uninspected (the pipeline still refuses the call).
 DEFAULT_MAX_INSPECTED_BYTES = 1024 * 1024
 
+#: Records a refused call: (caller, tool name, raw arguments, MCP session id, reason).
+RefusalRecorder = Callable[[Caller, str, Mapping[str, Any] | None, str | None, str], Awaitable[None]]
+
+
+class _Refused:
+    __slots__ = ("arguments", "scope", "tool")
+
+    def __init__(self, tool: str, scope: PermissionScope, arguments: Mapping[str, Any] | None) -> None:
+        self.tool, self.scope, self.arguments = tool, scope, arguments
+
 
 class StepUpMiddleware:
     """Answers `tools/call` from an under-scoped JWT with a 403 `insufficient_scope` challenge."""
@@ -42,13 +55,15 @@ class StepUpMiddleware:
         *,
         tool_scopes: Mapping[str, PermissionScope],
         resource_metadata_url: str,
-        tool_effects: Mapping[str, str] | None = None,
+        tool_effects: Mapping[str, str],
+        on_refused: RefusalRecorder,
         clock: Callable[[], datetime] = utcnow,
         max_inspected_bytes: int = DEFAULT_MAX_INSPECTED_BYTES,
     ) -> None:
         self._app = app
         self._tool_scopes = dict(tool_scopes)
-        self._tool_effects = dict(tool_effects) if tool_effects is not None else None
+        self._tool_effects = dict(tool_effects)
+        self._on_refused = on_refused
         self._metadata_url = resource_metadata_url
         self._clock = clock
         self._max = max_inspected_bytes
@@ -61,26 +76,30 @@ class StepUpMiddleware:
         chunks, complete, disconnected = await _read_body(receive, self._max)
         body = b"".join(chunks)
         if complete and not disconnected:
-            needed = self._needed_scopes(caller, body)
-            if needed:
-                await self._challenge(send, needed)
+            refused = self._refused_calls(caller, body)
+            if refused:
+                session_id = _header(scope, b"mcp-session-id")
+                try:
+                    for call in refused:
+                        reason = f"access token lacks scope {call.scope.value}"
+                        await self._on_refused(caller, call.tool, call.arguments, session_id, reason)
+                except Exception:
+                    await _send_json(send, 503, {"error": "temporarily_unavailable"}, [])
+                    return
+                await self._challenge(send, list(dict.fromkeys(call.scope for call in refused)))
                 return
         await self._app(scope, _replay(body, complete, disconnected, receive), send)
 
-    def _needed_scopes(self, caller: Caller, body: bytes) -> list[PermissionScope]:
+    def _refused_calls(self, caller: Caller, body: bytes) -> list[_Refused]:
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return []
         messages = payload if isinstance(payload, list) else [payload]
-        needed: list[PermissionScope] = []
-        for message in messages:
-            scope = self._step_up_scope(caller, message)
-            if scope is not None and scope not in needed:
-                needed.append(scope)
-        return needed
+        refused = [self._step_up(caller, message) for message in messages]
+        return [call for call in refused if call is not None]
 
-    def _step_up_scope(self, caller: Caller, message: Any) -> PermissionScope | None:
+    def _step_up(self, caller: Caller, message: Any) -> _Refused | None:
         if not isinstance(message, dict) or message.get("method") != "tools/call":
             return None
         params = message.get("params")
@@ -88,16 +107,11 @@ class StepUpMiddleware:
         required = self._tool_scopes.get(name) if isinstance(name, str) else None
         if name is None or required is None or required in expand(caller.jwt_scopes or frozenset()):
             return None
-        grant_allows = authorize(
-            caller.grant, tool=name, scope=required, effect=self._effect(name, required), now=self._clock()
-        ).allowed
-        return required if grant_allows else None
-
-    def _effect(self, tool: str, scope: PermissionScope) -> str:
-        """The tool's effect; without an effect table, inferred from the scope's action."""
-        if self._tool_effects is not None:
-            return self._tool_effects.get(tool, "unknown")
-        return "read" if scope.value.endswith(":read") else "write"
+        effect = self._tool_effects.get(name, "unknown")
+        if not authorize(caller.grant, tool=name, scope=required, effect=effect, now=self._clock()).allowed:
+            return None
+        arguments = params.get("arguments") if isinstance(params, dict) else None
+        return _Refused(name, required, arguments if isinstance(arguments, Mapping) else None)
 
     async def _challenge(self, send: Send, needed: list[PermissionScope]) -> None:
         scopes = " ".join(scope.value for scope in needed)
@@ -106,19 +120,27 @@ class StepUpMiddleware:
             f'Bearer error="insufficient_scope", scope="{scopes}", '
             f'resource_metadata="{self._metadata_url}", error_description="{description}"'
         )
-        body = json.dumps({"error": "insufficient_scope", "error_description": description}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 403,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", header.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        content = {"error": "insufficient_scope", "error_description": description}
+        await _send_json(send, 403, content, [(b"www-authenticate", header.encode())])
+
+
+async def _send_json(send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps(content).encode()
+    start_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *headers,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": start_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
 
 
 def _jwt_caller(scope: Scope) -> Caller | None:

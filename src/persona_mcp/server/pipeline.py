@@ -32,13 +32,16 @@ from persona_mcp.persona.client import Exchange, PersonaClient
 from persona_mcp.persona.errors import PersonaError
 from persona_mcp.pii import mask
 from persona_mcp.server import errors
-from persona_mcp.server.session_info import SessionInfo
+from persona_mcp.server.session_info import SessionInfo, bounded
 from persona_mcp.tools.recovery import explain, validation_message
 from persona_mcp.tools.spec import ToolContext, ToolSpec
 
 log = structlog.get_logger("persona_mcp.call")
 
 AnySpec = ToolSpec[Any, Any]
+
+#: Arguments larger than this are recorded as size + digest only (valid tool inputs are far smaller).
+MAX_RECORDED_ARGUMENT_BYTES = 16 * 1024
 
 
 @dataclass(slots=True)
@@ -97,6 +100,18 @@ class CallPipeline:
             jwt_scopes=caller.jwt_scopes,
         )
 
+    async def record_refusal(
+        self,
+        caller: Caller,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        session: SessionInfo,
+        reason: str,
+    ) -> None:
+        """The denial record of a call refused before it reached `call` (the HTTP step-up challenge)."""
+        record = _CallRecord(call_id=uuid.uuid4().hex, started=time.perf_counter())
+        await self._deny(record, caller, self._specs.get(name), name, arguments or {}, session, reason)
+
     async def call(
         self, caller: Caller | None, name: str, arguments: Mapping[str, Any] | None, session: SessionInfo
     ) -> types.CallToolResult:
@@ -140,9 +155,18 @@ class CallPipeline:
         try:
             result = await self._run(record, caller, spec, args, idempotency_key)
         except anyio.get_cancelled_exc_class():
+            # A cancelled write may already have reached Persona: its outcome is unknown, not an error,
+            # so `audit query --unresolved` lists it for a reviewer to check.
             with anyio.CancelScope(shield=True):
                 await self._outcome(
-                    record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="cancelled"
+                    record,
+                    caller,
+                    spec,
+                    raw_args,
+                    session,
+                    idempotency_key,
+                    "unknown" if spec.is_write else "error",
+                    error_kind="cancelled",
                 )
             raise
         except PersonaError as exc:
@@ -242,8 +266,20 @@ class CallPipeline:
             "client_version": session.client_version,
             "tool": spec.name if spec else tool_name,
             "scope": spec.scope.value if spec else None,
-            "arguments": self._audit.redact_arguments(model, raw_args),
+            "arguments": self._redacted(model, raw_args),
         }
+
+    def _redacted(self, model: Any, raw_args: Mapping[str, Any]) -> dict[str, Any]:
+        """Arguments for the record: PII digested; oversized ones (which no valid call sends) reduced
+        to their size and a keyed digest, so a client cannot bloat the append-only log."""
+        try:
+            size = len(json.dumps(raw_args, default=str))
+        except (TypeError, ValueError):
+            size = MAX_RECORDED_ARGUMENT_BYTES + 1
+        if size > MAX_RECORDED_ARGUMENT_BYTES:
+            digest = self._audit.redact_arguments(None, {"arguments": json.dumps(raw_args, default=str)})
+            return {"oversized_bytes": size, "digest": digest["arguments"]}
+        return self._audit.redact_arguments(model, raw_args)
 
     async def _deny(
         self,
@@ -257,7 +293,7 @@ class CallPipeline:
     ) -> None:
         event = self._event(record, "call.denied", caller, spec, raw_args, session, validated=False)
         if spec is None:
-            event["tool"] = name[:128]
+            event["tool"] = bounded(name)
         event |= {"decision": "denied", "reason": reason}
         await self._append(event)
 
@@ -275,6 +311,7 @@ class CallPipeline:
         error_type: str | None = None,
     ) -> None:
         last = record.exchanges[-1] if record.exchanges else None
+        after_write = spec.is_write and bool(record.exchanges)
         event = self._event(record, "call.outcome", caller, spec, raw_args, session) | {
             "decision": "allowed",
             "outcome": outcome,
@@ -292,13 +329,17 @@ class CallPipeline:
                 "persona_request_id": last.request_id,
                 "attempts": last.attempts,
             }
-        await self._append(event)
+        await self._append(event, after_write_key=idempotency_key if after_write else None)
 
-    async def _append(self, event: dict[str, Any]) -> None:
+    async def _append(self, event: dict[str, Any], *, after_write_key: str | None = None) -> None:
+        """Append durably, or refuse the call. `after_write_key` is set when a write already reached
+        Persona: the refusal must then say the change may have happened, so nobody repeats it."""
         try:
             await self._audit.append(AuditEvent(**{k: v for k, v in event.items() if v is not None}))
         except AuditUnavailableError:
             log.error("audit append failed; refusing call", kind=event.get("kind"))
+            if after_write_key is not None:
+                raise errors.outcome_unrecorded(after_write_key) from None
             raise errors.audit_unavailable() from None
 
 

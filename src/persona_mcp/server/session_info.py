@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+
+#: Longest client-controlled text (client name, version, session id, unknown tool name) kept in records.
+MAX_FIELD = 128
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def bounded(value: str | None) -> str | None:
+    """At most `MAX_FIELD` printable ASCII characters of a value the client chose."""
+    if value is None:
+        return None
+    return _UNPRINTABLE.sub("?", value[:MAX_FIELD])
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,4 +42,9 @@ def session_info_from_context(ctx: Any, transport: str) -> SessionInfo:
             version = params.client_info.version
     except Exception:
         pass
-    return SessionInfo(session_id=session_id, client_name=name, client_version=version, transport=transport)
+    return SessionInfo(
+        session_id=bounded(session_id),
+        client_name=bounded(name),
+        client_version=bounded(version),
+        transport=transport,
+    )
