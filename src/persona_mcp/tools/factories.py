@@ -18,7 +18,7 @@ from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.client import PersonaResponse
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, single
+from persona_mcp.tools.results import ObjectView, Page, from_upstream, single
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 InT = TypeVar("InT", bound=ToolInput)
@@ -46,7 +46,7 @@ def one_result(ctx: ToolContext, result: type[ResultT], response: PersonaRespons
     """Flatten a single-resource response and record the object id."""
     resource = response.document.one()
     ctx.touch(resource.id)
-    return single(result, resource, response.document, response.request_id)
+    return single(result, resource, response.document, response.request_id, status=response.status)
 
 
 def page_result(
@@ -55,13 +55,14 @@ def page_result(
     """Flatten a collection response into `page.items`, with the next cursor."""
     resources = response.document.many()
     ctx.touch(*(resource.id for resource in resources))
-    return page.model_validate(
-        {
-            "items": [view.from_resource(resource, response.document) for resource in resources],
-            "next_cursor": response.document.links.next_cursor(),
-            "request_id": response.request_id,
-        }
-    )
+    status, request_id = response.status, response.request_id
+    items = [
+        view.from_resource(resource, response.document, status=status, request_id=request_id)
+        for resource in resources
+    ]
+    next_cursor = response.document.links.next_cursor()
+    values = {"items": items, "next_cursor": next_cursor, "request_id": request_id}
+    return from_upstream(page, values, status=status, request_id=request_id)
 
 
 async def send(

@@ -14,9 +14,40 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from persona_mcp.persona.envelope import Document, Resource
+from persona_mcp.persona.errors import UnexpectedResponseError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def from_upstream(
+    model: type[ModelT],
+    values: Mapping[str, Any],
+    *,
+    status: int | None = None,
+    request_id: str | None = None,
+) -> ModelT:
+    """Validate values taken from Persona's answer into a result model.
+
+    A mismatch means Persona answered in a shape we did not expect, not that the caller erred. pydantic's
+    error text repeats the offending values (personal data, possibly), so it is replaced by our own words
+    and dropped from the chain (`from None`) before anything can log it.
+    """
+    try:
+        return model.model_validate(values)
+    except ValidationError:
+        raise UnexpectedResponseError(
+            f"Persona's answer does not fit the {model.__name__} result", status=status, request_id=request_id
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +140,17 @@ class ObjectView(ResultModel):
         return values
 
     @classmethod
-    def from_resource(cls, resource: Resource, document: Document | None = None) -> Self:
-        return cls.model_validate(cls.source_values(resource, document))
+    def from_resource(
+        cls,
+        resource: Resource,
+        document: Document | None = None,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> Self:
+        """The view of one resource; `status` and `request_id` only label a shape error."""
+        values = cls.source_values(resource, document)
+        return from_upstream(cls, values, status=status, request_id=request_id)
 
 
 class Response(ResultModel):
@@ -128,9 +168,16 @@ class Page(Response):
 ViewT = TypeVar("ViewT", bound=ObjectView)
 
 
-def single(result: type[ViewT], resource: Resource, document: Document, request_id: str | None) -> ViewT:
+def single(
+    result: type[ViewT],
+    resource: Resource,
+    document: Document,
+    request_id: str | None,
+    *,
+    status: int | None = None,
+) -> ViewT:
     """A one-object result: the view's fields plus `request_id` (the result class inherits both)."""
     values = result.source_values(resource, document)
     if "request_id" in result.model_fields:
         values["request_id"] = request_id
-    return result.model_validate(values)
+    return from_upstream(result, values, status=status, request_id=request_id)
