@@ -117,6 +117,13 @@ async def test_malformed_tokens_are_refused(issuer: Issuer) -> None:
         assert await verifier.verify(token) is None
 
 
+@pytest.mark.parametrize("exp", [10**18, 2**63])
+async def test_a_token_expiring_beyond_the_representable_calendar_is_refused_not_raised(
+    issuer: Issuer, exp: int
+) -> None:
+    assert await _verifier(issuer).verify(issuer.token(now=NOW, exp=exp)) is None
+
+
 def test_settings_refuse_unknown_algorithms() -> None:
     with pytest.raises(ValueError):
         OAuthSettings(algorithms=["HS256"])

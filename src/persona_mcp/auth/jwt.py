@@ -118,6 +118,12 @@ class JwtVerifier:
         if not isinstance(subject, str):
             _log_refusal("sub is not a string")
             return None
+        try:
+            expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            # A far-future `exp` passes the claims check but is no calendar date; refuse, never raise.
+            _log_refusal("exp out of range", exc)
+            return None
         client_id = claims.get("client_id") or claims.get("azp")
         act = claims.get("act")
         actor = act.get("sub") if isinstance(act, dict) else None
@@ -127,7 +133,7 @@ class JwtVerifier:
             client_id=client_id if isinstance(client_id, str) else None,
             actor=actor if isinstance(actor, str) else None,
             scopes=_scopes(claims),
-            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            expires_at=expires_at,
             issuer=self._issuer,
         )
 
