@@ -44,6 +44,7 @@ from persona_mcp.persona.errors import (
     UnsafePathError,
     error_for_status,
     parse_error_details,
+    safe_request_id,
 )
 from persona_mcp.persona.exchange import Exchange
 from persona_mcp.persona.paths import check_path
@@ -440,7 +441,7 @@ class PersonaClient:
                 continue
 
             status = response.status_code
-            request_id = response.headers.get("request-id")
+            request_id = _rid(response)
             progress.status, progress.request_id = status, request_id
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             limits = RateLimitInfo.from_headers(response.headers)
@@ -579,4 +580,9 @@ def _decode_document(response: httpx2.Response) -> Document:
 
 
 def _rid(response: httpx2.Response) -> str | None:
-    return response.headers.get("request-id")
+    """Persona's `Request-Id`, or None if it lacks the `req_...` shape.
+
+    Filtered here, where it enters, because it flows on into results, errors, logs and audit records: a
+    hostile or broken upstream must not be able to put arbitrary text there.
+    """
+    return safe_request_id(response.headers.get("request-id"))
