@@ -3,9 +3,9 @@
 The writer thread (`worker`) hands each batch to a committer that owns a plain driver connection
 (`sqlite3`, or `psycopg` in pipeline mode) opened on the same database as the store. A batch is then one
 blocking call and, on PostgreSQL, two network round trips (BEGIN + lock + head; inserts + COMMIT),
-instead of a thread hop or a round trip per statement through the async engine. `commit` returns only once COMMIT
-succeeded; on any error the transaction is rolled back, the connection dropped (the next batch opens a
-fresh one) and the error raised for the writer to fail the batch closed.
+instead of a thread hop or a round trip per statement through the async engine. `commit` returns only
+once COMMIT succeeded; on any error the transaction is rolled back, the connection dropped (the next
+batch opens a fresh one) and the error raised for the writer to fail the batch closed.
 
 The connection keeps the store's durability: SQLite's `synchronous` and `busy_timeout` are copied from a
 store connection (engine.py sets WAL, FULL and 30 s), PostgreSQL's connection arguments come from the
@@ -41,6 +41,8 @@ from persona_mcp.audit.chain import (
 from persona_mcp.store import Store
 
 _Conn = TypeVar("_Conn")
+
+APPLICATION_NAME = "persona-mcp audit writer"
 
 
 class BatchCommitter(ABC, Generic[_Conn]):
@@ -144,6 +146,9 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     def __init__(self, policy: ChainPolicy, connect_kwargs: Mapping[str, Any]) -> None:
         super().__init__(policy)
         self._connect_kwargs = dict(connect_kwargs)
+        # Names the connection in pg_stat_activity and pg_locks (who holds the chain lock), unless the
+        # URL already names it.
+        self._connect_kwargs.setdefault("application_name", APPLICATION_NAME)
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
@@ -189,4 +194,4 @@ async def open_committer(store: Store, policy: ChainPolicy) -> BatchCommitter[An
     raise ValueError(f"the audit log does not support the {store.dialect} dialect")
 
 
-__all__ = ["BatchCommitter", "PostgresCommitter", "SqliteCommitter", "open_committer"]
+__all__ = ["APPLICATION_NAME", "BatchCommitter", "PostgresCommitter", "SqliteCommitter", "open_committer"]
