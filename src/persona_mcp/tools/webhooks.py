@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, WebhookId
+from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result, path_for, send
@@ -24,7 +25,9 @@ TOOLSET = "webhooks"
 
 #: `*` or an event name such as `inquiry.approved`, `connect/share-token.inbound-created`.
 EVENT_NAME = r"^(\*|[a-z][a-z-]*(/[a-z-]+)?\.[a-z][a-z-]*)$"
-HTTPS_URL = r"^https://[^\s]{1,2000}$"
+#: No userinfo: nothing before the host may carry `user:password@` (the URL would put it in Persona's and our
+#: records); an `@` is allowed after the first `/`, `?` or `#`.
+HTTPS_URL = r"^https://[^\s/?#@]{1,255}([/?#]\S{0,2000})?$"
 EventName = Annotated[str, Field(pattern=EVENT_NAME)]
 
 # -- models ------------------------------------------------------------------------------------------------
@@ -76,7 +79,8 @@ class _WebhookAttributes(ToolInput):
 
 class CreateWebhook(_WebhookAttributes):
     name: str = Field(min_length=1, max_length=255, description="Webhook name.")
-    url: str = Field(pattern=HTTPS_URL, description="HTTPS endpoint that receives events.")
+    # PII: the audit keeps a digest, since URLs may carry tokens in their query string.
+    url: Annotated[str, PII] = Field(pattern=HTTPS_URL, description="HTTPS endpoint, no user:pass@.")
     enabled_events: list[EventName] = Field(
         min_length=1, max_length=200, description="Event names, e.g. inquiry.approved; `*` for all."
     )
@@ -88,7 +92,9 @@ _UPDATABLE = ("name", "url", "enabled_events", "description", "api_version", "fi
 class UpdateWebhook(_WebhookAttributes):
     webhook_id: WebhookId = Field(description="The webhook.")
     name: str | None = Field(None, min_length=1, max_length=255, description="New name.")
-    url: str | None = Field(None, pattern=HTTPS_URL, description="New HTTPS endpoint.")
+    url: Annotated[str | None, PII] = Field(
+        None, pattern=HTTPS_URL, description="New HTTPS endpoint, no user:pass@."
+    )
     enabled_events: list[EventName] | None = Field(
         None, min_length=1, max_length=200, description="New complete list of event names."
     )
