@@ -8,16 +8,18 @@ the data directory and returned as a path with its digest, never as base64 text 
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, Self
 
 import anyio
+import anyio.to_thread
 from pydantic import Field, model_validator
 
 from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.errors import safe_request_id
 from persona_mcp.persona.ids import AccountId, InquiryId, InquiryTemplateId, ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
@@ -111,12 +113,12 @@ class InquiryPage(Page):
 
 
 class InquiryPdf(ResultModel):
-    """Where the inquiry's PDF was saved."""
+    """Where the inquiry's PDF was saved (unmasked personal data, readable by the server's user only)."""
 
-    path: str = Field(description="Absolute path of the saved PDF on the server.")
+    path: str = Field(description="Server path of the PDF; it holds unmasked personal data.")
     size_bytes: int = Field(description="File size.")
     sha256: str = Field(description="SHA-256 of the file, hex.")
-    content_type: str = Field(description="Media type Persona sent.")
+    content_type: str = Field(description="application/pdf, or application/octet-stream if not a PDF.")
     request_id: str | None = Field(None, description="Persona's request id.")
 
 
@@ -309,20 +311,43 @@ def _stubs_body(args: SimulateStubs) -> dict[str, Any]:
     return {"meta": {"fields-stubs": pick(args, _STUB_NAMES)}}
 
 
+_PDF = "application/pdf"
+
+
+def _write_private(directory: Path, name: str, content: bytes) -> Path:
+    """Write `content` to a new file only this server's user can read (the PDF holds personal data).
+
+    The directory is (re)set to 0700 and the file created with O_EXCL at 0600, so no other local user can
+    read it and an existing file (or a planted symlink) is never written through.
+    """
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    target = directory / name
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target.absolute()
+
+
 async def print_pdf(ctx: ToolContext, args: InquiryRef) -> InquiryPdf:
-    """Save the PDF under `<data_dir>/files`, named from the validated id, never from upstream text."""
+    """Save the unmasked PDF under `<data_dir>/files`, named from the validated id and a fresh uuid."""
     response = await ctx.persona.get_file(path_for("/inquiries/{inquiry_id}/print", args))
     ctx.touch(args.inquiry_id)
-    suffix = safe_request_id(response.request_id) or uuid.uuid4().hex
-    directory = anyio.Path(ctx.data_dir) / "files"
-    await directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{args.inquiry_id}-{suffix}.pdf"
-    await target.write_bytes(response.content)
+    name = f"{args.inquiry_id}-{uuid.uuid4().hex}.pdf"
+    target = await anyio.to_thread.run_sync(
+        _write_private, Path(ctx.data_dir) / "files", name, response.content
+    )
+    media_type = response.content_type.split(";")[0].strip().lower()
     return InquiryPdf(
-        path=str(await target.absolute()),
+        path=str(target),
         size_bytes=len(response.content),
         sha256=hashlib.sha256(response.content).hexdigest(),
-        content_type=response.content_type.split(";")[0].strip()[:100],
+        # Only our own constant is reported: Persona's header text never passes through.
+        content_type=_PDF if media_type == _PDF else "application/octet-stream",
         request_id=response.request_id,
     )
 
@@ -571,7 +596,7 @@ print_inquiry_pdf = ToolSpec(
     toolset=TOOLSET,
     title="Save an inquiry as PDF",
     description=describe(
-        "Save the inquiry PDF on the server; returns its path and SHA-256.",
+        "Save the inquiry PDF (unmasked personal data) on the server; returns its path and SHA-256.",
         use_when="a reviewer needs a document.",
         ids=_IDS,
         avoid="to read data: use get_inquiry.",
