@@ -120,3 +120,14 @@ def test_every_object_kind_with_a_list_tool_has_a_lister() -> None:
     for kind in listed:
         lister = catalogue.lister_for(kind)
         assert lister is not None and lister.startswith("list_")
+
+
+@_persona
+def test_sandbox_only_matches_the_catalogue(spec: AnySpec) -> None:
+    flags = {bool(operation(op).get("sandbox_only")) for op in spec.operations}
+    assert flags == {spec.sandbox_only}, f"{spec.name}: catalogue says {flags}"
+
+
+def test_conflict_hints_live_on_the_specs_of_state_bound_tools() -> None:
+    hinted = {spec.name for spec in CATALOGUE if spec.conflict_hint}
+    assert {"resume_inquiry", "approve_inquiry", "decline_inquiry", "create_account"} <= hinted

@@ -77,3 +77,12 @@ def test_validation_message_lists_allowed_values() -> None:
     with pytest.raises(ValidationError) as raised:
         spec.input_model.model_validate({"type": "colour", "name": "x"})
     assert "'email-address'" in validation_message(spec, raised.value)
+
+
+def test_conflict_and_sandbox_hints_are_read_from_the_spec() -> None:
+    spec = catalogue.get("approve_inquiry")
+    failure = explain(spec, error_for_status(409, method="POST"), {})
+    assert spec.conflict_hint is not None and spec.conflict_hint in failure.message
+    simulate = catalogue.get("simulate_inquiry_actions")
+    forbidden = explain(simulate, error_for_status(403, method="POST"), {})
+    assert simulate.sandbox_only and "sandbox key" in forbidden.message

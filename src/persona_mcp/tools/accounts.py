@@ -285,6 +285,8 @@ create_account = action_tool(
     method=Method.POST,
     path="/accounts",
     body=_create_body,
+    conflict_hint="an account with this reference_id probably exists already; find it with "
+    "list_accounts (reference_id) and use update_account instead",
 )
 
 update_account = action_tool(
@@ -409,6 +411,7 @@ consolidate_accounts = action_tool(
     method=Method.POST,
     path=_ONE + "/consolidate",
     body=_consolidate_body,
+    conflict_hint="a source account can be consolidated only once, and not into itself",
 )
 
 list_account_relations = list_tool(

@@ -185,6 +185,8 @@ def action_tool(
     path: str,
     body: Body | None = None,
     idempotent: bool = False,
+    sandbox_only: bool = False,
+    conflict_hint: str | None = None,
 ) -> ToolSpec[InT, ResultT]:
     """A write tool that sends one request about one object and returns the object afterwards."""
     return ToolSpec(
@@ -199,4 +201,6 @@ def action_tool(
         operations=(operation,),
         handler=object_handler(method, path, result, body),
         idempotent=idempotent,
+        sandbox_only=sandbox_only,
+        conflict_hint=conflict_hint,
     )

@@ -377,6 +377,8 @@ def _decision(
         path=_ONE + path,
         body=_decision_body,
         idempotent=True,
+        conflict_hint="the inquiry's status does not allow this decision (it may be decided already); "
+        "check it with get_inquiry",
     )
 
 
@@ -530,6 +532,7 @@ mark_inquiry_for_review = action_tool(
     method=Method.POST,
     path=_ONE + "/mark-for-review",
     idempotent=True,
+    conflict_hint="an inquiry that is already approved or declined cannot be marked for review",
 )
 
 expire_inquiry = action_tool(
@@ -550,6 +553,7 @@ expire_inquiry = action_tool(
     method=Method.POST,
     path=_ONE + "/expire",
     idempotent=True,
+    conflict_hint="the inquiry cannot be expired in its current status; check it with get_inquiry",
 )
 
 resume_inquiry = action_tool(
@@ -569,6 +573,8 @@ resume_inquiry = action_tool(
     result=InquiryChanged,
     method=Method.POST,
     path=_ONE + "/resume",
+    conflict_hint="only inquiries in status pending or expired (and not redacted) can be resumed; "
+    "check the status with get_inquiry",
 )
 
 generate_inquiry_link = action_tool(
@@ -589,6 +595,7 @@ generate_inquiry_link = action_tool(
     method=Method.POST,
     path=_ONE + "/generate-one-time-link",
     body=_link_body,
+    conflict_hint="no one-time link for an expired inquiry; use resume_inquiry first",
 )
 
 print_inquiry_pdf = ToolSpec(
@@ -689,6 +696,7 @@ simulate_inquiry_actions = action_tool(
     method=Method.POST,
     path=_ONE + "/perform-simulate-actions",
     body=_simulate_body,
+    sandbox_only=True,
 )
 
 set_inquiry_simulate_stubs = action_tool(
@@ -710,6 +718,7 @@ set_inquiry_simulate_stubs = action_tool(
     path=_ONE + "/set-simulate-stubs",
     body=_stubs_body,
     idempotent=True,
+    sandbox_only=True,
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (

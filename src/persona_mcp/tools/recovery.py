@@ -41,24 +41,7 @@ AnySpec = ToolSpec[Any, Any]
 _ID_SHAPE = re.compile(r"^[a-z]{2,12}_[A-Za-z0-9]{1,64}$")
 _NAME_SHAPE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
-#: Tools Persona only serves with a sandbox API key.
-SANDBOX_ONLY = frozenset({"simulate_inquiry_actions", "set_inquiry_simulate_stubs"})
-
-#: What Persona's state rules say, per tool, when it answers 409 (PROTOCOL.md sections 7 and 14).
-_CONFLICTS: dict[str, str] = {
-    "resume_inquiry": "only inquiries in status pending or expired (and not redacted) can be resumed; "
-    "check the status with get_inquiry",
-    "mark_inquiry_for_review": "an inquiry that is already approved or declined cannot be marked for review",
-    "approve_inquiry": "the inquiry's status does not allow this decision (it may be decided already); "
-    "check it with get_inquiry",
-    "decline_inquiry": "the inquiry's status does not allow this decision (it may be decided already); "
-    "check it with get_inquiry",
-    "expire_inquiry": "the inquiry cannot be expired in its current status; check it with get_inquiry",
-    "generate_inquiry_link": "no one-time link for an expired inquiry; use resume_inquiry first",
-    "create_account": "an account with this reference_id probably exists already; find it with "
-    "list_accounts (reference_id) and use update_account instead",
-    "consolidate_accounts": "a source account can be consolidated only once, and not into itself",
-}
+_DEFAULT_CONFLICT = "it conflicts with the object's current state or a concurrent change"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +84,7 @@ def _with_request_id(message: str, error: PersonaError) -> str:
 
 def _not_found(spec: AnySpec, arguments: Mapping[str, Any]) -> str:
     message = _missing_object(spec, arguments)
-    if spec.name in SANDBOX_ONLY:
+    if spec.sandbox_only:
         message += f" Note: {spec.name} works only with a sandbox API key."
     return message
 
@@ -173,9 +156,7 @@ def explain(spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any]) ->
     if isinstance(error, NotFoundError):
         failure = ToolFailure(_not_found(spec, arguments), False, "not_found")
     elif isinstance(error, ConflictError):
-        rule = _CONFLICTS.get(
-            spec.name, "it conflicts with the object's current state or a concurrent change"
-        )
+        rule = spec.conflict_hint or _DEFAULT_CONFLICT
         message = f"Persona refused {spec.name}: {rule}. Read the object again before another attempt."
         failure = ToolFailure(message, False, "conflict")
     elif isinstance(error, UnprocessableEntityError | BadRequestError):
@@ -196,7 +177,7 @@ def explain(spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any]) ->
         failure = ToolFailure(message, False, "upstream_auth")
     elif isinstance(error, PermissionDeniedError):
         needs = ", ".join(sorted(PERSONA_PERMISSIONS.get(spec.scope, frozenset()))) or "a permission"
-        sandbox = " (it also only works with a sandbox key)" if spec.name in SANDBOX_ONLY else ""
+        sandbox = " (it also only works with a sandbox key)" if spec.sandbox_only else ""
         message = (
             f"Persona refused {spec.name}: the server's API key lacks {needs}, or the environment or "
             f"feature is not enabled{sandbox}. Ask an administrator; retrying will not help."

@@ -95,6 +95,10 @@ class ToolSpec(Generic[InputT, OutputT]):
     idempotent: bool | None = None
     #: The kind of Persona object this tool finds (set on list/search tools): recovery hints name it.
     finds: ObjectKind | None = None
+    #: Persona serves it only with a sandbox API key (the catalogue's `sandbox_only`); failures say so.
+    sandbox_only: bool = False
+    #: What Persona's state rules say when it answers 409 to this tool (PROTOCOL.md sections 7 and 14).
+    conflict_hint: str | None = None
 
     @property
     def annotations(self) -> Annotations:
