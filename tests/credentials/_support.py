@@ -50,6 +50,12 @@ class FakeClock:
         self.now += seconds
 
 
+#: All an agent is told when a credential needs an administrator (`.format(env=...)`).
+AGENT_MESSAGE = (
+    "the upstream credential for {env} is unavailable; an administrator must reconnect it "
+    "(see `persona-mcp credentials list`)"
+)
+
 #: Where the in-process sandbox answers (requests never leave the process: ASGI transport).
 SANDBOX_ORIGIN = "http://sandbox.persona.test"
 TOKEN_URL = SANDBOX_ORIGIN + "/api/v1/oauth/token"

@@ -14,7 +14,7 @@ from persona_mcp.auth.environment import Environment
 from persona_mcp.config import PersonaSettings, Settings
 from persona_mcp.store import Store
 
-from ._support import RecordingSink
+from ._support import AGENT_MESSAGE, RecordingSink
 
 pytestmark = pytest.mark.anyio
 
@@ -121,8 +121,10 @@ async def test_an_authorization_code_token_works_until_it_expires_then_says_what
     assert late[0]["event"] == "credential.access_token_expiring"
     assert "--access-token-stdin" in late[0]["fix"]
     now[0] += timedelta(minutes=5)
-    with pytest.raises(CredentialUnavailableError, match="--access-token-stdin --expires-in 3600"):
+    with pytest.raises(CredentialUnavailableError) as expired:
         await provider.bearer_token()
+    assert str(expired.value) == AGENT_MESSAGE.format(env="production")
+    assert "--access-token-stdin --expires-in 3600" in expired.value.admin_detail
 
 
 async def test_a_replaced_credential_takes_effect_once_the_lookup_cache_runs_out(

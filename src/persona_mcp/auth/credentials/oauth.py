@@ -10,6 +10,7 @@ transient ones (network, 5xx), so the caller disables a dead credential and retr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,14 @@ ASSERTION_LIFETIME_SECONDS = 300
 _PERMANENT_ERRORS = frozenset(
     {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope", "unsupported_grant_type"}
 )
+
+#: The shape of an RFC 6749 error code. Anything else in `error` is upstream-chosen text; since the code
+#: goes on into `disabled_reason`, the audit log and the logs, it is replaced by `oauth_error`.
+_ERROR_CODE = re.compile(r"[a-z_]{1,40}")
+
+
+def _error_code(error: object) -> str:
+    return error if isinstance(error, str) and _ERROR_CODE.fullmatch(error) else "oauth_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +148,7 @@ class TokenEndpointClient:
                         info.token_url, refresh_token=refresh_token.get_secret_value()
                     )
         except OAuthError as exc:
-            code = str(exc.error or "oauth_error")
+            code = _error_code(exc.error)
             raise TokenEndpointError(code, permanent=code in _PERMANENT_ERRORS) from None
         except httpx2.HTTPStatusError as exc:
             raise TokenEndpointError("http_error", permanent=False, status=exc.response.status_code) from None

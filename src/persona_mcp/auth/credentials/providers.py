@@ -3,8 +3,9 @@
 An OAuth provider renews its token ahead of expiry and once after a 401. Renewal is single-flight:
 within a process an `anyio.Lock` per credential plus a re-check after acquiring it; across processes
 the store's row lock (PostgreSQL `FOR UPDATE`) plus a re-read of what another replica may have stored.
-A rejected grant or client disables the credential (audited) and every later call fails fast with
-the command that reconnects it. No path retries on its own: one token request per renewal, at most.
+A rejected grant or client disables the credential (audited) and every later call fails fast: the agent
+is told only that an administrator must reconnect it; the log carries the command that does.
+No path retries on its own: one token request per renewal, at most.
 """
 
 from __future__ import annotations
@@ -50,9 +51,22 @@ def reconnect_command(info: CredentialInfo) -> str:
 
 def disabled_error(info: CredentialInfo) -> CredentialUnavailableError:
     reason = info.disabled_reason or "it was disabled"
-    return CredentialUnavailableError(
-        f"{info.label} was disabled after {reason}; run `{reconnect_command(info)}`"
-    )
+    return unavailable(info, f"{info.label} was disabled after {reason}; run `{reconnect_command(info)}`")
+
+
+def unavailable(
+    info: CredentialInfo, admin_detail: str, *, permanent: bool = True
+) -> CredentialUnavailableError:
+    """The error for the agent (fixed text), with the detail logged for the administrator.
+
+    The detail (cause, reconnect command with token URL and client id) goes to the log, where the
+    server's operator and the `credentials test` command's user see it, never into the tool result.
+    """
+    _log.warning("credential.unavailable", credential_id=info.id, permanent=permanent, detail=admin_detail)
+    environment = info.environment.value
+    if permanent:
+        return CredentialUnavailableError.needs_admin(environment, admin_detail)
+    return CredentialUnavailableError.try_later(environment, admin_detail)
 
 
 class AccessTokenCredential:
@@ -79,10 +93,11 @@ class AccessTokenCredential:
                 fix=reconnect_command(self._info),
             )
         if expires_at is not None and now >= expires_at:
-            raise CredentialUnavailableError(
+            raise unavailable(
+                self._info,
                 f"{self._info.label} expired at {expires_at.isoformat()}; authorization-code access tokens "
                 "cannot be refreshed: have the granting organization authorize again, then run "
-                f"`{reconnect_command(self._info)}`"
+                f"`{reconnect_command(self._info)}`",
             )
         return self._token.get_secret_value()
 
@@ -178,7 +193,8 @@ class OAuthCredential:
                         error=exc.error,
                         status=exc.status,
                     )
-                    raise CredentialUnavailableError(
+                    raise unavailable(
+                        current.info,
                         f"{current.info.label} could not be renewed: the token endpoint failed "
                         f"({exc.error}); try again shortly",
                         permanent=False,
@@ -194,13 +210,17 @@ class OAuthCredential:
                 if await locked.disable(reason=reason, at=self._clock()):
                     disabled = current.info
                 else:
-                    raise CredentialUnavailableError(
-                        f"{current.info.label} changed while it was being renewed; try again", permanent=False
+                    raise unavailable(
+                        current.info,
+                        f"{current.info.label} changed while it was being renewed; try again",
+                        permanent=False,
                     ) from None
             else:
                 return await self._store_issued(locked, current, issued)
         assert disabled is not None
-        _log.error("credential.disabled", credential_id=disabled.id, reason=reason)
+        _log.error(
+            "credential.disabled", credential_id=disabled.id, reason=reason, fix=reconnect_command(disabled)
+        )
         await self._store.report_disabled(disabled, reason=reason, actor=SYSTEM_ACTOR)
         info = await self._store.get(disabled.id)
         self._dead = disabled_error(info if info is not None else disabled)

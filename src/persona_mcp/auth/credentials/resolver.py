@@ -18,7 +18,12 @@ import httpx2
 from persona_mcp.auth.credentials.errors import CredentialUnavailableError
 from persona_mcp.auth.credentials.models import CredentialInfo, CredentialKind, CredentialStatus
 from persona_mcp.auth.credentials.oauth import TokenEndpointClient
-from persona_mcp.auth.credentials.providers import AccessTokenCredential, OAuthCredential, disabled_error
+from persona_mcp.auth.credentials.providers import (
+    AccessTokenCredential,
+    OAuthCredential,
+    disabled_error,
+    unavailable,
+)
 from persona_mcp.auth.credentials.secretbox import SecretBox, load_secret_box
 from persona_mcp.auth.credentials.store import CredentialStore
 from persona_mcp.auth.environment import Environment
@@ -123,9 +128,7 @@ class CredentialResolver:
             return cached
         stored = await self._credentials.load(info.id)
         if stored is None:
-            raise CredentialUnavailableError(
-                f"{info.label} was removed; add a credential for it", permanent=True
-            )
+            raise unavailable(info, f"{info.label} was removed; add a credential for it")
         provider: CredentialProvider
         if info.kind is CredentialKind.API_KEY:
             provider = ApiKeyCredential(stored.secret)
