@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from persona_mcp import tools
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.tools import CATALOGUE, catalogue
 from persona_mcp.tools.contract import operation
 from persona_mcp.tools.describe import MAX_DESCRIPTION
+from persona_mcp.tools.inputs import ANY_ID_PATTERN
 from persona_mcp.tools.mcp_schema import described_output_schema, input_schema, output_schema
 from persona_mcp.tools.spec import Effect, ToolSpec
 
@@ -131,3 +134,9 @@ def test_sandbox_only_matches_the_catalogue(spec: AnySpec) -> None:
 def test_conflict_hints_live_on_the_specs_of_state_bound_tools() -> None:
     hinted = {spec.name for spec in CATALOGUE if spec.conflict_hint}
     assert {"resume_inquiry", "approve_inquiry", "decline_inquiry", "create_account"} <= hinted
+
+
+def test_the_any_id_pattern_is_spelled_once_in_inputs() -> None:
+    package = Path(tools.__file__).parent
+    spelled = sorted(p.name for p in package.glob("*.py") if ANY_ID_PATTERN in p.read_text(encoding="utf-8"))
+    assert spelled == ["inputs.py"]

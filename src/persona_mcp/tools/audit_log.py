@@ -16,7 +16,7 @@ from pydantic import Field
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.pii import PII
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.inputs import ToolInput
+from persona_mcp.tools.inputs import AnyObjectId, ToolInput
 from persona_mcp.tools.results import ResultModel
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
@@ -76,9 +76,7 @@ class QueryAuditLog(ToolInput):
     )
     decision: Literal["allowed", "denied"] | None = Field(None, description="Only allowed or denied calls.")
     outcome: Literal["ok", "error", "unknown"] | None = Field(None, description="Only this outcome.")
-    object_id: str | None = Field(
-        None, pattern=r"^[a-z]{2,12}_[A-Za-z0-9]{1,64}$", description="Only calls touching this Persona id."
-    )
+    object_id: AnyObjectId | None = Field(None, description="Only calls touching this Persona id.")
     call_id: str | None = Field(None, max_length=64, description="One call: its intent and outcome.")
     since: datetime | None = Field(None, description="At or after this time (ISO 8601).")
     until: datetime | None = Field(None, description="Before this time (ISO 8601).")

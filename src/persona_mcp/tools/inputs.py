@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -63,14 +64,11 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _validated_id(kind: ObjectKind) -> AfterValidator:
-    return AfterValidator(lambda value: validate_id(kind, value))
-
-
+#: persona.ids has no annotated type for template versions; this one is built from its public helpers.
 InquiryTemplateVersionId = Annotated[
     str,
     Field(pattern=id_pattern(ObjectKind.INQUIRY_TEMPLATE_VERSION)),
-    _validated_id(ObjectKind.INQUIRY_TEMPLATE_VERSION),
+    AfterValidator(partial(validate_id, ObjectKind.INQUIRY_TEMPLATE_VERSION)),
 ]
 
 DEFAULT_PAGE_SIZE = 25

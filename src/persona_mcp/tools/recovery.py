@@ -34,11 +34,12 @@ from persona_mcp.persona.errors import (
 )
 from persona_mcp.persona.ids import PREFIXES, ObjectKind
 from persona_mcp.pii import is_pii
+from persona_mcp.tools.inputs import ANY_ID_PATTERN
 from persona_mcp.tools.spec import ToolSpec
 
 AnySpec = ToolSpec[Any, Any]
 
-_ID_SHAPE = re.compile(r"^[a-z]{2,12}_[A-Za-z0-9]{1,64}$")
+_ID_SHAPE = re.compile(ANY_ID_PATTERN)
 _NAME_SHAPE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 _DEFAULT_CONFLICT = "it conflicts with the object's current state or a concurrent change"
