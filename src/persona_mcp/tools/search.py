@@ -60,7 +60,8 @@ class SearchInput(PageInput):
 def search_handler(
     path: str, page: type[PageT], view: type[ObjectView]
 ) -> Callable[[ToolContext, SearchInput], Awaitable[PageT]]:
-    """POST the search body; the query is read-only, so no Idempotency-Key is needed or sent."""
+    """POST the search body. It only reads, so the handler passes no key of its own; the client still adds
+    a fresh Idempotency-Key to every POST (kept across its retries), which is harmless for a read."""
 
     async def handler(ctx: ToolContext, args: SearchInput) -> PageT:
         response = await ctx.persona.post(path, json=args.search_body())
