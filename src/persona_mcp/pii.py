@@ -37,13 +37,13 @@ def is_pii(field_metadata: list[Any]) -> bool:
     return any(isinstance(item, PiiMarker) for item in field_metadata)
 
 
-def _model_classes(annotation: Any) -> list[type[BaseModel]]:
+def model_classes(annotation: Any) -> list[type[BaseModel]]:
     """The BaseModel classes reachable in an annotation (Optional, list, dict values, unions)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     found: list[type[BaseModel]] = []
     for arg in typing.get_args(annotation):
-        found.extend(_model_classes(arg))
+        found.extend(model_classes(arg))
     return found
 
 
@@ -77,7 +77,7 @@ def transform_pii(model: type[BaseModel], data: Any, replace: Callable[[Any], An
                 out[key] = _replace_leaves(value, replace)
                 changed = True
                 continue
-            nested = _model_classes(field.annotation)
+            nested = model_classes(field.annotation)
             if not nested:
                 continue
             sub = nested[0]
@@ -104,9 +104,9 @@ def pii_field_names(model: type[BaseModel], prefix: str = "") -> list[str]:
         if is_pii(field.metadata):
             names.append(path)
             continue
-        for sub in _model_classes(field.annotation):
+        for sub in model_classes(field.annotation):
             names.extend(pii_field_names(sub, f"{path}."))
     return names
 
 
-__all__ = ["MASK", "PII", "PiiMarker", "is_pii", "mask", "pii_field_names", "transform_pii"]
+__all__ = ["MASK", "PII", "PiiMarker", "is_pii", "mask", "model_classes", "pii_field_names", "transform_pii"]

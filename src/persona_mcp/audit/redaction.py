@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-import typing
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from persona_mcp.audit.keys import load_pii_key
-from persona_mcp.pii import is_pii, transform_pii
+from persona_mcp.pii import is_pii, model_classes, transform_pii
 
 DIGEST_PREFIX = "hmac-sha256:"
 
@@ -141,13 +140,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
 def _model_class(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        found = _model_class(arg)
-        if found is not None:
-            return found
-    return None
+    return next(iter(model_classes(annotation)), None)
 
 
 __all__ = ["DIGEST_PREFIX", "PiiDigester", "normalise", "normalise_email", "normalise_phone"]

@@ -9,7 +9,6 @@ echoed, so a mistyped e-mail address does not land in a transcript or a log.
 from __future__ import annotations
 
 import re
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +32,7 @@ from persona_mcp.persona.errors import (
     safe_request_id,
 )
 from persona_mcp.persona.ids import PREFIXES, ObjectKind
-from persona_mcp.pii import is_pii
+from persona_mcp.pii import is_pii, model_classes
 from persona_mcp.tools.inputs import ANY_ID_PATTERN
 from persona_mcp.tools.spec import ToolSpec
 
@@ -212,12 +211,6 @@ def _location(loc: Sequence[int | str]) -> str:
     return text or "arguments"
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
-
-
 def _field_info(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[bool, dict[str, Any]]:
     """Whether the field at `loc` is PII, and its JSON schema (for the allowed pattern)."""
     current: type[BaseModel] | None = model
@@ -231,7 +224,7 @@ def _field_info(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[bool,
             return pii, {}
         pii = pii or is_pii(field.metadata)
         schema = current.model_json_schema()["properties"].get(part, {})
-        nested = _models_in(field.annotation)
+        nested = model_classes(field.annotation)
         current = nested[0] if nested else None
     return pii, schema
 
