@@ -7,8 +7,8 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from persona_mcp.admin_events import AdminEventSink
 from persona_mcp.audit.writer import AuditLog
-from persona_mcp.auth.events import AdminEventSink
 from persona_mcp.config import Settings
 from persona_mcp.store import Store
 

@@ -1,8 +1,6 @@
-"""Persona environments. A call's environment always comes from the caller's grant."""
+"""Persona environments, re-exported from `persona_mcp.config` (where settings can use them without
+loading `auth`). A call's environment always comes from the caller's grant."""
 
-from enum import StrEnum
+from persona_mcp.config import Environment
 
-
-class Environment(StrEnum):
-    SANDBOX = "sandbox"
-    PRODUCTION = "production"
+__all__ = ["Environment"]

@@ -1,31 +1,9 @@
-"""Where grant and credential changes are reported. The audit component implements this.
+"""`AdminEventSink` and `DiscardEvents`, re-exported from `persona_mcp.admin_events`.
 
-`auth` must not import `audit` (both sit on `store`), so the dependency is inverted: the CLI and the
-server hand an `AdminEventSink` (the audit log) to the grant and credential stores.
+They live in that neutral module so `audit` can implement the protocol without importing `auth`;
+this module keeps the old import path working.
 """
 
-from __future__ import annotations
+from persona_mcp.admin_events import AdminEventSink, DiscardEvents
 
-from collections.abc import Mapping
-from typing import Any, Protocol
-
-
-class AdminEventSink(Protocol):
-    async def admin_event(
-        self, *, action: str, actor: str, target: str, details: Mapping[str, Any] | None = None
-    ) -> None:
-        """Record an administrative change durably (e.g. action="grant.created", target=grant id).
-
-        `details` never carries a secret or a token. Raising means the change must be treated as
-        unaudited by the caller (and refused where it can still be refused).
-        """
-        ...
-
-
-class DiscardEvents:
-    """For tests of a store in isolation only; the server and CLI always pass the audit log."""
-
-    async def admin_event(
-        self, *, action: str, actor: str, target: str, details: Mapping[str, Any] | None = None
-    ) -> None:
-        return None
+__all__ = ["AdminEventSink", "DiscardEvents"]
