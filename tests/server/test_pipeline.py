@@ -216,3 +216,13 @@ async def test_a_write_whose_outcome_cannot_be_recorded_says_it_may_have_happene
         message = answer["error"].message
         assert "may have been made" in message and "Do not repeat" in message
         assert answer["error"].data["idempotency_key"]
+
+
+async def test_a_tool_whose_result_cannot_be_masked_needs_pii_read_as_well(tmp_path: Path) -> None:
+    async with connected(tmp_path / "without", ["inquiries:read"]) as h:
+        assert "print_inquiry_pdf" not in {tool.name for tool in (await h.client.list_tools()).tools}
+        with pytest.raises(MCPError) as refused:
+            await h.client.call_tool("print_inquiry_pdf", {"inquiry_id": "inq_abc123"})
+        assert "pii:read" in refused.value.message
+    async with connected(tmp_path / "with", ["inquiries:read", "pii:read"]) as h:
+        assert "print_inquiry_pdf" in {tool.name for tool in (await h.client.list_tools()).tools}

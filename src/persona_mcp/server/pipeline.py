@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from persona_mcp.audit import AuditEvent, AuditLog, AuditUnavailableError
 from persona_mcp.auth.callers import Caller
 from persona_mcp.auth.credentials import CredentialResolver, CredentialUnavailableError
-from persona_mcp.auth.policy import authorize
+from persona_mcp.auth.policy import Decision, authorize
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.client import Exchange, PersonaClient
@@ -90,8 +90,8 @@ class CallPipeline:
         now = self._clock()
         return [spec for spec in self.exposed if self._decide(caller, spec, now).allowed]
 
-    def _decide(self, caller: Caller, spec: AnySpec, now: datetime) -> Any:
-        return authorize(
+    def _decide(self, caller: Caller, spec: AnySpec, now: datetime) -> Decision:
+        decision = authorize(
             caller.grant,
             tool=spec.name,
             scope=spec.scope,
@@ -99,6 +99,10 @@ class CallPipeline:
             now=now,
             jwt_scopes=caller.jwt_scopes,
         )
+        if decision.allowed and spec.unmaskable and Scope.PII_READ not in caller.effective_scopes:
+            # Masking cannot reach inside the result (a PDF), so the tool needs pii:read as well.
+            return Decision(False, "its result holds personal data that cannot be masked", Scope.PII_READ)
+        return decision
 
     async def record_refusal(
         self,

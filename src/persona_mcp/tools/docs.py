@@ -14,6 +14,11 @@ from persona_mcp.tools.registry import Catalogue
 from persona_mcp.tools.spec import ToolSpec
 
 
+def _scopes(spec: ToolSpec[Any, Any]) -> str:
+    # An unmaskable result (a PDF) needs pii:read besides the tool's own scope.
+    return f"`{spec.scope.value}` + `pii:read`" if spec.unmaskable else f"`{spec.scope.value}`"
+
+
 def _hints(spec: ToolSpec[Any, Any]) -> str:
     hints = spec.annotations
     flags = [
@@ -63,7 +68,7 @@ def render(catalogue: Catalogue, tier1_operations: Iterable[str]) -> str:
         ]
         for spec in catalogue.in_toolset(toolset):
             lines.append(
-                f"| `{spec.name}` | {_summary(spec)} | `{spec.scope.value}` | {spec.effect.value} | "
+                f"| `{spec.name}` | {_summary(spec)} | {_scopes(spec)} | {spec.effect.value} | "
                 f"{_hints(spec)} | {_operations(spec)} |"
             )
         lines.append("")

@@ -614,6 +614,7 @@ print_inquiry_pdf = ToolSpec(
     output_model=InquiryPdf,
     operations=("inquiries.print_pdf",),
     handler=print_pdf,
+    unmaskable=True,
 )
 
 add_inquiry_tag = action_tool(

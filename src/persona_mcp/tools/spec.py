@@ -99,6 +99,8 @@ class ToolSpec(Generic[InputT, OutputT]):
     sandbox_only: bool = False
     #: What Persona's state rules say when it answers 409 to this tool (PROTOCOL.md sections 7 and 14).
     conflict_hint: str | None = None
+    #: Its result carries personal data that masking cannot reach (a PDF): callers also need pii:read.
+    unmaskable: bool = False
 
     @property
     def annotations(self) -> Annotations:
