@@ -17,7 +17,10 @@ START = "<!-- scopes:start -->"
 END = "<!-- scopes:end -->"
 
 #: Scopes that change results rather than open tools.
-_RESULT_SCOPES = {Scope.PII_READ: "no tool of its own: personal data in results is shown unmasked"}
+_RESULT_SCOPES = {
+    Scope.PII_READ: "no tool of its own: personal data in results is shown unmasked, and tools whose "
+    "result cannot be masked (marked ¹) need it as well"
+}
 
 
 class _Spec(Protocol):
@@ -26,6 +29,9 @@ class _Spec(Protocol):
 
     @property
     def scope(self) -> Scope: ...
+
+    @property
+    def unmaskable(self) -> bool: ...
 
 
 def render_scopes_markdown(catalogue: Iterable[_Spec]) -> str:
@@ -37,8 +43,10 @@ def render_scopes_markdown(catalogue: Iterable[_Spec]) -> str:
     ]
     for scope in Scope:
         implied_by = sorted(held.value for held, implied in IMPLIES.items() if scope in implied)
-        tools = [spec.name for spec in specs if spec.scope is scope]
-        opened = ", ".join(f"`{name}`" for name in tools) or _RESULT_SCOPES.get(scope, "none yet")
+        tools = [spec for spec in specs if spec.scope is scope]
+        opened = ", ".join(
+            f"`{t.name}`" + ("¹" if t.unmaskable else "") for t in tools
+        ) or _RESULT_SCOPES.get(scope, "none yet")
         permissions = ", ".join(f"`{p}`" for p in sorted(PERSONA_PERMISSIONS[scope])) or "none"
         lines.append(
             f"| `{scope.value}` | {DESCRIPTIONS[scope]} | "
