@@ -34,6 +34,7 @@ class _Tool:
     name: str
     scope: Scope
     effect: str
+    unmaskable: bool = False
 
 
 def _effect_of(scope: Scope) -> str:

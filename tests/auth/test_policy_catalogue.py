@@ -13,7 +13,7 @@ import pytest
 
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.grant import Grant, PrincipalKind
-from persona_mcp.auth.policy import authorize, visible
+from persona_mcp.auth.policy import authorize, decide, visible
 from persona_mcp.auth.scopes import IMPLIES, Scope, expand
 from persona_mcp.tools import CATALOGUE
 from persona_mcp.tools.scope_docs import render_scopes_markdown, section_of
@@ -63,7 +63,9 @@ def test_destructive_and_decide_tools_are_unreachable_from_every_write_scope_tog
             grant, tool=spec.name, scope=spec.scope, effect=spec.effect.value, now=NOW
         ).allowed
     reachable = {spec.name for spec in visible(grant, CATALOGUE, now=NOW)}
-    assert reachable == {spec.name for spec in CATALOGUE if spec.scope in expand(WRITE_SCOPES)}
+    # Unmaskable tools also need pii:read, which no write scope implies.
+    expected = {spec.name for spec in CATALOGUE if spec.scope in expand(WRITE_SCOPES) and not spec.unmaskable}
+    assert reachable == expected
 
 
 def test_a_read_only_grant_with_every_scope_lists_only_read_tools() -> None:
@@ -104,3 +106,18 @@ def test_the_grants_toml_example_in_docs_access_md_is_valid_against_the_catalogu
     declared = grants_file.parse(tomllib.loads(example), now=NOW)
     grants_file.check_tools(declared, TOOLS)
     assert set(declared.drafts) == {"triage-bot", "reviewer-alice", "nightly-report"}
+
+
+def test_a_tool_whose_result_cannot_be_masked_is_listed_and_allowed_only_with_pii_read() -> None:
+    unmaskable = [spec for spec in CATALOGUE if spec.unmaskable]
+    assert unmaskable
+    everything = _grant(frozenset(Scope))
+    without_pii = _grant(frozenset(Scope) - {Scope.PII_READ})
+    narrowed = frozenset(Scope) - {Scope.PII_READ}
+    assert all(spec in visible(everything, CATALOGUE, now=NOW) for spec in unmaskable)
+    for grant, jwt_scopes in ((without_pii, None), (everything, narrowed)):
+        listed = visible(grant, CATALOGUE, now=NOW, jwt_scopes=jwt_scopes)
+        assert listed == [spec for spec in CATALOGUE if not spec.unmaskable]
+        for spec in unmaskable:
+            decision = decide(grant, spec, now=NOW, jwt_scopes=jwt_scopes)
+            assert not decision.allowed and decision.missing_scope is Scope.PII_READ

@@ -41,7 +41,13 @@ class GrantError(ValueError):
 
 
 class UnknownToolError(GrantError):
-    """A tool name in an allow or deny list that the catalogue does not have: never ignored."""
+    """A tool name in an allow or deny list that the catalogue does not have: never ignored.
+
+    Deliberately distinct from `persona_mcp.tools.registry.UnknownToolError` (raised when the server's
+    tool selection names an unknown tool or toolset): `auth` must not import `tools`, and this one is a
+    `GrantError`, which the grants commands report as a refused change. Code that may see both catches
+    them by module (`persona_mcp.cli.grants` uses this one, `persona_mcp.cli.serve` the registry's).
+    """
 
 
 class GrantNotFoundError(GrantError):

@@ -2,9 +2,10 @@
 
 Checks, in the documented exposure order (grant scopes -> read-only -> excluded -> included):
 the grant is live; the tool's scope is covered by the effective scopes (a JWT can only narrow the grant);
-a read-only grant runs only `read` tools; the deny list; the allow list. Anything unexpected (an effect
-outside the three known ones, a scope that is not a `Scope`) is a denial: every doubt resolves to deny.
-Listing (`visible`) uses the same function, so a tool is listed exactly when a call would be allowed.
+a read-only grant runs only `read` tools; the deny list; the allow list; and a tool whose result masking
+cannot reach (a PDF) needs `pii:read` too. Anything unexpected (an effect outside the three known ones, a
+scope that is not a `Scope`) is a denial: every doubt resolves to deny. Calling (`decide`) and listing
+(`visible`) use the same function, so a tool is listed exactly when a call would be allowed.
 """
 
 from __future__ import annotations
@@ -45,8 +46,13 @@ def authorize(
     effect: str,
     now: datetime,
     jwt_scopes: frozenset[Scope] | None = None,
+    unmaskable: bool = False,
 ) -> Decision:
-    """Whether `grant` (narrowed by `jwt_scopes`) may call `tool` now."""
+    """Whether `grant` (narrowed by `jwt_scopes`) may call `tool` now.
+
+    `unmaskable` marks a tool whose result carries personal data that masking cannot reach: the caller
+    must then hold `pii:read` as well, since the result cannot be shown to it masked.
+    """
     state = grant.state(now)
     if state is GrantState.REVOKED:
         return Decision(False, "grant revoked")
@@ -66,6 +72,10 @@ def authorize(
         return Decision(False, f"tool {tool} is on the grant's deny list")
     if grant.allow_tools is not None and tool not in grant.allow_tools:
         return Decision(False, f"tool {tool} is not on the grant's allow list")
+    if unmaskable and Scope.PII_READ not in effective_scopes(grant, jwt_scopes):
+        return Decision(
+            False, "its result holds personal data that cannot be masked", missing_scope=Scope.PII_READ
+        )
     return Decision(True, "allowed")
 
 
@@ -81,8 +91,26 @@ class ToolLike(Protocol):
     @property
     def effect(self) -> str: ...
 
+    @property
+    def unmaskable(self) -> bool: ...
+
 
 ToolT = TypeVar("ToolT", bound=ToolLike)
+
+
+def decide(
+    grant: Grant, tool: ToolLike, *, now: datetime, jwt_scopes: frozenset[Scope] | None = None
+) -> Decision:
+    """`authorize` for a tool spec: its name, scope, effect and maskability taken from the spec."""
+    return authorize(
+        grant,
+        tool=tool.name,
+        scope=tool.scope,
+        effect=tool.effect,
+        now=now,
+        jwt_scopes=jwt_scopes,
+        unmaskable=tool.unmaskable,
+    )
 
 
 def visible(
@@ -92,11 +120,5 @@ def visible(
     now: datetime,
     jwt_scopes: frozenset[Scope] | None = None,
 ) -> list[ToolT]:
-    """The tools `authorize` would allow, in the given order."""
-    return [
-        tool
-        for tool in tools
-        if authorize(
-            grant, tool=tool.name, scope=tool.scope, effect=str(tool.effect), now=now, jwt_scopes=jwt_scopes
-        ).allowed
-    ]
+    """The tools `decide` would allow at `now`, in the given order (what `tools/list` shows)."""
+    return [tool for tool in tools if decide(grant, tool, now=now, jwt_scopes=jwt_scopes).allowed]
