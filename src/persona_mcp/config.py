@@ -25,6 +25,8 @@ from pydantic_settings import (
 
 DEFAULT_PERSONA_VERSION = "2025-12-08"
 DEFAULT_BASE_URL = "https://api.withpersona.com/api/v1"
+#: How long before expiry an OAuth access token is renewed by default.
+DEFAULT_REFRESH_WINDOW_SECONDS = 60.0
 
 
 def default_data_dir() -> Path:
@@ -118,6 +120,12 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(default=None, description="Grant token of the stdio caller.")
     secret_key: SecretStr | None = Field(default=None, description="Key encrypting stored credentials.")
     environment: str = Field(default="sandbox", description="Persona environment of the PERSONA_API_KEY.")
+    refresh_window_seconds: float = Field(
+        default=DEFAULT_REFRESH_WINDOW_SECONDS,
+        ge=1,
+        le=3600,
+        description="Renew stored OAuth tokens this long before they expire (at most half their lifetime).",
+    )
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 

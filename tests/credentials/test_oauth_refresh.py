@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import anyio
 import httpx2
 import pytest
 from joserfc.jwk import ECKey, RSAKey
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from starlette.applications import Starlette
 
 from persona_mcp.auth.credentials import (
@@ -20,10 +22,12 @@ from persona_mcp.auth.credentials import (
     CredentialStore,
     CredentialUnavailableError,
     SecretBox,
+    open_credential_resolver,
 )
 from persona_mcp.auth.credentials.oauth import TokenEndpointClient, TokenEndpointError
+from persona_mcp.auth.credentials.secretbox import encode_key, generate_key
 from persona_mcp.auth.environment import Environment
-from persona_mcp.config import Settings
+from persona_mcp.config import Settings, load_settings
 from persona_mcp.persona.client import PersonaClient
 from persona_mcp.persona.credentials import CredentialProvider
 from persona_mcp.sandbox import SandboxConfig, create_app
@@ -382,3 +386,44 @@ async def test_the_agent_sees_fixed_text_while_the_admin_detail_names_the_fix(
         assert "(oauth_error)" in failure.value.admin_detail
         assert info.status is CredentialStatus.ACTIVE and info.disabled_reason is None
         assert all(HOSTILE not in str(event) for event in sink.events)
+
+
+@pytest.mark.parametrize(("window", "renews"), [(60, False), (300, True)])
+async def test_the_server_resolver_renews_within_the_configured_refresh_window(
+    store: Store,
+    sink: RecordingSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    window: int,
+    renews: bool,
+) -> None:
+    monkeypatch.setenv("PERSONA_MCP_REFRESH_WINDOW_SECONDS", str(window))
+    key = generate_key()
+    settings = load_settings(secret_key=SecretStr(encode_key(key)), data_dir=tmp_path)
+    assert settings.refresh_window_seconds == window
+    credentials = CredentialStore(store, SecretBox.from_keys(key), events=sink)
+    info = await _add_client(credentials)
+    now = datetime.now(UTC)
+    async with credentials.locked(info.id) as locked:  # a long-lived token with 200 s left
+        assert await locked.save_tokens(
+            access_token=SecretStr("oat_stored"),
+            expires_at=now + timedelta(seconds=200),
+            refresh_token=None,
+            refreshed_at=now - timedelta(hours=1),
+        )
+    upstream = _upstream()
+    resolver = await open_credential_resolver(
+        store, settings, events=sink, http_transport=upstream.transport()
+    )
+    provider = await resolver.provider_for(Environment.PRODUCTION, "agent")
+    assert (await provider.bearer_token() != "oat_stored") is renews
+    assert upstream.oauth.counters.token_requests == (1 if renews else 0)
+
+
+@pytest.mark.parametrize("window", ["0", "3601", "soon"])
+def test_a_refresh_window_outside_one_second_to_an_hour_is_refused(
+    monkeypatch: pytest.MonkeyPatch, window: str
+) -> None:
+    monkeypatch.setenv("PERSONA_MCP_REFRESH_WINDOW_SECONDS", window)
+    with pytest.raises(ValidationError, match="refresh_window_seconds"):
+        load_settings()

@@ -28,12 +28,10 @@ from persona_mcp.auth.credentials.secretbox import SecretBox, load_secret_box
 from persona_mcp.auth.credentials.store import CredentialStore
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.events import AdminEventSink
-from persona_mcp.config import Settings
+from persona_mcp.config import DEFAULT_REFRESH_WINDOW_SECONDS, Settings
 from persona_mcp.persona.credentials import ApiKeyCredential, CredentialProvider
 from persona_mcp.store import Store
 
-#: Default time before expiry at which OAuth tokens are renewed.
-DEFAULT_REFRESH_WINDOW_SECONDS = 60.0
 #: Longest time a (environment, principal) -> credential lookup is reused.
 DEFAULT_LOOKUP_CACHE_SECONDS = 2.0
 _LOOKUP_CACHE_MAX = 4096
@@ -154,9 +152,9 @@ async def open_credential_resolver(
     *,
     events: AdminEventSink,
     http_transport: httpx2.AsyncBaseTransport | None = None,
-    refresh_window_seconds: float = DEFAULT_REFRESH_WINDOW_SECONDS,
 ) -> CredentialResolver:
-    """The server's resolver: the secret box from `PERSONA_MCP_SECRET_KEY` or the key file.
+    """The server's resolver: the secret box from `PERSONA_MCP_SECRET_KEY` or the key file, and OAuth
+    renewal `PERSONA_MCP_REFRESH_WINDOW_SECONDS` before expiry.
 
     A malformed configured key fails here, at startup, rather than at the first tool call.
     """
@@ -167,5 +165,5 @@ async def open_credential_resolver(
         settings=settings,
         events=events,
         http_transport=http_transport,
-        refresh_window_seconds=refresh_window_seconds,
+        refresh_window_seconds=settings.refresh_window_seconds,
     )
