@@ -105,7 +105,9 @@ def _run(work: Callable[[], Awaitable[_T]]) -> _T:
         UnknownScopeError,
         ValueError,
     ) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        # An administrator runs this command: show the detailed fix that agents never see.
+        detail = exc.admin_detail if isinstance(exc, CredentialUnavailableError) else None
+        typer.echo(f"error: {detail or exc}", err=True)
         raise typer.Exit(1) from None
 
 

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from persona_mcp.audit import AuditEvent, AuditLog, AuditUnavailableError
 from persona_mcp.auth.callers import Caller
 from persona_mcp.auth.credentials import CredentialResolver, CredentialUnavailableError
-from persona_mcp.auth.policy import Decision, authorize
+from persona_mcp.auth.policy import Decision, decide, visible
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.client import Exchange, PersonaClient
@@ -84,25 +84,13 @@ class CallPipeline:
         return [self._specs[name] for name in self._order]
 
     def visible_to(self, caller: Caller | None) -> list[AnySpec]:
-        """Exactly the tools this caller's grant allows (the same check `call` makes)."""
+        """Exactly the tools this caller's grant allows (the same rule `call` applies)."""
         if caller is None:
             return []
-        now = self._clock()
-        return [spec for spec in self.exposed if self._decide(caller, spec, now).allowed]
+        return visible(caller.grant, self.exposed, now=self._clock(), jwt_scopes=caller.jwt_scopes)
 
     def _decide(self, caller: Caller, spec: AnySpec, now: datetime) -> Decision:
-        decision = authorize(
-            caller.grant,
-            tool=spec.name,
-            scope=spec.scope,
-            effect=spec.effect.value,
-            now=now,
-            jwt_scopes=caller.jwt_scopes,
-        )
-        if decision.allowed and spec.unmaskable and Scope.PII_READ not in caller.effective_scopes:
-            # Masking cannot reach inside the result (a PDF), so the tool needs pii:read as well.
-            return Decision(False, "its result holds personal data that cannot be masked", Scope.PII_READ)
-        return decision
+        return decide(caller.grant, spec, now=now, jwt_scopes=caller.jwt_scopes)
 
     async def record_refusal(
         self,
