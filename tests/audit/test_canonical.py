@@ -34,3 +34,9 @@ def test_canonical_bytes_equal_rfc8785_for_any_json_object(value: dict[str, Any]
     except Exception:
         return  # values JCS itself refuses (lone surrogates): nothing to compare
     assert canonical_bytes(value) == expected
+
+
+def test_small_floats_that_python_writes_in_exponent_form_are_canonicalised_like_ecmascript() -> None:
+    for value in (6.103515625e-05, 1.5e-05, 0.0001, 123.456):
+        fields = {"": value}
+        assert canonical_bytes(fields) == rfc8785.dumps(fields), value

@@ -117,8 +117,9 @@ def _json_safe(value: Any) -> bool:
 
     Differences avoided: key order (Python sorts by code point, JCS by UTF-16 unit: equal for ASCII keys),
     integers beyond 2**53 (JCS refuses them), float notation (Python writes `1.0` and `1e+16` where
-    ECMAScript writes `1` and `10000000000000000`; both print the same shortest digits for non-integral
-    values in [1e-6, 1e15)). Strings are escaped identically by both.
+    ECMAScript writes `1` and `10000000000000000`; Python also switches to exponent notation below 1e-4,
+    where ECMAScript does so only below 1e-6: both print the same plain digits for non-integral values
+    in [1e-4, 1e15)). Strings are escaped identically by both.
     """
     if isinstance(value, str) or value is None or isinstance(value, bool):
         return True
@@ -126,7 +127,7 @@ def _json_safe(value: Any) -> bool:
         return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
     if isinstance(value, float):
         magnitude = abs(value)
-        return not value.is_integer() and 1e-6 <= magnitude < 1e15
+        return not value.is_integer() and 1e-4 <= magnitude < 1e15
     if isinstance(value, dict):
         return all(isinstance(k, str) and k.isascii() and _json_safe(v) for k, v in value.items())
     if isinstance(value, list | tuple):
