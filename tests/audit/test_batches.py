@@ -61,11 +61,14 @@ async def test_asking_for_a_checkpoint_with_nothing_new_returns_the_newest_one(
     assert await _checkpoint_seqs(store) == [3]
 
 
+# PostgreSQL only: an SQLite connection is a file handle, there is no server to end it.
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 async def test_the_writer_fails_closed_when_its_connection_is_killed_and_reconnects_for_the_next_batch(
     audit_log: AuditLog, store: Store
 ) -> None:
-    if store.is_sqlite:
-        pytest.skip("an SQLite connection is a file handle: there is no server to end it")
+    assert not store.is_sqlite
     await audit_log.append(call_event(1))
     async with store.engine.connect() as conn:
         ended = (
