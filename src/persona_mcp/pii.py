@@ -12,6 +12,7 @@ Free-form mappings marked PII (custom `fields`) have every leaf value replaced.
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -57,6 +58,28 @@ def _replace_leaves(value: Any, replace: Callable[[Any], Any]) -> Any:
     return replace(value)
 
 
+@dataclass(frozen=True, slots=True)
+class _FieldPlan:
+    """What `transform_pii` does with one field: its keys, and either PII or the nested model."""
+
+    keys: tuple[str, ...]
+    pii: bool
+    nested: type[BaseModel] | None
+
+
+@functools.cache
+def _plan(model: type[BaseModel]) -> tuple[_FieldPlan, ...]:
+    """The per-model walk, worked out once: models are classes, fixed for the life of the process."""
+    plans: list[_FieldPlan] = []
+    for name, field in model.model_fields.items():
+        keys = tuple(dict.fromkeys(k for k in (name, field.alias, field.serialization_alias) if k))
+        pii = is_pii(field.metadata)
+        nested = None if pii else next(iter(model_classes(field.annotation)), None)
+        if pii or nested is not None:
+            plans.append(_FieldPlan(keys, pii, nested))
+    return tuple(plans)
+
+
 def transform_pii(model: type[BaseModel], data: Any, replace: Callable[[Any], Any]) -> tuple[Any, bool]:
     """Return `data` with every PII-marked value replaced, and whether anything was replaced.
 
@@ -67,20 +90,18 @@ def transform_pii(model: type[BaseModel], data: Any, replace: Callable[[Any], An
         return data, False
     changed = False
     out: dict[str, Any] = dict(data)
-    for name, field in model.model_fields.items():
-        keys = [k for k in (name, field.alias, field.serialization_alias) if k and k in out]
-        for key in keys:
-            value = out[key]
+    for plan in _plan(model):
+        for key in plan.keys:
+            value = out.get(key)
             if value is None:
                 continue
-            if is_pii(field.metadata):
+            if plan.pii:
                 out[key] = _replace_leaves(value, replace)
                 changed = True
                 continue
-            nested = model_classes(field.annotation)
-            if not nested:
+            sub = plan.nested
+            if sub is None:
                 continue
-            sub = nested[0]
             if isinstance(value, list):
                 items = [transform_pii(sub, item, replace) for item in value]
                 out[key] = [item for item, _ in items]
