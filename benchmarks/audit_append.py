@@ -15,31 +15,11 @@ import time
 import uuid
 from pathlib import Path
 
+from _audit_events import typical_outcome
 from sqlalchemy import create_engine, text
 
-from persona_mcp.audit import AuditEvent, AuditLog
+from persona_mcp.audit import AuditLog
 from persona_mcp.store import create_store, upgrade
-
-
-def _event(i: int) -> AuditEvent:
-    return AuditEvent(
-        kind="call.outcome",
-        call_id=f"call-{i}",
-        principal="agent",
-        grant_id="grt_bench",
-        tool="get_account",
-        scope="accounts:read",
-        decision="allowed",
-        arguments={"account_id": f"act_{i}", "email": "hmac-sha256:" + "ab" * 32},
-        upstream_method="GET",
-        upstream_path=f"/accounts/act_{i}",
-        upstream_status=200,
-        persona_request_id=f"req_{i}",
-        object_ids=[f"act_{i}"],
-        attempts=1,
-        latency_ms=12.5,
-        outcome="ok",
-    )
 
 
 async def _run(url: str, data_dir: Path, writers: int, records: int) -> float:
@@ -50,7 +30,7 @@ async def _run(url: str, data_dir: Path, writers: int, records: int) -> float:
 
     async def writer(w: int) -> None:
         for i in range(per_writer):
-            await log.append(_event(w * per_writer + i))
+            await log.append(typical_outcome(w * per_writer + i))
 
     started = time.perf_counter()
     await asyncio.gather(*(writer(w) for w in range(writers)))

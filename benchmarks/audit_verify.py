@@ -15,36 +15,16 @@ import time
 import uuid
 from pathlib import Path
 
+from _audit_events import typical_outcome
 from sqlalchemy import create_engine, insert, text
 
 from persona_mcp.audit.chain import seal
 from persona_mcp.audit.checkpoint import sign_checkpoint
 from persona_mcp.audit.keys import load_signing_key
-from persona_mcp.audit.record import GENESIS_HASH, AuditEvent
+from persona_mcp.audit.record import GENESIS_HASH
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import create_store, upgrade
 from persona_mcp.store.schema.audit import audit_checkpoints, audit_records
-
-
-def _event(i: int) -> AuditEvent:
-    return AuditEvent(
-        kind="call.outcome",
-        call_id=f"call-{i}",
-        principal="agent",
-        grant_id="grt_bench",
-        tool="get_account",
-        scope="accounts:read",
-        decision="allowed",
-        arguments={"account_id": f"act_{i}", "email": "hmac-sha256:" + "ab" * 32},
-        upstream_method="GET",
-        upstream_path=f"/accounts/act_{i}",
-        upstream_status=200,
-        persona_request_id=f"req_{i}",
-        object_ids=[f"act_{i}"],
-        attempts=1,
-        latency_ms=12.5,
-        outcome="ok",
-    )
 
 
 async def _fill(url: str, data_dir: Path, count: int) -> None:
@@ -58,7 +38,7 @@ async def _fill(url: str, data_dir: Path, count: int) -> None:
         for _ in range(min(20_000, count - seq)):
             seq += 1
             record, row = seal(
-                _event(seq),
+                typical_outcome(seq),
                 seq=seq,
                 prev_hash=prev,
                 instance_id="bench",
