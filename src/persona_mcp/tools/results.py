@@ -9,6 +9,7 @@ name in kebab-case. So adding an output field is one line, and no handler walks 
 
 from __future__ import annotations
 
+import functools
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -79,8 +80,13 @@ def kebab(name: str) -> str:
 
 def plain_fields(value: Any) -> Any:
     """Persona's typed custom fields (`{"name": {"type": "hash", "value": {...}}}`) as plain values."""
-    if isinstance(value, Mapping):
-        if "type" in value and set(value) <= {"type", "value"}:
+    # Exact-type checks first: this walks every custom field of every result, and `isinstance` against
+    # the `Mapping` ABC costs several times a plain type test.
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        if "type" in value and (len(value) == 1 or (len(value) == 2 and "value" in value)):
             return plain_fields(value.get("value"))
         return {str(k): plain_fields(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -92,6 +98,22 @@ def _is_list(annotation: Any) -> bool:
     if typing.get_origin(annotation) is list:
         return True
     return any(_is_list(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+
+
+_Source = Attr | Rel | Meta | str
+
+
+@functools.cache
+def _sources(view: type[BaseModel]) -> tuple[tuple[str, _Source, bool], ...]:
+    """Where each field of `view` comes from (an attribute's kebab name when undeclared) and whether it
+    is a list: read from the field metadata once per class, not on every flattened resource."""
+    plan: list[tuple[str, _Source, bool]] = []
+    for name, field in view.model_fields.items():
+        if name in ("id", "type"):
+            continue
+        declared = next((m for m in field.metadata if isinstance(m, Attr | Rel | Meta)), None)
+        plan.append((name, declared if declared is not None else kebab(name), _is_list(field.annotation)))
+    return tuple(plan)
 
 
 class ResultModel(BaseModel):
@@ -121,22 +143,21 @@ class ObjectView(ResultModel):
     def source_values(cls, resource: Resource, document: Document | None = None) -> dict[str, Any]:
         """The field values this view takes from `resource` (and the document's `meta`)."""
         values: dict[str, Any] = {"id": resource.id, "type": resource.type}
-        for name, field in cls.model_fields.items():
-            if name in values:
-                continue
-            source = next((m for m in field.metadata if isinstance(m, Attr | Rel | Meta)), None)
+        attributes = resource.attributes
+        for name, source, is_list in _sources(cls):
+            value: Any
             if isinstance(source, Rel):
                 ids = resource.related_ids(source.name)
-                values[name] = ids if _is_list(field.annotation) else (ids[0] if ids else None)
+                value = ids if is_list else (ids[0] if ids else None)
             elif isinstance(source, Meta):
-                values[name] = document.meta.get(source.name) if document is not None else None
+                value = document.meta.get(source.name) if document is not None else None
+            elif isinstance(source, Attr):
+                value = attributes.get(source.name)
+                if source.convert is not None and value is not None:
+                    value = source.convert(value)
             else:
-                attribute = source.name if isinstance(source, Attr) else kebab(name)
-                raw = resource.attributes.get(attribute)
-                convert = source.convert if isinstance(source, Attr) else None
-                values[name] = convert(raw) if (convert is not None and raw is not None) else raw
-            if values[name] is None and _is_list(field.annotation):
-                values[name] = []
+                value = attributes.get(source)
+            values[name] = [] if (value is None and is_list) else value
         return values
 
     @classmethod
