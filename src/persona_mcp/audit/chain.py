@@ -168,8 +168,10 @@ def seal_fields(
     fields.update(seq=seq, timestamp=timestamp, instance_id=instance_id, prev_hash=prev_hash)
     body = canonical_bytes(fields)
     hash_ = digest(body)
-    record = AuditRecord.model_construct(**fields, hash=hash_)
     get = fields.get
+    object_ids = object_ids_column(get("object_ids") or ())
+    fields["hash"] = hash_
+    record = AuditRecord.from_sealed(fields)
     values = (
         seq,
         timestamp,
@@ -181,7 +183,7 @@ def seal_fields(
         get("tool"),
         get("decision"),
         get("outcome"),
-        object_ids_column(get("object_ids") or ()),
+        object_ids,
         prev_hash,
         hash_,
         body.decode(),
