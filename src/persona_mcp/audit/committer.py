@@ -62,6 +62,13 @@ class BatchCommitter(ABC, Generic[_Conn]):
             self.close()
             raise
 
+    def try_commit(self, batch: Batch) -> Committed | None:
+        """`commit`, but only if the chain lock is free right now and the connection is open; None
+        (nothing done, connection kept) otherwise. For the writer's inline path, which runs on the
+        event loop and must never wait for another process. Raises, like `commit`, on any failure
+        once the lock is held. The default never commits inline."""
+        return None
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -108,8 +115,39 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
             raise
         return conn
 
+    def try_commit(self, batch: Batch) -> Committed | None:
+        conn = self._conn
+        if conn is None:
+            return None
+        try:
+            if not self._begin_now(conn):
+                return None
+            return self._extend(conn, batch)
+        except BaseException:
+            self.close()
+            raise
+
+    def _begin_now(self, conn: sqlite3.Connection) -> bool:
+        """BEGIN IMMEDIATE without waiting: False when another connection (process) holds the write
+        lock, instead of blocking the event loop for up to `busy_timeout`."""
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+            return False
+        finally:
+            # Restored before anything else runs; if that fails the caller drops the connection.
+            conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+        return True
+
     def _commit(self, conn: sqlite3.Connection, batch: Batch) -> Committed:
         conn.execute("BEGIN IMMEDIATE")
+        return self._extend(conn, batch)
+
+    def _extend(self, conn: sqlite3.Connection, batch: Batch) -> Committed:
+        """Head, inserts, checkpoint and COMMIT inside the transaction BEGIN IMMEDIATE opened."""
         try:
             extension = extend(conn.execute(HEAD_SQL).fetchone(), batch, self._policy)
             conn.executemany(self._INSERT, extension.rows)

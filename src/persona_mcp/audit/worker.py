@@ -8,6 +8,14 @@ item never waits for company. No event-loop task sits between the caller and the
 the loop passes a writer task would cost on every append.
 
 Futures belong to the event loop: the thread never touches them, the `deliver` callback runs on the loop.
+
+An idle log commits inline: an append that finds no other append within `INLINE_AFTER_IDLE_S`, the
+inbox empty, the committer free and the database write lock free (SQLite only, tried without waiting)
+is committed on the event loop itself, in `submit`, sparing the two thread hand-offs (~0.2 ms) a lone
+call would otherwise pay. Everything else, and every append arriving while others are in flight, goes
+through the thread, so concurrent callers still share one commit. The committer is used under one lock
+by whichever side commits, each batch in its own BEGIN IMMEDIATE transaction, so the chain stays linear
+and the record is durable before the caller's future resolves on either path.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +40,9 @@ from persona_mcp.audit.record import AuditRecord
 _log = structlog.get_logger("persona_mcp.audit")
 
 MAX_BATCH = 1024
+INLINE_AFTER_IDLE_S = 0.002
+"""An append commits inline only if no other append came within this time: under load (appends closer
+together than a commit takes) they go to the thread and share group commits."""
 
 
 @dataclass(slots=True)
@@ -87,6 +99,10 @@ class WriterThread:
         self._external = external_checkpoint_path
         self._pending_external: list[Checkpoint] = []
         self._inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        # Held by whichever side (thread or loop) is using the committer; `_closed` is set under it.
+        self._committing = threading.Lock()
+        self._closed = False
+        self._last_append = float("-inf")
         self._stopped: asyncio.Future[None] = loop.create_future()
         # A daemon: a process that exits without `AuditLog.aclose` must not hang on the inbox. Nothing
         # durable is at stake, since an interrupted transaction commits nothing and no caller is waiting.
@@ -100,8 +116,32 @@ class WriterThread:
         return self._thread.is_alive() and not self._stopped.done()
 
     def submit(self, item: Item) -> None:
-        """Queue `item`; thread-safe, never blocks."""
+        """Queue `item`, or commit an `Append` inline when the log is idle (see the module docstring).
+
+        On the event loop; the inline path calls `deliver` itself, so the future is resolved (or
+        failed) when this returns. It never waits for a lock: a busy committer or database sends the
+        item to the thread instead.
+        """
+        if isinstance(item, Append) and self._commit_inline(item):
+            return
         self._inbox.put(item)
+
+    def _commit_inline(self, item: Append) -> bool:
+        now = time.monotonic()
+        idle = now - self._last_append >= INLINE_AFTER_IDLE_S
+        self._last_append = now
+        if not idle or not self._inbox.empty() or not self._committing.acquire(blocking=False):
+            return False
+        try:
+            if self._closed or not self._thread.is_alive():
+                return False
+            outcome = self._commit([item], inline=True)
+        finally:
+            self._committing.release()
+        if outcome is None:
+            return False
+        self._deliver(outcome)
+        return True
 
     async def stop(self) -> None:
         """Commit everything queued so far, close the connection, and wait for the thread to end."""
@@ -122,12 +162,19 @@ class WriterThread:
                     except queue.Empty:
                         break
                 stop = any(item is STOP for item in items)
-                self._report(self._commit(items))
+                with self._committing:
+                    outcome = self._commit(items)
+                if outcome is not None:
+                    self._report(outcome)
         finally:
-            self._committer.close()
+            with self._committing:
+                self._closed = True
+                self._committer.close()
             self._report(None)
 
-    def _commit(self, items: list[Item]) -> Outcome:
+    def _commit(self, items: list[Item], *, inline: bool = False) -> Outcome | None:
+        """Commit `items` as one batch (the caller holds `_committing`); None only when `inline` and
+        the database lock was taken, in which case nothing was done."""
         appends = [item for item in items if isinstance(item, Append)]
         requests = [item for item in items if isinstance(item, CheckpointRequest)]
         batch = Batch(
@@ -138,9 +185,11 @@ class WriterThread:
         if not appends and not requests and not batch.timed:
             return Outcome(appends, requests, None, None, None)
         try:
-            committed = self._committer.commit(batch)
+            committed = self._committer.try_commit(batch) if inline else self._committer.commit(batch)
         except Exception as exc:  # fail closed: the loop turns this into AuditUnavailableError
             return Outcome(appends, requests, None, exc, None)
+        if committed is None:
+            return None
         if committed.signed is not None:
             self._pending_external.append(committed.signed)
         return Outcome(appends, requests, committed, None, self._flush_external())
@@ -175,6 +224,7 @@ def _set_done(future: asyncio.Future[None]) -> None:
 
 
 __all__ = [
+    "INLINE_AFTER_IDLE_S",
     "MAX_BATCH",
     "STOP",
     "TICK",
