@@ -1,0 +1,84 @@
+"""An idle log commits a lone append on the event loop; a busy database sends it to the writer thread.
+
+Both paths must give the same guarantees: durable before `append` returns, one linear chain, and an
+event loop that never blocks on another process's lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from sqlalchemy.engine import make_url
+
+from persona_mcp.audit import AuditLog
+from persona_mcp.audit.verify import verify_log
+from persona_mcp.store import create_store, upgrade
+
+from ._support import call_event, scalar
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_appends_spaced_apart_are_each_durable_when_append_returns(
+    sqlite_url: str, data_dir: Path
+) -> None:
+    store = create_store(sqlite_url)
+    await upgrade(store)
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="idle")
+    try:
+        database = make_url(sqlite_url).database
+        assert database is not None
+        for i in range(5):
+            record = await log.append(call_event(i))
+            # Another connection sees it at once: it was committed before append returned.
+            with sqlite3.connect(database) as other:
+                seen = other.execute("SELECT COUNT(*) FROM audit_records WHERE seq = ?", (record.seq,))
+                assert seen.fetchone()[0] == 1
+            await anyio.sleep(0.01)  # idle between appends: the inline path is taken
+        report = await verify_log(store, trusted_keys=[log.public_key])
+        assert report.ok and report.records == 5
+    finally:
+        await log.aclose()
+        await store.close()
+
+
+async def test_an_append_while_another_process_holds_the_write_lock_waits_off_the_event_loop(
+    sqlite_url: str, data_dir: Path
+) -> None:
+    store = create_store(sqlite_url)
+    await upgrade(store)
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="blocked")
+    database = make_url(sqlite_url).database
+    assert database is not None
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        await log.append(call_event(0))
+        await anyio.sleep(0.01)
+        holder.execute("BEGIN IMMEDIATE")  # as another server process in the middle of its commit
+        done: list[int] = []
+
+        async def append() -> None:
+            done.append((await log.append(call_event(1))).seq)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(append)
+            ticks_started = time.monotonic()
+            for _ in range(10):
+                await anyio.sleep(0.01)
+            assert time.monotonic() - ticks_started < 1.0, "the event loop kept running"
+            assert done == [], "the append is waiting for the lock, not committed around it"
+            holder.execute("ROLLBACK")
+            with anyio.fail_after(10):
+                while not done:
+                    await anyio.sleep(0.01)
+        assert done == [2]
+        assert await scalar(store, "SELECT MAX(seq) FROM audit_records") == 2
+        assert (await verify_log(store, trusted_keys=[log.public_key])).ok
+    finally:
+        holder.close()
+        await log.aclose()
+        await store.close()
