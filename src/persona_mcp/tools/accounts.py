@@ -30,7 +30,7 @@ from persona_mcp.tools.inputs import (
     iso,
 )
 from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
-from persona_mcp.tools.search import SearchInput, search_handler
+from persona_mcp.tools.search import SearchInput, search_tool
 from persona_mcp.tools.spec import Effect, ToolSpec
 from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
 
@@ -233,7 +233,7 @@ list_accounts = list_tool(
     filters=_list_filters,
 )
 
-search_accounts = ToolSpec(
+search_accounts = search_tool(
     name="search_accounts",
     toolset=TOOLSET,
     title="Search accounts",
@@ -243,11 +243,11 @@ search_accounts = ToolSpec(
         avoid="for changes of the last minute: the index lags.",
     ),
     scope=Scope.ACCOUNTS_READ,
-    effect=Effect.READ,
     input_model=SearchAccounts,
-    output_model=AccountPage,
-    operations=("accounts.search",),
-    handler=search_handler("/accounts/search", AccountPage, Account),
+    operation="accounts.search",
+    page=AccountPage,
+    view=Account,
+    path="/accounts/search",
     finds=ObjectKind.ACCOUNT,
 )
 

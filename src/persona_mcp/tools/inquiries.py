@@ -38,7 +38,7 @@ from persona_mcp.tools.inputs import (
     iso,
 )
 from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, ResultModel, plain_fields
-from persona_mcp.tools.search import SearchInput, search_handler
+from persona_mcp.tools.search import SearchInput, search_tool
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
 
@@ -401,7 +401,7 @@ list_inquiries = list_tool(
     filters=_list_filters,
 )
 
-search_inquiries = ToolSpec(
+search_inquiries = search_tool(
     name="search_inquiries",
     toolset=TOOLSET,
     title="Search inquiries",
@@ -411,11 +411,11 @@ search_inquiries = ToolSpec(
         avoid="for changes of the last minute: the index lags.",
     ),
     scope=Scope.INQUIRIES_READ,
-    effect=Effect.READ,
     input_model=SearchInquiries,
-    output_model=InquiryPage,
-    operations=("inquiries.search",),
-    handler=search_handler("/inquiries/search", InquiryPage, Inquiry),
+    operation="inquiries.search",
+    page=InquiryPage,
+    view=Inquiry,
+    path="/inquiries/search",
     finds=ObjectKind.INQUIRY,
 )
 
