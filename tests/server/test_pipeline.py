@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import anyio
 import pytest
 from mcp.shared.exceptions import MCPError
 from sqlalchemy import text
+from structlog.testing import capture_logs
 
 from persona_mcp.audit import AuditRecord
 from persona_mcp.audit.query import AuditFilter, iter_records
@@ -226,3 +228,22 @@ async def test_a_tool_whose_result_cannot_be_masked_needs_pii_read_as_well(tmp_p
         assert "pii:read" in refused.value.message
     async with connected(tmp_path / "with", ["inquiries:read", "pii:read"]) as h:
         assert "print_inquiry_pdf" in {tool.name for tool in (await h.client.list_tools()).tools}
+
+
+async def test_an_internal_failure_is_logged_by_place_never_by_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    personal = "".join(["jane", ".doe@example.com born 1980-01-01"])  # not on the raising line's source
+
+    async def failing(ctx: Any, args: Any) -> Any:
+        raise RuntimeError(personal)
+
+    async with connected(tmp_path, READ_ONLY) as h:
+        specs = h.app.pipeline._specs  # a handler that breaks the way a bug would
+        monkeypatch.setitem(specs, "list_accounts", replace(specs["list_accounts"], handler=failing))
+        with capture_logs() as logs:
+            result = await h.client.call_tool("list_accounts", {})
+    assert result.is_error and "failed inside the server" in result.content[0].text  # type: ignore[union-attr]
+    failure = next(entry for entry in logs if entry["event"] == "tool handler failed")
+    assert failure["error_type"] == "RuntimeError" and "test_pipeline.py" in failure["frames"]
+    assert "jane.doe" not in str(logs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -180,8 +181,15 @@ class CallPipeline:
                 record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="credential"
             )
             return errors.tool_error(str(exc), kind="credential_unavailable", retry_safe=False)
-        except Exception:
-            log.exception("tool handler failed", tool=spec.name, call_id=record.call_id)
+        except Exception as exc:
+            # Where it failed, never what the exception says: its message may carry personal data.
+            log.error(
+                "tool handler failed",
+                tool=spec.name,
+                call_id=record.call_id,
+                error_type=type(exc).__name__,
+                frames="".join(traceback.format_tb(exc.__traceback__)),
+            )
             await self._outcome(
                 record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="internal"
             )
