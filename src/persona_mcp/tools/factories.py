@@ -22,6 +22,7 @@ from persona_mcp.tools.results import ObjectView, Page, from_upstream, single
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 InT = TypeVar("InT", bound=ToolInput)
+OutT = TypeVar("OutT", bound=BaseModel)
 PageInT = TypeVar("PageInT", bound=PageInput)
 ResultT = TypeVar("ResultT", bound=ObjectView)
 PageT = TypeVar("PageT", bound=Page)
@@ -112,6 +113,35 @@ def page_handler(
     return handler
 
 
+def read_tool(
+    *,
+    name: str,
+    toolset: str,
+    title: str,
+    description: str,
+    scope: Scope,
+    operation: str,
+    input_model: type[InT],
+    output_model: type[OutT],
+    handler: Callable[[ToolContext, InT], Awaitable[OutT]],
+    finds: ObjectKind | None = None,
+) -> ToolSpec[InT, OutT]:
+    """The one place a read tool's posture is written: effect read, one upstream operation."""
+    return ToolSpec(
+        name=name,
+        toolset=toolset,
+        title=title,
+        description=description,
+        scope=scope,
+        effect=Effect.READ,
+        input_model=input_model,
+        output_model=output_model,
+        operations=(operation,),
+        handler=handler,
+        finds=finds,
+    )
+
+
 def get_tool(
     *,
     name: str,
@@ -125,16 +155,15 @@ def get_tool(
     path: str,
 ) -> ToolSpec[InT, ResultT]:
     """A read tool for one object: GET `path` and return it flattened."""
-    return ToolSpec(
+    return read_tool(
         name=name,
         toolset=toolset,
         title=title,
         description=description,
         scope=scope,
-        effect=Effect.READ,
+        operation=operation,
         input_model=input_model,
         output_model=result,
-        operations=(operation,),
         handler=object_handler(Method.GET, path, result),
     )
 
@@ -155,16 +184,15 @@ def list_tool(
     filters: Params | None = None,
 ) -> ToolSpec[InT, PageT]:
     """A read tool for one page of a list endpoint."""
-    return ToolSpec(
+    return read_tool(
         name=name,
         toolset=toolset,
         title=title,
         description=description,
         scope=scope,
-        effect=Effect.READ,
+        operation=operation,
         input_model=input_model,
         output_model=page,
-        operations=(operation,),
         handler=page_handler(path, page, view, filters),
         finds=finds,
     )

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.factories import PageT, page_result
+from persona_mcp.tools.factories import PageT, page_result, read_tool
 from persona_mcp.tools.inputs import PageInput
 from persona_mcp.tools.results import ObjectView
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import ToolContext, ToolSpec
 
 SEARCH_ATTRIBUTE = r"^[a-z][a-z0-9_]{0,63}(\.[A-Za-z0-9_-]{1,64}){0,3}$"
 
@@ -77,16 +77,15 @@ def search_tool(
     finds: ObjectKind,
 ) -> ToolSpec[SearchT, PageT]:
     """A read tool for one page of a search endpoint (a POST that changes nothing)."""
-    return ToolSpec(
+    return read_tool(
         name=name,
         toolset=toolset,
         title=title,
         description=description,
         scope=scope,
-        effect=Effect.READ,
+        operation=operation,
         input_model=input_model,
         output_model=page,
-        operations=(operation,),
         handler=search_handler(path, page, view),
         finds=finds,
     )
