@@ -9,12 +9,17 @@ bare `mcp.server.lowlevel.Server` whose one tool does a single GET to the same s
 JSON). Each has one client session; after a warm-up the calls alternate A, B, A, B so both see the same
 machine conditions. Prints median and p95 of per-call wall time for each and the ratios A/B.
 
-Modes (persona-mcp always writes an audit record per call; the modes differ only in its durability):
-  durable  as shipped: SQLite WAL with synchronous=FULL (or PostgreSQL with the server's defaults),
-           every call waits for an fsync'd audit record. This is the "audit on" figure (target <= 1.35).
-  nosync   the same records, hashed, signed and inserted, but the commit does not wait for the disk
-           (SQLite synchronous=OFF, PostgreSQL synchronous_commit=off). The nearest this script gets to
-           "audit off" (target <= 1.25) without changing the server: the audit work stays, the fsync goes.
+Modes:
+  durable    as shipped: SQLite WAL with synchronous=FULL (or PostgreSQL with the server's defaults),
+             every call waits for an fsync'd audit record. The "audit on" figure (target <= 1.35).
+  nosync     the same records, hashed, signed, inserted and committed, but the commit does not wait for
+             the disk (SQLite synchronous=OFF, PostgreSQL synchronous_commit=off). No target: next to
+             `durable` it shows how much of the audit's cost is the fsync.
+  unaudited  the tool layer alone, which is what the tool catalogue's target (<= 1.25) was set for before
+             the audit log existed (the audit log's own budget is the 0.10 between 1.25 and 1.35). The
+             pipeline still builds and redacts every record; only `AuditLog.append` is replaced, inside
+             this benchmark process and only while the calls are measured, by one that stores nothing.
+             The server itself has no way to run unaudited.
 
 `--phases N` runs N more interleaved pairs with timers around persona-mcp's own steps (credential lookup,
 upstream call, audit append, ...) and prints each step's time per call: where A's extra time goes.
@@ -47,7 +52,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.lowlevel import Server
 from sqlalchemy import create_engine, event, text
 
-from persona_mcp.audit import AuditLog
+from persona_mcp.audit import AuditEvent, AuditLog
 from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials.resolver import CredentialResolver
 from persona_mcp.logs import configure_logging
@@ -60,8 +65,8 @@ from persona_mcp.server.serving import free_port, serving
 from persona_mcp.store import Store, create_store
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
-MODES = ("durable", "nosync")
-TARGETS = {"durable": 1.35, "nosync": 1.25}
+MODES = ("durable", "nosync", "unaudited")
+TARGETS: dict[str, float] = {"durable": 1.35, "unaudited": 1.25}
 _CALL_TIMEOUT_S = 30.0
 _PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
 
@@ -285,14 +290,34 @@ async def _first_account(sandbox_url: str) -> str:
 
 def _report(mode: str, backend: str, a: Figures, b: Figures) -> None:
     median_ratio, p95_ratio = a.median_ms / b.median_ms, a.p95_ms / b.p95_ms
-    verdict = "meets" if max(median_ratio, p95_ratio) <= TARGETS[mode] else "MISSES"
+    target = TARGETS.get(mode)
+    if target is None:
+        verdict = "no target (compare with durable: the fsync's share)"
+    else:
+        met = max(median_ratio, p95_ratio) <= target
+        verdict = f"target <= {target:.2f}: " + ("meets" if met else "MISSES")
     print(f"mode={mode} store={backend}")
     print(f"  persona-mcp  median {a.median_ms:7.2f} ms   p95 {a.p95_ms:7.2f} ms")
     print(f"  bare server  median {b.median_ms:7.2f} ms   p95 {b.p95_ms:7.2f} ms")
-    print(
-        f"  ratio A/B    median {median_ratio:7.2f}      p95 {p95_ratio:7.2f}"
-        f"      target <= {TARGETS[mode]:.2f}: {verdict}"
-    )
+    print(f"  ratio A/B    median {median_ratio:7.2f}      p95 {p95_ratio:7.2f}      {verdict}")
+
+
+@contextmanager
+def _appends_skipped(mode: str) -> Iterator[None]:
+    """For `unaudited`: `AuditLog.append` stores nothing while the block runs, then is restored."""
+    if mode != "unaudited":
+        yield
+        return
+    original = AuditLog.append
+
+    async def store_nothing(_log: AuditLog, _event: AuditEvent) -> None:
+        return None
+
+    AuditLog.append = store_nothing  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        AuditLog.append = original  # type: ignore[method-assign]
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -305,12 +330,13 @@ async def _run(args: argparse.Namespace) -> None:
                 with tempfile.TemporaryDirectory(prefix="persona-mcp-bench-") as tmp:
                     async with _persona(sandbox_url, Path(tmp), mode, args.database_url) as persona:
                         a = _caller(persona, account_id, "persona-mcp")
-                        a_times, b_times = await _interleaved(a, b, args.warmup, args.calls)
-                        _report(mode, backend, Figures.of(a_times), Figures.of(b_times))
-                        if args.phases:
-                            await _phases(a, b, args.phases)
-                        if args.profile:
-                            await _profile(a, args.profile, args.top)
+                        with _appends_skipped(mode):
+                            a_times, b_times = await _interleaved(a, b, args.warmup, args.calls)
+                            _report(mode, backend, Figures.of(a_times), Figures.of(b_times))
+                            if args.phases:
+                                await _phases(a, b, args.phases)
+                            if args.profile:
+                                await _profile(a, args.profile, args.top)
 
 
 def _pg_schema_url(base: str) -> tuple[str, Callable[[], None]]:
@@ -338,7 +364,7 @@ def main() -> None:
     parser.add_argument(
         "--warmup", type=int, default=50, help="unmeasured calls per server first (default 50)"
     )
-    parser.add_argument("--mode", choices=MODES, nargs="+", default=list(MODES), help="audit store modes")
+    parser.add_argument("--mode", choices=MODES, nargs="+", default=list(MODES), help="see the modes above")
     parser.add_argument(
         "--database-url", help="run persona-mcp on PostgreSQL, e.g. postgresql://postgres@127.0.0.1:5432/test"
     )
