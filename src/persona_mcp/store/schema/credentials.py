@@ -10,13 +10,9 @@ environment's default.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     CheckConstraint,
     Column,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -25,31 +21,9 @@ from sqlalchemy import (
     Text,
     func,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
 
 from persona_mcp.store.metadata import metadata
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every dialect (SQLite hands back naive values otherwise)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime stored in a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+from persona_mcp.store.schema.types import UtcDateTime
 
 credentials = Table(
     "credentials",
@@ -87,4 +61,4 @@ Index(
     unique=True,
 )
 
-__all__ = ["UtcDateTime", "credentials", "metadata"]
+__all__ = ["credentials", "metadata"]
