@@ -344,24 +344,11 @@ class GrantStore:
 
 
 def describe(grant: Grant) -> dict[str, Any]:
-    """The audit/JSON view of a grant: every field except token material."""
+    """The audit/JSON view of a grant: its row without token material, times in ISO 8601."""
     return {
-        "id": grant.id,
-        "principal": grant.principal,
-        "principal_kind": grant.principal_kind.value,
-        "environment": grant.environment.value,
-        "scopes": sorted(scope.value for scope in grant.scopes),
-        "expires_at": grant.expires_at.isoformat() if grant.expires_at else None,
-        "allow_tools": sorted(grant.allow_tools) if grant.allow_tools is not None else None,
-        "deny_tools": sorted(grant.deny_tools),
-        "read_only": grant.read_only,
-        "rate_per_minute": grant.rate_per_minute,
-        "label": grant.label,
-        "managed_by": grant.managed_by,
-        "managed_name": grant.managed_name,
-        "created_at": grant.created_at.isoformat(),
-        "updated_at": grant.updated_at.isoformat(),
-        "revoked_at": grant.revoked_at.isoformat() if grant.revoked_at else None,
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in _to_row(grant).items()
+        if key != "token_id"
     }
 
 
@@ -384,12 +371,14 @@ def diff(before: Grant, after: Grant) -> dict[str, list[Any]]:
 
 
 def _to_row(grant: Grant) -> dict[str, Any]:
+    """The table row of a grant; the token's salt and digest are added from the minted token."""
     return {
         "id": grant.id,
         "principal": grant.principal,
         "principal_kind": grant.principal_kind.value,
         "environment": grant.environment.value,
         "scopes": sorted(scope.value for scope in grant.scopes),
+        "expires_at": grant.expires_at,
         "allow_tools": sorted(grant.allow_tools) if grant.allow_tools is not None else None,
         "deny_tools": sorted(grant.deny_tools),
         "read_only": grant.read_only,
@@ -397,10 +386,9 @@ def _to_row(grant: Grant) -> dict[str, Any]:
         "label": grant.label,
         "managed_by": grant.managed_by,
         "managed_name": grant.managed_name,
-        "expires_at": grant.expires_at,
-        "revoked_at": grant.revoked_at,
         "created_at": grant.created_at,
         "updated_at": grant.updated_at,
+        "revoked_at": grant.revoked_at,
         "token_id": grant.token_id,
     }
 
