@@ -25,8 +25,19 @@ def _drop_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -
     return event
 
 
+class _StderrNow:
+    """Writes to whatever `sys.stderr` is at the moment of writing, so a stream replaced and then closed
+    (a test runner invoking the CLI in process) is never written to by a logger made while it was set."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
-    return structlog.PrintLogger(file=sys.stderr)
+    return structlog.PrintLogger(file=_StderrNow())  # type: ignore[arg-type]
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -78,7 +89,6 @@ def configure_logging(level: str = "INFO") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=_stderr_logger,
-        # Not cached: the logger looks up sys.stderr when it is made, so in-process CLI runs (tests that
-        # swap stderr) and the server that follows them both log to the stderr of the moment.
+        # Not cached, so a later `configure_logging` (another level) reaches loggers already in use.
         cache_logger_on_first_use=False,
     )

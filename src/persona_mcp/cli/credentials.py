@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 import anyio
-import structlog
 import typer
 from pydantic import SecretStr
 
@@ -62,25 +61,10 @@ app = typer.Typer(
 _T = TypeVar("_T")
 
 
-class _CurrentStderr:
-    """Writes to whatever `sys.stderr` is now, so a stream replaced and closed after an in-process run
-    (a test runner invoking the CLI) is never written to again by a cached logger."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
 @app.callback()
 def _logs_to_stderr() -> None:
     """Operational logs go to stderr as JSON, so stdout carries only tables and `--json`."""
     configure_logging("WARNING")
-    structlog.configure(
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=False,
-    )
 
 
 class _CommandError(Exception):

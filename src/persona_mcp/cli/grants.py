@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import anyio
-import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -48,25 +47,10 @@ app = typer.Typer(
 )
 
 
-class _CurrentStderr:
-    """Writes to whatever `sys.stderr` is at the moment, so a replaced-then-closed stream (as under a
-    test runner invoking the CLI in process) is never written to after the command ends."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
 @app.callback()
 def _logs_to_stderr() -> None:
     """Operational logs go to stderr as JSON, so stdout carries only tables, tokens or `--json`."""
     configure_logging("WARNING")
-    structlog.configure(
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
-        cache_logger_on_first_use=False,
-    )
 
 
 _T = TypeVar("_T")
