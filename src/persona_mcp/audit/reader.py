@@ -65,13 +65,9 @@ class AuditLogReader:
         limit: int = 50,
     ) -> list[dict[str, Any]]:
         """Matching records, newest first, as plain JSON data (arguments stay digested)."""
-        digests: list[str] = []
-        if email:
-            digests.append(self._digester.digest_email(email))
-        if phone:
-            digests.append(self._digester.digest_phone(phone))
-        if value:
-            digests.append(self._digester.digest(value))
+        digests = self._digester.lookup_digests(
+            emails=[email] if email else [], phones=[phone] if phone else [], values=[value] if value else []
+        )
         flt = AuditFilter(
             principal=principal,
             grant_id=grant_id,
@@ -84,7 +80,7 @@ class AuditLogReader:
             since=since,
             until=until,
             unresolved=unresolved,
-            digests=tuple(digests),
+            digests=digests,
         )
         records = await query_records(self._store, flt, limit=limit, newest_first=True)
         return [record.model_dump(mode="json") for record in records]

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,16 @@ class PiiDigester:
 
     def digest_phone(self, value: str) -> str:
         return self._mac(normalise_phone(value))
+
+    def lookup_digests(
+        self, *, emails: Iterable[str] = (), phones: Iterable[str] = (), values: Iterable[str] = ()
+    ) -> tuple[str, ...]:
+        """The digests a reviewer's clear-text search terms match in stored records (`AuditFilter`)."""
+        return (
+            *(self.digest_email(email) for email in emails),
+            *(self.digest_phone(phone) for phone in phones),
+            *(self.digest(value) for value in values),
+        )
 
     def digest_all(self, value: Any) -> Any:
         """Every leaf of a JSON-like value digested, numbers included (a phone number or an ID number

@@ -142,12 +142,10 @@ def query_command(
     """Find records; personal values are matched by their keyed digests, never stored in clear."""
 
     async def work(store: Store, settings: Settings) -> None:
-        digests: list[str] = []
+        digests: tuple[str, ...] = ()
         if email or phone or value:
             digester = PiiDigester.for_data_dir(settings.data_dir)
-            digests += [digester.digest_email(v) for v in email or []]
-            digests += [digester.digest_phone(v) for v in phone or []]
-            digests += [digester.digest(v) for v in value or []]
+            digests = digester.lookup_digests(emails=email or [], phones=phone or [], values=value or [])
         flt = AuditFilter(
             principal=principal,
             grant_id=grant,
@@ -160,7 +158,7 @@ def query_command(
             since=_parse_time(since),
             until=_parse_time(until),
             unresolved=unresolved,
-            digests=tuple(digests),
+            digests=digests,
         )
         _emit(await query_records(store, flt, limit=limit), as_json)
 
