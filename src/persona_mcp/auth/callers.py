@@ -58,6 +58,26 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenRefusal:
+    """Why a bearer token was refused, and the grant its lookup id names, if any.
+
+    Audit records of refused requests carry the named grant and its principal: a revoked or expired
+    grant's token, or a guess at a real grant's token, is attributed to that grant.
+    """
+
+    reason: str
+    grant: Grant | None = None
+
+    @property
+    def principal(self) -> str | None:
+        return self.grant.principal if self.grant is not None else None
+
+    @property
+    def grant_id(self) -> str | None:
+        return self.grant.id if self.grant is not None else None
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedJwt:
     """What a verified external JWT says about its caller (see `auth.jwt.JwtVerifier`)."""
 
@@ -119,6 +139,24 @@ class CallerResolver:
         if caller is not None and self._ttl:
             self._remember(key, caller, now)
         return caller
+
+    async def refusal(self, token: str | None) -> TokenRefusal:
+        """Why `token` does not resolve to a caller (call it only after `resolve` returned None)."""
+        if not token:
+            return TokenRefusal("no bearer token")
+        if tokens.looks_like_grant_token(token):
+            if tokens.token_id_of(token) is None:
+                return TokenRefusal("malformed grant token")
+            grant, secret_matches = await self._grants.named_by(token)
+            if grant is None:
+                return TokenRefusal("unknown grant token")
+            if not secret_matches:
+                return TokenRefusal("grant token secret does not match", grant)
+            state = grant.state(self._clock())
+            return TokenRefusal(f"grant {state.value}", grant)
+        if self._jwt is None:
+            return TokenRefusal("not a grant token and no JWT issuer is configured")
+        return TokenRefusal("access token rejected (JWT invalid, expired or mapped to no single grant)")
 
     def forget(self) -> None:
         """Drop every cached resolution (e.g. right after an administrator changed grants in-process)."""

@@ -138,18 +138,25 @@ class GrantStore:
 
     async def authenticate(self, token: str) -> Grant | None:
         """The grant whose current token this is (live or not), or None. Never logs the token."""
+        grant, secret_matches = await self.named_by(token)
+        return grant if secret_matches else None
+
+    async def named_by(self, token: str) -> tuple[Grant | None, bool]:
+        """The grant the token's lookup id names (if any), and whether the token's secret is its own.
+
+        A token whose id names a grant but whose secret does not match is a guess at that grant's token:
+        refusals record the grant it names, so reviewers see who was targeted.
+        """
         token_id = tokens.token_id_of(token)
         if token_id is None:
-            return None
+            return None, False
         async with self._store.engine.connect() as conn:
             row = (
                 await conn.execute(select(grants_table).where(grants_table.c.token_id == token_id))
             ).first()
         if row is None:
-            return None
-        if not tokens.matches(token, row.token_salt, row.token_digest):
-            return None
-        return _to_grant(row)
+            return None, False
+        return _to_grant(row), tokens.matches(token, row.token_salt, row.token_digest)
 
     # -- changes ------------------------------------------------------------------------------------
 

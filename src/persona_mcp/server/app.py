@@ -79,8 +79,9 @@ def build_lowlevel_server(pipeline: CallPipeline, callers: CallerSource, transpo
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         caller = await callers.current(ctx)
         session = session_info_from_context(ctx, transport)
+        refusal = await callers.refusal(ctx) if caller is None else None
         try:
-            return await pipeline.call(caller, params.name, params.arguments, session)
+            return await pipeline.call(caller, params.name, params.arguments, session, refusal=refusal)
         except Refusal as refusal:
             raise refusal.to_mcp() from None
 

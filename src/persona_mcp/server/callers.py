@@ -12,12 +12,16 @@ from typing import Any, Protocol
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 
-from persona_mcp.auth.callers import Caller, CallerResolver
+from persona_mcp.auth.callers import Caller, CallerResolver, TokenRefusal
 from persona_mcp.auth.verifier import caller_from_access_token
 
 
 class CallerSource(Protocol):
     async def current(self, ctx: Any) -> Caller | None: ...
+
+    async def refusal(self, ctx: Any) -> TokenRefusal:
+        """Why `current` gave no caller: the reason and the grant the token names, for the record."""
+        ...
 
 
 class StaticTokenCallers:
@@ -35,6 +39,12 @@ class StaticTokenCallers:
         except Exception:
             return None  # every doubt resolves to deny
 
+    async def refusal(self, ctx: Any) -> TokenRefusal:
+        try:
+            return await self._resolver.refusal(self.token)
+        except Exception:
+            return TokenRefusal("the grant store could not be read")
+
 
 class BearerTokenCallers:
     """The caller behind the HTTP request's verified bearer token."""
@@ -50,3 +60,7 @@ class BearerTokenCallers:
             return caller_from_access_token(access_token)
         except Exception:
             return None
+
+    async def refusal(self, ctx: Any) -> TokenRefusal:
+        # Requests without a verified token are answered 401 (and recorded) before the MCP layer.
+        return TokenRefusal("no verified bearer token")

@@ -7,9 +7,12 @@ authentication and the MCP endpoint: it needs the verified token, and must answe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import TokenVerifier
@@ -24,10 +27,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from persona_mcp.auth.callers import Caller
+from persona_mcp.audit import AuditUnavailableError
+from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.server.app import PersonaMcp
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
+from persona_mcp.server.refusals import DenialWriter, RecordRefusedRequests, RefusalAggregator
 from persona_mcp.server.session_info import SessionInfo, bounded
 
 
@@ -47,6 +52,19 @@ def _refusal_recorder(app: PersonaMcp) -> RefusalRecorder:
         await app.pipeline.record_refusal(caller, tool, arguments, session, reason)
 
     return record
+
+
+def _denial_writer(app: PersonaMcp) -> DenialWriter:
+    async def write(
+        refusal: TokenRefusal,
+        tool: str | None,
+        session: SessionInfo,
+        reason: str | None,
+        details: Mapping[str, Any] | None,
+    ) -> None:
+        await app.pipeline.record_unauthenticated(refusal, tool, session, reason=reason, details=details)
+
+    return write
 
 
 def build_http_app(
@@ -69,16 +87,21 @@ def build_http_app(
     resource_any = AnyHttpUrl(resource)
     metadata_url = str(build_resource_metadata_url(resource_any))
     tool_scopes: dict[str, Scope] = {spec.name: spec.scope for spec in app.pipeline.exposed}
-    endpoint = RequireAuthMiddleware(
-        StepUpMiddleware(
-            StreamableHTTPASGIApp(manager),
-            tool_scopes=tool_scopes,
-            tool_effects={spec.name: spec.effect.value for spec in app.pipeline.exposed},
-            on_refused=_refusal_recorder(app),
-            resource_metadata_url=metadata_url,
+    refusals = RefusalAggregator(_denial_writer(app), app.audit.digester.digest)
+    endpoint = RecordRefusedRequests(
+        RequireAuthMiddleware(
+            StepUpMiddleware(
+                StreamableHTTPASGIApp(manager),
+                tool_scopes=tool_scopes,
+                tool_effects={spec.name: spec.effect.value for spec in app.pipeline.exposed},
+                on_refused=_refusal_recorder(app),
+                resource_metadata_url=metadata_url,
+            ),
+            required_scopes=[],
+            resource_metadata_url=AnyHttpUrl(metadata_url),
         ),
-        required_scopes=[],
-        resource_metadata_url=AnyHttpUrl(metadata_url),
+        aggregator=refusals,
+        explain=app.callers.refusal,
     )
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -101,4 +124,19 @@ def build_http_app(
         Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
         Middleware(AuthContextMiddleware),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lambda _app: manager.run())
+    return Starlette(routes=routes, middleware=middleware, lifespan=lambda _app: _serving(manager, refusals))
+
+
+@asynccontextmanager
+async def _serving(manager: StreamableHTTPSessionManager, refusals: RefusalAggregator) -> AsyncIterator[None]:
+    """The session manager, and the refusal counts flushed as their windows end and at shutdown."""
+    async with manager.run(), anyio.create_task_group() as tasks:
+        tasks.start_soon(refusals.run)
+        try:
+            yield
+        finally:
+            tasks.cancel_scope.cancel()
+            with anyio.CancelScope(shield=True):
+                # If the log is down, the first refusal of each group is recorded already.
+                with contextlib.suppress(AuditUnavailableError):
+                    await refusals.flush_all()

@@ -78,7 +78,7 @@ class StepUpMiddleware:
         if complete and not disconnected:
             refused = self._refused_calls(caller, body)
             if refused:
-                session_id = _header(scope, b"mcp-session-id")
+                session_id = header_value(scope, b"mcp-session-id")
                 try:
                     for call in refused:
                         reason = f"access token lacks scope {call.scope.value}"
@@ -88,7 +88,7 @@ class StepUpMiddleware:
                     return
                 await self._challenge(send, list(dict.fromkeys(call.scope for call in refused)))
                 return
-        await self._app(scope, _replay(body, complete, disconnected, receive), send)
+        await self._app(scope, replay_body(body, complete, disconnected, receive), send)
 
     def _refused_calls(self, caller: Caller, body: bytes) -> list[_Refused]:
         try:
@@ -135,7 +135,7 @@ async def _send_json(send: Send, status: int, content: Any, headers: list[tuple[
     await send({"type": "http.response.body", "body": body})
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header_value(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
             text: str = value.decode("latin-1")
@@ -168,7 +168,7 @@ async def _read_body(receive: Receive, limit: int) -> tuple[list[bytes], bool, b
             return chunks, False, False
 
 
-def _replay(body: bytes, complete: bool, disconnected: bool, receive: Receive) -> Receive:
+def replay_body(body: bytes, complete: bool, disconnected: bool, receive: Receive) -> Receive:
     """A `receive` that yields the buffered body first, then whatever the client still sends."""
     pending: list[Message] = [{"type": "http.request", "body": body, "more_body": not complete}]
     if disconnected:

@@ -24,7 +24,7 @@ import structlog
 from pydantic import ValidationError
 
 from persona_mcp.audit import AuditEvent, AuditLog, AuditUnavailableError
-from persona_mcp.auth.callers import Caller
+from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.credentials import CredentialResolver, CredentialUnavailableError
 from persona_mcp.auth.policy import Decision, decide, visible
 from persona_mcp.auth.ratelimit import GrantRateLimiter
@@ -105,16 +105,54 @@ class CallPipeline:
         record = _CallRecord(call_id=uuid.uuid4().hex, started=time.perf_counter())
         await self._deny(record, caller, self._specs.get(name), name, arguments or {}, session, reason)
 
+    async def record_unauthenticated(
+        self,
+        refusal: TokenRefusal,
+        tool: str | None,
+        session: SessionInfo,
+        *,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The denial record of a request whose token was refused (HTTP 401, or stdio's bad token).
+
+        The grant the token names, if any, and its principal are recorded; the arguments are not: an
+        unauthenticated sender chose them, and they would only bloat the append-only log.
+        """
+        event = {
+            "kind": "call.denied",
+            "call_id": uuid.uuid4().hex,
+            "principal": refusal.principal,
+            "grant_id": refusal.grant_id,
+            "session_id": session.session_id,
+            "client_name": session.client_name,
+            "client_version": session.client_version,
+            "tool": bounded(tool),
+            "scope": self._specs[tool].scope.value if tool in self._specs else None,
+            "decision": "denied",
+            "reason": f"unauthenticated: {reason or refusal.reason}",
+            "details": dict(details) if details else None,
+        }
+        await self._append(event)
+
     async def call(
-        self, caller: Caller | None, name: str, arguments: Mapping[str, Any] | None, session: SessionInfo
+        self,
+        caller: Caller | None,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        session: SessionInfo,
+        *,
+        refusal: TokenRefusal | None = None,
     ) -> types.CallToolResult:
-        """Run one tools/call. Raises `errors.Refusal` for refusals (after recording them)."""
+        """Run one tools/call. Raises `errors.Refusal` for refusals (after recording them).
+
+        `refusal` says why there is no caller (and which grant the token names), for the record."""
         record = _CallRecord(call_id=uuid.uuid4().hex, started=time.perf_counter())
         raw_args: Mapping[str, Any] = arguments or {}
         spec = self._specs.get(name)
 
         if caller is None:
-            await self._deny(record, None, spec, name, raw_args, session, "unauthenticated")
+            await self.record_unauthenticated(refusal or TokenRefusal("no credentials"), name, session)
             raise errors.unauthenticated()
         if spec is None:
             await self._deny(record, caller, None, name, raw_args, session, "unknown tool")
