@@ -1,4 +1,4 @@
-"""Every refused request ends in an audit record, attributed to the grant its token names; floods stay bounded.
+"""Every refused request ends in an audit record, attributed to the grant its token names; floods bounded.
 
 Issue 10, hole 1: six calls with a revoked token, five with a guessed token and one with an expired token
 added no record over HTTP (the 401 was sent before the call pipeline ran), and over stdio a refused call
