@@ -199,7 +199,9 @@ async def test_a_cancelled_write_is_recorded_with_an_unknown_outcome(tmp_path: P
         assert outcome.idempotency_key
 
 
-async def test_a_write_whose_outcome_cannot_be_recorded_says_it_may_have_happened(tmp_path: Path) -> None:
+async def test_a_write_whose_outcome_cannot_be_recorded_says_it_was_made_and_keeps_it_in_the_spool(
+    tmp_path: Path,
+) -> None:
     async with connected(tmp_path, ["accounts:write"]) as h:
         h.sandbox.faults.write_latency_ms = 1500
         async with anyio.create_task_group() as tg:
@@ -216,8 +218,9 @@ async def test_a_write_whose_outcome_cannot_be_recorded_says_it_may_have_happene
             async with h.app.store.engine.begin() as conn:
                 await conn.execute(text("ALTER TABLE audit_records RENAME TO audit_records_gone"))
         message = answer["error"].message
-        assert "may have been made" in message and "Do not repeat" in message
+        assert "The change was made in Persona" in message and "Do not repeat" in message
         assert answer["error"].data["idempotency_key"]
+        assert h.app.audit.spooled == 1, "the real outcome waits in the spool for the store"
 
 
 async def test_a_tool_whose_result_cannot_be_masked_needs_pii_read_as_well(tmp_path: Path) -> None:

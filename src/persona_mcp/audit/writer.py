@@ -22,9 +22,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import anyio
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
+from sqlalchemy import select
 
 from persona_mcp.audit import checkpoint as _checkpoint
 from persona_mcp.audit.chain import ChainPolicy, select_unresolved
@@ -34,8 +36,10 @@ from persona_mcp.audit.errors import AuditUnavailableError
 from persona_mcp.audit.keys import load_signing_key, signing_key_path
 from persona_mcp.audit.record import AuditEvent, AuditRecord, utc_timestamp
 from persona_mcp.audit.redaction import PiiDigester
+from persona_mcp.audit.spool import OutcomeSpool
 from persona_mcp.audit.worker import TICK, Append, CheckpointRequest, Outcome, WriterThread
 from persona_mcp.store import Store
+from persona_mcp.store.schema.audit import audit_records
 
 _log = structlog.get_logger("persona_mcp.audit")
 
@@ -75,6 +79,7 @@ class AuditLog:
         checkpoint_every: int,
         checkpoint_interval_s: float,
         external_checkpoint_path: Path | None,
+        spool: OutcomeSpool | None = None,
     ) -> None:
         if checkpoint_every < 1 or checkpoint_interval_s <= 0:
             raise ValueError("checkpoint_every must be >= 1 and checkpoint_interval_s > 0")
@@ -85,6 +90,8 @@ class AuditLog:
         self._every = checkpoint_every
         self._interval = checkpoint_interval_s
         self._external = external_checkpoint_path
+        self._spool = spool
+        self._draining: asyncio.Task[None] | None = None
         self._health = Health(ok=True)
         self._closed = False
         self._writer: WriterThread | None = None
@@ -124,10 +131,13 @@ class AuditLog:
             checkpoint_every=checkpoint_every,
             checkpoint_interval_s=checkpoint_interval_s,
             external_checkpoint_path=_checkpoint.external_checkpoint_path(external_checkpoint_path),
+            spool=OutcomeSpool.in_data_dir(data_dir),
         )
         log._start(await open_committer(store, log._policy()))
         if recover:
             try:
+                # Spooled outcomes first: an intent whose real outcome waits in the spool is not unknown.
+                await log.drain_spool()
                 await log.recover()
             except BaseException:
                 await log.aclose()
@@ -179,6 +189,62 @@ class AuditLog:
         # Dumped here, outside the chain lock; the writer thread only adds the chain fields and hashes.
         writer.submit(Append(event.model_dump(mode="json"), future))
         return await future
+
+    async def append_or_spool(self, event: AuditEvent) -> AuditRecord | None:
+        """Append `event`, or, if the store cannot take it, keep it durably in the local spool.
+
+        For the outcome of a call that already reached Persona: it must end in a record whatever the
+        store does. Returns the committed record, or None when the record was spooled (it is appended
+        as soon as the store is back). Raises `AuditUnavailableError` only if the spool failed too.
+        """
+        try:
+            return await self.append(event)
+        except AuditUnavailableError:
+            if self._spool is None or self._closed:
+                raise
+            spool = self._spool
+        try:
+            await anyio.to_thread.run_sync(spool.put, event)
+        except OSError as exc:
+            _log.error("audit.spool_failed", error_type=type(exc).__name__)
+            raise AuditUnavailableError("the audit store and the local spool both failed") from None
+        _log.warning("audit.outcome_spooled", kind=event.kind, call_id=event.call_id)
+        return None
+
+    async def drain_spool(self) -> int:
+        """Append what the spool holds (see `OutcomeSpool.drain`); 0 if there is nothing or no spool."""
+        if self._spool is None:
+            return 0
+        return await self._spool.drain(self.append, self._already_recorded)
+
+    @property
+    def spooled(self) -> int:
+        """Records waiting in the spool for the store to come back."""
+        return self._spool.pending() if self._spool is not None else 0
+
+    async def _already_recorded(self, event: AuditEvent) -> bool:
+        if event.call_id is None:
+            return False
+        t = audit_records.c
+        query = select(t.seq).where(t.call_id == event.call_id).where(t.kind == event.kind).limit(1)
+        async with self._store.engine.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
+    def _drain_soon(self) -> None:
+        """After a successful commit: drain the spool in the background if it holds anything."""
+        if self._spool is None or self._closed or (self._draining is not None and not self._draining.done()):
+            return
+        if not self._spool.has_entries():
+            return
+        self._draining = asyncio.create_task(self._drain_quietly(), name="audit-spool-drain")
+
+    async def _drain_quietly(self) -> None:
+        try:
+            await self.drain_spool()
+        except AuditUnavailableError:
+            pass  # still failing: the next successful commit tries again
+        except Exception as exc:
+            _log.error("audit.spool_drain_failed", error_type=type(exc).__name__)
 
     async def checkpoint(self) -> Checkpoint | None:
         """Sign a checkpoint at the current head now (the existing one if nothing was added since)."""
@@ -255,6 +321,9 @@ class AuditLog:
         """Commit what is queued, sign a final checkpoint, stop the writer."""
         if self._closed:
             return
+        if self._draining is not None and not self._draining.done():
+            with contextlib.suppress(Exception):
+                await self._draining
         self._closed = True
         if self._ticker is not None:
             self._ticker.cancel()
@@ -294,6 +363,8 @@ class AuditLog:
         for item, record in zip(outcome.appends, committed.records, strict=True):
             if not item.future.done():
                 item.future.set_result(record)
+        if outcome.appends:
+            self._drain_soon()
         for request in outcome.requests:
             if not request.future.done():
                 request.future.set_result(committed.signed or committed.current)

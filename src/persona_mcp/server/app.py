@@ -62,7 +62,7 @@ class PersonaMcp:
         audit = self.audit.health
         return {
             "status": "ok" if audit.ok else "unavailable",
-            "audit": {"ok": audit.ok, "reason": audit.reason},
+            "audit": {"ok": audit.ok, "reason": audit.reason, "spooled": self.audit.spooled},
             "version": persona_mcp.__version__,
             "instance": self.instance_id,
         }

@@ -87,6 +87,30 @@ def outcome_unrecorded(idempotency_key: str) -> Refusal:
     )
 
 
+def outcome_spooled(outcome: str, idempotency_key: str | None) -> Refusal:
+    """The call reached Persona, the audit store failed, and its outcome waits in the local spool."""
+    kept = (
+        "The audit store failed after the call; its outcome is kept in the server's local spool and "
+        "will be added to the audit log when the store is back. The result is withheld until then."
+    )
+    if idempotency_key is None:
+        message = f"{kept} Nothing was changed in Persona (this was a read)."
+    elif outcome == "ok":
+        message = (
+            f"The change was made in Persona (Idempotency-Key {idempotency_key}). {kept} Do not repeat "
+            "the call: check the object's state once /healthz reports the audit log healthy."
+        )
+    else:
+        message = (
+            f"The change may have been made in Persona (Idempotency-Key {idempotency_key}). {kept} Do "
+            "not repeat the call: check the object's state first."
+        )
+    data: dict[str, object] = {"outcome": outcome, "spooled": True}
+    if idempotency_key is not None:
+        data["idempotency_key"] = idempotency_key
+    return Refusal(AUDIT_UNAVAILABLE, message, data)
+
+
 def tool_error(message: str, *, kind: str, retry_safe: bool | None = None) -> types.CallToolResult:
     """An `isError` result the agent can read and act on."""
     hint = ""

@@ -178,7 +178,9 @@ class CallPipeline:
             return errors.tool_error(validation_message(spec, exc), kind="invalid_arguments", retry_safe=None)
 
         idempotency_key = str(uuid.uuid4()) if spec.is_write else None
-        if spec.is_write:
+        # While the store is known to be failing, a read too must get its intent in first: if that fails
+        # the read is refused before it reaches Persona; if it succeeds, the store is back.
+        if spec.is_write or not self._audit.health.ok:
             await self._append(
                 self._event(record, "call.intent", caller, spec, raw_args, session)
                 | {"idempotency_key": idempotency_key}
@@ -367,7 +369,21 @@ class CallPipeline:
                 "persona_request_id": last.request_id,
                 "attempts": last.attempts,
             }
-        await self._append(event, after_write_key=idempotency_key if after_write else None)
+        if not record.exchanges:
+            await self._append(event, after_write_key=idempotency_key if after_write else None)
+            return
+        # The call reached Persona: it must end in a record, in the spool if the store fails now.
+        try:
+            committed = await self._audit.append_or_spool(
+                AuditEvent(**{k: v for k, v in event.items() if v is not None})
+            )
+        except AuditUnavailableError:
+            log.error("audit append and spool failed; refusing call", kind="call.outcome")
+            if after_write:
+                raise errors.outcome_unrecorded(idempotency_key or "") from None
+            raise errors.audit_unavailable() from None
+        if committed is None:
+            raise errors.outcome_spooled(outcome, idempotency_key if spec.is_write else None)
 
     async def _append(self, event: dict[str, Any], *, after_write_key: str | None = None) -> None:
         """Append durably, or refuse the call. `after_write_key` is set when a write already reached
