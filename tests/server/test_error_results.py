@@ -39,7 +39,9 @@ class ErrorCase:
 CASES = [
     ErrorCase("get_account", {"account_id": "act_../x"}, "invalid_arguments", None, "account_id"),
     ErrorCase("get_account", {"account_id": MISSING_ACCOUNT}, "not_found", False, MISSING_ACCOUNT),
-    ErrorCase("get_account", {"account_id": MISSING_ACCOUNT}, "invalid_request", False, "get_account", (422,)),
+    ErrorCase(
+        "get_account", {"account_id": MISSING_ACCOUNT}, "invalid_request", False, "get_account", (422,)
+    ),
     ErrorCase("create_account", {"reference_id": "usr-x"}, "conflict", False, "create_account", (409,)),
     ErrorCase("list_accounts", {}, "upstream_forbidden", False, "list_accounts", (403,)),
 ]
@@ -78,4 +80,3 @@ async def test_an_error_result_would_pass_a_client_that_validates_structured_con
             assert schema is not None
             if result.structured_content is not None:
                 jsonschema.validate(result.structured_content, schema, cls=jsonschema.Draft202012Validator)
-
