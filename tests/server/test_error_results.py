@@ -80,3 +80,10 @@ async def test_an_error_result_would_pass_a_client_that_validates_structured_con
             assert schema is not None
             if result.structured_content is not None:
                 jsonschema.validate(result.structured_content, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_docs_name_the_meta_key_where_programs_find_the_failure_kind() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "tools.md").read_text()
+    errors = docs.split("## Errors", 1)[1]
+    assert f'`_meta["{ERROR_META}"]`' in errors
+    assert "structuredContent" in errors
