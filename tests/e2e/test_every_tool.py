@@ -23,6 +23,7 @@ import pytest
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import PREFIXES, ObjectKind
+from persona_mcp.sandbox import SandboxState
 from persona_mcp.sandbox.seed import DEMO_TEMPLATE_ID
 from persona_mcp.testing import Harness, connected
 from persona_mcp.tools import CATALOGUE, catalogue
@@ -46,7 +47,12 @@ class World:
 
 
 def _world(h: Harness) -> World:
-    records = list(h.sandbox.records.values())
+    return world_of(h.sandbox)
+
+
+def world_of(sandbox: SandboxState) -> World:
+    """The demo seed's ids in a sandbox (also read by the TypeScript-client tests)."""
+    records = list(sandbox.records.values())
 
     def first(type_: str, **attributes: str) -> str:
         return next(
@@ -63,7 +69,7 @@ def _world(h: Harness) -> World:
         lists={r.type.removeprefix("list/"): r.id for r in records if r.type.startswith("list/")},
         email_item=first("list-item/email-address", value="fraud@example.com"),
         webhook=first("webhook"),
-        event=h.sandbox.events[0].id,
+        event=sandbox.events[0].id,
     )
 
 

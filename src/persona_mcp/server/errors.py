@@ -111,16 +111,25 @@ def outcome_spooled(outcome: str, idempotency_key: str | None) -> Refusal:
     return Refusal(AUDIT_UNAVAILABLE, message, data)
 
 
+#: `_meta` key of an error result: `{"kind": ..., "retry_safe": true | false | null}` for programs.
+ERROR_META = "persona-mcp/error"
+
+
 def tool_error(message: str, *, kind: str, retry_safe: bool | None = None) -> types.CallToolResult:
-    """An `isError` result the agent can read and act on."""
+    """An `isError` result the agent can read and act on, accepted by every MCP client.
+
+    It carries no `structuredContent`: the spec requires structured content to match the tool's
+    `outputSchema`, and the TypeScript SDK (Claude Desktop, Cursor, VS Code, the Inspector) validates it
+    even on error results, replacing our message with a schema error. Programs read the failure kind and
+    retry safety from `_meta` instead, which no client validates.
+    """
     hint = ""
     if retry_safe is True:
         hint = " Retrying the same call is safe."
     elif retry_safe is False:
         hint = " Do not retry blindly: check the object's state first."
-    structured: dict[str, object] = {"error": {"kind": kind, "message": message, "retry_safe": retry_safe}}
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=f"{message}{hint}")],
-        structured_content=structured,
         is_error=True,
+        meta={ERROR_META: {"kind": kind, "retry_safe": retry_safe}},
     )

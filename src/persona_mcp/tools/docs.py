@@ -43,6 +43,38 @@ def _operations(spec: ToolSpec[Any, Any]) -> str:
     return ", ".join(f"`{op}`" for op in spec.operations)
 
 
+#: How a failed call reaches the agent, and why error results carry no structured content.
+ERRORS = """## Errors
+
+A call fails in one of two ways.
+
+- **Tool error** (a result with `isError: true`): something the agent can act on. Invalid arguments
+  (nothing was sent to Persona), an object that does not exist, a conflict, Persona refusing the request,
+  an outage, Persona's rate limit. The text content is the whole message with the next step: the field
+  to fix, the tool that finds the right id, whether repeating the same call is safe. Programs read
+  `_meta["persona-mcp/error"]`: `{"kind": "not_found", "retry_safe": false}`, where `kind` names the
+  failure (`invalid_arguments`, `not_found`, `upstream_unavailable`, `outcome_unknown`, ...) and
+  `retry_safe` is `true` (the same call may be repeated), `false` (check the object's state first) or
+  `null` (the call did not run: fix the arguments).
+- **JSON-RPC error**: something the agent cannot fix by changing its arguments. An unknown or hidden
+  tool (`-32602`), a caller without a valid token or without the tool's scope (`-32001`, naming the
+  scope), the grant's own rate limit (`-32003`, with `retry_after_seconds`), an audit log that cannot be
+  written (`-32002`: no unaudited call is made).
+
+**Why an error result has no `structuredContent`.** The MCP specification requires structured content to
+conform to the tool's `outputSchema`, and an error has none of the result's fields. The TypeScript SDK
+(the client inside Claude Desktop, Cursor, VS Code and the MCP Inspector) validates structured content
+even when `isError` is true, so an error shape in `structuredContent` reached the agent as
+`MCP error -32602: Structured content does not match the tool's output schema` instead of our message.
+Clients validate structured content only when it is present, and never validate `_meta`, so an error
+result without it is accepted by every client. The alternative, an `outputSchema` of `oneOf` result or
+error for every tool, would turn every declared result into a union that each client and code generator
+must tell apart, and lengthen every `tools/list`, to describe what the text and `_meta` already carry.
+`tests/e2e/test_typescript_client.py` holds this contract with the official TypeScript client, over stdio
+and streamable HTTP, for every tool.
+"""
+
+
 def render(catalogue: Catalogue, tier1_operations: Iterable[str]) -> str:
     """The whole Markdown page."""
     tier1 = list(tier1_operations)
@@ -79,4 +111,5 @@ def render(catalogue: Catalogue, tier1_operations: Iterable[str]) -> str:
     missing = [op for op in tier1 if op not in covered]
     if missing:
         lines += ["", "## Not covered", "", *(f"- `{op}`" for op in missing)]
+    lines += ["", ERRORS.rstrip("\n")]
     return "\n".join(lines) + "\n"
