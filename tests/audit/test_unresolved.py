@@ -2,7 +2,8 @@
 reviewer tool alike, on SQLite and on PostgreSQL.
 
 A call is unresolved until a `call.outcome` says `ok` or `error`. The log below holds one call of each
-shape a reviewer can meet; only the three whose effect is unknown may be listed, each as its latest record.
+shape a reviewer can meet; only those whose effect is unknown may be listed, each once, by its intent (or,
+without one, by its outcome).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ runner = CliRunner()
 #: call id -> the kind of the record `--unresolved` must list for it.
 UNRESOLVED = {
     "in-flight": "call.intent",  # intent, no outcome yet
-    "answer-lost": "call.outcome",  # the outcome says unknown (the issue's case)
-    "crashed": "call.outcome_unknown",  # crash recovery could not tell
+    "answer-lost": "call.intent",  # the outcome says unknown (the issue's case)
+    "crashed": "call.intent",  # crash recovery could not tell
+    "no-intent": "call.outcome",  # an outcome that says unknown, whatever came before it
 }
 
 
@@ -84,6 +86,7 @@ async def seed_calls(log: AuditLog) -> None:
         _unknown("spooled"),
         _outcome("spooled", "ok"),  # the real result, recorded after recovery had given up on it
         call_event(1, call_id="a-read"),
+        _outcome("no-intent", "unknown"),
         AuditEvent(kind="call.denied", call_id="denied", tool="create_account", decision="denied"),
     ]
     for event in events:
@@ -123,9 +126,10 @@ def test_audit_query_unresolved_lists_every_call_whose_effect_is_unknown_once(se
 
 
 def test_audit_query_unresolved_combines_with_the_other_filters(seeded: Path) -> None:
-    result = runner.invoke(audit_cli, ["query", "--unresolved", "--outcome", "unknown", "--json"])
+    result = runner.invoke(audit_cli, ["query", "--unresolved", "--principal", "agent-1", "--json"])
     assert result.exit_code == 0, result.output
-    assert [json.loads(line)["call_id"] for line in result.output.splitlines()] == ["answer-lost"]
+    listed = [json.loads(line)["call_id"] for line in result.output.splitlines()]
+    assert listed == ["in-flight", "answer-lost", "crashed"]
 
 
 @pytest.mark.anyio

@@ -70,26 +70,26 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
 
 
 def _unresolved(query: Select[Any]) -> Select[Any]:
-    """Every call whose effect in Persona is unknown, as its latest call record.
+    """Every call whose effect in Persona is unknown, listed once, by its first record.
 
     A call is unresolved until a `call.outcome` says `ok` or `error`: an intent with no outcome yet, a
     `call.outcome` with `outcome: unknown` (the answer was lost, or the call was cancelled) and a
-    `call.outcome_unknown` from crash recovery all leave it open. Listing the latest record shows the most
-    a reviewer can know (the outcome carries the status, attempts and object ids; every call record
-    carries the Idempotency-Key), once per call; `--call` shows the rest.
+    `call.outcome_unknown` from crash recovery all leave it open. The first record of a write is its
+    intent, which carries the Idempotency-Key and the arguments to check by; `--call` shows the rest. A
+    call with no intent (none is written for reads) is listed by its outcome.
     """
     t = audit_records.c
     definite = audit_records.alias("definite")
-    later = audit_records.alias("later")
+    earlier = audit_records.alias("earlier")
     settled = exists().where(
         definite.c.call_id == t.call_id,
         definite.c.kind == "call.outcome",
         definite.c.outcome.in_(_DEFINITE),
     )
-    superseded = exists().where(
-        later.c.call_id == t.call_id, later.c.kind.in_(_CALL_KINDS), later.c.seq > t.seq
+    not_first = exists().where(
+        earlier.c.call_id == t.call_id, earlier.c.kind.in_(_CALL_KINDS), earlier.c.seq < t.seq
     )
-    return query.where(t.kind.in_(_CALL_KINDS), t.call_id.is_not(None), ~settled, ~superseded)
+    return query.where(t.kind.in_(_CALL_KINDS), t.call_id.is_not(None), ~settled, ~not_first)
 
 
 def _records(rows: Sequence[Any]) -> list[AuditRecord]:

@@ -133,7 +133,7 @@ def query_command(
     since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
     unresolved: Annotated[
-        bool, typer.Option(help="Calls whose effect in Persona is unknown (latest record of each).")
+        bool, typer.Option(help="Calls whose effect in Persona is unknown (the intent of each).")
     ] = False,
     email: Annotated[list[str] | None, typer.Option(help="Records whose arguments held this e-mail.")] = None,
     phone: Annotated[list[str] | None, typer.Option(help="Records whose arguments held this phone.")] = None,

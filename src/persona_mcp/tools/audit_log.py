@@ -82,8 +82,8 @@ class QueryAuditLog(ToolInput):
     until: datetime | None = Field(None, description="Before this time (ISO 8601).")
     unresolved: bool = Field(
         False,
-        description="Only calls whose effect in Persona is unknown (no outcome yet, or outcome unknown): "
-        "their latest record, to check by its Idempotency-Key and object ids.",
+        description="Only calls whose effect in Persona is unknown (no outcome yet, or outcome unknown), "
+        "one record each (the intent); check them by Idempotency-Key and object ids.",
     )
     # Personal values: the audit record of this very call must keep them as digests, not in clear.
     email: Annotated[str | None, PII] = Field(
