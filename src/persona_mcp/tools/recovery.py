@@ -166,7 +166,7 @@ def _how_to_check(spec: AnySpec, arguments: Mapping[str, Any]) -> str:
     if kind is not None:
         label = kind.value.replace("-", " ")
         finders = _finders(kind)
-        hint = " (e.g. by its reference_id)" if "reference_id" in arguments else ""
+        hint = ", e.g. by its reference_id" if "reference_id" in arguments else ""
         where = f" with {' or '.join(finders)}{hint}" if finders else ""
         return f"look for the new {label}{where}"
     ids = _ids_in(arguments)
@@ -193,10 +193,15 @@ def _effect_unknown(spec: AnySpec, error: PersonaError, arguments: Mapping[str, 
     Decided on every attempt (`PersonaError.maybe_applied`), not on the last status: a lost answer followed
     by a 429 may have created the object, and a repeat would be a new call under a new Idempotency-Key.
     """
+    twice = (
+        ""
+        if spec.annotations.idempotent
+        else ": a new call is sent under a new Idempotency-Key, so Persona could apply it twice"
+    )
     message = (
         f"Whether {spec.name} took effect in Persona is unknown: {_what_happened(error)}. Do not repeat it "
-        "blindly: a new call is sent under a new Idempotency-Key, so Persona could apply it twice. Check "
-        f"first whether the change happened ({_how_to_check(spec, arguments)}), then decide."
+        f"blindly{twice}. Check first whether the change happened: {_how_to_check(spec, arguments)}; "
+        "then decide."
     )
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
         message += f" Persona's rate limit also asks for a pause of {error.retry_after:g} s before any call."
