@@ -109,6 +109,19 @@ def test_retry_safety_depends_on_status_and_method() -> None:
     assert error_for_status(422, method="GET").retry_safe is False
 
 
+def test_a_write_that_may_have_been_applied_is_never_safe_to_repeat_whatever_its_last_status() -> None:
+    assert error_for_status(429, method="POST", maybe_applied=True).retry_safe is False
+    assert error_for_status(429, method="POST", maybe_applied=True, retry_safe=True).retry_safe is False
+    assert error_for_status(None, method="POST", maybe_applied=False).retry_safe is True
+    assert error_for_status(429, method="DELETE", maybe_applied=True).retry_safe is True
+
+
+def test_without_an_attempt_history_the_status_decides_whether_it_may_have_been_applied() -> None:
+    assert error_for_status(503).maybe_applied and error_for_status(None).maybe_applied
+    assert not error_for_status(429).maybe_applied and not error_for_status(422).maybe_applied
+    assert not error_for_status(None, attempts=0).maybe_applied, "nothing sent, nothing applied"
+
+
 def test_errors_survive_pickling_with_their_fields() -> None:
     error = error_for_status(
         422, errors=[ErrorDetail(title="Record invalid")], request_id="req_1", attempts=3, retry_after=2.0

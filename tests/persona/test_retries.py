@@ -163,6 +163,35 @@ async def test_a_post_whose_response_is_lost_is_retried_with_the_same_idempotenc
     assert exchanges[0].idempotency_key == keys[0] and exchanges[0].attempts == 2
 
 
+async def test_a_post_applied_with_its_answer_lost_then_rate_limited_may_have_been_applied(
+    make_client: ClientFactory, fake: FakePersona, exchanges: list[Exchange]
+) -> None:
+    fake.then(
+        Reply(drop=True), Reply(429, {"errors": [{"title": "Rate limit exceeded"}]}, {"Retry-After": "10"})
+    )
+    client = make_client(retry=RetryPolicy(max_retries=1))
+    with pytest.raises(RateLimitedError) as caught:
+        await client.post("/accounts", json={"data": {"attributes": {"reference-id": "r-1"}}})
+    assert len(fake.accounts_by_key) == 1, "attempt 1 created the account"
+    assert caught.value.status == 429 and caught.value.attempts == 2
+    assert caught.value.maybe_applied is True and caught.value.retry_safe is False
+    assert exchanges[0].maybe_applied is True
+
+
+async def test_a_post_that_never_got_a_connection_was_not_applied_and_is_safe_to_repeat(
+    make_client: ClientFactory, exchanges: list[Exchange]
+) -> None:
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectTimeout("no connection", request=request)
+
+    client = make_client(transport=httpx2.MockTransport(refuse), retry=RetryPolicy(max_retries=2))
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        await client.post("/accounts", json={})
+    assert caught.value.attempts == 3
+    assert caught.value.maybe_applied is False and caught.value.retry_safe is True
+    assert exchanges[0].maybe_applied is False
+
+
 async def test_each_logical_post_gets_its_own_idempotency_key_unless_the_caller_passes_one(
     client: PersonaClient, fake: FakePersona
 ) -> None:
@@ -204,7 +233,7 @@ async def test_an_unknown_outcome_of_a_post_is_not_marked_safe_to_repeat(make_cl
     client = make_client(transport=httpx2.MockTransport(time_out), retry=RetryPolicy(max_retries=1))
     with pytest.raises(UpstreamUnavailableError) as caught:
         await client.post("/accounts", json={})
-    assert caught.value.retry_safe is False
+    assert caught.value.retry_safe is False and caught.value.maybe_applied is True
     assert caught.value.idempotency_key is not None
 
 

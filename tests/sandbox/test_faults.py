@@ -85,6 +85,26 @@ async def test_a_dropped_write_is_applied_and_replayed_on_retry_in_process(sandb
     assert sandbox.state.created_count("account") == 1
 
 
+async def test_fail_next_scripts_an_applied_then_dropped_create_followed_by_a_429(sandbox: Sandbox) -> None:
+    sandbox.state.faults.fail_next = ["drop", 429, "pass"]
+    headers = {"Idempotency-Key": "lost-then-limited"}
+
+    with pytest.raises(httpx2.RemoteProtocolError):
+        await sandbox.client.post("/api/v1/accounts", json=BODY, headers=headers)
+    limited = await sandbox.client.post("/api/v1/accounts", json=BODY, headers=headers)
+    replayed = await sandbox.client.post("/api/v1/accounts", json=BODY, headers=headers)
+
+    assert sandbox.state.created_count("account") == 1, "the dropped request was applied, the 429 was not"
+    assert limited.status_code == 429
+    assert replayed.status_code == 201 and sandbox.state.faults.fail_next == []
+
+
+@pytest.mark.parametrize("step", ["lost", 99, 600, True, 1.5])
+def test_fail_next_refuses_steps_it_does_not_know(step: object) -> None:
+    with pytest.raises(ValueError, match="fail_next"):
+        Faults().update({"fail_next": [step]})
+
+
 async def test_the_drop_rate_drops_a_fraction_of_responses(sandbox: Sandbox) -> None:
     sandbox.state.faults.drop_rate = 0.5
     outcomes = []

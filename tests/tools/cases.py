@@ -340,12 +340,12 @@ FAILURES: tuple[Failure, ...] = (
     Failure("get_inquiry_session", lambda w: {"inquiry_session_id": MISSING["session"]}, "not_found"),
     Failure("create_inquiry_session", lambda w: {"inquiry_id": MISSING["inquiry"]}, "not_found"),
     Failure("expire_inquiry_session", lambda w: {"inquiry_session_id": MISSING["session"]}, "not_found"),
+    # A 503 may come after Persona applied the write: even an idempotent one is "check first", not "safe".
     Failure(
         "expire_all_inquiry_sessions",
         lambda w: {"inquiry_ids": [w.inquiry["pending"]]},
-        "upstream_unavailable",
+        "outcome_unknown",
         fault=503,
-        retry_safe=True,
     ),
     Failure(
         "generate_inquiry_session_link", lambda w: {"inquiry_session_id": MISSING["session"]}, "not_found"

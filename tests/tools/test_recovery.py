@@ -30,17 +30,35 @@ def test_conflict_on_resume_says_which_statuses_allow_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tool", "retry_safe", "kind"),
+    ("tool", "maybe_applied", "retry_safe", "kind"),
     [
-        ("get_account", True, "upstream_unavailable"),
-        ("update_account", True, "upstream_unavailable"),  # idempotent write: same call, same effect
-        ("create_account", False, "outcome_unknown"),  # not idempotent: the outcome must be checked first
+        ("get_account", True, True, "upstream_unavailable"),
+        # A write that may have been applied is never "safe", idempotent or not: check first.
+        ("update_account", True, False, "outcome_unknown"),
+        ("create_account", True, False, "outcome_unknown"),
+        # Every attempt failed before reaching Persona (connection refused): nothing can have changed.
+        ("create_account", False, True, "upstream_unavailable"),
     ],
 )
-def test_outages_say_whether_the_same_call_may_be_repeated(tool: str, retry_safe: bool, kind: str) -> None:
-    failure = explain(catalogue.get(tool), error_for_status(None, method="POST", attempts=3), {})
+def test_outages_say_whether_the_same_call_may_be_repeated(
+    tool: str, maybe_applied: bool, retry_safe: bool, kind: str
+) -> None:
+    error = error_for_status(None, method="POST", attempts=3, maybe_applied=maybe_applied)
+    failure = explain(catalogue.get(tool), error, {})
     assert (failure.retry_safe, failure.kind) == (retry_safe, kind)
     assert "3 attempts" in failure.message
+    assert ("is safe" in failure.message) is retry_safe
+
+
+def test_a_lost_answer_then_a_429_is_an_unknown_effect_with_a_way_to_check_not_a_safe_wait() -> None:
+    error = error_for_status(
+        429, method="POST", attempts=2, retry_after=10, maybe_applied=True, idempotency_key="key-123"
+    )
+    failure = explain(catalogue.get("create_account"), error, {"reference_id": "usr-1"})
+    assert failure.kind == "outcome_unknown" and failure.retry_safe is False
+    assert "safe" not in failure.message
+    assert "list_accounts" in failure.message and "reference_id" in failure.message
+    assert "key-123" in failure.message and "10 s" in failure.message
 
 
 def test_rate_limit_gives_the_wait() -> None:

@@ -17,7 +17,10 @@ from persona_mcp.audit.record import AuditRecord, utc_timestamp
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_records
 
-_OUTCOMES = ("call.outcome", "call.outcome_unknown")
+#: The records one tool call leaves (a denial is a call too, but one that never reached Persona).
+_CALL_KINDS = ("call.intent", "call.outcome", "call.outcome_unknown")
+#: Outcomes that settle what a call did in Persona; `unknown` settles nothing.
+_DEFINITE = ("ok", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class AuditFilter:
     object_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: Calls whose effect in Persona is unknown, one record each (see `_unresolved`).
     unresolved: bool = False
     digests: tuple[str, ...] = ()
 
@@ -61,11 +65,31 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
     if flt.digests:
         query = query.where(or_(*(t.body.contains(d, autoescape=True) for d in flt.digests)))
     if flt.unresolved:
-        # Intents whose call never got a definite outcome: none at all, or only call.outcome_unknown.
-        outcome = audit_records.alias("outcome")
-        settled = exists().where(outcome.c.call_id == t.call_id).where(outcome.c.kind == "call.outcome")
-        query = query.where(t.kind == "call.intent").where(~settled)
+        query = _unresolved(query)
     return query
+
+
+def _unresolved(query: Select[Any]) -> Select[Any]:
+    """Every call whose effect in Persona is unknown, listed once, by its first record.
+
+    A call is unresolved until a `call.outcome` says `ok` or `error`: an intent with no outcome yet, a
+    `call.outcome` with `outcome: unknown` (the answer was lost, or the call was cancelled) and a
+    `call.outcome_unknown` from crash recovery all leave it open. The first record of a write is its
+    intent, which carries the Idempotency-Key and the arguments to check by; `--call` shows the rest. A
+    call with no intent (none is written for reads) is listed by its outcome.
+    """
+    t = audit_records.c
+    definite = audit_records.alias("definite")
+    earlier = audit_records.alias("earlier")
+    settled = exists().where(
+        definite.c.call_id == t.call_id,
+        definite.c.kind == "call.outcome",
+        definite.c.outcome.in_(_DEFINITE),
+    )
+    not_first = exists().where(
+        earlier.c.call_id == t.call_id, earlier.c.kind.in_(_CALL_KINDS), earlier.c.seq < t.seq
+    )
+    return query.where(t.kind.in_(_CALL_KINDS), t.call_id.is_not(None), ~settled, ~not_first)
 
 
 def _records(rows: Sequence[Any]) -> list[AuditRecord]:

@@ -132,7 +132,9 @@ def query_command(
     call_id: Annotated[str | None, typer.Option("--call", help="Call id (intent and outcome).")] = None,
     since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
-    unresolved: Annotated[bool, typer.Option(help="Intents with no definite outcome.")] = False,
+    unresolved: Annotated[
+        bool, typer.Option(help="Calls whose effect in Persona is unknown (the intent of each).")
+    ] = False,
     email: Annotated[list[str] | None, typer.Option(help="Records whose arguments held this e-mail.")] = None,
     phone: Annotated[list[str] | None, typer.Option(help="Records whose arguments held this phone.")] = None,
     value: Annotated[list[str] | None, typer.Option(help="Records whose arguments held this value.")] = None,

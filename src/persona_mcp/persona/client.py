@@ -12,9 +12,13 @@ pool and the rate gate but carry their own credential provider and audit hook. E
    budget; a 401 is retried once, and only if the credential provider says a new token may help;
 5. reports one `Exchange` to `on_exchange` (the audit hook) and logs each attempt without headers or bodies.
 
-Note on 5xx after a POST: Persona stores even a 5xx under its Idempotency-Key and replays it, so retries of
-the same key may repeat the failure; the retries are still bounded, and the final error is marked
-`retry_safe=False` so a caller does not start a fresh (newly keyed, possibly duplicating) call blindly.
+Whether a failed call may have been applied follows from every attempt, not from the last one: each attempt
+is classified by `persona.attempts` (only connection failures before sending and 4xx answers prove that
+Persona did nothing), and the error and the `Exchange` carry `maybe_applied` for the whole history. A POST
+whose first answer was lost and whose retry got a 429 may have created the object, so it is never marked
+`retry_safe`: a fresh call would carry a new Idempotency-Key and could apply it twice. The same holds after
+a 5xx: Persona stores even a 5xx under its Idempotency-Key and replays it, so retries of the same key may
+repeat the failure without telling whether the first one changed anything.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import structlog
 from pydantic import ValidationError
 
 from persona_mcp.config import DEFAULT_PERSONA_VERSION, PersonaSettings
+from persona_mcp.persona.attempts import answer_may_have_applied, failure_may_have_applied
 from persona_mcp.persona.credentials import CredentialProvider
 from persona_mcp.persona.envelope import Document, Resource
 from persona_mcp.persona.errors import (
@@ -98,6 +103,8 @@ class _Progress:
     attempts: int = 0
     status: int | None = None
     request_id: str | None = None
+    #: Whether any attempt so far may have been carried out by Persona (never reset by a later attempt).
+    maybe_applied: bool = False
 
 
 @dataclass
@@ -357,6 +364,8 @@ class PersonaClient:
             if isinstance(error, PersonaError):
                 error.method, error.path, error.idempotency_key = method, recorded_path, key
                 error.attempts, error.exchange = progress.attempts, exchange
+                # The verdict over every attempt replaces any guess made from one status.
+                error.maybe_applied = progress.maybe_applied
             self._emit(exchange)
             raise
         exchange = self._exchange(method, recorded_path, key, progress, started)
@@ -381,7 +390,7 @@ class PersonaClient:
         failure: _Failure | None = None
 
         def give_up(reason: str) -> PersonaError:
-            return self._failure_error(failure, method, path, key, progress.attempts, reason)
+            return self._failure_error(failure, method, path, key, progress, reason)
 
         while True:
             wait = max(pending_delay, self._gate.reserve())
@@ -424,6 +433,7 @@ class PersonaClient:
             except httpx2.TransportError as exc:
                 self._log_attempt(method, path, progress.attempts, attempt_started, error=type(exc).__name__)
                 progress.status, progress.request_id = None, None
+                progress.maybe_applied = progress.maybe_applied or failure_may_have_applied(exc)
                 failure = _Failure(status=None)
                 if isinstance(exc, _NOT_RETRYABLE_TRANSPORT):
                     raise give_up("request could not be sent") from None
@@ -443,6 +453,7 @@ class PersonaClient:
             status = response.status_code
             request_id = _rid(response)
             progress.status, progress.request_id = status, request_id
+            progress.maybe_applied = progress.maybe_applied or answer_may_have_applied(status)
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             limits = RateLimitInfo.from_headers(response.headers)
             self._gate.observe(limits, retry_after=retry_after if status in (429, 503) else None)
@@ -477,7 +488,7 @@ class PersonaClient:
         method: str,
         path: str,
         key: str | None,
-        attempts: int,
+        progress: _Progress,
         reason: str,
     ) -> PersonaError:
         failure = failure or _Failure(status=None)
@@ -486,7 +497,8 @@ class PersonaClient:
             request_id=failure.request_id,
             errors=failure.errors,
             retry_after=failure.retry_after,
-            attempts=attempts,
+            attempts=progress.attempts,
+            maybe_applied=progress.maybe_applied,
             method=method,
             path=path,
             idempotency_key=key,
@@ -516,6 +528,7 @@ class PersonaClient:
             attempts=progress.attempts,
             idempotency_key=key,
             elapsed_ms=round((self._clock() - started) * 1000, 3),
+            maybe_applied=progress.maybe_applied,
         )
 
     def _emit(self, exchange: Exchange) -> None:

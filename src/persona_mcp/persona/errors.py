@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
+from persona_mcp.persona.attempts import status_may_have_applied
 from persona_mcp.persona.exchange import Exchange
 
 #: Titles Persona documents (docs and OpenAPI examples); lower-cased key -> canonical spelling.
@@ -123,10 +124,16 @@ def parse_error_details(body: Any) -> list[ErrorDetail]:
 class PersonaError(Exception):
     """A Persona call that did not produce a usable response.
 
+    `maybe_applied` says whether any attempt of the call may have been carried out by Persona (see
+    `persona.attempts`): the client computes it from every attempt, not from the last status, because a
+    lost answer followed by a 429 still leaves the first attempt possibly applied. Without a history (an
+    error built by hand) it is guessed from the status.
+
     `retry_safe` tells the caller whether repeating the same call can neither duplicate an effect nor is
-    bound to fail the same way: True for 429 and for unknown outcomes (5xx, connection loss) of idempotent
-    methods; False for other 4xx, for unknown outcomes of POST/PATCH (a new logical call would carry a new
-    Idempotency-Key) and for client-side refusals.
+    bound to fail the same way: True for 429 and for failures of idempotent methods, or of any method when
+    no attempt can have been applied; False for other 4xx and client-side refusals, and always False for a
+    POST/PATCH that may have been applied (a new logical call would carry a new Idempotency-Key and could
+    apply it twice) - no stated value overrides that.
 
     `reason` must be text written in this package (it goes into `str(error)` verbatim), never upstream text.
     """
@@ -144,6 +151,7 @@ class PersonaError(Exception):
         retry_after: float | None = None,
         attempts: int = 1,
         retry_safe: bool = False,
+        maybe_applied: bool | None = None,
         method: str | None = None,
         path: str | None = None,
         idempotency_key: str | None = None,
@@ -154,7 +162,10 @@ class PersonaError(Exception):
         self.errors = list(errors)
         self.retry_after = retry_after
         self.attempts = attempts
-        self.retry_safe = retry_safe
+        self.maybe_applied = (
+            status_may_have_applied(status, attempts=attempts) if maybe_applied is None else maybe_applied
+        )
+        self._stated_retry_safe = retry_safe
         self.method = method
         self.path = path
         self.idempotency_key = idempotency_key
@@ -162,6 +173,13 @@ class PersonaError(Exception):
         self.exchange: Exchange | None = None
         # Only our own reason goes into `args` (and so into repr); `__str__` is rebuilt from attributes.
         super().__init__(*((reason,) if reason else ()))
+
+    @property
+    def retry_safe(self) -> bool:
+        """The stated safety, withdrawn whenever a non-idempotent request may already have been applied."""
+        if self.maybe_applied and not _idempotent(self.method):
+            return False
+        return self._stated_retry_safe
 
     @property
     def safe_titles(self) -> list[str]:
@@ -276,12 +294,23 @@ def error_class_for(status: int | None) -> type[PersonaError]:
     return UnexpectedResponseError
 
 
-def default_retry_safe(status: int | None, method: str | None) -> bool:
-    """Whether repeating the same call is safe and may succeed (see `PersonaError`)."""
+def _idempotent(method: str | None) -> bool:
+    return method is not None and method.upper() in IDEMPOTENT_METHODS
+
+
+def default_retry_safe(status: int | None, method: str | None, *, maybe_applied: bool | None = None) -> bool:
+    """Whether repeating the same call is safe and may succeed (see `PersonaError`).
+
+    `maybe_applied` is the verdict over every attempt; None guesses it from `status` alone.
+    """
+    if maybe_applied is None:
+        maybe_applied = status_may_have_applied(status, attempts=1)
+    if maybe_applied and not _idempotent(method):
+        return False
     if status == 429:
         return True
     if status is None or 500 <= status <= 599:
-        return method is not None and method.upper() in IDEMPOTENT_METHODS
+        return _idempotent(method) or not maybe_applied
     return False
 
 
@@ -293,13 +322,22 @@ def error_for_status(
     retry_after: float | None = None,
     attempts: int = 1,
     retry_safe: bool | None = None,
+    maybe_applied: bool | None = None,
     method: str | None = None,
     path: str | None = None,
     idempotency_key: str | None = None,
     reason: str | None = None,
 ) -> PersonaError:
-    """Build the error of the class that matches `status` (None = no response was received)."""
+    """Build the error of the class that matches `status` (None = no response was received).
+
+    `maybe_applied` None guesses from the status alone (see `PersonaError`); the client passes the verdict
+    over every attempt.
+    """
     cls = error_class_for(status)
+    if maybe_applied is None:
+        maybe_applied = status_may_have_applied(status, attempts=attempts)
+    if retry_safe is None:
+        retry_safe = default_retry_safe(status, method, maybe_applied=maybe_applied)
     return cls(
         reason,
         status=status,
@@ -307,7 +345,8 @@ def error_for_status(
         errors=errors,
         retry_after=retry_after,
         attempts=attempts,
-        retry_safe=default_retry_safe(status, method) if retry_safe is None else retry_safe,
+        retry_safe=retry_safe,
+        maybe_applied=maybe_applied,
         method=method,
         path=path,
         idempotency_key=idempotency_key,

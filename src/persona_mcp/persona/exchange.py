@@ -11,7 +11,8 @@ class Exchange:
 
     `path` is the concrete request path (IDs included, no query string); `status` and `request_id` are those
     of the last attempt (None when no response arrived); `attempts` counts every send, 0 when the client
-    refused the call before sending.
+    refused the call before sending. `maybe_applied` is True when any attempt may have been carried out
+    by Persona (always on success; on failure, see `persona.attempts`), whatever the last status says.
     """
 
     method: str
@@ -21,3 +22,4 @@ class Exchange:
     attempts: int
     idempotency_key: str | None
     elapsed_ms: float
+    maybe_applied: bool = False

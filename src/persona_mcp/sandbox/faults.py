@@ -15,11 +15,22 @@ from typing import Any
 #: Persona documents 300 requests per minute for production; the sandbox default is undocumented.
 DEFAULT_RATE_LIMIT = 300
 _SERVER_ERRORS = (500, 502, 503)
+#: `fail_next` steps besides HTTP statuses: serve the request and apply it, then lose its response...
+APPLY_THEN_DROP = "drop"
+#: ...or serve it normally (so that a later step hits a later request).
+PASS = "pass"
+_STEPS = frozenset({APPLY_THEN_DROP, PASS})
 
 
 @dataclass
 class Faults:
-    """What to inject. Rates are probabilities in [0, 1]; `fail_next` is consumed one status per request."""
+    """What to inject. Rates are probabilities in [0, 1].
+
+    `fail_next` scripts the next requests, one step each: an HTTP status is answered before anything is
+    applied; `"drop"` lets the request be applied and then loses its response (the way a read timeout or a
+    dropped connection looks to a client); `"pass"` serves it normally. `["drop", 429]` replays a create
+    whose answer was lost and whose retry hit the rate limit.
+    """
 
     latency_ms: int = 0
     write_latency_ms: int = 0
@@ -29,7 +40,7 @@ class Faults:
     rate_limit_per_minute: int | None = None
     rate_limit_window_seconds: float = 60.0
     retry_after_seconds: int = 1
-    fail_next: list[int] = field(default_factory=list)
+    fail_next: list[int | str] = field(default_factory=list)
     drop_next: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -47,7 +58,7 @@ class Faults:
 
 def _check_type(name: str, value: Any) -> None:
     if name == "fail_next":
-        ok = isinstance(value, list) and all(isinstance(v, int) and 100 <= v <= 599 for v in value)
+        ok = isinstance(value, list) and all(_is_step(v) for v in value)
     elif name == "rate_limit_per_minute":
         ok = value is None or (isinstance(value, int) and value > 0)
     elif name in ("rate_429", "rate_5xx", "drop_rate"):
@@ -58,6 +69,12 @@ def _check_type(name: str, value: Any) -> None:
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
     if not ok:
         raise ValueError(f"invalid value for fault setting {name!r}")
+
+
+def _is_step(value: Any) -> bool:
+    if isinstance(value, str):
+        return value in _STEPS
+    return isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
 
 
 @dataclass(frozen=True)
@@ -105,10 +122,17 @@ class FaultInjector:
         return RateWindow(limit, max(0, limit - self._window_count), reset, exceeded)
 
     def scripted_failure(self) -> int | None:
-        """Pop the next scripted status from `fail_next`, if any."""
-        if self.faults.fail_next:
-            return self.faults.fail_next.pop(0)
-        return None
+        """Pop the next step of `fail_next`: its status, or None when the request is to be served.
+
+        A `"drop"` step arms `drop_next`, so the response this request is served with (the next one to
+        finish) is lost after the request was applied.
+        """
+        if not self.faults.fail_next:
+            return None
+        step = self.faults.fail_next.pop(0)
+        if step == APPLY_THEN_DROP:
+            self.faults.drop_next += 1
+        return step if isinstance(step, int) else None
 
     def random_failure(self) -> int | None:
         if self.faults.rate_429 and self._rng.random() < self.faults.rate_429:

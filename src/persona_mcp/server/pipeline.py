@@ -398,5 +398,6 @@ class CallPipeline:
 
 
 def _outcome_unknown(spec: AnySpec, error: PersonaError) -> bool:
-    """A write that ended in a 5xx or a lost connection may or may not have happened upstream."""
-    return spec.is_write and (error.status is None or error.status >= 500)
+    """A write any attempt of which may have been carried out upstream (a lost answer, a 5xx), whatever
+    the last attempt got: a lost answer followed by a 429 is unknown, not an error."""
+    return spec.is_write and error.maybe_applied

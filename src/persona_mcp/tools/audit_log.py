@@ -80,7 +80,11 @@ class QueryAuditLog(ToolInput):
     call_id: str | None = Field(None, max_length=64, description="One call: its intent and outcome.")
     since: datetime | None = Field(None, description="At or after this time (ISO 8601).")
     until: datetime | None = Field(None, description="Before this time (ISO 8601).")
-    unresolved: bool = Field(False, description="Only intents that never got a definite outcome.")
+    unresolved: bool = Field(
+        False,
+        description="Only calls whose effect in Persona is unknown (no outcome yet, or outcome unknown), "
+        "one record each (the intent); check them by Idempotency-Key and object ids.",
+    )
     # Personal values: the audit record of this very call must keep them as digests, not in clear.
     email: Annotated[str | None, PII] = Field(
         None, max_length=320, description="Calls with this e-mail in arguments."

@@ -129,31 +129,96 @@ def _invalid(spec: AnySpec, error: PersonaError) -> str:
     )
 
 
+def _attempts_text(error: PersonaError) -> str:
+    return f"{error.attempts} attempt{'s' if error.attempts != 1 else ''}"
+
+
 def _outage(spec: AnySpec, error: PersonaError) -> ToolFailure:
+    """Persona unavailable, for a read or for a write no attempt of which can have been applied."""
     what = f"HTTP {error.status}" if error.status is not None else "no response"
-    attempts = f"after {error.attempts} attempt{'s' if error.attempts != 1 else ''}"
+    attempts = f"after {_attempts_text(error)}"
     if not spec.is_write:
         message = (
             f"Persona is unavailable ({what}, {attempts}); this call only reads, so retrying later is safe."
         )
         return ToolFailure(message, True, "upstream_unavailable")
-    if spec.annotations.idempotent:
-        message = (
-            f"Persona is unavailable ({what}, {attempts}); whether {spec.name} took effect is unknown, "
-            "but repeating the same call later is safe: it has the same effect once."
-        )
-        return ToolFailure(message, True, "upstream_unavailable")
     message = (
-        f"Persona is unavailable ({what}, {attempts}) and whether {spec.name} took effect is unknown. "
-        "Do not repeat it blindly: check first whether the change happened (read the object), then decide."
+        f"Persona could not be reached ({what}, {attempts}); no attempt of {spec.name} got through to it, "
+        "so nothing changed and repeating the same call later is safe."
     )
+    return ToolFailure(message, True, "upstream_unavailable")
+
+
+def _created_kind(spec: AnySpec) -> ObjectKind | None:
+    """The kind of object a create/clone tool makes (from its operation id), None for other tools."""
+    family, _, action = (spec.operations[0] if spec.operations else "").partition(".")
+    if not action.startswith(("create", "clone")):
+        return None
+    singular = family[:-3] + "y" if family.endswith("ies") else family.removesuffix("s")
+    try:
+        return ObjectKind(singular.replace("_", "-"))
+    except ValueError:
+        return None
+
+
+def _how_to_check(spec: AnySpec, arguments: Mapping[str, Any]) -> str:
+    kind = _created_kind(spec)
+    if kind is not None:
+        label = kind.value.replace("-", " ")
+        finders = _finders(kind)
+        hint = ", e.g. by its reference_id" if "reference_id" in arguments else ""
+        where = f" with {' or '.join(finders)}{hint}" if finders else ""
+        return f"look for the new {label}{where}"
+    ids = _ids_in(arguments)
+    if ids:
+        return f"read {', '.join(ids[:10])} again and see whether it shows the change"
+    return "read the objects it would have changed"
+
+
+def _what_happened(error: PersonaError) -> str:
+    last = f"HTTP {error.status}" if error.status is not None else "no response"
+    if isinstance(error, UnexpectedResponseError):
+        return f"Persona answered ({last}) in a shape this server does not understand"
+    if error.status is None or error.status >= 500:
+        return f"Persona gave no definite answer ({last}, after {_attempts_text(error)})"
+    return (
+        f"an attempt reached Persona without a definite answer coming back, and the last of its "
+        f"{_attempts_text(error)} got {last}"
+    )
+
+
+def _effect_unknown(spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any]) -> ToolFailure:
+    """A write some attempt of which may have been carried out: never "safe to repeat", and how to check.
+
+    Decided on every attempt (`PersonaError.maybe_applied`), not on the last status: a lost answer followed
+    by a 429 may have created the object, and a repeat would be a new call under a new Idempotency-Key.
+    """
+    twice = (
+        ""
+        if spec.annotations.idempotent
+        else ": a new call is sent under a new Idempotency-Key, so Persona could apply it twice"
+    )
+    message = (
+        f"Whether {spec.name} took effect in Persona is unknown: {_what_happened(error)}. Do not repeat it "
+        f"blindly{twice}. Check first whether the change happened: {_how_to_check(spec, arguments)}; "
+        "then decide."
+    )
+    if isinstance(error, RateLimitedError) and error.retry_after is not None:
+        message += f" Persona's rate limit also asks for a pause of {error.retry_after:g} s before any call."
+    if error.idempotency_key:
+        message += (
+            f" This call was sent with Idempotency-Key {error.idempotency_key}; the audit log records it "
+            "(`audit query --unresolved`)."
+        )
     return ToolFailure(message, False, "outcome_unknown")
 
 
 def explain(spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any]) -> ToolFailure:
     """The agent-facing account of a failed Persona call, with the next step."""
     failure: ToolFailure
-    if isinstance(error, NotFoundError):
+    if spec.is_write and error.maybe_applied:
+        failure = _effect_unknown(spec, error, arguments)
+    elif isinstance(error, NotFoundError):
         failure = ToolFailure(_not_found(spec, arguments), False, "not_found")
     elif isinstance(error, ConflictError):
         rule = spec.conflict_hint or _DEFAULT_CONFLICT
