@@ -192,17 +192,31 @@ def to_ocsf(record: AuditRecord) -> dict[str, Any]:
     return event
 
 
+#: A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(cell: str) -> str:
+    """The cell as a spreadsheet shows it as text: a leading formula trigger gets a `'` before it.
+
+    Caller-chosen text (a tool name, a principal, an error reason) reaches these cells, and a cell such as
+    `=HYPERLINK(...)` would otherwise run when a reviewer opens the export.
+    """
+    return f"'{cell}" if cell.startswith(FORMULA_TRIGGERS) else cell
+
+
 def csv_row(record: AuditRecord) -> list[str]:
     data = record.model_dump(mode="json")
     cells: list[str] = []
     for column in CSV_COLUMNS:
         value = data.get(column)
         if column == "object_ids":
-            cells.append(" ".join(value or []))
+            cell = " ".join(value or [])
         elif isinstance(value, dict | list):
-            cells.append(json.dumps(value, sort_keys=True, separators=(",", ":")))
+            cell = json.dumps(value, sort_keys=True, separators=(",", ":"))
         else:
-            cells.append("" if value is None else str(value))
+            cell = "" if value is None else str(value)
+        cells.append(neutralised(cell))
     return cells
 
 
@@ -230,17 +244,21 @@ def _line(record: AuditRecord, fmt: ExportFormat) -> str:
 
 
 def _csv_line(cells: list[str]) -> str:
+    # Every cell quoted (as OWASP also advises): with minimal quoting a bare carriage return in a
+    # caller-chosen value would end the row early for any reader.
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow(cells)
     return buffer.getvalue()
 
 
 __all__ = [
     "CSV_COLUMNS",
+    "FORMULA_TRIGGERS",
     "OCSF_VERSION",
     "ExportFormat",
     "activity_id",
     "csv_row",
+    "neutralised",
     "render_lines",
     "render_lines_async",
     "to_ocsf",
