@@ -48,8 +48,8 @@ DESCRIPTIONS: dict[Scope, str] = {
     Scope.WEBHOOKS_DELETE: "Archive webhooks and rotate their signing secrets.",
     Scope.EVENTS_READ: "List and read events.",
     Scope.PII_READ: "See personal data unmasked in tool results.",
-    Scope.AUDIT_READ: "Query this server's audit log (reviewer tools): calls made in the grant's environment.",
-    Scope.AUDIT_ALL_ENVIRONMENTS: "With audit:read, also see records of other environments and admin records.",
+    Scope.AUDIT_READ: "Query this server's audit log (reviewer tools): the calls of the grant's environment.",
+    Scope.AUDIT_ALL_ENVIRONMENTS: "With audit:read, see every record: other environments', admin records.",
 }
 
 #: What a scope grants beyond itself. Deliberately small: only write -> read.

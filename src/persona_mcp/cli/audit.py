@@ -276,6 +276,13 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
             _console.print(f"  also: seq {found.seq}: {found.kind.value}: {found.detail}")
 
 
+def _tool_activities() -> dict[str, str]:
+    """Each tool's declared activity, for the OCSF export (the audit package cannot import the tools)."""
+    from persona_mcp.tools import CATALOGUE
+
+    return {spec.name: spec.api_activity.value for spec in CATALOGUE}
+
+
 @app.command("export")
 def export_command(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl, csv or ocsf.")] = ExportFormat.JSONL,
@@ -291,7 +298,9 @@ def export_command(
         flt = AuditFilter(since=_parse_time(since), until=_parse_time(until))
         stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
         try:
-            async for line in render_lines_async(iter_records(store, flt), fmt):
+            async for line in render_lines_async(
+                iter_records(store, flt), fmt, activities=_tool_activities()
+            ):
                 stream.write(line)
         finally:
             if output:
