@@ -48,8 +48,10 @@ async def _query(h: Harness, token: str, **arguments: Any) -> list[dict[str, Any
     return records
 
 
-async def test_a_sandbox_audit_reader_cannot_see_production_records(tmp_path: Path) -> None:
-    async with connected(tmp_path, ["audit:read", "accounts:read"]) as h:
+async def test_a_sandbox_audit_reader_cannot_see_production_records(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with connected(tmp_path, ["audit:read", "accounts:read"], database_url=database_url) as h:
         assert not (await h.client.call_tool("list_accounts", {})).is_error
         await _production_call(h)
 
