@@ -34,14 +34,15 @@ def _declared(clock: Clock, raw: dict[str, object] | None = None) -> grants_file
     return grants_file.parse(raw or _DECLARED, now=clock.now)
 
 
-async def test_apply_records_the_plan_before_each_change_and_a_second_plan_is_empty(
+async def test_apply_records_each_change_before_making_it_then_what_was_applied_and_a_second_plan_is_empty(
     grant_store: GrantStore, sink: RecordingSink, clock: Clock
 ) -> None:
     declared = _declared(clock)
     plan = await grants_file.plan(grant_store, declared)
     assert [(c.action.value, c.name) for c in plan.changes] == [("create", "reader"), ("create", "writer")]
     applied = await grants_file.apply(grant_store, plan, actor="ci")
-    assert sink.actions == ["grants.applied", "grant.created", "grant.created"]
+    assert sink.actions == ["grant.created", "grant.created", "grants.applied"]
+    assert sink.events[-1]["details"]["changes"] == [change.as_dict() for change in plan.changes]
     assert applied.issued["reader"].grant.scopes == DEFAULT_READ_ONLY
     writer = applied.issued["writer"].grant
     assert (writer.managed_by, writer.managed_name, writer.rate_per_minute) == ("ops", "writer", 10)

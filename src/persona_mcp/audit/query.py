@@ -16,6 +16,7 @@ from sqlalchemy import Select, exists, or_, select
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_records
+from persona_mcp.store.schema.grants import grants
 
 #: The records one tool call leaves (a denial is a call too, but one that never reached Persona).
 _CALL_KINDS = ("call.intent", "call.outcome", "call.outcome_unknown")
@@ -40,6 +41,8 @@ class AuditFilter:
     #: Calls whose effect in Persona is unknown, one record each (see `_unresolved`).
     unresolved: bool = False
     digests: tuple[str, ...] = ()
+    #: Only calls made under grants of these environments (a grant's environment never changes); None: all.
+    environments: frozenset[str] | None = None
 
 
 def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
@@ -64,6 +67,9 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
         query = query.where(t.recorded_at < utc_timestamp(flt.until))
     if flt.digests:
         query = query.where(or_(*(t.body.contains(d, autoescape=True) for d in flt.digests)))
+    if flt.environments is not None:
+        in_environments = select(grants.c.id).where(grants.c.environment.in_(sorted(flt.environments)))
+        query = query.where(t.grant_id.in_(in_environments))
     if flt.unresolved:
         query = _unresolved(query)
     return query

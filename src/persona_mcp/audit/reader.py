@@ -30,11 +30,13 @@ class AuditLogReader:
         digester: PiiDigester,
         trusted_keys: Sequence[Ed25519PublicKey],
         checkpoint_files: Iterable[Path] = (),
+        environments: frozenset[str] | None = None,
     ) -> None:
         self._store = store
         self._digester = digester
         self._trusted = list(trusted_keys)
         self._checkpoint_files = list(checkpoint_files)
+        self._environments = environments
 
     @classmethod
     def for_log(cls, log: AuditLog, checkpoint_files: Iterable[Path] = ()) -> AuditLogReader:
@@ -44,6 +46,16 @@ class AuditLogReader:
         if external is not None:
             files.append(external)
         return cls(log.store, log.digester, [log.public_key], files)
+
+    def scoped(self, environments: frozenset[str] | None) -> AuditLogReader:
+        """This reader limited to calls made under grants of `environments` (None: every record).
+
+        A scoped reader finds no record without a grant (admin records, unauthenticated calls): which
+        environment they belong to cannot be told, and doubt resolves to not showing them.
+        """
+        return AuditLogReader(
+            self._store, self._digester, self._trusted, self._checkpoint_files, environments=environments
+        )
 
     async def find(
         self,
@@ -81,6 +93,7 @@ class AuditLogReader:
             until=until,
             unresolved=unresolved,
             digests=digests,
+            environments=self._environments,
         )
         records = await query_records(self._store, flt, limit=limit, newest_first=True)
         return [record.model_dump(mode="json") for record in records]

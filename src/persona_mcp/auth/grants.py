@@ -286,6 +286,13 @@ class GrantStore:
         """Report a change spanning several grants (e.g. `grants.applied`), refusing it if unrecorded."""
         await self._record(action, actor, target, details)
 
+    def check(self, draft: GrantDraft, *, previous: Grant | None = None) -> None:
+        """Raise `GrantError` if `create` (or `update` of `previous`) would refuse this draft.
+
+        Lets a change spanning several grants refuse the whole batch before any of it is made.
+        """
+        self._validate(draft, now=self._clock(), previous=previous)
+
     # -- internals ----------------------------------------------------------------------------------
 
     def _validate(self, draft: GrantDraft, *, now: datetime, previous: Grant | None) -> None:

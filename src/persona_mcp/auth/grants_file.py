@@ -29,13 +29,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.grant import Grant, GrantDraft, IssuedGrant, PrincipalKind
 from persona_mcp.auth.grant_input import GrantInputError, parse_expiry, parse_rate
-from persona_mcp.auth.grants import GrantStore, UnknownToolError, describe
+from persona_mcp.auth.grants import GrantError, GrantStore, UnauditedChangeError, UnknownToolError, describe
 from persona_mcp.auth.scopes import DEFAULT_READ_ONLY, UnknownScopeError, parse_scopes
+
+log = structlog.get_logger(__name__)
 
 
 class GrantsFileError(ValueError):
@@ -199,29 +202,90 @@ async def plan(store: GrantStore, declared: DeclaredGrants) -> Plan:
 
 
 async def apply(store: GrantStore, planned: Plan, *, actor: str) -> AppliedPlan:
-    """Carry out a plan. The plan itself is recorded first, then every change records its own event."""
+    """Carry out a plan: every draft is checked first, then each change is made (recording its own event).
+
+    A draft the store would refuse stops the whole plan before anything changes (`GrantsFileError`). The
+    summary `grants.applied` lists exactly the changes that were made, after they were made; if one fails
+    on the way (a concurrent change, the audit log refusing it), `grants.apply_failed` says which changes
+    were made, which one failed and which were never tried, and the error is raised.
+    """
     issued: dict[str, IssuedGrant] = {}
     if planned.empty:
         return AppliedPlan(planned, issued)
-    await store.record_event(
-        "grants.applied",
-        actor=actor,
-        target=f"source:{planned.source}",
-        details={"changes": [change.as_dict() for change in planned.changes]},
-    )
+    await _check_drafts(store, planned)
+    done: list[PlannedChange] = []
     for change in planned.changes:
-        if change.action is Action.REVOKE or change.action is Action.REPLACE:
-            assert change.grant_id is not None
-            await store.revoke(change.grant_id, actor=actor)
-        if change.action is Action.UPDATE:
-            assert change.grant_id is not None and change.draft is not None
-            await store.update(change.grant_id, change.draft, actor=actor)
-        if change.action is Action.CREATE or change.action is Action.REPLACE:
-            assert change.draft is not None
-            issued[change.name] = await store.create(
-                change.draft, actor=actor, managed_by=planned.source, managed_name=change.name
-            )
+        try:
+            await _carry_out(store, change, planned.source, actor, issued)
+        except Exception as exc:
+            await _record_failure(store, planned, done, change, exc, actor)
+            raise
+        done.append(change)
+    try:
+        await store.record_event(
+            "grants.applied",
+            actor=actor,
+            target=f"source:{planned.source}",
+            details={"changes": [change.as_dict() for change in done]},
+        )
+    except UnauditedChangeError:
+        # Every change above already has its own record; only this summary of them is missing.
+        log.error("grants.applied summary not recorded", source=planned.source, changes=len(done))
     return AppliedPlan(planned, issued)
+
+
+async def _check_drafts(store: GrantStore, planned: Plan) -> None:
+    """Refuse the whole plan if the store would refuse any one of its drafts."""
+    for change in planned.changes:
+        if change.draft is None:
+            continue
+        previous = (
+            await store.get(change.grant_id) if change.action is Action.UPDATE and change.grant_id else None
+        )
+        try:
+            store.check(change.draft, previous=previous)
+        except GrantError as exc:
+            raise GrantsFileError(f"grants.{change.name}: {exc}; nothing was applied") from None
+
+
+async def _carry_out(
+    store: GrantStore, change: PlannedChange, source: str, actor: str, issued: dict[str, IssuedGrant]
+) -> None:
+    if change.action is Action.REVOKE or change.action is Action.REPLACE:
+        assert change.grant_id is not None
+        await store.revoke(change.grant_id, actor=actor)
+    if change.action is Action.UPDATE:
+        assert change.grant_id is not None and change.draft is not None
+        await store.update(change.grant_id, change.draft, actor=actor)
+    if change.action is Action.CREATE or change.action is Action.REPLACE:
+        assert change.draft is not None
+        issued[change.name] = await store.create(
+            change.draft, actor=actor, managed_by=source, managed_name=change.name
+        )
+
+
+async def _record_failure(
+    store: GrantStore,
+    planned: Plan,
+    done: list[PlannedChange],
+    failed: PlannedChange,
+    error: Exception,
+    actor: str,
+) -> None:
+    """Best effort: the audit log may be what failed. The failed change's own events tell whether a
+    replacement got as far as revoking the old grant."""
+    untried = planned.changes[len(done) + 1 :]
+    details = {
+        "applied": [change.as_dict() for change in done],
+        "failed": failed.as_dict() | {"error": type(error).__name__},
+        "not_applied": [change.as_dict() for change in untried],
+    }
+    try:
+        await store.record_event(
+            "grants.apply_failed", actor=actor, target=f"source:{planned.source}", details=details
+        )
+    except UnauditedChangeError:
+        log.error("grants.apply_failed not recorded", source=planned.source, applied=len(done))
 
 
 def _as_new(draft: GrantDraft) -> dict[str, list[Any]]:

@@ -29,6 +29,7 @@ class Scope(StrEnum):
     EVENTS_READ = "events:read"
     PII_READ = "pii:read"
     AUDIT_READ = "audit:read"
+    AUDIT_ALL_ENVIRONMENTS = "audit:all_environments"
 
 
 DESCRIPTIONS: dict[Scope, str] = {
@@ -47,7 +48,8 @@ DESCRIPTIONS: dict[Scope, str] = {
     Scope.WEBHOOKS_DELETE: "Archive webhooks and rotate their signing secrets.",
     Scope.EVENTS_READ: "List and read events.",
     Scope.PII_READ: "See personal data unmasked in tool results.",
-    Scope.AUDIT_READ: "Query this server's audit log (reviewer tools).",
+    Scope.AUDIT_READ: "Query this server's audit log (reviewer tools): the calls of the grant's environment.",
+    Scope.AUDIT_ALL_ENVIRONMENTS: "With audit:read, see every record: other environments', admin records.",
 }
 
 #: What a scope grants beyond itself. Deliberately small: only write -> read.
@@ -76,6 +78,7 @@ PERSONA_PERMISSIONS: dict[Scope, frozenset[str]] = {
     Scope.EVENTS_READ: frozenset({"event.read"}),
     Scope.PII_READ: frozenset(),
     Scope.AUDIT_READ: frozenset(),
+    Scope.AUDIT_ALL_ENVIRONMENTS: frozenset(),
 }
 
 #: What `grants create` gives when no scopes are named: every read scope, no PII, no audit.

@@ -7,6 +7,7 @@ directory) and applies pending migrations first, so it works on a fresh install 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from persona_mcp.audit import AuditLog, AuditRecord, PiiDigester
 from persona_mcp.audit.admin import cli_instance_id
@@ -59,6 +61,19 @@ def _parse_time(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+#: C0 and C1 control characters and DEL: a terminal would act on them (colours, titles, hyperlinks).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _cell(value: str) -> Text:
+    """A table cell that shows a caller-chosen value as it is: never read as Rich markup, controls visible.
+
+    Tool names, principals and ids come from callers; a plain string cell would be parsed as markup, so a
+    tool name like `[link=http://evil]x[/link]` would become a terminal hyperlink.
+    """
+    return Text(_CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), value))
+
+
 def _table(records: list[AuditRecord]) -> Table:
     table = Table(show_lines=False)
     for column in (
@@ -74,7 +89,7 @@ def _table(records: list[AuditRecord]) -> Table:
     ):
         table.add_column(column, overflow="fold")
     for r in records:
-        table.add_row(
+        cells = (
             str(r.seq),
             r.timestamp[:23],
             r.kind,
@@ -85,6 +100,7 @@ def _table(records: list[AuditRecord]) -> Table:
             " ".join(r.object_ids),
             (r.call_id or "")[:12],
         )
+        table.add_row(*(_cell(cell) for cell in cells))
     return table
 
 
@@ -262,6 +278,13 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
             _console.print(f"  also: seq {found.seq}: {found.kind.value}: {found.detail}")
 
 
+def _tool_activities() -> dict[str, str]:
+    """Each tool's declared activity, for the OCSF export (the audit package cannot import the tools)."""
+    from persona_mcp.tools import CATALOGUE
+
+    return {spec.name: spec.api_activity.value for spec in CATALOGUE}
+
+
 @app.command("export")
 def export_command(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl, csv or ocsf.")] = ExportFormat.JSONL,
@@ -277,7 +300,9 @@ def export_command(
         flt = AuditFilter(since=_parse_time(since), until=_parse_time(until))
         stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
         try:
-            async for line in render_lines_async(iter_records(store, flt), fmt):
+            async for line in render_lines_async(
+                iter_records(store, flt), fmt, activities=_tool_activities()
+            ):
                 stream.write(line)
         finally:
             if output:

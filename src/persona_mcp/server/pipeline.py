@@ -34,6 +34,7 @@ from persona_mcp.persona.errors import PersonaError
 from persona_mcp.pii import mask
 from persona_mcp.server import errors
 from persona_mcp.server.session_info import SessionInfo, bounded
+from persona_mcp.tools.audit_log import AuditReader, reader_for
 from persona_mcp.tools.recovery import explain, validation_message
 from persona_mcp.tools.spec import ToolContext, ToolSpec
 
@@ -67,7 +68,7 @@ class CallPipeline:
         audit: AuditLog,
         rate_limiter: GrantRateLimiter,
         data_dir: Path,
-        audit_reader: object | None = None,
+        audit_reader: AuditReader | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._specs = {spec.name: spec for spec in exposed}
@@ -252,7 +253,7 @@ class CallPipeline:
             persona = self._persona
         ctx = ToolContext(persona=persona, idempotency_key=idempotency_key, data_dir=self._data_dir)
         if self._audit_reader is not None:
-            ctx.audit = self._audit_reader
+            ctx.audit = reader_for(self._audit_reader, caller.environment.value, caller.effective_scopes)
         try:
             return await spec.handler(ctx, args)
         finally:

@@ -11,7 +11,7 @@ from typing import Any
 
 from persona_mcp.tools import accounts, events, inquiries, inquiry_sessions, list_items, lists, webhooks
 from persona_mcp.tools.registry import Catalogue, UnknownToolError
-from persona_mcp.tools.spec import Annotations, Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Activity, Annotations, Effect, ToolContext, ToolSpec
 
 
 def _optional_family(module: str) -> tuple[ToolSpec[Any, Any], ...]:
@@ -41,6 +41,7 @@ catalogue = Catalogue(CATALOGUE)
 
 __all__ = [
     "CATALOGUE",
+    "Activity",
     "Annotations",
     "Catalogue",
     "Effect",

@@ -31,7 +31,7 @@ from persona_mcp.tools.inputs import (
 )
 from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput, search_tool
-from persona_mcp.tools.spec import Effect, ToolSpec
+from persona_mcp.tools.spec import Activity, Effect, ToolSpec
 from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
 
 TOOLSET = "accounts"
@@ -279,6 +279,7 @@ create_account = action_tool(
     ),
     scope=Scope.ACCOUNTS_WRITE,
     effect=Effect.WRITE,
+    activity=Activity.CREATE,
     operation="accounts.create",
     input_model=CreateAccount,
     result=AccountChanged,
@@ -322,6 +323,7 @@ redact_account = action_tool(
     ),
     scope=Scope.ACCOUNTS_DELETE,
     effect=Effect.DESTRUCTIVE,
+    activity=Activity.DELETE,
     operation="accounts.redact",
     input_model=AccountRef,
     result=AccountChanged,

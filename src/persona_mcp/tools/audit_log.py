@@ -7,7 +7,7 @@ digests, and a reviewer looks a person up by giving the value, which is digested
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
@@ -47,6 +47,18 @@ class AuditReader(Protocol):
     ) -> Sequence[Mapping[str, Any]]: ...
 
     async def verify(self) -> Mapping[str, Any]: ...
+
+    def scoped(self, environments: frozenset[str] | None) -> AuditReader:
+        """The same log, limited to calls made in these environments (None: every record)."""
+        ...
+
+
+def reader_for(reader: AuditReader, environment: str, scopes: Collection[Scope]) -> AuditReader:
+    """The audit log as one caller may read it: the calls of its own grant's environment only, unless its
+    grant also holds `audit:all_environments` (a sandbox reviewer must not read production records)."""
+    if Scope.AUDIT_ALL_ENVIRONMENTS in scopes:
+        return reader.scoped(None)
+    return reader.scoped(frozenset({environment}))
 
 
 class AuditLogUnavailableError(RuntimeError):
@@ -177,7 +189,8 @@ query_audit_log_tool = ToolSpec(
     description=describe(
         "This server's audit records: who called which tool, when, and what came of it.",
         use_when="reviewing an agent's calls, the calls touching an object, or denied calls; "
-        "email/phone/value find calls involving a person (by keyed digest).",
+        "email/phone/value find calls involving a person (by keyed digest). Shows the calls of your grant's "
+        "environment unless the grant holds audit:all_environments.",
         avoid="to read Persona data: it only shows this server's own records.",
     ),
     scope=Scope.AUDIT_READ,
@@ -217,4 +230,5 @@ __all__ = [
     "QueryAuditLog",
     "VerifyAuditLog",
     "audit_reader",
+    "reader_for",
 ]

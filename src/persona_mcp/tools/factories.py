@@ -19,7 +19,7 @@ from persona_mcp.persona.client import PersonaResponse
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, from_upstream, single
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 InT = TypeVar("InT", bound=ToolInput)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -215,6 +215,7 @@ def action_tool(
     idempotent: bool = False,
     sandbox_only: bool = False,
     conflict_hint: str | None = None,
+    activity: Activity | None = None,
 ) -> ToolSpec[InT, ResultT]:
     """A write tool that sends one request about one object and returns the object afterwards."""
     return ToolSpec(
@@ -231,4 +232,5 @@ def action_tool(
         idempotent=idempotent,
         sandbox_only=sandbox_only,
         conflict_hint=conflict_hint,
+        activity=activity,
     )

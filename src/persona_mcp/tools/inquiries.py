@@ -39,7 +39,7 @@ from persona_mcp.tools.inputs import (
 )
 from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, ResultModel, plain_fields
 from persona_mcp.tools.search import SearchInput, search_tool
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
 
 TOOLSET = "inquiries"
@@ -447,6 +447,7 @@ create_inquiry = action_tool(
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,
+    activity=Activity.CREATE,
     operation="inquiries.create",
     input_model=CreateInquiry,
     result=InquiryLinkResult,
@@ -488,6 +489,7 @@ redact_inquiry = action_tool(
     ),
     scope=Scope.INQUIRIES_DELETE,
     effect=Effect.DESTRUCTIVE,
+    activity=Activity.DELETE,
     operation="inquiries.redact",
     input_model=InquiryRef,
     result=InquiryChanged,

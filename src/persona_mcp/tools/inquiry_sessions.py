@@ -18,7 +18,7 @@ from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, page_result
 from persona_mcp.tools.inputs import ToolInput
 from persona_mcp.tools.results import Meta, ObjectView, Page, Rel, Response
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 TOOLSET = "inquiry_sessions"
 
@@ -160,6 +160,7 @@ create_inquiry_session = action_tool(
     ),
     scope=Scope.INQUIRIES_WRITE,
     effect=Effect.WRITE,
+    activity=Activity.CREATE,
     operation="inquiry_sessions.create",
     input_model=CreateSession,
     result=InquirySessionChanged,

@@ -21,7 +21,7 @@ from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, one_result, send
 from persona_mcp.tools.inputs import CountryCode, ToolInput
 from persona_mcp.tools.results import ObjectView, Response
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 TOOLSET = "list_items"
 
@@ -226,6 +226,7 @@ create_list_item = ToolSpec(
     ),
     scope=Scope.LISTS_WRITE,
     effect=Effect.WRITE,
+    activity=Activity.CREATE,
     input_model=CreateListItem,
     output_model=ListItemChanged,
     operations=_operations("create"),
@@ -261,6 +262,7 @@ archive_list_item = ToolSpec(
     ),
     scope=Scope.LISTS_DELETE,
     effect=Effect.DESTRUCTIVE,
+    activity=Activity.DELETE,
     input_model=ListItemRef,
     output_model=ListItemChanged,
     operations=_operations("archive"),

@@ -19,7 +19,7 @@ from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, Rel, Response
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 TOOLSET = "lists"
 
@@ -181,6 +181,7 @@ create_list = ToolSpec(
     ),
     scope=Scope.LISTS_WRITE,
     effect=Effect.WRITE,
+    activity=Activity.CREATE,
     input_model=CreateList,
     output_model=ListChanged,
     operations=tuple(operation for _, operation in _CREATE.values()),
@@ -199,6 +200,7 @@ archive_list = action_tool(
     ),
     scope=Scope.LISTS_DELETE,
     effect=Effect.DESTRUCTIVE,
+    activity=Activity.DELETE,
     operation="lists.archive",
     input_model=ListRef,
     result=ListChanged,

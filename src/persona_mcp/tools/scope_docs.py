@@ -19,7 +19,9 @@ END = "<!-- scopes:end -->"
 #: Scopes that change results rather than open tools.
 _RESULT_SCOPES = {
     Scope.PII_READ: "no tool of its own: personal data in results is shown unmasked, and tools whose "
-    "result cannot be masked (marked ¹) need it as well"
+    "result cannot be masked (marked ¹) need it as well",
+    Scope.AUDIT_ALL_ENVIRONMENTS: "no tool of its own: widens `query_audit_log` from the grant's environment "
+    "to every record",
 }
 
 

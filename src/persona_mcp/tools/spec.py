@@ -27,6 +27,17 @@ class Effect(StrEnum):
     DESTRUCTIVE = "destructive"
 
 
+class Activity(StrEnum):
+    """What a call does to the Persona object it names, in the create/read/update/delete terms of audit
+    exports (OCSF API Activity). One per tool, so every record of a call says the same, whatever the
+    HTTP method of the request that carried it (an approval is a POST, and it creates nothing)."""
+
+    CREATE = "create"
+    READ = "read"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
 @dataclass(frozen=True, slots=True)
 class Annotations:
     """MCP tool annotations, derived from the effect."""
@@ -101,6 +112,16 @@ class ToolSpec(Generic[InputT, OutputT]):
     conflict_hint: str | None = None
     #: Its result carries personal data that masking cannot reach (a PDF): callers also need pii:read.
     unmaskable: bool = False
+    #: Declared where the effect does not tell: a tool that makes a new object (CREATE) or removes one
+    #: (DELETE). Otherwise it follows from the effect: read tools READ, every other tool UPDATE.
+    activity: Activity | None = None
+
+    @property
+    def api_activity(self) -> Activity:
+        """The one activity audit exports give every record of this tool's calls."""
+        if self.activity is not None:
+            return self.activity
+        return Activity.READ if self.effect is Effect.READ else Activity.UPDATE
 
     @property
     def annotations(self) -> Annotations:

@@ -19,7 +19,7 @@ from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result, path_for, send
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, Response
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 TOOLSET = "webhooks"
 
@@ -186,6 +186,7 @@ create_webhook = action_tool(
     ),
     scope=Scope.WEBHOOKS_WRITE,
     effect=Effect.WRITE,
+    activity=Activity.CREATE,
     operation="webhooks.create",
     input_model=CreateWebhook,
     result=WebhookChanged,
@@ -227,6 +228,7 @@ archive_webhook = action_tool(
     ),
     scope=Scope.WEBHOOKS_DELETE,
     effect=Effect.DESTRUCTIVE,
+    activity=Activity.DELETE,
     operation="webhooks.archive",
     input_model=WebhookRef,
     result=WebhookChanged,
@@ -284,6 +286,7 @@ clone_webhook = action_tool(
     ),
     scope=Scope.WEBHOOKS_WRITE,
     effect=Effect.WRITE,
+    activity=Activity.CREATE,
     operation="webhooks.clone",
     input_model=WebhookRef,
     result=WebhookChanged,
