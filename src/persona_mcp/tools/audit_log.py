@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
-from persona_mcp.pii import PII
+from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.inputs import AnyObjectId, ToolInput
 from persona_mcp.tools.results import ResultModel
@@ -76,10 +76,15 @@ class QueryAuditLog(ToolInput):
     )
     decision: Literal["allowed", "denied"] | None = Field(None, description="Only allowed or denied calls.")
     outcome: Literal["ok", "error", "unknown"] | None = Field(None, description="Only this outcome.")
-    object_id: AnyObjectId | None = Field(None, description="Only calls touching this Persona id.")
+    # A search term, not an object this call acts on: kept in clear, but not indexed under the object.
+    object_id: Annotated[AnyObjectId | None, FIXED_PATTERN] = Field(
+        None, description="Only calls touching this Persona id."
+    )
     call_id: str | None = Field(None, max_length=64, description="One call: its intent and outcome.")
-    since: datetime | None = Field(None, description="At or after this time (ISO 8601).")
-    until: datetime | None = Field(None, description="Before this time (ISO 8601).")
+    since: Annotated[datetime | None, FIXED_PATTERN] = Field(
+        None, description="At or after this time (ISO 8601)."
+    )
+    until: Annotated[datetime | None, FIXED_PATTERN] = Field(None, description="Before this time (ISO 8601).")
     unresolved: bool = Field(False, description="Only intents that never got a definite outcome.")
     # Personal values: the audit record of this very call must keep them as digests, not in clear.
     email: Annotated[str | None, PII] = Field(
