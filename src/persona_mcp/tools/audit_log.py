@@ -120,7 +120,7 @@ class AuditEntry(ResultModel):
     upstream_path: str | None = Field(None, description="Path sent to Persona.")
     upstream_status: int | None = Field(None, description="Persona's HTTP status.")
     persona_request_id: str | None = Field(None, description="Persona's request id.")
-    object_ids: list[str] = Field(default_factory=list, description="Persona ids touched.")
+    object_ids: list[str] = Field(default_factory=list, description="Persona ids named or touched.")
     idempotency_key: str | None = Field(None, description="Idempotency-Key sent.")
     outcome: str | None = Field(None, description="ok, error or unknown.")
     error_kind: str | None = Field(None, description="Error family when the call failed.")
