@@ -11,6 +11,7 @@ to a schema that leaves no room for free text, so a safe declaration cannot hide
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from collections.abc import Callable
@@ -224,10 +225,9 @@ def _leaf_paths(value: Any, path: str = "") -> set[str]:
 
 
 async def _call(h: Harness, tool: str, arguments: dict[str, Any]) -> None:
-    try:
+    # Refusals come back as JSON-RPC errors; their records are what is searched.
+    with contextlib.suppress(MCPError):
         await h.client.call_tool(tool, arguments)
-    except MCPError:
-        pass  # refusals come back as JSON-RPC errors; their records are what is searched
 
 
 def _stored_bytes(database: Path) -> dict[str, bytes]:
