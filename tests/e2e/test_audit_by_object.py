@@ -18,6 +18,7 @@ from persona_mcp.audit.query import AuditFilter, query_records
 from persona_mcp.audit.record import GENESIS_HASH, AuditEvent
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.cli.audit import app as audit_cli
+from persona_mcp.server.pipeline import MAX_NAMED_OBJECT_IDS
 from persona_mcp.store import create_store, upgrade
 from persona_mcp.store.schema.audit import audit_records
 from persona_mcp.testing import Harness, connected, issue_grant
@@ -120,3 +121,17 @@ async def test_records_written_before_the_index_existed_are_indexed_by_the_migra
         assert [r.call_id for r in await query_records(store, AuditFilter(object_id=OTHER))] == ["c3"]
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_call_that_names_thousands_of_ids_cannot_bloat_the_record_or_the_index(
+    tmp_path: Path,
+) -> None:
+    flood = [f"act_Flood{i:06d}" for i in range(5000)]
+    async with connected(tmp_path / "data", [Scope.AUDIT_READ]) as h:
+        with pytest.raises(MCPError):
+            await h.client.call_tool("no_such_tool", {"ids": flood})
+        [denied] = await query_records(h.app.store, AuditFilter(kind="call.denied"))
+
+    assert denied.object_ids == flood[:MAX_NAMED_OBJECT_IDS]
+    assert denied.arguments is not None and set(denied.arguments) == {"oversized_bytes", "digest"}

@@ -44,6 +44,9 @@ AnySpec = ToolSpec[Any, Any]
 
 #: Arguments larger than this are recorded as size + digest only (valid tool inputs are far smaller).
 MAX_RECORDED_ARGUMENT_BYTES = 16 * 1024
+#: At most this many argument ids are named (and indexed) per record: valid inputs name far fewer (lists
+#: of ids hold at most 100), and a client must not be able to bloat the log with an id list.
+MAX_NAMED_OBJECT_IDS = 200
 
 
 @dataclass(slots=True)
@@ -255,7 +258,7 @@ class CallPipeline:
     ) -> dict[str, Any]:
         model = spec.input_model if spec is not None else None
         # Ids are not personal data: every record names the objects its call was aimed at, in clear.
-        object_ids = named_object_ids(model, raw_args, validated=validated)
+        object_ids = named_object_ids(model, raw_args, validated=validated)[:MAX_NAMED_OBJECT_IDS]
         return {
             "kind": kind,
             "call_id": record.call_id,
