@@ -308,7 +308,9 @@ async def test_no_string_argument_of_any_tool_reaches_the_database_its_wal_or_an
     for fmt in ExportFormat:
         snapshots[f"export.{fmt.value}"] = "".join(render_lines(records, fmt)).encode()
 
-    assert _leaks(snapshots, canaries) == []
+    leaks = _leaks(snapshots, canaries)
+    leaked_fields = sorted({leak.split(" (", 1)[1].rsplit(") in ", 1)[0] for leak in leaks if " (" in leak})
+    assert leaks == [], "arguments stored in clear:\n" + "\n".join(leaked_fields)
 
 
 def _string_schemas(
