@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import types
 import typing
+from collections import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -201,6 +202,8 @@ Node = Leaf | Nested | Items | Entries
 
 _SCALARS_FREE = Leaf(Handling.FREE)
 _UNION_TYPES: tuple[Any, ...] = (Union, types.UnionType)
+_SEQUENCES: tuple[Any, ...] = (list, tuple, set, frozenset, abc.Sequence, abc.MutableSequence, abc.Set)
+_MAPPINGS: tuple[Any, ...] = (dict, abc.Mapping, abc.MutableMapping)
 
 
 def _safe_leaf(marker: SafeMarker) -> Leaf:
@@ -237,21 +240,15 @@ def _node(annotation: Any, personal: bool) -> Node:
         return Leaf(Handling.SAFE)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return Nested(annotation)
-    if origin in (list, tuple, set, frozenset) or origin in _SEQUENCES:
+    if origin in _SEQUENCES:
         args = [arg for arg in typing.get_args(annotation) if arg is not Ellipsis]
         return Items(_strictest([_node(arg, personal) for arg in args], personal) if args else _SCALARS_FREE)
-    if origin is dict or origin in _MAPPINGS:
+    if origin in _MAPPINGS:
         key, value = typing.get_args(annotation) or (str, Any)
         key_node = _node(key, personal)
         key_handling = key_node.handling if isinstance(key_node, Leaf) else Handling.FREE
         return Entries(key_handling, _node(value, personal))
     return _SCALARS_FREE
-
-
-_SEQUENCES: tuple[Any, ...] = tuple(
-    typing.get_origin(t) for t in (typing.Sequence[int], typing.MutableSequence[int])
-)
-_MAPPINGS: tuple[Any, ...] = tuple(typing.get_origin(t) for t in (typing.Mapping[str, int],))
 
 
 def field_node(field: Any) -> Node:

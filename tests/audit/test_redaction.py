@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -189,3 +190,37 @@ def test_the_pii_key_file_is_private_and_stable(tmp_path: Path) -> None:
     first = PiiDigester.for_data_dir(tmp_path).digest(EMAIL)
     assert PiiDigester.for_data_dir(tmp_path).digest(EMAIL) == first
     assert (tmp_path / "audit-pii.key").stat().st_mode & 0o777 == 0o600
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+class Mixed(BaseModel):
+    free_or_fixed: str | Literal["all"] | None = None
+    id_or_fixed: AccountId | Literal["all"] | None = None
+    colour: Colour | None = None
+    by_id: dict[AccountId, str] | None = None
+    free_map: dict[str, int] | None = None
+
+
+def test_a_union_is_as_strict_as_its_strictest_member_and_map_keys_follow_their_type() -> None:
+    digester = PiiDigester(b"k" * 32)
+    redacted = digester.redact_arguments(
+        Mixed,
+        {
+            "free_or_fixed": "all",
+            "id_or_fixed": "act_A1",
+            "colour": "red",
+            "by_id": {"act_A1": NAME},
+            "free_map": {NAME: 3},
+        },
+    )
+
+    assert redacted == {
+        "free_or_fixed": digester.digest("all"),
+        "id_or_fixed": "act_A1",
+        "colour": "red",
+        "by_id": {"act_A1": digester.digest(NAME)},
+        "free_map": {digester.digest(NAME): 3},
+    }
