@@ -18,13 +18,13 @@ from pathlib import Path
 from _audit_events import typical_outcome
 from sqlalchemy import create_engine, insert, text
 
-from persona_mcp.audit.chain import seal
+from persona_mcp.audit.chain import object_index_rows, seal
 from persona_mcp.audit.checkpoint import sign_checkpoint
 from persona_mcp.audit.keys import load_signing_key
 from persona_mcp.audit.record import GENESIS_HASH
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import create_store, upgrade
-from persona_mcp.store.schema.audit import audit_checkpoints, audit_records
+from persona_mcp.store.schema.audit import audit_checkpoints, audit_record_objects, audit_records
 
 
 async def _fill(url: str, data_dir: Path, count: int) -> None:
@@ -34,7 +34,7 @@ async def _fill(url: str, data_dir: Path, count: int) -> None:
     prev, seq = GENESIS_HASH, 0
     started = time.perf_counter()
     while seq < count:
-        rows = []
+        rows, objects = [], []
         for _ in range(min(20_000, count - seq)):
             seq += 1
             record, row = seal(
@@ -46,6 +46,7 @@ async def _fill(url: str, data_dir: Path, count: int) -> None:
             )
             prev = record.hash
             rows.append(row)
+            objects.extend({"object_id": o, "seq": s} for o, s in object_index_rows(seq, record.object_ids))
         checkpoint = sign_checkpoint(
             key, seq=seq, hash_=prev, timestamp="2026-01-01T00:00:00.000000Z", instance_id="bench", count=seq
         )
@@ -54,6 +55,8 @@ async def _fill(url: str, data_dir: Path, count: int) -> None:
                 # Generation only: durability per batch is not what is measured here.
                 await conn.exec_driver_sql("PRAGMA synchronous=OFF")
             await conn.execute(insert(audit_records), rows)
+            if objects:
+                await conn.execute(insert(audit_record_objects), objects)
             await conn.execute(insert(audit_checkpoints), [checkpoint.to_row()])
     print(f"generated {count:,} records in {time.perf_counter() - started:.1f}s")
     await store.close()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pytest
 from pydantic import BaseModel
@@ -13,7 +14,8 @@ from persona_mcp.audit import AuditEvent, AuditLog, PiiDigester
 from persona_mcp.audit.export import ExportFormat, render_lines
 from persona_mcp.audit.query import AuditFilter, iter_records, query_records
 from persona_mcp.audit.redaction import DIGEST_PREFIX
-from persona_mcp.pii import PII
+from persona_mcp.persona.ids import AccountId
+from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -24,64 +26,108 @@ NAME = "Janesecretname"
 STREET = "742 Evergreen Terrace"
 SECRET = "persona_sandbox_9f8e7d6c5b4a"
 FREE_FORM = "Birthplace-Springfield"
+TAG = "jsmith-1987-premium"
 
 
 class Address(BaseModel):
     street: Annotated[str | None, PII] = None
-    country_code: str | None = None
+    country_code: Annotated[str | None, FIXED_PATTERN] = None
+    note: str | None = None
 
 
 class CreateAccountInput(BaseModel):
+    account_id: AccountId | None = None
     reference_id: str | None = None
+    status: Literal["active", "closed"] | None = None
     email_address: Annotated[str | None, PII] = None
     phone_number: Annotated[str | None, PII] = None
     name_first: Annotated[str | None, PII] = None
+    tags: list[str] | None = None
+    page_size: int | None = None
     address: Address | None = None
     fields: Annotated[dict[str, Any] | None, PII] = None
 
 
 ARGUMENTS: dict[str, Any] = {
-    "reference_id": "ref-42",
+    "account_id": "act_Kept0001",
+    "reference_id": TAG,
+    "status": "active",
     "email_address": EMAIL,
     "phone_number": PHONE,
     "name_first": NAME,
-    "address": {"street": STREET, "country_code": "US", "unexpected": "Apt 4B hidden"},
+    "tags": ["vip", TAG],
+    "page_size": 25,
+    "address": {"street": STREET, "country_code": "US", "note": "Apt 4B hidden", "unexpected": "Apt 4B"},
     "fields": {"birthplace": FREE_FORM},
     "api_key": SECRET,
 }
 
-CLEAR_TEXT = (EMAIL, EMAIL.lower(), "4155550100", "555-0100", NAME, STREET, SECRET, FREE_FORM, "Apt 4B")
+CLEAR_TEXT = (EMAIL, EMAIL.lower(), "4155550100", "555-0100", NAME, STREET, SECRET, FREE_FORM, "Apt 4B", TAG)
 
 
-def test_marked_and_undeclared_values_become_keyed_digests_and_the_rest_stays() -> None:
+def test_only_values_declared_safe_stay_readable_and_every_other_string_becomes_a_keyed_digest() -> None:
     digester = PiiDigester(b"k" * 32)
     redacted = digester.redact_arguments(CreateAccountInput, ARGUMENTS)
 
-    assert redacted["reference_id"] == "ref-42"
-    assert redacted["address"]["country_code"] == "US"
+    assert redacted["account_id"] == "act_Kept0001", "an object id is safe by its type"
+    assert redacted["status"] == "active", "a Literal is safe by its type"
+    assert redacted["address"]["country_code"] == "US", "a fixed pattern declared safe"
+    assert redacted["page_size"] == 25, "numbers in undeclared fields are kept"
     assert redacted["email_address"] == digester.digest_email("  jane.doe@EXAMPLE.com ")
     assert redacted["phone_number"] == digester.digest_phone("+14155550100")
-    for value in (redacted["name_first"], redacted["address"]["street"], redacted["api_key"]):
+    assert redacted["reference_id"] == digester.digest(TAG), "free text is digested, whatever its name"
+    assert redacted["tags"] == [digester.digest("vip"), digester.digest(TAG)]
+    assert redacted["address"]["note"] == digester.digest("Apt 4B hidden")
+    for value in (
+        redacted["name_first"],
+        redacted["address"]["street"],
+        redacted[digester.digest("api_key")],
+    ):
         assert value.startswith(DIGEST_PREFIX)
-    assert redacted["address"]["unexpected"].startswith(DIGEST_PREFIX)
-    assert redacted["fields"]["birthplace"].startswith(DIGEST_PREFIX)
+    assert redacted["address"][digester.digest("unexpected")].startswith(DIGEST_PREFIX)
+    assert redacted["fields"] == {digester.digest("birthplace"): digester.digest(FREE_FORM)}, (
+        "keys of a free-form map are digested too"
+    )
     assert PiiDigester(b"x" * 32).digest_email(EMAIL) != redacted["email_address"], "the digest is keyed"
 
 
-def test_arguments_that_failed_validation_are_digested_entirely() -> None:
+def test_arguments_that_failed_validation_keep_only_declared_names_and_the_object_ids_found_in_them() -> None:
     digester = PiiDigester(b"k" * 32)
     redacted = digester.redact_arguments(
-        None,
-        {"email": EMAIL, "nested": [{"n": NAME}], "limit": 5, "confirmed": True, EMAIL: "as a key"},
+        CreateAccountInput,
+        {
+            "account_id": "act_Kept0001",
+            "status": "frozen",
+            "address": {"street": STREET, "country_code": "not a code"},
+            "limit": 5,
+            "confirmed": True,
+            EMAIL: "as a key",
+        },
+        validated=False,
+        object_ids=["act_Kept0001"],
     )
 
-    assert redacted["email"] == digester.digest(EMAIL)
-    assert redacted["nested"][0]["n"].startswith(DIGEST_PREFIX)
-    assert redacted["limit"] == digester.digest(5), "a number may be a phone or an ID number"
-    assert redacted["confirmed"] is True
-    assert EMAIL not in redacted and digester.digest(EMAIL) in redacted, (
-        "keys that are not names are digested"
+    assert redacted["account_id"] == "act_Kept0001"
+    assert redacted["status"] == digester.digest("frozen"), "nothing is safe when nothing was validated"
+    assert redacted["address"] == {
+        "street": digester.digest(STREET),
+        "country_code": digester.digest("not a code"),
+    }
+    assert redacted[digester.digest("limit")] == digester.digest(5), "a number may be a phone or an ID number"
+    assert redacted[digester.digest("confirmed")] is True
+    assert redacted[digester.digest(EMAIL)] == digester.digest("as a key"), "undeclared keys are digested"
+
+
+def test_without_any_model_every_key_and_value_is_digested_except_the_object_ids() -> None:
+    digester = PiiDigester(b"k" * 32)
+    redacted = digester.redact_arguments(
+        None, {"account_id": "act_Kept0001", "email": EMAIL}, validated=False, object_ids=["act_Kept0001"]
     )
+
+    assert redacted == {
+        digester.digest("account_id"): "act_Kept0001",
+        digester.digest("email"): digester.digest(EMAIL),
+    }
 
 
 async def test_no_clear_text_pii_or_secret_reaches_the_database_or_exports(
@@ -144,3 +190,37 @@ def test_the_pii_key_file_is_private_and_stable(tmp_path: Path) -> None:
     first = PiiDigester.for_data_dir(tmp_path).digest(EMAIL)
     assert PiiDigester.for_data_dir(tmp_path).digest(EMAIL) == first
     assert (tmp_path / "audit-pii.key").stat().st_mode & 0o777 == 0o600
+
+
+class Colour(StrEnum):
+    RED = "red"
+
+
+class Mixed(BaseModel):
+    free_or_fixed: str | Literal["all"] | None = None
+    id_or_fixed: AccountId | Literal["all"] | None = None
+    colour: Colour | None = None
+    by_id: dict[AccountId, str] | None = None
+    free_map: dict[str, int] | None = None
+
+
+def test_a_union_is_as_strict_as_its_strictest_member_and_map_keys_follow_their_type() -> None:
+    digester = PiiDigester(b"k" * 32)
+    redacted = digester.redact_arguments(
+        Mixed,
+        {
+            "free_or_fixed": "all",
+            "id_or_fixed": "act_A1",
+            "colour": "red",
+            "by_id": {"act_A1": NAME},
+            "free_map": {NAME: 3},
+        },
+    )
+
+    assert redacted == {
+        "free_or_fixed": digester.digest("all"),
+        "id_or_fixed": "act_A1",
+        "colour": "red",
+        "by_id": {"act_A1": digester.digest(NAME)},
+        "free_map": {digester.digest(NAME): 3},
+    }

@@ -136,7 +136,9 @@ def test_audit_query_unresolved_combines_with_the_other_filters(seeded: Path) ->
 async def test_query_audit_log_unresolved_lists_the_same_calls_through_the_mcp_client(
     database_url: str, tmp_path: Path
 ) -> None:
-    async with connected(tmp_path, ["audit:read"], database_url=database_url) as h:
+    # The seeded calls name no stored grant: only a reviewer of every environment sees them.
+    scopes = ["audit:read", "audit:all_environments"]
+    async with connected(tmp_path, scopes, database_url=database_url) as h:
         await seed_calls(h.app.audit)
         result = await h.client.call_tool("query_audit_log", {"unresolved": True})
 

@@ -22,10 +22,11 @@ from sqlalchemy import select
 
 from persona_mcp.audit.checkpoint import Checkpoint, sign_checkpoint
 from persona_mcp.audit.record import GENESIS_HASH, AuditEvent, AuditRecord, canonical_bytes, digest
-from persona_mcp.store.schema.audit import audit_checkpoints, audit_records
+from persona_mcp.store.schema.audit import audit_checkpoints, audit_record_objects, audit_records
 
 RECORD_COLUMNS: tuple[str, ...] = tuple(column.name for column in audit_records.columns)
 CHECKPOINT_COLUMNS: tuple[str, ...] = tuple(column.name for column in audit_checkpoints.columns)
+OBJECT_COLUMNS: tuple[str, ...] = tuple(column.name for column in audit_record_objects.columns)
 
 #: Head of the chain and newest checkpoint position, read in one statement once the lock is held.
 HEAD_SQL = (
@@ -79,13 +80,15 @@ class ChainPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Extension:
-    """The rows to insert for a batch, computed once the head is known."""
+    """The rows to insert for a batch, computed once the head is known (`object_rows` index the
+    records' object ids, in `OBJECT_COLUMNS` order)."""
 
     records: list[AuditRecord]
     rows: list[tuple[Any, ...]]
     signed: Checkpoint | None
     head_seq: int
     last_checkpoint_seq: int
+    object_rows: list[tuple[str, int]]
 
 
 def extend(head: Sequence[Any] | None, batch: Batch, policy: ChainPolicy) -> Extension:
@@ -100,6 +103,7 @@ def extend(head: Sequence[Any] | None, batch: Batch, policy: ChainPolicy) -> Ext
     last = int(head[2]) if head is not None and head[2] is not None else 0
     records: list[AuditRecord] = []
     rows: list[tuple[Any, ...]] = []
+    object_rows: list[tuple[str, int]] = []
     for fields in batch.events:
         seq += 1
         record, row = seal_fields(
@@ -108,6 +112,7 @@ def extend(head: Sequence[Any] | None, batch: Batch, policy: ChainPolicy) -> Ext
         prev_hash = record.hash
         records.append(record)
         rows.append(row)
+        object_rows.extend(object_index_rows(seq, fields.get("object_ids")))
     signed: Checkpoint | None = None
     if seq > last and (batch.requested or batch.timed or seq - last >= policy.checkpoint_every):
         signed = sign_checkpoint(
@@ -118,7 +123,12 @@ def extend(head: Sequence[Any] | None, batch: Batch, policy: ChainPolicy) -> Ext
             instance_id=policy.instance_id,
             count=seq,
         )
-    return Extension(records, rows, signed, seq, last)
+    return Extension(records, rows, signed, seq, last, object_rows)
+
+
+def object_index_rows(seq: int, object_ids: Sequence[str] | None) -> list[tuple[str, int]]:
+    """The `audit_record_objects` rows of one record: each object id it names, once."""
+    return [(object_id, seq) for object_id in dict.fromkeys(object_ids or ())]
 
 
 def wants_current(batch: Batch, extension: Extension) -> bool:
@@ -218,6 +228,7 @@ def select_unresolved(instance_id: str | None = None) -> Any:
 __all__ = [
     "CHECKPOINT_COLUMNS",
     "HEAD_SQL",
+    "OBJECT_COLUMNS",
     "PG_LOCK_SQL",
     "RECORD_COLUMNS",
     "Batch",
@@ -230,6 +241,7 @@ __all__ = [
     "extend",
     "insert_sql",
     "object_ids_column",
+    "object_index_rows",
     "seal",
     "seal_fields",
     "select_unresolved",

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from persona_mcp.audit.chain import CHECKPOINT_COLUMNS as _CP_COLUMNS
 from persona_mcp.audit.chain import (
     HEAD_SQL,
+    OBJECT_COLUMNS,
     PG_LOCK_SQL,
     RECORD_COLUMNS,
     Batch,
@@ -89,6 +90,7 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
     """BEGIN IMMEDIATE (the file's write lock, shared by every process), head, executemany, COMMIT."""
 
     _INSERT = insert_sql("audit_records", RECORD_COLUMNS, "?")
+    _INSERT_OBJECTS = insert_sql("audit_record_objects", OBJECT_COLUMNS, "?")
     _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "?")
     _CHECKPOINT = checkpoint_sql("?")
 
@@ -151,6 +153,8 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
         try:
             extension = extend(conn.execute(HEAD_SQL).fetchone(), batch, self._policy)
             conn.executemany(self._INSERT, extension.rows)
+            if extension.object_rows:
+                conn.executemany(self._INSERT_OBJECTS, extension.object_rows)
             if extension.signed is not None:
                 conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
             current = None
@@ -178,6 +182,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     """
 
     _INSERT = insert_sql("audit_records", RECORD_COLUMNS, "%s")
+    _INSERT_OBJECTS = insert_sql("audit_record_objects", OBJECT_COLUMNS, "%s")
     _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "%s")
     _CHECKPOINT = checkpoint_sql("%s")
 
@@ -201,6 +206,8 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
             if extension.rows:
                 with conn.cursor() as cursor:
                     cursor.executemany(self._INSERT, extension.rows)
+                    if extension.object_rows:
+                        cursor.executemany(self._INSERT_OBJECTS, extension.object_rows)
             if extension.signed is not None:
                 conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
             current = None

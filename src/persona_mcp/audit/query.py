@@ -15,7 +15,7 @@ from sqlalchemy import Select, exists, or_, select
 
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
 from persona_mcp.store import Store
-from persona_mcp.store.schema.audit import audit_records
+from persona_mcp.store.schema.audit import audit_record_objects, audit_records
 from persona_mcp.store.schema.grants import grants
 
 #: The records one tool call leaves (a denial is a call too, but one that never reached Persona).
@@ -60,7 +60,9 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
         if value is not None:
             query = query.where(column == value)
     if flt.object_id is not None:
-        query = query.where(t.object_ids.contains(f" {flt.object_id} ", autoescape=True))
+        # The object index (primary key object_id, seq), not a LIKE scan of every record's id list.
+        named = select(audit_record_objects.c.seq).where(audit_record_objects.c.object_id == flt.object_id)
+        query = query.where(t.seq.in_(named))
     if flt.since is not None:
         query = query.where(t.recorded_at >= utc_timestamp(flt.since))
     if flt.until is not None:

@@ -58,7 +58,9 @@ class AuditEvent(BaseModel):
     upstream_path: str | None = Field(None, description="Path (no query string) sent to Persona.")
     upstream_status: int | None = Field(None, description="Final HTTP status from Persona.")
     persona_request_id: str | None = Field(None, description="Persona's request id (X-Request-Id).")
-    object_ids: list[str] = Field(default_factory=list, description="Persona object ids touched.")
+    object_ids: list[str] = Field(
+        default_factory=list, description="Persona object ids the call named or touched (indexed)."
+    )
     idempotency_key: str | None = Field(None, description="Idempotency-Key sent on every attempt.")
     attempts: int | None = Field(None, ge=0, description="Upstream attempts made (retries included).")
     latency_ms: float | None = Field(None, ge=0, description="Wall time of the call in milliseconds.")

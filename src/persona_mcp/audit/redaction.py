@@ -6,9 +6,14 @@ the database alone reveals nothing and cannot be brute-forced offline.
 
 Normalisation makes equal values digest equally however they were typed: e-mail addresses are trimmed and
 lower-cased, phone numbers reduced to digits (keeping a leading +), anything else trimmed, whitespace
-collapsed and case-folded. Which fields are personal comes from the `PII` marker on the tool's input model
-(`persona_mcp.pii.transform_pii`); keys the model does not declare, and all arguments of a call whose input
-did not validate, are digested whole, because nothing vouches that they are harmless.
+collapsed and case-folded.
+
+What is kept in clear is declared, never guessed from a value: a validated argument stays readable only
+where its input model declares it safe (an object id, an enum, a fixed pattern: `persona_mcp.pii`), and
+every other string is digested, so personal data typed into a free-text field (a tag, a note, a redirect
+URI) never reaches the log. Arguments that were not validated are digested whole, except values that are
+well-formed Persona object ids: ids are not personal data, and they are how a reviewer finds the calls
+aimed at one object, denied ones included.
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ import hashlib
 import hmac
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from persona_mcp.audit.keys import load_pii_key
-from persona_mcp.pii import is_pii, model_classes, transform_pii
+from persona_mcp.pii import Entries, Handling, Items, Leaf, Nested, Node, argument_plan, declared_keys
 
 DIGEST_PREFIX = "hmac-sha256:"
 
@@ -91,66 +96,96 @@ class PiiDigester:
         )
 
     def digest_all(self, value: Any) -> Any:
-        """Every leaf of a JSON-like value digested, numbers included (a phone number or an ID number
-        sent as a number is still personal); only None and booleans are kept. Map keys that are not
-        plain identifiers are digested too: an unvalidated map can carry an e-mail address as a key."""
+        """Every leaf and every map key of a JSON-like value digested, numbers included (a phone number
+        or an ID number sent as a number is still personal); only None and booleans are kept."""
         if isinstance(value, Mapping):
-            return {self._map_key(k): self.digest_all(v) for k, v in value.items()}
+            return {self.digest(k): self.digest_all(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.digest_all(v) for v in value]
         if value is None or isinstance(value, bool):
             return value
         return self.digest(value)
 
-    def _map_key(self, key: Any) -> str:
-        text = str(key)
-        return text if _IDENTIFIER.fullmatch(text) else self.digest(text)
+    def digest_strings(self, value: Any) -> Any:
+        """Every string of a JSON-like value digested, map keys included; numbers and booleans kept."""
+        if isinstance(value, Mapping):
+            return {self.digest(k): self.digest_strings(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.digest_strings(v) for v in value]
+        return self.digest(value) if isinstance(value, str) else value
 
     def redact_arguments(
-        self, input_model: type[BaseModel] | None, arguments: Mapping[str, Any]
+        self,
+        input_model: type[BaseModel] | None,
+        arguments: Mapping[str, Any],
+        *,
+        validated: bool = True,
+        object_ids: Collection[str] = (),
     ) -> dict[str, Any]:
         """Arguments fit for the audit log.
 
-        With the tool's input model: PII-marked values digested, undeclared keys digested whole. Without
-        one (unknown tool, or input that failed validation): every string leaf digested.
+        Validated against the tool's input model: every value kept or digested as the model declares
+        (`persona_mcp.pii.argument_plan`): strings digested unless declared safe, PII-marked values
+        digested whole, undeclared keys digested whole. Not validated (a denied call, invalid input, an
+        unknown tool): nothing vouches for any value, so every string and number is digested except
+        the well-formed Persona object ids the caller found in them (`object_ids`), and keys are kept
+        only where the tool's model declares them.
         """
-        if input_model is None:
-            return {self._map_key(k): self.digest_all(v) for k, v in arguments.items()}
-        marked, _ = transform_pii(input_model, dict(arguments), self.digest)
-        result: dict[str, Any] = self._digest_undeclared(input_model, marked)
-        return result
+        if input_model is not None and validated:
+            return self._by_model(input_model, arguments)
+        names = declared_keys(input_model) if input_model is not None else frozenset()
+        kept = frozenset(names) | frozenset(object_ids)
+        return self._unvalidated(arguments, kept, frozenset(object_ids))  # type: ignore[no-any-return]
 
-    def _digest_undeclared(self, model: type[BaseModel], data: Any) -> Any:
-        if not isinstance(data, Mapping):
-            return self.digest_all(data)
-        declared: dict[str, type[BaseModel] | None] = {}
-        for name, field in model.model_fields.items():
-            # A PII field was already digested by transform_pii: keep it as it is (None means "keep").
-            nested = None if is_pii(field.metadata) else _model_class(field.annotation)
-            for key in (name, field.alias, field.serialization_alias, field.validation_alias):
-                if isinstance(key, str):
-                    declared[key] = nested
+    def _by_model(self, model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, Any]:
+        plan = argument_plan(model)
         out: dict[str, Any] = {}
         for key, value in data.items():
-            if key not in declared:
-                out[self._map_key(key)] = self.digest_all(value)
-                continue
-            nested_model = declared[key]
-            if nested_model is None or value is None:
-                out[str(key)] = value
-            elif isinstance(value, list):
-                out[str(key)] = [self._digest_undeclared(nested_model, item) for item in value]
+            node = plan.get(key)
+            if node is None:
+                out[self.digest(key)] = self.digest_all(value)
             else:
-                out[str(key)] = self._digest_undeclared(nested_model, value)
+                out[key] = self._apply(node, value)
         return out
 
+    def _apply(self, node: Node, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(node, Leaf):
+            if node.handling is Handling.PERSONAL:
+                return self.digest_all(value)
+            if node.handling is Handling.FREE:
+                return self.digest_strings(value)
+            return value
+        if isinstance(node, Nested) and isinstance(value, Mapping):
+            return self._by_model(node.model, value)
+        if isinstance(node, Items) and isinstance(value, list | tuple):
+            return [self._apply(node.item, item) for item in value]
+        if isinstance(node, Entries) and isinstance(value, Mapping):
+            keep_keys = node.key in (Handling.SAFE, Handling.OBJECT_ID)
+            return {
+                (k if keep_keys else self.digest(k)): self._apply(node.value, v) for k, v in value.items()
+            }
+        # A shape the model does not declare here (validation would have refused it): nothing vouches.
+        return self.digest_all(value)
 
-#: Map keys kept in clear: identifier-like names (argument names, custom field keys), nothing else.
-_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+    def _unvalidated(self, value: Any, keys: frozenset[str], ids: frozenset[str]) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                (k if k in keys else self.digest(k)): self._unvalidated(v, keys, ids)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self._unvalidated(v, keys, ids) for v in value]
+        if value is None or isinstance(value, bool) or (isinstance(value, str) and value in ids):
+            return value
+        return self.digest(value)
 
 
-def _model_class(annotation: Any) -> type[BaseModel] | None:
-    return next(iter(model_classes(annotation)), None)
-
-
-__all__ = ["DIGEST_PREFIX", "PiiDigester", "normalise", "normalise_email", "normalise_phone"]
+__all__ = [
+    "DIGEST_PREFIX",
+    "PiiDigester",
+    "normalise",
+    "normalise_email",
+    "normalise_phone",
+]

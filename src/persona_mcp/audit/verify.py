@@ -39,7 +39,7 @@ from persona_mcp.audit.keys import key_id
 from persona_mcp.audit.pages import Row, chain_pages
 from persona_mcp.audit.record import GENESIS_HASH, claimed_prev_hash, claimed_seq
 from persona_mcp.store import Store
-from persona_mcp.store.schema.audit import audit_checkpoints, audit_records
+from persona_mcp.store.schema.audit import audit_checkpoints, audit_record_objects, audit_records
 
 DEFAULT_BATCH = 20_000
 
@@ -358,8 +358,10 @@ async def _check_index_columns(conn: AsyncConnection, end: int, batch_size: int)
             .where(audit_records.c.seq > after, audit_records.c.seq <= columns[-1][0])
             .order_by(audit_records.c.seq)
         )
+        named: dict[int, list[str]] = {}
         for column_values, (body,) in zip(columns, bodies.all(), strict=True):
             fields = json.loads(body)
+            named[fields["seq"]] = fields.get("object_ids") or []
             expected = (
                 fields["seq"],
                 fields["timestamp"],
@@ -378,7 +380,27 @@ async def _check_index_columns(conn: AsyncConnection, end: int, batch_size: int)
                 return ChainBreak(
                     BreakKind.EDITED, seq, f"the index columns of record {seq} disagree with its body"
                 )
+        broken = await _check_object_index(conn, after, columns[-1][0], named)
+        if broken is not None:
+            return broken
         after = columns[-1][0]
+    return None
+
+
+async def _check_object_index(
+    conn: AsyncConnection, after: int, last: int, named: dict[int, list[str]]
+) -> ChainBreak | None:
+    """The object index holds exactly the ids each body names (`audit query --object` searches it)."""
+    index = audit_record_objects.c
+    rows = await conn.execute(select(index.seq, index.object_id).where(index.seq > after, index.seq <= last))
+    indexed: dict[int, set[str]] = {}
+    for seq, object_id in rows.all():
+        indexed.setdefault(seq, set()).add(object_id)
+    for seq in sorted(named.keys() | indexed.keys()):
+        if indexed.get(seq, set()) != set(named.get(seq, [])):
+            return ChainBreak(
+                BreakKind.EDITED, seq, f"the object index of record {seq} disagrees with its body"
+            )
     return None
 
 

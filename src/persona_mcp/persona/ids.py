@@ -2,7 +2,8 @@
 
 An ID is `<prefix>_<token>` where the token is ASCII letters and digits. Anything else (a slash, `..`,
 whitespace, percent-encoding, the wrong prefix) is refused here, so a tool argument can never steer a
-request to another path. The annotated types carry the same pattern into the tools' JSON schemas.
+request to another path. The annotated types carry the same pattern into the tools' JSON schemas, and
+the `OBJECT_ID` marker: ids are not personal data, so the audit log keeps and indexes them in clear.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
+
+from persona_mcp.pii import OBJECT_ID
 
 
 class ObjectKind(StrEnum):
@@ -72,6 +75,14 @@ def id_pattern(kind: ObjectKind) -> str:
 
 
 _COMPILED = {kind: re.compile(id_pattern(kind)) for kind in ObjectKind}
+_ANY_KNOWN = re.compile(
+    rf"^(?:{'|'.join(sorted({p for ps in PREFIXES.values() for p in ps}, key=len, reverse=True))})_{_TOKEN}$"
+)
+
+
+def is_object_id(value: str) -> bool:
+    """Whether `value` is a well-formed id of any kind above (a known prefix, then letters and digits)."""
+    return _ANY_KNOWN.fullmatch(value) is not None
 
 
 class InvalidIdError(ValueError):
@@ -92,29 +103,46 @@ def _validator(kind: ObjectKind) -> AfterValidator:
     return AfterValidator(lambda value: validate_id(kind, value))
 
 
-AccountId = Annotated[str, Field(pattern=id_pattern(ObjectKind.ACCOUNT)), _validator(ObjectKind.ACCOUNT)]
-AccountTypeId = Annotated[
-    str, Field(pattern=id_pattern(ObjectKind.ACCOUNT_TYPE)), _validator(ObjectKind.ACCOUNT_TYPE)
+AccountId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.ACCOUNT)), _validator(ObjectKind.ACCOUNT), OBJECT_ID
 ]
-InquiryId = Annotated[str, Field(pattern=id_pattern(ObjectKind.INQUIRY)), _validator(ObjectKind.INQUIRY)]
+AccountTypeId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.ACCOUNT_TYPE)), _validator(ObjectKind.ACCOUNT_TYPE), OBJECT_ID
+]
+InquiryId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.INQUIRY)), _validator(ObjectKind.INQUIRY), OBJECT_ID
+]
 InquirySessionId = Annotated[
-    str, Field(pattern=id_pattern(ObjectKind.INQUIRY_SESSION)), _validator(ObjectKind.INQUIRY_SESSION)
+    str,
+    Field(pattern=id_pattern(ObjectKind.INQUIRY_SESSION)),
+    _validator(ObjectKind.INQUIRY_SESSION),
+    OBJECT_ID,
 ]
 InquiryTemplateId = Annotated[
-    str, Field(pattern=id_pattern(ObjectKind.INQUIRY_TEMPLATE)), _validator(ObjectKind.INQUIRY_TEMPLATE)
+    str,
+    Field(pattern=id_pattern(ObjectKind.INQUIRY_TEMPLATE)),
+    _validator(ObjectKind.INQUIRY_TEMPLATE),
+    OBJECT_ID,
 ]
-ListId = Annotated[str, Field(pattern=id_pattern(ObjectKind.LIST)), _validator(ObjectKind.LIST)]
-ListItemId = Annotated[str, Field(pattern=id_pattern(ObjectKind.LIST_ITEM)), _validator(ObjectKind.LIST_ITEM)]
-WebhookId = Annotated[str, Field(pattern=id_pattern(ObjectKind.WEBHOOK)), _validator(ObjectKind.WEBHOOK)]
-EventId = Annotated[str, Field(pattern=id_pattern(ObjectKind.EVENT)), _validator(ObjectKind.EVENT)]
+ListId = Annotated[str, Field(pattern=id_pattern(ObjectKind.LIST)), _validator(ObjectKind.LIST), OBJECT_ID]
+ListItemId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.LIST_ITEM)), _validator(ObjectKind.LIST_ITEM), OBJECT_ID
+]
+WebhookId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.WEBHOOK)), _validator(ObjectKind.WEBHOOK), OBJECT_ID
+]
+EventId = Annotated[str, Field(pattern=id_pattern(ObjectKind.EVENT)), _validator(ObjectKind.EVENT), OBJECT_ID]
 VerificationId = Annotated[
-    str, Field(pattern=id_pattern(ObjectKind.VERIFICATION)), _validator(ObjectKind.VERIFICATION)
+    str, Field(pattern=id_pattern(ObjectKind.VERIFICATION)), _validator(ObjectKind.VERIFICATION), OBJECT_ID
 ]
 AccountActionId = Annotated[
-    str, Field(pattern=id_pattern(ObjectKind.ACCOUNT_ACTION)), _validator(ObjectKind.ACCOUNT_ACTION)
+    str,
+    Field(pattern=id_pattern(ObjectKind.ACCOUNT_ACTION)),
+    _validator(ObjectKind.ACCOUNT_ACTION),
+    OBJECT_ID,
 ]
 TransactionId = Annotated[
-    str, Field(pattern=id_pattern(ObjectKind.TRANSACTION)), _validator(ObjectKind.TRANSACTION)
+    str, Field(pattern=id_pattern(ObjectKind.TRANSACTION)), _validator(ObjectKind.TRANSACTION), OBJECT_ID
 ]
 
 __all__ = [
@@ -134,5 +162,6 @@ __all__ = [
     "VerificationId",
     "WebhookId",
     "id_pattern",
+    "is_object_id",
     "validate_id",
 ]

@@ -35,6 +35,7 @@ from persona_mcp.pii import mask
 from persona_mcp.server import errors
 from persona_mcp.server.session_info import SessionInfo, bounded
 from persona_mcp.tools.audit_log import AuditReader, reader_for
+from persona_mcp.tools.named_ids import named_object_ids
 from persona_mcp.tools.recovery import explain, validation_message
 from persona_mcp.tools.spec import ToolContext, ToolSpec
 
@@ -44,6 +45,9 @@ AnySpec = ToolSpec[Any, Any]
 
 #: Arguments larger than this are recorded as size + digest only (valid tool inputs are far smaller).
 MAX_RECORDED_ARGUMENT_BYTES = 16 * 1024
+#: At most this many argument ids are named (and indexed) per record: valid inputs name far fewer (lists
+#: of ids hold at most 100), and a client must not be able to bloat the log with an id list.
+MAX_NAMED_OBJECT_IDS = 200
 
 
 @dataclass(slots=True)
@@ -293,7 +297,9 @@ class CallPipeline:
         validated: bool = True,
         tool_name: str | None = None,
     ) -> dict[str, Any]:
-        model = spec.input_model if (spec is not None and validated) else None
+        model = spec.input_model if spec is not None else None
+        # Ids are not personal data: every record names the objects its call was aimed at, in clear.
+        object_ids = named_object_ids(model, raw_args, validated=validated)[:MAX_NAMED_OBJECT_IDS]
         return {
             "kind": kind,
             "call_id": record.call_id,
@@ -307,20 +313,24 @@ class CallPipeline:
             "client_version": session.client_version,
             "tool": spec.name if spec else tool_name,
             "scope": spec.scope.value if spec else None,
-            "arguments": self._redacted(model, raw_args),
+            "arguments": self._redacted(model, raw_args, validated, object_ids),
+            "object_ids": object_ids,
         }
 
-    def _redacted(self, model: Any, raw_args: Mapping[str, Any]) -> dict[str, Any]:
-        """Arguments for the record: PII digested; oversized ones (which no valid call sends) reduced
-        to their size and a keyed digest, so a client cannot bloat the append-only log."""
+    def _redacted(
+        self, model: Any, raw_args: Mapping[str, Any], validated: bool, object_ids: list[str]
+    ) -> dict[str, Any]:
+        """Arguments for the record: every string digested unless the model declares it safe (or, not
+        validated, unless it is a Persona id); oversized ones (which no valid call sends) reduced to
+        their size and a keyed digest, so a client cannot bloat the append-only log."""
         try:
             size = len(json.dumps(raw_args, default=str))
         except (TypeError, ValueError):
             size = MAX_RECORDED_ARGUMENT_BYTES + 1
+        digester = self._audit.digester
         if size > MAX_RECORDED_ARGUMENT_BYTES:
-            digest = self._audit.redact_arguments(None, {"arguments": json.dumps(raw_args, default=str)})
-            return {"oversized_bytes": size, "digest": digest["arguments"]}
-        return self._audit.redact_arguments(model, raw_args)
+            return {"oversized_bytes": size, "digest": digester.digest(json.dumps(raw_args, default=str))}
+        return digester.redact_arguments(model, raw_args, validated=validated, object_ids=object_ids)
 
     async def _deny(
         self,
@@ -353,13 +363,14 @@ class CallPipeline:
     ) -> None:
         last = record.exchanges[-1] if record.exchanges else None
         after_write = spec.is_write and bool(record.exchanges)
-        event = self._event(record, "call.outcome", caller, spec, raw_args, session) | {
+        event = self._event(record, "call.outcome", caller, spec, raw_args, session)
+        event |= {
             "decision": "allowed",
             "outcome": outcome,
             "error_kind": error_kind,
             "error_type": error_type,
             "idempotency_key": idempotency_key,
-            "object_ids": record.touched,
+            "object_ids": list(dict.fromkeys([*event["object_ids"], *record.touched])),
             "latency_ms": round((time.perf_counter() - record.started) * 1000, 3),
         }
         if last is not None:

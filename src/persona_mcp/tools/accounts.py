@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import AccountActionId, AccountId, AccountTypeId, ObjectKind
-from persona_mcp.pii import PII
+from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
@@ -153,14 +153,16 @@ class ConsolidateAccounts(ToolInput):
 
 class ListRelations(ToolInput):
     account_id: AccountId = Field(description="The account.")
-    key: str | None = Field(None, pattern=r"^[a-z0-9_-]{1,64}$", description="Only this relation key.")
+    key: Annotated[str | None, FIXED_PATTERN] = Field(
+        None, pattern=r"^[a-z0-9_-]{1,64}$", description="Only this relation key."
+    )
     created_after: Timestamp | None = Field(None, description="Created at or after.")
     created_before: Timestamp | None = Field(None, description="Created at or before.")
 
 
 class AccountRelation(ToolInput):
     account_id: AccountId = Field(description="The account.")
-    relation_schema_key: str = Field(
+    relation_schema_key: Annotated[str, FIXED_PATTERN] = Field(
         pattern=r"^[a-z0-9_-]{1,64}$", description="Relation key, e.g. parent-of."
     )
     target_object_id: AnyObjectId = Field(description="Related object (act_/txn_).")

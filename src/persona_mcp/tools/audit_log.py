@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
-from persona_mcp.pii import PII
+from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.inputs import AnyObjectId, ToolInput
 from persona_mcp.tools.results import ResultModel
@@ -88,10 +88,15 @@ class QueryAuditLog(ToolInput):
     )
     decision: Literal["allowed", "denied"] | None = Field(None, description="Only allowed or denied calls.")
     outcome: Literal["ok", "error", "unknown"] | None = Field(None, description="Only this outcome.")
-    object_id: AnyObjectId | None = Field(None, description="Only calls touching this Persona id.")
+    # A search term, not an object this call acts on: kept in clear, but not indexed under the object.
+    object_id: Annotated[AnyObjectId | None, FIXED_PATTERN] = Field(
+        None, description="Only calls touching this Persona id."
+    )
     call_id: str | None = Field(None, max_length=64, description="One call: its intent and outcome.")
-    since: datetime | None = Field(None, description="At or after this time (ISO 8601).")
-    until: datetime | None = Field(None, description="Before this time (ISO 8601).")
+    since: Annotated[datetime | None, FIXED_PATTERN] = Field(
+        None, description="At or after this time (ISO 8601)."
+    )
+    until: Annotated[datetime | None, FIXED_PATTERN] = Field(None, description="Before this time (ISO 8601).")
     unresolved: bool = Field(
         False,
         description="Only calls whose effect in Persona is unknown (no outcome yet, or outcome unknown), "
@@ -131,7 +136,7 @@ class AuditEntry(ResultModel):
     upstream_path: str | None = Field(None, description="Path sent to Persona.")
     upstream_status: int | None = Field(None, description="Persona's HTTP status.")
     persona_request_id: str | None = Field(None, description="Persona's request id.")
-    object_ids: list[str] = Field(default_factory=list, description="Persona ids touched.")
+    object_ids: list[str] = Field(default_factory=list, description="Persona ids named or touched.")
     idempotency_key: str | None = Field(None, description="Idempotency-Key sent.")
     outcome: str | None = Field(None, description="ok, error or unknown.")
     error_kind: str | None = Field(None, description="Error family when the call failed.")

@@ -2,7 +2,9 @@
 
 Every input model forbids unknown keys, so a misspelt argument is an error the agent sees instead of a
 value silently dropped. The constrained types carry their pattern into the JSON schema, so the agent can
-read the rule before it calls.
+read the rule before it calls, and those that leave no room for free text carry a `SafeMarker`
+(`OBJECT_ID`, `FIXED_PATTERN`): the audit log keeps only such values in clear and digests every other
+string argument.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from persona_mcp.persona.ids import ObjectKind, id_pattern, validate_id
+from persona_mcp.pii import FIXED_PATTERN, OBJECT_ID
 
 
 class ToolInput(BaseModel):
@@ -29,14 +32,14 @@ def _upper(value: Any) -> Any:
 
 #: Any Persona object id (`<prefix>_<letters and digits>`), for arguments that accept several kinds.
 ANY_ID_PATTERN = r"^[a-z]{2,12}_[A-Za-z0-9]{1,64}$"
-AnyObjectId = Annotated[str, Field(pattern=ANY_ID_PATTERN)]
+AnyObjectId = Annotated[str, Field(pattern=ANY_ID_PATTERN), OBJECT_ID]
 
 #: A pagination cursor, copied from a previous page's `next_cursor`; it only ever travels as a query
 #: parameter (encoded by the client), so a length bound is enough.
 Cursor = Annotated[str, Field(min_length=1, max_length=128)]
 
 #: ISO 3166-1 alpha-2 country code; lower case is accepted and upper-cased.
-CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), BeforeValidator(_upper)]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), BeforeValidator(_upper), FIXED_PATTERN]
 
 #: E-mail address: a deliberately plain shape check (Persona validates deliverability itself).
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$"
@@ -46,16 +49,19 @@ Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
 PHONE_PATTERN = r"^\+?[0-9 ()./-]{4,32}$"
 Phone = Annotated[str, Field(pattern=PHONE_PATTERN)]
 
-#: Tag names are short labels; tag ids are Persona ids.
+#: Tag names are short labels chosen by people (digested in audit records); tag ids are Persona ids.
 TagName = Annotated[str, Field(min_length=1, max_length=255)]
-TagId = Annotated[str, Field(pattern=r"^tag_[A-Za-z0-9]{1,64}$")]
+TagId = Annotated[str, Field(pattern=r"^tag_[A-Za-z0-9]{1,64}$"), OBJECT_ID]
 
-#: A reference id is the caller's own identifier for a user (not PII by Persona's advice).
+#: A reference id is the caller's own identifier for a user. Persona advises against personal data in it,
+#: but nothing stops an e-mail or a customer number: audit records keep it as a digest.
 ReferenceId = Annotated[str, Field(min_length=1, max_length=255)]
 
 #: ISO 8601 timestamp for created-at filters; naive values are taken as UTC.
 Timestamp = Annotated[
-    datetime, AfterValidator(lambda value: value if value.tzinfo else value.replace(tzinfo=UTC))
+    datetime,
+    AfterValidator(lambda value: value if value.tzinfo else value.replace(tzinfo=UTC)),
+    FIXED_PATTERN,
 ]
 
 
@@ -69,6 +75,7 @@ InquiryTemplateVersionId = Annotated[
     str,
     Field(pattern=id_pattern(ObjectKind.INQUIRY_TEMPLATE_VERSION)),
     AfterValidator(partial(validate_id, ObjectKind.INQUIRY_TEMPLATE_VERSION)),
+    OBJECT_ID,
 ]
 
 DEFAULT_PAGE_SIZE = 25
@@ -106,5 +113,6 @@ def check_field_keys(fields: dict[str, Any] | None) -> dict[str, Any] | None:
     return fields
 
 
-#: Custom `fields` map (Persona field key -> value). Personal by default: mark it PII where used.
+#: Custom `fields` map (Persona field key -> value). Personal by default: mark it PII where used (the
+#: audit log then digests its keys as well as its values).
 CustomFields = Annotated[dict[str, Any], AfterValidator(check_field_keys)]

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import AccountId, InquiryId, InquiryTemplateId, ObjectKind
-from persona_mcp.pii import PII
+from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, path_for
@@ -221,7 +221,7 @@ class SimulateAction(ToolInput):
     """One simulated step."""
 
     type: SimulateActionType = Field(description="The step to simulate.")
-    verification_template_id: str | None = Field(
+    verification_template_id: Annotated[str | None, OBJECT_ID] = Field(
         None, pattern=r"^vtmpl_[A-Za-z0-9]{1,64}$", description="create_*_verification only."
     )
 

@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ListId, ListItemId
-from persona_mcp.pii import PII
+from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, one_result, send
@@ -162,7 +162,7 @@ class CreateListItem(ToolInput):
     id_number: Annotated[str | None, PII] = Field(
         None, min_length=1, max_length=100, description="government-id-number."
     )
-    id_class: str | None = Field(
+    id_class: Annotated[str | None, FIXED_PATTERN] = Field(
         None, pattern=r"^[a-z_]{1,32}$", description="government-id-number: pp, dl, ..."
     )
     name_first: Annotated[str | None, PII] = Field(None, description="name.")

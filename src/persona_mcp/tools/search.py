@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind
-from persona_mcp.pii import PII
+from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.factories import PageT, page_result, read_tool
 from persona_mcp.tools.inputs import PageInput
 from persona_mcp.tools.results import ObjectView
@@ -28,7 +28,7 @@ class Condition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    attribute: str = Field(
+    attribute: Annotated[str, FIXED_PATTERN] = Field(
         pattern=SEARCH_ATTRIBUTE,
         description="snake_case, e.g. status, created_at, fields.age.",
     )
@@ -41,7 +41,9 @@ class SearchInput(PageInput):
 
     conditions: list[Condition] = Field(min_length=1, max_length=20, description="Conditions.")
     match: Literal["all", "any"] = Field("all", description="all or any must hold.")
-    sort_attribute: str | None = Field(None, pattern=SEARCH_ATTRIBUTE, description="Sort by this attribute.")
+    sort_attribute: Annotated[str | None, FIXED_PATTERN] = Field(
+        None, pattern=SEARCH_ATTRIBUTE, description="Sort by this attribute."
+    )
     sort_direction: Literal["asc", "desc"] = Field("desc", description="Sort direction.")
 
     def search_body(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, WebhookId
-from persona_mcp.pii import PII
+from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result, path_for, send
@@ -28,7 +28,7 @@ EVENT_NAME = r"^(\*|[a-z][a-z-]*(/[a-z-]+)?\.[a-z][a-z-]*)$"
 #: No userinfo: nothing before the host may carry `user:password@` (the URL would put it in Persona's and our
 #: records); an `@` is allowed after the first `/`, `?` or `#`.
 HTTPS_URL = r"^https://[^\s/?#@]{1,255}([/?#]\S{0,2000})?$"
-EventName = Annotated[str, Field(pattern=EVENT_NAME)]
+EventName = Annotated[str, Field(pattern=EVENT_NAME), FIXED_PATTERN]
 
 # -- models ------------------------------------------------------------------------------------------------
 
@@ -69,7 +69,7 @@ class ListWebhooks(PageInput):
 
 class _WebhookAttributes(ToolInput):
     description: str | None = Field(None, max_length=1000, description="What the webhook is for.")
-    api_version: str | None = Field(
+    api_version: Annotated[str | None, FIXED_PATTERN] = Field(
         None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="API version of payloads, e.g. 2025-12-08."
     )
     file_access_token_expires_in: int | None = Field(

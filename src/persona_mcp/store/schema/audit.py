@@ -1,8 +1,10 @@
-"""Tables of the audit component: the hash-chained records and the signed checkpoints.
+"""Tables of the audit component: the hash-chained records, their object index, the signed checkpoints.
 
 `body` holds the record's RFC 8785 canonical JSON exactly as it was hashed, so verification re-hashes
 stored bytes instead of re-encoding every row. The other record columns are copies of body fields kept
 only to index searches; `audit verify --deep` checks that they still agree with the body.
+`audit_record_objects` is the index of the body's `object_ids`: one row per (object id, record), written
+in the record's own transaction, so `audit query --object` is an index look-up, not a scan of every row.
 """
 
 from sqlalchemy import BigInteger, Column, Index, String, Table, Text, UniqueConstraint
@@ -38,6 +40,13 @@ audit_records = Table(
     Index("ix_audit_records_kind_instance", "kind", "instance_id"),
 )
 
+audit_record_objects = Table(
+    "audit_record_objects",
+    metadata,
+    Column("object_id", Text, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+)
+
 audit_checkpoints = Table(
     "audit_checkpoints",
     metadata,
@@ -52,6 +61,6 @@ audit_checkpoints = Table(
 )
 
 #: Tables whose rows may never change or disappear (triggers enforce it in the database).
-APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_records", "audit_checkpoints")
+APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_records", "audit_record_objects", "audit_checkpoints")
 
-__all__ = ["APPEND_ONLY_TABLES", "audit_checkpoints", "audit_records", "metadata"]
+__all__ = ["APPEND_ONLY_TABLES", "audit_checkpoints", "audit_record_objects", "audit_records", "metadata"]
