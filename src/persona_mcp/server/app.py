@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx2
 import mcp_types as types
 import structlog
@@ -34,6 +35,7 @@ from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.tools.mcp_schema import to_mcp_tool
+from persona_mcp.tools.saved_files import FileRetention, saved_files_dir
 
 log = structlog.get_logger("persona_mcp.server")
 
@@ -118,6 +120,11 @@ async def open_server(
     instance = instance_id or default_instance_id(settings.data_dir)
     async with AsyncExitStack() as stack:
         create_private_dir(settings.data_dir)
+        saved = FileRetention(saved_files_dir(settings.data_dir), settings.file_retention_seconds)
+        await saved.sweep_in_thread()
+        sweeper = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(sweeper.cancel_scope.cancel)  # runs first on exit, so the group closes at once
+        sweeper.start_soon(saved.keep_swept)
         if store is None:
             store = create_store(settings.resolved_database_url)
             stack.push_async_callback(store.close)
