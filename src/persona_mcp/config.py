@@ -184,7 +184,7 @@ class Settings(BaseSettings):
     file_retention_seconds: float = Field(
         default=DEFAULT_FILE_RETENTION_SECONDS,
         gt=0,
-        description="Delete files tools saved (inquiry PDFs, unmasked personal data) this long after writing.",
+        description="Delete files tools saved (inquiry PDFs: unmasked personal data) after this long.",
     )
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
@@ -234,9 +234,10 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _describe(exc: ValidationError) -> str:
     """One line per invalid setting, without the input value (it may be a secret)."""
-    lines = [
-        f"{'.'.join(str(part) for part in error['loc']) or exc.title}: {error['msg']}" for error in exc.errors()
-    ]
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or exc.title
+        lines.append(f"{where}: {error['msg']}")
     return f"invalid configuration ({exc.title}):\n  " + "\n  ".join(lines)
 
 

@@ -9,6 +9,7 @@ opens it: SQLite gives its `-wal` and `-shm` files the mode of the database file
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,10 +101,8 @@ def create_private_file(database: Path) -> None:
 def _owner_only(fd: int) -> None:
     mode = os.fstat(fd).st_mode & 0o777
     if mode & 0o077:
-        try:
+        with contextlib.suppress(OSError):  # not ours to change: SQLite will say so if it matters
             os.fchmod(fd, mode & 0o700)
-        except OSError:
-            pass  # not ours to change
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
