@@ -6,10 +6,10 @@ Ages are set with `os.utime` and sweeps read an injected clock, so nothing here 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
-import anyio
 import pytest
 
 from persona_mcp.config import DEFAULT_FILE_RETENTION_SECONDS
@@ -88,25 +88,28 @@ async def test_the_server_sweeps_expired_files_when_it_starts_using_the_configur
         assert kept.exists()
 
 
-async def test_the_sweeper_keeps_sweeping_at_its_interval_until_cancelled(tmp_path: Path) -> None:
+def test_the_sweeper_keeps_sweeping_at_its_interval_until_stopped(tmp_path: Path) -> None:
     clock = [NOW]
-    slept: list[float] = []
+    waits: list[float] = []
     first = _file(tmp_path, "inq_A-1.pdf", age_seconds=0)
     retention = FileRetention(tmp_path, 120, clock=lambda: clock[0])
 
-    with anyio.CancelScope() as scope:
+    def stopped(interval: float) -> bool:
+        """What `threading.Event.wait` does for the sweeper thread, with time advanced instead of slept."""
+        waits.append(interval)
+        clock[0] += interval
+        if len(waits) == 2:  # at NOW+120: `first` is due; `second` is written, dated NOW+60
+            _file(tmp_path, "inq_B-2.pdf", age_seconds=60, now=clock[0])
+        return len(waits) == 5
 
-        async def advance(seconds: float) -> None:
-            slept.append(seconds)
-            clock[0] += seconds
-            if len(slept) == 2:  # at NOW+120: `first` is due; `second` was written at NOW+60
-                _file(tmp_path, "inq_B-2.pdf", age_seconds=60, now=clock[0])
-            if len(slept) == 5:
-                scope.cancel()
-            await anyio.lowlevel.checkpoint()
+    retention.sweep_until(stopped)
 
-        await retention.keep_swept(sleep=advance)
-
-    assert slept == [60, 60, 60, 60, 60]
+    assert waits == [60, 60, 60, 60, 60]
     assert not first.exists()
     assert not (tmp_path / "inq_B-2.pdf").exists(), "written at NOW+60, swept by the sweep at NOW+180"
+
+
+async def test_the_sweeper_thread_stops_when_the_server_closes(tmp_path: Path) -> None:
+    async with open_server(sandbox_settings(tmp_path), transport="memory"):
+        assert [t.name for t in threading.enumerate()].count("saved-files-sweeper") == 1
+    assert "saved-files-sweeper" not in [t.name for t in threading.enumerate()]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import anyio
 import httpx2
 import mcp_types as types
 import structlog
@@ -121,10 +120,7 @@ async def open_server(
     async with AsyncExitStack() as stack:
         create_private_dir(settings.data_dir)
         saved = FileRetention(saved_files_dir(settings.data_dir), settings.file_retention_seconds)
-        await saved.sweep_in_thread()
-        sweeper = await stack.enter_async_context(anyio.create_task_group())
-        stack.callback(sweeper.cancel_scope.cancel)  # runs first on exit, so the group closes at once
-        sweeper.start_soon(saved.keep_swept)
+        stack.enter_context(saved.sweeping())
         if store is None:
             store = create_store(settings.resolved_database_url)
             stack.push_async_callback(store.close)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -76,12 +77,26 @@ class FileRetention:
             log.info("saved_files.expired", deleted=deleted, max_age_seconds=self.max_age_seconds)
         return deleted
 
-    async def sweep_in_thread(self) -> int:
-        """`sweep` off the event loop (it touches the disk)."""
-        return await anyio.to_thread.run_sync(self.sweep)
+    def sweep_until(self, stopped: Callable[[float], bool]) -> None:
+        """Sweep every `sweep_interval` until `stopped(interval)`, which waits up to that long, says so."""
+        while not stopped(self.sweep_interval):
+            self.sweep()
 
-    async def keep_swept(self, sleep: Callable[[float], Awaitable[None]] = anyio.sleep) -> None:
-        """Sweep every `sweep_interval` until cancelled (the first sweep is the caller's, at start)."""
-        while True:
-            await sleep(self.sweep_interval)
-            await self.sweep_in_thread()
+    @contextmanager
+    def sweeping(self) -> Iterator[None]:
+        """Sweep now, then keep sweeping in a background thread until the block exits.
+
+        A thread rather than a task: the sweep touches only the disk, and a task group around the
+        server's lifetime would wrap every exception of the code inside it in an ExceptionGroup.
+        """
+        self.sweep()
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=self.sweep_until, args=(stop.wait,), name="saved-files-sweeper", daemon=True
+        )
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=10)
