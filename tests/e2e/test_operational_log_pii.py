@@ -1,7 +1,7 @@
 """Personal data sent in tool arguments never reaches the operational log (stderr of `persona-mcp serve`).
 
 The audit log digests personal values; the operational log must not undo that. Every read tool in the
-catalogue is called through a real `persona-mcp serve` child process over stdio, with logging set up as
+catalogue is called through a real `persona-mcp serve` child process (over stdio, and over HTTP), logging as
 `serve` sets it up, against the sandbox served over HTTP. Every string argument carries a canary: a
 personal-looking value (an e-mail address or a name, marker `zqpii`) wherever the schema lets one in, or
 an id-shaped value (marker `zqid`) where only an id fits. The sandbox records what it received, so the
@@ -28,19 +28,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.server.app import open_server
-from persona_mcp.server.serving import serving
+from persona_mcp.server.serving import free_port, serving
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 from persona_mcp.tools import CATALOGUE
 from persona_mcp.tools.mcp_schema import input_schema
 from persona_mcp.tools.registry import AnySpec
 
-from ._cli import PERSONA_MCP, server_env
+from ._cli import PERSONA_MCP, background, server_env, wait_until_answering
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -159,11 +161,23 @@ class RecordingUpstream:
 
 
 @asynccontextmanager
-async def stdio_server(env: dict[str, str], log: Path, *args: str) -> AsyncIterator[Client]:
-    with log.open("w") as errlog:
-        params = StdioServerParameters(command=PERSONA_MCP, args=["serve", *args], env=env)
-        async with Client(stdio_client(params, errlog=errlog)) as client:
-            yield client
+async def mcp_server(transport: str, env: dict[str, str], log: Path, *args: str) -> AsyncIterator[Client]:
+    """`persona-mcp serve` in a child process (stderr to `log`) and an SDK client connected to it."""
+    if transport == "stdio":
+        with log.open("w") as errlog:
+            params = StdioServerParameters(command=PERSONA_MCP, args=["serve", *args], env=env)
+            async with Client(stdio_client(params, errlog=errlog)) as client:
+                yield client
+        return
+    port = free_port()
+    serve = ("serve", "--transport", "http", "--port", str(port), *args)
+    async with background(*serve, env=env, log=log) as process:
+        await wait_until_answering(f"http://127.0.0.1:{port}/healthz", process)
+        headers = {"Authorization": f"Bearer {env['PERSONA_MCP_TOKEN']}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=60) as http:
+            url = f"http://127.0.0.1:{port}/mcp"
+            async with Client(streamable_http_client(url, http_client=http)) as client:
+                yield client
 
 
 def leaks(stderr: str) -> list[str]:
@@ -185,9 +199,13 @@ def leaks(stderr: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("log_level", [None, "DEBUG"], ids=["as-serve-defaults", "debug"])
+@pytest.mark.parametrize(
+    ("transport", "log_level"),
+    [("stdio", None), ("stdio", "DEBUG"), ("http", "DEBUG")],
+    ids=["stdio-as-serve-defaults", "stdio-debug", "http-debug"],
+)
 async def test_no_canary_from_any_filter_or_path_of_any_read_tool_reaches_the_servers_stderr(
-    tmp_path: Path, log_level: str | None
+    tmp_path: Path, transport: str, log_level: str | None
 ) -> None:
     upstream = RecordingUpstream(sandbox_app("demo"))
     scopes = {spec.scope for spec in READ_TOOLS} | {Scope.PII_READ}
@@ -200,7 +218,7 @@ async def test_no_canary_from_any_filter_or_path_of_any_read_tool_reaches_the_se
         env = server_env(data_dir, base_url=base_url, instance_id="log-scan", token=token)
         args = ("--log-level", log_level) if log_level else ()
         sent_upstream: dict[str, list[str]] = {}
-        async with stdio_server(env, tmp_path / "serve.log", *args) as client:
+        async with mcp_server(transport, env, tmp_path / "serve.log", *args) as client:
             for spec in READ_TOOLS:
                 arguments = canary_arguments(spec, canaries)
                 before = len(upstream.seen)
@@ -209,8 +227,9 @@ async def test_no_canary_from_any_filter_or_path_of_any_read_tool_reaches_the_se
                 assert error.get("kind") != "invalid_arguments", (spec.name, arguments, error)
                 if spec.operations:
                     received = " ".join(upstream.seen[before:])
-                    sent_upstream[spec.name] = [v for v in _string_leaves(arguments) if v in received]
-                    assert sent_upstream[spec.name], f"{spec.name}: no canary went upstream"
+                    canaries_sent = [v for v in _string_leaves(arguments) if PII in v or ID in v]
+                    sent_upstream[spec.name] = [v for v in canaries_sent if v in received]
+                    assert sent_upstream[spec.name] == canaries_sent, f"{spec.name}: not every canary went up"
 
             for spec in READ_TOOLS:
                 arguments = canary_arguments(spec, canaries)
