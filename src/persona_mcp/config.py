@@ -35,10 +35,6 @@ DEFAULT_REFRESH_WINDOW_SECONDS = 60.0
 DEFAULT_FILE_RETENTION_SECONDS = 3600.0
 
 
-class ConfigurationError(ValueError):
-    """Settings that cannot be used; the message names each setting and what is wrong with it."""
-
-
 def default_data_dir() -> Path:
     """Where the SQLite file, keys and exported files live unless configured otherwise."""
     xdg = os.environ.get("XDG_DATA_HOME")
@@ -221,19 +217,8 @@ def _toml_path() -> Path | None:
     return candidate if candidate.exists() else None
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment and TOML file, with explicit overrides on top.
-
-    Invalid values raise `ConfigurationError`, whose message names every offending setting.
-    """
-    try:
-        return _load_settings(**overrides)
-    except ValidationError as exc:
-        raise ConfigurationError(_describe(exc)) from None
-
-
-def _describe(exc: ValidationError) -> str:
-    """One line per invalid setting, without the input value (it may be a secret)."""
+def describe_invalid_settings(exc: ValidationError) -> str:
+    """One line per invalid setting, for an operator: what is wrong, never the value (it may be a secret)."""
     lines = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]) or exc.title
@@ -241,7 +226,8 @@ def _describe(exc: ValidationError) -> str:
     return f"invalid configuration ({exc.title}):\n  " + "\n  ".join(lines)
 
 
-def _load_settings(**overrides: Any) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and TOML file, with explicit overrides on top."""
     settings = Settings(**overrides)
     # The nested section reads its own PERSONA_API_* variables; pydantic-settings would only look for
     # PERSONA_MCP_PERSONA__* otherwise.
