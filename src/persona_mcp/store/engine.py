@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ def create_store(url: str, *, echo: bool = False) -> Store:
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
-            create_private_file(Path(parsed.database))
+            _create_private_database(Path(parsed.database))
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -72,37 +73,31 @@ def create_store(url: str, *, echo: bool = False) -> Store:
     return Store(engine=engine)
 
 
-def create_private_file(database: Path) -> None:
-    """Create the SQLite file (and its directory) readable by this user only; tighten an older one.
-
-    A file this process cannot open or change (another user's, or read-only) is left to SQLite, which
-    reports the problem itself.
-    """
+def _create_private_database(database: Path) -> None:
+    """Create the SQLite file (and its directory) readable by this user only; tighten older files."""
     create_private_dir(database.parent)
+    _owner_only(database, os.O_RDWR | os.O_CREAT)
+    for suffix in _SQLITE_COMPANIONS:
+        _owner_only(Path(f"{database}{suffix}"), os.O_RDONLY)
+
+
+def _owner_only(path: Path, flags: int) -> None:
+    """Open `path` (created 0600 if `flags` say so) and take group and other permissions away.
+
+    A file this process cannot open or change (absent, another user's, read-only) is left alone: SQLite
+    reports any problem with it itself.
+    """
     try:
-        fd = os.open(database, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(path, flags, 0o600)
     except OSError:
         return
     try:
-        _owner_only(fd)
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, mode & 0o700)
     finally:
         os.close(fd)
-    for suffix in _SQLITE_COMPANIONS:
-        try:
-            fd = os.open(f"{database}{suffix}", os.O_RDONLY)
-        except OSError:
-            continue  # absent, the usual case
-        try:
-            _owner_only(fd)
-        finally:
-            os.close(fd)
-
-
-def _owner_only(fd: int) -> None:
-    mode = os.fstat(fd).st_mode & 0o777
-    if mode & 0o077:
-        with contextlib.suppress(OSError):  # not ours to change: SQLite will say so if it matters
-            os.fchmod(fd, mode & 0o700)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
