@@ -22,7 +22,6 @@ import pytest
 from psycopg import errors, sql
 from sqlalchemy.engine import make_url
 
-from conftest import POSTGRES_URL, require_postgres
 from persona_mcp.audit.chain import PG_LOCK_SQL
 from persona_mcp.store import create_store, upgrade
 from persona_mcp.testing import connected
@@ -50,6 +49,7 @@ def documented_statements() -> list[str]:
 class Deployment:
     """Unique names for this test's roles and schema, and a URL for each role."""
 
+    server: str  # the superuser URL the tests are configured with
     suffix: str
     password: str
 
@@ -68,15 +68,15 @@ class Deployment:
 
     def url(self, role: str) -> str:
         """A psycopg URL logging in as the documented `role` (e.g. `persona_mcp_app`)."""
-        url = make_url(POSTGRES_URL).set(username=self.name(role), password=self.password)
+        url = make_url(self.server).set(username=self.name(role), password=self.password)
         return url.render_as_string(hide_password=False)
 
     def roles(self) -> list[str]:
         return [self.name(f"persona_mcp{part}") for part in ("_app", "_auditor", "_owner")]
 
 
-def superuser() -> psycopg.Connection:
-    return psycopg.connect(POSTGRES_URL, autocommit=True)
+def superuser(deployment: Deployment) -> psycopg.Connection:
+    return psycopg.connect(deployment.server, autocommit=True)
 
 
 def connect_as(deployment: Deployment, role: str) -> psycopg.Connection:
@@ -86,11 +86,10 @@ def connect_as(deployment: Deployment, role: str) -> psycopg.Connection:
 
 
 @pytest.fixture
-def deployment() -> Iterator[Deployment]:
-    require_postgres()
-    made = Deployment(suffix=uuid.uuid4().hex[:10], password=secrets.token_hex(12))
+def deployment(postgres_url: str) -> Iterator[Deployment]:
+    made = Deployment(server=postgres_url, suffix=uuid.uuid4().hex[:10], password=secrets.token_hex(12))
     yield made
-    with superuser() as conn:
+    with superuser(made) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(made.schema)))
         for role in made.roles():
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
@@ -113,7 +112,7 @@ async def test_the_server_runs_under_the_documented_app_role_which_cannot_alter_
     statements = documented_statements()
     setup = [deployment.rename(s) for s in statements if not ON_TABLES.search(s)]
     grants = [deployment.rename(s) for s in statements if ON_TABLES.search(s)]
-    with superuser() as conn:
+    with superuser(deployment) as conn:
         for statement in setup:
             conn.execute(statement)  # type: ignore[arg-type]  # SQL from our own docs, names made unique
 
