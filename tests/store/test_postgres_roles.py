@@ -4,19 +4,26 @@ The role SQL is read from the documentation itself, so the two cannot drift apar
 get a unique suffix (roles are shared by the whole cluster); everything is dropped afterwards. The steps
 are the documented ones: the statements that set up roles and the schema run first (as a superuser); the
 owner runs the migrations; the owner then runs the statements that grant on tables; the server then runs
-under the app role, through the real pipeline, with a read and a write; last, the app role tries to
-change the audit log and must be refused by privileges (SQLSTATE 42501), not merely by the triggers.
+under the app role, through the real pipeline, with a read and a write; the app role then tries to
+change the audit log and must be refused by privileges (SQLSTATE 42501), not merely by the triggers; last,
+a reviewer runs `persona-mcp audit verify` and `audit query` under the auditor role, which can read the
+audit tables and nothing else.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import secrets
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import psycopg
 import pytest
 from psycopg import errors, sql
@@ -30,6 +37,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
 SECURITY_MD = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 AUDIT_TABLES = ("audit_records", "audit_checkpoints")
+PERSONA_MCP = str(Path(sys.executable).with_name("persona-mcp"))
 DOC_NAMES = re.compile(r"\bpersona_mcp(_owner|_app|_auditor)?\b")
 #: A statement naming a table (or all tables/sequences of the schema) can only run after the migrations.
 ON_TABLES = re.compile(r"\bON\s+(ALL\s+\w+\s+IN\s+SCHEMA\b|persona_mcp\.)", re.IGNORECASE)
@@ -73,6 +81,17 @@ class Deployment:
 
     def roles(self) -> list[str]:
         return [self.name(f"persona_mcp{part}") for part in ("_app", "_auditor", "_owner")]
+
+
+async def _cli(args: list[str], *, data_dir: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    """Run `persona-mcp` with this data dir and database (empty: the data dir's SQLite file)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONA_MCP_", "PERSONA_API_"))}
+    env["PERSONA_MCP_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["PERSONA_MCP_DATABASE_URL"] = database_url
+    with anyio.fail_after(120):
+        done = await anyio.run_process([PERSONA_MCP, *args], env=env, check=False)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
 def superuser(deployment: Deployment) -> psycopg.Connection:
@@ -161,6 +180,23 @@ async def test_the_server_runs_under_the_documented_app_role_which_cannot_alter_
                 with pytest.raises(errors.InsufficientPrivilege):
                     app.execute(sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(trigger), name))
         assert app.execute("SELECT seq, hash FROM audit_records ORDER BY seq").fetchall() == before
+
+    # The reviewer, on another host with only the public key, verifies and queries as the auditor role.
+    reviewer = tmp_path / "reviewer"
+    reviewer.mkdir()
+    pem = reviewer / "audit.pub.pem"
+    exported = await _cli(["audit", "pubkey", "--output", str(pem)], data_dir=tmp_path, database_url="")
+    assert exported.returncode == 0, exported.stderr
+    as_auditor = {"data_dir": reviewer, "database_url": deployment.url("persona_mcp_auditor")}
+    verified = await _cli(["audit", "verify", "--json", "--pubkey", str(pem)], **as_auditor)
+    assert verified.returncode == 0, verified.stderr[-2000:]
+    assert json.loads(verified.stdout)["ok"] is True
+    queried = await _cli(["audit", "query", "--json", "--tool", "create_account"], **as_auditor)
+    assert queried.returncode == 0, queried.stderr[-2000:]
+    assert [json.loads(line)["kind"] for line in queried.stdout.splitlines()] == [
+        "call.intent",
+        "call.outcome",
+    ]
 
     with connect_as(deployment, "persona_mcp_auditor") as auditor:
         assert auditor.execute("SELECT count(*) FROM audit_records").fetchone() == (len(before),)
