@@ -16,7 +16,7 @@ LABEL org.opencontainers.image.title="persona-mcp" \
       org.opencontainers.image.licenses="Apache-2.0"
 RUN groupadd --system --gid 10001 persona \
  && useradd --system --uid 10001 --gid persona --home-dir /data --no-create-home persona \
- && mkdir -p /data && chown persona:persona /data
+ && mkdir -p /data && chown persona:persona /data && chmod 700 /data
 COPY --from=build /opt/venv /opt/venv
 ENV PATH="/opt/venv/bin:$PATH" \
     PERSONA_MCP_DATA_DIR=/data \

@@ -53,6 +53,13 @@ def require_postgres() -> None:
 
 
 @pytest.fixture
+def postgres_url() -> str:
+    """The server's URL as configured (a superuser), for tests that create their own roles and schemas."""
+    require_postgres()
+    return POSTGRES_URL
+
+
+@pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
     """A URL whose connections use a fresh, empty schema; dropped after the test."""
     require_postgres()

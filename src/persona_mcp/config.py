@@ -10,12 +10,14 @@ field names below, with `[persona]` holding the upstream section.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,10 +31,51 @@ DEFAULT_BASE_URL = "https://api.withpersona.com/api/v1"
 DEFAULT_REFRESH_WINDOW_SECONDS = 60.0
 
 
+#: How long a file a tool saved (an inquiry PDF: unmasked personal data) is kept by default.
+DEFAULT_FILE_RETENTION_SECONDS = 3600.0
+
+
 def default_data_dir() -> Path:
     """Where the SQLite file, keys and exported files live unless configured otherwise."""
     xdg = os.environ.get("XDG_DATA_HOME")
     return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "persona-mcp"
+
+
+def create_private_dir(path: Path) -> Path:
+    """Create `path` readable by this user only (0700): it holds the database, keys and PDFs.
+
+    An existing directory keeps its mode (it may be a mounted volume the operator set up on purpose);
+    docs/security.md tells operators to make it 0700.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def jwks_url_problem(url: str) -> str | None:
+    """Why `url` may not serve the keys that JWTs are checked with, or None if it may.
+
+    Whoever can change the key set in transit can mint any token, so the keys come over https; plain
+    http is accepted only from this host (a local issuer in development or a sidecar).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return None
+    shown = f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else repr(url[:64])
+    return (
+        "the JWKS URL must use https (plain http only for a loopback host such as 127.0.0.1 or localhost), "
+        f"got {shown}; set PERSONA_MCP_OAUTH_JWKS_URL to the issuer's https JWKS URL"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class PersonaSettings(BaseSettings):
@@ -92,6 +135,14 @@ class OAuthSettings(BaseSettings):
     )
     http_timeout_seconds: float = Field(default=5.0, gt=0, description="Timeout of the JWKS request.")
 
+    @field_validator("jwks_url")
+    @classmethod
+    def _keys_over_https(cls, value: str | None) -> str | None:
+        problem = None if value is None else jwks_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @field_validator("algorithms")
     @classmethod
     def _only_supported(cls, value: list[str]) -> list[str]:
@@ -126,6 +177,11 @@ class Settings(BaseSettings):
         le=3600,
         description="Renew stored OAuth tokens this long before they expire (at most half their lifetime).",
     )
+    file_retention_seconds: float = Field(
+        default=DEFAULT_FILE_RETENTION_SECONDS,
+        gt=0,
+        description="Delete files tools saved (inquiry PDFs: unmasked personal data) after this long.",
+    )
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 
@@ -159,6 +215,15 @@ def _toml_path() -> Path | None:
     data_dir = os.environ.get("PERSONA_MCP_DATA_DIR")
     candidate = (Path(data_dir) if data_dir else default_data_dir()) / "persona-mcp.toml"
     return candidate if candidate.exists() else None
+
+
+def describe_invalid_settings(exc: ValidationError) -> str:
+    """One line per invalid setting, for an operator: what is wrong, never the value (it may be a secret)."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or exc.title
+        lines.append(f"{where}: {error['msg']}")
+    return f"invalid configuration ({exc.title}):\n  " + "\n  ".join(lines)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -2,11 +2,18 @@
 
 These are not the audit log. A last processor drops any key that looks like it could carry a secret or
 a body, so a careless `log.info(..., headers=...)` cannot leak one.
+
+Personal data stays out too. HTTP libraries log every request with its full URL, and Persona's list
+filters put personal values in the query string (`filter[reference-id]=jane.doe@example.com`); the audit
+log digests those values, so the operational log must not spell them out. Request logging of those
+libraries, and the statement logging of the database drivers, is therefore silenced at every level
+(their warnings still come through), and any URL that still reaches a log line loses its query string.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -16,6 +23,36 @@ import structlog
 _FORBIDDEN_KEYS = frozenset(
     {"authorization", "headers", "body", "json", "token", "api_key", "secret", "password", "content"}
 )
+
+
+#: Loggers that write one line per HTTP request with its URL (upstream calls, this server's access log) or
+#: per SQL statement with its parameters (audit queries by principal or e-mail digest, grant lookups).
+QUIET_LOGGERS = (
+    "httpx2",
+    "httpcore2",
+    "httpx",
+    "httpcore",
+    "uvicorn.access",
+    "aiosqlite",
+    "sqlalchemy.engine",
+    "psycopg",
+)
+
+_URL_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#\"'<>]*)\?[^\s#\"'<>]*")
+
+
+def _without_query(text: str) -> str:
+    return _URL_QUERY.sub(r"\1?[query dropped]", text)
+
+
+def _drop_url_queries(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Cut the query string off every URL in a log line: it carries search filters (personal data)."""
+    for key, value in event.items():
+        if isinstance(value, str) and "://" in value:
+            event[key] = _without_query(value)
+    return event
 
 
 def _drop_secrets(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -73,6 +110,7 @@ def configure_logging(level: str = "INFO") -> None:
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
                 _drop_secrets,
+                _drop_url_queries,
                 structlog.processors.JSONRenderer(),
             ],
         )
@@ -80,11 +118,14 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
     structlog.configure(
         processors=[
             *_SHARED,
             structlog.processors.format_exc_info,
             _drop_secrets,
+            _drop_url_queries,
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -31,7 +31,7 @@ SIGNING_KEY_ENV = "PERSONA_MCP_AUDIT_SIGNING_KEY_FILE"
 
 
 def _read_or_create(path: Path, create: Callable[[], bytes]) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -25,7 +25,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from persona_mcp.auth.callers import VerifiedJwt
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.scopes import Scope
-from persona_mcp.auth.settings import OAuthSettings
+from persona_mcp.auth.settings import OAuthSettings, jwks_url_problem
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +46,9 @@ class JwtVerifier:
     ) -> None:
         if not settings.issuer or not settings.jwks_url:
             raise ValueError("JWT callers need PERSONA_MCP_OAUTH_ISSUER and PERSONA_MCP_OAUTH_JWKS_URL")
+        problem = jwks_url_problem(settings.jwks_url)
+        if problem:
+            raise ValueError(problem)  # settings changed after validation must not slip past the rule
         resource = audience or settings.resource_url
         if not resource:
             raise ValueError("JWT callers need this server's resource URL (PERSONA_MCP_OAUTH_RESOURCE_URL)")

@@ -4,6 +4,6 @@ They are defined there so that `config` imports nothing from the package; this m
 import path working.
 """
 
-from persona_mcp.config import SUPPORTED_ALGORITHMS, OAuthSettings
+from persona_mcp.config import SUPPORTED_ALGORITHMS, OAuthSettings, jwks_url_problem
 
-__all__ = ["SUPPORTED_ALGORITHMS", "OAuthSettings"]
+__all__ = ["SUPPORTED_ALGORITHMS", "OAuthSettings", "jwks_url_problem"]

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import anyio
 import typer
+from pydantic import ValidationError
 
-from persona_mcp.config import load_settings
+from persona_mcp.config import describe_invalid_settings, load_settings
 from persona_mcp.logs import configure_logging
 from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.run import run_http, run_stdio
@@ -52,7 +53,11 @@ def app(
         exclude_tools=_names(exclude_tools),
         read_only=read_only,
     )
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        typer.echo(f"error: {describe_invalid_settings(exc)}", err=True)
+        raise typer.Exit(2) from None
     try:
         if transport is Transport.STDIO:
             anyio.run(run_stdio, settings, exposure)

@@ -25,7 +25,7 @@ from persona_mcp.auth.credentials import open_credential_resolver
 from persona_mcp.auth.grants import GrantStore
 from persona_mcp.auth.jwt import JwtVerifier
 from persona_mcp.auth.ratelimit import GrantRateLimiter
-from persona_mcp.config import Settings
+from persona_mcp.config import Settings, create_private_dir
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
 from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
 from persona_mcp.server.errors import Refusal
@@ -34,6 +34,7 @@ from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.tools.mcp_schema import to_mcp_tool
+from persona_mcp.tools.saved_files import FileRetention, saved_files_dir
 
 log = structlog.get_logger("persona_mcp.server")
 
@@ -118,7 +119,9 @@ async def open_server(
     exposed = exposed_tools(exposure or ExposureOptions())  # unknown names fail before anything opens
     instance = instance_id or default_instance_id(settings.data_dir)
     async with AsyncExitStack() as stack:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        create_private_dir(settings.data_dir)
+        saved = FileRetention(saved_files_dir(settings.data_dir), settings.file_retention_seconds)
+        stack.enter_context(saved.sweeping())
         if store is None:
             store = create_store(settings.resolved_database_url)
             stack.push_async_callback(store.close)

@@ -38,6 +38,7 @@ from persona_mcp.tools.inputs import (
     iso,
 )
 from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, ResultModel, plain_fields
+from persona_mcp.tools.saved_files import saved_files_dir
 from persona_mcp.tools.search import SearchInput, search_tool
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
@@ -334,12 +335,15 @@ def _write_private(directory: Path, name: str, content: bytes) -> Path:
 
 
 async def print_pdf(ctx: ToolContext, args: InquiryRef) -> InquiryPdf:
-    """Save the unmasked PDF under `<data_dir>/files`, named from the validated id and a fresh uuid."""
+    """Save the unmasked PDF under `<data_dir>/files`, named from the validated id and a fresh uuid.
+
+    The server deletes it once `file_retention_seconds` have passed (see `tools.saved_files`).
+    """
     response = await ctx.persona.get_file(path_for("/inquiries/{inquiry_id}/print", args))
     ctx.touch(args.inquiry_id)
     name = f"{args.inquiry_id}-{uuid.uuid4().hex}.pdf"
     target = await anyio.to_thread.run_sync(
-        _write_private, Path(ctx.data_dir) / "files", name, response.content
+        _write_private, saved_files_dir(ctx.data_dir), name, response.content
     )
     media_type = response.content_type.split(";")[0].strip().lower()
     return InquiryPdf(

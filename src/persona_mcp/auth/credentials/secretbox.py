@@ -141,7 +141,7 @@ def load_secret_box(secret_key: SecretStr | None, data_dir: Path) -> SecretBox:
 
 def write_key_file(path: Path, key: bytes) -> None:
     """Create `path` with mode 0600 holding `key` (fails if it exists: keys are never overwritten)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(encode_key(key) + "\n")
