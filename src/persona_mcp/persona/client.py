@@ -500,7 +500,7 @@ class PersonaClient:
                     return admission.permit, 0.0
                 await admission.permit.give_back()
             if not budget.allows(wait):
-                return None, min(wait, await self._gate.window_seconds(self._rate_budget))
+                return None, min(wait, admission.window)
             _log.info("persona.wait", method=method, path=path, seconds=round(wait, 3))
             await budget.sleep(self._sleep, wait)
             delay = 0.0

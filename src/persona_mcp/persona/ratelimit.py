@@ -166,9 +166,13 @@ def _bounded(wait: float, state: WindowState) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """The gate's answer: a permit (with `wait` 0), or how long to wait (at most one window) and no permit."""
+    """The gate's answer: a permit (with `wait` 0), or how long to wait and no permit.
+
+    `window` is the budget's window length, the cap on `wait` and on any hint derived from it.
+    """
 
     wait: float
+    window: float
     permit: Permit | None
 
 
@@ -221,9 +225,10 @@ class RateGate:
 
     async def admit(self, budget: str = DEFAULT_BUDGET) -> Admission:
         """A permit to send now, or the wait before asking again (which holds no place in any queue)."""
-        wait = await self._ledger.update(budget, lambda s, now: admit(s, now, self._slow_down_below))
-        return Admission(wait, Permit(self._ledger, budget) if wait <= 0 else None)
 
-    async def window_seconds(self, budget: str = DEFAULT_BUDGET) -> float:
-        """The budget's window length: the cap on any wait hint."""
-        return await self._ledger.update(budget, lambda s, now: (s, s.window))
+        def step(state: WindowState, now: float) -> tuple[WindowState, tuple[float, float]]:
+            state, wait = admit(state, now, self._slow_down_below)
+            return state, (wait, state.window)
+
+        wait, window = await self._ledger.update(budget, step)
+        return Admission(wait, window, Permit(self._ledger, budget) if wait <= 0 else None)
