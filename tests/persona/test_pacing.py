@@ -13,6 +13,7 @@ from persona_mcp.persona import (
     RateGate,
     RateLimitedError,
     RetryPolicy,
+    ServerError,
     UpstreamUnavailableError,
 )
 from persona_mcp.persona.ratelimit import LocalLedger
@@ -188,3 +189,20 @@ async def test_a_gate_answers_every_caller_without_a_queue(sleeper: SleepRecorde
     sleeper.advance(12.0)
     granted = [await gate.admit("b") for _ in range(6)]
     assert [a.permit is not None for a in granted] == [True] * 5 + [False]
+
+
+async def test_a_retry_after_holds_every_caller_until_it_passes_and_no_longer(
+    make_client: ClientFactory, fake: FakePersona, sleeper: SleepRecorder
+) -> None:
+    client = make_client(retry=RetryPolicy(max_retries=0, budget_seconds=1.0))
+    unavailable = Reply(503, {"errors": [{"title": "Service unavailable"}]}, {"Retry-After": "5"})
+    fake.then(_ok(120, 100, 60), unavailable)
+    await client.get("/accounts/act_1")
+    with pytest.raises(ServerError):
+        await client.get("/accounts/act_1")
+    with pytest.raises(RateLimitedError) as held:
+        await client.get("/accounts/act_1")
+    assert held.value.attempts == 0 and held.value.retry_after == pytest.approx(5.0)
+    sleeper.advance(5.0)
+    assert (await client.get("/accounts/act_1")).exchange.attempts == 1
+    assert len(fake.seen) == 3

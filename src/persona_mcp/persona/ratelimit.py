@@ -41,6 +41,8 @@ class WindowState:
 
     Times are seconds on the ledger's clock (the database's, for a shared ledger). `heard` tells whether
     an answer has come back since the window was presumed to open; until then `ends_at` is a guess.
+    `next_at` spaces the window's last requests; `held_until` is Persona's own "not before" (a 429's or
+    503's `Retry-After`), which outlasts the window it was said in.
     """
 
     limit: int | None = None
@@ -50,6 +52,7 @@ class WindowState:
     in_flight: int = 0
     next_at: float = 0.0
     window_seconds: float | None = None
+    held_until: float = 0.0
 
     @property
     def window(self) -> float:
@@ -88,12 +91,19 @@ def current(state: WindowState, now: float) -> WindowState:
     """The state as of `now`: once the window's end has passed, a fresh window is presumed."""
     if state.ends_at is None or now < state.ends_at:
         return state
-    return WindowState(limit=state.limit, remaining=state.limit, window_seconds=state.window_seconds)
+    return WindowState(
+        limit=state.limit,
+        remaining=state.limit,
+        window_seconds=state.window_seconds,
+        held_until=state.held_until,
+    )
 
 
 def admit(state: WindowState, now: float, slow_down_below: float) -> tuple[WindowState, float]:
     """Give a permit (wait 0) or say how long to wait; a wait reserves nothing."""
     state = current(state, now)
+    if now < state.held_until:
+        return state, _bounded(state.held_until - now, state)
     if state.remaining is None:
         # Persona has not told us its limit yet: the first answers will.
         return replace(state, in_flight=state.in_flight + 1), 0.0
@@ -128,8 +138,8 @@ def answered(
         # An answer without the headers still counted upstream.
         state = replace(state, remaining=max(state.remaining - 1, 0))
     if hold is not None:
-        # Persona refused for now: nothing more until the stated time, which is never beyond the window.
-        state = replace(state, remaining=0, ends_at=now + min(hold, state.window), heard=True)
+        # Persona refused for now: nothing more until the stated time, but never longer than a window.
+        state = replace(state, held_until=max(state.held_until, now + min(hold, state.window)))
     return state, None
 
 

@@ -91,6 +91,7 @@ def _state(row: Any) -> WindowState:
         in_flight=row.in_flight,
         next_at=row.next_at,
         window_seconds=row.window_seconds,
+        held_until=row.held_until,
     )
 
 
@@ -103,6 +104,7 @@ def _columns(state: WindowState) -> dict[str, Any]:
         "in_flight": state.in_flight,
         "next_at": state.next_at,
         "window_seconds": state.window_seconds,
+        "held_until": state.held_until,
     }
 
 

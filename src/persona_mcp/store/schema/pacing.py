@@ -23,6 +23,7 @@ upstream_rate_windows = Table(
     Column("in_flight", Integer, nullable=False, server_default="0"),
     Column("next_at", Double, nullable=False, server_default="0"),
     Column("window_seconds", Double, nullable=True),
+    Column("held_until", Double, nullable=False, server_default="0"),
 )
 
 __all__ = ["metadata", "upstream_rate_windows"]

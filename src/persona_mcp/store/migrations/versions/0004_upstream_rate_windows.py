@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("in_flight", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("next_at", sa.Double(), nullable=False, server_default="0"),
         sa.Column("window_seconds", sa.Double(), nullable=True),
+        sa.Column("held_until", sa.Double(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("budget", name="pk_upstream_rate_windows"),
     )
 
