@@ -452,6 +452,11 @@ class PersonaClient:
                     delay_s=round(pending_delay, 3),
                 )
                 continue
+            except BaseException:
+                # Cancelled in flight: the request may have counted upstream.
+                with anyio.CancelScope(shield=True):
+                    await permit.unanswered()
+                raise
 
             status = response.status_code
             request_id = _rid(response)
