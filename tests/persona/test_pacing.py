@@ -8,6 +8,8 @@ hint to the agent: it must never be longer than Persona's window.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from persona_mcp.persona import (
     RateGate,
@@ -16,7 +18,7 @@ from persona_mcp.persona import (
     ServerError,
     UpstreamUnavailableError,
 )
-from persona_mcp.persona.ratelimit import LocalLedger
+from persona_mcp.persona.ratelimit import LocalLedger, WindowState, admit, current
 from persona_mcp.persona.retry import RateLimitInfo
 
 from .conftest import ClientFactory, FakePersona, Reply, SleepRecorder, account
@@ -206,3 +208,34 @@ async def test_a_retry_after_holds_every_caller_until_it_passes_and_no_longer(
     sleeper.advance(5.0)
     assert (await client.get("/accounts/act_1")).exchange.attempts == 1
     assert len(fake.seen) == 3
+
+
+_states = st.builds(
+    WindowState,
+    limit=st.none() | st.integers(1, 1000),
+    remaining=st.none() | st.integers(0, 1000),
+    ends_at=st.none() | st.floats(0, 10_000),
+    heard=st.booleans(),
+    in_flight=st.integers(0, 100),
+    next_at=st.floats(0, 10_000),
+    window_seconds=st.none() | st.floats(1, 3600),
+    held_until=st.floats(0, 10_000),
+)
+
+
+@given(state=_states, now=st.floats(0, 10_000), slow_down_below=st.floats(0, 0.99))
+def test_asking_the_gate_reserves_nothing_and_never_hears_a_wait_longer_than_the_window(
+    state: WindowState, now: float, slow_down_below: float
+) -> None:
+    after, wait = admit(state, now, slow_down_below)
+    assert 0.0 <= wait <= after.window
+    before = current(state, now)
+    if wait > 0:
+        assert (after.in_flight, after.remaining, after.held_until) == (
+            before.in_flight,
+            before.remaining,
+            before.held_until,
+        )
+        assert admit(after, now, slow_down_below) == (after, wait), "asking again changes nothing"
+    else:
+        assert after.in_flight == before.in_flight + 1
