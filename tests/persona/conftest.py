@@ -138,13 +138,24 @@ class ScriptedTransport(httpx2.AsyncBaseTransport):
 
 
 class SleepRecorder:
-    """An injected `sleep` that returns at once and remembers what it was asked to wait."""
+    """An injected `sleep` that returns at once, remembers what it was asked to wait and moves `now` on.
+
+    Clients built with `clock=sleeper.now` see the time they slept pass, as they would with real sleeps.
+    """
 
     def __init__(self) -> None:
         self.calls: list[float] = []
+        self._now = 1000.0
+
+    def now(self) -> float:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += seconds
 
     async def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+        self._now += seconds
 
     @property
     def total(self) -> float:
@@ -187,6 +198,7 @@ async def make_client(
             "credentials": ApiKeyCredential(API_KEY),
             "transport": transport,
             "sleep": sleeper,
+            "clock": sleeper.now,
             "rng": random.Random(7),
             "retry": RetryPolicy(max_retries=3, budget_seconds=30.0, base_delay=0.5, max_delay=4.0),
             "on_exchange": exchanges.append,

@@ -12,7 +12,6 @@ from persona_mcp.persona import (
     Exchange,
     NotFoundError,
     PersonaClient,
-    RateGate,
     RateLimitedError,
     RetryPolicy,
     ServerError,
@@ -267,20 +266,6 @@ async def test_the_rate_gate_is_shared_by_bound_copies_of_a_client(
     await client.get("/accounts/act_1")
     await client.bind().get("/accounts/act_1")
     assert sleeper.calls == [pytest.approx(5.0, abs=0.5)]
-
-
-async def test_under_fifteen_percent_remaining_requests_are_spaced_over_the_window() -> None:
-    now = [100.0]
-    gate = RateGate(clock=lambda: now[0])
-    from persona_mcp.persona.retry import RateLimitInfo
-
-    gate.observe(RateLimitInfo(limit=100, remaining=50, reset=30))
-    assert gate.reserve() == 0.0
-    gate.observe(RateLimitInfo(limit=100, remaining=10, reset=30))
-    waits = [gate.reserve() for _ in range(3)]
-    assert waits == [pytest.approx(0.0), pytest.approx(3.0), pytest.approx(6.0)]
-    gate.observe(RateLimitInfo(limit=100, remaining=90, reset=60))
-    assert gate.reserve() == 0.0
 
 
 async def test_retry_after_accepts_seconds_and_http_dates() -> None:

@@ -56,6 +56,7 @@ async def persona(
         transport=SandboxTransport(sandbox),
         retry=RetryPolicy(max_retries=3, budget_seconds=30.0),
         sleep=sleeper,
+        clock=sleeper.now,
         rng=random.Random(3),
         on_exchange=exchanges.append,
     )

@@ -53,7 +53,7 @@ from persona_mcp.persona.errors import (
 )
 from persona_mcp.persona.exchange import Exchange
 from persona_mcp.persona.paths import check_path
-from persona_mcp.persona.ratelimit import RateGate
+from persona_mcp.persona.ratelimit import DEFAULT_BUDGET, Permit, RateGate
 from persona_mcp.persona.retry import RateLimitInfo, RetryPolicy, backoff_delay, parse_retry_after
 
 __all__ = ["Exchange", "FileResponse", "PersonaClient", "PersonaResponse", "RetryPolicy"]
@@ -182,6 +182,7 @@ class PersonaClient:
         self._rng = rng or random.Random()
         self._clock = clock
         self._gate = rate_gate or RateGate(clock=clock)
+        self._rate_budget = DEFAULT_BUDGET
 
     @classmethod
     def from_settings(
@@ -206,10 +207,13 @@ class PersonaClient:
         *,
         credentials: CredentialProvider | None = None,
         on_exchange: Callable[[Exchange], None] | None = None,
+        rate_budget: str | None = None,
     ) -> PersonaClient:
         """A copy sharing the connection pool and rate gate, with other credentials and/or audit hook.
 
-        The copy does not own the pool: closing it is a no-op; close the original.
+        `rate_budget` names the rate-limit budget the copy spends from: Persona's limit is per environment,
+        so calls with keys of one environment share one budget. The copy does not own the pool: closing it
+        is a no-op; close the original.
         """
         bound = copy.copy(self)
         bound._owns_http = False
@@ -217,6 +221,8 @@ class PersonaClient:
             bound._credentials = credentials
         if on_exchange is not None:
             bound._on_exchange = on_exchange
+        if rate_budget is not None:
+            bound._rate_budget = rate_budget
         return bound
 
     @property
@@ -393,27 +399,33 @@ class PersonaClient:
             return self._failure_error(failure, method, path, key, progress, reason)
 
         while True:
-            wait = max(pending_delay, self._gate.reserve())
-            if wait > 0:
-                if not budget.allows(wait):
-                    if failure is None:
-                        raise RateLimitedError(
-                            "held by the local rate-limit gate longer than the retry budget",
-                            status=None,
-                            retry_after=wait,
-                            attempts=0,
-                            retry_safe=True,
-                            method=method,
-                            path=path,
-                            idempotency_key=key,
-                        )
-                    raise give_up(f"gave up: waiting {wait:.1f}s would exceed the retry budget")
-                _log.info("persona.wait", method=method, path=path, seconds=round(wait, 3))
-                await budget.sleep(self._sleep, wait)
+            permit, wait = await self._through_gate(budget, pending_delay, method, path)
+            if permit is None:
+                # Refused before sending: nothing is held for this call, and the hint is at most a window.
+                if failure is None:
+                    raise RateLimitedError(
+                        "held by the local rate-limit gate longer than the retry budget",
+                        status=None,
+                        retry_after=wait,
+                        attempts=0,
+                        retry_safe=True,
+                        method=method,
+                        path=path,
+                        idempotency_key=key,
+                    )
+                refused = give_up(f"gave up: waiting {wait:.1f}s would exceed the retry budget")
+                refused.retry_after = wait
+                raise refused
             if progress.attempts > 0 and budget.remaining() <= 0:
+                await permit.give_back()
                 raise give_up("gave up: retry budget exhausted")
 
-            token = await self._credentials.bearer_token()
+            try:
+                token = await self._credentials.bearer_token()
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await permit.give_back()
+                raise
             progress.attempts += 1
             # Retries may not outlast the budget by more than a token half second.
             timeout = (
@@ -431,6 +443,7 @@ class PersonaClient:
             try:
                 response = await self._http.send(request)
             except httpx2.TransportError as exc:
+                await permit.unanswered()
                 self._log_attempt(method, path, progress.attempts, attempt_started, error=type(exc).__name__)
                 progress.status, progress.request_id = None, None
                 progress.maybe_applied = progress.maybe_applied or failure_may_have_applied(exc)
@@ -449,6 +462,11 @@ class PersonaClient:
                     delay_s=round(pending_delay, 3),
                 )
                 continue
+            except BaseException:
+                # Cancelled in flight: the request may have counted upstream.
+                with anyio.CancelScope(shield=True):
+                    await permit.unanswered()
+                raise
 
             status = response.status_code
             request_id = _rid(response)
@@ -456,7 +474,7 @@ class PersonaClient:
             progress.maybe_applied = progress.maybe_applied or answer_may_have_applied(status)
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             limits = RateLimitInfo.from_headers(response.headers)
-            self._gate.observe(limits, retry_after=retry_after if status in (429, 503) else None)
+            await permit.answered(limits, retry_after=retry_after if status in (429, 503) else None)
             self._log_attempt(method, path, progress.attempts, attempt_started, status, request_id)
             if 200 <= status < 300:
                 return response
@@ -481,6 +499,27 @@ class PersonaClient:
                 )
                 continue
             raise give_up("" if status != 401 or not reauthorized else "rejected again after a new token")
+
+    async def _through_gate(
+        self, budget: _Budget, delay: float, method: str, path: str
+    ) -> tuple[Permit | None, float]:
+        """Wait out `delay` and the gate within the budget: a permit, or (None, the wait that does not fit).
+
+        Each wait is followed by a fresh question to the gate, so a caller never holds a place it may not
+        use, and the gate's answer always reflects what Persona said last.
+        """
+        while True:
+            admission = await self._gate.admit(self._rate_budget)
+            wait = max(delay, admission.wait)
+            if admission.permit is not None:
+                if wait <= 0:
+                    return admission.permit, 0.0
+                await admission.permit.give_back()
+            if not budget.allows(wait):
+                return None, min(wait, admission.window)
+            _log.info("persona.wait", method=method, path=path, seconds=round(wait, 3))
+            await budget.sleep(self._sleep, wait)
+            delay = 0.0
 
     def _failure_error(
         self,

@@ -1,60 +1,244 @@
-"""A client-side gate that keeps requests inside Persona's rate-limit window.
+"""Pacing of requests to Persona, driven by what Persona says about its rate-limit window.
 
-Persona's limit is per environment and shared by every key and caller (PROTOCOL.md section 8), so one gate
-is shared by a client and all its `bind()` copies. It learns from the `RateLimit-*` headers of every
-response: when `RateLimit-Remaining` reaches 0 it holds all requests until `RateLimit-Reset` (or the
-`Retry-After` of a 429) has passed; when fewer than `slow_down_below` of the window's requests remain it
-spaces requests evenly over the rest of the window instead of spending them in a burst that ends in 429s.
+Persona's limit is a fixed window per environment, shared by every key and caller (PROTOCOL.md section 8):
+it opens with the first request, allows `RateLimit-Limit` requests, and resets `RateLimit-Reset` seconds
+later. The gate keeps, per budget, only what Persona last said (limit, lowest remaining, when the window
+ends) and the permits handed out whose answers have not come back yet. A caller either gets a permit now
+or is told how long to wait; a caller that waits holds nothing, so a caller that gives up costs nothing
+(the gate of the first wave pushed a slot forward for every caller, refused or not, and locked a server
+out of Persona for hours). Every answer replaces the gate's belief with Persona's word; when the window's
+end has passed the budget is presumed full again, so the gate recovers by itself without any request.
+
+Permits that are never settled (a cancelled call) are forgotten when their window ends. Waits are never
+longer than the window: the longest `RateLimit-Reset` seen, or a minute before Persona has said anything.
+Below `slow_down_below` of the limit the rest of the window is spread evenly, as Persona advises, instead
+of being spent in a burst that ends in 429s.
+
+Where the state lives is a `WindowLedger`: this process's memory by default, or a table that replicas
+sharing PostgreSQL update atomically, so that they spend one budget between them.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 from persona_mcp.persona.retry import RateLimitInfo
 
+#: Persona's documented window (requests per minute), assumed until a `RateLimit-Reset` says otherwise.
+DEFAULT_WINDOW_SECONDS = 60.0
+#: The budget of a client that was not told which one it spends from.
+DEFAULT_BUDGET = "default"
+
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    """What Persona last said about one budget, and the permits given out against it.
+
+    Times are seconds on the ledger's clock (the database's, for a shared ledger). `heard` tells whether
+    an answer has come back since the window was presumed to open; until then `ends_at` is a guess.
+    `next_at` spaces the window's last requests; `held_until` is Persona's own "not before" (a 429's or
+    503's `Retry-After`), which outlasts the window it was said in.
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    ends_at: float | None = None
+    heard: bool = False
+    in_flight: int = 0
+    next_at: float = 0.0
+    window_seconds: float | None = None
+    held_until: float = 0.0
+
+    @property
+    def window(self) -> float:
+        """The window's length: the longest `RateLimit-Reset` seen, else Persona's documented minute."""
+        return self.window_seconds or DEFAULT_WINDOW_SECONDS
+
+
+#: One atomic read-modify-write of a budget's state, given the ledger's current time.
+Step = Callable[[WindowState, float], tuple[WindowState, _R]]
+
+
+class WindowLedger(Protocol):
+    """Where the window state of each budget lives; `update` applies one step atomically."""
+
+    async def update(self, key: str, step: Step[_R]) -> _R: ...
+
+
+class LocalLedger:
+    """Window state in this process's memory (one server process, or tests)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._states: dict[str, WindowState] = {}
+
+    async def update(self, key: str, step: Step[_R]) -> _R:
+        # No await between read and write: atomic on the event loop.
+        state, result = step(self._states.get(key, WindowState()), self._clock())
+        self._states[key] = state
+        return result
+
+
+# -- the transitions: pure functions of (state, now) --------------------------------------------------------
+
+
+def current(state: WindowState, now: float) -> WindowState:
+    """The state as of `now`: once the window's end has passed, a fresh window is presumed."""
+    if state.ends_at is None or now < state.ends_at:
+        return state
+    return WindowState(
+        limit=state.limit,
+        remaining=state.limit,
+        window_seconds=state.window_seconds,
+        held_until=state.held_until,
+    )
+
+
+def admit(state: WindowState, now: float, slow_down_below: float) -> tuple[WindowState, float]:
+    """Give a permit (wait 0) or say how long to wait; a wait reserves nothing."""
+    state = current(state, now)
+    if now < state.held_until:
+        return state, _bounded(state.held_until - now, state)
+    if state.remaining is None:
+        # Persona has not told us its limit yet: the first answers will.
+        return replace(state, in_flight=state.in_flight + 1), 0.0
+    available = state.remaining - state.in_flight
+    ends_at = state.ends_at
+    if ends_at is None:
+        # A presumed-fresh window opens with this request; it ends a window from now at the latest.
+        ends_at = now + state.window
+        state = replace(state, ends_at=ends_at, heard=False, next_at=0.0)
+    if available <= 0:
+        return state, _bounded(ends_at - now, state)
+    if state.heard and state.limit is not None and available < state.limit * slow_down_below:
+        if now < state.next_at:
+            return state, _bounded(state.next_at - now, state)
+        state = replace(state, next_at=now + (ends_at - now) / available)
+    return replace(state, in_flight=state.in_flight + 1), 0.0
+
+
+def answered(
+    state: WindowState, now: float, info: RateLimitInfo, hold: float | None
+) -> tuple[WindowState, None]:
+    """Settle a permit with Persona's answer: its `RateLimit-*` headers and, on a 429/503, `Retry-After`."""
+    state = current(state, now)
+    state = replace(state, in_flight=max(state.in_flight - 1, 0))
+    if info.reset is not None and info.reset > 0:
+        state = replace(state, window_seconds=max(state.window_seconds or 0.0, info.reset))
+    if info.limit is not None and info.limit >= 1:
+        state = replace(state, limit=int(info.limit))
+    if info.remaining is not None and info.reset is not None:
+        state = _merge(state, now, int(info.remaining), now + info.reset)
+    elif state.remaining is not None:
+        # An answer without the headers still counted upstream.
+        state = replace(state, remaining=max(state.remaining - 1, 0))
+    if hold is not None:
+        # Persona refused for now: nothing more until the stated time, but never longer than a window.
+        state = replace(state, held_until=max(state.held_until, now + min(hold, state.window)))
+    return state, None
+
+
+def _merge(state: WindowState, now: float, remaining: int, ends_at: float) -> WindowState:
+    """Fold one answer's window into the state; an answer from a later window replaces it."""
+    # `RateLimit-Reset` is whole seconds, so answers from one window disagree about its end by up to one.
+    known_end = state.ends_at
+    if not state.heard or known_end is None or ends_at > known_end + 1.0:
+        return replace(state, remaining=remaining, ends_at=ends_at, heard=True, next_at=0.0)
+    lowest = remaining if state.remaining is None else min(state.remaining, remaining)
+    # The latest estimate of the end is the safe one: it is never before the true end by more than rounding.
+    return replace(state, remaining=lowest, ends_at=max(known_end, ends_at))
+
+
+def unanswered(state: WindowState, now: float) -> tuple[WindowState, None]:
+    """Settle a permit whose request was sent but got no answer: count it as spent."""
+    state = current(state, now)
+    remaining = None if state.remaining is None else max(state.remaining - 1, 0)
+    return replace(state, in_flight=max(state.in_flight - 1, 0), remaining=remaining), None
+
+
+def unused(state: WindowState, now: float) -> tuple[WindowState, None]:
+    """Give back a permit whose request was never sent, and the pacing slot it took."""
+    state = current(state, now)
+    return replace(state, in_flight=max(state.in_flight - 1, 0), next_at=min(state.next_at, now)), None
+
+
+def _bounded(wait: float, state: WindowState) -> float:
+    return min(max(wait, 0.0), state.window)
+
+
+# -- the gate ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The gate's answer: a permit (with `wait` 0), or how long to wait and no permit.
+
+    `window` is the budget's window length, the cap on `wait` and on any hint derived from it.
+    """
+
+    wait: float
+    window: float
+    permit: Permit | None
+
+
+class Permit:
+    """The right to send one request; settled once, by the answer, by a lost answer or by not sending."""
+
+    def __init__(self, ledger: WindowLedger, key: str) -> None:
+        self._ledger = ledger
+        self._key = key
+        self._settled = False
+
+    async def answered(self, info: RateLimitInfo, *, retry_after: float | None = None) -> None:
+        """Persona answered: its headers (and, for a 429 or 503, its `Retry-After`) become the state."""
+        if self._settle():
+            await self._ledger.update(self._key, lambda s, now: answered(s, now, info, retry_after))
+
+    async def unanswered(self) -> None:
+        """The request went out but no answer came back; it may have counted, so it is taken as spent."""
+        if self._settle():
+            await self._ledger.update(self._key, unanswered)
+
+    async def give_back(self) -> None:
+        """The request was not sent after all."""
+        if self._settle():
+            await self._ledger.update(self._key, unused)
+
+    def _settle(self) -> bool:
+        first, self._settled = not self._settled, True
+        return first
+
 
 class RateGate:
-    """Tells each request how long to wait before it may be sent."""
+    """Tells each request to go now (with a permit) or how long to wait, per budget.
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, slow_down_below: float = 0.15) -> None:
+    A client and all its `bind()` copies share one gate; each copy names the budget it spends from (one
+    per Persona environment), and the ledger decides whether other replicas share it.
+    """
+
+    def __init__(
+        self,
+        ledger: WindowLedger | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        slow_down_below: float = 0.15,
+    ) -> None:
         if not 0.0 <= slow_down_below < 1.0:
             raise ValueError("slow_down_below must be in [0, 1)")
-        self._clock = clock
+        self._ledger = ledger if ledger is not None else LocalLedger(clock)
         self._slow_down_below = slow_down_below
-        self._blocked_until = 0.0
-        self._interval = 0.0
-        self._next_slot = 0.0
 
-    def observe(self, info: RateLimitInfo, *, retry_after: float | None = None) -> None:
-        """Update from a response's rate-limit headers (and its `Retry-After`, if it is a 429)."""
-        now = self._clock()
-        if info.exhausted or retry_after is not None:
-            wait = retry_after if retry_after is not None else (info.reset or 0.0)
-            self._blocked_until = max(self._blocked_until, now + wait)
-            return
-        if info.remaining is None:
-            return
-        low = (
-            info.limit is not None
-            and info.limit > 0
-            and info.reset is not None
-            and info.remaining < info.limit * self._slow_down_below
-        )
-        if low and info.reset is not None:
-            self._interval = info.reset / max(info.remaining, 1.0)
-        else:
-            self._interval = 0.0
-            self._next_slot = 0.0
-            # A fresh window with requests to spare lifts any earlier hold.
-            self._blocked_until = min(self._blocked_until, now)
+    async def admit(self, budget: str = DEFAULT_BUDGET) -> Admission:
+        """A permit to send now, or the wait before asking again (which holds no place in any queue)."""
 
-    def reserve(self) -> float:
-        """Seconds the caller must wait before sending; reserves its slot when pacing is active."""
-        now = self._clock()
-        start = max(now, self._blocked_until)
-        if self._interval > 0:
-            start = max(start, self._next_slot)
-            self._next_slot = start + self._interval
-        return start - now
+        def step(state: WindowState, now: float) -> tuple[WindowState, tuple[float, float]]:
+            state, wait = admit(state, now, self._slow_down_below)
+            return state, (wait, state.window)
+
+        wait, window = await self._ledger.update(budget, step)
+        return Admission(wait, window, Permit(self._ledger, budget) if wait <= 0 else None)

@@ -27,11 +27,13 @@ from persona_mcp.auth.jwt import JwtVerifier
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.config import Settings, create_private_dir
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
+from persona_mcp.persona.ratelimit import RateGate
 from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
 from persona_mcp.server.errors import Refusal
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
 from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.session_info import session_info_from_context
+from persona_mcp.server.upstream_windows import ledger_for
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.tools.mcp_schema import to_mcp_tool
 from persona_mcp.tools.saved_files import FileRetention, saved_files_dir
@@ -145,6 +147,7 @@ async def open_server(
                 max_retries=settings.persona.max_retries, budget_seconds=settings.persona.retry_budget_seconds
             ),
             transport=persona_transport,
+            rate_gate=RateGate(ledger_for(store)),
         )
         stack.push_async_callback(persona.aclose)
         pipeline = CallPipeline(

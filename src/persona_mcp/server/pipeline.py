@@ -252,7 +252,11 @@ class CallPipeline:
     ) -> Any:
         if spec.operations:
             provider = await self._credentials.provider_for(caller.grant.environment, caller.principal)
-            persona = self._persona.bind(credentials=provider, on_exchange=record.exchanges.append)
+            persona = self._persona.bind(
+                credentials=provider,
+                on_exchange=record.exchanges.append,
+                rate_budget=caller.grant.environment.value,  # Persona's limit is per environment
+            )
         else:
             persona = self._persona
         ctx = ToolContext(persona=persona, idempotency_key=idempotency_key, data_dir=self._data_dir)

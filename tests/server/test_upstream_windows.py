@@ -1,0 +1,169 @@
+"""Replicas sharing PostgreSQL spend one Persona budget together (issue 11, case 1), on the real database.
+
+Each "replica" is its own engine, rate gate and client (or its own whole server) on one migrated schema;
+the upstream is one sandbox, whose window is long enough that it never resets during a test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from sqlalchemy import text
+from starlette.applications import Starlette
+
+from persona_mcp.persona import ApiKeyCredential, PersonaClient, RateGate, RateLimitedError, RetryPolicy
+from persona_mcp.sandbox import DEFAULT_API_KEY, Faults, SandboxConfig, create_app
+from persona_mcp.sandbox.transport import SandboxTransport
+from persona_mcp.server.app import open_server
+from persona_mcp.server.callers import StaticTokenCallers
+from persona_mcp.server.upstream_windows import SharedLedger
+from persona_mcp.store import Store, create_store, upgrade
+from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+SANDBOX_URL = "http://sandbox.test/api/v1"
+WINDOW_SECONDS = 600.0
+
+
+class CountingTransport(httpx2.AsyncBaseTransport):
+    """The sandbox over ASGI, counting its answers by status."""
+
+    def __init__(self, sandbox: Starlette) -> None:
+        self._inner = SandboxTransport(sandbox)
+        self.statuses: list[int] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        self.statuses.append(response.status_code)
+        return response
+
+
+def _sandbox(limit: int) -> Starlette:
+    # Answers take a while, so requests of both replicas are in flight together, as over a network.
+    faults = Faults(rate_limit_per_minute=limit, rate_limit_window_seconds=WINDOW_SECONDS, latency_ms=20)
+    return create_app(SandboxConfig(faults=faults))
+
+
+@pytest.fixture
+async def stores(postgres_schema_url: str) -> AsyncIterator[tuple[Store, Store]]:
+    """Two engines on one schema: two replicas' connections to the shared database."""
+    first, second = create_store(postgres_schema_url), create_store(postgres_schema_url)
+    await upgrade(first)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+def _replica(store: Store, transport: httpx2.AsyncBaseTransport) -> PersonaClient:
+    return PersonaClient(
+        base_url=SANDBOX_URL,
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        transport=transport,
+        retry=RetryPolicy(max_retries=2, budget_seconds=1.0),
+        # Unpaced, so the window's last requests go out at once too and the count is exact.
+        rate_gate=RateGate(SharedLedger(store), slow_down_below=0.0),
+    ).bind(rate_budget="sandbox")
+
+
+async def test_two_replicas_sharing_postgresql_spend_one_budget_together(stores: tuple[Store, Store]) -> None:
+    upstream = CountingTransport(_sandbox(limit=40))
+    first, second = (_replica(store, upstream) for store in stores)
+    await first.get("/accounts")  # the window opens; Persona's limit is now known to both
+    refused: list[float] = []
+
+    async def agent(replica: PersonaClient) -> None:
+        try:
+            await replica.get("/accounts")
+        except RateLimitedError as held:
+            assert held.attempts == 0 and held.retry_after is not None
+            refused.append(held.retry_after)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            for replica in (first, second):
+                for _ in range(32):
+                    group.start_soon(agent, replica)
+
+    assert upstream.statuses.count(429) == 0
+    assert upstream.statuses.count(200) == 40  # the whole window, spent once between the two
+    assert len(refused) == 64 - 39 and max(refused) <= WINDOW_SECONDS
+
+
+async def test_a_replica_that_never_called_holds_back_when_another_spent_the_window(
+    stores: tuple[Store, Store],
+) -> None:
+    upstream = CountingTransport(_sandbox(limit=2))
+    first, second = (_replica(store, upstream) for store in stores)
+    await first.get("/accounts")
+    await first.get("/accounts")  # answered with RateLimit-Remaining: 0
+    with pytest.raises(RateLimitedError) as held:
+        await second.get("/accounts")
+    assert held.value.attempts == 0 and upstream.statuses == [200, 200]
+    assert held.value.retry_after is not None and held.value.retry_after <= WINDOW_SECONDS
+
+
+async def test_a_row_locked_by_a_stalled_replica_delays_pacing_by_the_lock_timeout_not_for_ever(
+    stores: tuple[Store, Store],
+) -> None:
+    first, second = stores
+    gate = RateGate(SharedLedger(first))
+    admission = await gate.admit("sandbox")
+    assert admission.permit is not None
+    await admission.permit.give_back()
+    async with second.engine.connect() as stalled:
+        await stalled.execute(
+            text("SELECT * FROM upstream_rate_windows WHERE budget = 'sandbox' FOR UPDATE")
+        )  # a replica holding the row, then stopping inside its transaction
+        with anyio.fail_after(10):
+            late = await gate.admit("sandbox")  # falls back to this replica's memory after the timeout
+        assert late.permit is not None
+        await stalled.rollback()
+
+
+async def test_servers_on_one_postgresql_store_share_the_budget_of_their_environment(
+    tmp_path: Path, postgres_schema_url: str
+) -> None:
+    upstream = sandbox_app()
+    faults = upstream.state.sandbox.faults
+    faults.rate_limit_per_minute, faults.rate_limit_window_seconds = 3, WINDOW_SECONDS
+    async with AsyncExitStack() as stack:
+        replicas = []
+        for name in ("a", "b"):
+            settings = sandbox_settings(
+                tmp_path / name, database_url=postgres_schema_url, retry_budget_seconds=1.0
+            )
+            app = await stack.enter_async_context(
+                open_server(
+                    settings,
+                    transport="memory",
+                    persona_transport=SandboxTransport(upstream),
+                    instance_id=f"replica-{name}",
+                )
+            )
+            assert isinstance(app.caller_source, StaticTokenCallers)
+            app.caller_source.token = await issue_grant(app, ["accounts:read"], principal=f"agent-{name}")
+            replicas.append(app)
+
+        first = await stack.enter_async_context(Client(replicas[0].server))
+        second = await stack.enter_async_context(Client(replicas[1].server))
+        for _ in range(3):
+            result = await first.call_tool("list_accounts", {})
+            assert not result.is_error, result.content
+        spent = sum(upstream.state.sandbox.counters.values())
+
+        held = await second.call_tool("list_accounts", {})
+        assert held.is_error
+        message = held.content[0].text  # type: ignore[union-attr]
+        wait = re.search(r"wait ([0-9.]+) s", message)
+        assert wait is not None and float(wait.group(1)) <= WINDOW_SECONDS, message
+        assert sum(upstream.state.sandbox.counters.values()) == spent, "nothing was sent for replica b"
