@@ -1,14 +1,14 @@
 """upstream rate-limit windows shared by replicas
 
-Revision ID: 0004_upstream_rate_windows
-Revises: 0003_credentials
+Revision ID: 0005_upstream_rate_windows
+Revises: 0004_audit_object_index
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_upstream_rate_windows"
-down_revision = "0003_credentials"
+revision = "0005_upstream_rate_windows"
+down_revision = "0004_audit_object_index"
 branch_labels = None
 depends_on = None
 
