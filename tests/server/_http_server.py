@@ -42,7 +42,11 @@ class Running:
 
 @asynccontextmanager
 async def http_server(
-    tmp_path: Path, *, http: HttpSettings | None = None, public_url: str | None = None, bind: str = "127.0.0.1"
+    tmp_path: Path,
+    *,
+    http: HttpSettings | None = None,
+    public_url: str | None = None,
+    bind: str = "127.0.0.1",
 ) -> AsyncIterator[Running]:
     """Serve the assembled server; `public_url` is its resource URL, `bind` the address it was told."""
     port = free_port()

@@ -154,4 +154,3 @@ async def test_healthz_reports_degraded_when_the_session_table_is_nearly_full(tm
         assert health.status_code == 200
         assert health.json()["status"] == "degraded"
         assert health.json()["sessions"] == {"open": 9, "limit": 10}
-
