@@ -8,7 +8,7 @@ from typing import Annotated
 import anyio
 import typer
 
-from persona_mcp.config import load_settings
+from persona_mcp.config import HttpSettings, load_settings
 from persona_mcp.logs import configure_logging
 from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.run import run_http, run_stdio
@@ -43,6 +43,30 @@ def app(
         bool, typer.Option("--read-only", help="Offer read tools only (wins over all).")
     ] = False,
     log_level: Annotated[str, typer.Option(help="Log level for the stderr JSON log.")] = "INFO",
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Host header served over HTTP (host, host:port or host:*); repeatable. "
+            "Default: the host of --public-url. Loopback is always served."
+        ),
+    ] = None,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Origin served over HTTP (scheme://host[:port]); repeatable. "
+            "Default: the origin of --public-url."
+        ),
+    ] = None,
+    max_sessions: Annotated[int | None, typer.Option(min=1, help="Open HTTP sessions in total.")] = None,
+    max_sessions_per_grant: Annotated[
+        int | None, typer.Option(min=1, help="Open HTTP sessions one grant may hold.")
+    ] = None,
+    session_idle_timeout: Annotated[
+        float | None, typer.Option(min=0.001, help="Seconds after which an idle HTTP session is closed.")
+    ] = None,
+    header_timeout: Annotated[
+        float | None, typer.Option(min=0.001, help="Seconds a client has to send its request headers.")
+    ] = None,
 ) -> None:
     """Serve the Persona tools over MCP."""
     configure_logging(log_level)
@@ -53,6 +77,17 @@ def app(
         read_only=read_only,
     )
     settings = load_settings()
+    given = {
+        "allowed_hosts": allowed_host,
+        "allowed_origins": allowed_origin,
+        "max_sessions": max_sessions,
+        "max_sessions_per_grant": max_sessions_per_grant,
+        "session_idle_timeout_seconds": session_idle_timeout,
+        "header_timeout_seconds": header_timeout,
+    }
+    overrides = {name: value for name, value in given.items() if value}
+    if overrides:  # command-line options win over the environment and the file
+        settings.http = HttpSettings.model_validate(settings.http.model_dump() | overrides)
     try:
         if transport is Transport.STDIO:
             anyio.run(run_stdio, settings, exposure)
