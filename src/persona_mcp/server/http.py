@@ -81,6 +81,18 @@ def _is_local(request: Request) -> bool:
         return False
 
 
+def _add_sessions(report: dict[str, Any], request: Request, *, open_sessions: int, limit: int) -> None:
+    """`degraded` near the session limit (still 200: serving, but new sessions may soon be refused); the
+    session count, version and instance id only for local or authenticated callers."""
+    if report["status"] == "ok" and open_sessions >= SESSIONS_DEGRADED_AT * limit:
+        report["status"] = "degraded"
+    if request.user.is_authenticated or _is_local(request):
+        report["sessions"] = {"open": open_sessions, "limit": limit}
+    else:
+        report.pop("version", None)
+        report.pop("instance", None)
+
+
 def build_http_app(
     app: PersonaMcp,
     *,
@@ -124,14 +136,7 @@ def build_http_app(
     async def healthz(request: Request) -> JSONResponse:
         report = app.health()
         status_code = 200 if report["status"] == "ok" else 503
-        open_sessions = ledger.open_count()
-        if report["status"] == "ok" and open_sessions >= SESSIONS_DEGRADED_AT * limits.max_sessions:
-            report["status"] = "degraded"  # still serving (200), but new sessions may soon be refused
-        if request.user.is_authenticated or _is_local(request):
-            report["sessions"] = {"open": open_sessions, "limit": limits.max_sessions}
-        else:
-            report.pop("version", None)
-            report.pop("instance", None)
+        _add_sessions(report, request, open_sessions=ledger.open_count(), limit=limits.max_sessions)
         return JSONResponse(report, status_code=status_code)
 
     routes: list[Any] = [
