@@ -18,7 +18,7 @@ import persona_mcp
 from persona_mcp.config import HttpSettings
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import open_server
-from persona_mcp.server.rebinding import allowed_headers
+from persona_mcp.server.rebinding import allowed_headers, matches
 from persona_mcp.server.run import http_app_for
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
@@ -28,7 +28,9 @@ PUBLIC_URL = "https://mcp.example.com/mcp"
 ROUTES = ["/healthz", "/mcp", "/.well-known/oauth-protected-resource/mcp"]
 
 
-async def test_a_foreign_host_is_refused_on_every_route_when_bound_to_all_addresses(tmp_path: Path) -> None:
+async def test_a_foreign_host_is_refused_on_every_route_when_bound_to_all_addresses(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async with http_server(tmp_path, public_url=PUBLIC_URL, bind="0.0.0.0") as running:
         token = await issue_grant(running.app, ["accounts:read"])
         async with httpx2.AsyncClient(base_url=running.base, timeout=30) as http:
@@ -41,6 +43,7 @@ async def test_a_foreign_host_is_refused_on_every_route_when_bound_to_all_addres
                 "/mcp", json=INITIALIZE, headers={**ACCEPT, **bearer(token), "Host": "evil.com"}
             )
             assert call.status_code == 421
+    assert "evil.com" not in caplog.text, "refusals are not logged: a rebinding page could fill the log"
 
 
 async def test_a_foreign_origin_is_refused_on_every_route_when_bound_to_all_addresses(tmp_path: Path) -> None:
@@ -91,6 +94,15 @@ def test_allowed_values_are_derived_from_the_public_url() -> None:
     assert {"127.0.0.1:*", "localhost:*", "[::1]:*"} <= set(derived.allowed_hosts)
     assert "evil.com" not in allowed_headers("https://MCP.Example.com/mcp").allowed_hosts
     assert "mcp.example.com" in allowed_headers("https://MCP.Example.com/mcp").allowed_hosts
+
+
+def test_a_wildcard_port_matches_only_a_port() -> None:
+    patterns = ["127.0.0.1:*", "mcp.example.com"]
+    assert matches("127.0.0.1:8000", patterns) and matches("mcp.example.com", patterns)
+    assert not matches("127.0.0.1:8000.evil.com", patterns)
+    assert not matches("127.0.0.1.evil.com:80", patterns)
+    assert not matches("mcp.example.com.evil.com", patterns)
+    assert not matches("", patterns)
 
 
 def test_hosts_and_origins_can_be_configured_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

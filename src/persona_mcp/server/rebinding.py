@@ -6,8 +6,10 @@ metadata included, keeps such a page from using the server through a victim's br
 is bound to. The names allowed come from the public URL (the token audience) unless configured, and
 loopback is always allowed so that local clients and health probes keep working.
 
-The header matching is the MCP SDK's own (`TransportSecurityMiddleware`: exact values or `name:*` for any
-port); this module decides which values to allow and applies the check to the whole app, not only `/mcp`.
+The patterns are the MCP SDK's (`TransportSecuritySettings`: exact values, or `name:*` for any port), and
+the same settings go to the SDK's own check on `/mcp`. The matching is done here rather than with the SDK's
+`TransportSecurityMiddleware`, which logs every refused request at WARNING with the attacker's header
+values: a rebinding page could fill the log at will. Refusals here are not logged.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import json
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from starlette.requests import Request
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
@@ -86,23 +88,46 @@ _REFUSALS = {
 }
 
 
+def matches(value: str, patterns: Sequence[str]) -> bool:
+    """Whether a Host or Origin value, as sent, is one of `patterns` (`name:*`: that name, any port)."""
+    for pattern in patterns:
+        if pattern.endswith(":*"):
+            prefix = pattern[:-1]
+            if value.startswith(prefix) and value[len(prefix) :].isdigit():
+                return True
+        elif value == pattern:
+            return True
+    return False
+
+
 class RebindingGuard:
-    """ASGI middleware refusing HTTP requests whose Host or Origin header is not allowed (421 / 403)."""
+    """ASGI middleware refusing HTTP requests whose Host (421) or Origin (403) header is not allowed.
+
+    A request without Host is refused; one without Origin (not from a browser page, or same-origin) is not.
+    """
 
     def __init__(self, app: ASGIApp, *, settings: TransportSecuritySettings) -> None:
         self._app = app
-        self._check = TransportSecurityMiddleware(settings)
+        self._hosts = [host.lower() for host in settings.allowed_hosts]
+        self._origins = [origin.lower() for origin in settings.allowed_origins]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        refused = await self._check.validate_request(Request(scope))
-        if refused is None:
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if not matches(headers.get("host", ""), self._hosts):
+            await _refuse(send, 421)
+        elif origin is not None and not matches(origin, self._origins):
+            await _refuse(send, 403)
+        else:
             await self._app(scope, receive, send)
-            return
-        error, description = _REFUSALS.get(refused.status_code, _REFUSALS[421])
-        body = json.dumps({"error": error, "error_description": description}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": refused.status_code, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse(send: Send, status: int) -> None:
+    error, description = _REFUSALS[status]
+    body = json.dumps({"error": error, "error_description": description}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
