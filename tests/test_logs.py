@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -42,3 +44,16 @@ def test_structlog_and_library_records_are_json_lines_on_stderr_without_secrets(
         "logger": "mcp.server",
     }
     assert "pmcp_secret" not in captured.err
+
+
+def test_a_library_record_after_the_configured_stderr_was_closed_goes_to_the_current_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    replaced = (tmp_path / "stderr.txt").open("w")
+    monkeypatch.setattr(sys, "stderr", replaced)
+    configure_logging("INFO")
+    logging.getLogger("mcp.server").warning("first")
+    replaced.close()  # e.g. a test runner's capture, gone once its test ended
+    monkeypatch.undo()
+    logging.getLogger("mcp.server").warning("second")
+    assert json.loads(capsys.readouterr().err)["event"] == "second"

@@ -94,7 +94,9 @@ async def test_a_grant_holds_at_most_its_cap_of_sessions_and_ending_one_frees_a_
         assert [r.reason for r in records if r.tool == "initialize"] == ["session limit", "session limit"]
 
 
-async def test_another_grant_cannot_end_or_keep_alive_a_session_it_does_not_own(tmp_path: Path) -> None:
+async def test_another_grant_cannot_free_a_place_by_deleting_a_session_it_does_not_own(
+    tmp_path: Path,
+) -> None:
     async with http_server(tmp_path, http=HttpSettings(max_sessions_per_grant=1)) as running:
         owner = await issue_grant(running.app, ["accounts:read"], principal="owner")
         intruder = await issue_grant(running.app, ["accounts:read"], principal="intruder")
