@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -74,3 +76,16 @@ def test_library_warnings_still_come_through_but_urls_in_any_line_lose_their_que
     assert lines[1]["url"] == "https://persona.test/api/v1/accounts?[query dropped]"
     assert lines[1]["note"] == "see <https://persona.test/api/v1/accounts?[query dropped]>"
     assert "canary" not in err
+
+
+def test_a_library_record_after_the_configured_stderr_was_closed_goes_to_the_current_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    replaced = (tmp_path / "stderr.txt").open("w")
+    monkeypatch.setattr(sys, "stderr", replaced)
+    configure_logging("INFO")
+    logging.getLogger("mcp.server").warning("first")
+    replaced.close()  # e.g. a test runner's capture, gone once its test ended
+    monkeypatch.undo()
+    logging.getLogger("mcp.server").warning("second")
+    assert json.loads(capsys.readouterr().err)["event"] == "second"

@@ -11,15 +11,17 @@ field names below, with `[persona]` holding the upstream section.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -157,6 +159,58 @@ class OAuthSettings(BaseSettings):
         return bool(self.issuer and self.jwks_url)
 
 
+#: Seconds a client has to send a request's complete headers (slowloris protection).
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+
+
+class HttpSettings(BaseSettings):
+    """Streamable HTTP exposure and session limits (`PERSONA_MCP_HTTP_*`, TOML section `[http]`).
+
+    Together these keep one caller, or a browser page on a rebinding domain, from taking the server out of
+    service: which Host and Origin headers are served at all, how many MCP sessions may be open (in total
+    and per grant), how long an idle session lives, and how long a client may take to send its request
+    headers. Lists accept JSON or comma-separated values in the environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_MCP_HTTP_", extra="ignore")
+
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host headers served, as `host`, `host:port` or `host:*`; empty means the public URL's "
+        "host. Loopback (127.0.0.1, localhost, [::1], any port) is always allowed.",
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origin headers served (`scheme://host[:port]`, `:*` for any port); empty means the "
+        "public URL's origin. Loopback origins are always allowed; requests without Origin are not affected.",
+    )
+    max_sessions: int = Field(
+        default=1000, ge=1, description="Open MCP sessions in total; /healthz reports degraded at 90 %."
+    )
+    max_sessions_per_grant: int = Field(
+        default=10, ge=1, description="Open MCP sessions one grant may hold at a time."
+    )
+    session_idle_timeout_seconds: float = Field(
+        default=300.0, gt=0, le=86400, description="A session with no request in flight this long is closed."
+    )
+    header_timeout_seconds: float = Field(
+        default=DEFAULT_HEADER_TIMEOUT_SECONDS,
+        gt=0,
+        le=300,
+        description="Time a client has to send a request's complete headers.",
+    )
+
+    @field_validator("allowed_hosts", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+
 class Settings(BaseSettings):
     """Server settings (`PERSONA_MCP_*`), with the upstream section nested under `persona`."""
 
@@ -184,6 +238,7 @@ class Settings(BaseSettings):
     )
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -234,10 +289,12 @@ def load_settings(**overrides: Any) -> Settings:
     if "persona" not in overrides:
         file_section = settings.persona.model_dump(exclude_unset=True)
         settings.persona = PersonaSettings(**{k: v for k, v in file_section.items() if k not in _env_keys()})
+    if "http" not in overrides:  # the same rule for the [http] section: the environment wins over the file
+        file_section = settings.http.model_dump(exclude_unset=True)
+        env = _env_keys("PERSONA_MCP_HTTP_")
+        settings.http = HttpSettings(**{k: v for k, v in file_section.items() if k not in env})
     return settings
 
 
-def _env_keys() -> set[str]:
-    return {
-        name.removeprefix("PERSONA_API_").lower() for name in os.environ if name.startswith("PERSONA_API_")
-    }
+def _env_keys(prefix: str = "PERSONA_API_") -> set[str]:
+    return {name.removeprefix(prefix).lower() for name in os.environ if name.startswith(prefix)}

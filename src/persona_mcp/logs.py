@@ -78,14 +78,12 @@ def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """A handler that writes to whatever `sys.stderr` is when a record is emitted."""
+    """A handler that writes to whatever `sys.stderr` is when a record is emitted. It never holds on to
+    a stream (`setStream` would flush the previous one, which may be closed by then, and raise into the
+    code that logged, e.g. an HTTP request)."""
 
     def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.setStream(sys.stderr)
-        super().emit(record)
+        super().__init__(_StderrNow())
 
 
 _SHARED: list[Any] = [

@@ -1,9 +1,13 @@
 """Calls-per-minute limits per grant, in process: a token bucket per grant id.
 
 A bucket holds up to `rate` calls and refills at `rate / 60` per second, so a grant may burst up to its
-per-minute rate and then sustain it. In process by design: with several replicas each enforces the rate
-on its own share of calls; the limit protects Persona and the organisation's key from one runaway agent,
-not billing, so that over-approximation is accepted.
+per-minute rate and then sustain it. Opening an MCP session over HTTP (`initialize`) takes from the same
+bucket as a tool call (`server/session_guard.py`): a session costs the server memory whether or not a tool
+is ever called in it, so a grant limited to one call a minute may also open only one session a minute.
+
+In process by design: with several replicas each enforces the rate on its own share of calls; the limit
+protects Persona and the organisation's key from one runaway agent, not billing, so that
+over-approximation is accepted.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import anyio
 import typer
 from pydantic import ValidationError
 
-from persona_mcp.config import describe_invalid_settings, load_settings
+from persona_mcp.config import HttpSettings, describe_invalid_settings, load_settings
 from persona_mcp.logs import configure_logging
 from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.run import run_http, run_stdio
@@ -44,6 +44,30 @@ def app(
         bool, typer.Option("--read-only", help="Offer read tools only (wins over all).")
     ] = False,
     log_level: Annotated[str, typer.Option(help="Log level for the stderr JSON log.")] = "INFO",
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Host header served over HTTP (host, host:port or host:*); repeatable. "
+            "Default: the host of --public-url. Loopback is always served."
+        ),
+    ] = None,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Origin served over HTTP (scheme://host[:port]); repeatable. "
+            "Default: the origin of --public-url."
+        ),
+    ] = None,
+    max_sessions: Annotated[int | None, typer.Option(min=1, help="Open HTTP sessions in total.")] = None,
+    max_sessions_per_grant: Annotated[
+        int | None, typer.Option(min=1, help="Open HTTP sessions one grant may hold.")
+    ] = None,
+    session_idle_timeout: Annotated[
+        float | None, typer.Option(min=0.001, help="Seconds after which an idle HTTP session is closed.")
+    ] = None,
+    header_timeout: Annotated[
+        float | None, typer.Option(min=0.001, help="Seconds a client has to send its request headers.")
+    ] = None,
 ) -> None:
     """Serve the Persona tools over MCP."""
     configure_logging(log_level)
@@ -58,6 +82,17 @@ def app(
     except ValidationError as exc:
         typer.echo(f"error: {describe_invalid_settings(exc)}", err=True)
         raise typer.Exit(2) from None
+    given = {
+        "allowed_hosts": allowed_host,
+        "allowed_origins": allowed_origin,
+        "max_sessions": max_sessions,
+        "max_sessions_per_grant": max_sessions_per_grant,
+        "session_idle_timeout_seconds": session_idle_timeout,
+        "header_timeout_seconds": header_timeout,
+    }
+    overrides = {name: value for name, value in given.items() if value}
+    if overrides:  # command-line options win over the environment and the file
+        settings.http = HttpSettings.model_validate(settings.http.model_dump() | overrides)
     try:
         if transport is Transport.STDIO:
             anyio.run(run_stdio, settings, exposure)

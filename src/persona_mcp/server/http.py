@@ -3,11 +3,17 @@
 Built from the SDK's own pieces (session manager, bearer backend, `RequireAuthMiddleware`, protected
 resource routes) rather than `Server.streamable_http_app`, so the step-up check can sit between
 authentication and the MCP endpoint: it needs the verified token, and must answer before the MCP layer.
+The per-grant session guard sits there too, for the same reason.
+
+Exposure (issue 11): the Host/Origin guard wraps the whole app, on every bind address; sessions are
+bounded in total and per grant and closed when idle; `/healthz` says `degraded` when the session table
+is nearly full, and shows the version and instance id only to local or authenticated callers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +24,6 @@ from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAut
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,10 +35,18 @@ from starlette.routing import Route
 from persona_mcp.audit import AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.scopes import Scope
+from persona_mcp.config import HttpSettings
 from persona_mcp.server.app import PersonaMcp
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
+from persona_mcp.server.rebinding import RebindingGuard, allowed_headers
 from persona_mcp.server.refusals import DenialWriter, RecordRefusedRequests, RefusalAggregator
+from persona_mcp.server.session_guard import OpeningRefusalRecorder, SessionGuard, SessionLedger
 from persona_mcp.server.session_info import SessionInfo, bounded
+
+#: Share of `max_sessions` open at which /healthz reports `degraded`.
+SESSIONS_DEGRADED_AT = 0.9
+#: Headers a reverse proxy adds: a request carrying one is not treated as local, whatever its peer.
+_FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 
 def resource_url(host: str, port: int, public_url: str | None = None) -> str:
@@ -67,31 +80,70 @@ def _denial_writer(app: PersonaMcp) -> DenialWriter:
     return write
 
 
+def _opening_refusal_recorder(app: PersonaMcp) -> OpeningRefusalRecorder:
+    record = _refusal_recorder(app)
+
+    async def record_opening(caller: Caller, session_id: str | None, reason: str) -> None:
+        await record(caller, "initialize", None, session_id, reason)
+
+    return record_opening
+
+
+def _is_local(request: Request) -> bool:
+    """A direct connection from this machine (not one relayed by a proxy on it)."""
+    if any(name in request.headers for name in _FORWARDING_HEADERS) or request.client is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+def _add_sessions(report: dict[str, Any], request: Request, *, open_sessions: int, limit: int) -> None:
+    """`degraded` near the session limit (still 200: serving, but new sessions may soon be refused); the
+    session count, version and instance id only for local or authenticated callers."""
+    if report["status"] == "ok" and open_sessions >= SESSIONS_DEGRADED_AT * limit:
+        report["status"] = "degraded"
+    if request.user.is_authenticated or _is_local(request):
+        report["sessions"] = {"open": open_sessions, "limit": limit}
+    else:
+        report.pop("version", None)
+        report.pop("instance", None)
+
+
 def build_http_app(
     app: PersonaMcp,
     *,
     verifier: TokenVerifier,
     resource: str,
     authorization_servers: list[str],
-    host: str = "127.0.0.1",
+    limits: HttpSettings | None = None,
 ) -> Starlette:
     """The ASGI app serving one assembled server over streamable HTTP."""
-    security = None
-    if host in ("127.0.0.1", "localhost", "::1"):
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
-            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-        )
-    manager = StreamableHTTPSessionManager(app=app.server, security_settings=security)
+    limits = limits or HttpSettings()
+    security = allowed_headers(resource, hosts=limits.allowed_hosts, origins=limits.allowed_origins)
+    manager = StreamableHTTPSessionManager(
+        app=app.server,
+        security_settings=security,
+        session_idle_timeout=limits.session_idle_timeout_seconds,
+        max_sessions=limits.max_sessions,
+    )
+    ledger = SessionLedger(idle_timeout=limits.session_idle_timeout_seconds)
     resource_any = AnyHttpUrl(resource)
     metadata_url = str(build_resource_metadata_url(resource_any))
     tool_scopes: dict[str, Scope] = {spec.name: spec.scope for spec in app.pipeline.exposed}
+    sessions = SessionGuard(
+        StreamableHTTPASGIApp(manager),
+        ledger=ledger,
+        rate_limiter=app.pipeline.rate_limiter,
+        max_per_grant=limits.max_sessions_per_grant,
+        on_refused=_opening_refusal_recorder(app),
+    )
     refusals = RefusalAggregator(_denial_writer(app), app.audit.digester.digest)
     endpoint = RecordRefusedRequests(
         RequireAuthMiddleware(
             StepUpMiddleware(
-                StreamableHTTPASGIApp(manager),
+                sessions,
                 tool_scopes=tool_scopes,
                 tool_effects={spec.name: spec.effect.value for spec in app.pipeline.exposed},
                 on_refused=_refusal_recorder(app),
@@ -104,9 +156,11 @@ def build_http_app(
         explain=app.callers.refusal,
     )
 
-    async def healthz(_request: Request) -> JSONResponse:
+    async def healthz(request: Request) -> JSONResponse:
         report = app.health()
-        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
+        status_code = 200 if report["status"] == "ok" else 503
+        _add_sessions(report, request, open_sessions=ledger.open_count(), limit=limits.max_sessions)
+        return JSONResponse(report, status_code=status_code)
 
     routes: list[Any] = [
         Route("/mcp", endpoint=endpoint),
@@ -121,6 +175,9 @@ def build_http_app(
         )
     )
     middleware = [
+        # Outermost: a request under a name or from an origin this server does not answer to is refused
+        # before anything else looks at it (tokens included), on every route.
+        Middleware(RebindingGuard, settings=security),
         Middleware(AuthenticationMiddleware, backend=BearerAuthBackend(verifier)),
         Middleware(AuthContextMiddleware),
     ]

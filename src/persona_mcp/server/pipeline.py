@@ -86,6 +86,11 @@ class CallPipeline:
         self._clock = clock
 
     @property
+    def rate_limiter(self) -> GrantRateLimiter:
+        """The per-grant limiter; the HTTP transport charges session openings to it as well."""
+        return self._rate
+
+    @property
     def exposed(self) -> list[AnySpec]:
         return [self._specs[name] for name in self._order]
 

@@ -18,6 +18,7 @@ from persona_mcp.config import Settings
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.http import build_http_app, resource_url
+from persona_mcp.server.serving import uvicorn_config
 
 
 class _GracefulServer(uvicorn.Server):
@@ -57,8 +58,12 @@ async def run_stdio(settings: Settings, exposure: ExposureOptions) -> None:
             tg.cancel_scope.cancel()
 
 
-def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str) -> Starlette:
-    """The ASGI app for an opened server: grant tokens always, JWTs when an issuer is configured."""
+def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str = "127.0.0.1") -> Starlette:
+    """The ASGI app for an opened server: grant tokens always, JWTs when an issuer is configured.
+
+    `host`, the bind address, no longer decides anything: the Host and Origin headers served come from
+    `settings.http` or the resource URL, whatever the address (issue 11). It is kept for callers.
+    """
     verifier = CallerTokenVerifier(app.callers, resource_url=resource)
     if settings.oauth.enabled and settings.oauth.issuer:
         issuers = [settings.oauth.issuer]
@@ -67,7 +72,9 @@ def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str) 
         # this server's own origin is the honest answer.
         parts = urlsplit(resource)
         issuers = [f"{parts.scheme}://{parts.netloc}/"]
-    return build_http_app(app, verifier=verifier, resource=resource, authorization_servers=issuers, host=host)
+    return build_http_app(
+        app, verifier=verifier, resource=resource, authorization_servers=issuers, limits=settings.http
+    )
 
 
 async def run_http(
@@ -77,5 +84,7 @@ async def run_http(
     resource = public_url or settings.oauth.resource_url or resource_url(host, port)
     async with open_server(settings, exposure=exposure, transport="http", resource_url=resource) as app:
         asgi = http_app_for(app, settings, resource, host)
-        config = uvicorn.Config(asgi, host=host, port=port, log_level="warning", lifespan="on")
+        config = uvicorn_config(
+            asgi, host=host, port=port, header_timeout=settings.http.header_timeout_seconds
+        )
         await _GracefulServer(config).serve()

@@ -1,0 +1,90 @@
+"""Issue 11, case 3: clients that never finish their request headers (slowloris) are cut off in time.
+
+Raw sockets against the real server: each sends the start of a request and then trickles header bytes,
+never the blank line that ends the headers. Every one must be closed within the configured header
+timeout, however often it sends a byte; a complete request is not limited by it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from _http_server import http_server
+from anyio.abc import SocketStream
+
+from persona_mcp.config import HttpSettings
+
+pytestmark = pytest.mark.anyio
+
+HEADER_TIMEOUT = 1.0
+#: Generous slack for a loaded machine: the point is "closed", not "closed fast".
+SLACK = 10.0
+
+
+async def _read_until_closed(stream: SocketStream) -> bytes:
+    received = b""
+    try:
+        while True:
+            received += await stream.receive()
+    except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionResetError):
+        return received
+
+
+async def test_connections_that_trickle_partial_headers_are_closed_within_the_header_timeout(
+    tmp_path: Path,
+) -> None:
+    limits = HttpSettings(header_timeout_seconds=HEADER_TIMEOUT)
+    async with http_server(tmp_path, http=limits) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        answers: list[bytes] = []
+
+        async def slowloris() -> None:
+            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+                await stream.send(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+
+                async def trickle() -> None:
+                    for index in range(1000):
+                        await stream.send(f"X-Slow-{index}: a\r\n".encode())
+                        await anyio.sleep(HEADER_TIMEOUT / 5)
+
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(trickle)
+                    answers.append(await _read_until_closed(stream))
+                    tg.cancel_scope.cancel()
+
+        with anyio.fail_after(HEADER_TIMEOUT + SLACK):
+            async with anyio.create_task_group() as tg:
+                for _ in range(50):
+                    tg.start_soon(slowloris)
+
+        assert len(answers) == 50
+        assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), answers[:3]
+        async with httpx2.AsyncClient() as http:
+            assert (await http.get(f"{running.base}/healthz")).status_code == 200
+
+
+async def test_a_connection_that_sends_nothing_is_closed_too(tmp_path: Path) -> None:
+    limits = HttpSettings(header_timeout_seconds=HEADER_TIMEOUT)
+    async with http_server(tmp_path, http=limits) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            with anyio.fail_after(HEADER_TIMEOUT + SLACK):
+                assert (await _read_until_closed(stream)).startswith(b"HTTP/1.1 408")
+
+
+async def test_the_header_deadline_does_not_cut_a_request_whose_headers_arrived(tmp_path: Path) -> None:
+    limits = HttpSettings(header_timeout_seconds=HEADER_TIMEOUT)
+    async with http_server(tmp_path, http=limits) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            body = b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}'
+            head = f"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+            await stream.send(head.encode() + b"Content-Type: application/json\r\n\r\n")
+            await anyio.sleep(HEADER_TIMEOUT * 2)  # the body comes late; the headers were in time
+            await stream.send(body)
+            with anyio.fail_after(SLACK):
+                answer = await stream.receive()
+        assert answer.startswith(b"HTTP/1.1 401"), "answered (401: no token), not timed out"
