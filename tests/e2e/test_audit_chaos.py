@@ -254,7 +254,7 @@ async def _run_chaos(
 
 async def test_chaos_on_sqlite_every_upstream_request_ends_in_one_outcome_record(tmp_path: Path) -> None:
     require_tmpfs()
-    with small_tmpfs(tmp_path / "db", "6m") as mount:
+    with small_tmpfs(tmp_path / "db", "64m") as mount:
         database = mount / "persona-mcp.sqlite3"
         settings = sandbox_settings(
             tmp_path / "data", database_url=f"sqlite+aiosqlite:///{database}", max_retries=0
@@ -274,7 +274,7 @@ async def test_chaos_on_postgresql_every_upstream_request_ends_in_one_outcome_re
     sync_url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
     admin = create_engine(sync_url, isolation_level="AUTOCOMMIT")
     # Outside pytest's 0700 temporary tree: the PostgreSQL server's own user must reach the tablespace.
-    with small_tmpfs(Path(f"/tmp/persona-mcp-chaos-{suffix}"), "24m", owner="postgres") as mount:
+    with small_tmpfs(Path(f"/tmp/persona-mcp-chaos-{suffix}"), "64m", owner="postgres") as mount:
         location = mount / "pg"
         location.mkdir()
         postgres = pwd.getpwnam("postgres")
