@@ -126,6 +126,13 @@ class Settings(BaseSettings):
         le=3600,
         description="Renew stored OAuth tokens this long before they expire (at most half their lifetime).",
     )
+    audit_checkpoint_location: str | None = Field(
+        default=None,
+        description="Where each signed audit checkpoint is also kept outside the database: a file (JSON "
+        "lines; a directory holds audit-checkpoints.jsonl) or the http(s) URL of a witness that is sent "
+        "each one as a JSON POST (besides the file in the data directory). Default: "
+        "<data dir>/audit-checkpoints.jsonl.",
+    )
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 
