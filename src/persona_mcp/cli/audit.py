@@ -23,7 +23,7 @@ from rich.table import Table
 
 from persona_mcp.audit import AuditLog, AuditRecord, PiiDigester
 from persona_mcp.audit.admin import cli_instance_id
-from persona_mcp.audit.checkpoint import Checkpoint, checkpoint_anchor, read_checkpoint_file
+from persona_mcp.audit.checkpoint import Checkpoint, append_external, checkpoint_anchor, read_checkpoint_file
 from persona_mcp.audit.export import ExportFormat, render_lines_async
 from persona_mcp.audit.keys import existing_public_key, key_id, load_public_pem, load_signing_key, public_pem
 from persona_mcp.audit.keys import signing_key_path as _signing_key_path
@@ -364,9 +364,13 @@ def checkpoint_command() -> None:
             recover=False,
         )
         try:
-            return await log.checkpoint()
+            signed = await log.checkpoint()
         finally:
             await log.aclose()
+        # Nothing new since the newest checkpoint: that one is the answer, and it belongs in the file too.
+        if signed is not None and not (anchor.file.exists() and signed in read_checkpoint_file(anchor.file)):
+            append_external(anchor.file, [signed])
+        return signed
 
     cp = _run(work)
     if cp is None:
