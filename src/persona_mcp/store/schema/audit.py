@@ -2,7 +2,7 @@
 
 `body` holds the record's RFC 8785 canonical JSON exactly as it was hashed, so verification re-hashes
 stored bytes instead of re-encoding every row. The other record columns are copies of body fields kept
-only to index searches; `audit verify --deep` checks that they still agree with the body.
+only to index searches; `audit verify` checks that they still agree with the body.
 """
 
 from sqlalchemy import BigInteger, Column, Index, String, Table, Text, UniqueConstraint
