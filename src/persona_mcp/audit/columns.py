@@ -79,6 +79,8 @@ SQLITE_SUSPECT = (
 
 # PostgreSQL: jsonb equality of the body's values and the columns'. `string_to_array` splits on every
 # space, so joining its parts gives the column back; a column too short to hold one id is a suspect.
+# `OFFSET 0` keeps the planner from inlining the lateral subquery, which would parse the body once per
+# field instead of once per record (6x slower, measured).
 _PG_IDS_FORM = (
     "(object_ids IS NULL OR (length(object_ids) >= 3 AND left(object_ids, 1) = ' ' "
     "AND right(object_ids, 1) = ' '))"
@@ -89,7 +91,7 @@ _PG_IDS_ARRAY = (
 )
 _PG_BODY_VALUES = ", ".join(f"parsed.b -> '{field}'" for field in COLUMN_FIELDS.values())
 POSTGRES_SUSPECT = (
-    "SELECT seq FROM audit_records, LATERAL (SELECT body::jsonb AS b) AS parsed "
+    "SELECT seq FROM audit_records, LATERAL (SELECT body::jsonb AS b OFFSET 0) AS parsed "
     "WHERE seq > :after AND seq <= :end AND NOT COALESCE("
     f"{_PG_IDS_FORM} AND jsonb_build_array({_PG_BODY_VALUES}) "
     f"= jsonb_build_array({_PLAIN}, {_PG_IDS_ARRAY}), false) ORDER BY seq LIMIT 1"
