@@ -141,13 +141,18 @@ async def test_values_the_database_cannot_vouch_for_are_confirmed_not_flagged(
     )
 
 
-async def test_a_column_emptied_where_the_body_has_no_object_is_found(store: Store, log: AuditLog) -> None:
+async def test_object_ids_columns_outside_the_writers_form_are_found(store: Store, log: AuditLog) -> None:
+    """Each record's column is " act_<n> " with n = seq - 1; three malformed ones, found in turn."""
     await drop_append_only_triggers(store)
-    await execute(store, f"UPDATE audit_records SET object_ids = '  ' WHERE seq = {TARGET}")
-    await execute(store, "UPDATE audit_records SET object_ids = NULL WHERE seq = 120")
+    await execute(store, "UPDATE audit_records SET object_ids = '  ' WHERE seq = 90")  # one empty id
+    await execute(store, "UPDATE audit_records SET object_ids = :v WHERE seq = 120", {"v": " act_119\n "})
+    await execute(store, "UPDATE audit_records SET object_ids = 'act_149' WHERE seq = 150")  # no spaces
 
-    report = await verify_log(store, trusted_keys=[log.public_key])
-    assert [(b.kind, b.seq) for b in report.breaks] == [(BreakKind.EDITED, TARGET)]
+    for seq, restored in ((90, " act_89 "), (120, " act_119 "), (150, None)):
+        first = (await verify_log(store, trusted_keys=[log.public_key])).first_break
+        assert first is not None and (first.kind, first.seq) == (BreakKind.EDITED, seq)
+        if restored is not None:
+            await execute(store, f"UPDATE audit_records SET object_ids = '{restored}' WHERE seq = {seq}")
 
 
 async def test_the_verify_tool_reports_an_edited_column_through_the_mcp_client(

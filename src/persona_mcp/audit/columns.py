@@ -55,26 +55,31 @@ COLUMNS: tuple[str, ...] = tuple(COLUMN_FIELDS)
 _SCAN_PAGE = 5_000
 _NO_COLUMN = object()
 
-_PATHS = ", ".join(f"'$.{field}'" for field in COLUMN_FIELDS.values())
 _PLAIN = ", ".join(column for column in COLUMNS if column != "object_ids")
 
 # SQLite. The object_ids column is rebuilt into the JSON array the body holds only when it has the
-# writer's form (leading and trailing space, printable ASCII, no quote or backslash): then the rebuilt
-# array equals the body's exactly when the column equals `object_ids_column(body ids)`. Anything else
-# is a suspect, decided in Python.
+# writer's form (a leading and a trailing space, no quote or backslash): then the rebuilt array equals the
+# body's exactly when the column equals `object_ids_column(body ids)`. A column outside that form makes its
+# record a suspect, decided in Python. (Both operands of AND are evaluated, so json() is never handed a
+# malformed rebuild; a control character in the column still makes json() raise, and then every record
+# is checked in Python, see `find_disagreement`.) `seq` is left out: the walk holds the body's seq
+# against the column already.
 _SQLITE_IDS_FORM = (
-    "(object_ids IS NULL OR (length(object_ids) >= 3 AND substr(object_ids, 1, 1) = ' ' "
-    "AND substr(object_ids, length(object_ids), 1) = ' ' AND object_ids NOT GLOB '*[^ -~]*' "
-    "AND instr(object_ids, '\"') = 0 AND instr(object_ids, '\\') = 0))"
+    "length(object_ids) >= 3 AND substr(object_ids, 1, 1) = ' ' "
+    "AND substr(object_ids, length(object_ids), 1) = ' ' "
+    "AND instr(object_ids, '\"') = 0 AND instr(object_ids, '\\') = 0"
 )
-_SQLITE_IDS_ARRAY = (
-    "json(CASE WHEN object_ids IS NULL THEN '[]' ELSE "
-    "'[\"' || replace(substr(object_ids, 2, length(object_ids) - 2), ' ', '\",\"') || '\"]' END)"
+_SQLITE_IDS_TEXT = "'[\"' || replace(substr(object_ids, 2, length(object_ids) - 2), ' ', '\",\"') || '\"]'"
+_SQLITE_IDS = (
+    f"json(CASE WHEN object_ids IS NULL THEN '[]' WHEN {_SQLITE_IDS_FORM} "
+    f"THEN {_SQLITE_IDS_TEXT} ELSE '[]' END)"
 )
+_SQLITE_PATHS = ", ".join(f"'$.{field}'" for column, field in COLUMN_FIELDS.items() if column != "seq")
+_SQLITE_PLAIN = ", ".join(column for column in COLUMNS if column not in ("seq", "object_ids"))
 SQLITE_SUSPECT = (
     "SELECT seq FROM audit_records WHERE seq > ? AND seq <= ? AND NOT COALESCE("
-    f"{_SQLITE_IDS_FORM} AND json_extract(body, {_PATHS}) = json_array({_PLAIN}, {_SQLITE_IDS_ARRAY}), 0) "
-    "ORDER BY seq LIMIT 1"
+    f"(object_ids IS NULL OR ({_SQLITE_IDS_FORM})) AND json_extract(body, {_SQLITE_PATHS}) "
+    f"= json_array({_SQLITE_PLAIN}, {_SQLITE_IDS}), 0) ORDER BY seq LIMIT 1"
 )
 
 # PostgreSQL: jsonb equality of the body's values and the columns'. `string_to_array` splits on every
