@@ -119,8 +119,10 @@ def expected_columns(fields: Mapping[str, Any]) -> tuple[Any, ...]:
     """The column values (in `COLUMNS` order) the writer derives from a record's fields."""
     values = [fields.get(field) for field in COLUMN_FIELDS.values()]
     ids = values[-1]
-    # A body whose object_ids is not a list was never written by the writer: no column matches it.
-    values[-1] = object_ids_column(ids or []) if ids is None or isinstance(ids, list) else _NO_COLUMN
+    # A body whose object_ids is not a list of strings was never written by the writer: no column matches.
+    if ids is not None:
+        listed = isinstance(ids, list) and all(isinstance(i, str) for i in ids)
+        values[-1] = object_ids_column(ids) if listed else _NO_COLUMN
     return tuple(values)
 
 
