@@ -236,6 +236,13 @@ class Settings(BaseSettings):
         gt=0,
         description="Delete files tools saved (inquiry PDFs: unmasked personal data) after this long.",
     )
+    audit_checkpoint_location: str | None = Field(
+        default=None,
+        description="Where each signed audit checkpoint is also kept outside the database: a file (JSON "
+        "lines; a directory holds audit-checkpoints.jsonl) or the http(s) URL of a witness that is sent "
+        "each one as a JSON POST (besides the file in the data directory). Default: "
+        "<data dir>/audit-checkpoints.jsonl.",
+    )
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)

@@ -26,7 +26,7 @@ def env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     data_dir = tmp_path / "data"
     monkeypatch.setenv("PERSONA_MCP_DATA_DIR", str(data_dir))
     monkeypatch.setenv("PERSONA_MCP_DATABASE_URL", database_url)
-    monkeypatch.delenv("PERSONA_MCP_AUDIT_CHECKPOINT_DIR", raising=False)
+    monkeypatch.delenv("PERSONA_MCP_AUDIT_CHECKPOINT_LOCATION", raising=False)
     monkeypatch.delenv("PERSONA_MCP_CONFIG", raising=False)
     anyio.run(_seed, database_url, data_dir)
     yield data_dir
@@ -92,8 +92,9 @@ def test_verify_with_an_outside_checkpoint_detects_a_truncated_log(
     held.write_text(made.output)
     _tamper(database_url, "DELETE FROM audit_checkpoints")
     _tamper(database_url, "DELETE FROM audit_records WHERE seq > 20")
+    (env / "audit-checkpoints.jsonl").unlink()  # the attacker can write the data directory too
 
-    assert runner.invoke(app, ["verify"]).exit_code == 0, "without the held checkpoint nothing shows"
+    assert runner.invoke(app, ["verify"]).exit_code == 3, "without the held checkpoint: unanchored"
     result = runner.invoke(app, ["verify", "--checkpoint", str(held), "--json"])
     assert result.exit_code == 1
     assert json.loads(result.output)["breaks"][0] == {

@@ -11,7 +11,7 @@ from persona_mcp.audit.chain import seal
 from persona_mcp.audit.checkpoint import read_checkpoint_file
 from persona_mcp.audit.keys import load_signing_key
 from persona_mcp.audit.record import GENESIS_HASH, AuditRecord, canonical_bytes, digest
-from persona_mcp.audit.verify import BreakKind, VerifyReport, verify_log
+from persona_mcp.audit.verify import BreakKind, VerifyReport, VerifyStatus, verify_log
 from persona_mcp.store import Store
 
 from ._support import call_event, drop_append_only_triggers, execute, fill, scalar
@@ -39,7 +39,7 @@ async def filled(store: Store, data_dir: Path, tmp_path: Path) -> AuditLog:
 
 async def _verify(store: Store, log: AuditLog, *extra_files: Path) -> VerifyReport:
     extra = [cp for path in extra_files for cp in read_checkpoint_file(path)]
-    return await verify_log(store, trusted_keys=[log.public_key], extra_checkpoints=extra, batch_size=300)
+    return await verify_log(store, trusted_keys=[log.public_key], external_checkpoints=extra, batch_size=300)
 
 
 def _only_break(report: VerifyReport) -> tuple[BreakKind, int]:
@@ -54,8 +54,10 @@ async def test_an_untouched_log_verifies_with_its_checkpoints(
 ) -> None:
     report = await _verify(store, filled, tmp_path / "anchor.jsonl")
     assert report.ok, report.breaks
+    assert report.status is VerifyStatus.OK
     assert report.records == RECORDS
     assert report.checkpoints_matched == 3
+    assert report.anchored_through == RECORDS and report.unanchored_records == 0
 
 
 async def test_an_edited_field_is_found_at_its_record(store: Store, filled: AuditLog) -> None:
@@ -169,6 +171,7 @@ async def test_a_whole_table_replaced_by_a_recomputed_chain_is_found_against_a_s
 
     clean_without_anchor = await _verify(store, filled)
     assert clean_without_anchor.ok, "with no checkpoint left, a rebuilt chain is self-consistent"
+    assert clean_without_anchor.status is VerifyStatus.UNANCHORED, "and nothing outside vouches for it"
     assert _only_break(await _verify(store, filled, anchor)) == (BreakKind.REWRITTEN, 1)
 
 
@@ -196,7 +199,7 @@ async def test_a_checkpoint_signed_by_another_key_is_not_trusted(
         instance_id="x",
         count=1200,
     )
-    report = await verify_log(store, trusted_keys=[filled.public_key], extra_checkpoints=[impostor])
+    report = await verify_log(store, trusted_keys=[filled.public_key], external_checkpoints=[impostor])
     assert [b.kind for b in report.breaks] == [BreakKind.BAD_SIGNATURE]
 
 
@@ -216,12 +219,12 @@ def test_the_top_level_seq_and_prev_hash_are_read_correctly_despite_nested_keys(
     assert AuditRecord.from_stored(body, digest(body.encode())).seq == 5
 
 
-async def test_deep_verification_finds_an_index_column_edited_to_hide_a_record(
+async def test_plain_verification_finds_an_index_column_edited_to_hide_a_record(
     store: Store, filled: AuditLog
 ) -> None:
     await drop_append_only_triggers(store)
     await execute(store, "UPDATE audit_records SET principal = 'nobody' WHERE seq = 90")
 
-    assert (await _verify(store, filled)).ok, "the hashed bodies are intact"
-    deep = await verify_log(store, trusted_keys=[filled.public_key], deep=True, batch_size=300)
-    assert _only_break(deep) == (BreakKind.EDITED, 90)
+    assert _only_break(await _verify(store, filled)) == (BreakKind.EDITED, 90)
+    fast = await verify_log(store, trusted_keys=[filled.public_key], check_columns=False, batch_size=300)
+    assert fast.ok and not fast.columns_checked, "the hashed bodies are intact: only the columns lie"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from persona_mcp.admin_events import AdminEventSink
+from persona_mcp.audit.checkpoint import checkpoint_anchor
 from persona_mcp.audit.writer import AuditLog
 from persona_mcp.config import Settings
 from persona_mcp.store import Store
@@ -21,7 +22,15 @@ def cli_instance_id() -> str:
 @asynccontextmanager
 async def open_admin_sink(store: Store, settings: Settings) -> AsyncIterator[AdminEventSink]:
     """An audit log on `store` with the keys under `settings.data_dir`, closed (and checkpointed) on exit."""
-    log = await AuditLog.open(store, data_dir=settings.data_dir, instance_id=cli_instance_id(), recover=False)
+    anchor = checkpoint_anchor(settings.audit_checkpoint_location, settings.data_dir)
+    log = await AuditLog.open(
+        store,
+        data_dir=settings.data_dir,
+        instance_id=cli_instance_id(),
+        external_checkpoint_path=anchor.file,
+        checkpoint_witness_url=anchor.witness_url,
+        recover=False,
+    )
     try:
         yield log
     finally:

@@ -2,9 +2,10 @@
 
 A checkpoint pins the chain at one point. Anyone holding a checkpoint and the public key can later prove
 that the log still contains the same history up to that point: a truncated tail or a table rebuilt with a
-recomputed chain no longer matches. Checkpoints live in `audit_checkpoints` and, optionally, as JSON lines
-appended (O_APPEND, fsync) to a file outside the database, where the database's operator cannot rewrite
-them unnoticed.
+recomputed chain no longer matches. Checkpoints live in `audit_checkpoints` and, always, outside the
+database: as JSON lines appended (O_APPEND, fsync) to a file, by default `<data dir>/audit-checkpoints.jsonl`,
+and, when a witness URL is configured, POSTed to that witness as well (`witness`). Only copies held outside
+the database anchor the log: whoever can rewrite the table can delete the table's checkpoints with it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import base64
 import json
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from persona_mcp.audit.keys import key_id, public_b64, public_from_b64
 
 CHECKPOINT_TYPE = "persona-mcp.audit.checkpoint/v1"
-CHECKPOINT_DIR_ENV = "PERSONA_MCP_AUDIT_CHECKPOINT_DIR"
 CHECKPOINT_FILE = "audit-checkpoints.jsonl"
 
 
@@ -108,17 +109,32 @@ def sign_checkpoint(
     )
 
 
-def external_checkpoint_path(configured: Path | None = None) -> Path | None:
-    """Where checkpoints are mirrored: the given path or `PERSONA_MCP_AUDIT_CHECKPOINT_DIR`.
+@dataclass(frozen=True, slots=True)
+class CheckpointAnchor:
+    """Where signed checkpoints are kept outside the database: always a file, and maybe a witness."""
 
-    A directory (existing, or named by the environment variable) holds `audit-checkpoints.jsonl`.
+    file: Path
+    witness_url: str | None = None
+
+
+def is_witness_url(location: str) -> bool:
+    return location.startswith(("http://", "https://"))
+
+
+def checkpoint_anchor(location: str | Path | None, data_dir: Path) -> CheckpointAnchor:
+    """The anchor for the `audit_checkpoint_location` setting.
+
+    Unset: `<data dir>/audit-checkpoints.jsonl`. A path: that file (a directory holds
+    `audit-checkpoints.jsonl`). An http(s) URL: a witness that is sent every checkpoint, besides the file
+    in the data directory.
     """
-    if configured is None:
-        env = os.environ.get(CHECKPOINT_DIR_ENV)
-        if not env:
-            return None
-        return Path(env) / CHECKPOINT_FILE
-    return configured / CHECKPOINT_FILE if configured.is_dir() else configured
+    default = data_dir / CHECKPOINT_FILE
+    if location is None or str(location).strip() == "":
+        return CheckpointAnchor(default)
+    if isinstance(location, str) and is_witness_url(location.strip()):
+        return CheckpointAnchor(default, location.strip())
+    path = Path(location).expanduser()
+    return CheckpointAnchor(path / CHECKPOINT_FILE if path.is_dir() else path)
 
 
 def append_external(path: Path, checkpoints: Iterable[Checkpoint]) -> None:
@@ -149,11 +165,12 @@ def read_checkpoint_file(path: Path) -> Iterator[Checkpoint]:
 
 
 __all__ = [
-    "CHECKPOINT_DIR_ENV",
     "CHECKPOINT_FILE",
     "Checkpoint",
+    "CheckpointAnchor",
     "append_external",
-    "external_checkpoint_path",
+    "checkpoint_anchor",
+    "is_witness_url",
     "read_checkpoint_file",
     "sign_checkpoint",
     "signed_payload",

@@ -13,10 +13,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from persona_mcp.audit.checkpoint import Checkpoint, external_checkpoint_path, read_checkpoint_file
+from persona_mcp.audit.checkpoint import Checkpoint, read_checkpoint_file
 from persona_mcp.audit.query import AuditFilter, query_records
 from persona_mcp.audit.redaction import PiiDigester
-from persona_mcp.audit.verify import verify_log
+from persona_mcp.audit.verify import VerifyStatus, verify_log
 from persona_mcp.audit.writer import AuditLog
 from persona_mcp.store import Store
 
@@ -41,10 +41,8 @@ class AuditLogReader:
     @classmethod
     def for_log(cls, log: AuditLog, checkpoint_files: Iterable[Path] = ()) -> AuditLogReader:
         """The reader of a running log: its store, its PII key, its signing key and its external file."""
-        files = list(checkpoint_files)
-        external = external_checkpoint_path(log.external_checkpoint_path)
-        if external is not None:
-            files.append(external)
+        mirror = log.external_checkpoint_path
+        files = [*checkpoint_files, *([mirror] if mirror is not None else [])]
         return cls(log.store, log.digester, [log.public_key], files)
 
     def scoped(self, environments: frozenset[str] | None) -> AuditLogReader:
@@ -99,17 +97,22 @@ class AuditLogReader:
         return [record.model_dump(mode="json") for record in records]
 
     async def verify(self) -> dict[str, Any]:
-        """Verify the chain and checkpoints; a summary with the first break, if any."""
-        extra: list[Checkpoint] = []
+        """Verify the chain, its search columns and checkpoints; a summary with the first break, if any.
+
+        The checkpoint files are those kept outside the database: only they can anchor the log.
+        """
+        external: list[Checkpoint] = []
         for path in self._checkpoint_files:
             if path.exists():
-                extra.extend(read_checkpoint_file(path))
-        report = await verify_log(self._store, trusted_keys=self._trusted, extra_checkpoints=extra)
+                external.extend(read_checkpoint_file(path))
+        report = await verify_log(self._store, trusted_keys=self._trusted, external_checkpoints=external)
         first = report.first_break
         return {
-            "ok": report.ok,
+            "ok": report.status is VerifyStatus.OK,
+            "status": report.status.value,
             "records": report.records,
             "last_seq": report.last_seq,
+            "anchored_through_seq": report.anchored_through,
             "checkpoints_checked": report.checkpoints_checked,
             "checkpoints_matched": report.checkpoints_matched,
             "first_break_kind": first.kind.value if first else None,

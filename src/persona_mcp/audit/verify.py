@@ -7,7 +7,8 @@ the chain. Most of the work is one SHA-256 per record, which is what keeps a mil
 On the first anomaly the walk stops and `_classify` looks at the neighbourhood to name the break:
 
 * `edited`     a record's bytes no longer match its hash, or a record was changed and its hash recomputed
-               (its successor still commits to the original), or the index columns disagree with the body;
+               (its successor still commits to the original), or its search columns disagree with its body
+               (checked for every record unless `check_columns=False`, see `columns`);
 * `deleted`    a position is missing and no record anywhere continues the chain from its predecessor;
 * `inserted`   a record that the chain links past (its successor commits to its predecessor);
 * `reordered`  the record that continues the chain exists, but at another position;
@@ -15,15 +16,20 @@ On the first anomaly the walk stops and `_classify` looks at the neighbourhood t
 * `rewritten`  the chain is internally consistent but differs from a signed checkpoint (recomputed);
 * `bad_signature` a checkpoint whose signature fails or whose key is not trusted.
 
+A chain without a break is `ok` only when a checkpoint held outside the database (`external_checkpoints`:
+the mirror file, a witness's export, a copy a reviewer kept) matches it: checkpoints in the database's own
+table prove nothing against whoever can rewrite the table, since they can delete them too. Otherwise the
+status is `unanchored`.
+
 What verification cannot prove is spelled out in docs/audit.md: records appended after the newest
 checkpoint an outsider holds can be dropped or replaced by whoever controls both database and key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,8 +39,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from persona_mcp.audit.chain import object_ids_column
 from persona_mcp.audit.checkpoint import Checkpoint
+from persona_mcp.audit.columns import Disagreement, find_disagreement
 from persona_mcp.audit.keys import key_id
 from persona_mcp.audit.pages import Row, chain_pages
 from persona_mcp.audit.record import GENESIS_HASH, claimed_prev_hash, claimed_seq
@@ -42,11 +48,6 @@ from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_checkpoints, audit_record_objects, audit_records
 
 DEFAULT_BATCH = 20_000
-
-_DEEP_PAGE = text(
-    "SELECT seq, recorded_at, instance_id, kind, call_id, principal, grant_id, tool, decision, outcome, "
-    "object_ids FROM audit_records WHERE seq > :after AND seq <= :end ORDER BY seq LIMIT :n"
-)
 
 _PREV_KEY = b'"prev_hash":"'
 _PREV_KEY_LEN = len(_PREV_KEY)
@@ -73,6 +74,15 @@ class ChainBreak:
     detail: str
 
 
+class VerifyStatus(StrEnum):
+    """The verdict: `ok` (intact and anchored outside the database), `unanchored` (intact, but nothing
+    outside the database vouches for it), `broken` (at least one break)."""
+
+    OK = "ok"
+    UNANCHORED = "unanchored"
+    BROKEN = "broken"
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
     records: int
@@ -82,10 +92,28 @@ class VerifyReport:
     checkpoints_matched: int
     breaks: tuple[ChainBreak, ...]
     elapsed_s: float
+    external_checkpoints: int = 0
+    """Checkpoints given from outside the database (trusted or not)."""
+    anchored_through: int = 0
+    """The highest position a trusted checkpoint held outside the database confirmed; 0 if none."""
+    columns_checked: bool = True
+    """Whether every record's search columns were held against its body (False: `check_columns=False`)."""
 
     @property
     def ok(self) -> bool:
+        """No break was found. Whether anything outside the database vouches for that is `status`."""
         return not self.breaks
+
+    @property
+    def status(self) -> VerifyStatus:
+        if self.breaks:
+            return VerifyStatus.BROKEN
+        return VerifyStatus.OK if self.anchored_through > 0 else VerifyStatus.UNANCHORED
+
+    @property
+    def unanchored_records(self) -> int:
+        """Records after the newest position an outside checkpoint confirms (all of them if none does)."""
+        return max(self.last_seq - self.anchored_through, 0)
 
     @property
     def first_break(self) -> ChainBreak | None:
@@ -114,25 +142,28 @@ async def verify_log(
     store: Store,
     *,
     trusted_keys: Iterable[Ed25519PublicKey],
-    extra_checkpoints: Iterable[Checkpoint] = (),
+    external_checkpoints: Iterable[Checkpoint] = (),
     batch_size: int = DEFAULT_BATCH,
-    deep: bool = False,
+    check_columns: bool = True,
     progress: Progress | None = None,
 ) -> VerifyReport:
-    """Verify the whole chain and every checkpoint (from the table plus `extra_checkpoints`).
+    """Verify the whole chain, its search columns and every checkpoint (the table's and the external ones).
 
     `trusted_keys` are the public keys whose checkpoints count; a checkpoint under any other key is a
-    `bad_signature` finding, since anyone can sign with a key of their own. `deep` also checks that the
-    index columns used by queries agree with each record body (slower: parses every record).
+    `bad_signature` finding, since anyone can sign with a key of their own. `external_checkpoints` are
+    those held outside the database; only they can anchor the log (see `VerifyStatus`).
+    `check_columns=False` skips holding the search columns against the bodies: queries may then miss or
+    misattribute a record whose columns were edited, and the report says the check was not made.
     """
     trusted = {key_id(k) for k in trusted_keys}
     if not trusted:
         raise ValueError("verification needs at least one trusted public key")
     started = time.perf_counter()
     breaks: list[ChainBreak] = []
+    external = list(external_checkpoints)
     async with store.engine.connect() as conn:
         # Checkpoints are read before the end of the range: every one of them then lies within it.
-        checkpoints = [*(await _stored_checkpoints(conn)), *extra_checkpoints]
+        checkpoints = [*(await _stored_checkpoints(conn)), *external]
         end = int((await conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM audit_records"))).scalar_one())
         by_seq: dict[int, list[Checkpoint]] = {}
         for cp in checkpoints:
@@ -141,14 +172,32 @@ async def verify_log(
                 breaks.append(ChainBreak(BreakKind.BAD_SIGNATURE, cp.seq, problem))
             else:
                 by_seq.setdefault(cp.seq, []).append(cp)
+        # The column check scans on its own connection while the walk hashes (see `columns`).
+        beside = check_columns and _has_own_connections(store)
+        columns = asyncio.ensure_future(find_disagreement(store, end)) if beside else None
         walk = _Walk()
-        chain_break = await _walk_chain(store, conn, walk, end, by_seq, batch_size, progress)
-        if chain_break is None and deep:
-            chain_break = await _check_index_columns(conn, end, batch_size)
+        try:
+            chain_break = await _walk_chain(store, conn, walk, end, by_seq, batch_size, progress)
+            if columns is not None:
+                disagreement = await columns
+            else:
+                disagreement = await find_disagreement(store, end, conn) if check_columns else None
+        finally:
+            if columns is not None and not columns.done():
+                columns.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await columns
         if chain_break is not None:
             breaks.append(chain_break)
         else:
             breaks.extend(_beyond_end(walk, by_seq))
+        if disagreement is not None and (chain_break is None or disagreement.seq < chain_break.seq):
+            breaks.append(_column_break(disagreement))
+        if check_columns and disagreement is None:
+            index_break = await _check_object_index(conn, end, batch_size * 10)
+            if index_break is not None and (chain_break is None or index_break.seq < chain_break.seq):
+                breaks.append(index_break)
+    anchors = {cp.seq for cp in external if _signature_problem(cp, trusted) is None} & walk.matched
     return VerifyReport(
         records=walk.records,
         last_seq=walk.expected - 1,
@@ -157,6 +206,24 @@ async def verify_log(
         checkpoints_matched=len(walk.matched),
         breaks=tuple(sorted(breaks, key=lambda b: b.seq)),
         elapsed_s=time.perf_counter() - started,
+        external_checkpoints=len(external),
+        anchored_through=max(anchors, default=0),
+        columns_checked=check_columns,
+    )
+
+
+def _has_own_connections(store: Store) -> bool:
+    """Whether a second connection sees the same database (not so for SQLite in memory)."""
+    path = store.engine.url.database
+    return not store.is_sqlite or bool(path and path != ":memory:")
+
+
+def _column_break(found: Disagreement) -> ChainBreak:
+    return ChainBreak(
+        BreakKind.EDITED,
+        found.seq,
+        f"the search column(s) {', '.join(found.columns)} of record {found.seq} disagree with its body: "
+        "queries by them miss or misattribute the record",
     )
 
 
@@ -345,63 +412,36 @@ async def _classify(conn: AsyncConnection, walk: _Walk, row: Row) -> ChainBreak:
     return ChainBreak(BreakKind.EDITED, seq, f"record {seq} does not link to its predecessor")
 
 
-async def _check_index_columns(conn: AsyncConnection, end: int, batch_size: int) -> ChainBreak | None:
-    """Every index column equals the field it copies from the (already verified) body."""
+async def _check_object_index(conn: AsyncConnection, end: int, batch_size: int) -> ChainBreak | None:
+    """The object index holds exactly the ids of each record's `object_ids` column (`audit query
+    --object` searches the index). The column itself is held against the body by the column check, so
+    index, column and body agree; the walk pages by seq and reads only the two small columns."""
+    index = audit_record_objects.c
+    records = audit_records.c
     after = 0
     while after < end:
-        result = await conn.execute(_DEEP_PAGE, {"after": after, "end": end, "n": batch_size})
-        columns = [tuple(row) for row in result.all()]
-        if not columns:
-            return None
-        bodies = await conn.execute(
-            select(audit_records.c.body)
-            .where(audit_records.c.seq > after, audit_records.c.seq <= columns[-1][0])
-            .order_by(audit_records.c.seq)
+        last = min(after + batch_size, end)
+        named: dict[int, set[str]] = {}
+        rows = await conn.execute(
+            select(records.seq, records.object_ids).where(
+                records.seq > after, records.seq <= last, records.object_ids.is_not(None)
+            )
         )
-        named: dict[int, list[str]] = {}
-        for column_values, (body,) in zip(columns, bodies.all(), strict=True):
-            fields = json.loads(body)
-            named[fields["seq"]] = fields.get("object_ids") or []
-            expected = (
-                fields["seq"],
-                fields["timestamp"],
-                fields["instance_id"],
-                fields["kind"],
-                fields.get("call_id"),
-                fields.get("principal"),
-                fields.get("grant_id"),
-                fields.get("tool"),
-                fields.get("decision"),
-                fields.get("outcome"),
-                object_ids_column(fields.get("object_ids") or []),
-            )
-            if tuple(column_values) != expected:
-                seq = column_values[0]
+        for seq, column in rows.all():
+            named[seq] = set(column.split())
+        indexed: dict[int, set[str]] = {}
+        rows = await conn.execute(
+            select(index.seq, index.object_id).where(index.seq > after, index.seq <= last)
+        )
+        for seq, object_id in rows.all():
+            indexed.setdefault(seq, set()).add(object_id)
+        for seq in sorted(named.keys() | indexed.keys()):
+            if indexed.get(seq, set()) != named.get(seq, set()):
                 return ChainBreak(
-                    BreakKind.EDITED, seq, f"the index columns of record {seq} disagree with its body"
+                    BreakKind.EDITED, seq, f"the object index of record {seq} disagrees with its body"
                 )
-        broken = await _check_object_index(conn, after, columns[-1][0], named)
-        if broken is not None:
-            return broken
-        after = columns[-1][0]
+        after = last
     return None
 
 
-async def _check_object_index(
-    conn: AsyncConnection, after: int, last: int, named: dict[int, list[str]]
-) -> ChainBreak | None:
-    """The object index holds exactly the ids each body names (`audit query --object` searches it)."""
-    index = audit_record_objects.c
-    rows = await conn.execute(select(index.seq, index.object_id).where(index.seq > after, index.seq <= last))
-    indexed: dict[int, set[str]] = {}
-    for seq, object_id in rows.all():
-        indexed.setdefault(seq, set()).add(object_id)
-    for seq in sorted(named.keys() | indexed.keys()):
-        if indexed.get(seq, set()) != set(named.get(seq, [])):
-            return ChainBreak(
-                BreakKind.EDITED, seq, f"the object index of record {seq} disagrees with its body"
-            )
-    return None
-
-
-__all__ = ["DEFAULT_BATCH", "BreakKind", "ChainBreak", "VerifyReport", "verify_log"]
+__all__ = ["DEFAULT_BATCH", "BreakKind", "ChainBreak", "VerifyReport", "VerifyStatus", "verify_log"]

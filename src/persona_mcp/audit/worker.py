@@ -36,6 +36,7 @@ from persona_mcp.audit.chain import Batch, Committed
 from persona_mcp.audit.checkpoint import Checkpoint, append_external
 from persona_mcp.audit.committer import BatchCommitter
 from persona_mcp.audit.record import AuditRecord
+from persona_mcp.audit.witness import WitnessPublisher
 
 _log = structlog.get_logger("persona_mcp.audit")
 
@@ -92,11 +93,13 @@ class WriterThread:
         loop: asyncio.AbstractEventLoop,
         deliver: Deliver,
         external_checkpoint_path: Path | None,
+        witness: WitnessPublisher | None = None,
     ) -> None:
         self._committer = committer
         self._loop = loop
         self._deliver = deliver
         self._external = external_checkpoint_path
+        self._witness = witness
         self._pending_external: list[Checkpoint] = []
         self._inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()
         # Held by whichever side (thread or loop) is using the committer; `_closed` is set under it.
@@ -170,6 +173,8 @@ class WriterThread:
             with self._committing:
                 self._closed = True
                 self._committer.close()
+            if self._witness is not None:
+                self._witness.close()  # the final checkpoint reaches the witness if it answers
             self._report(None)
 
     def _commit(self, items: list[Item], *, inline: bool = False) -> Outcome | None:
@@ -192,13 +197,16 @@ class WriterThread:
             return None
         if committed.signed is not None:
             self._pending_external.append(committed.signed)
+            if self._witness is not None:
+                self._witness.publish([committed.signed])
         return Outcome(appends, requests, committed, None, self._flush_external())
 
     def _flush_external(self) -> str | None:
         """Mirror signed checkpoints to the external file; the reason it failed (they stay pending for
-        the next batch and the log reports unhealthy meanwhile), or None."""
+        the next batch and the log reports unhealthy meanwhile), or why the witness is behind, or None."""
+        witness_problem = self._witness.problem if self._witness is not None else None
         if self._external is None or not self._pending_external:
-            return None
+            return witness_problem
         try:
             append_external(self._external, self._pending_external)
         except OSError as exc:
@@ -206,7 +214,7 @@ class WriterThread:
             _log.error("audit.external_checkpoint_failed", reason=reason, pending=len(self._pending_external))
             return reason
         self._pending_external.clear()
-        return None
+        return witness_problem
 
     def _report(self, outcome: Outcome | None) -> None:
         """Hand an outcome (or, with None, the thread's end) to the loop; a closed loop has no one left

@@ -28,15 +28,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from persona_mcp.audit import checkpoint as _checkpoint
 from persona_mcp.audit.chain import ChainPolicy, select_unresolved
-from persona_mcp.audit.checkpoint import Checkpoint
+from persona_mcp.audit.checkpoint import CHECKPOINT_FILE, Checkpoint
 from persona_mcp.audit.committer import BatchCommitter, open_committer
 from persona_mcp.audit.errors import AuditUnavailableError
 from persona_mcp.audit.keys import load_signing_key, signing_key_path
 from persona_mcp.audit.record import AuditEvent, AuditRecord, utc_timestamp
 from persona_mcp.audit.redaction import PiiDigester
 from persona_mcp.audit.spool import OutcomeSpool
+from persona_mcp.audit.witness import WitnessPublisher
 from persona_mcp.audit.worker import TICK, Append, CheckpointRequest, Outcome, WriterThread
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_records
@@ -80,6 +80,7 @@ class AuditLog:
         checkpoint_interval_s: float,
         external_checkpoint_path: Path | None,
         spool: OutcomeSpool | None = None,
+        checkpoint_witness_url: str | None = None,
     ) -> None:
         if checkpoint_every < 1 or checkpoint_interval_s <= 0:
             raise ValueError("checkpoint_every must be >= 1 and checkpoint_interval_s > 0")
@@ -92,6 +93,7 @@ class AuditLog:
         self._external = external_checkpoint_path
         self._spool = spool
         self._draining: asyncio.Task[None] | None = None
+        self._witness_url = checkpoint_witness_url
         self._health = Health(ok=True)
         self._closed = False
         self._writer: WriterThread | None = None
@@ -115,13 +117,16 @@ class AuditLog:
         checkpoint_every: int = 1000,
         checkpoint_interval_s: float = 60.0,
         external_checkpoint_path: Path | None = None,
+        checkpoint_witness_url: str | None = None,
         signing_key_file: Path | None = None,
         recover: bool = True,
     ) -> AuditLog:
         """Load the keys, start the writer thread and (unless `recover=False`) resolve open intents.
 
-        `external_checkpoint_path` defaults to `PERSONA_MCP_AUDIT_CHECKPOINT_DIR`; `signing_key_file` to
-        `PERSONA_MCP_AUDIT_SIGNING_KEY_FILE` or `<data_dir>/audit-signing.key`.
+        Every signed checkpoint is appended to `external_checkpoint_path` (default
+        `<data_dir>/audit-checkpoints.jsonl`) and, given `checkpoint_witness_url`, POSTed to that witness
+        (`checkpoint.checkpoint_anchor` turns the `audit_checkpoint_location` setting into both).
+        `signing_key_file` defaults to `PERSONA_MCP_AUDIT_SIGNING_KEY_FILE` or `<data_dir>/audit-signing.key`.
         """
         log = cls(
             store,
@@ -130,7 +135,8 @@ class AuditLog:
             digester=PiiDigester.for_data_dir(data_dir),
             checkpoint_every=checkpoint_every,
             checkpoint_interval_s=checkpoint_interval_s,
-            external_checkpoint_path=_checkpoint.external_checkpoint_path(external_checkpoint_path),
+            external_checkpoint_path=external_checkpoint_path or data_dir / CHECKPOINT_FILE,
+            checkpoint_witness_url=checkpoint_witness_url,
             spool=OutcomeSpool.in_data_dir(data_dir),
         )
         log._start(await open_committer(store, log._policy()))
@@ -146,7 +152,8 @@ class AuditLog:
 
     def _start(self, committer: BatchCommitter[Any]) -> None:
         loop = asyncio.get_running_loop()
-        self._writer = WriterThread(committer, loop, self._deliver, self._external)
+        witness = WitnessPublisher(self._witness_url) if self._witness_url else None
+        self._writer = WriterThread(committer, loop, self._deliver, self._external, witness)
         self._writer.start()
         self._ticker = asyncio.create_task(self._tick_every_interval(), name="audit-checkpoint-timer")
 

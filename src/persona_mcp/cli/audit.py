@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -24,12 +25,12 @@ from rich.text import Text
 
 from persona_mcp.audit import AuditLog, AuditRecord, PiiDigester
 from persona_mcp.audit.admin import cli_instance_id
-from persona_mcp.audit.checkpoint import Checkpoint, external_checkpoint_path, read_checkpoint_file
+from persona_mcp.audit.checkpoint import Checkpoint, append_external, checkpoint_anchor, read_checkpoint_file
 from persona_mcp.audit.export import ExportFormat, render_lines_async
 from persona_mcp.audit.keys import existing_public_key, key_id, load_public_pem, load_signing_key, public_pem
 from persona_mcp.audit.keys import signing_key_path as _signing_key_path
 from persona_mcp.audit.query import AuditFilter, iter_records, query_records, tail
-from persona_mcp.audit.verify import VerifyReport, verify_log
+from persona_mcp.audit.verify import VerifyReport, VerifyStatus, verify_log
 from persona_mcp.config import Settings, load_settings
 from persona_mcp.store import Store, create_store, upgrade
 
@@ -184,40 +185,72 @@ def query_command(
 
 
 def _trusted_keys(settings: Settings, pubkeys: list[Path]) -> list[Ed25519PublicKey]:
-    keys: list[Ed25519PublicKey] = [load_public_pem(path.read_bytes()) for path in pubkeys]
+    """`--pubkey` files when given (and then only those: a key file in the data directory may have been
+    replaced along with the log); otherwise the public half of the server's own signing key."""
+    if pubkeys:
+        return [load_public_pem(path.read_bytes()) for path in pubkeys]
     local = existing_public_key(_signing_key_path(settings.data_dir))
-    if local is not None:
-        keys.append(local)
-    return keys
+    return [] if local is None else [local]
+
+
+class VerifyExit(IntEnum):
+    """Exit status of `audit verify` (documented in docs/audit.md)."""
+
+    OK = 0
+    BROKEN = 1
+    CANNOT_VERIFY = 2
+    UNANCHORED = 3
+
+
+_EXIT = {VerifyStatus.OK: VerifyExit.OK, VerifyStatus.BROKEN: VerifyExit.BROKEN}
 
 
 @app.command("verify")
 def verify_command(
     checkpoint: Annotated[
         list[Path] | None,
-        typer.Option("--checkpoint", exists=True, dir_okay=False, help="Checkpoint file(s) held outside."),
+        typer.Option(
+            "--checkpoint",
+            exists=True,
+            dir_okay=False,
+            help="Checkpoints held outside the database (a copy you kept, a witness's export), JSON lines.",
+        ),
     ] = None,
     pubkey: Annotated[
         list[Path] | None,
-        typer.Option("--pubkey", exists=True, dir_okay=False, help="Trusted public key PEM (audit pubkey)."),
+        typer.Option(
+            "--pubkey",
+            exists=True,
+            dir_okay=False,
+            help="Trust only checkpoints signed by this public key (PEM, from `audit pubkey`); repeatable.",
+        ),
     ] = None,
-    deep: Annotated[bool, typer.Option(help="Also check the search columns against each record.")] = False,
+    fast: Annotated[
+        bool,
+        typer.Option(help="Skip checking the search columns against each record (the output says so)."),
+    ] = False,
+    deep: Annotated[bool, typer.Option(hidden=True, help="Old scripts: the default now.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Recompute the chain and check every signed checkpoint. Exit 1 on any break, 2 if unable to verify."""
+    """Recompute the chain, check every record's search columns and every signed checkpoint.
+
+    Exit 0 when intact and anchored by a checkpoint kept outside the database, 1 on any break, 2 when
+    unable to verify, 3 when intact but unanchored.
+    """
+    if fast and deep:
+        _err.print("--fast and --deep contradict each other: pass one")
+        raise typer.Exit(VerifyExit.CANNOT_VERIFY)
 
     def work_factory(progress: Progress | None) -> Callable[[Store, Settings], Awaitable[VerifyReport]]:
         async def work(store: Store, settings: Settings) -> VerifyReport:
             trusted = _trusted_keys(settings, pubkey or [])
             if not trusted:
                 _err.print("no trusted public key: pass --pubkey or run where the signing key lives")
-                raise typer.Exit(2)
-            extra: list[Checkpoint] = []
-            for path in checkpoint or []:
-                extra.extend(read_checkpoint_file(path))
-            external = external_checkpoint_path()
-            if external is not None and external.exists():
-                extra.extend(read_checkpoint_file(external))
+                raise typer.Exit(VerifyExit.CANNOT_VERIFY)
+            external: list[Checkpoint] = []
+            mirror = checkpoint_anchor(settings.audit_checkpoint_location, settings.data_dir).file
+            for path in [*(checkpoint or []), *([mirror] if mirror.exists() else [])]:
+                external.extend(read_checkpoint_file(path))
             task = progress.add_task("verifying", total=None) if progress is not None else None
 
             def advance(done: int, total: int) -> None:
@@ -227,8 +260,8 @@ def verify_command(
             return await verify_log(
                 store,
                 trusted_keys=trusted,
-                extra_checkpoints=extra,
-                deep=deep,
+                external_checkpoints=external,
+                check_columns=not fast,
                 progress=advance,
             )
 
@@ -241,7 +274,13 @@ def verify_command(
         with Progress(*columns, console=_err, transient=True) as progress:
             report = _run(work_factory(progress))
     _print_report(report, as_json)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(_EXIT.get(report.status, VerifyExit.UNANCHORED))
+
+
+_NOT_CHECKED = (
+    "the search columns (principal, tool, decision, object_ids, recorded_at, ...) were not checked against "
+    "the records (--fast): a query may miss or misattribute a record whose columns were edited"
+)
 
 
 def _print_report(report: VerifyReport, as_json: bool) -> None:
@@ -249,12 +288,18 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
         typer.echo(
             json.dumps(
                 {
-                    "ok": report.ok,
+                    "status": report.status.value,
+                    "ok": report.status is VerifyStatus.OK,
                     "records": report.records,
                     "last_seq": report.last_seq,
                     "last_hash": report.last_hash,
+                    "columns_checked": report.columns_checked,
+                    "not_checked": [] if report.columns_checked else [_NOT_CHECKED],
                     "checkpoints_checked": report.checkpoints_checked,
                     "checkpoints_matched": report.checkpoints_matched,
+                    "external_checkpoints": report.external_checkpoints,
+                    "anchored_through_seq": report.anchored_through,
+                    "unanchored_records": report.unanchored_records,
                     "breaks": [
                         {"kind": b.kind.value, "seq": b.seq, "detail": b.detail} for b in report.breaks
                     ],
@@ -263,19 +308,37 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
             )
         )
         return
-    if report.ok:
+    columns = "search columns checked" if report.columns_checked else "search columns NOT checked"
+    if report.status is VerifyStatus.BROKEN:
+        first = report.first_break
+        assert first is not None
+        _console.print(f"[red]BROKEN[/red] first bad seq {first.seq}: {first.kind.value}: {first.detail}")
+        for found in report.breaks:
+            if found is not first:
+                _console.print(f"  also: seq {found.seq}: {found.kind.value}: {found.detail}")
+    elif report.status is VerifyStatus.UNANCHORED:
         _console.print(
-            f"[green]OK[/green] {report.records} records verified up to seq {report.last_seq}; "
+            f"[yellow]UNANCHORED[/yellow] {report.records} records intact up to seq {report.last_seq} "
+            f"({columns}), but no checkpoint kept outside the database confirms any of them "
+            f"({report.external_checkpoints} given): whoever can write the database could have rewritten "
+            "the whole log. Keep checkpoints outside it (docs/audit.md, Signed checkpoints) and pass them "
+            "with --checkpoint."
+        )
+    else:
+        tail = report.unanchored_records
+        _console.print(
+            f"[green]OK[/green] {report.records} records verified up to seq {report.last_seq} ({columns}); "
+            f"anchored through seq {report.anchored_through} by checkpoints kept outside the database; "
             f"{report.checkpoints_matched} signed checkpoint position(s) matched "
             f"({report.checkpoints_checked} checkpoint(s) checked) in {report.elapsed_s:.2f}s"
         )
-        return
-    first = report.first_break
-    assert first is not None
-    _console.print(f"[red]BROKEN[/red] first bad seq {first.seq}: {first.kind.value}: {first.detail}")
-    for found in report.breaks:
-        if found is not first:
-            _console.print(f"  also: seq {found.seq}: {found.kind.value}: {found.detail}")
+        if tail:
+            _console.print(
+                f"  {tail} record(s) after seq {report.anchored_through} rest on the chain and the "
+                "database's own checkpoints only, until the next checkpoint is kept outside"
+            )
+    if not report.columns_checked:
+        _console.print(f"[yellow]NOT CHECKED[/yellow] {_NOT_CHECKED}")
 
 
 def _tool_activities() -> dict[str, str]:
@@ -315,16 +378,26 @@ def export_command(
 
 @app.command("checkpoint")
 def checkpoint_command() -> None:
-    """Sign a checkpoint at the current head now (also mirrored to PERSONA_MCP_AUDIT_CHECKPOINT_DIR)."""
+    """Sign a checkpoint at the current head now (also kept outside the database, see docs/audit.md)."""
 
     async def work(store: Store, settings: Settings) -> Checkpoint | None:
+        anchor = checkpoint_anchor(settings.audit_checkpoint_location, settings.data_dir)
         log = await AuditLog.open(
-            store, data_dir=settings.data_dir, instance_id=cli_instance_id(), recover=False
+            store,
+            data_dir=settings.data_dir,
+            instance_id=cli_instance_id(),
+            external_checkpoint_path=anchor.file,
+            checkpoint_witness_url=anchor.witness_url,
+            recover=False,
         )
         try:
-            return await log.checkpoint()
+            signed = await log.checkpoint()
         finally:
             await log.aclose()
+        # Nothing new since the newest checkpoint: that one is the answer, and it belongs in the file too.
+        if signed is not None and not (anchor.file.exists() and signed in read_checkpoint_file(anchor.file)):
+            append_external(anchor.file, [signed])
+        return signed
 
     cp = _run(work)
     if cp is None:

@@ -20,6 +20,7 @@ from mcp.server.lowlevel import Server
 
 import persona_mcp
 from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
+from persona_mcp.audit.checkpoint import checkpoint_anchor
 from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import open_credential_resolver
 from persona_mcp.auth.grants import GrantStore
@@ -128,7 +129,14 @@ async def open_server(
             store = create_store(settings.resolved_database_url)
             stack.push_async_callback(store.close)
         await upgrade(store)
-        audit = await AuditLog.open(store, data_dir=settings.data_dir, instance_id=instance)
+        anchor = checkpoint_anchor(settings.audit_checkpoint_location, settings.data_dir)
+        audit = await AuditLog.open(
+            store,
+            data_dir=settings.data_dir,
+            instance_id=instance,
+            external_checkpoint_path=anchor.file,
+            checkpoint_witness_url=anchor.witness_url,
+        )
         stack.push_async_callback(audit.aclose)
         grants = GrantStore(store, audit, known_tools=[spec.name for spec in exposed])
         jwt = None

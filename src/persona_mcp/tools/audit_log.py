@@ -157,11 +157,18 @@ class VerifyAuditLog(ToolInput):
 
 
 class AuditVerification(ResultModel):
-    """Whether the log's hash chain and signed checkpoints are intact."""
+    """Whether the log's hash chain, search columns and signed checkpoints are intact, and anchored."""
 
-    ok: bool = Field(description="True when no break was found.")
+    ok: bool = Field(description="True only when status is ok.")
+    status: Literal["ok", "unanchored", "broken"] = Field(
+        description="ok: intact, and a checkpoint kept outside the database confirms it; unanchored: "
+        "intact, but nothing outside the database vouches for it; broken: see first_break_*."
+    )
     records: int = Field(description="Records verified.")
     last_seq: int = Field(description="Last sequence number verified.")
+    anchored_through_seq: int = Field(
+        description="Last position a checkpoint kept outside the database confirms (0: none)."
+    )
     checkpoints_checked: int = Field(description="Signed checkpoints examined.")
     checkpoints_matched: int = Field(description="Checkpoint positions the chain matched.")
     first_break_kind: str | None = Field(
@@ -211,7 +218,8 @@ verify_audit_log_tool = ToolSpec(
     toolset=TOOLSET,
     title="Verify the audit log",
     description=describe(
-        "Recompute the audit log's hash chain and check its signed checkpoints; reports the first break.",
+        "Recompute the audit log's hash chain, search columns and signed checkpoints: status ok, "
+        "unanchored (nothing kept outside the database vouches for it) or broken (first break).",
         use_when="you need evidence that no audit record was edited, deleted, inserted or reordered.",
         avoid="repeatedly in a loop: it reads the whole log.",
     ),

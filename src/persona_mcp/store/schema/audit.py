@@ -2,7 +2,7 @@
 
 `body` holds the record's RFC 8785 canonical JSON exactly as it was hashed, so verification re-hashes
 stored bytes instead of re-encoding every row. The other record columns are copies of body fields kept
-only to index searches; `audit verify --deep` checks that they still agree with the body.
+only to index searches; `audit verify` checks that they still agree with the body.
 `audit_record_objects` is the index of the body's `object_ids`: one row per (object id, record), written
 in the record's own transaction, so `audit query --object` is an index look-up, not a scan of every row.
 """
