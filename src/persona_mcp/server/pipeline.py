@@ -166,7 +166,7 @@ class CallPipeline:
             raise errors.unauthenticated()
         if spec is None:
             await self._deny(record, caller, None, name, raw_args, session, "unknown tool")
-            raise errors.unknown_tool(name)
+            raise errors.unknown_tool(name, [visible.name for visible in self.visible_to(caller)])
         decision = self._decide(caller, spec, self._clock())
         if not decision.allowed:
             await self._deny(record, caller, spec, name, raw_args, session, decision.reason)
@@ -230,7 +230,7 @@ class CallPipeline:
             await self._outcome(
                 record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="credential"
             )
-            return errors.tool_error(str(exc), kind="credential_unavailable", retry_safe=False)
+            return errors.tool_error(str(exc), kind="credential_unavailable", retry_safe=not exc.permanent)
         except Exception as exc:
             # Where it failed, never what the exception says: its message may carry personal data.
             log.error(
