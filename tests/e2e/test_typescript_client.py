@@ -173,7 +173,7 @@ def _other_failures(world: World) -> list[dict[str, Any]]:
             "faults": {"fail_next": [500]},
             "expect": "error",
             "kind": "outcome_unknown",
-            "includes": ["whether create_account took effect is unknown"],
+            "includes": ["Whether create_account took effect in Persona is unknown"],
         },
         {
             "id": "get_account/rate-limited",

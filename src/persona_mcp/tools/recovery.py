@@ -47,6 +47,7 @@ from persona_mcp.persona.ids import (
     with_article,
 )
 from persona_mcp.pii import is_pii, model_classes
+from persona_mcp.tools.factories import CursorNotInListingError
 from persona_mcp.tools.inputs import ANY_ID_PATTERN
 from persona_mcp.tools.spec import ToolSpec
 
@@ -63,7 +64,8 @@ class ToolFailure:
     """What the agent is told when a call fails upstream."""
 
     message: str
-    retry_safe: bool
+    #: None where repeating the same call can never help (the arguments must change first).
+    retry_safe: bool | None
     kind: str
 
 
@@ -142,6 +144,16 @@ def _invalid(spec: AnySpec, error: PersonaError) -> str:
     return (
         f"Persona rejected the arguments of {spec.name}{reason}; check the values against the tool's "
         "schema and the object's current state."
+    )
+
+
+def _cursor_not_in_listing(spec: AnySpec) -> str:
+    """An empty page after a cursor is not the end of the data: the cursor is not from this listing."""
+    return (
+        f"Invalid arguments for {spec.name}: after: nothing follows this cursor, so it is not the "
+        f"next_cursor of a {spec.name} page with these same arguments (or its object is gone); give the "
+        "next_cursor of the last page exactly as it came back with the same other arguments, or leave "
+        "after out to start from the first page."
     )
 
 
@@ -240,7 +252,9 @@ def explain(
     Tools it suggests are among `visible` (the caller's tools) when given, else the whole catalogue.
     """
     failure: ToolFailure
-    if spec.is_write and error.maybe_applied:
+    if isinstance(error, CursorNotInListingError):
+        failure = ToolFailure(_cursor_not_in_listing(spec), None, "invalid_arguments")
+    elif spec.is_write and error.maybe_applied:
         failure = _effect_unknown(spec, error, arguments, visible)
     elif isinstance(error, NotFoundError):
         failure = ToolFailure(_not_found(spec, arguments, visible), False, "not_found")

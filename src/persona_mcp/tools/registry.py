@@ -8,7 +8,6 @@ not leave the tool exposed.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -155,7 +154,6 @@ def _kind_of_relationship(name: str) -> ObjectKind | None:
         return None
 
 
-@functools.cache
 def _related_kinds(model: type[BaseModel]) -> frozenset[ObjectKind]:
     """Kinds of the objects `model` (or a result model inside it, such as a page's items) relates to."""
     kinds: set[ObjectKind] = set()
