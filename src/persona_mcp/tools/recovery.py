@@ -303,7 +303,7 @@ def _location(loc: Sequence[int | str]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
-            text += f"[{part}]"
+            text += f".{part}" if text else str(part)
         elif _NAME_SHAPE.fullmatch(part):
             text += f".{part}" if text else part
         else:
