@@ -74,7 +74,7 @@ async def _error(h: Harness, tool: str, arguments: dict[str, Any]) -> str:
     return _text(result)
 
 
-# -- ids in words ----------------------------------------------------------------------------------------------
+# -- ids in words --------------------------------------------------------------------------------------------
 
 
 async def test_an_id_of_another_kind_is_named_with_the_kind_needed_and_the_tools_that_return_one(
@@ -164,7 +164,7 @@ async def test_a_wrong_id_is_refused_before_anything_reaches_persona(everything:
     assert (last.kind, last.error_kind, last.upstream_status) == ("call.outcome", "invalid_arguments", None)
 
 
-# -- cursors ---------------------------------------------------------------------------------------------------
+# -- cursors -------------------------------------------------------------------------------------------------
 
 
 async def test_a_cursor_of_another_tool_is_an_error_in_words_not_an_empty_page(everything: Harness) -> None:
@@ -204,7 +204,7 @@ async def test_a_cursor_from_the_tools_own_page_still_pages(everything: Harness)
     assert second.structured_content["items"][0]["id"] != first.structured_content["items"][0]["id"]
 
 
-# -- unknown tools ---------------------------------------------------------------------------------------------
+# -- unknown tools -------------------------------------------------------------------------------------------
 
 
 async def test_an_unknown_tool_gets_the_closest_names_among_the_callers_tools_only(tmp_path: Path) -> None:
@@ -221,7 +221,7 @@ async def test_an_unknown_tool_gets_the_closest_names_among_the_callers_tools_on
         assert "tools/list" in nothing_close.value.message
 
 
-# -- one retry hint --------------------------------------------------------------------------------------------
+# -- one retry hint ------------------------------------------------------------------------------------------
 
 
 def _upstream_failures() -> list[PersonaError]:

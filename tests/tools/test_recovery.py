@@ -6,9 +6,10 @@ import pytest
 from pydantic import ValidationError
 
 from persona_mcp.persona.errors import ErrorDetail, error_for_status
-from persona_mcp.tools import catalogue
 from persona_mcp.server.errors import tool_error
+from persona_mcp.tools import catalogue
 from persona_mcp.tools.recovery import ToolFailure, explain, validation_message
+
 
 def _agent_text(failure: ToolFailure) -> str:
     """What the agent reads: the message and the failure kind's retry hint."""

@@ -138,9 +138,7 @@ def _invalid(spec: AnySpec, error: PersonaError) -> str:
     titles = error.safe_titles
     reason = f" ({titles[0]})" if titles else ""
     if names:
-        return (
-            f"Persona rejected the arguments of {spec.name}{reason}: check {', '.join(names[:10])}."
-        )
+        return f"Persona rejected the arguments of {spec.name}{reason}: check {', '.join(names[:10])}."
     return (
         f"Persona rejected the arguments of {spec.name}{reason}; check the values against the tool's "
         "schema and the object's current state."
@@ -394,9 +392,7 @@ def _any_id_message(where: str) -> str:
     )
 
 
-def validation_message(
-    spec: AnySpec, exc: ValidationError, *, visible: Collection[str] | None = None
-) -> str:
+def validation_message(spec: AnySpec, exc: ValidationError, *, visible: Collection[str] | None = None) -> str:
     """Name each bad argument and what it accepts, without repeating the value given.
 
     Ids are explained in words (see `_id_message`); tools it suggests are among `visible` when given.
