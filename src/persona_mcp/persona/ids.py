@@ -152,10 +152,9 @@ def validate_id(kind: ObjectKind, value: str) -> str:
     if not isinstance(value, str) or not _COMPILED[kind].fullmatch(value):
         problem = id_problem(kind, value) or "it is not well formed"
         label = kind_label(kind)
-        raise InvalidIdError(
-            f"not a valid {label} id: {problem}; {with_article(label)} id is "
-            f"{prefixes_in_words(PREFIXES[kind])} (the prefix, then 1 to {MAX_TOKEN_LENGTH} letters and digits)"
-        )
+        prefixes = prefixes_in_words(PREFIXES[kind])
+        shape = f"{prefixes} (the prefix, then 1 to {MAX_TOKEN_LENGTH} letters and digits)"
+        raise InvalidIdError(f"not a valid {label} id: {problem}; {with_article(label)} id is {shape}")
     return value
 
 
