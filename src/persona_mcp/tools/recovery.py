@@ -98,7 +98,9 @@ def _either(names: Sequence[str]) -> str:
 
 def _with_request_id(message: str, error: PersonaError) -> str:
     request_id = safe_request_id(error.request_id)
-    return f"{message} (Persona request id {request_id})" if request_id else message
+    if not request_id:
+        return message
+    return f"{message.removesuffix('.')} (Persona request id {request_id})."
 
 
 def _not_found(spec: AnySpec, arguments: Mapping[str, Any], visible: Collection[str] | None) -> str:
@@ -417,7 +419,8 @@ def validation_message(spec: AnySpec, exc: ValidationError, *, visible: Collecti
         elif pii:
             problems.append(f"{where} is not valid ({kind.replace('_', ' ')})")
         else:
-            message = str(error["msg"])
+            # A validator's own words, without pydantic's "Value error, " in front of them.
+            message = str(error["ctx"]["error"]) if kind == "value_error" else str(error["msg"])
             problems.append(f"{where}: {message[0].lower()}{message[1:]}" if loc else message)
     listed = "; ".join(problems[:10])
     more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
