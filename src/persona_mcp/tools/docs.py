@@ -65,9 +65,9 @@ A call fails in one of two ways.
   it lists. A cursor of another kind, a malformed one, or one that nothing follows in this listing (made
   up, or from a page with other arguments) is an invalid-arguments error, never an empty last page.
 - **JSON-RPC error**: something the agent cannot fix by changing its arguments. An unknown or hidden
-  tool (`-32602`, with the closest names among the caller's own tools), a caller without a valid token or without the tool's scope (`-32001`, naming the
-  scope), the grant's own rate limit (`-32003`, with `retry_after_seconds`), an audit log that cannot be
-  written (`-32002`: no unaudited call is made).
+  tool (`-32602`, with the closest names among the caller's own tools), a caller without a valid token
+  or without the tool's scope (`-32001`, naming the scope), the grant's own rate limit (`-32003`, with
+  `retry_after_seconds`), an audit log that cannot be written (`-32002`: no unaudited call is made).
 
 **Why an error result has no `structuredContent`.** The MCP specification requires structured content to
 conform to the tool's `outputSchema`, and an error has none of the result's fields. The TypeScript SDK
