@@ -70,8 +70,8 @@ async def test_a_create_whose_answer_was_lost_then_rate_limited_is_unknown_and_n
     assert sandbox.created_count("account") == 1
 
     assert result.is_error
-    assert result.structured_content is not None
-    error = result.structured_content["error"]
+    assert result.meta is not None  # error results carry their kind in _meta (issue 12, point 1)
+    error = result.meta["persona-mcp/error"]
     assert error["kind"] == "outcome_unknown" and error["retry_safe"] is False
     text = result.content[0].text  # type: ignore[union-attr]
     assert "safe" not in text, text
@@ -100,6 +100,6 @@ async def test_a_create_none_of_whose_attempts_got_through_is_an_error_and_safe_
         _intent, outcome = await _call_records(app, "create_account")
 
     assert sandbox.created_count("account") == 0
-    assert result.structured_content is not None
-    assert result.structured_content["error"]["retry_safe"] is True
+    assert result.meta is not None
+    assert result.meta["persona-mcp/error"]["retry_safe"] is True
     assert outcome.outcome == "error" and outcome.error_kind == "rate_limited"

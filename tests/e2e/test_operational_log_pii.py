@@ -223,8 +223,10 @@ async def test_no_canary_from_any_filter_or_path_of_any_read_tool_reaches_the_se
                 arguments = canary_arguments(spec, canaries)
                 before = len(upstream.seen)
                 result = await client.call_tool(spec.name, arguments)
-                error = (result.structured_content or {}).get("error") or {}
-                assert error.get("kind") != "invalid_arguments", (spec.name, arguments, error)
+                error = (result.meta or {}).get("persona-mcp/error") or {}
+                # Only a refusal after Persona answered (a made-up cursor nothing follows) may remain.
+                went_up = len(upstream.seen) > before
+                assert error.get("kind") != "invalid_arguments" or went_up, (spec.name, arguments, error)
                 if spec.operations:
                     received = " ".join(upstream.seen[before:])
                     canaries_sent = [v for v in _string_leaves(arguments) if PII in v or ID in v]
@@ -238,7 +240,7 @@ async def test_no_canary_from_any_filter_or_path_of_any_read_tool_reaches_the_se
                 before = len(upstream.seen)
                 result = await client.call_tool(spec.name, {**arguments, **dict.fromkeys(swapped, email)})
                 if any(ID in arguments[name] for name in swapped):
-                    error = (result.structured_content or {}).get("error") or {}
+                    error = (result.meta or {}).get("persona-mcp/error") or {}
                     assert error.get("kind") == "invalid_arguments", (spec.name, error)
                     assert upstream.seen[before:] == [], f"{spec.name}: sent upstream despite a refused id"
 

@@ -164,7 +164,7 @@ def _other_failures(world: World) -> list[dict[str, Any]]:
             "faults": {"fail_next": [503]},
             "expect": "error",
             "kind": "upstream_unavailable",
-            "includes": ["Persona is unavailable (HTTP 503", "retrying later is safe"],
+            "includes": ["Persona is unavailable (HTTP 503", "Retrying later is safe."],
         },
         {
             "id": "create_account/outcome-unknown",
@@ -173,7 +173,7 @@ def _other_failures(world: World) -> list[dict[str, Any]]:
             "faults": {"fail_next": [500]},
             "expect": "error",
             "kind": "outcome_unknown",
-            "includes": ["whether create_account took effect is unknown"],
+            "includes": ["Whether create_account took effect in Persona is unknown"],
         },
         {
             "id": "get_account/rate-limited",

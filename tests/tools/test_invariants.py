@@ -11,6 +11,7 @@ import pytest
 
 from persona_mcp import tools
 from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import PREFIXES
 from persona_mcp.tools import CATALOGUE, catalogue
 from persona_mcp.tools.contract import operation
 from persona_mcp.tools.describe import MAX_DESCRIPTION
@@ -108,8 +109,10 @@ def test_page_sizes_are_bounded_and_persona_ids_carry_a_pattern(spec: AnySpec) -
         name = path.rsplit(".", 1)[-1]
         if name == "page_size":
             assert sub["minimum"] == 1 and sub["maximum"] == 100 and sub["default"] == 25
-        elif name == "after":
-            assert sub["maxLength"] <= 128
+        elif name == "after":  # a cursor is an id of the kind the tool lists (factories.cursor_bound)
+            assert spec.finds is not None, f"{spec.name} pages without declaring what it finds"
+            assert re.fullmatch(sub["pattern"], f"{PREFIXES[spec.finds][0]}_Abc123")
+            assert not re.fullmatch(sub["pattern"], "zzz_Abc123")
         elif name == "reference_id":  # the caller's own identifier, not a Persona id
             assert sub["maxLength"] <= 255
         elif name.endswith("_id"):

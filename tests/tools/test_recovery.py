@@ -6,8 +6,17 @@ import pytest
 from pydantic import ValidationError
 
 from persona_mcp.persona.errors import ErrorDetail, error_for_status
+from persona_mcp.server.errors import tool_error
 from persona_mcp.tools import catalogue
-from persona_mcp.tools.recovery import explain, validation_message
+from persona_mcp.tools.recovery import ToolFailure, explain, validation_message
+
+
+def _agent_text(failure: ToolFailure) -> str:
+    """What the agent reads: the message and the failure kind's retry hint."""
+    block = tool_error(failure.message, kind=failure.kind, retry_safe=failure.retry_safe).content[0]
+    assert block.type == "text"
+    return block.text
+
 
 LEAKY = ErrorDetail(
     title="name-first 'Jane Secret' is invalid",
@@ -47,7 +56,8 @@ def test_outages_say_whether_the_same_call_may_be_repeated(
     failure = explain(catalogue.get(tool), error, {})
     assert (failure.retry_safe, failure.kind) == (retry_safe, kind)
     assert "3 attempts" in failure.message
-    assert ("is safe" in failure.message) is retry_safe
+    told = _agent_text(failure)
+    assert ("is safe" in told) is retry_safe
 
 
 def test_a_lost_answer_then_a_429_is_an_unknown_effect_with_a_way_to_check_not_a_safe_wait() -> None:

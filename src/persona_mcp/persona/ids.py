@@ -65,7 +65,7 @@ PREFIXES: dict[ObjectKind, tuple[str, ...]] = {
     ObjectKind.ACCOUNT_ACTION: ("accac",),  # as Persona's OpenAPI document pins them
 }
 
-_TOKEN = r"[A-Za-z0-9]{1,64}"
+_TOKEN = r"[A-Za-z0-9]{1,64}"  # MAX_TOKEN_LENGTH below
 
 
 def id_pattern(kind: ObjectKind) -> str:
@@ -89,13 +89,72 @@ class InvalidIdError(ValueError):
     """An ID that must not reach a URL. The message names the expected shape, never echoes the value."""
 
 
+#: Most characters a token may have after the prefix and its underscore.
+MAX_TOKEN_LENGTH = 64
+
+_KIND_OF_PREFIX = {prefix: kind for kind, prefixes in PREFIXES.items() for prefix in prefixes}
+
+
+def kind_of_prefix(value: object) -> ObjectKind | None:
+    """The kind whose prefix `value` starts with (`inq_...` -> inquiry), whatever follows; else None."""
+    if not isinstance(value, str) or "_" not in value:
+        return None
+    return _KIND_OF_PREFIX.get(value.split("_", 1)[0])
+
+
+def kind_label(kind: ObjectKind) -> str:
+    """`inquiry-session` -> `inquiry session`: the kind as a message says it."""
+    return kind.value.replace("-", " ")
+
+
+def with_article(words: str) -> str:
+    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
+
+
+def prefixes_in_words(prefixes: tuple[str, ...]) -> str:
+    """`act_...`, or `libf_..., lidf_... or lis_...` for a kind with one prefix per subtype."""
+    shown = [f"{prefix}_..." for prefix in prefixes]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def shape_problem(prefixes: tuple[str, ...], value: object) -> str:
+    """What is wrong with `value` as an id carrying one of `prefixes`, in words; '' if nothing is.
+
+    Only a known prefix is ever repeated: the rest of a wrong value may be anything (a name, an e-mail
+    address) and stays out of messages and transcripts.
+    """
+    if not isinstance(value, str):
+        return "it is not a string"
+    if not value:
+        return "it is empty"
+    prefix, underscore, token = value.partition("_")
+    if not underscore or prefix not in prefixes:
+        other = kind_of_prefix(value)
+        if other is not None:
+            return f"{prefix}_... is {with_article(kind_label(other))} id"
+        return f"it does not start with {prefixes_in_words(prefixes)}"
+    if not token:
+        return f"nothing follows {prefix}_"
+    if len(token) > MAX_TOKEN_LENGTH:
+        return f"it has more than {MAX_TOKEN_LENGTH} characters after {prefix}_"
+    if not (token.isascii() and token.isalnum()):
+        return f"after {prefix}_ it has characters other than letters and digits"
+    return ""
+
+
+def id_problem(kind: ObjectKind, value: object) -> str:
+    """What is wrong with `value` as an id of `kind`, in words (see `shape_problem`); '' if nothing is."""
+    return shape_problem(PREFIXES[kind], value)
+
+
 def validate_id(kind: ObjectKind, value: str) -> str:
     """Return `value` if it is a well-formed ID of `kind`, else raise `InvalidIdError`."""
     if not isinstance(value, str) or not _COMPILED[kind].fullmatch(value):
-        expected = " or ".join(f"{p}_…" for p in PREFIXES[kind])
-        raise InvalidIdError(
-            f"not a valid {kind.value} id: expected {expected} followed by letters and digits"
-        )
+        problem = id_problem(kind, value) or "it is not well formed"
+        label = kind_label(kind)
+        prefixes = prefixes_in_words(PREFIXES[kind])
+        shape = f"{prefixes} (the prefix, then 1 to {MAX_TOKEN_LENGTH} letters and digits)"
+        raise InvalidIdError(f"not a valid {label} id: {problem}; {with_article(label)} id is {shape}")
     return value
 
 
@@ -162,6 +221,9 @@ __all__ = [
     "VerificationId",
     "WebhookId",
     "id_pattern",
+    "id_problem",
     "is_object_id",
+    "kind_label",
+    "kind_of_prefix",
     "validate_id",
 ]

@@ -8,6 +8,8 @@ are always our own words: upstream free text never passes through unfiltered.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import mcp_types as types
@@ -33,10 +35,24 @@ class Refusal(Exception):
         return MCPError(code=self.code, message=self.message, data=self.data)
 
 
-def unknown_tool(name: str) -> Refusal:
-    # A hidden tool behaves exactly like a tool that does not exist.
+#: At most this many close tool names are offered for an unknown one.
+MAX_SUGGESTIONS = 3
+
+
+def unknown_tool(name: str, visible: Collection[str] = ()) -> Refusal:
+    """An unknown tool, with the closest names among the tools the caller can see (`visible`).
+
+    A hidden tool behaves exactly like a tool that does not exist, and is never offered: only the names
+    the caller's own `tools/list` shows are candidates.
+    """
     safe = name if name.replace("_", "").isalnum() and len(name) <= 64 else "<invalid name>"
-    return Refusal(types.INVALID_PARAMS, f"Unknown tool: {safe}")
+    close = difflib.get_close_matches(name[:64], sorted(visible), n=MAX_SUGGESTIONS, cutoff=0.6)
+    if close:
+        options = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+        advice = f"Did you mean {options}?"
+    else:
+        advice = "tools/list shows the tools this caller can use."
+    return Refusal(types.INVALID_PARAMS, f"Unknown tool: {safe}. {advice}")
 
 
 def missing_scope(tool: str, scope: str, reason: str) -> Refusal:
@@ -115,21 +131,49 @@ def outcome_spooled(outcome: str, idempotency_key: str | None) -> Refusal:
 ERROR_META = "persona-mcp/error"
 
 
+#: The one retry hint each failure kind ends with, by (kind, retry_safe). Failure messages (tools/recovery.py)
+#: say what happened and how to check, never whether to try again: that sentence comes only from here, so
+#: a message cannot say "retrying will not help" and then "do not retry blindly".
+RETRY_HINTS: Mapping[tuple[str, bool | None], str] = {
+    ("invalid_arguments", None): "Fix them and call again.",
+    ("invalid_request", False): "Call again only with corrected values.",
+    ("not_found", False): "Repeating the same call will not help.",
+    ("conflict", False): "Read the object again before another attempt.",
+    ("rate_limited", True): "After that wait, repeating the same call is safe.",
+    ("upstream_unavailable", True): "Retrying later is safe.",
+    ("outcome_unknown", False): "Do not repeat the call blindly: check first whether it took effect.",
+    ("upstream_auth", False): "Retrying will not help.",
+    ("upstream_forbidden", False): "Retrying will not help.",
+    ("credential_unavailable", False): "Retrying will not help until an administrator fixes the credential.",
+    # A credential that could not be renewed just now says itself when to try again (`try_later`).
+    ("credential_unavailable", True): "",
+}
+#: The hint of a kind whose retry safety depends on the tool (a read or a write), or of a new kind.
+_DEFAULT_HINTS: Mapping[bool | None, str] = {
+    True: "Retrying the same call is safe.",
+    False: "Do not retry blindly: check the object's state first.",
+    None: "",
+}
+
+
+def retry_hint(kind: str, retry_safe: bool | None) -> str:
+    """The single retry hint for a failure of `kind` (empty when there is nothing to say)."""
+    return RETRY_HINTS.get((kind, retry_safe), _DEFAULT_HINTS[retry_safe])
+
+
 def tool_error(message: str, *, kind: str, retry_safe: bool | None = None) -> types.CallToolResult:
     """An `isError` result the agent can read and act on, accepted by every MCP client.
 
     It carries no `structuredContent`: the spec requires structured content to match the tool's
     `outputSchema`, and the TypeScript SDK (Claude Desktop, Cursor, VS Code, the Inspector) validates it
     even on error results, replacing our message with a schema error. Programs read the failure kind and
-    retry safety from `_meta` instead, which no client validates.
+    retry safety from `_meta` instead, which no client validates. The text ends in the kind's one retry
+    hint (`retry_hint`).
     """
-    hint = ""
-    if retry_safe is True:
-        hint = " Retrying the same call is safe."
-    elif retry_safe is False:
-        hint = " Do not retry blindly: check the object's state first."
+    hint = retry_hint(kind, retry_safe)
+    text = f"{message} {hint}" if hint else message
     return types.CallToolResult(
-        content=[types.TextContent(type="text", text=f"{message}{hint}")],
+        content=[types.TextContent(type="text", text=text)],
         is_error=True,
         meta={ERROR_META: {"kind": kind, "retry_safe": retry_safe}},
     )

@@ -100,6 +100,10 @@ class CallPipeline:
             return []
         return visible(caller.grant, self.exposed, now=self._clock(), jwt_scopes=caller.jwt_scopes)
 
+    def _visible_names(self, caller: Caller) -> list[str]:
+        """Names of the caller's tools: the only ones an error message may suggest."""
+        return [spec.name for spec in self.visible_to(caller)]
+
     def _decide(self, caller: Caller, spec: AnySpec, now: datetime) -> Decision:
         return decide(caller.grant, spec, now=now, jwt_scopes=caller.jwt_scopes)
 
@@ -166,7 +170,7 @@ class CallPipeline:
             raise errors.unauthenticated()
         if spec is None:
             await self._deny(record, caller, None, name, raw_args, session, "unknown tool")
-            raise errors.unknown_tool(name)
+            raise errors.unknown_tool(name, self._visible_names(caller))
         decision = self._decide(caller, spec, self._clock())
         if not decision.allowed:
             await self._deny(record, caller, spec, name, raw_args, session, decision.reason)
@@ -185,7 +189,8 @@ class CallPipeline:
                 self._event(record, "call.outcome", caller, spec, raw_args, session, validated=False)
                 | {"decision": "allowed", "outcome": "error", "error_kind": "invalid_arguments"}
             )
-            return errors.tool_error(validation_message(spec, exc), kind="invalid_arguments", retry_safe=None)
+            message = validation_message(spec, exc, visible=self._visible_names(caller))
+            return errors.tool_error(message, kind="invalid_arguments", retry_safe=None)
 
         idempotency_key = str(uuid.uuid4()) if spec.is_write else None
         # While the store is known to be failing, a read too must get its intent in first: if that fails
@@ -213,7 +218,7 @@ class CallPipeline:
                 )
             raise
         except PersonaError as exc:
-            failure = explain(spec, exc, raw_args)
+            failure = explain(spec, exc, raw_args, visible=self._visible_names(caller))
             await self._outcome(
                 record,
                 caller,
@@ -230,7 +235,7 @@ class CallPipeline:
             await self._outcome(
                 record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="credential"
             )
-            return errors.tool_error(str(exc), kind="credential_unavailable", retry_safe=False)
+            return errors.tool_error(str(exc), kind="credential_unavailable", retry_safe=not exc.permanent)
         except Exception as exc:
             # Where it failed, never what the exception says: its message may carry personal data.
             log.error(

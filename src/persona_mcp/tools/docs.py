@@ -55,11 +55,19 @@ A call fails in one of two ways.
   `_meta["persona-mcp/error"]`: `{"kind": "not_found", "retry_safe": false}`, where `kind` names the
   failure (`invalid_arguments`, `not_found`, `upstream_unavailable`, `outcome_unknown`, ...) and
   `retry_safe` is `true` (the same call may be repeated), `false` (check the object's state first) or
-  `null` (the call did not run: fix the arguments).
+  `null` (the call did not run: fix the arguments). The text ends in exactly one retry hint, chosen by
+  the failure kind (`server/errors.py` `RETRY_HINTS`), so no message says both "retrying will not help"
+  and "do not retry blindly". A wrong id is explained in words, never as a pattern: `account_id:
+  inq_... is an inquiry id; get_account needs an account id act_..., which list_accounts or
+  search_accounts return` (the tools named are the caller's own that return that kind).
+- **Cursors**: `after` takes the `next_cursor` of the same tool's previous page, which is the id of the
+  last object listed (Persona's own cursor), so a list tool's schema pins `after` to the id of the kind
+  it lists. A cursor of another kind, a malformed one, or one that nothing follows in this listing (made
+  up, or from a page with other arguments) is an invalid-arguments error, never an empty last page.
 - **JSON-RPC error**: something the agent cannot fix by changing its arguments. An unknown or hidden
-  tool (`-32602`), a caller without a valid token or without the tool's scope (`-32001`, naming the
-  scope), the grant's own rate limit (`-32003`, with `retry_after_seconds`), an audit log that cannot be
-  written (`-32002`: no unaudited call is made).
+  tool (`-32602`, with the closest names among the caller's own tools), a caller without a valid token
+  or without the tool's scope (`-32001`, naming the scope), the grant's own rate limit (`-32003`, with
+  `retry_after_seconds`), an audit log that cannot be written (`-32002`: no unaudited call is made).
 
 **Why an error result has no `structuredContent`.** The MCP specification requires structured content to
 conform to the tool's `outputSchema`, and an error has none of the result's fields. The TypeScript SDK

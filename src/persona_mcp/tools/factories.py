@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.client import PersonaResponse
-from persona_mcp.persona.ids import ObjectKind
+from persona_mcp.persona.errors import PersonaError
+from persona_mcp.persona.ids import ObjectKind, id_pattern
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, from_upstream, single
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
@@ -50,11 +51,53 @@ def one_result(ctx: ToolContext, result: type[ResultT], response: PersonaRespons
     return single(result, resource, response.document, response.request_id, status=response.status)
 
 
+class CursorNotInListingError(PersonaError):
+    """A well-formed cursor after which Persona returned nothing: it is not a cursor of this listing."""
+
+
+def cursor_bound(input_model: type[InT], finds: ObjectKind | None) -> type[InT]:
+    """The input model of a page tool, with its `after` cursor bound to the kind of object it lists.
+
+    How a cursor is known to belong to a tool: Persona's cursor is the id of the last object of the
+    previous page (`links.next` carries `page[after]=<id>`, PROTOCOL.md section 6), and every list and
+    search tool declares the kind it lists (`finds`), so a cursor of `list_accounts` is an account id.
+    A cursor of another kind (an inquiry id given to `list_accounts`) or of no kind is refused with the
+    other arguments, in words, before anything is sent; the schema carries the same pattern, so it is
+    exactly as strict as validation. A cursor of the right kind that is not in this listing (made up,
+    or from a page with other filters) brings an empty page back, which `page_result` turns into an
+    error rather than an end of the data. Cursors are not wrapped or signed: they stay Persona's own.
+    """
+    if finds is None or not issubclass(input_model, PageInput):
+        return input_model
+    cursor = Annotated[str | None, Field(pattern=id_pattern(finds))]
+    after = Field(None, description="Last page's next_cursor.")  # short: every byte is in tools/list
+    bound = create_model(
+        input_model.__name__,
+        __base__=input_model,
+        __module__=input_model.__module__,
+        __doc__=input_model.__doc__,
+        after=(cursor, after),
+    )
+    return cast(type[InT], bound)
+
+
 def page_result(
-    ctx: ToolContext, page: type[PageT], view: type[ObjectView], response: PersonaResponse
+    ctx: ToolContext,
+    page: type[PageT],
+    view: type[ObjectView],
+    response: PersonaResponse,
+    *,
+    after: str | None = None,
 ) -> PageT:
-    """Flatten a collection response into `page.items`, with the next cursor."""
+    """Flatten a collection response into `page.items`, with the next cursor.
+
+    `after` is the cursor the page was asked for: nothing after it means it is not in this listing.
+    """
     resources = response.document.many()
+    if not resources and after is not None:
+        raise CursorNotInListingError(
+            "no page follows the after cursor", status=response.status, request_id=response.request_id
+        )
     ctx.touch(*(resource.id for resource in resources))
     status, request_id = response.status, response.request_id
     items = [
@@ -108,7 +151,8 @@ def page_handler(
         if filters is not None:
             params.update(filters(args))
         response = await ctx.persona.get(path_for(template, args), params=params)
-        return page_result(ctx, page, view, response)
+        after = args.after if isinstance(args, PageInput) else None
+        return page_result(ctx, page, view, response, after=after)
 
     return handler
 
@@ -134,7 +178,7 @@ def read_tool(
         description=description,
         scope=scope,
         effect=Effect.READ,
-        input_model=input_model,
+        input_model=cursor_bound(input_model, finds),
         output_model=output_model,
         operations=(operation,),
         handler=handler,

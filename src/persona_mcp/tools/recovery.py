@@ -1,5 +1,10 @@
 """Turning failures into messages an agent can act on: what went wrong, and the next step.
 
+A message says what happened and how to check or fix it, never whether to try again: that verdict is
+the failure kind's one retry hint, which `server.errors.tool_error` appends (`retry_hint`), so no message
+can carry two hints that contradict each other. A wrong id is explained in words (what kind was given,
+what kind is needed, which tools return one), never as the regular expression of its schema.
+
 Every message here is written in our own words. Persona's free text (`details`, unknown titles) never
 passes through: titles only from the client's known-safe set, field names only derived from pointers
 that passed the strict shape check, ids only when they have the id shape. Bad argument values are never
@@ -9,7 +14,7 @@ echoed, so a mistyped e-mail address does not land in a transcript or a log.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +36,18 @@ from persona_mcp.persona.errors import (
     UpstreamUnavailableError,
     safe_request_id,
 )
-from persona_mcp.persona.ids import PREFIXES, ObjectKind
+from persona_mcp.persona.ids import (
+    MAX_TOKEN_LENGTH,
+    PREFIXES,
+    ObjectKind,
+    kind_label,
+    kind_of_prefix,
+    prefixes_in_words,
+    shape_problem,
+    with_article,
+)
 from persona_mcp.pii import is_pii, model_classes
+from persona_mcp.tools.factories import CursorNotInListingError
 from persona_mcp.tools.inputs import ANY_ID_PATTERN
 from persona_mcp.tools.spec import ToolSpec
 
@@ -49,7 +64,8 @@ class ToolFailure:
     """What the agent is told when a call fails upstream."""
 
     message: str
-    retry_safe: bool
+    #: None where repeating the same call can never help (the arguments must change first).
+    retry_safe: bool | None
     kind: str
 
 
@@ -69,32 +85,37 @@ def _ids_in(arguments: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def _finders(kind: ObjectKind) -> list[str]:
+def _finders(kind: ObjectKind, visible: Collection[str] | None = None) -> list[str]:
+    """Tools that return ids of `kind` (`Catalogue.returners_for`), among those the caller can see."""
     from persona_mcp.tools import catalogue  # the catalogue imports this module's users
 
-    if kind is ObjectKind.LIST_ITEM:
-        return ["get_list"]
-    return catalogue.finders_for(kind)
+    return [name for name in catalogue.returners_for(kind) if visible is None or name in visible]
+
+
+def _either(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _with_request_id(message: str, error: PersonaError) -> str:
     request_id = safe_request_id(error.request_id)
-    return f"{message} (Persona request id {request_id})" if request_id else message
+    if not request_id:
+        return message
+    return f"{message.removesuffix('.')} (Persona request id {request_id})."
 
 
-def _not_found(spec: AnySpec, arguments: Mapping[str, Any]) -> str:
-    message = _missing_object(spec, arguments)
+def _not_found(spec: AnySpec, arguments: Mapping[str, Any], visible: Collection[str] | None) -> str:
+    message = _missing_object(spec, arguments, visible)
     if spec.sandbox_only:
         message += f" Note: {spec.name} works only with a sandbox API key."
     return message
 
 
-def _missing_object(spec: AnySpec, arguments: Mapping[str, Any]) -> str:
+def _missing_object(spec: AnySpec, arguments: Mapping[str, Any], visible: Collection[str] | None) -> str:
     ids = _ids_in(arguments)
     if not ids:
         return f"Persona found nothing for {spec.name} in this environment."
     kinds = [kind for kind in (_kind_of(i) for i in ids) if kind is not None]
-    finders = list(dict.fromkeys(name for kind in kinds for name in _finders(kind)))
+    finders = list(dict.fromkeys(name for kind in kinds for name in _finders(kind, visible)))
     hint = f"; use {' or '.join(finders)} to find the right id" if finders else ""
     if len(ids) == 1:
         label = kinds[0].value.replace("-", " ") if kinds else "object"
@@ -119,13 +140,20 @@ def _invalid(spec: AnySpec, error: PersonaError) -> str:
     titles = error.safe_titles
     reason = f" ({titles[0]})" if titles else ""
     if names:
-        return (
-            f"Persona rejected the arguments of {spec.name}{reason}: check {', '.join(names[:10])}, "
-            "then call again with corrected values."
-        )
+        return f"Persona rejected the arguments of {spec.name}{reason}: check {', '.join(names[:10])}."
     return (
         f"Persona rejected the arguments of {spec.name}{reason}; check the values against the tool's "
-        "schema and the object's current state, then call again."
+        "schema and the object's current state."
+    )
+
+
+def _cursor_not_in_listing(spec: AnySpec) -> str:
+    """An empty page after a cursor is not the end of the data: the cursor is not from this listing."""
+    return (
+        f"Invalid arguments for {spec.name}: after: nothing follows this cursor, so it is not the "
+        f"next_cursor of a {spec.name} page with these same arguments (or its object is gone); give the "
+        "next_cursor of the last page exactly as it came back with the same other arguments, or leave "
+        "after out to start from the first page."
     )
 
 
@@ -138,13 +166,11 @@ def _outage(spec: AnySpec, error: PersonaError) -> ToolFailure:
     what = f"HTTP {error.status}" if error.status is not None else "no response"
     attempts = f"after {_attempts_text(error)}"
     if not spec.is_write:
-        message = (
-            f"Persona is unavailable ({what}, {attempts}); this call only reads, so retrying later is safe."
-        )
+        message = f"Persona is unavailable ({what}, {attempts}); this call only reads."
         return ToolFailure(message, True, "upstream_unavailable")
     message = (
         f"Persona could not be reached ({what}, {attempts}); no attempt of {spec.name} got through to it, "
-        "so nothing changed and repeating the same call later is safe."
+        "so nothing changed."
     )
     return ToolFailure(message, True, "upstream_unavailable")
 
@@ -161,11 +187,11 @@ def _created_kind(spec: AnySpec) -> ObjectKind | None:
         return None
 
 
-def _how_to_check(spec: AnySpec, arguments: Mapping[str, Any]) -> str:
+def _how_to_check(spec: AnySpec, arguments: Mapping[str, Any], visible: Collection[str] | None) -> str:
     kind = _created_kind(spec)
     if kind is not None:
         label = kind.value.replace("-", " ")
-        finders = _finders(kind)
+        finders = _finders(kind, visible)
         hint = ", e.g. by its reference_id" if "reference_id" in arguments else ""
         where = f" with {' or '.join(finders)}{hint}" if finders else ""
         return f"look for the new {label}{where}"
@@ -187,7 +213,9 @@ def _what_happened(error: PersonaError) -> str:
     )
 
 
-def _effect_unknown(spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any]) -> ToolFailure:
+def _effect_unknown(
+    spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any], visible: Collection[str] | None
+) -> ToolFailure:
     """A write some attempt of which may have been carried out: never "safe to repeat", and how to check.
 
     Decided on every attempt (`PersonaError.maybe_applied`), not on the last status: a lost answer followed
@@ -196,12 +224,11 @@ def _effect_unknown(spec: AnySpec, error: PersonaError, arguments: Mapping[str, 
     twice = (
         ""
         if spec.annotations.idempotent
-        else ": a new call is sent under a new Idempotency-Key, so Persona could apply it twice"
+        else " A new call would go under a new Idempotency-Key, so Persona could apply it twice."
     )
     message = (
-        f"Whether {spec.name} took effect in Persona is unknown: {_what_happened(error)}. Do not repeat it "
-        f"blindly{twice}. Check first whether the change happened: {_how_to_check(spec, arguments)}; "
-        "then decide."
+        f"Whether {spec.name} took effect in Persona is unknown: {_what_happened(error)}.{twice} "
+        f"To see whether the change happened, {_how_to_check(spec, arguments, visible)}."
     )
     if isinstance(error, RateLimitedError) and error.retry_after is not None:
         message += f" Persona's rate limit also asks for a pause of {error.retry_after:g} s before any call."
@@ -213,31 +240,38 @@ def _effect_unknown(spec: AnySpec, error: PersonaError, arguments: Mapping[str, 
     return ToolFailure(message, False, "outcome_unknown")
 
 
-def explain(spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any]) -> ToolFailure:
-    """The agent-facing account of a failed Persona call, with the next step."""
+def explain(
+    spec: AnySpec,
+    error: PersonaError,
+    arguments: Mapping[str, Any],
+    *,
+    visible: Collection[str] | None = None,
+) -> ToolFailure:
+    """The agent-facing account of a failed Persona call, with the next step.
+
+    Tools it suggests are among `visible` (the caller's tools) when given, else the whole catalogue.
+    """
     failure: ToolFailure
-    if spec.is_write and error.maybe_applied:
-        failure = _effect_unknown(spec, error, arguments)
+    if isinstance(error, CursorNotInListingError):
+        failure = ToolFailure(_cursor_not_in_listing(spec), None, "invalid_arguments")
+    elif spec.is_write and error.maybe_applied:
+        failure = _effect_unknown(spec, error, arguments, visible)
     elif isinstance(error, NotFoundError):
-        failure = ToolFailure(_not_found(spec, arguments), False, "not_found")
+        failure = ToolFailure(_not_found(spec, arguments, visible), False, "not_found")
     elif isinstance(error, ConflictError):
         rule = spec.conflict_hint or _DEFAULT_CONFLICT
-        message = f"Persona refused {spec.name}: {rule}. Read the object again before another attempt."
+        message = f"Persona refused {spec.name}: {rule}."
         failure = ToolFailure(message, False, "conflict")
     elif isinstance(error, UnprocessableEntityError | BadRequestError):
         failure = ToolFailure(_invalid(spec, error), False, "invalid_request")
     elif isinstance(error, RateLimitedError) or "Quota exceeded" in error.safe_titles:
-        wait = (
-            f"wait {error.retry_after:g} s, then "
-            if error.retry_after is not None
-            else "wait a minute, then "
-        )
-        message = f"Persona's rate limit or quota was reached; {wait}repeat the same call: it is safe."
+        wait = f"{error.retry_after:g} s" if error.retry_after is not None else "a minute"
+        message = f"Persona's rate limit or quota was reached; wait {wait}."
         failure = ToolFailure(message, True, "rate_limited")
     elif isinstance(error, AuthenticationError):
         message = (
             "Persona rejected this server's API credential; an administrator must check it "
-            "(`persona-mcp credentials`). Retrying will not help."
+            "(`persona-mcp credentials`)."
         )
         failure = ToolFailure(message, False, "upstream_auth")
     elif isinstance(error, PermissionDeniedError):
@@ -245,7 +279,7 @@ def explain(spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any]) ->
         sandbox = " (it also only works with a sandbox key)" if spec.sandbox_only else ""
         message = (
             f"Persona refused {spec.name}: the server's API key lacks {needs}, or the environment or "
-            f"feature is not enabled{sandbox}. Ask an administrator; retrying will not help."
+            f"feature is not enabled{sandbox}. Ask an administrator."
         )
         failure = ToolFailure(message, False, "upstream_forbidden")
     elif isinstance(error, ServerError | UpstreamUnavailableError):
@@ -253,7 +287,8 @@ def explain(spec: AnySpec, error: PersonaError, arguments: Mapping[str, Any]) ->
     elif isinstance(error, UnsafePathError):
         failure = ToolFailure(f"{spec.name} built a request the client refused to send.", False, "internal")
     elif isinstance(error, UnexpectedResponseError):
-        message = f"Persona's answer to {spec.name} did not have the expected shape; the outcome is unknown."
+        outcome = "the outcome is unknown" if spec.is_write else "nothing was changed"
+        message = f"Persona's answer to {spec.name} did not have the expected shape; {outcome}."
         failure = ToolFailure(message, not spec.is_write, "unexpected_response")
     else:
         status = f"HTTP {error.status}" if error.status is not None else "an error"
@@ -268,7 +303,7 @@ def _location(loc: Sequence[int | str]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
-            text += f"[{part}]"
+            text += f".{part}" if text else str(part)
         elif _NAME_SHAPE.fullmatch(part):
             text += f".{part}" if text else part
         else:
@@ -276,13 +311,23 @@ def _location(loc: Sequence[int | str]) -> str:
     return text or "arguments"
 
 
+def _items(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema of an array's elements (also of an optional array)."""
+    for candidate in (schema, *schema.get("anyOf", [])):
+        if isinstance(candidate, Mapping) and isinstance(candidate.get("items"), dict):
+            items: dict[str, Any] = candidate["items"]
+            return items
+    return {}
+
+
 def _field_info(model: type[BaseModel], loc: Sequence[int | str]) -> tuple[bool, dict[str, Any]]:
-    """Whether the field at `loc` is PII, and its JSON schema (for the allowed pattern)."""
+    """Whether the value at `loc` is PII, and its JSON schema (for the allowed pattern)."""
     current: type[BaseModel] | None = model
     pii = False
     schema: dict[str, Any] = {}
     for part in loc:
         if isinstance(part, int):
+            schema = _items(schema)
             continue
         field = current.model_fields.get(part) if current is not None else None
         if current is None or field is None:
@@ -303,25 +348,80 @@ def _pattern(schema: Mapping[str, Any]) -> str | None:
     return None
 
 
-def validation_message(spec: AnySpec, exc: ValidationError) -> str:
-    """Name each bad argument and what it accepts, without repeating the value given."""
+#: The pattern of an id with fixed prefixes (`id_pattern`, the tag id): `^(?:act)_[A-Za-z0-9]{1,64}$`.
+_FIXED_PREFIX_ID = re.compile(r"\^(?:\(\?:)?([a-z]+(?:\|[a-z]+)*)\)?_\[A-Za-z0-9\]\{1,64\}\$")
+
+
+def _id_prefixes(pattern: str | None) -> tuple[str, ...] | None:
+    """The prefixes an id field accepts, read from its schema pattern; None for other fields."""
+    found = _FIXED_PREFIX_ID.fullmatch(pattern) if pattern is not None else None
+    return tuple(found.group(1).split("|")) if found else None
+
+
+def _needed(prefixes: tuple[str, ...]) -> tuple[str, ObjectKind | None]:
+    """`an account id act_...`, and the kind (None for ids outside ObjectKind, such as tags)."""
+    kind = kind_of_prefix(f"{prefixes[0]}_")
+    label = kind_label(kind) if kind is not None else prefixes[0]
+    return f"{with_article(label)} id {prefixes_in_words(prefixes)}", kind
+
+
+def _where_to_get(kind: ObjectKind | None, visible: Collection[str] | None) -> str:
+    finders = _finders(kind, visible) if kind is not None else []
+    if finders:
+        return f", which {_either(finders)} return{'s' if len(finders) == 1 else ''}"
+    return ", which no tool here returns: copy it from the Persona dashboard"
+
+
+def _id_message(
+    spec: AnySpec, where: str, prefixes: tuple[str, ...], value: object, visible: Collection[str] | None
+) -> str:
+    """A wrong id in words: what was given (its kind, from a known prefix), what is needed, and where
+    to get one. Only a known prefix of the value is repeated, never the rest."""
+    problem = shape_problem(prefixes, value) or "it is not well formed"
+    needed, kind = _needed(prefixes)
+    if where == "after" and spec.finds is not None and spec.finds is kind:
+        return (
+            f"after: {problem}; after takes the next_cursor of a previous {spec.name} page ({needed}); "
+            "leave it out for the first page"
+        )
+    return f"{where}: {problem}; {spec.name} needs {needed}{_where_to_get(kind, visible)}"
+
+
+def _any_id_message(where: str) -> str:
+    return (
+        f"{where} must be a Persona object id: its prefix (act, inq, lst, ...), an underscore, then 1 to "
+        f"{MAX_TOKEN_LENGTH} letters and digits"
+    )
+
+
+def validation_message(spec: AnySpec, exc: ValidationError, *, visible: Collection[str] | None = None) -> str:
+    """Name each bad argument and what it accepts, without repeating the value given.
+
+    Ids are explained in words (see `_id_message`); tools it suggests are among `visible` when given.
+    """
     problems: list[str] = []
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in exc.errors(include_url=False):
         loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
         where = _location(loc)
         kind = error["type"]
         pii, schema = _field_info(spec.input_model, loc)
+        id_prefixes = None if pii else _id_prefixes(_pattern(schema))
         if kind == "missing":
             problems.append(f"{where} is required")
         elif kind == "extra_forbidden":
             problems.append(f"{where} is not an argument of {spec.name}")
+        elif id_prefixes is not None:
+            problems.append(_id_message(spec, where, id_prefixes, error.get("input"), visible))
+        elif _pattern(schema) == ANY_ID_PATTERN:
+            problems.append(_any_id_message(where))
         elif kind == "string_pattern_mismatch" or (pii and _pattern(schema)):
             problems.append(f"{where} must match the pattern {_pattern(schema) or error['ctx']['pattern']}")
         elif pii:
             problems.append(f"{where} is not valid ({kind.replace('_', ' ')})")
         else:
-            message = str(error["msg"])
+            # A validator's own words, without pydantic's "Value error, " in front of them.
+            message = str(error["ctx"]["error"]) if kind == "value_error" else str(error["msg"])
             problems.append(f"{where}: {message[0].lower()}{message[1:]}" if loc else message)
     listed = "; ".join(problems[:10])
     more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-    return f"Invalid arguments for {spec.name}: {listed}{more}. Fix them and call again."
+    return f"Invalid arguments for {spec.name}: {listed}{more}."

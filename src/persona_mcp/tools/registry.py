@@ -11,8 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind
+from persona_mcp.pii import model_classes
+from persona_mcp.tools.results import Rel
 from persona_mcp.tools.spec import ToolSpec
 
 AnySpec = ToolSpec[Any, Any]
@@ -91,6 +95,18 @@ class Catalogue:
         """Names of every tool that finds objects of `kind` (list and search tools)."""
         return [spec.name for spec in self._specs if spec.finds is kind]
 
+    def returners_for(self, kind: ObjectKind) -> list[str]:
+        """Tools whose results give ids of `kind`, for telling an agent where to get one.
+
+        Its finders (list and search tools) when it has any; otherwise every tool whose result names
+        such objects as a relationship (`get_inquiry`'s `inquiry_template_id`, `get_list`'s `item_ids`).
+        Both are read from the declarations (`finds`, the output models' `Rel` fields), so a new tool
+        is offered as soon as it is declared.
+        """
+        return self.finders_for(kind) or [
+            spec.name for spec in self._specs if kind in _related_kinds(spec.output_model)
+        ]
+
     def select(
         self,
         toolsets: set[str] | None = None,
@@ -127,6 +143,27 @@ class Catalogue:
         unknown_tools = sorted((tools | exclude) - set(self._by_name))
         if unknown_tools:
             raise UnknownToolError(_unknown("tool", unknown_tools, self.names))
+
+
+def _kind_of_relationship(name: str) -> ObjectKind | None:
+    """`list-items` -> list item, `account-type` -> account type; None for other relationships."""
+    singular = f"{name[:-3]}y" if name.endswith("ies") else name.removesuffix("s")
+    try:
+        return ObjectKind(singular)
+    except ValueError:
+        return None
+
+
+def _related_kinds(model: type[BaseModel]) -> frozenset[ObjectKind]:
+    """Kinds of the objects `model` (or a result model inside it, such as a page's items) relates to."""
+    kinds: set[ObjectKind] = set()
+    for field in model.model_fields.values():
+        for marker in field.metadata:
+            if isinstance(marker, Rel) and (kind := _kind_of_relationship(marker.name)) is not None:
+                kinds.add(kind)
+        for nested in model_classes(field.annotation):
+            kinds |= _related_kinds(nested)
+    return frozenset(kinds)
 
 
 def _unknown(what: str, names: Sequence[str], valid: Sequence[str]) -> str:

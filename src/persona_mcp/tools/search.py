@@ -101,6 +101,6 @@ def search_handler(
 
     async def handler(ctx: ToolContext, args: SearchInput) -> PageT:
         response = await ctx.persona.post(path, json=args.search_body())
-        return page_result(ctx, page, view, response)
+        return page_result(ctx, page, view, response, after=args.after)
 
     return handler
