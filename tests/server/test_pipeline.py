@@ -250,3 +250,26 @@ async def test_an_internal_failure_is_logged_by_place_never_by_message(
     failure = next(entry for entry in logs if entry["event"] == "tool handler failed")
     assert failure["error_type"] == "RuntimeError" and "test_pipeline.py" in failure["frames"]
     assert "jane.doe" not in str(logs)
+
+
+async def test_a_handler_failing_after_its_write_reached_persona_leaves_the_outcome_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with connected(tmp_path, ["accounts:write"]) as h:
+        specs = h.app.pipeline._specs
+        original = specs["create_account"].handler
+
+        async def breaks_after_the_write(ctx: Any, args: Any) -> Any:
+            await original(ctx, args)  # the account is created in Persona ...
+            raise RuntimeError("... and a bug fails the rest")
+
+        monkeypatch.setitem(
+            specs, "create_account", replace(specs["create_account"], handler=breaks_after_the_write)
+        )
+        result = await h.client.call_tool("create_account", {"reference_id": "made-then-broke"})
+        records = await _records(h)
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert "safe" not in text.lower().replace("unsafe", "")
+    outcome = next(r for r in records if r.kind == "call.outcome" and r.tool == "create_account")
+    assert outcome.outcome == "unknown" and outcome.error_kind == "internal"

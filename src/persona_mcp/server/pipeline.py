@@ -232,10 +232,21 @@ class CallPipeline:
             )
             return errors.tool_error(failure.message, kind=failure.kind, retry_safe=failure.retry_safe)
         except CredentialUnavailableError as exc:
+            # A token refresh can fail between retries, after an attempt that may have been applied.
+            applied = _write_may_have_applied(spec, record)
             await self._outcome(
-                record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="credential"
+                record,
+                caller,
+                spec,
+                raw_args,
+                session,
+                idempotency_key,
+                "unknown" if applied else "error",
+                error_kind="credential",
             )
-            return errors.tool_error(str(exc), kind="credential_unavailable", retry_safe=not exc.permanent)
+            return errors.tool_error(
+                str(exc), kind="credential_unavailable", retry_safe=False if applied else not exc.permanent
+            )
         except Exception as exc:
             # Where it failed, never what the exception says: its message may carry personal data.
             log.error(
@@ -245,8 +256,10 @@ class CallPipeline:
                 error_type=type(exc).__name__,
                 frames="".join(traceback.format_tb(exc.__traceback__)),
             )
+            # A handler failing after a write reached Persona leaves its effect unknown, not failed.
+            outcome = "unknown" if _write_may_have_applied(spec, record) else "error"
             await self._outcome(
-                record, caller, spec, raw_args, session, idempotency_key, "error", error_kind="internal"
+                record, caller, spec, raw_args, session, idempotency_key, outcome, error_kind="internal"
             )
             return errors.tool_error(
                 f"{spec.name} failed inside the server (call id {record.call_id}); the administrator "
@@ -427,3 +440,8 @@ def _outcome_unknown(spec: AnySpec, error: PersonaError) -> bool:
     """A write any attempt of which may have been carried out upstream (a lost answer, a 5xx), whatever
     the last attempt got: a lost answer followed by a 429 is unknown, not an error."""
     return spec.is_write and error.maybe_applied
+
+
+def _write_may_have_applied(spec: AnySpec, record: _CallRecord) -> bool:
+    """Whether a write's upstream attempts so far may have changed something in Persona."""
+    return spec.is_write and any(exchange.maybe_applied for exchange in record.exchanges)
