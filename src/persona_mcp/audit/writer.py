@@ -92,6 +92,7 @@ class AuditLog:
         self._interval = checkpoint_interval_s
         self._external = external_checkpoint_path
         self._spool = spool
+        self._store_failing = False
         self._draining: asyncio.Task[None] | None = None
         self._witness_url = checkpoint_witness_url
         self._health = Health(ok=True)
@@ -223,6 +224,11 @@ class AuditLog:
         if self._spool is None:
             return 0
         return await self._spool.drain(self.append, self._already_recorded)
+
+    @property
+    def store_failing(self) -> bool:
+        """Whether the last commit failed (a lagging checkpoint file or witness is not a store failure)."""
+        return self._store_failing
 
     @property
     def spooled(self) -> int:
@@ -365,6 +371,7 @@ class AuditLog:
             self._fail(outcome.appends, outcome.requests, outcome.error or RuntimeError("no result"))
             return
         committed = outcome.committed
+        self._store_failing = False
         reason = outcome.external_error
         self._health = Health(ok=True) if reason is None else Health(ok=False, reason=reason)
         for item, record in zip(outcome.appends, committed.records, strict=True):
@@ -381,6 +388,7 @@ class AuditLog:
         first_line = str(cause).splitlines()[0] if str(cause) else ""
         reason = f"audit write failed: {type(cause).__name__}: {first_line}"[:300]
         self._health = Health(ok=False, reason=reason)
+        self._store_failing = True
         _log.error("audit.write_failed", reason=reason, records=len(appends))
         futures: list[asyncio.Future[Any]] = [item.future for item in appends]
         futures.extend(request.future for request in requests)

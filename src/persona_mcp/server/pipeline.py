@@ -195,7 +195,7 @@ class CallPipeline:
         idempotency_key = str(uuid.uuid4()) if spec.is_write else None
         # While the store is known to be failing, a read too must get its intent in first: if that fails
         # the read is refused before it reaches Persona; if it succeeds, the store is back.
-        if spec.is_write or not self._audit.health.ok:
+        if spec.is_write or self._audit.store_failing:
             await self._append(
                 self._event(record, "call.intent", caller, spec, raw_args, session)
                 | {"idempotency_key": idempotency_key}
