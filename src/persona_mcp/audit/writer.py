@@ -198,15 +198,16 @@ class AuditLog:
         writer.submit(Append(event.model_dump(mode="json"), future))
         return await future
 
-    async def append_or_spool(self, event: AuditEvent) -> AuditRecord | None:
+    async def append_or_spool(self, event: AuditEvent) -> bool:
         """Append `event`, or, if the store cannot take it, keep it durably in the local spool.
 
         For the outcome of a call that already reached Persona: it must end in a record whatever the
-        store does. Returns the committed record, or None when the record was spooled (it is appended
-        as soon as the store is back). Raises `AuditUnavailableError` only if the spool failed too.
+        store does. Returns True when it was committed, False when it was spooled (it is appended as
+        soon as the store is back). Raises `AuditUnavailableError` only if the spool failed too.
         """
         try:
-            return await self.append(event)
+            await self.append(event)
+            return True
         except AuditUnavailableError:
             if self._spool is None or self._closed:
                 raise
@@ -217,7 +218,7 @@ class AuditLog:
             _log.error("audit.spool_failed", error_type=type(exc).__name__)
             raise AuditUnavailableError("the audit store and the local spool both failed") from None
         _log.warning("audit.outcome_spooled", kind=event.kind, call_id=event.call_id)
-        return None
+        return False
 
     async def drain_spool(self) -> int:
         """Append what the spool holds (see `OutcomeSpool.drain`); 0 if there is nothing or no spool."""

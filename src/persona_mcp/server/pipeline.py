@@ -421,7 +421,7 @@ class CallPipeline:
             if after_write:
                 raise errors.outcome_unrecorded(idempotency_key or "") from None
             raise errors.audit_unavailable() from None
-        if committed is None:
+        if not committed:
             raise errors.outcome_spooled(outcome, idempotency_key if spec.is_write else None)
 
     async def _append(self, event: dict[str, Any], *, after_write_key: str | None = None) -> None:
