@@ -55,12 +55,13 @@ async def execute(store: Store, sql: str, params: dict[str, Any] | None = None) 
 
 async def drop_append_only_triggers(store: Store) -> None:
     """What an attacker with database access does first."""
+    tables = ("audit_records", "audit_checkpoints", "audit_record_objects")
     if store.is_sqlite:
-        for table in ("audit_records", "audit_checkpoints"):
+        for table in tables:
             await execute(store, f"DROP TRIGGER IF EXISTS {table}_no_update")
             await execute(store, f"DROP TRIGGER IF EXISTS {table}_no_delete")
     else:
-        for table in ("audit_records", "audit_checkpoints"):
+        for table in tables:
             await execute(store, f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
             await execute(store, f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
 
@@ -68,3 +69,22 @@ async def drop_append_only_triggers(store: Store) -> None:
 async def scalar(store: Store, sql: str, params: dict[str, Any] | None = None) -> Any:
     async with store.engine.connect() as conn:
         return (await conn.execute(text(sql), params or {})).scalar_one()
+
+
+async def replace_records(store: Store, rows: list[dict[str, Any]]) -> None:
+    """Replace every record and its object index with `rows` (sealed by `chain.seal`), as an attacker
+    who rewrites the chain would; the append-only triggers must be dropped first."""
+    from persona_mcp.audit.chain import object_index_rows
+    from persona_mcp.store.schema.audit import audit_record_objects, audit_records
+
+    await execute(store, "DELETE FROM audit_record_objects")
+    await execute(store, "DELETE FROM audit_records")
+    index = [
+        {"object_id": object_id, "seq": seq}
+        for row in rows
+        for object_id, seq in object_index_rows(row["seq"], (row["object_ids"] or "").split())
+    ]
+    async with store.engine.begin() as conn:
+        await conn.execute(audit_records.insert(), rows)
+        if index:
+            await conn.execute(audit_record_objects.insert(), index)

@@ -14,7 +14,7 @@ from persona_mcp.audit.record import GENESIS_HASH, AuditRecord, canonical_bytes,
 from persona_mcp.audit.verify import BreakKind, VerifyReport, VerifyStatus, verify_log
 from persona_mcp.store import Store
 
-from ._support import call_event, drop_append_only_triggers, execute, fill, scalar
+from ._support import call_event, drop_append_only_triggers, execute, fill, replace_records, scalar
 
 pytestmark = pytest.mark.anyio
 
@@ -143,7 +143,6 @@ async def test_truncation_hidden_from_the_database_is_found_against_the_external
 async def _rebuild_whole_chain(store: Store, count: int) -> None:
     """Replace every record with a consistent, recomputed chain (the attacker has no signing key)."""
     await drop_append_only_triggers(store)
-    await execute(store, "DELETE FROM audit_records")
     await execute(store, "DELETE FROM audit_checkpoints")
     prev = GENESIS_HASH
     rows = []
@@ -157,10 +156,7 @@ async def _rebuild_whole_chain(store: Store, count: int) -> None:
         )
         prev = record.hash
         rows.append(row)
-    from persona_mcp.store.schema.audit import audit_records
-
-    async with store.engine.begin() as conn:
-        await conn.execute(audit_records.insert(), rows)
+    await replace_records(store, rows)
 
 
 async def test_a_whole_table_replaced_by_a_recomputed_chain_is_found_against_a_signed_checkpoint(

@@ -39,10 +39,10 @@ from persona_mcp.audit.verify import BreakKind, VerifyStatus, verify_log
 from persona_mcp.cli.audit import app
 from persona_mcp.server.app import open_server
 from persona_mcp.store import Store, create_store, upgrade
-from persona_mcp.store.schema.audit import audit_checkpoints, audit_records
+from persona_mcp.store.schema.audit import audit_checkpoints
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
-from ._support import call_event, drop_append_only_triggers, execute, fill
+from ._support import call_event, drop_append_only_triggers, execute, fill, replace_records
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,6 @@ async def _rewrite_chain(
     with a signing key, also sign a fresh checkpoint at its head, as the server would have."""
     await drop_append_only_triggers(store)
     await execute(store, "DELETE FROM audit_checkpoints")
-    await execute(store, "DELETE FROM audit_records")
     prev, rows = GENESIS_HASH, []
     for seq in range(1, count + 1):
         record, row = seal(
@@ -81,9 +80,9 @@ async def _rewrite_chain(
             instance_id="forged",
             count=count,
         )
-    async with store.engine.begin() as conn:
-        await conn.execute(audit_records.insert(), rows)
-        if checkpoint is not None:
+    await replace_records(store, rows)
+    if checkpoint is not None:
+        async with store.engine.begin() as conn:
             await conn.execute(audit_checkpoints.insert(), [checkpoint.to_row()])
     return checkpoint
 
