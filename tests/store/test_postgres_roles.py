@@ -188,7 +188,11 @@ async def test_the_server_runs_under_the_documented_app_role_which_cannot_alter_
     exported = await _cli(["audit", "pubkey", "--output", str(pem)], data_dir=tmp_path, database_url="")
     assert exported.returncode == 0, exported.stderr
     as_auditor = {"data_dir": reviewer, "database_url": deployment.url("persona_mcp_auditor")}
-    verified = await _cli(["audit", "verify", "--json", "--pubkey", str(pem)], **as_auditor)
+    # The reviewer holds the public key and the checkpoints the server kept outside the database.
+    mirror = tmp_path / "audit-checkpoints.jsonl"
+    verified = await _cli(
+        ["audit", "verify", "--json", "--pubkey", str(pem), "--checkpoint", str(mirror)], **as_auditor
+    )
     assert verified.returncode == 0, verified.stderr[-2000:]
     assert json.loads(verified.stdout)["ok"] is True
     queried = await _cli(["audit", "query", "--json", "--tool", "create_account"], **as_auditor)
