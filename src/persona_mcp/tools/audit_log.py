@@ -99,8 +99,7 @@ class QueryAuditLog(ToolInput):
     until: Annotated[datetime | None, FIXED_PATTERN] = Field(None, description="Before this time (ISO 8601).")
     unresolved: bool = Field(
         False,
-        description="Only calls whose effect in Persona is unknown (no outcome yet, or outcome unknown), "
-        "one record each (the intent); check them by Idempotency-Key and object ids.",
+        description="Only calls whose effect in Persona is unknown, one record each.",
     )
     # Personal values: the audit record of this very call must keep them as digests, not in clear.
     email: Annotated[str | None, PII] = Field(
@@ -200,9 +199,8 @@ query_audit_log_tool = ToolSpec(
     title="Query the audit log",
     description=describe(
         "This server's audit records: who called which tool, when, and what came of it.",
-        use_when="reviewing an agent's calls, the calls touching an object, or denied calls; "
-        "email/phone/value find calls involving a person (by keyed digest). Shows the calls of your grant's "
-        "environment unless the grant holds audit:all_environments.",
+        use_when="reviewing an agent's calls, an object's calls or denied calls; email/phone/value "
+        "match by keyed digest. Limited to your grant's environment.",
         avoid="to read Persona data: it only shows this server's own records.",
     ),
     scope=Scope.AUDIT_READ,
@@ -218,8 +216,8 @@ verify_audit_log_tool = ToolSpec(
     toolset=TOOLSET,
     title="Verify the audit log",
     description=describe(
-        "Recompute the audit log's hash chain, search columns and signed checkpoints: status ok, "
-        "unanchored (nothing kept outside the database vouches for it) or broken (first break).",
+        "Recompute the audit log's hash chain, columns and signed checkpoints: ok, unanchored (no "
+        "checkpoint kept outside the database) or broken (first break).",
         use_when="you need evidence that no audit record was edited, deleted, inserted or reordered.",
         avoid="repeatedly in a loop: it reads the whole log.",
     ),
