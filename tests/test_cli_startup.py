@@ -70,7 +70,8 @@ def test_every_command_module_is_listed() -> None:
     modules = {
         path.stem
         for path in CLI_DIR.glob("*.py")
-        if not path.stem.startswith("_") and ("\napp = " in path.read_text() or "\ndef app(" in path.read_text())
+        if not path.stem.startswith("_")
+        and ("\napp = " in path.read_text() or "\ndef app(" in path.read_text())
     }
     assert modules == {command.module for command in COMMANDS}
 
@@ -87,3 +88,10 @@ def test_a_mistyped_command_is_answered_with_the_closest_name() -> None:
     result = CliRunner().invoke(app, ["serv"])
     assert result.exit_code == 2
     assert "serve" in result.output
+
+
+def test_the_stdio_server_module_imports_only_what_a_bare_sdk_server_does() -> None:
+    """`mcp` itself brings httpx2 (its client); the bare server pays for that too."""
+    loaded = _modules_after("import persona_mcp.cli.serve, persona_mcp.server.stdio")
+    stack = ("sqlalchemy", "persona_mcp.tools", "persona_mcp.store", "persona_mcp.audit", "alembic")
+    assert [name for name in stack if name in loaded] == []

@@ -114,7 +114,9 @@ async def test_the_vscode_block_prompts_for_the_token_and_reaches_the_http_serve
     [prompt] = [item for item in block["inputs"] if item["id"] == VSCODE_TOKEN_INPUT]
     assert prompt["type"] == "promptString" and prompt["password"] is True
     placeholder = f"${{input:{VSCODE_TOKEN_INPUT}}}"
-    token = _printed_block(demo_output, "Claude Desktop")["mcpServers"][SERVER_NAME]["env"]["PERSONA_MCP_TOKEN"]
+    token = _printed_block(demo_output, "Claude Desktop")["mcpServers"][SERVER_NAME]["env"][
+        "PERSONA_MCP_TOKEN"
+    ]
     assert token not in json.dumps(block), "the token is asked for, never written into the file"
     headers = {name: value.replace(placeholder, token) for name, value in entry["headers"].items()}
     assert headers != entry["headers"], "the header carries the input placeholder"
@@ -130,7 +132,9 @@ def test_docs_configuration_md_shows_the_generated_client_configurations() -> No
     if os.environ.get("PERSONA_MCP_UPDATE_DOCS") == "1":
         CONFIGURATION_MD.write_text(before + DOCS_START + expected + DOCS_END + after, encoding="utf-8")
         return
-    assert current == expected, "docs/configuration.md is stale: rerun this test with PERSONA_MCP_UPDATE_DOCS=1"
+    assert current == expected, (
+        "docs/configuration.md is stale: rerun this test with PERSONA_MCP_UPDATE_DOCS=1"
+    )
 
 
 def test_the_documented_blocks_are_valid_json_in_each_clients_shape() -> None:

@@ -41,9 +41,13 @@ def _packages(kind: str) -> list[dict[str, Any]]:
 def test_server_json_is_valid_against_the_registrys_published_schema() -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(_server_json())]
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(_server_json())
+    ]
     assert errors == []
-    assert _server_json()["$schema"] == schema["$id"], "server.json names the schema revision it is checked against"
+    assert _server_json()["$schema"] == schema["$id"], (
+        "server.json names the schema revision it is checked against"
+    )
 
 
 def test_the_vendored_schema_is_the_copy_its_source_note_describes() -> None:
@@ -55,7 +59,9 @@ def test_the_vendored_schema_is_the_copy_its_source_note_describes() -> None:
 
 def test_the_registry_name_is_the_dockerfile_label_and_the_readme_mcp_name() -> None:
     name = _server_json()["name"]
-    label = re.search(r'^LABEL io\.modelcontextprotocol\.server\.name="([^"]+)"', (ROOT / "Dockerfile").read_text(), re.M)
+    label = re.search(
+        r'^LABEL io\.modelcontextprotocol\.server\.name="([^"]+)"', (ROOT / "Dockerfile").read_text(), re.M
+    )
     assert label and label.group(1) == name
     assert f"mcp-name: {name}" in (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 from typer.main import get_command, get_group
 
+
 @dataclass(frozen=True, slots=True)
 class LazyCommand:
     """A command the root group lists by name and summary; `module.app` is its Typer app or function."""
@@ -28,6 +29,7 @@ class LazyCommand:
     def load(self) -> Any:
         """The command as Click sees it, imported now."""
         target = importlib.import_module(f"persona_mcp.cli.{self.module}").app
+        command: Any
         if isinstance(target, typer.Typer):
             command = get_group(target)
         else:

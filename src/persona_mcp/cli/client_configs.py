@@ -59,14 +59,14 @@ def installed_command() -> tuple[str, tuple[str, ...]]:
 
 def claude_desktop(launch: StdioLaunch) -> ClientConfig:
     entry = {"command": launch.command, "args": list(launch.args), "env": dict(launch.env)}
-    return ClientConfig(
-        "Claude Desktop", "claude_desktop_config.json", {"mcpServers": {SERVER_NAME: entry}}
-    )
+    return ClientConfig("Claude Desktop", "claude_desktop_config.json", {"mcpServers": {SERVER_NAME: entry}})
 
 
 def cursor(url: str, token: str) -> ClientConfig:
     entry = {"url": url, "headers": {"Authorization": f"Bearer {token}"}}
-    return ClientConfig("Cursor", ".cursor/mcp.json or ~/.cursor/mcp.json", {"mcpServers": {SERVER_NAME: entry}})
+    return ClientConfig(
+        "Cursor", ".cursor/mcp.json or ~/.cursor/mcp.json", {"mcpServers": {SERVER_NAME: entry}}
+    )
 
 
 def vscode(url: str) -> ClientConfig:
@@ -81,7 +81,9 @@ def vscode(url: str) -> ClientConfig:
         "url": url,
         "headers": {"Authorization": f"Bearer ${{input:{VSCODE_TOKEN_INPUT}}}"},
     }
-    return ClientConfig("VS Code", ".vscode/mcp.json", {"inputs": [token_input], "servers": {SERVER_NAME: entry}})
+    return ClientConfig(
+        "VS Code", ".vscode/mcp.json", {"inputs": [token_input], "servers": {SERVER_NAME: entry}}
+    )
 
 
 def client_configs(launch: StdioLaunch, url: str, token: str) -> list[ClientConfig]:

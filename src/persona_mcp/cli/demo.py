@@ -163,8 +163,12 @@ def _print_client_config(resource: str, token: str, sandbox_url: str, data_dir: 
         sandbox_api=f"{sandbox_url}/api/v1",
         data_dir=str(data_dir),
     )
-    console.print(f"[bold]Sandbox[/] {sandbox_url}   [bold]MCP (streamable HTTP)[/] {resource}", soft_wrap=True)
-    console.print(f"\n[bold]HTTP clients[/]: URL above, header  Authorization: Bearer {token}", soft_wrap=True)
+    console.print(
+        f"[bold]Sandbox[/] {sandbox_url}   [bold]MCP (streamable HTTP)[/] {resource}", soft_wrap=True
+    )
+    console.print(
+        f"\n[bold]HTTP clients[/]: URL above, header  Authorization: Bearer {token}", soft_wrap=True
+    )
     for config in client_configs(launch, resource, token):
         console.print(f"\n[bold]{config.client}[/] ({config.where}):")
         typer.echo(config.json())  # plain text: no wrapping or colour in what people paste
