@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from persona_mcp.cli import COMMANDS, app
+from persona_mcp.cli import COMMANDS, LazyCommand, app
 
 #: What the stdio server, the audit log and the tools need, and `--help` does not.
 HEAVY = ("sqlalchemy", "mcp.server", "mcp", "httpx2", "persona_mcp.tools", "persona_mcp.server", "alembic")
@@ -57,10 +57,7 @@ def test_the_root_help_names_every_command_with_its_summary() -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda command: command.name)
-def test_each_listed_summary_is_the_commands_own_help(command: object) -> None:
-    from persona_mcp.cli import LazyCommand
-
-    assert isinstance(command, LazyCommand)
+def test_each_listed_summary_is_the_commands_own_help(command: LazyCommand) -> None:
     loaded = command.load()
     own = " ".join((loaded.help or "").split("\n\n")[0].split())
     assert own == command.summary, f"update the summary of {command.name} in persona_mcp/cli/__init__.py"
