@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from persona_mcp.audit.verify import verify_log
+from persona_mcp.cli.client_configs import client_configs, installed_command, sandbox_launch
 from persona_mcp.config import default_data_dir
 from persona_mcp.logs import configure_logging
 from persona_mcp.sandbox import DEFAULT_API_KEY
@@ -153,23 +154,23 @@ def _rows(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _print_client_config(resource: str, token: str, sandbox_url: str, data_dir: Path) -> None:
-    desktop = {
-        "mcpServers": {
-            "persona-sandbox": {
-                "command": shutil.which("persona-mcp") or "persona-mcp",
-                "args": ["serve"],
-                "env": {
-                    "PERSONA_MCP_TOKEN": token,
-                    "PERSONA_API_KEY": DEFAULT_API_KEY,
-                    "PERSONA_API_BASE_URL": f"{sandbox_url}/api/v1",
-                    "PERSONA_MCP_DATA_DIR": str(data_dir),
-                },
-            }
-        }
-    }
-    console.print("[bold]Sandbox[/] " + sandbox_url + "   [bold]MCP (streamable HTTP)[/] " + resource)
-    console.print("\n[bold]HTTP clients[/]: URL above, header  Authorization: Bearer " + token)
-    console.print("\n[bold]Claude Desktop[/] (claude_desktop_config.json):")
-    console.print_json(json.dumps(desktop))
+    command, args = installed_command()
+    launch = sandbox_launch(
+        command,
+        args,
+        token=token,
+        api_key=DEFAULT_API_KEY,
+        sandbox_api=f"{sandbox_url}/api/v1",
+        data_dir=str(data_dir),
+    )
+    console.print(
+        f"[bold]Sandbox[/] {sandbox_url}   [bold]MCP (streamable HTTP)[/] {resource}", soft_wrap=True
+    )
+    console.print(
+        f"\n[bold]HTTP clients[/]: URL above, header  Authorization: Bearer {token}", soft_wrap=True
+    )
+    for config in client_configs(launch, resource, token):
+        console.print(f"\n[bold]{config.client}[/] ({config.where}):")
+        typer.echo(config.json())  # plain text: no wrapping or colour in what people paste
     console.print("\nThe grant token is a demo sandbox grant. Ctrl-C stops both servers.", style="dim")
     sys.stdout.flush()

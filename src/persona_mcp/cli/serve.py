@@ -1,19 +1,16 @@
-"""`persona-mcp serve`: stdio for desktop clients, or streamable HTTP for remote ones."""
+"""`persona-mcp serve`: stdio for desktop clients, or streamable HTTP for remote ones.
+
+The server's modules are imported inside the command: the stdio front answers `initialize` while the
+stack is still being imported (see `server/stdio.py`), so nothing heavy may be imported before it.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 import typer
-from pydantic import ValidationError
-
-from persona_mcp.config import HttpSettings, describe_invalid_settings, load_settings
-from persona_mcp.logs import configure_logging
-from persona_mcp.server.exposure import ExposureOptions
-from persona_mcp.server.run import run_http, run_stdio
-from persona_mcp.tools.registry import UnknownToolError
 
 
 class Transport(StrEnum):
@@ -70,13 +67,18 @@ def app(
     ] = None,
 ) -> None:
     """Serve the Persona tools over MCP."""
+    from pydantic import ValidationError
+
+    from persona_mcp.config import HttpSettings, describe_invalid_settings, load_settings
+    from persona_mcp.logs import configure_logging
+
     configure_logging(log_level)
-    exposure = ExposureOptions(
-        toolsets=_names(toolsets),
-        tools=_names(tools),
-        exclude_tools=_names(exclude_tools),
-        read_only=read_only,
-    )
+    exposure: dict[str, Any] = {
+        "toolsets": _names(toolsets),
+        "tools": _names(tools),
+        "exclude_tools": _names(exclude_tools),
+        "read_only": read_only,
+    }
     try:
         settings = load_settings()
     except ValidationError as exc:
@@ -95,9 +97,19 @@ def app(
         settings.http = HttpSettings.model_validate(settings.http.model_dump() | overrides)
     try:
         if transport is Transport.STDIO:
+            from persona_mcp.server.stdio import run_stdio
+
             anyio.run(run_stdio, settings, exposure)
         else:
-            anyio.run(lambda: run_http(settings, exposure, host=host, port=port, public_url=public_url))
-    except UnknownToolError as exc:
+            from persona_mcp.server.exposure import ExposureOptions
+            from persona_mcp.server.run import run_http
+
+            options = ExposureOptions(**exposure)
+            anyio.run(lambda: run_http(settings, options, host=host, port=port, public_url=public_url))
+    except Exception as exc:
+        from persona_mcp.tools.registry import UnknownToolError  # imported already if it was raised
+
+        if not isinstance(exc, UnknownToolError):
+            raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

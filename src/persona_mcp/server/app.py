@@ -32,6 +32,7 @@ from persona_mcp.persona.ratelimit import RateGate
 from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
 from persona_mcp.server.errors import Refusal
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
+from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
 from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.server.upstream_windows import ledger_for
@@ -40,12 +41,6 @@ from persona_mcp.tools.mcp_schema import to_mcp_tool
 from persona_mcp.tools.saved_files import FileRetention, saved_files_dir
 
 log = structlog.get_logger("persona_mcp.server")
-
-INSTRUCTIONS = (
-    "Tools for one Persona organization (identity verification). You see only the tools your grant "
-    "allows. IDs have fixed prefixes (act_, inq_, iqse_, lst_, wbh_, evt_); list or search tools give "
-    "them. Every call is audited; personal data is masked unless your grant carries pii:read."
-)
 
 
 @dataclass(slots=True)
@@ -95,10 +90,10 @@ def build_lowlevel_server(pipeline: CallPipeline, callers: CallerSource, transpo
         return tool.input_schema if tool is not None else None
 
     return Server(
-        "persona-mcp",
+        NAME,
         get_tool_input_schema=input_schema,
         version=persona_mcp.__version__,
-        title="Persona MCP",
+        title=TITLE,
         instructions=INSTRUCTIONS,
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,

@@ -8,9 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-import anyio
 import uvicorn
-from mcp.server.stdio import stdio_server
 from starlette.applications import Starlette
 
 from persona_mcp.auth.verifier import CallerTokenVerifier
@@ -37,25 +35,6 @@ class _GracefulServer(uvicorn.Server):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-
-async def _stop_on_signal(scope: anyio.CancelScope) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _signal in signals:
-            scope.cancel()
-            return
-
-
-async def run_stdio(settings: Settings, exposure: ExposureOptions) -> None:
-    """Serve one stdio connection; the caller is the grant behind PERSONA_MCP_TOKEN.
-
-    SIGTERM and SIGINT end the session cleanly: the audit log still writes its final checkpoint.
-    """
-    async with open_server(settings, exposure=exposure, transport="stdio") as app:
-        async with anyio.create_task_group() as tg, stdio_server() as (read_stream, write_stream):
-            tg.start_soon(_stop_on_signal, tg.cancel_scope)
-            await app.server.run(read_stream, write_stream, app.server.create_initialization_options())
-            tg.cancel_scope.cancel()
 
 
 def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str = "127.0.0.1") -> Starlette:
