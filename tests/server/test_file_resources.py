@@ -80,12 +80,12 @@ async def test_the_pdf_is_a_resource_link_whose_bytes_the_client_reads_back(harn
     assert result["uri"].startswith(FILE_URI_PREFIX)
     links = [block for block in call.content if isinstance(block, types.ResourceLink)]
     assert [(link.uri, link.mime_type, link.size) for link in links] == [
-        (result["uri"], "application/pdf", result["size_bytes"])
+        (result["uri"], "application/pdf", result["size"])
     ]
     contents = await _read(harness, result["uri"])
     pdf = base64.b64decode(contents.blob)
     assert pdf.startswith(b"%PDF") and inquiry.encode() in pdf
-    assert (contents.uri, contents.mime_type, len(pdf)) == (result["uri"], "application/pdf", result["size_bytes"])
+    assert (contents.uri, contents.mime_type, len(pdf)) == (result["uri"], "application/pdf", result["size"])
 
 
 async def test_the_server_declares_resources_and_lists_the_callers_files(harness: Harness) -> None:
@@ -96,7 +96,9 @@ async def test_the_server_declares_resources_and_lists_the_callers_files(harness
     assert [(r.uri, r.mime_type) for r in listed] == [(result["uri"], "application/pdf")]
 
 
-async def test_printing_the_same_pdf_again_is_the_same_resource_and_writes_no_new_file(harness: Harness) -> None:
+async def test_printing_the_same_pdf_again_is_the_same_resource_and_writes_no_new_file(
+    harness: Harness,
+) -> None:
     inquiry = _inquiry(harness)
     first, _ = await _print(harness, inquiry)
     files = sorted(p.name for p in saved_files_dir(harness.app.settings.data_dir).iterdir())
@@ -138,7 +140,9 @@ async def test_a_read_after_the_retention_fails_cleanly_and_says_how_to_get_a_fr
     with pytest.raises(MCPError) as expired:
         await harness.client.read_resource(result["uri"])
     assert expired.value.error.code == types.INVALID_PARAMS
-    assert "expired" in expired.value.error.message and "print_inquiry_pdf again" in expired.value.error.message
+    assert (
+        "expired" in expired.value.error.message and "print_inquiry_pdf again" in expired.value.error.message
+    )
     (record,) = await _reads(harness)
     assert (record.kind, record.outcome, record.error_kind) == ("call.outcome", "error", "expired")
     again, _ = await _print(harness, _inquiry(harness))

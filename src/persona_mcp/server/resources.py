@@ -46,7 +46,7 @@ def resource_links(result: Any) -> list[types.ResourceLink]:
             uri=result.uri,
             name=result.name,
             mime_type=result.mime_type,
-            size=result.size_bytes,
+            size=result.size,
             description=f"Unmasked personal data; readable by this grant until {result.expires_at}.",
         )
     ]

@@ -575,10 +575,10 @@ generate_inquiry_link = action_tool(
 print_inquiry_pdf = ToolSpec(
     name="print_inquiry_pdf",
     toolset=TOOLSET,
-    title="Print an inquiry as PDF",
+    title="Inquiry PDF",
     description=describe(
-        "Print the inquiry PDF (unmasked personal data) as a resource link; read it with resources/read.",
-        use_when="a reviewer needs a document.",
+        "Get the inquiry PDF (unmasked personal data) as a resource link.",
+        use_when="a reviewer needs the document.",
         ids=_IDS,
         avoid="to read data: use get_inquiry.",
     ),

@@ -312,7 +312,7 @@ class SavedFileResult(ResultModel):
     uri: str = Field(description="persona-mcp://files/...: read with resources/read, this grant only.")
     name: str = Field(description="File name for the reader.")
     mime_type: str = Field(description="application/pdf, or application/octet-stream if not a PDF.")
-    size_bytes: int = Field(description="File size.")
+    size: int = Field(description="File size in bytes.")
     sha256: str = Field(description="SHA-256 of the file, hex.")
     expires_at: str = Field(description="ISO 8601; deleted then, call again for a fresh copy.")
 
@@ -322,7 +322,7 @@ class SavedFileResult(ResultModel):
             uri=saved.uri,
             name=saved.name,
             mime_type=saved.mime_type,
-            size_bytes=saved.size,
+            size=saved.size,
             sha256=saved.sha256,
             expires_at=saved.expires_at_iso,
             **extra,
