@@ -27,13 +27,17 @@ from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.policy import decide
 from persona_mcp.server import errors
 from persona_mcp.server.session_info import SessionInfo, bounded
-from persona_mcp.tools.saved_files import FileOwner, SavedFile, SavedFileResult, SavedFiles, file_id_of
+from persona_mcp.tools.saved_files import (
+    READ_RESOURCE,
+    FileOwner,
+    SavedFile,
+    SavedFileResult,
+    SavedFiles,
+    file_id_of,
+)
 
 if TYPE_CHECKING:
     from persona_mcp.server.pipeline import AnySpec, CallPipeline
-
-#: The `tool` of a resource read's audit record.
-READ_RESOURCE = "resources/read"
 
 
 def resource_links(result: Any) -> list[types.ResourceLink]:

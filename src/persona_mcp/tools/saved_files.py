@@ -122,6 +122,8 @@ class FileRetention:
 
 #: The URI scheme and authority of the files this server serves as MCP resources.
 FILE_URI_PREFIX = "persona-mcp://files/"
+#: The `tool` of the audit record of a file read (the tool that saved it is in the record's details).
+READ_RESOURCE = "resources/read"
 
 _FILE_ID = re.compile(r"[0-9a-f]{32}")
 _CONTENT, _META = ".bin", ".json"
