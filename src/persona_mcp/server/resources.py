@@ -150,7 +150,12 @@ class FileResources:
             )
 
         if saved is None or spec is None:
-            reason = "unknown resource" if saved is None else "resource of another grant"
+            if saved is None:
+                reason = "unknown resource"
+            elif saved.owner != _owner(caller):
+                reason = "resource of another grant"
+            else:
+                reason = f"resource of a tool not exposed: {saved.tool}"
             await record("call.denied", decision="denied", reason=reason)
             raise unknown_resource(uri)
         details["tool"] = saved.tool
