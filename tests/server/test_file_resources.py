@@ -7,19 +7,23 @@ Ages are set with `os.utime`, so nothing waits for real time.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import mcp_types as types
 import pytest
 from mcp.shared.exceptions import MCPError
+from typer.testing import CliRunner
 
 from persona_mcp.audit import AuditRecord
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.auth.scopes import Scope
+from persona_mcp.cli.audit import app as audit_cli
 from persona_mcp.server.errors import ACCESS_DENIED
 from persona_mcp.testing import Harness, connected, issue_grant
 from persona_mcp.tools.saved_files import FILE_URI_PREFIX, saved_files_dir
@@ -181,3 +185,20 @@ async def test_a_revoked_grant_cannot_read_what_it_printed(harness: Harness) -> 
     assert refused.value.error.code == ACCESS_DENIED
     (record,) = await _reads(harness)
     assert (record.kind, record.grant_id) == ("call.denied", caller.grant.id)
+
+
+async def test_the_ocsf_export_calls_a_resource_read_a_read(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, _ = await _print(harness, _inquiry(harness))
+    await _read(harness, result["uri"])
+    monkeypatch.setenv("PERSONA_MCP_DATA_DIR", str(harness.app.settings.data_dir))
+    monkeypatch.delenv("PERSONA_MCP_DATABASE_URL", raising=False)
+    # The CLI runs its own event loop: in a worker thread, as it would in its own process.
+    exported = await anyio.to_thread.run_sync(
+        lambda: CliRunner().invoke(audit_cli, ["export", "--format", "ocsf"])
+    )
+    assert exported.exit_code == 0, exported.output
+    events = [json.loads(line) for line in exported.output.splitlines() if line.startswith("{")]
+    reads = [e for e in events if e["api"]["operation"] == "resources/read"]
+    assert [(e["activity_id"], e["activity_name"]) for e in reads] == [(2, "Read")]
