@@ -73,11 +73,11 @@ class PersonaMcp:
 
 
 def build_lowlevel_server(
-    pipeline: CallPipeline, callers: CallerSource, transport: str, files: FileResources | None = None
+    pipeline: CallPipeline, callers: CallerSource, transport: str, files: FileResources
 ) -> Server[Any]:
     """The SDK's low-level Server, whose list handlers see the request (per-caller listing).
 
-    With `files`, it also serves the files tools saved as resources (and declares the capability)."""
+    It also serves the files tools saved as resources, which declares the `resources` capability."""
     tools_by_name = {spec.name: to_mcp_tool(spec) for spec in pipeline.exposed}
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -96,11 +96,9 @@ def build_lowlevel_server(
     async def on_list_resources(
         ctx: Any, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        assert files is not None
         return await files.list(await callers.current(ctx))
 
     async def on_read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
-        assert files is not None
         caller = await callers.current(ctx)
         refusal = await callers.refusal(ctx) if caller is None else None
         session = session_info_from_context(ctx, transport)
@@ -122,8 +120,8 @@ def build_lowlevel_server(
         instructions=INSTRUCTIONS,
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
-        on_list_resources=on_list_resources if files is not None else None,
-        on_read_resource=on_read_resource if files is not None else None,
+        on_list_resources=on_list_resources,
+        on_read_resource=on_read_resource,
     )
 
 
