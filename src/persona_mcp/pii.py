@@ -6,7 +6,13 @@ A field is personal data when its model says so::
 
 `transform_pii` walks a model class and a matching plain-data value (the JSON-able dict of an input
 or output) and replaces every marked value through a function: masking passes a constant. Free-form
-mappings marked PII (custom `fields`) have every leaf value replaced.
+mappings marked PII (custom `fields`, event payloads) have every leaf value replaced.
+
+Signed file URLs are masked wherever they appear, marked or not: Persona hands out document, selfie and
+print-out links (`https://files.withpersona.com/...?access_token=...`) that open the image without an API
+key for hours, so such a link is the personal data itself. They sit inside PII-marked payloads and
+fields today; `mask` also replaces any string that is one (`SIGNED_FILE_URL`), so a field added later
+without its marker cannot let one through to a caller without `pii:read`.
 
 The audit log works the other way round, because a free-text argument can hold personal data whatever
 its name (an e-mail inside a redirect URI, a name as a tag): every string argument is digested unless its
@@ -20,6 +26,7 @@ model's declarations once into a `Node` tree that redaction and object-id indexi
 from __future__ import annotations
 
 import functools
+import re
 import types
 import typing
 from collections import abc
@@ -31,6 +38,11 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel
 
 MASK = "[masked: needs pii:read]"
+
+#: A Persona file link: signed (`files.withpersona.com`, API 2023-01-05 on) or the older API-key form.
+SIGNED_FILE_URL = re.compile(
+    r"https?://(?:[a-z0-9-]+\.)*(?:files\.withpersona\.com/|withpersona\.com/api/v1/files/)", re.I
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +152,30 @@ def transform_pii(model: type[BaseModel], data: Any, replace: Callable[[Any], An
 
 
 def mask(model: type[BaseModel], data: Any) -> tuple[Any, bool]:
-    """Mask personal values for callers without `pii:read`."""
-    return transform_pii(model, data, lambda _value: MASK)
+    """Mask personal values for callers without `pii:read`: marked fields, and signed file URLs anywhere."""
+    masked, changed = transform_pii(model, data, lambda _value: MASK)
+    masked, links = _mask_file_urls(masked)
+    return masked, changed or links
+
+
+def _mask_file_urls(value: Any) -> tuple[Any, bool]:
+    """`value` with every string that contains a Persona file link replaced by `MASK`."""
+    kind = type(value)
+    if kind is str:
+        return (MASK, True) if SIGNED_FILE_URL.search(value) else (value, False)
+    if kind is dict:
+        changed = False
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            out[key], item_changed = _mask_file_urls(item)
+            changed = changed or item_changed
+        return (out, True) if changed else (value, False)
+    if kind is list:
+        items = [_mask_file_urls(item) for item in value]
+        if any(item_changed for _, item_changed in items):
+            return [item for item, _ in items], True
+        return value, False
+    return value, False
 
 
 def pii_field_names(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -318,6 +352,7 @@ __all__ = [
     "MASK",
     "OBJECT_ID",
     "PII",
+    "SIGNED_FILE_URL",
     "Entries",
     "Handling",
     "Items",

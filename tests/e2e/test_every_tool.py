@@ -325,6 +325,14 @@ def _text(result: types.CallToolResult) -> str:
     return " ".join(getattr(block, "text", "") for block in result.content)
 
 
+def _assert_no_server_path(result: types.CallToolResult, harness: Harness) -> None:
+    """A path on the server's disk is useless to a remote client and tells it how the server is laid out."""
+    data_dir = harness.app.settings.data_dir
+    wire = result.model_dump_json(by_alias=True)
+    for path in {str(data_dir), str(data_dir.resolve()), str(data_dir.absolute())}:
+        assert path not in wire and json.dumps(path)[1:-1] not in wire, f"a server path in the result: {wire}"
+
+
 def test_every_tool_in_the_catalogue_has_a_success_and_a_failure_case() -> None:
     assert sorted(set(TOOLS) - SUCCESS.keys()) == [], "tools without a success case"
     assert sorted(set(TOOLS) - FAILURE.keys()) == [], "tools without a failure case"
@@ -353,6 +361,7 @@ async def test_each_tool_succeeds_through_the_client_with_content_matching_its_o
     schema = declared
     jsonschema.validate(result.structured_content, schema, cls=jsonschema.Draft202012Validator)
     assert json.loads(result.content[0].text) == result.structured_content  # type: ignore[union-attr]
+    _assert_no_server_path(result, harness)
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -362,6 +371,7 @@ async def test_each_tool_explains_a_failure_with_the_field_or_the_missing_id_and
     failure = FAILURE[tool]
     result = await harness.client.call_tool(tool, failure.args(world))
     assert result.is_error
+    _assert_no_server_path(result, harness)
     message = _text(result)
     if isinstance(failure, Invalid):
         assert message.startswith(f"Invalid arguments for {tool}:"), message

@@ -50,6 +50,8 @@ SDK = "@modelcontextprotocol/sdk"
 NODE_MAJOR = 20
 #: Unknown tools are refused as JSON-RPC "invalid params" (errors.unknown_tool).
 INVALID_PARAMS = -32602
+#: Tools whose result links a file the client must be able to read back with resources/read.
+READS = {"print_inquiry_pdf": {"mime_type": "application/pdf", "starts_with": "%PDF"}}
 
 
 def _pinned_sdk_version() -> str:
@@ -133,6 +135,7 @@ def _tool_calls(world: World) -> list[dict[str, Any]]:
                 "arguments": SUCCESS[tool](world),
                 "prepare": [{"tool": name, "arguments": args(world)} for name, args in prepare],
                 "expect": "success",
+                **({"reads": READS[tool]} if tool in READS else {}),
             }
         )
         failure = FAILURE[tool]
@@ -258,6 +261,7 @@ def _expected_counts() -> dict[str, int]:
         "errors": tools + 3,
         "refusals": 1,
         "prepared": len(PREPARE),
+        "resources": len(READS),
     }
 
 

@@ -178,7 +178,7 @@ SUCCESSES: tuple[Case, ...] = (
         lambda w: {"inquiry_id": w.inquiry["created"], "expires_in_seconds": 600},
         lambda r, w: r.one_time_link is not None,
     ),
-    Case("print_inquiry_pdf", lambda w: {"inquiry_id": w.inquiry["approved"]}, lambda r, w: r.size_bytes > 0),
+    Case("print_inquiry_pdf", lambda w: {"inquiry_id": w.inquiry["approved"]}, lambda r, w: r.size > 0),
     Case(
         "add_inquiry_tag", lambda w: {"inquiry_id": w.inquiry["created"], "tag_name": "x"}, _has(tags=["x"])
     ),

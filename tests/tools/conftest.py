@@ -21,7 +21,11 @@ from persona_mcp.persona.credentials import ApiKeyCredential
 from persona_mcp.sandbox import DEFAULT_API_KEY, SandboxConfig, SandboxState, create_app
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.tools import catalogue
+from persona_mcp.tools.saved_files import FileOwner, SavedFiles, saved_files_dir
 from persona_mcp.tools.spec import ToolContext
+
+#: Who saves files in these tests (the server binds the caller's grant and principal).
+OWNER = FileOwner("grt_tools_tests", "tools-tests")
 
 
 async def _no_sleep(_seconds: float) -> None:
@@ -37,14 +41,20 @@ class Upstream:
     data_dir: Path
     touched: list[str] = field(default_factory=list)
 
-    def context(self, *, write: bool) -> ToolContext:
+    @property
+    def files(self) -> SavedFiles:
+        return SavedFiles(saved_files_dir(self.data_dir), 3600)
+
+    def context(self, *, write: bool, tool: str = "") -> ToolContext:
         key = str(uuid.uuid4()) if write else None
-        return ToolContext(persona=self.persona, idempotency_key=key, data_dir=self.data_dir)
+        ctx = ToolContext(persona=self.persona, idempotency_key=key, data_dir=self.data_dir)
+        ctx.files = self.files.bound(OWNER, tool)
+        return ctx
 
     async def call(self, tool: str, /, **arguments: Any) -> BaseModel:
         spec = catalogue.get(tool)
         args = spec.input_model.model_validate(arguments)
-        ctx = self.context(write=spec.is_write)
+        ctx = self.context(write=spec.is_write, tool=tool)
         try:
             return await spec.handler(ctx, args)
         finally:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import pytest
 
 from persona_mcp.persona.errors import PersonaError
@@ -78,17 +75,6 @@ async def test_tool_failure_is_explained_with_a_next_step(upstream: Upstream, fa
     if failure.kind == "not_found":
         missing = next(v for v in MISSING.values() if v in str(arguments))
         assert missing in advice.message and "use " in advice.message
-
-
-async def test_print_inquiry_pdf_writes_the_file_it_describes(upstream: Upstream) -> None:
-    world = await _world(upstream)
-    result = await upstream.call("print_inquiry_pdf", inquiry_id=world.inquiry["approved"])
-    path = Path(result.path)
-    assert path.parent == upstream.data_dir / "files"
-    content = path.read_bytes()
-    assert content.startswith(b"%PDF") and len(content) == result.size_bytes
-    assert hashlib.sha256(content).hexdigest() == result.sha256
-    assert result.content_type == "application/pdf"
 
 
 async def test_list_item_id_with_another_types_prefix_is_refused_before_any_request(

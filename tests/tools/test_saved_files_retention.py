@@ -66,13 +66,13 @@ async def test_a_printed_pdf_is_deleted_by_the_first_sweep_after_its_retention(t
         result = await h.client.call_tool("print_inquiry_pdf", {"inquiry_id": inquiry})
         assert not result.is_error
         assert result.structured_content is not None
-        path = Path(result.structured_content["path"])
-    assert path.parent == saved_files_dir(tmp_path).absolute()
-    written = path.stat().st_mtime
-    FileRetention(path.parent, 3600, clock=lambda: written + 3599).sweep()
-    assert path.exists(), "kept while the retention lasts"
-    FileRetention(path.parent, 3600, clock=lambda: written + 3601).sweep()
-    assert not path.exists()
+    saved = list(saved_files_dir(tmp_path).iterdir())
+    assert len(saved) == 2, saved  # the PDF and what the server knows about it
+    written = max(path.stat().st_mtime for path in saved)
+    FileRetention(saved_files_dir(tmp_path), 3600, clock=lambda: written + 3599).sweep()
+    assert all(path.exists() for path in saved), "kept while the retention lasts"
+    FileRetention(saved_files_dir(tmp_path), 3600, clock=lambda: written + 3601).sweep()
+    assert not any(path.exists() for path in saved)
 
 
 async def test_the_server_sweeps_expired_files_when_it_starts_using_the_configured_retention(

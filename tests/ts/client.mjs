@@ -23,7 +23,7 @@ const ERROR_META = "persona-mcp/error";
 
 const plan = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const failures = [];
-const counts = { calls: 0, successes: 0, errors: 0, refusals: 0, prepared: 0 };
+const counts = { calls: 0, successes: 0, errors: 0, refusals: 0, prepared: 0, resources: 0 };
 
 function fail(id, message) {
   failures.push({ id, message });
@@ -80,6 +80,34 @@ async function call(client, id, tool, args) {
     return { result: await client.callTool({ name: tool, arguments: args }) };
   } catch (error) {
     return { thrown: error };
+  }
+}
+
+/** Reads every resource link of a result through the client's `readResource`, as a desktop client would. */
+async function checkResources(client, c, result) {
+  const links = (result.content ?? []).filter((block) => block.type === "resource_link");
+  if (links.length !== (c.reads === undefined ? 0 : 1)) {
+    return fail(c.id, `expected ${c.reads === undefined ? "no" : "one"} resource link, got ${links.length}`);
+  }
+  for (const link of links) {
+    let read;
+    try {
+      read = await client.readResource({ uri: link.uri });
+    } catch (error) {
+      return fail(c.id, `reading ${link.uri} failed in the client: ${error.message}`);
+    }
+    const [contents, ...more] = read.contents;
+    if (more.length !== 0 || contents?.uri !== link.uri || contents.mimeType !== c.reads.mime_type) {
+      return fail(c.id, `resources/read answered ${JSON.stringify(read).slice(0, 200)}`);
+    }
+    const bytes = Buffer.from(contents.blob ?? "", "base64");
+    if (!bytes.subarray(0, c.reads.starts_with.length).equals(Buffer.from(c.reads.starts_with))) {
+      return fail(c.id, `the resource does not start with ${c.reads.starts_with}`);
+    }
+    if (bytes.length !== link.size || bytes.length !== result.structuredContent?.size) {
+      return fail(c.id, `read ${bytes.length} bytes, the result says ${link.size}`);
+    }
+    counts.resources += 1;
   }
 }
 
@@ -194,6 +222,9 @@ async function main() {
       const outcome = await call(client, c.id, c.tool, c.arguments);
       if (c.expect === "success") {
         checkSuccess(c, outcome, validators);
+        if (!outcome.thrown) {
+          await checkResources(client, c, outcome.result);
+        }
       } else if (c.expect === "error") {
         checkError(c, outcome);
       } else {

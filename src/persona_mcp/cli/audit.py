@@ -344,8 +344,10 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
 def _tool_activities() -> dict[str, str]:
     """Each tool's declared activity, for the OCSF export (the audit package cannot import the tools)."""
     from persona_mcp.tools import CATALOGUE
+    from persona_mcp.tools.saved_files import READ_RESOURCE
+    from persona_mcp.tools.spec import Activity
 
-    return {spec.name: spec.api_activity.value for spec in CATALOGUE}
+    return {spec.name: spec.api_activity.value for spec in CATALOGUE} | {READ_RESOURCE: Activity.READ.value}
 
 
 @app.command("export")

@@ -34,11 +34,12 @@ from persona_mcp.server.errors import Refusal
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
 from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
 from persona_mcp.server.pipeline import CallPipeline
+from persona_mcp.server.resources import FileResources
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.server.upstream_windows import ledger_for
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.tools.mcp_schema import to_mcp_tool
-from persona_mcp.tools.saved_files import FileRetention, saved_files_dir
+from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
 
 log = structlog.get_logger("persona_mcp.server")
 
@@ -67,8 +68,12 @@ class PersonaMcp:
         }
 
 
-def build_lowlevel_server(pipeline: CallPipeline, callers: CallerSource, transport: str) -> Server[Any]:
-    """The SDK's low-level Server, whose list handler sees the request (per-caller listing)."""
+def build_lowlevel_server(
+    pipeline: CallPipeline, callers: CallerSource, transport: str, files: FileResources
+) -> Server[Any]:
+    """The SDK's low-level Server, whose list handlers see the request (per-caller listing).
+
+    It also serves the files tools saved as resources, which declares the `resources` capability."""
     tools_by_name = {spec.name: to_mcp_tool(spec) for spec in pipeline.exposed}
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -84,6 +89,20 @@ def build_lowlevel_server(pipeline: CallPipeline, callers: CallerSource, transpo
         except Refusal as refusal:
             raise refusal.to_mcp() from None
 
+    async def on_list_resources(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return await files.list(await callers.current(ctx))
+
+    async def on_read_resource(ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        caller = await callers.current(ctx)
+        refusal = await callers.refusal(ctx) if caller is None else None
+        session = session_info_from_context(ctx, transport)
+        try:
+            return await files.read(caller, str(params.uri), session, refusal=refusal)
+        except Refusal as refused:
+            raise refused.to_mcp() from None
+
     def input_schema(name: str) -> dict[str, Any] | None:
         # Lets the SDK check Mcp-Param headers without running the per-caller listing on every call.
         tool = tools_by_name.get(name)
@@ -97,6 +116,8 @@ def build_lowlevel_server(pipeline: CallPipeline, callers: CallerSource, transpo
         instructions=INSTRUCTIONS,
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
+        on_list_resources=on_list_resources,
+        on_read_resource=on_read_resource,
     )
 
 
@@ -120,6 +141,7 @@ async def open_server(
         create_private_dir(settings.data_dir)
         saved = FileRetention(saved_files_dir(settings.data_dir), settings.file_retention_seconds)
         stack.enter_context(saved.sweeping())
+        files = SavedFiles(saved.directory, saved.max_age_seconds)
         if store is None:
             store = create_store(settings.resolved_database_url)
             stack.push_async_callback(store.close)
@@ -162,6 +184,7 @@ async def open_server(
             data_dir=settings.data_dir,
             audit_reader=AuditLogReader.for_log(audit),
             clock=lambda: datetime.now(UTC),
+            files=files,
         )
         token = settings.token.get_secret_value() if settings.token else None
         if callers is not None:
@@ -170,7 +193,7 @@ async def open_server(
             caller_source = BearerTokenCallers(resolver)
         else:
             caller_source = StaticTokenCallers(resolver, token)
-        server = build_lowlevel_server(pipeline, caller_source, transport)
+        server = build_lowlevel_server(pipeline, caller_source, transport, FileResources(files, pipeline))
         log.info("server ready", tools=len(exposed), transport=transport, instance=instance)
         yield PersonaMcp(
             settings=settings,

@@ -33,10 +33,12 @@ from persona_mcp.persona.client import Exchange, PersonaClient
 from persona_mcp.persona.errors import PersonaError
 from persona_mcp.pii import mask
 from persona_mcp.server import errors
+from persona_mcp.server.resources import resource_links
 from persona_mcp.server.session_info import SessionInfo, bounded
 from persona_mcp.tools.audit_log import AuditReader, reader_for
 from persona_mcp.tools.named_ids import named_object_ids
 from persona_mcp.tools.recovery import explain, validation_message
+from persona_mcp.tools.saved_files import FileOwner, SavedFiles
 from persona_mcp.tools.spec import ToolContext, ToolSpec
 
 log = structlog.get_logger("persona_mcp.call")
@@ -74,6 +76,7 @@ class CallPipeline:
         data_dir: Path,
         audit_reader: AuditReader | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        files: SavedFiles | None = None,
     ) -> None:
         self._specs = {spec.name: spec for spec in exposed}
         self._order = [spec.name for spec in exposed]
@@ -84,6 +87,7 @@ class CallPipeline:
         self._data_dir = data_dir
         self._audit_reader = audit_reader
         self._clock = clock
+        self._files = files
 
     @property
     def rate_limiter(self) -> GrantRateLimiter:
@@ -283,6 +287,8 @@ class CallPipeline:
         else:
             persona = self._persona
         ctx = ToolContext(persona=persona, idempotency_key=idempotency_key, data_dir=self._data_dir)
+        if self._files is not None:
+            ctx.files = self._files.bound(FileOwner(caller.grant.id, caller.principal), spec.name)
         if self._audit_reader is not None:
             ctx.audit = reader_for(self._audit_reader, caller.environment.value, caller.effective_scopes)
         try:
@@ -296,7 +302,10 @@ class CallPipeline:
         if Scope.PII_READ not in caller.effective_scopes:
             data, masked = mask(spec.output_model, data)
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        content: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
+        content: list[types.ContentBlock] = [
+            types.TextContent(type="text", text=text),
+            *resource_links(result),
+        ]
         if masked:
             content.append(
                 types.TextContent(
@@ -309,6 +318,33 @@ class CallPipeline:
             structured_content=data,
             meta={"persona-mcp/pii-masked": masked},
         )
+
+    async def record_access(
+        self,
+        caller: Caller,
+        session: SessionInfo,
+        *,
+        kind: str,
+        tool: str,
+        scope: Scope | None,
+        object_ids: Sequence[str],
+        details: Mapping[str, Any],
+        started: float,
+        **outcome: str | None,
+    ) -> None:
+        """The record of a request that is not a tool call (a resources/read): same fields, same rule,
+        no answer unless it is durable. `outcome` holds decision, reason, outcome and error_kind."""
+        record = _CallRecord(call_id=uuid.uuid4().hex, started=started)
+        event = self._event(record, kind, caller, None, {}, session, tool_name=tool)
+        event |= {
+            "scope": scope.value if scope is not None else None,
+            "arguments": None,
+            "object_ids": list(object_ids),
+            "details": dict(details),
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            **outcome,
+        }
+        await self._append(event)
 
     # -- audit -------------------------------------------------------------------------------------------
 

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 FORWARDED: Mapping[str, type[Any]] = {
     "tools/list": types.PaginatedRequestParams,
     "tools/call": types.CallToolRequestParams,
+    "resources/list": types.PaginatedRequestParams,
+    "resources/read": types.ReadResourceRequestParams,
 }
 
 #: Imported on a worker thread, so the event loop stays free to answer `initialize`.

@@ -2,21 +2,16 @@
 
 Covers the 18 tier-1 `inquiries.*` operations. Decisions (approve, decline, mark for review) need
 `inquiries:decide`; redact and expire end the lifecycle and need `inquiries:delete`. The PDF is written to
-the data directory and returned as a path with its digest, never as base64 text in the result.
+the server and returned as an MCP resource link (`persona-mcp://files/<id>`) the calling grant can read,
+never as a server path nor as base64 text in the result.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any, Self
 
-import anyio
-import anyio.to_thread
 from pydantic import Field, model_validator
 
 from persona_mcp.auth.scopes import Scope
@@ -37,8 +32,8 @@ from persona_mcp.tools.inputs import (
     ToolInput,
     iso,
 )
-from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, ResultModel, plain_fields
-from persona_mcp.tools.saved_files import saved_files_dir
+from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, plain_fields
+from persona_mcp.tools.saved_files import SavedFileResult
 from persona_mcp.tools.search import SearchInput, search_tool
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
@@ -113,14 +108,8 @@ class InquiryPage(Page):
     items: list[Inquiry] = Field(description="Inquiries on this page, newest first.")
 
 
-class InquiryPdf(ResultModel):
-    """Where the inquiry's PDF was saved (unmasked personal data, readable by the server's user only)."""
-
-    path: str = Field(description="Server path of the PDF; it holds unmasked personal data.")
-    size_bytes: int = Field(description="File size.")
-    sha256: str = Field(description="SHA-256 of the file, hex.")
-    content_type: str = Field(description="application/pdf, or application/octet-stream if not a PDF.")
-    request_id: str | None = Field(None, description="Persona's request id.")
+class InquiryPdf(SavedFileResult, Response):
+    """The inquiry's PDF as an MCP resource: unmasked personal data, readable by the calling grant only."""
 
 
 class InquiryRef(ToolInput):
@@ -315,45 +304,24 @@ def _stubs_body(args: SimulateStubs) -> dict[str, Any]:
 _PDF = "application/pdf"
 
 
-def _write_private(directory: Path, name: str, content: bytes) -> Path:
-    """Write `content` to a new file only this server's user can read (the PDF holds personal data).
-
-    The directory is (re)set to 0700 and the file created with O_EXCL at 0600, so no other local user can
-    read it and an existing file (or a planted symlink) is never written through.
-    """
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory.chmod(0o700)
-    target = directory / name
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(content)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return target.absolute()
-
-
 async def print_pdf(ctx: ToolContext, args: InquiryRef) -> InquiryPdf:
-    """Save the unmasked PDF under `<data_dir>/files`, named from the validated id and a fresh uuid.
+    """Save the unmasked PDF as a resource of the caller's grant; the server deletes it after the retention.
 
-    The server deletes it once `file_retention_seconds` have passed (see `tools.saved_files`).
+    The same PDF printed again by the same grant is the same resource (content-addressed), renewed.
     """
+    if ctx.files is None:
+        raise RuntimeError("print_inquiry_pdf needs the server's file store")
     response = await ctx.persona.get_file(path_for("/inquiries/{inquiry_id}/print", args))
     ctx.touch(args.inquiry_id)
-    name = f"{args.inquiry_id}-{uuid.uuid4().hex}.pdf"
-    target = await anyio.to_thread.run_sync(
-        _write_private, saved_files_dir(ctx.data_dir), name, response.content
-    )
     media_type = response.content_type.split(";")[0].strip().lower()
-    return InquiryPdf(
-        path=str(target),
-        size_bytes=len(response.content),
-        sha256=hashlib.sha256(response.content).hexdigest(),
+    saved = await ctx.files.save(
+        response.content,
+        name=f"{args.inquiry_id}.pdf",
         # Only our own constant is reported: Persona's header text never passes through.
-        content_type=_PDF if media_type == _PDF else "application/octet-stream",
-        request_id=response.request_id,
+        mime_type=_PDF if media_type == _PDF else "application/octet-stream",
+        object_id=args.inquiry_id,
     )
+    return InquiryPdf.of(saved, request_id=response.request_id)
 
 
 # -- specs ---------------------------------------------------------------------------------------------------
@@ -607,10 +575,10 @@ generate_inquiry_link = action_tool(
 print_inquiry_pdf = ToolSpec(
     name="print_inquiry_pdf",
     toolset=TOOLSET,
-    title="Save an inquiry as PDF",
+    title="Inquiry PDF",
     description=describe(
-        "Save the inquiry PDF (unmasked personal data) on the server; returns its path and SHA-256.",
-        use_when="a reviewer needs a document.",
+        "Get the inquiry PDF (unmasked personal data) as a resource link.",
+        use_when="a reviewer needs the document.",
         ids=_IDS,
         avoid="to read data: use get_inquiry.",
     ),

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.client import PersonaClient
 from persona_mcp.persona.ids import ObjectKind
+from persona_mcp.tools.saved_files import OwnedFiles
 
 
 class Effect(StrEnum):
@@ -81,6 +82,8 @@ class ToolContext:
 
     #: Set by the server for the reviewer tools (toolset "audit"); None elsewhere.
     audit: Any = None
+    #: Where a tool saves a file it returns as an MCP resource, bound to the caller by the server.
+    files: OwnedFiles | None = None
 
 
 InputT = TypeVar("InputT", bound=BaseModel)

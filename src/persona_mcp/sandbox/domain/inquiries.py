@@ -6,6 +6,7 @@ decisions approve / decline / mark-for-review. Every transition records Persona'
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from persona_mcp.sandbox import validation
@@ -302,6 +303,12 @@ def one_time_link(state: SandboxState, inquiry: Record) -> dict[str, str]:
     return sessions.one_time_link(state)
 
 
+def signed_file_url(name: str, salt: str) -> str:
+    """A link in the shape of Persona's signed file URLs (no API key needed to open it, while it lasts)."""
+    token = hashlib.sha256(f"sandbox-file-token:{salt}".encode()).hexdigest()[:32]
+    return f"https://files.withpersona.com/{name}?access_token={token}"
+
+
 def add_verification(state: SandboxState, inquiry: Record, passed: bool, template_id: str) -> Record:
     """A fabricated government-id verification (sandbox simulate action), with its event."""
     stamp = now_iso()
@@ -313,6 +320,15 @@ def add_verification(state: SandboxState, inquiry: Record, passed: bool, templat
             "inquiry": ref("inquiry", inquiry.id),
             "verification-template": ref("verification-template", template_id),
         },
+    )
+    # Persona's government-id verifications carry signed links to the captured images (PROTOCOL.md 10).
+    front = signed_file_url(f"{verification.id}-front.jpg", verification.id)
+    verification.attributes.update(
+        {
+            "front-photo-url": front,
+            "back-photo-url": None,
+            "photo-urls": [{"page": "front", "url": front, "normalized-url": front, "byte-size": 201105}],
+        }
     )
     assert inquiry.relationships is not None
     inquiry.relationships["verifications"]["data"].append({"type": verification.type, "id": verification.id})
