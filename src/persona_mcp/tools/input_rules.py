@@ -4,8 +4,10 @@ A rule that only a validator knows lets the listed `inputSchema` admit calls the
 so an agent cannot get them right first time. Each rule here is one declaration on the input model
 (`rules = (...)`): `ToolInput` runs its `check` after field validation and merges its `schema` into
 the model's JSON schema. Only keywords that JSON Schema draft-07 and 2020-12 read alike are used
-(`oneOf`, `anyOf`, `if`/`else`, `not`, `required`, `minProperties`, `maxProperties`, `const`, `enum`),
-since clients validate with either. The schema stays terse: the whole catalogue has a size budget.
+(`if`/`then`/`else`, `anyOf`, `not`, `required`, `minProperties`, `maxProperties`, `const`, `enum`),
+since clients validate with either. No union (`oneOf`/`anyOf`/`allOf`) sits at the top level of a
+tool's schema, which model APIs (Anthropic's, OpenAI's) refuse: a union of cases goes inside `if`, with
+`else: false`. The schema stays terse: the whole catalogue has a size budget.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ def _one_of_values(values: tuple[str, ...]) -> dict[str, Any]:
     return {"const": values[0]} if len(values) == 1 else {"enum": list(values)}
 
 
+def _one_case_of(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """Arguments must fit one of `cases`: a union kept off the top level (see the module docstring)."""
+    return {"if": {"anyOf": cases}, "else": False}
+
+
 def _enumerated_by_branches(model: dict[str, Any], selector: str) -> None:
     """The branches name every value of `selector`, so its own enum would only repeat them: the property
     keeps its description and type, and the catalogue keeps its bytes."""
@@ -54,7 +61,11 @@ class ExactlyOne:
             raise ValueError(f"give exactly one of {self.first} or {self.second}")
 
     def schema(self, model: dict[str, Any]) -> dict[str, Any]:
-        return {"oneOf": [_required(self.first), _required(self.second)]}
+        return {
+            "if": _required(self.first),
+            "then": {"not": _required(self.second)},
+            "else": _required(self.second),
+        }
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,7 @@ class AtLeastOne:
         if set(model["properties"]) == set(required) | set(self.names):
             # Every optional argument counts, so "one more than the required ones" says it in one keyword.
             return {"minProperties": len(required) + 1}
-        return {"anyOf": [_required(name) for name in self.names]}
+        return _one_case_of([_required(name) for name in self.names])
 
 
 @dataclass(frozen=True)
@@ -133,8 +144,8 @@ class FieldsBySelector:
         by_fields: dict[tuple[str, ...], tuple[str, ...]] = {}
         for value, names in self.fields.items():
             by_fields[names] = (*by_fields.get(names, ()), value)
-        return {
-            "anyOf": [
+        return _one_case_of(
+            [
                 {
                     "properties": {self.selector: _one_of_values(values)},
                     "required": list(names),
@@ -142,7 +153,7 @@ class FieldsBySelector:
                 }
                 for names, values in by_fields.items()
             ]
-        }
+        )
 
 
 @dataclass(frozen=True)
@@ -164,20 +175,21 @@ class PrefixBySelector:
         def starts(prefixes: tuple[str, ...]) -> str:
             return f"^{prefixes[0]}_" if len(prefixes) == 1 else f"^({'|'.join(prefixes)})_"
 
-        _enumerated_by_branches(model, self.selector)
-        return {
-            "anyOf": [
+        return _one_case_of(
+            [
                 {"properties": {self.selector: {"const": value}, self.field: {"pattern": starts(prefixes)}}}
                 for value, prefixes in self.prefixes.items()
             ]
-        }
+        )
 
 
 def merged(schema: dict[str, Any], rules: tuple[Rule, ...]) -> None:
-    """Add each rule's keywords to `schema`; a keyword two rules both need goes under `allOf`."""
+    """Add each rule's keywords to `schema`. Two rules that need the same keyword would need a top-level
+    `allOf`, which model APIs refuse: that is a declaration error, raised when the schema is built."""
     for rule in rules:
         for key, value in rule.schema(schema).items():
             if key in schema:
-                schema.setdefault("allOf", []).append({key: value})
-            else:
-                schema[key] = value
+                raise TypeError(
+                    f"two rules both need the top-level {key!r} keyword: merge them into one rule"
+                )
+            schema[key] = value

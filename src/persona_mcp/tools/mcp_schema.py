@@ -134,6 +134,8 @@ def _nested_objects_untyped(schema: Any, *, top: bool = True) -> Any:
     implied = _IMPLIED_TYPE.get(out["type"]) if isinstance(out.get("type"), str) else None
     if not top and implied in out:
         del out["type"]
+    if not top and out.get("required") == ["id", "type"]:
+        del out["required"]  # every Persona object has both; said once, in the top-level schema
     return out
 
 
