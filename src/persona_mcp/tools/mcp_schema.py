@@ -119,8 +119,9 @@ _IMPLIED_TYPE = {"object": "properties", "array": "items"}
 
 
 def _nested_objects_untyped(schema: Any, *, top: bool = True) -> Any:
-    """Output objects and arrays below the top level keep `properties` or `items` but drop their
-    `type`: results are produced here and always have that shape, so the keyword only costs bytes."""
+    """Output objects and arrays below the top level keep `properties` or `items` and drop `type` and
+    `required`: results are produced here and always have that shape, so those keywords only cost bytes
+    (the top-level object keeps both, and docs/tools.md describes every field)."""
     if isinstance(schema, list):
         return [_nested_objects_untyped(item, top=False) for item in schema]
     if not isinstance(schema, dict):
@@ -134,8 +135,7 @@ def _nested_objects_untyped(schema: Any, *, top: bool = True) -> Any:
     implied = _IMPLIED_TYPE.get(out["type"]) if isinstance(out.get("type"), str) else None
     if not top and implied in out:
         del out["type"]
-    if not top and out.get("required") == ["id", "type"]:
-        del out["required"]  # every Persona object has both; said once, in the top-level schema
+        out.pop("required", None)
     return out
 
 
