@@ -153,9 +153,9 @@ def test_arguments_the_model_accepts_pass_the_listed_schema_with_its_rules(
     ("name", "arguments", "rule"),
     [
         ("create_inquiry", {}, "else"),
-        ("add_account_tag", {"account_id": "act_A1"}, "else"),
-        ("add_inquiry_tag", {"inquiry_id": "inq_A1"}, "else"),
-        ("set_account_tags", {"account_id": "act_A1"}, "else"),
+        ("add_account_tag", {"account_id": "act_A1"}, "minProperties"),
+        ("add_inquiry_tag", {"inquiry_id": "inq_A1"}, "minProperties"),
+        ("set_account_tags", {"account_id": "act_A1"}, "minProperties"),
         ("create_list_item", {"type": "email-address", "list_id": "lst_A1"}, "else"),
         ("update_account", {"account_id": "act_A1"}, "minProperties"),
     ],

@@ -61,6 +61,10 @@ class ExactlyOne:
             raise ValueError(f"give exactly one of {self.first} or {self.second}")
 
     def schema(self, model: dict[str, Any]) -> dict[str, Any]:
+        required = model.get("required", [])
+        if set(model["properties"]) == {*required, self.first, self.second}:
+            # The pair are the only optional arguments: "one more than the required ones" says it all.
+            return {"minProperties": len(required) + 1, "maxProperties": len(required) + 1}
         return {
             "if": _required(self.first),
             "then": {"not": _required(self.second)},
