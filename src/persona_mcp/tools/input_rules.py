@@ -42,13 +42,6 @@ def _one_case_of(cases: list[dict[str, Any]]) -> dict[str, Any]:
     return {"if": {"anyOf": cases}, "else": False}
 
 
-def _enumerated_by_branches(model: dict[str, Any], selector: str) -> None:
-    """The branches name every value of `selector`, so its own enum would only repeat them: the property
-    keeps its description and type, and the catalogue keeps its bytes."""
-    prop = model["properties"][selector]
-    model["properties"][selector] = {"type": "string", "description": prop.get("description", selector)}
-
-
 @dataclass(frozen=True)
 class ExactlyOne:
     """Exactly one of two alternative arguments (a tag by name or by id, a template or its version)."""
@@ -144,7 +137,6 @@ class FieldsBySelector:
             raise TypeError("FieldsBySelector needs every optional argument to be one of its fields")
         # Values taking the same fields share a branch; with the required arguments and the branch's own
         # fields present, `maxProperties` leaves no room for another field of the group.
-        _enumerated_by_branches(model, self.selector)
         by_fields: dict[tuple[str, ...], tuple[str, ...]] = {}
         for value, names in self.fields.items():
             by_fields[names] = (*by_fields.get(names, ()), value)
