@@ -7,9 +7,9 @@ Covers the 14 tier-1 `accounts.*` operations. Redaction and consolidation are ir
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import AccountActionId, AccountId, AccountTypeId, ObjectKind
@@ -17,6 +17,7 @@ from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
+from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import (
     AnyObjectId,
     CountryCode,
@@ -129,11 +130,7 @@ class CreateAccount(_AccountAttributes):
 class UpdateAccount(_AccountAttributes):
     account_id: AccountId = Field(description="The account.")
 
-    @model_validator(mode="after")
-    def _something_to_change(self) -> Self:
-        if all(getattr(self, name) is None for name in _ATTRIBUTE_NAMES):
-            raise ValueError("give at least one attribute to change")
-        return self
+    rules = (AtLeastOne(_ATTRIBUTE_NAMES, "give at least one attribute to change"),)
 
 
 class AccountTag(OneTag):

@@ -12,18 +12,32 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from persona_mcp.persona.ids import ObjectKind, id_pattern, validate_id
 from persona_mcp.pii import FIXED_PATTERN, OBJECT_ID
+from persona_mcp.tools.input_rules import Rule, merged
+
+
+def _with_rules(schema: dict[str, Any], model: type[Any]) -> None:
+    merged(schema, model.rules)
 
 
 class ToolInput(BaseModel):
-    """Base of every tool's arguments: unknown keys are refused."""
+    """Base of every tool's arguments: unknown keys are refused, and the cross-field `rules` a subclass
+    declares are checked here and stated in its JSON schema, from the one declaration."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_with_rules)
+
+    rules: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _follows_rules(self) -> Self:
+        for rule in self.rules:
+            rule.check(self.__dict__)
+        return self
 
 
 def _upper(value: Any) -> Any:
@@ -115,4 +129,8 @@ def check_field_keys(fields: dict[str, Any] | None) -> dict[str, Any] | None:
 
 #: Custom `fields` map (Persona field key -> value). Personal by default: mark it PII where used (the
 #: audit log then digests its keys as well as its values).
-CustomFields = Annotated[dict[str, Any], AfterValidator(check_field_keys)]
+CustomFields = Annotated[
+    dict[str, Any],
+    AfterValidator(check_field_keys),
+    Field(json_schema_extra={"propertyNames": {"pattern": _KEY.pattern}}),
+]

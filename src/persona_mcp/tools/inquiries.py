@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import AccountId, InquiryId, InquiryTemplateId, ObjectKind
@@ -20,6 +20,7 @@ from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, path_for
+from persona_mcp.tools.input_rules import AtLeastOne, ExactlyOne, OnlyFor
 from persona_mcp.tools.inputs import (
     CountryCode,
     CustomFields,
@@ -149,11 +150,7 @@ class CreateInquiry(ToolInput):
     one_time_link: bool = Field(False, description="Also issue a one-time link.")
     expires_in_seconds: int | None = Field(None, ge=60, le=31_536_000, description="Expire after (s).")
 
-    @model_validator(mode="after")
-    def _template(self) -> Self:
-        if (self.inquiry_template_id is None) == (self.inquiry_template_version_id is None):
-            raise ValueError("give exactly one of inquiry_template_id or inquiry_template_version_id")
-        return self
+    rules = (ExactlyOne("inquiry_template_id", "inquiry_template_version_id"),)
 
 
 class UpdateInquiry(ToolInput):
@@ -167,11 +164,7 @@ class UpdateInquiry(ToolInput):
         None, pattern=r"^https?://[^\s]{1,2000}$", description="New redirect URI."
     )
 
-    @model_validator(mode="after")
-    def _something_to_change(self) -> Self:
-        if all(getattr(self, name) is None for name in ("note", "tags", "fields", "redirect_uri")):
-            raise ValueError("give at least one of note, tags, fields, redirect_uri")
-        return self
+    rules = (AtLeastOne(("note", "tags", "fields", "redirect_uri")),)
 
 
 class DecideInquiry(ToolInput):
@@ -215,11 +208,9 @@ class SimulateAction(ToolInput):
         None, pattern=r"^vtmpl_[A-Za-z0-9]{1,64}$", description="create_*_verification only."
     )
 
-    @model_validator(mode="after")
-    def _template_iff_verification(self) -> Self:
-        if (self.type in _VERIFICATION_ACTIONS) != (self.verification_template_id is not None):
-            raise ValueError("verification_template_id is required for, and only for, create_*_verification")
-        return self
+    rules = (
+        OnlyFor("verification_template_id", "type", tuple(sorted(_VERIFICATION_ACTIONS)), required=True),
+    )
 
     def payload(self) -> dict[str, Any]:
         if self.verification_template_id is None:

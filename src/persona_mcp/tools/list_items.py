@@ -9,9 +9,9 @@ type apart, a mismatching id is refused before anything is sent. Value fields th
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ListId, ListItemId
@@ -19,6 +19,7 @@ from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, one_result, send
+from persona_mcp.tools.input_rules import FieldsBySelector, PrefixBySelector
 from persona_mcp.tools.inputs import CountryCode, ToolInput
 from persona_mcp.tools.results import ObjectView, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
@@ -90,7 +91,6 @@ VALUE_FIELDS: dict[ListItemType, tuple[str, ...]] = {
     ListItemType.PHONE_NUMBER: ("value",),
     ListItemType.STRING: ("value",),
 }
-_ALL_VALUE_FIELDS = tuple(dict.fromkeys(f for fields in VALUE_FIELDS.values() for f in fields))
 
 
 def operation_id(verb: str, item_type: ListItemType) -> str:
@@ -135,13 +135,7 @@ class ListItemRef(ToolInput):
     type: ListItemType = Field(description="Item type (= list type).")
     list_item_id: ListItemId = Field(description="The list item.")
 
-    @model_validator(mode="after")
-    def _prefix_fits_type(self) -> Self:
-        allowed = ID_PREFIXES[self.type]
-        if self.list_item_id.split("_", 1)[0] not in allowed:
-            expected = " or ".join(f"{p}_" for p in allowed)
-            raise ValueError(f"a {self.type.value} list item id starts with {expected}")
-        return self
+    rules = (PrefixBySelector("list_item_id", "type", {t.value: p for t, p in ID_PREFIXES.items()}),)
 
 
 class CreateListItem(ToolInput):
@@ -168,18 +162,7 @@ class CreateListItem(ToolInput):
     name_first: Annotated[str | None, PII] = Field(None, description="name.")
     name_last: Annotated[str | None, PII] = Field(None, description="name.")
 
-    @model_validator(mode="after")
-    def _fields_fit_type(self) -> Self:
-        wanted = VALUE_FIELDS[self.type]
-        missing = [name for name in wanted if getattr(self, name) is None]
-        extra = [name for name in _ALL_VALUE_FIELDS if name not in wanted and getattr(self, name) is not None]
-        if missing or extra:
-            raise ValueError(
-                f"type {self.type.value} takes exactly: {', '.join(wanted)}"
-                + (f" (missing {', '.join(missing)})" if missing else "")
-                + (f" (not allowed: {', '.join(extra)})" if extra else "")
-            )
-        return self
+    rules = (FieldsBySelector("type", {t.value: names for t, names in VALUE_FIELDS.items()}),)
 
 
 # -- handlers ----------------------------------------------------------------------------------------------

@@ -8,15 +8,16 @@ but inactive, and needs `lists:delete`.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ListId, ObjectKind
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result
+from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, Rel, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
@@ -103,11 +104,7 @@ class CreateList(ToolInput):
         None, description="Name lists only: match first names fuzzily."
     )
 
-    @model_validator(mode="after")
-    def _fuzzy_only_for_names(self) -> Self:
-        if self.allow_fuzzy_name_first is not None and self.type is not ListType.NAME:
-            raise ValueError("allow_fuzzy_name_first applies to type 'name' only")
-        return self
+    rules = (OnlyFor("allow_fuzzy_name_first", "type", (ListType.NAME.value,)),)
 
 
 # -- handlers ----------------------------------------------------------------------------------------------

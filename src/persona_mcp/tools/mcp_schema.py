@@ -9,7 +9,13 @@ Every tool declares its output schema. Output schemas are listed without per-fie
 they describe what this server produces, for clients that validate results, while the model chooses
 tools by their descriptions and input schemas (which keep every field description). The field
 descriptions of results stay on the output models and in docs/tools.md. That keeps the whole
-catalogue within the 64 KB listing budget (`tests/tools/test_catalogue_size.py`).
+catalogue within the 64 KB listing budget (`tests/tools/test_catalogue_size.py`), as does listing
+each output without `request_id`: every result may carry Persona's request id (open schemas admit it),
+and repeating it in 57 schemas tells a client nothing.
+
+Definitions are inlined where they are used: several clients do not resolve `$ref`, and a definition used
+once costs more bytes as a reference. Cross-field rules (`tools/input_rules.py`) arrive in the input
+schema from the model itself, so the schema is exactly as strict as validation.
 """
 
 from __future__ import annotations
@@ -85,8 +91,56 @@ def _without_model_docs(schema: Any) -> Any:
     return out
 
 
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with every `$ref` to its `$defs` replaced by the definition (tool models are not
+    recursive; a cycle is a programming error and raises)."""
+    definitions = schema.get("$defs", {})
+
+    def resolve(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [resolve(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {key: resolve(value, seen) for key, value in node.items() if key not in ("$ref", "$defs")}
+        reference = node.get("$ref")
+        if isinstance(reference, str):
+            name = reference.removeprefix("#/$defs/")
+            if name in seen:
+                raise TypeError(f"recursive model {name} cannot be inlined")
+            out = {**resolve(definitions[name], (*seen, name)), **out}
+        return out
+
+    inlined: dict[str, Any] = resolve(schema, ())
+    return inlined
+
+
+#: The keyword that already shows a listed output value's type (objects by `properties`, arrays by `items`).
+_IMPLIED_TYPE = {"object": "properties", "array": "items"}
+
+
+def _nested_objects_untyped(schema: Any, *, top: bool = True) -> Any:
+    """Output objects and arrays below the top level keep `properties` or `items` and drop `type` and
+    `required`: results are produced here and always have that shape, so those keywords only cost bytes
+    (the top-level object keeps both, and docs/tools.md describes every field)."""
+    if isinstance(schema, list):
+        return [_nested_objects_untyped(item, top=False) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "patternProperties"):
+            out[key] = {name: _nested_objects_untyped(sub, top=False) for name, sub in value.items()}
+        else:
+            out[key] = _nested_objects_untyped(value, top=False)
+    implied = _IMPLIED_TYPE.get(out["type"]) if isinstance(out.get("type"), str) else None
+    if not top and implied in out:
+        del out["type"]
+        out.pop("required", None)
+    return out
+
+
 def _top_level(schema: dict[str, Any]) -> dict[str, Any]:
-    schema = _without_model_docs(schema)
+    schema = _inlined(_without_model_docs(schema))
     schema.setdefault("type", "object")
     return schema
 
@@ -130,7 +184,8 @@ def described_output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
 
 def output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
     """The result schema as listed: the described schema without descriptions and defaults."""
-    listed: dict[str, Any] = _undescribed(described_output_schema(spec))
+    listed: dict[str, Any] = _nested_objects_untyped(_undescribed(described_output_schema(spec)))
+    listed["properties"].pop("request_id", None)
     return listed
 
 

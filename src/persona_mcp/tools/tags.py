@@ -1,15 +1,16 @@
 """Tag arguments shared by accounts and inquiries (`add-tag`, `remove-tag`, `set-tags`).
 
-Persona takes a tag by name or by id, never both; the choice is a plain argument pair checked by a
-validator rather than a schema union, so the tool schema stays a flat object an agent can read.
+Persona takes a tag by name or by id, never both; the choice is a plain argument pair (a flat object an
+agent can read) with an `ExactlyOne` rule, which the schema states as `oneOf` and validation enforces.
 """
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
+from persona_mcp.tools.input_rules import ExactlyOne
 from persona_mcp.tools.inputs import TagId, TagName, ToolInput
 
 
@@ -19,11 +20,7 @@ class OneTag(ToolInput):
     tag_name: TagName | None = Field(None, description="Tag name, e.g. vip (or tag_id).")
     tag_id: TagId | None = Field(None, description="Tag id, tag_... (or tag_name).")
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        if (self.tag_name is None) == (self.tag_id is None):
-            raise ValueError("give exactly one of tag_name or tag_id")
-        return self
+    rules = (ExactlyOne("tag_name", "tag_id"),)
 
     def tag_meta(self) -> dict[str, Any]:
         return {"tag-name": self.tag_name} if self.tag_name is not None else {"tag-id": self.tag_id}
@@ -37,11 +34,7 @@ class TagSet(ToolInput):
     )
     tag_ids: list[TagId] | None = Field(None, max_length=100, description="All tags, by id (tag_...).")
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Self:
-        if (self.tag_names is None) == (self.tag_ids is None):
-            raise ValueError("give exactly one of tag_names or tag_ids")
-        return self
+    rules = (ExactlyOne("tag_names", "tag_ids"),)
 
     def tag_meta(self) -> dict[str, Any]:
         return {"tag-name": self.tag_names} if self.tag_names is not None else {"tag-id": self.tag_ids}

@@ -7,9 +7,9 @@ them, and a secret in a transcript is a secret leaked.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, WebhookId
@@ -17,6 +17,7 @@ from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result, path_for, send
+from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
@@ -99,11 +100,7 @@ class UpdateWebhook(_WebhookAttributes):
         None, min_length=1, max_length=200, description="New complete list of event names."
     )
 
-    @model_validator(mode="after")
-    def _something_to_change(self) -> Self:
-        if all(getattr(self, name) is None for name in _UPDATABLE):
-            raise ValueError(f"give at least one of {', '.join(_UPDATABLE)}")
-        return self
+    rules = (AtLeastOne(_UPDATABLE),)
 
 
 class WebhookSwitch(ToolInput):
