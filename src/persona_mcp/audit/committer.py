@@ -8,8 +8,15 @@ once COMMIT succeeded; on any error the transaction is rolled back, the connecti
 batch opens a fresh one) and the error raised for the writer to fail the batch closed.
 
 The connection keeps the store's durability: SQLite's `synchronous` and `busy_timeout` are copied from a
-store connection (engine.py sets WAL, FULL and 30 s), PostgreSQL's connection arguments come from the
-store's URL (options included).
+store connection (engine.py sets WAL, FULL and the store's busy timeout), PostgreSQL's connection
+arguments come from the store's URL (options included).
+
+Every wait is bounded by the store's `WaitBounds` (issue 11): on SQLite the busy timeout (short while
+serving); on PostgreSQL `lock_timeout` bounds the wait for the chain lock (it applies to advisory locks),
+`statement_timeout` any statement, and `idle_in_transaction_session_timeout` is the chain lock's lease: a
+writer frozen inside its transaction (SIGSTOP, a paused VM) has its session ended by the server after it,
+which aborts the transaction and frees the lock for the other replicas. A batch that fails on one of these
+bounds is a stall (`stall_reason`), which the log reports as such.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ from persona_mcp.audit.chain import (
     insert_sql,
     wants_current,
 )
-from persona_mcp.store import Store
+from persona_mcp.store import Store, WaitBounds
+from persona_mcp.store.engine import postgres_set_statement
 
 _Conn = TypeVar("_Conn")
 
@@ -68,6 +76,10 @@ class BatchCommitter(ABC, Generic[_Conn]):
         (nothing done, connection kept) otherwise. For the writer's inline path, which runs on the
         event loop and must never wait for another process. Raises, like `commit`, on any failure
         once the lock is held. The default never commits inline."""
+        return None
+
+    def stall_reason(self, exc: BaseException) -> str | None:
+        """Why `exc` means the log is stalled (a bound on a wait ran out), or None for other failures."""
         return None
 
     def close(self) -> None:
@@ -169,6 +181,14 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
             raise
         return Committed(extension.records, extension.signed, current)
 
+    def stall_reason(self, exc: BaseException) -> str | None:
+        if isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            return (
+                "the audit log is stalled: the database write lock was not granted within "
+                f"{_seconds(self._busy_timeout_ms / 1000)} (another connection or process holds it)"
+            )
+        return None
+
     def _close(self, conn: sqlite3.Connection) -> None:
         conn.close()
 
@@ -186,17 +206,46 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "%s")
     _CHECKPOINT = checkpoint_sql("%s")
 
-    def __init__(self, policy: ChainPolicy, connect_kwargs: Mapping[str, Any]) -> None:
+    def __init__(
+        self, policy: ChainPolicy, connect_kwargs: Mapping[str, Any], bounds: WaitBounds | None = None
+    ) -> None:
         super().__init__(policy)
         self._connect_kwargs = dict(connect_kwargs)
         # Names the connection in pg_stat_activity and pg_locks (who holds the chain lock), unless the
         # URL already names it.
         self._connect_kwargs.setdefault("application_name", APPLICATION_NAME)
+        self._bounds = bounds
+        self._session = (
+            {} if bounds is None else bounds.postgres_settings(idle_in_transaction_s=bounds.chain_lease_s)
+        )
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
-        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        try:
+            if self._session:
+                # Session-wide (autocommit): the bounds hold for every batch this connection commits.
+                statement, params = postgres_set_statement(self._session)
+                conn.execute(statement, params)
+            conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        except BaseException:
+            conn.close()
+            raise
         return conn
+
+    def stall_reason(self, exc: BaseException) -> str | None:
+        bounds = self._bounds
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            within = f" within {_seconds(bounds.lock_timeout_s)}" if bounds and bounds.lock_timeout_s else ""
+            return (
+                f"the audit log is stalled: the audit chain lock was not granted{within} (another replica "
+                "or database session holds it; a frozen holder loses it when its transaction's idle "
+                "timeout ends its session)"
+            )
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            limit = bounds.statement_timeout_s if bounds else None
+            within = f" ({_seconds(limit)})" if limit else ""
+            return f"the audit log is stalled: an audit write outlasted the statement timeout{within}"
+        return None
 
     def _commit(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
         # Leaving the pipeline block waits for every result, COMMIT's included, and raises any error.
@@ -235,8 +284,12 @@ async def open_committer(store: Store, policy: ChainPolicy) -> BatchCommitter[An
     if store.dialect == "postgresql":
         # SQLAlchemy's adapters map is for its own result types; the committer binds only str and int.
         kwargs.pop("context", None)
-        return PostgresCommitter(policy, kwargs)
+        return PostgresCommitter(policy, kwargs, store.bounds)
     raise ValueError(f"the audit log does not support the {store.dialect} dialect")
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:g} s" if value is not None else "its bound"
 
 
 __all__ = ["APPLICATION_NAME", "BatchCommitter", "PostgresCommitter", "SqliteCommitter", "open_committer"]
