@@ -199,6 +199,9 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     The advisory lock and the head read are separate statements on purpose: under READ COMMITTED each
     statement takes its snapshot when it starts, so only a head read issued after the lock is granted
     sees the commit of the writer that held it before.
+
+    The first round trip ends with a Sync, so that while the batch is computed the session is idle in
+    its transaction with PostgreSQL's timer armed: the lease a frozen writer loses.
     """
 
     _INSERT = insert_sql("audit_records", RECORD_COLUMNS, "%s")
@@ -249,9 +252,14 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
 
     def _commit(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
         # Leaving the pipeline block waits for every result, COMMIT's included, and raises any error.
-        with conn.pipeline(), conn.transaction():
+        with conn.pipeline() as pipeline, conn.transaction():
             conn.execute(PG_LOCK_SQL)
-            extension = extend(conn.execute(HEAD_SQL).fetchone(), batch, self._policy)
+            head = conn.execute(HEAD_SQL)
+            # A Sync with the first round trip, not only a flush: PostgreSQL arms the idle-in-transaction
+            # timer (the chain lock's lease) only once a Sync is processed; without it a writer frozen
+            # now would hold the lock until its connection closed, whatever the timeout.
+            pipeline.sync()
+            extension = extend(head.fetchone(), batch, self._policy)
             if extension.rows:
                 with conn.cursor() as cursor:
                     cursor.executemany(self._INSERT, extension.rows)
