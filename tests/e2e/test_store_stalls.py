@@ -108,7 +108,8 @@ _FROZEN_REPLICA = textwrap.dedent(
         return real_extend(*args, **kwargs)
 
     async def main():
-        bounds = serving_bounds(StoreSettings(idle_in_transaction_timeout_seconds=lease), outbound_timeout_s=1)
+        lease_only = StoreSettings(idle_in_transaction_timeout_seconds=lease)
+        bounds = serving_bounds(lease_only, outbound_timeout_s=1)
         store = create_store(url, bounds=bounds)
         log = await AuditLog.open(store, data_dir=data_dir, instance_id="frozen-replica", recover=False)
         committer.extend = freeze_holding_the_lock
