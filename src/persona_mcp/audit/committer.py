@@ -15,7 +15,10 @@ Every wait is bounded by the store's `WaitBounds` (issue 11): on SQLite the busy
 serving); on PostgreSQL `lock_timeout` bounds the wait for the chain lock (it applies to advisory locks),
 `statement_timeout` any statement, and `idle_in_transaction_session_timeout` is the chain lock's lease: a
 writer frozen inside its transaction (SIGSTOP, a paused VM) has its session ended by the server after it,
-which aborts the transaction and frees the lock for the other replicas. A batch that fails on one of these
+which aborts the transaction and frees the lock for the other replicas. That timer is armed only once
+the server has processed a protocol Sync; a writer frozen between pipelined messages (inserts sent,
+COMMIT not yet) is ended by the next writer that times out on the lock instead (`_end_frozen_holder`:
+an audit writer idle in its transaction for longer than the lease). A batch that fails on one of these
 bounds is a stall (`stall_reason`), which the log reports as such.
 """
 
@@ -28,12 +31,14 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 import psycopg
+import structlog
 from sqlalchemy import text
 
 from persona_mcp.audit.chain import CHECKPOINT_COLUMNS as _CP_COLUMNS
 from persona_mcp.audit.chain import (
     HEAD_SQL,
     OBJECT_COLUMNS,
+    PG_END_FROZEN_HOLDER_SQL,
     PG_LOCK_SQL,
     RECORD_COLUMNS,
     Batch,
@@ -50,6 +55,7 @@ from persona_mcp.store import Store, WaitBounds
 from persona_mcp.store.engine import postgres_set_statement
 
 _Conn = TypeVar("_Conn")
+_log = structlog.get_logger("persona_mcp.audit")
 
 APPLICATION_NAME = "persona-mcp audit writer"
 
@@ -251,6 +257,30 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         return None
 
     def _commit(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
+        try:
+            return self._extend(conn, batch)
+        except psycopg.errors.LockNotAvailable:
+            self._end_frozen_holder(conn)
+            raise
+
+    def _end_frozen_holder(self, conn: psycopg.Connection[Any]) -> None:
+        """After the chain lock was not granted in time: end the holder's session if it is an audit writer
+        idle in its transaction for longer than the lease (frozen), so the next batch gets the lock.
+        Sessions of other programs (a psql left in BEGIN) are left alone; the log stays stalled while
+        they hold the lock."""
+        lease = self._bounds.chain_lease_s if self._bounds is not None else None
+        if lease is None:
+            return
+        name = str(self._connect_kwargs["application_name"])
+        try:
+            ended = conn.execute(PG_END_FROZEN_HOLDER_SQL, (name, lease)).fetchone()
+        except psycopg.Error as exc:  # no right to end it, or the connection is gone: stay stalled
+            _log.warning("audit.frozen_holder_not_ended", error_type=type(exc).__name__)
+            return
+        if ended is not None and ended[0]:
+            _log.warning("audit.frozen_holder_ended", sessions=int(ended[0]), lease_seconds=lease)
+
+    def _extend(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
         # Leaving the pipeline block waits for every result, COMMIT's included, and raises any error.
         with conn.pipeline() as pipeline, conn.transaction():
             conn.execute(PG_LOCK_SQL)
