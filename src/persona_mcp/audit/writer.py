@@ -103,6 +103,9 @@ class AuditLog:
         self._external = external_checkpoint_path
         self._spool = spool
         self._draining: asyncio.Task[None] | None = None
+        # One drain at a time in this process: the spool's file lock (for other processes) is held across
+        # the drain's awaits, and a second drain taking it on the event loop would block the loop for good.
+        self._drain_turn = asyncio.Lock()
         self._health = Health(ok=True)
         self._closed = False
         self._writer: WriterThread | None = None
@@ -279,7 +282,8 @@ class AuditLog:
         """Append what the spool holds (see `OutcomeSpool.drain`); 0 if there is nothing or no spool."""
         if self._spool is None:
             return 0
-        return await self._spool.drain(self.append, self._already_recorded)
+        async with self._drain_turn:
+            return await self._spool.drain(self.append, self._already_recorded)
 
     @property
     def spooled(self) -> int:
@@ -297,6 +301,8 @@ class AuditLog:
     def _drain_soon(self) -> None:
         """After a successful commit: drain the spool in the background if it holds anything."""
         if self._spool is None or self._closed or (self._draining is not None and not self._draining.done()):
+            return
+        if self._drain_turn.locked():  # the drain at start is running: it takes everything spooled
             return
         if not self._spool.has_entries():
             return
