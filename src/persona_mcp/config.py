@@ -211,6 +211,44 @@ class HttpSettings(BaseSettings):
         return value
 
 
+class StoreSettings(BaseSettings):
+    """Bounds on every wait on the database while serving (`PERSONA_MCP_STORE_*`, TOML section `[store]`).
+
+    A replica frozen while it holds the audit chain's lock, a forgotten `BEGIN` in a psql session or another
+    process holding SQLite's write lock must not stall every call: past these bounds a call is refused with
+    the reason, and a frozen lock holder loses its session (and the lock). Admin commands use longer waits.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_MCP_STORE_", extra="ignore")
+
+    lock_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=600,
+        description="PostgreSQL: longest wait for a lock (the audit chain lock, a row lock) before the "
+        "statement fails and the call is refused.",
+    )
+    statement_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="PostgreSQL: longest run of one statement on the request path.",
+    )
+    idle_in_transaction_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="PostgreSQL: a session idle inside a transaction this long (a frozen or paused replica "
+        "holding the chain lock) is ended by the server, which frees its locks.",
+    )
+    sqlite_busy_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=600,
+        description="SQLite: longest wait for the database write lock another connection holds.",
+    )
+
+
 class Settings(BaseSettings):
     """Server settings (`PERSONA_MCP_*`), with the upstream section nested under `persona`."""
 
@@ -246,6 +284,7 @@ class Settings(BaseSettings):
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -300,6 +339,10 @@ def load_settings(**overrides: Any) -> Settings:
         file_section = settings.http.model_dump(exclude_unset=True)
         env = _env_keys("PERSONA_MCP_HTTP_")
         settings.http = HttpSettings(**{k: v for k, v in file_section.items() if k not in env})
+    if "store" not in overrides:  # and for [store]
+        file_section = settings.store.model_dump(exclude_unset=True)
+        env = _env_keys("PERSONA_MCP_STORE_")
+        settings.store = StoreSettings(**{k: v for k, v in file_section.items() if k not in env})
     return settings
 
 

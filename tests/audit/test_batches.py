@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import text
@@ -10,7 +12,7 @@ from sqlalchemy import text
 from persona_mcp.audit import AuditLog, AuditUnavailableError
 from persona_mcp.audit.committer import APPLICATION_NAME
 from persona_mcp.audit.verify import verify_log
-from persona_mcp.store import Store
+from persona_mcp.store import Store, create_store, upgrade
 
 from ._support import call_event, fill
 
@@ -58,31 +60,39 @@ async def test_asking_for_a_checkpoint_with_nothing_new_returns_the_newest_one(
 
 
 # PostgreSQL only: an SQLite connection is a file handle, there is no server to end it.
-@pytest.mark.parametrize(
-    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
+@pytest.mark.postgres
 async def test_the_writer_fails_closed_when_its_connection_is_killed_and_reconnects_for_the_next_batch(
-    audit_log: AuditLog, store: Store
+    postgres_schema_url: str, data_dir: Path
 ) -> None:
-    assert not store.is_sqlite
-    await audit_log.append(call_event(1))
-    async with store.engine.connect() as conn:
-        ended = (
-            await conn.execute(
-                text(
-                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND application_name = :name"
-                ),
-                {"name": APPLICATION_NAME},
-            )
-        ).scalar_one()
-    assert ended >= 1
+    # A name of this test's own, so that only its writer is ended, not those of tests running beside it
+    # on the same database (they all share the default APPLICATION_NAME).
+    name = f"{APPLICATION_NAME} {uuid.uuid4().hex[:12]}"
+    store = create_store(f"{postgres_schema_url}&application_name={quote(name)}")
+    await upgrade(store)
+    audit_log = await AuditLog.open(store, data_dir=data_dir, instance_id="test-instance")
+    try:
+        await audit_log.append(call_event(1))
+        async with store.engine.connect() as conn:
+            ended = (
+                await conn.execute(
+                    text(
+                        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND application_name = :name "
+                        "AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
+            ).scalar_one()
+        assert ended >= 1
 
-    with pytest.raises(AuditUnavailableError):
-        await audit_log.append(call_event(2))
-    assert not audit_log.health.ok
+        with pytest.raises(AuditUnavailableError):
+            await audit_log.append(call_event(2))
+        assert not audit_log.health.ok
 
-    record = await audit_log.append(call_event(3))
-    assert record.seq == 2
-    assert audit_log.health.ok
-    assert (await verify_log(store, trusted_keys=[audit_log.public_key])).ok
+        record = await audit_log.append(call_event(3))
+        assert record.seq == 2
+        assert audit_log.health.ok
+        assert (await verify_log(store, trusted_keys=[audit_log.public_key])).ok
+    finally:
+        await audit_log.aclose()
+        await store.close()

@@ -6,7 +6,7 @@ admin changes are recorded too. `verify` recomputes the chain and checks the sig
 
 from persona_mcp.audit.admin import open_admin_sink
 from persona_mcp.audit.checkpoint import Checkpoint
-from persona_mcp.audit.errors import AuditError, AuditUnavailableError, KeyFileError
+from persona_mcp.audit.errors import AuditError, AuditStalledError, AuditUnavailableError, KeyFileError
 from persona_mcp.audit.reader import AuditLogReader
 from persona_mcp.audit.record import GENESIS_HASH, AuditEvent, AuditRecord
 from persona_mcp.audit.redaction import PiiDigester
@@ -19,6 +19,7 @@ __all__ = [
     "AuditLog",
     "AuditLogReader",
     "AuditRecord",
+    "AuditStalledError",
     "AuditUnavailableError",
     "Checkpoint",
     "Health",

@@ -35,6 +35,23 @@ HEAD_SQL = (
     "(SELECT MAX(seq) FROM audit_checkpoints)"
 )
 PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit_records'))"
+#: Ends the session of an audit writer that holds this schema's chain lock and has sat idle inside its
+#: transaction for longer than the lease (parameters: the writers' application_name, the lease in seconds).
+#: PostgreSQL's own idle-in-transaction timer covers a writer frozen after a protocol Sync; this covers one
+#: frozen between pipelined messages (say, inserts sent, COMMIT not yet), where that timer is not armed.
+#: The key's two halves are how pg_locks shows a one-bigint advisory lock (classid, objid, objsubid 1).
+PG_END_FROZEN_HOLDER_SQL = (
+    "WITH chain AS (SELECT hashtext(current_schema() || '.audit_records')::bigint AS key) "
+    "SELECT COUNT(pg_terminate_backend(activity.pid)) "
+    "FROM chain, pg_locks AS lock JOIN pg_stat_activity AS activity ON activity.pid = lock.pid "
+    "WHERE lock.locktype = 'advisory' AND lock.granted AND lock.objsubid = 1 "
+    "AND lock.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND lock.classid = ((chain.key >> 32) & 4294967295)::oid "
+    "AND lock.objid = (chain.key & 4294967295)::oid "
+    "AND activity.pid <> pg_backend_pid() AND activity.application_name = %s "
+    "AND activity.state LIKE 'idle in transaction%%' "
+    "AND activity.state_change < clock_timestamp() - make_interval(secs => %s)"
+)
 
 
 def insert_sql(table: str, columns: Sequence[str], marker: str) -> str:
@@ -229,6 +246,7 @@ __all__ = [
     "CHECKPOINT_COLUMNS",
     "HEAD_SQL",
     "OBJECT_COLUMNS",
+    "PG_END_FROZEN_HOLDER_SQL",
     "PG_LOCK_SQL",
     "RECORD_COLUMNS",
     "Batch",

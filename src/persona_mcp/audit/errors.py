@@ -11,8 +11,14 @@ class AuditUnavailableError(AuditError):
     """A record could not be durably written: the caller must refuse the call (fail closed)."""
 
 
+class AuditStalledError(AuditUnavailableError):
+    """The record could not be written within the store's bounds on waiting (a lock held elsewhere, a
+    frozen replica): refused like any unavailability, reported as a stall so the operator looks for the
+    holder rather than at the disk."""
+
+
 class KeyFileError(AuditError):
     """A key file is missing, unreadable, malformed or readable by others."""
 
 
-__all__ = ["AuditError", "AuditUnavailableError", "KeyFileError"]
+__all__ = ["AuditError", "AuditStalledError", "AuditUnavailableError", "KeyFileError"]

@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,13 @@ class CheckpointRequest:
     future: asyncio.Future[Checkpoint | None]
 
 
+@dataclass(slots=True)
+class Probe:
+    """Take the chain lock, read the head, commit nothing: can this process append right now?"""
+
+    future: asyncio.Future[None]
+
+
 class Signal:
     pass
 
@@ -66,7 +73,7 @@ TICK = Signal()
 STOP = Signal()
 """Commit what came before, then close the connection and end the thread."""
 
-Item = Append | CheckpointRequest | Signal
+Item = Append | CheckpointRequest | Probe | Signal
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,7 @@ class Outcome:
     committed: Committed | None
     error: Exception | None
     external_error: str | None
+    probes: list[Probe] = field(default_factory=list)
 
 
 Deliver = Callable[[Outcome], None]
@@ -106,6 +114,9 @@ class WriterThread:
         self._committing = threading.Lock()
         self._closed = False
         self._last_append = float("-inf")
+        # When the batch being committed now started (monotonic), None between batches: read by the loop
+        # to tell a commit that hangs beyond every bound the database enforces (see `AuditLog.health`).
+        self._commit_started: float | None = None
         self._stopped: asyncio.Future[None] = loop.create_future()
         # A daemon: a process that exits without `AuditLog.aclose` must not hang on the inbox. Nothing
         # durable is at stake, since an interrupted transaction commits nothing and no caller is waiting.
@@ -117,6 +128,11 @@ class WriterThread:
     @property
     def running(self) -> bool:
         return self._thread.is_alive() and not self._stopped.done()
+
+    @property
+    def commit_started(self) -> float | None:
+        """`time.monotonic()` at which the commit in progress started; None if none is."""
+        return self._commit_started
 
     def submit(self, item: Item) -> None:
         """Queue `item`, or commit an `Append` inline when the log is idle (see the module docstring).
@@ -166,7 +182,11 @@ class WriterThread:
                         break
                 stop = any(item is STOP for item in items)
                 with self._committing:
-                    outcome = self._commit(items)
+                    self._commit_started = time.monotonic()
+                    try:
+                        outcome = self._commit(items)
+                    finally:
+                        self._commit_started = None
                 if outcome is not None:
                     self._report(outcome)
         finally:
@@ -182,24 +202,25 @@ class WriterThread:
         the database lock was taken, in which case nothing was done."""
         appends = [item for item in items if isinstance(item, Append)]
         requests = [item for item in items if isinstance(item, CheckpointRequest)]
+        probes = [item for item in items if isinstance(item, Probe)]
         batch = Batch(
             events=[item.fields for item in appends],
             requested=bool(requests),
             timed=any(item is TICK for item in items),
         )
-        if not appends and not requests and not batch.timed:
+        if not appends and not requests and not probes and not batch.timed:
             return Outcome(appends, requests, None, None, None)
         try:
             committed = self._committer.try_commit(batch) if inline else self._committer.commit(batch)
         except Exception as exc:  # fail closed: the loop turns this into AuditUnavailableError
-            return Outcome(appends, requests, None, exc, None)
+            return Outcome(appends, requests, None, exc, None, probes)
         if committed is None:
             return None
         if committed.signed is not None:
             self._pending_external.append(committed.signed)
             if self._witness is not None:
                 self._witness.publish([committed.signed])
-        return Outcome(appends, requests, committed, None, self._flush_external())
+        return Outcome(appends, requests, committed, None, self._flush_external(), probes)
 
     def _flush_external(self) -> str | None:
         """Mirror signed checkpoints to the external file; the reason it failed (they stay pending for
@@ -241,6 +262,7 @@ __all__ = [
     "Deliver",
     "Item",
     "Outcome",
+    "Probe",
     "Signal",
     "WriterThread",
 ]

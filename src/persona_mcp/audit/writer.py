@@ -7,6 +7,12 @@ committed, and concurrent calls never fork the chain.
 
 If a batch cannot be committed every caller in it gets `AuditUnavailableError` and `health` turns
 unhealthy with the reason; the server refuses calls until a later write succeeds (fail closed).
+
+Stalls (issue 11): every wait on the store is bounded (see `committer`), so a batch that cannot get the
+chain lock in time fails with `AuditStalledError` and a reason saying so; `health` also turns unhealthy
+while a commit has run past every bound the database enforces (the network to it is gone), and
+`readiness` answers whether this process can append right now, probing the chain lock when no commit
+succeeded recently.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import contextlib
 import hashlib
 import os
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,19 +38,23 @@ from sqlalchemy import select
 from persona_mcp.audit.chain import ChainPolicy, select_unresolved
 from persona_mcp.audit.checkpoint import CHECKPOINT_FILE, Checkpoint
 from persona_mcp.audit.committer import BatchCommitter, open_committer
-from persona_mcp.audit.errors import AuditUnavailableError
+from persona_mcp.audit.errors import AuditStalledError, AuditUnavailableError
 from persona_mcp.audit.keys import load_signing_key, signing_key_path
 from persona_mcp.audit.record import AuditEvent, AuditRecord, utc_timestamp
 from persona_mcp.audit.redaction import PiiDigester
 from persona_mcp.audit.spool import OutcomeSpool
 from persona_mcp.audit.witness import WitnessPublisher
-from persona_mcp.audit.worker import TICK, Append, CheckpointRequest, Outcome, WriterThread
+from persona_mcp.audit.worker import TICK, Append, CheckpointRequest, Outcome, Probe, WriterThread
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_records
 
 _log = structlog.get_logger("persona_mcp.audit")
 
 INSTANCE_ID_ENV = "PERSONA_MCP_AUDIT_INSTANCE_ID"
+#: A commit this recent shows the log can append: `readiness` answers without probing the lock.
+READY_IF_COMMITTED_WITHIN_S = 5.0
+#: Added to the store's wait bounds to tell a hung commit (or probe) from a slow one.
+_STALL_SLACK_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +106,15 @@ class AuditLog:
         self._store_failing = False
         self._draining: asyncio.Task[None] | None = None
         self._witness_url = checkpoint_witness_url
+        # One drain at a time in this process: the spool's file lock (for other processes) is held across
+        # the drain's awaits, and a second drain taking it on the event loop would block the loop for good.
+        self._drain_turn = asyncio.Lock()
         self._health = Health(ok=True)
         self._closed = False
         self._writer: WriterThread | None = None
+        self._committer: BatchCommitter[Any] | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._last_commit = float("-inf")
 
     def _policy(self) -> ChainPolicy:
         return ChainPolicy(
@@ -154,6 +170,7 @@ class AuditLog:
     def _start(self, committer: BatchCommitter[Any]) -> None:
         loop = asyncio.get_running_loop()
         witness = WitnessPublisher(self._witness_url) if self._witness_url else None
+        self._committer = committer
         self._writer = WriterThread(committer, loop, self._deliver, self._external, witness)
         self._writer.start()
         self._ticker = asyncio.create_task(self._tick_every_interval(), name="audit-checkpoint-timer")
@@ -166,7 +183,57 @@ class AuditLog:
 
     @property
     def health(self) -> Health:
+        """The last batch's verdict, or a stall if the commit in progress has outrun the store's bounds."""
+        writer = self._writer
+        started = writer.commit_started if writer is not None else None
+        if self._health.ok and started is not None:
+            waited = time.monotonic() - started
+            if waited > self.stall_after_s:
+                return Health(
+                    ok=False,
+                    reason=f"the audit log is stalled: a commit has waited {waited:.0f} s for the database, "
+                    "longer than its wait bounds allow (the database or the network to it is not answering)",
+                )
         return self._health
+
+    @property
+    def stall_after_s(self) -> float:
+        """The longest a commit can take while the database enforces the store's bounds, plus slack:
+        the chain lock's wait and one statement."""
+        bounds = self._store.bounds
+        if self._store.is_sqlite:
+            return bounds.sqlite_busy_timeout_s + _STALL_SLACK_S
+        return (bounds.lock_timeout_s or 0.0) + (bounds.statement_timeout_s or 0.0) + _STALL_SLACK_S
+
+    async def readiness(self, *, within_s: float | None = None) -> Health:
+        """Whether this process can append right now: yes after a commit in the last few seconds (and no
+        failure since), otherwise a probe takes the chain lock and commits nothing, within `within_s`
+        (default: twice `stall_after_s`, as the probe may queue behind a batch that is waiting too)."""
+        if self._closed:
+            return Health(ok=False, reason="the audit log is closed")
+        health = self.health
+        if health.ok and time.monotonic() - self._last_commit <= READY_IF_COMMITTED_WITHIN_S:
+            return health
+        bound = within_s if within_s is not None else 2 * self.stall_after_s
+        try:
+            writer = self._running_writer()
+        except AuditUnavailableError as exc:
+            return Health(ok=False, reason=str(exc))
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        writer.submit(Probe(future))
+        try:
+            with anyio.fail_after(bound):
+                await asyncio.shield(future)
+        except TimeoutError:
+            future.cancel()  # its outcome, when it comes, has no one waiting
+            return Health(
+                ok=False,
+                reason="the audit log is stalled: a probe of the audit chain lock got no answer within "
+                f"{bound:g} s",
+            )
+        except AuditUnavailableError as exc:
+            return Health(ok=False, reason=str(exc))
+        return self.health
 
     @property
     def digester(self) -> PiiDigester:
@@ -224,7 +291,8 @@ class AuditLog:
         """Append what the spool holds (see `OutcomeSpool.drain`); 0 if there is nothing or no spool."""
         if self._spool is None:
             return 0
-        return await self._spool.drain(self.append, self._already_recorded)
+        async with self._drain_turn:
+            return await self._spool.drain(self.append, self._already_recorded)
 
     @property
     def store_failing(self) -> bool:
@@ -247,6 +315,8 @@ class AuditLog:
     def _drain_soon(self) -> None:
         """After a successful commit: drain the spool in the background if it holds anything."""
         if self._spool is None or self._closed or (self._draining is not None and not self._draining.done()):
+            return
+        if self._drain_turn.locked():  # the drain at start is running: it takes everything spooled
             return
         if not self._spool.has_entries():
             return
@@ -369,12 +439,17 @@ class AuditLog:
     def _deliver(self, outcome: Outcome) -> None:
         """On the loop: resolve the callers of a batch the writer thread committed, or fail them."""
         if outcome.error is not None or outcome.committed is None:
-            self._fail(outcome.appends, outcome.requests, outcome.error or RuntimeError("no result"))
+            error = outcome.error or RuntimeError("no result")
+            self._fail(outcome.appends, [*outcome.requests, *outcome.probes], error)
             return
         committed = outcome.committed
         self._store_failing = False
         reason = outcome.external_error
         self._health = Health(ok=True) if reason is None else Health(ok=False, reason=reason)
+        self._last_commit = time.monotonic()
+        for probe in outcome.probes:
+            if not probe.future.done():
+                probe.future.set_result(None)
         for item, record in zip(outcome.appends, committed.records, strict=True):
             if not item.future.done():
                 item.future.set_result(record)
@@ -384,18 +459,24 @@ class AuditLog:
             if not request.future.done():
                 request.future.set_result(committed.signed or committed.current)
 
-    def _fail(self, appends: list[Append], requests: list[CheckpointRequest], exc: Exception) -> None:
+    def _fail(self, appends: list[Append], requests: list[CheckpointRequest | Probe], exc: Exception) -> None:
         cause = exc.orig if hasattr(exc, "orig") and exc.orig is not None else exc
-        first_line = str(cause).splitlines()[0] if str(cause) else ""
-        reason = f"audit write failed: {type(cause).__name__}: {first_line}"[:300]
+        stall = self._committer.stall_reason(cause) if self._committer is not None else None
+        error: type[AuditUnavailableError] = AuditUnavailableError
+        if stall is not None:
+            reason, error = stall, AuditStalledError
+            _log.error("audit.write_stalled", reason=reason, records=len(appends))
+        else:
+            first_line = str(cause).splitlines()[0] if str(cause) else ""
+            reason = f"audit write failed: {type(cause).__name__}: {first_line}"[:300]
+            _log.error("audit.write_failed", reason=reason, records=len(appends))
         self._health = Health(ok=False, reason=reason)
         self._store_failing = True
-        _log.error("audit.write_failed", reason=reason, records=len(appends))
         futures: list[asyncio.Future[Any]] = [item.future for item in appends]
         futures.extend(request.future for request in requests)
         for future in futures:
             if not future.done():
-                future.set_exception(AuditUnavailableError(reason))
+                future.set_exception(error(reason))
 
 
-__all__ = ["INSTANCE_ID_ENV", "AuditLog", "Health", "default_instance_id"]
+__all__ = ["INSTANCE_ID_ENV", "READY_IF_COMMITTED_WITHIN_S", "AuditLog", "Health", "default_instance_id"]

@@ -37,7 +37,7 @@ from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.resources import FileResources
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.server.upstream_windows import ledger_for
-from persona_mcp.store import Store, create_store, upgrade
+from persona_mcp.store import Store, create_store, serving_bounds, upgrade
 from persona_mcp.tools.mcp_schema import to_mcp_tool
 from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
 
@@ -143,7 +143,9 @@ async def open_server(
         stack.enter_context(saved.sweeping())
         files = SavedFiles(saved.directory, saved.max_age_seconds)
         if store is None:
-            store = create_store(settings.resolved_database_url)
+            # Short waits on the request path: a stalled lock holder gets calls refused, never hung.
+            bounds = serving_bounds(settings.store, outbound_timeout_s=settings.persona.timeout_seconds)
+            store = create_store(settings.resolved_database_url, bounds=bounds)
             stack.push_async_callback(store.close)
         await upgrade(store)
         anchor = checkpoint_anchor(settings.audit_checkpoint_location, settings.data_dir)

@@ -85,7 +85,16 @@ def rate_limited(retry_after: float) -> Refusal:
     )
 
 
-def audit_unavailable() -> Refusal:
+def audit_unavailable(*, stalled: bool = False) -> Refusal:
+    if stalled:
+        return Refusal(
+            AUDIT_UNAVAILABLE,
+            "The audit log is stalled: the call's record could not be written within the store's time "
+            "bound (another replica or database session holds the audit lock), so the call is refused "
+            "(fail closed). Try again shortly; an administrator should check /healthz, /readyz and the "
+            "database for the lock's holder.",
+            {"stalled": True},
+        )
     return Refusal(
         AUDIT_UNAVAILABLE,
         "The audit log cannot be written, so no call can be made (fail closed). "

@@ -8,6 +8,11 @@ The per-grant session guard sits there too, for the same reason.
 Exposure (issue 11): the Host/Origin guard wraps the whole app, on every bind address; sessions are
 bounded in total and per grant and closed when idle; `/healthz` says `degraded` when the session table
 is nearly full, and shows the version and instance id only to local or authenticated callers.
+
+Stalls (issue 11): `/healthz` is 503 with the reason while the audit log is stalled (a batch could not
+get the chain lock within its bound, or a commit outran every bound); `/readyz` says whether this replica
+can append right now (a recent commit, or a probe of the chain lock within a bound), 200 or 503 with the
+reason, under the same Host/Origin guard and the same rule for showing the instance id.
 """
 
 from __future__ import annotations
@@ -111,6 +116,16 @@ def _add_sessions(report: dict[str, Any], request: Request, *, open_sessions: in
         report.pop("instance", None)
 
 
+def _readiness_report(ok: bool, reason: str | None, request: Request, instance: str) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "status": "ready" if ok else "unavailable",
+        "audit": {"ok": ok, "reason": reason},
+    }
+    if request.user.is_authenticated or _is_local(request):
+        report["instance"] = instance
+    return report
+
+
 def build_http_app(
     app: PersonaMcp,
     *,
@@ -162,9 +177,15 @@ def build_http_app(
         _add_sessions(report, request, open_sessions=ledger.open_count(), limit=limits.max_sessions)
         return JSONResponse(report, status_code=status_code)
 
+    async def readyz(request: Request) -> JSONResponse:
+        readiness = await app.audit.readiness()
+        report = _readiness_report(readiness.ok, readiness.reason, request, app.instance_id)
+        return JSONResponse(report, status_code=200 if readiness.ok else 503)
+
     routes: list[Any] = [
         Route("/mcp", endpoint=endpoint),
         Route("/healthz", endpoint=healthz, methods=["GET"]),
+        Route("/readyz", endpoint=readyz, methods=["GET"]),
     ]
     routes.extend(
         create_protected_resource_routes(

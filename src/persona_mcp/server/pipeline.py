@@ -23,7 +23,7 @@ import mcp_types as types
 import structlog
 from pydantic import ValidationError
 
-from persona_mcp.audit import AuditEvent, AuditLog, AuditUnavailableError
+from persona_mcp.audit import AuditEvent, AuditLog, AuditStalledError, AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.credentials import CredentialResolver, CredentialUnavailableError
 from persona_mcp.auth.policy import Decision, decide, visible
@@ -465,11 +465,11 @@ class CallPipeline:
         Persona: the refusal must then say the change may have happened, so nobody repeats it."""
         try:
             await self._audit.append(AuditEvent(**{k: v for k, v in event.items() if v is not None}))
-        except AuditUnavailableError:
+        except AuditUnavailableError as exc:
             log.error("audit append failed; refusing call", kind=event.get("kind"))
             if after_write_key is not None:
                 raise errors.outcome_unrecorded(after_write_key) from None
-            raise errors.audit_unavailable() from None
+            raise errors.audit_unavailable(stalled=isinstance(exc, AuditStalledError)) from None
 
 
 def _outcome_unknown(spec: AnySpec, error: PersonaError) -> bool:

@@ -3,6 +3,12 @@
 SQLite runs in WAL mode with `synchronous=FULL`, so a committed audit record survives a power cut, and
 with a busy timeout so several connections (and processes) wait for each other instead of failing.
 
+Every wait on the database is bounded (`WaitBounds`, issue 11): SQLite's busy timeout, and on PostgreSQL
+`lock_timeout`, `statement_timeout` and `idle_in_transaction_session_timeout` set on each connection as
+it opens. The server passes short bounds (`serving_bounds`, from `[store]` settings), so a stalled lock
+holder gets calls refused within seconds instead of hanging them; admin commands keep `ADMIN_BOUNDS`,
+whose long statements (verify, export) must not be cut short.
+
 The SQLite file holds grants and the audit log, so it is created 0600 in a 0700 directory before SQLite
 opens it: SQLite gives its `-wal` and `-shm` files the mode of the database file, whatever the umask.
 """
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +27,80 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from persona_mcp.config import create_private_dir
+from persona_mcp.config import StoreSettings, create_private_dir
 
 #: Files SQLite keeps next to the database in WAL mode.
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 
 @dataclass(frozen=True, slots=True)
+class WaitBounds:
+    """How long a connection may wait on the database; None leaves PostgreSQL's own default (no bound).
+
+    `chain_lease_s` is the audit writer's `idle_in_transaction_session_timeout`: how long a writer frozen
+    while it holds the chain lock keeps it before PostgreSQL ends its session. `idle_in_transaction_s` is
+    the same bound for the other connections, which may legitimately wait on the network inside a
+    transaction (an OAuth refresh holds its credential's row while the token endpoint answers).
+    """
+
+    lock_timeout_s: float | None
+    statement_timeout_s: float | None
+    idle_in_transaction_s: float | None
+    chain_lease_s: float | None
+    sqlite_busy_timeout_s: float
+
+    def postgres_settings(self, *, idle_in_transaction_s: float | None) -> dict[str, str]:
+        """The session settings, as `set_config` values (milliseconds), of the bounds that are set."""
+        wanted = {
+            "lock_timeout": self.lock_timeout_s,
+            "statement_timeout": self.statement_timeout_s,
+            "idle_in_transaction_session_timeout": idle_in_transaction_s,
+        }
+        return {name: str(round(seconds * 1000)) for name, seconds in wanted.items() if seconds is not None}
+
+    @property
+    def sqlite_busy_timeout_ms(self) -> int:
+        return round(self.sqlite_busy_timeout_s * 1000)
+
+
+#: Admin commands and tests: long enough for any legitimate wait, but never forever on a lock.
+ADMIN_BOUNDS = WaitBounds(
+    lock_timeout_s=30.0,
+    statement_timeout_s=None,
+    idle_in_transaction_s=None,
+    chain_lease_s=60.0,
+    sqlite_busy_timeout_s=30.0,
+)
+#: Kept above the longest network wait inside a request-path transaction, beyond that wait itself.
+_IDLE_MARGIN_S = 5.0
+
+
+def serving_bounds(settings: StoreSettings, *, outbound_timeout_s: float) -> WaitBounds:
+    """The server's bounds: `[store]` settings, with request-path transactions allowed to outlive one
+    outbound request of `outbound_timeout_s` (the chain lock's lease is the setting itself)."""
+    return WaitBounds(
+        lock_timeout_s=settings.lock_timeout_seconds,
+        statement_timeout_s=settings.statement_timeout_seconds,
+        idle_in_transaction_s=max(
+            settings.idle_in_transaction_timeout_seconds, outbound_timeout_s + _IDLE_MARGIN_S
+        ),
+        chain_lease_s=settings.idle_in_transaction_timeout_seconds,
+        sqlite_busy_timeout_s=settings.sqlite_busy_timeout_seconds,
+    )
+
+
+def postgres_set_statement(settings: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
+    """One `SELECT set_config(...)` for all of `settings` (session-wide): one round trip at connect."""
+    calls = ", ".join(["set_config(%s, %s, false)"] * len(settings))
+    return f"SELECT {calls}", tuple(part for item in settings.items() for part in item)
+
+
+@dataclass(frozen=True, slots=True)
 class Store:
-    """The database handle every component shares."""
+    """The database handle every component shares, and the bounds its connections wait within."""
 
     engine: AsyncEngine
+    bounds: WaitBounds = ADMIN_BOUNDS
 
     @property
     def dialect(self) -> str:
@@ -56,21 +126,25 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_store(url: str, *, echo: bool = False) -> Store:
-    """Create the engine for `url`; the SQLite directory is created if missing."""
+def create_store(url: str, *, echo: bool = False, bounds: WaitBounds = ADMIN_BOUNDS) -> Store:
+    """Create the engine for `url`, its connections waiting within `bounds`; the SQLite directory is
+    created if missing."""
     url = normalise_url(url)
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
             _create_private_database(Path(parsed.database))
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": bounds.sqlite_busy_timeout_s}
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    return Store(engine=engine)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(bounds.sqlite_busy_timeout_ms))
+    elif parsed.get_backend_name() == "postgresql":
+        settings = bounds.postgres_settings(idle_in_transaction_s=bounds.idle_in_transaction_s)
+        event.listen(engine.sync_engine, "connect", _postgres_bounds(settings))
+    return Store(engine=engine, bounds=bounds)
 
 
 def _create_private_database(database: Path) -> None:
@@ -100,10 +174,30 @@ def _owner_only(path: Path, flags: int) -> None:
         os.close(fd)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return on_connect
+
+
+def _postgres_bounds(settings: Mapping[str, str]) -> Callable[[Any, Any], None]:
+    """Set the bounds on each new connection, committed: a SET rolled back with the pool's reset of the
+    connection would be undone."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if not settings:
+            return
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(*postgres_set_statement(settings))
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
+
+    return on_connect
