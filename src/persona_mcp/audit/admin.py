@@ -7,7 +7,6 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from persona_mcp.admin_events import AdminEventSink
 from persona_mcp.audit.checkpoint import checkpoint_anchor
 from persona_mcp.audit.writer import AuditLog
 from persona_mcp.config import Settings
@@ -20,8 +19,9 @@ def cli_instance_id() -> str:
 
 
 @asynccontextmanager
-async def open_admin_sink(store: Store, settings: Settings) -> AsyncIterator[AdminEventSink]:
-    """An audit log on `store` with the keys under `settings.data_dir`, closed (and checkpointed) on exit."""
+async def open_admin_sink(store: Store, settings: Settings) -> AsyncIterator[AuditLog]:
+    """An audit log on `store` with the keys under `settings.data_dir`, closed (and checkpointed) on exit;
+    a command-line process's own (it records admin events and signs checkpoints, never recovers)."""
     anchor = checkpoint_anchor(settings.audit_checkpoint_location, settings.data_dir)
     log = await AuditLog.open(
         store,

@@ -23,8 +23,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from persona_mcp.audit import AuditLog, AuditRecord, PiiDigester
-from persona_mcp.audit.admin import cli_instance_id
+from persona_mcp.audit import AuditRecord, PiiDigester
+from persona_mcp.audit.admin import open_admin_sink
 from persona_mcp.audit.checkpoint import Checkpoint, append_external, checkpoint_anchor, read_checkpoint_file
 from persona_mcp.audit.export import ExportFormat, render_lines_async
 from persona_mcp.audit.keys import existing_public_key, key_id, load_public_pem, load_signing_key, public_pem
@@ -384,18 +384,8 @@ def checkpoint_command() -> None:
 
     async def work(store: Store, settings: Settings) -> Checkpoint | None:
         anchor = checkpoint_anchor(settings.audit_checkpoint_location, settings.data_dir)
-        log = await AuditLog.open(
-            store,
-            data_dir=settings.data_dir,
-            instance_id=cli_instance_id(),
-            external_checkpoint_path=anchor.file,
-            checkpoint_witness_url=anchor.witness_url,
-            recover=False,
-        )
-        try:
+        async with open_admin_sink(store, settings) as log:
             signed = await log.checkpoint()
-        finally:
-            await log.aclose()
         # Nothing new since the newest checkpoint: that one is the answer, and it belongs in the file too.
         if signed is not None and not (anchor.file.exists() and signed in read_checkpoint_file(anchor.file)):
             append_external(anchor.file, [signed])

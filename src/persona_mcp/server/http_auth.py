@@ -84,7 +84,7 @@ class StepUpMiddleware:
                         reason = f"access token lacks scope {call.scope.value}"
                         await self._on_refused(caller, call.tool, call.arguments, session_id, reason)
                 except Exception:
-                    await _send_json(send, 503, {"error": "temporarily_unavailable"}, [])
+                    await send_json(send, 503, {"error": "temporarily_unavailable"}, [])
                     return
                 await self._challenge(send, list(dict.fromkeys(call.scope for call in refused)))
                 return
@@ -121,10 +121,11 @@ class StepUpMiddleware:
             f'resource_metadata="{self._metadata_url}", error_description="{description}"'
         )
         content = {"error": "insufficient_scope", "error_description": description}
-        await _send_json(send, 403, content, [(b"www-authenticate", header.encode())])
+        await send_json(send, 403, content, [(b"www-authenticate", header.encode())])
 
 
-async def _send_json(send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]]) -> None:
+async def send_json(send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]]) -> None:
+    """A whole JSON answer from ASGI middleware that refuses before the app runs."""
     body = json.dumps(content).encode()
     start_headers = [
         (b"content-type", b"application/json"),

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from persona_mcp.audit import AuditUnavailableError
 from persona_mcp.auth.callers import TokenRefusal
-from persona_mcp.server.http_auth import header_value, replay_body
+from persona_mcp.server.http_auth import header_value, replay_body, send_json
 from persona_mcp.server.session_info import SessionInfo, bounded
 
 log = structlog.get_logger("persona_mcp.refusals")
@@ -45,6 +45,7 @@ MAX_INSPECTED_BODY = 64 * 1024
 #: How long a refused request may take to send that much (a slow sender is recorded without a tool).
 BODY_READ_SECONDS = 2.0
 _OVERFLOW = "(other sources: group limit reached)"
+_UNRECORDED = {"error": "temporarily_unavailable", "error_description": "the audit log cannot be written"}
 
 
 @dataclass(slots=True)
@@ -190,7 +191,7 @@ class RecordRefusedRequests:
                 refusal = TokenRefusal(f"{refusal.reason} ({bounded(method)})", refusal.grant)
             await self._aggregator.refused(source, refusal, tool, session)
         except AuditUnavailableError:
-            await _send_503(send)
+            await send_json(send, 503, _UNRECORDED, [])
             return
         await self._app(scope, replay_body(body, complete, disconnected, receive), send)
 
@@ -233,10 +234,3 @@ async def _read_some(receive: Receive) -> tuple[bytes, bool, bool]:
             if not message.get("more_body", False):
                 return b"".join(chunks), True, False
     return b"".join(chunks), False, False
-
-
-async def _send_503(send: Send) -> None:
-    body = b'{"error":"temporarily_unavailable","error_description":"the audit log cannot be written"}'
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

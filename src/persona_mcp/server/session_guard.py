@@ -18,7 +18,6 @@ grant exceed its cap.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from persona_mcp.auth.callers import Caller
 from persona_mcp.auth.ratelimit import GrantRateLimiter, RateLimitExceeded
 from persona_mcp.auth.verifier import caller_from_access_token
 from persona_mcp.server.errors import RATE_LIMITED
+from persona_mcp.server.http_auth import send_json
 
 #: Records a refused session opening: (caller, MCP session id or None, reason).
 OpeningRefusalRecorder = Callable[[Caller, str | None, str], Awaitable[None]]
@@ -167,7 +167,7 @@ class SessionGuard:
             try:
                 await self._on_refused(caller, None, reason)
             except Exception:
-                await _send_json(send, 503, {"error": "temporarily_unavailable"}, [])
+                await send_json(send, 503, {"error": "temporarily_unavailable"}, [])
                 return
             await _send_refusal(send, message, retry_after)
             return
@@ -262,15 +262,4 @@ async def _send_refusal(send: Send, message: str, retry_after: float) -> None:
         "id": None,
         "error": {"code": RATE_LIMITED, "message": message, "data": {"retry_after_seconds": seconds}},
     }
-    await _send_json(send, 429, body, [(b"retry-after", str(seconds).encode())])
-
-
-async def _send_json(send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]]) -> None:
-    body = json.dumps(content).encode()
-    start_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *headers,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": start_headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, 429, body, [(b"retry-after", str(seconds).encode())])
