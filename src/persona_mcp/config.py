@@ -159,6 +159,43 @@ class OAuthSettings(BaseSettings):
         return bool(self.issuer and self.jwks_url)
 
 
+class AuthMode(StrEnum):
+    """Who issues the bearer tokens HTTP callers present (grant tokens are accepted in every mode)."""
+
+    BUILTIN = "builtin"
+    EXTERNAL = "external"
+    GRANT_TOKENS = "grant-tokens"
+
+
+class AuthorizationServerSettings(BaseSettings):
+    """The built-in OAuth 2.1 authorization server (`PERSONA_MCP_AS_*`, TOML section `[authorization]`).
+
+    Lifetimes are short on purpose: an access token lives 15 minutes by default and is bounded by its
+    grant's expiry; refresh tokens rotate on every use. A person signs in on the consent page with the
+    grant token an administrator gave them; failed sign-ins are limited per client address.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_MCP_AS_", extra="ignore")
+
+    registration_enabled: bool = Field(
+        default=True, description="Accept RFC 7591 dynamic client registration at /register."
+    )
+    access_token_seconds: int = Field(default=900, ge=30, le=86400, description="Access token lifetime.")
+    refresh_token_seconds: int = Field(
+        default=30 * 86400, ge=300, le=365 * 86400, description="Refresh token lifetime (each rotation)."
+    )
+    code_seconds: int = Field(default=120, ge=10, le=600, description="Authorization code lifetime.")
+    consent_seconds: int = Field(
+        default=600, ge=60, le=3600, description="Time a person has to sign in and answer the consent page."
+    )
+    login_attempts: int = Field(
+        default=5, ge=1, le=1000, description="Failed consent-page sign-ins allowed per address per window."
+    )
+    login_window_seconds: float = Field(
+        default=300.0, gt=0, le=86400, description="Window of the sign-in limit."
+    )
+
+
 #: Seconds a client has to send a request's complete headers (slowloris protection).
 DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
 
@@ -283,6 +320,13 @@ class Settings(BaseSettings):
     )
     persona: PersonaSettings = Field(default_factory=PersonaSettings)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
+    auth: AuthMode | None = Field(
+        default=None,
+        description="HTTP token mode: builtin (this server's own authorization server), external (JWTs of "
+        "PERSONA_MCP_OAUTH_ISSUER) or grant-tokens (static grant tokens only). Default: external when an "
+        "issuer is configured, else builtin. Grant tokens work in every mode.",
+    )
+    authorization: AuthorizationServerSettings = Field(default_factory=AuthorizationServerSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
 
@@ -300,6 +344,13 @@ class Settings(BaseSettings):
         if toml_path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return tuple(sources)
+
+    @property
+    def auth_mode(self) -> AuthMode:
+        """The configured mode, or the default: external with an issuer configured, else builtin."""
+        if self.auth is not None:
+            return self.auth
+        return AuthMode.EXTERNAL if self.oauth.enabled else AuthMode.BUILTIN
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,4 +1,5 @@
-"""Who is calling: a bearer token (a grant token or an external JWT) resolved to a `Caller`.
+"""Who is calling: a bearer token (a grant token, an access token of the built-in authorization server,
+or an external JWT) resolved to a `Caller`.
 
 Resolutions are cached for at most `cache_seconds` (2 s by default) and never past the grant's expiry or
 the JWT's `exp`, so revoking a grant takes effect on the next call after that window: the price of the
@@ -24,7 +25,7 @@ from persona_mcp.auth.scopes import Scope
 
 log = structlog.get_logger(__name__)
 
-TokenKind = Literal["grant", "jwt"]
+TokenKind = Literal["grant", "jwt", "oauth"]
 DEFAULT_CACHE_SECONDS = 2.0
 _CACHE_MAX_ENTRIES = 4096
 
@@ -34,8 +35,9 @@ class Caller:
     """An authenticated caller and the grant it acts under.
 
     `jwt_scopes` is None for grant tokens (the grant's scopes apply as they are) and the token's scopes
-    for JWT callers (which can only narrow the grant). `actor` is the JWT `act.sub`: who acts on the
-    subject's behalf (RFC 8693), if anyone.
+    for JWT and OAuth callers (which can only narrow the grant). `actor` is the JWT `act.sub`: who acts on
+    the subject's behalf (RFC 8693), if anyone. For OAuth callers `client_id` is the registered client
+    and `subject` the person who consented.
     """
 
     principal: str
@@ -90,6 +92,29 @@ class VerifiedJwt:
     issuer: str
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedAccess:
+    """What a valid access token of the built-in authorization server stands for."""
+
+    grant: Grant
+    client_id: str
+    person: str
+    scopes: frozenset[Scope]
+    expires_at: datetime
+
+
+class OAuthAccessAuthenticator(Protocol):
+    """The built-in authorization server's access tokens (see `auth.oauth.provider`)."""
+
+    def recognises(self, token: str) -> bool:
+        """Whether `token` has the form of one of its access tokens."""
+        ...
+
+    async def explain(self, token: str) -> VerifiedAccess | tuple[str, Grant | None]:
+        """The caller of a valid token, or why it is refused and the grant it names (if any)."""
+        ...
+
+
 class JwtAuthenticator(Protocol):
     """Verifies an external access token; None for anything it does not accept."""
 
@@ -115,6 +140,7 @@ class CallerResolver:
         grants: GrantStore,
         *,
         jwt: JwtAuthenticator | None = None,
+        oauth: OAuthAccessAuthenticator | None = None,
         cache_seconds: float = DEFAULT_CACHE_SECONDS,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -122,6 +148,7 @@ class CallerResolver:
             raise ValueError(f"cache_seconds must be between 0 and {DEFAULT_CACHE_SECONDS}")
         self._grants = grants
         self._jwt = jwt
+        self._oauth = oauth
         self._ttl = timedelta(seconds=cache_seconds)
         self._clock = clock
         self._cache: dict[bytes, _Entry] = {}
@@ -144,6 +171,11 @@ class CallerResolver:
         """Why `token` does not resolve to a caller (call it only after `resolve` returned None)."""
         if not token:
             return TokenRefusal("no bearer token")
+        if self._oauth is not None and self._oauth.recognises(token):
+            explained = await self._oauth.explain(token)
+            if isinstance(explained, VerifiedAccess):
+                return TokenRefusal("OAuth access token not accepted", explained.grant)
+            return TokenRefusal(explained[0], explained[1])
         if tokens.looks_like_grant_token(token):
             if tokens.token_id_of(token) is None:
                 return TokenRefusal("malformed grant token")
@@ -174,6 +206,8 @@ class CallerResolver:
             return Caller(
                 principal=grant.principal, grant=grant, token_kind="grant", expires_at=grant.expires_at
             )
+        if self._oauth is not None and self._oauth.recognises(token):
+            return await self._caller_for_oauth(token)
         if self._jwt is None:
             log.info("caller.refused", reason="not a grant token and no JWT issuer configured")
             return None
@@ -181,6 +215,23 @@ class CallerResolver:
         if verified is None:
             return None
         return await self._caller_for_jwt(verified)
+
+    async def _caller_for_oauth(self, token: str) -> Caller | None:
+        assert self._oauth is not None
+        explained = await self._oauth.explain(token)
+        if not isinstance(explained, VerifiedAccess):
+            reason, grant = explained
+            log.info("caller.refused", reason=reason, grant_id=grant.id if grant else None)
+            return None
+        return Caller(
+            principal=explained.grant.principal,
+            grant=explained.grant,
+            token_kind="oauth",
+            subject=explained.person,
+            client_id=explained.client_id,
+            jwt_scopes=explained.scopes,
+            expires_at=explained.expires_at,
+        )
 
     async def _caller_for_jwt(self, verified: VerifiedJwt) -> Caller | None:
         assert self._jwt is not None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx2
 import mcp_types as types
 import structlog
@@ -23,10 +24,13 @@ from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
 from persona_mcp.audit.checkpoint import checkpoint_anchor
 from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import open_credential_resolver
+from persona_mcp.auth.credentials.secretbox import load_secret_box
 from persona_mcp.auth.grants import GrantStore
 from persona_mcp.auth.jwt import JwtVerifier
+from persona_mcp.auth.oauth.clients import ClientStore
+from persona_mcp.auth.oauth.provider import CONSENT_PATH, GrantBoundAuthorizationServer, issuer_for
 from persona_mcp.auth.ratelimit import GrantRateLimiter
-from persona_mcp.config import Settings, create_private_dir
+from persona_mcp.config import AuthMode, Settings, create_private_dir
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
 from persona_mcp.persona.ratelimit import RateGate
 from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
@@ -57,6 +61,8 @@ class PersonaMcp:
     callers: CallerResolver
     caller_source: CallerSource
     instance_id: str
+    #: The built-in authorization server (HTTP in `builtin` auth mode), else None.
+    authorization: GrantBoundAuthorizationServer | None = None
 
     def health(self) -> dict[str, Any]:
         audit = self.audit.health
@@ -159,9 +165,27 @@ async def open_server(
         stack.push_async_callback(audit.aclose)
         grants = GrantStore(store, audit, known_tools=[spec.name for spec in exposed])
         jwt = None
-        if transport == "http" and settings.oauth.enabled:
+        authorization = None
+        mode = settings.auth_mode
+        if transport == "http" and mode is AuthMode.EXTERNAL:
+            if not settings.oauth.enabled:
+                raise ValueError(
+                    "--auth external needs PERSONA_MCP_OAUTH_ISSUER and PERSONA_MCP_OAUTH_JWKS_URL"
+                )
             jwt = JwtVerifier(settings.oauth, audience=resource_url, transport=jwks_transport)
-        resolver = CallerResolver(grants, jwt=jwt)
+        if transport == "http" and mode is AuthMode.BUILTIN and resource_url:
+            box = await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir)
+            issuer = issuer_for(resource_url)
+            authorization = GrantBoundAuthorizationServer(
+                store,
+                events=audit,
+                grants=grants,
+                clients=ClientStore(store, audit, box=box),
+                resource=resource_url,
+                consent_url=issuer.rstrip("/") + CONSENT_PATH,
+                lifetimes=settings.authorization,
+            )
+        resolver = CallerResolver(grants, jwt=jwt, oauth=authorization)
         credentials = await open_credential_resolver(
             store, settings, events=audit, http_transport=persona_transport
         )
@@ -207,6 +231,7 @@ async def open_server(
             callers=resolver,
             caller_source=caller_source,
             instance_id=instance,
+            authorization=authorization,
         )
 
 

@@ -133,8 +133,14 @@ def build_http_app(
     resource: str,
     authorization_servers: list[str],
     limits: HttpSettings | None = None,
+    auth_routes: list[Any] | None = None,
 ) -> Starlette:
-    """The ASGI app serving one assembled server over streamable HTTP."""
+    """The ASGI app serving one assembled server over streamable HTTP.
+
+    `authorization_servers` empty means grant tokens only: no protected resource metadata is served,
+    since it would have to name an authorization server that does not exist. `auth_routes` are those of
+    the built-in authorization server (metadata, register, authorize, token, revoke, consent page).
+    """
     limits = limits or HttpSettings()
     security = allowed_headers(resource, hosts=limits.allowed_hosts, origins=limits.allowed_origins)
     manager = StreamableHTTPSessionManager(
@@ -165,7 +171,7 @@ def build_http_app(
                 resource_metadata_url=metadata_url,
             ),
             required_scopes=[],
-            resource_metadata_url=AnyHttpUrl(metadata_url),
+            resource_metadata_url=AnyHttpUrl(metadata_url) if authorization_servers else None,
         ),
         aggregator=refusals,
         explain=app.callers.refusal,
@@ -187,14 +193,16 @@ def build_http_app(
         Route("/healthz", endpoint=healthz, methods=["GET"]),
         Route("/readyz", endpoint=readyz, methods=["GET"]),
     ]
-    routes.extend(
-        create_protected_resource_routes(
-            resource_url=resource_any,
-            authorization_servers=[AnyHttpUrl(url) for url in authorization_servers],
-            scopes_supported=[scope.value for scope in Scope],
-            resource_name="persona-mcp",
+    if authorization_servers:
+        routes.extend(
+            create_protected_resource_routes(
+                resource_url=resource_any,
+                authorization_servers=[AnyHttpUrl(url) for url in authorization_servers],
+                scopes_supported=[scope.value for scope in Scope],
+                resource_name="persona-mcp",
+            )
         )
-    )
+    routes.extend(auth_routes or [])
     middleware = [
         # Outermost: a request under a name or from an origin this server does not answer to is refused
         # before anything else looks at it (tokens included), on every route.

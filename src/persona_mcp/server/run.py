@@ -6,13 +6,14 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
+from persona_mcp.auth.oauth.provider import issuer_for
 from persona_mcp.auth.verifier import CallerTokenVerifier
-from persona_mcp.config import Settings
+from persona_mcp.config import AuthMode, Settings
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.http import build_http_app, resource_url
@@ -38,21 +39,35 @@ class _GracefulServer(uvicorn.Server):
 
 
 def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str = "127.0.0.1") -> Starlette:
-    """The ASGI app for an opened server: grant tokens always, JWTs when an issuer is configured.
+    """The ASGI app for an opened server: grant tokens always, plus the tokens of the auth mode.
+
+    - builtin: this server is its own authorization server (the SDK's routes on our provider, and the
+      consent page); its metadata names itself;
+    - external: JWTs of the configured issuer, which the metadata names;
+    - grant-tokens: no metadata at all, since no authorization server exists.
 
     `host`, the bind address, no longer decides anything: the Host and Origin headers served come from
     `settings.http` or the resource URL, whatever the address (issue 11). It is kept for callers.
     """
     verifier = CallerTokenVerifier(app.callers, resource_url=resource)
-    if settings.oauth.enabled and settings.oauth.issuer:
+    issuers: list[str] = []
+    routes: list[Any] = []
+    mode = settings.auth_mode
+    if mode is AuthMode.EXTERNAL and settings.oauth.issuer:
         issuers = [settings.oauth.issuer]
-    else:
-        # Grant tokens come from `persona-mcp grants create`; the metadata still names an issuer, and
-        # this server's own origin is the honest answer.
-        parts = urlsplit(resource)
-        issuers = [f"{parts.scheme}://{parts.netloc}/"]
+    elif mode is AuthMode.BUILTIN and app.authorization is not None:
+        from persona_mcp.server.authorization_routes import authorization_routes
+
+        issuer = issuer_for(resource)
+        issuers = [issuer]
+        routes = authorization_routes(app.authorization, app.grants, issuer=issuer, settings=settings)
     return build_http_app(
-        app, verifier=verifier, resource=resource, authorization_servers=issuers, limits=settings.http
+        app,
+        verifier=verifier,
+        resource=resource,
+        authorization_servers=issuers,
+        limits=settings.http,
+        auth_routes=routes,
     )
 
 
