@@ -211,3 +211,143 @@ def oauth_client(
         redirect_handler=person.authorize,
         callback_handler=person.callback,
     )
+
+
+# -- raw HTTP steps, for the tests that misbehave on purpose ------------------------------------------
+
+REDIRECT = f"http://127.0.0.1:53682{CALLBACK_PATH}"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw", "version": "1"},
+    },
+}
+ACCEPT = {"Accept": "application/json, text/event-stream"}
+
+
+def pkce() -> tuple[str, str]:
+    """(code_verifier, S256 code_challenge)."""
+    import base64
+    import hashlib
+    import secrets
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+async def register(
+    http: httpx2.AsyncClient,
+    base: str,
+    *,
+    redirect: str = REDIRECT,
+    name: str = "Raw client",
+    auth_method: str = "none",
+) -> dict[str, Any]:
+    answer = await http.post(
+        f"{base}/register",
+        json={
+            "client_name": name,
+            "redirect_uris": [redirect],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": auth_method,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    registered: dict[str, Any] = answer.json()
+    return registered
+
+
+def authorize_url(
+    base: str,
+    client_id: str,
+    challenge: str | None,
+    *,
+    redirect: str = REDIRECT,
+    scope: str | None = None,
+    resource: str | None = None,
+    method: str | None = "S256",
+    state: str = "state-1",
+) -> str:
+    from urllib.parse import urlencode
+
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect, "state": state}
+    if challenge is not None:
+        params["code_challenge"] = challenge
+    if method is not None:
+        params["code_challenge_method"] = method
+    if scope is not None:
+        params["scope"] = scope
+    if resource is not None:
+        params["resource"] = resource
+    return f"{base}/authorize?{urlencode(params)}"
+
+
+def redirect_params(location: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
+
+
+async def consented_code(
+    server: Running,
+    client_id: str,
+    grant_token: str,
+    *,
+    scope: str | None = None,
+    redirect: str = REDIRECT,
+    ticks: dict[str, bool] | None = None,
+) -> tuple[str, str]:
+    """(code, code_verifier) after a person allowed the request on the consent page."""
+    verifier, challenge = pkce()
+    person = Person(grant_token, ticks=ticks or {})
+    await person.authorize(
+        authorize_url(server.base, client_id, challenge, redirect=redirect, scope=scope, resource=server.mcp)
+    )
+    assert person.redirect is not None
+    params = redirect_params(person.redirect)
+    assert "code" in params, params
+    return params["code"], verifier
+
+
+async def exchange(
+    http: httpx2.AsyncClient,
+    server: Running,
+    client_id: str,
+    code: str,
+    verifier: str,
+    *,
+    redirect: str = REDIRECT,
+) -> httpx2.Response:
+    return await http.post(
+        f"{server.base}/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect,
+            "client_id": client_id,
+            "code_verifier": verifier,
+            "resource": server.mcp,
+        },
+    )
+
+
+async def refresh(
+    http: httpx2.AsyncClient, server: Running, client_id: str, refresh_token: str
+) -> httpx2.Response:
+    return await http.post(
+        f"{server.base}/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": client_id},
+    )
+
+
+async def opens_session(http: httpx2.AsyncClient, server: Running, access_token: str) -> int:
+    """The status of an `initialize` with this bearer token (200: accepted, 401: refused)."""
+    server.app.callers.forget()
+    answer = await http.post(
+        server.mcp, json=INITIALIZE, headers={**ACCEPT, "Authorization": f"Bearer {access_token}"}
+    )
+    return answer.status_code
