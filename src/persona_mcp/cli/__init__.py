@@ -61,6 +61,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "Grants: which tools a principal may call, in which Persona environment, until when.",
     ),
     LazyCommand(
+        "clients",
+        "clients",
+        "OAuth clients registered with the built-in authorization server: list and revoke.",
+    ),
+    LazyCommand(
         "credentials",
         "credentials",
         "Upstream Persona credentials (API keys, OAuth clients, access tokens), encrypted at rest.",
