@@ -83,7 +83,7 @@ async def test_pkce_downgrade_is_refused(
     server: Running, http: httpx2.AsyncClient, method: str | None
 ) -> None:
     client_id = (await register(http, server.base))["client_id"]
-    verifier, challenge = pkce()
+    verifier, _challenge = pkce()
     # plain: the challenge is the verifier itself; none: no challenge at all.
     url = authorize_url(
         server.base, client_id, verifier if method == "plain" else None, method=method, resource=server.mcp

@@ -18,6 +18,14 @@ class Transport(StrEnum):
     HTTP = "http"
 
 
+class AuthChoice(StrEnum):
+    """`--auth`: the values of `persona_mcp.config.AuthMode` (not imported here: see above)."""
+
+    BUILTIN = "builtin"
+    EXTERNAL = "external"
+    GRANT_TOKENS = "grant-tokens"
+
+
 def _names(value: str | None) -> frozenset[str] | None:
     if value is None:
         return None
@@ -65,6 +73,15 @@ def app(
     header_timeout: Annotated[
         float | None, typer.Option(min=0.001, help="Seconds a client has to send its request headers.")
     ] = None,
+    auth: Annotated[
+        AuthChoice | None,
+        typer.Option(
+            "--auth",
+            help="HTTP token mode: builtin (this server is its own OAuth authorization server), external "
+            "(JWTs of PERSONA_MCP_OAUTH_ISSUER) or grant-tokens (static grant tokens only). Default: "
+            "external when an issuer is configured, else builtin. Grant tokens work in every mode.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the Persona tools over MCP."""
     from pydantic import ValidationError
@@ -92,6 +109,10 @@ def app(
         "session_idle_timeout_seconds": session_idle_timeout,
         "header_timeout_seconds": header_timeout,
     }
+    if auth is not None:
+        from persona_mcp.config import AuthMode
+
+        settings.auth = AuthMode(auth.value)
     overrides = {name: value for name, value in given.items() if value}
     if overrides:  # command-line options win over the environment and the file
         settings.http = HttpSettings.model_validate(settings.http.model_dump() | overrides)
