@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from tests.e2e._cli import child_env, run_cli
 
+from e2e._cli import child_env, run_cli
 from persona_mcp.auth.grant import PrincipalKind
 from persona_mcp.config import AuthMode, AuthorizationServerSettings, OAuthSettings
 from persona_mcp.testing import issue_grant
