@@ -8,17 +8,18 @@ POST, sign-in brute force; and the narrowing of tokens to the requested scopes a
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.auth.grant import PrincipalKind
 from persona_mcp.config import AuthorizationServerSettings
-from persona_mcp.store.schema.oauth import oauth_codes
+from persona_mcp.store.schema.oauth import oauth_authorizations, oauth_codes, oauth_tokens
 from persona_mcp.testing import issue_grant
 
 from ._flow import (
@@ -44,8 +45,9 @@ GRANTED = ["inquiries:read", "accounts:read", "pii:read", "inquiries:decide"]
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Running]:
-    async with oauth_server(tmp_path) as running:
+async def server(tmp_path: Path, database_url: str) -> AsyncIterator[Running]:
+    """On SQLite and on PostgreSQL (its own schema)."""
+    async with oauth_server(tmp_path, database_url=database_url) as running:
         yield running
 
 
@@ -402,3 +404,24 @@ async def test_no_token_in_any_url_but_the_code_redirect(
     (form,) = forms_of(page.text)
     assert form.method == "post" and "?" not in form.action
     assert grant_token not in page.text, "the grant token is never echoed back"
+
+
+async def test_expired_codes_tokens_and_answered_requests_are_swept(
+    server: Running, http: httpx2.AsyncClient, grant_token: str
+) -> None:
+    await _tokens(http, server, grant_token)
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    async with server.app.store.engine.begin() as conn:
+        await conn.execute(update(oauth_tokens).values(expires_at=long_ago))
+        await conn.execute(update(oauth_codes).values(expires_at=long_ago))
+
+    async def count(table: Any) -> int:
+        async with server.app.store.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+
+    assert await count(oauth_tokens) == 2 and await count(oauth_authorizations) == 1
+    client_id = (await register(http, server.base))["client_id"]
+    _verifier, challenge = pkce()
+    assert (await http.get(authorize_url(server.base, client_id, challenge))).status_code == 302
+    assert await count(oauth_tokens) == 0 and await count(oauth_codes) == 0
+    assert await count(oauth_authorizations) == 1, "only the request just made is left"

@@ -33,7 +33,7 @@ from mcp.server.auth.provider import (
     TokenError,
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
-from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy import Row, and_, delete, insert, or_, select, update
 
 from persona_mcp.auth.callers import VerifiedAccess
 from persona_mcp.auth.events import AdminEventSink
@@ -45,11 +45,14 @@ from persona_mcp.auth.oauth.consent import PendingAuthorizations
 from persona_mcp.auth.scopes import Scope, expand
 from persona_mcp.config import AuthorizationServerSettings
 from persona_mcp.store import Store
-from persona_mcp.store.schema.oauth import oauth_codes, oauth_tokens
+from persona_mcp.store.schema.oauth import oauth_authorizations, oauth_codes, oauth_tokens
 
 log = structlog.get_logger(__name__)
 
 _KNOWN = {scope.value: scope for scope in Scope}
+
+#: How long expired codes and tokens are kept before `sweep` deletes them.
+_KEEP_EXPIRED = timedelta(days=1)
 
 #: Where the consent page is served (`persona_mcp.server.consent`), under the issuer.
 CONSENT_PATH = "/oauth/consent"
@@ -121,6 +124,7 @@ class GrantBoundAuthorizationServer:
         if params.resource is not None and not same_resource(params.resource, self.resource):
             raise AuthorizeError("invalid_target", f"this server issues tokens for {self.resource} only")
         assert client.client_id is not None
+        await self.sweep()
         handle = await self.pending.create(
             client.client_id,
             {
@@ -365,6 +369,23 @@ class GrantBoundAuthorizationServer:
     ) -> OAuthToken:
         """SEP-990 identity assertions are not accepted: every token comes from a person's consent."""
         raise TokenError("unsupported_grant_type", "the JWT bearer grant is not supported by this server")
+
+    async def sweep(self) -> None:
+        """Delete what can no longer be used: answered or expired consent requests, codes and tokens
+        expired for a day (replays of those are refused as unknown, like any expired token)."""
+        now = self._clock()
+        stale = now - _KEEP_EXPIRED
+        async with self._store.engine.begin() as conn:
+            await conn.execute(
+                delete(oauth_authorizations).where(
+                    or_(
+                        oauth_authorizations.c.expires_at < now,
+                        oauth_authorizations.c.finished_at.is_not(None),
+                    )
+                )
+            )
+            await conn.execute(delete(oauth_codes).where(oauth_codes.c.expires_at < stale))
+            await conn.execute(delete(oauth_tokens).where(oauth_tokens.c.expires_at < stale))
 
     # -- internals -----------------------------------------------------------------------------------
 
