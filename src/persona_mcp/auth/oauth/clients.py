@@ -35,7 +35,10 @@ log = structlog.get_logger(__name__)
 
 _NAME_MAX = 200
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_LOOPBACK_NAMES = ("127.0.0.1", "::1")
+#: Schemes a browser or the system handles itself: never a native app's private-use redirect.
+_NOT_PRIVATE_USE = frozenset(
+    {"javascript", "data", "file", "vbscript", "about", "blob", "ftp", "ws", "wss", "mailto", "tel", "sms"}
+)
 
 
 class ClientNotFoundError(LookupError):
@@ -63,11 +66,9 @@ def redirect_uri_problem(uri: str) -> str | None:
         if _loopback_literal(parts.hostname) or parts.hostname == "localhost":
             return None
         return f"redirect URI {uri!r}: plain http is accepted for loopback addresses only"
-    if scheme in ("javascript", "data", "file", "vbscript", "about", "blob"):
-        return f"redirect URI {uri!r} uses a forbidden scheme"
-    if "." in scheme or scheme.startswith(("x-", "com-")) or parts.netloc == "":
-        return None  # a private-use scheme of a native app (RFC 8252 section 7.1)
-    return f"redirect URI {uri!r} uses an unsupported scheme"
+    if scheme in _NOT_PRIVATE_USE:
+        return f"redirect URI {uri!r} uses a scheme that is not a native app's"
+    return None  # a private-use scheme of a native app (RFC 8252 section 7.1): cursor://, vscode://
 
 
 def same_redirect(registered: str, presented: str) -> bool:
