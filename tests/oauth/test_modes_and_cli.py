@@ -95,3 +95,43 @@ async def test_admins_list_and_revoke_clients_from_the_cli(tmp_path: Path) -> No
         assert await opens_session(http, server, tokens["access_token"]) == 401
         again = await run_cli("clients", "revoke", client_id, env=env)
         assert again.returncode == 1 and b"already revoked" in again.stderr
+
+
+@pytest.mark.slow
+async def test_with_registration_off_an_admin_registers_a_confidential_client(tmp_path: Path) -> None:
+    env = child_env(PERSONA_MCP_DATA_DIR=str(tmp_path))
+    closed = AuthorizationServerSettings(registration_enabled=False)
+    async with oauth_server(tmp_path, authorization=closed) as server, httpx2.AsyncClient() as http:
+        made = await run_cli(
+            "clients",
+            "register",
+            "--name",
+            "Ops bot",
+            "--redirect-uri",
+            "https://ops.example/cb",
+            "--confidential",
+            "--json",
+            env=env,
+        )
+        assert made.returncode == 0, made.stderr
+        shown = json.loads(made.stdout)
+        grant_token = await issue_grant(server.app, ["inquiries:read"], principal="ops")
+        code, verifier = await consented_code(
+            server, shown["client_id"], grant_token, redirect="https://ops.example/cb"
+        )
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "https://ops.example/cb",
+            "client_id": shown["client_id"],
+            "code_verifier": verifier,
+        }
+        assert (await http.post(f"{server.base}/token", data=form)).status_code == 401, "secret required"
+        answer = await http.post(
+            f"{server.base}/token", data=form | {"client_secret": shown["client_secret"]}
+        )
+        assert answer.status_code == 200, answer.text
+        refused = await run_cli(
+            "clients", "register", "--name", "x", "--redirect-uri", "http://evil.example/cb", env=env
+        )
+        assert refused.returncode == 2 and b"loopback" in refused.stderr

@@ -63,7 +63,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "clients",
         "clients",
-        "OAuth clients registered with the built-in authorization server: list and revoke.",
+        "OAuth clients registered with the built-in authorization server: register, list and revoke.",
     ),
     LazyCommand(
         "credentials",

@@ -1,27 +1,40 @@
 """`persona-mcp clients`: the OAuth clients registered with the built-in authorization server.
 
-`list` shows each client with its redirect URIs and how many of its tokens are live; `revoke` revokes a
-client and every token it holds (its next call is refused). Revocation is recorded in the audit log
-first; if the audit log cannot be opened, it is refused. Client names are chosen by whoever registered
-the client: they are printed as plain text, never as markup.
+`register` registers a client by hand (for servers with dynamic registration turned off); `list` shows
+each client with its redirect URIs and how many of its tokens are live; `revoke` revokes a client and
+every token it holds (its next call is refused). Changes are recorded in the audit log first; if the
+audit log cannot be opened, they are refused. Client names are chosen by whoever registered the client:
+they are printed as plain text, never as markup.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sys
+import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import anyio
 import typer
+from mcp.shared.auth import OAuthClientInformationFull
+from pydantic import AnyUrl
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from persona_mcp.auth.credentials.secretbox import load_secret_box
 from persona_mcp.auth.grants import UnauditedChangeError
-from persona_mcp.auth.oauth.clients import ClientNotFoundError, ClientStore, ClientSummary
+from persona_mcp.auth.oauth.clients import (
+    ClientNotFoundError,
+    ClientStore,
+    ClientSummary,
+    registration_problem,
+)
+from persona_mcp.auth.scopes import Scope
 from persona_mcp.cli.grants import (
     AuditUnavailableError,
     _actor,
@@ -33,7 +46,7 @@ from persona_mcp.logs import configure_logging
 from persona_mcp.store import create_store, upgrade
 
 app = typer.Typer(
-    help="OAuth clients registered with the built-in authorization server: list and revoke.",
+    help="OAuth clients registered with the built-in authorization server: register, list and revoke.",
     no_args_is_help=True,
 )
 _stdout = Console()
@@ -47,14 +60,15 @@ def _logs_to_stderr() -> None:
 
 
 @asynccontextmanager
-async def _client_store(*, changes: bool) -> AsyncIterator[ClientStore]:
+async def _client_store(*, changes: bool, secrets: bool = False) -> AsyncIterator[ClientStore]:
     settings = load_settings()
     store = create_store(settings.resolved_database_url)
     try:
         await upgrade(store)
         if changes:
+            box = load_secret_box(settings.secret_key, settings.data_dir) if secrets else None
             async with _event_sink(store, settings) as sink:
-                yield ClientStore(store, sink, box=None)
+                yield ClientStore(store, sink, box=box)
         else:
             yield ClientStore(store, _ReadOnlySink(), box=None)
     finally:
@@ -71,6 +85,55 @@ def _describe(client: ClientSummary) -> dict[str, Any]:
         "revoked_at": client.revoked_at.isoformat() if client.revoked_at else None,
         "live_tokens": client.live_tokens,
     }
+
+
+@app.command("register")
+def register_command(
+    name: Annotated[str, typer.Option("--name", help="The client's name, shown on the consent page.")],
+    redirect_uri: Annotated[
+        list[str], typer.Option("--redirect-uri", help="Redirect URI (exact; repeatable).")
+    ],
+    confidential: Annotated[
+        bool, typer.Option("--confidential", help="Issue a client secret (client_secret_post).")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Register a client by hand (where dynamic registration is turned off); a secret is shown once."""
+    client = OAuthClientInformationFull(
+        client_id=str(uuid.uuid4()),
+        client_id_issued_at=int(time.time()),
+        client_name=name,
+        redirect_uris=[AnyUrl(uri) for uri in redirect_uri],
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        token_endpoint_auth_method="client_secret_post" if confidential else "none",
+        client_secret=secrets.token_hex(32) if confidential else None,
+        client_secret_expires_at=0 if confidential else None,
+        scope=" ".join(scope.value for scope in Scope),
+    )
+
+    problem = registration_problem(client)
+    if problem is not None:
+        _stderr.print(f"error: {escape(problem[1])}")
+        raise typer.Exit(2)
+
+    async def work() -> None:
+        async with _client_store(changes=True, secrets=confidential) as clients:
+            await clients.register(client)
+
+    try:
+        anyio.run(work)
+    except (AuditUnavailableError, UnauditedChangeError) as exc:
+        _stderr.print(f"error: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    shown = {"client_id": client.client_id, "client_secret": client.client_secret}
+    if as_json:
+        sys.stdout.write(json.dumps(shown, indent=2) + "\n")
+        return
+    _stdout.print(f"registered {client.client_id}", markup=False, highlight=False)
+    if client.client_secret:
+        _stdout.print("client secret (shown once; store it now):", markup=False)
+        _stdout.print(client.client_secret, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("list")

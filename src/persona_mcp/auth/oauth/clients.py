@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from mcp.server.auth.provider import RegistrationError
+from mcp.server.auth.provider import RegistrationError, RegistrationErrorCode
 from mcp.shared.auth import InvalidRedirectUriError, OAuthClientInformationFull
 from pydantic import AnyUrl
 from sqlalchemy import func, insert, select, update
@@ -79,6 +79,20 @@ def same_redirect(registered: str, presented: str) -> bool:
     if a.scheme != "http" or b.scheme != "http" or not _loopback_literal(a.hostname):
         return False
     return (a.hostname, a.path, a.query, a.fragment) == (b.hostname, b.path, b.query, b.fragment)
+
+
+def registration_problem(
+    client: OAuthClientInformationFull,
+) -> tuple[RegistrationErrorCode, str] | None:
+    """Why a registration is refused (RFC 7591 error code and description), or None."""
+    for uri in client.redirect_uris or ():
+        problem = redirect_uri_problem(str(uri))
+        if problem:
+            return "invalid_redirect_uri", problem
+    name = client.client_name
+    if name is not None and (len(name) > _NAME_MAX or _CONTROL.search(name)):
+        return "invalid_client_metadata", f"client_name must be at most {_NAME_MAX} printable characters"
+    return None
 
 
 class RegisteredClient(OAuthClientInformationFull):
@@ -156,15 +170,10 @@ class ClientStore:
 
     async def register(self, client: OAuthClientInformationFull) -> None:
         """Check and store a registration (the SDK minted the id and secret)."""
-        for uri in client.redirect_uris or ():
-            problem = redirect_uri_problem(str(uri))
-            if problem:
-                raise RegistrationError("invalid_redirect_uri", problem)
+        problem = registration_problem(client)
+        if problem is not None:
+            raise RegistrationError(*problem)
         name = client.client_name
-        if name is not None and (len(name) > _NAME_MAX or _CONTROL.search(name)):
-            raise RegistrationError(
-                "invalid_client_metadata", f"client_name must be at most {_NAME_MAX} printable characters"
-            )
         sealed: bytes | None = None
         key_id: str | None = None
         if client.client_secret is not None:
