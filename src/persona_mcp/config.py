@@ -194,6 +194,28 @@ class AuthorizationServerSettings(BaseSettings):
     login_window_seconds: float = Field(
         default=300.0, gt=0, le=86400, description="Window of the sign-in limit."
     )
+    oidc_issuer: str | None = Field(
+        default=None, description="Upstream OpenID Connect provider people may sign in with (https)."
+    )
+    oidc_client_id: str | None = Field(default=None, description="This server's client id there.")
+    oidc_client_secret: SecretStr | None = Field(default=None, description="Its client secret, if any.")
+    oidc_principal_claim: str = Field(
+        default="email", description="ID token claim naming the grant's principal."
+    )
+    oidc_environment: Environment | None = Field(
+        default=None, description="Environment of the grants people signing in upstream may use."
+    )
+    oidc_display_name: str = Field(
+        default="single sign-on", description="The provider's name on the sign-in button."
+    )
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_over_https(cls, value: str | None) -> str | None:
+        problem = None if value is None else jwks_url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 #: Seconds a client has to send a request's complete headers (slowloris protection).

@@ -17,6 +17,7 @@ from pydantic import AnyHttpUrl
 from persona_mcp.auth.grants import GrantStore
 from persona_mcp.auth.oauth.provider import GrantBoundAuthorizationServer
 from persona_mcp.auth.oauth.signin import SignInLimiter
+from persona_mcp.auth.oauth.upstream import UpstreamProvider
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import Settings
 from persona_mcp.server.consent import ConsentPages
@@ -38,5 +39,14 @@ def authorization_routes(
         )
     )
     limiter = SignInLimiter(attempts=options.login_attempts, window_seconds=options.login_window_seconds)
-    routes.extend(ConsentPages(provider, grants, issuer=issuer, limiter=limiter).routes())
+    upstream = UpstreamProvider(options) if options.oidc_issuer and options.oidc_client_id else None
+    pages = ConsentPages(
+        provider,
+        grants,
+        issuer=issuer,
+        limiter=limiter,
+        upstream=upstream,
+        upstream_environment=options.oidc_environment,
+    )
+    routes.extend(pages.routes())
     return routes

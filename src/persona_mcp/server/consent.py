@@ -15,29 +15,35 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
 import structlog
-from jinja2 import Environment, PackageLoader, select_autoescape
 from mcp.server.auth.provider import construct_redirect_uri
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from persona_mcp.auth import tokens as grant_tokens
+from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.grant import Grant
 from persona_mcp.auth.grants import GrantStore, utcnow
 from persona_mcp.auth.oauth.clients import record_event
 from persona_mcp.auth.oauth.consent import NEEDS_TICK, PendingAuthorization, offer_for
 from persona_mcp.auth.oauth.provider import CONSENT_PATH, GrantBoundAuthorizationServer
 from persona_mcp.auth.oauth.signin import SignInLimiter
+from persona_mcp.auth.oauth.upstream import UpstreamProvider, UpstreamSignInError
 from persona_mcp.auth.scopes import DESCRIPTIONS
 
 log = structlog.get_logger(__name__)
 
 CSRF_COOKIE = "pmcp_consent_csrf"
+#: The upstream sign-in's request handle and PKCE verifier, for the provider's redirect back (Lax: that
+#: redirect is a cross-site top-level navigation, which a Strict cookie would not come back with).
+UPSTREAM_COOKIE = "pmcp_consent_upstream"
+UPSTREAM_PATH = f"{CONSENT_PATH}/upstream"
 
-_templates = Environment(
-    loader=PackageLoader("persona_mcp.server", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("persona_mcp.server", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
 )
 
 
@@ -58,14 +64,22 @@ class ConsentPages:
         *,
         issuer: str,
         limiter: SignInLimiter,
+        upstream: UpstreamProvider | None = None,
+        upstream_environment: Environment | None = None,
     ) -> None:
         self._provider = provider
         self._grants = grants
         self._issuer = issuer
         self._limiter = limiter
+        self._upstream = upstream
+        self._upstream_environment = upstream_environment
+        self._callback = issuer.rstrip("/") + UPSTREAM_PATH
 
     def routes(self) -> list[Route]:
-        return [Route(CONSENT_PATH, endpoint=self.handle, methods=["GET", "POST"])]
+        routes = [Route(CONSENT_PATH, endpoint=self.handle, methods=["GET", "POST"])]
+        if self._upstream is not None:
+            routes.append(Route(UPSTREAM_PATH, endpoint=self._upstream_callback, methods=["GET"]))
+        return routes
 
     async def handle(self, request: Request) -> Response:
         if request.method == "GET":
@@ -108,6 +122,8 @@ class ConsentPages:
         step = _text(form, "step")
         if step == "sign_in":
             return await self._sign_in_answer(request, pending, client, handle, _text(form, "grant_token"))
+        if step == "upstream" and self._upstream is not None:
+            return await self._upstream_start(request, pending, handle)
         if step == "decide":
             return await self._decide(pending, client, _text(form, "decision"), form.getlist("scope"))
         return _message("Form not accepted", "Unknown step.", 400)
@@ -131,25 +147,13 @@ class ConsentPages:
             return response
         grant = await self._authenticate(token)
         if grant is None:
-            self._limiter.failed(address)
-            named, _ = await self._grants.named_by(token or "") if token else (None, False)
-            await record_event(
-                self._provider.events,
-                "oauth.sign_in_failed",
-                actor="anonymous",
-                target=pending.client_id,
-                details={"client_id": pending.client_id, "grant_id": named.id if named else None},
-            )
-            csrf = await self._provider.pending.new_csrf(pending)
-            return self._sign_in(
-                request,
-                pending,
-                client,
-                csrf,
-                handle=handle,
-                error="Sign-in failed: that grant token is unknown, revoked or expired.",
-                status=401,
-            )
+            named, _ = await self._grants.named_by(token) if token else (None, False)
+            return await self._sign_in_failed(request, pending, client, handle, named)
+        return await self._consent_page(request, pending, client, handle, grant)
+
+    async def _consent_page(
+        self, request: Request, pending: PendingAuthorization, client: _ClientView, handle: str, grant: Grant
+    ) -> Response:
         csrf = await self._provider.pending.new_csrf(pending, grant_id=grant.id)
         offer = offer_for(pending.requested_scopes, grant)
         context = {
@@ -176,6 +180,86 @@ class ConsentPages:
         return _page(
             context, 200, csrf=csrf, secure=request.url.scheme == "https", redirect=client.redirect_uri
         )
+
+    async def _sign_in_failed(
+        self,
+        request: Request,
+        pending: PendingAuthorization,
+        client: _ClientView,
+        handle: str,
+        named: Grant | None,
+    ) -> Response:
+        address = request.client.host if request.client is not None else "unknown"
+        self._limiter.failed(address)
+        await record_event(
+            self._provider.events,
+            "oauth.sign_in_failed",
+            actor="anonymous",
+            target=pending.client_id,
+            details={"client_id": pending.client_id, "grant_id": named.id if named else None},
+        )
+        csrf = await self._provider.pending.new_csrf(pending)
+        return self._sign_in(
+            request,
+            pending,
+            client,
+            csrf,
+            handle=handle,
+            error="Sign-in failed: that grant token is unknown, revoked or expired.",
+            status=401,
+        )
+
+    # -- the upstream OpenID Connect sign-in ---------------------------------------------------------
+
+    async def _upstream_start(self, request: Request, pending: PendingAuthorization, handle: str) -> Response:
+        assert self._upstream is not None
+        try:
+            start = await self._upstream.start(self._callback)
+        except UpstreamSignInError as exc:
+            return _message("Sign-in not available", str(exc), 502)
+        await self._provider.pending.expect_upstream(pending, start.state)
+        response = RedirectResponse(start.url, status_code=303, headers=_HEADERS)
+        response.set_cookie(
+            UPSTREAM_COOKIE,
+            f"{handle}.{start.verifier}",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path=UPSTREAM_PATH,
+            max_age=600,
+        )
+        return response
+
+    async def _upstream_callback(self, request: Request) -> Response:
+        assert self._upstream is not None
+        handle, _, verifier = (request.cookies.get(UPSTREAM_COOKIE) or "").partition(".")
+        pending = await self._provider.pending.load(handle)
+        if pending is None or not verifier:
+            return _message("Request expired", _EXPIRED, 400)
+        if not pending.upstream_state_matches(request.query_params.get("state")):
+            return _message("Sign-in not accepted", "The identity provider's answer does not match.", 403)
+        client = await self._client_view(pending)
+        if client is None:
+            return _message("Application not available", "This application's registration was revoked.", 400)
+        address = request.client.host if request.client is not None else "unknown"
+        wait = self._limiter.retry_after(address)
+        if wait is not None:
+            return _message("Too many attempts", "Too many failed sign-ins from this address.", 429)
+        code = request.query_params.get("code")
+        if not code:
+            return await self._sign_in_failed(request, pending, client, handle, None)
+        try:
+            principal = await self._upstream.finish(self._callback, code, verifier)
+        except UpstreamSignInError as exc:
+            log.info("oauth.upstream_sign_in_failed", reason=str(exc))
+            return await self._sign_in_failed(request, pending, client, handle, None)
+        grants = await self._grants.live_for_principal(principal, environment=self._upstream_environment)
+        if len(grants) != 1:
+            log.info("oauth.upstream_sign_in_failed", reason="no single live grant", grants=len(grants))
+            return await self._sign_in_failed(request, pending, client, handle, None)
+        response = await self._consent_page(request, pending, client, handle, grants[0])
+        response.delete_cookie(UPSTREAM_COOKIE, path=UPSTREAM_PATH)
+        return response
 
     async def _decide(
         self, pending: PendingAuthorization, client: _ClientView, decision: str | None, ticked: list[Any]
@@ -237,6 +321,7 @@ class ConsentPages:
             "csrf": csrf,
             "action": CONSENT_PATH,
             "error": error,
+            "upstream": self._upstream.name if self._upstream is not None else None,
         }
         secure = request.url.scheme == "https"
         return _page(context, status, csrf=csrf, secure=secure, redirect=client.redirect_uri)

@@ -78,6 +78,15 @@ class PendingAuthorization:
     csrf_digest: bytes
     grant_id: str | None
     expires_at: datetime
+    upstream_state_digest: bytes | None = None
+
+    def upstream_state_matches(self, state: str | None) -> bool:
+        expected = self.upstream_state_digest
+        return (
+            state is not None
+            and expected is not None
+            and hmac.compare_digest(secrets.digest(state), expected)
+        )
 
     @property
     def requested_scopes(self) -> list[str] | None:
@@ -143,14 +152,25 @@ class PendingAuthorizations:
             csrf_digest=row.csrf_digest,
             grant_id=row.grant_id,
             expires_at=row.expires_at,
+            upstream_state_digest=row.upstream_state_digest,
         )
+
+    async def expect_upstream(self, pending: PendingAuthorization, state: str) -> None:
+        """Remember (as a digest) the `state` of the upstream sign-in this request is waiting for."""
+        async with self._store.engine.begin() as conn:
+            await conn.execute(
+                update(oauth_authorizations)
+                .where(oauth_authorizations.c.handle_digest == pending.handle_digest)
+                .values(upstream_state_digest=secrets.digest(state))
+            )
 
     async def new_csrf(self, pending: PendingAuthorization, *, grant_id: str | None = None) -> str:
         """A fresh CSRF token for the next form of this request (the previous one stops working)."""
         csrf = secrets.mint(secrets.CSRF_PREFIX)
         values: dict[str, Any] = {"csrf_digest": secrets.digest(csrf)}
         if grant_id is not None:
-            values["grant_id"] = grant_id
+            # Signed in: an upstream state still pending can no longer be used.
+            values |= {"grant_id": grant_id, "upstream_state_digest": None}
         async with self._store.engine.begin() as conn:
             await conn.execute(
                 update(oauth_authorizations)

@@ -36,6 +36,7 @@ oauth_authorizations = Table(
     Column("params", JSON, nullable=False),
     Column("csrf_digest", LargeBinary(32), nullable=False),
     Column("grant_id", String(40), nullable=True),
+    Column("upstream_state_digest", LargeBinary(32), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=True),

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("csrf_digest", sa.LargeBinary(32), nullable=False),
         sa.Column("grant_id", sa.String(40), nullable=True),
+        sa.Column("upstream_state_digest", sa.LargeBinary(32), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
