@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -37,6 +38,15 @@ pytestmark = pytest.mark.anyio
 
 # The SDK's bearer backend compares `expires_at` with the real clock, so tokens here are minted now.
 NOW = float(int(time.time()))
+
+
+@pytest.fixture(autouse=True)
+def _now_is_when_the_test_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens are issued at NOW and the SDK checks their expiry against the real clock: NOW must be this
+    test's start, not the suite's (a long run would otherwise see every token expired)."""
+    monkeypatch.setattr(sys.modules[__name__], "NOW", float(int(time.time())))
+
+
 METADATA_URL = "https://mcp.example.test/.well-known/oauth-protected-resource/mcp"
 TOOL_SCOPES = {
     "get_account": Scope.ACCOUNTS_READ,
