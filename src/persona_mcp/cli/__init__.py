@@ -104,10 +104,30 @@ app = typer.Typer(
 )
 
 
+_debug = False
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error instead of its one-line summary."
+    ),
+) -> None:
     """MCP server for the Persona API: typed tools, least-privilege grants, tamper-evident audit log."""
+    global _debug
+    _debug = debug
 
 
 def main() -> None:
-    app()
+    """Run the CLI; an operator's mistake ends in one line with its fix and exit status 2.
+
+    Any other failure is one line too, with exit status 1; `--debug` shows the traceback instead.
+    """
+    try:
+        app()
+    except Exception as exc:
+        if _debug:
+            raise
+        from persona_mcp.cli.failures import report
+
+        raise SystemExit(report(exc)) from None

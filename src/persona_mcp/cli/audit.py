@@ -10,7 +10,7 @@ import json
 import re
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -32,6 +32,7 @@ from persona_mcp.audit.keys import signing_key_path as _signing_key_path
 from persona_mcp.audit.query import AuditFilter, iter_records, query_records, tail
 from persona_mcp.audit.verify import VerifyReport, VerifyStatus, verify_log
 from persona_mcp.config import Settings, load_settings
+from persona_mcp.operator_error import OperatorError
 from persona_mcp.store import Store, create_store, upgrade
 
 app = typer.Typer(help="Inspect, verify and export the tamper-evident audit log.", no_args_is_help=True)
@@ -55,11 +56,41 @@ def _run(work: Callable[[Store, Settings], Awaitable[_T]]) -> _T:
     return anyio.run(main)
 
 
-def _parse_time(value: str | None) -> datetime | None:
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _parse_time(
+    value: str | None, option: str = "--since", *, now: datetime | None = None
+) -> datetime | None:
+    """An ISO 8601 time (UTC unless it says otherwise) or a span back from now: `30m`, `12h`, `7d`, `2w`."""
     if value is None:
         return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    relative = _RELATIVE.match(value)
+    if relative:
+        seconds = int(relative.group(1)) * _UNIT_SECONDS[relative.group(2)]
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise OperatorError(
+            f"{option} {value[:40]!r} is neither an ISO time nor a relative span",
+            f"pass e.g. {option} 2026-01-31, {option} 2026-01-31T08:00:00Z, {option} 12h or {option} 7d "
+            "(units s, m, h, d, w)",
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+_DECISIONS = ("allowed", "denied")
+_OUTCOMES = ("ok", "error", "unknown")
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:
+    if value is None or value in allowed:
+        return value
+    raise OperatorError(
+        f"{option} {value[:40]!r} is not a recorded value", f"pass one of: {', '.join(allowed)}"
+    )
 
 
 #: C0 and C1 control characters and DEL: a terminal would act on them (colours, titles, hyperlinks).
@@ -147,8 +178,10 @@ def query_command(
     outcome: Annotated[str | None, typer.Option(help="ok, error or unknown.")] = None,
     object_id: Annotated[str | None, typer.Option("--object", help="Persona object id touched.")] = None,
     call_id: Annotated[str | None, typer.Option("--call", help="Call id (intent and outcome).")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="ISO time or span back from now (7d, 12h), inclusive.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time or span back from now, exclusive.")] = None,
     unresolved: Annotated[
         bool, typer.Option(help="Calls whose effect in Persona is unknown (the intent of each).")
     ] = False,
@@ -159,6 +192,10 @@ def query_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
 ) -> None:
     """Find records; personal values are matched by their keyed digests, never stored in clear."""
+    # Checked before the database opens: a typo is told at once, in one line.
+    decision = _one_of(decision, _DECISIONS, "--decision")
+    outcome = _one_of(outcome, _OUTCOMES, "--outcome")
+    since_at, until_at = _parse_time(since, "--since"), _parse_time(until, "--until")
 
     async def work(store: Store, settings: Settings) -> None:
         digests: tuple[str, ...] = ()
@@ -174,8 +211,8 @@ def query_command(
             outcome=outcome,
             object_id=object_id,
             call_id=call_id,
-            since=_parse_time(since),
-            until=_parse_time(until),
+            since=since_at,
+            until=until_at,
             unresolved=unresolved,
             digests=digests,
         )
@@ -353,16 +390,18 @@ def _tool_activities() -> dict[str, str]:
 @app.command("export")
 def export_command(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl, csv or ocsf.")] = ExportFormat.JSONL,
-    since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="ISO time or span back from now (7d, 12h), inclusive.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time or span back from now, exclusive.")] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")
     ] = None,
 ) -> None:
     """Export records (arguments stay digested)."""
+    flt = AuditFilter(since=_parse_time(since, "--since"), until=_parse_time(until, "--until"))
 
     async def work(store: Store, _settings: Settings) -> None:
-        flt = AuditFilter(since=_parse_time(since), until=_parse_time(until))
         stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
         try:
             async for line in render_lines_async(

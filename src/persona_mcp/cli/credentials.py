@@ -48,6 +48,7 @@ from persona_mcp.auth.events import AdminEventSink
 from persona_mcp.auth.scopes import UnknownScopeError, parse_scopes
 from persona_mcp.config import Settings, load_settings
 from persona_mcp.logs import configure_logging
+from persona_mcp.operator_error import OperatorError
 from persona_mcp.store import Store, create_store, upgrade
 
 if TYPE_CHECKING:
@@ -315,7 +316,7 @@ def test(
                 provider = await resolver.provider_for(env, principal or "")
                 await provider.bearer_token()
                 async with PersonaClient.from_settings(settings.persona, provider) as client:
-                    response = await client.get("/accounts", params={"page[size]": 1})
+                    response = await _first_call(client, settings.persona.base_url)
                     lines = [
                         f"ok: GET /accounts answered {response.status} (request id {response.request_id})"
                     ]
@@ -325,6 +326,24 @@ def test(
 
     for line in _run(work):
         typer.echo(line)
+
+
+async def _first_call(client: PersonaClient, base_url: str) -> Any:
+    """GET /accounts; no answer at all (refused, timed out, unknown host) is the operator's to fix."""
+    from persona_mcp.persona.errors import UpstreamUnavailableError
+
+    try:
+        return await client.get("/accounts", params={"page[size]": 1})
+    except UpstreamUnavailableError as exc:
+        raise OperatorError(
+            f"cannot reach Persona at {_origin(base_url)}: {exc.reason or 'no answer'}",
+            "check PERSONA_API_BASE_URL, this machine's network, proxy (HTTPS_PROXY) and firewall",
+        ) from None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
 
 
 async def _permission_report(client: PersonaClient, key_id: str, scopes: list[str]) -> list[str]:

@@ -16,7 +16,7 @@ from persona_mcp.config import Settings
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.http import build_http_app, resource_url
-from persona_mcp.server.serving import uvicorn_config
+from persona_mcp.server.serving import bind_listener, uvicorn_config
 
 
 class _GracefulServer(uvicorn.Server):
@@ -61,9 +61,11 @@ async def run_http(
 ) -> None:
     """Serve streamable HTTP at /mcp until interrupted."""
     resource = public_url or settings.oauth.resource_url or resource_url(host, port)
-    async with open_server(settings, exposure=exposure, transport="http", resource_url=resource) as app:
-        asgi = http_app_for(app, settings, resource, host)
-        config = uvicorn_config(
-            asgi, host=host, port=port, header_timeout=settings.http.header_timeout_seconds
-        )
-        await _GracefulServer(config).serve()
+    listener = bind_listener(host, port)  # a busy port is told before anything opens
+    with listener:
+        async with open_server(settings, exposure=exposure, transport="http", resource_url=resource) as app:
+            asgi = http_app_for(app, settings, resource, host)
+            config = uvicorn_config(
+                asgi, host=host, port=port, header_timeout=settings.http.header_timeout_seconds
+            )
+            await _GracefulServer(config).serve(sockets=[listener])
