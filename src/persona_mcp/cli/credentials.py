@@ -43,6 +43,7 @@ from persona_mcp.auth.credentials.secretbox import (
     generate_key,
     write_key_file,
 )
+from persona_mcp.auth.credentials.store import stored_key_ids
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.events import AdminEventSink
 from persona_mcp.auth.scopes import UnknownScopeError, parse_scopes
@@ -79,9 +80,16 @@ def _actor() -> str:
         return f"cli:uid-{os.getuid()}"
 
 
+async def _secret_box(store: Store, settings: Settings) -> SecretBox:
+    """The secret box, never a new key while stored credentials need the old one."""
+    return load_secret_box(settings.secret_key, settings.data_dir, stored_key_ids=await stored_key_ids(store))
+
+
 def _run(work: Callable[[], Awaitable[_T]]) -> _T:
     try:
         return anyio.run(work)
+    except OperatorError:
+        raise  # one line with its fix, exit status 2 (persona_mcp.cli.main)
     except (
         _CommandError,
         CredentialUnavailableError,
@@ -201,7 +209,7 @@ def add(
     async def work() -> CredentialInfo:
         settings = load_settings()
         async with _database(settings) as store:
-            box = load_secret_box(settings.secret_key, settings.data_dir)
+            box = await _secret_box(store, settings)
             async with _audit(store, settings) as sink:
                 credentials = CredentialStore(store, box, events=sink)
                 if api_key_stdin:
@@ -256,7 +264,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
     async def work() -> list[CredentialInfo]:
         settings = load_settings()
         async with _database(settings) as store:
-            box = load_secret_box(settings.secret_key, settings.data_dir)
+            box = await _secret_box(store, settings)
             from persona_mcp.auth.events import DiscardEvents
 
             # Listing changes nothing, so it needs no audit sink.
@@ -310,7 +318,7 @@ def test(
 
         settings = load_settings()
         async with _database(settings) as store:
-            box = load_secret_box(settings.secret_key, settings.data_dir)
+            box = await _secret_box(store, settings)
             async with _audit(store, settings) as sink:
                 resolver = CredentialResolver(store, box, settings=settings, events=sink)
                 provider = await resolver.provider_for(env, principal or "")
@@ -372,7 +380,7 @@ def remove(credential_id: Annotated[str, typer.Argument(help="Credential id (cre
     async def work() -> CredentialInfo:
         settings = load_settings()
         async with _database(settings) as store:
-            box = load_secret_box(settings.secret_key, settings.data_dir)
+            box = await _secret_box(store, settings)
             async with _audit(store, settings) as sink:
                 return await CredentialStore(store, box, events=sink).remove(credential_id, actor=_actor())
 

@@ -7,12 +7,14 @@ of it on exit. Tests pass a sandbox transport, a store or a clock; production pa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx2
 import mcp_types as types
 import structlog
@@ -22,7 +24,7 @@ import persona_mcp
 from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
 from persona_mcp.audit.checkpoint import checkpoint_anchor
 from persona_mcp.auth.callers import CallerResolver
-from persona_mcp.auth.credentials import open_credential_resolver
+from persona_mcp.auth.credentials import CredentialStore, open_credential_resolver
 from persona_mcp.auth.grants import GrantStore
 from persona_mcp.auth.jwt import JwtVerifier
 from persona_mcp.auth.ratelimit import GrantRateLimiter
@@ -36,12 +38,16 @@ from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
 from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.resources import FileResources
 from persona_mcp.server.session_info import session_info_from_context
+from persona_mcp.server.startup_checks import StartupWarning, log_warnings, startup_warnings
 from persona_mcp.server.upstream_windows import ledger_for
 from persona_mcp.store import Store, create_store, serving_bounds, upgrade
 from persona_mcp.tools.mcp_schema import to_mcp_tool
 from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
 
 log = structlog.get_logger("persona_mcp.server")
+
+#: How old the checks /healthz shows may be (a few small queries; concurrent probes share one run).
+RECHECK_SECONDS = 0.0
 
 
 @dataclass(slots=True)
@@ -57,15 +63,34 @@ class PersonaMcp:
     callers: CallerResolver
     caller_source: CallerSource
     instance_id: str
+    #: States found at start (or at the last re-check) in which calls will fail; /healthz: `degraded`.
+    warnings: list[StartupWarning] = field(default_factory=list)
+    recheck: Callable[[], Awaitable[list[StartupWarning]]] | None = None
+    credential_store: CredentialStore | None = None
+    checked_at: float = 0.0
+    _recheck_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     def health(self) -> dict[str, Any]:
         audit = self.audit.health
+        status = "unavailable" if not audit.ok else "degraded" if self.warnings else "ok"
         return {
-            "status": "ok" if audit.ok else "unavailable",
+            "status": status,
             "audit": {"ok": audit.ok, "reason": audit.reason, "spooled": self.audit.spooled},
+            "warnings": [warning.as_dict() for warning in self.warnings],
             "version": persona_mcp.__version__,
             "instance": self.instance_id,
         }
+
+    async def refresh_warnings(self, *, max_age_s: float = RECHECK_SECONDS) -> None:
+        """Re-run the start-up checks if the last run is older than `max_age_s` (a grant created since, a
+        credential added), so /healthz does not stay degraded until a restart."""
+        if self.recheck is None or time.monotonic() - self.checked_at < max_age_s:
+            return
+        async with self._recheck_lock:  # concurrent probes share one run
+            if time.monotonic() - self.checked_at < max_age_s:
+                return
+            self.warnings = await self.recheck()
+            self.checked_at = time.monotonic()
 
 
 def build_lowlevel_server(
@@ -196,6 +221,20 @@ async def open_server(
         else:
             caller_source = StaticTokenCallers(resolver, token)
         server = build_lowlevel_server(pipeline, caller_source, transport, FileResources(files, pipeline))
+
+        async def check() -> list[StartupWarning]:
+            return await startup_warnings(
+                settings=settings,
+                transport=transport,
+                grants=grants,
+                callers=resolver,
+                credentials=credentials.credentials,
+                stdio_token=token,
+                now=datetime.now(UTC),
+            )
+
+        warnings = await check()
+        log_warnings(warnings)
         log.info("server ready", tools=len(exposed), transport=transport, instance=instance)
         yield PersonaMcp(
             settings=settings,
@@ -207,6 +246,10 @@ async def open_server(
             callers=resolver,
             caller_source=caller_source,
             instance_id=instance,
+            warnings=warnings,
+            recheck=check,
+            credential_store=credentials.credentials,
+            checked_at=time.monotonic(),
         )
 
 

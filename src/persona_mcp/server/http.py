@@ -114,6 +114,7 @@ def _add_sessions(report: dict[str, Any], request: Request, *, open_sessions: in
     else:
         report.pop("version", None)
         report.pop("instance", None)
+        report.pop("warnings", None)  # they name grants and environments
 
 
 def _readiness_report(ok: bool, reason: str | None, request: Request, instance: str) -> dict[str, Any]:
@@ -172,8 +173,10 @@ def build_http_app(
     )
 
     async def healthz(request: Request) -> JSONResponse:
+        await app.refresh_warnings()
         report = app.health()
-        status_code = 200 if report["status"] == "ok" else 503
+        # Degraded still serves (200): a warning names calls that will fail, not the server itself.
+        status_code = 503 if report["status"] == "unavailable" else 200
         _add_sessions(report, request, open_sessions=ledger.open_count(), limit=limits.max_sessions)
         return JSONResponse(report, status_code=status_code)
 
