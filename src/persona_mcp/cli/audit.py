@@ -380,11 +380,9 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
 
 def _tool_activities() -> dict[str, str]:
     """Each tool's declared activity, for the OCSF export (the audit package cannot import the tools)."""
-    from persona_mcp.tools import CATALOGUE
-    from persona_mcp.tools.saved_files import READ_RESOURCE
-    from persona_mcp.tools.spec import Activity
+    from persona_mcp.tools.activities import tool_activities
 
-    return {spec.name: spec.api_activity.value for spec in CATALOGUE} | {READ_RESOURCE: Activity.READ.value}
+    return tool_activities()
 
 
 @app.command("export")
@@ -449,3 +447,50 @@ def pubkey_command(
         output.write_text(pem)
     typer.echo(pem, nl=False)
     typer.echo(f"fingerprint: sha256:{key_id(public)}")
+
+
+@app.command("forward")
+def forward_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="Deliver every record recorded so far, then exit.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (with --once).")] = False,
+) -> None:
+    """Forward audit records to the SIEM sink (PERSONA_MCP_SIEM_*) as OCSF JSON, from a durable cursor.
+
+    Runs until interrupted (the server does the same in the background when a sink is configured); a
+    restart resumes after the last record the sink accepted.
+    """
+    from persona_mcp.audit.forwarding import Forwarder, open_sink
+
+    settings = load_settings()
+    sink = open_sink(settings.siem)  # a ConfigError when no sink or URL is set
+
+    async def work(store: Store, _settings: Settings) -> dict[str, int]:
+        forwarder = Forwarder(
+            store,
+            sink,
+            name=settings.siem.name,
+            batch_size=settings.siem.batch_size,
+            poll_seconds=settings.siem.poll_seconds,
+            retry_max_seconds=settings.siem.retry_max_seconds,
+            activities=_tool_activities(),
+        )
+        if once:
+            try:
+                delivered = await forwarder.drain()
+            finally:
+                await sink.aclose()
+            return {"delivered": delivered, "cursor": forwarder.state.cursor}
+        await forwarder.run()
+        return {"delivered": forwarder.state.delivered, "cursor": forwarder.state.cursor}
+
+    try:
+        result = _run(work)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        delivered, cursor = result["delivered"], result["cursor"]
+        typer.echo(f"delivered {delivered} record(s) to the {sink.name} sink; cursor at seq {cursor}")

@@ -23,6 +23,7 @@ from mcp.server.lowlevel import Server
 import persona_mcp
 from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
 from persona_mcp.audit.checkpoint import checkpoint_anchor
+from persona_mcp.audit.forwarding import Forwarder, open_sink
 from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import CredentialStore, open_credential_resolver
 from persona_mcp.auth.grants import GrantStore
@@ -67,19 +68,25 @@ class PersonaMcp:
     warnings: list[StartupWarning] = field(default_factory=list)
     recheck: Callable[[], Awaitable[list[StartupWarning]]] | None = None
     credential_store: CredentialStore | None = None
+    #: SIEM forwarding running in the background, when a sink is configured.
+    forwarder: Forwarder | None = None
     checked_at: float = 0.0
     _recheck_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     def health(self) -> dict[str, Any]:
         audit = self.audit.health
-        status = "unavailable" if not audit.ok else "degraded" if self.warnings else "ok"
-        return {
-            "status": status,
+        forwarding = self.forwarder.state if self.forwarder is not None else None
+        degraded = bool(self.warnings) or (forwarding is not None and not forwarding.sink_up)
+        report: dict[str, Any] = {
+            "status": "unavailable" if not audit.ok else "degraded" if degraded else "ok",
             "audit": {"ok": audit.ok, "reason": audit.reason, "spooled": self.audit.spooled},
             "warnings": [warning.as_dict() for warning in self.warnings],
             "version": persona_mcp.__version__,
             "instance": self.instance_id,
         }
+        if forwarding is not None:
+            report["siem"] = {"sink": forwarding.sink, "up": forwarding.sink_up, "lag": forwarding.lag}
+        return report
 
     async def refresh_warnings(self, *, max_age_s: float = RECHECK_SECONDS) -> None:
         """Re-run the start-up checks if the last run is older than `max_age_s` (a grant created since, a
@@ -235,6 +242,9 @@ async def open_server(
 
         warnings = await check()
         log_warnings(warnings)
+        forwarder = None
+        if settings.siem.enabled:
+            forwarder = await _start_forwarding(stack, store, settings)
         log.info("server ready", tools=len(exposed), transport=transport, instance=instance)
         yield PersonaMcp(
             settings=settings,
@@ -249,8 +259,30 @@ async def open_server(
             warnings=warnings,
             recheck=check,
             credential_store=credentials.credentials,
+            forwarder=forwarder,
             checked_at=time.monotonic(),
         )
+
+
+async def _start_forwarding(stack: AsyncExitStack, store: Store, settings: Settings) -> Forwarder:
+    """SIEM forwarding as a background task of the server: it only reads the audit log, so a sink that is
+    down delays forwarding (the lag grows) and never a tool call."""
+    from persona_mcp.tools.activities import tool_activities
+
+    siem = settings.siem
+    forwarder = Forwarder(
+        store,
+        open_sink(siem),
+        name=siem.name,
+        batch_size=siem.batch_size,
+        poll_seconds=siem.poll_seconds,
+        retry_max_seconds=siem.retry_max_seconds,
+        activities=tool_activities(),
+    )
+    tasks = await stack.enter_async_context(anyio.create_task_group())
+    stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop forwarding, then leave the group
+    tasks.start_soon(forwarder.run)
+    return forwarder
 
 
 class _NoCredential:
