@@ -7,8 +7,9 @@ of it on exit. Tests pass a sandbox transport, a store or a clock; production pa
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import httpx2
 import mcp_types as types
 import structlog
 from mcp.server.lowlevel import Server
+from prometheus_client.core import Metric
 
 import persona_mcp
 from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
@@ -36,6 +38,7 @@ from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticT
 from persona_mcp.server.errors import Refusal
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
 from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
+from persona_mcp.server.observe import Observer, configure_tracing, gauge
 from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.resources import FileResources
 from persona_mcp.server.session_info import session_info_from_context
@@ -70,6 +73,8 @@ class PersonaMcp:
     credential_store: CredentialStore | None = None
     #: SIEM forwarding running in the background, when a sink is configured.
     forwarder: Forwarder | None = None
+    #: Metrics, traces and the per-call log line.
+    observer: Observer | None = None
     checked_at: float = 0.0
     _recheck_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
@@ -101,7 +106,11 @@ class PersonaMcp:
 
 
 def build_lowlevel_server(
-    pipeline: CallPipeline, callers: CallerSource, transport: str, files: FileResources
+    pipeline: CallPipeline,
+    callers: CallerSource,
+    transport: str,
+    files: FileResources,
+    observer: Observer | None = None,
 ) -> Server[Any]:
     """The SDK's low-level Server, whose list handlers see the request (per-caller listing).
 
@@ -113,13 +122,14 @@ def build_lowlevel_server(
         return types.ListToolsResult(tools=[tools_by_name[spec.name] for spec in pipeline.visible_to(caller)])
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        caller = await callers.current(ctx)
-        session = session_info_from_context(ctx, transport)
-        refusal = await callers.refusal(ctx) if caller is None else None
-        try:
-            return await pipeline.call(caller, params.name, params.arguments, session, refusal=refusal)
-        except Refusal as refusal:
-            raise refusal.to_mcp() from None
+        with observer.tool_call(params.name) if observer is not None else contextlib.nullcontext():
+            caller = await callers.current(ctx)
+            session = session_info_from_context(ctx, transport)
+            refusal = await callers.refusal(ctx) if caller is None else None
+            try:
+                return await pipeline.call(caller, params.name, params.arguments, session, refusal=refusal)
+            except Refusal as refusal:
+                raise refusal.to_mcp() from None
 
     async def on_list_resources(
         ctx: Any, params: types.PaginatedRequestParams | None
@@ -165,9 +175,11 @@ async def open_server(
     instance_id: str | None = None,
     resource_url: str | None = None,
     jwks_transport: httpx2.AsyncBaseTransport | None = None,
+    observer: Observer | None = None,
 ) -> AsyncIterator[PersonaMcp]:
     """Open every collaborator, yield the assembled server, close everything on exit."""
     exposed = exposed_tools(exposure or ExposureOptions())  # unknown names fail before anything opens
+    configure_tracing()  # OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (once per process)
     instance = instance_id or default_instance_id(settings.data_dir)
     async with AsyncExitStack() as stack:
         create_private_dir(settings.data_dir)
@@ -209,6 +221,8 @@ async def open_server(
             rate_gate=RateGate(ledger_for(store)),
         )
         stack.push_async_callback(persona.aclose)
+        observer = observer or Observer(known_tools=[spec.name for spec in exposed])
+        persona.wrap_transports(observer.wrap_transport)
         pipeline = CallPipeline(
             exposed=exposed,
             persona=persona,
@@ -219,6 +233,7 @@ async def open_server(
             audit_reader=AuditLogReader.for_log(audit),
             clock=lambda: datetime.now(UTC),
             files=files,
+            observer=observer,
         )
         token = settings.token.get_secret_value() if settings.token else None
         if callers is not None:
@@ -227,7 +242,9 @@ async def open_server(
             caller_source = BearerTokenCallers(resolver)
         else:
             caller_source = StaticTokenCallers(resolver, token)
-        server = build_lowlevel_server(pipeline, caller_source, transport, FileResources(files, pipeline))
+        server = build_lowlevel_server(
+            pipeline, caller_source, transport, FileResources(files, pipeline), observer
+        )
 
         async def check() -> list[StartupWarning]:
             return await startup_warnings(
@@ -245,6 +262,7 @@ async def open_server(
         forwarder = None
         if settings.siem.enabled:
             forwarder = await _start_forwarding(stack, store, settings)
+        observer.add_gauges(lambda: _state_gauges(audit, forwarder))
         log.info("server ready", tools=len(exposed), transport=transport, instance=instance)
         yield PersonaMcp(
             settings=settings,
@@ -260,7 +278,27 @@ async def open_server(
             recheck=check,
             credential_store=credentials.credentials,
             forwarder=forwarder,
+            observer=observer,
             checked_at=time.monotonic(),
+        )
+
+
+def _state_gauges(audit: AuditLog, forwarder: Forwarder | None) -> Iterator[Metric]:
+    """The audit log's and SIEM forwarding's state, read at each scrape."""
+    health = audit.health
+    yield gauge("persona_mcp_audit_ok", "1 while the audit log accepts appends.", 1.0 if health.ok else 0.0)
+    yield gauge("persona_mcp_audit_queue_depth", "Appends queued for the audit writer.", audit.queue_depth)
+    yield gauge("persona_mcp_audit_spooled_records", "Outcomes waiting in the local spool.", audit.spooled)
+    if forwarder is not None:
+        state, sink = forwarder.state, {"sink": forwarder.state.sink}
+        yield gauge(
+            "persona_mcp_siem_lag_records", "Audit records not yet accepted by the sink.", state.lag, sink
+        )
+        yield gauge(
+            "persona_mcp_siem_up", "1 while the last delivery to the sink succeeded.", state.sink_up, sink
+        )
+        yield gauge(
+            "persona_mcp_siem_cursor_seq", "Seq of the last record the sink accepted.", state.cursor, sink
         )
 
 

@@ -40,9 +40,11 @@ from starlette.routing import Route
 from persona_mcp.audit import AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.scopes import Scope
-from persona_mcp.config import HttpSettings
+from persona_mcp.config import HttpSettings, MetricsSettings
 from persona_mcp.server.app import PersonaMcp
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
+from persona_mcp.server.metrics_http import metrics_endpoint
+from persona_mcp.server.observe import gauge
 from persona_mcp.server.rebinding import RebindingGuard, allowed_headers
 from persona_mcp.server.refusals import DenialWriter, RecordRefusedRequests, RefusalAggregator
 from persona_mcp.server.session_guard import OpeningRefusalRecorder, SessionGuard, SessionLedger
@@ -134,8 +136,10 @@ def build_http_app(
     resource: str,
     authorization_servers: list[str],
     limits: HttpSettings | None = None,
+    metrics: MetricsSettings | None = None,
 ) -> Starlette:
-    """The ASGI app serving one assembled server over streamable HTTP."""
+    """The ASGI app serving one assembled server over streamable HTTP (and `/metrics` on the same port
+    when a metrics token is set and no separate metrics address is)."""
     limits = limits or HttpSettings()
     security = allowed_headers(resource, hosts=limits.allowed_hosts, origins=limits.allowed_origins)
     manager = StreamableHTTPSessionManager(
@@ -145,6 +149,13 @@ def build_http_app(
         max_sessions=limits.max_sessions,
     )
     ledger = SessionLedger(idle_timeout=limits.session_idle_timeout_seconds)
+    if app.observer is not None:
+        app.observer.add_gauges(
+            lambda: [
+                gauge("persona_mcp_sessions_open", "Open MCP sessions over HTTP.", ledger.open_count()),
+                gauge("persona_mcp_sessions_limit", "Most MCP sessions open at once.", limits.max_sessions),
+            ]
+        )
     resource_any = AnyHttpUrl(resource)
     metadata_url = str(build_resource_metadata_url(resource_any))
     tool_scopes: dict[str, Scope] = {spec.name: spec.scope for spec in app.pipeline.exposed}
@@ -190,6 +201,13 @@ def build_http_app(
         Route("/healthz", endpoint=healthz, methods=["GET"]),
         Route("/readyz", endpoint=readyz, methods=["GET"]),
     ]
+    if (
+        metrics is not None
+        and metrics.token is not None
+        and metrics.bind is None
+        and app.observer is not None
+    ):
+        routes.append(metrics_endpoint(app.observer, metrics))
     routes.extend(
         create_protected_resource_routes(
             resource_url=resource_any,

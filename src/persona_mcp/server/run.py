@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
+import anyio
 import uvicorn
 from starlette.applications import Starlette
 
@@ -16,6 +19,8 @@ from persona_mcp.config import Settings
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.http import build_http_app, resource_url
+from persona_mcp.server.metrics_http import metrics_app
+from persona_mcp.server.observe import Observer
 from persona_mcp.server.serving import bind_listener, uvicorn_config
 
 
@@ -52,7 +57,12 @@ def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str =
         parts = urlsplit(resource)
         issuers = [f"{parts.scheme}://{parts.netloc}/"]
     return build_http_app(
-        app, verifier=verifier, resource=resource, authorization_servers=issuers, limits=settings.http
+        app,
+        verifier=verifier,
+        resource=resource,
+        authorization_servers=issuers,
+        limits=settings.http,
+        metrics=settings.metrics,
     )
 
 
@@ -62,10 +72,37 @@ async def run_http(
     """Serve streamable HTTP at /mcp until interrupted."""
     resource = public_url or settings.oauth.resource_url or resource_url(host, port)
     listener = bind_listener(host, port)  # a busy port is told before anything opens
-    with listener:
+    metrics_address = settings.metrics.address
+    with contextlib.ExitStack() as sockets:
+        sockets.enter_context(listener)
+        metrics_listener = None
+        if metrics_address is not None:
+            metrics_listener = sockets.enter_context(
+                bind_listener(*metrics_address, option="PERSONA_MCP_METRICS_BIND")
+            )
         async with open_server(settings, exposure=exposure, transport="http", resource_url=resource) as app:
             asgi = http_app_for(app, settings, resource, host)
             config = uvicorn_config(
                 asgi, host=host, port=port, header_timeout=settings.http.header_timeout_seconds
             )
-            await _GracefulServer(config).serve(sockets=[listener])
+            async with anyio.create_task_group() as tasks:
+                if metrics_listener is not None and app.observer is not None:
+                    tasks.start_soon(serve_metrics, app.observer, settings, metrics_listener)
+                await _GracefulServer(config).serve(sockets=[listener])
+                tasks.cancel_scope.cancel()
+
+
+async def serve_metrics(observer: Observer, settings: Settings, listener: socket.socket) -> None:
+    """The separate `/metrics` listener (`PERSONA_MCP_METRICS_BIND`), until cancelled."""
+    address = settings.metrics.address
+    assert address is not None
+    config = uvicorn_config(metrics_app(observer, settings.metrics), host=address[0], port=address[1])
+    await _SignalFreeServer(config).serve(sockets=[listener])
+
+
+class _SignalFreeServer(uvicorn.Server):
+    """A second listener in the process: the main server owns SIGINT/SIGTERM, this one is cancelled."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
