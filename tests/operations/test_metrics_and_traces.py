@@ -167,7 +167,7 @@ async def test_an_upstream_error_is_logged_at_warning_level(tmp_path: Path) -> N
             async with Client(app.server) as client:
                 result = await client.call_tool("get_account", {"account_id": "act_doesnotexist1234"})
     assert result.is_error
-    warned = [entry for entry in logs if entry["event"] == "upstream error"]
+    warned = [entry for entry in logs if entry["event"] == "persona.upstream_error"]
     assert warned and warned[0]["log_level"] == "warning" and warned[0]["status"] == 404
 
 

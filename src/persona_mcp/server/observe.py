@@ -216,7 +216,7 @@ class _ObservedTransport(httpx2.AsyncBaseTransport):
                 span.set_attribute("error.type", type(exc).__name__)
                 span.set_status(Status(StatusCode.ERROR))
                 upstream_log.warning(
-                    "upstream request failed", method=method, path=path, error=type(exc).__name__
+                    "persona.upstream_failed", method=method, path=path, error=type(exc).__name__
                 )
                 raise
             status = response.status_code
@@ -227,7 +227,7 @@ class _ObservedTransport(httpx2.AsyncBaseTransport):
                 observer.upstream_throttled.inc()
             if status >= 400:
                 span.set_status(Status(StatusCode.ERROR))
-                upstream_log.warning("upstream error", method=method, path=path, status=status)
+                upstream_log.warning("persona.upstream_error", method=method, path=path, status=status)
             return response
 
     async def aclose(self) -> None:
