@@ -16,6 +16,8 @@ from pathlib import Path
 import anyio
 import pytest
 from mcp import Client
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from tests.audit._support import fill
 from tests.operations._cli import clean_env, run_cli
 from tests.operations._sinks import assert_at_least_once_in_order, http_collector, syslog_listener
@@ -25,7 +27,7 @@ from persona_mcp.audit.forwarding import Forwarder
 from persona_mcp.audit.forwarding.sinks import FileSink
 from persona_mcp.config import SiemSettings
 from persona_mcp.sandbox.transport import SandboxTransport
-from persona_mcp.server.app import open_server
+from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.callers import StaticTokenCallers
 from persona_mcp.server.serving import free_port
 from persona_mcp.store import create_store, upgrade
@@ -129,6 +131,20 @@ async def test_the_file_sink_rotates_by_size_and_keeps_every_record(tmp_path: Pa
     assert seqs == list(range(1, 61))
 
 
+def _lag_metric(app: PersonaMcp) -> int:
+    """The lag as Prometheus scrapes it (the server's own registry, parsed by prometheus_client)."""
+    assert app.observer is not None
+    text = generate_latest(app.observer.registry).decode()
+    values = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "persona_mcp_siem_lag_records" and sample.labels == {"sink": "webhook"}
+    ]
+    assert len(values) == 1
+    return int(values[0])
+
+
 @pytest.mark.anyio
 async def test_with_the_sink_down_calls_go_on_and_the_lag_grows_then_drains(tmp_path: Path) -> None:
     port = free_port()  # nothing listens here yet
@@ -153,7 +169,7 @@ async def test_with_the_sink_down_calls_go_on_and_the_lag_grows_then_drains(tmp_
                 with anyio.fail_after(30):  # the forwarder has seen the new record and failed to send it
                     while state.head <= seen or state.failures == 0:
                         await anyio.sleep(0.02)
-                lags.append(state.lag)
+                lags.append(_lag_metric(app))
         assert app.forwarder.state.sink_up is False
         assert app.health()["status"] == "degraded" and app.health()["siem"]["up"] is False
         assert lags == sorted(lags) and lags[-1] > lags[0] > 0
@@ -162,4 +178,5 @@ async def test_with_the_sink_down_calls_go_on_and_the_lag_grows_then_drains(tmp_
                 while app.forwarder.state.lag > 0 or not app.forwarder.state.sink_up:
                     await anyio.sleep(0.02)
             head = app.forwarder.state.head
+            assert _lag_metric(app) == 0
         assert_at_least_once_in_order(received, range(1, head + 1))
