@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
@@ -20,8 +21,6 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
 
 from persona_mcp.audit import AuditRecord, PiiDigester
 from persona_mcp.audit.admin import open_admin_sink
@@ -29,8 +28,16 @@ from persona_mcp.audit.checkpoint import Checkpoint, append_external, checkpoint
 from persona_mcp.audit.export import ExportFormat, render_lines_async
 from persona_mcp.audit.keys import existing_public_key, key_id, load_public_pem, load_signing_key, public_pem
 from persona_mcp.audit.keys import signing_key_path as _signing_key_path
-from persona_mcp.audit.query import AuditFilter, iter_records, query_records, tail
+from persona_mcp.audit.query import (
+    AuditFilter,
+    call_ids_starting_with,
+    count_records,
+    iter_records,
+    query_records,
+    tail,
+)
 from persona_mcp.audit.verify import VerifyReport, VerifyStatus, verify_log
+from persona_mcp.cli.output import print_fields, print_rows
 from persona_mcp.config import Settings, load_settings
 from persona_mcp.operator_error import OperatorError
 from persona_mcp.store import Store, create_store, upgrade
@@ -93,47 +100,22 @@ def _one_of(value: str | None, allowed: tuple[str, ...], option: str) -> str | N
     )
 
 
-#: C0 and C1 control characters and DEL: a terminal would act on them (colours, titles, hyperlinks).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_COLUMNS = ("seq", "time (UTC)", "kind", "principal", "tool", "decision", "outcome", "objects", "call")
 
 
-def _cell(value: str) -> Text:
-    """A table cell that shows a caller-chosen value as it is: never read as Rich markup, controls visible.
-
-    Tool names, principals and ids come from callers; a plain string cell would be parsed as markup, so a
-    tool name like `[link=http://evil]x[/link]` would become a terminal hyperlink.
-    """
-    return Text(_CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), value))
-
-
-def _table(records: list[AuditRecord]) -> Table:
-    table = Table(show_lines=False)
-    for column in (
-        "seq",
-        "time (UTC)",
-        "kind",
-        "principal",
-        "tool",
-        "decision",
-        "outcome",
-        "objects",
-        "call",
-    ):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        cells = (
-            str(r.seq),
-            r.timestamp[:23],
-            r.kind,
-            r.principal or r.actor or "",
-            r.tool or r.target or "",
-            r.decision or "",
-            r.outcome or "",
-            " ".join(r.object_ids),
-            (r.call_id or "")[:12],
-        )
-        table.add_row(*(_cell(cell) for cell in cells))
-    return table
+def _row(r: AuditRecord) -> tuple[str, ...]:
+    """One record's cells; the call id in full (a prefix is for typing, `audit show` takes any unique one)."""
+    return (
+        str(r.seq),
+        r.timestamp[:23],
+        r.kind,
+        r.principal or r.actor or "",
+        r.tool or r.target or "",
+        r.decision or "",
+        r.outcome or "",
+        " ".join(r.object_ids),
+        r.call_id or "",
+    )
 
 
 def _emit(records: list[AuditRecord], as_json: bool) -> None:
@@ -141,9 +123,7 @@ def _emit(records: list[AuditRecord], as_json: bool) -> None:
         for record in records:
             typer.echo(record.model_dump_json())
     else:
-        # Piped output keeps whole ids on one line instead of folding them to the default 80 columns.
-        console = _console if sys.stdout.isatty() else Console(width=200)
-        console.print(_table(records))
+        print_rows(_COLUMNS, [_row(record) for record in records])
 
 
 @app.command("tail")
@@ -177,7 +157,9 @@ def query_command(
     decision: Annotated[str | None, typer.Option(help="allowed or denied.")] = None,
     outcome: Annotated[str | None, typer.Option(help="ok, error or unknown.")] = None,
     object_id: Annotated[str | None, typer.Option("--object", help="Persona object id touched.")] = None,
-    call_id: Annotated[str | None, typer.Option("--call", help="Call id (intent and outcome).")] = None,
+    call_id: Annotated[
+        str | None, typer.Option("--call", help="Call id, or a unique prefix of one (intent and outcome).")
+    ] = None,
     since: Annotated[
         str | None, typer.Option(help="ISO time or span back from now (7d, 12h), inclusive.")
     ] = None,
@@ -216,9 +198,67 @@ def query_command(
             unresolved=unresolved,
             digests=digests,
         )
-        _emit(await query_records(store, flt, limit=limit), as_json)
+        if call_id is not None:
+            flt = replace(flt, call_id=await _full_call_id(store, call_id))
+        found = await query_records(store, flt, limit=limit)
+        total = await count_records(store, flt)
+        _emit(found, as_json)
+        if not as_json:  # JSON lines stay JSON lines; a person reads how much the limit left out
+            more = f"; --limit {total} shows them all" if total > len(found) else ""
+            typer.echo(f"showing {len(found)} of {total} matching record(s){more}")
 
     _run(work)
+
+
+async def _full_call_id(store: Store, given: str) -> str:
+    """The call id `given` names: itself, or the one call id it is a unique prefix of."""
+    matches = await call_ids_starting_with(store, given, limit=6)
+    if given in matches:
+        return given
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise OperatorError(
+            f"no recorded call id starts with {given[:40]!r}",
+            "check the id (`audit query` shows them in full)",
+        )
+    shown = ", ".join(matches[:5])
+    raise OperatorError(
+        f"call id prefix {given[:40]!r} is ambiguous: it starts {shown}{', ...' if len(matches) > 5 else ''}",
+        "give more characters of the call id",
+    )
+
+
+@app.command("show")
+def show_command(
+    which: Annotated[str, typer.Argument(help="A record's seq, or a call id (or a unique prefix of one).")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+) -> None:
+    """Show one record in full (by seq), or every record of one call (by call id or prefix)."""
+
+    async def work(store: Store, _settings: Settings) -> list[AuditRecord]:
+        if which.isdigit():
+            found = await query_records(store, AuditFilter(seq=int(which)), limit=1)
+            if not found:
+                raise OperatorError(
+                    f"there is no record with seq {which}", "`audit tail` shows the newest seqs"
+                )
+            return found
+        call = await _full_call_id(store, which)
+        return await query_records(store, AuditFilter(call_id=call), limit=None)
+
+    records = _run(work)
+    if as_json:
+        _emit(records, as_json=True)
+        return
+    for index, record in enumerate(records):
+        if index:
+            typer.echo("")
+        fields = record.model_dump(mode="json", exclude_none=True)
+        print_fields(
+            [(key, value if isinstance(value, str) else json.dumps(value)) for key, value in fields.items()],
+            title=f"seq {record.seq}",
+        )
 
 
 def _trusted_keys(settings: Settings, pubkeys: list[Path]) -> list[Ed25519PublicKey]:
@@ -396,23 +436,40 @@ def export_command(
         Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")
     ] = None,
 ) -> None:
-    """Export records (arguments stay digested)."""
+    """Export records (arguments stay digested); a progress bar on a terminal, the count at the end."""
     flt = AuditFilter(since=_parse_time(since, "--since"), until=_parse_time(until, "--until"))
+    # A bar only where someone watches it: stderr is a terminal and the records do not go to it.
+    show_progress = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
 
-    async def work(store: Store, _settings: Settings) -> None:
+    async def work(store: Store, _settings: Settings) -> int:
+        exported = 0
+        total = await count_records(store, flt) if show_progress else None
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        progress = Progress(*columns, console=_err, transient=True, disable=not show_progress)
+        task = progress.add_task("exporting", total=total)
+
+        async def counted() -> AsyncIterator[AuditRecord]:
+            nonlocal exported
+            async for record in iter_records(store, flt):
+                exported += 1
+                if exported % 500 == 0:
+                    progress.update(task, completed=exported)
+                yield record
+
         stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
         try:
-            async for line in render_lines_async(
-                iter_records(store, flt), fmt, activities=_tool_activities()
-            ):
-                stream.write(line)
+            with progress:
+                async for line in render_lines_async(counted(), fmt, activities=_tool_activities()):
+                    stream.write(line)
         finally:
             if output:
                 stream.close()
+        return exported
 
-    _run(work)
-    if output:
-        _err.print(f"wrote {output}")
+    exported = _run(work)
+    if output or sys.stderr.isatty():  # never mixed into an export piped from stdout and stderr together
+        where = f" to {output}" if output else ""
+        _err.print(f"exported {exported} record(s){where}", highlight=False)
 
 
 @app.command("checkpoint")
