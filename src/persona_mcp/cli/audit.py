@@ -473,7 +473,12 @@ def export_command(
 
 
 @app.command("checkpoint")
-def checkpoint_command() -> None:
+def checkpoint_command(
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Accepted for scripts: the signed checkpoint is printed as JSON anyway."),
+    ] = False,
+) -> None:
     """Sign a checkpoint at the current head now (also kept outside the database, see docs/audit.md)."""
 
     async def work(store: Store, settings: Settings) -> Checkpoint | None:
@@ -495,6 +500,7 @@ def checkpoint_command() -> None:
 @app.command("pubkey")
 def pubkey_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the PEM to this file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="PEM and fingerprint as one JSON object.")] = False,
 ) -> None:
     """Print the checkpoint-signing public key (PEM) and its fingerprint, for outside verifiers."""
     settings = load_settings()
@@ -502,6 +508,9 @@ def pubkey_command(
     pem = public_pem(public)
     if output:
         output.write_text(pem)
+    if as_json:
+        typer.echo(json.dumps({"public_key_pem": pem, "fingerprint": f"sha256:{key_id(public)}"}))
+        return
     typer.echo(pem, nl=False)
     typer.echo(f"fingerprint: sha256:{key_id(public)}")
 
