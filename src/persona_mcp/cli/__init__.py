@@ -78,6 +78,11 @@ class _Placeholder(TyperCommand):
         self.lazy = lazy
 
 
+def _is_cli_control(exc: BaseException) -> bool:
+    """Usage errors, exits and aborts of Click and Typer: they print and exit in their own way."""
+    return type(exc).__module__.startswith(("click.", "typer."))
+
+
 class _LazyGroup(TyperGroup):
     """The root group: lists placeholders, swaps in the real command once one is chosen."""
 
@@ -85,6 +90,17 @@ class _LazyGroup(TyperGroup):
         super().__init__(**attrs)
         for lazy in COMMANDS:
             self.add_command(_Placeholder(lazy), lazy.name)
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; a failure becomes one line and an exit status (see `main`), unless --debug."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if _debug or _is_cli_control(exc):
+                raise
+            from persona_mcp.cli.failures import report
+
+            raise typer.Exit(report(exc)) from None
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
