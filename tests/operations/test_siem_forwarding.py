@@ -23,14 +23,14 @@ from tests.operations._cli import clean_env, run_cli
 from tests.operations._sinks import assert_at_least_once_in_order, http_collector, syslog_listener
 
 from persona_mcp.audit import AuditLog
-from persona_mcp.audit.forwarding import Forwarder
+from persona_mcp.audit.forwarding import CursorStore, Forwarder
 from persona_mcp.audit.forwarding.sinks import FileSink
 from persona_mcp.config import SiemSettings
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.callers import StaticTokenCallers
 from persona_mcp.server.serving import free_port
-from persona_mcp.store import create_store, upgrade
+from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
 RECORDS = 120
@@ -180,3 +180,27 @@ async def test_with_the_sink_down_calls_go_on_and_the_lag_grows_then_drains(tmp_
             head = app.forwarder.state.head
             assert _lag_metric(app) == 0
         assert_at_least_once_in_order(received, range(1, head + 1))
+
+
+@pytest.mark.anyio
+async def test_the_cursor_only_moves_forward_and_a_new_forwarder_resumes_after_it(
+    store: Store, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="cursor-test")
+    try:
+        await fill(log, 10)
+    finally:
+        await log.aclose()
+    sink = FileSink(tmp_path / "out.jsonl", max_bytes=10_000_000, backups=2)
+    first = Forwarder(store, sink, name="siem-a", batch_size=4)
+    assert await first.step() == 4
+    cursor = CursorStore(store, "siem-a")
+    assert await cursor.load() == 4
+    await cursor.advance(2)  # a replica's late, older write never moves it back
+    assert await cursor.load() == 4
+    resumed = Forwarder(store, sink, name="siem-a", batch_size=100)
+    assert await resumed.drain() == 6 and await cursor.load() == 10
+    assert await Forwarder(store, sink, name="siem-b").drain() == 10, "each name has its own cursor"
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(line)["metadata"]["sequence"] for line in lines] == [*range(1, 11), *range(1, 11)]
