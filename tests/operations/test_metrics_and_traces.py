@@ -201,3 +201,32 @@ def test_a_separate_metrics_address_serves_metrics_only(tmp_path: Path) -> None:
     finally:
         os.kill(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_a_stdio_server_serves_metrics_on_its_own_address_only(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    env = clean_env(tmp_path, PERSONA_MCP_METRICS_BIND=f"127.0.0.1:{metrics_port}")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "persona_mcp.cli", "serve"],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                scraped = httpx2.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2)
+                break
+            except httpx2.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert scraped.status_code == 200
+        names = {family.name for family in text_string_to_metric_families(scraped.text)}
+        assert {"persona_mcp_tool_calls", "persona_mcp_audit_ok"} <= names
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()  # the session ends with its input
+        process.wait(timeout=30)
+    assert process.stdout is not None and process.stdout.read() == b"", "stdout carries JSON-RPC only"
