@@ -143,3 +143,16 @@ def test_grants_show_tools_lists_what_the_grant_opens(env: Path) -> None:
     _cli("grants", "revoke", grant_id)
     revoked = _cli("grants", "show", grant_id, "--tools")
     assert "the grant opens no tool (revoked)" in revoked.stdout
+
+
+def test_piped_grant_output_keeps_tokens_and_scope_lists_whole(env: Path) -> None:
+    scopes = "accounts:read,accounts:write,inquiries:read,inquiries:write,lists:read,lists:write,pii:read"
+    created = _cli(
+        "grants", "create", "--principal", "bot-" + "x" * 60, "--env", "sandbox", "--scopes", scopes
+    )
+    assert created.exit_code == 0, created.output
+    tokens = [line for line in created.stdout.splitlines() if line.startswith("pmcp_")]
+    assert len(tokens) == 1 and len(tokens[0].split("_")) >= 3 and " " not in tokens[0]
+    listed = _cli("grants", "list")
+    row = listed.stdout.splitlines()[1].split("\t")
+    assert row[3] == " ".join(sorted(scopes.split(","))), "the scope list whole, in one cell"

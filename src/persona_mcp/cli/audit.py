@@ -45,8 +45,9 @@ from persona_mcp.store import Store, create_store, upgrade
 app = typer.Typer(help="Inspect, verify and export the tamper-evident audit log.", no_args_is_help=True)
 
 _T = TypeVar("_T")
-_console = Console()
-_err = Console(stderr=True)
+# soft_wrap: a long line (an id, a report) is never folded into the next one, piped or not.
+_console = Console(soft_wrap=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 
 def _run(work: Callable[[Store, Settings], Awaitable[_T]]) -> _T:

@@ -54,8 +54,9 @@ def _logs_to_stderr() -> None:
 
 
 _T = TypeVar("_T")
-_stdout = Console()
-_stderr = Console(stderr=True)
+# soft_wrap: a token or a scope list is never folded into the next line, piped or not.
+_stdout = Console(soft_wrap=True)
+_stderr = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_EXPIRY = "90d"
 _USAGE_ERRORS = (
