@@ -6,12 +6,14 @@ the old one exist, and a call that fails for a configuration reason never says r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
 from mcp import Client
 from pydantic import SecretStr
+from sqlalchemy import update
 from structlog.testing import capture_logs
 from tests.operations._cli import clean_env, run_cli
 
@@ -28,6 +30,7 @@ from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.callers import StaticTokenCallers
 from persona_mcp.server.run import http_app_for
+from persona_mcp.store.schema.grants import grants as grants_table
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
 pytestmark = pytest.mark.anyio
@@ -71,22 +74,34 @@ async def test_a_missing_stdio_token_is_a_warning(tmp_path: Path) -> None:
         assert app.health()["status"] == "degraded"
 
 
-@pytest.mark.parametrize("state", ["revoked", "unknown"])
-async def test_a_revoked_or_unknown_stdio_token_is_a_warning(tmp_path: Path, state: str) -> None:
+@pytest.mark.parametrize("state", ["revoked", "expired", "unknown"])
+async def test_a_revoked_expired_or_unknown_stdio_token_is_a_warning(tmp_path: Path, state: str) -> None:
     settings = sandbox_settings(tmp_path)
     async with _open(settings) as app:  # type: ignore[attr-defined]
         await issue_grant(app, ["accounts:read"], principal="other")
         token = await issue_grant(app, ["accounts:read"])
+        grant = next(g for g in await app.grants.list_all() if g.principal == "test-agent")
         if state == "revoked":
-            grant = next(g for g in await app.grants.list_all() if g.principal == "test-agent")
             await app.grants.revoke(grant.id)
+        elif state == "expired":  # as time passing would leave it
+            async with app.store.engine.begin() as conn:
+                await conn.execute(
+                    update(grants_table)
+                    .where(grants_table.c.id == grant.id)
+                    .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+                )
         else:
             token = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     settings.token = SecretStr(token)
     async with _open(settings, "stdio") as app:  # type: ignore[attr-defined]
         assert _codes(app) == ["stdio_token_refused"]
         message = app.warnings[0].message
-        assert "revoked" in message if state == "revoked" else "secret does not match" in message
+        expected = {
+            "revoked": "grant revoked",
+            "expired": "grant expired",
+            "unknown": "secret does not match",
+        }
+        assert expected[state] in message
         assert token not in message
 
 
