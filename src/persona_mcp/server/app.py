@@ -176,6 +176,7 @@ async def open_server(
     resource_url: str | None = None,
     jwks_transport: httpx2.AsyncBaseTransport | None = None,
     observer: Observer | None = None,
+    log_startup_warnings: bool = True,
 ) -> AsyncIterator[PersonaMcp]:
     """Open every collaborator, yield the assembled server, close everything on exit."""
     exposed = exposed_tools(exposure or ExposureOptions())  # unknown names fail before anything opens
@@ -258,7 +259,8 @@ async def open_server(
             )
 
         warnings = await check()
-        log_warnings(warnings)
+        if log_startup_warnings:  # the demo creates its grant right after opening: nothing to warn about
+            log_warnings(warnings)
         forwarder = None
         if settings.siem.enabled:
             forwarder = await _start_forwarding(stack, store, settings)
