@@ -105,7 +105,9 @@ async def test_metrics_need_their_token_and_report_calls_upstream_audit_rate_lim
     assert value("persona_mcp_tool_calls_total", **limited) == 1
     assert value("persona_mcp_tool_calls_total", tool="unknown", decision="denied", outcome="none") == 1
     assert value("persona_mcp_rate_limited_calls_total", tool="list_accounts") == 1
-    assert value("persona_mcp_tool_call_duration_seconds_count", tool="list_accounts") == 2
+    # Every call is timed, a denied one too (its record has no latency: the span's start gives it).
+    assert value("persona_mcp_tool_call_duration_seconds_count", tool="list_accounts") == 3
+    assert value("persona_mcp_tool_call_duration_seconds_count", tool="unknown") == 1
     assert value("persona_mcp_upstream_requests_total", method="GET", status="200") >= 2
     assert value("persona_mcp_upstream_request_duration_seconds_count", method="GET") >= 2
     assert value("persona_mcp_audit_append_duration_seconds_count") >= 4

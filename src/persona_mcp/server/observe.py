@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx2
@@ -42,6 +43,8 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.
 _APPEND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 GaugeSource = Callable[[], Iterable[Metric]]
+#: When the current tools/call began (set by `Observer.tool_call`), for calls whose record has no latency.
+_call_started: ContextVar[float | None] = ContextVar("persona_mcp_call_started", default=None)
 
 
 class _Gauges(Collector):
@@ -135,12 +138,16 @@ class Observer:
     def tool_call(self, tool: str) -> Iterator[None]:
         """The span of one tools/call; `recorded` adds the decision and outcome to it."""
         label = self._tool_label(tool)
-        with self.tracer.start_as_current_span(
-            f"tools/call {label}",
-            kind=SpanKind.SERVER,
-            attributes={"mcp.method.name": "tools/call", "gen_ai.tool.name": label},
-        ):
-            yield
+        started = _call_started.set(time.perf_counter())
+        try:
+            with self.tracer.start_as_current_span(
+                f"tools/call {label}",
+                kind=SpanKind.SERVER,
+                attributes={"mcp.method.name": "tools/call", "gen_ai.tool.name": label},
+            ):
+                yield
+        finally:
+            _call_started.reset(started)
 
     def recorded(self, event: Mapping[str, Any], *, append_seconds: float, failed: bool) -> None:
         """After each audit append of the call path: append latency, and for a call's last record the
@@ -155,6 +162,9 @@ class Observer:
         outcome = str(event.get("outcome") or "none")
         self.calls.labels(tool, decision, outcome).inc()
         latency_ms = event.get("latency_ms")
+        began = _call_started.get()
+        if latency_ms is None and began is not None:  # a denial records no latency; the call still took time
+            latency_ms = round((time.perf_counter() - began) * 1000, 3)
         if isinstance(latency_ms, int | float):
             self.call_seconds.labels(tool).observe(latency_ms / 1000)
         if event.get("reason") == "rate limited":
