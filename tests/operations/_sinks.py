@@ -5,16 +5,25 @@ Both run in a thread on a loopback port and keep what they received, in arrival 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import socketserver
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 
 @dataclass
@@ -99,8 +108,9 @@ SYSLOG_5424 = re.compile(
 
 
 @contextmanager
-def syslog_listener() -> Iterator[tuple[int, Received, list[str]]]:
-    """A TCP listener reading octet-counted RFC 5424 frames (RFC 6587); yields (port, received, bad)."""
+def syslog_listener(tls: ssl.SSLContext | None = None) -> Iterator[tuple[int, Received, list[str]]]:
+    """A TCP (or, with `tls`, TLS) listener reading octet-counted RFC 5424 frames (RFC 6587); yields
+    (port, received, malformed frames)."""
     received = Received()
     malformed: list[str] = []
 
@@ -126,6 +136,8 @@ def syslog_listener() -> Iterator[tuple[int, Received, list[str]]]:
         allow_reuse_address = True
 
     server = Server(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -133,3 +145,35 @@ def syslog_listener() -> Iterator[tuple[int, Received, list[str]]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 with a fresh self-signed certificate, and that certificate's PEM
+    (the CA file a client trusts)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "sink.pem", directory / "sink.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file

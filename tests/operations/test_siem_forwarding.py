@@ -20,11 +20,16 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from tests.audit._support import fill
 from tests.operations._cli import clean_env, run_cli
-from tests.operations._sinks import assert_at_least_once_in_order, http_collector, syslog_listener
+from tests.operations._sinks import (
+    assert_at_least_once_in_order,
+    http_collector,
+    self_signed_tls,
+    syslog_listener,
+)
 
 from persona_mcp.audit import AuditLog
 from persona_mcp.audit.forwarding import CursorStore, Forwarder
-from persona_mcp.audit.forwarding.sinks import FileSink
+from persona_mcp.audit.forwarding.sinks import FileSink, SinkError, SyslogSink
 from persona_mcp.config import SiemSettings
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
@@ -204,3 +209,28 @@ async def test_the_cursor_only_moves_forward_and_a_new_forwarder_resumes_after_i
     assert await Forwarder(store, sink, name="siem-b").drain() == 10, "each name has its own cursor"
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert [json.loads(line)["metadata"]["sequence"] for line in lines] == [*range(1, 11), *range(1, 11)]
+
+
+@pytest.mark.anyio
+async def test_syslog_over_tls_delivers_every_record_and_refuses_an_untrusted_certificate(
+    tmp_path: Path,
+) -> None:
+    await _fill_log(tmp_path, 25)
+    context, ca_file = self_signed_tls(tmp_path)
+    store = create_store(f"sqlite+aiosqlite:///{tmp_path / 'persona-mcp.sqlite3'}")
+    try:
+        with syslog_listener(tls=context) as (port, received, malformed):
+            untrusted = Forwarder(store, SyslogSink(f"tls://127.0.0.1:{port}"), name="untrusted")
+            with pytest.raises(SinkError, match="SSL"):
+                await untrusted.step()
+            assert await CursorStore(store, "untrusted").load() == 0, "nothing counted as delivered"
+            sink = SyslogSink(f"tls://127.0.0.1:{port}", ca_file=ca_file)
+            try:
+                assert await Forwarder(store, sink, batch_size=4).drain() == 25
+            finally:
+                await sink.aclose()
+            received.wait_for(lambda r: len(r.seqs) >= 25)
+    finally:
+        await store.close()
+    assert malformed == []
+    assert_at_least_once_in_order(received, range(1, 26))
