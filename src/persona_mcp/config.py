@@ -10,9 +10,11 @@ field names below, with `[persona]` holding the upstream section.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import os
+import tomllib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +28,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from persona_mcp.operator_error import ConfigError
 
 DEFAULT_PERSONA_VERSION = "2025-12-08"
 DEFAULT_BASE_URL = "https://api.withpersona.com/api/v1"
@@ -308,6 +312,86 @@ class StoreSettings(BaseSettings):
     )
 
 
+class MetricsSettings(BaseSettings):
+    """The Prometheus `/metrics` endpoint (`PERSONA_MCP_METRICS_*`, TOML section `[metrics]`).
+
+    Off unless a token or a bind address is set: the counters name tools and grants, which an anonymous
+    scraper on the MCP port has no business reading. With `bind`, a separate listener serves `/metrics`
+    only (a token, if also set, is still required there); with a token alone, `/metrics` is served on the
+    MCP port to requests bearing it.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_MCP_METRICS_", extra="forbid")
+
+    token: SecretStr | None = Field(
+        default=None, description="Bearer token a scraper must send to read /metrics."
+    )
+    bind: str | None = Field(
+        default=None, description="`host:port` of a separate listener serving /metrics only."
+    )
+
+    @field_validator("bind")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("bind must be host:port, e.g. 127.0.0.1:9464")
+        return value
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None or self.bind is not None
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        if self.bind is None:
+            return None
+        host, _, port = self.bind.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class SiemSink(StrEnum):
+    """Where audit records are forwarded as OCSF JSON."""
+
+    NONE = "none"
+    WEBHOOK = "webhook"  # POST of a JSON array to any HTTP endpoint
+    HEC = "hec"  # Splunk HTTP Event Collector (and compatible collectors)
+    SYSLOG = "syslog"  # RFC 5424 over TCP (tcp://) or TLS (tls://), octet-counted framing (RFC 6587)
+    FILE = "file"  # JSON lines, rotated by size
+
+
+class SiemSettings(BaseSettings):
+    """Continuous forwarding of audit records to a SIEM (`PERSONA_MCP_SIEM_*`, TOML section `[siem]`)."""
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_MCP_SIEM_", extra="forbid")
+
+    sink: SiemSink = Field(default=SiemSink.NONE, description="none, webhook, hec, syslog or file.")
+    url: str | None = Field(
+        default=None,
+        description="http(s) URL (webhook, hec), tcp:// or tls://host:port (syslog), or a file path.",
+    )
+    token: SecretStr | None = Field(default=None, description="HEC token, or the webhook's bearer token.")
+    ca_file: Path | None = Field(default=None, description="CA bundle that signs the sink's TLS certificate.")
+    name: str = Field(
+        default="default", min_length=1, max_length=64, description="Name of the durable cursor."
+    )
+    batch_size: int = Field(default=200, ge=1, le=10000, description="Records per delivery.")
+    poll_seconds: float = Field(default=1.0, gt=0, le=300, description="Wait between looks for new records.")
+    retry_max_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="Longest wait between deliveries to a failing sink."
+    )
+    file_max_bytes: int = Field(
+        default=50_000_000, ge=1024, description="The file sink rotates past this size."
+    )
+    file_backups: int = Field(default=5, ge=1, le=1000, description="Rotated files kept by the file sink.")
+
+    @property
+    def enabled(self) -> bool:
+        return self.sink is not SiemSink.NONE
+
+
 class Settings(BaseSettings):
     """Server settings (`PERSONA_MCP_*`), with the upstream section nested under `persona`."""
 
@@ -351,6 +435,8 @@ class Settings(BaseSettings):
     authorization: AuthorizationServerSettings = Field(default_factory=AuthorizationServerSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    siem: SiemSettings = Field(default_factory=SiemSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -385,10 +471,144 @@ class Settings(BaseSettings):
 def _toml_path() -> Path | None:
     explicit = os.environ.get("PERSONA_MCP_CONFIG")
     if explicit:
-        return Path(explicit)
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(
+                f"PERSONA_MCP_CONFIG names {path}, which does not exist or is not a file",
+                "create that TOML file, or unset PERSONA_MCP_CONFIG to use the environment and defaults only",
+            )
+        return path
     data_dir = os.environ.get("PERSONA_MCP_DATA_DIR")
     candidate = (Path(data_dir) if data_dir else default_data_dir()) / "persona-mcp.toml"
     return candidate if candidate.exists() else None
+
+
+#: The TOML sections and environment prefixes of the nested settings. For each, the environment wins over
+#: the file (pydantic-settings alone would read `PERSONA_MCP_PERSONA__*`, not `PERSONA_API_*`).
+_SECTIONS: dict[str, tuple[type[BaseSettings], str]] = {
+    "persona": (PersonaSettings, "PERSONA_API_"),
+    "oauth": (OAuthSettings, "PERSONA_MCP_OAUTH_"),
+    "authorization": (AuthorizationServerSettings, "PERSONA_MCP_AS_"),
+    "http": (HttpSettings, "PERSONA_MCP_HTTP_"),
+    "store": (StoreSettings, "PERSONA_MCP_STORE_"),
+    "metrics": (MetricsSettings, "PERSONA_MCP_METRICS_"),
+    "siem": (SiemSettings, "PERSONA_MCP_SIEM_"),
+}
+#: `PERSONA_MCP_*` variables read outside these models (the audit keys, the config file, the test harness).
+_OTHER_VARIABLES = frozenset(
+    {
+        "PERSONA_MCP_CONFIG",
+        "PERSONA_MCP_AUDIT_INSTANCE_ID",
+        "PERSONA_MCP_AUDIT_SIGNING_KEY_FILE",
+        "PERSONA_MCP_AUDIT_PII_KEY",
+        "PERSONA_MCP_AUDIT_CHECKPOINT_DIR",
+        "PERSONA_MCP_UPDATE_DOCS",
+    }
+)
+_TEST_PREFIX = "PERSONA_MCP_TEST_"
+
+
+def known_variables() -> frozenset[str]:
+    """Every environment variable this server reads."""
+    names = set(_OTHER_VARIABLES)
+    for field in Settings.model_fields:
+        names.add(f"PERSONA_MCP_{field.upper()}")  # a section as JSON, too
+    for model, prefix in _SECTIONS.values():
+        names.update(f"{prefix}{field.upper()}" for field in model.model_fields)
+    return frozenset(names)
+
+
+def _suggest(name: str, known: set[str] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f"did you mean {close[0]}?" if close else ""
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """Refuse an unknown `PERSONA_MCP_*` or `PERSONA_API_*` variable: a typo must not be silently ignored."""
+    environ = dict(os.environ) if environ is None else environ
+    known = known_variables()
+    for name in sorted(environ):
+        if not name.startswith(("PERSONA_MCP_", "PERSONA_API_")) or name.startswith(_TEST_PREFIX):
+            continue
+        if name not in known:
+            suggestion = _suggest(name, known)
+            raise ConfigError(
+                f"unknown environment variable {name}",
+                f"{suggestion + ' ' if suggestion else ''}remove it or fix its name; "
+                "docs/configuration.md lists every setting",
+            )
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The TOML file, checked: a syntax error names the file and line, an unknown key is refused."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML: {exc}", "fix the syntax at that line (quote strings, key = value)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc.strerror}", "check the file's path and permissions"
+        ) from None
+    top = {name for name in Settings.model_fields if name not in _SECTIONS}
+    for key, value in data.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            fields = set(_SECTIONS[key][0].model_fields)
+            for inner in value:
+                if inner not in fields:
+                    suggestion = _suggest(inner, fields)
+                    raise ConfigError(
+                        f"unknown setting `{inner}` in section [{key}] of {path}",
+                        f"{suggestion + ' ' if suggestion else ''}valid keys: {', '.join(sorted(fields))}",
+                    )
+        elif key not in top:
+            suggestion = _suggest(key, top | set(_SECTIONS))
+            raise ConfigError(
+                f"unknown setting `{key}` in {path}",
+                f"{suggestion + ' ' if suggestion else ''}docs/configuration.md lists the keys "
+                f"(sections: {', '.join(f'[{name}]' for name in _SECTIONS)})",
+            )
+    return data
+
+
+_EXPECTED = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "enum": "one of the listed values",
+    "literal_error": "one of the listed values",
+    "json_invalid": "valid JSON",
+}
+
+
+def _setting_name(loc: tuple[Any, ...], title: str, config_file: Path | None) -> str:
+    """How the operator wrote the setting: its environment variable if set, else its key in the file."""
+    parts = [str(part) for part in loc]
+    section = next((name for name, (model, _) in _SECTIONS.items() if model.__name__ == title), None)
+    if section is None and parts and parts[0] in _SECTIONS:
+        section, parts = parts[0], parts[1:]
+    field = parts[0] if parts else ""
+    prefix = _SECTIONS[section][1] if section else "PERSONA_MCP_"
+    variable = f"{prefix}{field.upper()}"
+    if variable in os.environ or config_file is None:
+        return variable
+    key = f"{section}.{field}" if section else field
+    return f"`{key}` in {config_file}"
+
+
+def config_error(exc: ValidationError, config_file: Path | None = None) -> ConfigError:
+    """The first invalid setting as one line, never its value (it may be a secret)."""
+    error = exc.errors()[0]
+    name = _setting_name(tuple(error["loc"]), exc.title, config_file)
+    expected = _EXPECTED.get(error["type"])
+    more = len(exc.errors()) - 1
+    message = f"{name}: {error['msg']}" + (f" (and {more} more invalid setting(s))" if more else "")
+    hint = f"set {name} to {expected}" if expected else f"set {name} to a value that fits: {error['msg']}"
+    return ConfigError(message, f"{hint}; docs/configuration.md describes every setting")
 
 
 def describe_invalid_settings(exc: ValidationError) -> str:
@@ -401,21 +621,30 @@ def describe_invalid_settings(exc: ValidationError) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment and TOML file, with explicit overrides on top."""
+    """Settings from the environment and TOML file, with explicit overrides on top.
+
+    Raises `ConfigError` (one line, with the fix) for a missing or malformed file, an unknown key or
+    variable, and a value of the wrong type.
+    """
+    check_environment()
+    config_file = _toml_path()
+    if config_file is not None:
+        read_config_file(config_file)
+    try:
+        return _load(overrides)
+    except ValidationError as exc:
+        raise config_error(exc, config_file) from None
+
+
+def _load(overrides: dict[str, Any]) -> Settings:
     settings = Settings(**overrides)
-    # The nested section reads its own PERSONA_API_* variables; pydantic-settings would only look for
-    # PERSONA_MCP_PERSONA__* otherwise.
-    if "persona" not in overrides:
-        file_section = settings.persona.model_dump(exclude_unset=True)
-        settings.persona = PersonaSettings(**{k: v for k, v in file_section.items() if k not in _env_keys()})
-    if "http" not in overrides:  # the same rule for the [http] section: the environment wins over the file
-        file_section = settings.http.model_dump(exclude_unset=True)
-        env = _env_keys("PERSONA_MCP_HTTP_")
-        settings.http = HttpSettings(**{k: v for k, v in file_section.items() if k not in env})
-    if "store" not in overrides:  # and for [store]
-        file_section = settings.store.model_dump(exclude_unset=True)
-        env = _env_keys("PERSONA_MCP_STORE_")
-        settings.store = StoreSettings(**{k: v for k, v in file_section.items() if k not in env})
+    # Each nested section reads its own variables; the environment wins over the file.
+    for name, (model, prefix) in _SECTIONS.items():
+        if name in overrides or name == "oauth":
+            continue
+        file_section = getattr(settings, name).model_dump(exclude_unset=True)
+        env = _env_keys(prefix)
+        setattr(settings, name, model(**{k: v for k, v in file_section.items() if k not in env}))
     return settings
 
 

@@ -80,6 +80,6 @@ def test_serve_with_a_plain_http_jwks_url_stops_with_a_configuration_error_not_a
         check=False,
     )
     assert done.returncode == 2
-    assert done.stderr.startswith("error: invalid configuration"), done.stderr[-2000:]
+    assert done.stderr.startswith("error: PERSONA_MCP_OAUTH_JWKS_URL"), done.stderr[-2000:]
     assert "PERSONA_MCP_OAUTH_JWKS_URL" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "persona-mcp.sqlite3").exists(), "nothing opened before the refusal"

@@ -11,7 +11,7 @@ import anyio
 import httpx2
 import pytest
 from joserfc.jwk import ECKey, RSAKey
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from persona_mcp.auth.credentials import (
@@ -28,6 +28,7 @@ from persona_mcp.auth.credentials.oauth import TokenEndpointClient, TokenEndpoin
 from persona_mcp.auth.credentials.secretbox import encode_key, generate_key
 from persona_mcp.auth.environment import Environment
 from persona_mcp.config import Settings, load_settings
+from persona_mcp.operator_error import ConfigError
 from persona_mcp.persona.client import PersonaClient
 from persona_mcp.persona.credentials import CredentialProvider
 from persona_mcp.sandbox import SandboxConfig, create_app
@@ -425,5 +426,5 @@ def test_a_refresh_window_outside_one_second_to_an_hour_is_refused(
     monkeypatch: pytest.MonkeyPatch, window: str
 ) -> None:
     monkeypatch.setenv("PERSONA_MCP_REFRESH_WINDOW_SECONDS", window)
-    with pytest.raises(ValidationError, match="refresh_window_seconds"):
+    with pytest.raises(ConfigError, match="PERSONA_MCP_REFRESH_WINDOW_SECONDS"):
         load_settings()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
 from persona_mcp.store import Store
@@ -43,6 +43,7 @@ class AuditFilter:
     digests: tuple[str, ...] = ()
     #: Only calls made under grants of these environments (a grant's environment never changes); None: all.
     environments: frozenset[str] | None = None
+    seq: int | None = None
 
 
 def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
@@ -55,6 +56,7 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
         t.decision: flt.decision,
         t.outcome: flt.outcome,
         t.call_id: flt.call_id,
+        t.seq: flt.seq,
     }
     for column, value in equal.items():
         if value is not None:
@@ -117,6 +119,27 @@ async def query_records(
     return _records(rows)
 
 
+async def count_records(store: Store, flt: AuditFilter) -> int:
+    """How many records match (for "showing N of M")."""
+    query = select(func.count()).select_from(_apply(select(audit_records.c.seq), flt).subquery())
+    async with store.engine.connect() as conn:
+        return int(await conn.scalar(query) or 0)
+
+
+async def call_ids_starting_with(store: Store, prefix: str, *, limit: int) -> list[str]:
+    """Distinct recorded call ids that start with `prefix` (at most `limit`), for typing a short one."""
+    t = audit_records.c
+    query = (
+        select(t.call_id)
+        .where(t.call_id.startswith(prefix, autoescape=True))
+        .group_by(t.call_id)
+        .order_by(t.call_id)
+        .limit(limit)
+    )
+    async with store.engine.connect() as conn:
+        return [row.call_id for row in await conn.execute(query)]
+
+
 async def iter_records(
     store: Store, flt: AuditFilter, *, batch_size: int = 2000
 ) -> AsyncIterator[AuditRecord]:
@@ -151,4 +174,4 @@ async def tail(store: Store, count: int, *, after_seq: int = 0) -> list[AuditRec
     return list(reversed(_records(rows)))
 
 
-__all__ = ["AuditFilter", "iter_records", "query_records", "tail"]
+__all__ = ["AuditFilter", "call_ids_starting_with", "count_records", "iter_records", "query_records", "tail"]

@@ -122,6 +122,11 @@ class WriterThread:
         # durable is at stake, since an interrupted transaction commits nothing and no caller is waiting.
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
 
+    @property
+    def queue_depth(self) -> int:
+        """Appends and requests waiting for the writer thread (a metric: a growing queue is a slow store)."""
+        return self._inbox.qsize()
+
     def start(self) -> None:
         self._thread.start()
 

@@ -300,6 +300,11 @@ class AuditLog:
         return self._store_failing
 
     @property
+    def queue_depth(self) -> int:
+        """Records and requests queued for the writer thread, not yet committed."""
+        return self._writer.queue_depth if self._writer is not None else 0
+
+    @property
     def spooled(self) -> int:
         """Records waiting in the spool for the store to come back."""
         return self._spool.pending() if self._spool is not None else 0

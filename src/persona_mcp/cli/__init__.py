@@ -83,6 +83,11 @@ class _Placeholder(TyperCommand):
         self.lazy = lazy
 
 
+def _is_cli_control(exc: BaseException) -> bool:
+    """Usage errors, exits and aborts of Click and Typer: they print and exit in their own way."""
+    return type(exc).__module__.startswith(("click.", "typer."))
+
+
 class _LazyGroup(TyperGroup):
     """The root group: lists placeholders, swaps in the real command once one is chosen."""
 
@@ -90,6 +95,17 @@ class _LazyGroup(TyperGroup):
         super().__init__(**attrs)
         for lazy in COMMANDS:
             self.add_command(_Placeholder(lazy), lazy.name)
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; a failure becomes one line and an exit status (see `main`), unless --debug."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if _debug or _is_cli_control(exc):
+                raise
+            from persona_mcp.cli.failures import report
+
+            raise typer.Exit(report(exc)) from None
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
@@ -109,10 +125,30 @@ app = typer.Typer(
 )
 
 
+_debug = False
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error instead of its one-line summary."
+    ),
+) -> None:
     """MCP server for the Persona API: typed tools, least-privilege grants, tamper-evident audit log."""
+    global _debug
+    _debug = debug
 
 
 def main() -> None:
-    app()
+    """Run the CLI; an operator's mistake ends in one line with its fix and exit status 2.
+
+    Any other failure is one line too, with exit status 1; `--debug` shows the traceback instead.
+    """
+    try:
+        app()
+    except Exception as exc:
+        if _debug:
+            raise
+        from persona_mcp.cli.failures import report
+
+        raise SystemExit(report(exc)) from None

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -20,8 +21,6 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
 
 from persona_mcp.audit import AuditRecord, PiiDigester
 from persona_mcp.audit.admin import open_admin_sink
@@ -29,16 +28,26 @@ from persona_mcp.audit.checkpoint import Checkpoint, append_external, checkpoint
 from persona_mcp.audit.export import ExportFormat, render_lines_async
 from persona_mcp.audit.keys import existing_public_key, key_id, load_public_pem, load_signing_key, public_pem
 from persona_mcp.audit.keys import signing_key_path as _signing_key_path
-from persona_mcp.audit.query import AuditFilter, iter_records, query_records, tail
+from persona_mcp.audit.query import (
+    AuditFilter,
+    call_ids_starting_with,
+    count_records,
+    iter_records,
+    query_records,
+    tail,
+)
 from persona_mcp.audit.verify import VerifyReport, VerifyStatus, verify_log
+from persona_mcp.cli.output import print_fields, print_rows
 from persona_mcp.config import Settings, load_settings
+from persona_mcp.operator_error import OperatorError
 from persona_mcp.store import Store, create_store, upgrade
 
 app = typer.Typer(help="Inspect, verify and export the tamper-evident audit log.", no_args_is_help=True)
 
 _T = TypeVar("_T")
-_console = Console()
-_err = Console(stderr=True)
+# soft_wrap: a long line (an id, a report) is never folded into the next one, piped or not.
+_console = Console(soft_wrap=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 
 def _run(work: Callable[[Store, Settings], Awaitable[_T]]) -> _T:
@@ -55,54 +64,59 @@ def _run(work: Callable[[Store, Settings], Awaitable[_T]]) -> _T:
     return anyio.run(main)
 
 
-def _parse_time(value: str | None) -> datetime | None:
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _parse_time(
+    value: str | None, option: str = "--since", *, now: datetime | None = None
+) -> datetime | None:
+    """An ISO 8601 time (UTC unless it says otherwise) or a span back from now: `30m`, `12h`, `7d`, `2w`."""
     if value is None:
         return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    relative = _RELATIVE.match(value)
+    if relative:
+        seconds = int(relative.group(1)) * _UNIT_SECONDS[relative.group(2)]
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise OperatorError(
+            f"{option} {value[:40]!r} is neither an ISO time nor a relative span",
+            f"pass e.g. {option} 2026-01-31, {option} 2026-01-31T08:00:00Z, {option} 12h or {option} 7d "
+            "(units s, m, h, d, w)",
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-#: C0 and C1 control characters and DEL: a terminal would act on them (colours, titles, hyperlinks).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DECISIONS = ("allowed", "denied")
+_OUTCOMES = ("ok", "error", "unknown")
 
 
-def _cell(value: str) -> Text:
-    """A table cell that shows a caller-chosen value as it is: never read as Rich markup, controls visible.
+def _one_of(value: str | None, allowed: tuple[str, ...], option: str) -> str | None:
+    if value is None or value in allowed:
+        return value
+    raise OperatorError(
+        f"{option} {value[:40]!r} is not a recorded value", f"pass one of: {', '.join(allowed)}"
+    )
 
-    Tool names, principals and ids come from callers; a plain string cell would be parsed as markup, so a
-    tool name like `[link=http://evil]x[/link]` would become a terminal hyperlink.
-    """
-    return Text(_CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), value))
+
+_COLUMNS = ("seq", "time (UTC)", "kind", "principal", "tool", "decision", "outcome", "objects", "call")
 
 
-def _table(records: list[AuditRecord]) -> Table:
-    table = Table(show_lines=False)
-    for column in (
-        "seq",
-        "time (UTC)",
-        "kind",
-        "principal",
-        "tool",
-        "decision",
-        "outcome",
-        "objects",
-        "call",
-    ):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        cells = (
-            str(r.seq),
-            r.timestamp[:23],
-            r.kind,
-            r.principal or r.actor or "",
-            r.tool or r.target or "",
-            r.decision or "",
-            r.outcome or "",
-            " ".join(r.object_ids),
-            (r.call_id or "")[:12],
-        )
-        table.add_row(*(_cell(cell) for cell in cells))
-    return table
+def _row(r: AuditRecord) -> tuple[str, ...]:
+    """One record's cells; the call id in full (a prefix is for typing, `audit show` takes any unique one)."""
+    return (
+        str(r.seq),
+        r.timestamp[:23],
+        r.kind,
+        r.principal or r.actor or "",
+        r.tool or r.target or "",
+        r.decision or "",
+        r.outcome or "",
+        " ".join(r.object_ids),
+        r.call_id or "",
+    )
 
 
 def _emit(records: list[AuditRecord], as_json: bool) -> None:
@@ -110,9 +124,7 @@ def _emit(records: list[AuditRecord], as_json: bool) -> None:
         for record in records:
             typer.echo(record.model_dump_json())
     else:
-        # Piped output keeps whole ids on one line instead of folding them to the default 80 columns.
-        console = _console if sys.stdout.isatty() else Console(width=200)
-        console.print(_table(records))
+        print_rows(_COLUMNS, [_row(record) for record in records])
 
 
 @app.command("tail")
@@ -146,9 +158,13 @@ def query_command(
     decision: Annotated[str | None, typer.Option(help="allowed or denied.")] = None,
     outcome: Annotated[str | None, typer.Option(help="ok, error or unknown.")] = None,
     object_id: Annotated[str | None, typer.Option("--object", help="Persona object id touched.")] = None,
-    call_id: Annotated[str | None, typer.Option("--call", help="Call id (intent and outcome).")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
+    call_id: Annotated[
+        str | None, typer.Option("--call", help="Call id, or a unique prefix of one (intent and outcome).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="ISO time or span back from now (7d, 12h), inclusive.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time or span back from now, exclusive.")] = None,
     unresolved: Annotated[
         bool, typer.Option(help="Calls whose effect in Persona is unknown (the intent of each).")
     ] = False,
@@ -159,6 +175,10 @@ def query_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
 ) -> None:
     """Find records; personal values are matched by their keyed digests, never stored in clear."""
+    # Checked before the database opens: a typo is told at once, in one line.
+    decision = _one_of(decision, _DECISIONS, "--decision")
+    outcome = _one_of(outcome, _OUTCOMES, "--outcome")
+    since_at, until_at = _parse_time(since, "--since"), _parse_time(until, "--until")
 
     async def work(store: Store, settings: Settings) -> None:
         digests: tuple[str, ...] = ()
@@ -174,14 +194,72 @@ def query_command(
             outcome=outcome,
             object_id=object_id,
             call_id=call_id,
-            since=_parse_time(since),
-            until=_parse_time(until),
+            since=since_at,
+            until=until_at,
             unresolved=unresolved,
             digests=digests,
         )
-        _emit(await query_records(store, flt, limit=limit), as_json)
+        if call_id is not None:
+            flt = replace(flt, call_id=await _full_call_id(store, call_id))
+        found = await query_records(store, flt, limit=limit)
+        total = await count_records(store, flt)
+        _emit(found, as_json)
+        if not as_json:  # JSON lines stay JSON lines; a person reads how much the limit left out
+            more = f"; --limit {total} shows them all" if total > len(found) else ""
+            typer.echo(f"showing {len(found)} of {total} matching record(s){more}")
 
     _run(work)
+
+
+async def _full_call_id(store: Store, given: str) -> str:
+    """The call id `given` names: itself, or the one call id it is a unique prefix of."""
+    matches = await call_ids_starting_with(store, given, limit=6)
+    if given in matches:
+        return given
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise OperatorError(
+            f"no recorded call id starts with {given[:40]!r}",
+            "check the id (`audit query` shows them in full)",
+        )
+    shown = ", ".join(matches[:5])
+    raise OperatorError(
+        f"call id prefix {given[:40]!r} is ambiguous: it starts {shown}{', ...' if len(matches) > 5 else ''}",
+        "give more characters of the call id",
+    )
+
+
+@app.command("show")
+def show_command(
+    which: Annotated[str, typer.Argument(help="A record's seq, or a call id (or a unique prefix of one).")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON record per line.")] = False,
+) -> None:
+    """Show one record in full (by seq), or every record of one call (by call id or prefix)."""
+
+    async def work(store: Store, _settings: Settings) -> list[AuditRecord]:
+        if which.isdigit():
+            found = await query_records(store, AuditFilter(seq=int(which)), limit=1)
+            if not found:
+                raise OperatorError(
+                    f"there is no record with seq {which}", "`audit tail` shows the newest seqs"
+                )
+            return found
+        call = await _full_call_id(store, which)
+        return await query_records(store, AuditFilter(call_id=call), limit=None)
+
+    records = _run(work)
+    if as_json:
+        _emit(records, as_json=True)
+        return
+    for index, record in enumerate(records):
+        if index:
+            typer.echo("")
+        fields = record.model_dump(mode="json", exclude_none=True)
+        print_fields(
+            [(key, value if isinstance(value, str) else json.dumps(value)) for key, value in fields.items()],
+            title=f"seq {record.seq}",
+        )
 
 
 def _trusted_keys(settings: Settings, pubkeys: list[Path]) -> list[Ed25519PublicKey]:
@@ -343,43 +421,65 @@ def _print_report(report: VerifyReport, as_json: bool) -> None:
 
 def _tool_activities() -> dict[str, str]:
     """Each tool's declared activity, for the OCSF export (the audit package cannot import the tools)."""
-    from persona_mcp.tools import CATALOGUE
-    from persona_mcp.tools.saved_files import READ_RESOURCE
-    from persona_mcp.tools.spec import Activity
+    from persona_mcp.tools.activities import tool_activities
 
-    return {spec.name: spec.api_activity.value for spec in CATALOGUE} | {READ_RESOURCE: Activity.READ.value}
+    return tool_activities()
 
 
 @app.command("export")
 def export_command(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="jsonl, csv or ocsf.")] = ExportFormat.JSONL,
-    since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
-    until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="ISO time or span back from now (7d, 12h), inclusive.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="ISO time or span back from now, exclusive.")] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")
     ] = None,
 ) -> None:
-    """Export records (arguments stay digested)."""
+    """Export records (arguments stay digested); a progress bar on a terminal, the count at the end."""
+    flt = AuditFilter(since=_parse_time(since, "--since"), until=_parse_time(until, "--until"))
+    # A bar only where someone watches it: stderr is a terminal and the records do not go to it.
+    show_progress = sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
 
-    async def work(store: Store, _settings: Settings) -> None:
-        flt = AuditFilter(since=_parse_time(since), until=_parse_time(until))
+    async def work(store: Store, _settings: Settings) -> int:
+        exported = 0
+        total = await count_records(store, flt) if show_progress else None
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        progress = Progress(*columns, console=_err, transient=True, disable=not show_progress)
+        task = progress.add_task("exporting", total=total)
+
+        async def counted() -> AsyncIterator[AuditRecord]:
+            nonlocal exported
+            async for record in iter_records(store, flt):
+                exported += 1
+                if exported % 500 == 0:
+                    progress.update(task, completed=exported)
+                yield record
+
         stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
         try:
-            async for line in render_lines_async(
-                iter_records(store, flt), fmt, activities=_tool_activities()
-            ):
-                stream.write(line)
+            with progress:
+                async for line in render_lines_async(counted(), fmt, activities=_tool_activities()):
+                    stream.write(line)
         finally:
             if output:
                 stream.close()
+        return exported
 
-    _run(work)
-    if output:
-        _err.print(f"wrote {output}")
+    exported = _run(work)
+    if output or sys.stderr.isatty():  # never mixed into an export piped from stdout and stderr together
+        where = f" to {output}" if output else ""
+        _err.print(f"exported {exported} record(s){where}", highlight=False)
 
 
 @app.command("checkpoint")
-def checkpoint_command() -> None:
+def checkpoint_command(
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Accepted for scripts: the signed checkpoint is printed as JSON anyway."),
+    ] = False,
+) -> None:
     """Sign a checkpoint at the current head now (also kept outside the database, see docs/audit.md)."""
 
     async def work(store: Store, settings: Settings) -> Checkpoint | None:
@@ -401,6 +501,7 @@ def checkpoint_command() -> None:
 @app.command("pubkey")
 def pubkey_command(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the PEM to this file.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="PEM and fingerprint as one JSON object.")] = False,
 ) -> None:
     """Print the checkpoint-signing public key (PEM) and its fingerprint, for outside verifiers."""
     settings = load_settings()
@@ -408,5 +509,55 @@ def pubkey_command(
     pem = public_pem(public)
     if output:
         output.write_text(pem)
+    if as_json:
+        typer.echo(json.dumps({"public_key_pem": pem, "fingerprint": f"sha256:{key_id(public)}"}))
+        return
     typer.echo(pem, nl=False)
     typer.echo(f"fingerprint: sha256:{key_id(public)}")
+
+
+@app.command("forward")
+def forward_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="Deliver every record recorded so far, then exit.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (with --once).")] = False,
+) -> None:
+    """Forward audit records to the SIEM sink (PERSONA_MCP_SIEM_*) as OCSF JSON, from a durable cursor.
+
+    Runs until interrupted (the server does the same in the background when a sink is configured); a
+    restart resumes after the last record the sink accepted.
+    """
+    from persona_mcp.audit.forwarding import Forwarder, open_sink
+
+    settings = load_settings()
+    sink = open_sink(settings.siem)  # a ConfigError when no sink or URL is set
+
+    async def work(store: Store, _settings: Settings) -> dict[str, int]:
+        forwarder = Forwarder(
+            store,
+            sink,
+            name=settings.siem.name,
+            batch_size=settings.siem.batch_size,
+            poll_seconds=settings.siem.poll_seconds,
+            retry_max_seconds=settings.siem.retry_max_seconds,
+            activities=_tool_activities(),
+        )
+        if once:
+            try:
+                delivered = await forwarder.drain()
+            finally:
+                await sink.aclose()
+            return {"delivered": delivered, "cursor": forwarder.state.cursor}
+        await forwarder.run()
+        return {"delivered": forwarder.state.delivered, "cursor": forwarder.state.cursor}
+
+    try:
+        result = _run(work)
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        delivered, cursor = result["delivered"], result["cursor"]
+        typer.echo(f"delivered {delivered} record(s) to the {sink.name} sink; cursor at seq {cursor}")

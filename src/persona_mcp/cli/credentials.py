@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -43,11 +44,13 @@ from persona_mcp.auth.credentials.secretbox import (
     generate_key,
     write_key_file,
 )
+from persona_mcp.auth.credentials.store import stored_key_ids
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.events import AdminEventSink
 from persona_mcp.auth.scopes import UnknownScopeError, parse_scopes
 from persona_mcp.config import Settings, load_settings
 from persona_mcp.logs import configure_logging
+from persona_mcp.operator_error import OperatorError
 from persona_mcp.store import Store, create_store, upgrade
 
 if TYPE_CHECKING:
@@ -59,6 +62,7 @@ app = typer.Typer(
 )
 
 _T = TypeVar("_T")
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
 @app.callback()
@@ -78,9 +82,16 @@ def _actor() -> str:
         return f"cli:uid-{os.getuid()}"
 
 
+async def _secret_box(store: Store, settings: Settings) -> SecretBox:
+    """The secret box, never a new key while stored credentials need the old one."""
+    return load_secret_box(settings.secret_key, settings.data_dir, stored_key_ids=await stored_key_ids(store))
+
+
 def _run(work: Callable[[], Awaitable[_T]]) -> _T:
     try:
         return anyio.run(work)
+    except OperatorError:
+        raise  # one line with its fix, exit status 2 (persona_mcp.cli.main)
     except (
         _CommandError,
         CredentialUnavailableError,
@@ -191,6 +202,7 @@ def add(
     expires_in: Annotated[
         int | None, typer.Option(min=1, help="Seconds the access token has left (Persona's are 3600).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Store a credential for an environment (replacing the one stored for the same principal)."""
     modes = [api_key_stdin, oauth, access_token_stdin]
@@ -200,7 +212,7 @@ def add(
     async def work() -> CredentialInfo:
         settings = load_settings()
         async with _database(settings) as store:
-            box = load_secret_box(settings.secret_key, settings.data_dir)
+            box = await _secret_box(store, settings)
             async with _audit(store, settings) as sink:
                 credentials = CredentialStore(store, box, events=sink)
                 if api_key_stdin:
@@ -245,6 +257,9 @@ def add(
         }
 
     info = _run(work)
+    if as_json:
+        typer.echo(json.dumps({"added": info.public_dict()}))
+        return
     typer.echo(f"added {info.id}: {info.label} ({info.kind.value})")
 
 
@@ -255,7 +270,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable
     async def work() -> list[CredentialInfo]:
         settings = load_settings()
         async with _database(settings) as store:
-            box = load_secret_box(settings.secret_key, settings.data_dir)
+            box = await _secret_box(store, settings)
             from persona_mcp.auth.events import DiscardEvents
 
             # Listing changes nothing, so it needs no audit sink.
@@ -301,6 +316,7 @@ def test(
     scope: Annotated[
         list[str] | None, typer.Option(help="Scopes the grants use (repeatable), for the permission check.")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Obtain a token and make one cheap call (GET /accounts?page[size]=1) through the Persona client."""
 
@@ -309,13 +325,13 @@ def test(
 
         settings = load_settings()
         async with _database(settings) as store:
-            box = load_secret_box(settings.secret_key, settings.data_dir)
+            box = await _secret_box(store, settings)
             async with _audit(store, settings) as sink:
                 resolver = CredentialResolver(store, box, settings=settings, events=sink)
                 provider = await resolver.provider_for(env, principal or "")
                 await provider.bearer_token()
                 async with PersonaClient.from_settings(settings.persona, provider) as client:
-                    response = await client.get("/accounts", params={"page[size]": 1})
+                    response = await _first_call(client, settings.persona.base_url)
                     lines = [
                         f"ok: GET /accounts answered {response.status} (request id {response.request_id})"
                     ]
@@ -323,8 +339,33 @@ def test(
                         lines += await _permission_report(client, key_id, scope or [])
                 return lines
 
-    for line in _run(work):
+    lines = _run(work)
+    if as_json:
+        warnings = [line.removeprefix("warning: ") for line in lines if line.startswith("warning: ")]
+        typer.echo(
+            json.dumps({"ok": True, "environment": env.value, "result": lines[0], "warnings": warnings})
+        )
+        return
+    for line in lines:
         typer.echo(line)
+
+
+async def _first_call(client: PersonaClient, base_url: str) -> Any:
+    """GET /accounts; no answer at all (refused, timed out, unknown host) is the operator's to fix."""
+    from persona_mcp.persona.errors import UpstreamUnavailableError
+
+    try:
+        return await client.get("/accounts", params={"page[size]": 1})
+    except UpstreamUnavailableError as exc:
+        raise OperatorError(
+            f"cannot reach Persona at {_origin(base_url)}: {exc.reason or 'no answer'}",
+            "check PERSONA_API_BASE_URL, this machine's network, proxy (HTTPS_PROXY) and firewall",
+        ) from None
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
 
 
 async def _permission_report(client: PersonaClient, key_id: str, scopes: list[str]) -> list[str]:
@@ -347,18 +388,164 @@ async def _permission_report(client: PersonaClient, key_id: str, scopes: list[st
 
 
 @app.command("remove")
-def remove(credential_id: Annotated[str, typer.Argument(help="Credential id (cred_...).")]) -> None:
+def remove(
+    credential_id: Annotated[str, typer.Argument(help="Credential id (cred_...).")],
+    as_json: JsonOption = False,
+) -> None:
     """Delete a stored credential."""
 
     async def work() -> CredentialInfo:
         settings = load_settings()
         async with _database(settings) as store:
-            box = load_secret_box(settings.secret_key, settings.data_dir)
+            box = await _secret_box(store, settings)
             async with _audit(store, settings) as sink:
                 return await CredentialStore(store, box, events=sink).remove(credential_id, actor=_actor())
 
     info = _run(work)
+    if as_json:
+        typer.echo(json.dumps({"removed": info.public_dict()}))
+        return
     typer.echo(f"removed {info.id}: {info.label}")
+
+
+@app.command("rotate")
+def rotate(
+    credential_id: Annotated[str, typer.Argument(help="Credential id (cred_...).")],
+    api_key_stdin: Annotated[
+        bool, typer.Option("--api-key-stdin", help="Read the new Persona API key from stdin.")
+    ] = False,
+    client_secret_stdin: Annotated[
+        bool, typer.Option("--client-secret-stdin", help="Read the OAuth client's new secret from stdin.")
+    ] = False,
+    private_key_file: Annotated[
+        Path | None, typer.Option(help="The OAuth client's new PEM private key (private_key_jwt).")
+    ] = None,
+    access_token_stdin: Annotated[
+        bool, typer.Option("--access-token-stdin", help="Read a new access token from stdin.")
+    ] = False,
+    expires_in: Annotated[
+        int | None, typer.Option(min=1, help="Seconds the new access token has left.")
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            help="Try a new API key or access token with one cheap call before it replaces the old one."
+        ),
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace a stored credential's secret (same environment, principal and settings), audited.
+
+    The new API key or access token is tried first (GET /accounts) and only replaces the old one if Persona
+    accepts it; the swap is one transaction, so calls use either the old secret or the new one.
+    """
+    if sum([api_key_stdin, client_secret_stdin, private_key_file is not None, access_token_stdin]) != 1:
+        raise OperatorError(
+            "credentials rotate needs exactly one new secret",
+            "pass one of --api-key-stdin, --client-secret-stdin, --private-key-file, --access-token-stdin",
+        )
+
+    async def work() -> tuple[CredentialInfo, CredentialInfo]:
+        settings = load_settings()
+        async with _database(settings) as store:
+            box = await _secret_box(store, settings)
+            from persona_mcp.auth.events import DiscardEvents
+
+            old = await CredentialStore(store, box, events=DiscardEvents()).get(credential_id)
+            if old is None:
+                raise CredentialNotFoundError(
+                    f"no credential {credential_id}; `credentials list` shows the ids"
+                )
+            new = await _replacement(old, settings)
+            async with _audit(store, settings) as sink:
+                credentials = CredentialStore(store, box, events=sink)
+                if new.kind == "api_key":
+                    info = await credentials.add_api_key(
+                        old.environment, new.secret, principal=old.principal, actor=_actor()
+                    )
+                elif new.kind == "access_token":
+                    assert new.expires_at is not None
+                    info = await credentials.add_access_token(
+                        old.environment,
+                        new.secret,
+                        expires_at=new.expires_at,
+                        principal=old.principal,
+                        actor=_actor(),
+                    )
+                else:
+                    assert old.token_url and old.client_id and old.auth_method
+                    info = await credentials.add_oauth_client(
+                        old.environment,
+                        principal=old.principal,
+                        actor=_actor(),
+                        token_url=old.token_url,
+                        client_id=old.client_id,
+                        client_secret=new.secret,
+                        auth_method=old.auth_method,
+                        scope=old.scope,
+                    )
+                return old, info
+
+    @dataclass(frozen=True)
+    class _New:
+        kind: str
+        secret: SecretStr
+        expires_at: datetime | None = None
+
+    async def _replacement(old: CredentialInfo, settings: Settings) -> _New:
+        kind = old.kind.value
+        if api_key_stdin or access_token_stdin:
+            wanted = "api_key" if api_key_stdin else "access_token"
+            if kind != wanted:
+                raise OperatorError(
+                    f"{old.id} is a {kind.replace('_', ' ')}, not a {wanted.replace('_', ' ')}",
+                    "rotate it with the option of its kind, or `credentials add` to change its kind",
+                )
+            if access_token_stdin and expires_in is None:
+                raise OperatorError("--access-token-stdin needs --expires-in", "pass --expires-in SECONDS")
+            secret = _read_stdin("new API key" if api_key_stdin else "new access token")
+            if check:
+                await _try_secret(settings, secret)
+            expires = datetime.now(UTC) + timedelta(seconds=expires_in) if expires_in else None
+            return _New(wanted, secret, expires)
+        if kind != "oauth_client":
+            raise OperatorError(
+                f"{old.id} is a {kind.replace('_', ' ')}, not an OAuth client",
+                "use --api-key-stdin or --access-token-stdin for it",
+            )
+        if private_key_file is not None:
+            if old.auth_method is not ClientAuthMethod.PRIVATE_KEY_JWT:
+                raise OperatorError(
+                    f"{old.id} authenticates with a client secret", "use --client-secret-stdin"
+                )
+            secret = _read_file(private_key_file, "private key")
+            signing_key(secret.get_secret_value())  # refuse an unusable key now, not at first use
+            return _New(kind, secret)
+        if old.auth_method is ClientAuthMethod.PRIVATE_KEY_JWT:
+            raise OperatorError(f"{old.id} authenticates with a private key", "use --private-key-file")
+        return _New(kind, _read_stdin("new client secret"))
+
+    old, info = _run(work)
+    if as_json:
+        typer.echo(json.dumps({"rotated": old.id, "credential": info.public_dict()}))
+        return
+    typer.echo(f"rotated {old.id} -> {info.id}: {info.label} ({info.kind.value})")
+
+
+async def _try_secret(settings: Settings, secret: SecretStr) -> None:
+    """One cheap call with the new secret; Persona refusing it stops the rotation (the old one stays)."""
+    from persona_mcp.persona.client import PersonaClient
+    from persona_mcp.persona.credentials import ApiKeyCredential
+    from persona_mcp.persona.errors import AuthenticationError, PermissionDeniedError
+
+    async with PersonaClient.from_settings(settings.persona, ApiKeyCredential(secret)) as client:
+        try:
+            await _first_call(client, settings.persona.base_url)
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            raise OperatorError(
+                f"Persona refused the new secret (HTTP {exc.status}); the old one stays in place",
+                "check the new key or token (its environment and permissions), or pass --no-check",
+            ) from None
 
 
 @app.command("rotate-key")

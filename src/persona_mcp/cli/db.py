@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
 import anyio
 import typer
 
@@ -13,7 +16,9 @@ app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 
 
 @app.command("upgrade")
-def upgrade_command() -> None:
+def upgrade_command(
+    as_json: Annotated[bool, typer.Option("--json", help="The revision reached, as JSON.")] = False,
+) -> None:
     """Apply every pending migration (also done automatically when the server starts)."""
 
     async def run() -> str | None:
@@ -25,4 +30,7 @@ def upgrade_command() -> None:
             await store.close()
 
     revision = anyio.run(run)
+    if as_json:
+        typer.echo(json.dumps({"revision": revision}))
+        return
     typer.echo(f"database at revision {revision}")

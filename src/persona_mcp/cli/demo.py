@@ -67,7 +67,9 @@ async def _main(data_dir: Path, serve: bool, port: int, sandbox_port: int) -> No
         settings = sandbox_settings(data_dir, base_url=f"{sandbox_url}/api/v1")
         mcp_port = port or free_port()
         resource = f"http://127.0.0.1:{mcp_port}/mcp"
-        async with open_server(settings, transport="http", resource_url=resource) as server:
+        async with open_server(
+            settings, transport="http", resource_url=resource, log_startup_warnings=False
+        ) as server:
             token = await issue_grant(server, DEMO_SCOPES, principal="demo-agent")
             async with serving(http_app_for(server, settings, resource, "127.0.0.1"), mcp_port):
                 if serve:

@@ -19,7 +19,6 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import anyio
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from persona_mcp.auth import grants_file
 from persona_mcp.auth.environment import Environment
@@ -36,7 +35,8 @@ from persona_mcp.auth.grants import (
     describe,
     utcnow,
 )
-from persona_mcp.auth.scopes import UnknownScopeError, parse_scopes
+from persona_mcp.auth.scopes import DEFAULT_READ_ONLY, UnknownScopeError, parse_scopes
+from persona_mcp.cli.output import print_fields, print_rows
 from persona_mcp.config import Settings, load_settings
 from persona_mcp.logs import configure_logging
 from persona_mcp.store import Store, create_store, upgrade
@@ -54,8 +54,9 @@ def _logs_to_stderr() -> None:
 
 
 _T = TypeVar("_T")
-_stdout = Console()
-_stderr = Console(stderr=True)
+# soft_wrap: a token or a scope list is never folded into the next line, piped or not.
+_stdout = Console(soft_wrap=True)
+_stderr = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_EXPIRY = "90d"
 _USAGE_ERRORS = (
@@ -153,14 +154,11 @@ def _show_token(issued: IssuedGrant) -> None:
     _stdout.print(issued.token, markup=False, highlight=False, soft_wrap=True)
 
 
-def _grant_table(grants: list[Grant]) -> Table:
+def _print_grants(grants: list[Grant]) -> None:
+    """A table on a terminal; whole ids and scope lists on one line each when piped."""
     now = utcnow()
-    table = Table(title="Grants")
-    table.add_column("id", no_wrap=True)
-    for column in ("principal", "env", "scopes", "constraints", "expires", "state", "label"):
-        table.add_column(column, overflow="fold")
-    for grant in grants:
-        table.add_row(
+    rows = [
+        (
             grant.id,
             grant.principal,
             grant.environment.value,
@@ -170,7 +168,11 @@ def _grant_table(grants: list[Grant]) -> Table:
             grant.state(now).value,
             grant.label or "",
         )
-    return table
+        for grant in grants
+    ]
+    print_rows(
+        ("id", "principal", "env", "scopes", "constraints", "expires", "state", "label"), rows, title="Grants"
+    )
 
 
 def _constraints(grant: Grant) -> str:
@@ -233,7 +235,7 @@ def create_command(
     if as_json:
         _print_json({"grant": describe(issued.grant), "token": issued.token})
         return
-    _stdout.print(_grant_table([issued.grant]))
+    _print_grants([issued.grant])
     _show_token(issued)
 
 
@@ -252,14 +254,18 @@ def list_command(
     if as_json:
         _print_json([describe(grant) for grant in found])
     else:
-        _stdout.print(_grant_table(found))
+        _print_grants(found)
 
 
 @app.command("show")
 def show_command(
-    grant_id: Annotated[str, typer.Argument(help="Grant id.")], as_json: JsonOption = False
+    grant_id: Annotated[str, typer.Argument(help="Grant id.")],
+    tools: Annotated[
+        bool, typer.Option("--tools", help="Also list the tools the grant opens now (scope and effect).")
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Show one grant in full."""
+    """Show one grant in full; with --tools, what it opens."""
 
     async def work() -> Grant:
         async with _grant_store(changes=False) as grants:
@@ -267,17 +273,30 @@ def show_command(
 
     grant = _run(work)
     view = describe(grant) | {"state": grant.state(utcnow()).value}
+    opened = _tool_rows(grant) if tools else []
     if as_json:
+        if tools:
+            view["tools"] = [
+                {"name": name, "scope": scope, "effect": effect} for name, scope, effect in opened
+            ]
         _print_json(view)
         return
-    table = Table(title=f"Grant {grant.id}", show_header=False)
-    table.add_column("field")
-    table.add_column("value")
-    for key, value in view.items():
-        table.add_row(
-            key, "" if value is None else ", ".join(value) if isinstance(value, list) else str(value)
-        )
-    _stdout.print(table)
+    print_fields(((key, _shown(value)) for key, value in view.items()), title=f"Grant {grant.id}")
+    if tools:
+        if not opened:
+            _stdout.print(f"\nthe grant opens no tool ({view['state']})", markup=False, highlight=False)
+            return
+        typer.echo("")
+        print_rows(("tool", "scope", "effect"), opened, title=f"Tools {grant.id} opens")
+
+
+def _tool_rows(grant: Grant) -> list[tuple[str, str, str]]:
+    from persona_mcp.auth.policy import visible
+    from persona_mcp.tools import CATALOGUE
+
+    return [
+        (spec.name, spec.scope.value, spec.effect.value) for spec in visible(grant, CATALOGUE, now=utcnow())
+    ]
 
 
 @app.command("revoke")
@@ -353,14 +372,71 @@ def apply_command(
         _show_token(issued)
 
 
+def _shown(value: Any) -> str:
+    """A plan value as an operator writes it: lists as comma-separated names, nothing as `-`."""
+    if value is None or value == []:
+        return "-"
+    if isinstance(value, list | tuple | frozenset | set):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def _planned_grant(draft: GrantDraft) -> Grant:
+    """The grant a draft would make, to work out which tools it opens (never stored)."""
+    now = utcnow()
+    return Grant(
+        id="(planned)",
+        principal=draft.principal,
+        principal_kind=draft.principal_kind,
+        environment=draft.environment,
+        scopes=draft.scopes or DEFAULT_READ_ONLY,
+        expires_at=None,
+        created_at=now,
+        updated_at=now,
+        allow_tools=draft.allow_tools,
+        deny_tools=draft.deny_tools,
+        read_only=draft.read_only,
+        rate_per_minute=draft.rate_per_minute,
+        label=draft.label,
+    )
+
+
+def _effective_tools(grant: Grant) -> list[str]:
+    """The tools the grant opens now, in catalogue order (what its caller's tools/list shows)."""
+    from persona_mcp.auth.policy import visible
+    from persona_mcp.tools import CATALOGUE
+
+    return [spec.name for spec in visible(grant, CATALOGUE, now=utcnow())]
+
+
 def _print_plan(planned: grants_file.Plan) -> None:
     if planned.empty:
-        _stdout.print(f"grants from {planned.source!r}: nothing to change")
+        print_rows_or_line(f"grants from {planned.source!r}: nothing to change")
         return
-    table = Table(title=f"Plan for grants from {planned.source!r}")
-    for column in ("action", "name", "grant", "changes"):
-        table.add_column(column)
+    rows = []
     for change in planned.changes:
-        details = "; ".join(f"{key}: {old} -> {new}" for key, (old, new) in change.changes.items())
-        table.add_row(change.action.value, change.name, change.grant_id or "(new)", details)
-    _stdout.print(table)
+        draft = change.draft
+        details = "; ".join(
+            f"{key}: {_shown(old)} -> {_shown(new)}" for key, (old, new) in change.changes.items()
+        )
+        tools = ", ".join(_effective_tools(_planned_grant(draft))) if draft is not None else "-"
+        rows.append(
+            (
+                change.action.value,
+                change.name,
+                change.grant_id or "(new)",
+                draft.environment.value if draft is not None else "-",
+                draft.principal if draft is not None else "-",
+                details,
+                tools,
+            )
+        )
+    print_rows(
+        ("action", "name", "grant", "environment", "principal", "changes", "effective tools"),
+        rows,
+        title=f"Plan for grants from {planned.source!r}",
+    )
+
+
+def print_rows_or_line(line: str) -> None:
+    _stdout.print(line, markup=False, highlight=False)

@@ -229,6 +229,15 @@ class PersonaClient:
     def version(self) -> str:
         return self._version
 
+    def wrap_transports(self, wrap: Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport]) -> None:
+        """Wrap every transport of the owned pool (the direct one and any proxy mounts from the
+        environment) with `wrap`, e.g. to time each request for metrics and traces."""
+        http: Any = self._http
+        http._transport = wrap(http._transport)
+        http._mounts = {
+            pattern: None if mounted is None else wrap(mounted) for pattern, mounted in http._mounts.items()
+        }
+
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()

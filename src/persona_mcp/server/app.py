@@ -7,9 +7,11 @@ of it on exit. Tests pass a sandbox transport, a store or a clock; production pa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,12 +20,14 @@ import httpx2
 import mcp_types as types
 import structlog
 from mcp.server.lowlevel import Server
+from prometheus_client.core import Metric
 
 import persona_mcp
 from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
 from persona_mcp.audit.checkpoint import checkpoint_anchor
+from persona_mcp.audit.forwarding import Forwarder, open_sink
 from persona_mcp.auth.callers import CallerResolver
-from persona_mcp.auth.credentials import open_credential_resolver
+from persona_mcp.auth.credentials import CredentialStore, open_credential_resolver
 from persona_mcp.auth.credentials.secretbox import load_secret_box
 from persona_mcp.auth.grants import GrantStore
 from persona_mcp.auth.jwt import JwtVerifier
@@ -37,15 +41,20 @@ from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticT
 from persona_mcp.server.errors import Refusal
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
 from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
+from persona_mcp.server.observe import Observer, configure_tracing, gauge
 from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.resources import FileResources
 from persona_mcp.server.session_info import session_info_from_context
+from persona_mcp.server.startup_checks import StartupWarning, log_warnings, startup_warnings
 from persona_mcp.server.upstream_windows import ledger_for
 from persona_mcp.store import Store, create_store, serving_bounds, upgrade
 from persona_mcp.tools.mcp_schema import to_mcp_tool
 from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
 
 log = structlog.get_logger("persona_mcp.server")
+
+#: How old the checks /healthz shows may be (a few small queries; concurrent probes share one run).
+RECHECK_SECONDS = 0.0
 
 
 @dataclass(slots=True)
@@ -63,19 +72,50 @@ class PersonaMcp:
     instance_id: str
     #: The built-in authorization server (HTTP in `builtin` auth mode), else None.
     authorization: GrantBoundAuthorizationServer | None = None
+    #: States found at start (or at the last re-check) in which calls will fail; /healthz: `degraded`.
+    warnings: list[StartupWarning] = field(default_factory=list)
+    recheck: Callable[[], Awaitable[list[StartupWarning]]] | None = None
+    credential_store: CredentialStore | None = None
+    #: SIEM forwarding running in the background, when a sink is configured.
+    forwarder: Forwarder | None = None
+    #: Metrics, traces and the per-call log line.
+    observer: Observer | None = None
+    checked_at: float = 0.0
+    _recheck_lock: anyio.Lock = field(default_factory=anyio.Lock)
 
     def health(self) -> dict[str, Any]:
         audit = self.audit.health
-        return {
-            "status": "ok" if audit.ok else "unavailable",
+        forwarding = self.forwarder.state if self.forwarder is not None else None
+        degraded = bool(self.warnings) or (forwarding is not None and not forwarding.sink_up)
+        report: dict[str, Any] = {
+            "status": "unavailable" if not audit.ok else "degraded" if degraded else "ok",
             "audit": {"ok": audit.ok, "reason": audit.reason, "spooled": self.audit.spooled},
+            "warnings": [warning.as_dict() for warning in self.warnings],
             "version": persona_mcp.__version__,
             "instance": self.instance_id,
         }
+        if forwarding is not None:
+            report["siem"] = {"sink": forwarding.sink, "up": forwarding.sink_up, "lag": forwarding.lag}
+        return report
+
+    async def refresh_warnings(self, *, max_age_s: float = RECHECK_SECONDS) -> None:
+        """Re-run the start-up checks if the last run is older than `max_age_s` (a grant created since, a
+        credential added), so /healthz does not stay degraded until a restart."""
+        if self.recheck is None or time.monotonic() - self.checked_at < max_age_s:
+            return
+        async with self._recheck_lock:  # concurrent probes share one run
+            if time.monotonic() - self.checked_at < max_age_s:
+                return
+            self.warnings = await self.recheck()
+            self.checked_at = time.monotonic()
 
 
 def build_lowlevel_server(
-    pipeline: CallPipeline, callers: CallerSource, transport: str, files: FileResources
+    pipeline: CallPipeline,
+    callers: CallerSource,
+    transport: str,
+    files: FileResources,
+    observer: Observer | None = None,
 ) -> Server[Any]:
     """The SDK's low-level Server, whose list handlers see the request (per-caller listing).
 
@@ -87,13 +127,14 @@ def build_lowlevel_server(
         return types.ListToolsResult(tools=[tools_by_name[spec.name] for spec in pipeline.visible_to(caller)])
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        caller = await callers.current(ctx)
-        session = session_info_from_context(ctx, transport)
-        refusal = await callers.refusal(ctx) if caller is None else None
-        try:
-            return await pipeline.call(caller, params.name, params.arguments, session, refusal=refusal)
-        except Refusal as refusal:
-            raise refusal.to_mcp() from None
+        with observer.tool_call(params.name) if observer is not None else contextlib.nullcontext():
+            caller = await callers.current(ctx)
+            session = session_info_from_context(ctx, transport)
+            refusal = await callers.refusal(ctx) if caller is None else None
+            try:
+                return await pipeline.call(caller, params.name, params.arguments, session, refusal=refusal)
+            except Refusal as refusal:
+                raise refusal.to_mcp() from None
 
     async def on_list_resources(
         ctx: Any, params: types.PaginatedRequestParams | None
@@ -139,9 +180,12 @@ async def open_server(
     instance_id: str | None = None,
     resource_url: str | None = None,
     jwks_transport: httpx2.AsyncBaseTransport | None = None,
+    observer: Observer | None = None,
+    log_startup_warnings: bool = True,
 ) -> AsyncIterator[PersonaMcp]:
     """Open every collaborator, yield the assembled server, close everything on exit."""
     exposed = exposed_tools(exposure or ExposureOptions())  # unknown names fail before anything opens
+    configure_tracing()  # OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (once per process)
     instance = instance_id or default_instance_id(settings.data_dir)
     async with AsyncExitStack() as stack:
         create_private_dir(settings.data_dir)
@@ -201,6 +245,8 @@ async def open_server(
             rate_gate=RateGate(ledger_for(store)),
         )
         stack.push_async_callback(persona.aclose)
+        observer = observer or Observer(known_tools=[spec.name for spec in exposed])
+        persona.wrap_transports(observer.wrap_transport)
         pipeline = CallPipeline(
             exposed=exposed,
             persona=persona,
@@ -211,6 +257,7 @@ async def open_server(
             audit_reader=AuditLogReader.for_log(audit),
             clock=lambda: datetime.now(UTC),
             files=files,
+            observer=observer,
         )
         token = settings.token.get_secret_value() if settings.token else None
         if callers is not None:
@@ -219,7 +266,28 @@ async def open_server(
             caller_source = BearerTokenCallers(resolver)
         else:
             caller_source = StaticTokenCallers(resolver, token)
-        server = build_lowlevel_server(pipeline, caller_source, transport, FileResources(files, pipeline))
+        server = build_lowlevel_server(
+            pipeline, caller_source, transport, FileResources(files, pipeline), observer
+        )
+
+        async def check() -> list[StartupWarning]:
+            return await startup_warnings(
+                settings=settings,
+                transport=transport,
+                grants=grants,
+                callers=resolver,
+                credentials=credentials.credentials,
+                stdio_token=token,
+                now=datetime.now(UTC),
+            )
+
+        warnings = await check()
+        if log_startup_warnings:  # the demo creates its grant right after opening: nothing to warn about
+            log_warnings(warnings)
+        forwarder = None
+        if settings.siem.enabled:
+            forwarder = await _start_forwarding(stack, store, settings)
+        observer.add_gauges(lambda: _state_gauges(audit, forwarder))
         log.info("server ready", tools=len(exposed), transport=transport, instance=instance)
         yield PersonaMcp(
             settings=settings,
@@ -232,7 +300,53 @@ async def open_server(
             caller_source=caller_source,
             instance_id=instance,
             authorization=authorization,
+            warnings=warnings,
+            recheck=check,
+            credential_store=credentials.credentials,
+            forwarder=forwarder,
+            observer=observer,
+            checked_at=time.monotonic(),
         )
+
+
+def _state_gauges(audit: AuditLog, forwarder: Forwarder | None) -> Iterator[Metric]:
+    """The audit log's and SIEM forwarding's state, read at each scrape."""
+    health = audit.health
+    yield gauge("persona_mcp_audit_ok", "1 while the audit log accepts appends.", 1.0 if health.ok else 0.0)
+    yield gauge("persona_mcp_audit_queue_depth", "Appends queued for the audit writer.", audit.queue_depth)
+    yield gauge("persona_mcp_audit_spooled_records", "Outcomes waiting in the local spool.", audit.spooled)
+    if forwarder is not None:
+        state, sink = forwarder.state, {"sink": forwarder.state.sink}
+        yield gauge(
+            "persona_mcp_siem_lag_records", "Audit records not yet accepted by the sink.", state.lag, sink
+        )
+        yield gauge(
+            "persona_mcp_siem_up", "1 while the last delivery to the sink succeeded.", state.sink_up, sink
+        )
+        yield gauge(
+            "persona_mcp_siem_cursor_seq", "Seq of the last record the sink accepted.", state.cursor, sink
+        )
+
+
+async def _start_forwarding(stack: AsyncExitStack, store: Store, settings: Settings) -> Forwarder:
+    """SIEM forwarding as a background task of the server: it only reads the audit log, so a sink that is
+    down delays forwarding (the lag grows) and never a tool call."""
+    from persona_mcp.tools.activities import tool_activities
+
+    siem = settings.siem
+    forwarder = Forwarder(
+        store,
+        open_sink(siem),
+        name=siem.name,
+        batch_size=siem.batch_size,
+        poll_seconds=siem.poll_seconds,
+        retry_max_seconds=siem.retry_max_seconds,
+        activities=tool_activities(),
+    )
+    tasks = await stack.enter_async_context(anyio.create_task_group())
+    stack.callback(tasks.cancel_scope.cancel)  # runs first on exit: stop forwarding, then leave the group
+    tasks.start_soon(forwarder.run)
+    return forwarder
 
 
 class _NoCredential:

@@ -40,9 +40,11 @@ from starlette.routing import Route
 from persona_mcp.audit import AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.scopes import Scope
-from persona_mcp.config import HttpSettings
+from persona_mcp.config import HttpSettings, MetricsSettings
 from persona_mcp.server.app import PersonaMcp
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
+from persona_mcp.server.metrics_http import metrics_endpoint
+from persona_mcp.server.observe import gauge
 from persona_mcp.server.rebinding import RebindingGuard, allowed_headers
 from persona_mcp.server.refusals import DenialWriter, RecordRefusedRequests, RefusalAggregator
 from persona_mcp.server.session_guard import OpeningRefusalRecorder, SessionGuard, SessionLedger
@@ -114,6 +116,7 @@ def _add_sessions(report: dict[str, Any], request: Request, *, open_sessions: in
     else:
         report.pop("version", None)
         report.pop("instance", None)
+        report.pop("warnings", None)  # they name grants and environments
 
 
 def _readiness_report(ok: bool, reason: str | None, request: Request, instance: str) -> dict[str, Any]:
@@ -134,12 +137,14 @@ def build_http_app(
     authorization_servers: list[str],
     limits: HttpSettings | None = None,
     auth_routes: list[Any] | None = None,
+    metrics: MetricsSettings | None = None,
 ) -> Starlette:
     """The ASGI app serving one assembled server over streamable HTTP.
 
     `authorization_servers` empty means grant tokens only: no protected resource metadata is served,
     since it would have to name an authorization server that does not exist. `auth_routes` are those of
     the built-in authorization server (metadata, register, authorize, token, revoke, consent page).
+    `/metrics` is served on the same port when a metrics token is set and no separate metrics address is.
     """
     limits = limits or HttpSettings()
     security = allowed_headers(resource, hosts=limits.allowed_hosts, origins=limits.allowed_origins)
@@ -150,6 +155,13 @@ def build_http_app(
         max_sessions=limits.max_sessions,
     )
     ledger = SessionLedger(idle_timeout=limits.session_idle_timeout_seconds)
+    if app.observer is not None:
+        app.observer.add_gauges(
+            lambda: [
+                gauge("persona_mcp_sessions_open", "Open MCP sessions over HTTP.", ledger.open_count()),
+                gauge("persona_mcp_sessions_limit", "Most MCP sessions open at once.", limits.max_sessions),
+            ]
+        )
     resource_any = AnyHttpUrl(resource)
     metadata_url = str(build_resource_metadata_url(resource_any))
     tool_scopes: dict[str, Scope] = {spec.name: spec.scope for spec in app.pipeline.exposed}
@@ -178,8 +190,10 @@ def build_http_app(
     )
 
     async def healthz(request: Request) -> JSONResponse:
+        await app.refresh_warnings()
         report = app.health()
-        status_code = 200 if report["status"] == "ok" else 503
+        # Degraded still serves (200): a warning names calls that will fail, not the server itself.
+        status_code = 503 if report["status"] == "unavailable" else 200
         _add_sessions(report, request, open_sessions=ledger.open_count(), limit=limits.max_sessions)
         return JSONResponse(report, status_code=status_code)
 
@@ -193,6 +207,13 @@ def build_http_app(
         Route("/healthz", endpoint=healthz, methods=["GET"]),
         Route("/readyz", endpoint=readyz, methods=["GET"]),
     ]
+    if (
+        metrics is not None
+        and metrics.token is not None
+        and metrics.bind is None
+        and app.observer is not None
+    ):
+        routes.append(metrics_endpoint(app.observer, metrics))
     if authorization_servers:
         routes.extend(
             create_protected_resource_routes(

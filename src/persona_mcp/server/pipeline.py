@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import mcp_types as types
@@ -44,6 +44,13 @@ from persona_mcp.tools.spec import ToolContext, ToolSpec
 log = structlog.get_logger("persona_mcp.call")
 
 AnySpec = ToolSpec[Any, Any]
+
+
+class CallObserver(Protocol):
+    """What the pipeline tells monitoring (implemented by `server.observe.Observer`)."""
+
+    def recorded(self, event: Mapping[str, Any], *, append_seconds: float, failed: bool) -> None: ...
+
 
 #: Arguments larger than this are recorded as size + digest only (valid tool inputs are far smaller).
 MAX_RECORDED_ARGUMENT_BYTES = 16 * 1024
@@ -77,8 +84,10 @@ class CallPipeline:
         audit_reader: AuditReader | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         files: SavedFiles | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self._specs = {spec.name: spec for spec in exposed}
+        self._observer = observer
         self._order = [spec.name for spec in exposed]
         self._persona = persona
         self._credentials = credentials
@@ -448,28 +457,39 @@ class CallPipeline:
             await self._append(event, after_write_key=idempotency_key if after_write else None)
             return
         # The call reached Persona: it must end in a record, in the spool if the store fails now.
+        started = time.perf_counter()
         try:
             committed = await self._audit.append_or_spool(
                 AuditEvent(**{k: v for k, v in event.items() if v is not None})
             )
         except AuditUnavailableError:
+            self._observe(event, started, failed=True)
             log.error("audit append and spool failed; refusing call", kind="call.outcome")
             if after_write:
                 raise errors.outcome_unrecorded(idempotency_key or "") from None
             raise errors.audit_unavailable() from None
+        self._observe(event, started, failed=False)
         if not committed:
             raise errors.outcome_spooled(outcome, idempotency_key if spec.is_write else None)
 
     async def _append(self, event: dict[str, Any], *, after_write_key: str | None = None) -> None:
         """Append durably, or refuse the call. `after_write_key` is set when a write already reached
         Persona: the refusal must then say the change may have happened, so nobody repeats it."""
+        started = time.perf_counter()
         try:
             await self._audit.append(AuditEvent(**{k: v for k, v in event.items() if v is not None}))
         except AuditUnavailableError as exc:
+            self._observe(event, started, failed=True)
             log.error("audit append failed; refusing call", kind=event.get("kind"))
             if after_write_key is not None:
                 raise errors.outcome_unrecorded(after_write_key) from None
             raise errors.audit_unavailable(stalled=isinstance(exc, AuditStalledError)) from None
+        self._observe(event, started, failed=False)
+
+    def _observe(self, event: Mapping[str, Any], started: float, *, failed: bool) -> None:
+        """Metrics, span attributes and the per-call log line (server/observe.py)."""
+        if self._observer is not None:
+            self._observer.recorded(event, append_seconds=time.perf_counter() - started, failed=failed)
 
 
 def _outcome_unknown(spec: AnySpec, error: PersonaError) -> bool:

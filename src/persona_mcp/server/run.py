@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import anyio
 import uvicorn
 from starlette.applications import Starlette
 
@@ -17,7 +20,9 @@ from persona_mcp.config import AuthMode, Settings
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.http import build_http_app, resource_url
-from persona_mcp.server.serving import uvicorn_config
+from persona_mcp.server.metrics_http import metrics_app
+from persona_mcp.server.observe import Observer
+from persona_mcp.server.serving import bind_listener, uvicorn_config
 
 
 class _GracefulServer(uvicorn.Server):
@@ -68,6 +73,7 @@ def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str =
         authorization_servers=issuers,
         limits=settings.http,
         auth_routes=routes,
+        metrics=settings.metrics,
     )
 
 
@@ -76,9 +82,38 @@ async def run_http(
 ) -> None:
     """Serve streamable HTTP at /mcp until interrupted."""
     resource = public_url or settings.oauth.resource_url or resource_url(host, port)
-    async with open_server(settings, exposure=exposure, transport="http", resource_url=resource) as app:
-        asgi = http_app_for(app, settings, resource, host)
-        config = uvicorn_config(
-            asgi, host=host, port=port, header_timeout=settings.http.header_timeout_seconds
-        )
-        await _GracefulServer(config).serve()
+    listener = bind_listener(host, port)  # a busy port is told before anything opens
+    metrics_address = settings.metrics.address
+    with contextlib.ExitStack() as sockets:
+        sockets.enter_context(listener)
+        metrics_listener = None
+        if metrics_address is not None:
+            metrics_listener = sockets.enter_context(
+                bind_listener(*metrics_address, option="PERSONA_MCP_METRICS_BIND")
+            )
+        async with open_server(settings, exposure=exposure, transport="http", resource_url=resource) as app:
+            asgi = http_app_for(app, settings, resource, host)
+            config = uvicorn_config(
+                asgi, host=host, port=port, header_timeout=settings.http.header_timeout_seconds
+            )
+            async with anyio.create_task_group() as tasks:
+                if metrics_listener is not None and app.observer is not None:
+                    tasks.start_soon(serve_metrics, app.observer, settings, metrics_listener)
+                await _GracefulServer(config).serve(sockets=[listener])
+                tasks.cancel_scope.cancel()
+
+
+async def serve_metrics(observer: Observer, settings: Settings, listener: socket.socket) -> None:
+    """The separate `/metrics` listener (`PERSONA_MCP_METRICS_BIND`), until cancelled."""
+    address = settings.metrics.address
+    assert address is not None
+    config = uvicorn_config(metrics_app(observer, settings.metrics), host=address[0], port=address[1])
+    await _SignalFreeServer(config).serve(sockets=[listener])
+
+
+class _SignalFreeServer(uvicorn.Server):
+    """A second listener in the process: the main server owns SIGINT/SIGTERM, this one is cancelled."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -7,6 +7,7 @@ against clients that never finish sending their headers.
 
 from __future__ import annotations
 
+import errno
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ import anyio
 import uvicorn
 
 from persona_mcp.config import DEFAULT_HEADER_TIMEOUT_SECONDS
+from persona_mcp.operator_error import OperatorError
 from persona_mcp.server.header_deadline import header_deadline_protocol
 
 
@@ -24,6 +26,37 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def bind_listener(host: str, port: int, *, option: str = "--port") -> socket.socket:
+    """A listening socket on `host:port`, bound before anything else opens, so that a busy port is told
+    in one line (and before the database is migrated) rather than by uvicorn's exit after startup."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise OperatorError(
+            f"cannot listen on {host}:{port}: unknown host ({exc.strerror})",
+            "pass an address of this machine to --host (127.0.0.1, 0.0.0.0, ::)",
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OperatorError(
+                f"port {port} on {host} is already in use",
+                f"stop the process listening there (`ss -ltnp | grep :{port}`) or pass another {option}",
+            ) from None
+        raise OperatorError(
+            f"cannot listen on {host}:{port}: {exc.strerror}",
+            f"pass another {option} (ports under 1024 need privileges) or --host",
+        ) from None
+    sock.setblocking(False)
+    return sock
 
 
 def uvicorn_config(

@@ -107,7 +107,19 @@ async def _hold_stack(
 
         async with open_server(settings, exposure=ExposureOptions(**exposure), transport="stdio") as app:
             slot.open(app)
-            await session_over.wait()
+            address = settings.metrics.address
+            if address is None or app.observer is None:
+                await session_over.wait()
+                return
+            from persona_mcp.server.run import serve_metrics
+            from persona_mcp.server.serving import bind_listener
+
+            # /metrics of a stdio server: only on its own address (PERSONA_MCP_METRICS_BIND).
+            with bind_listener(*address, option="PERSONA_MCP_METRICS_BIND") as listener:
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(serve_metrics, app.observer, settings, listener)
+                    await session_over.wait()
+                    tasks.cancel_scope.cancel()
     except Exception as exc:
         slot.fail(exc)
         end_session.cancel()

@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from persona_mcp.config import StoreSettings, create_private_dir
+from persona_mcp.operator_error import ConfigError
 
 #: Files SQLite keeps next to the database in WAL mode.
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
@@ -115,10 +116,31 @@ class Store:
         await self.engine.dispose()
 
 
+#: Databases the server runs on (the drivers it ships with).
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_URL_HINT = (
+    "set PERSONA_MCP_DATABASE_URL to postgresql://user@host:5432/dbname (postgres:// works too) or "
+    "sqlite:////absolute/path/persona-mcp.sqlite3, or unset it for the SQLite file in the data directory"
+)
+
+
 def normalise_url(url: str) -> str:
-    """Pick the async driver for a plain URL (`postgresql://` -> psycopg, `sqlite://` -> aiosqlite)."""
-    parsed = make_url(url)
+    """Pick the async driver for a plain URL (`postgresql://` or `postgres://` -> psycopg, `sqlite://` ->
+    aiosqlite). A URL that is not one of a supported database is a `ConfigError` that never shows the URL
+    itself (it may hold a password), only its scheme."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # sqlalchemy.exc.ArgumentError, ValueError: not a URL at all
+        raise ConfigError("PERSONA_MCP_DATABASE_URL is not a database URL", _URL_HINT) from None
+    if parsed.drivername == "postgres":
+        parsed = parsed.set(drivername="postgresql")
     backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"PERSONA_MCP_DATABASE_URL names an unknown database `{parsed.drivername}`: only SQLite and "
+            "PostgreSQL are supported",
+            _URL_HINT,
+        )
     if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif backend == "sqlite" and parsed.drivername == "sqlite":

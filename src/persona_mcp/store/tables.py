@@ -4,6 +4,6 @@ Each component owns one module under `schema/`; this file only gathers them.
 """
 
 from persona_mcp.store.metadata import metadata
-from persona_mcp.store.schema import audit, credentials, grants, oauth, pacing
+from persona_mcp.store.schema import audit, credentials, grants, oauth, pacing, siem
 
-__all__ = ["audit", "credentials", "grants", "metadata", "oauth", "pacing"]
+__all__ = ["audit", "credentials", "grants", "metadata", "oauth", "pacing", "siem"]

@@ -25,6 +25,7 @@ from persona_mcp.auth.credentials.models import (
     StoredCredential,
 )
 from persona_mcp.auth.credentials.oauth import IssuedToken, TokenEndpointClient, TokenEndpointError
+from persona_mcp.auth.credentials.secretbox import SecretBoxError
 from persona_mcp.auth.credentials.store import CredentialStore, LockedCredential
 
 _log = structlog.get_logger(__name__)
@@ -144,7 +145,11 @@ class OAuthCredential:
             token = self._usable_token()
             if token is not None:
                 return token
-            return await self._renew(rejected=None)
+            try:
+                return await self._renew(rejected=None)
+            except SecretBoxError as exc:
+                # The secret key does not open the stored row: configuration, retrying cannot help.
+                raise unavailable(self._info, f"{self._info.label} cannot be decrypted: {exc}") from None
 
     async def on_unauthorized(self, rejected_token: str) -> bool:
         """Renew once for a rejected token; a token obtained that way being rejected again ends it."""

@@ -24,8 +24,8 @@ from persona_mcp.auth.credentials.providers import (
     disabled_error,
     unavailable,
 )
-from persona_mcp.auth.credentials.secretbox import SecretBox, load_secret_box
-from persona_mcp.auth.credentials.store import CredentialStore
+from persona_mcp.auth.credentials.secretbox import SecretBox, SecretBoxError, load_secret_box
+from persona_mcp.auth.credentials.store import CredentialStore, stored_key_ids
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.events import AdminEventSink
 from persona_mcp.config import DEFAULT_REFRESH_WINDOW_SECONDS, Settings
@@ -92,7 +92,11 @@ class CredentialResolver:
             raise disabled_error(info)
         if info.kind is CredentialKind.OAUTH_CLIENT:
             return self._oauth_provider(info)
-        return await self._static_provider(info)
+        try:
+            return await self._static_provider(info)
+        except SecretBoxError as exc:
+            # The secret key does not open the stored row: configuration, retrying cannot help.
+            raise unavailable(info, f"{info.label} cannot be decrypted: {exc}") from None
 
     async def _find(self, environment: Environment, principal: str | None) -> CredentialInfo | None:
         key = (environment, principal)
@@ -158,7 +162,10 @@ async def open_credential_resolver(
 
     A malformed configured key fails here, at startup, rather than at the first tool call.
     """
-    box = await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir)
+    in_use = await stored_key_ids(store)  # never create a new key while credentials need the old one
+    box = await anyio.to_thread.run_sync(
+        lambda: load_secret_box(settings.secret_key, settings.data_dir, stored_key_ids=in_use)
+    )
     return CredentialResolver(
         store,
         box,

@@ -17,7 +17,7 @@ import hashlib
 import os
 import secrets
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,8 @@ import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
+
+from persona_mcp.operator_error import ConfigError
 
 _log = structlog.get_logger(__name__)
 
@@ -46,6 +48,10 @@ class UnknownKeyError(SecretBoxError):
 
 class DecryptionError(SecretBoxError):
     """Wrong key, tampered ciphertext, or a ciphertext moved to another row or field."""
+
+
+class MissingSecretKeyError(SecretBoxError, ConfigError):
+    """Stored credentials exist but their key does not: a new key would make them unreadable for good."""
 
 
 def key_id_for(key: bytes) -> str:
@@ -127,16 +133,31 @@ class SecretBox:
         return SecretBox(current_key_id=key_id_for(key), _keys=keys)
 
 
-def load_secret_box(secret_key: SecretStr | None, data_dir: Path) -> SecretBox:
+def load_secret_box(
+    secret_key: SecretStr | None, data_dir: Path, *, stored_key_ids: Collection[str] = ()
+) -> SecretBox:
     """The box for this installation: the configured key, else the key file (created on first use).
 
     A `secret.key.next` left by an interrupted rotation is loaded too, so rows already re-encrypted
     stay readable until `credentials rotate-key` is run again to finish.
+
+    `stored_key_ids` are the keys the stored credentials are encrypted under. While there are any, a
+    missing key file is never replaced by a new key (which could open none of them): that is refused
+    with `MissingSecretKeyError`, naming the key to restore.
     """
     extra = list(_read_optional_key(data_dir / NEXT_KEY_FILE_NAME))
     if secret_key is not None:
         return SecretBox.from_keys(decode_key(secret_key.get_secret_value()), *extra)
-    return SecretBox.from_keys(_read_or_create_key_file(data_dir / KEY_FILE_NAME), *extra)
+    path = data_dir / KEY_FILE_NAME
+    if stored_key_ids and not path.exists():
+        raise MissingSecretKeyError(
+            f"stored credentials are encrypted under key {', '.join(sorted(set(stored_key_ids)))}, but "
+            f"PERSONA_MCP_SECRET_KEY is not set and {path} does not exist; no new key is created, it "
+            "could decrypt none of them",
+            f"restore {path} from your backup or set PERSONA_MCP_SECRET_KEY to that key; if it is lost, "
+            "remove the credentials (`persona-mcp credentials remove ID`) and add them again",
+        )
+    return SecretBox.from_keys(_read_or_create_key_file(path), *extra)
 
 
 def write_key_file(path: Path, key: bytes) -> None:

@@ -49,6 +49,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+async def stored_key_ids(store: Store) -> frozenset[str]:
+    """The ids of the keys stored credentials are encrypted under (empty when none are stored)."""
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(select(_table.c.key_id).distinct())
+        return frozenset(row.key_id for row in rows)
+
+
 class CredentialStore:
     """CRUD for upstream credentials; secrets go in sealed and come out as `SecretStr`."""
 
