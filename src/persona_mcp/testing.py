@@ -89,11 +89,18 @@ async def connected(
     principal: str = "test-agent",
     **constraints: Any,
 ) -> AsyncIterator[Harness]:
-    """Server + sandbox + grant + in-memory MCP client, closed on exit."""
+    """Server + sandbox + grant + in-memory MCP client, closed on exit.
+
+    The server offers every toolset unless `exposure` says otherwise, so the grant's `scopes` alone
+    decide what the test sees (a server started by `persona-mcp serve` offers the default toolsets).
+    """
     upstream = sandbox or sandbox_app(seed)
     settings = sandbox_settings(data_dir, database_url=database_url)
     async with open_server(
-        settings, exposure=exposure, transport="memory", persona_transport=SandboxTransport(upstream)
+        settings,
+        exposure=exposure or ExposureOptions.everything(),
+        transport="memory",
+        persona_transport=SandboxTransport(upstream),
     ) as app:
         token = await issue_grant(app, scopes, principal=principal, **constraints)
         assert isinstance(app.caller_source, StaticTokenCallers)

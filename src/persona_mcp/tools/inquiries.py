@@ -40,6 +40,8 @@ from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
 
 TOOLSET = "inquiries"
+#: The sandbox-only tools: an opt-in toolset of their own (tests and demos, not daily review).
+SIMULATION = "simulation"
 
 
 class InquiryStatus(StrEnum):
@@ -646,7 +648,7 @@ set_inquiry_tags = action_tool(
 
 simulate_inquiry_actions = action_tool(
     name="simulate_inquiry_actions",
-    toolset=TOOLSET,
+    toolset=SIMULATION,
     title="Simulate inquiry steps (sandbox)",
     description=describe(
         "Sandbox only: drive an inquiry through steps (start, complete, approve...).",
@@ -667,7 +669,7 @@ simulate_inquiry_actions = action_tool(
 
 set_inquiry_simulate_stubs = action_tool(
     name="set_inquiry_simulate_stubs",
-    toolset=TOOLSET,
+    toolset=SIMULATION,
     title="Preset simulated user input (sandbox)",
     description=describe(
         "Sandbox only: preset what a simulated user enters.",
