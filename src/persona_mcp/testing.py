@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import mcp_types as types
 from mcp import Client
 from pydantic import SecretStr
 from starlette.applications import Starlette
@@ -109,11 +110,30 @@ async def connected(
             yield Harness(client=client, app=app, sandbox=upstream.state.sandbox, token=token)
 
 
+async def listed_as(harness: Harness, scopes: Iterable[Scope | str]) -> list[types.Tool]:
+    """The tools the server lists to a fresh grant holding `scopes` (the connection stays open)."""
+    token = await issue_grant(harness.app, scopes, principal="listing-probe")
+    assert isinstance(harness.app.caller_source, StaticTokenCallers)
+    harness.app.caller_source.token = token
+    try:
+        return (await harness.client.list_tools()).tools
+    finally:
+        harness.app.caller_source.token = harness.token
+
+
+def wire_bytes(tools: Iterable[types.Tool]) -> int:
+    """Bytes of a `tools/list` result holding `tools`, serialised as the server sends it (no envelope)."""
+    result = types.ListToolsResult(tools=list(tools))
+    return len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+
+
 __all__ = [
     "SANDBOX_BASE_URL",
     "Harness",
     "connected",
     "issue_grant",
+    "listed_as",
     "sandbox_app",
     "sandbox_settings",
+    "wire_bytes",
 ]

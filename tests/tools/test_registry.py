@@ -2,20 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.tools import catalogue
-from persona_mcp.tools.registry import UnknownToolError
+from persona_mcp.tools.registry import Catalogue, UnknownToolError
+from persona_mcp.toolsets import TOOLSETS
 
 
 def _names(**kwargs: object) -> set[str]:
     return {spec.name for spec in catalogue.select(**kwargs)}  # type: ignore[arg-type]
 
 
-def test_nothing_named_exposes_every_tool() -> None:
-    assert _names() == set(catalogue.names)
+def test_nothing_named_exposes_the_default_toolsets_and_all_exposes_every_tool() -> None:
+    defaults = {toolset.id for toolset in TOOLSETS if toolset.default}
+    assert catalogue.default_toolsets == defaults
+    assert {"accounts", "inquiries", "inquiry_sessions", "events"} <= defaults
+    assert {"lists", "list_items", "webhooks", "audit", "simulation"}.isdisjoint(defaults)
+    assert _names() == {spec.name for spec in catalogue if spec.toolset in defaults}
+    assert _names(toolsets={"all"}) == set(catalogue.names)
+
+
+def test_default_combines_with_named_toolsets() -> None:
+    chosen = _names(toolsets={"default", "webhooks"})
+    assert chosen == _names() | {spec.name for spec in catalogue.in_toolset("webhooks")}
+
+
+def test_a_tool_in_an_undeclared_toolset_is_refused_when_the_catalogue_is_built() -> None:
+    stray = replace(catalogue.get("get_account"), toolset="acounts")
+    with pytest.raises(ValueError, match="undeclared toolset 'acounts'"):
+        Catalogue([stray])
+
+
+def test_every_declared_toolset_is_reachable_by_id_and_families_plug_in_by_id() -> None:
+    planned = {"reports", "cases", "verifications", "documents", "transactions", "logs", "importers"}
+    planned |= {"workflows", "templates", "devices", "rate_limits"}
+    declared = {toolset.id for toolset in TOOLSETS}
+    assert planned <= declared and set(catalogue.toolsets) <= declared
+    assert {"reports", "cases", "verifications"} <= catalogue.default_toolsets
+    assert catalogue.resolve_toolsets(["all"]) == declared
 
 
 def test_toolsets_and_explicit_tools_add_up() -> None:
