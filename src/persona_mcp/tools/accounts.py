@@ -11,12 +11,12 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import AccountActionId, AccountId, AccountTypeId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
+from persona_mcp.tools.factories import Method
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import (
     AnyObjectId,
@@ -31,11 +31,8 @@ from persona_mcp.tools.inputs import (
     iso,
 )
 from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
-from persona_mcp.tools.search import SearchInput, search_tool
-from persona_mcp.tools.spec import Activity, Effect, ToolSpec
-from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
-
-TOOLSET = "accounts"
+from persona_mcp.tools.search import SearchInput
+from persona_mcp.tools.spec import Activity, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
 
@@ -85,10 +82,6 @@ class RelationPage(Page):
     items: list[RelatedObject] = Field(description="Objects related to the account.")
 
 
-class AccountRef(ToolInput):
-    account_id: AccountId = Field(description="The account.")
-
-
 class ListAccounts(PageInput):
     reference_id: ReferenceId | None = Field(None, description="Only accounts with this reference id.")
 
@@ -131,14 +124,6 @@ class UpdateAccount(_AccountAttributes):
     account_id: AccountId = Field(description="The account.")
 
     rules = (AtLeastOne(_ATTRIBUTE_NAMES, "give at least one attribute to change"),)
-
-
-class AccountTag(OneTag):
-    account_id: AccountId = Field(description="The account.")
-
-
-class AccountTags(TagSet):
-    account_id: AccountId = Field(description="The account.")
 
 
 class ConsolidateAccounts(ToolInput):
@@ -210,20 +195,24 @@ def _relation_filters(args: ListRelations) -> dict[str, str]:
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_ONE = "/accounts/{account_id}"
-_IDS = "list_accounts."
+ACCOUNTS = Family(
+    toolset="accounts",
+    kind=ObjectKind.ACCOUNT,
+    path="/accounts/{account_id}",
+    ids="list_accounts.",
+    changed=AccountChanged,
+    operations="accounts",
+)
 
-list_accounts = list_tool(
-    name="list_accounts",
-    toolset=TOOLSET,
-    title="List accounts",
-    description=describe(
+list_accounts = ACCOUNTS.list(
+    "list_accounts",
+    "List accounts",
+    describe(
         "List accounts, newest first.",
         use_when="browsing accounts or finding one by reference id.",
         avoid="to match fields or dates: use search_accounts.",
     ),
-    scope=Scope.ACCOUNTS_READ,
-    operation="accounts.list",
+    op="list",
     input_model=ListAccounts,
     page=AccountPage,
     view=Account,
@@ -232,56 +221,41 @@ list_accounts = list_tool(
     filters=_list_filters,
 )
 
-search_accounts = search_tool(
-    name="search_accounts",
-    toolset=TOOLSET,
-    title="Search accounts",
-    description=describe(
+search_accounts = ACCOUNTS.search(
+    "search_accounts",
+    "Search accounts",
+    describe(
         "Search accounts by conditions on attributes (snake_case).",
         use_when="list_accounts' filter is not enough.",
         avoid="for changes of the last minute: the index lags.",
     ),
-    scope=Scope.ACCOUNTS_READ,
     input_model=SearchAccounts,
-    operation="accounts.search",
     page=AccountPage,
     view=Account,
-    path="/accounts/search",
-    finds=ObjectKind.ACCOUNT,
 )
 
-get_account = get_tool(
-    name="get_account",
-    toolset=TOOLSET,
-    title="Get an account",
-    description=describe(
-        "Read one account with its personal fields.",
-        use_when="you need an account's details.",
-        ids=_IDS,
+get_account = ACCOUNTS.get(
+    "get_account",
+    "Get an account",
+    ACCOUNTS.describe(
+        "Read one account with its personal fields.", use_when="you need an account's details."
     ),
-    scope=Scope.ACCOUNTS_READ,
-    operation="accounts.retrieve",
-    input_model=AccountRef,
+    op="retrieve",
     result=AccountResult,
-    path=_ONE,
 )
 
-create_account = action_tool(
-    name="create_account",
-    toolset=TOOLSET,
-    title="Create an account",
-    description=describe(
+create_account = ACCOUNTS.write(
+    "create_account",
+    "Create an account",
+    ACCOUNTS.describe(
         "Create an account for one of your users.",
         use_when="the user has none yet (check list_accounts by reference_id).",
         ids="account types: Persona dashboard.",
         avoid="to change one: use update_account.",
     ),
-    scope=Scope.ACCOUNTS_WRITE,
-    effect=Effect.WRITE,
     activity=Activity.CREATE,
-    operation="accounts.create",
+    op="create",
     input_model=CreateAccount,
-    result=AccountChanged,
     method=Method.POST,
     path="/accounts",
     body=_create_body,
@@ -289,209 +263,114 @@ create_account = action_tool(
     "list_accounts (reference_id) and use update_account instead",
 )
 
-update_account = action_tool(
-    name="update_account",
-    toolset=TOOLSET,
-    title="Update an account",
-    description=describe(
+update_account = ACCOUNTS.write(
+    "update_account",
+    "Update an account",
+    ACCOUNTS.describe(
         "Change an account; only the arguments given are sent.",
         use_when="an account's details must change.",
-        ids=_IDS,
         avoid="for single tags: use add_account_tag.",
     ),
-    scope=Scope.ACCOUNTS_WRITE,
-    effect=Effect.WRITE,
-    operation="accounts.update",
+    op="update",
     input_model=UpdateAccount,
-    result=AccountChanged,
     method=Method.PATCH,
-    path=_ONE,
     body=_update_body,
     idempotent=True,
 )
 
-redact_account = action_tool(
-    name="redact_account",
-    toolset=TOOLSET,
-    title="Redact an account (irreversible)",
-    description=describe(
+redact_account = ACCOUNTS.delete(
+    "redact_account",
+    "Redact an account (irreversible)",
+    ACCOUNTS.describe(
         "Erase the personal data of an account and all its inquiries, for good.",
         use_when="a confirmed erasure request (GDPR/CCPA) asks for it.",
-        ids=_IDS,
         avoid="to deactivate an account: it cannot be undone.",
     ),
-    scope=Scope.ACCOUNTS_DELETE,
-    effect=Effect.DESTRUCTIVE,
     activity=Activity.DELETE,
-    operation="accounts.redact",
-    input_model=AccountRef,
-    result=AccountChanged,
+    op="redact",
     method=Method.DELETE,
-    path=_ONE,
     idempotent=True,
 )
 
-add_account_tag = action_tool(
-    name="add_account_tag",
-    toolset=TOOLSET,
-    title="Add a tag to an account",
-    description=describe(
-        "Add one tag (by name or id) to an account.",
-        use_when="labelling an account.",
-        ids=_IDS,
-        avoid="to replace all tags: use set_account_tags.",
-    ),
-    scope=Scope.ACCOUNTS_WRITE,
-    effect=Effect.WRITE,
-    operation="accounts.add_tag",
-    input_model=AccountTag,
-    result=AccountChanged,
-    method=Method.POST,
-    path=_ONE + "/add-tag",
-    body=one_tag_body,
-    idempotent=True,
-)
+add_account_tag, remove_account_tag, set_account_tags = ACCOUNTS.tag_tools()
 
-remove_account_tag = action_tool(
-    name="remove_account_tag",
-    toolset=TOOLSET,
-    title="Remove a tag from an account",
-    description=describe(
-        "Remove one tag (by name or id) from an account.",
-        use_when="a label no longer applies.",
-        ids=_IDS,
-        avoid="to clear all tags: use set_account_tags.",
-    ),
-    scope=Scope.ACCOUNTS_WRITE,
-    effect=Effect.WRITE,
-    operation="accounts.remove_tag",
-    input_model=AccountTag,
-    result=AccountChanged,
-    method=Method.POST,
-    path=_ONE + "/remove-tag",
-    body=one_tag_body,
-    idempotent=True,
-)
-
-set_account_tags = action_tool(
-    name="set_account_tags",
-    toolset=TOOLSET,
-    title="Replace an account's tags",
-    description=describe(
-        "Replace all tags of an account.",
-        use_when="you know the full set of tags.",
-        ids=_IDS,
-        avoid="for one tag: unlisted tags are removed.",
-    ),
-    scope=Scope.ACCOUNTS_WRITE,
-    effect=Effect.WRITE,
-    operation="accounts.set_tags",
-    input_model=AccountTags,
-    result=AccountChanged,
-    method=Method.POST,
-    path=_ONE + "/set-tags",
-    body=tag_set_body,
-    idempotent=True,
-)
-
-consolidate_accounts = action_tool(
-    name="consolidate_accounts",
-    toolset=TOOLSET,
-    title="Merge accounts into one (irreversible)",
-    description=describe(
+consolidate_accounts = ACCOUNTS.delete(
+    "consolidate_accounts",
+    "Merge accounts into one (irreversible)",
+    ACCOUNTS.describe(
         "Merge source accounts into a destination account; sources are archived.",
         use_when="duplicates of one person were confirmed.",
-        ids=_IDS,
         avoid="to copy attributes: it moves objects only, irreversibly.",
     ),
-    scope=Scope.ACCOUNTS_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    operation="accounts.consolidate",
+    op="consolidate",
     input_model=ConsolidateAccounts,
-    result=AccountChanged,
     method=Method.POST,
-    path=_ONE + "/consolidate",
+    route="/consolidate",
     body=_consolidate_body,
     conflict_hint="a source account can be consolidated only once, and not into itself",
 )
 
-list_account_relations = list_tool(
-    name="list_account_relations",
-    toolset=TOOLSET,
-    title="List an account's relations",
-    description=describe(
+list_account_relations = ACCOUNTS.list(
+    "list_account_relations",
+    "List an account's relations",
+    ACCOUNTS.describe(
         "List objects related to an account (e.g. parent-of).",
         use_when="you need an account's links.",
-        ids=_IDS,
         avoid="to find accounts: use search_accounts.",
     ),
-    scope=Scope.ACCOUNTS_READ,
-    operation="accounts.list_relations",
+    op="list_relations",
     input_model=ListRelations,
     page=RelationPage,
     view=RelatedObject,
-    path=_ONE + "/relations",
+    path=ACCOUNTS.path + "/relations",
     filters=_relation_filters,
 )
 
-add_account_relation = action_tool(
-    name="add_account_relation",
-    toolset=TOOLSET,
-    title="Relate an account to another object",
-    description=describe(
+add_account_relation = ACCOUNTS.write(
+    "add_account_relation",
+    "Relate an account to another object",
+    ACCOUNTS.describe(
         "Relate an account to another account or a transaction.",
         use_when="recording a relation such as parent-of.",
-        ids=_IDS,
         avoid="to merge duplicates: use consolidate_accounts.",
     ),
-    scope=Scope.ACCOUNTS_WRITE,
-    effect=Effect.WRITE,
-    operation="accounts.add_relation",
+    op="add_relation",
     input_model=AccountRelation,
-    result=AccountChanged,
     method=Method.POST,
-    path=_ONE + "/add-relation",
+    route="/add-relation",
     body=_relation_body,
     idempotent=True,
 )
 
-remove_account_relation = action_tool(
-    name="remove_account_relation",
-    toolset=TOOLSET,
-    title="Remove an account relation",
-    description=describe(
+remove_account_relation = ACCOUNTS.write(
+    "remove_account_relation",
+    "Remove an account relation",
+    ACCOUNTS.describe(
         "Remove a relation between an account and another object.",
         use_when="a relation is wrong or has ended.",
         ids="list_account_relations.",
     ),
-    scope=Scope.ACCOUNTS_WRITE,
-    effect=Effect.WRITE,
-    operation="accounts.remove_relation",
+    op="remove_relation",
     input_model=AccountRelation,
-    result=AccountChanged,
     method=Method.POST,
-    path=_ONE + "/remove-relation",
+    route="/remove-relation",
     body=_relation_body,
     idempotent=True,
 )
 
-run_account_action = action_tool(
-    name="run_account_action",
-    toolset=TOOLSET,
-    title="Run an account action",
-    description=describe(
+run_account_action = ACCOUNTS.write(
+    "run_account_action",
+    "Run an account action",
+    ACCOUNTS.describe(
         "Run a configured account action on one account.",
         use_when="an action exists for the change you need.",
-        ids=_IDS + " Actions: Persona dashboard.",
+        ids="list_accounts. Actions: Persona dashboard.",
         avoid="for what update_account can do.",
     ),
-    scope=Scope.ACCOUNTS_WRITE,
-    effect=Effect.WRITE,
-    operation="accounts.run_action",
+    op="run_action",
     input_model=RunAccountAction,
-    result=AccountChanged,
     method=Method.POST,
-    path=_ONE + "/run-action",
+    route="/run-action",
     body=_run_action_body,
 )
 

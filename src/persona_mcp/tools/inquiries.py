@@ -8,18 +8,19 @@ never as a server path nor as base64 text in the result.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import AccountId, InquiryId, InquiryTemplateId, ObjectKind
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, path_for
+from persona_mcp.tools.factories import Method, path_for
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne, ExactlyOne, OnlyFor
 from persona_mcp.tools.inputs import (
     CountryCode,
@@ -35,13 +36,8 @@ from persona_mcp.tools.inputs import (
 )
 from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, plain_fields
 from persona_mcp.tools.saved_files import SavedFileResult
-from persona_mcp.tools.search import SearchInput, search_tool
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
-
-TOOLSET = "inquiries"
-#: The sandbox-only tools: an opt-in toolset of their own (tests and demos, not daily review).
-SIMULATION = "simulation"
+from persona_mcp.tools.search import SearchInput
+from persona_mcp.tools.spec import Activity, ToolContext, ToolSpec
 
 
 class InquiryStatus(StrEnum):
@@ -179,14 +175,6 @@ class InquiryLink(ToolInput):
     expires_in_seconds: int | None = Field(None, ge=60, le=604_800, description="Link lifetime (s).")
 
 
-class InquiryTag(OneTag):
-    inquiry_id: InquiryId = Field(description="The inquiry.")
-
-
-class InquiryTags(TagSet):
-    inquiry_id: InquiryId = Field(description="The inquiry.")
-
-
 class SimulateActionType(StrEnum):
     START = "start_inquiry"
     COMPLETE = "complete_inquiry"
@@ -319,45 +307,29 @@ async def print_pdf(ctx: ToolContext, args: InquiryRef) -> InquiryPdf:
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_ONE = "/inquiries/{inquiry_id}"
-_IDS = "list_inquiries."
+INQUIRIES = Family(
+    toolset="inquiries",
+    kind=ObjectKind.INQUIRY,
+    path="/inquiries/{inquiry_id}",
+    ids="list_inquiries.",
+    changed=InquiryChanged,
+    operations="inquiries",
+)
+#: The sandbox-only tools: an opt-in toolset of their own (tests and demos, not daily review).
+SIMULATION = replace(INQUIRIES, toolset="simulation")
 
+_DECIDED = "the inquiry's status does not allow this decision (it may be decided already); check it with "
+_DECIDED += "get_inquiry"
 
-def _decision(
-    name: str, title: str, operation: str, path: str, summary: str, use_when: str
-) -> ToolSpec[Any, Any]:
-    return action_tool(
-        name=name,
-        toolset=TOOLSET,
-        title=title,
-        description=describe(
-            summary, use_when=use_when, ids=_IDS, avoid="without a review: it triggers workflows."
-        ),
-        scope=Scope.INQUIRIES_DECIDE,
-        effect=Effect.DESTRUCTIVE,
-        operation=operation,
-        input_model=DecideInquiry,
-        result=InquiryChanged,
-        method=Method.POST,
-        path=_ONE + path,
-        body=_decision_body,
-        idempotent=True,
-        conflict_hint="the inquiry's status does not allow this decision (it may be decided already); "
-        "check it with get_inquiry",
-    )
-
-
-list_inquiries = list_tool(
-    name="list_inquiries",
-    toolset=TOOLSET,
-    title="List inquiries",
-    description=describe(
+list_inquiries = INQUIRIES.list(
+    "list_inquiries",
+    "List inquiries",
+    describe(
         "List inquiries, newest first, by account, status, template or date.",
         use_when="you need a user's inquiries or those in a status.",
         avoid="to match fields: use search_inquiries.",
     ),
-    scope=Scope.INQUIRIES_READ,
-    operation="inquiries.list",
+    op="list",
     input_model=ListInquiries,
     page=InquiryPage,
     view=Inquiry,
@@ -366,54 +338,40 @@ list_inquiries = list_tool(
     filters=_list_filters,
 )
 
-search_inquiries = search_tool(
-    name="search_inquiries",
-    toolset=TOOLSET,
-    title="Search inquiries",
-    description=describe(
+search_inquiries = INQUIRIES.search(
+    "search_inquiries",
+    "Search inquiries",
+    describe(
         "Search inquiries by conditions on attributes (snake_case).",
         use_when="list_inquiries' filters are not enough.",
         avoid="for changes of the last minute: the index lags.",
     ),
-    scope=Scope.INQUIRIES_READ,
     input_model=SearchInquiries,
-    operation="inquiries.search",
     page=InquiryPage,
     view=Inquiry,
-    path="/inquiries/search",
-    finds=ObjectKind.INQUIRY,
 )
 
-get_inquiry = get_tool(
-    name="get_inquiry",
-    toolset=TOOLSET,
-    title="Get an inquiry",
-    description=describe(
-        "Read one inquiry with its fields and verification ids.",
-        use_when="you need an inquiry's state.",
-        ids=_IDS,
+get_inquiry = INQUIRIES.get(
+    "get_inquiry",
+    "Get an inquiry",
+    INQUIRIES.describe(
+        "Read one inquiry with its fields and verification ids.", use_when="you need an inquiry's state."
     ),
-    scope=Scope.INQUIRIES_READ,
-    operation="inquiries.retrieve",
-    input_model=InquiryRef,
+    op="retrieve",
     result=InquiryResult,
-    path=_ONE,
 )
 
-create_inquiry = action_tool(
-    name="create_inquiry",
-    toolset=TOOLSET,
-    title="Create an inquiry",
-    description=describe(
+create_inquiry = INQUIRIES.write(
+    "create_inquiry",
+    "Create an inquiry",
+    INQUIRIES.describe(
         "Start a verification from an inquiry template; can issue a link.",
         use_when="a user must be (re)verified.",
         ids="templates: Persona dashboard; accounts: list_accounts.",
         avoid="for a link to an existing one: generate_inquiry_link.",
     ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
     activity=Activity.CREATE,
-    operation="inquiries.create",
+    op="create",
     input_model=CreateInquiry,
     result=InquiryLinkResult,
     method=Method.POST,
@@ -421,269 +379,164 @@ create_inquiry = action_tool(
     body=_create_body,
 )
 
-update_inquiry = action_tool(
-    name="update_inquiry",
-    toolset=TOOLSET,
-    title="Update an inquiry",
-    description=describe(
+update_inquiry = INQUIRIES.write(
+    "update_inquiry",
+    "Update an inquiry",
+    INQUIRIES.describe(
         "Change an inquiry's note, tags, fields or redirect URI.",
         use_when="details must be corrected.",
-        ids=_IDS,
         avoid="to decide: use approve_inquiry.",
     ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiries.update",
+    op="update",
     input_model=UpdateInquiry,
-    result=InquiryChanged,
     method=Method.PATCH,
-    path=_ONE,
     body=_update_body,
     idempotent=True,
 )
 
-redact_inquiry = action_tool(
-    name="redact_inquiry",
-    toolset=TOOLSET,
-    title="Redact an inquiry (irreversible)",
-    description=describe(
+redact_inquiry = INQUIRIES.delete(
+    "redact_inquiry",
+    "Redact an inquiry (irreversible)",
+    INQUIRIES.describe(
         "Erase the personal data of an inquiry and its checks, for good.",
         use_when="a confirmed erasure request asks for it.",
-        ids=_IDS,
         avoid="to stop an inquiry: use expire_inquiry.",
     ),
-    scope=Scope.INQUIRIES_DELETE,
-    effect=Effect.DESTRUCTIVE,
     activity=Activity.DELETE,
-    operation="inquiries.redact",
-    input_model=InquiryRef,
-    result=InquiryChanged,
+    op="redact",
     method=Method.DELETE,
-    path=_ONE,
     idempotent=True,
 )
 
-approve_inquiry = _decision(
-    "approve_inquiry",
-    "Approve an inquiry",
-    "inquiries.approve",
-    "/approve",
-    "Approve an inquiry (a final decision).",
-    "a review found the person verified.",
+approve_inquiry, decline_inquiry = (
+    INQUIRIES.decide(
+        f"{verb}_inquiry",
+        f"{verb.capitalize()} an inquiry",
+        INQUIRIES.describe(
+            f"{verb.capitalize()} an inquiry (a final decision).",
+            use_when=f"a review found the person {outcome}.",
+            avoid="without a review: it triggers workflows.",
+        ),
+        op=verb,
+        input_model=DecideInquiry,
+        method=Method.POST,
+        route=f"/{verb}",
+        body=_decision_body,
+        idempotent=True,
+        conflict_hint=_DECIDED,
+    )
+    for verb, outcome in (("approve", "verified"), ("decline", "not verified"))
 )
 
-decline_inquiry = _decision(
-    "decline_inquiry",
-    "Decline an inquiry",
-    "inquiries.decline",
-    "/decline",
-    "Decline an inquiry (a final decision).",
-    "a review found the person not verified.",
-)
-
-mark_inquiry_for_review = action_tool(
-    name="mark_inquiry_for_review",
-    toolset=TOOLSET,
-    title="Mark an inquiry for review",
-    description=describe(
+mark_inquiry_for_review = INQUIRIES.decide(
+    "mark_inquiry_for_review",
+    "Mark an inquiry for review",
+    INQUIRIES.describe(
         "Put an inquiry into needs_review.",
         use_when="a human must review it first.",
-        ids=_IDS,
         avoid="on decided inquiries: Persona refuses.",
     ),
-    scope=Scope.INQUIRIES_DECIDE,
-    effect=Effect.DESTRUCTIVE,
-    operation="inquiries.mark_for_review",
-    input_model=InquiryRef,
-    result=InquiryChanged,
+    op="mark_for_review",
     method=Method.POST,
-    path=_ONE + "/mark-for-review",
+    route="/mark-for-review",
     idempotent=True,
     conflict_hint="an inquiry that is already approved or declined cannot be marked for review",
 )
 
-expire_inquiry = action_tool(
-    name="expire_inquiry",
-    toolset=TOOLSET,
-    title="Expire an inquiry",
-    description=describe(
+expire_inquiry = INQUIRIES.delete(
+    "expire_inquiry",
+    "Expire an inquiry",
+    INQUIRIES.describe(
         "Expire an inquiry now; its sessions and links stop.",
         use_when="the user must not continue.",
-        ids=_IDS,
         avoid="to erase data: use redact_inquiry.",
     ),
-    scope=Scope.INQUIRIES_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    operation="inquiries.expire",
-    input_model=InquiryRef,
-    result=InquiryChanged,
+    op="expire",
     method=Method.POST,
-    path=_ONE + "/expire",
+    route="/expire",
     idempotent=True,
     conflict_hint="the inquiry cannot be expired in its current status; check it with get_inquiry",
 )
 
-resume_inquiry = action_tool(
-    name="resume_inquiry",
-    toolset=TOOLSET,
-    title="Resume an inquiry",
-    description=describe(
+resume_inquiry = INQUIRIES.write(
+    "resume_inquiry",
+    "Resume an inquiry",
+    INQUIRIES.describe(
         "Reopen a pending or expired inquiry.",
         use_when="the user must finish it.",
-        ids=_IDS,
         avoid="on redacted or decided inquiries.",
     ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiries.resume",
-    input_model=InquiryRef,
-    result=InquiryChanged,
+    op="resume",
     method=Method.POST,
-    path=_ONE + "/resume",
+    route="/resume",
     conflict_hint="only inquiries in status pending or expired (and not redacted) can be resumed; "
     "check the status with get_inquiry",
 )
 
-generate_inquiry_link = action_tool(
-    name="generate_inquiry_link",
-    toolset=TOOLSET,
-    title="Generate a one-time inquiry link",
-    description=describe(
+generate_inquiry_link = INQUIRIES.write(
+    "generate_inquiry_link",
+    "Generate a one-time inquiry link",
+    INQUIRIES.describe(
         "Issue a single-use link to an inquiry's hosted flow.",
         use_when="the user needs a browser link.",
-        ids=_IDS,
         avoid="for expired inquiries: resume_inquiry first.",
     ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiries.generate_one_time_link",
+    op="generate_one_time_link",
     input_model=InquiryLink,
     result=InquiryLinkResult,
     method=Method.POST,
-    path=_ONE + "/generate-one-time-link",
+    route="/generate-one-time-link",
     body=_link_body,
     conflict_hint="no one-time link for an expired inquiry; use resume_inquiry first",
 )
 
-print_inquiry_pdf = ToolSpec(
-    name="print_inquiry_pdf",
-    toolset=TOOLSET,
-    title="Inquiry PDF",
-    description=describe(
-        "Get the inquiry PDF (unmasked personal data) as a resource link.",
-        use_when="a reviewer needs the document.",
-        ids=_IDS,
-        avoid="to read data: use get_inquiry.",
+print_inquiry_pdf = replace(
+    INQUIRIES.read(
+        "print_inquiry_pdf",
+        "Inquiry PDF",
+        INQUIRIES.describe(
+            "Get the inquiry PDF (unmasked personal data) as a resource link.",
+            use_when="a reviewer needs the document.",
+            avoid="to read data: use get_inquiry.",
+        ),
+        op="print_pdf",
+        input_model=InquiryRef,
+        output_model=InquiryPdf,
+        handler=print_pdf,
     ),
-    scope=Scope.INQUIRIES_READ,
-    effect=Effect.READ,
-    input_model=InquiryRef,
-    output_model=InquiryPdf,
-    operations=("inquiries.print_pdf",),
-    handler=print_pdf,
     unmaskable=True,
 )
 
-add_inquiry_tag = action_tool(
-    name="add_inquiry_tag",
-    toolset=TOOLSET,
-    title="Add a tag to an inquiry",
-    description=describe(
-        "Add one tag (by name or id) to an inquiry.",
-        use_when="labelling an inquiry.",
-        ids=_IDS,
-        avoid="to replace all tags: use set_inquiry_tags.",
-    ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiries.add_tag",
-    input_model=InquiryTag,
-    result=InquiryChanged,
-    method=Method.POST,
-    path=_ONE + "/add-tag",
-    body=one_tag_body,
-    idempotent=True,
-)
+add_inquiry_tag, remove_inquiry_tag, set_inquiry_tags = INQUIRIES.tag_tools()
 
-remove_inquiry_tag = action_tool(
-    name="remove_inquiry_tag",
-    toolset=TOOLSET,
-    title="Remove a tag from an inquiry",
-    description=describe(
-        "Remove one tag (by name or id) from an inquiry.",
-        use_when="a label no longer applies.",
-        ids=_IDS,
-    ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiries.remove_tag",
-    input_model=InquiryTag,
-    result=InquiryChanged,
-    method=Method.POST,
-    path=_ONE + "/remove-tag",
-    body=one_tag_body,
-    idempotent=True,
-)
-
-set_inquiry_tags = action_tool(
-    name="set_inquiry_tags",
-    toolset=TOOLSET,
-    title="Replace an inquiry's tags",
-    description=describe(
-        "Replace all tags of an inquiry with the given set.",
-        use_when="you know the full set of tags.",
-        ids=_IDS,
-        avoid="for one tag: unlisted tags are removed.",
-    ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiries.set_tags",
-    input_model=InquiryTags,
-    result=InquiryChanged,
-    method=Method.POST,
-    path=_ONE + "/set-tags",
-    body=tag_set_body,
-    idempotent=True,
-)
-
-simulate_inquiry_actions = action_tool(
-    name="simulate_inquiry_actions",
-    toolset=SIMULATION,
-    title="Simulate inquiry steps (sandbox)",
-    description=describe(
+simulate_inquiry_actions = SIMULATION.write(
+    "simulate_inquiry_actions",
+    "Simulate inquiry steps (sandbox)",
+    SIMULATION.describe(
         "Sandbox only: drive an inquiry through steps (start, complete, approve...).",
         use_when="testing with sandbox data.",
-        ids=_IDS,
         avoid="in production.",
     ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiries.perform_simulate_actions",
+    op="perform_simulate_actions",
     input_model=SimulateInquiry,
-    result=InquiryChanged,
     method=Method.POST,
-    path=_ONE + "/perform-simulate-actions",
+    route="/perform-simulate-actions",
     body=_simulate_body,
     sandbox_only=True,
 )
 
-set_inquiry_simulate_stubs = action_tool(
-    name="set_inquiry_simulate_stubs",
-    toolset=SIMULATION,
-    title="Preset simulated user input (sandbox)",
-    description=describe(
+set_inquiry_simulate_stubs = SIMULATION.write(
+    "set_inquiry_simulate_stubs",
+    "Preset simulated user input (sandbox)",
+    SIMULATION.describe(
         "Sandbox only: preset what a simulated user enters.",
         use_when="tests need specific names or dates.",
-        ids=_IDS,
         avoid="in production.",
     ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiries.set_simulate_stubs",
+    op="set_simulate_stubs",
     input_model=SimulateStubs,
-    result=InquiryChanged,
     method=Method.PATCH,
-    path=_ONE + "/set-simulate-stubs",
+    route="/set-simulate-stubs",
     body=_stubs_body,
     idempotent=True,
     sandbox_only=True,

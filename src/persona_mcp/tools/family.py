@@ -1,0 +1,308 @@
+"""What every tool of one family shares, written once: toolset, object path, ID kind and hint, result.
+
+A family module declares one `Family` and then each tool as one builder call that says only what is
+particular to it (name, title, description, operation, input model, route, body). The builder fills in
+the rest the same way for every family:
+- the toolset, and the scope from the effect and the toolset's scope family (`read` ->
+  `<family>:read`, `write` -> `<family>:write`, destructive -> `<family>:delete`, decisions ->
+  `<family>:decide`; docs/access.md);
+- the object path (`/accounts/{account_id}`), to which a tool's route is appended;
+- the ID hint of descriptions ("IDs: list_accounts."), unless a tool names other sources;
+- the changed-object result that write tools return unless they declare their own;
+- the operation id (`accounts.update` from `op="update"`).
+
+`tag_tools` builds the three tag tools (add, remove, set) of any family whose objects carry Persona tags,
+with their input models, so accounts, inquiries and every later family tag the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import ObjectKind, id_type, kind_label, with_article
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import Body, Method, Params, object_handler, page_handler, read_tool
+from persona_mcp.tools.inputs import ToolInput
+from persona_mcp.tools.results import ObjectView, Page
+from persona_mcp.tools.search import search_handler
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
+from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
+from persona_mcp.toolsets import BY_ID
+
+AnySpec = ToolSpec[Any, Any]
+
+#: Scope suffix of each effect; decisions name theirs (`decide=True`).
+_SUFFIX = {Effect.READ: "read", Effect.WRITE: "write", Effect.DESTRUCTIVE: "delete"}
+
+#: `ids=SAME`: the family's own ID hint.
+SAME = "\0same"
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One family of tools over one kind of Persona object."""
+
+    toolset: str
+    kind: ObjectKind
+    #: The object's own path, with its id placeholder: `/accounts/{account_id}`.
+    path: str
+    #: Where an agent gets the ids (a sentence end): `list_accounts.`
+    ids: str
+    #: What write tools return: the object after the change.
+    changed: type[BaseModel]
+    #: Prefix of its catalogue operation ids: `accounts` in `accounts.update`.
+    operations: str
+
+    @property
+    def id_field(self) -> str:
+        """The argument that names the object (`account_id`), read from the object path."""
+        found = re.search(r"\{(\w+)\}", self.path)
+        if found is None:
+            raise ValueError(f"object path {self.path!r} has no id placeholder")
+        return found.group(1)
+
+    @property
+    def noun(self) -> str:
+        """The object as descriptions say it: `account`, `inquiry session`."""
+        return kind_label(self.kind)
+
+    def scope(self, effect: Effect, *, decide: bool = False) -> Scope:
+        """The scope of a tool of this family with `effect`; decisions have their own."""
+        family = BY_ID[self.toolset].scope_family
+        return Scope(f"{family}:{'decide' if decide else _SUFFIX[effect]}")
+
+    def describe(
+        self, summary: str, *, use_when: str, avoid: str | None = None, ids: str | None = SAME
+    ) -> str:
+        """A description in the catalogue's shape; the ID hint is the family's unless `ids` says other."""
+        return describe(summary, use_when=use_when, ids=self.ids if ids == SAME else ids, avoid=avoid)
+
+    def ref(self) -> type[ToolInput]:
+        """The input model naming one object and nothing else."""
+        return self._with_id(ToolInput, "Ref")
+
+    # -- read tools ----------------------------------------------------------------------------------
+
+    def get(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        op: str,
+        result: type[ObjectView],
+        input_model: type[ToolInput] | None = None,
+    ) -> AnySpec:
+        """Read one object: GET the object path, return it flattened."""
+        return self.read(
+            name,
+            title,
+            description,
+            op=op,
+            input_model=input_model or self.ref(),
+            output_model=result,
+            handler=object_handler(Method.GET, self.path, result),
+        )
+
+    def list(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        op: str,
+        input_model: type[ToolInput],
+        page: type[Page],
+        view: type[ObjectView],
+        path: str,
+        finds: ObjectKind | None = None,
+        filters: Params | None = None,
+    ) -> AnySpec:
+        """One page of a list endpoint."""
+        return self.read(
+            name,
+            title,
+            description,
+            op=op,
+            input_model=input_model,
+            output_model=page,
+            handler=page_handler(path, page, view, filters),
+            finds=finds,
+        )
+
+    def search(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        input_model: type[Any],
+        page: type[Page],
+        view: type[ObjectView],
+    ) -> AnySpec:
+        """One page of the family's search endpoint (`<collection>/search`, a POST that reads)."""
+        collection = self.path.rsplit("/", 1)[0]
+        return self.read(
+            name,
+            title,
+            description,
+            op="search",
+            input_model=input_model,
+            output_model=page,
+            handler=search_handler(f"{collection}/search", page, view),
+            finds=self.kind,
+        )
+
+    def read(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        op: str,
+        input_model: type[Any],
+        output_model: type[Any],
+        handler: Callable[[ToolContext, Any], Awaitable[Any]],
+        finds: ObjectKind | None = None,
+    ) -> AnySpec:
+        """Any read tool of the family (a handler of its own)."""
+        return read_tool(
+            name=name,
+            toolset=self.toolset,
+            title=title,
+            description=description,
+            scope=self.scope(Effect.READ),
+            operation=f"{self.operations}.{op}",
+            input_model=input_model,
+            output_model=output_model,
+            handler=handler,
+            finds=finds,
+        )
+
+    # -- write tools ---------------------------------------------------------------------------------
+
+    def write(self, name: str, title: str, description: str, **particular: Any) -> AnySpec:
+        """A change under `<family>:write` (see `action` for the arguments)."""
+        return self.action(name, title, description, effect=Effect.WRITE, **particular)
+
+    def delete(self, name: str, title: str, description: str, **particular: Any) -> AnySpec:
+        """An irreversible or lifecycle-ending change under `<family>:delete`."""
+        return self.action(name, title, description, effect=Effect.DESTRUCTIVE, **particular)
+
+    def decide(self, name: str, title: str, description: str, **particular: Any) -> AnySpec:
+        """A decision under `<family>:decide`, never implied by write."""
+        return self.action(name, title, description, effect=Effect.DESTRUCTIVE, decide=True, **particular)
+
+    def action(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        effect: Effect,
+        op: str,
+        method: Method,
+        input_model: type[ToolInput] | None = None,
+        route: str = "",
+        path: str | None = None,
+        body: Body | None = None,
+        result: type[ObjectView] | None = None,
+        idempotent: bool = False,
+        decide: bool = False,
+        activity: Activity | None = None,
+        conflict_hint: str | None = None,
+        sandbox_only: bool = False,
+    ) -> AnySpec:
+        """One request about one object (`path`, or the object path + `route`), returning the object.
+
+        `input_model` defaults to the object reference alone; `result` to the family's changed object.
+        """
+        changed = result or self.changed
+        if not issubclass(changed, ObjectView):
+            raise TypeError(f"{name}: a changed-object result must be an ObjectView")
+        return ToolSpec(
+            name=name,
+            toolset=self.toolset,
+            title=title,
+            description=description,
+            scope=self.scope(effect, decide=decide),
+            effect=effect,
+            input_model=input_model or self.ref(),
+            output_model=changed,
+            operations=(f"{self.operations}.{op}",),
+            handler=object_handler(method, path or self.path + route, changed, body),
+            idempotent=idempotent,
+            sandbox_only=sandbox_only,
+            conflict_hint=conflict_hint,
+            activity=activity,
+        )
+
+    def tag_tools(self) -> tuple[AnySpec, AnySpec, AnySpec]:
+        """`add_<noun>_tag`, `remove_<noun>_tag` and `set_<noun>_tags`: Persona's three tag operations."""
+        noun = self.noun.replace(" ", "_")
+        one = with_article(self.noun)
+        add = self.write(
+            f"add_{noun}_tag",
+            f"Add a tag to {one}",
+            self.describe(
+                f"Add one tag (by name or id) to {one}.",
+                use_when=f"labelling {one}.",
+                avoid=f"to replace all tags: use set_{noun}_tags.",
+            ),
+            op="add_tag",
+            route="/add-tag",
+            input_model=self._with_id(OneTag, "Tag"),
+            method=Method.POST,
+            body=one_tag_body,
+            idempotent=True,
+        )
+        remove = self.write(
+            f"remove_{noun}_tag",
+            f"Remove a tag from {one}",
+            self.describe(
+                f"Remove one tag (by name or id) from {one}.",
+                use_when="a label no longer applies.",
+                avoid=f"to clear all tags: use set_{noun}_tags.",
+            ),
+            op="remove_tag",
+            route="/remove-tag",
+            input_model=add.input_model,
+            method=Method.POST,
+            body=one_tag_body,
+            idempotent=True,
+        )
+        replace_all = self.write(
+            f"set_{noun}_tags",
+            f"Replace {one}'s tags",
+            self.describe(
+                f"Replace all tags of {one}.",
+                use_when="you know the full set of tags.",
+                avoid="for one tag: unlisted tags are removed.",
+            ),
+            op="set_tags",
+            route="/set-tags",
+            input_model=self._with_id(TagSet, "Tags"),
+            method=Method.POST,
+            body=tag_set_body,
+            idempotent=True,
+        )
+        return add, remove, replace_all
+
+    def _with_id(self, base: type[ToolInput], suffix: str) -> type[ToolInput]:
+        return _with_id(base, self.kind, self.id_field, suffix)
+
+
+@cache
+def _with_id(base: type[ToolInput], kind: ObjectKind, id_field: str, suffix: str) -> type[ToolInput]:
+    """`base` with the object's id argument added (`account_id: AccountId`, described); one model per
+    family and shape, shared by the tools that take it."""
+    name = "".join(part.capitalize() for part in kind_label(kind).split()) + suffix
+    fields: dict[str, Any] = {id_field: (id_type(kind), Field(description=f"The {kind_label(kind)}."))}
+    return create_model(name, __base__=base, __module__=__name__, **fields)
