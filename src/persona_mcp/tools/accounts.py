@@ -32,7 +32,7 @@ from persona_mcp.tools.inputs import (
 )
 from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
-from persona_mcp.tools.spec import Activity, ToolSpec
+from persona_mcp.tools.spec import ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
 
@@ -201,7 +201,6 @@ ACCOUNTS = Family(
     path="/accounts/{account_id}",
     ids="list_accounts.",
     changed=AccountChanged,
-    operations="accounts",
 )
 
 list_accounts = ACCOUNTS.list(
@@ -235,61 +234,41 @@ search_accounts = ACCOUNTS.search(
 )
 
 get_account = ACCOUNTS.get(
-    "get_account",
-    "Get an account",
     ACCOUNTS.describe(
         "Read one account with its personal fields.", use_when="you need an account's details."
     ),
-    op="retrieve",
     result=AccountResult,
 )
 
-create_account = ACCOUNTS.write(
-    "create_account",
-    "Create an account",
+create_account = ACCOUNTS.create(
     ACCOUNTS.describe(
         "Create an account for one of your users.",
         use_when="the user has none yet (check list_accounts by reference_id).",
         ids="account types: Persona dashboard.",
         avoid="to change one: use update_account.",
     ),
-    activity=Activity.CREATE,
-    op="create",
     input_model=CreateAccount,
-    method=Method.POST,
-    path="/accounts",
     body=_create_body,
     conflict_hint="an account with this reference_id probably exists already; find it with "
     "list_accounts (reference_id) and use update_account instead",
 )
 
-update_account = ACCOUNTS.write(
-    "update_account",
-    "Update an account",
+update_account = ACCOUNTS.update(
     ACCOUNTS.describe(
         "Change an account; only the arguments given are sent.",
         use_when="an account's details must change.",
         avoid="for single tags: use add_account_tag.",
     ),
-    op="update",
     input_model=UpdateAccount,
-    method=Method.PATCH,
     body=_update_body,
-    idempotent=True,
 )
 
-redact_account = ACCOUNTS.delete(
-    "redact_account",
-    "Redact an account (irreversible)",
+redact_account = ACCOUNTS.redact(
     ACCOUNTS.describe(
         "Erase the personal data of an account and all its inquiries, for good.",
         use_when="a confirmed erasure request (GDPR/CCPA) asks for it.",
         avoid="to deactivate an account: it cannot be undone.",
-    ),
-    activity=Activity.DELETE,
-    op="redact",
-    method=Method.DELETE,
-    idempotent=True,
+    )
 )
 
 add_account_tag, remove_account_tag, set_account_tags = ACCOUNTS.tag_tools()

@@ -10,17 +10,14 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import EventId, ObjectKind
+from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import get_tool, list_tool
-from persona_mcp.tools.inputs import AnyObjectId, PageInput, ToolInput
+from persona_mcp.tools.family import Family
+from persona_mcp.tools.inputs import AnyObjectId, PageInput
 from persona_mcp.tools.results import ObjectView, Page, Response
 from persona_mcp.tools.spec import ToolSpec
 from persona_mcp.tools.webhooks import EventName
-
-TOOLSET = "events"
 
 
 class Event(ObjectView):
@@ -40,10 +37,6 @@ class EventPage(Page):
     items: list[Event] = Field(description="Events, newest first.")
 
 
-class EventRef(ToolInput):
-    event_id: EventId = Field(description="The event.")
-
-
 class ListEvents(PageInput):
     name: EventName | None = Field(None, description="Only events of this name.")
     object_id: AnyObjectId | None = Field(None, description="Only events about this object.")
@@ -54,39 +47,33 @@ def _filters(args: ListEvents) -> dict[str, str]:
     return {key: value for key, value in params.items() if value is not None}
 
 
-list_events = list_tool(
-    name="list_events",
-    toolset=TOOLSET,
-    title="List events",
-    description=describe(
+EVENTS = Family(
+    toolset="events",
+    kind=ObjectKind.EVENT,
+    path="/events/{event_id}",
+    ids="list_events.",
+    changed=EventResult,
+)
+
+list_events = EVENTS.list(
+    "list_events",
+    "List events",
+    describe(
         "List events, newest first.",
         use_when="you need an object's history.",
         avoid="for current state: use a get_ tool.",
     ),
-    scope=Scope.EVENTS_READ,
-    operation="events.list",
+    op="list",
     input_model=ListEvents,
     page=EventPage,
     view=Event,
-    path="/events",
+    path=EVENTS.collection,
     finds=ObjectKind.EVENT,
     filters=_filters,
 )
 
-get_event = get_tool(
-    name="get_event",
-    toolset=TOOLSET,
-    title="Get an event",
-    description=describe(
-        "Read one event with its payload.",
-        use_when="you need its payload.",
-        ids="list_events.",
-    ),
-    scope=Scope.EVENTS_READ,
-    operation="events.retrieve",
-    input_model=EventRef,
-    result=EventResult,
-    path="/events/{event_id}",
+get_event = EVENTS.get(
+    EVENTS.describe("Read one event with its payload.", use_when="you need its payload."), result=EventResult
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_events, get_event)

@@ -57,8 +57,8 @@ class Family:
     ids: str
     #: What write tools return: the object after the change.
     changed: type[BaseModel]
-    #: Prefix of its catalogue operation ids: `accounts` in `accounts.update`.
-    operations: str
+    #: Prefix of its catalogue operation ids (`accounts` in `accounts.update`); default: the toolset id.
+    operations: str = ""
 
     @property
     def id_field(self) -> str:
@@ -72,6 +72,25 @@ class Family:
     def noun(self) -> str:
         """The object as descriptions say it: `account`, `inquiry session`."""
         return kind_label(self.kind)
+
+    @property
+    def a_noun(self) -> str:
+        """`an account`, `a webhook`: the object in titles."""
+        return with_article(self.noun)
+
+    @property
+    def slug(self) -> str:
+        """`account`, `inquiry_session`: the object in tool names."""
+        return self.noun.replace(" ", "_")
+
+    @property
+    def collection(self) -> str:
+        """The collection path (`/accounts`): where objects are listed and created."""
+        return self.path.rsplit("/", 1)[0]
+
+    def operation(self, op: str) -> str:
+        """The catalogue operation id of `op` (`update` -> `accounts.update`)."""
+        return f"{self.operations or self.toolset}.{op}"
 
     def scope(self, effect: Effect, *, decide: bool = False) -> Scope:
         """The scope of a tool of this family with `effect`; decisions have their own."""
@@ -91,21 +110,14 @@ class Family:
     # -- read tools ----------------------------------------------------------------------------------
 
     def get(
-        self,
-        name: str,
-        title: str,
-        description: str,
-        *,
-        op: str,
-        result: type[ObjectView],
-        input_model: type[ToolInput] | None = None,
+        self, description: str, *, result: type[ObjectView], input_model: type[ToolInput] | None = None
     ) -> AnySpec:
-        """Read one object: GET the object path, return it flattened."""
+        """`get_<noun>`: GET the object path (Persona's `retrieve`), return it flattened."""
         return self.read(
-            name,
-            title,
+            f"get_{self.slug}",
+            f"Get {self.a_noun}",
             description,
-            op=op,
+            op="retrieve",
             input_model=input_model or self.ref(),
             output_model=result,
             handler=object_handler(Method.GET, self.path, result),
@@ -148,7 +160,6 @@ class Family:
         view: type[ObjectView],
     ) -> AnySpec:
         """One page of the family's search endpoint (`<collection>/search`, a POST that reads)."""
-        collection = self.path.rsplit("/", 1)[0]
         return self.read(
             name,
             title,
@@ -156,7 +167,7 @@ class Family:
             op="search",
             input_model=input_model,
             output_model=page,
-            handler=search_handler(f"{collection}/search", page, view),
+            handler=search_handler(f"{self.collection}/search", page, view),
             finds=self.kind,
         )
 
@@ -179,7 +190,7 @@ class Family:
             title=title,
             description=description,
             scope=self.scope(Effect.READ),
-            operation=f"{self.operations}.{op}",
+            operation=self.operation(op),
             input_model=input_model,
             output_model=output_model,
             handler=handler,
@@ -199,6 +210,98 @@ class Family:
     def decide(self, name: str, title: str, description: str, **particular: Any) -> AnySpec:
         """A decision under `<family>:decide`, never implied by write."""
         return self.action(name, title, description, effect=Effect.DESTRUCTIVE, decide=True, **particular)
+
+    def create(
+        self,
+        description: str,
+        *,
+        input_model: type[ToolInput],
+        body: Body,
+        result: type[ObjectView] | None = None,
+        conflict_hint: str | None = None,
+    ) -> AnySpec:
+        """`create_<noun>`: POST to the collection."""
+        return self.write(
+            f"create_{self.slug}",
+            f"Create {self.a_noun}",
+            description,
+            op="create",
+            activity=Activity.CREATE,
+            input_model=input_model,
+            method=Method.POST,
+            path=self.collection,
+            body=body,
+            result=result,
+            conflict_hint=conflict_hint,
+        )
+
+    def update(self, description: str, *, input_model: type[ToolInput], body: Body) -> AnySpec:
+        """`update_<noun>`: PATCH the object with the arguments given (repeatable)."""
+        return self.write(
+            f"update_{self.slug}",
+            f"Update {self.a_noun}",
+            description,
+            op="update",
+            input_model=input_model,
+            method=Method.PATCH,
+            body=body,
+            idempotent=True,
+        )
+
+    def redact(self, description: str) -> AnySpec:
+        """`redact_<noun>`: Persona's DELETE, which erases personal data for good (`<family>:delete`)."""
+        return self.delete(
+            f"redact_{self.slug}",
+            f"Redact {self.a_noun} (irreversible)",
+            description,
+            activity=Activity.DELETE,
+            op="redact",
+            method=Method.DELETE,
+            idempotent=True,
+        )
+
+    def archive(self, description: str, *, method: Method = Method.DELETE, route: str = "") -> AnySpec:
+        """`archive_<noun>`: the object stops working but stays readable (`<family>:delete`)."""
+        return self.delete(
+            f"archive_{self.slug}",
+            f"Archive {self.a_noun}",
+            description,
+            activity=Activity.DELETE,
+            op="archive",
+            method=method,
+            route=route,
+            idempotent=True,
+        )
+
+    def custom(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        effect: Effect,
+        ops: tuple[str, ...],
+        input_model: type[Any],
+        output_model: type[Any],
+        handler: Callable[[ToolContext, Any], Awaitable[Any]],
+        idempotent: bool | None = None,
+        activity: Activity | None = None,
+    ) -> AnySpec:
+        """A tool with a handler of its own, covering one or more of the family's operations."""
+        return ToolSpec(
+            name=name,
+            toolset=self.toolset,
+            title=title,
+            description=description,
+            scope=self.scope(effect),
+            effect=effect,
+            input_model=input_model,
+            output_model=output_model,
+            operations=tuple(self.operation(op) for op in ops),
+            handler=handler,
+            idempotent=idempotent,
+            activity=activity,
+        )
 
     def action(
         self,
@@ -236,7 +339,7 @@ class Family:
             effect=effect,
             input_model=input_model or self.ref(),
             output_model=changed,
-            operations=(f"{self.operations}.{op}",),
+            operations=(self.operation(op),),
             handler=object_handler(method, path or self.path + route, changed, body),
             idempotent=idempotent,
             sandbox_only=sandbox_only,

@@ -37,7 +37,7 @@ from persona_mcp.tools.inputs import (
 from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, plain_fields
 from persona_mcp.tools.saved_files import SavedFileResult
 from persona_mcp.tools.search import SearchInput
-from persona_mcp.tools.spec import Activity, ToolContext, ToolSpec
+from persona_mcp.tools.spec import ToolContext, ToolSpec
 
 
 class InquiryStatus(StrEnum):
@@ -313,10 +313,9 @@ INQUIRIES = Family(
     path="/inquiries/{inquiry_id}",
     ids="list_inquiries.",
     changed=InquiryChanged,
-    operations="inquiries",
 )
 #: The sandbox-only tools: an opt-in toolset of their own (tests and demos, not daily review).
-SIMULATION = replace(INQUIRIES, toolset="simulation")
+SIMULATION = replace(INQUIRIES, toolset="simulation", operations="inquiries")
 
 _DECIDED = "the inquiry's status does not allow this decision (it may be decided already); check it with "
 _DECIDED += "get_inquiry"
@@ -352,60 +351,40 @@ search_inquiries = INQUIRIES.search(
 )
 
 get_inquiry = INQUIRIES.get(
-    "get_inquiry",
-    "Get an inquiry",
     INQUIRIES.describe(
         "Read one inquiry with its fields and verification ids.", use_when="you need an inquiry's state."
     ),
-    op="retrieve",
     result=InquiryResult,
 )
 
-create_inquiry = INQUIRIES.write(
-    "create_inquiry",
-    "Create an inquiry",
+create_inquiry = INQUIRIES.create(
     INQUIRIES.describe(
         "Start a verification from an inquiry template; can issue a link.",
         use_when="a user must be (re)verified.",
         ids="templates: Persona dashboard; accounts: list_accounts.",
         avoid="for a link to an existing one: generate_inquiry_link.",
     ),
-    activity=Activity.CREATE,
-    op="create",
     input_model=CreateInquiry,
     result=InquiryLinkResult,
-    method=Method.POST,
-    path="/inquiries",
     body=_create_body,
 )
 
-update_inquiry = INQUIRIES.write(
-    "update_inquiry",
-    "Update an inquiry",
+update_inquiry = INQUIRIES.update(
     INQUIRIES.describe(
         "Change an inquiry's note, tags, fields or redirect URI.",
         use_when="details must be corrected.",
         avoid="to decide: use approve_inquiry.",
     ),
-    op="update",
     input_model=UpdateInquiry,
-    method=Method.PATCH,
     body=_update_body,
-    idempotent=True,
 )
 
-redact_inquiry = INQUIRIES.delete(
-    "redact_inquiry",
-    "Redact an inquiry (irreversible)",
+redact_inquiry = INQUIRIES.redact(
     INQUIRIES.describe(
         "Erase the personal data of an inquiry and its checks, for good.",
         use_when="a confirmed erasure request asks for it.",
         avoid="to stop an inquiry: use expire_inquiry.",
-    ),
-    activity=Activity.DELETE,
-    op="redact",
-    method=Method.DELETE,
-    idempotent=True,
+    )
 )
 
 approve_inquiry, decline_inquiry = (

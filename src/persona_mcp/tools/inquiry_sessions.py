@@ -10,17 +10,15 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import InquiryId, InquirySessionId, ObjectKind
+from persona_mcp.persona.ids import InquiryId, ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, page_result
+from persona_mcp.tools.factories import Method, page_result
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import ToolInput
 from persona_mcp.tools.results import Meta, ObjectView, Page, Rel, Response
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-
-TOOLSET = "inquiry_sessions"
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
 
@@ -68,10 +66,6 @@ class InquirySessionPage(Page):
     items: list[InquirySession] = Field(description="Sessions, newest first.")
 
 
-class SessionRef(ToolInput):
-    inquiry_session_id: InquirySessionId = Field(description="The session.")
-
-
 class ListSessions(ToolInput):
     inquiry_id: InquiryId | None = Field(None, description="Only this inquiry.")
 
@@ -110,121 +104,92 @@ async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> InquirySessio
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_ONE = "/inquiry-sessions/{inquiry_session_id}"
-_IDS = "list_inquiry_sessions."
+SESSIONS = Family(
+    toolset="inquiry_sessions",
+    kind=ObjectKind.INQUIRY_SESSION,
+    path="/inquiry-sessions/{inquiry_session_id}",
+    ids="list_inquiry_sessions.",
+    changed=InquirySessionChanged,
+)
 
-list_inquiry_sessions = list_tool(
-    name="list_inquiry_sessions",
-    toolset=TOOLSET,
-    title="List inquiry sessions",
-    description=describe(
+list_inquiry_sessions = SESSIONS.list(
+    "list_inquiry_sessions",
+    "List inquiry sessions",
+    describe(
         "List inquiry sessions (device visits).",
         use_when="you need an inquiry's sessions.",
         ids="list_inquiries.",
     ),
-    scope=Scope.INQUIRIES_READ,
-    operation="inquiry_sessions.list",
+    op="list",
     input_model=ListSessions,
     page=InquirySessionPage,
     view=InquirySession,
-    path="/inquiry-sessions",
+    path=SESSIONS.collection,
     finds=ObjectKind.INQUIRY_SESSION,
     filters=_list_filters,
 )
 
-get_inquiry_session = get_tool(
-    name="get_inquiry_session",
-    toolset=TOOLSET,
-    title="Get an inquiry session",
-    description=describe(
-        "Read one session: status, IP and device risk.",
-        use_when="you need a session's details.",
-        ids=_IDS,
+get_inquiry_session = SESSIONS.get(
+    SESSIONS.describe(
+        "Read one session: status, IP and device risk.", use_when="you need a session's details."
     ),
-    scope=Scope.INQUIRIES_READ,
-    operation="inquiry_sessions.retrieve",
-    input_model=SessionRef,
     result=InquirySessionResult,
-    path=_ONE,
 )
 
-create_inquiry_session = action_tool(
-    name="create_inquiry_session",
-    toolset=TOOLSET,
-    title="Create an inquiry session",
-    description=describe(
+create_inquiry_session = SESSIONS.create(
+    SESSIONS.describe(
         "Open a new session for an inquiry.",
         use_when="an embedded flow needs one.",
         ids="list_inquiries.",
         avoid="for a user link: generate_inquiry_link.",
     ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    activity=Activity.CREATE,
-    operation="inquiry_sessions.create",
     input_model=CreateSession,
-    result=InquirySessionChanged,
-    method=Method.POST,
-    path="/inquiry-sessions",
     body=_create_body,
 )
 
-expire_inquiry_session = action_tool(
-    name="expire_inquiry_session",
-    toolset=TOOLSET,
-    title="Expire an inquiry session",
-    description=describe(
+expire_inquiry_session = SESSIONS.delete(
+    "expire_inquiry_session",
+    "Expire an inquiry session",
+    SESSIONS.describe(
         "End one session now; the inquiry stays open.",
         use_when="a device must be cut off.",
-        ids=_IDS,
         avoid="to stop the inquiry: expire_inquiry.",
     ),
-    scope=Scope.INQUIRIES_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    operation="inquiry_sessions.expire",
-    input_model=SessionRef,
-    result=InquirySessionChanged,
+    op="expire",
     method=Method.POST,
-    path=_ONE + "/expire",
+    route="/expire",
     idempotent=True,
 )
 
-expire_all_inquiry_sessions = ToolSpec(
-    name="expire_all_inquiry_sessions",
-    toolset=TOOLSET,
-    title="Expire every session of inquiries",
-    description=describe(
+expire_all_inquiry_sessions = SESSIONS.custom(
+    "expire_all_inquiry_sessions",
+    "Expire every session of inquiries",
+    describe(
         "End every session of some inquiries.",
         use_when="all devices must be cut off.",
         ids="list_inquiries.",
         avoid="for one session: expire_inquiry_session.",
     ),
-    scope=Scope.INQUIRIES_DELETE,
     effect=Effect.DESTRUCTIVE,
+    ops=("expire_all",),
     input_model=ExpireAllSessions,
     output_model=InquirySessionPage,
-    operations=("inquiry_sessions.expire_all",),
     handler=expire_all,
     idempotent=True,
 )
 
-generate_inquiry_session_link = action_tool(
-    name="generate_inquiry_session_link",
-    toolset=TOOLSET,
-    title="Generate a one-time session link",
-    description=describe(
+generate_inquiry_session_link = SESSIONS.write(
+    "generate_inquiry_session_link",
+    "Generate a one-time session link",
+    SESSIONS.describe(
         "Issue a single-use link to one session.",
         use_when="that session must continue.",
-        ids=_IDS,
         avoid="otherwise: generate_inquiry_link.",
     ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiry_sessions.generate_one_time_link",
-    input_model=SessionRef,
+    op="generate_one_time_link",
     result=InquirySessionLinkResult,
     method=Method.POST,
-    path=_ONE + "/generate-one-time-link",
+    route="/generate-one-time-link",
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (

@@ -12,17 +12,15 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import ListId, ObjectKind
+from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result
+from persona_mcp.tools.factories import one_result
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, Rel, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-
-TOOLSET = "lists"
 
 
 class ListType(StrEnum):
@@ -89,10 +87,6 @@ class ListPage(Page):
     items: list[PersonaList] = Field(description="Lists, newest first.")
 
 
-class ListRef(ToolInput):
-    list_id: ListId = Field(description="The list.")
-
-
 class ListLists(PageInput):
     status: ListStatus | None = Field(None, description="Only active or only archived lists.")
 
@@ -131,79 +125,50 @@ async def create_list_handler(ctx: ToolContext, args: CreateList) -> ListChanged
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_IDS = "list_lists."
+LISTS = Family(
+    toolset="lists", kind=ObjectKind.LIST, path="/lists/{list_id}", ids="list_lists.", changed=ListChanged
+)
 
-list_lists = list_tool(
-    name="list_lists",
-    toolset=TOOLSET,
-    title="List lists",
-    description=describe(
-        "List block/allow lists, newest first.",
-        use_when="you need a list id or type.",
-    ),
-    scope=Scope.LISTS_READ,
-    operation="lists.list",
+list_lists = LISTS.list(
+    "list_lists",
+    "List lists",
+    describe("List block/allow lists, newest first.", use_when="you need a list id or type."),
+    op="list",
     input_model=ListLists,
     page=ListPage,
     view=PersonaList,
-    path="/lists",
+    path=LISTS.collection,
     finds=ObjectKind.LIST,
     filters=_list_filters,
 )
 
-get_list = get_tool(
-    name="get_list",
-    toolset=TOOLSET,
-    title="Get a list",
-    description=describe(
-        "Read one list with its item ids.",
-        use_when="you need a list's items.",
-        ids=_IDS,
-    ),
-    scope=Scope.LISTS_READ,
-    operation="lists.retrieve",
-    input_model=ListRef,
-    result=ListResult,
-    path="/lists/{list_id}",
+get_list = LISTS.get(
+    LISTS.describe("Read one list with its item ids.", use_when="you need a list's items."), result=ListResult
 )
 
-create_list = ToolSpec(
-    name="create_list",
-    toolset=TOOLSET,
-    title="Create a list",
-    description=describe(
+#: The nine `create_<type>_list` operations are one tool with a `type` argument.
+create_list = LISTS.custom(
+    "create_list",
+    "Create a list",
+    describe(
         "Create an empty list of one type.",
         use_when="a new block or allow list is needed.",
         avoid="to add values: create_list_item.",
     ),
-    scope=Scope.LISTS_WRITE,
     effect=Effect.WRITE,
     activity=Activity.CREATE,
+    ops=tuple(operation.removeprefix("lists.") for _, operation in _CREATE.values()),
     input_model=CreateList,
     output_model=ListChanged,
-    operations=tuple(operation for _, operation in _CREATE.values()),
     handler=create_list_handler,
 )
 
-archive_list = action_tool(
-    name="archive_list",
-    toolset=TOOLSET,
-    title="Archive a list",
-    description=describe(
+archive_list = LISTS.archive(
+    LISTS.describe(
         "Archive a list: it stops matching.",
         use_when="a list is retired.",
-        ids=_IDS,
         avoid="for one value: archive_list_item.",
-    ),
-    scope=Scope.LISTS_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    activity=Activity.DELETE,
-    operation="lists.archive",
-    input_model=ListRef,
-    result=ListChanged,
-    method=Method.DELETE,
-    path="/lists/{list_id}",
-    idempotent=True,
+    )
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_lists, get_list, create_list, archive_list)
