@@ -204,25 +204,18 @@ ACCOUNTS = Family(
 )
 
 list_accounts = ACCOUNTS.list(
-    "list_accounts",
-    "List accounts",
     describe(
         "List accounts, newest first.",
         use_when="browsing accounts or finding one by reference id.",
         avoid="to match fields or dates: use search_accounts.",
     ),
-    op="list",
     input_model=ListAccounts,
     page=AccountPage,
     view=Account,
-    path="/accounts",
-    finds=ObjectKind.ACCOUNT,
     filters=_list_filters,
 )
 
 search_accounts = ACCOUNTS.search(
-    "search_accounts",
-    "Search accounts",
     describe(
         "Search accounts by conditions on attributes (snake_case).",
         use_when="list_accounts' filter is not enough.",
@@ -290,19 +283,16 @@ consolidate_accounts = ACCOUNTS.delete(
 )
 
 list_account_relations = ACCOUNTS.list(
-    "list_account_relations",
-    "List an account's relations",
     ACCOUNTS.describe(
         "List objects related to an account (e.g. parent-of).",
         use_when="you need an account's links.",
         avoid="to find accounts: use search_accounts.",
     ),
-    op="list_relations",
     input_model=ListRelations,
     page=RelationPage,
     view=RelatedObject,
-    path=ACCOUNTS.path + "/relations",
     filters=_relation_filters,
+    of=("list_account_relations", "List an account's relations", "/relations"),
 )
 
 add_account_relation = ACCOUNTS.write(

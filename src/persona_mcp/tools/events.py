@@ -56,19 +56,14 @@ EVENTS = Family(
 )
 
 list_events = EVENTS.list(
-    "list_events",
-    "List events",
     describe(
         "List events, newest first.",
         use_when="you need an object's history.",
         avoid="for current state: use a get_ tool.",
     ),
-    op="list",
     input_model=ListEvents,
     page=EventPage,
     view=Event,
-    path=EVENTS.collection,
-    finds=ObjectKind.EVENT,
     filters=_filters,
 )
 

@@ -1,9 +1,10 @@
-"""Handler and spec factories for the uniform tools: get one, list a page, act on one object.
+"""Handler factories for the uniform tools: get one, list a page, act on one object.
 
-A family module declares what differs (path, models, body) and gets a handler that does the rest the
-same way everywhere: build the path from validated ids, send with the call's Idempotency-Key on writes,
-flatten the resource into the result model, and record every object id touched for the audit log.
-Handlers that do something special (search, the PDF, list-item types) are written out in their family.
+A family (`tools/family.py`) declares what differs (path, models, body) and gets a handler that does the
+rest the same way everywhere: build the path from validated ids, send with the call's Idempotency-Key on
+writes, flatten the resource into the result model, and record every object id touched for the audit
+log. Handlers that do something special (search, the PDF, list-item types) are written out in their
+family.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from typing import Annotated, Any, TypeVar, cast
 
 from pydantic import BaseModel, Field, create_model
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.client import PersonaResponse
 from persona_mcp.persona.errors import PersonaError
 from persona_mcp.persona.ids import ObjectKind, id_pattern
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, from_upstream, single
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import ToolContext
 
 InT = TypeVar("InT", bound=ToolInput)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -155,126 +155,3 @@ def page_handler(
         return page_result(ctx, page, view, response, after=after)
 
     return handler
-
-
-def read_tool(
-    *,
-    name: str,
-    toolset: str,
-    title: str,
-    description: str,
-    scope: Scope,
-    operation: str,
-    input_model: type[InT],
-    output_model: type[OutT],
-    handler: Callable[[ToolContext, InT], Awaitable[OutT]],
-    finds: ObjectKind | None = None,
-) -> ToolSpec[InT, OutT]:
-    """The one place a read tool's posture is written: effect read, one upstream operation."""
-    return ToolSpec(
-        name=name,
-        toolset=toolset,
-        title=title,
-        description=description,
-        scope=scope,
-        effect=Effect.READ,
-        input_model=cursor_bound(input_model, finds),
-        output_model=output_model,
-        operations=(operation,),
-        handler=handler,
-        finds=finds,
-    )
-
-
-def get_tool(
-    *,
-    name: str,
-    toolset: str,
-    title: str,
-    description: str,
-    scope: Scope,
-    operation: str,
-    input_model: type[InT],
-    result: type[ResultT],
-    path: str,
-) -> ToolSpec[InT, ResultT]:
-    """A read tool for one object: GET `path` and return it flattened."""
-    return read_tool(
-        name=name,
-        toolset=toolset,
-        title=title,
-        description=description,
-        scope=scope,
-        operation=operation,
-        input_model=input_model,
-        output_model=result,
-        handler=object_handler(Method.GET, path, result),
-    )
-
-
-def list_tool(
-    *,
-    name: str,
-    toolset: str,
-    title: str,
-    description: str,
-    scope: Scope,
-    operation: str,
-    input_model: type[InT],
-    page: type[PageT],
-    view: type[ObjectView],
-    path: str,
-    finds: ObjectKind | None = None,
-    filters: Params | None = None,
-) -> ToolSpec[InT, PageT]:
-    """A read tool for one page of a list endpoint."""
-    return read_tool(
-        name=name,
-        toolset=toolset,
-        title=title,
-        description=description,
-        scope=scope,
-        operation=operation,
-        input_model=input_model,
-        output_model=page,
-        handler=page_handler(path, page, view, filters),
-        finds=finds,
-    )
-
-
-def action_tool(
-    *,
-    name: str,
-    toolset: str,
-    title: str,
-    description: str,
-    scope: Scope,
-    effect: Effect,
-    operation: str,
-    input_model: type[InT],
-    result: type[ResultT],
-    method: Method,
-    path: str,
-    body: Body | None = None,
-    idempotent: bool = False,
-    sandbox_only: bool = False,
-    conflict_hint: str | None = None,
-    activity: Activity | None = None,
-) -> ToolSpec[InT, ResultT]:
-    """A write tool that sends one request about one object and returns the object afterwards."""
-    return ToolSpec(
-        name=name,
-        toolset=toolset,
-        title=title,
-        description=description,
-        scope=scope,
-        effect=effect,
-        input_model=input_model,
-        output_model=result,
-        operations=(operation,),
-        handler=object_handler(method, path, result, body),
-        idempotent=idempotent,
-        sandbox_only=sandbox_only,
-        conflict_hint=conflict_hint,
-        activity=activity,
-    )

@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, create_model
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, id_type, kind_label, with_article
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Body, Method, Params, object_handler, page_handler, read_tool
+from persona_mcp.tools.factories import Body, Method, Params, cursor_bound, object_handler, page_handler
 from persona_mcp.tools.inputs import ToolInput
 from persona_mcp.tools.results import ObjectView, Page
 from persona_mcp.tools.search import search_handler
@@ -84,6 +84,15 @@ class Family:
         return self.noun.replace(" ", "_")
 
     @property
+    def plural(self) -> str:
+        """`accounts`, `inquiry_sessions`, `inquiries`: the objects in list and search tool names."""
+        return self.plural_words.replace(" ", "_")
+
+    @property
+    def plural_words(self) -> str:
+        return f"{self.noun[:-1]}ies" if self.noun.endswith("y") else f"{self.noun}s"
+
+    @property
     def collection(self) -> str:
         """The collection path (`/accounts`): where objects are listed and created."""
         return self.path.rsplit("/", 1)[0]
@@ -125,19 +134,23 @@ class Family:
 
     def list(
         self,
-        name: str,
-        title: str,
         description: str,
         *,
-        op: str,
         input_model: type[ToolInput],
         page: type[Page],
         view: type[ObjectView],
-        path: str,
-        finds: ObjectKind | None = None,
         filters: Params | None = None,
+        of: tuple[str, str, str] | None = None,
     ) -> AnySpec:
-        """One page of a list endpoint."""
+        """`list_<nouns>`: one page of the collection, newest first; its `after` cursor is of this kind.
+
+        `of=(name, title, route)` lists something else under the object path instead (an account's
+        relations: `("list_account_relations", "List an account's relations", "/relations")`), whose
+        operation is `list_<last part of the name>`.
+        """
+        name, title, route = of or (f"list_{self.plural}", f"List {self.plural_words}", "")
+        op = f"list_{name.rsplit('_', 1)[-1]}" if of else "list"
+        path = self.path + route if of else self.collection
         return self.read(
             name,
             title,
@@ -146,23 +159,16 @@ class Family:
             input_model=input_model,
             output_model=page,
             handler=page_handler(path, page, view, filters),
-            finds=finds,
+            finds=None if of else self.kind,
         )
 
     def search(
-        self,
-        name: str,
-        title: str,
-        description: str,
-        *,
-        input_model: type[Any],
-        page: type[Page],
-        view: type[ObjectView],
+        self, description: str, *, input_model: type[Any], page: type[Page], view: type[ObjectView]
     ) -> AnySpec:
-        """One page of the family's search endpoint (`<collection>/search`, a POST that reads)."""
+        """`search_<nouns>`: one page of `<collection>/search` (a POST that only reads)."""
         return self.read(
-            name,
-            title,
+            f"search_{self.plural}",
+            f"Search {self.plural_words}",
             description,
             op="search",
             input_model=input_model,
@@ -183,15 +189,14 @@ class Family:
         handler: Callable[[ToolContext, Any], Awaitable[Any]],
         finds: ObjectKind | None = None,
     ) -> AnySpec:
-        """Any read tool of the family (a handler of its own)."""
-        return read_tool(
-            name=name,
-            toolset=self.toolset,
-            title=title,
-            description=description,
-            scope=self.scope(Effect.READ),
-            operation=self.operation(op),
-            input_model=input_model,
+        """Any read tool of the family; a list tool's cursor is bound to the kind it `finds`."""
+        return self._spec(
+            name,
+            title,
+            description,
+            effect=Effect.READ,
+            ops=(op,),
+            input_model=cursor_bound(input_model, finds),
             output_model=output_model,
             handler=handler,
             finds=finds,
@@ -284,23 +289,20 @@ class Family:
         input_model: type[Any],
         output_model: type[Any],
         handler: Callable[[ToolContext, Any], Awaitable[Any]],
-        idempotent: bool | None = None,
-        activity: Activity | None = None,
+        **posture: Any,
     ) -> AnySpec:
-        """A tool with a handler of its own, covering one or more of the family's operations."""
-        return ToolSpec(
-            name=name,
-            toolset=self.toolset,
-            title=title,
-            description=description,
-            scope=self.scope(effect),
+        """A tool with a handler of its own, covering one or more of the family's operations
+        (`posture`: `idempotent`, `activity`, `decide`, as for `action`)."""
+        return self._spec(
+            name,
+            title,
+            description,
             effect=effect,
+            ops=ops,
             input_model=input_model,
             output_model=output_model,
-            operations=tuple(self.operation(op) for op in ops),
             handler=handler,
-            idempotent=idempotent,
-            activity=activity,
+            **posture,
         )
 
     def action(
@@ -330,6 +332,34 @@ class Family:
         changed = result or self.changed
         if not issubclass(changed, ObjectView):
             raise TypeError(f"{name}: a changed-object result must be an ObjectView")
+        return self._spec(
+            name,
+            title,
+            description,
+            effect=effect,
+            ops=(op,),
+            input_model=input_model or self.ref(),
+            output_model=changed,
+            handler=object_handler(method, path or self.path + route, changed, body),
+            idempotent=idempotent,
+            decide=decide,
+            activity=activity,
+            conflict_hint=conflict_hint,
+            sandbox_only=sandbox_only,
+        )
+
+    def _spec(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        effect: Effect,
+        ops: tuple[str, ...],
+        decide: bool = False,
+        **declared: Any,
+    ) -> AnySpec:
+        """The one place a spec of this family is made: its toolset, scope and operation ids."""
         return ToolSpec(
             name=name,
             toolset=self.toolset,
@@ -337,14 +367,8 @@ class Family:
             description=description,
             scope=self.scope(effect, decide=decide),
             effect=effect,
-            input_model=input_model or self.ref(),
-            output_model=changed,
-            operations=(self.operation(op),),
-            handler=object_handler(method, path or self.path + route, changed, body),
-            idempotent=idempotent,
-            sandbox_only=sandbox_only,
-            conflict_hint=conflict_hint,
-            activity=activity,
+            operations=tuple(self.operation(op) for op in ops),
+            **declared,
         )
 
     def tag_tools(self) -> tuple[AnySpec, AnySpec, AnySpec]:

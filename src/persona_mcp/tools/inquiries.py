@@ -321,25 +321,18 @@ _DECIDED = "the inquiry's status does not allow this decision (it may be decided
 _DECIDED += "get_inquiry"
 
 list_inquiries = INQUIRIES.list(
-    "list_inquiries",
-    "List inquiries",
     describe(
         "List inquiries, newest first, by account, status, template or date.",
         use_when="you need a user's inquiries or those in a status.",
         avoid="to match fields: use search_inquiries.",
     ),
-    op="list",
     input_model=ListInquiries,
     page=InquiryPage,
     view=Inquiry,
-    path="/inquiries",
-    finds=ObjectKind.INQUIRY,
     filters=_list_filters,
 )
 
 search_inquiries = INQUIRIES.search(
-    "search_inquiries",
-    "Search inquiries",
     describe(
         "Search inquiries by conditions on attributes (snake_case).",
         use_when="list_inquiries' filters are not enough.",

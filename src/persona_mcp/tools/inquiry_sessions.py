@@ -113,19 +113,14 @@ SESSIONS = Family(
 )
 
 list_inquiry_sessions = SESSIONS.list(
-    "list_inquiry_sessions",
-    "List inquiry sessions",
     describe(
         "List inquiry sessions (device visits).",
         use_when="you need an inquiry's sessions.",
         ids="list_inquiries.",
     ),
-    op="list",
     input_model=ListSessions,
     page=InquirySessionPage,
     view=InquirySession,
-    path=SESSIONS.collection,
-    finds=ObjectKind.INQUIRY_SESSION,
     filters=_list_filters,
 )
 

@@ -130,15 +130,10 @@ LISTS = Family(
 )
 
 list_lists = LISTS.list(
-    "list_lists",
-    "List lists",
     describe("List block/allow lists, newest first.", use_when="you need a list id or type."),
-    op="list",
     input_model=ListLists,
     page=ListPage,
     view=PersonaList,
-    path=LISTS.collection,
-    finds=ObjectKind.LIST,
     filters=_list_filters,
 )
 

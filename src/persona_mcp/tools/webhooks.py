@@ -143,15 +143,10 @@ WEBHOOKS = Family(
 )
 
 list_webhooks = WEBHOOKS.list(
-    "list_webhooks",
-    "List webhooks",
     describe("List webhooks with URL, events, status.", use_when="you need a webhook id."),
-    op="list",
     input_model=ListWebhooks,
     page=WebhookPage,
     view=Webhook,
-    path=WEBHOOKS.collection,
-    finds=ObjectKind.WEBHOOK,
 )
 
 get_webhook = WEBHOOKS.get(
