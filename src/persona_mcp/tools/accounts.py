@@ -14,7 +14,6 @@ from pydantic import Field
 from persona_mcp.persona.ids import AccountActionId, AccountId, AccountTypeId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
@@ -204,11 +203,9 @@ ACCOUNTS = Family(
 )
 
 list_accounts = ACCOUNTS.list(
-    describe(
-        "List accounts, newest first.",
-        use_when="browsing accounts or finding one by reference id.",
-        avoid="to match fields or dates: use search_accounts.",
-    ),
+    """List accounts, newest first.
+    Use this when browsing accounts or finding one by reference id.
+    Do not use it to match fields or dates: use search_accounts.""",
     input_model=ListAccounts,
     page=AccountPage,
     view=Account,
@@ -216,30 +213,25 @@ list_accounts = ACCOUNTS.list(
 )
 
 search_accounts = ACCOUNTS.search(
-    describe(
-        "Search accounts by conditions on attributes (snake_case).",
-        use_when="list_accounts' filter is not enough.",
-        avoid="for changes of the last minute: the index lags.",
-    ),
+    """Search accounts by conditions on attributes (snake_case).
+    Use this when list_accounts' filter is not enough.
+    Do not use it for changes of the last minute: the index lags.""",
     input_model=SearchAccounts,
     page=AccountPage,
     view=Account,
 )
 
 get_account = ACCOUNTS.get(
-    ACCOUNTS.describe(
-        "Read one account with its personal fields.", use_when="you need an account's details."
-    ),
+    """Read one account with its personal fields.
+    Use this when you need an account's details.""",
     result=AccountResult,
 )
 
 create_account = ACCOUNTS.create(
-    ACCOUNTS.describe(
-        "Create an account for one of your users.",
-        use_when="the user has none yet (check list_accounts by reference_id).",
-        ids="account types: Persona dashboard.",
-        avoid="to change one: use update_account.",
-    ),
+    """Create an account for one of your users.
+    Use this when the user has none yet (check list_accounts by reference_id).
+    IDs: account types: Persona dashboard.
+    Do not use it to change one: use update_account.""",
     input_model=CreateAccount,
     body=_create_body,
     conflict_hint="an account with this reference_id probably exists already; find it with "
@@ -247,21 +239,17 @@ create_account = ACCOUNTS.create(
 )
 
 update_account = ACCOUNTS.update(
-    ACCOUNTS.describe(
-        "Change an account; only the arguments given are sent.",
-        use_when="an account's details must change.",
-        avoid="for single tags: use add_account_tag.",
-    ),
+    """Change an account; only the arguments given are sent.
+    Use this when an account's details must change.
+    Do not use it for single tags: use add_account_tag.""",
     input_model=UpdateAccount,
     body=_update_body,
 )
 
 redact_account = ACCOUNTS.redact(
-    ACCOUNTS.describe(
-        "Erase the personal data of an account and all its inquiries, for good.",
-        use_when="a confirmed erasure request (GDPR/CCPA) asks for it.",
-        avoid="to deactivate an account: it cannot be undone.",
-    )
+    """Erase the personal data of an account and all its inquiries, for good.
+    Use this when a confirmed erasure request (GDPR/CCPA) asks for it.
+    Do not use it to deactivate an account: it cannot be undone."""
 )
 
 add_account_tag, remove_account_tag, set_account_tags = ACCOUNTS.tag_tools()
@@ -269,11 +257,9 @@ add_account_tag, remove_account_tag, set_account_tags = ACCOUNTS.tag_tools()
 consolidate_accounts = ACCOUNTS.delete(
     "consolidate_accounts",
     "Merge accounts into one (irreversible)",
-    ACCOUNTS.describe(
-        "Merge source accounts into a destination account; sources are archived.",
-        use_when="duplicates of one person were confirmed.",
-        avoid="to copy attributes: it moves objects only, irreversibly.",
-    ),
+    """Merge source accounts into a destination account; sources are archived.
+    Use this when duplicates of one person were confirmed.
+    Do not use it to copy attributes: it moves objects only, irreversibly.""",
     op="consolidate",
     input_model=ConsolidateAccounts,
     method=Method.POST,
@@ -283,11 +269,9 @@ consolidate_accounts = ACCOUNTS.delete(
 )
 
 list_account_relations = ACCOUNTS.list(
-    ACCOUNTS.describe(
-        "List objects related to an account (e.g. parent-of).",
-        use_when="you need an account's links.",
-        avoid="to find accounts: use search_accounts.",
-    ),
+    """List objects related to an account (e.g. parent-of).
+    Use this when you need an account's links.
+    Do not use it to find accounts: use search_accounts.""",
     input_model=ListRelations,
     page=RelationPage,
     view=RelatedObject,
@@ -298,11 +282,9 @@ list_account_relations = ACCOUNTS.list(
 add_account_relation = ACCOUNTS.write(
     "add_account_relation",
     "Relate an account to another object",
-    ACCOUNTS.describe(
-        "Relate an account to another account or a transaction.",
-        use_when="recording a relation such as parent-of.",
-        avoid="to merge duplicates: use consolidate_accounts.",
-    ),
+    """Relate an account to another account or a transaction.
+    Use this when recording a relation such as parent-of.
+    Do not use it to merge duplicates: use consolidate_accounts.""",
     op="add_relation",
     input_model=AccountRelation,
     method=Method.POST,
@@ -314,11 +296,9 @@ add_account_relation = ACCOUNTS.write(
 remove_account_relation = ACCOUNTS.write(
     "remove_account_relation",
     "Remove an account relation",
-    ACCOUNTS.describe(
-        "Remove a relation between an account and another object.",
-        use_when="a relation is wrong or has ended.",
-        ids="list_account_relations.",
-    ),
+    """Remove a relation between an account and another object.
+    Use this when a relation is wrong or has ended.
+    IDs: list_account_relations.""",
     op="remove_relation",
     input_model=AccountRelation,
     method=Method.POST,
@@ -330,12 +310,10 @@ remove_account_relation = ACCOUNTS.write(
 run_account_action = ACCOUNTS.write(
     "run_account_action",
     "Run an account action",
-    ACCOUNTS.describe(
-        "Run a configured account action on one account.",
-        use_when="an action exists for the change you need.",
-        ids="list_accounts. Actions: Persona dashboard.",
-        avoid="for what update_account can do.",
-    ),
+    """Run a configured account action on one account.
+    Use this when an action exists for the change you need.
+    IDs: list_accounts. Actions: Persona dashboard.
+    Do not use it for what update_account can do.""",
     op="run_action",
     input_model=RunAccountAction,
     method=Method.POST,

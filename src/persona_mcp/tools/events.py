@@ -12,7 +12,6 @@ from pydantic import Field
 
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import AnyObjectId, PageInput
 from persona_mcp.tools.results import ObjectView, Page, Response
@@ -56,11 +55,9 @@ EVENTS = Family(
 )
 
 list_events = EVENTS.list(
-    describe(
-        "List events, newest first.",
-        use_when="you need an object's history.",
-        avoid="for current state: use a get_ tool.",
-    ),
+    """List events, newest first.
+    Use this when you need an object's history.
+    Do not use it for current state: use a get_ tool.""",
     input_model=ListEvents,
     page=EventPage,
     view=Event,
@@ -68,7 +65,9 @@ list_events = EVENTS.list(
 )
 
 get_event = EVENTS.get(
-    EVENTS.describe("Read one event with its payload.", use_when="you need its payload."), result=EventResult
+    """Read one event with its payload.
+    Use this when you need its payload.""",
+    result=EventResult,
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_events, get_event)

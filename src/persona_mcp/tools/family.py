@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, create_model
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, id_type, kind_label, with_article
-from persona_mcp.tools.describe import describe
+from persona_mcp.tools.describe import checked, describe, with_ids
 from persona_mcp.tools.factories import Body, Method, Params, cursor_bound, object_handler, page_handler
 from persona_mcp.tools.inputs import ToolInput
 from persona_mcp.tools.results import ObjectView, Page
@@ -40,9 +40,6 @@ AnySpec = ToolSpec[Any, Any]
 
 #: Scope suffix of each effect; decisions name theirs (`decide=True`).
 _SUFFIX = {Effect.READ: "read", Effect.WRITE: "write", Effect.DESTRUCTIVE: "delete"}
-
-#: `ids=SAME`: the family's own ID hint.
-SAME = "\0same"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +103,12 @@ class Family:
         family = BY_ID[self.toolset].scope_family
         return Scope(f"{family}:{'decide' if decide else _SUFFIX[effect]}")
 
-    def describe(
-        self, summary: str, *, use_when: str, avoid: str | None = None, ids: str | None = SAME
-    ) -> str:
-        """A description in the catalogue's shape; the ID hint is the family's unless `ids` says other."""
-        return describe(summary, use_when=use_when, ids=self.ids if ids == SAME else ids, avoid=avoid)
+    def described(self, description: str, input_model: type[BaseModel]) -> str:
+        """The description as listed: checked, and with the family's "IDs:" line when the tool takes
+        this family's object id and the description names no other source."""
+        if self.id_field in input_model.model_fields:
+            return with_ids(description, self.ids)
+        return checked(description)
 
     def ref(self) -> type[ToolInput]:
         """The input model naming one object and nothing else."""
@@ -364,7 +362,7 @@ class Family:
             name=name,
             toolset=self.toolset,
             title=title,
-            description=description,
+            description=self.described(description, declared["input_model"]),
             scope=self.scope(effect, decide=decide),
             effect=effect,
             operations=tuple(self.operation(op) for op in ops),
@@ -378,7 +376,7 @@ class Family:
         add = self.write(
             f"add_{noun}_tag",
             f"Add a tag to {one}",
-            self.describe(
+            describe(
                 f"Add one tag (by name or id) to {one}.",
                 use_when=f"labelling {one}.",
                 avoid=f"to replace all tags: use set_{noun}_tags.",
@@ -393,7 +391,7 @@ class Family:
         remove = self.write(
             f"remove_{noun}_tag",
             f"Remove a tag from {one}",
-            self.describe(
+            describe(
                 f"Remove one tag (by name or id) from {one}.",
                 use_when="a label no longer applies.",
                 avoid=f"to clear all tags: use set_{noun}_tags.",
@@ -408,7 +406,7 @@ class Family:
         replace_all = self.write(
             f"set_{noun}_tags",
             f"Replace {one}'s tags",
-            self.describe(
+            describe(
                 f"Replace all tags of {one}.",
                 use_when="you know the full set of tags.",
                 avoid="for one tag: unlisted tags are removed.",

@@ -18,7 +18,6 @@ from pydantic import Field
 from persona_mcp.persona.ids import AccountId, InquiryId, InquiryTemplateId, ObjectKind
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, path_for
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne, ExactlyOne, OnlyFor
@@ -321,11 +320,9 @@ _DECIDED = "the inquiry's status does not allow this decision (it may be decided
 _DECIDED += "get_inquiry"
 
 list_inquiries = INQUIRIES.list(
-    describe(
-        "List inquiries, newest first, by account, status, template or date.",
-        use_when="you need a user's inquiries or those in a status.",
-        avoid="to match fields: use search_inquiries.",
-    ),
+    """List inquiries, newest first, by account, status, template or date.
+    Use this when you need a user's inquiries or those in a status.
+    Do not use it to match fields: use search_inquiries.""",
     input_model=ListInquiries,
     page=InquiryPage,
     view=Inquiry,
@@ -333,62 +330,51 @@ list_inquiries = INQUIRIES.list(
 )
 
 search_inquiries = INQUIRIES.search(
-    describe(
-        "Search inquiries by conditions on attributes (snake_case).",
-        use_when="list_inquiries' filters are not enough.",
-        avoid="for changes of the last minute: the index lags.",
-    ),
+    """Search inquiries by conditions on attributes (snake_case).
+    Use this when list_inquiries' filters are not enough.
+    Do not use it for changes of the last minute: the index lags.""",
     input_model=SearchInquiries,
     page=InquiryPage,
     view=Inquiry,
 )
 
 get_inquiry = INQUIRIES.get(
-    INQUIRIES.describe(
-        "Read one inquiry with its fields and verification ids.", use_when="you need an inquiry's state."
-    ),
+    """Read one inquiry with its fields and verification ids.
+    Use this when you need an inquiry's state.""",
     result=InquiryResult,
 )
 
 create_inquiry = INQUIRIES.create(
-    INQUIRIES.describe(
-        "Start a verification from an inquiry template; can issue a link.",
-        use_when="a user must be (re)verified.",
-        ids="templates: Persona dashboard; accounts: list_accounts.",
-        avoid="for a link to an existing one: generate_inquiry_link.",
-    ),
+    """Start a verification from an inquiry template; can issue a link.
+    Use this when a user must be (re)verified.
+    IDs: templates: Persona dashboard; accounts: list_accounts.
+    Do not use it for a link to an existing one: generate_inquiry_link.""",
     input_model=CreateInquiry,
     result=InquiryLinkResult,
     body=_create_body,
 )
 
 update_inquiry = INQUIRIES.update(
-    INQUIRIES.describe(
-        "Change an inquiry's note, tags, fields or redirect URI.",
-        use_when="details must be corrected.",
-        avoid="to decide: use approve_inquiry.",
-    ),
+    """Change an inquiry's note, tags, fields or redirect URI.
+    Use this when details must be corrected.
+    Do not use it to decide: use approve_inquiry.""",
     input_model=UpdateInquiry,
     body=_update_body,
 )
 
 redact_inquiry = INQUIRIES.redact(
-    INQUIRIES.describe(
-        "Erase the personal data of an inquiry and its checks, for good.",
-        use_when="a confirmed erasure request asks for it.",
-        avoid="to stop an inquiry: use expire_inquiry.",
-    )
+    """Erase the personal data of an inquiry and its checks, for good.
+    Use this when a confirmed erasure request asks for it.
+    Do not use it to stop an inquiry: use expire_inquiry."""
 )
 
 approve_inquiry, decline_inquiry = (
     INQUIRIES.decide(
         f"{verb}_inquiry",
         f"{verb.capitalize()} an inquiry",
-        INQUIRIES.describe(
-            f"{verb.capitalize()} an inquiry (a final decision).",
-            use_when=f"a review found the person {outcome}.",
-            avoid="without a review: it triggers workflows.",
-        ),
+        f"""{verb.capitalize()} an inquiry (a final decision).
+        Use this when a review found the person {outcome}.
+        Do not use it without a review: it triggers workflows.""",
         op=verb,
         input_model=DecideInquiry,
         method=Method.POST,
@@ -403,11 +389,9 @@ approve_inquiry, decline_inquiry = (
 mark_inquiry_for_review = INQUIRIES.decide(
     "mark_inquiry_for_review",
     "Mark an inquiry for review",
-    INQUIRIES.describe(
-        "Put an inquiry into needs_review.",
-        use_when="a human must review it first.",
-        avoid="on decided inquiries: Persona refuses.",
-    ),
+    """Put an inquiry into needs_review.
+    Use this when a human must review it first.
+    Do not use it on decided inquiries: Persona refuses.""",
     op="mark_for_review",
     method=Method.POST,
     route="/mark-for-review",
@@ -418,11 +402,9 @@ mark_inquiry_for_review = INQUIRIES.decide(
 expire_inquiry = INQUIRIES.delete(
     "expire_inquiry",
     "Expire an inquiry",
-    INQUIRIES.describe(
-        "Expire an inquiry now; its sessions and links stop.",
-        use_when="the user must not continue.",
-        avoid="to erase data: use redact_inquiry.",
-    ),
+    """Expire an inquiry now; its sessions and links stop.
+    Use this when the user must not continue.
+    Do not use it to erase data: use redact_inquiry.""",
     op="expire",
     method=Method.POST,
     route="/expire",
@@ -433,11 +415,9 @@ expire_inquiry = INQUIRIES.delete(
 resume_inquiry = INQUIRIES.write(
     "resume_inquiry",
     "Resume an inquiry",
-    INQUIRIES.describe(
-        "Reopen a pending or expired inquiry.",
-        use_when="the user must finish it.",
-        avoid="on redacted or decided inquiries.",
-    ),
+    """Reopen a pending or expired inquiry.
+    Use this when the user must finish it.
+    Do not use it on redacted or decided inquiries.""",
     op="resume",
     method=Method.POST,
     route="/resume",
@@ -448,11 +428,9 @@ resume_inquiry = INQUIRIES.write(
 generate_inquiry_link = INQUIRIES.write(
     "generate_inquiry_link",
     "Generate a one-time inquiry link",
-    INQUIRIES.describe(
-        "Issue a single-use link to an inquiry's hosted flow.",
-        use_when="the user needs a browser link.",
-        avoid="for expired inquiries: resume_inquiry first.",
-    ),
+    """Issue a single-use link to an inquiry's hosted flow.
+    Use this when the user needs a browser link.
+    Do not use it for expired inquiries: resume_inquiry first.""",
     op="generate_one_time_link",
     input_model=InquiryLink,
     result=InquiryLinkResult,
@@ -466,11 +444,9 @@ print_inquiry_pdf = replace(
     INQUIRIES.read(
         "print_inquiry_pdf",
         "Inquiry PDF",
-        INQUIRIES.describe(
-            "Get the inquiry PDF (unmasked personal data) as a resource link.",
-            use_when="a reviewer needs the document.",
-            avoid="to read data: use get_inquiry.",
-        ),
+        """Get the inquiry PDF (unmasked personal data) as a resource link.
+        Use this when a reviewer needs the document.
+        Do not use it to read data: use get_inquiry.""",
         op="print_pdf",
         input_model=InquiryRef,
         output_model=InquiryPdf,
@@ -484,11 +460,9 @@ add_inquiry_tag, remove_inquiry_tag, set_inquiry_tags = INQUIRIES.tag_tools()
 simulate_inquiry_actions = SIMULATION.write(
     "simulate_inquiry_actions",
     "Simulate inquiry steps (sandbox)",
-    SIMULATION.describe(
-        "Sandbox only: drive an inquiry through steps (start, complete, approve...).",
-        use_when="testing with sandbox data.",
-        avoid="in production.",
-    ),
+    """Sandbox only: drive an inquiry through steps (start, complete, approve...).
+    Use this when testing with sandbox data.
+    Do not use it in production.""",
     op="perform_simulate_actions",
     input_model=SimulateInquiry,
     method=Method.POST,
@@ -500,11 +474,9 @@ simulate_inquiry_actions = SIMULATION.write(
 set_inquiry_simulate_stubs = SIMULATION.write(
     "set_inquiry_simulate_stubs",
     "Preset simulated user input (sandbox)",
-    SIMULATION.describe(
-        "Sandbox only: preset what a simulated user enters.",
-        use_when="tests need specific names or dates.",
-        avoid="in production.",
-    ),
+    """Sandbox only: preset what a simulated user enters.
+    Use this when tests need specific names or dates.
+    Do not use it in production.""",
     op="set_simulate_stubs",
     input_model=SimulateStubs,
     method=Method.PATCH,

@@ -13,7 +13,6 @@ from pydantic import Field
 from persona_mcp.persona.ids import InquiryId, ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, page_result
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import ToolInput
@@ -113,11 +112,9 @@ SESSIONS = Family(
 )
 
 list_inquiry_sessions = SESSIONS.list(
-    describe(
-        "List inquiry sessions (device visits).",
-        use_when="you need an inquiry's sessions.",
-        ids="list_inquiries.",
-    ),
+    """List inquiry sessions (device visits).
+    Use this when you need an inquiry's sessions.
+    IDs: list_inquiries.""",
     input_model=ListSessions,
     page=InquirySessionPage,
     view=InquirySession,
@@ -125,19 +122,16 @@ list_inquiry_sessions = SESSIONS.list(
 )
 
 get_inquiry_session = SESSIONS.get(
-    SESSIONS.describe(
-        "Read one session: status, IP and device risk.", use_when="you need a session's details."
-    ),
+    """Read one session: status, IP and device risk.
+    Use this when you need a session's details.""",
     result=InquirySessionResult,
 )
 
 create_inquiry_session = SESSIONS.create(
-    SESSIONS.describe(
-        "Open a new session for an inquiry.",
-        use_when="an embedded flow needs one.",
-        ids="list_inquiries.",
-        avoid="for a user link: generate_inquiry_link.",
-    ),
+    """Open a new session for an inquiry.
+    Use this when an embedded flow needs one.
+    IDs: list_inquiries.
+    Do not use it for a user link: generate_inquiry_link.""",
     input_model=CreateSession,
     body=_create_body,
 )
@@ -145,11 +139,9 @@ create_inquiry_session = SESSIONS.create(
 expire_inquiry_session = SESSIONS.delete(
     "expire_inquiry_session",
     "Expire an inquiry session",
-    SESSIONS.describe(
-        "End one session now; the inquiry stays open.",
-        use_when="a device must be cut off.",
-        avoid="to stop the inquiry: expire_inquiry.",
-    ),
+    """End one session now; the inquiry stays open.
+    Use this when a device must be cut off.
+    Do not use it to stop the inquiry: expire_inquiry.""",
     op="expire",
     method=Method.POST,
     route="/expire",
@@ -159,12 +151,10 @@ expire_inquiry_session = SESSIONS.delete(
 expire_all_inquiry_sessions = SESSIONS.custom(
     "expire_all_inquiry_sessions",
     "Expire every session of inquiries",
-    describe(
-        "End every session of some inquiries.",
-        use_when="all devices must be cut off.",
-        ids="list_inquiries.",
-        avoid="for one session: expire_inquiry_session.",
-    ),
+    """End every session of some inquiries.
+    Use this when all devices must be cut off.
+    IDs: list_inquiries.
+    Do not use it for one session: expire_inquiry_session.""",
     effect=Effect.DESTRUCTIVE,
     ops=("expire_all",),
     input_model=ExpireAllSessions,
@@ -176,11 +166,9 @@ expire_all_inquiry_sessions = SESSIONS.custom(
 generate_inquiry_session_link = SESSIONS.write(
     "generate_inquiry_session_link",
     "Generate a one-time session link",
-    SESSIONS.describe(
-        "Issue a single-use link to one session.",
-        use_when="that session must continue.",
-        avoid="otherwise: generate_inquiry_link.",
-    ),
+    """Issue a single-use link to one session.
+    Use this when that session must continue.
+    Do not use it otherwise: generate_inquiry_link.""",
     op="generate_one_time_link",
     result=InquirySessionLinkResult,
     method=Method.POST,

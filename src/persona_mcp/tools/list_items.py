@@ -16,7 +16,6 @@ from pydantic import Field
 from persona_mcp.persona.ids import ListId, ListItemId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, one_result, send
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import FieldsBySelector, PrefixBySelector
@@ -201,12 +200,10 @@ def _operations(verb: str) -> tuple[str, ...]:
 create_list_item = ITEMS.custom(
     "create_list_item",
     "Add a value to a list",
-    describe(
-        "Add one value to a list (fields of its type only).",
-        use_when="a value must be blocked or allowed.",
-        ids="list_lists (id and type).",
-        avoid="to edit: archive and re-add.",
-    ),
+    """Add one value to a list (fields of its type only).
+    Use this when a value must be blocked or allowed.
+    IDs: list_lists (id and type).
+    Do not use it to edit: archive and re-add.""",
     effect=Effect.WRITE,
     activity=Activity.CREATE,
     ops=_operations("create"),
@@ -218,7 +215,8 @@ create_list_item = ITEMS.custom(
 get_list_item = ITEMS.custom(
     "get_list_item",
     "Get a list item",
-    ITEMS.describe("Read one list item and its value.", use_when="you need a value in a list."),
+    """Read one list item and its value.
+    Use this when you need a value in a list.""",
     effect=Effect.READ,
     ops=_operations("retrieve"),
     input_model=ListItemRef,
@@ -229,11 +227,9 @@ get_list_item = ITEMS.custom(
 archive_list_item = ITEMS.custom(
     "archive_list_item",
     "Archive a list item",
-    ITEMS.describe(
-        "Archive one list item: it stops matching.",
-        use_when="a value leaves a list.",
-        avoid="for a whole list: archive_list.",
-    ),
+    """Archive one list item: it stops matching.
+    Use this when a value leaves a list.
+    Do not use it for a whole list: archive_list.""",
     effect=Effect.DESTRUCTIVE,
     activity=Activity.DELETE,
     ops=_operations("archive"),

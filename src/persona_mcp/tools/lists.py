@@ -14,7 +14,6 @@ from pydantic import Field
 
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import one_result
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
@@ -130,7 +129,8 @@ LISTS = Family(
 )
 
 list_lists = LISTS.list(
-    describe("List block/allow lists, newest first.", use_when="you need a list id or type."),
+    """List block/allow lists, newest first.
+    Use this when you need a list id or type.""",
     input_model=ListLists,
     page=ListPage,
     view=PersonaList,
@@ -138,18 +138,18 @@ list_lists = LISTS.list(
 )
 
 get_list = LISTS.get(
-    LISTS.describe("Read one list with its item ids.", use_when="you need a list's items."), result=ListResult
+    """Read one list with its item ids.
+    Use this when you need a list's items.""",
+    result=ListResult,
 )
 
 #: The nine `create_<type>_list` operations are one tool with a `type` argument.
 create_list = LISTS.custom(
     "create_list",
     "Create a list",
-    describe(
-        "Create an empty list of one type.",
-        use_when="a new block or allow list is needed.",
-        avoid="to add values: create_list_item.",
-    ),
+    """Create an empty list of one type.
+    Use this when a new block or allow list is needed.
+    Do not use it to add values: create_list_item.""",
     effect=Effect.WRITE,
     activity=Activity.CREATE,
     ops=tuple(operation.removeprefix("lists.") for _, operation in _CREATE.values()),
@@ -159,11 +159,9 @@ create_list = LISTS.custom(
 )
 
 archive_list = LISTS.archive(
-    LISTS.describe(
-        "Archive a list: it stops matching.",
-        use_when="a list is retired.",
-        avoid="for one value: archive_list_item.",
-    )
+    """Archive a list: it stops matching.
+    Use this when a list is retired.
+    Do not use it for one value: archive_list_item."""
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_lists, get_list, create_list, archive_list)

@@ -14,7 +14,6 @@ from pydantic import Field
 from persona_mcp.persona.ids import ObjectKind, WebhookId
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, one_result, path_for, send
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
@@ -143,43 +142,39 @@ WEBHOOKS = Family(
 )
 
 list_webhooks = WEBHOOKS.list(
-    describe("List webhooks with URL, events, status.", use_when="you need a webhook id."),
+    """List webhooks with URL, events, status.
+    Use this when you need a webhook id.""",
     input_model=ListWebhooks,
     page=WebhookPage,
     view=Webhook,
 )
 
 get_webhook = WEBHOOKS.get(
-    WEBHOOKS.describe("Read one webhook (without secrets).", use_when="you know its id."),
+    """Read one webhook (without secrets).
+    Use this when you know its id.""",
     result=WebhookResult,
 )
 
 create_webhook = WEBHOOKS.create(
-    describe(
-        "Register an HTTPS endpoint for events.",
-        use_when="a system must get events.",
-        avoid="to copy one: clone_webhook.",
-    ),
+    """Register an HTTPS endpoint for events.
+    Use this when a system must get events.
+    Do not use it to copy one: clone_webhook.""",
     input_model=CreateWebhook,
     body=_create_body,
 )
 
 update_webhook = WEBHOOKS.update(
-    WEBHOOKS.describe(
-        "Change a webhook's name, URL or events.",
-        use_when="its events or URL change.",
-        avoid="to pause: set_webhook_enabled.",
-    ),
+    """Change a webhook's name, URL or events.
+    Use this when its events or URL change.
+    Do not use it to pause: set_webhook_enabled.""",
     input_model=UpdateWebhook,
     body=_update_body,
 )
 
 archive_webhook = WEBHOOKS.archive(
-    WEBHOOKS.describe(
-        "Archive a webhook for good.",
-        use_when="its endpoint is retired.",
-        avoid="to pause: set_webhook_enabled.",
-    ),
+    """Archive a webhook for good.
+    Use this when its endpoint is retired.
+    Do not use it to pause: set_webhook_enabled.""",
     method=Method.POST,
     route="/archive",
 )
@@ -187,11 +182,9 @@ archive_webhook = WEBHOOKS.archive(
 set_webhook_enabled = WEBHOOKS.custom(
     "set_webhook_enabled",
     "Enable or disable a webhook",
-    WEBHOOKS.describe(
-        "Start or pause event delivery to a webhook.",
-        use_when="delivery must resume or pause.",
-        avoid="to retire it: archive_webhook.",
-    ),
+    """Start or pause event delivery to a webhook.
+    Use this when delivery must resume or pause.
+    Do not use it to retire it: archive_webhook.""",
     effect=Effect.WRITE,
     ops=("enable", "disable"),
     input_model=WebhookSwitch,
@@ -203,10 +196,8 @@ set_webhook_enabled = WEBHOOKS.custom(
 rotate_webhook_secret = WEBHOOKS.delete(
     "rotate_webhook_secret",
     "Rotate a webhook's signing secret",
-    WEBHOOKS.describe(
-        "Issue a new signing secret; the old one expires.",
-        use_when="a secret may have leaked (read it in the dashboard).",
-    ),
+    """Issue a new signing secret; the old one expires.
+    Use this when a secret may have leaked (read it in the dashboard).""",
     op="rotate_secret",
     input_model=RotateSecret,
     method=Method.POST,
@@ -217,7 +208,8 @@ rotate_webhook_secret = WEBHOOKS.delete(
 clone_webhook = WEBHOOKS.write(
     "clone_webhook",
     "Clone a webhook",
-    WEBHOOKS.describe("Copy a webhook into a new one.", use_when="a similar webhook is needed."),
+    """Copy a webhook into a new one.
+    Use this when a similar webhook is needed.""",
     activity=Activity.CREATE,
     op="clone",
     method=Method.POST,
