@@ -6,7 +6,7 @@ Covers the 14 tier-1 `accounts.*` operations. Redaction and consolidation are ir
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -21,14 +21,13 @@ from persona_mcp.tools.inputs import (
     AnyObjectId,
     CountryCode,
     CustomFields,
-    Email,
     PageInput,
-    Phone,
     ReferenceId,
     Timestamp,
     ToolInput,
     iso,
 )
+from persona_mcp.tools.person import PersonFields
 from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import ToolSpec
@@ -89,7 +88,7 @@ class SearchAccounts(SearchInput):
     """Search accounts by attribute predicates."""
 
 
-class _AccountAttributes(ToolInput):
+class _AccountAttributes(PersonFields):
     """Attributes shared by create and update; each is sent only when given."""
 
     reference_id: ReferenceId | None = Field(None, description="Your id for the user (not PII).")
@@ -98,17 +97,6 @@ class _AccountAttributes(ToolInput):
         None, max_length=100, description="Tag names."
     )
     country_code: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2 country.")
-    name_first: Annotated[str | None, PII] = Field(None, description="First name.")
-    name_middle: Annotated[str | None, PII] = Field(None, description="Middle name.")
-    name_last: Annotated[str | None, PII] = Field(None, description="Last name.")
-    birthdate: Annotated[date | None, PII] = Field(None, description="Date of birth.")
-    email_address: Annotated[Email | None, PII] = Field(None, description="E-mail address.")
-    phone_number: Annotated[Phone | None, PII] = Field(None, description="Phone number.")
-    address_street_1: Annotated[str | None, PII] = Field(None, description="Street line 1.")
-    address_street_2: Annotated[str | None, PII] = Field(None, description="Street line 2.")
-    address_city: Annotated[str | None, PII] = Field(None, description="City.")
-    address_subdivision: Annotated[str | None, PII] = Field(None, description="State or province.")
-    address_postal_code: Annotated[str | None, PII] = Field(None, max_length=32, description="Postal code.")
     fields: Annotated[CustomFields | None, PII] = Field(None, description="Custom fields: key -> value.")
 
 
@@ -198,7 +186,6 @@ ACCOUNTS = Family(
     toolset="accounts",
     kind=ObjectKind.ACCOUNT,
     path="/accounts/{account_id}",
-    ids="list_accounts.",
     changed=AccountChanged,
 )
 

@@ -50,7 +50,6 @@ EVENTS = Family(
     toolset="events",
     kind=ObjectKind.EVENT,
     path="/events/{event_id}",
-    ids="list_events.",
     changed=EventResult,
 )
 

@@ -50,10 +50,10 @@ class Family:
     kind: ObjectKind
     #: The object's own path, with its id placeholder: `/accounts/{account_id}`.
     path: str
-    #: Where an agent gets the ids (a sentence end): `list_accounts.`
-    ids: str
     #: What write tools return: the object after the change.
     changed: type[BaseModel]
+    #: Where an agent gets the ids (a sentence end); default: the family's list tool, `list_accounts.`
+    ids: str = ""
     #: Prefix of its catalogue operation ids (`accounts` in `accounts.update`); default: the toolset id.
     operations: str = ""
 
@@ -107,7 +107,7 @@ class Family:
         """The description as listed: checked, and with the family's "IDs:" line when the tool takes
         this family's object id and the description names no other source."""
         if self.id_field in input_model.model_fields:
-            return with_ids(description, self.ids)
+            return with_ids(description, self.ids or f"list_{self.plural}.")
         return checked(description)
 
     def ref(self) -> type[ToolInput]:

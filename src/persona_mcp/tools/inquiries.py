@@ -9,7 +9,7 @@ never as a server path nor as base64 text in the result.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -24,15 +24,14 @@ from persona_mcp.tools.input_rules import AtLeastOne, ExactlyOne, OnlyFor
 from persona_mcp.tools.inputs import (
     CountryCode,
     CustomFields,
-    Email,
     InquiryTemplateVersionId,
     PageInput,
-    Phone,
     ReferenceId,
     Timestamp,
     ToolInput,
     iso,
 )
+from persona_mcp.tools.person import PersonFields
 from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, plain_fields
 from persona_mcp.tools.saved_files import SavedFileResult
 from persona_mcp.tools.search import SearchInput
@@ -212,19 +211,8 @@ class SimulateInquiry(ToolInput):
     actions: list[SimulateAction] = Field(min_length=1, max_length=20, description="Steps, in order.")
 
 
-class SimulateStubs(ToolInput):
+class SimulateStubs(PersonFields):
     inquiry_id: InquiryId = Field(description="A sandbox inquiry.")
-    name_first: Annotated[str | None, PII] = Field(None, description="First name.")
-    name_middle: Annotated[str | None, PII] = Field(None, description="Middle name.")
-    name_last: Annotated[str | None, PII] = Field(None, description="Last name.")
-    birthdate: Annotated[date | None, PII] = Field(None, description="Date of birth.")
-    email_address: Annotated[Email | None, PII] = Field(None, description="E-mail address.")
-    phone_number: Annotated[Phone | None, PII] = Field(None, description="Phone number.")
-    address_street_1: Annotated[str | None, PII] = Field(None, description="Street 1.")
-    address_street_2: Annotated[str | None, PII] = Field(None, description="Street 2.")
-    address_city: Annotated[str | None, PII] = Field(None, description="City.")
-    address_subdivision: Annotated[str | None, PII] = Field(None, description="State.")
-    address_postal_code: Annotated[str | None, PII] = Field(None, max_length=32, description="Postal code.")
     address_country_code: CountryCode | None = Field(None, description="ISO 3166-1 alpha-2 country.")
 
 
@@ -310,7 +298,6 @@ INQUIRIES = Family(
     toolset="inquiries",
     kind=ObjectKind.INQUIRY,
     path="/inquiries/{inquiry_id}",
-    ids="list_inquiries.",
     changed=InquiryChanged,
 )
 #: The sandbox-only tools: an opt-in toolset of their own (tests and demos, not daily review).

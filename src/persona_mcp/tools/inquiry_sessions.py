@@ -107,7 +107,6 @@ SESSIONS = Family(
     toolset="inquiry_sessions",
     kind=ObjectKind.INQUIRY_SESSION,
     path="/inquiry-sessions/{inquiry_session_id}",
-    ids="list_inquiry_sessions.",
     changed=InquirySessionChanged,
 )
 

@@ -20,22 +20,9 @@ from persona_mcp.tools.factories import Method, one_result, send
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import FieldsBySelector, PrefixBySelector
 from persona_mcp.tools.inputs import CountryCode, ToolInput
+from persona_mcp.tools.list_types import ListItemType
 from persona_mcp.tools.results import ObjectView, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-
-
-class ListItemType(StrEnum):
-    BROWSER_FINGERPRINT = "browser-fingerprint"
-    COUNTRY = "country"
-    DEVICE_FINGERPRINT = "device-fingerprint"
-    EMAIL_ADDRESS = "email-address"
-    FIELD = "field"
-    GEOLOCATION = "geolocation"
-    GOVERNMENT_ID_NUMBER = "government-id-number"
-    IP_ADDRESS = "ip-address"
-    NAME = "name"
-    PHONE_NUMBER = "phone-number"
-    STRING = "string"
 
 
 class MatchType(StrEnum):

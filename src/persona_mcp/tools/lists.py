@@ -18,23 +18,9 @@ from persona_mcp.tools.factories import one_result
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import PageInput, ToolInput
+from persona_mcp.tools.list_types import ListType
 from persona_mcp.tools.results import ObjectView, Page, Rel, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-
-
-class ListType(StrEnum):
-    """List types that can be created through the API."""
-
-    BROWSER_FINGERPRINT = "browser-fingerprint"
-    COUNTRY = "country"
-    EMAIL_ADDRESS = "email-address"
-    GEOLOCATION = "geolocation"
-    GOVERNMENT_ID_NUMBER = "government-id-number"
-    IP_ADDRESS = "ip-address"
-    NAME = "name"
-    PHONE_NUMBER = "phone-number"
-    STRING = "string"
-
 
 #: type -> (create path segment, catalogue operation id)
 _CREATE: dict[ListType, tuple[str, str]] = {
@@ -124,9 +110,7 @@ async def create_list_handler(ctx: ToolContext, args: CreateList) -> ListChanged
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-LISTS = Family(
-    toolset="lists", kind=ObjectKind.LIST, path="/lists/{list_id}", ids="list_lists.", changed=ListChanged
-)
+LISTS = Family(toolset="lists", kind=ObjectKind.LIST, path="/lists/{list_id}", changed=ListChanged)
 
 list_lists = LISTS.list(
     """List block/allow lists, newest first.

@@ -137,7 +137,6 @@ WEBHOOKS = Family(
     toolset="webhooks",
     kind=ObjectKind.WEBHOOK,
     path="/webhooks/{webhook_id}",
-    ids="list_webhooks.",
     changed=WebhookChanged,
 )
 
