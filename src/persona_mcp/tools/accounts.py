@@ -182,12 +182,7 @@ def _relation_filters(args: ListRelations) -> dict[str, str]:
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-ACCOUNTS = Family(
-    toolset="accounts",
-    kind=ObjectKind.ACCOUNT,
-    path="/accounts/{account_id}",
-    changed=AccountChanged,
-)
+ACCOUNTS = Family(toolset="accounts", kind=ObjectKind.ACCOUNT, changed=AccountChanged)
 
 list_accounts = ACCOUNTS.list(
     """List accounts, newest first.
@@ -195,18 +190,10 @@ list_accounts = ACCOUNTS.list(
     Do not use it to match fields or dates: use search_accounts.""",
     input_model=ListAccounts,
     page=AccountPage,
-    view=Account,
     filters=_list_filters,
 )
 
-search_accounts = ACCOUNTS.search(
-    """Search accounts by conditions on attributes (snake_case).
-    Use this when list_accounts' filter is not enough.
-    Do not use it for changes of the last minute: the index lags.""",
-    input_model=SearchAccounts,
-    page=AccountPage,
-    view=Account,
-)
+search_accounts = ACCOUNTS.search(input_model=SearchAccounts, page=AccountPage)
 
 get_account = ACCOUNTS.get(
     """Read one account with its personal fields.
@@ -261,7 +248,6 @@ list_account_relations = ACCOUNTS.list(
     Do not use it to find accounts: use search_accounts.""",
     input_model=ListRelations,
     page=RelationPage,
-    view=RelatedObject,
     filters=_relation_filters,
     of=("list_account_relations", "List an account's relations", "/relations"),
 )

@@ -46,12 +46,7 @@ def _filters(args: ListEvents) -> dict[str, str]:
     return {key: value for key, value in params.items() if value is not None}
 
 
-EVENTS = Family(
-    toolset="events",
-    kind=ObjectKind.EVENT,
-    path="/events/{event_id}",
-    changed=EventResult,
-)
+EVENTS = Family(toolset="events", kind=ObjectKind.EVENT, changed=EventResult)
 
 list_events = EVENTS.list(
     """List events, newest first.
@@ -59,7 +54,6 @@ list_events = EVENTS.list(
     Do not use it for current state: use a get_ tool.""",
     input_model=ListEvents,
     page=EventPage,
-    view=Event,
     filters=_filters,
 )
 

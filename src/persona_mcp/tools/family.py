@@ -21,7 +21,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, Field, create_model
 
@@ -48,14 +48,18 @@ class Family:
 
     toolset: str
     kind: ObjectKind
-    #: The object's own path, with its id placeholder: `/accounts/{account_id}`.
-    path: str
     #: What write tools return: the object after the change.
     changed: type[BaseModel]
+    #: The object's path with its id placeholder; default `/<kinds>/{<kind>_id}`: `/accounts/{account_id}`.
+    path: str = ""
     #: Where an agent gets the ids (a sentence end); default: the family's list tool, `list_accounts.`
     ids: str = ""
     #: Prefix of its catalogue operation ids (`accounts` in `accounts.update`); default: the toolset id.
     operations: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.path:  # frozen: the derived default is set once, here
+            object.__setattr__(self, "path", f"/{self.plural_words.replace(' ', '-')}/{{{self.slug}_id}}")
 
     @property
     def id_field(self) -> str:
@@ -136,7 +140,6 @@ class Family:
         *,
         input_model: type[ToolInput],
         page: type[Page],
-        view: type[ObjectView],
         filters: Params | None = None,
         of: tuple[str, str, str] | None = None,
     ) -> AnySpec:
@@ -156,22 +159,23 @@ class Family:
             op=op,
             input_model=input_model,
             output_model=page,
-            handler=page_handler(path, page, view, filters),
+            handler=page_handler(path, page, item_view(page), filters),
             finds=None if of else self.kind,
         )
 
-    def search(
-        self, description: str, *, input_model: type[Any], page: type[Page], view: type[ObjectView]
-    ) -> AnySpec:
-        """`search_<nouns>`: one page of `<collection>/search` (a POST that only reads)."""
+    def search(self, *, input_model: type[Any], page: type[Page]) -> AnySpec:
+        """`search_<nouns>`: one page of `<collection>/search` (a POST that only reads). Its description
+        is the same for every family: search answers what the list tool's filters cannot."""
         return self.read(
             f"search_{self.plural}",
             f"Search {self.plural_words}",
-            description,
+            f"""Search {self.plural_words} by conditions on attributes (snake_case).
+            Use this when list_{self.plural}' filters are not enough.
+            Do not use it for changes of the last minute: the index lags.""",
             op="search",
             input_model=input_model,
             output_model=page,
-            handler=search_handler(f"{self.collection}/search", page, view),
+            handler=search_handler(f"{self.collection}/search", page, item_view(page)),
             finds=self.kind,
         )
 
@@ -422,6 +426,14 @@ class Family:
 
     def _with_id(self, base: type[ToolInput], suffix: str) -> type[ToolInput]:
         return _with_id(base, self.kind, self.id_field, suffix)
+
+
+def item_view(page: type[Page]) -> type[ObjectView]:
+    """The model of a page's items (`AccountPage.items: list[Account]` -> `Account`)."""
+    (view,) = get_args(page.model_fields["items"].annotation)
+    if not (isinstance(view, type) and issubclass(view, ObjectView)):
+        raise TypeError(f"{page.__name__}.items must be a list of an ObjectView")
+    return view
 
 
 @cache

@@ -294,12 +294,7 @@ async def print_pdf(ctx: ToolContext, args: InquiryRef) -> InquiryPdf:
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-INQUIRIES = Family(
-    toolset="inquiries",
-    kind=ObjectKind.INQUIRY,
-    path="/inquiries/{inquiry_id}",
-    changed=InquiryChanged,
-)
+INQUIRIES = Family(toolset="inquiries", kind=ObjectKind.INQUIRY, changed=InquiryChanged)
 #: The sandbox-only tools: an opt-in toolset of their own (tests and demos, not daily review).
 SIMULATION = replace(INQUIRIES, toolset="simulation", operations="inquiries")
 
@@ -312,18 +307,10 @@ list_inquiries = INQUIRIES.list(
     Do not use it to match fields: use search_inquiries.""",
     input_model=ListInquiries,
     page=InquiryPage,
-    view=Inquiry,
     filters=_list_filters,
 )
 
-search_inquiries = INQUIRIES.search(
-    """Search inquiries by conditions on attributes (snake_case).
-    Use this when list_inquiries' filters are not enough.
-    Do not use it for changes of the last minute: the index lags.""",
-    input_model=SearchInquiries,
-    page=InquiryPage,
-    view=Inquiry,
-)
+search_inquiries = INQUIRIES.search(input_model=SearchInquiries, page=InquiryPage)
 
 get_inquiry = INQUIRIES.get(
     """Read one inquiry with its fields and verification ids.

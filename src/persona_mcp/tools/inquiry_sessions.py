@@ -103,12 +103,7 @@ async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> InquirySessio
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-SESSIONS = Family(
-    toolset="inquiry_sessions",
-    kind=ObjectKind.INQUIRY_SESSION,
-    path="/inquiry-sessions/{inquiry_session_id}",
-    changed=InquirySessionChanged,
-)
+SESSIONS = Family(toolset="inquiry_sessions", kind=ObjectKind.INQUIRY_SESSION, changed=InquirySessionChanged)
 
 list_inquiry_sessions = SESSIONS.list(
     """List inquiry sessions (device visits).
@@ -116,7 +111,6 @@ list_inquiry_sessions = SESSIONS.list(
     IDs: list_inquiries.""",
     input_model=ListSessions,
     page=InquirySessionPage,
-    view=InquirySession,
     filters=_list_filters,
 )
 

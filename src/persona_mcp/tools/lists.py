@@ -110,14 +110,13 @@ async def create_list_handler(ctx: ToolContext, args: CreateList) -> ListChanged
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-LISTS = Family(toolset="lists", kind=ObjectKind.LIST, path="/lists/{list_id}", changed=ListChanged)
+LISTS = Family(toolset="lists", kind=ObjectKind.LIST, changed=ListChanged)
 
 list_lists = LISTS.list(
     """List block/allow lists, newest first.
     Use this when you need a list id or type.""",
     input_model=ListLists,
     page=ListPage,
-    view=PersonaList,
     filters=_list_filters,
 )
 

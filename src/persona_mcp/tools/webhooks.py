@@ -133,19 +133,13 @@ async def switch_webhook(ctx: ToolContext, args: WebhookSwitch) -> WebhookChange
 # -- specs ---------------------------------------------------------------------------------------------------
 
 
-WEBHOOKS = Family(
-    toolset="webhooks",
-    kind=ObjectKind.WEBHOOK,
-    path="/webhooks/{webhook_id}",
-    changed=WebhookChanged,
-)
+WEBHOOKS = Family(toolset="webhooks", kind=ObjectKind.WEBHOOK, changed=WebhookChanged)
 
 list_webhooks = WEBHOOKS.list(
     """List webhooks with URL, events, status.
     Use this when you need a webhook id.""",
     input_model=ListWebhooks,
     page=WebhookPage,
-    view=Webhook,
 )
 
 get_webhook = WEBHOOKS.get(
