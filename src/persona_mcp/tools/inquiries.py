@@ -32,7 +32,7 @@ from persona_mcp.tools.inputs import (
     iso,
 )
 from persona_mcp.tools.person import PersonFields
-from persona_mcp.tools.results import Attr, Meta, ObjectView, Page, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, ObjectView, OneTimeLink, Page, Rel, Response, plain_fields
 from persona_mcp.tools.saved_files import SavedFileResult
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import ToolContext, ToolSpec
@@ -90,15 +90,8 @@ class InquiryChanged(ObjectView, Response):
     tags: list[str] = Field(default_factory=list, description="Tag names.")
 
 
-class InquiryLinkResult(InquiryChanged):
+class InquiryLinkResult(InquiryChanged, OneTimeLink):
     """An inquiry with the one-time link Persona issued (when it issued one)."""
-
-    one_time_link: Annotated[str | None, Meta("one-time-link")] = Field(
-        None, description="Single-use link to the hosted flow."
-    )
-    one_time_link_short: Annotated[str | None, Meta("one-time-link-short")] = Field(
-        None, description="Short form of the link."
-    )
 
 
 class InquiryPage(Page):

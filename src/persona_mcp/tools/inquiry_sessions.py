@@ -16,7 +16,7 @@ from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.factories import Method, page_result
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import ToolInput
-from persona_mcp.tools.results import Meta, ObjectView, Page, Rel, Response
+from persona_mcp.tools.results import ObjectView, OneTimeLink, Page, Rel, Response
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
@@ -50,15 +50,8 @@ class InquirySessionChanged(ObjectView, Response):
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="Inquiry (inq_...).")
 
 
-class InquirySessionLinkResult(InquirySessionChanged):
+class InquirySessionLinkResult(InquirySessionChanged, OneTimeLink):
     """A session with the one-time link Persona issued."""
-
-    one_time_link: Annotated[str | None, Meta("one-time-link")] = Field(
-        None, description="Single-use link to the hosted flow."
-    )
-    one_time_link_short: Annotated[str | None, Meta("one-time-link-short")] = Field(
-        None, description="Short form of the link."
-    )
 
 
 class InquirySessionPage(Page):

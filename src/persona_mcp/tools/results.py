@@ -13,7 +13,7 @@ import functools
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -202,3 +202,14 @@ def single(
     if "request_id" in result.model_fields:
         values["request_id"] = request_id
     return from_upstream(result, values, status=status, request_id=request_id)
+
+
+class OneTimeLink(ResultModel):
+    """The one-time link Persona issues with an inquiry or a session (in the document's `meta`)."""
+
+    one_time_link: Annotated[str | None, Meta("one-time-link")] = Field(
+        None, description="Single-use link to the hosted flow."
+    )
+    one_time_link_short: Annotated[str | None, Meta("one-time-link-short")] = Field(
+        None, description="Short form of the link."
+    )
