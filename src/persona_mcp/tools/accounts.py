@@ -14,7 +14,6 @@ from pydantic import Field
 from persona_mcp.persona.ids import AccountActionId, AccountId, AccountTypeId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.factories import Method
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import (
@@ -234,10 +233,8 @@ consolidate_accounts = ACCOUNTS.delete(
     """Merge source accounts into a destination account; sources are archived.
     Use this when duplicates of one person were confirmed.
     Do not use it to copy attributes: it moves objects only, irreversibly.""",
-    op="consolidate",
     input_model=ConsolidateAccounts,
-    method=Method.POST,
-    route="/consolidate",
+    at="POST /consolidate",
     body=_consolidate_body,
     conflict_hint="a source account can be consolidated only once, and not into itself",
 )
@@ -258,10 +255,8 @@ add_account_relation = ACCOUNTS.write(
     """Relate an account to another account or a transaction.
     Use this when recording a relation such as parent-of.
     Do not use it to merge duplicates: use consolidate_accounts.""",
-    op="add_relation",
     input_model=AccountRelation,
-    method=Method.POST,
-    route="/add-relation",
+    at="POST /add-relation",
     body=_relation_body,
     idempotent=True,
 )
@@ -272,10 +267,8 @@ remove_account_relation = ACCOUNTS.write(
     """Remove a relation between an account and another object.
     Use this when a relation is wrong or has ended.
     IDs: list_account_relations.""",
-    op="remove_relation",
     input_model=AccountRelation,
-    method=Method.POST,
-    route="/remove-relation",
+    at="POST /remove-relation",
     body=_relation_body,
     idempotent=True,
 )
@@ -287,10 +280,8 @@ run_account_action = ACCOUNTS.write(
     Use this when an action exists for the change you need.
     IDs: list_accounts. Actions: Persona dashboard.
     Do not use it for what update_account can do.""",
-    op="run_action",
     input_model=RunAccountAction,
-    method=Method.POST,
-    route="/run-action",
+    at="POST /run-action",
     body=_run_action_body,
 )
 

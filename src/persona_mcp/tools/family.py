@@ -235,7 +235,7 @@ class Family:
             op="create",
             activity=Activity.CREATE,
             input_model=input_model,
-            method=Method.POST,
+            at="POST",
             path=self.collection,
             body=body,
             result=result,
@@ -250,7 +250,7 @@ class Family:
             description,
             op="update",
             input_model=input_model,
-            method=Method.PATCH,
+            at="PATCH",
             body=body,
             idempotent=True,
         )
@@ -263,11 +263,11 @@ class Family:
             description,
             activity=Activity.DELETE,
             op="redact",
-            method=Method.DELETE,
+            at="DELETE",
             idempotent=True,
         )
 
-    def archive(self, description: str, *, method: Method = Method.DELETE, route: str = "") -> AnySpec:
+    def archive(self, description: str, *, at: str = "DELETE") -> AnySpec:
         """`archive_<noun>`: the object stops working but stays readable (`<family>:delete`)."""
         return self.delete(
             f"archive_{self.slug}",
@@ -275,8 +275,7 @@ class Family:
             description,
             activity=Activity.DELETE,
             op="archive",
-            method=method,
-            route=route,
+            at=at,
             idempotent=True,
         )
 
@@ -314,10 +313,9 @@ class Family:
         description: str,
         *,
         effect: Effect,
-        op: str,
-        method: Method,
+        at: str,
+        op: str | None = None,
         input_model: type[ToolInput] | None = None,
-        route: str = "",
         path: str | None = None,
         body: Body | None = None,
         result: type[ObjectView] | None = None,
@@ -327,10 +325,17 @@ class Family:
         conflict_hint: str | None = None,
         sandbox_only: bool = False,
     ) -> AnySpec:
-        """One request about one object (`path`, or the object path + `route`), returning the object.
+        """One request about one object, returning the object.
 
-        `input_model` defaults to the object reference alone; `result` to the family's changed object.
+        `at` is the request as Persona's reference writes it, relative to the object path: `"PATCH"`
+        (the object itself) or `"POST /add-tag"`; `path` replaces the object path (a collection). The
+        operation is `op`, or the route's last part (`add_tag`). `input_model` defaults to the object
+        reference alone; `result` to the family's changed object.
         """
+        method, _, route = at.partition(" ")
+        operation = op or route.rsplit("/", 1)[-1].replace("-", "_")
+        if not operation:
+            raise ValueError(f"{name}: name the operation (op=) of a request to the object itself")
         changed = result or self.changed
         if not issubclass(changed, ObjectView):
             raise TypeError(f"{name}: a changed-object result must be an ObjectView")
@@ -339,10 +344,10 @@ class Family:
             title,
             description,
             effect=effect,
-            ops=(op,),
+            ops=(operation,),
             input_model=input_model or self.ref(),
             output_model=changed,
-            handler=object_handler(method, path or self.path + route, changed, body),
+            handler=object_handler(Method(method), (path or self.path) + route, changed, body),
             idempotent=idempotent,
             decide=decide,
             activity=activity,
@@ -385,10 +390,8 @@ class Family:
                 use_when=f"labelling {one}.",
                 avoid=f"to replace all tags: use set_{noun}_tags.",
             ),
-            op="add_tag",
-            route="/add-tag",
+            at="POST /add-tag",
             input_model=self._with_id(OneTag, "Tag"),
-            method=Method.POST,
             body=one_tag_body,
             idempotent=True,
         )
@@ -400,10 +403,8 @@ class Family:
                 use_when="a label no longer applies.",
                 avoid=f"to clear all tags: use set_{noun}_tags.",
             ),
-            op="remove_tag",
-            route="/remove-tag",
+            at="POST /remove-tag",
             input_model=add.input_model,
-            method=Method.POST,
             body=one_tag_body,
             idempotent=True,
         )
@@ -415,10 +416,8 @@ class Family:
                 use_when="you know the full set of tags.",
                 avoid="for one tag: unlisted tags are removed.",
             ),
-            op="set_tags",
-            route="/set-tags",
+            at="POST /set-tags",
             input_model=self._with_id(TagSet, "Tags"),
-            method=Method.POST,
             body=tag_set_body,
             idempotent=True,
         )

@@ -18,7 +18,7 @@ from pydantic import Field
 from persona_mcp.persona.ids import AccountId, InquiryId, InquiryTemplateId, ObjectKind
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
-from persona_mcp.tools.factories import Method, path_for
+from persona_mcp.tools.factories import path_for
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne, ExactlyOne, OnlyFor
 from persona_mcp.tools.inputs import (
@@ -342,10 +342,8 @@ approve_inquiry, decline_inquiry = (
         f"""{verb.capitalize()} an inquiry (a final decision).
         Use this when a review found the person {outcome}.
         Do not use it without a review: it triggers workflows.""",
-        op=verb,
         input_model=DecideInquiry,
-        method=Method.POST,
-        route=f"/{verb}",
+        at=f"POST /{verb}",
         body=_decision_body,
         idempotent=True,
         conflict_hint=_DECIDED,
@@ -359,9 +357,7 @@ mark_inquiry_for_review = INQUIRIES.decide(
     """Put an inquiry into needs_review.
     Use this when a human must review it first.
     Do not use it on decided inquiries: Persona refuses.""",
-    op="mark_for_review",
-    method=Method.POST,
-    route="/mark-for-review",
+    at="POST /mark-for-review",
     idempotent=True,
     conflict_hint="an inquiry that is already approved or declined cannot be marked for review",
 )
@@ -372,9 +368,7 @@ expire_inquiry = INQUIRIES.delete(
     """Expire an inquiry now; its sessions and links stop.
     Use this when the user must not continue.
     Do not use it to erase data: use redact_inquiry.""",
-    op="expire",
-    method=Method.POST,
-    route="/expire",
+    at="POST /expire",
     idempotent=True,
     conflict_hint="the inquiry cannot be expired in its current status; check it with get_inquiry",
 )
@@ -385,9 +379,7 @@ resume_inquiry = INQUIRIES.write(
     """Reopen a pending or expired inquiry.
     Use this when the user must finish it.
     Do not use it on redacted or decided inquiries.""",
-    op="resume",
-    method=Method.POST,
-    route="/resume",
+    at="POST /resume",
     conflict_hint="only inquiries in status pending or expired (and not redacted) can be resumed; "
     "check the status with get_inquiry",
 )
@@ -398,11 +390,9 @@ generate_inquiry_link = INQUIRIES.write(
     """Issue a single-use link to an inquiry's hosted flow.
     Use this when the user needs a browser link.
     Do not use it for expired inquiries: resume_inquiry first.""",
-    op="generate_one_time_link",
     input_model=InquiryLink,
     result=InquiryLinkResult,
-    method=Method.POST,
-    route="/generate-one-time-link",
+    at="POST /generate-one-time-link",
     body=_link_body,
     conflict_hint="no one-time link for an expired inquiry; use resume_inquiry first",
 )
@@ -430,10 +420,8 @@ simulate_inquiry_actions = SIMULATION.write(
     """Sandbox only: drive an inquiry through steps (start, complete, approve...).
     Use this when testing with sandbox data.
     Do not use it in production.""",
-    op="perform_simulate_actions",
     input_model=SimulateInquiry,
-    method=Method.POST,
-    route="/perform-simulate-actions",
+    at="POST /perform-simulate-actions",
     body=_simulate_body,
     sandbox_only=True,
 )
@@ -444,10 +432,8 @@ set_inquiry_simulate_stubs = SIMULATION.write(
     """Sandbox only: preset what a simulated user enters.
     Use this when tests need specific names or dates.
     Do not use it in production.""",
-    op="set_simulate_stubs",
     input_model=SimulateStubs,
-    method=Method.PATCH,
-    route="/set-simulate-stubs",
+    at="PATCH /set-simulate-stubs",
     body=_stubs_body,
     idempotent=True,
     sandbox_only=True,

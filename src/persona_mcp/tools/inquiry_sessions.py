@@ -13,7 +13,7 @@ from pydantic import Field
 from persona_mcp.persona.ids import InquiryId, ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.factories import Method, page_result
+from persona_mcp.tools.factories import page_result
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import ToolInput
 from persona_mcp.tools.results import ObjectView, OneTimeLink, Page, Rel, Response
@@ -128,9 +128,7 @@ expire_inquiry_session = SESSIONS.delete(
     """End one session now; the inquiry stays open.
     Use this when a device must be cut off.
     Do not use it to stop the inquiry: expire_inquiry.""",
-    op="expire",
-    method=Method.POST,
-    route="/expire",
+    at="POST /expire",
     idempotent=True,
 )
 
@@ -155,10 +153,8 @@ generate_inquiry_session_link = SESSIONS.write(
     """Issue a single-use link to one session.
     Use this when that session must continue.
     Do not use it otherwise: generate_inquiry_link.""",
-    op="generate_one_time_link",
     result=InquirySessionLinkResult,
-    method=Method.POST,
-    route="/generate-one-time-link",
+    at="POST /generate-one-time-link",
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (

@@ -168,8 +168,7 @@ archive_webhook = WEBHOOKS.archive(
     """Archive a webhook for good.
     Use this when its endpoint is retired.
     Do not use it to pause: set_webhook_enabled.""",
-    method=Method.POST,
-    route="/archive",
+    at="POST /archive",
 )
 
 set_webhook_enabled = WEBHOOKS.custom(
@@ -191,10 +190,8 @@ rotate_webhook_secret = WEBHOOKS.delete(
     "Rotate a webhook's signing secret",
     """Issue a new signing secret; the old one expires.
     Use this when a secret may have leaked (read it in the dashboard).""",
-    op="rotate_secret",
     input_model=RotateSecret,
-    method=Method.POST,
-    route="/rotate-secret",
+    at="POST /rotate-secret",
     body=_rotate_body,
 )
 
@@ -204,9 +201,7 @@ clone_webhook = WEBHOOKS.write(
     """Copy a webhook into a new one.
     Use this when a similar webhook is needed.""",
     activity=Activity.CREATE,
-    op="clone",
-    method=Method.POST,
-    route="/clone",
+    at="POST /clone",
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (
