@@ -6,7 +6,6 @@ Covers the 14 tier-1 `accounts.*` operations. Redaction and consolidation are ir
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -24,7 +23,6 @@ from persona_mcp.tools.inputs import (
     ReferenceId,
     Timestamp,
     ToolInput,
-    iso,
 )
 from persona_mcp.tools.person import PersonFields
 from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
@@ -80,6 +78,8 @@ class RelationPage(Page):
 
 
 class ListAccounts(PageInput):
+    query_filters = {"reference_id": "filter[reference-id]"}
+
     reference_id: ReferenceId | None = Field(None, description="Only accounts with this reference id.")
 
 
@@ -120,6 +120,12 @@ class ConsolidateAccounts(ToolInput):
 
 
 class ListRelations(ToolInput):
+    query_filters = {
+        "key": "filter[key]",
+        "created_after": "filter[created-at-start]",
+        "created_before": "filter[created-at-end]",
+    }
+
     account_id: AccountId = Field(description="The account.")
     key: Annotated[str | None, FIXED_PATTERN] = Field(
         None, pattern=r"^[a-z0-9_-]{1,64}$", description="Only this relation key."
@@ -168,17 +174,6 @@ def _run_action_body(args: RunAccountAction) -> dict[str, Any]:
     return {"data": data}
 
 
-def _list_filters(args: ListAccounts) -> dict[str, str]:
-    return {"filter[reference-id]": args.reference_id} if args.reference_id else {}
-
-
-def _relation_filters(args: ListRelations) -> dict[str, str]:
-    names = {"key": "filter[key]", "created_after": "filter[created-at-start]"}
-    names["created_before"] = "filter[created-at-end]"
-    params = {param: getattr(args, name) for name, param in names.items() if getattr(args, name) is not None}
-    return {param: iso(value) if isinstance(value, datetime) else value for param, value in params.items()}
-
-
 # -- specs ---------------------------------------------------------------------------------------------------
 
 ACCOUNTS = Family(toolset="accounts", kind=ObjectKind.ACCOUNT, changed=AccountChanged)
@@ -189,7 +184,6 @@ list_accounts = ACCOUNTS.list(
     Do not use it to match fields or dates: use search_accounts.""",
     input_model=ListAccounts,
     page=AccountPage,
-    filters=_list_filters,
 )
 
 search_accounts = ACCOUNTS.search(input_model=SearchAccounts, page=AccountPage)
@@ -245,7 +239,6 @@ list_account_relations = ACCOUNTS.list(
     Do not use it to find accounts: use search_accounts.""",
     input_model=ListRelations,
     page=RelationPage,
-    filters=_relation_filters,
     of=("list_account_relations", "List an account's relations", "/relations"),
 )
 

@@ -37,13 +37,10 @@ class EventPage(Page):
 
 
 class ListEvents(PageInput):
+    query_filters = {"name": "filter[name]", "object_id": "filter[object-id]"}
+
     name: EventName | None = Field(None, description="Only events of this name.")
     object_id: AnyObjectId | None = Field(None, description="Only events about this object.")
-
-
-def _filters(args: ListEvents) -> dict[str, str]:
-    params = {"filter[name]": args.name, "filter[object-id]": args.object_id}
-    return {key: value for key, value in params.items() if value is not None}
 
 
 EVENTS = Family(toolset="events", kind=ObjectKind.EVENT, changed=EventResult)
@@ -54,7 +51,6 @@ list_events = EVENTS.list(
     Do not use it for current state: use a get_ tool.""",
     input_model=ListEvents,
     page=EventPage,
-    filters=_filters,
 )
 
 get_event = EVENTS.get(

@@ -140,7 +140,7 @@ def object_handler(
 
 
 def page_handler(
-    template: str, page: type[PageT], view: type[ObjectView], filters: Params | None = None
+    template: str, page: type[PageT], view: type[ObjectView]
 ) -> Callable[[ToolContext, Any], Awaitable[PageT]]:
     """A handler that fetches one page of a list endpoint."""
 
@@ -148,8 +148,7 @@ def page_handler(
         params: dict[str, str] = {}
         if isinstance(args, PageInput):
             params.update(args.page_params())
-        if filters is not None:
-            params.update(filters(args))
+        params.update(args.filter_params())
         response = await ctx.persona.get(path_for(template, args), params=params)
         after = args.after if isinstance(args, PageInput) else None
         return page_result(ctx, page, view, response, after=after)

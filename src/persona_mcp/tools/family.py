@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field, create_model
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, id_type, kind_label, with_article
 from persona_mcp.tools.describe import checked, describe, with_ids
-from persona_mcp.tools.factories import Body, Method, Params, cursor_bound, object_handler, page_handler
+from persona_mcp.tools.factories import Body, Method, cursor_bound, object_handler, page_handler
 from persona_mcp.tools.inputs import ToolInput
 from persona_mcp.tools.results import ObjectView, Page
 from persona_mcp.tools.search import search_handler
@@ -140,7 +140,6 @@ class Family:
         *,
         input_model: type[ToolInput],
         page: type[Page],
-        filters: Params | None = None,
         of: tuple[str, str, str] | None = None,
     ) -> AnySpec:
         """`list_<nouns>`: one page of the collection, newest first; its `after` cursor is of this kind.
@@ -159,7 +158,7 @@ class Family:
             op=op,
             input_model=input_model,
             output_model=page,
-            handler=page_handler(path, page, item_view(page), filters),
+            handler=page_handler(path, page, item_view(page)),
             finds=None if of else self.kind,
         )
 

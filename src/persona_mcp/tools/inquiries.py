@@ -9,7 +9,6 @@ never as a server path nor as base64 text in the result.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -29,7 +28,6 @@ from persona_mcp.tools.inputs import (
     ReferenceId,
     Timestamp,
     ToolInput,
-    iso,
 )
 from persona_mcp.tools.person import PersonFields
 from persona_mcp.tools.results import Attr, ObjectView, OneTimeLink, Page, Rel, Response, plain_fields
@@ -107,6 +105,15 @@ class InquiryRef(ToolInput):
 
 
 class ListInquiries(PageInput):
+    query_filters = {
+        "account_id": "filter[account-id]",
+        "reference_id": "filter[reference-id]",
+        "status": "filter[status]",
+        "inquiry_template_id": "filter[inquiry-template-id]",
+        "created_after": "filter[created-at-start]",
+        "created_before": "filter[created-at-end]",
+    }
+
     account_id: AccountId | None = Field(None, description="Only this account.")
     reference_id: ReferenceId | None = Field(None, description="Only this reference id.")
     status: InquiryStatus | None = Field(None, description="Only this status.")
@@ -214,21 +221,6 @@ _STUB_NAMES = tuple(name for name in SimulateStubs.model_fields if name != "inqu
 # -- bodies, filters, handlers -----------------------------------------------------------------------------
 
 
-def _list_filters(args: ListInquiries) -> dict[str, str]:
-    names = {
-        "account_id": "filter[account-id]",
-        "reference_id": "filter[reference-id]",
-        "status": "filter[status]",
-        "inquiry_template_id": "filter[inquiry-template-id]",
-        "created_after": "filter[created-at-start]",
-        "created_before": "filter[created-at-end]",
-    }
-    values = {param: getattr(args, name) for name, param in names.items() if getattr(args, name) is not None}
-    return {
-        param: iso(value) if isinstance(value, datetime) else str(value) for param, value in values.items()
-    }
-
-
 def _create_body(args: CreateInquiry) -> dict[str, Any]:
     attributes = pick(
         args,
@@ -300,7 +292,6 @@ list_inquiries = INQUIRIES.list(
     Do not use it to match fields: use search_inquiries.""",
     input_model=ListInquiries,
     page=InquiryPage,
-    filters=_list_filters,
 )
 
 search_inquiries = INQUIRIES.search(input_model=SearchInquiries, page=InquiryPage)

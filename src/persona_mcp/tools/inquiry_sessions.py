@@ -59,6 +59,8 @@ class InquirySessionPage(Page):
 
 
 class ListSessions(ToolInput):
+    query_filters = {"inquiry_id": "filter[inquiry-id]"}
+
     inquiry_id: InquiryId | None = Field(None, description="Only this inquiry.")
 
 
@@ -73,10 +75,6 @@ class ExpireAllSessions(ToolInput):
 
 
 # -- handlers ----------------------------------------------------------------------------------------------
-
-
-def _list_filters(args: ListSessions) -> dict[str, str]:
-    return {"filter[inquiry-id]": args.inquiry_id} if args.inquiry_id else {}
 
 
 def _create_body(args: CreateSession) -> dict[str, Any]:
@@ -104,7 +102,6 @@ list_inquiry_sessions = SESSIONS.list(
     IDs: list_inquiries.""",
     input_model=ListSessions,
     page=InquirySessionPage,
-    filters=_list_filters,
 )
 
 get_inquiry_session = SESSIONS.get(

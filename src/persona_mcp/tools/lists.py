@@ -73,6 +73,8 @@ class ListPage(Page):
 
 
 class ListLists(PageInput):
+    query_filters = {"status": "filter[status]"}
+
     status: ListStatus | None = Field(None, description="Only active or only archived lists.")
 
 
@@ -87,10 +89,6 @@ class CreateList(ToolInput):
 
 
 # -- handlers ----------------------------------------------------------------------------------------------
-
-
-def _list_filters(args: ListLists) -> dict[str, str]:
-    return {"filter[status]": args.status.value} if args.status else {}
 
 
 def create_body(args: CreateList) -> dict[str, Any]:
@@ -117,7 +115,6 @@ list_lists = LISTS.list(
     Use this when you need a list id or type.""",
     input_model=ListLists,
     page=ListPage,
-    filters=_list_filters,
 )
 
 get_list = LISTS.get(
