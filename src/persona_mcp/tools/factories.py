@@ -20,7 +20,7 @@ from persona_mcp.persona.errors import PersonaError
 from persona_mcp.persona.ids import ObjectKind, id_pattern
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, from_upstream, single
-from persona_mcp.tools.spec import ToolContext
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 InT = TypeVar("InT", bound=ToolInput)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -140,17 +140,60 @@ def object_handler(
 
 
 def page_handler(
-    template: str, page: type[PageT], view: type[ObjectView]
+    template: str, page: type[PageT], view: type[ObjectView], filters: Params | None = None
 ) -> Callable[[ToolContext, Any], Awaitable[PageT]]:
-    """A handler that fetches one page of a list endpoint."""
+    """A handler that fetches one page of a list endpoint, filtered by the input's `query_filters`
+    (or by `filters`, for a module that still writes its filters as a function)."""
 
     async def handler(ctx: ToolContext, args: Any) -> PageT:
         params: dict[str, str] = {}
         if isinstance(args, PageInput):
             params.update(args.page_params())
-        params.update(args.filter_params())
+        params.update(filters(args) if filters is not None else args.filter_params())
         response = await ctx.persona.get(path_for(template, args), params=params)
         after = args.after if isinstance(args, PageInput) else None
         return page_result(ctx, page, view, response, after=after)
 
     return handler
+
+
+# -- spec factories for modules not declared through a `Family` (tools/family.py) yet ----------------------
+
+
+def read_tool(
+    *, operation: str, input_model: type[Any], finds: ObjectKind | None = None, **declared: Any
+) -> ToolSpec[Any, Any]:
+    """A read tool: effect read, one upstream operation, its cursor bound to the kind it finds."""
+    return ToolSpec(
+        effect=Effect.READ,
+        operations=(operation,),
+        input_model=cursor_bound(input_model, finds),
+        finds=finds,
+        **declared,
+    )
+
+
+def get_tool(*, result: type[ObjectView], path: str, **declared: Any) -> ToolSpec[Any, Any]:
+    """A read tool for one object: GET `path` and return it flattened."""
+    return read_tool(output_model=result, handler=object_handler(Method.GET, path, result), **declared)
+
+
+def list_tool(
+    *, page: type[Page], view: type[ObjectView], path: str, filters: Params | None = None, **declared: Any
+) -> ToolSpec[Any, Any]:
+    """A read tool for one page of a list endpoint."""
+    return read_tool(output_model=page, handler=page_handler(path, page, view, filters), **declared)
+
+
+def action_tool(
+    *,
+    operation: str,
+    result: type[ObjectView],
+    method: Method,
+    path: str,
+    body: Body | None = None,
+    **declared: Any,
+) -> ToolSpec[Any, Any]:
+    """A write tool that sends one request about one object and returns the object afterwards."""
+    handler = object_handler(method, path, result, body)
+    return ToolSpec(operations=(operation,), output_model=result, handler=handler, **declared)
