@@ -51,8 +51,8 @@ class Row:
 
 async def _listing(harness: Harness, scopes: Iterable[Scope]) -> Listing:
     """What the server lists for a fresh grant with `scopes` (the connection stays; the caller changes)."""
-    tools = await listed_as(harness, scopes)
-    return Listing(tools=len(tools), size=wire_bytes(tools))
+    result = await listed_as(harness, scopes)
+    return Listing(tools=len(result.tools), size=wire_bytes(result))
 
 
 async def _row(name: str, data_dir: Path, exposure: ExposureOptions | None) -> Row:

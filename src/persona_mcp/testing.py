@@ -110,20 +110,23 @@ async def connected(
             yield Harness(client=client, app=app, sandbox=upstream.state.sandbox, token=token)
 
 
-async def listed_as(harness: Harness, scopes: Iterable[Scope | str]) -> list[types.Tool]:
-    """The tools the server lists to a fresh grant holding `scopes` (the connection stays open)."""
+async def listed_as(harness: Harness, scopes: Iterable[Scope | str]) -> types.ListToolsResult:
+    """The `tools/list` result the server sends a fresh grant holding `scopes` (the connection stays)."""
     token = await issue_grant(harness.app, scopes, principal="listing-probe")
     assert isinstance(harness.app.caller_source, StaticTokenCallers)
     harness.app.caller_source.token = token
     try:
-        return (await harness.client.list_tools()).tools
+        return await harness.client.list_tools()
     finally:
         harness.app.caller_source.token = harness.token
 
 
-def wire_bytes(tools: Iterable[types.Tool]) -> int:
-    """Bytes of a `tools/list` result holding `tools`, serialised as the server sends it (no envelope)."""
-    result = types.ListToolsResult(tools=list(tools))
+def wire_bytes(result: types.ListToolsResult, only: Iterable[str] | None = None) -> int:
+    """Bytes of `result` as the server sends it (the JSON-RPC envelope aside); with `only`, of the same
+    result holding just the tools named, which is what a server offering only those would send."""
+    if only is not None:
+        names = set(only)
+        result = result.model_copy(update={"tools": [tool for tool in result.tools if tool.name in names]})
     return len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
 
 
