@@ -7,12 +7,13 @@ import pytest
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.tools import catalogue
-from persona_mcp.tools.accounts import ACCOUNTS, AccountPage, AccountResult, SearchAccounts
+from persona_mcp.tools.accounts import ACCOUNTS, Account, AccountResult, SearchAccounts
 from persona_mcp.tools.describe import DescriptionShapeError
 from persona_mcp.tools.factories import Method, action_tool, get_tool
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inquiry_sessions import InquirySessionChanged
 from persona_mcp.tools.mcp_schema import input_schema, to_mcp_tool
+from persona_mcp.tools.results import page_of
 from persona_mcp.tools.search import search_tool
 from persona_mcp.tools.spec import Effect
 
@@ -84,8 +85,8 @@ def test_spec_factories_for_modules_not_yet_on_a_family_make_the_same_tools() ->
         scope=Scope.ACCOUNTS_READ,
         operation="accounts.search",
         input_model=SearchAccounts,
-        page=AccountPage,
-        view=AccountPage.model_fields["items"].annotation.__args__[0],  # type: ignore[union-attr]
+        page=page_of(Account),
+        view=Account,
         path="/accounts/search",
         finds=ObjectKind.ACCOUNT,
     )

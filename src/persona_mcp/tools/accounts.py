@@ -25,7 +25,7 @@ from persona_mcp.tools.inputs import (
     ToolInput,
 )
 from persona_mcp.tools.person import PersonFields
-from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import ToolSpec
 
@@ -62,19 +62,11 @@ class AccountChanged(ObjectView, Response):
     tags: list[str] = Field(default_factory=list, description="Tag names.")
 
 
-class AccountPage(Page):
-    items: list[Account] = Field(description="Accounts on this page, newest first.")
-
-
 class RelatedObject(ObjectView):
     """An object related to an account (another account or a transaction)."""
 
     created_at: str | None = Field(None, description="ISO 8601.")
     reference_id: str | None = Field(None, description="Your id for the object.")
-
-
-class RelationPage(Page):
-    items: list[RelatedObject] = Field(description="Objects related to the account.")
 
 
 class ListAccounts(PageInput):
@@ -183,10 +175,10 @@ list_accounts = ACCOUNTS.list(
     Use this when browsing accounts or finding one by reference id.
     Do not use it to match fields or dates: use search_accounts.""",
     input_model=ListAccounts,
-    page=AccountPage,
+    view=Account,
 )
 
-search_accounts = ACCOUNTS.search(input_model=SearchAccounts, page=AccountPage)
+search_accounts = ACCOUNTS.search(input_model=SearchAccounts, view=Account)
 
 get_account = ACCOUNTS.get(
     """Read one account with its personal fields.
@@ -238,7 +230,7 @@ list_account_relations = ACCOUNTS.list(
     Use this when you need an account's links.
     Do not use it to find accounts: use search_accounts.""",
     input_model=ListRelations,
-    page=RelationPage,
+    view=RelatedObject,
     of=("list_account_relations", "List an account's relations", "/relations"),
 )
 

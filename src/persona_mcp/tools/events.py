@@ -14,7 +14,7 @@ from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import AnyObjectId, PageInput
-from persona_mcp.tools.results import ObjectView, Page, Response
+from persona_mcp.tools.results import ObjectView, Response
 from persona_mcp.tools.spec import ToolSpec
 from persona_mcp.tools.webhooks import EventName
 
@@ -32,10 +32,6 @@ class EventResult(Event, Response):
     payload: Annotated[dict[str, Any] | None, PII] = Field(None, description="The object as it was.")
 
 
-class EventPage(Page):
-    items: list[Event] = Field(description="Events, newest first.")
-
-
 class ListEvents(PageInput):
     query_filters = {"name": "filter[name]", "object_id": "filter[object-id]"}
 
@@ -50,7 +46,7 @@ list_events = EVENTS.list(
     Use this when you need an object's history.
     Do not use it for current state: use a get_ tool.""",
     input_model=ListEvents,
-    page=EventPage,
+    view=Event,
 )
 
 get_event = EVENTS.get(

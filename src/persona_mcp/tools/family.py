@@ -21,7 +21,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, get_args
+from typing import Any
 
 from pydantic import BaseModel, Field, create_model
 
@@ -30,7 +30,7 @@ from persona_mcp.persona.ids import ObjectKind, id_type, kind_label, with_articl
 from persona_mcp.tools.describe import checked, describe, with_ids
 from persona_mcp.tools.factories import Body, Method, cursor_bound, object_handler, page_handler
 from persona_mcp.tools.inputs import ToolInput
-from persona_mcp.tools.results import ObjectView, Page
+from persona_mcp.tools.results import ObjectView, page_of
 from persona_mcp.tools.search import search_handler
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
@@ -139,7 +139,7 @@ class Family:
         description: str,
         *,
         input_model: type[ToolInput],
-        page: type[Page],
+        view: type[ObjectView],
         of: tuple[str, str, str] | None = None,
     ) -> AnySpec:
         """`list_<nouns>`: one page of the collection, newest first; its `after` cursor is of this kind.
@@ -157,12 +157,12 @@ class Family:
             description,
             op=op,
             input_model=input_model,
-            output_model=page,
-            handler=page_handler(path, page, item_view(page)),
+            output_model=page_of(view),
+            handler=page_handler(path, page_of(view), view),
             finds=None if of else self.kind,
         )
 
-    def search(self, *, input_model: type[Any], page: type[Page]) -> AnySpec:
+    def search(self, *, input_model: type[Any], view: type[ObjectView]) -> AnySpec:
         """`search_<nouns>`: one page of `<collection>/search` (a POST that only reads). Its description
         is the same for every family: search answers what the list tool's filters cannot."""
         return self.read(
@@ -173,8 +173,8 @@ class Family:
             Do not use it for changes of the last minute: the index lags.""",
             op="search",
             input_model=input_model,
-            output_model=page,
-            handler=search_handler(f"{self.collection}/search", page, item_view(page)),
+            output_model=page_of(view),
+            handler=search_handler(f"{self.collection}/search", page_of(view), view),
             finds=self.kind,
         )
 
@@ -424,14 +424,6 @@ class Family:
 
     def _with_id(self, base: type[ToolInput], suffix: str) -> type[ToolInput]:
         return _with_id(base, self.kind, self.id_field, suffix)
-
-
-def item_view(page: type[Page]) -> type[ObjectView]:
-    """The model of a page's items (`AccountPage.items: list[Account]` -> `Account`)."""
-    (view,) = get_args(page.model_fields["items"].annotation)
-    if not (isinstance(view, type) and issubclass(view, ObjectView)):
-        raise TypeError(f"{page.__name__}.items must be a list of an ObjectView")
-    return view
 
 
 @cache

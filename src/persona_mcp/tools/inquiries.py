@@ -30,7 +30,7 @@ from persona_mcp.tools.inputs import (
     ToolInput,
 )
 from persona_mcp.tools.person import PersonFields
-from persona_mcp.tools.results import Attr, ObjectView, OneTimeLink, Page, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, ObjectView, OneTimeLink, Rel, Response, plain_fields
 from persona_mcp.tools.saved_files import SavedFileResult
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import ToolContext, ToolSpec
@@ -90,10 +90,6 @@ class InquiryChanged(ObjectView, Response):
 
 class InquiryLinkResult(InquiryChanged, OneTimeLink):
     """An inquiry with the one-time link Persona issued (when it issued one)."""
-
-
-class InquiryPage(Page):
-    items: list[Inquiry] = Field(description="Inquiries on this page, newest first.")
 
 
 class InquiryPdf(SavedFileResult, Response):
@@ -291,10 +287,10 @@ list_inquiries = INQUIRIES.list(
     Use this when you need a user's inquiries or those in a status.
     Do not use it to match fields: use search_inquiries.""",
     input_model=ListInquiries,
-    page=InquiryPage,
+    view=Inquiry,
 )
 
-search_inquiries = INQUIRIES.search(input_model=SearchInquiries, page=InquiryPage)
+search_inquiries = INQUIRIES.search(input_model=SearchInquiries, view=Inquiry)
 
 get_inquiry = INQUIRIES.get(
     """Read one inquiry with its fields and verification ids.

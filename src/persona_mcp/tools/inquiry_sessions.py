@@ -16,7 +16,7 @@ from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.factories import page_result
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import ToolInput
-from persona_mcp.tools.results import ObjectView, OneTimeLink, Page, Rel, Response
+from persona_mcp.tools.results import ObjectView, OneTimeLink, Page, Rel, Response, page_of
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
@@ -54,10 +54,6 @@ class InquirySessionLinkResult(InquirySessionChanged, OneTimeLink):
     """A session with the one-time link Persona issued."""
 
 
-class InquirySessionPage(Page):
-    items: list[InquirySession] = Field(description="Sessions, newest first.")
-
-
 class ListSessions(ToolInput):
     query_filters = {"inquiry_id": "filter[inquiry-id]"}
 
@@ -81,7 +77,7 @@ def _create_body(args: CreateSession) -> dict[str, Any]:
     return attributes_body({"inquiry-id": args.inquiry_id})
 
 
-async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> InquirySessionPage:
+async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> Page:
     """Bulk expiry answers with the expired sessions, a collection rather than one object."""
     ctx.touch(*args.inquiry_ids)
     response = await ctx.persona.post(
@@ -89,7 +85,7 @@ async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> InquirySessio
         json={"meta": {"inquiry-ids": list(args.inquiry_ids)}},
         idempotency_key=ctx.idempotency_key,
     )
-    return page_result(ctx, InquirySessionPage, InquirySession, response)
+    return page_result(ctx, page_of(InquirySession), InquirySession, response)
 
 
 # -- specs ---------------------------------------------------------------------------------------------------
@@ -101,7 +97,7 @@ list_inquiry_sessions = SESSIONS.list(
     Use this when you need an inquiry's sessions.
     IDs: list_inquiries.""",
     input_model=ListSessions,
-    page=InquirySessionPage,
+    view=InquirySession,
 )
 
 get_inquiry_session = SESSIONS.get(
@@ -139,7 +135,7 @@ expire_all_inquiry_sessions = SESSIONS.custom(
     effect=Effect.DESTRUCTIVE,
     ops=("expire_all",),
     input_model=ExpireAllSessions,
-    output_model=InquirySessionPage,
+    output_model=page_of(InquirySession),
     handler=expire_all,
     idempotent=True,
 )

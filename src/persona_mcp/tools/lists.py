@@ -19,7 +19,7 @@ from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.list_types import ListType
-from persona_mcp.tools.results import ObjectView, Page, Rel, Response
+from persona_mcp.tools.results import ObjectView, Rel, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 #: type -> (create path segment, catalogue operation id)
@@ -68,10 +68,6 @@ class ListChanged(ObjectView, Response):
     status: str | None = Field(None, description="active or archived.")
 
 
-class ListPage(Page):
-    items: list[PersonaList] = Field(description="Lists, newest first.")
-
-
 class ListLists(PageInput):
     query_filters = {"status": "filter[status]"}
 
@@ -114,7 +110,7 @@ list_lists = LISTS.list(
     """List block/allow lists, newest first.
     Use this when you need a list id or type.""",
     input_model=ListLists,
-    page=ListPage,
+    view=PersonaList,
 )
 
 get_list = LISTS.get(

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    create_model,
     model_serializer,
 )
 
@@ -181,9 +182,16 @@ class Response(ResultModel):
 
 
 class Page(Response):
-    """Fields every page of results carries. Subclasses add `items: list[<view>]`."""
+    """Fields every page of results carries. Subclasses add `items: list[<view>]` (`page_of`)."""
 
     next_cursor: str | None = Field(None, description="`after` for the next page; absent at the end.")
+
+
+@functools.cache
+def page_of(view: type[ObjectView]) -> type[Page]:
+    """The page of `view`s a list or search tool returns (one model per view, made once)."""
+    items: Any = (list[view], Field(description="On this page, newest first."))  # type: ignore[valid-type]
+    return create_model(f"{view.__name__}Page", __base__=Page, __module__=view.__module__, items=items)
 
 
 ViewT = TypeVar("ViewT", bound=ObjectView)

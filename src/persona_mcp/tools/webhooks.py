@@ -18,7 +18,7 @@ from persona_mcp.tools.factories import Method, one_result, path_for, send
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, Response
+from persona_mcp.tools.results import ObjectView, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 #: `*` or an event name such as `inquiry.approved`, `connect/share-token.inbound-created`.
@@ -51,10 +51,6 @@ class WebhookChanged(ObjectView, Response):
     """The webhook after the change."""
 
     status: str | None = Field(None, description="enabled, disabled or archived.")
-
-
-class WebhookPage(Page):
-    items: list[Webhook] = Field(description="Webhooks, newest first.")
 
 
 class ListWebhooks(PageInput):
@@ -139,7 +135,7 @@ list_webhooks = WEBHOOKS.list(
     """List webhooks with URL, events, status.
     Use this when you need a webhook id.""",
     input_model=ListWebhooks,
-    page=WebhookPage,
+    view=Webhook,
 )
 
 get_webhook = WEBHOOKS.get(
