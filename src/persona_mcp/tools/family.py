@@ -1,15 +1,15 @@
 """What every tool of one family shares, written once: toolset, object path, ID kind and hint, result.
 
 A family module declares one `Family` and then each tool as one builder call that says only what is
-particular to it (name, title, description, operation, input model, route, body). The builder fills in
-the rest the same way for every family:
+particular to it (description, input model, request, body; name and title where Persona's standard
+operations do not give them). The builder fills in the rest the same way for every family:
 - the toolset, and the scope from the effect and the toolset's scope family (`read` ->
   `<family>:read`, `write` -> `<family>:write`, destructive -> `<family>:delete`, decisions ->
   `<family>:decide`; docs/access.md);
 - the object path (`/accounts/{account_id}`), to which a tool's route is appended;
 - the ID hint of descriptions ("IDs: list_accounts."), unless a tool names other sources;
 - the changed-object result that write tools return unless they declare their own;
-- the operation id (`accounts.update` from `op="update"`).
+- the operation id (`accounts.add_tag` from `at="POST /add-tag"`, or from `op=`).
 
 `tag_tools` builds the three tag tools (add, remove, set) of any family whose objects carry Persona tags,
 with their input models, so accounts, inquiries and every later family tag the same way.
@@ -379,8 +379,7 @@ class Family:
 
     def tag_tools(self) -> tuple[AnySpec, AnySpec, AnySpec]:
         """`add_<noun>_tag`, `remove_<noun>_tag` and `set_<noun>_tags`: Persona's three tag operations."""
-        noun = self.noun.replace(" ", "_")
-        one = with_article(self.noun)
+        noun, one = self.slug, self.a_noun
         add = self.write(
             f"add_{noun}_tag",
             f"Add a tag to {one}",
