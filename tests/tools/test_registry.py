@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,33 @@ def test_lister_for_names_the_list_tool_of_a_kind() -> None:
     assert catalogue.lister_for(ObjectKind.ACCOUNT) == "list_accounts"
     assert catalogue.finders_for(ObjectKind.INQUIRY) == ["list_inquiries", "search_inquiries"]
     assert catalogue.lister_for(ObjectKind.VERIFICATION) is None
+
+
+def test_serve_help_lists_every_toolset_from_its_declaration_with_the_defaults_marked() -> None:
+    from typer.testing import CliRunner
+
+    from persona_mcp.cli import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for toolset in TOOLSETS:
+        assert f"{toolset.id}{'*' if toolset.default else ''}," in text or f"{toolset.id}." in text
+    assert "all = every one" in text and "default = those marked *" in text
+
+
+def test_serve_refuses_an_unknown_toolset_before_anything_opens(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from persona_mcp.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--toolsets", "default,acounts"],
+        env={"PERSONA_API_KEY": "x", "PERSONA_MCP_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 2
+    assert (
+        "unknown toolset 'acounts'" in result.output
+        and "valid toolsets: all, default, accounts" in result.output
+    )
