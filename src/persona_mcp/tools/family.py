@@ -191,7 +191,7 @@ class Family:
         finds: ObjectKind | None = None,
     ) -> AnySpec:
         """Any read tool of the family; a list tool's cursor is bound to the kind it `finds`."""
-        return self._spec(
+        return self.custom(
             name,
             title,
             description,
@@ -278,33 +278,6 @@ class Family:
             idempotent=True,
         )
 
-    def custom(
-        self,
-        name: str,
-        title: str,
-        description: str,
-        *,
-        effect: Effect,
-        ops: tuple[str, ...],
-        input_model: type[Any],
-        output_model: type[Any],
-        handler: Callable[[ToolContext, Any], Awaitable[Any]],
-        **posture: Any,
-    ) -> AnySpec:
-        """A tool with a handler of its own, covering one or more of the family's operations
-        (`posture`: `idempotent`, `activity`, `decide`, as for `action`)."""
-        return self._spec(
-            name,
-            title,
-            description,
-            effect=effect,
-            ops=ops,
-            input_model=input_model,
-            output_model=output_model,
-            handler=handler,
-            **posture,
-        )
-
     def action(
         self,
         name: str,
@@ -338,7 +311,7 @@ class Family:
         changed = result or self.changed
         if not issubclass(changed, ObjectView):
             raise TypeError(f"{name}: a changed-object result must be an ObjectView")
-        return self._spec(
+        return self.custom(
             name,
             title,
             description,
@@ -354,7 +327,7 @@ class Family:
             sandbox_only=sandbox_only,
         )
 
-    def _spec(
+    def custom(
         self,
         name: str,
         title: str,
@@ -365,7 +338,10 @@ class Family:
         decide: bool = False,
         **declared: Any,
     ) -> AnySpec:
-        """The one place a spec of this family is made: its toolset, scope and operation ids."""
+        """Any tool of the family, such as one with a handler of its own covering one or more of the
+        family's operations; `declared` holds the rest of the `ToolSpec` (`input_model`, `output_model`,
+        `handler`, and `idempotent`, `activity` where the effect does not say). Every builder above ends
+        here: the one place a family's spec is made, with its toolset, scope and operation ids."""
         return ToolSpec(
             name=name,
             toolset=self.toolset,
