@@ -1,14 +1,16 @@
-"""Bytes of the tools/list answer as the server sends it, per grant and per toolset. Target: < 64 KiB.
+"""Bytes of the tools/list answer as the server sends it: the default surface, each toolset, everything.
 
     .venv/bin/python benchmarks/catalogue_size.py
 
 Every figure comes from the running server (sandbox upstream, real SQLite file, a real grant, the SDK's
 in-memory client), so per-caller filtering is included: it is the `ListToolsResult` the server returned,
 serialised as on the wire (`model_dump_json(by_alias=True, exclude_none=True)`), without the JSON-RPC
-envelope. Rows:
-  every scope   a grant holding all scopes, default exposure (every toolset)
-  read-only     a grant holding the default read-only scopes, default exposure
-  <toolset>     the server exposing that toolset only; all-scope grant, and read-only grant
+envelope. Rows, each for a grant holding every scope and for the default read-only grant:
+  default       the server as `persona-mcp serve` starts it: the default toolsets
+  <toolset>     the server exposing that toolset only (`--toolsets <toolset>`)
+  all toolsets  the full surface (`--toolsets all`)
+Budgets (tests/tools/test_catalogue_size.py): default surface, every scope <= 64 KiB; default surface,
+read-only <= 24 KiB; any single toolset <= 24 KiB.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import anyio
 
 from persona_mcp.auth.scopes import DEFAULT_READ_ONLY, Scope
 from persona_mcp.logs import configure_logging
-from persona_mcp.server.callers import StaticTokenCallers
 from persona_mcp.server.exposure import ExposureOptions
-from persona_mcp.testing import Harness, connected, issue_grant
-from persona_mcp.tools import CATALOGUE
+from persona_mcp.testing import Harness, connected, listed_as, wire_bytes
+from persona_mcp.tools import catalogue
 
-BUDGET = 64 * 1024
+KIB = 1024
+DEFAULT_BUDGET = 64 * KIB
+READ_ONLY_BUDGET = 24 * KIB
+TOOLSET_BUDGET = 24 * KIB
 EVERY_SCOPE = tuple(Scope)
 
 
@@ -47,12 +51,8 @@ class Row:
 
 async def _listing(harness: Harness, scopes: Iterable[Scope]) -> Listing:
     """What the server lists for a fresh grant with `scopes` (the connection stays; the caller changes)."""
-    token = await issue_grant(harness.app, scopes, principal="catalogue-bench")
-    assert isinstance(harness.app.caller_source, StaticTokenCallers)
-    harness.app.caller_source.token = token
-    result = await harness.client.list_tools()
-    wire = result.model_dump_json(by_alias=True, exclude_none=True)
-    return Listing(tools=len(result.tools), size=len(wire.encode()))
+    result = await listed_as(harness, scopes)
+    return Listing(tools=len(result.tools), size=wire_bytes(result))
 
 
 async def _row(name: str, data_dir: Path, exposure: ExposureOptions | None) -> Row:
@@ -63,14 +63,18 @@ async def _row(name: str, data_dir: Path, exposure: ExposureOptions | None) -> R
 
 
 async def _rows() -> list[Row]:
-    toolsets = list(dict.fromkeys(spec.toolset for spec in CATALOGUE))
+    exposures = [("default", ExposureOptions())]
+    exposures += [(toolset, ExposureOptions(toolsets=frozenset({toolset}))) for toolset in catalogue.toolsets]
+    exposures.append(("all toolsets", ExposureOptions.everything()))
     rows: list[Row] = []
-    for name, exposure in [("all toolsets", None)] + [
-        (toolset, ExposureOptions(toolsets=frozenset({toolset}))) for toolset in toolsets
-    ]:
+    for name, exposure in exposures:
         with tempfile.TemporaryDirectory(prefix="persona-mcp-catalogue-") as tmp:
             rows.append(await _row(name, Path(tmp), exposure))
     return rows
+
+
+def _verdict(size: int, budget: int) -> str:
+    return f"{size:,} bytes, {size / budget:.0%} of {budget:,}: {'meets' if size <= budget else 'MISSES'}"
 
 
 def _print(rows: list[Row]) -> None:
@@ -81,9 +85,12 @@ def _print(rows: list[Row]) -> None:
             f"{row.name:<18}{row.full.tools:>8}{row.full.size:>10,}{row.full.size / 1024:>6.1f}"
             f"{row.read_only.tools:>10}{row.read_only.size:>10,}{row.read_only.size / 1024:>6.1f}"
         )
-    full = rows[0].full.size
-    verdict = "meets" if full < BUDGET else "MISSES"
-    print(f"\nfull catalogue (every scope): {full:,} bytes, {full / BUDGET:.0%} of {BUDGET:,}: {verdict}")
+    default, *toolsets, everything = rows
+    print(f"\ndefault surface, every scope: {_verdict(default.full.size, DEFAULT_BUDGET)}")
+    print(f"default surface, read-only grant: {_verdict(default.read_only.size, READ_ONLY_BUDGET)}")
+    largest = max(toolsets, key=lambda row: row.full.size)
+    print(f"largest toolset ({largest.name}): {_verdict(largest.full.size, TOOLSET_BUDGET)}")
+    print(f"full surface (--toolsets all, every scope): {everything.full.size:,} bytes (no budget)")
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from persona_mcp.cli.client_configs import SERVER_NAME, VSCODE_TOKEN_INPUT, docs_section
+from persona_mcp.cli.docs import generate, stale_files
 
 MINIMAL_PATH = "/usr/bin:/bin"
 CONFIGURATION_MD = Path(__file__).parents[1] / "docs" / "configuration.md"
@@ -126,15 +127,11 @@ async def test_the_vscode_block_prompts_for_the_token_and_reaches_the_http_serve
 def test_docs_configuration_md_shows_the_generated_client_configurations() -> None:
     text = CONFIGURATION_MD.read_text(encoding="utf-8")
     assert DOCS_START in text and DOCS_END in text, "docs/configuration.md lost its client section markers"
-    before, rest = text.split(DOCS_START, 1)
-    current, after = rest.split(DOCS_END, 1)
-    expected = "\n" + docs_section()
-    if os.environ.get("PERSONA_MCP_UPDATE_DOCS") == "1":
-        CONFIGURATION_MD.write_text(before + DOCS_START + expected + DOCS_END + after, encoding="utf-8")
-        return
-    assert current == expected, (
-        "docs/configuration.md is stale: rerun this test with PERSONA_MCP_UPDATE_DOCS=1"
+    root = CONFIGURATION_MD.parents[1]
+    assert "docs/configuration.md" not in stale_files(root), (
+        "docs/configuration.md is stale: run `persona-mcp docs generate`"
     )
+    assert "\n" + docs_section() in generate(root).files["docs/configuration.md"]
 
 
 def test_the_documented_blocks_are_valid_json_in_each_clients_shape() -> None:

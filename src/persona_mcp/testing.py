@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import mcp_types as types
 from mcp import Client
 from pydantic import SecretStr
 from starlette.applications import Starlette
@@ -89,11 +90,18 @@ async def connected(
     principal: str = "test-agent",
     **constraints: Any,
 ) -> AsyncIterator[Harness]:
-    """Server + sandbox + grant + in-memory MCP client, closed on exit."""
+    """Server + sandbox + grant + in-memory MCP client, closed on exit.
+
+    The server offers every toolset unless `exposure` says otherwise, so the grant's `scopes` alone
+    decide what the test sees (a server started by `persona-mcp serve` offers the default toolsets).
+    """
     upstream = sandbox or sandbox_app(seed)
     settings = sandbox_settings(data_dir, database_url=database_url)
     async with open_server(
-        settings, exposure=exposure, transport="memory", persona_transport=SandboxTransport(upstream)
+        settings,
+        exposure=exposure or ExposureOptions.everything(),
+        transport="memory",
+        persona_transport=SandboxTransport(upstream),
     ) as app:
         token = await issue_grant(app, scopes, principal=principal, **constraints)
         assert isinstance(app.caller_source, StaticTokenCallers)
@@ -102,11 +110,33 @@ async def connected(
             yield Harness(client=client, app=app, sandbox=upstream.state.sandbox, token=token)
 
 
+async def listed_as(harness: Harness, scopes: Iterable[Scope | str]) -> types.ListToolsResult:
+    """The `tools/list` result the server sends a fresh grant holding `scopes` (the connection stays)."""
+    token = await issue_grant(harness.app, scopes, principal="listing-probe")
+    assert isinstance(harness.app.caller_source, StaticTokenCallers)
+    harness.app.caller_source.token = token
+    try:
+        return await harness.client.list_tools()
+    finally:
+        harness.app.caller_source.token = harness.token
+
+
+def wire_bytes(result: types.ListToolsResult, only: Iterable[str] | None = None) -> int:
+    """Bytes of `result` as the server sends it (the JSON-RPC envelope aside); with `only`, of the same
+    result holding just the tools named, which is what a server offering only those would send."""
+    if only is not None:
+        names = set(only)
+        result = result.model_copy(update={"tools": [tool for tool in result.tools if tool.name in names]})
+    return len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
+
+
 __all__ = [
     "SANDBOX_BASE_URL",
     "Harness",
     "connected",
     "issue_grant",
+    "listed_as",
     "sandbox_app",
     "sandbox_settings",
+    "wire_bytes",
 ]

@@ -15,6 +15,7 @@ from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.grant import Grant, PrincipalKind
 from persona_mcp.auth.policy import authorize, decide, visible
 from persona_mcp.auth.scopes import IMPLIES, Scope, expand
+from persona_mcp.cli.docs import ACCESS_MD, generate, stale_files
 from persona_mcp.tools import CATALOGUE
 from persona_mcp.tools.scope_docs import render_scopes_markdown, section_of
 
@@ -85,11 +86,13 @@ def test_allow_and_deny_lists_over_real_tool_names() -> None:
 
 
 def test_the_scope_table_in_docs_access_md_is_current() -> None:
-    docs = Path(__file__).resolve().parents[2] / "docs" / "access.md"
-    expected = render_scopes_markdown(CATALOGUE)
-    assert section_of(docs.read_text(encoding="utf-8")) == expected, (
-        "docs/access.md is stale: run `python -m persona_mcp.tools.scope_docs`"
-    )
+    root = Path(__file__).resolve().parents[2]
+    assert ACCESS_MD not in stale_files(root), "docs/access.md is stale: run `persona-mcp docs generate`"
+    table = section_of(generate(root).files[ACCESS_MD])
+    assert table == render_scopes_markdown(CATALOGUE)
+    for scope in Scope:
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{scope.value}` |"))
+        assert scope.description in row and ("| yes |" in row) is scope.read_only_default
 
 
 def test_every_catalogue_tool_appears_in_the_scope_table() -> None:

@@ -216,7 +216,8 @@ async def test_no_canary_from_any_filter_or_path_of_any_read_tool_reaches_the_se
         async with open_server(sandbox_settings(data_dir, base_url=base_url), instance_id="setup") as setup:
             token = await issue_grant(setup, scopes, principal="log-scan")
         env = server_env(data_dir, base_url=base_url, instance_id="log-scan", token=token)
-        args = ("--log-level", log_level) if log_level else ()
+        # Every read tool, so every toolset: a served server offers only the default ones unasked.
+        args = ("--toolsets", "all", *(("--log-level", log_level) if log_level else ()))
         sent_upstream: dict[str, list[str]] = {}
         async with mcp_server(transport, env, tmp_path / "serve.log", *args) as client:
             for spec in READ_TOOLS:

@@ -290,7 +290,7 @@ async def test_over_stdio_every_tool_succeeds_and_fails_in_the_typescript_client
         transport = {
             "kind": "stdio",
             "command": PERSONA_MCP,
-            "args": ["serve", "--log-level", "WARNING"],
+            "args": ["serve", "--toolsets", "all", "--log-level", "WARNING"],
             "env": env,
             "log": str(tmp_path / "server.log"),
         }
@@ -303,7 +303,17 @@ async def test_over_streamable_http_every_tool_succeeds_and_fails_in_the_typescr
 ) -> None:
     async with _upstream(tmp_path) as upstream:
         port = free_port()
-        args = ("serve", "--transport", "http", "--port", str(port), "--log-level", "WARNING")
+        args = (
+            "serve",
+            "--toolsets",
+            "all",
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+            "--log-level",
+            "WARNING",
+        )
         env = upstream.server_env("ts-http")
         async with background(*args, env=env, log=tmp_path / "server.log") as process:
             await wait_until_answering(f"http://127.0.0.1:{port}/healthz", process)

@@ -1,96 +1,136 @@
-"""The one permission vocabulary: scopes, what each implies, and the Persona key permissions each needs.
+"""The one permission vocabulary: each scope declared once, as one row.
+
+A row says the scope's name, what it allows, the Persona API-key permissions it needs upstream
+(PROTOCOL.md section 2), the scopes it implies, and whether `grants create` gives it when no scopes are
+named. `DESCRIPTIONS`, `IMPLIES`, `PERSONA_PERMISSIONS` and `DEFAULT_READ_ONLY` are views of the rows.
 
 `delete` (irreversible or lifecycle-ending: redact, archive, consolidate, expire, secret rotation) and
-`inquiries:decide` (approve, decline, mark for review) are never implied by `write`. `write` implies
-`read` of the same family, because an agent that may change an object may also look at it. Nothing else
-is implied. This module imports nothing from the package, so tool specs can name their scope.
+`<family>:decide` (decisions such as approve, decline, mark for review) are never implied by `write`.
+`write` implies `read` of the same family, because an agent that may change an object may also look at
+it. Nothing else is implied. This module imports nothing from the package, so tool specs can name their
+scope.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Any, NamedTuple
+
+
+class ScopeRow(NamedTuple):
+    """One scope's declaration (the value a `Scope` member is declared with)."""
+
+    name: str
+    description: str
+    persona_permissions: tuple[str, ...] = ()
+    implies: tuple[str, ...] = ()
+    read_only_default: bool = False
+
+
+def read(name: str, description: str, *permissions: str, default: bool = False) -> ScopeRow:
+    """A read scope: implies nothing; `default` puts it in the grant given when no scopes are named."""
+    return ScopeRow(name, description, permissions, read_only_default=default)
+
+
+def write(name: str, description: str, *permissions: str) -> ScopeRow:
+    """A write scope: implies the read scope of its family, and nothing else."""
+    return ScopeRow(name, description, permissions, implies=(f"{name.split(':')[0]}:read",))
+
+
+def own(name: str, description: str, *permissions: str) -> ScopeRow:
+    """A scope implied by nothing and implying nothing (delete, decide, pii, audit)."""
+    return ScopeRow(name, description, permissions)
 
 
 class Scope(StrEnum):
-    ACCOUNTS_READ = "accounts:read"
-    ACCOUNTS_WRITE = "accounts:write"
-    ACCOUNTS_DELETE = "accounts:delete"
-    INQUIRIES_READ = "inquiries:read"
-    INQUIRIES_WRITE = "inquiries:write"
-    INQUIRIES_DELETE = "inquiries:delete"
-    INQUIRIES_DECIDE = "inquiries:decide"
-    LISTS_READ = "lists:read"
-    LISTS_WRITE = "lists:write"
-    LISTS_DELETE = "lists:delete"
-    WEBHOOKS_READ = "webhooks:read"
-    WEBHOOKS_WRITE = "webhooks:write"
-    WEBHOOKS_DELETE = "webhooks:delete"
-    EVENTS_READ = "events:read"
-    PII_READ = "pii:read"
-    AUDIT_READ = "audit:read"
-    AUDIT_ALL_ENVIRONMENTS = "audit:all_environments"
+    """Every scope, one row each; the member's value is the scope's name."""
+
+    persona_permissions: frozenset[str]
+    description: str
+    read_only_default: bool
+    _implied: tuple[str, ...]
+
+    def __new__(cls, *row: Any) -> Scope:
+        # Enum unpacks each member's `ScopeRow` into `row`; `Scope(name)` looks a member up instead.
+        declared = ScopeRow(*row)
+        member = str.__new__(cls, declared.name)
+        member._value_ = declared.name
+        member.description = declared.description
+        member.persona_permissions = frozenset(declared.persona_permissions)
+        member.read_only_default = declared.read_only_default
+        member._implied = declared.implies
+        return member
+
+    ACCOUNTS_READ = read(
+        "accounts:read", "List, search and read accounts and their relations.", "account.read", default=True
+    )
+    ACCOUNTS_WRITE = write(
+        "accounts:write", "Create and update accounts, tags, relations; run account actions.", "account.write"
+    )
+    ACCOUNTS_DELETE = own(
+        "accounts:delete", "Redact or consolidate accounts (irreversible).", "account.write"
+    )
+    INQUIRIES_READ = read(
+        "inquiries:read",
+        "List, search and read inquiries and inquiry sessions; print inquiry PDFs.",
+        "inquiry.read",
+        default=True,
+    )
+    INQUIRIES_WRITE = write(
+        "inquiries:write",
+        "Create, update, resume and tag inquiries; create sessions and one-time links.",
+        "inquiry.write",
+    )
+    INQUIRIES_DELETE = own(
+        "inquiries:delete",
+        "Redact or expire inquiries and inquiry sessions (lifecycle-ending).",
+        "inquiry.write",
+    )
+    INQUIRIES_DECIDE = own(
+        "inquiries:decide", "Approve, decline or mark inquiries for review (decisions).", "inquiry.write"
+    )
+    LISTS_READ = read("lists:read", "List and read lists and list items.", "list.read", default=True)
+    LISTS_WRITE = write("lists:write", "Create lists and list items.", "list.write")
+    LISTS_DELETE = own("lists:delete", "Archive lists and list items.", "list.write")
+    WEBHOOKS_READ = read("webhooks:read", "List and read webhooks.", "webhook.read", default=True)
+    WEBHOOKS_WRITE = write(
+        "webhooks:write", "Create, update, clone, enable and disable webhooks.", "webhook.write"
+    )
+    WEBHOOKS_DELETE = own(
+        "webhooks:delete", "Archive webhooks and rotate their signing secrets.", "webhook.write"
+    )
+    EVENTS_READ = read("events:read", "List and read events.", "event.read", default=True)
+    PII_READ = own("pii:read", "See personal data unmasked in tool results.")
+    AUDIT_READ = own(
+        "audit:read",
+        "Query this server's audit log (reviewer tools): the calls of the grant's environment.",
+    )
+    AUDIT_ALL_ENVIRONMENTS = own(
+        "audit:all_environments", "With audit:read, see every record: other environments', admin records."
+    )
+
+    @property
+    def family(self) -> str:
+        """`accounts` for `accounts:read`: the group of tools (and toolsets) the scope belongs to."""
+        return self.value.split(":", 1)[0]
+
+    @property
+    def implies(self) -> frozenset[Scope]:
+        """What holding this scope grants beyond itself."""
+        return frozenset(Scope(name) for name in self._implied)
 
 
-DESCRIPTIONS: dict[Scope, str] = {
-    Scope.ACCOUNTS_READ: "List, search and read accounts and their relations.",
-    Scope.ACCOUNTS_WRITE: "Create and update accounts, tags, relations; run account actions.",
-    Scope.ACCOUNTS_DELETE: "Redact or consolidate accounts (irreversible).",
-    Scope.INQUIRIES_READ: "List, search and read inquiries and inquiry sessions; print inquiry PDFs.",
-    Scope.INQUIRIES_WRITE: "Create, update, resume and tag inquiries; create sessions and one-time links.",
-    Scope.INQUIRIES_DELETE: "Redact or expire inquiries and inquiry sessions (lifecycle-ending).",
-    Scope.INQUIRIES_DECIDE: "Approve, decline or mark inquiries for review (decisions).",
-    Scope.LISTS_READ: "List and read lists and list items.",
-    Scope.LISTS_WRITE: "Create lists and list items.",
-    Scope.LISTS_DELETE: "Archive lists and list items.",
-    Scope.WEBHOOKS_READ: "List and read webhooks.",
-    Scope.WEBHOOKS_WRITE: "Create, update, clone, enable and disable webhooks.",
-    Scope.WEBHOOKS_DELETE: "Archive webhooks and rotate their signing secrets.",
-    Scope.EVENTS_READ: "List and read events.",
-    Scope.PII_READ: "See personal data unmasked in tool results.",
-    Scope.AUDIT_READ: "Query this server's audit log (reviewer tools): the calls of the grant's environment.",
-    Scope.AUDIT_ALL_ENVIRONMENTS: "With audit:read, see every record: other environments', admin records.",
-}
+DESCRIPTIONS: dict[Scope, str] = {scope: scope.description for scope in Scope}
 
 #: What a scope grants beyond itself. Deliberately small: only write -> read.
-IMPLIES: dict[Scope, frozenset[Scope]] = {
-    Scope.ACCOUNTS_WRITE: frozenset({Scope.ACCOUNTS_READ}),
-    Scope.INQUIRIES_WRITE: frozenset({Scope.INQUIRIES_READ}),
-    Scope.LISTS_WRITE: frozenset({Scope.LISTS_READ}),
-    Scope.WEBHOOKS_WRITE: frozenset({Scope.WEBHOOKS_READ}),
-}
+IMPLIES: dict[Scope, frozenset[Scope]] = {scope: scope.implies for scope in Scope if scope.implies}
 
 #: Persona API-key permissions (PROTOCOL.md section 2) each scope needs upstream.
-PERSONA_PERMISSIONS: dict[Scope, frozenset[str]] = {
-    Scope.ACCOUNTS_READ: frozenset({"account.read"}),
-    Scope.ACCOUNTS_WRITE: frozenset({"account.write"}),
-    Scope.ACCOUNTS_DELETE: frozenset({"account.write"}),
-    Scope.INQUIRIES_READ: frozenset({"inquiry.read"}),
-    Scope.INQUIRIES_WRITE: frozenset({"inquiry.write"}),
-    Scope.INQUIRIES_DELETE: frozenset({"inquiry.write"}),
-    Scope.INQUIRIES_DECIDE: frozenset({"inquiry.write"}),
-    Scope.LISTS_READ: frozenset({"list.read"}),
-    Scope.LISTS_WRITE: frozenset({"list.write"}),
-    Scope.LISTS_DELETE: frozenset({"list.write"}),
-    Scope.WEBHOOKS_READ: frozenset({"webhook.read"}),
-    Scope.WEBHOOKS_WRITE: frozenset({"webhook.write"}),
-    Scope.WEBHOOKS_DELETE: frozenset({"webhook.write"}),
-    Scope.EVENTS_READ: frozenset({"event.read"}),
-    Scope.PII_READ: frozenset(),
-    Scope.AUDIT_READ: frozenset(),
-    Scope.AUDIT_ALL_ENVIRONMENTS: frozenset(),
-}
+PERSONA_PERMISSIONS: dict[Scope, frozenset[str]] = {scope: scope.persona_permissions for scope in Scope}
 
-#: What `grants create` gives when no scopes are named: every read scope, no PII, no audit.
-DEFAULT_READ_ONLY: frozenset[Scope] = frozenset(
-    {
-        Scope.ACCOUNTS_READ,
-        Scope.INQUIRIES_READ,
-        Scope.LISTS_READ,
-        Scope.WEBHOOKS_READ,
-        Scope.EVENTS_READ,
-    }
-)
+#: What `grants create` gives when no scopes are named: the rows marked read-only default (no PII, no audit).
+DEFAULT_READ_ONLY: frozenset[Scope] = frozenset(scope for scope in Scope if scope.read_only_default)
 
 
 class UnknownScopeError(ValueError):

@@ -50,10 +50,11 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "demo", "demo", "Run the server against the bundled Persona sandbox and show a scripted session."
     ),
+    LazyCommand("tools", "tools", "List the tool catalogue and the scopes that open each tool."),
     LazyCommand(
-        "tools",
-        "tools",
-        "List the tool catalogue, the scopes that open each tool, and regenerate docs/tools.md.",
+        "docs",
+        "docs",
+        "Regenerate the generated files: docs/tools.md, the scope table, tool snapshots, client configs.",
     ),
     LazyCommand(
         "grants",

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import anyio
 import typer
 
+from persona_mcp.toolsets import help_text as toolsets_help
+
 
 class Transport(StrEnum):
     STDIO = "stdio"
@@ -42,7 +44,7 @@ def app(
         str | None,
         typer.Option(help="This server's public /mcp URL (the token audience), if behind a proxy."),
     ] = None,
-    toolsets: Annotated[str | None, typer.Option(help="Comma-separated toolsets to offer.")] = None,
+    toolsets: Annotated[str | None, typer.Option(help=toolsets_help())] = None,
     tools: Annotated[str | None, typer.Option(help="Comma-separated tools to offer.")] = None,
     exclude_tools: Annotated[str | None, typer.Option(help="Comma-separated tools never to offer.")] = None,
     read_only: Annotated[

@@ -1,13 +1,12 @@
 """`persona-mcp tools`: the catalogue for reviewers - every tool with its scope, effect and operations.
 
 `persona-mcp tools scopes` answers the reviewer's other question: what does granting this scope open?
-`--write-docs` regenerates docs/tools.md from the same data.
+docs/tools.md is the same data, written by `persona-mcp docs generate`.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -16,11 +15,8 @@ from rich.table import Table
 
 from persona_mcp.tools import catalogue
 from persona_mcp.tools.contract import tier1_operation_ids
-from persona_mcp.tools.docs import render
 
-app = typer.Typer(
-    help="List the tool catalogue, the scopes that open each tool, and regenerate docs/tools.md."
-)
+app = typer.Typer(help="List the tool catalogue and the scopes that open each tool.")
 
 
 def _tool_rows() -> list[dict[str, Any]]:
@@ -44,20 +40,9 @@ def _tool_rows() -> list[dict[str, Any]]:
 def tools(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    write_docs: Annotated[
-        Path | None,
-        typer.Option(
-            "--write-docs", help="Write the Markdown tool reference to this file.", show_default=False
-        ),
-    ] = None,
 ) -> None:
     """Print every tool with its toolset, scope, effect and Persona operations."""
     if ctx.invoked_subcommand is not None:
-        return
-    if write_docs is not None:
-        write_docs.parent.mkdir(parents=True, exist_ok=True)
-        write_docs.write_text(render(catalogue, tier1_operation_ids()), encoding="utf-8")
-        typer.echo(f"wrote {write_docs}")
         return
     rows = _tool_rows()
     if as_json:

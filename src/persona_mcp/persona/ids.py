@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
@@ -160,6 +160,12 @@ def validate_id(kind: ObjectKind, value: str) -> str:
 
 def _validator(kind: ObjectKind) -> AfterValidator:
     return AfterValidator(lambda value: validate_id(kind, value))
+
+
+def id_type(kind: ObjectKind) -> Any:
+    """The annotated type of an id argument of `kind` (pattern in the schema, validated, kept in clear),
+    for models built at run time; the named aliases below are the same types for declared models."""
+    return Annotated[str, Field(pattern=id_pattern(kind)), _validator(kind), OBJECT_ID]
 
 
 AccountId = Annotated[

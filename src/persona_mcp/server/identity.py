@@ -8,8 +8,13 @@ from __future__ import annotations
 
 NAME = "persona-mcp"
 TITLE = "Persona MCP"
+#: Shared conventions said once here rather than in every tool description. The ID prefixes cover every
+#: kind in `persona/ids.py` (tests/server/test_identity.py holds that as kinds are added).
 INSTRUCTIONS = (
     "Tools for one Persona organization (identity verification). You see only the tools your grant "
-    "allows. IDs have fixed prefixes (act_, inq_, iqse_, lst_, wbh_, evt_); list or search tools give "
-    "them. Every call is audited; personal data is masked unless your grant carries pii:read."
+    "allows. IDs have fixed prefixes: act_ account, acttp_ account type, accac_ account action, inq_ "
+    "inquiry, iqse_ inquiry session, itmpl_ inquiry template, itmplv_ template version, ver_ "
+    "verification, txn_ transaction, lst_ list, li..._ list item (e.g. liea_, lin_), wbh_ webhook, "
+    "evt_ event; list or search tools give them. Every call is audited; personal data is masked unless "
+    "your grant carries pii:read."
 )

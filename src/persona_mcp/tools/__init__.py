@@ -1,7 +1,9 @@
 """The tool catalogue: every family in order, as one explicit tuple.
 
-Reading this file tells you every tool the server can expose. The reviewer tools over the audit log
-(`tools/audit_log.py`) join the catalogue when that module is present.
+Reading this file tells you every tool the server can expose. Each tool names its toolset, declared in
+`persona_mcp/toolsets.py` (the catalogue refuses an undeclared one); which toolsets a server offers by
+default is said there. The reviewer tools over the audit log (`tools/audit_log.py`) join the catalogue
+when that module is present.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 from persona_mcp.tools import accounts, events, inquiries, inquiry_sessions, list_items, lists, webhooks
 from persona_mcp.tools.registry import Catalogue, UnknownToolError
 from persona_mcp.tools.spec import Activity, Annotations, Effect, ToolContext, ToolSpec
+from persona_mcp.toolsets import TOOLSETS, Toolset
 
 
 def _optional_family(module: str) -> tuple[ToolSpec[Any, Any], ...]:
@@ -30,10 +33,10 @@ CATALOGUE: tuple[ToolSpec[Any, Any], ...] = (
     *accounts.TOOLS,
     *inquiries.TOOLS,
     *inquiry_sessions.TOOLS,
+    *events.TOOLS,
     *lists.TOOLS,
     *list_items.TOOLS,
     *webhooks.TOOLS,
-    *events.TOOLS,
     *_optional_family("persona_mcp.tools.audit_log"),
 )
 
@@ -41,12 +44,14 @@ catalogue = Catalogue(CATALOGUE)
 
 __all__ = [
     "CATALOGUE",
+    "TOOLSETS",
     "Activity",
     "Annotations",
     "Catalogue",
     "Effect",
     "ToolContext",
     "ToolSpec",
+    "Toolset",
     "UnknownToolError",
     "catalogue",
 ]

@@ -1,7 +1,8 @@
 """`docs/tools.md`, rendered from the catalogue so the documentation cannot drift from the code.
 
 A staleness test compares the committed file with this render; regenerate with
-`persona-mcp tools --write-docs` or `PERSONA_MCP_UPDATE_DOCS=1 pytest tests/tools`.
+`persona-mcp docs generate`. Headings and the toolset table come from the `Toolset` values
+(`persona_mcp/toolsets.py`), the scope table from the scope rows (`auth/scopes.py`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,28 @@ def _operations(spec: ToolSpec[Any, Any]) -> str:
         family = spec.operations[0].split(".")[0]
         return f"{len(spec.operations)} `{family}.*` operations"
     return ", ".join(f"`{op}`" for op in spec.operations)
+
+
+#: Why the default toolsets are what they are; the opt-in reason of each family is in its description.
+DEFAULTS = """A server offers the **default** toolsets unless `persona-mcp serve --toolsets` names others:
+`--toolsets all` opens every toolset, `--toolsets default,webhooks` adds one family to the defaults, and
+`--tools` adds single tools. A grant still decides, per caller, which of the offered tools are listed.
+
+**Why these defaults.** Every listed tool costs the agent context on every turn, so the default surface
+is what a trust-and-safety or compliance agent needs every day: accounts, inquiries and their sessions,
+events, and the reviewer essentials (verifications, reports, cases). Everything else is opt-in:
+- `lists`, `list_items` and `webhooks` configure the organisation (block lists, integrations); they
+  are set up rarely, by an administrator, and `list_items` alone has the largest schemas of the catalogue.
+- `simulation` drives sandbox inquiries for tests and demos; Persona refuses it with a production key.
+- `audit` is the security reviewer's toolset, a role of its own: it needs `audit:read`, which no default
+  grant holds, so a reviewer's server names it (`--toolsets audit` or `default,audit`).
+- the other families (documents, transactions, logs, importers, workflows, templates, devices, rate
+  limits) serve investigation, operations or set-up work beyond the daily review.
+
+Budgets, enforced on the bytes `tools/list` sends (`tests/tools/test_catalogue_size.py`, figures in
+`benchmarks/catalogue_size.py`): default surface for a grant holding every scope at most 64 KiB, the
+read-only default surface at most 24 KiB, any single toolset at most 24 KiB.
+"""
 
 
 #: How a failed call reaches the agent, and why error results carry no structured content.
@@ -91,22 +114,38 @@ def render(catalogue: Catalogue, tier1_operations: Iterable[str]) -> str:
     lines = [
         "# Tools",
         "",
-        "<!-- Generated from src/persona_mcp/tools by `persona-mcp tools --write-docs`; do not edit. -->",
+        "<!-- Generated from src/persona_mcp/tools by `persona-mcp docs generate`; do not edit. -->",
         "",
         f"Coverage: {len(reached)} of {len(tier1)} tier-1 Persona operations -> {len(catalogue)} tools.",
         "",
         "Effect decides the MCP annotations and the scope suffix: `read` -> `<family>:read`, `write` -> "
-        "`<family>:write`, `destructive` -> `<family>:delete` (decisions: `inquiries:decide`).",
+        "`<family>:write`, `destructive` -> `<family>:delete` (decisions: `<family>:decide`).",
         "",
+        "## Toolsets",
+        "",
+        DEFAULTS,
+        "| Toolset | Offered | Tools | Scopes | Holds |",
+        "|---|---|---|---|---|",
     ]
-    for toolset in catalogue.toolsets:
+    for toolset_id in catalogue.toolsets:
+        toolset = catalogue.toolset(toolset_id)
+        lines.append(
+            f"| `{toolset.id}` | {'default' if toolset.default else 'opt-in'} | "
+            f"{len(catalogue.in_toolset(toolset.id))} | `{toolset.scope_family}:*` | {toolset.description} |"
+        )
+    lines.append("")
+    for toolset_id in catalogue.toolsets:
+        toolset = catalogue.toolset(toolset_id)
         lines += [
-            f"## {toolset}",
+            f"## {toolset.title} (`{toolset.id}`, {'default' if toolset.default else 'opt-in'})",
+            "",
+            toolset.description,
             "",
             "| Tool | Summary | Scope | Effect | Annotations | Persona operations |",
             "|---|---|---|---|---|---|",
         ]
-        for spec in catalogue.in_toolset(toolset):
+        specs = catalogue.in_toolset(toolset_id)
+        for spec in specs:
             lines.append(
                 f"| `{spec.name}` | {_summary(spec)} | {_scopes(spec)} | {spec.effect.value} | "
                 f"{_hints(spec)} | {_operations(spec)} |"

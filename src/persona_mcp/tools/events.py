@@ -10,17 +10,13 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import EventId, ObjectKind
+from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import get_tool, list_tool
-from persona_mcp.tools.inputs import AnyObjectId, PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, Response
+from persona_mcp.tools.family import Family
+from persona_mcp.tools.inputs import AnyObjectId, PageInput
+from persona_mcp.tools.results import ObjectView, Response
 from persona_mcp.tools.spec import ToolSpec
 from persona_mcp.tools.webhooks import EventName
-
-TOOLSET = "events"
 
 
 class Event(ObjectView):
@@ -36,57 +32,27 @@ class EventResult(Event, Response):
     payload: Annotated[dict[str, Any] | None, PII] = Field(None, description="The object as it was.")
 
 
-class EventPage(Page):
-    items: list[Event] = Field(description="Events, newest first.")
-
-
-class EventRef(ToolInput):
-    event_id: EventId = Field(description="The event.")
-
-
 class ListEvents(PageInput):
+    query_filters = {"name": "filter[name]", "object_id": "filter[object-id]"}
+
     name: EventName | None = Field(None, description="Only events of this name.")
     object_id: AnyObjectId | None = Field(None, description="Only events about this object.")
 
 
-def _filters(args: ListEvents) -> dict[str, str]:
-    params = {"filter[name]": args.name, "filter[object-id]": args.object_id}
-    return {key: value for key, value in params.items() if value is not None}
+EVENTS = Family(toolset="events", kind=ObjectKind.EVENT, changed=EventResult)
 
-
-list_events = list_tool(
-    name="list_events",
-    toolset=TOOLSET,
-    title="List events",
-    description=describe(
-        "List events, newest first.",
-        use_when="you need an object's history.",
-        avoid="for current state: use a get_ tool.",
-    ),
-    scope=Scope.EVENTS_READ,
-    operation="events.list",
+list_events = EVENTS.list(
+    """List events, newest first.
+    Use this when you need an object's history.
+    Do not use it for current state: use a get_ tool.""",
     input_model=ListEvents,
-    page=EventPage,
     view=Event,
-    path="/events",
-    finds=ObjectKind.EVENT,
-    filters=_filters,
 )
 
-get_event = get_tool(
-    name="get_event",
-    toolset=TOOLSET,
-    title="Get an event",
-    description=describe(
-        "Read one event with its payload.",
-        use_when="you need its payload.",
-        ids="list_events.",
-    ),
-    scope=Scope.EVENTS_READ,
-    operation="events.retrieve",
-    input_model=EventRef,
+get_event = EVENTS.get(
+    """Read one event with its payload.
+    Use this when you need its payload.""",
     result=EventResult,
-    path="/events/{event_id}",
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_events, get_event)

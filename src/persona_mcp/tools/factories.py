@@ -1,9 +1,10 @@
-"""Handler and spec factories for the uniform tools: get one, list a page, act on one object.
+"""Handler factories for the uniform tools: get one, list a page, act on one object.
 
-A family module declares what differs (path, models, body) and gets a handler that does the rest the
-same way everywhere: build the path from validated ids, send with the call's Idempotency-Key on writes,
-flatten the resource into the result model, and record every object id touched for the audit log.
-Handlers that do something special (search, the PDF, list-item types) are written out in their family.
+A family (`tools/family.py`) declares what differs (path, models, body) and gets a handler that does the
+rest the same way everywhere: build the path from validated ids, send with the call's Idempotency-Key on
+writes, flatten the resource into the result model, and record every object id touched for the audit
+log. Handlers that do something special (search, the PDF, list-item types) are written out in their
+family.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from typing import Annotated, Any, TypeVar, cast
 
 from pydantic import BaseModel, Field, create_model
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.client import PersonaResponse
 from persona_mcp.persona.errors import PersonaError
 from persona_mcp.persona.ids import ObjectKind, id_pattern
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, from_upstream, single
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 InT = TypeVar("InT", bound=ToolInput)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -142,14 +142,14 @@ def object_handler(
 def page_handler(
     template: str, page: type[PageT], view: type[ObjectView], filters: Params | None = None
 ) -> Callable[[ToolContext, Any], Awaitable[PageT]]:
-    """A handler that fetches one page of a list endpoint."""
+    """A handler that fetches one page of a list endpoint, filtered by the input's `query_filters`
+    (or by `filters`, for a module that still writes its filters as a function)."""
 
     async def handler(ctx: ToolContext, args: Any) -> PageT:
         params: dict[str, str] = {}
         if isinstance(args, PageInput):
             params.update(args.page_params())
-        if filters is not None:
-            params.update(filters(args))
+        params.update(filters(args) if filters is not None else args.filter_params())
         response = await ctx.persona.get(path_for(template, args), params=params)
         after = args.after if isinstance(args, PageInput) else None
         return page_result(ctx, page, view, response, after=after)
@@ -157,124 +157,43 @@ def page_handler(
     return handler
 
 
+# -- spec factories for modules not declared through a `Family` (tools/family.py) yet ----------------------
+
+
 def read_tool(
-    *,
-    name: str,
-    toolset: str,
-    title: str,
-    description: str,
-    scope: Scope,
-    operation: str,
-    input_model: type[InT],
-    output_model: type[OutT],
-    handler: Callable[[ToolContext, InT], Awaitable[OutT]],
-    finds: ObjectKind | None = None,
-) -> ToolSpec[InT, OutT]:
-    """The one place a read tool's posture is written: effect read, one upstream operation."""
+    *, operation: str, input_model: type[Any], finds: ObjectKind | None = None, **declared: Any
+) -> ToolSpec[Any, Any]:
+    """A read tool: effect read, one upstream operation, its cursor bound to the kind it finds."""
     return ToolSpec(
-        name=name,
-        toolset=toolset,
-        title=title,
-        description=description,
-        scope=scope,
         effect=Effect.READ,
-        input_model=cursor_bound(input_model, finds),
-        output_model=output_model,
         operations=(operation,),
-        handler=handler,
+        input_model=cursor_bound(input_model, finds),
         finds=finds,
+        **declared,
     )
 
 
-def get_tool(
-    *,
-    name: str,
-    toolset: str,
-    title: str,
-    description: str,
-    scope: Scope,
-    operation: str,
-    input_model: type[InT],
-    result: type[ResultT],
-    path: str,
-) -> ToolSpec[InT, ResultT]:
+def get_tool(*, result: type[ObjectView], path: str, **declared: Any) -> ToolSpec[Any, Any]:
     """A read tool for one object: GET `path` and return it flattened."""
-    return read_tool(
-        name=name,
-        toolset=toolset,
-        title=title,
-        description=description,
-        scope=scope,
-        operation=operation,
-        input_model=input_model,
-        output_model=result,
-        handler=object_handler(Method.GET, path, result),
-    )
+    return read_tool(output_model=result, handler=object_handler(Method.GET, path, result), **declared)
 
 
 def list_tool(
-    *,
-    name: str,
-    toolset: str,
-    title: str,
-    description: str,
-    scope: Scope,
-    operation: str,
-    input_model: type[InT],
-    page: type[PageT],
-    view: type[ObjectView],
-    path: str,
-    finds: ObjectKind | None = None,
-    filters: Params | None = None,
-) -> ToolSpec[InT, PageT]:
+    *, page: type[Page], view: type[ObjectView], path: str, filters: Params | None = None, **declared: Any
+) -> ToolSpec[Any, Any]:
     """A read tool for one page of a list endpoint."""
-    return read_tool(
-        name=name,
-        toolset=toolset,
-        title=title,
-        description=description,
-        scope=scope,
-        operation=operation,
-        input_model=input_model,
-        output_model=page,
-        handler=page_handler(path, page, view, filters),
-        finds=finds,
-    )
+    return read_tool(output_model=page, handler=page_handler(path, page, view, filters), **declared)
 
 
 def action_tool(
     *,
-    name: str,
-    toolset: str,
-    title: str,
-    description: str,
-    scope: Scope,
-    effect: Effect,
     operation: str,
-    input_model: type[InT],
-    result: type[ResultT],
+    result: type[ObjectView],
     method: Method,
     path: str,
     body: Body | None = None,
-    idempotent: bool = False,
-    sandbox_only: bool = False,
-    conflict_hint: str | None = None,
-    activity: Activity | None = None,
-) -> ToolSpec[InT, ResultT]:
+    **declared: Any,
+) -> ToolSpec[Any, Any]:
     """A write tool that sends one request about one object and returns the object afterwards."""
-    return ToolSpec(
-        name=name,
-        toolset=toolset,
-        title=title,
-        description=description,
-        scope=scope,
-        effect=effect,
-        input_model=input_model,
-        output_model=result,
-        operations=(operation,),
-        handler=object_handler(method, path, result, body),
-        idempotent=idempotent,
-        sandbox_only=sandbox_only,
-        conflict_hint=conflict_hint,
-        activity=activity,
-    )
+    handler = object_handler(method, path, result, body)
+    return ToolSpec(operations=(operation,), output_model=result, handler=handler, **declared)

@@ -32,12 +32,23 @@ class ToolInput(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_with_rules)
 
     rules: ClassVar[tuple[Rule, ...]] = ()
+    #: Arguments that filter a listing: argument name -> Persona's query parameter (`filter[...]`).
+    query_filters: ClassVar[dict[str, str]] = {}
 
     @model_validator(mode="after")
     def _follows_rules(self) -> Self:
         for rule in self.rules:
             rule.check(self.__dict__)
         return self
+
+    def filter_params(self) -> dict[str, str]:
+        """The query parameters of the filter arguments given (times in ISO 8601, enums by value)."""
+        params: dict[str, str] = {}
+        for name, param in self.query_filters.items():
+            value = getattr(self, name)
+            if value is not None:
+                params[param] = iso(value) if isinstance(value, datetime) else str(value)
+        return params
 
 
 def _upper(value: Any) -> Any:

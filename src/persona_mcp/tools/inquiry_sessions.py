@@ -10,17 +10,14 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import InquiryId, InquirySessionId, ObjectKind
+from persona_mcp.persona.ids import InquiryId, ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, page_result
+from persona_mcp.tools.factories import page_result
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import ToolInput
-from persona_mcp.tools.results import Meta, ObjectView, Page, Rel, Response
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-
-TOOLSET = "inquiry_sessions"
+from persona_mcp.tools.results import ObjectView, OneTimeLink, Page, Rel, Response, page_of
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
 
@@ -53,26 +50,13 @@ class InquirySessionChanged(ObjectView, Response):
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="Inquiry (inq_...).")
 
 
-class InquirySessionLinkResult(InquirySessionChanged):
+class InquirySessionLinkResult(InquirySessionChanged, OneTimeLink):
     """A session with the one-time link Persona issued."""
-
-    one_time_link: Annotated[str | None, Meta("one-time-link")] = Field(
-        None, description="Single-use link to the hosted flow."
-    )
-    one_time_link_short: Annotated[str | None, Meta("one-time-link-short")] = Field(
-        None, description="Short form of the link."
-    )
-
-
-class InquirySessionPage(Page):
-    items: list[InquirySession] = Field(description="Sessions, newest first.")
-
-
-class SessionRef(ToolInput):
-    inquiry_session_id: InquirySessionId = Field(description="The session.")
 
 
 class ListSessions(ToolInput):
+    query_filters = {"inquiry_id": "filter[inquiry-id]"}
+
     inquiry_id: InquiryId | None = Field(None, description="Only this inquiry.")
 
 
@@ -89,15 +73,11 @@ class ExpireAllSessions(ToolInput):
 # -- handlers ----------------------------------------------------------------------------------------------
 
 
-def _list_filters(args: ListSessions) -> dict[str, str]:
-    return {"filter[inquiry-id]": args.inquiry_id} if args.inquiry_id else {}
-
-
 def _create_body(args: CreateSession) -> dict[str, Any]:
     return attributes_body({"inquiry-id": args.inquiry_id})
 
 
-async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> InquirySessionPage:
+async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> Page:
     """Bulk expiry answers with the expired sessions, a collection rather than one object."""
     ctx.touch(*args.inquiry_ids)
     response = await ctx.persona.post(
@@ -105,126 +85,69 @@ async def expire_all(ctx: ToolContext, args: ExpireAllSessions) -> InquirySessio
         json={"meta": {"inquiry-ids": list(args.inquiry_ids)}},
         idempotency_key=ctx.idempotency_key,
     )
-    return page_result(ctx, InquirySessionPage, InquirySession, response)
+    return page_result(ctx, page_of(InquirySession), InquirySession, response)
 
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_ONE = "/inquiry-sessions/{inquiry_session_id}"
-_IDS = "list_inquiry_sessions."
+SESSIONS = Family(toolset="inquiry_sessions", kind=ObjectKind.INQUIRY_SESSION, changed=InquirySessionChanged)
 
-list_inquiry_sessions = list_tool(
-    name="list_inquiry_sessions",
-    toolset=TOOLSET,
-    title="List inquiry sessions",
-    description=describe(
-        "List inquiry sessions (device visits).",
-        use_when="you need an inquiry's sessions.",
-        ids="list_inquiries.",
-    ),
-    scope=Scope.INQUIRIES_READ,
-    operation="inquiry_sessions.list",
+list_inquiry_sessions = SESSIONS.list(
+    """List inquiry sessions (device visits).
+    Use this when you need an inquiry's sessions.
+    IDs: list_inquiries.""",
     input_model=ListSessions,
-    page=InquirySessionPage,
     view=InquirySession,
-    path="/inquiry-sessions",
-    finds=ObjectKind.INQUIRY_SESSION,
-    filters=_list_filters,
 )
 
-get_inquiry_session = get_tool(
-    name="get_inquiry_session",
-    toolset=TOOLSET,
-    title="Get an inquiry session",
-    description=describe(
-        "Read one session: status, IP and device risk.",
-        use_when="you need a session's details.",
-        ids=_IDS,
-    ),
-    scope=Scope.INQUIRIES_READ,
-    operation="inquiry_sessions.retrieve",
-    input_model=SessionRef,
+get_inquiry_session = SESSIONS.get(
+    """Read one session: status, IP and device risk.
+    Use this when you need a session's details.""",
     result=InquirySessionResult,
-    path=_ONE,
 )
 
-create_inquiry_session = action_tool(
-    name="create_inquiry_session",
-    toolset=TOOLSET,
-    title="Create an inquiry session",
-    description=describe(
-        "Open a new session for an inquiry.",
-        use_when="an embedded flow needs one.",
-        ids="list_inquiries.",
-        avoid="for a user link: generate_inquiry_link.",
-    ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    activity=Activity.CREATE,
-    operation="inquiry_sessions.create",
+create_inquiry_session = SESSIONS.create(
+    """Open a new session for an inquiry.
+    Use this when an embedded flow needs one.
+    IDs: list_inquiries.
+    Do not use it for a user link: generate_inquiry_link.""",
     input_model=CreateSession,
-    result=InquirySessionChanged,
-    method=Method.POST,
-    path="/inquiry-sessions",
     body=_create_body,
 )
 
-expire_inquiry_session = action_tool(
-    name="expire_inquiry_session",
-    toolset=TOOLSET,
-    title="Expire an inquiry session",
-    description=describe(
-        "End one session now; the inquiry stays open.",
-        use_when="a device must be cut off.",
-        ids=_IDS,
-        avoid="to stop the inquiry: expire_inquiry.",
-    ),
-    scope=Scope.INQUIRIES_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    operation="inquiry_sessions.expire",
-    input_model=SessionRef,
-    result=InquirySessionChanged,
-    method=Method.POST,
-    path=_ONE + "/expire",
+expire_inquiry_session = SESSIONS.delete(
+    "expire_inquiry_session",
+    "Expire an inquiry session",
+    """End one session now; the inquiry stays open.
+    Use this when a device must be cut off.
+    Do not use it to stop the inquiry: expire_inquiry.""",
+    at="POST /expire",
     idempotent=True,
 )
 
-expire_all_inquiry_sessions = ToolSpec(
-    name="expire_all_inquiry_sessions",
-    toolset=TOOLSET,
-    title="Expire every session of inquiries",
-    description=describe(
-        "End every session of some inquiries.",
-        use_when="all devices must be cut off.",
-        ids="list_inquiries.",
-        avoid="for one session: expire_inquiry_session.",
-    ),
-    scope=Scope.INQUIRIES_DELETE,
+expire_all_inquiry_sessions = SESSIONS.custom(
+    "expire_all_inquiry_sessions",
+    "Expire every session of inquiries",
+    """End every session of some inquiries.
+    Use this when all devices must be cut off.
+    IDs: list_inquiries.
+    Do not use it for one session: expire_inquiry_session.""",
     effect=Effect.DESTRUCTIVE,
+    ops=("expire_all",),
     input_model=ExpireAllSessions,
-    output_model=InquirySessionPage,
-    operations=("inquiry_sessions.expire_all",),
+    output_model=page_of(InquirySession),
     handler=expire_all,
     idempotent=True,
 )
 
-generate_inquiry_session_link = action_tool(
-    name="generate_inquiry_session_link",
-    toolset=TOOLSET,
-    title="Generate a one-time session link",
-    description=describe(
-        "Issue a single-use link to one session.",
-        use_when="that session must continue.",
-        ids=_IDS,
-        avoid="otherwise: generate_inquiry_link.",
-    ),
-    scope=Scope.INQUIRIES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiry_sessions.generate_one_time_link",
-    input_model=SessionRef,
+generate_inquiry_session_link = SESSIONS.write(
+    "generate_inquiry_session_link",
+    "Generate a one-time session link",
+    """Issue a single-use link to one session.
+    Use this when that session must continue.
+    Do not use it otherwise: generate_inquiry_link.""",
     result=InquirySessionLinkResult,
-    method=Method.POST,
-    path=_ONE + "/generate-one-time-link",
+    at="POST /generate-one-time-link",
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (

@@ -13,32 +13,16 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import ListId, ListItemId
+from persona_mcp.persona.ids import ListId, ListItemId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, one_result, send
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import FieldsBySelector, PrefixBySelector
 from persona_mcp.tools.inputs import CountryCode, ToolInput
+from persona_mcp.tools.list_types import ListItemType
 from persona_mcp.tools.results import ObjectView, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-
-TOOLSET = "list_items"
-
-
-class ListItemType(StrEnum):
-    BROWSER_FINGERPRINT = "browser-fingerprint"
-    COUNTRY = "country"
-    DEVICE_FINGERPRINT = "device-fingerprint"
-    EMAIL_ADDRESS = "email-address"
-    FIELD = "field"
-    GEOLOCATION = "geolocation"
-    GOVERNMENT_ID_NUMBER = "government-id-number"
-    IP_ADDRESS = "ip-address"
-    NAME = "name"
-    PHONE_NUMBER = "phone-number"
-    STRING = "string"
 
 
 class MatchType(StrEnum):
@@ -91,10 +75,6 @@ VALUE_FIELDS: dict[ListItemType, tuple[str, ...]] = {
     ListItemType.PHONE_NUMBER: ("value",),
     ListItemType.STRING: ("value",),
 }
-
-
-def operation_id(verb: str, item_type: ListItemType) -> str:
-    return f"list_items.{verb}_{item_type.value.replace('-', '_')}"
 
 
 def item_path(item_type: ListItemType, item_id: str | None = None) -> str:
@@ -190,65 +170,58 @@ async def archive_item(ctx: ToolContext, args: ListItemRef) -> ListItemChanged:
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
+#: One path per item type (`item_path`), so the tools have handlers of their own; the family gives the rest.
+ITEMS = Family(
+    toolset="list_items",
+    kind=ObjectKind.LIST_ITEM,
+    path="/list-item/{list_item_id}",
+    ids="get_list (item_ids).",
+    changed=ListItemChanged,
+)
+
 
 def _operations(verb: str) -> tuple[str, ...]:
-    return tuple(operation_id(verb, item_type) for item_type in ListItemType)
+    return tuple(f"{verb}_{item_type.value.replace('-', '_')}" for item_type in ListItemType)
 
 
-_IDS = "get_list (item_ids)."
-
-create_list_item = ToolSpec(
-    name="create_list_item",
-    toolset=TOOLSET,
-    title="Add a value to a list",
-    description=describe(
-        "Add one value to a list (fields of its type only).",
-        use_when="a value must be blocked or allowed.",
-        ids="list_lists (id and type).",
-        avoid="to edit: archive and re-add.",
-    ),
-    scope=Scope.LISTS_WRITE,
+create_list_item = ITEMS.custom(
+    "create_list_item",
+    "Add a value to a list",
+    """Add one value to a list (fields of its type only).
+    Use this when a value must be blocked or allowed.
+    IDs: list_lists (id and type).
+    Do not use it to edit: archive and re-add.""",
     effect=Effect.WRITE,
     activity=Activity.CREATE,
+    ops=_operations("create"),
     input_model=CreateListItem,
     output_model=ListItemChanged,
-    operations=_operations("create"),
     handler=create_item,
 )
 
-get_list_item = ToolSpec(
-    name="get_list_item",
-    toolset=TOOLSET,
-    title="Get a list item",
-    description=describe(
-        "Read one list item and its value.",
-        use_when="you need a value in a list.",
-        ids=_IDS,
-    ),
-    scope=Scope.LISTS_READ,
+get_list_item = ITEMS.custom(
+    "get_list_item",
+    "Get a list item",
+    """Read one list item and its value.
+    Use this when you need a value in a list.""",
     effect=Effect.READ,
+    ops=_operations("retrieve"),
     input_model=ListItemRef,
     output_model=ListItemResult,
-    operations=_operations("retrieve"),
     handler=get_item,
 )
 
-archive_list_item = ToolSpec(
-    name="archive_list_item",
-    toolset=TOOLSET,
-    title="Archive a list item",
-    description=describe(
-        "Archive one list item: it stops matching.",
-        use_when="a value leaves a list.",
-        ids=_IDS,
-        avoid="for a whole list: archive_list.",
-    ),
-    scope=Scope.LISTS_DELETE,
+archive_list_item = ITEMS.custom(
+    "archive_list_item",
+    "Archive a list item",
+    """Archive one list item: it stops matching.
+    Use this when a value leaves a list.
+    Do not use it for a whole list: archive_list.""",
     effect=Effect.DESTRUCTIVE,
     activity=Activity.DELETE,
+    ops=_operations("archive"),
     input_model=ListItemRef,
     output_model=ListItemChanged,
-    operations=_operations("archive"),
     handler=archive_item,
     idempotent=True,
 )

@@ -12,32 +12,15 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import ListId, ObjectKind
+from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result
+from persona_mcp.tools.factories import one_result
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, Rel, Response
+from persona_mcp.tools.list_types import ListType
+from persona_mcp.tools.results import ObjectView, Rel, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-
-TOOLSET = "lists"
-
-
-class ListType(StrEnum):
-    """List types that can be created through the API."""
-
-    BROWSER_FINGERPRINT = "browser-fingerprint"
-    COUNTRY = "country"
-    EMAIL_ADDRESS = "email-address"
-    GEOLOCATION = "geolocation"
-    GOVERNMENT_ID_NUMBER = "government-id-number"
-    IP_ADDRESS = "ip-address"
-    NAME = "name"
-    PHONE_NUMBER = "phone-number"
-    STRING = "string"
-
 
 #: type -> (create path segment, catalogue operation id)
 _CREATE: dict[ListType, tuple[str, str]] = {
@@ -85,15 +68,9 @@ class ListChanged(ObjectView, Response):
     status: str | None = Field(None, description="active or archived.")
 
 
-class ListPage(Page):
-    items: list[PersonaList] = Field(description="Lists, newest first.")
-
-
-class ListRef(ToolInput):
-    list_id: ListId = Field(description="The list.")
-
-
 class ListLists(PageInput):
+    query_filters = {"status": "filter[status]"}
+
     status: ListStatus | None = Field(None, description="Only active or only archived lists.")
 
 
@@ -108,10 +85,6 @@ class CreateList(ToolInput):
 
 
 # -- handlers ----------------------------------------------------------------------------------------------
-
-
-def _list_filters(args: ListLists) -> dict[str, str]:
-    return {"filter[status]": args.status.value} if args.status else {}
 
 
 def create_body(args: CreateList) -> dict[str, Any]:
@@ -131,79 +104,40 @@ async def create_list_handler(ctx: ToolContext, args: CreateList) -> ListChanged
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_IDS = "list_lists."
+LISTS = Family(toolset="lists", kind=ObjectKind.LIST, changed=ListChanged)
 
-list_lists = list_tool(
-    name="list_lists",
-    toolset=TOOLSET,
-    title="List lists",
-    description=describe(
-        "List block/allow lists, newest first.",
-        use_when="you need a list id or type.",
-    ),
-    scope=Scope.LISTS_READ,
-    operation="lists.list",
+list_lists = LISTS.list(
+    """List block/allow lists, newest first.
+    Use this when you need a list id or type.""",
     input_model=ListLists,
-    page=ListPage,
     view=PersonaList,
-    path="/lists",
-    finds=ObjectKind.LIST,
-    filters=_list_filters,
 )
 
-get_list = get_tool(
-    name="get_list",
-    toolset=TOOLSET,
-    title="Get a list",
-    description=describe(
-        "Read one list with its item ids.",
-        use_when="you need a list's items.",
-        ids=_IDS,
-    ),
-    scope=Scope.LISTS_READ,
-    operation="lists.retrieve",
-    input_model=ListRef,
+get_list = LISTS.get(
+    """Read one list with its item ids.
+    Use this when you need a list's items.""",
     result=ListResult,
-    path="/lists/{list_id}",
 )
 
-create_list = ToolSpec(
-    name="create_list",
-    toolset=TOOLSET,
-    title="Create a list",
-    description=describe(
-        "Create an empty list of one type.",
-        use_when="a new block or allow list is needed.",
-        avoid="to add values: create_list_item.",
-    ),
-    scope=Scope.LISTS_WRITE,
+#: The nine `create_<type>_list` operations are one tool with a `type` argument.
+create_list = LISTS.custom(
+    "create_list",
+    "Create a list",
+    """Create an empty list of one type.
+    Use this when a new block or allow list is needed.
+    Do not use it to add values: create_list_item.""",
     effect=Effect.WRITE,
     activity=Activity.CREATE,
+    ops=tuple(operation.removeprefix("lists.") for _, operation in _CREATE.values()),
     input_model=CreateList,
     output_model=ListChanged,
-    operations=tuple(operation for _, operation in _CREATE.values()),
     handler=create_list_handler,
 )
 
-archive_list = action_tool(
-    name="archive_list",
-    toolset=TOOLSET,
-    title="Archive a list",
-    description=describe(
-        "Archive a list: it stops matching.",
-        use_when="a list is retired.",
-        ids=_IDS,
-        avoid="for one value: archive_list_item.",
-    ),
-    scope=Scope.LISTS_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    activity=Activity.DELETE,
-    operation="lists.archive",
-    input_model=ListRef,
-    result=ListChanged,
-    method=Method.DELETE,
-    path="/lists/{list_id}",
-    idempotent=True,
+archive_list = LISTS.archive(
+    """Archive a list: it stops matching.
+    Use this when a list is retired.
+    Do not use it for one value: archive_list_item."""
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_lists, get_list, create_list, archive_list)

@@ -2,8 +2,11 @@
 
 Input schemas are pydantic's validation schema of the input model (what the server will accept);
 output schemas are the serialization schema of the output model (what `structured_content` holds).
-Both are objects at the top level, as MCP requires. Every hint is set explicitly: an absent hint would
-let a client assume the worst or, worse, the best.
+Both are objects at the top level, as MCP requires. A hint is listed when it differs from the value the
+MCP specification gives an absent one, which is always the cautious value (not read-only, destructive,
+not idempotent, open world): leaving one out can only make a client more careful, never less. A
+read-only tool lists `readOnlyHint` alone, since the specification gives the destructive and idempotent
+hints meaning only when a tool is not read-only.
 
 Every tool declares its output schema. Output schemas are listed without per-field descriptions:
 they describe what this server produces, for clients that validate results, while the model chooses
@@ -25,7 +28,7 @@ from typing import Any
 
 import mcp_types as types
 
-from persona_mcp.tools.spec import ToolSpec
+from persona_mcp.tools.spec import Annotations, ToolSpec
 
 #: `^(?:act)_` (an id pattern with one prefix) is `^act_`.
 _SINGLE_GROUP = re.compile(r"^\^\(\?:([a-z]+)\)_")
@@ -189,19 +192,25 @@ def output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
     return listed
 
 
+def listed_annotations(hints: Annotations) -> types.ToolAnnotations:
+    """The hints a client cannot infer from the specification's defaults for absent ones."""
+    closed_world = False if not hints.open_world else None
+    if hints.read_only:
+        return types.ToolAnnotations(read_only_hint=True, open_world_hint=closed_world)
+    return types.ToolAnnotations(
+        destructive_hint=False if not hints.destructive else None,
+        idempotent_hint=True if hints.idempotent else None,
+        open_world_hint=closed_world,
+    )
+
+
 def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
     """The MCP tool declaration of `spec`."""
-    hints = spec.annotations
     return types.Tool(
         name=spec.name,
         title=spec.title,
         description=spec.description,
         input_schema=input_schema(spec),
         output_schema=output_schema(spec),
-        annotations=types.ToolAnnotations(
-            read_only_hint=hints.read_only,
-            destructive_hint=hints.destructive,
-            idempotent_hint=hints.idempotent,
-            open_world_hint=hints.open_world,
-        ),
+        annotations=listed_annotations(spec.annotations),
     )

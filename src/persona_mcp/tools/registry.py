@@ -1,9 +1,10 @@
 """The catalogue as a value: lookup, toolsets, scopes, coverage, and server-side exposure.
 
 Exposure precedence is written here once (after the grant's scopes, which the policy checks per caller):
-read-only mode wins, then exclusions beat inclusions, then explicitly named tools, then toolsets. An
-unknown tool or toolset name is a configuration error, never a silent no-op: a typo in a deny list must
-not leave the tool exposed.
+read-only mode wins, then exclusions beat inclusions, then explicitly named tools, then toolsets; when
+neither tools nor toolsets are named, the default toolsets (`persona_mcp.toolsets`). An unknown tool or
+toolset name is a configuration error, never a silent no-op: a typo in a deny list must not leave the
+tool exposed. A tool whose toolset is not declared is an error when the catalogue is built.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from persona_mcp import toolsets as declared
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.pii import model_classes
 from persona_mcp.tools.results import Rel
 from persona_mcp.tools.spec import ToolSpec
+from persona_mcp.toolsets import Toolset
 
 AnySpec = ToolSpec[Any, Any]
 
@@ -29,12 +32,18 @@ class UnknownToolError(ValueError):
 class Catalogue:
     """An ordered, name-unique collection of tool specs."""
 
-    def __init__(self, specs: Iterable[AnySpec]) -> None:
+    def __init__(self, specs: Iterable[AnySpec], toolsets: Sequence[Toolset] = declared.TOOLSETS) -> None:
         self._specs: tuple[AnySpec, ...] = tuple(specs)
+        self._toolsets: dict[str, Toolset] = {toolset.id: toolset for toolset in toolsets}
         self._by_name: dict[str, AnySpec] = {}
         for spec in self._specs:
             if spec.name in self._by_name:
                 raise ValueError(f"duplicate tool name {spec.name!r} in the catalogue")
+            if spec.toolset not in self._toolsets:
+                raise ValueError(
+                    f"tool {spec.name!r} names the undeclared toolset {spec.toolset!r}; declare it in "
+                    f"persona_mcp/toolsets.py (declared: {', '.join(self._toolsets)})"
+                )
             self._by_name[spec.name] = spec
 
     def __iter__(self) -> Iterator[AnySpec]:
@@ -52,8 +61,26 @@ class Catalogue:
 
     @property
     def toolsets(self) -> list[str]:
-        """Toolset names in catalogue order."""
-        return list(dict.fromkeys(spec.toolset for spec in self._specs))
+        """Ids of the declared toolsets that hold tools, in declaration order."""
+        held = {spec.toolset for spec in self._specs}
+        return [toolset_id for toolset_id in self._toolsets if toolset_id in held]
+
+    @property
+    def declared_toolsets(self) -> list[Toolset]:
+        """Every declared toolset, in declaration order (some may hold no tools in this build)."""
+        return list(self._toolsets.values())
+
+    @property
+    def default_toolsets(self) -> frozenset[str]:
+        """Ids of the toolsets a server offers when none are named."""
+        return frozenset(toolset.id for toolset in self._toolsets.values() if toolset.default)
+
+    def toolset(self, toolset_id: str) -> Toolset:
+        """The declaration of `toolset_id`; `UnknownToolError` (naming the valid ids) otherwise."""
+        try:
+            return self._toolsets[toolset_id]
+        except KeyError:
+            raise UnknownToolError(_unknown("toolset", [toolset_id], list(self._toolsets))) from None
 
     def get(self, name: str) -> AnySpec:
         """The spec called `name`; `UnknownToolError` (naming the valid tools) otherwise."""
@@ -63,8 +90,7 @@ class Catalogue:
             raise UnknownToolError(_unknown("tool", [name], self.names)) from None
 
     def in_toolset(self, toolset: str) -> list[AnySpec]:
-        if toolset not in self.toolsets:
-            raise UnknownToolError(_unknown("toolset", [toolset], self.toolsets))
+        self.toolset(toolset)
         return [spec for spec in self._specs if spec.toolset == toolset]
 
     def by_scope(self) -> dict[Scope, list[AnySpec]]:
@@ -116,30 +142,43 @@ class Catalogue:
     ) -> list[AnySpec]:
         """The tools this server exposes, in catalogue order.
 
-        `toolsets=None` and `tools=None` mean everything; naming either restricts exposure to the union
-        of the named toolsets and the named tools. `exclude` removes tools whatever else names them, and
-        `read_only` removes every tool that changes Persona.
+        `toolsets=None` and `tools=None` mean the default toolsets; naming either restricts exposure to
+        the union of the named toolsets (`all` and `default` included) and the named tools. `exclude`
+        removes tools whatever else names them, and `read_only` removes every tool that changes Persona.
         """
-        self._check_names(toolsets or set(), tools or set(), exclude or set())
-        everything = toolsets is None and tools is None
+        self._check_names(tools or set(), exclude or set())
+        if toolsets is None and tools is None:
+            opened = self.default_toolsets
+        else:
+            opened = self.resolve_toolsets(toolsets or set())
+        named = tools or set()
         chosen: list[AnySpec] = []
         for spec in self._specs:
             if read_only and spec.is_write:
                 continue
             if exclude and spec.name in exclude:
                 continue
-            if not everything and not (
-                (tools is not None and spec.name in tools)
-                or (toolsets is not None and spec.toolset in toolsets)
-            ):
-                continue
-            chosen.append(spec)
+            if spec.name in named or spec.toolset in opened:
+                chosen.append(spec)
         return chosen
 
-    def _check_names(self, toolsets: set[str], tools: set[str], exclude: set[str]) -> None:
-        unknown_toolsets = sorted(toolsets - set(self.toolsets))
-        if unknown_toolsets:
-            raise UnknownToolError(_unknown("toolset", unknown_toolsets, self.toolsets))
+    def resolve_toolsets(self, names: Iterable[str]) -> frozenset[str]:
+        """Toolset ids named by `names` (`all` and `default` expanded); unknown names are refused."""
+        keywords = {declared.ALL: frozenset(self._toolsets), declared.DEFAULT: self.default_toolsets}
+        chosen: set[str] = set()
+        unknown: list[str] = []
+        for name in names:
+            if name in keywords:
+                chosen |= keywords[name]
+            elif name in self._toolsets:
+                chosen.add(name)
+            else:
+                unknown.append(name)
+        if unknown:
+            raise UnknownToolError(_unknown("toolset", sorted(unknown), [*keywords, *self._toolsets]))
+        return frozenset(chosen)
+
+    def _check_names(self, tools: set[str], exclude: set[str]) -> None:
         unknown_tools = sorted((tools | exclude) - set(self._by_name))
         if unknown_tools:
             raise UnknownToolError(_unknown("tool", unknown_tools, self.names))

@@ -13,7 +13,7 @@ import functools
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    create_model,
     model_serializer,
 )
 
@@ -181,9 +182,16 @@ class Response(ResultModel):
 
 
 class Page(Response):
-    """Fields every page of results carries. Subclasses add `items: list[<view>]`."""
+    """Fields every page of results carries. Subclasses add `items: list[<view>]` (`page_of`)."""
 
     next_cursor: str | None = Field(None, description="`after` for the next page; absent at the end.")
+
+
+@functools.cache
+def page_of(view: type[ObjectView]) -> type[Page]:
+    """The page of `view`s a list or search tool returns (one model per view, made once)."""
+    items: Any = (list[view], Field(description="On this page, newest first."))  # type: ignore[valid-type]
+    return create_model(f"{view.__name__}Page", __base__=Page, __module__=view.__module__, items=items)
 
 
 ViewT = TypeVar("ViewT", bound=ObjectView)
@@ -202,3 +210,14 @@ def single(
     if "request_id" in result.model_fields:
         values["request_id"] = request_id
     return from_upstream(result, values, status=status, request_id=request_id)
+
+
+class OneTimeLink(ResultModel):
+    """The one-time link Persona issues with an inquiry or a session (in the document's `meta`)."""
+
+    one_time_link: Annotated[str | None, Meta("one-time-link")] = Field(
+        None, description="Single-use link to the hosted flow."
+    )
+    one_time_link_short: Annotated[str | None, Meta("one-time-link-short")] = Field(
+        None, description="Short form of the link."
+    )

@@ -1,17 +1,16 @@
 """The scope reference in docs/access.md, generated from the scope vocabulary and the tool catalogue.
 
-`render_scopes_markdown(CATALOGUE)` is the text between `<!-- scopes:start -->` and `<!-- scopes:end -->`;
-a test fails when the document is stale. Regenerate with `python -m persona_mcp.tools.scope_docs`.
+`render_scopes_markdown(catalogue)` is the text between `<!-- scopes:start -->` and `<!-- scopes:end -->`;
+`persona-mcp docs generate` writes it and a test fails when the document is stale.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from persona_mcp.auth.scopes import DESCRIPTIONS, IMPLIES, PERSONA_PERMISSIONS, Scope
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.toolsets import TOOLSETS, Toolset
 
 START = "<!-- scopes:start -->"
 END = "<!-- scopes:end -->"
@@ -25,6 +24,17 @@ _RESULT_SCOPES = {
 }
 
 
+_COLUMNS = (
+    "Scope",
+    "Allows",
+    "Toolsets",
+    "Implied by",
+    "Default grant",
+    "Tools it opens",
+    "Persona key permissions",
+)
+
+
 class _Spec(Protocol):
     @property
     def name(self) -> str: ...
@@ -36,23 +46,23 @@ class _Spec(Protocol):
     def unmaskable(self) -> bool: ...
 
 
-def render_scopes_markdown(catalogue: Iterable[_Spec]) -> str:
-    """One table row per scope: what it allows, what implies it, the tools it opens, Persona permissions."""
+def render_scopes_markdown(catalogue: Iterable[_Spec], toolsets: Sequence[Toolset] = TOOLSETS) -> str:
+    """One table row per scope, read from its declaration: what it allows, the toolsets of its family,
+    what implies it, whether the default grant holds it, the tools it opens, the Persona permissions."""
     specs = list(catalogue)
-    lines = [
-        "| Scope | Allows | Implied by | Tools it opens | Persona key permissions |",
-        "|---|---|---|---|---|",
-    ]
+    lines = [f"| {' | '.join(_COLUMNS)} |", "|---" * len(_COLUMNS) + "|"]
     for scope in Scope:
-        implied_by = sorted(held.value for held, implied in IMPLIES.items() if scope in implied)
+        implied_by = sorted(held.value for held in Scope if scope in held.implies)
+        of_family = ", ".join(f"`{t.id}`" for t in toolsets if t.scope_family == scope.family) or "-"
         tools = [spec for spec in specs if spec.scope is scope]
         opened = ", ".join(
             f"`{t.name}`" + ("¹" if t.unmaskable else "") for t in tools
         ) or _RESULT_SCOPES.get(scope, "none yet")
-        permissions = ", ".join(f"`{p}`" for p in sorted(PERSONA_PERMISSIONS[scope])) or "none"
+        permissions = ", ".join(f"`{p}`" for p in sorted(scope.persona_permissions)) or "none"
         lines.append(
-            f"| `{scope.value}` | {DESCRIPTIONS[scope]} | "
-            f"{', '.join(f'`{s}`' for s in implied_by) or '-'} | {opened} | {permissions} |"
+            f"| `{scope.value}` | {scope.description} | {of_family} | "
+            f"{', '.join(f'`{s}`' for s in implied_by) or '-'} | "
+            f"{'yes' if scope.read_only_default else '-'} | {opened} | {permissions} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -70,17 +80,3 @@ def replace_section(document: str, section: str) -> str:
 def section_of(document: str) -> str:
     """The text currently between the scope markers."""
     return document.split(START, 1)[1].split(END, 1)[0].removeprefix("\n")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Rewrite the scope table of docs/access.md (or the path given) from the catalogue."""
-    from persona_mcp.tools import CATALOGUE
-
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]) if args else Path("docs/access.md")
-    path.write_text(replace_section(path.read_text(encoding="utf-8"), render_scopes_markdown(CATALOGUE)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -8,12 +8,10 @@ no unions, and still produces a body Persona's spec accepts. Search endpoints us
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.factories import PageT, page_result, read_tool
 from persona_mcp.tools.inputs import PageInput
@@ -61,38 +59,6 @@ class SearchInput(PageInput):
         return body
 
 
-SearchT = TypeVar("SearchT", bound=SearchInput)
-
-
-def search_tool(
-    *,
-    name: str,
-    toolset: str,
-    title: str,
-    description: str,
-    scope: Scope,
-    operation: str,
-    input_model: type[SearchT],
-    page: type[PageT],
-    view: type[ObjectView],
-    path: str,
-    finds: ObjectKind,
-) -> ToolSpec[SearchT, PageT]:
-    """A read tool for one page of a search endpoint (a POST that changes nothing)."""
-    return read_tool(
-        name=name,
-        toolset=toolset,
-        title=title,
-        description=description,
-        scope=scope,
-        operation=operation,
-        input_model=input_model,
-        output_model=page,
-        handler=search_handler(path, page, view),
-        finds=finds,
-    )
-
-
 def search_handler(
     path: str, page: type[PageT], view: type[ObjectView]
 ) -> Callable[[ToolContext, SearchInput], Awaitable[PageT]]:
@@ -104,3 +70,10 @@ def search_handler(
         return page_result(ctx, page, view, response, after=args.after)
 
     return handler
+
+
+def search_tool(
+    *, path: str, page: type[PageT], view: type[ObjectView], **declared: Any
+) -> ToolSpec[Any, Any]:
+    """A read tool for one page of a search endpoint, for modules not declared through a `Family`."""
+    return read_tool(output_model=page, handler=search_handler(path, page, view), **declared)

@@ -11,18 +11,15 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, WebhookId
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, one_result, path_for, send
+from persona_mcp.tools.factories import Method, one_result, path_for, send
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, Response
+from persona_mcp.tools.results import ObjectView, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-
-TOOLSET = "webhooks"
 
 #: `*` or an event name such as `inquiry.approved`, `connect/share-token.inbound-created`.
 EVENT_NAME = r"^(\*|[a-z][a-z-]*(/[a-z-]+)?\.[a-z][a-z-]*)$"
@@ -54,14 +51,6 @@ class WebhookChanged(ObjectView, Response):
     """The webhook after the change."""
 
     status: str | None = Field(None, description="enabled, disabled or archived.")
-
-
-class WebhookPage(Page):
-    items: list[Webhook] = Field(description="Webhooks, newest first.")
-
-
-class WebhookRef(ToolInput):
-    webhook_id: WebhookId = Field(description="The webhook.")
 
 
 class ListWebhooks(PageInput):
@@ -115,9 +104,6 @@ class RotateSecret(ToolInput):
     )
 
 
-_ONE = "/webhooks/{webhook_id}"
-_IDS = "list_webhooks."
-
 # -- bodies ------------------------------------------------------------------------------------------------
 
 
@@ -136,159 +122,82 @@ def _rotate_body(args: RotateSecret) -> dict[str, Any] | None:
 async def switch_webhook(ctx: ToolContext, args: WebhookSwitch) -> WebhookChanged:
     """`enable` and `disable` are two endpoints for one switch."""
     action = "enable" if args.enabled else "disable"
-    response = await send(ctx, Method.POST, path_for(f"{_ONE}/{action}", args))
+    response = await send(ctx, Method.POST, path_for(f"/webhooks/{{webhook_id}}/{action}", args))
     return one_result(ctx, WebhookChanged, response)
 
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
 
-list_webhooks = list_tool(
-    name="list_webhooks",
-    toolset=TOOLSET,
-    title="List webhooks",
-    description=describe(
-        "List webhooks with URL, events, status.",
-        use_when="you need a webhook id.",
-    ),
-    scope=Scope.WEBHOOKS_READ,
-    operation="webhooks.list",
+WEBHOOKS = Family(toolset="webhooks", kind=ObjectKind.WEBHOOK, changed=WebhookChanged)
+
+list_webhooks = WEBHOOKS.list(
+    """List webhooks with URL, events, status.
+    Use this when you need a webhook id.""",
     input_model=ListWebhooks,
-    page=WebhookPage,
     view=Webhook,
-    path="/webhooks",
-    finds=ObjectKind.WEBHOOK,
 )
 
-get_webhook = get_tool(
-    name="get_webhook",
-    toolset=TOOLSET,
-    title="Get a webhook",
-    description=describe("Read one webhook (without secrets).", use_when="you know its id.", ids=_IDS),
-    scope=Scope.WEBHOOKS_READ,
-    operation="webhooks.retrieve",
-    input_model=WebhookRef,
+get_webhook = WEBHOOKS.get(
+    """Read one webhook (without secrets).
+    Use this when you know its id.""",
     result=WebhookResult,
-    path=_ONE,
 )
 
-create_webhook = action_tool(
-    name="create_webhook",
-    toolset=TOOLSET,
-    title="Create a webhook",
-    description=describe(
-        "Register an HTTPS endpoint for events.",
-        use_when="a system must get events.",
-        avoid="to copy one: clone_webhook.",
-    ),
-    scope=Scope.WEBHOOKS_WRITE,
-    effect=Effect.WRITE,
-    activity=Activity.CREATE,
-    operation="webhooks.create",
+create_webhook = WEBHOOKS.create(
+    """Register an HTTPS endpoint for events.
+    Use this when a system must get events.
+    Do not use it to copy one: clone_webhook.""",
     input_model=CreateWebhook,
-    result=WebhookChanged,
-    method=Method.POST,
-    path="/webhooks",
     body=_create_body,
 )
 
-update_webhook = action_tool(
-    name="update_webhook",
-    toolset=TOOLSET,
-    title="Update a webhook",
-    description=describe(
-        "Change a webhook's name, URL or events.",
-        use_when="its events or URL change.",
-        ids=_IDS,
-        avoid="to pause: set_webhook_enabled.",
-    ),
-    scope=Scope.WEBHOOKS_WRITE,
-    effect=Effect.WRITE,
-    operation="webhooks.update",
+update_webhook = WEBHOOKS.update(
+    """Change a webhook's name, URL or events.
+    Use this when its events or URL change.
+    Do not use it to pause: set_webhook_enabled.""",
     input_model=UpdateWebhook,
-    result=WebhookChanged,
-    method=Method.PATCH,
-    path=_ONE,
     body=_update_body,
-    idempotent=True,
 )
 
-archive_webhook = action_tool(
-    name="archive_webhook",
-    toolset=TOOLSET,
-    title="Archive a webhook",
-    description=describe(
-        "Archive a webhook for good.",
-        use_when="its endpoint is retired.",
-        ids=_IDS,
-        avoid="to pause: set_webhook_enabled.",
-    ),
-    scope=Scope.WEBHOOKS_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    activity=Activity.DELETE,
-    operation="webhooks.archive",
-    input_model=WebhookRef,
-    result=WebhookChanged,
-    method=Method.POST,
-    path=_ONE + "/archive",
-    idempotent=True,
+archive_webhook = WEBHOOKS.archive(
+    """Archive a webhook for good.
+    Use this when its endpoint is retired.
+    Do not use it to pause: set_webhook_enabled.""",
+    at="POST /archive",
 )
 
-set_webhook_enabled = ToolSpec(
-    name="set_webhook_enabled",
-    toolset=TOOLSET,
-    title="Enable or disable a webhook",
-    description=describe(
-        "Start or pause event delivery to a webhook.",
-        use_when="delivery must resume or pause.",
-        ids=_IDS,
-        avoid="to retire it: archive_webhook.",
-    ),
-    scope=Scope.WEBHOOKS_WRITE,
+set_webhook_enabled = WEBHOOKS.custom(
+    "set_webhook_enabled",
+    "Enable or disable a webhook",
+    """Start or pause event delivery to a webhook.
+    Use this when delivery must resume or pause.
+    Do not use it to retire it: archive_webhook.""",
     effect=Effect.WRITE,
+    ops=("enable", "disable"),
     input_model=WebhookSwitch,
     output_model=WebhookChanged,
-    operations=("webhooks.enable", "webhooks.disable"),
     handler=switch_webhook,
     idempotent=True,
 )
 
-rotate_webhook_secret = action_tool(
-    name="rotate_webhook_secret",
-    toolset=TOOLSET,
-    title="Rotate a webhook's signing secret",
-    description=describe(
-        "Issue a new signing secret; the old one expires.",
-        use_when="a secret may have leaked (read it in the dashboard).",
-        ids=_IDS,
-    ),
-    scope=Scope.WEBHOOKS_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    operation="webhooks.rotate_secret",
+rotate_webhook_secret = WEBHOOKS.delete(
+    "rotate_webhook_secret",
+    "Rotate a webhook's signing secret",
+    """Issue a new signing secret; the old one expires.
+    Use this when a secret may have leaked (read it in the dashboard).""",
     input_model=RotateSecret,
-    result=WebhookChanged,
-    method=Method.POST,
-    path=_ONE + "/rotate-secret",
+    at="POST /rotate-secret",
     body=_rotate_body,
 )
 
-clone_webhook = action_tool(
-    name="clone_webhook",
-    toolset=TOOLSET,
-    title="Clone a webhook",
-    description=describe(
-        "Copy a webhook into a new one.",
-        use_when="a similar webhook is needed.",
-        ids=_IDS,
-    ),
-    scope=Scope.WEBHOOKS_WRITE,
-    effect=Effect.WRITE,
+clone_webhook = WEBHOOKS.write(
+    "clone_webhook",
+    "Clone a webhook",
+    """Copy a webhook into a new one.
+    Use this when a similar webhook is needed.""",
     activity=Activity.CREATE,
-    operation="webhooks.clone",
-    input_model=WebhookRef,
-    result=WebhookChanged,
-    method=Method.POST,
-    path=_ONE + "/clone",
+    at="POST /clone",
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (

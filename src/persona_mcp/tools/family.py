@@ -1,0 +1,410 @@
+"""What every tool of one family shares, written once: toolset, object path, ID kind and hint, result.
+
+A family module declares one `Family` and then each tool as one builder call that says only what is
+particular to it (description, input model, request, body; name and title where Persona's standard
+operations do not give them). The builder fills in the rest the same way for every family:
+- the toolset, and the scope from the effect and the toolset's scope family (`read` ->
+  `<family>:read`, `write` -> `<family>:write`, destructive -> `<family>:delete`, decisions ->
+  `<family>:decide`; docs/access.md);
+- the object path (`/accounts/{account_id}`), to which a tool's route is appended;
+- the ID hint of descriptions ("IDs: list_accounts."), unless a tool names other sources;
+- the changed-object result that write tools return unless they declare their own;
+- the operation id (`accounts.add_tag` from `at="POST /add-tag"`, or from `op=`).
+
+`tag_tools` builds the three tag tools (add, remove, set) of any family whose objects carry Persona tags,
+with their input models, so accounts, inquiries and every later family tag the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
+
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.ids import ObjectKind, id_type, kind_label, with_article
+from persona_mcp.tools.describe import checked, describe, with_ids
+from persona_mcp.tools.factories import Body, Method, cursor_bound, object_handler, page_handler
+from persona_mcp.tools.inputs import ToolInput
+from persona_mcp.tools.results import ObjectView, page_of
+from persona_mcp.tools.search import search_handler
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
+from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
+from persona_mcp.toolsets import BY_ID
+
+AnySpec = ToolSpec[Any, Any]
+
+#: Scope suffix of each effect; decisions name theirs (`decide=True`).
+_SUFFIX = {Effect.READ: "read", Effect.WRITE: "write", Effect.DESTRUCTIVE: "delete"}
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One family of tools over one kind of Persona object."""
+
+    toolset: str
+    kind: ObjectKind
+    #: What write tools return: the object after the change.
+    changed: type[BaseModel]
+    #: The object's path with its id placeholder; default `/<kinds>/{<kind>_id}`: `/accounts/{account_id}`.
+    path: str = ""
+    #: Where an agent gets the ids (a sentence end); default: the family's list tool, `list_accounts.`
+    ids: str = ""
+    #: Prefix of its catalogue operation ids (`accounts` in `accounts.update`); default: the toolset id.
+    operations: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.path:  # frozen: the derived default is set once, here
+            object.__setattr__(self, "path", f"/{self.plural_words.replace(' ', '-')}/{{{self.slug}_id}}")
+
+    @property
+    def id_field(self) -> str:
+        """The argument that names the object (`account_id`), read from the object path."""
+        found = re.search(r"\{(\w+)\}", self.path)
+        if found is None:
+            raise ValueError(f"object path {self.path!r} has no id placeholder")
+        return found.group(1)
+
+    @property
+    def noun(self) -> str:
+        """The object as descriptions say it: `account`, `inquiry session`."""
+        return kind_label(self.kind)
+
+    @property
+    def a_noun(self) -> str:
+        """`an account`, `a webhook`: the object in titles."""
+        return with_article(self.noun)
+
+    @property
+    def slug(self) -> str:
+        """`account`, `inquiry_session`: the object in tool names."""
+        return self.noun.replace(" ", "_")
+
+    @property
+    def plural(self) -> str:
+        """`accounts`, `inquiry_sessions`, `inquiries`: the objects in list and search tool names."""
+        return self.plural_words.replace(" ", "_")
+
+    @property
+    def plural_words(self) -> str:
+        return f"{self.noun[:-1]}ies" if self.noun.endswith("y") else f"{self.noun}s"
+
+    @property
+    def collection(self) -> str:
+        """The collection path (`/accounts`): where objects are listed and created."""
+        return self.path.rsplit("/", 1)[0]
+
+    def operation(self, op: str) -> str:
+        """The catalogue operation id of `op` (`update` -> `accounts.update`)."""
+        return f"{self.operations or self.toolset}.{op}"
+
+    def scope(self, effect: Effect, *, decide: bool = False) -> Scope:
+        """The scope of a tool of this family with `effect`; decisions have their own."""
+        family = BY_ID[self.toolset].scope_family
+        return Scope(f"{family}:{'decide' if decide else _SUFFIX[effect]}")
+
+    def described(self, description: str, input_model: type[BaseModel]) -> str:
+        """The description as listed: checked, and with the family's "IDs:" line when the tool takes
+        this family's object id and the description names no other source."""
+        if self.id_field in input_model.model_fields:
+            return with_ids(description, self.ids or f"list_{self.plural}.")
+        return checked(description)
+
+    def ref(self) -> type[ToolInput]:
+        """The input model naming one object and nothing else."""
+        return self._with_id(ToolInput, "Ref")
+
+    # -- read tools ----------------------------------------------------------------------------------
+
+    def get(
+        self, description: str, *, result: type[ObjectView], input_model: type[ToolInput] | None = None
+    ) -> AnySpec:
+        """`get_<noun>`: GET the object path (Persona's `retrieve`), return it flattened."""
+        return self.read(
+            f"get_{self.slug}",
+            f"Get {self.a_noun}",
+            description,
+            op="retrieve",
+            input_model=input_model or self.ref(),
+            output_model=result,
+            handler=object_handler(Method.GET, self.path, result),
+        )
+
+    def list(
+        self,
+        description: str,
+        *,
+        input_model: type[ToolInput],
+        view: type[ObjectView],
+        of: tuple[str, str, str] | None = None,
+    ) -> AnySpec:
+        """`list_<nouns>`: one page of the collection, newest first; its `after` cursor is of this kind.
+
+        `of=(name, title, route)` lists something else under the object path instead (an account's
+        relations: `("list_account_relations", "List an account's relations", "/relations")`), whose
+        operation is `list_<last part of the name>`.
+        """
+        name, title, route = of or (f"list_{self.plural}", f"List {self.plural_words}", "")
+        op = f"list_{name.rsplit('_', 1)[-1]}" if of else "list"
+        path = self.path + route if of else self.collection
+        return self.read(
+            name,
+            title,
+            description,
+            op=op,
+            input_model=input_model,
+            output_model=page_of(view),
+            handler=page_handler(path, page_of(view), view),
+            finds=None if of else self.kind,
+        )
+
+    def search(self, *, input_model: type[Any], view: type[ObjectView]) -> AnySpec:
+        """`search_<nouns>`: one page of `<collection>/search` (a POST that only reads). Its description
+        is the same for every family: search answers what the list tool's filters cannot."""
+        return self.read(
+            f"search_{self.plural}",
+            f"Search {self.plural_words}",
+            f"""Search {self.plural_words} by conditions on attributes (snake_case).
+            Use this when list_{self.plural}' filters are not enough.
+            Do not use it for changes of the last minute: the index lags.""",
+            op="search",
+            input_model=input_model,
+            output_model=page_of(view),
+            handler=search_handler(f"{self.collection}/search", page_of(view), view),
+            finds=self.kind,
+        )
+
+    def read(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        op: str,
+        input_model: type[Any],
+        output_model: type[Any],
+        handler: Callable[[ToolContext, Any], Awaitable[Any]],
+        finds: ObjectKind | None = None,
+    ) -> AnySpec:
+        """Any read tool of the family; a list tool's cursor is bound to the kind it `finds`."""
+        return self.custom(
+            name,
+            title,
+            description,
+            effect=Effect.READ,
+            ops=(op,),
+            input_model=cursor_bound(input_model, finds),
+            output_model=output_model,
+            handler=handler,
+            finds=finds,
+        )
+
+    # -- write tools ---------------------------------------------------------------------------------
+
+    def write(self, name: str, title: str, description: str, **particular: Any) -> AnySpec:
+        """A change under `<family>:write` (see `action` for the arguments)."""
+        return self.action(name, title, description, effect=Effect.WRITE, **particular)
+
+    def delete(self, name: str, title: str, description: str, **particular: Any) -> AnySpec:
+        """An irreversible or lifecycle-ending change under `<family>:delete`."""
+        return self.action(name, title, description, effect=Effect.DESTRUCTIVE, **particular)
+
+    def decide(self, name: str, title: str, description: str, **particular: Any) -> AnySpec:
+        """A decision under `<family>:decide`, never implied by write."""
+        return self.action(name, title, description, effect=Effect.DESTRUCTIVE, decide=True, **particular)
+
+    def create(
+        self,
+        description: str,
+        *,
+        input_model: type[ToolInput],
+        body: Body,
+        result: type[ObjectView] | None = None,
+        conflict_hint: str | None = None,
+    ) -> AnySpec:
+        """`create_<noun>`: POST to the collection."""
+        return self.write(
+            f"create_{self.slug}",
+            f"Create {self.a_noun}",
+            description,
+            op="create",
+            activity=Activity.CREATE,
+            input_model=input_model,
+            at="POST",
+            path=self.collection,
+            body=body,
+            result=result,
+            conflict_hint=conflict_hint,
+        )
+
+    def update(self, description: str, *, input_model: type[ToolInput], body: Body) -> AnySpec:
+        """`update_<noun>`: PATCH the object with the arguments given (repeatable)."""
+        return self.write(
+            f"update_{self.slug}",
+            f"Update {self.a_noun}",
+            description,
+            op="update",
+            input_model=input_model,
+            at="PATCH",
+            body=body,
+            idempotent=True,
+        )
+
+    def redact(self, description: str) -> AnySpec:
+        """`redact_<noun>`: Persona's DELETE, which erases personal data for good (`<family>:delete`)."""
+        return self.delete(
+            f"redact_{self.slug}",
+            f"Redact {self.a_noun} (irreversible)",
+            description,
+            activity=Activity.DELETE,
+            op="redact",
+            at="DELETE",
+            idempotent=True,
+        )
+
+    def archive(self, description: str, *, at: str = "DELETE") -> AnySpec:
+        """`archive_<noun>`: the object stops working but stays readable (`<family>:delete`)."""
+        return self.delete(
+            f"archive_{self.slug}",
+            f"Archive {self.a_noun}",
+            description,
+            activity=Activity.DELETE,
+            op="archive",
+            at=at,
+            idempotent=True,
+        )
+
+    def action(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        effect: Effect,
+        at: str,
+        op: str | None = None,
+        input_model: type[ToolInput] | None = None,
+        path: str | None = None,
+        body: Body | None = None,
+        result: type[ObjectView] | None = None,
+        idempotent: bool = False,
+        decide: bool = False,
+        activity: Activity | None = None,
+        conflict_hint: str | None = None,
+        sandbox_only: bool = False,
+    ) -> AnySpec:
+        """One request about one object, returning the object.
+
+        `at` is the request as Persona's reference writes it, relative to the object path: `"PATCH"`
+        (the object itself) or `"POST /add-tag"`; `path` replaces the object path (a collection). The
+        operation is `op`, or the route's last part (`add_tag`). `input_model` defaults to the object
+        reference alone; `result` to the family's changed object.
+        """
+        method, _, route = at.partition(" ")
+        operation = op or route.rsplit("/", 1)[-1].replace("-", "_")
+        if not operation:
+            raise ValueError(f"{name}: name the operation (op=) of a request to the object itself")
+        changed = result or self.changed
+        if not issubclass(changed, ObjectView):
+            raise TypeError(f"{name}: a changed-object result must be an ObjectView")
+        return self.custom(
+            name,
+            title,
+            description,
+            effect=effect,
+            ops=(operation,),
+            input_model=input_model or self.ref(),
+            output_model=changed,
+            handler=object_handler(Method(method), (path or self.path) + route, changed, body),
+            idempotent=idempotent,
+            decide=decide,
+            activity=activity,
+            conflict_hint=conflict_hint,
+            sandbox_only=sandbox_only,
+        )
+
+    def custom(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        effect: Effect,
+        ops: tuple[str, ...],
+        decide: bool = False,
+        **declared: Any,
+    ) -> AnySpec:
+        """Any tool of the family, such as one with a handler of its own covering one or more of the
+        family's operations; `declared` holds the rest of the `ToolSpec` (`input_model`, `output_model`,
+        `handler`, and `idempotent`, `activity` where the effect does not say). Every builder above ends
+        here: the one place a family's spec is made, with its toolset, scope and operation ids."""
+        return ToolSpec(
+            name=name,
+            toolset=self.toolset,
+            title=title,
+            description=self.described(description, declared["input_model"]),
+            scope=self.scope(effect, decide=decide),
+            effect=effect,
+            operations=tuple(self.operation(op) for op in ops),
+            **declared,
+        )
+
+    def tag_tools(self) -> tuple[AnySpec, AnySpec, AnySpec]:
+        """`add_<noun>_tag`, `remove_<noun>_tag` and `set_<noun>_tags`: Persona's three tag operations."""
+        noun, one = self.slug, self.a_noun
+        add = self.write(
+            f"add_{noun}_tag",
+            f"Add a tag to {one}",
+            describe(
+                f"Add one tag (by name or id) to {one}.",
+                use_when=f"labelling {one}.",
+                avoid=f"to replace all tags: use set_{noun}_tags.",
+            ),
+            at="POST /add-tag",
+            input_model=self._with_id(OneTag, "Tag"),
+            body=one_tag_body,
+            idempotent=True,
+        )
+        remove = self.write(
+            f"remove_{noun}_tag",
+            f"Remove a tag from {one}",
+            describe(
+                f"Remove one tag (by name or id) from {one}.",
+                use_when="a label no longer applies.",
+                avoid=f"to clear all tags: use set_{noun}_tags.",
+            ),
+            at="POST /remove-tag",
+            input_model=add.input_model,
+            body=one_tag_body,
+            idempotent=True,
+        )
+        replace_all = self.write(
+            f"set_{noun}_tags",
+            f"Replace {one}'s tags",
+            describe(
+                f"Replace all tags of {one}.",
+                use_when="you know the full set of tags.",
+                avoid="for one tag: unlisted tags are removed.",
+            ),
+            at="POST /set-tags",
+            input_model=self._with_id(TagSet, "Tags"),
+            body=tag_set_body,
+            idempotent=True,
+        )
+        return add, remove, replace_all
+
+    def _with_id(self, base: type[ToolInput], suffix: str) -> type[ToolInput]:
+        return _with_id(base, self.kind, self.id_field, suffix)
+
+
+@cache
+def _with_id(base: type[ToolInput], kind: ObjectKind, id_field: str, suffix: str) -> type[ToolInput]:
+    """`base` with the object's id argument added (`account_id: AccountId`, described); one model per
+    family and shape, shared by the tools that take it."""
+    name = "".join(part.capitalize() for part in kind_label(kind).split()) + suffix
+    fields: dict[str, Any] = {id_field: (id_type(kind), Field(description=f"The {kind_label(kind)}."))}
+    return create_model(name, __base__=base, __module__=__name__, **fields)
