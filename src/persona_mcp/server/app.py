@@ -81,13 +81,14 @@ def build_lowlevel_server(
         return types.ListToolsResult(tools=[tools_by_name[spec.name] for spec in pipeline.visible_to(caller)])
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        caller = await callers.current(ctx)
-        session = session_info_from_context(ctx, transport)
-        refusal = await callers.refusal(ctx) if caller is None else None
-        try:
-            return await pipeline.call(caller, params.name, params.arguments, session, refusal=refusal)
-        except Refusal as refusal:
-            raise refusal.to_mcp() from None
+        with pipeline.in_flight():
+            caller = await callers.current(ctx)
+            session = session_info_from_context(ctx, transport)
+            refusal = await callers.refusal(ctx) if caller is None else None
+            try:
+                return await pipeline.call(caller, params.name, params.arguments, session, refusal=refusal)
+            except Refusal as refusal:
+                raise refusal.to_mcp() from None
 
     async def on_list_resources(
         ctx: Any, params: types.PaginatedRequestParams | None

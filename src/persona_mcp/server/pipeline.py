@@ -13,6 +13,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -93,6 +94,11 @@ class CallPipeline:
     def rate_limiter(self) -> GrantRateLimiter:
         """The per-grant limiter; the HTTP transport charges session openings to it as well."""
         return self._rate
+
+    def in_flight(self) -> AbstractContextManager[None]:
+        """Around each tools/call: while other calls run, audit appends share the writer thread's group
+        commits instead of committing on the event loop (see `AuditLog.call_in_flight`)."""
+        return self._audit.call_in_flight()
 
     @property
     def exposed(self) -> list[AnySpec]:
