@@ -17,9 +17,11 @@ otherwise pay. Everything else goes through the thread, so concurrent callers sh
 `busy` test matters under load (issue 18): calls whose appends happen to be more than
 `INLINE_AFTER_IDLE_S` apart (64 sessions each waiting on Persona) used to take the inline path, and each
 inline commit stopped the event loop, every other session included, for its fsync: a per-call fsync on
-the one thread that serves everything, which is why concurrency barely raised throughput. The committer is used under one lock
-by whichever side commits, each batch in its own BEGIN IMMEDIATE transaction, so the chain stays linear
-and the record is durable before the caller's future resolves on either path.
+the one thread that serves everything, which is why concurrency barely raised throughput.
+
+The committer is used under one lock by whichever side commits, each batch in its own BEGIN IMMEDIATE
+transaction, so the chain stays linear and the record is durable before the caller's future resolves
+on either path.
 """
 
 from __future__ import annotations
