@@ -345,6 +345,7 @@ async def _start_target(
     max_sessions: int,
     procs: list[subprocess.Popen[bytes]],
     profile_dir: Path | None,
+    src: str | None = None,
 ) -> Target:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/mcp"
@@ -352,6 +353,8 @@ async def _start_target(
     common = ["--sandbox-url", sandbox_url, "--port", str(port), "--database-url", database_url or ""]
     token: str | None = None
     env = dict(os.environ)
+    if src is not None:  # another checkout's src/ (the code before a change), side by side
+        env["PYTHONPATH"] = src
     if kind == "persona":
         data_dir = tmp / name.replace(" ", "-")
         data_dir.mkdir()
@@ -365,6 +368,7 @@ async def _start_target(
             "--token-file",
             str(token_file),
             *common,
+            env=env,
         )
         _, err = prepare.communicate(timeout=120)
         if prepare.returncode != 0:
@@ -391,6 +395,21 @@ async def _start_target(
 
 
 async def _run(args: argparse.Namespace) -> None:
+    drops: list[Callable[[], None]] = []
+    try:
+        await _run_targets(args, drops)
+    finally:
+        for drop in drops:
+            drop()
+
+
+def _schema(base: str, drops: list[Callable[[], None]]) -> str:
+    url, drop = _pg_schema_url(base)
+    drops.append(drop)
+    return url
+
+
+async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]) -> None:
     with tempfile.TemporaryDirectory(prefix="persona-mcp-throughput-") as tmp_name, _processes() as procs:
         tmp = Path(tmp_name)
         sandbox_port = _free_port()
@@ -400,23 +419,18 @@ async def _run(args: argparse.Namespace) -> None:
         await _wait_http(f"{sandbox_url}/api/v1/accounts", sandbox, "the sandbox")
         account_id = await _first_account(sandbox_url)
         max_sessions = max(args.sessions)
-        targets = [await _start_target("bare", "bare", sandbox_url, tmp, None, max_sessions, procs, None)]
-        targets.append(
-            await _start_target(
-                "persona-mcp sqlite", "persona", sandbox_url, tmp, None, max_sessions, procs, args.profile
-            )
-        )
+        plan: list[tuple[str, str | None, str | None]] = [("persona-mcp sqlite", None, None)]
         if args.database_url:
+            plan.append(("persona-mcp postgresql", _schema(args.database_url, drops), None))
+        if args.also_src:
+            plan.append(("before: sqlite", None, str(args.also_src)))
+            if args.database_url:
+                plan.append(("before: postgresql", _schema(args.database_url, drops), str(args.also_src)))
+        targets = [await _start_target("bare", "bare", sandbox_url, tmp, None, max_sessions, procs, None)]
+        for name, database_url, src in plan:
             targets.append(
                 await _start_target(
-                    "persona-mcp postgresql",
-                    "persona",
-                    sandbox_url,
-                    tmp,
-                    args.database_url,
-                    max_sessions,
-                    procs,
-                    args.profile,
+                    name, "persona", sandbox_url, tmp, database_url, max_sessions, procs, args.profile, src
                 )
             )
         warmup_sessions = min(8, max_sessions)
@@ -525,6 +539,11 @@ def main() -> None:
         type=Path,
         help="write a pyinstrument profile of each persona-mcp server to this directory",
     )
+    parser.add_argument(
+        "--also-src",
+        type=Path,
+        help="also run persona-mcp from this src/ directory (say, an export of the code before a change)",
+    )
     # Child modes (the script starts itself as each server).
     parser.add_argument("--serve", choices=["bare", "persona", "prepare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -539,18 +558,11 @@ def main() -> None:
     from persona_mcp.logs import configure_logging
 
     configure_logging("WARNING")
-    drop: Callable[[], None] | None = None
     if args.no_postgres:
         args.database_url = None
-    if args.database_url:
-        args.database_url, drop = _pg_schema_url(args.database_url)
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    try:
-        anyio.run(_run, args)
-    finally:
-        if drop is not None:
-            drop()
+    anyio.run(_run, args)
 
 
 if __name__ == "__main__":
