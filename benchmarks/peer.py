@@ -52,7 +52,7 @@ OPENAPI = ROOT / "src" / "persona_mcp" / "contract" / "openapi" / "persona-opena
 PERSONA_MCP = str(Path(sys.executable).with_name("persona-mcp"))
 _PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
 _TIMEOUT_S = 60.0
-_RSS_AFTER_CALLS = 1000
+_RSS_AFTER_CALLS = 1000  # default of --rss-after
 _KEY_INFLECTION_FIX = ("'Key-Inflection': 'snake_case'", "'Key-Inflection': 'snake'")
 
 
@@ -330,7 +330,7 @@ async def _measure(
         ]
         warm_flight = max(args.in_flight)
         for server in servers:
-            reads, creates = _RSS_AFTER_CALLS * 4 // 5, _RSS_AFTER_CALLS // 5
+            reads, creates = args.rss_after * 4 // 5, max(1, args.rss_after // 5)
             await _phase(_operation(server, "read", "warm"), reads, warm_flight)
             await _phase(_operation(server, "create", "warm"), creates, warm_flight)
             server.rss_mib = _rss_mib(server.pid)
@@ -371,7 +371,7 @@ def _report(servers: list[Server], args: argparse.Namespace) -> None:
     for server in servers:
         rss = f"{server.rss_mib:.1f} MiB" if server.rss_mib is not None else "n/a"
         cold = f"cold start (spawn -> initialize) {server.cold_start_s:.3f} s"
-        print(f"{server.name:<24} {cold}; RSS after {_RSS_AFTER_CALLS} calls {rss}")
+        print(f"{server.name:<24} {cold}; RSS after {args.rss_after} calls {rss}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     top = max(args.in_flight)
     read, create = ratios[("read", top)], ratios[("create", top)]
@@ -418,6 +418,12 @@ def main() -> None:
         help="where the peer is built (reused across runs)",
     )
     parser.add_argument("--calls", type=int, default=400, help="calls per phase (default 400)")
+    parser.add_argument(
+        "--rss-after",
+        type=int,
+        default=_RSS_AFTER_CALLS,
+        help=f"warm-up calls per server, after which RSS is read (default {_RSS_AFTER_CALLS})",
+    )
     parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
     parser.add_argument(
         "--in-flight", type=int, nargs="+", default=[1, 8], help="requests in flight (default 1 8)"

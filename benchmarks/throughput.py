@@ -46,7 +46,7 @@ import httpx2
 
 _CALL_TIMEOUT_S = 60.0
 _PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
-_RSS_AFTER_CALLS = 1000
+_RSS_AFTER_CALLS = 1000  # default of --rss-after
 _READY_TIMEOUT_S = 60.0
 
 
@@ -435,7 +435,7 @@ async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]
             )
         warmup_sessions = min(8, max_sessions)
         for target in targets:
-            _, failures = await _phase(target, warmup_sessions, _RSS_AFTER_CALLS, account_id, "warmup")
+            _, failures = await _phase(target, warmup_sessions, args.rss_after, account_id, "warmup")
             if failures:
                 raise RuntimeError(f"{target.name}: {failures} warm-up calls failed")
             target.rss_mib = _rss_mib(target.process.pid)
@@ -492,7 +492,7 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
         rss = f"{target.rss_mib:.1f} MiB" if target.rss_mib is not None else "n/a"
         cold_ratio = f" ({target.cold_start_s / bare.cold_start_s:.2f}x bare)" if target is not bare else ""
         cold = f"cold start (spawn -> initialize) {target.cold_start_s:.3f} s{cold_ratio}"
-        print(f"{target.name:<24} {cold}; RSS after {_RSS_AFTER_CALLS} calls {rss}")
+        print(f"{target.name:<24} {cold}; RSS after {args.rss_after} calls {rss}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     loaded = [r for r in ratios if r[1] >= 8] or ratios
     name, sessions, worst = min(loaded, key=lambda r: r[2])
@@ -527,6 +527,12 @@ def main() -> None:
         "--sessions", type=int, nargs="+", default=[1, 8, 64], help="session counts (default 1 8 64)"
     )
     parser.add_argument("--calls", type=int, default=400, help="calls per phase (default 400)")
+    parser.add_argument(
+        "--rss-after",
+        type=int,
+        default=_RSS_AFTER_CALLS,
+        help=f"warm-up calls per server, after which RSS is read (default {_RSS_AFTER_CALLS})",
+    )
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs (default 3)")
     parser.add_argument(
         "--database-url",
