@@ -290,13 +290,17 @@ async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag
                 else:
                     name, arguments = "get_account", {"account_id": account_id}
                 began = time.perf_counter()
-                with anyio.fail_after(_CALL_TIMEOUT_S):
-                    result = await client.call_tool(name, arguments)
+                try:
+                    with anyio.fail_after(_CALL_TIMEOUT_S):
+                        result = await client.call_tool(name, arguments)
+                    problem = str(result.content)[:300] if result.is_error else None
+                except Exception as exc:  # a timeout or a dropped session: counted, reported, not fatal
+                    problem = f"{type(exc).__name__}: {exc}"[:300]
                 latencies.append(time.perf_counter() - began)
-                if result.is_error:
+                if problem is not None:
                     failures += 1
                     if failures == 1:
-                        print(f"  {target.name}: {name} failed: {result.content}", file=sys.stderr)
+                        print(f"  {target.name}: {name} failed: {problem}", file=sys.stderr)
 
         async with anyio.create_task_group() as tg:
             for index, (client, count) in enumerate(zip(clients, per_session, strict=True)):
@@ -447,7 +451,10 @@ async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]
                         target, sessions, args.calls, account_id, f"r{run}s{sessions}"
                     )
                     if failures:
-                        raise RuntimeError(f"{target.name}: {failures} calls failed at {sessions} sessions")
+                        print(
+                            f"  {target.name}: {failures} calls failed at {sessions} sessions",
+                            file=sys.stderr,
+                        )
                     target.results.setdefault(sessions, []).append(phase)
         _report(targets, args)
 
@@ -568,7 +575,18 @@ def main() -> None:
         args.database_url = None
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
-    anyio.run(_run, args)
+    try:
+        anyio.run(_run, args)
+    except BaseException as exc:
+        for leaf in _leaves(exc):
+            print(f"failed: {type(leaf).__name__}: {leaf}", file=sys.stderr)
+        raise
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
 
 
 if __name__ == "__main__":
