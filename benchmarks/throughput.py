@@ -147,7 +147,13 @@ def _serve_persona(
 
     configure_logging("WARNING")
     settings = _persona_settings(data_dir, sandbox_url, database_url, sessions)
-    anyio.run(lambda: run_http(settings, ExposureOptions(), host="127.0.0.1", port=port))
+    try:  # the loop `serve` picks (uvloop when installed); code from before it existed runs asyncio's
+        from persona_mcp.server.event_loop import loop_options
+    except ImportError:
+        options: dict[str, Any] = {}
+    else:
+        options = loop_options()
+    anyio.run(lambda: run_http(settings, ExposureOptions(), host="127.0.0.1", port=port), backend_options=options)
 
 
 def _child_main(args: argparse.Namespace) -> None:

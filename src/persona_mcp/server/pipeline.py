@@ -23,6 +23,7 @@ import anyio
 import mcp_types as types
 import structlog
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from persona_mcp.audit import AuditEvent, AuditLog, AuditStalledError, AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
@@ -307,7 +308,7 @@ class CallPipeline:
         masked = False
         if Scope.PII_READ not in caller.effective_scopes:
             data, masked = mask(spec.output_model, data)
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        text = to_json(data).decode()  # compact UTF-8 JSON, as json.dumps gave, several times faster
         content: list[types.ContentBlock] = [
             types.TextContent(type="text", text=text),
             *resource_links(result),
