@@ -27,6 +27,7 @@ to DIR when the server stops (the profiler's own cost lowers that server's figur
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import statistics
@@ -153,7 +154,9 @@ def _serve_persona(
         options: dict[str, Any] = {}
     else:
         options = loop_options()
-    anyio.run(lambda: run_http(settings, ExposureOptions(), host="127.0.0.1", port=port), backend_options=options)
+    anyio.run(
+        lambda: run_http(settings, ExposureOptions(), host="127.0.0.1", port=port), backend_options=options
+    )
 
 
 def _child_main(args: argparse.Namespace) -> None:
@@ -243,8 +246,14 @@ async def _session(url: str, token: str | None, http: httpx2.AsyncClient) -> Asy
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    async with Client(streamable_http_client(url, http_client=http)) as client:
+    client = Client(streamable_http_client(url, http_client=http))
+    await client.__aenter__()
+    try:
         yield client
+    finally:
+        # A session torn down on a loaded machine may see its stream reset: not a failed call.
+        with contextlib.suppress(Exception):
+            await client.__aexit__(None, None, None)
 
 
 @asynccontextmanager
