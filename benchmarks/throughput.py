@@ -27,7 +27,6 @@ to DIR when the server stops (the profiler's own cost lowers that server's figur
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import statistics
@@ -37,7 +36,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -246,14 +245,10 @@ async def _session(url: str, token: str | None, http: httpx2.AsyncClient) -> Asy
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
-    client = Client(streamable_http_client(url, http_client=http))
-    await client.__aenter__()
-    try:
+    # A session the SDK tears down raises (an exception group) here, in the task that uses it: `_phase`
+    # counts the calls it had left as failed.
+    async with Client(streamable_http_client(url, http_client=http)) as client:
         yield client
-    finally:
-        # A session torn down on a loaded machine may see its stream reset: not a failed call.
-        with contextlib.suppress(Exception):
-            await client.__aexit__(None, None, None)
 
 
 @asynccontextmanager
@@ -283,46 +278,66 @@ async def _cold_start(url: str, token: str | None, process: subprocess.Popen[byt
 
 
 async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag: str) -> tuple[Phase, int]:
-    """`calls` calls from `sessions` sessions at once; returns the figures and how many failed."""
+    """`calls` calls from `sessions` sessions at once; returns the figures and how many failed.
+
+    Each session lives in its own task, opened before the clock starts: a session the SDK tears down
+    (its stream reset on a loaded machine) fails only its own remaining calls, counted as failures."""
     latencies: list[float] = []
     failures = 0
     per_session = [calls // sessions + (1 if i < calls % sessions else 0) for i in range(sessions)]
-    async with _http_client(target.token, sessions) as http, AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(_session(target.url, target.token, http)) for _ in per_session
-        ]
-        ready = anyio.Event()
+    opened = 0
+    all_open, ready = anyio.Event(), anyio.Event()
 
-        async def run(index: int, client: Any, count: int) -> None:
-            nonlocal failures
-            await ready.wait()
-            for k in range(count):
-                if k % 5 == 4:
-                    name, arguments = (
-                        "create_account",
-                        {"reference_id": f"bench-{tag}-{index}-{k}-{uuid.uuid4().hex[:8]}"},
-                    )
-                else:
-                    name, arguments = "get_account", {"account_id": account_id}
-                began = time.perf_counter()
-                try:
-                    with anyio.fail_after(_CALL_TIMEOUT_S):
-                        result = await client.call_tool(name, arguments)
-                    problem = str(result.content)[:300] if result.is_error else None
-                except Exception as exc:  # a timeout or a dropped session: counted, reported, not fatal
-                    problem = f"{type(exc).__name__}: {exc}"[:300]
-                latencies.append(time.perf_counter() - began)
-                if problem is not None:
-                    failures += 1
-                    if failures == 1:
-                        print(f"  {target.name}: {name} failed: {problem}", file=sys.stderr)
+    def one_more_open() -> None:
+        nonlocal opened
+        opened += 1
+        if opened == sessions:
+            all_open.set()
+
+    def failed(count: int, problem: str) -> None:
+        nonlocal failures
+        failures += count
+        if failures == count:
+            print(f"  {target.name}: failed: {problem}", file=sys.stderr)
+
+    async with _http_client(target.token, sessions) as http:
+
+        async def run(index: int, count: int) -> None:
+            done = 0
+            counted = False
+            try:
+                async with _session(target.url, target.token, http) as client:
+                    one_more_open()
+                    counted = True
+                    await ready.wait()
+                    for k in range(count):
+                        if k % 5 == 4:
+                            reference = f"bench-{tag}-{index}-{k}-{uuid.uuid4().hex[:8]}"
+                            name, arguments = "create_account", {"reference_id": reference}
+                        else:
+                            name, arguments = "get_account", {"account_id": account_id}
+                        began = time.perf_counter()
+                        with anyio.fail_after(_CALL_TIMEOUT_S):
+                            result = await client.call_tool(name, arguments)
+                        latencies.append(time.perf_counter() - began)
+                        done += 1
+                        if result.is_error:
+                            failed(1, str(result.content)[:300])
+            except Exception as exc:  # a timeout or a dropped session: its remaining calls failed
+                failed(count - done, f"{type(exc).__name__}: {exc}"[:300])
+            finally:
+                if not counted:
+                    one_more_open()
 
         async with anyio.create_task_group() as tg:
-            for index, (client, count) in enumerate(zip(clients, per_session, strict=True)):
-                tg.start_soon(run, index, client, count)
+            for index, count in enumerate(per_session):
+                tg.start_soon(run, index, count)
+            await all_open.wait()
             started = time.perf_counter()
             ready.set()
         elapsed = time.perf_counter() - started
+    if not latencies:
+        raise RuntimeError(f"{target.name}: every call failed at {sessions} sessions")
     latencies.sort()
     p95 = statistics.quantiles(latencies, n=100)[94] if len(latencies) >= 2 else latencies[0]
     return Phase(len(latencies) / elapsed, statistics.median(latencies) * 1000, p95 * 1000), failures
