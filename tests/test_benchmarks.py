@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +53,71 @@ def test_only_the_unaudited_mode_replaces_the_append_and_only_while_it_measures(
     with pytest.raises(RuntimeError), benchmark._appends_skipped("unaudited"):
         raise RuntimeError("a failed measurement")
     assert AuditLog.append is shipped, "restored even when the measurement fails"
+
+
+THROUGHPUT = BENCHMARK.with_name("throughput.py")
+PEER = BENCHMARK.with_name("peer.py")
+
+
+@pytest.mark.slow
+def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_ends_on_its_ratio() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(THROUGHPUT),
+            *("--sessions", "1", "3", "--calls", "6", "--runs", "1", "--rss-after", "5"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    for sessions in ("1", "3"):
+        for server in ("bare", "persona-mcp sqlite", "persona-mcp postgresql"):
+            assert any(line.split()[:1] == [sessions] and server in line for line in lines), server
+    assert "persona-mcp postgresql   cold start" in done.stdout and "RSS after 5 calls" in done.stdout
+    assert lines[-1].startswith("main ratio (lowest persona-mcp/bare calls/s at 8+ sessions")
+
+
+@pytest.mark.slow
+def test_the_peer_benchmark_says_why_it_skipped_when_the_peer_cannot_be_built(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(PEER), "--peer-src", str(tmp_path / "no-clone"), "--build-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("main ratio: skipped (") and "does not hold commit" in last
+
+
+PEER_SRC = os.environ.get("PERSONA_MCP_PEER_SRC")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not PEER_SRC, reason="PERSONA_MCP_PEER_SRC (a clone of timhwang21/persona-api-mcp) not set"
+)
+def test_the_peer_benchmark_measures_both_servers_on_read_and_create(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(PEER),
+            *("--calls", "4", "--runs", "1", "--in-flight", "2", "--rss-after", "5"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for label in ("read", "create"):
+        assert f"{label:<10} {2:>9}  peer (persona-api-mcp)" in done.stdout
+        assert f"{label:<10} {2:>9}  persona-mcp (audit on)" in done.stdout
+    assert (
+        done.stdout.strip().splitlines()[-1].startswith("main ratio (persona-mcp/peer calls/s at 2 in flight")
+    )

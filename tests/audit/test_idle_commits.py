@@ -82,3 +82,34 @@ async def test_an_append_while_another_process_holds_the_write_lock_waits_off_th
         holder.close()
         await log.aclose()
         await store.close()
+
+
+async def test_while_another_call_is_in_flight_an_idle_log_commits_on_the_writer_thread(
+    sqlite_url: str, data_dir: Path
+) -> None:
+    """Issue 18, point 5: a lone append commits on the event loop, but not while other calls are running
+    (their sessions would wait for its fsync); then it goes to the writer thread, durable all the same."""
+    store = create_store(sqlite_url)
+    await upgrade(store)
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="busy")
+    try:
+        database = make_url(sqlite_url).database
+        assert database is not None
+        await log.append(call_event(0))  # the first opens the writer's connection, on its thread
+        await anyio.sleep(0.01)
+        with log.call_in_flight():
+            await log.append(call_event(1))
+        assert log.commits == (2, 1), "alone: committed inline"
+        await anyio.sleep(0.01)
+        with log.call_in_flight(), log.call_in_flight():  # this call and another one
+            for i in range(2, 5):
+                record = await log.append(call_event(i))
+                with sqlite3.connect(database) as other:
+                    seen = other.execute("SELECT COUNT(*) FROM audit_records WHERE seq = ?", (record.seq,))
+                    assert seen.fetchone()[0] == 1, "durable when append returns"
+                await anyio.sleep(0.01)  # idle by the clock: only the other call in flight says otherwise
+        assert log.commits == (5, 1), "with another call in flight, no append committed on the event loop"
+        assert (await verify_log(store, trusted_keys=[log.public_key])).ok
+    finally:
+        await log.aclose()
+        await store.close()

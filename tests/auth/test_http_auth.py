@@ -150,6 +150,24 @@ async def test_an_under_scoped_jwt_gets_the_insufficient_scope_challenge(setup: 
     ]
 
 
+async def test_a_tool_call_spelled_with_json_escapes_is_challenged_too(setup: dict[str, Any]) -> None:
+    """The step-up check skips parsing bodies that cannot hold a tools/call (issue 18), but `\\/` and
+    `\\u` escapes spell "tools/call" without those bytes: such a body is still parsed and challenged."""
+    await _grant(setup["store"], Scope.INQUIRIES_DECIDE, Scope.ACCOUNTS_READ)
+    token = setup["issuer"].token(now=NOW, scope="accounts:read")
+    for method in ("tools\\/call", "\\u0074ools/c\\u0061ll"):
+        head = '{"jsonrpc": "2.0", "id": 1, "method": "' + method + '", '
+        body = head + '"params": {"name": "approve_inquiry", "arguments": {}}}'
+        assert b"tools/call" not in body.encode()
+        response = await setup["http"].post(
+            "/mcp",
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        assert response.status_code == 403, method
+    assert len(setup["refusals"].recorded) == 2
+
+
 async def test_a_challenge_that_cannot_be_recorded_is_answered_503(setup: dict[str, Any]) -> None:
     await _grant(setup["store"], Scope.INQUIRIES_DECIDE, Scope.ACCOUNTS_READ)
     token = setup["issuer"].token(now=NOW, scope="accounts:read")

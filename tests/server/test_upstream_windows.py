@@ -99,6 +99,41 @@ async def test_two_replicas_sharing_postgresql_spend_one_budget_together(stores:
     assert len(refused) == 64 - 39 and max(refused) <= WINDOW_SECONDS
 
 
+async def test_concurrent_steps_share_the_budget_rows_transactions_and_keep_the_count_exact(
+    stores: tuple[Store, Store],
+) -> None:
+    """Issue 18, point 5: two steps per upstream request, one transaction per step behind a per-budget
+    lock, was a serial section that set the pace under load; steps arriving together now share one."""
+    upstream = CountingTransport(_sandbox(limit=40))
+    ledger = SharedLedger(stores[0])
+    replica = PersonaClient(
+        base_url=SANDBOX_URL,
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        transport=upstream,
+        retry=RetryPolicy(max_retries=2, budget_seconds=1.0),
+        rate_gate=RateGate(ledger, slow_down_below=0.0),
+    ).bind(rate_budget="sandbox")
+    await replica.get("/accounts")
+    before = ledger.transactions
+    refused = 0
+
+    async def agent() -> None:
+        nonlocal refused
+        try:
+            await replica.get("/accounts")
+        except RateLimitedError:
+            refused += 1
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            for _ in range(32):
+                group.start_soon(agent)
+
+    assert upstream.statuses.count(200) == 33 and refused == 0 and upstream.statuses.count(429) == 0
+    steps = 2 * 32  # a permit and its answer per request
+    assert ledger.transactions - before < steps / 4, f"{ledger.transactions - before} transactions"
+
+
 async def test_a_replica_that_never_called_holds_back_when_another_spent_the_window(
     stores: tuple[Store, Store],
 ) -> None:

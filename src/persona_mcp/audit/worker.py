@@ -9,13 +9,19 @@ the loop passes a writer task would cost on every append.
 
 Futures belong to the event loop: the thread never touches them, the `deliver` callback runs on the loop.
 
-An idle log commits inline: an append that finds no other append within `INLINE_AFTER_IDLE_S`, the
-inbox empty, the committer free and the database write lock free (SQLite only, tried without waiting)
-is committed on the event loop itself, in `submit`, sparing the two thread hand-offs (~0.2 ms) a lone
-call would otherwise pay. Everything else, and every append arriving while others are in flight, goes
-through the thread, so concurrent callers still share one commit. The committer is used under one lock
-by whichever side commits, each batch in its own BEGIN IMMEDIATE transaction, so the chain stays linear
-and the record is durable before the caller's future resolves on either path.
+An idle log commits inline: an append that finds no other append within `INLINE_AFTER_IDLE_S`, no
+other call in flight (`busy`, which the server answers from the calls it is running), the inbox empty,
+the committer free and the database write lock free (SQLite only, tried without waiting) is committed
+on the event loop itself, in `submit`, sparing the two thread hand-offs (~0.2 ms) a lone call would
+otherwise pay. Everything else goes through the thread, so concurrent callers share one commit. The
+`busy` test matters under load (issue 18): calls whose appends happen to be more than
+`INLINE_AFTER_IDLE_S` apart (64 sessions each waiting on Persona) used to take the inline path, and each
+inline commit stopped the event loop, every other session included, for its fsync: a per-call fsync on
+the one thread that serves everything, which is why concurrency barely raised throughput.
+
+The committer is used under one lock by whichever side commits, each batch in its own BEGIN IMMEDIATE
+transaction, so the chain stays linear and the record is durable before the caller's future resolves
+on either path.
 """
 
 from __future__ import annotations
@@ -102,8 +108,10 @@ class WriterThread:
         deliver: Deliver,
         external_checkpoint_path: Path | None,
         witness: WitnessPublisher | None = None,
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self._committer = committer
+        self._busy = busy
         self._loop = loop
         self._deliver = deliver
         self._external = external_checkpoint_path
@@ -114,6 +122,9 @@ class WriterThread:
         self._committing = threading.Lock()
         self._closed = False
         self._last_append = float("-inf")
+        self.commits = 0
+        """Batches committed with at least one record, inline or on the thread (for tests and metrics)."""
+        self.inline_commits = 0
         # When the batch being committed now started (monotonic), None between batches: read by the loop
         # to tell a commit that hangs beyond every bound the database enforces (see `AuditLog.health`).
         self._commit_started: float | None = None
@@ -154,7 +165,9 @@ class WriterThread:
         now = time.monotonic()
         idle = now - self._last_append >= INLINE_AFTER_IDLE_S
         self._last_append = now
-        if not idle or not self._inbox.empty() or not self._committing.acquire(blocking=False):
+        if not idle or self._busy() or not self._inbox.empty():
+            return False
+        if not self._committing.acquire(blocking=False):
             return False
         try:
             if self._closed or not self._thread.is_alive():
@@ -164,6 +177,8 @@ class WriterThread:
             self._committing.release()
         if outcome is None:
             return False
+        if outcome.committed is not None:
+            self.inline_commits += 1
         self._deliver(outcome)
         return True
 
@@ -221,6 +236,8 @@ class WriterThread:
             return Outcome(appends, requests, None, exc, None, probes)
         if committed is None:
             return None
+        if appends:
+            self.commits += 1
         if committed.signed is not None:
             self._pending_external.append(committed.signed)
             if self._witness is not None:

@@ -23,7 +23,7 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -115,6 +115,9 @@ class AuditLog:
         self._committer: BatchCommitter[Any] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._last_commit = float("-inf")
+        # Tool calls this process is running (`call_in_flight`): while another one is, an append never
+        # commits on the event loop, whose fsync would stall every other session (see `worker`).
+        self._calls_in_flight = 0
 
     def _policy(self) -> ChainPolicy:
         return ChainPolicy(
@@ -171,7 +174,9 @@ class AuditLog:
         loop = asyncio.get_running_loop()
         witness = WitnessPublisher(self._witness_url) if self._witness_url else None
         self._committer = committer
-        self._writer = WriterThread(committer, loop, self._deliver, self._external, witness)
+        self._writer = WriterThread(
+            committer, loop, self._deliver, self._external, witness, busy=self._others_in_flight
+        )
         self._writer.start()
         self._ticker = asyncio.create_task(self._tick_every_interval(), name="audit-checkpoint-timer")
 
@@ -234,6 +239,25 @@ class AuditLog:
         except AuditUnavailableError as exc:
             return Health(ok=False, reason=str(exc))
         return self.health
+
+    @contextlib.contextmanager
+    def call_in_flight(self) -> Iterator[None]:
+        """Around a tool call: tells the writer that appends made meanwhile by other calls must go to
+        the writer thread (and share its group commits) instead of committing on the event loop."""
+        self._calls_in_flight += 1
+        try:
+            yield
+        finally:
+            self._calls_in_flight -= 1
+
+    def _others_in_flight(self) -> bool:
+        return self._calls_in_flight > 1
+
+    @property
+    def commits(self) -> tuple[int, int]:
+        """(batches committed with records, of which inline on the event loop) since the log opened."""
+        writer = self._writer
+        return (writer.commits, writer.inline_commits) if writer is not None else (0, 0)
 
     @property
     def digester(self) -> PiiDigester:

@@ -112,17 +112,22 @@ def app(
     overrides = {name: value for name, value in given.items() if value}
     if overrides:  # command-line options win over the environment and the file
         settings.http = HttpSettings.model_validate(settings.http.model_dump() | overrides)
+    from persona_mcp.server.event_loop import loop_options
+
     try:
         if transport is Transport.STDIO:
             from persona_mcp.server.stdio import run_stdio
 
-            anyio.run(run_stdio, settings, exposure)
+            anyio.run(run_stdio, settings, exposure, backend_options=loop_options())
         else:
             from persona_mcp.server.exposure import ExposureOptions
             from persona_mcp.server.run import run_http
 
             options = ExposureOptions(**exposure)
-            anyio.run(lambda: run_http(settings, options, host=host, port=port, public_url=public_url))
+            anyio.run(
+                lambda: run_http(settings, options, host=host, port=port, public_url=public_url),
+                backend_options=loop_options(),
+            )
     except Exception as exc:
         from persona_mcp.tools.registry import UnknownToolError  # imported already if it was raised
 

@@ -127,7 +127,8 @@ def build_lowlevel_server(
         return types.ListToolsResult(tools=[tools_by_name[spec.name] for spec in pipeline.visible_to(caller)])
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        with observer.tool_call(params.name) if observer is not None else contextlib.nullcontext():
+        observed = observer.tool_call(params.name) if observer is not None else contextlib.nullcontext()
+        with pipeline.in_flight(), observed:
             caller = await callers.current(ctx)
             session = session_info_from_context(ctx, transport)
             refusal = await callers.refusal(ctx) if caller is None else None

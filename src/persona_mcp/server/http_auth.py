@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from pydantic_core import from_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from persona_mcp.auth.callers import Caller
@@ -31,6 +32,8 @@ from persona_mcp.auth.policy import authorize
 from persona_mcp.auth.scopes import Scope as PermissionScope
 from persona_mcp.auth.scopes import expand
 from persona_mcp.auth.verifier import caller_from_access_token
+
+_TOOLS_CALL = b"tools/call"
 
 #: Bodies larger than this are passed on uninspected (the pipeline still refuses the call).
 DEFAULT_MAX_INSPECTED_BYTES = 1024 * 1024
@@ -91,9 +94,14 @@ class StepUpMiddleware:
         await self._app(scope, replay_body(body, complete, disconnected, receive), send)
 
     def _refused_calls(self, caller: Caller, body: bytes) -> list[_Refused]:
+        # Most POSTs are not tool calls (initialize, notifications, lists): a body that names no
+        # "tools/call" and has no escape (`\/` or `\u` could spell it otherwise) cannot hold one, so it
+        # is not parsed at all. Any other body is parsed, with pydantic-core's parser.
+        if _TOOLS_CALL not in body and b"\\" not in body:
+            return []
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            payload = from_json(body)
+        except ValueError:
             return []
         messages = payload if isinstance(payload, list) else [payload]
         refused = [self._step_up(caller, message) for message in messages]

@@ -13,6 +13,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ import anyio
 import mcp_types as types
 import structlog
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from persona_mcp.audit import AuditEvent, AuditLog, AuditStalledError, AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
@@ -102,6 +104,11 @@ class CallPipeline:
     def rate_limiter(self) -> GrantRateLimiter:
         """The per-grant limiter; the HTTP transport charges session openings to it as well."""
         return self._rate
+
+    def in_flight(self) -> AbstractContextManager[None]:
+        """Around each tools/call: while other calls run, audit appends share the writer thread's group
+        commits instead of committing on the event loop (see `AuditLog.call_in_flight`)."""
+        return self._audit.call_in_flight()
 
     @property
     def exposed(self) -> list[AnySpec]:
@@ -310,7 +317,7 @@ class CallPipeline:
         masked = False
         if Scope.PII_READ not in caller.effective_scopes:
             data, masked = mask(spec.output_model, data)
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        text = to_json(data).decode()  # compact UTF-8 JSON, as json.dumps gave, several times faster
         content: list[types.ContentBlock] = [
             types.TextContent(type="text", text=text),
             *resource_links(result),

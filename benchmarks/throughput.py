@@ -1,0 +1,624 @@
+"""Throughput under concurrency: persona-mcp (SQLite, PostgreSQL) against a bare low-level SDK server.
+
+    .venv/bin/python benchmarks/throughput.py [--sessions 1 8 64] [--calls 400] [--runs 3]
+        [--database-url postgresql://postgres@127.0.0.1:5432/test | --no-postgres] [--profile DIR]
+
+Every server runs in its own process, as it would in production: the Persona sandbox (seed "demo"),
+persona-mcp over streamable HTTP on SQLite (WAL, synchronous=FULL: every record fsynced), persona-mcp on
+PostgreSQL (a fresh schema, dropped afterwards), and a bare `mcp.server.lowlevel.Server` whose two tools
+make the same sandbox calls (`get_account`: one GET; `create_account`: one POST with an Idempotency-Key)
+and return Persona's JSON. persona-mcp runs as shipped (`serve --transport http`'s code path, a grant
+token with `accounts:write`), with its per-grant session cap raised to fit the sessions.
+
+The clients (the SDK's `Client` over `streamable_http_client`, one session each) run in this process.
+Each phase sends `--calls` calls from N sessions at once, 80 % `get_account` and 20 % `create_account`
+(each session's call k is a create when k % 5 == 4), and is timed from the first call to the last answer.
+Phases are interleaved: for each run, each session count, each server in turn (the order rotates by
+run), so all servers see the same machine. It prints, per session count and server, the median over
+runs of calls/s, p50 and p95 latency, and the ratios to the bare server; then each server's cold start
+(spawn to the first `initialize` answered) and RSS after its first 1,000 calls; the load average; and,
+on the last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions
+(target >= 0.8).
+
+`--profile DIR` runs each persona-mcp server under pyinstrument (if installed) and writes its profile
+to DIR when the server stops (the profiler's own cost lowers that server's figures: profile separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+
+_CALL_TIMEOUT_S = 60.0
+_PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
+_RSS_AFTER_CALLS = 1000  # default of --rss-after
+_READY_TIMEOUT_S = 60.0
+
+
+def _sandbox_key() -> str:
+    from persona_mcp.sandbox import DEFAULT_API_KEY
+
+    return DEFAULT_API_KEY
+
+
+# -- the servers (child processes) -----------------------------------------------------------------------
+
+
+def _serve_bare(port: int, sandbox_url: str) -> None:
+    """The floor: one upstream request per call, Persona's JSON back as text and structured content."""
+    import mcp_types as types
+    import uvicorn
+    from mcp.server.lowlevel import Server
+
+    key = _sandbox_key()
+    headers = {"Authorization": f"Bearer {key}", **_PERSONA_HEADERS}
+    tools = [
+        types.Tool(
+            name="get_account",
+            description="Read one account.",
+            input_schema={
+                "type": "object",
+                "properties": {"account_id": {"type": "string"}},
+                "required": ["account_id"],
+            },
+        ),
+        types.Tool(
+            name="create_account",
+            description="Create an account.",
+            input_schema={
+                "type": "object",
+                "properties": {"reference_id": {"type": "string"}},
+                "required": ["reference_id"],
+            },
+        ),
+    ]
+    http = httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S)
+
+    async def on_list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=tools)
+
+    async def on_call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        arguments = params.arguments or {}
+        if params.name == "get_account":
+            response = await http.get(
+                f"{sandbox_url}/api/v1/accounts/{arguments['account_id']}", headers=headers
+            )
+        else:
+            body = {"data": {"attributes": {"reference-id": arguments["reference_id"]}}}
+            response = await http.post(
+                f"{sandbox_url}/api/v1/accounts",
+                json=body,
+                headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+            )
+        response.raise_for_status()
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=response.text)], structured_content=response.json()
+        )
+
+    server = Server("bare", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+    uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=port, log_level="error")
+
+
+def _persona_settings(data_dir: Path, sandbox_url: str, database_url: str | None, sessions: int) -> Any:
+    from persona_mcp.config import HttpSettings
+    from persona_mcp.testing import sandbox_settings
+
+    settings = sandbox_settings(data_dir, database_url=database_url, base_url=f"{sandbox_url}/api/v1")
+    settings.http = HttpSettings(
+        max_sessions_per_grant=max(10, sessions + 8), max_sessions=max(1000, sessions)
+    )
+    return settings
+
+
+async def _prepare_persona(
+    data_dir: Path, sandbox_url: str, database_url: str | None, token_file: Path
+) -> None:
+    """Migrate the store and issue the grant before the server is timed from spawn."""
+    from persona_mcp.server.app import open_server
+    from persona_mcp.testing import issue_grant
+
+    settings = _persona_settings(data_dir, sandbox_url, database_url, 10)
+    async with open_server(settings, transport="http", resource_url="http://127.0.0.1/mcp") as app:
+        token = await issue_grant(app, ["accounts:write"], principal="bench-agent")
+    token_file.write_text(token)
+
+
+def _serve_persona(
+    port: int, data_dir: Path, sandbox_url: str, database_url: str | None, sessions: int
+) -> None:
+    from persona_mcp.logs import configure_logging
+    from persona_mcp.server.exposure import ExposureOptions
+    from persona_mcp.server.run import run_http
+
+    configure_logging("WARNING")
+    settings = _persona_settings(data_dir, sandbox_url, database_url, sessions)
+    try:  # the loop `serve` picks (uvloop when installed); code from before it existed runs asyncio's
+        from persona_mcp.server.event_loop import loop_options
+    except ImportError:
+        options: dict[str, Any] = {}
+    else:
+        options = loop_options()
+    anyio.run(
+        lambda: run_http(settings, ExposureOptions(), host="127.0.0.1", port=port), backend_options=options
+    )
+
+
+def _child_main(args: argparse.Namespace) -> None:
+    database_url = args.database_url or None
+    if args.serve == "bare":
+        _serve_bare(args.port, args.sandbox_url)
+    elif args.serve == "prepare":
+        anyio.run(
+            _prepare_persona, Path(args.data_dir), args.sandbox_url, database_url, Path(args.token_file)
+        )
+    else:
+        profile_to = os.environ.get("THROUGHPUT_PROFILE")
+        if not profile_to:
+            _serve_persona(args.port, Path(args.data_dir), args.sandbox_url, database_url, args.max_sessions)
+            return
+        from pyinstrument import Profiler
+
+        profiler = Profiler(async_mode="disabled")
+        profiler.start()
+        try:
+            _serve_persona(args.port, Path(args.data_dir), args.sandbox_url, database_url, args.max_sessions)
+        finally:
+            profiler.stop()
+            Path(profile_to).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+# -- the parent: processes, sessions, phases -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Target:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    token: str | None
+    cold_start_s: float
+    rss_mib: float | None = None
+    results: dict[int, list[Phase]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    calls_per_s: float
+    p50_ms: float
+    p95_ms: float
+
+
+def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or None
+    )
+
+
+def _free_port() -> int:
+    from persona_mcp.server.serving import free_port
+
+    return free_port()
+
+
+def _rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+async def _wait_http(url: str, process: subprocess.Popen[bytes], what: str) -> None:
+    with anyio.fail_after(_READY_TIMEOUT_S):
+        async with httpx2.AsyncClient(timeout=2.0) as http:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{what} exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
+                    )
+                try:
+                    await http.get(url)
+                    return
+                except httpx2.TransportError:
+                    await anyio.sleep(0.01)
+
+
+@asynccontextmanager
+async def _session(url: str, token: str | None, http: httpx2.AsyncClient) -> AsyncIterator[Any]:
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    # A session the SDK tears down raises (an exception group) here, in the task that uses it: `_phase`
+    # counts the calls it had left as failed.
+    async with Client(streamable_http_client(url, http_client=http)) as client:
+        yield client
+
+
+@asynccontextmanager
+async def _http_client(token: str | None, sessions: int) -> AsyncIterator[httpx2.AsyncClient]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    limits = httpx2.Limits(max_connections=4 * sessions + 8, max_keepalive_connections=4 * sessions + 8)
+    async with httpx2.AsyncClient(headers=headers, timeout=_CALL_TIMEOUT_S, limits=limits) as http:
+        yield http
+
+
+async def _cold_start(url: str, token: str | None, process: subprocess.Popen[bytes], started: float) -> float:
+    """Spawn to the first `initialize` answered (the server polled until its port accepts)."""
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    with anyio.fail_after(_READY_TIMEOUT_S):
+        while True:
+            if process.poll() is not None:
+                err = process.stderr.read().decode()[-3000:] if process.stderr else ""
+                raise RuntimeError(f"server exited before answering: {err}")
+            try:
+                async with _http_client(token, 1) as http:
+                    async with Client(streamable_http_client(url, http_client=http)):
+                        return time.perf_counter() - started
+            except Exception:  # not listening yet: connection refused inside the SDK's task group
+                await anyio.sleep(0.01)
+
+
+async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag: str) -> tuple[Phase, int]:
+    """`calls` calls from `sessions` sessions at once; returns the figures and how many failed.
+
+    Each session lives in its own task, opened before the clock starts: a session the SDK tears down
+    (its stream reset on a loaded machine) fails only its own remaining calls, counted as failures."""
+    latencies: list[float] = []
+    failures = 0
+    per_session = [calls // sessions + (1 if i < calls % sessions else 0) for i in range(sessions)]
+    opened = 0
+    all_open, ready = anyio.Event(), anyio.Event()
+
+    def one_more_open() -> None:
+        nonlocal opened
+        opened += 1
+        if opened == sessions:
+            all_open.set()
+
+    def failed(count: int, problem: str) -> None:
+        nonlocal failures
+        failures += count
+        if failures == count:
+            print(f"  {target.name}: failed: {problem}", file=sys.stderr)
+
+    async with _http_client(target.token, sessions) as http:
+
+        async def run(index: int, count: int) -> None:
+            done = 0
+            counted = False
+            try:
+                async with _session(target.url, target.token, http) as client:
+                    one_more_open()
+                    counted = True
+                    await ready.wait()
+                    for k in range(count):
+                        if k % 5 == 4:
+                            reference = f"bench-{tag}-{index}-{k}-{uuid.uuid4().hex[:8]}"
+                            name, arguments = "create_account", {"reference_id": reference}
+                        else:
+                            name, arguments = "get_account", {"account_id": account_id}
+                        began = time.perf_counter()
+                        with anyio.fail_after(_CALL_TIMEOUT_S):
+                            result = await client.call_tool(name, arguments)
+                        latencies.append(time.perf_counter() - began)
+                        done += 1
+                        if result.is_error:
+                            failed(1, str(result.content)[:300])
+            except Exception as exc:  # a timeout or a dropped session: its remaining calls failed
+                failed(count - done, f"{type(exc).__name__}: {exc}"[:300])
+            finally:
+                if not counted:
+                    one_more_open()
+
+        async with anyio.create_task_group() as tg:
+            for index, count in enumerate(per_session):
+                tg.start_soon(run, index, count)
+            await all_open.wait()
+            started = time.perf_counter()
+            ready.set()
+        elapsed = time.perf_counter() - started
+    if not latencies:
+        raise RuntimeError(f"{target.name}: every call failed at {sessions} sessions")
+    latencies.sort()
+    p95 = statistics.quantiles(latencies, n=100)[94] if len(latencies) >= 2 else latencies[0]
+    return Phase(len(latencies) / elapsed, statistics.median(latencies) * 1000, p95 * 1000), failures
+
+
+async def _first_account(sandbox_url: str) -> str:
+    async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as http:
+        response = await http.get(
+            f"{sandbox_url}/api/v1/accounts",
+            headers={"Authorization": f"Bearer {_sandbox_key()}", **_PERSONA_HEADERS},
+        )
+        response.raise_for_status()
+        account_id: str = response.json()["data"][0]["id"]
+        return account_id
+
+
+@contextmanager
+def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        yield started
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def _start_target(
+    name: str,
+    kind: str,
+    sandbox_url: str,
+    tmp: Path,
+    database_url: str | None,
+    max_sessions: int,
+    procs: list[subprocess.Popen[bytes]],
+    profile_dir: Path | None,
+    src: str | None = None,
+) -> Target:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    script = str(Path(__file__).resolve())
+    common = ["--sandbox-url", sandbox_url, "--port", str(port), "--database-url", database_url or ""]
+    token: str | None = None
+    env = dict(os.environ)
+    if src is not None:  # another checkout's src/ (the code before a change), side by side
+        env["PYTHONPATH"] = src
+    if kind == "persona":
+        data_dir = tmp / name.replace(" ", "-")
+        data_dir.mkdir()
+        token_file = data_dir / "token"
+        prepare = _spawn(
+            script,
+            "--serve",
+            "prepare",
+            "--data-dir",
+            str(data_dir),
+            "--token-file",
+            str(token_file),
+            *common,
+            env=env,
+        )
+        _, err = prepare.communicate(timeout=120)
+        if prepare.returncode != 0:
+            raise RuntimeError(f"preparing {name} failed: {err.decode()[-3000:]}")
+        token = token_file.read_text()
+        args = [
+            "--serve",
+            "persona",
+            "--data-dir",
+            str(data_dir),
+            "--max-sessions",
+            str(max_sessions),
+            *common,
+        ]
+        if profile_dir is not None:
+            env["THROUGHPUT_PROFILE"] = str(profile_dir / f"{name.replace(' ', '-')}.txt")
+    else:
+        args = ["--serve", "bare", *common]
+    started = time.perf_counter()
+    process = _spawn(script, *args, env=env)
+    procs.append(process)
+    cold = await _cold_start(url, token, process, started)
+    return Target(name, url, process, token, cold)
+
+
+async def _run(args: argparse.Namespace) -> None:
+    drops: list[Callable[[], None]] = []
+    try:
+        await _run_targets(args, drops)
+    finally:
+        for drop in drops:
+            drop()
+
+
+def _schema(base: str, drops: list[Callable[[], None]]) -> str:
+    url, drop = _pg_schema_url(base)
+    drops.append(drop)
+    return url
+
+
+async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]) -> None:
+    with tempfile.TemporaryDirectory(prefix="persona-mcp-throughput-") as tmp_name, _processes() as procs:
+        tmp = Path(tmp_name)
+        sandbox_port = _free_port()
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        sandbox = _spawn("-m", "persona_mcp.cli", "sandbox", "--seed", "demo", "--port", str(sandbox_port))
+        procs.append(sandbox)
+        await _wait_http(f"{sandbox_url}/api/v1/accounts", sandbox, "the sandbox")
+        account_id = await _first_account(sandbox_url)
+        max_sessions = max(args.sessions)
+        plan: list[tuple[str, str | None, str | None]] = [("persona-mcp sqlite", None, None)]
+        if args.database_url:
+            plan.append(("persona-mcp postgresql", _schema(args.database_url, drops), None))
+        if args.also_src:
+            plan.append(("before: sqlite", None, str(args.also_src)))
+            if args.database_url:
+                plan.append(("before: postgresql", _schema(args.database_url, drops), str(args.also_src)))
+        targets = [await _start_target("bare", "bare", sandbox_url, tmp, None, max_sessions, procs, None)]
+        for name, database_url, src in plan:
+            targets.append(
+                await _start_target(
+                    name, "persona", sandbox_url, tmp, database_url, max_sessions, procs, args.profile, src
+                )
+            )
+        warmup_sessions = min(8, max_sessions)
+        for target in targets:
+            _, failures = await _phase(target, warmup_sessions, args.rss_after, account_id, "warmup")
+            if failures:
+                raise RuntimeError(f"{target.name}: {failures} warm-up calls failed")
+            target.rss_mib = _rss_mib(target.process.pid)
+        for run in range(args.runs):
+            for sessions in args.sessions:
+                order = targets[run % len(targets) :] + targets[: run % len(targets)]
+                for target in order:
+                    phase, failures = await _phase(
+                        target, sessions, args.calls, account_id, f"r{run}s{sessions}"
+                    )
+                    if failures:
+                        print(
+                            f"  {target.name}: {failures} calls failed at {sessions} sessions",
+                            file=sys.stderr,
+                        )
+                    target.results.setdefault(sessions, []).append(phase)
+        _report(targets, args)
+
+
+def _median(phases: list[Phase], pick: Callable[[Phase], float]) -> float:
+    return statistics.median(pick(phase) for phase in phases)
+
+
+def _report(targets: list[Target], args: argparse.Namespace) -> None:
+    bare = targets[0]
+    print(
+        f"\n{args.calls} calls per phase, 80 % get_account / 20 % create_account, "
+        f"{args.runs} runs interleaved"
+    )
+    head = f"{'sessions':>8}  {'server':<24} {'calls/s':>9} {'p50 ms':>8} {'p95 ms':>8}"
+    print(f"{head}   ratio to bare: calls/s  p50  p95   (runs: calls/s)")
+    ratios: list[tuple[str, int, float]] = []
+    for sessions in args.sessions:
+        base = bare.results[sessions]
+        b_rate, b_p50, b_p95 = (
+            _median(base, lambda p: p.calls_per_s),
+            _median(base, lambda p: p.p50_ms),
+            _median(base, lambda p: p.p95_ms),
+        )
+        for target in targets:
+            phases = target.results[sessions]
+            rate, p50, p95 = (
+                _median(phases, lambda p: p.calls_per_s),
+                _median(phases, lambda p: p.p50_ms),
+                _median(phases, lambda p: p.p95_ms),
+            )
+            runs = ", ".join(f"{p.calls_per_s:.0f}" for p in phases)
+            ratio = (
+                "" if target is bare else f"{rate / b_rate:>22.2f} {p50 / b_p50:>4.2f} {p95 / b_p95:>4.2f}"
+            )
+            row = f"{sessions:>8}  {target.name:<24} {rate:>9.1f} {p50:>8.2f} {p95:>8.2f}"
+            print(f"{row}   {ratio:<32} ({runs})")
+            if target is not bare:
+                ratios.append((target.name, sessions, rate / b_rate))
+    print()
+    for target in targets:
+        rss = f"{target.rss_mib:.1f} MiB" if target.rss_mib is not None else "n/a"
+        cold_ratio = f" ({target.cold_start_s / bare.cold_start_s:.2f}x bare)" if target is not bare else ""
+        cold = f"cold start (spawn -> initialize) {target.cold_start_s:.3f} s{cold_ratio}"
+        print(f"{target.name:<24} {cold}; RSS after {args.rss_after} calls {rss}")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    shipped = [r for r in ratios if not r[0].startswith("before")]  # `--also-src` targets are context
+    loaded = [r for r in shipped if r[1] >= 8] or shipped
+    name, sessions, worst = min(loaded, key=lambda r: r[2])
+    where = "lowest persona-mcp/bare calls/s at 8+ sessions; target >= 0.80"
+    print(f"main ratio ({where}): {worst:.2f} ({name}, {sessions} sessions)")
+
+
+def _pg_schema_url(base: str) -> tuple[str, Callable[[], None]]:
+    """A fresh schema on `base` and the URL selecting it; the returned callable drops it."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_tp_{uuid.uuid4().hex[:10]}"
+    admin_url = base.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def execute(statement: str) -> None:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            admin.dispose()
+
+    execute(f'CREATE SCHEMA "{schema}"')
+    return f"{base}?options=-csearch_path%3D{schema}", lambda: execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sessions", type=int, nargs="+", default=[1, 8, 64], help="session counts (default 1 8 64)"
+    )
+    parser.add_argument("--calls", type=int, default=400, help="calls per phase (default 400)")
+    parser.add_argument(
+        "--rss-after",
+        type=int,
+        default=_RSS_AFTER_CALLS,
+        help=f"warm-up calls per server, after which RSS is read (default {_RSS_AFTER_CALLS})",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="interleaved runs (default 3)")
+    parser.add_argument(
+        "--database-url",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL server for the second persona-mcp",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="persona-mcp on SQLite only")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write a pyinstrument profile of each persona-mcp server to this directory",
+    )
+    parser.add_argument(
+        "--also-src",
+        type=Path,
+        help="also run persona-mcp from this src/ directory (say, an export of the code before a change)",
+    )
+    # Child modes (the script starts itself as each server).
+    parser.add_argument("--serve", choices=["bare", "persona", "prepare"], help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--sandbox-url", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--token-file", help=argparse.SUPPRESS)
+    parser.add_argument("--max-sessions", type=int, default=64, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        _child_main(args)
+        return
+    from persona_mcp.logs import configure_logging
+
+    configure_logging("WARNING")
+    if args.no_postgres:
+        args.database_url = None
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    try:
+        anyio.run(_run, args)
+    except BaseException as exc:
+        for leaf in _leaves(exc):
+            print(f"failed: {type(leaf).__name__}: {leaf}", file=sys.stderr)
+        raise
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+if __name__ == "__main__":
+    main()

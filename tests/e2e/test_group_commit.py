@@ -1,0 +1,57 @@
+"""Concurrent calls share audit commits (issue 18, points 2 and 5), on SQLite and PostgreSQL.
+
+Counted, not timed: the audit log counts the batches it committed. A write is two records (intent before
+Persona sees the request, outcome before the answer returns); calls in flight at the same time put their
+records in the same commits, and none is committed on the event loop while others are running.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from persona_mcp.sandbox import DEFAULT_API_KEY, Faults, SandboxConfig, create_app
+from persona_mcp.testing import connected
+
+from ._chain import all_records, assert_linear, assert_verifies
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+WRITES = 24
+
+
+async def test_concurrent_writes_share_commits_and_never_commit_on_the_event_loop(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Persona answers after 30 ms and the calls start 4 ms apart, so by the clock every append looks
+    # idle (more than 2 ms after the previous one): only the calls in flight tell the log it is busy.
+    sandbox = create_app(
+        SandboxConfig(api_keys=frozenset({DEFAULT_API_KEY}), seed="demo", faults=Faults(latency_ms=30))
+    )
+    async with connected(tmp_path, ["accounts:write"], database_url=database_url, sandbox=sandbox) as h:
+        audit = h.app.audit
+        before, before_inline = audit.commits
+        records_before = len(await all_records(h.app.store))
+
+        async def create(i: int) -> None:
+            result = await h.client.call_tool("create_account", {"reference_id": f"group-commit-{i}"})
+            assert not result.is_error, result.content
+
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                for i in range(WRITES):
+                    tg.start_soon(create, i)
+                    await anyio.sleep(0.004)
+
+        commits, inline = audit.commits
+        records = await all_records(h.app.store)
+        written = len(records) - records_before
+        assert written == 2 * WRITES, "an intent and an outcome per write"
+        assert commits - before < written, f"{commits - before} commits for {written} records: none shared"
+        # Only the first call's intent and the last call's outcome find no other call running (on
+        # PostgreSQL nothing commits inline at all).
+        assert inline - before_inline <= 2
+        assert_linear(records)
+        await assert_verifies(h.app.store, audit.public_key)
