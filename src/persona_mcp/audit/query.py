@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 
+from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
 from persona_mcp.store import Store
-from persona_mcp.store.schema.audit import audit_record_objects, audit_records
+from persona_mcp.store.schema.audit import audit_checkpoints, audit_record_objects, audit_records
 from persona_mcp.store.schema.grants import grants
 
 #: The records one tool call leaves (a denial is a call too, but one that never reached Persona).
@@ -35,6 +36,8 @@ class AuditFilter:
     decision: str | None = None
     outcome: str | None = None
     call_id: str | None = None
+    #: Any unique start of a call id (a reviewer pastes what a narrow terminal showed).
+    call_id_prefix: str | None = None
     object_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -59,6 +62,8 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
     for column, value in equal.items():
         if value is not None:
             query = query.where(column == value)
+    if flt.call_id_prefix:
+        query = query.where(t.call_id.startswith(flt.call_id_prefix, autoescape=True))
     if flt.object_id is not None:
         # The object index (primary key object_id, seq), not a LIKE scan of every record's id list.
         named = select(audit_record_objects.c.seq).where(audit_record_objects.c.object_id == flt.object_id)
@@ -117,6 +122,66 @@ async def query_records(
     return _records(rows)
 
 
+async def count_records(store: Store, flt: AuditFilter) -> int:
+    """How many records match: pages say "N of M", never a silently cut list."""
+    query = _apply(select(func.count()).select_from(audit_records), flt)
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def page_records(
+    store: Store, flt: AuditFilter, *, limit: int, before_seq: int | None = None, oldest_first: bool = False
+) -> list[AuditRecord]:
+    """One keyset page: newest first below `before_seq` (or oldest first above it, for timelines).
+
+    Keyset rather than OFFSET, so the thousandth page of a million records costs what the first does.
+    """
+    t = audit_records.c
+    query = _apply(select(t.body, t.hash), flt)
+    if before_seq is not None:
+        query = query.where(t.seq > before_seq) if oldest_first else query.where(t.seq < before_seq)
+    query = query.order_by(t.seq if oldest_first else t.seq.desc()).limit(limit)
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return _records(rows)
+
+
+async def count_before(store: Store, flt: AuditFilter, seq: int) -> int:
+    """How many matching records come before position `seq`: where a page starts in "N of M"."""
+    query = _apply(select(func.count()).select_from(audit_records), flt).where(audit_records.c.seq < seq)
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def last_recorded_at(store: Store, grant_id: str) -> str | None:
+    """When a grant was last used (its newest record), as recorded; None if never."""
+    t = audit_records.c
+    query = select(t.recorded_at).where(t.grant_id == grant_id).order_by(t.seq.desc()).limit(1)
+    async with store.engine.connect() as conn:
+        value = (await conn.execute(query)).scalar_one_or_none()
+    return str(value) if value is not None else None
+
+
+async def covering_checkpoint(store: Store, seq: int) -> Checkpoint | None:
+    """The first signed checkpoint at or after `seq`: the signature that vouches for that record."""
+    c = audit_checkpoints.c
+    query = select(audit_checkpoints).where(c.seq >= seq).order_by(c.seq).limit(1)
+    async with store.engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return Checkpoint.from_row(row)
+
+
+async def record_at(store: Store, seq: int) -> AuditRecord | None:
+    """The record at one position of the chain, if there is one."""
+    query = select(audit_records.c.body, audit_records.c.hash).where(audit_records.c.seq == seq)
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    records = _records(rows)
+    return records[0] if records else None
+
+
 async def iter_records(
     store: Store, flt: AuditFilter, *, batch_size: int = 2000
 ) -> AsyncIterator[AuditRecord]:
@@ -151,4 +216,15 @@ async def tail(store: Store, count: int, *, after_seq: int = 0) -> list[AuditRec
     return list(reversed(_records(rows)))
 
 
-__all__ = ["AuditFilter", "iter_records", "query_records", "tail"]
+__all__ = [
+    "AuditFilter",
+    "count_before",
+    "count_records",
+    "covering_checkpoint",
+    "iter_records",
+    "last_recorded_at",
+    "page_records",
+    "query_records",
+    "record_at",
+    "tail",
+]

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from persona_mcp.audit import AuditEvent, AuditLog, AuditStalledError, AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
-from persona_mcp.auth.credentials import CredentialResolver, CredentialUnavailableError
+from persona_mcp.auth.credentials import CredentialResolver, CredentialStore, CredentialUnavailableError
 from persona_mcp.auth.policy import Decision, decide, visible
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.auth.scopes import Scope
@@ -93,6 +93,11 @@ class CallPipeline:
     def rate_limiter(self) -> GrantRateLimiter:
         """The per-grant limiter; the HTTP transport charges session openings to it as well."""
         return self._rate
+
+    @property
+    def credential_store(self) -> CredentialStore:
+        """The stored upstream credentials (the console shows their status, never a secret)."""
+        return self._credentials.credentials
 
     @property
     def exposed(self) -> list[AnySpec]:
