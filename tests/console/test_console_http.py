@@ -283,7 +283,10 @@ async def test_an_admin_creates_sees_the_effective_tools_rotates_and_revokes_a_g
 
 
 async def test_a_pasted_grants_toml_is_shown_as_a_plan_before_it_is_applied(tmp_path: Path) -> None:
-    toml = 'source = "console-test"\n[grants.reviewer-bot]\nprincipal = "bot-r"\nenvironment = "sandbox"\nscopes = ["accounts:read"]\n'
+    toml = (
+        'source = "console-test"\n[grants.reviewer-bot]\nprincipal = "bot-r"\n'
+        'environment = "sandbox"\nscopes = ["accounts:read"]\n'
+    )
     async with console_server(tmp_path) as running, browser(running) as http:
         await sign_in(http, await person_grant(running.app, "ada", ["admin"]))
         page = await http.get("/console/admin/plan")
