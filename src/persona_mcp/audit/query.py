@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 
 from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
@@ -63,7 +63,13 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
         if value is not None:
             query = query.where(column == value)
     if flt.call_id_prefix:
-        query = query.where(t.call_id.startswith(flt.call_id_prefix, autoescape=True))
+        # A range the call id index can serve (LIKE cannot use it on SQLite), then the exact test.
+        prefix = flt.call_id_prefix
+        query = query.where(
+            t.call_id >= prefix,
+            t.call_id < prefix + "\U0010ffff",
+            t.call_id.startswith(prefix, autoescape=True),
+        )
     if flt.object_id is not None:
         # The object index (primary key object_id, seq), not a LIKE scan of every record's id list.
         named = select(audit_record_objects.c.seq).where(audit_record_objects.c.object_id == flt.object_id)
@@ -102,7 +108,13 @@ def _unresolved(query: Select[Any]) -> Select[Any]:
     not_first = exists().where(
         earlier.c.call_id == t.call_id, earlier.c.kind.in_(_CALL_KINDS), earlier.c.seq < t.seq
     )
-    return query.where(t.kind.in_(_CALL_KINDS), t.call_id.is_not(None), ~settled, ~not_first)
+    # Only three kinds of record can leave a call open; the settled majority is never looked at.
+    # Each branch is an index range (kind, seq) or (outcome, seq), so the table itself is never scanned.
+    candidates = or_(
+        t.kind.in_(("call.intent", "call.outcome_unknown")),
+        and_(t.outcome == "unknown", t.kind == "call.outcome"),
+    )
+    return query.where(candidates, t.call_id.is_not(None), ~settled, ~not_first)
 
 
 def _records(rows: Sequence[Any]) -> list[AuditRecord]:

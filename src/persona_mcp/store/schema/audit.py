@@ -38,6 +38,11 @@ audit_records = Table(
     Index("ix_audit_records_grant_id", "grant_id"),
     Index("ix_audit_records_tool", "tool"),
     Index("ix_audit_records_kind_instance", "kind", "instance_id"),
+    # The console's searches (0010): denied calls, outcomes and kinds, newest first, with their totals.
+    Index("ix_audit_records_decision_seq", "decision", "seq"),
+    Index("ix_audit_records_outcome_seq", "outcome", "seq"),
+    Index("ix_audit_records_kind_seq", "kind", "seq"),
+    Index("ix_audit_records_call_kind", "call_id", "kind", "outcome", "seq"),
 )
 
 audit_record_objects = Table(

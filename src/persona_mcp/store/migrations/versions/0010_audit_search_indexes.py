@@ -1,0 +1,33 @@
+"""audit search indexes for the console
+
+Revision ID: 0010_audit_search_indexes
+Revises: 0005_upstream_rate_windows
+
+The console's searches filter by decision ("was anything denied?") and outcome, newest first, and show the
+total. Without an index either is a scan of every record; with (column, seq) the count is an index range
+and the newest page is read backwards along it. Unresolved calls are found from the intents and the
+unknown outcomes (kind and outcome ranges), each checked against its call's other records through one
+covering index, so that search never reads the records' bodies.
+"""
+
+from alembic import op
+
+revision = "0010_audit_search_indexes"
+down_revision = "0005_upstream_rate_windows"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_audit_records_decision_seq", "audit_records", ["decision", "seq"])
+    op.create_index("ix_audit_records_outcome_seq", "audit_records", ["outcome", "seq"])
+    op.create_index("ix_audit_records_kind_seq", "audit_records", ["kind", "seq"])
+    # Covers the two look-ups made per open intent (is it settled? is it the call's first record?).
+    op.create_index("ix_audit_records_call_kind", "audit_records", ["call_id", "kind", "outcome", "seq"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_audit_records_call_kind", table_name="audit_records")
+    op.drop_index("ix_audit_records_kind_seq", table_name="audit_records")
+    op.drop_index("ix_audit_records_outcome_seq", table_name="audit_records")
+    op.drop_index("ix_audit_records_decision_seq", table_name="audit_records")
