@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, func, or_, select, union_all
 
 from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
@@ -97,24 +97,44 @@ def _unresolved(query: Select[Any]) -> Select[Any]:
     intent, which carries the Idempotency-Key and the arguments to check by; `--call` shows the rest. A
     call with no intent (none is written for reads) is listed by its outcome.
     """
-    t = audit_records.c
-    definite = audit_records.alias("definite")
+    open_intents = audit_records.alias("open_intent")
+    open_others = audit_records.alias("open_other")
+    # Two index ranges, never a scan of the settled majority: intents by (kind, call_id, seq), unknown
+    # outcomes by (outcome, seq); each candidate is then checked through the covering call index. An
+    # intent is always its call's first record (written before anything else of the call); an unknown
+    # outcome is listed only when no earlier record of its call is (a read's lost answer).
+    intents = select(open_intents.c.seq).where(
+        open_intents.c.kind == "call.intent", ~_settled(open_intents.c.call_id)
+    )
     earlier = audit_records.alias("earlier")
-    settled = exists().where(
-        definite.c.call_id == t.call_id,
-        definite.c.kind == "call.outcome",
-        definite.c.outcome.in_(_DEFINITE),
+    others = select(open_others.c.seq).where(
+        open_others.c.outcome == "unknown",
+        open_others.c.kind.in_(("call.outcome", "call.outcome_unknown")),
+        ~_settled(open_others.c.call_id),
+        ~select(earlier.c.seq)
+        .where(
+            earlier.c.call_id == open_others.c.call_id,
+            earlier.c.kind.in_(_CALL_KINDS),
+            earlier.c.seq < open_others.c.seq,
+        )
+        .exists(),
     )
-    not_first = exists().where(
-        earlier.c.call_id == t.call_id, earlier.c.kind.in_(_CALL_KINDS), earlier.c.seq < t.seq
+    return query.where(audit_records.c.seq.in_(union_all(intents, others)))
+
+
+def _settled(call_id: Any) -> Any:
+    """Whether a `call.outcome` says `ok` or `error` for this call."""
+    definite = audit_records.alias("definite")
+    # `SELECT seq`, not `SELECT *`: the covering index answers without reading the record.
+    return (
+        select(definite.c.seq)
+        .where(
+            definite.c.call_id == call_id,
+            definite.c.kind == "call.outcome",
+            definite.c.outcome.in_(_DEFINITE),
+        )
+        .exists()
     )
-    # Only three kinds of record can leave a call open; the settled majority is never looked at.
-    # Each branch is an index range (kind, seq) or (outcome, seq), so the table itself is never scanned.
-    candidates = or_(
-        t.kind.in_(("call.intent", "call.outcome_unknown")),
-        and_(t.outcome == "unknown", t.kind == "call.outcome"),
-    )
-    return query.where(candidates, t.call_id.is_not(None), ~settled, ~not_first)
 
 
 def _records(rows: Sequence[Any]) -> list[AuditRecord]:

@@ -33,7 +33,6 @@ audit_records = Table(
     UniqueConstraint("prev_hash"),
     UniqueConstraint("hash"),
     Index("ix_audit_records_recorded_at", "recorded_at"),
-    Index("ix_audit_records_call_id", "call_id"),
     Index("ix_audit_records_principal", "principal"),
     Index("ix_audit_records_grant_id", "grant_id"),
     Index("ix_audit_records_tool", "tool"),
@@ -42,6 +41,8 @@ audit_records = Table(
     Index("ix_audit_records_decision_seq", "decision", "seq"),
     Index("ix_audit_records_outcome_seq", "outcome", "seq"),
     Index("ix_audit_records_kind_seq", "kind", "seq"),
+    Index("ix_audit_records_kind_call", "kind", "call_id", "seq"),
+    # Every look-up by call id, and the checks of an open call, without reading the body.
     Index("ix_audit_records_call_kind", "call_id", "kind", "outcome", "seq"),
 )
 

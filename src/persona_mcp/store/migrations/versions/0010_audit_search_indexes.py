@@ -22,12 +22,18 @@ def upgrade() -> None:
     op.create_index("ix_audit_records_decision_seq", "audit_records", ["decision", "seq"])
     op.create_index("ix_audit_records_outcome_seq", "audit_records", ["outcome", "seq"])
     op.create_index("ix_audit_records_kind_seq", "audit_records", ["kind", "seq"])
-    # Covers the two look-ups made per open intent (is it settled? is it the call's first record?).
+    # Unresolved calls: open intents are found along (kind, call_id, seq) and each is checked through
+    # (call_id, kind, outcome, seq), which also serves every look-up by call id (it replaces the call id
+    # index), without reading a record's body.
+    op.create_index("ix_audit_records_kind_call", "audit_records", ["kind", "call_id", "seq"])
     op.create_index("ix_audit_records_call_kind", "audit_records", ["call_id", "kind", "outcome", "seq"])
+    op.drop_index("ix_audit_records_call_id", table_name="audit_records")
 
 
 def downgrade() -> None:
+    op.create_index("ix_audit_records_call_id", "audit_records", ["call_id"])
     op.drop_index("ix_audit_records_call_kind", table_name="audit_records")
+    op.drop_index("ix_audit_records_kind_call", table_name="audit_records")
     op.drop_index("ix_audit_records_kind_seq", table_name="audit_records")
     op.drop_index("ix_audit_records_outcome_seq", table_name="audit_records")
     op.drop_index("ix_audit_records_decision_seq", table_name="audit_records")
