@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, union_all
+from sqlalchemy import Select, func, literal_column, or_, select, union_all
 
 from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
@@ -55,13 +55,16 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
         t.grant_id: flt.grant_id,
         t.tool: flt.tool,
         t.kind: flt.kind,
-        t.decision: flt.decision,
-        t.outcome: flt.outcome,
         t.call_id: flt.call_id,
     }
     for column, value in equal.items():
         if value is not None:
             query = query.where(column == value)
+    # Denials and failures have partial indexes (by principal and by tool); the value is written into
+    # the SQL so that the planner can see that they apply.
+    for column, value in ((t.decision, flt.decision), (t.outcome, flt.outcome)):
+        if value is not None:
+            query = query.where(column == _literal(value))
     if flt.call_id_prefix:
         # A range the call id index can serve (LIKE cannot use it on SQLite), then the exact test.
         prefix = flt.call_id_prefix
@@ -108,7 +111,7 @@ def _unresolved(query: Select[Any]) -> Select[Any]:
     )
     earlier = audit_records.alias("earlier")
     others = select(open_others.c.seq).where(
-        open_others.c.outcome == "unknown",
+        open_others.c.outcome == _literal("unknown"),
         open_others.c.kind.in_(("call.outcome", "call.outcome_unknown")),
         ~_settled(open_others.c.call_id),
         ~select(earlier.c.seq)
@@ -120,6 +123,12 @@ def _unresolved(query: Select[Any]) -> Select[Any]:
         .exists(),
     )
     return query.where(audit_records.c.seq.in_(union_all(intents, others)))
+
+
+def _literal(value: str) -> Any:
+    """A decision or outcome value as an SQL literal (validated upstream against a short vocabulary;
+    quotes doubled regardless)."""
+    return literal_column("'" + value.replace("'", "''") + "'")
 
 
 def _settled(call_id: Any) -> Any:
