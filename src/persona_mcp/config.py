@@ -263,6 +263,11 @@ class HttpSettings(BaseSettings):
         description="Time a client has to send a request's complete headers.",
     )
 
+    console: bool = Field(
+        default=True,
+        description="Serve the web console at /console (sign-in with a person's grant token).",
+    )
+
     @field_validator("allowed_hosts", "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:

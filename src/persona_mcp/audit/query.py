@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, func, literal_column, or_, select, union_all
 
+from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
 from persona_mcp.store import Store
-from persona_mcp.store.schema.audit import audit_record_objects, audit_records
+from persona_mcp.store.schema.audit import audit_checkpoints, audit_record_objects, audit_records
 from persona_mcp.store.schema.grants import grants
 
 #: The records one tool call leaves (a denial is a call too, but one that never reached Persona).
@@ -35,6 +36,8 @@ class AuditFilter:
     decision: str | None = None
     outcome: str | None = None
     call_id: str | None = None
+    #: Any unique start of a call id (a reviewer pastes what a narrow terminal showed).
+    call_id_prefix: str | None = None
     object_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -53,14 +56,25 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
         t.grant_id: flt.grant_id,
         t.tool: flt.tool,
         t.kind: flt.kind,
-        t.decision: flt.decision,
-        t.outcome: flt.outcome,
         t.call_id: flt.call_id,
         t.seq: flt.seq,
     }
     for column, value in equal.items():
         if value is not None:
             query = query.where(column == value)
+    # Denials and failures have partial indexes (by principal and by tool); the value is written into
+    # the SQL so that the planner can see that they apply.
+    for column, value in ((t.decision, flt.decision), (t.outcome, flt.outcome)):
+        if value is not None:
+            query = query.where(column == _literal(value))
+    if flt.call_id_prefix:
+        # A range the call id index can serve (LIKE cannot use it on SQLite), then the exact test.
+        prefix = flt.call_id_prefix
+        query = query.where(
+            t.call_id >= prefix,
+            t.call_id < prefix + "\U0010ffff",
+            t.call_id.startswith(prefix, autoescape=True),
+        )
     if flt.object_id is not None:
         # The object index (primary key object_id, seq), not a LIKE scan of every record's id list.
         named = select(audit_record_objects.c.seq).where(audit_record_objects.c.object_id == flt.object_id)
@@ -88,18 +102,50 @@ def _unresolved(query: Select[Any]) -> Select[Any]:
     intent, which carries the Idempotency-Key and the arguments to check by; `--call` shows the rest. A
     call with no intent (none is written for reads) is listed by its outcome.
     """
-    t = audit_records.c
-    definite = audit_records.alias("definite")
+    open_intents = audit_records.alias("open_intent")
+    open_others = audit_records.alias("open_other")
+    # Two index ranges, never a scan of the settled majority: intents by (kind, call_id, seq), unknown
+    # outcomes by (outcome, seq); each candidate is then checked through the covering call index. An
+    # intent is always its call's first record (written before anything else of the call); an unknown
+    # outcome is listed only when no earlier record of its call is (a read's lost answer).
+    intents = select(open_intents.c.seq).where(
+        open_intents.c.kind == "call.intent", ~_settled(open_intents.c.call_id)
+    )
     earlier = audit_records.alias("earlier")
-    settled = exists().where(
-        definite.c.call_id == t.call_id,
-        definite.c.kind == "call.outcome",
-        definite.c.outcome.in_(_DEFINITE),
+    others = select(open_others.c.seq).where(
+        open_others.c.outcome == _literal("unknown"),
+        open_others.c.kind.in_(("call.outcome", "call.outcome_unknown")),
+        ~_settled(open_others.c.call_id),
+        ~select(earlier.c.seq)
+        .where(
+            earlier.c.call_id == open_others.c.call_id,
+            earlier.c.kind.in_(_CALL_KINDS),
+            earlier.c.seq < open_others.c.seq,
+        )
+        .exists(),
     )
-    not_first = exists().where(
-        earlier.c.call_id == t.call_id, earlier.c.kind.in_(_CALL_KINDS), earlier.c.seq < t.seq
+    return query.where(audit_records.c.seq.in_(union_all(intents, others)))
+
+
+def _literal(value: str) -> Any:
+    """A decision or outcome value as an SQL literal (validated upstream against a short vocabulary;
+    quotes doubled regardless)."""
+    return literal_column("'" + value.replace("'", "''") + "'")
+
+
+def _settled(call_id: Any) -> Any:
+    """Whether a `call.outcome` says `ok` or `error` for this call."""
+    definite = audit_records.alias("definite")
+    # `SELECT seq`, not `SELECT *`: the covering index answers without reading the record.
+    return (
+        select(definite.c.seq)
+        .where(
+            definite.c.call_id == call_id,
+            definite.c.kind == "call.outcome",
+            definite.c.outcome.in_(_DEFINITE),
+        )
+        .exists()
     )
-    return query.where(t.kind.in_(_CALL_KINDS), t.call_id.is_not(None), ~settled, ~not_first)
 
 
 def _records(rows: Sequence[Any]) -> list[AuditRecord]:
@@ -120,10 +166,63 @@ async def query_records(
 
 
 async def count_records(store: Store, flt: AuditFilter) -> int:
-    """How many records match (for "showing N of M")."""
-    query = select(func.count()).select_from(_apply(select(audit_records.c.seq), flt).subquery())
+    """How many records match: pages say "N of M", never a silently cut list."""
+    query = _apply(select(func.count()).select_from(audit_records), flt)
     async with store.engine.connect() as conn:
-        return int(await conn.scalar(query) or 0)
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def page_records(
+    store: Store, flt: AuditFilter, *, limit: int, before_seq: int | None = None, oldest_first: bool = False
+) -> list[AuditRecord]:
+    """One keyset page: newest first below `before_seq` (or oldest first above it, for timelines).
+
+    Keyset rather than OFFSET, so the thousandth page of a million records costs what the first does.
+    """
+    t = audit_records.c
+    query = _apply(select(t.body, t.hash), flt)
+    if before_seq is not None:
+        query = query.where(t.seq > before_seq) if oldest_first else query.where(t.seq < before_seq)
+    query = query.order_by(t.seq if oldest_first else t.seq.desc()).limit(limit)
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return _records(rows)
+
+
+async def count_before(store: Store, flt: AuditFilter, seq: int) -> int:
+    """How many matching records come before position `seq`: where a page starts in "N of M"."""
+    query = _apply(select(func.count()).select_from(audit_records), flt).where(audit_records.c.seq < seq)
+    async with store.engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def last_recorded_at(store: Store, grant_id: str) -> str | None:
+    """When a grant was last used (its newest record), as recorded; None if never."""
+    t = audit_records.c
+    query = select(t.recorded_at).where(t.grant_id == grant_id).order_by(t.seq.desc()).limit(1)
+    async with store.engine.connect() as conn:
+        value = (await conn.execute(query)).scalar_one_or_none()
+    return str(value) if value is not None else None
+
+
+async def covering_checkpoint(store: Store, seq: int) -> Checkpoint | None:
+    """The first signed checkpoint at or after `seq`: the signature that vouches for that record."""
+    c = audit_checkpoints.c
+    query = select(audit_checkpoints).where(c.seq >= seq).order_by(c.seq).limit(1)
+    async with store.engine.connect() as conn:
+        row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return Checkpoint.from_row(row)
+
+
+async def record_at(store: Store, seq: int) -> AuditRecord | None:
+    """The record at one position of the chain, if there is one."""
+    query = select(audit_records.c.body, audit_records.c.hash).where(audit_records.c.seq == seq)
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    records = _records(rows)
+    return records[0] if records else None
 
 
 async def call_ids_starting_with(store: Store, prefix: str, *, limit: int) -> list[str]:
@@ -174,4 +273,16 @@ async def tail(store: Store, count: int, *, after_seq: int = 0) -> list[AuditRec
     return list(reversed(_records(rows)))
 
 
-__all__ = ["AuditFilter", "call_ids_starting_with", "count_records", "iter_records", "query_records", "tail"]
+__all__ = [
+    "AuditFilter",
+    "call_ids_starting_with",
+    "count_before",
+    "count_records",
+    "covering_checkpoint",
+    "iter_records",
+    "last_recorded_at",
+    "page_records",
+    "query_records",
+    "record_at",
+    "tail",
+]

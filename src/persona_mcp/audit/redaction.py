@@ -72,6 +72,11 @@ class PiiDigester:
         """The digester keyed by `PERSONA_MCP_AUDIT_PII_KEY` or `<data_dir>/audit-pii.key`."""
         return cls(load_pii_key(data_dir))
 
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for another purpose (the console's session cookies), derived from this one so that every
+        replica sharing the PII key shares it too, and separated by `purpose` so neither reveals the other."""
+        return hmac.new(self._key, b"persona-mcp derived key\0" + purpose.encode(), hashlib.sha256).digest()
+
     def _mac(self, text: str) -> str:
         return DIGEST_PREFIX + hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
 

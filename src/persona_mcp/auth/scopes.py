@@ -109,6 +109,9 @@ class Scope(StrEnum):
     AUDIT_ALL_ENVIRONMENTS = own(
         "audit:all_environments", "With audit:read, see every record: other environments', admin records."
     )
+    ADMIN = own(
+        "admin", "Use the console's admin pages: create, revoke and rotate grants; see credentials' status."
+    )
 
     @property
     def family(self) -> str:

@@ -35,13 +35,14 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from persona_mcp.audit import AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import HttpSettings, MetricsSettings
 from persona_mcp.server.app import PersonaMcp
+from persona_mcp.server.console import console_for
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
 from persona_mcp.server.metrics_http import metrics_endpoint
 from persona_mcp.server.observe import gauge
@@ -207,6 +208,8 @@ def build_http_app(
         Route("/healthz", endpoint=healthz, methods=["GET"]),
         Route("/readyz", endpoint=readyz, methods=["GET"]),
     ]
+    if limits.console:
+        routes.append(Mount("/console", app=console_for(app)))
     if (
         metrics is not None
         and metrics.token is not None

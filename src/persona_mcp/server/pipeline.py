@@ -27,7 +27,7 @@ from pydantic_core import to_json
 
 from persona_mcp.audit import AuditEvent, AuditLog, AuditStalledError, AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
-from persona_mcp.auth.credentials import CredentialResolver, CredentialUnavailableError
+from persona_mcp.auth.credentials import CredentialResolver, CredentialStore, CredentialUnavailableError
 from persona_mcp.auth.policy import Decision, decide, visible
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.auth.scopes import Scope
@@ -109,6 +109,11 @@ class CallPipeline:
         """Around each tools/call: while other calls run, audit appends share the writer thread's group
         commits instead of committing on the event loop (see `AuditLog.call_in_flight`)."""
         return self._audit.call_in_flight()
+
+    @property
+    def credential_store(self) -> CredentialStore:
+        """The stored upstream credentials (the console shows their status, never a secret)."""
+        return self._credentials.credentials
 
     @property
     def exposed(self) -> list[AnySpec]:

@@ -7,7 +7,7 @@ only to index searches; `audit verify` checks that they still agree with the bod
 in the record's own transaction, so `audit query --object` is an index look-up, not a scan of every row.
 """
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, String, Table, Text, UniqueConstraint, text
 
 from persona_mcp.store.metadata import metadata
 
@@ -33,11 +33,28 @@ audit_records = Table(
     UniqueConstraint("prev_hash"),
     UniqueConstraint("hash"),
     Index("ix_audit_records_recorded_at", "recorded_at"),
-    Index("ix_audit_records_call_id", "call_id"),
-    Index("ix_audit_records_principal", "principal"),
-    Index("ix_audit_records_grant_id", "grant_id"),
-    Index("ix_audit_records_tool", "tool"),
+    Index("ix_audit_records_principal_seq", "principal", "seq"),
+    Index("ix_audit_records_grant_id_seq", "grant_id", "seq"),
+    Index("ix_audit_records_tool_seq", "tool", "seq"),
     Index("ix_audit_records_kind_instance", "kind", "instance_id"),
+    # The console's searches (0010): denied calls, outcomes and kinds, newest first, with their totals.
+    Index("ix_audit_records_decision_seq", "decision", "seq"),
+    Index("ix_audit_records_outcome_seq", "outcome", "seq"),
+    *(
+        Index(
+            f"ix_audit_records_{label}_{column}",
+            column,
+            "seq",
+            sqlite_where=text(where),
+            postgresql_where=text(where),
+        )
+        for label, where in (("denied", "decision = 'denied'"), ("failed", "outcome = 'error'"))
+        for column in ("principal", "tool")
+    ),
+    Index("ix_audit_records_kind_seq", "kind", "seq"),
+    Index("ix_audit_records_kind_call", "kind", "call_id", "seq"),
+    # Every look-up by call id, and the checks of an open call, without reading the body.
+    Index("ix_audit_records_call_kind", "call_id", "kind", "outcome", "seq"),
 )
 
 audit_record_objects = Table(

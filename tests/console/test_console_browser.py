@@ -1,0 +1,216 @@
+"""The console in a real browser: headless Chromium from Debian's packages, driven by Selenium, against the
+real server on a loopback socket. Each page is saved as a screenshot under `test-artifacts/console/`
+(gitignored) so a reviewer can look at what the tests saw.
+
+Without Chromium and its driver the tests skip with the reason, except under `CI=true`, where `.ci/run`
+installs them (`apt-get install chromium chromium-driver`) and a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from persona_mcp.audit import AuditEvent
+
+from ._support import Running, agent_history, console_server_thread, person_grant
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+
+
+def _missing() -> str | None:
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not os.path.exists(path):
+            return f"{path} not found: install Debian's {package} (apt-get install chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[test]')"
+    return None
+
+
+@pytest.fixture
+def driver() -> Iterator[object]:
+    reason = _missing()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests must run under CI: {reason}")
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    with console_server_thread(tmp_path) as server:
+        yield server
+
+
+def _shot(browser: object, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))  # type: ignore[attr-defined]
+
+
+def _sign_in(browser: object, running: Running, token: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{running.base}/console/signin")  # type: ignore[attr-defined]
+    _shot(browser, "signin")
+    browser.find_element(By.ID, "token").send_keys(token)  # type: ignore[attr-defined]
+    browser.find_element(By.ID, "signin-submit").click()  # type: ignore[attr-defined]
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # The next page load must not race the sign-in post.
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "signed-in-as"))
+
+
+def _text(browser: object, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(browser.find_element(By.ID, element_id).text)  # type: ignore[attr-defined]
+
+
+def test_a_reviewer_signs_in_and_answers_what_agent_x_did_to_account_y_including_denials(
+    driver: object, running: Running
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    history = running.run(agent_history(running))
+    token = running.run(person_grant(running.app, "rita@example.com", ["audit:read"]))
+    _sign_in(driver, running, token)
+    assert "rita@example.com" in _text(driver, "signed-in-as")
+    form = driver.find_element(By.ID, "search")  # type: ignore[attr-defined]
+    form.find_element(By.NAME, "principal").send_keys(history.agent)
+    form.find_element(By.NAME, "object").send_keys(history.account_id)
+    form.find_element(By.NAME, "since").send_keys("7d")
+    driver.find_element(By.ID, "search-submit").click()  # type: ignore[attr-defined]
+    _shot(driver, "search")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#records tbody tr")  # type: ignore[attr-defined]
+    denied = driver.find_elements(By.CSS_SELECTOR, "#records tbody tr.denied")  # type: ignore[attr-defined]
+    assert int(_text(driver, "total")) == len(rows) and len(denied) == history.denied_calls
+    assert all("update_account" in row.text for row in denied)
+    # From a record to its detail, then to the object's whole timeline.
+    rows[0].find_element(By.CSS_SELECTOR, "td:nth-child(2) a").click()
+    _shot(driver, "record")
+    assert len(_text(driver, "hash")) == 64 and len(_text(driver, "prev-hash")) == 64
+    assert _text(driver, "body").startswith("{")
+    driver.get(f"{running.base}/console/audit/objects/{history.account_id}")  # type: ignore[attr-defined]
+    _shot(driver, "timeline")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#records tbody tr.denied")) == history.denied_calls  # type: ignore[attr-defined]
+
+
+def test_a_verify_run_on_a_tampered_log_shows_where_it_breaks(driver: object, running: Running) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for i in range(30):
+        running.run(
+            running.app.audit.append(AuditEvent(kind="call.outcome", call_id=f"c{i}", tool="t", outcome="ok"))
+        )
+    running.run(running.app.audit.checkpoint())
+    running.run(_tamper(running, seq=12))
+    token = running.run(person_grant(running.app, "rita", ["audit:read", "audit:all_environments"]))
+    _sign_in(driver, running, token)
+    driver.get(f"{running.base}/console/audit/verify")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "verify-run").click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.ID, "verify-verdict"))
+    _shot(driver, "verify")
+    assert _text(driver, "verify-verdict") == "broken"
+    assert "record 12" in _text(driver, "verify-breaks") and "edited" in _text(driver, "verify-breaks")
+
+
+async def _tamper(running: Running, seq: int) -> None:
+    from sqlalchemy import text
+
+    store = running.app.store
+    async with store.engine.begin() as conn:
+        for suffix in ("no_update", "no_delete"):
+            await conn.execute(text(f"DROP TRIGGER IF EXISTS audit_records_{suffix}"))
+        await conn.execute(
+            text("UPDATE audit_records SET body = REPLACE(body, '\"ok\"', '\"error\"') WHERE seq = :seq"),
+            {"seq": seq},
+        )
+
+
+def test_an_admin_creates_a_grant_sees_its_tools_and_revokes_it(driver: object, running: Running) -> None:
+    from selenium.webdriver.common.by import By
+
+    token = running.run(person_grant(running.app, "ada", ["admin"]))
+    _sign_in(driver, running, token)
+    driver.get(f"{running.base}/console/admin/grants")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "new-principal").send_keys("agent-new")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "new-scopes").send_keys("accounts:read inquiries:read")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "create-submit").click()  # type: ignore[attr-defined]
+    _shot(driver, "grants")
+    issued = _text(driver, "issued-token")
+    caller = running.run(running.app.callers.resolve(issued))
+    assert caller is not None
+    row = driver.find_element(By.ID, f"grant-{caller.grant.id}")  # type: ignore[attr-defined]
+    row.find_element(By.TAG_NAME, "summary").click()
+    shown = [li.text for li in row.find_elements(By.CSS_SELECTOR, "td.tools li")]
+    assert shown == [spec.name for spec in running.app.pipeline.visible_to(caller)]
+    row.find_element(By.CSS_SELECTOR, "button.revoke").click()
+    _shot(driver, "grants-revoked")
+    state = driver.find_element(By.CSS_SELECTOR, f"#grant-{caller.grant.id} td.state").text  # type: ignore[attr-defined]
+    assert state == "revoked"
+    driver.get(f"{running.base}/console/admin/credentials")  # type: ignore[attr-defined]
+    _shot(driver, "credentials")
+    driver.get(f"{running.base}/console/admin/plan")  # type: ignore[attr-defined]
+    _shot(driver, "plan")
+
+
+def test_a_person_without_audit_read_is_refused(driver: object, running: Running) -> None:
+    token = running.run(person_grant(running.app, "ann", ["accounts:read"]))
+    _sign_in(driver, running, token)
+    driver.get(f"{running.base}/console/audit")  # type: ignore[attr-defined]
+    _shot(driver, "refused")
+    assert "audit:read" in _text(driver, "refused")
+
+
+def test_script_in_caller_chosen_text_never_runs(driver: object, running: Running) -> None:
+    from persona_mcp.testing import issue_grant
+
+    xss = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
+    running.run(issue_grant(running.app, ["accounts:read"], principal=xss))
+    running.run(
+        running.app.audit.append(AuditEvent(kind="call.denied", principal=xss, tool=xss, decision="denied"))
+    )
+    token = running.run(person_grant(running.app, "ada", ["admin", "audit:read", "audit:all_environments"]))
+    _sign_in(driver, running, token)
+    for path in ("/console/audit", "/console/admin/grants"):
+        driver.get(f"{running.base}{path}")  # type: ignore[attr-defined]
+        assert driver.title != "pwned"  # type: ignore[attr-defined]
+        assert xss in driver.page_source.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')  # type: ignore[attr-defined]
+    _shot(driver, "escaped")
+
+
+def test_a_forged_cross_site_form_post_is_refused(driver: object, running: Running) -> None:
+    """A page elsewhere cannot post into the console: the session cookie is SameSite=Strict and the form
+    lacks the session's CSRF token. Here the browser posts a form without the token from the console's
+    own origin, the strongest position a forger could have; nothing changes."""
+    token = running.run(person_grant(running.app, "ada", ["admin"]))
+    _sign_in(driver, running, token)
+    before = len(running.run(running.app.grants.list_all()))
+    forged = (
+        "data:text/html,<form id=f method=post action='" + running.base + "/console/admin/grants'>"
+        "<input name=principal value=evil><input name=scopes value=admin></form>"
+    )
+    driver.get(forged)  # type: ignore[attr-defined]
+    driver.execute_script("document.getElementById('f').submit()")  # type: ignore[attr-defined]
+    assert len(running.run(running.app.grants.list_all())) == before
