@@ -27,6 +27,17 @@ class Scope(StrEnum):
     WEBHOOKS_WRITE = "webhooks:write"
     WEBHOOKS_DELETE = "webhooks:delete"
     EVENTS_READ = "events:read"
+    REPORTS_READ = "reports:read"
+    REPORTS_WRITE = "reports:write"
+    REPORTS_DELETE = "reports:delete"
+    REPORTS_DECIDE = "reports:decide"
+    CASES_READ = "cases:read"
+    CASES_WRITE = "cases:write"
+    CASES_DELETE = "cases:delete"
+    CASES_DECIDE = "cases:decide"
+    VERIFICATIONS_READ = "verifications:read"
+    VERIFICATIONS_WRITE = "verifications:write"
+    VERIFICATIONS_DELETE = "verifications:delete"
     PII_READ = "pii:read"
     AUDIT_READ = "audit:read"
     AUDIT_ALL_ENVIRONMENTS = "audit:all_environments"
@@ -47,6 +58,17 @@ DESCRIPTIONS: dict[Scope, str] = {
     Scope.WEBHOOKS_WRITE: "Create, update, clone, enable and disable webhooks.",
     Scope.WEBHOOKS_DELETE: "Archive webhooks and rotate their signing secrets.",
     Scope.EVENTS_READ: "List and read events.",
+    Scope.REPORTS_READ: "List and read reports and their history; print report PDFs; wait for a report.",
+    Scope.REPORTS_WRITE: "Create, re-run and tag reports; pause or resume their monitoring.",
+    Scope.REPORTS_DELETE: "Redact reports (irreversible).",
+    Scope.REPORTS_DECIDE: "Dismiss a report's matches (a screening decision).",
+    Scope.CASES_READ: "List, search and read cases.",
+    Scope.CASES_WRITE: "Create, update, assign and tag cases; attach or detach objects.",
+    Scope.CASES_DELETE: "Redact cases (irreversible).",
+    Scope.CASES_DECIDE: "Set a case's status (a review decision).",
+    Scope.VERIFICATIONS_READ: "Read verifications of every type; print verification PDFs.",
+    Scope.VERIFICATIONS_WRITE: "Lock or unlock verifications for investigation; run database-business checks.",
+    Scope.VERIFICATIONS_DELETE: "Redact verifications (irreversible).",
     Scope.PII_READ: "See personal data unmasked in tool results.",
     Scope.AUDIT_READ: "Query this server's audit log (reviewer tools): the calls of the grant's environment.",
     Scope.AUDIT_ALL_ENVIRONMENTS: "With audit:read, see every record: other environments', admin records.",
@@ -58,6 +80,9 @@ IMPLIES: dict[Scope, frozenset[Scope]] = {
     Scope.INQUIRIES_WRITE: frozenset({Scope.INQUIRIES_READ}),
     Scope.LISTS_WRITE: frozenset({Scope.LISTS_READ}),
     Scope.WEBHOOKS_WRITE: frozenset({Scope.WEBHOOKS_READ}),
+    Scope.REPORTS_WRITE: frozenset({Scope.REPORTS_READ}),
+    Scope.CASES_WRITE: frozenset({Scope.CASES_READ}),
+    Scope.VERIFICATIONS_WRITE: frozenset({Scope.VERIFICATIONS_READ}),
 }
 
 #: Persona API-key permissions (PROTOCOL.md section 2) each scope needs upstream.
@@ -76,6 +101,17 @@ PERSONA_PERMISSIONS: dict[Scope, frozenset[str]] = {
     Scope.WEBHOOKS_WRITE: frozenset({"webhook.write"}),
     Scope.WEBHOOKS_DELETE: frozenset({"webhook.write"}),
     Scope.EVENTS_READ: frozenset({"event.read"}),
+    Scope.REPORTS_READ: frozenset({"report.read"}),
+    Scope.REPORTS_WRITE: frozenset({"report.write"}),
+    Scope.REPORTS_DELETE: frozenset({"report.write"}),
+    Scope.REPORTS_DECIDE: frozenset({"report.write"}),
+    Scope.CASES_READ: frozenset({"case.read"}),
+    Scope.CASES_WRITE: frozenset({"case.write"}),
+    Scope.CASES_DELETE: frozenset({"case.write"}),
+    Scope.CASES_DECIDE: frozenset({"case.write"}),
+    Scope.VERIFICATIONS_READ: frozenset({"verification.read"}),
+    Scope.VERIFICATIONS_WRITE: frozenset({"verification.write"}),
+    Scope.VERIFICATIONS_DELETE: frozenset({"verification.write"}),
     Scope.PII_READ: frozenset(),
     Scope.AUDIT_READ: frozenset(),
     Scope.AUDIT_ALL_ENVIRONMENTS: frozenset(),
@@ -89,6 +125,9 @@ DEFAULT_READ_ONLY: frozenset[Scope] = frozenset(
         Scope.LISTS_READ,
         Scope.WEBHOOKS_READ,
         Scope.EVENTS_READ,
+        Scope.REPORTS_READ,
+        Scope.CASES_READ,
+        Scope.VERIFICATIONS_READ,
     }
 )
 
