@@ -40,6 +40,8 @@ class ReportKind:
     ready: dict[str, Any] = field(default_factory=dict)
     screening: bool = False
     match: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    #: Attributes the spec never allows to be null: redaction removes them instead of blanking them.
+    not_null: frozenset[str] = frozenset()
 
 
 def _same(*keys: str) -> dict[str, str]:
@@ -47,7 +49,7 @@ def _same(*keys: str) -> dict[str, str]:
 
 
 def _list_hit(query: dict[str, Any]) -> dict[str, Any]:
-    entity = {"name": _term(query), "matched-fields": ["name"]}
+    entity = {"name": _term(query), "alias-type": "primary_name"}
     listed = {
         "name": "Sandbox consolidated sanctions list",
         "url": "https://example.com/sandbox-sanctions",
@@ -61,11 +63,25 @@ def _list_hit(query: dict[str, Any]) -> dict[str, Any]:
 
 
 def _pep_hit(query: dict[str, Any]) -> dict[str, Any]:
-    return {"result": [{"name": _term(query), "positions": ["Sandbox minister"], "country-code": "US"}]}
+    position = {"name": "Sandbox minister", "start-date": "2020-01-01", "end-date": None}
+    person = {"entity-id": "SANDBOXPEP1", "name": _term(query), "country": "United States"}
+    return {"result": [{**person, "topics": ["PEP"], "positions": [position]}]}
 
 
 def _media_hit(query: dict[str, Any]) -> dict[str, Any]:
-    return {"related-sources": [{"name": _term(query), "url": "https://example.com/news/sandbox"}]}
+    media = {"date": "2024-01-15", "snippet": f"{_term(query)} named in a sandbox sanctions story."}
+    return {"related-sources": [{"akas": [_term(query)], "media": [media]}]}
+
+
+def _crypto_hit(query: dict[str, Any]) -> dict[str, Any]:
+    listed = {
+        "name": "Sandbox crypto sanctions list",
+        "url": "https://example.com/sandbox-crypto-sanctions",
+        "list-type": "sanction",
+        "slug": "sandbox-crypto-sanctions",
+        "flag-code": "US",
+    }
+    return {"result": [listed]}
 
 
 KINDS: dict[str, ReportKind] = {
@@ -89,27 +105,28 @@ KINDS: dict[str, ReportKind] = {
         ready={"related-sources": [], "ignore-list-media": {}, "ignore-list-entity": []},
         screening=True,
         match=_media_hit,
+        not_null=frozenset({"term"}),
     ),
     "report/business-adverse-media": ReportKind(
-        nested=True,
         echo=_same("term"),
         required=(("term",),),
         ready={"related-sources": [], "result": {}},
         screening=True,
         match=_media_hit,
+        not_null=frozenset({"term"}),
     ),
     "report/business-watchlist": ReportKind(
         required=(("term",),),
         ready={"matched-lists": [], "sanction-list": [], "fitness-probity-list": [], "warning-list": []},
         screening=True,
-        match=_list_hit,
+        match=lambda _query: {"matched-lists": ["sandbox-sanctions"]},
     ),
     "report/crypto-address-watchlist": ReportKind(
         nested=True,
         required=(("crypto-address",),),
         ready={"result": []},
         screening=True,
-        match=lambda query: {"result": [{"crypto-address": query.get("crypto-address"), "risk": "high"}]},
+        match=_crypto_hit,
     ),
     "report/address-lookup": ReportKind(
         echo=_same(
@@ -136,11 +153,13 @@ KINDS: dict[str, ReportKind] = {
         echo=_same("email-address"),
         required=(("email-address",),),
         ready={"email-reputation": "high", "email-is-deliverable": True, "email-is-disposable": False},
+        not_null=frozenset({"email-address", "email-domain"}),
     ),
     "report/phone-number": ReportKind(
         echo=_same("phone-number"),
         required=(("phone-number",),),
         ready={"phone-type": "mobile", "phone-risk-level": "low", "phone-risk-score": 12},
+        not_null=frozenset({"phone-number"}),
     ),
     "report/profile": ReportKind(
         echo=_same(
@@ -173,6 +192,7 @@ KINDS: dict[str, ReportKind] = {
             "address-subdivision",
         ),
         required=(("phone-number", "email-address", "name-last"),),
+        not_null=frozenset({"birthdate"}),
     ),
     "report/synthetic": ReportKind(
         required=(("name-first",), ("name-last",), ("birthdate",)),
@@ -256,8 +276,10 @@ def create_report(state: SandboxState, data: dict[str, Any], meta: dict[str, Any
         "is-recurring": False,
         "tags": [],
     }
+    rendered.update(copy.deepcopy(kind.ready))  # empty results until the run completes
     for key, shown in kind.echo.items():
-        rendered[shown] = query.get(key)
+        if query.get(key) is not None:
+            rendered[shown] = query[key]
     if "term" in kind.echo.values() and not rendered.get("term"):
         rendered["term"] = _term(query)
     if kind.nested:
@@ -403,6 +425,8 @@ _KEPT = frozenset(
 def redact(state: SandboxState, report: Record) -> Record:
     """Erase the query and results (personal data), keep the report's bookkeeping; idempotent."""
     if not report.internal.get("redacted"):
+        for key in KINDS[report.type].not_null & report.attributes.keys():
+            del report.attributes[key]
         for key, value in list(report.attributes.items()):
             if key not in _KEPT:
                 report.attributes[key] = (

@@ -80,6 +80,12 @@ def create_sample(state: SandboxState, type_: str, inquiry: Record | None, statu
     stamp = now_iso()
     template_id = "vtmpl_Sandbox" + "".join(p.capitalize() for p in type_.split("/", 1)[1].split("-"))
     verification = state.add("ver", type_, {}, _relationships(type_, names, inquiry, template_id))
+    if "document" in names and verification.relationships is not None:
+        kind = {
+            "verification/document": "generic",
+            "verification/government-id-nfc": "government-id-nfc",
+        }.get(type_, "government-id")
+        verification.relationships["document"] = ref(f"document/{kind}", state.ids.new("doc"))
     rendered = _signed(copy.deepcopy(attributes), verification.id)
     rendered.update({"status": status, "created-at": stamp})
     for key in ("submitted-at", "completed-at"):
@@ -110,10 +116,13 @@ def redact(state: SandboxState, verification: Record) -> Record:
     if verification.internal.get("locked"):
         raise conflict(f"Verification {verification.id} is locked for investigation; unlock it first")
     if not verification.internal.get("redacted"):
+        # Lists are emptied; other personal values go (many are typed non-null, so no null stands in).
         for key, value in list(verification.attributes.items()):
-            if key not in _KEPT:
-                verification.attributes[key] = [] if isinstance(value, list) else None
-        verification.attributes["redacted-at"] = now_iso()
+            if isinstance(value, list):
+                verification.attributes[key] = []
+            elif key not in _KEPT:
+                del verification.attributes[key]
+        verification.attributes.setdefault("tags", [])
         verification.internal["redacted"] = True
         state.emit("verification.redacted", verification)
     return verification

@@ -103,6 +103,7 @@ def _tag_action(action: Any) -> Callable[[Request], Any]:
     async def handler(request: Request) -> Response:
         state, record = state_of(request), _report(request)
         action(state, record, meta_of(await json_body(request)))
+        record.attributes.pop("updated-at", None)  # reports carry no updated-at
         return respond(request, single(record))
 
     return handler
