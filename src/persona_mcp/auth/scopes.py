@@ -67,7 +67,7 @@ DESCRIPTIONS: dict[Scope, str] = {
     Scope.CASES_DELETE: "Redact cases (irreversible).",
     Scope.CASES_DECIDE: "Set a case's status (a review decision).",
     Scope.VERIFICATIONS_READ: "Read verifications of every type; print verification PDFs.",
-    Scope.VERIFICATIONS_WRITE: "Lock or unlock verifications for investigation; run database-business checks.",
+    Scope.VERIFICATIONS_WRITE: "Lock verifications for investigation; run database-business checks.",
     Scope.VERIFICATIONS_DELETE: "Redact verifications (irreversible).",
     Scope.PII_READ: "See personal data unmasked in tool results.",
     Scope.AUDIT_READ: "Query this server's audit log (reviewer tools): the calls of the grant's environment.",

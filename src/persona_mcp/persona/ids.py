@@ -213,7 +213,9 @@ AccountActionId = Annotated[
 TransactionId = Annotated[
     str, Field(pattern=id_pattern(ObjectKind.TRANSACTION)), _validator(ObjectKind.TRANSACTION), OBJECT_ID
 ]
-ReportId = Annotated[str, Field(pattern=id_pattern(ObjectKind.REPORT)), _validator(ObjectKind.REPORT), OBJECT_ID]
+ReportId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.REPORT)), _validator(ObjectKind.REPORT), OBJECT_ID
+]
 ReportTemplateId = Annotated[
     str,
     Field(pattern=id_pattern(ObjectKind.REPORT_TEMPLATE)),

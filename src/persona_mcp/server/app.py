@@ -85,7 +85,14 @@ def build_lowlevel_server(
         session = session_info_from_context(ctx, transport)
         refusal = await callers.refusal(ctx) if caller is None else None
         try:
-            return await pipeline.call(caller, params.name, params.arguments, session, refusal=refusal)
+            return await pipeline.call(
+                caller,
+                params.name,
+                params.arguments,
+                session,
+                refusal=refusal,
+                progress=getattr(ctx, "report_progress", None),
+            )
         except Refusal as refusal:
             raise refusal.to_mcp() from None
 

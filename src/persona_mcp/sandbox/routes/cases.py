@@ -38,7 +38,7 @@ def _related(record: Record, name: str) -> set[str]:
 
 def _references(state: SandboxState, record: Record) -> set[str]:
     accounts = (state.records.get(i) for i in _related(record, "accounts"))
-    return {a.attributes.get("reference-id") for a in accounts if a is not None} - {None}  # type: ignore[misc]
+    return {str(a.attributes["reference-id"]) for a in accounts if a and a.attributes.get("reference-id")}
 
 
 _SEARCH_READERS: dict[str, search.Reader] = {
