@@ -18,18 +18,17 @@ from persona_mcp.persona.ids import (
     CaseTemplateId,
     InquiryId,
     ObjectKind,
-    ReportId,
 )
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
+from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, object_handler
 from persona_mcp.tools.input_rules import AtLeastOne
-from persona_mcp.tools.inputs import CustomFields, Email, PageInput, ReferenceId, ToolInput
+from persona_mcp.tools.inputs import CustomFields, Email, PageInput, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput, search_tool
-from persona_mcp.tools.spec import Activity, Effect, ToolSpec
-from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
+from persona_mcp.tools.tags import TagChange, tag_change_tool
 
 TOOLSET = "cases"
 _IDS = "list_cases."
@@ -47,12 +46,12 @@ class Case(ObjectView):
     assignee_id: Annotated[str | None, PII] = Field(None, description="Assignee e-mail.")
     tags: list[str] = Field(default_factory=list, description="Tag names.")
     created_at: str | None = Field(None, description="ISO 8601.")
-    sla_expires_at: str | None = Field(None, description="ISO 8601.")
 
 
 class CaseResult(Case, Response):
     """One case with what it holds."""
 
+    sla_expires_at: str | None = Field(None, description="ISO 8601.")
     resolution: str | None = Field(None, description="How it was resolved.")
     resolved_at: str | None = Field(None, description="ISO 8601.")
     redacted_at: str | None = Field(None, description="Set once redacted.")
@@ -68,8 +67,16 @@ class CaseResult(Case, Response):
     )
 
 
-class CaseChanged(Case, Response):
-    """The case after the change (get_case shows what it holds)."""
+class CaseChanged(ObjectView, Response):
+    """The case after the change (get_case shows the rest)."""
+
+    status: str | None = Field(None, description="Template-defined status.")
+
+
+class CaseTagged(CaseChanged):
+    """The case's tags after the change."""
+
+    tags: list[str] = Field(default_factory=list, description="Tag names.")
 
 
 class CasePage(Page):
@@ -85,8 +92,6 @@ class ListCases(PageInput):
     case_template_id: CaseTemplateId | None = Field(None, description="Only this template.")
     account_id: AccountId | None = Field(None, description="Only cases holding it.")
     inquiry_id: InquiryId | None = Field(None, description="Only cases holding it.")
-    report_id: ReportId | None = Field(None, description="Only cases holding it.")
-    reference_id: ReferenceId | None = Field(None, description="Only this account reference id.")
 
 
 class SearchCases(SearchInput):
@@ -119,6 +124,7 @@ class CaseObjects(ToolInput):
     object_ids: list[CaseObjectId] = Field(
         min_length=1, max_length=50, description="act_, inq_, rep_, ver_, txn_ ids."
     )
+    detach: bool = Field(False, description="true detaches them instead.")
 
 
 class AssignCase(ToolInput):
@@ -131,16 +137,12 @@ class CaseStatus(ToolInput):
     status: str = Field(min_length=1, max_length=64, description="A status of its template, e.g. Approved.")
 
 
-class CaseTag(OneTag):
-    case_id: CaseId = Field(description="The case.")
-
-
-class CaseTags(TagSet):
+class CaseTagChange(TagChange):
     case_id: CaseId = Field(description="The case.")
 
 
 def _filters(args: ListCases) -> dict[str, str]:
-    names = ("status", "case_template_id", "account_id", "inquiry_id", "report_id", "reference_id")
+    names = ("status", "case_template_id", "account_id", "inquiry_id")
     return {f"filter[{key}]": str(value) for key, value in pick(args, names).items()}
 
 
@@ -273,35 +275,27 @@ redact_case = _tool(
     idempotent=True,
 )
 
-add_case_objects = _tool(
-    "add_case_objects",
-    "Attach objects to a case",
-    "Attach accounts, inquiries, reports, verifications or transactions.",
-    "evidence belongs to the case.",
-    scope=Scope.CASES_WRITE,
-    effect=Effect.WRITE,
-    operation="cases.add_objects",
-    input_model=CaseObjects,
-    result=CaseChanged,
-    method=Method.POST,
-    path=_ONE + "/add-objects",
-    body=_objects_body,
-    idempotent=True,
-)
 
-remove_case_objects = _tool(
-    "remove_case_objects",
-    "Detach objects from a case",
-    "Detach objects from a case (absent ones are ignored).",
-    "an object was attached by mistake.",
+async def _attach(ctx: ToolContext, args: CaseObjects) -> CaseChanged:
+    action = "remove-objects" if args.detach else "add-objects"
+    return await object_handler(Method.POST, f"{_ONE}/{action}", CaseChanged, _objects_body)(ctx, args)
+
+
+attach_case_objects = ToolSpec(
+    name="attach_case_objects",
+    toolset=TOOLSET,
+    title="Attach or detach case objects",
+    description=describe(
+        "Attach accounts, inquiries, reports, verifications or transactions to a case, or detach them.",
+        use_when="evidence belongs to the case (or not).",
+        ids=_IDS,
+    ),
     scope=Scope.CASES_WRITE,
     effect=Effect.WRITE,
-    operation="cases.remove_objects",
     input_model=CaseObjects,
-    result=CaseChanged,
-    method=Method.POST,
-    path=_ONE + "/remove-objects",
-    body=_objects_body,
+    output_model=CaseChanged,
+    operations=("cases.add_objects", "cases.remove_objects"),
+    handler=_attach,
     idempotent=True,
 )
 
@@ -338,52 +332,15 @@ set_case_status = _tool(
     conflict_hint="a redacted case's status cannot change",
 )
 
-add_case_tag = _tool(
-    "add_case_tag",
-    "Add a tag to a case",
-    "Add one tag (by name or id) to a case.",
-    "labelling a case.",
+tag_case = tag_change_tool(
+    family="cases",
+    noun="case",
+    toolset=TOOLSET,
     scope=Scope.CASES_WRITE,
-    effect=Effect.WRITE,
-    operation="cases.add_tag",
-    input_model=CaseTag,
-    result=CaseChanged,
-    method=Method.POST,
-    path=_ONE + "/add-tag",
-    body=one_tag_body,
-    idempotent=True,
-)
-
-remove_case_tag = _tool(
-    "remove_case_tag",
-    "Remove a tag from a case",
-    "Remove one tag (by name or id) from a case.",
-    "a label no longer applies.",
-    scope=Scope.CASES_WRITE,
-    effect=Effect.WRITE,
-    operation="cases.remove_tag",
-    input_model=CaseTag,
-    result=CaseChanged,
-    method=Method.POST,
-    path=_ONE + "/remove-tag",
-    body=one_tag_body,
-    idempotent=True,
-)
-
-set_case_tags = _tool(
-    "set_case_tags",
-    "Replace a case's tags",
-    "Replace all tags of a case with the given set.",
-    "you know the full set of tags.",
-    scope=Scope.CASES_WRITE,
-    effect=Effect.WRITE,
-    operation="cases.set_tags",
-    input_model=CaseTags,
-    result=CaseChanged,
-    method=Method.POST,
-    path=_ONE + "/set-tags",
-    body=tag_set_body,
-    idempotent=True,
+    ids=_IDS,
+    template=_ONE,
+    input_model=CaseTagChange,
+    result=CaseTagged,
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (
@@ -394,10 +351,7 @@ TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     update_case,
     assign_case,
     set_case_status,
-    add_case_objects,
-    remove_case_objects,
+    attach_case_objects,
     redact_case,
-    add_case_tag,
-    remove_case_tag,
-    set_case_tags,
+    tag_case,
 )

@@ -16,7 +16,7 @@ from pydantic import Field
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.envelope import Document, Resource
 from persona_mcp.persona.ids import AccountId, ObjectKind, ReportId, ReportTemplateId
-from persona_mcp.pii import PII
+from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import pick
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, object_handler, path_for
@@ -25,7 +25,7 @@ from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import CountryCode, Email, PageInput, Phone, ReferenceId, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, Rel, Response, from_upstream
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
+from persona_mcp.tools.tags import TagChange, tag_change_tool
 
 TOOLSET = "reports"
 _IDS = "list_reports."
@@ -66,21 +66,34 @@ _SHARED = frozenset(
 )
 
 
+class ReportChanged(ObjectView, Response):
+    """The report after the change (get_report shows the rest)."""
+
+    status: str | None = Field(None, description="pending, ready or errored.")
+    has_match: bool | None = Field(None, description="Whether it matched.")
+
+
 class Report(ObjectView):
     """A report as listed."""
 
     status: str | None = Field(None, description="pending, ready or errored.")
     has_match: bool | None = Field(None, description="Whether it matched.")
-    is_recurring: bool | None = Field(None, description="Monitoring on.")
-    tags: list[str] = Field(default_factory=list, description="Tag names.")
     account_id: Annotated[str | None, Rel("account")] = Field(None, description="act_...")
     created_at: str | None = Field(None, description="ISO 8601.")
-    completed_at: str | None = Field(None, description="ISO 8601.")
+
+
+class ReportTagged(ReportChanged):
+    """The report's tags after the change."""
+
+    tags: list[str] = Field(default_factory=list, description="Tag names.")
 
 
 class ReportResult(Report, Response):
     """One report with its query and findings."""
 
+    tags: list[str] = Field(default_factory=list, description="Tag names.")
+    is_recurring: bool | None = Field(None, description="Monitoring on.")
+    completed_at: str | None = Field(None, description="ISO 8601.")
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="inq_...")
     redacted_at: str | None = Field(None, description="Set once redacted.")
     findings: Annotated[dict[str, Any] | None, PII] = Field(
@@ -92,10 +105,6 @@ class ReportResult(Report, Response):
         values = super().source_values(resource, document)
         values["findings"] = {k: v for k, v in resource.attributes.items() if k not in _SHARED}
         return values
-
-
-class ReportChanged(Report, Response):
-    """The report after the change (get_report shows the findings)."""
 
 
 class ReportPage(Page):
@@ -112,7 +121,7 @@ class HistoryEntry(ObjectView):
     creator_name: Annotated[str | None, PII] = Field(None, description="Actions: who.")
 
 
-class HistoryPage(Page):
+class HistoryPage(Response):
     items: list[HistoryEntry] = Field(description="Runs and actions, newest first.")
 
 
@@ -137,7 +146,7 @@ class CreateReport(ToolInput):
     """The report type and its query; which fields a type needs is Persona's rule (its errors name them)."""
 
     report_type: ReportType = Field(description="Which report.")
-    term: _Text = Field(None, max_length=255, description="Name or business to screen.")
+    term: _Text = Field(None, max_length=255, description="Name or business to screen or look up.")
     name_first: _Text = Field(None, max_length=255, description="First name.")
     name_middle: _Text = Field(None, max_length=255, description="Middle name.")
     name_last: _Text = Field(None, max_length=255, description="Last name.")
@@ -149,15 +158,11 @@ class CreateReport(ToolInput):
     address_postal_code: _Text = Field(None, max_length=32, description="Postal code.")
     email_address: Annotated[Email | None, PII] = Field(None, description="E-mail address.")
     phone_number: Annotated[Phone | None, PII] = Field(None, description="Phone number.")
-    business_name: _Text = Field(None, max_length=255, description="business-lookup only.")
     crypto_address: _Text = Field(None, max_length=128, description="crypto-address-watchlist only.")
     account_id: AccountId | None = Field(None, description="Account it belongs to.")
     report_template_id: ReportTemplateId | None = Field(None, description="Template (else the default).")
 
-    rules = (
-        OnlyFor("business_name", "report_type", ("business-lookup",), required=True),
-        OnlyFor("crypto_address", "report_type", ("crypto-address-watchlist",), required=True),
-    )
+    rules = (OnlyFor("crypto_address", "report_type", ("crypto-address-watchlist",), required=True),)
 
 
 _QUERY_FIELDS = (
@@ -172,7 +177,6 @@ _QUERY_FIELDS = (
     "address_postal_code",
     "email_address",
     "phone_number",
-    "business_name",
     "crypto_address",
 )
 #: Types whose query names the country `address-country-code` (the others say `country-code`).
@@ -181,6 +185,8 @@ _ADDRESS_COUNTRY = {"watchlist", "business-watchlist", "address-lookup", "busine
 
 def _create_body(args: CreateReport) -> dict[str, Any]:
     query = pick(args, _QUERY_FIELDS)
+    if args.report_type is ReportType.BUSINESS_LOOKUP and "term" in query:
+        query["business-name"] = query.pop("term")  # a business look-up searches a business name
     if args.country_code is not None:
         key = "address-country-code" if args.report_type.value in _ADDRESS_COUNTRY else "country-code"
         query[key] = args.country_code
@@ -196,7 +202,9 @@ class DismissMatches(ToolInput):
     dismiss_type: str | None = Field(
         None, pattern="^(entity|media)$", description="Adverse media: entity or media."
     )
-    entity_id: Annotated[str | None, PII] = Field(None, max_length=255, description="Adverse media: its id.")
+    entity_id: Annotated[str | None, FIXED_PATTERN] = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Adverse media: entity or media id."
+    )
 
 
 def _dismiss_body(args: DismissMatches) -> dict[str, Any]:
@@ -214,11 +222,7 @@ async def _set_monitoring(ctx: ToolContext, args: ReportMonitoring) -> ReportCha
     return await handler(ctx, args)
 
 
-class ReportTag(OneTag):
-    report_id: ReportId = Field(description="The report.")
-
-
-class ReportTags(TagSet):
+class ReportTagChange(TagChange):
     report_id: ReportId = Field(description="The report.")
 
 
@@ -393,52 +397,15 @@ print_report_pdf = ToolSpec(
     unmaskable=True,
 )
 
-add_report_tag = _tool(
-    "add_report_tag",
-    "Add a tag to a report",
-    "Add one tag (by name or id) to a report.",
-    "labelling a report.",
+tag_report = tag_change_tool(
+    family="reports",
+    noun="report",
+    toolset=TOOLSET,
     scope=Scope.REPORTS_WRITE,
-    effect=Effect.WRITE,
-    operation="reports.add_tag",
-    input_model=ReportTag,
-    result=ReportChanged,
-    method=Method.POST,
-    path=_ONE + "/add-tag",
-    body=one_tag_body,
-    idempotent=True,
-)
-
-remove_report_tag = _tool(
-    "remove_report_tag",
-    "Remove a tag from a report",
-    "Remove one tag (by name or id) from a report.",
-    "a label no longer applies.",
-    scope=Scope.REPORTS_WRITE,
-    effect=Effect.WRITE,
-    operation="reports.remove_tag",
-    input_model=ReportTag,
-    result=ReportChanged,
-    method=Method.POST,
-    path=_ONE + "/remove-tag",
-    body=one_tag_body,
-    idempotent=True,
-)
-
-set_report_tags = _tool(
-    "set_report_tags",
-    "Replace a report's tags",
-    "Replace all tags of a report with the given set.",
-    "you know the full set of tags.",
-    scope=Scope.REPORTS_WRITE,
-    effect=Effect.WRITE,
-    operation="reports.set_tags",
-    input_model=ReportTags,
-    result=ReportChanged,
-    method=Method.POST,
-    path=_ONE + "/set-tags",
-    body=tag_set_body,
-    idempotent=True,
+    ids=_IDS,
+    template=_ONE,
+    input_model=ReportTagChange,
+    result=ReportTagged,
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (
@@ -451,7 +418,5 @@ TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     dismiss_report_matches,
     set_report_monitoring,
     redact_report,
-    add_report_tag,
-    remove_report_tag,
-    set_report_tags,
+    tag_report,
 )

@@ -26,6 +26,8 @@ from persona_mcp.tools.results import ObjectView, Rel, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 TOOLSET = "verifications"
+#: The hidden database-business endpoints (unconfirmed, rarely a reviewer's task): an opt-in toolset.
+BUSINESS_TOOLSET = "business_verifications"
 _IDS = "get_inquiry's verification_ids."
 _ONE = "/verifications/{verification_id}"
 _BUSINESS = "/verification/database-businesses"
@@ -223,7 +225,7 @@ redact_verification = action_tool(
 
 create_business_verification = action_tool(
     name="create_business_verification",
-    toolset=TOOLSET,
+    toolset=BUSINESS_TOOLSET,
     title="Create a database-business verification",
     description=describe(
         "Start a database-business check of a company (initiated until submitted).",
@@ -243,7 +245,7 @@ create_business_verification = action_tool(
 
 update_business_verification = action_tool(
     name="update_business_verification",
-    toolset=TOOLSET,
+    toolset=BUSINESS_TOOLSET,
     title="Update a database-business verification",
     description=describe(
         "Correct a database-business verification's inputs before submitting.",
@@ -264,7 +266,7 @@ update_business_verification = action_tool(
 
 submit_business_verification = action_tool(
     name="submit_business_verification",
-    toolset=TOOLSET,
+    toolset=BUSINESS_TOOLSET,
     title="Submit a database-business verification",
     description=describe(
         "Run a database-business verification's check.",
