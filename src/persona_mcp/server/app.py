@@ -91,7 +91,8 @@ def build_lowlevel_server(
                 params.arguments,
                 session,
                 refusal=refusal,
-                progress=getattr(ctx, "report_progress", None),
+                # The request-scoped session sends notifications/progress when the client gave a token.
+                progress=getattr(getattr(ctx, "session", None), "report_progress", None),
             )
         except Refusal as refusal:
             raise refusal.to_mcp() from None

@@ -237,8 +237,7 @@ async def _history(ctx: ToolContext, args: ReportHistory) -> HistoryPage:
         extra = {k.replace("-", "_"): v for k, v in (entry.model_extra or {}).items()}
         known = {k: v for k, v in extra.items() if k in HistoryEntry.model_fields}
         items.append({"id": entry.id, "type": entry.type, **known})
-    links = response.document.links
-    values = {"items": items, "next_cursor": links.next_cursor(), "request_id": response.request_id}
+    values = {"items": items, "request_id": response.request_id}
     return from_upstream(HistoryPage, values, status=response.status, request_id=response.request_id)
 
 
