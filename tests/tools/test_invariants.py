@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from persona_mcp import tools
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import PREFIXES
 from persona_mcp.tools import CATALOGUE, catalogue
 from persona_mcp.tools.contract import operation

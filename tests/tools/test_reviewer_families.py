@@ -182,7 +182,7 @@ async def test_an_event_source_can_wake_the_wait_instead_of_the_timer(reviewer: 
     assert waited.structured_content["reached"] is True and source.waited_on[:1] == [inquiry]
 
 
-class _completing_after_first_wait:  # noqa: N801 - used as a context manager
+class _completing_after_first_wait:
     """Completes the inquiry (as Persona would, in the background) when the wait first asks for a change."""
 
     def __init__(self, h: Harness, inquiry: str, source: _EventSource) -> None:
