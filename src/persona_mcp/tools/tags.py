@@ -7,14 +7,14 @@ agent can read) with an `ExactlyOne` rule, which the schema states as `oneOf` an
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, ResultT, one_result, path_for, send
-from persona_mcp.tools.input_rules import ExactlyOne
+from persona_mcp.tools.input_rules import ExactlyOne, OneItemFor
 from persona_mcp.tools.inputs import TagId, TagName, ToolInput
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
@@ -61,11 +61,7 @@ class TagChange(ToolInput):
         max_length=100, description="add/remove: one name; set: all ([] clears)."
     )
 
-    @model_validator(mode="after")
-    def _one_for_add_or_remove(self) -> Self:
-        if self.mode != "set" and len(self.tag_names) != 1:
-            raise ValueError(f"tag_names takes exactly one name to {self.mode}")
-        return self
+    rules = (OneItemFor("tag_names", "mode", ("add", "remove")),)
 
     def request(self) -> tuple[str, dict[str, Any]]:
         """The action path segment and its body."""
