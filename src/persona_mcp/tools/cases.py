@@ -22,7 +22,14 @@ from persona_mcp.persona.ids import (
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, object_handler
+from persona_mcp.tools.factories import (
+    Method,
+    action_tool,
+    family_actions,
+    get_tool,
+    list_tool,
+    object_handler,
+)
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CustomFields, Email, PageInput, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
@@ -163,15 +170,7 @@ def _objects_body(args: CaseObjects) -> dict[str, Any]:
     return {"meta": {"object-ids": list(args.object_ids)}}
 
 
-def _tool(name: str, title: str, summary: str, use_when: str, **kwargs: Any) -> ToolSpec[Any, Any]:
-    avoid = kwargs.pop("avoid", None)
-    return action_tool(
-        name=name,
-        toolset=TOOLSET,
-        title=title,
-        description=describe(summary, use_when=use_when, ids=_IDS, avoid=avoid),
-        **kwargs,
-    )
+_tool = family_actions(TOOLSET, _IDS)
 
 
 list_cases = list_tool(

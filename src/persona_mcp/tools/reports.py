@@ -1,7 +1,8 @@
 """Reports: watchlist, PEP, adverse-media and the other screenings and look-ups Persona runs on a query.
 
 Covers the 13 `reports.*` operations. A report runs in the background: `create_report` and
-`rerun_report` return it `pending`; `wait_for` (or `get_report`) sees it `ready`. Dismissing matches is a
+`rerun_report` return it `pending`; `wait_for_report` (or `get_report`) sees it `ready`. Dismissing
+matches is a
 screening decision (`reports:decide`); redaction is irreversible (`reports:delete`).
 """
 
@@ -19,7 +20,14 @@ from persona_mcp.persona.ids import AccountId, ObjectKind, ReportId, ReportTempl
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import pick
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, object_handler, path_for
+from persona_mcp.tools.factories import (
+    Method,
+    family_actions,
+    get_tool,
+    list_tool,
+    object_handler,
+    path_for,
+)
 from persona_mcp.tools.files import PdfResult, pdf_handler
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import CountryCode, Email, PageInput, Phone, ReferenceId, ToolInput
@@ -241,15 +249,7 @@ async def _history(ctx: ToolContext, args: ReportHistory) -> HistoryPage:
     return from_upstream(HistoryPage, values, status=response.status, request_id=response.request_id)
 
 
-def _tool(name: str, title: str, summary: str, use_when: str, **kwargs: Any) -> ToolSpec[Any, Any]:
-    avoid = kwargs.pop("avoid", None)
-    return action_tool(
-        name=name,
-        toolset=TOOLSET,
-        title=title,
-        description=describe(summary, use_when=use_when, ids=_IDS, avoid=avoid),
-        **kwargs,
-    )
+_tool = family_actions(TOOLSET, _IDS)
 
 
 list_reports = list_tool(
