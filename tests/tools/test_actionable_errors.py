@@ -149,10 +149,8 @@ async def test_every_id_argument_of_every_tool_explains_an_id_of_another_kind_in
     needed = KIND_OF_PREFIX.get(prefixes[0])
     several = len({KIND_OF_PREFIX.get(prefix) for prefix in prefixes}) > 1  # case objects: act_, inq_, ...
     label = needed.value.replace("-", " ") if needed is not None else prefixes[0]
-    assert (
-        f"{PREFIXES[given_kind][0]}_... is {'an' if given_kind.value[0] in 'aeiou' else 'a'} {given_kind.value} id"
-        in text
-    ), text
+    article = "an" if given_kind.value[0] in "aeiou" else "a"
+    assert f"{PREFIXES[given_kind][0]}_... is {article} {given_kind.value} id" in text, text
     assert (f"{label}, " if several else f"{label} id") in text and f"{prefixes[0]}_..." in text, text
     returners = catalogue.returners_for(needed) if needed is not None else []
     if field == "after":

@@ -2,8 +2,7 @@
 
 Covers the 13 `reports.*` operations. A report runs in the background: `create_report` and
 `rerun_report` return it `pending`; `wait_for_report` (or `get_report`) sees it `ready`. Dismissing
-matches is a
-screening decision (`reports:decide`); redaction is irreversible (`reports:delete`).
+matches is a screening decision (`reports:decide`); redaction is irreversible (`reports:delete`).
 """
 
 from __future__ import annotations
