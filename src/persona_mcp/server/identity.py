@@ -10,6 +10,8 @@ NAME = "persona-mcp"
 TITLE = "Persona MCP"
 INSTRUCTIONS = (
     "Tools for one Persona organization (identity verification). You see only the tools your grant "
-    "allows. IDs have fixed prefixes (act_, inq_, iqse_, lst_, wbh_, evt_); list or search tools give "
-    "them. Every call is audited; personal data is masked unless your grant carries pii:read."
+    "allows. IDs have fixed prefixes (act_, inq_, iqse_, lst_, wbh_, evt_, rep_, case_, ver_); list or "
+    "search tools give them (verification ids: get_inquiry, get_case). Reports finish in the "
+    "background: wait_for_report. Every call is audited; personal data is masked unless your grant "
+    "carries pii:read."
 )
