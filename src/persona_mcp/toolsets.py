@@ -87,6 +87,13 @@ TOOLSETS: tuple[Toolset, ...] = (
         default=True,
     ),
     Toolset(
+        "business_verifications",
+        "Business verifications",
+        "Opt-in (hidden endpoints the public spec does not confirm): run database-business checks.",
+        "verifications",
+        default=False,
+    ),
+    Toolset(
         "lists",
         "Lists",
         "Opt-in (organisation set-up, not daily review): allow and block lists, create and archive.",

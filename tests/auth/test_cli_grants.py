@@ -75,9 +75,12 @@ def test_create_without_scopes_gets_every_read_scope_and_constraints_are_kept() 
     grant = created["grant"]
     assert grant["scopes"] == [
         "accounts:read",
+        "cases:read",
         "events:read",
         "inquiries:read",
         "lists:read",
+        "reports:read",
+        "verifications:read",
         "webhooks:read",
     ]
     assert grant["allow_tools"] == ["get_account", "list_accounts"] and grant["deny_tools"] == [

@@ -44,6 +44,9 @@ class World:
     email_item: str
     webhook: str
     event: str
+    report: str  # the seed's ready watchlist report (it has a match)
+    case: str
+    verifications: dict[str, str]  # verification type (without `verification/`) -> id
 
 
 def _world(h: Harness) -> World:
@@ -70,6 +73,11 @@ def world_of(sandbox: SandboxState) -> World:
         email_item=first("list-item/email-address", value="fraud@example.com"),
         webhook=first("webhook"),
         event=sandbox.events[0].id,
+        report=first("report/watchlist"),
+        case=first("case"),
+        verifications={
+            r.type.removeprefix("verification/"): r.id for r in records if r.type.startswith("verification/")
+        },
     )
 
 
@@ -94,6 +102,15 @@ NO_ACCOUNT, NO_INQUIRY = _missing(ObjectKind.ACCOUNT), _missing(ObjectKind.INQUI
 NO_SESSION, NO_LIST = _missing(ObjectKind.INQUIRY_SESSION), _missing(ObjectKind.LIST)
 NO_WEBHOOK, NO_EVENT = _missing(ObjectKind.WEBHOOK), _missing(ObjectKind.EVENT)
 NO_EMAIL_ITEM = "liea_Missing0000000000000000"
+NO_REPORT, NO_CASE = _missing(ObjectKind.REPORT), _missing(ObjectKind.CASE)
+NO_VERIFICATION = _missing(ObjectKind.VERIFICATION)
+#: Stands for the id of the object the PREPARE call made (replaced before the call).
+PREPARED = "ver_Prepared"
+BUSINESS = {
+    "business_name": "Acme Corporation",
+    "address_country_code": "US",
+    "verification_template_id": "vtmpl_SandboxDatabaseBusiness",
+}
 
 
 @dataclass(frozen=True)
@@ -192,6 +209,36 @@ SUCCESS: dict[str, Args] = {
     "clone_webhook": lambda w: {"webhook_id": w.webhook},
     "list_events": lambda w: {"page_size": 2},
     "get_event": lambda w: {"event_id": w.event},
+    "wait_for_inquiry": lambda w: {"inquiry_id": w.inquiry["approved"], "statuses": ["approved"]},
+    "list_reports": lambda w: {"account_id": w.account},
+    "get_report": lambda w: {"report_id": w.report},
+    "create_report": lambda w: {"report_type": "adverse-media", "term": "Jane Doe", "account_id": w.account},
+    "rerun_report": lambda w: {"report_id": w.report},
+    "list_report_history": lambda w: {"report_id": w.report},
+    "print_report_pdf": lambda w: {"report_id": w.report},
+    "dismiss_report_matches": lambda w: {"report_id": w.report, "reason": "Different person"},
+    "set_report_monitoring": lambda w: {"report_id": w.report, "paused": True},
+    "redact_report": lambda w: {"report_id": w.report},
+    "tag_report": lambda w: {"report_id": w.report, "mode": "add", "tag_names": ["screened"]},
+    "wait_for_report": lambda w: {"report_id": w.report},
+    "list_cases": lambda w: {"status": "open"},
+    "search_cases": lambda w: {"conditions": [{"attribute": "status", "value": "open"}]},
+    "get_case": lambda w: {"case_id": w.case},
+    "create_case": lambda w: {"case_template_id": "ctmpl_Review1", "object_ids": [w.inquiry["declined"]]},
+    "update_case": lambda w: {"case_id": w.case, "fields": {"priority": "high"}},
+    "assign_case": lambda w: {"case_id": w.case, "user_email_address": "reviewer@example.com"},
+    "set_case_status": lambda w: {"case_id": w.case, "status": "Approved"},
+    "attach_case_objects": lambda w: {"case_id": w.case, "object_ids": [w.verifications["selfie"]]},
+    "redact_case": lambda w: {"case_id": w.case},
+    "tag_case": lambda w: {"case_id": w.case, "mode": "set", "tag_names": ["kyc"]},
+    "get_verification": lambda w: {"verification_id": w.verifications["government-id"]},
+    "print_verification_pdf": lambda w: {"verification_id": w.verifications["selfie"]},
+    "set_verification_lock": lambda w: {"verification_id": w.verifications["database"], "locked": True},
+    "redact_verification": lambda w: {"verification_id": w.verifications["document"]},
+    "create_business_verification": lambda w: dict(BUSINESS),
+    # Needs a database-business verification: see PREPARE (its id is the only one of its type).
+    "update_business_verification": lambda w: {"verification_id": PREPARED, "registration_number": "C1"},
+    "submit_business_verification": lambda w: {"verification_id": PREPARED},
     "query_audit_log": lambda w: {"tool": "get_account", "limit": 5},
     "verify_audit_log": lambda w: {},
 }
@@ -199,6 +246,8 @@ SUCCESS: dict[str, Args] = {
 #: tool -> a call made first, so that the success case has something to act on.
 PREPARE: dict[str, tuple[str, Args]] = {
     "remove_account_relation": ("add_account_relation", SUCCESS["add_account_relation"]),
+    "update_business_verification": ("create_business_verification", SUCCESS["create_business_verification"]),
+    "submit_business_verification": ("create_business_verification", SUCCESS["create_business_verification"]),
 }
 
 FAILURE: dict[str, Failure] = {
@@ -290,12 +339,56 @@ FAILURE: dict[str, Failure] = {
     "clone_webhook": NotFound(lambda w: {"webhook_id": NO_WEBHOOK}, NO_WEBHOOK),
     "list_events": Invalid(lambda w: {"page_size": 1000}, "page_size"),
     "get_event": NotFound(lambda w: {"event_id": NO_EVENT}, NO_EVENT),
+    "wait_for_inquiry": Invalid(
+        lambda w: {"inquiry_id": w.inquiry["pending"], "statuses": ["done"], "timeout_seconds": 61},
+        "timeout_seconds",
+    ),
+    "list_reports": Invalid(lambda w: {"account_id": w.inquiry["pending"]}, "account_id"),
+    "get_report": NotFound(lambda w: {"report_id": NO_REPORT}, NO_REPORT),
+    "create_report": Invalid(lambda w: {"report_type": "crypto-address-watchlist"}, "crypto_address"),
+    "rerun_report": NotFound(lambda w: {"report_id": NO_REPORT}, NO_REPORT),
+    "list_report_history": NotFound(lambda w: {"report_id": NO_REPORT}, NO_REPORT),
+    "print_report_pdf": NotFound(lambda w: {"report_id": NO_REPORT}, NO_REPORT),
+    "dismiss_report_matches": Invalid(lambda w: {"report_id": w.report, "reason": ""}, "reason"),
+    "set_report_monitoring": NotFound(lambda w: {"report_id": NO_REPORT, "paused": False}, NO_REPORT),
+    "redact_report": NotFound(lambda w: {"report_id": NO_REPORT}, NO_REPORT),
+    "tag_report": Invalid(lambda w: {"report_id": w.report, "mode": "remove", "tag_names": []}, "tag_names"),
+    "wait_for_report": NotFound(lambda w: {"report_id": NO_REPORT}, NO_REPORT),
+    "list_cases": Invalid(lambda w: {"case_template_id": "tmpl-1"}, "case_template_id"),
+    "search_cases": Invalid(lambda w: {"conditions": []}, "conditions"),
+    "get_case": NotFound(lambda w: {"case_id": NO_CASE}, NO_CASE),
+    "create_case": Invalid(
+        lambda w: {"case_template_id": "ctmpl_R1", "object_ids": ["lst_X1"]}, "object_ids"
+    ),
+    "update_case": Invalid(lambda w: {"case_id": w.case}, "case_queue_id"),
+    "assign_case": Invalid(
+        lambda w: {"case_id": w.case, "user_email_address": "nobody"}, "user_email_address"
+    ),
+    "set_case_status": NotFound(lambda w: {"case_id": NO_CASE, "status": "Approved"}, NO_CASE),
+    "attach_case_objects": NotFound(lambda w: {"case_id": NO_CASE, "object_ids": [w.account]}, NO_CASE),
+    "redact_case": NotFound(lambda w: {"case_id": NO_CASE}, NO_CASE),
+    "tag_case": NotFound(lambda w: {"case_id": NO_CASE, "mode": "add", "tag_names": ["x"]}, NO_CASE),
+    "get_verification": NotFound(lambda w: {"verification_id": NO_VERIFICATION}, NO_VERIFICATION),
+    "print_verification_pdf": NotFound(lambda w: {"verification_id": NO_VERIFICATION}, NO_VERIFICATION),
+    "set_verification_lock": NotFound(
+        lambda w: {"verification_id": NO_VERIFICATION, "locked": True}, NO_VERIFICATION
+    ),
+    "redact_verification": NotFound(lambda w: {"verification_id": NO_VERIFICATION}, NO_VERIFICATION),
+    "create_business_verification": Invalid(
+        lambda w: {**BUSINESS, "address_country_code": "USA"}, "address_country_code"
+    ),
+    "update_business_verification": NotFound(
+        lambda w: {"verification_id": NO_VERIFICATION, "business_name": "B"}, NO_VERIFICATION
+    ),
+    "submit_business_verification": NotFound(lambda w: {"verification_id": NO_VERIFICATION}, NO_VERIFICATION),
     "query_audit_log": Invalid(lambda w: {"limit": 0}, "limit"),
     "verify_audit_log": Invalid(lambda w: {"deep": True}, "deep"),
 }
 
 TOOLS = [spec.name for spec in CATALOGUE]
-_FINDER = re.compile(r"\b(?:list|search)_[a-z_]+|\bget_list\b")
+#: Tools that give ids: list/search tools, and for kinds without them (verifications) the tools whose
+#: results name such ids (get_inquiry's verification_ids, get_case's verification_ids).
+_FINDER = re.compile(r"\b(?:list|search)_[a-z_]+|\bget_(?:list|inquiry|case)\b")
 
 
 @pytest.fixture(scope="module")
@@ -349,11 +442,14 @@ async def test_the_grant_with_every_scope_lists_every_tool(
 async def test_each_tool_succeeds_through_the_client_with_content_matching_its_output_schema(
     tool: str, harness: Harness, world: World, declared_output_schemas: dict[str, dict[str, Any] | None]
 ) -> None:
+    arguments = SUCCESS[tool](world)
     if tool in PREPARE:
         first, args = PREPARE[tool]
         prepared = await harness.client.call_tool(first, args(world))
         assert not prepared.is_error, _text(prepared)
-    result = await harness.client.call_tool(tool, SUCCESS[tool](world))
+        made = (prepared.structured_content or {}).get("id")
+        arguments = {key: made if value == PREPARED else value for key, value in arguments.items()}
+    result = await harness.client.call_tool(tool, arguments)
     assert not result.is_error, _text(result)
     assert isinstance(result.structured_content, dict)
     declared = declared_output_schemas[tool]

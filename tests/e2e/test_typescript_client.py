@@ -39,7 +39,17 @@ from persona_mcp.tools import catalogue
 from persona_mcp.tools.recovery import validation_message
 
 from ._cli import PERSONA_MCP, background, server_env, wait_until_answering
-from .test_every_tool import FAILURE, PREPARE, SUCCESS, TOOLS, Invalid, NotFound, World, world_of
+from .test_every_tool import (
+    FAILURE,
+    PREPARE,
+    PREPARED,
+    SUCCESS,
+    TOOLS,
+    Invalid,
+    NotFound,
+    World,
+    world_of,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -51,7 +61,8 @@ NODE_MAJOR = 20
 #: Unknown tools are refused as JSON-RPC "invalid params" (errors.unknown_tool).
 INVALID_PARAMS = -32602
 #: Tools whose result links a file the client must be able to read back with resources/read.
-READS = {"print_inquiry_pdf": {"mime_type": "application/pdf", "starts_with": "%PDF"}}
+_PDF = {"mime_type": "application/pdf", "starts_with": "%PDF"}
+READS = {"print_inquiry_pdf": _PDF, "print_report_pdf": _PDF, "print_verification_pdf": _PDF}
 
 
 def _pinned_sdk_version() -> str:
@@ -134,6 +145,8 @@ def _tool_calls(world: World) -> list[dict[str, Any]]:
                 "tool": tool,
                 "arguments": SUCCESS[tool](world),
                 "prepare": [{"tool": name, "arguments": args(world)} for name, args in prepare],
+                # An argument equal to this stands for the id of the object the prepare step made.
+                "prepared_id_placeholder": PREPARED,
                 "expect": "success",
                 **({"reads": READS[tool]} if tool in READS else {}),
             }

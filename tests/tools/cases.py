@@ -18,6 +18,9 @@ MISSING = {
     "webhook": "wbh_Missing000000000000000000",
     "event": "evt_Missing000000000000000000",
     "name_item": "lin_Missing000000000000000000",
+    "report": "rep_Missing000000000000000000",
+    "case": "case_Missing00000000000000000",
+    "verification": "ver_Missing000000000000000000",
 }
 TEMPLATE = "itmpl_SandboxDemoTemplate0000"
 
@@ -38,6 +41,10 @@ class World:
     name_item: str
     webhook: str
     event: str
+    report: str = ""  # the seed's watchlist report (ready, with a match)
+    case: str = ""
+    verifications: dict[str, str] = field(default_factory=dict)  # type (no `verification/`) -> id
+    business_verification: str = ""  # an initiated database-business verification made for the tests
 
 
 Args = Callable[[World], dict[str, Any]]
@@ -253,6 +260,125 @@ SUCCESSES: tuple[Case, ...] = (
     Case("get_event", lambda w: {"event_id": w.event}, lambda r, w: r.name is not None),
 )
 
+BUSINESS = {
+    "business_name": "Acme Corporation",
+    "address_country_code": "US",
+    "verification_template_id": "vtmpl_SandboxDatabaseBusiness",
+}
+
+SUCCESSES += (
+    Case(
+        "list_reports", lambda w: {"account_id": w.account}, lambda r, w: w.report in [i.id for i in r.items]
+    ),
+    Case(
+        "get_report",
+        lambda w: {"report_id": w.report},
+        lambda r, w: r.has_match and bool(r.findings["matched-lists"]),
+    ),
+    Case(
+        "create_report",
+        lambda w: {
+            "report_type": "watchlist",
+            "name_first": "Jane",
+            "country_code": "us",
+            "account_id": w.account,
+        },
+        _has(status="pending", type="report/watchlist"),
+    ),
+    Case("rerun_report", lambda w: {"report_id": w.report}, _has(status="pending")),
+    Case(
+        "list_report_history",
+        lambda w: {"report_id": w.report},
+        lambda r, w: [i.type for i in r.items] == ["run"] and r.items[0].run_type == "manual",
+    ),
+    Case(
+        "print_report_pdf", lambda w: {"report_id": w.report}, lambda r, w: r.mime_type == "application/pdf"
+    ),
+    Case(
+        "dismiss_report_matches",
+        lambda w: {"report_id": w.report, "reason": "Different birthdate"},
+        _has(has_match=False),
+    ),
+    Case(
+        "set_report_monitoring",
+        lambda w: {"report_id": w.report, "paused": True},
+        _has(type="report/watchlist"),
+    ),
+    Case("redact_report", lambda w: {"report_id": w.report}, _has(type="report/watchlist")),
+    Case(
+        "tag_report",
+        lambda w: {"report_id": w.report, "mode": "add", "tag_names": ["screened"]},
+        _has(tags=["screened"]),
+    ),
+    Case(
+        "list_cases",
+        lambda w: {"inquiry_id": w.inquiry["needs_review"]},
+        lambda r, w: [i.id for i in r.items] == [w.case],
+    ),
+    Case(
+        "search_cases",
+        lambda w: {"conditions": [{"attribute": "status", "value": "open"}]},
+        lambda r, w: w.case in [i.id for i in r.items],
+    ),
+    Case(
+        "get_case",
+        lambda w: {"case_id": w.case},
+        lambda r, w: r.report_ids == [w.report] and r.account_ids == [w.account],
+    ),
+    Case(
+        "create_case",
+        lambda w: {
+            "case_template_id": "ctmpl_Review1",
+            "object_ids": [w.inquiry["declined"]],
+            "fields": {"note": "x"},
+        },
+        _has(status="open", type="case"),
+    ),
+    Case("update_case", lambda w: {"case_id": w.case, "sla_expires_in_seconds": 7200}, _has(type="case")),
+    Case(
+        "assign_case", lambda w: {"case_id": w.case, "user_email_address": "r@example.com"}, _has(type="case")
+    ),
+    Case("set_case_status", lambda w: {"case_id": w.case, "status": "Declined"}, _has(status="Declined")),
+    Case(
+        "attach_case_objects",
+        lambda w: {"case_id": w.case, "object_ids": [w.verifications["selfie"]]},
+        _has(type="case"),
+    ),
+    Case("redact_case", lambda w: {"case_id": w.case}, _has(type="case")),
+    Case("tag_case", lambda w: {"case_id": w.case, "mode": "set", "tag_names": ["kyc"]}, _has(tags=["kyc"])),
+    Case(
+        "get_verification",
+        lambda w: {"verification_id": w.verifications["aamva"], "verification_type": "aamva"},
+        lambda r, w: r.type == "verification/aamva" and r.status == "passed" and bool(r.details),
+    ),
+    Case(
+        "print_verification_pdf",
+        lambda w: {"verification_id": w.verifications["selfie"]},
+        lambda r, w: r.mime_type == "application/pdf",
+    ),
+    Case(
+        "set_verification_lock",
+        lambda w: {"verification_id": w.verifications["database"], "locked": True},
+        _has(status="passed"),
+    ),
+    Case(
+        "redact_verification",
+        lambda w: {"verification_id": w.verifications["document"]},
+        _has(status="passed"),
+    ),
+    Case("create_business_verification", lambda w: dict(BUSINESS), _has(status="initiated")),
+    Case(
+        "update_business_verification",
+        lambda w: {"verification_id": w.business_verification, "registration_number": "C1"},
+        _has(status="initiated"),
+    ),
+    Case(
+        "submit_business_verification",
+        lambda w: {"verification_id": w.business_verification},
+        _has(status="passed"),
+    ),
+)
+
 FAILURES: tuple[Failure, ...] = (
     Failure("list_accounts", lambda w: {}, "upstream_unavailable", fault=503, retry_safe=True),
     Failure(
@@ -380,4 +506,59 @@ FAILURES: tuple[Failure, ...] = (
     Failure("clone_webhook", lambda w: {"webhook_id": MISSING["webhook"]}, "not_found"),
     Failure("list_events", lambda w: {}, "upstream_unavailable", fault=503, retry_safe=True),
     Failure("get_event", lambda w: {"event_id": MISSING["event"]}, "not_found"),
+    Failure("list_reports", lambda w: {}, "rate_limited", fault=429, retry_safe=True),
+    Failure("get_report", lambda w: {"report_id": MISSING["report"]}, "not_found"),
+    Failure(
+        "create_report", lambda w: {"report_type": "watchlist", "term": "J"}, "outcome_unknown", fault=502
+    ),
+    Failure("rerun_report", lambda w: {"report_id": MISSING["report"]}, "not_found"),
+    Failure("list_report_history", lambda w: {"report_id": MISSING["report"]}, "not_found"),
+    Failure("print_report_pdf", lambda w: {"report_id": MISSING["report"]}, "not_found"),
+    Failure("dismiss_report_matches", lambda w: {"report_id": MISSING["report"], "reason": "r"}, "not_found"),
+    Failure("set_report_monitoring", lambda w: {"report_id": MISSING["report"], "paused": True}, "not_found"),
+    Failure("redact_report", lambda w: {"report_id": MISSING["report"]}, "not_found"),
+    Failure(
+        "tag_report", lambda w: {"report_id": MISSING["report"], "mode": "set", "tag_names": []}, "not_found"
+    ),
+    Failure("list_cases", lambda w: {}, "upstream_unavailable", fault=503, retry_safe=True),
+    Failure(
+        "search_cases",
+        lambda w: {"conditions": [{"attribute": "status", "value": "open"}]},
+        "rate_limited",
+        fault=429,
+        retry_safe=True,
+    ),
+    Failure("get_case", lambda w: {"case_id": MISSING["case"]}, "not_found"),
+    Failure("create_case", lambda w: {"case_template_id": "ctmpl_R1"}, "outcome_unknown", fault=500),
+    Failure("update_case", lambda w: {"case_id": MISSING["case"], "sla_expires_in_seconds": 60}, "not_found"),
+    Failure(
+        "assign_case",
+        lambda w: {"case_id": MISSING["case"], "user_email_address": "r@example.com"},
+        "not_found",
+    ),
+    Failure("set_case_status", lambda w: {"case_id": MISSING["case"], "status": "Approved"}, "not_found"),
+    Failure(
+        "attach_case_objects", lambda w: {"case_id": MISSING["case"], "object_ids": [w.account]}, "not_found"
+    ),
+    Failure("redact_case", lambda w: {"case_id": MISSING["case"]}, "not_found"),
+    Failure(
+        "tag_case", lambda w: {"case_id": MISSING["case"], "mode": "add", "tag_names": ["x"]}, "not_found"
+    ),
+    Failure("get_verification", lambda w: {"verification_id": MISSING["verification"]}, "not_found"),
+    Failure("print_verification_pdf", lambda w: {"verification_id": MISSING["verification"]}, "not_found"),
+    Failure(
+        "set_verification_lock",
+        lambda w: {"verification_id": MISSING["verification"], "locked": False},
+        "not_found",
+    ),
+    Failure("redact_verification", lambda w: {"verification_id": MISSING["verification"]}, "not_found"),
+    Failure("create_business_verification", lambda w: dict(BUSINESS), "outcome_unknown", fault=502),
+    Failure(
+        "update_business_verification",
+        lambda w: {"verification_id": MISSING["verification"], "business_name": "B"},
+        "not_found",
+    ),
+    Failure(
+        "submit_business_verification", lambda w: {"verification_id": MISSING["verification"]}, "not_found"
+    ),
 )

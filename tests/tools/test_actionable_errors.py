@@ -138,14 +138,20 @@ def test_the_sweep_covers_every_kind_of_id_argument() -> None:
 async def test_every_id_argument_of_every_tool_explains_an_id_of_another_kind_in_words(
     everything: Harness, tool: str, field: str, prefixes: tuple[str, ...], is_list: bool
 ) -> None:
-    given_kind = ObjectKind.INQUIRY if "act" in prefixes else ObjectKind.ACCOUNT
+    given_kind = next(
+        kind
+        for kind in (ObjectKind.INQUIRY, ObjectKind.ACCOUNT, ObjectKind.LIST)
+        if PREFIXES[kind][0] not in prefixes
+    )
     wrong = f"{PREFIXES[given_kind][0]}_Wrong0001"
     text = await _error(everything, tool, {field: [wrong] if is_list else wrong})
 
     needed = KIND_OF_PREFIX.get(prefixes[0])
+    several = len({KIND_OF_PREFIX.get(prefix) for prefix in prefixes}) > 1  # case objects: act_, inq_, ...
     label = needed.value.replace("-", " ") if needed is not None else prefixes[0]
-    assert f"{PREFIXES[given_kind][0]}_... is an {given_kind.value} id" in text, text
-    assert f"{label} id" in text and f"{prefixes[0]}_..." in text, text
+    article = "an" if given_kind.value[0] in "aeiou" else "a"
+    assert f"{PREFIXES[given_kind][0]}_... is {article} {given_kind.value} id" in text, text
+    assert (f"{label}, " if several else f"{label} id") in text and f"{prefixes[0]}_..." in text, text
     returners = catalogue.returners_for(needed) if needed is not None else []
     if field == "after":
         assert f"next_cursor of a previous {tool} page" in text, text

@@ -8,7 +8,7 @@ from persona_mcp.persona.errors import PersonaError
 from persona_mcp.tools import catalogue
 from persona_mcp.tools.recovery import explain
 
-from .cases import FAILURES, MISSING, SUCCESSES, Case, Failure, World
+from .cases import BUSINESS, FAILURES, MISSING, SUCCESSES, Case, Failure, World
 from .conftest import Upstream
 
 pytestmark = pytest.mark.anyio
@@ -31,6 +31,14 @@ async def _world(u: Upstream) -> World:
     )
     webhooks = await u.call("list_webhooks")
     events = await u.call("list_events", page_size=1)
+    reports = await u.call("list_reports", page_size=100)
+    cases = await u.call("list_cases")
+    approved = await u.call("get_inquiry", inquiry_id=by_status["approved"])
+    verifications = {}
+    for verification_id in approved.verification_ids:
+        read = await u.call("get_verification", verification_id=verification_id)
+        verifications[read.type.removeprefix("verification/")] = read.id
+    business = await u.call("create_business_verification", **BUSINESS)
     return World(
         account=account,
         other_account=other,
@@ -41,6 +49,10 @@ async def _world(u: Upstream) -> World:
         name_item=item.id,
         webhook=webhooks.items[0].id,
         event=events.items[0].id,
+        report=next(item.id for item in reports.items if item.type == "report/watchlist"),
+        case=cases.items[0].id,
+        verifications=verifications,
+        business_verification=business.id,
     )
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from persona_mcp import tools
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import PREFIXES
 from persona_mcp.tools import CATALOGUE, catalogue
 from persona_mcp.tools.contract import operation
@@ -33,6 +32,9 @@ FAMILY_SCOPE = {
     "list-items": "lists",
     "webhooks": "webhooks",
     "events": "events",
+    "reports": "reports",
+    "cases": "cases",
+    "verifications": "verifications",
 }
 SUFFIX = {Effect.READ: "read", Effect.WRITE: "write", Effect.DESTRUCTIVE: "delete"}
 
@@ -60,7 +62,8 @@ def test_annotations_follow_the_effect(spec: AnySpec) -> None:
     hints = spec.annotations
     assert hints.read_only == (spec.effect is Effect.READ)
     assert hints.destructive == (spec.effect is Effect.DESTRUCTIVE)
-    assert hints.open_world == bool(spec.operations), "open world exactly when the tool reaches Persona"
+    reaches = bool(spec.operations or spec.polls)
+    assert hints.open_world == reaches, "open world exactly when the tool reaches Persona"
     if spec.effect is Effect.READ:
         assert hints.idempotent
 
@@ -74,7 +77,7 @@ def test_effect_matches_the_catalogue_and_the_scope(spec: AnySpec) -> None:
     assert len(families) == 1
     family = families.pop()
     if any(entry.get("decision_action") for entry in entries):
-        assert spec.scope is Scope.INQUIRIES_DECIDE
+        assert spec.scope.value == f"{family}:decide"  # decisions never ride on write
     else:
         assert spec.scope.value == f"{family}:{SUFFIX[spec.effect]}"
 

@@ -150,6 +150,8 @@ async def test_write_tool_sends_a_body_the_openapi_schema_accepts(
     assert len(transport.sent) == 1, "one tool call, one upstream request"
     sent = transport.sent[0]
     path, method = _operation_for(case.tool, sent)
+    if path not in openapi["paths"] and sent.body is None:
+        return  # a hidden action without a body (submit a database-business verification)
     if path not in openapi["paths"]:
         # Hidden endpoint (set-simulate-stubs): check against the fields the catalogue documents instead.
         documented = {f["name"] for f in operation_entry(case.tool, sent)["request_body"]["fields"]}

@@ -208,18 +208,26 @@ async function main() {
         await sandbox("faults", "PUT", c.faults);
       }
       let prepared = true;
+      let madeId;
       for (const step of c.prepare ?? []) {
         const outcome = await call(client, c.id, step.tool, step.arguments);
         counts.prepared += 1;
         if (outcome.thrown || outcome.result.isError) {
           fail(c.id, `preparing with ${step.tool} failed: ${outcome.thrown?.message ?? textOf(outcome.result)}`);
           prepared = false;
+        } else {
+          madeId = outcome.result.structuredContent?.id ?? madeId;
         }
       }
       if (!prepared) {
         continue;
       }
-      const outcome = await call(client, c.id, c.tool, c.arguments);
+      // An argument equal to the placeholder stands for the id of the object the prepare step made.
+      const args = Object.fromEntries(
+        Object.entries(c.arguments ?? {}).map(([key, value]) =>
+          [key, madeId !== undefined && value === c.prepared_id_placeholder ? madeId : value]),
+      );
+      const outcome = await call(client, c.id, c.tool, args);
       if (c.expect === "success") {
         checkSuccess(c, outcome, validators);
         if (!outcome.thrown) {

@@ -101,6 +101,39 @@ class Scope(StrEnum):
         "webhooks:delete", "Archive webhooks and rotate their signing secrets.", "webhook.write"
     )
     EVENTS_READ = read("events:read", "List and read events.", "event.read", default=True)
+    REPORTS_READ = read(
+        "reports:read",
+        "List and read reports and their history; print report PDFs; wait for a report.",
+        "report.read",
+        default=True,
+    )
+    REPORTS_WRITE = write(
+        "reports:write", "Create, re-run and tag reports; pause or resume their monitoring.", "report.write"
+    )
+    REPORTS_DELETE = own("reports:delete", "Redact reports (irreversible).", "report.write")
+    REPORTS_DECIDE = own(
+        "reports:decide", "Dismiss a report's matches (a screening decision).", "report.write"
+    )
+    CASES_READ = read("cases:read", "List, search and read cases.", "case.read", default=True)
+    CASES_WRITE = write(
+        "cases:write", "Create, update, assign and tag cases; attach or detach objects.", "case.write"
+    )
+    CASES_DELETE = own("cases:delete", "Redact cases (irreversible).", "case.write")
+    CASES_DECIDE = own("cases:decide", "Set a case's status (a review decision).", "case.write")
+    VERIFICATIONS_READ = read(
+        "verifications:read",
+        "Read verifications of every type; print verification PDFs.",
+        "verification.read",
+        default=True,
+    )
+    VERIFICATIONS_WRITE = write(
+        "verifications:write",
+        "Lock verifications for investigation; run database-business checks.",
+        "verification.write",
+    )
+    VERIFICATIONS_DELETE = own(
+        "verifications:delete", "Redact verifications (irreversible).", "verification.write"
+    )
     PII_READ = own("pii:read", "See personal data unmasked in tool results.")
     AUDIT_READ = own(
         "audit:read",

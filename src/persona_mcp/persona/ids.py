@@ -33,6 +33,11 @@ class ObjectKind(StrEnum):
     VERIFICATION = "verification"
     TRANSACTION = "transaction"
     ACCOUNT_ACTION = "account-action"
+    REPORT = "report"
+    REPORT_TEMPLATE = "report-template"
+    CASE = "case"
+    CASE_TEMPLATE = "case-template"
+    CASE_QUEUE = "case-queue"
 
 
 #: Accepted prefixes per kind. List items carry one prefix per item type (as in Persona's own examples).
@@ -63,6 +68,11 @@ PREFIXES: dict[ObjectKind, tuple[str, ...]] = {
     ObjectKind.VERIFICATION: ("ver",),
     ObjectKind.TRANSACTION: ("txn",),
     ObjectKind.ACCOUNT_ACTION: ("accac",),  # as Persona's OpenAPI document pins them
+    ObjectKind.REPORT: ("rep",),
+    ObjectKind.REPORT_TEMPLATE: ("rptp",),
+    ObjectKind.CASE: ("case",),
+    ObjectKind.CASE_TEMPLATE: ("ctmpl",),
+    ObjectKind.CASE_QUEUE: ("cqueue",),
 }
 
 _TOKEN = r"[A-Za-z0-9]{1,64}"  # MAX_TOKEN_LENGTH below
@@ -209,12 +219,31 @@ AccountActionId = Annotated[
 TransactionId = Annotated[
     str, Field(pattern=id_pattern(ObjectKind.TRANSACTION)), _validator(ObjectKind.TRANSACTION), OBJECT_ID
 ]
+ReportId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.REPORT)), _validator(ObjectKind.REPORT), OBJECT_ID
+]
+ReportTemplateId = Annotated[
+    str,
+    Field(pattern=id_pattern(ObjectKind.REPORT_TEMPLATE)),
+    _validator(ObjectKind.REPORT_TEMPLATE),
+    OBJECT_ID,
+]
+CaseId = Annotated[str, Field(pattern=id_pattern(ObjectKind.CASE)), _validator(ObjectKind.CASE), OBJECT_ID]
+CaseTemplateId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.CASE_TEMPLATE)), _validator(ObjectKind.CASE_TEMPLATE), OBJECT_ID
+]
+CaseQueueId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.CASE_QUEUE)), _validator(ObjectKind.CASE_QUEUE), OBJECT_ID
+]
 
 __all__ = [
     "PREFIXES",
     "AccountActionId",
     "AccountId",
     "AccountTypeId",
+    "CaseId",
+    "CaseQueueId",
+    "CaseTemplateId",
     "EventId",
     "InquiryId",
     "InquirySessionId",
@@ -223,6 +252,8 @@ __all__ = [
     "ListId",
     "ListItemId",
     "ObjectKind",
+    "ReportId",
+    "ReportTemplateId",
     "TransactionId",
     "VerificationId",
     "WebhookId",

@@ -14,11 +14,14 @@ from persona_mcp.sandbox.errors import ApiError
 from persona_mcp.sandbox.pipeline import API_PREFIX, SandboxPipeline
 from persona_mcp.sandbox.routes import (
     accounts,
+    cases,
     events,
     inquiries,
     inquiry_sessions,
     list_items,
     lists,
+    reports,
+    verifications,
     webhooks,
 )
 from persona_mcp.sandbox.seed import seeder_for
@@ -32,6 +35,9 @@ _FAMILIES = (
     list_items.ROUTES,
     webhooks.ROUTES,
     events.ROUTES,
+    reports.ROUTES,
+    cases.ROUTES,
+    verifications.ROUTES,
 )
 
 
@@ -52,7 +58,9 @@ async def _api_error(_request: Request, exc: Exception) -> Response:
 def create_app(config: SandboxConfig | None = None) -> Starlette:
     """Build a sandbox; its state is `app.state.sandbox` (a `SandboxState`)."""
     config = config or SandboxConfig()
-    state = SandboxState(config.faults, config.rng_seed, seeder_for(config.seed))
+    state = SandboxState(
+        config.faults, config.rng_seed, seeder_for(config.seed), report_ticks=config.report_ticks
+    )
     routes = api_routes()
     open_routes: list[BaseRoute] = config.token_issuer.routes() if config.token_issuer else []
     pipeline = Middleware(

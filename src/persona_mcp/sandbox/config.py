@@ -27,3 +27,5 @@ class SandboxConfig:
     rng_seed: int = 0
     environment_id: str = "env_SandboxEnvironment00000"
     organization_id: str = "org_SandboxOrganization0000"
+    #: API requests (the simulation clock) a report run takes before it is ready; 0 = on the next request.
+    report_ticks: int = 2

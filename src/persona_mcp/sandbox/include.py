@@ -39,6 +39,8 @@ def included(state: SandboxState, record: Record, include: str | None) -> list[d
             seen.add((ref["type"], ref["id"]))
             if ref["type"] == "inquiry-template":
                 found.append(_template(ref["id"]))
+            elif ref["type"].startswith("verification-template"):
+                found.append({"type": ref["type"], "id": ref["id"]})  # templates are not stored
             elif ref["id"] in state.records:
                 found.append(state.records[ref["id"]].resource())
     return found

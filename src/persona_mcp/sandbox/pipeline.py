@@ -163,6 +163,7 @@ class SandboxPipeline:
                 chunks.append(message.get("body", b""))
 
         async with self.state.lock:
+            self.state.tick()
             await self.app(scope, replay_body, capture)
         return status, response_headers, b"".join(chunks)
 

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from persona_mcp.sandbox.domain import accounts, inquiries, lists, sessions, simulation, webhooks
+from persona_mcp.sandbox.domain import (
+    accounts,
+    cases,
+    inquiries,
+    lists,
+    reports,
+    sessions,
+    simulation,
+    verifications,
+    webhooks,
+)
+from persona_mcp.sandbox.domain.verification_samples import SAMPLES
 from persona_mcp.sandbox.store import SandboxState
 
 _PEOPLE = (
@@ -39,7 +50,11 @@ DEMO_COUNTS = {
     "list": 4,
     "list-item": 5,
     "webhook": 1,
+    "report": 2,
+    "case": 1,
+    "verification": len(SAMPLES),
 }
+DEMO_CASE_TEMPLATE_ID = "ctmpl_SandboxReviewTemplate00"
 
 
 def _seed_accounts(state: SandboxState) -> list[str]:
@@ -99,7 +114,8 @@ def _seed_lists(state: SandboxState) -> None:
 
 
 def demo(state: SandboxState) -> None:
-    """Five accounts, eight inquiries (one per status), four lists with five items, one enabled webhook."""
+    """Five accounts, eight inquiries (one per status), four lists with five items, one enabled webhook,
+    and the reviewer's objects: verifications of every documented type, two reports, one open case."""
     account_ids = _seed_accounts(state)
     _seed_inquiries(state, account_ids)
     _seed_lists(state)
@@ -112,6 +128,37 @@ def demo(state: SandboxState) -> None:
         },
     )
     webhooks.set_enabled(hook, True)
+    _seed_reviewer_objects(state, account_ids)
+
+
+def _seed_reviewer_objects(state: SandboxState, account_ids: list[str]) -> None:
+    """One verification of each documented type on the approved inquiry, a ready watchlist report with a
+    match and a clear PEP report for the first account, and an open case holding the inquiry in review."""
+    by_status = {r.attributes["status"]: r for r in state.of_type(lambda r: r.type == "inquiry")}
+    for type_ in SAMPLES:
+        verifications.create_sample(state, type_, by_status["approved"])
+    first = state.records[account_ids[0]]
+    name = {"name-first": "Sanctioned", "name-last": "Person"}
+    screening = reports.create_report(
+        state,
+        {"type": "report/watchlist", "attributes": {"account-id": first.id, "query": name}},
+        {},
+    )
+    reports.complete_now(state, screening)
+    pep = reports.create_report(
+        state,
+        {
+            "type": "report/politically-exposed-person",
+            "attributes": {"account-id": first.id, "query": {"term": "Jane Doe"}},
+        },
+        {},
+    )
+    reports.complete_now(state, pep)
+    cases.create_case(
+        state,
+        {"case-template-id": DEMO_CASE_TEMPLATE_ID},
+        {"object-ids": [by_status["needs_review"].id, first.id, screening.id]},
+    )
 
 
 def seeder_for(seed: str | None) -> Callable[[SandboxState], None] | None:

@@ -22,8 +22,17 @@ class SandboxState:
     many run concurrently on the event loop.
     """
 
-    def __init__(self, faults: Faults, rng_seed: int, seeder: Callable[[SandboxState], None] | None) -> None:
+    def __init__(
+        self,
+        faults: Faults,
+        rng_seed: int,
+        seeder: Callable[[SandboxState], None] | None,
+        *,
+        report_ticks: int = 2,
+    ) -> None:
         self.faults = faults
+        #: How many API requests a report run takes on the simulation clock before it is ready.
+        self.report_ticks = report_ticks
         self._configured_faults = Faults(**faults.to_json())
         self.rng_seed = rng_seed
         self.lock = asyncio.Lock()
@@ -44,6 +53,8 @@ class SandboxState:
         self._created: Counter[str] = Counter()
         self.tag_ids: dict[str, str] = {}
         self._seq = 0
+        self.ticks = 0
+        self._due: list[tuple[int, int, Callable[[SandboxState], None]]] = []
         self.faults.update(self._configured_faults.to_json())
         self.injector = FaultInjector(self.faults, self.rng_seed)
         if self._seeder is not None:
@@ -93,6 +104,26 @@ class SandboxState:
         tag_id = self.ids.new("tag")
         self.tag_ids[tag_id] = name
         return tag_id
+
+    # -- simulation clock -------------------------------------------------------------------------------
+
+    def schedule(self, after_ticks: int, action: Callable[[SandboxState], None]) -> None:
+        """Run `action` once the clock has advanced `after_ticks` more requests (0: on the next one).
+
+        The sandbox's clock counts API requests, not seconds: what Persona finishes in the background
+        (a report run) finishes here after a fixed number of later requests, so a test that polls sees the
+        same sequence every time and never waits on wall-clock time.
+        """
+        self._seq += 1
+        self._due.append((self.ticks + after_ticks, self._seq, action))
+
+    def tick(self) -> None:
+        """Advance the clock by one request and run what has come due, in the order it was scheduled."""
+        self.ticks += 1
+        due = sorted((e for e in self._due if e[0] <= self.ticks), key=lambda e: (e[0], e[1]))
+        self._due = [entry for entry in self._due if entry[0] > self.ticks]
+        for _when, _order, action in due:
+            action(self)
 
     # -- events ---------------------------------------------------------------------------------------
 

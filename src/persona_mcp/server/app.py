@@ -133,7 +133,15 @@ def build_lowlevel_server(
             session = session_info_from_context(ctx, transport)
             refusal = await callers.refusal(ctx) if caller is None else None
             try:
-                return await pipeline.call(caller, params.name, params.arguments, session, refusal=refusal)
+                return await pipeline.call(
+                    caller,
+                    params.name,
+                    params.arguments,
+                    session,
+                    refusal=refusal,
+                    # The request-scoped session sends notifications/progress when the client gave a token.
+                    progress=getattr(getattr(ctx, "session", None), "report_progress", None),
+                )
             except Refusal as refusal:
                 raise refusal.to_mcp() from None
 

@@ -15,6 +15,8 @@ INSTRUCTIONS = (
     "allows. IDs have fixed prefixes: act_ account, acttp_ account type, accac_ account action, inq_ "
     "inquiry, iqse_ inquiry session, itmpl_ inquiry template, itmplv_ template version, ver_ "
     "verification, txn_ transaction, lst_ list, li..._ list item (e.g. liea_, lin_), wbh_ webhook, "
-    "evt_ event; list or search tools give them. Every call is audited; personal data is masked unless "
-    "your grant carries pii:read."
+    "evt_ event, rep_ report, rptp_ report template, case_ case, ctmpl_ case template, cqueue_ case "
+    "queue; list or search tools give them (verification ids: get_inquiry, get_case). Reports finish in "
+    "the background: wait_for_report. Every call is audited; personal data is masked unless your grant "
+    "carries pii:read."
 )

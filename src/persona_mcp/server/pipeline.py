@@ -41,7 +41,7 @@ from persona_mcp.tools.audit_log import AuditReader, reader_for
 from persona_mcp.tools.named_ids import named_object_ids
 from persona_mcp.tools.recovery import explain, validation_message
 from persona_mcp.tools.saved_files import FileOwner, SavedFiles
-from persona_mcp.tools.spec import ToolContext, ToolSpec
+from persona_mcp.tools.spec import Progress, ToolContext, ToolSpec
 
 log = structlog.get_logger("persona_mcp.call")
 
@@ -69,6 +69,8 @@ class _CallRecord:
     started: float
     exchanges: list[Exchange] = field(default_factory=list)
     touched: list[str] = field(default_factory=list)
+    #: The request's progress reporter (a no-op unless the client sent a progressToken).
+    progress: Progress | None = None
 
 
 class CallPipeline:
@@ -182,11 +184,13 @@ class CallPipeline:
         session: SessionInfo,
         *,
         refusal: TokenRefusal | None = None,
+        progress: Progress | None = None,
     ) -> types.CallToolResult:
         """Run one tools/call. Raises `errors.Refusal` for refusals (after recording them).
 
-        `refusal` says why there is no caller (and which grant the token names), for the record."""
-        record = _CallRecord(call_id=uuid.uuid4().hex, started=time.perf_counter())
+        `refusal` says why there is no caller (and which grant the token names), for the record;
+        `progress` reports progress of a long call to the client (`wait_for`)."""
+        record = _CallRecord(call_id=uuid.uuid4().hex, started=time.perf_counter(), progress=progress)
         raw_args: Mapping[str, Any] = arguments or {}
         spec = self._specs.get(name)
 
@@ -298,7 +302,7 @@ class CallPipeline:
     async def _run(
         self, record: _CallRecord, caller: Caller, spec: AnySpec, args: Any, idempotency_key: str | None
     ) -> Any:
-        if spec.operations:
+        if spec.reaches_persona:
             provider = await self._credentials.provider_for(caller.grant.environment, caller.principal)
             persona = self._persona.bind(
                 credentials=provider,
@@ -308,6 +312,7 @@ class CallPipeline:
         else:
             persona = self._persona
         ctx = ToolContext(persona=persona, idempotency_key=idempotency_key, data_dir=self._data_dir)
+        ctx.progress = record.progress
         if self._files is not None:
             ctx.files = self._files.bound(FileOwner(caller.grant.id, caller.principal), spec.name)
         if self._audit_reader is not None:

@@ -11,7 +11,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from persona_mcp.tools import accounts, events, inquiries, inquiry_sessions, list_items, lists, webhooks
+from persona_mcp.tools import (
+    accounts,
+    cases,
+    events,
+    inquiries,
+    inquiry_sessions,
+    list_items,
+    lists,
+    reports,
+    verifications,
+    waiting,
+    webhooks,
+)
 from persona_mcp.tools.registry import Catalogue, UnknownToolError
 from persona_mcp.tools.spec import Activity, Annotations, Effect, ToolContext, ToolSpec
 from persona_mcp.toolsets import TOOLSETS, Toolset
@@ -32,11 +44,16 @@ def _optional_family(module: str) -> tuple[ToolSpec[Any, Any], ...]:
 CATALOGUE: tuple[ToolSpec[Any, Any], ...] = (
     *accounts.TOOLS,
     *inquiries.TOOLS,
+    waiting.wait_for_inquiry,
     *inquiry_sessions.TOOLS,
     *events.TOOLS,
     *lists.TOOLS,
     *list_items.TOOLS,
     *webhooks.TOOLS,
+    *reports.TOOLS,
+    waiting.wait_for_report,
+    *cases.TOOLS,
+    *verifications.TOOLS,
     *_optional_family("persona_mcp.tools.audit_log"),
 )
 

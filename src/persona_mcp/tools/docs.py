@@ -37,7 +37,8 @@ def _summary(spec: ToolSpec[Any, Any]) -> str:
 
 def _operations(spec: ToolSpec[Any, Any]) -> str:
     if not spec.operations:
-        return "- (this server)"
+        polled = ", ".join(f"`{op}`" for op in spec.polls)
+        return f"re-reads {polled}" if polled else "- (this server)"
     if len(spec.operations) > 3:
         family = spec.operations[0].split(".")[0]
         return f"{len(spec.operations)} `{family}.*` operations"

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, create_model
 from persona_mcp.persona.client import PersonaResponse
 from persona_mcp.persona.errors import PersonaError
 from persona_mcp.persona.ids import ObjectKind, id_pattern
+from persona_mcp.tools.describe import describe
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, from_upstream, single
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
@@ -197,3 +198,20 @@ def action_tool(
     """A write tool that sends one request about one object and returns the object afterwards."""
     handler = object_handler(method, path, result, body)
     return ToolSpec(operations=(operation,), output_model=result, handler=handler, **declared)
+
+
+def family_actions(toolset: str, ids: str) -> Callable[..., ToolSpec[Any, Any]]:
+    """An `action_tool` builder for one family: its toolset and where its ids come from written once,
+    each tool then given as name, title, summary, use-when (and `avoid=`) plus its posture."""
+
+    def build(name: str, title: str, summary: str, use_when: str, **kwargs: Any) -> ToolSpec[Any, Any]:
+        avoid = kwargs.pop("avoid", None)
+        return action_tool(
+            name=name,
+            toolset=toolset,
+            title=title,
+            description=describe(summary, use_when=use_when, ids=ids, avoid=avoid),
+            **kwargs,
+        )
+
+    return build

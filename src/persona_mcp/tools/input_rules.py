@@ -111,6 +111,28 @@ class OnlyFor:
 
 
 @dataclass(frozen=True)
+class OneItemFor:
+    """The list `field` holds exactly one item when `selector` is one of `values` (add or remove one tag)."""
+
+    field: str
+    selector: str
+    values: tuple[str, ...]
+
+    def check(self, given: Mapping[str, Any]) -> None:
+        items = given.get(self.field)
+        if str(given.get(self.selector)) in self.values and (not isinstance(items, list) or len(items) != 1):
+            raise ValueError(
+                f"{self.field} takes exactly one item for {self.selector} {', '.join(self.values)}"
+            )
+
+    def schema(self, model: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "if": {"properties": {self.selector: _one_of_values(self.values)}},
+            "then": {"properties": {self.field: {"minItems": 1, "maxItems": 1}}},
+        }
+
+
+@dataclass(frozen=True)
 class FieldsBySelector:
     """Each value of `selector` takes exactly its own fields from a group; the rest of the group is absent."""
 

@@ -358,11 +358,29 @@ def _id_prefixes(pattern: str | None) -> tuple[str, ...] | None:
     return tuple(found.group(1).split("|")) if found else None
 
 
+def _kinds(prefixes: tuple[str, ...]) -> list[ObjectKind | None]:
+    return list(dict.fromkeys(kind_of_prefix(f"{prefix}_") for prefix in prefixes))
+
+
 def _needed(prefixes: tuple[str, ...]) -> tuple[str, ObjectKind | None]:
-    """`an account id act_...`, and the kind (None for ids outside ObjectKind, such as tags)."""
-    kind = kind_of_prefix(f"{prefixes[0]}_")
+    """`an account id act_...`, and the kind (None for ids outside ObjectKind, such as tags, and for
+    arguments taking ids of several kinds: `an account, inquiry or report id act_..., inq_... or rep_...`)."""
+    kinds = _kinds(prefixes)
+    if len(kinds) > 1 and None not in kinds:
+        labels = [kind_label(k) for k in kinds if k is not None]
+        words = f"{', '.join(labels[:-1])} or {labels[-1]}"
+        return f"{with_article(words)} id {prefixes_in_words(prefixes)}", None
+    kind = kinds[0]
     label = kind_label(kind) if kind is not None else prefixes[0]
     return f"{with_article(label)} id {prefixes_in_words(prefixes)}", kind
+
+
+def _where_to_get_any(prefixes: tuple[str, ...], visible: Collection[str] | None) -> str:
+    """For an argument taking several kinds: the first finder of each kind that has one."""
+    finders = [found[0] for k in _kinds(prefixes) if k is not None and (found := _finders(k, visible))]
+    if finders:
+        return f", which {_either(finders)} return"
+    return ", which no tool here returns: copy it from the Persona dashboard"
 
 
 def _where_to_get(kind: ObjectKind | None, visible: Collection[str] | None) -> str:
@@ -384,7 +402,9 @@ def _id_message(
             f"after: {problem}; after takes the next_cursor of a previous {spec.name} page ({needed}); "
             "leave it out for the first page"
         )
-    return f"{where}: {problem}; {spec.name} needs {needed}{_where_to_get(kind, visible)}"
+    several = kind is None and len(_kinds(prefixes)) > 1
+    source = _where_to_get_any(prefixes, visible) if several else _where_to_get(kind, visible)
+    return f"{where}: {problem}; {spec.name} needs {needed}{source}"
 
 
 def _any_id_message(where: str) -> str:

@@ -63,6 +63,10 @@ class Annotations:
         )
 
 
+#: Reports progress of a long call: (progress, total, message). MCP sends it only when the client asked.
+Progress = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class ToolContext:
     """What a handler may use: a Persona client bound to the caller's environment and credential.
@@ -84,6 +88,8 @@ class ToolContext:
     audit: Any = None
     #: Where a tool saves a file it returns as an MCP resource, bound to the caller by the server.
     files: OwnedFiles | None = None
+    #: The request's progress reporter, set by the server (None outside a tools/call request).
+    progress: Progress | None = None
 
 
 InputT = TypeVar("InputT", bound=BaseModel)
@@ -118,6 +124,9 @@ class ToolSpec(Generic[InputT, OutputT]):
     #: Declared where the effect does not tell: a tool that makes a new object (CREATE) or removes one
     #: (DELETE). Otherwise it follows from the effect: read tools READ, every other tool UPDATE.
     activity: Activity | None = None
+    #: Operations it repeats on behalf of another tool (`wait_for_*` re-reading `get_*`'s object): they
+    #: reach Persona, but coverage counts them for the tool that owns them.
+    polls: tuple[str, ...] = ()
 
     @property
     def api_activity(self) -> Activity:
@@ -130,8 +139,13 @@ class ToolSpec(Generic[InputT, OutputT]):
     def annotations(self) -> Annotations:
         # A tool that covers no upstream operation (the audit reviewer tools) stays inside this server.
         return Annotations.for_effect(
-            self.effect, idempotent=self.idempotent, open_world=bool(self.operations)
+            self.effect, idempotent=self.idempotent, open_world=self.reaches_persona
         )
+
+    @property
+    def reaches_persona(self) -> bool:
+        """Whether a call sends requests to Persona (and so needs the caller's upstream credential)."""
+        return bool(self.operations or self.polls)
 
     @property
     def is_write(self) -> bool:

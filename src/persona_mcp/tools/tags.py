@@ -1,4 +1,4 @@
-"""Tag arguments shared by accounts and inquiries (`add-tag`, `remove-tag`, `set-tags`).
+"""Tag arguments shared by every family with tags (`add-tag`, `remove-tag`, `set-tags`).
 
 Persona takes a tag by name or by id, never both; the choice is a plain argument pair (a flat object an
 agent can read) with an `ExactlyOne` rule, which the schema states as `oneOf` and validation enforces.
@@ -6,12 +6,17 @@ agent can read) with an `ExactlyOne` rule, which the schema states as `oneOf` an
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from pydantic import Field
 
-from persona_mcp.tools.input_rules import ExactlyOne
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import Method, ResultT, one_result, path_for, send
+from persona_mcp.tools.input_rules import ExactlyOne, OneItemFor
 from persona_mcp.tools.inputs import TagId, TagName, ToolInput
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 
 class OneTag(ToolInput):
@@ -46,3 +51,62 @@ def one_tag_body(args: OneTag) -> dict[str, Any]:
 
 def tag_set_body(args: TagSet) -> dict[str, Any]:
     return {"meta": args.tag_meta()}
+
+
+class TagChange(ToolInput):
+    """One tool for a family's three tag operations: add or remove one tag, or set them all."""
+
+    mode: Literal["add", "remove", "set"] = Field(description="add/remove one tag, or set all.")
+    tag_names: list[TagName] = Field(
+        max_length=100, description="add/remove: one name; set: all ([] clears)."
+    )
+
+    rules = (OneItemFor("tag_names", "mode", ("add", "remove")),)
+
+    def request(self) -> tuple[str, dict[str, Any]]:
+        """The action path segment and its body."""
+        if self.mode == "set":
+            return "set-tags", {"meta": {"tag-name": list(self.tag_names)}}
+        return f"{self.mode}-tag", {"meta": {"tag-name": self.tag_names[0]}}
+
+
+def tag_change_handler(
+    template: str, result: type[ResultT]
+) -> Callable[[ToolContext, Any], Awaitable[ResultT]]:
+    """POST `<template>/<add-tag|remove-tag|set-tags>` as the mode says, and return the object."""
+
+    async def handler(ctx: ToolContext, args: Any) -> ResultT:
+        action, body = args.request()
+        response = await send(ctx, Method.POST, path_for(f"{template}/{action}", args), body)
+        return one_result(ctx, result, response)
+
+    return handler
+
+
+def tag_change_tool(
+    *,
+    family: str,
+    noun: str,
+    toolset: str,
+    scope: Scope,
+    ids: str,
+    template: str,
+    input_model: type[TagChange],
+    result: type[ResultT],
+) -> ToolSpec[Any, ResultT]:
+    """`tag_<noun>`: one value covering `<family>.add_tag`, `.remove_tag` and `.set_tags`."""
+    return ToolSpec(
+        name=f"tag_{noun}",
+        toolset=toolset,
+        title=f"Tag a {noun}",
+        description=describe(
+            f"Add or remove one tag of a {noun}, or set them all.", use_when=f"labelling a {noun}.", ids=ids
+        ),
+        scope=scope,
+        effect=Effect.WRITE,
+        input_model=input_model,
+        output_model=result,
+        operations=(f"{family}.add_tag", f"{family}.remove_tag", f"{family}.set_tags"),
+        handler=tag_change_handler(template, result),
+        idempotent=True,
+    )
