@@ -30,6 +30,7 @@ class Scope(StrEnum):
     PII_READ = "pii:read"
     AUDIT_READ = "audit:read"
     AUDIT_ALL_ENVIRONMENTS = "audit:all_environments"
+    APPROVALS_DECIDE = "approvals:decide"
 
 
 DESCRIPTIONS: dict[Scope, str] = {
@@ -50,6 +51,7 @@ DESCRIPTIONS: dict[Scope, str] = {
     Scope.PII_READ: "See personal data unmasked in tool results.",
     Scope.AUDIT_READ: "Query this server's audit log (reviewer tools): the calls of the grant's environment.",
     Scope.AUDIT_ALL_ENVIRONMENTS: "With audit:read, see every record: other environments', admin records.",
+    Scope.APPROVALS_DECIDE: "Approve or reject other principals' calls held for approval (a person's grant).",
 }
 
 #: What a scope grants beyond itself. Deliberately small: only write -> read.
@@ -79,6 +81,7 @@ PERSONA_PERMISSIONS: dict[Scope, frozenset[str]] = {
     Scope.PII_READ: frozenset(),
     Scope.AUDIT_READ: frozenset(),
     Scope.AUDIT_ALL_ENVIRONMENTS: frozenset(),
+    Scope.APPROVALS_DECIDE: frozenset(),
 }
 
 #: What `grants create` gives when no scopes are named: every read scope, no PII, no audit.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx2
 import mcp_types as types
 import structlog
@@ -21,14 +22,18 @@ from mcp.server.lowlevel import Server
 import persona_mcp
 from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
 from persona_mcp.audit.checkpoint import checkpoint_anchor
+from persona_mcp.auth.approvals import ApprovalStore
+from persona_mcp.auth.call_limits import CallCounters
 from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import open_credential_resolver
+from persona_mcp.auth.credentials.secretbox import load_secret_box
 from persona_mcp.auth.grants import GrantStore
 from persona_mcp.auth.jwt import JwtVerifier
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.config import Settings, create_private_dir
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
 from persona_mcp.persona.ratelimit import RateGate
+from persona_mcp.server.approvals import ApprovalGate
 from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
 from persona_mcp.server.errors import Refusal
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
@@ -177,6 +182,13 @@ async def open_server(
             rate_gate=RateGate(ledger_for(store)),
         )
         stack.push_async_callback(persona.aclose)
+        gate = ApprovalGate(
+            approvals=ApprovalStore(store),
+            counters=CallCounters(store),
+            audit=audit,
+            box=await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir),
+            settings=settings.approvals,
+        )
         pipeline = CallPipeline(
             exposed=exposed,
             persona=persona,
@@ -187,6 +199,7 @@ async def open_server(
             audit_reader=AuditLogReader.for_log(audit),
             clock=lambda: datetime.now(UTC),
             files=files,
+            gate=gate,
         )
         token = settings.token.get_secret_value() if settings.token else None
         if callers is not None:

@@ -145,8 +145,16 @@ def _top_level(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+#: The argument every write tool takes to answer with the request it would send instead of sending it
+#: (`server/dry_run.py`). Listed without a description: the server instructions explain it once.
+DRY_RUN = "dry_run"
+
+
 def input_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
-    return _top_level(compact(spec.input_model.model_json_schema(mode="validation")))
+    schema = _top_level(compact(spec.input_model.model_json_schema(mode="validation")))
+    if spec.is_write:
+        schema["properties"][DRY_RUN] = {"type": "boolean"}
+    return schema
 
 
 def _open(schema: Any) -> Any:
