@@ -33,6 +33,7 @@ from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.config import Settings, create_private_dir
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
 from persona_mcp.persona.ratelimit import RateGate
+from persona_mcp.server.approval_review import ApprovalReview
 from persona_mcp.server.approvals import ApprovalGate
 from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
 from persona_mcp.server.errors import Refusal
@@ -62,6 +63,8 @@ class PersonaMcp:
     callers: CallerResolver
     caller_source: CallerSource
     instance_id: str
+    #: The approvers' side of held calls (`persona-mcp approvals`, a reviewer console).
+    review: ApprovalReview
 
     def health(self) -> dict[str, Any]:
         audit = self.audit.health
@@ -182,12 +185,13 @@ async def open_server(
             rate_gate=RateGate(ledger_for(store)),
         )
         stack.push_async_callback(persona.aclose)
+        approvals, counters = ApprovalStore(store), CallCounters(store)
+        box = await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir)
         gate = ApprovalGate(
-            approvals=ApprovalStore(store),
-            counters=CallCounters(store),
-            audit=audit,
-            box=await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir),
-            settings=settings.approvals,
+            approvals=approvals, counters=counters, audit=audit, box=box, settings=settings.approvals
+        )
+        review = ApprovalReview(
+            approvals=approvals, grants=grants, audit=audit, box=box, tools=exposed, counters=counters
         )
         pipeline = CallPipeline(
             exposed=exposed,
@@ -220,6 +224,7 @@ async def open_server(
             callers=resolver,
             caller_source=caller_source,
             instance_id=instance,
+            review=review,
         )
 
 
