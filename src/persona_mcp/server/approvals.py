@@ -130,16 +130,13 @@ class ApprovalGate:
                 f"{exceeded.limit.window_seconds}s reached",
                 exceeded.retry_after_seconds,
             )
-        needed = await self.requirement(caller, spec)
-        approval_id: str | None = None
-        if needed.required:
-            verdict = await self._match(caller, spec, args, needed, call_id=call_id, event=event)
-            if isinstance(verdict, Held):
-                return verdict
-            approval_id = verdict.approval_id
         if spec.high_risk:
+            # Counted first, so the call that passes the threshold is itself held.
             await self._count_high_risk(caller)
-        return Cleared(approval_id)
+        needed = await self.requirement(caller, spec)
+        if not needed.required:
+            return Cleared()
+        return await self._match(caller, spec, args, needed, call_id=call_id, event=event)
 
     async def _count_high_risk(self, caller: Caller) -> None:
         tripped = await self._counters.count_high_risk(
