@@ -147,6 +147,10 @@ def query_command(
     outcome: Annotated[str | None, typer.Option(help="ok, error or unknown.")] = None,
     object_id: Annotated[str | None, typer.Option("--object", help="Persona object id touched.")] = None,
     call_id: Annotated[str | None, typer.Option("--call", help="Call id (intent and outcome).")] = None,
+    approval: Annotated[
+        str | None,
+        typer.Option("--approval", help="Approval id: its whole story, and the call that used it."),
+    ] = None,
     since: Annotated[str | None, typer.Option(help="ISO time, inclusive.")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time, exclusive.")] = None,
     unresolved: Annotated[
@@ -174,6 +178,7 @@ def query_command(
             outcome=outcome,
             object_id=object_id,
             call_id=call_id,
+            approval_id=approval,
             since=_parse_time(since),
             until=_parse_time(until),
             unresolved=unresolved,
