@@ -15,12 +15,15 @@ import pytest
 from jsonschema import Draft202012Validator
 from sqlalchemy import update
 
+from audit._ocsf import ocsf_problems
 from persona_mcp.audit import AuditRecord
+from persona_mcp.audit.export import to_ocsf
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.auth.grant import GrantDraft, PrincipalKind
 from persona_mcp.server.approval_review import ReviewError
 from persona_mcp.store.schema.approvals import approvals as approvals_table
 from persona_mcp.testing import Harness, connected, issue_grant
+from persona_mcp.tools import catalogue
 from persona_mcp.tools.mcp_schema import output_schema
 
 from ._chain import assert_verifies
@@ -52,8 +55,6 @@ def _held(result: Any, tool: str) -> dict[str, Any]:
 
 
 def _spec(tool: str) -> Any:
-    from persona_mcp.tools import catalogue
-
     return catalogue.get(tool)
 
 
@@ -99,6 +100,20 @@ async def test_redact_account_waits_for_another_person_and_runs_exactly_once(tmp
         approved = next(r for r in story if r.kind == "approval.approved")
         assert approved.actor == "alice" and approved.reason == "erasure request #42 confirmed"
         await assert_verifies(h.app.store, h.app.audit.public_key)
+
+        # The OCSF export carries the approval records, each a valid API Activity event.
+        activities = {spec.name: spec.api_activity.value for spec in catalogue}
+        for record in story:
+            event = to_ocsf(record, activities)
+            assert ocsf_problems(event) == [], (record.kind, ocsf_problems(event))
+            assert event["unmapped"]["kind"] == record.kind
+        decided = to_ocsf(approved, activities)
+        assert decided["actor"]["user"]["uid"] == "alice"
+        # No digest or record of the flow holds an argument value that is personal in clear (the id is not).
+        assert all(
+            r.details is None or "digest" not in r.details or r.details["digest"].startswith("hmac-sha256:")
+            for r in story
+        )
 
 
 async def test_an_approval_does_not_cover_changed_arguments(tmp_path: Path) -> None:
