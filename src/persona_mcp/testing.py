@@ -67,6 +67,15 @@ async def issue_grant(
     return issued.token
 
 
+def approvals_waived() -> frozenset[str]:
+    """Every tool whose declared policy requires approval: a grant's `no_approval` for tests (and demos)
+    that exercise the tools themselves rather than the four-eyes flow (`--no-approval` for each)."""
+    from persona_mcp.auth.approval_policy import ApprovalPolicy
+    from persona_mcp.tools import CATALOGUE
+
+    return frozenset(spec.name for spec in CATALOGUE if spec.approval_policy is ApprovalPolicy.REQUIRED)
+
+
 @dataclass(slots=True)
 class Harness:
     """Everything a test needs to drive and inspect one in-process server."""
@@ -105,6 +114,7 @@ async def connected(
 __all__ = [
     "SANDBOX_BASE_URL",
     "Harness",
+    "approvals_waived",
     "connected",
     "issue_grant",
     "sandbox_app",
