@@ -2,8 +2,9 @@
 
 Input schemas are pydantic's validation schema of the input model (what the server will accept);
 output schemas are the serialization schema of the output model (what `structured_content` holds).
-Both are objects at the top level, as MCP requires. Every hint is set explicitly: an absent hint would
-let a client assume the worst or, worse, the best.
+Both are objects at the top level, as MCP requires. Every meaningful hint is set explicitly: an absent
+hint would let a client assume the worst or, worse, the best (destructiveHint and idempotentHint mean
+nothing on a read-only tool, so read tools list readOnlyHint and openWorldHint only).
 
 Every tool declares its output schema. Output schemas are listed without per-field descriptions:
 they describe what this server produces, for clients that validate results, while the model chooses
@@ -153,7 +154,9 @@ DRY_RUN = "dry_run"
 def input_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
     schema = _top_level(compact(spec.input_model.model_json_schema(mode="validation")))
     if spec.is_write:
-        schema["properties"][DRY_RUN] = {"type": "boolean"}
+        # `true` is the one value that asks for anything (absent or false: the real call); `const` is the
+        # shortest way to say so in a listing every byte of which sits in the agent's context.
+        schema["properties"][DRY_RUN] = {"const": True}
     return schema
 
 
@@ -200,6 +203,9 @@ def output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
 def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
     """The MCP tool declaration of `spec`."""
     hints = spec.annotations
+    # MCP gives destructiveHint and idempotentHint meaning only when readOnlyHint is false: a read tool
+    # lists readOnlyHint (and openWorldHint) alone, which keeps the catalogue within its byte budget.
+    write = not hints.read_only
     return types.Tool(
         name=spec.name,
         title=spec.title,
@@ -208,8 +214,8 @@ def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
         output_schema=output_schema(spec),
         annotations=types.ToolAnnotations(
             read_only_hint=hints.read_only,
-            destructive_hint=hints.destructive,
-            idempotent_hint=hints.idempotent,
+            destructive_hint=hints.destructive if write else None,
+            idempotent_hint=hints.idempotent if write else None,
             open_world_hint=hints.open_world,
         ),
     )
