@@ -137,5 +137,5 @@ async def test_dry_run_must_be_a_boolean_and_read_tools_do_not_take_it(tmp_path:
         read = await h.client.call_tool("list_accounts", {"dry_run": True})
         assert read.is_error and "dry_run" in read.content[0].text  # type: ignore[union-attr]
         listed = {tool.name: tool for tool in (await h.client.list_tools()).tools}
-        assert listed["create_account"].input_schema["properties"]["dry_run"] == {"const": True}
+        assert listed["create_account"].input_schema["properties"]["dry_run"] == {"type": "boolean"}
         assert "dry_run" not in listed["list_accounts"].input_schema["properties"]

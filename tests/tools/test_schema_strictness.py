@@ -30,6 +30,7 @@ from hypothesis_jsonschema import from_schema
 from pydantic import ValidationError
 
 from persona_mcp.auth.scopes import Scope
+from persona_mcp.server.dry_run import split_dry_run
 from persona_mcp.server.errors import ERROR_META
 from persona_mcp.testing import connected
 from persona_mcp.tools import catalogue
@@ -94,8 +95,14 @@ def listed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]
 
 
 def _refusal(name: str, arguments: dict[str, Any]) -> str | None:
+    """Why the server would refuse these arguments: a write tool's `dry_run` is taken out first, as the
+    pipeline does (server/dry_run.py), and the rest validated by the tool's model."""
+    spec = catalogue.get(name)
+    flag, rest = split_dry_run(spec, arguments)
+    if flag is None:
+        return "dry_run must be a boolean"
     try:
-        catalogue.get(name).input_model.model_validate(arguments)
+        spec.input_model.model_validate(rest)
     except ValidationError as error:
         return str(error)
     return None

@@ -2,9 +2,11 @@
 
 Input schemas are pydantic's validation schema of the input model (what the server will accept);
 output schemas are the serialization schema of the output model (what `structured_content` holds).
-Both are objects at the top level, as MCP requires. Every meaningful hint is set explicitly: an absent
-hint would let a client assume the worst or, worse, the best (destructiveHint and idempotentHint mean
-nothing on a read-only tool, so read tools list readOnlyHint and openWorldHint only).
+Both are objects at the top level, as MCP requires. A hint is listed whenever it tells a client more than
+MCP's default for it, which is always the cautious reading (not read-only, destructive, not idempotent,
+open world): absent, a hint means exactly that default, so a client can never read an absent hint as
+better than the truth; destructiveHint and idempotentHint mean nothing on a read-only tool and are left
+out there. That keeps the listing within its byte budget.
 
 Every tool declares its output schema. Output schemas are listed without per-field descriptions:
 they describe what this server produces, for clients that validate results, while the model chooses
@@ -26,6 +28,7 @@ from typing import Any
 
 import mcp_types as types
 
+from persona_mcp.tools.inputs import schema_with_arguments
 from persona_mcp.tools.spec import ToolSpec
 
 #: `^(?:act)_` (an id pattern with one prefix) is `^act_`.
@@ -152,12 +155,9 @@ DRY_RUN = "dry_run"
 
 
 def input_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
-    schema = _top_level(compact(spec.input_model.model_json_schema(mode="validation")))
-    if spec.is_write:
-        # `true` is the one value that asks for anything (absent or false: the real call); `const` is the
-        # shortest way to say so in a listing every byte of which sits in the agent's context.
-        schema["properties"][DRY_RUN] = {"const": True}
-    return schema
+    if not spec.is_write:
+        return _top_level(compact(spec.input_model.model_json_schema(mode="validation")))
+    return _top_level(compact(schema_with_arguments(spec.input_model, {DRY_RUN: {"type": "boolean"}})))
 
 
 def _open(schema: Any) -> Any:
@@ -203,8 +203,6 @@ def output_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
 def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
     """The MCP tool declaration of `spec`."""
     hints = spec.annotations
-    # MCP gives destructiveHint and idempotentHint meaning only when readOnlyHint is false: a read tool
-    # lists readOnlyHint (and openWorldHint) alone, which keeps the catalogue within its byte budget.
     write = not hints.read_only
     return types.Tool(
         name=spec.name,
@@ -213,9 +211,15 @@ def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
         input_schema=input_schema(spec),
         output_schema=output_schema(spec),
         annotations=types.ToolAnnotations(
-            read_only_hint=hints.read_only,
-            destructive_hint=hints.destructive if write else None,
-            idempotent_hint=hints.idempotent if write else None,
-            open_world_hint=hints.open_world,
+            read_only_hint=_unless_cautious(hints.read_only, cautious=False),
+            destructive_hint=_unless_cautious(hints.destructive, cautious=True) if write else None,
+            idempotent_hint=_unless_cautious(hints.idempotent, cautious=False) if write else None,
+            open_world_hint=_unless_cautious(hints.open_world, cautious=True),
         ),
     )
+
+
+def _unless_cautious(value: bool, *, cautious: bool) -> bool | None:
+    """The hint, unless it equals MCP's default for it, which is also the cautious reading (not
+    read-only, destructive, not idempotent, open world): a client reading it absent assumes the truth."""
+    return None if value == cautious else value
