@@ -279,6 +279,30 @@ class HttpSettings(BaseSettings):
         return value
 
 
+class ApprovalSettings(BaseSettings):
+    """Four-eyes approvals and the destructive-call circuit breaker (`PERSONA_MCP_APPROVALS_*`, TOML
+    section `[approvals]`)."""
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_MCP_APPROVALS_", extra="ignore")
+
+    ttl_seconds: int = Field(
+        default=86_400,
+        gt=0,
+        le=30 * 86_400,
+        description="How long a held call's approval stays usable: pending or approved, it expires "
+        "after this.",
+    )
+    breaker_threshold: int = Field(
+        default=20,
+        gt=0,
+        description="A grant's destructive or decision calls per window past which its breaker trips: "
+        "further such calls need approval until an admin resets it.",
+    )
+    breaker_window_seconds: int = Field(
+        default=3600, gt=0, le=30 * 86_400, description="The window the breaker counts calls in."
+    )
+
+
 class StoreSettings(BaseSettings):
     """Bounds on every wait on the database while serving (`PERSONA_MCP_STORE_*`, TOML section `[store]`).
 
@@ -442,6 +466,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     siem: SiemSettings = Field(default_factory=SiemSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -498,6 +523,7 @@ _SECTIONS: dict[str, tuple[type[BaseSettings], str]] = {
     "store": (StoreSettings, "PERSONA_MCP_STORE_"),
     "metrics": (MetricsSettings, "PERSONA_MCP_METRICS_"),
     "siem": (SiemSettings, "PERSONA_MCP_SIEM_"),
+    "approvals": (ApprovalSettings, "PERSONA_MCP_APPROVALS_"),
 }
 #: `PERSONA_MCP_*` variables read outside these models (the audit keys, the config file, the test harness).
 _OTHER_VARIABLES = frozenset(

@@ -68,6 +68,15 @@ async def issue_grant(
     return issued.token
 
 
+def approvals_waived() -> frozenset[str]:
+    """Every tool whose declared policy requires approval: a grant's `no_approval` for tests (and demos)
+    that exercise the tools themselves rather than the four-eyes flow (`--no-approval` for each)."""
+    from persona_mcp.auth.approval_policy import ApprovalPolicy
+    from persona_mcp.tools import CATALOGUE
+
+    return frozenset(spec.name for spec in CATALOGUE if spec.approval_policy is ApprovalPolicy.REQUIRED)
+
+
 @dataclass(slots=True)
 class Harness:
     """Everything a test needs to drive and inspect one in-process server."""
@@ -133,6 +142,7 @@ def wire_bytes(result: types.ListToolsResult, only: Iterable[str] | None = None)
 __all__ = [
     "SANDBOX_BASE_URL",
     "Harness",
+    "approvals_waived",
     "connected",
     "issue_grant",
     "listed_as",

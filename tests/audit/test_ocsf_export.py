@@ -40,7 +40,12 @@ async def _a_day_of_records(data_dir: Path) -> None:
         return None
 
     async with connected(data_dir, DEMO_SCOPES) as h:
-        await run_workflow(h.client, ignore)
+        reviewer = await h.app.review.approver("reviewer", admin=True)
+
+        async def approve(approval_id: str) -> None:
+            await h.app.review.decide(approval_id, reviewer, approve=True, reason="reviewed")
+
+        await run_workflow(h.client, ignore, approve)
         assert not (await h.client.call_tool("list_accounts", {})).is_error
         assert (await h.client.call_tool("get_account", {"account_id": "not-an-id"})).is_error
         for refused in ("redact_account", "no_such_tool"):
@@ -83,14 +88,27 @@ def test_admin_records_carry_a_request_uid_the_record_hash(exported: list[dict[s
 
 
 def test_approve_inquiry_is_an_update_in_every_record_of_its_call(exported: list[dict[str, Any]]) -> None:
-    approvals = [event for event in exported if event["api"]["operation"] == "approve_inquiry"]
-    assert sorted(event["unmapped"]["kind"] for event in approvals) == ["call.intent", "call.outcome"]
-    assert {(event["activity_id"], event["activity_name"]) for event in approvals} == {(3, "Update")}
+    records = [event for event in exported if event["api"]["operation"] == "approve_inquiry"]
+    calls = [event for event in records if event["unmapped"]["kind"].startswith("call.")]
+    assert sorted(event["unmapped"]["kind"] for event in calls) == ["call.intent", "call.outcome"]
+    assert {(event["activity_id"], event["activity_name"]) for event in calls} == {(3, "Update")}
+    # The decision waited for a person: its approval's records are exported too, as Other activity.
+    approvals = [event for event in records if event["unmapped"]["kind"].startswith("approval.")]
+    assert [event["unmapped"]["kind"] for event in approvals] == [
+        "approval.requested",
+        "approval.approved",
+        "approval.used",
+    ]
+    assert {(event["activity_id"], event["activity_name"]) for event in approvals} == {(99, "Other")}
 
 
 def test_every_tool_call_is_exported_with_its_declared_activity(exported: list[dict[str, Any]]) -> None:
     declared = {spec.name: OCSF_ACTIVITY[spec.api_activity] for spec in CATALOGUE}
-    calls = [event for event in exported if event["api"]["operation"] in declared]
+    calls = [
+        event
+        for event in exported
+        if event["api"]["operation"] in declared and not event["unmapped"]["kind"].startswith("approval.")
+    ]
     assert {event["api"]["operation"] for event in calls} >= {
         "create_account",
         "create_inquiry",

@@ -31,7 +31,7 @@ from persona_mcp.store import create_store
 from persona_mcp.testing import Harness, connected, issue_grant
 from persona_mcp.tools import CATALOGUE, catalogue
 from persona_mcp.tools.list_items import VALUE_FIELDS
-from persona_mcp.tools.mcp_schema import input_schema
+from persona_mcp.tools.mcp_schema import DRY_RUN, input_schema
 from persona_mcp.tools.spec import ToolSpec
 
 pytestmark = pytest.mark.anyio
@@ -86,12 +86,13 @@ class Filler:
         return self._resolve(self._schema["$defs"][ref.rsplit("/", 1)[-1]])
 
     def arguments(self) -> dict[str, Any]:
-        value = self.fill(self._schema, "")
+        value = self.fill({**self._schema, "properties": self.properties()}, "")
         assert isinstance(value, dict)
         return value
 
     def properties(self) -> dict[str, Any]:
-        return dict(self._schema.get("properties", {}))
+        # Real calls: a write tool's dry_run would keep them from reaching Persona and the store.
+        return {k: v for k, v in self._schema.get("properties", {}).items() if k != DRY_RUN}
 
     def fill(self, schema: dict[str, Any], path: str) -> Any:
         schema = self._resolve(schema)

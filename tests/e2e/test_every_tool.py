@@ -25,7 +25,7 @@ from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import PREFIXES, ObjectKind
 from persona_mcp.sandbox import SandboxState
 from persona_mcp.sandbox.seed import DEMO_TEMPLATE_ID
-from persona_mcp.testing import Harness, connected
+from persona_mcp.testing import Harness, approvals_waived, connected
 from persona_mcp.tools import CATALOGUE, catalogue
 from persona_mcp.tools.mcp_schema import input_schema
 
@@ -398,8 +398,14 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 async def harness(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Harness]:
-    async with connected(tmp_path_factory.mktemp("every-tool"), list(Scope)) as h:
-        yield h
+    # The tools themselves are under test here, not the four-eyes flow or the destructive-call breaker
+    # (tests/e2e/test_approvals.py, tests/server/test_approval_limits.py).
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PERSONA_MCP_APPROVALS_BREAKER_THRESHOLD", "1000000")
+        async with connected(
+            tmp_path_factory.mktemp("every-tool"), list(Scope), no_approval=approvals_waived()
+        ) as h:
+            yield h
 
 
 @pytest.fixture(scope="module")

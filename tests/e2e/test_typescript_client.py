@@ -34,7 +34,7 @@ from persona_mcp.auth.scopes import Scope
 from persona_mcp.server.app import open_server
 from persona_mcp.server.errors import tool_error
 from persona_mcp.server.serving import free_port, serving
-from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
+from persona_mcp.testing import approvals_waived, issue_grant, sandbox_app, sandbox_settings
 from persona_mcp.tools import catalogue
 from persona_mcp.tools.recovery import validation_message
 
@@ -228,7 +228,7 @@ class Upstream:
     def server_env(self, instance_id: str) -> dict[str, str]:
         # No retries: the fault cases fail on their first attempt instead of waiting out the backoff.
         env = server_env(self.data_dir, base_url=self.api_url, instance_id=instance_id)
-        return env | {"PERSONA_API_MAX_RETRIES": "0"}
+        return env | {"PERSONA_API_MAX_RETRIES": "0", "PERSONA_MCP_APPROVALS_BREAKER_THRESHOLD": "1000000"}
 
 
 @asynccontextmanager
@@ -239,7 +239,10 @@ async def _upstream(tmp_path: Path) -> AsyncIterator[Upstream]:
         data_dir = tmp_path / "data"
         settings = sandbox_settings(data_dir, base_url=f"{base_url}/api/v1")
         async with open_server(settings, instance_id="setup") as setup:
-            token = await issue_grant(setup, list(Scope), principal="typescript-client")
+            # Every tool runs here, so the client's grant waives the four-eyes approvals explicitly.
+            token = await issue_grant(
+                setup, list(Scope), principal="typescript-client", no_approval=approvals_waived()
+            )
         yield Upstream(base_url, world_of(sandbox.state.sandbox), data_dir, token)
 
 

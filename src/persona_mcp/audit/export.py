@@ -87,6 +87,9 @@ def activity_id(record: AuditRecord, activities: Mapping[str, str]) -> int:
     Never the HTTP method: a decision such as approve_inquiry is a POST and creates nothing, and a call's
     intent (sent before any request) must say what its outcome says.
     """
+    if record.kind.startswith("approval."):
+        # Requesting, deciding or using an approval changes nothing in Persona by itself.
+        return OTHER_ACTIVITY
     if record.tool is not None:
         return ACTIVITY_IDS.get(activities.get(record.tool, ""), UNKNOWN_ACTIVITY)
     if record.kind.startswith("admin."):
@@ -97,7 +100,7 @@ def activity_id(record: AuditRecord, activities: Mapping[str, str]) -> int:
 def _status(record: AuditRecord) -> tuple[int, str]:
     if record.decision == "denied" or record.outcome == "error":
         return 2, "Failure"
-    if record.outcome == "ok" or record.kind.startswith("admin."):
+    if record.outcome == "ok" or record.kind.startswith(("admin.", "approval.")):
         return 1, "Success"
     return 0, "Unknown"
 
@@ -176,6 +179,7 @@ def to_ocsf(record: AuditRecord, activities: Mapping[str, str] | None = None) ->
     return event
 
 
+_DECISIONS = ("approval.approved", "approval.rejected")
 #: OCSF `user.type_id`: the operator of an admin action is an Admin; a grant's principal, Other.
 _ADMIN_USER, _OTHER_USER, _UNKNOWN_USER = (2, "Admin"), (99, "Other"), (0, "Unknown")
 
@@ -184,6 +188,10 @@ def _user(record: AuditRecord) -> dict[str, Any]:
     """Who acted. A call refused before its caller was known has nobody to name: say so, not null."""
     if record.kind.startswith("admin.") and record.actor:
         type_id, type_name = _ADMIN_USER
+        return {"uid": record.actor, "type_id": type_id, "type": type_name}
+    if record.kind in _DECISIONS and record.actor:
+        # The approver acted, not the principal whose call it was.
+        type_id, type_name = _ADMIN_USER if record.actor.startswith("admin:") else _OTHER_USER
         return {"uid": record.actor, "type_id": type_id, "type": type_name}
     uid = record.principal or record.actor
     if uid:

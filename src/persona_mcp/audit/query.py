@@ -6,6 +6,7 @@ exactly what `verify` vouches for.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,9 @@ class AuditFilter:
     #: Only calls made under grants of these environments (a grant's environment never changes); None: all.
     environments: frozenset[str] | None = None
     seq: int | None = None
+    #: The story of one approval: every record naming it (requested, decided, expired, used, and the
+    #: records of the call that used it, which carry it in `details.approval_id`).
+    approval_id: str | None = None
 
 
 def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
@@ -83,6 +87,8 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
         query = query.where(t.recorded_at >= utc_timestamp(flt.since))
     if flt.until is not None:
         query = query.where(t.recorded_at < utc_timestamp(flt.until))
+    if flt.approval_id is not None:
+        query = query.where(t.body.contains(json.dumps(flt.approval_id), autoescape=True))
     if flt.digests:
         query = query.where(or_(*(t.body.contains(d, autoescape=True) for d in flt.digests)))
     if flt.environments is not None:

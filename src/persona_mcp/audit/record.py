@@ -22,7 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field
 GENESIS_HASH = "0" * 64
 
 CALL_KINDS = ("call.intent", "call.outcome", "call.denied", "call.outcome_unknown")
-KIND_PATTERN = r"^(call\.(intent|outcome|denied|outcome_unknown)|admin\.[a-z0-9][a-z0-9_.-]{0,60})$"
+KIND_PATTERN = (
+    r"^(call\.(intent|outcome|denied|outcome_unknown|dry_run)"
+    r"|approval\.(requested|approved|rejected|expired|used)"
+    r"|admin\.[a-z0-9][a-z0-9_.-]{0,60})$"
+)
 
 Decision = Literal["allowed", "denied"]
 Outcome = Literal["ok", "error", "unknown"]

@@ -21,6 +21,18 @@ class PrincipalKind(StrEnum):
     PERSON = "person"
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class ToolLimit:
+    """At most `calls` calls of `tool` per `window_seconds` under one grant (counted across replicas)."""
+
+    tool: str
+    calls: int
+    window_seconds: int
+
+    def __str__(self) -> str:
+        return f"{self.tool}={self.calls}/{self.window_seconds}s"
+
+
 class GrantState(StrEnum):
     LIVE = "live"
     EXPIRED = "expired"
@@ -48,6 +60,12 @@ class Grant:
     managed_by: str | None = None
     managed_name: str | None = None
     token_id: str = field(default="", repr=False)
+    #: Tools whose calls need a person's approval under this grant, beyond their declared policy.
+    require_approval: frozenset[str] = frozenset()
+    #: Tools whose declared approval an administrator waived for this grant (`--no-approval`).
+    no_approval: frozenset[str] = frozenset()
+    #: Calls per tool per window (`--tool-limit decline_inquiry=10/1h`).
+    tool_limits: tuple[ToolLimit, ...] = ()
 
     def state(self, now: datetime) -> GrantState:
         """Revocation wins over expiry; an expiry equal to `now` has already passed."""
@@ -75,6 +93,9 @@ class GrantDraft:
     read_only: bool = False
     rate_per_minute: int | None = None
     label: str | None = None
+    require_approval: frozenset[str] = frozenset()
+    no_approval: frozenset[str] = frozenset()
+    tool_limits: tuple[ToolLimit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

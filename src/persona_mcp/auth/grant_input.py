@@ -10,6 +10,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
+from persona_mcp.auth.grant import ToolLimit
+
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _RATE = re.compile(r"^(\d+)\s*(?:/\s*(s|sec|second|m|min|minute))?$")
@@ -72,3 +74,29 @@ def parse_rate(text: str | int) -> int:
 def parse_names(values: Iterable[str]) -> frozenset[str]:
     """Tool names from repeated and/or comma-separated values."""
     return frozenset(name.strip() for value in values for name in value.split(",") if name.strip())
+
+
+_TOOL_LIMIT = re.compile(r"^([a-z][a-z0-9_]*)\s*=\s*(\d+)\s*/\s*(\d*)\s*(s|m|h|d|sec|min|hour|day)$")
+_WINDOW_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+def parse_tool_limit(text: str) -> ToolLimit:
+    """`decline_inquiry=10/1h` (or `10/h`, `100/30m`, `5/1d`): at most so many calls per window."""
+    match = _TOOL_LIMIT.match(text.strip().lower())
+    if not match:
+        raise GrantInputError(f"tool limit {text!r} is not like 'decline_inquiry=10/1h'")
+    tool, calls, count, unit = match.groups()
+    window = int(count or "1") * _WINDOW_SECONDS[unit]
+    if int(calls) <= 0 or window <= 0:
+        raise GrantInputError(f"tool limit {text!r}: calls and window must be positive")
+    return ToolLimit(tool, int(calls), window)
+
+
+def parse_tool_limits(values: Iterable[str]) -> tuple[ToolLimit, ...]:
+    """Tool limits from repeated and/or comma-separated values, one per tool."""
+    limits = [parse_tool_limit(item) for value in values for item in value.split(",") if item.strip()]
+    tools = [limit.tool for limit in limits]
+    duplicated = sorted({tool for tool in tools if tools.count(tool) > 1})
+    if duplicated:
+        raise GrantInputError(f"more than one limit for {', '.join(duplicated)}")
+    return tuple(sorted(limits))

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from persona_mcp.auth import tokens
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.events import AdminEventSink
-from persona_mcp.auth.grant import Grant, GrantDraft, IssuedGrant, PrincipalKind
+from persona_mcp.auth.grant import Grant, GrantDraft, IssuedGrant, PrincipalKind, ToolLimit
 from persona_mcp.auth.scopes import DEFAULT_READ_ONLY, Scope
 from persona_mcp.store import Store
 from persona_mcp.store.schema.grants import grants as grants_table
@@ -32,6 +32,8 @@ from persona_mcp.store.schema.grants import grants as grants_table
 log = structlog.get_logger(__name__)
 
 MAX_RATE_PER_MINUTE = 100_000
+MAX_TOOL_LIMIT_CALLS = 1_000_000
+MAX_WINDOW = 30 * 86400
 _NAME_MAX = 200
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
 
@@ -186,6 +188,9 @@ class GrantStore:
             read_only=draft.read_only,
             rate_per_minute=draft.rate_per_minute,
             label=draft.label,
+            require_approval=draft.require_approval,
+            no_approval=draft.no_approval,
+            tool_limits=draft.tool_limits,
             managed_by=managed_by,
             managed_name=managed_name,
             token_id=minted.token_id,
@@ -219,6 +224,9 @@ class GrantStore:
             read_only=draft.read_only,
             rate_per_minute=draft.rate_per_minute,
             label=draft.label,
+            require_approval=draft.require_approval,
+            no_approval=draft.no_approval,
+            tool_limits=draft.tool_limits,
             updated_at=now,
         )
         values = {
@@ -315,6 +323,21 @@ class GrantStore:
                 raise GrantError("expiry must be in the future")
         self._check_tools(draft.allow_tools, "allow")
         self._check_tools(draft.deny_tools, "deny")
+        self._check_tools(draft.require_approval, "require-approval")
+        self._check_tools(draft.no_approval, "no-approval")
+        self._check_tools(frozenset(limit.tool for limit in draft.tool_limits), "tool-limit")
+        both = sorted(draft.require_approval & draft.no_approval)
+        if both:
+            raise GrantError(f"tool(s) both requiring and waiving approval: {', '.join(both)}")
+        limited = [limit.tool for limit in draft.tool_limits]
+        if len(limited) != len(set(limited)):
+            raise GrantError("at most one limit per tool")
+        for limit in draft.tool_limits:
+            if not (0 < limit.calls <= MAX_TOOL_LIMIT_CALLS and 0 < limit.window_seconds <= MAX_WINDOW):
+                raise GrantError(
+                    f"tool limit {limit}: calls must be 1 to {MAX_TOOL_LIMIT_CALLS}, "
+                    f"the window 1 second to {MAX_WINDOW // 86400} days"
+                )
 
     def _check_tools(self, names: frozenset[str] | None, which: str) -> None:
         if not names:
@@ -375,6 +398,9 @@ _DECLARATIVE = (
     "read_only",
     "rate_per_minute",
     "label",
+    "require_approval",
+    "no_approval",
+    "tool_limits",
 )
 
 
@@ -398,6 +424,12 @@ def _to_row(grant: Grant) -> dict[str, Any]:
         "read_only": grant.read_only,
         "rate_per_minute": grant.rate_per_minute,
         "label": grant.label,
+        "require_approval": sorted(grant.require_approval),
+        "no_approval": sorted(grant.no_approval),
+        "tool_limits": [
+            {"tool": limit.tool, "calls": limit.calls, "window_seconds": limit.window_seconds}
+            for limit in sorted(grant.tool_limits)
+        ],
         "managed_by": grant.managed_by,
         "managed_name": grant.managed_name,
         "created_at": grant.created_at,
@@ -425,6 +457,12 @@ def _to_grant(row: Row[Any]) -> Grant:
         read_only=bool(row.read_only),
         rate_per_minute=row.rate_per_minute,
         label=row.label,
+        require_approval=frozenset(row.require_approval or ()),
+        no_approval=frozenset(row.no_approval or ()),
+        tool_limits=tuple(
+            ToolLimit(item["tool"], int(item["calls"]), int(item["window_seconds"]))
+            for item in row.tool_limits or ()
+        ),
         managed_by=row.managed_by,
         managed_name=row.managed_name,
         token_id=row.token_id,

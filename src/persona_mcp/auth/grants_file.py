@@ -17,6 +17,9 @@ the same file twice gives an empty second plan.
     expires = "2027-01-01"
     deny_tools = ["print_inquiry_pdf"]
     rate = "60/min"
+    require_approval = ["update_account"]   # tighten: these need a person's approval too
+    no_approval = ["decline_inquiry"]       # loosen (explicitly): no approval for this agent
+    tool_limits = ["decline_inquiry=10/1h"] # at most 10 declines per hour
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.grant import Grant, GrantDraft, IssuedGrant, PrincipalKind
-from persona_mcp.auth.grant_input import GrantInputError, parse_expiry, parse_rate
+from persona_mcp.auth.grant_input import GrantInputError, parse_expiry, parse_rate, parse_tool_limits
 from persona_mcp.auth.grants import GrantError, GrantStore, UnauditedChangeError, UnknownToolError, describe
 from persona_mcp.auth.scopes import DEFAULT_READ_ONLY, UnknownScopeError, parse_scopes
 
@@ -58,6 +61,9 @@ class _Entry(BaseModel):
     read_only: bool = False
     rate: str | int | None = None
     label: str | None = None
+    require_approval: list[str] = Field(default_factory=list)
+    no_approval: list[str] = Field(default_factory=list)
+    tool_limits: list[str] = Field(default_factory=list)
 
 
 class _File(BaseModel):
@@ -161,6 +167,9 @@ def _draft(entry: _Entry, *, now: datetime) -> GrantDraft:
         read_only=entry.read_only,
         rate_per_minute=parse_rate(entry.rate) if entry.rate is not None else None,
         label=entry.label,
+        require_approval=frozenset(entry.require_approval),
+        no_approval=frozenset(entry.no_approval),
+        tool_limits=parse_tool_limits(entry.tool_limits),
     )
 
 
@@ -171,6 +180,9 @@ def check_tools(declared: DeclaredGrants, known_tools: Collection[str]) -> None:
         for which, names in (
             ("allow_tools", draft.allow_tools or frozenset()),
             ("deny_tools", draft.deny_tools),
+            ("require_approval", draft.require_approval),
+            ("no_approval", draft.no_approval),
+            ("tool_limits", frozenset(limit.tool for limit in draft.tool_limits)),
         ):
             unknown = sorted(names - known)
             if unknown:
@@ -310,4 +322,10 @@ def _draft_view(draft: GrantDraft) -> dict[str, Any]:
         "read_only": draft.read_only,
         "rate_per_minute": draft.rate_per_minute,
         "label": draft.label,
+        "require_approval": sorted(draft.require_approval),
+        "no_approval": sorted(draft.no_approval),
+        "tool_limits": [
+            {"tool": limit.tool, "calls": limit.calls, "window_seconds": limit.window_seconds}
+            for limit in sorted(draft.tool_limits)
+        ],
     }

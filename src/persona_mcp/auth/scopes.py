@@ -142,6 +142,9 @@ class Scope(StrEnum):
     AUDIT_ALL_ENVIRONMENTS = own(
         "audit:all_environments", "With audit:read, see every record: other environments', admin records."
     )
+    APPROVALS_DECIDE = own(
+        "approvals:decide", "Approve or reject other principals' calls held for approval (a person's grant)."
+    )
     ADMIN = own(
         "admin", "Use the console's admin pages: create, revoke and rotate grants; see credentials' status."
     )

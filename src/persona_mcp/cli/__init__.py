@@ -71,6 +71,9 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "credentials",
         "Upstream Persona credentials (API keys, OAuth clients, access tokens), encrypted at rest.",
     ),
+    LazyCommand(
+        "approvals", "approvals", "Approvals: calls held until a person other than the caller approves them."
+    ),
     LazyCommand("audit", "audit", "Inspect, verify and export the tamper-evident audit log."),
     LazyCommand("db", "db", "Database schema management."),
 )

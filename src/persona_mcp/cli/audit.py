@@ -165,6 +165,10 @@ def query_command(
         str | None, typer.Option(help="ISO time or span back from now (7d, 12h), inclusive.")
     ] = None,
     until: Annotated[str | None, typer.Option(help="ISO time or span back from now, exclusive.")] = None,
+    approval: Annotated[
+        str | None,
+        typer.Option("--approval", help="Approval id: its whole story, and the call that used it."),
+    ] = None,
     unresolved: Annotated[
         bool, typer.Option(help="Calls whose effect in Persona is unknown (the intent of each).")
     ] = False,
@@ -194,6 +198,7 @@ def query_command(
             outcome=outcome,
             object_id=object_id,
             call_id=call_id,
+            approval_id=approval,
             since=since_at,
             until=until_at,
             unresolved=unresolved,

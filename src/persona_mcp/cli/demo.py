@@ -2,7 +2,8 @@
 
 Without a Persona key: the bundled sandbox (seed data) stands in for Persona, the server runs over
 streamable HTTP against it, a grant is created, and a scripted session goes through the SDK's real
-client (create account, create inquiry, approve, tag, list events), each call printed as a table.
+client (create account, create inquiry, approve, tag, list events), each call printed as a table; the
+inquiry approval, a decision, waits for the demo's reviewer to approve it (four eyes), then runs once.
 `--serve` keeps everything running and prints the configuration to paste into a client instead.
 """
 
@@ -12,7 +13,7 @@ import json
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -75,7 +76,15 @@ async def _main(data_dir: Path, serve: bool, port: int, sandbox_port: int) -> No
                 if serve:
                     _print_client_config(resource, token, sandbox_url, data_dir)
                     await anyio.sleep_forever()
-                await _scripted_session(resource, token)
+                reviewer = await server.review.approver("demo-reviewer", admin=True)
+
+                async def approve(approval_id: str) -> None:
+                    await server.review.decide(
+                        approval_id, reviewer, approve=True, reason="reviewed in the demo"
+                    )
+                    console.print(f"[bold]{approval_id}[/] approved by a reviewer (four eyes)")
+
+                await _scripted_session(resource, token, approve)
                 report = await verify_log(server.store, trusted_keys=[server.audit.public_key])
                 verdict = "[green]verified[/]" if report.ok else f"[red]BROKEN at seq {report.first_break}[/]"
                 console.print(
@@ -87,10 +96,16 @@ async def _main(data_dir: Path, serve: bool, port: int, sandbox_port: int) -> No
 StepObserver = Callable[[str, dict[str, Any], types.CallToolResult], None]
 
 
-async def run_workflow(client: Client, observe: StepObserver) -> None:
+#: Approves a held call by its approval id (a person other than the agent, e.g. the demo's reviewer).
+Approver = Callable[[str], Awaitable[None]]
+
+
+async def run_workflow(client: Client, observe: StepObserver, approve: Approver | None = None) -> None:
     """The demo's scripted session: create account, create inquiry, approve, tag, list events.
 
-    Shared by the demo and by the stdio/HTTP session tests, so the demo a newcomer sees is tested.
+    Approving an inquiry is a decision, which waits for a person's approval: with `approve`, the held
+    call is approved and repeated (it then runs once); without, the held answer is shown and the session
+    goes on. Shared by the demo and by the stdio/HTTP session tests, so the demo a newcomer sees is tested.
     """
 
     async def step(tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +114,11 @@ async def run_workflow(client: Client, observe: StepObserver) -> None:
         if result.is_error:
             raise DemoStepFailed(tool)
         data = result.structured_content
-        return data if isinstance(data, dict) else {}
+        data = data if isinstance(data, dict) else {}
+        if data.get("type") == "approval" and approve is not None:
+            await approve(str(data["id"]))
+            return await step(tool, arguments)
+        return data
 
     account = await step(
         "create_account", {"reference_id": "demo-user-1", "name_first": "Ada", "name_last": "Lovelace"}
@@ -117,7 +136,7 @@ class DemoStepFailed(Exception):
     """A workflow step answered with a tool error (already printed)."""
 
 
-async def _scripted_session(url: str, token: str) -> None:
+async def _scripted_session(url: str, token: str, approve: Approver) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
         async with Client(streamable_http_client(url, http_client=http)) as client:
@@ -126,7 +145,7 @@ async def _scripted_session(url: str, token: str) -> None:
                 f"[bold]persona-mcp demo[/]: connected to {url}; the grant opens {len(listed.tools)} tools"
             )
             try:
-                await run_workflow(client, _print_step)
+                await run_workflow(client, _print_step, approve)
             except DemoStepFailed:
                 raise typer.Exit(1) from None
 

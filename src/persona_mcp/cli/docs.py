@@ -3,6 +3,7 @@
 What is generated, each from the declarations it documents:
 - docs/tools.md: the catalogue, one section per toolset (`tools/docs.py`);
 - the scope table of docs/access.md, between its markers (`tools/scope_docs.py`);
+- the approval policy table of docs/access.md, between its markers (`tools/approval_docs.py`);
 - tests/tools/__toolsnaps__/<tool>.json: one contract snapshot per tool (`tools/snapshots.py`);
 - the client configurations of docs/configuration.md, between its markers (`cli/client_configs.py`).
 
@@ -56,7 +57,7 @@ def _between(document: str, start: str, end: str, section: str, path: str) -> st
 def generate(root: Path) -> Generated:
     """The generated files under `root` (a checkout of this repository), as they should read now."""
     from persona_mcp.cli.client_configs import docs_section
-    from persona_mcp.tools import catalogue
+    from persona_mcp.tools import approval_docs, catalogue
     from persona_mcp.tools.contract import tier1_operation_ids
     from persona_mcp.tools.docs import render
     from persona_mcp.tools.scope_docs import render_scopes_markdown, replace_section
@@ -64,7 +65,10 @@ def generate(root: Path) -> Generated:
 
     files = {TOOLS_MD: render(catalogue, tier1_operation_ids())}
     access = (root / ACCESS_MD).read_text(encoding="utf-8")
-    files[ACCESS_MD] = replace_section(access, render_scopes_markdown(catalogue))
+    access = replace_section(access, render_scopes_markdown(catalogue))
+    files[ACCESS_MD] = approval_docs.replace_section(
+        access, approval_docs.render_approval_markdown(catalogue)
+    )
     configuration = (root / CONFIGURATION_MD).read_text(encoding="utf-8")
     files[CONFIGURATION_MD] = _between(
         configuration, CLIENT_CONFIGS_START, CLIENT_CONFIGS_END, "\n" + docs_section(), CONFIGURATION_MD

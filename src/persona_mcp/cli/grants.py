@@ -24,7 +24,13 @@ from persona_mcp.auth import grants_file
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.events import AdminEventSink
 from persona_mcp.auth.grant import Grant, GrantDraft, IssuedGrant, PrincipalKind
-from persona_mcp.auth.grant_input import GrantInputError, parse_expiry, parse_names, parse_rate
+from persona_mcp.auth.grant_input import (
+    GrantInputError,
+    parse_expiry,
+    parse_names,
+    parse_rate,
+    parse_tool_limits,
+)
 from persona_mcp.auth.grants import (
     GrantError,
     GrantNotFoundError,
@@ -185,6 +191,12 @@ def _constraints(grant: Grant) -> str:
         parts.append(f"deny {len(grant.deny_tools)}")
     if grant.rate_per_minute:
         parts.append(f"{grant.rate_per_minute}/min")
+    if grant.require_approval:
+        parts.append(f"approval +{len(grant.require_approval)}")
+    if grant.no_approval:
+        parts.append(f"no approval {len(grant.no_approval)}")
+    if grant.tool_limits:
+        parts.append(f"tool limits {len(grant.tool_limits)}")
     if grant.managed_by:
         parts.append(f"file {grant.managed_by}")
     return ", ".join(parts)
@@ -211,6 +223,18 @@ def create_command(
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse every non-read tool.")] = False,
     label: Annotated[str | None, typer.Option("--label", help="Free text shown in listings.")] = None,
     kind: Annotated[PrincipalKind, typer.Option("--kind", help="agent or person.")] = PrincipalKind.AGENT,
+    require_approval: Annotated[
+        list[str] | None,
+        typer.Option("--require-approval", help="Tools whose calls need a person's approval too."),
+    ] = None,
+    no_approval: Annotated[
+        list[str] | None,
+        typer.Option("--no-approval", help="Tools whose declared approval this grant waives (audited)."),
+    ] = None,
+    tool_limit: Annotated[
+        list[str] | None,
+        typer.Option("--tool-limit", help="Calls per tool per window, e.g. decline_inquiry=10/1h."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a grant and print its token once."""
@@ -227,6 +251,9 @@ def create_command(
             read_only=read_only,
             rate_per_minute=parse_rate(rate) if rate is not None else None,
             label=label,
+            require_approval=parse_names(require_approval or []),
+            no_approval=parse_names(no_approval or []),
+            tool_limits=parse_tool_limits(tool_limit or []),
         )
         async with _grant_store(changes=True) as grants:
             return await grants.create(draft, actor=_actor())

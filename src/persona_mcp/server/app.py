@@ -26,6 +26,8 @@ import persona_mcp
 from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
 from persona_mcp.audit.checkpoint import checkpoint_anchor
 from persona_mcp.audit.forwarding import Forwarder, open_sink
+from persona_mcp.auth.approvals import ApprovalStore
+from persona_mcp.auth.call_limits import CallCounters
 from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import CredentialStore, open_credential_resolver
 from persona_mcp.auth.credentials.secretbox import load_secret_box
@@ -37,6 +39,8 @@ from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.config import AuthMode, Settings, create_private_dir
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
 from persona_mcp.persona.ratelimit import RateGate
+from persona_mcp.server.approval_review import ApprovalReview
+from persona_mcp.server.approvals import ApprovalGate
 from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
 from persona_mcp.server.errors import Refusal
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
@@ -70,6 +74,8 @@ class PersonaMcp:
     callers: CallerResolver
     caller_source: CallerSource
     instance_id: str
+    #: The approvers' side of held calls (`persona-mcp approvals`, a reviewer console).
+    review: ApprovalReview
     #: The built-in authorization server (HTTP in `builtin` auth mode), else None.
     authorization: GrantBoundAuthorizationServer | None = None
     #: States found at start (or at the last re-check) in which calls will fail; /healthz: `degraded`.
@@ -256,6 +262,14 @@ async def open_server(
         stack.push_async_callback(persona.aclose)
         observer = observer or Observer(known_tools=[spec.name for spec in exposed])
         persona.wrap_transports(observer.wrap_transport)
+        approvals, counters = ApprovalStore(store), CallCounters(store)
+        box = await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir)
+        gate = ApprovalGate(
+            approvals=approvals, counters=counters, audit=audit, box=box, settings=settings.approvals
+        )
+        review = ApprovalReview(
+            approvals=approvals, grants=grants, audit=audit, box=box, tools=exposed, counters=counters
+        )
         pipeline = CallPipeline(
             exposed=exposed,
             persona=persona,
@@ -267,6 +281,7 @@ async def open_server(
             clock=lambda: datetime.now(UTC),
             files=files,
             observer=observer,
+            gate=gate,
         )
         token = settings.token.get_secret_value() if settings.token else None
         if callers is not None:
@@ -315,6 +330,7 @@ async def open_server(
             forwarder=forwarder,
             observer=observer,
             checked_at=time.monotonic(),
+            review=review,
         )
 
 

@@ -85,6 +85,15 @@ def rate_limited(retry_after: float) -> Refusal:
     )
 
 
+def tool_limited(tool: str, reason: str, retry_after: int) -> Refusal:
+    """A per-tool limit of the caller's grant is used up for now."""
+    return Refusal(
+        RATE_LIMITED,
+        f"Rate limited: {reason}. Retry {tool} after {retry_after} seconds.",
+        {"tool": tool, "retry_after_seconds": retry_after},
+    )
+
+
 def audit_unavailable(*, stalled: bool = False) -> Refusal:
     if stalled:
         return Refusal(

@@ -18,5 +18,9 @@ INSTRUCTIONS = (
     "evt_ event, rep_ report, rptp_ report template, case_ case, ctmpl_ case template, cqueue_ case "
     "queue; list or search tools give them (verification ids: get_inquiry, get_case). Reports finish in "
     "the background: wait_for_report. Every call is audited; personal data is masked unless your grant "
-    "carries pii:read."
+    "carries pii:read. "
+    "Write tools take dry_run: true to get the exact request (method, path, body) without sending it. "
+    "Destructive and decision tools may need a person's approval: such a call answers with an approval "
+    "(type approval, status awaiting_approval) and runs once when repeated with the same arguments after "
+    "a person approved it."
 )

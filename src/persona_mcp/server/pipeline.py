@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from persona_mcp.audit import AuditEvent, AuditLog, AuditStalledError, AuditUnavailableError
+from persona_mcp.auth.approval_policy import approval_requirement
 from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.credentials import CredentialResolver, CredentialStore, CredentialUnavailableError
 from persona_mcp.auth.policy import Decision, decide, visible
@@ -35,6 +36,14 @@ from persona_mcp.persona.client import Exchange, PersonaClient
 from persona_mcp.persona.errors import PersonaError
 from persona_mcp.pii import mask
 from persona_mcp.server import errors
+from persona_mcp.server.approvals import ApprovalGate, Held, Refused
+from persona_mcp.server.dry_run import (
+    RequestCaptured,
+    dry_run_client,
+    dry_run_result,
+    masked_body,
+    split_dry_run,
+)
 from persona_mcp.server.resources import resource_links
 from persona_mcp.server.session_info import SessionInfo, bounded
 from persona_mcp.tools.audit_log import AuditReader, reader_for
@@ -71,6 +80,8 @@ class _CallRecord:
     touched: list[str] = field(default_factory=list)
     #: The request's progress reporter (a no-op unless the client sent a progressToken).
     progress: Progress | None = None
+    #: The approval this call used (its records name it), if it needed one.
+    approval_id: str | None = None
 
 
 class CallPipeline:
@@ -89,6 +100,7 @@ class CallPipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         files: SavedFiles | None = None,
         observer: CallObserver | None = None,
+        gate: ApprovalGate | None = None,
     ) -> None:
         self._specs = {spec.name: spec for spec in exposed}
         self._observer = observer
@@ -101,6 +113,7 @@ class CallPipeline:
         self._audit_reader = audit_reader
         self._clock = clock
         self._files = files
+        self._gate = gate
 
     @property
     def rate_limiter(self) -> GrantRateLimiter:
@@ -211,6 +224,17 @@ class CallPipeline:
             await self._deny(record, caller, spec, name, raw_args, session, "rate limited")
             raise errors.rate_limited(retry_after)
 
+        dry_run, raw_args = split_dry_run(spec, raw_args)
+        if dry_run is None:
+            await self._append(
+                self._event(record, "call.outcome", caller, spec, raw_args, session, validated=False)
+                | {"decision": "allowed", "outcome": "error", "error_kind": "invalid_arguments"}
+            )
+            return errors.tool_error(
+                "dry_run must be true or false: true answers with the request without sending it.",
+                kind="invalid_arguments",
+                retry_safe=None,
+            )
         try:
             args = spec.input_model.model_validate(raw_args)
         except ValidationError as exc:
@@ -221,6 +245,11 @@ class CallPipeline:
             message = validation_message(spec, exc, visible=self._visible_names(caller))
             return errors.tool_error(message, kind="invalid_arguments", retry_safe=None)
 
+        if spec.is_write and (dry_run or self._gate is not None):
+            # Limits per tool, the circuit breaker and four-eyes approvals (server/approvals.py).
+            held = await self._gate_call(record, caller, spec, args, raw_args, session, dry_run=dry_run)
+            if held is not None:
+                return held
         idempotency_key = str(uuid.uuid4()) if spec.is_write else None
         # While the store is known to be failing, a read too must get its intent in first: if that fails
         # the read is refused before it reaches Persona; if it succeeds, the store is back.
@@ -298,6 +327,85 @@ class CallPipeline:
             )
         await self._outcome(record, caller, spec, raw_args, session, idempotency_key, "ok")
         return self._answer(caller, spec, result)
+
+    async def _gate_call(
+        self,
+        record: _CallRecord,
+        caller: Caller,
+        spec: AnySpec,
+        args: Any,
+        raw_args: Mapping[str, Any],
+        session: SessionInfo,
+        *,
+        dry_run: bool,
+    ) -> types.CallToolResult | None:
+        """The gate's answer for a call that must not run now (held, refused, a dry run), or None."""
+        if dry_run:
+            return await self._dry_run(record, caller, spec, args, raw_args, session)
+        assert self._gate is not None
+        verdict = await self._gate.admit(
+            caller,
+            spec,
+            args,
+            call_id=record.call_id,
+            event=lambda kind: self._event(record, kind, caller, spec, raw_args, session),
+        )
+        if isinstance(verdict, Refused):
+            await self._deny(record, caller, spec, spec.name, raw_args, session, verdict.reason)
+            raise errors.tool_limited(spec.name, verdict.reason, verdict.retry_after_seconds)
+        if isinstance(verdict, Held):
+            return verdict.result
+        record.approval_id = verdict.approval_id
+        return None
+
+    async def _dry_run(
+        self,
+        record: _CallRecord,
+        caller: Caller,
+        spec: AnySpec,
+        args: Any,
+        raw_args: Mapping[str, Any],
+        session: SessionInfo,
+    ) -> types.CallToolResult:
+        """Run the handler against a client that captures its request; record `call.dry_run`."""
+        if self._gate is not None:
+            needed = await self._gate.requirement(caller, spec)
+        else:  # no approvals store: the declaration and the grant decide
+            needed = approval_requirement(
+                caller.grant,
+                tool=spec.name,
+                declared=spec.approval_policy,
+                high_risk=spec.high_risk,
+                breaker_tripped=False,
+            )
+        ctx = ToolContext(
+            persona=dry_run_client(self._persona), idempotency_key=None, data_dir=self._data_dir
+        )
+        try:
+            await spec.handler(ctx, args)
+        except RequestCaptured as captured:
+            planned = captured.request
+        else:  # pragma: no cover - every write tool sends one request
+            raise RuntimeError(f"{spec.name} sent no request in a dry run")
+        body, masked = planned.body, False
+        if Scope.PII_READ not in caller.effective_scopes:
+            body, masked = masked_body(spec, args, planned.body)
+        approval = "required" if needed.required else "none"
+        await self._append(
+            self._event(record, "call.dry_run", caller, spec, raw_args, session)
+            | {
+                "decision": "allowed",
+                "outcome": "ok",
+                "reason": needed.reason,
+                "upstream_method": planned.method,
+                "upstream_path": planned.path,
+                "latency_ms": round((time.perf_counter() - record.started) * 1000, 3),
+                "details": {"dry_run": True, "approval": approval},
+            }
+        )
+        return dry_run_result(
+            spec, planned, body, masked=masked, approval=approval, approval_reason=needed.reason
+        )
 
     async def _run(
         self, record: _CallRecord, caller: Caller, spec: AnySpec, args: Any, idempotency_key: str | None
@@ -404,6 +512,7 @@ class CallPipeline:
             "scope": spec.scope.value if spec else None,
             "arguments": self._redacted(model, raw_args, validated, object_ids),
             "object_ids": object_ids,
+            "details": {"approval_id": record.approval_id} if record.approval_id else None,
         }
 
     def _redacted(

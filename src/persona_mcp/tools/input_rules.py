@@ -78,9 +78,18 @@ class AtLeastOne:
 
     def schema(self, model: dict[str, Any]) -> dict[str, Any]:
         required = model.get("required", [])
-        if set(model["properties"]) == set(required) | set(self.names):
+        others = set(model["properties"]) - set(required) - set(self.names)
+        if not others:
             # Every optional argument counts, so "one more than the required ones" says it in one keyword.
             return {"minProperties": len(required) + 1}
+        if len(others) == 1:
+            # One other optional argument (a write tool's dry_run): count it when it is there.
+            (other,) = others
+            return {
+                "if": _required(other),
+                "then": {"minProperties": len(required) + 2},
+                "else": {"minProperties": len(required) + 1},
+            }
         return _one_case_of([_required(name) for name in self.names])
 
 
@@ -155,8 +164,10 @@ class FieldsBySelector:
     def schema(self, model: dict[str, Any]) -> dict[str, Any]:
         governed = {name for names in self.fields.values() for name in names}
         required = model.get("required", [])
-        if set(model["properties"]) != set(required) | governed:
-            raise TypeError("FieldsBySelector needs every optional argument to be one of its fields")
+        if set(model["properties"]) - set(required) - governed:
+            # Other optional arguments (a write tool's dry_run) would defeat the count: each branch names
+            # the fields of the group it leaves out instead.
+            return self._excluding(governed)
         # Values taking the same fields share a branch; with the required arguments and the branch's own
         # fields present, `maxProperties` leaves no room for another field of the group.
         by_fields: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -168,6 +179,23 @@ class FieldsBySelector:
                     "properties": {self.selector: _one_of_values(values)},
                     "required": list(names),
                     "maxProperties": len(required) + len(names),
+                }
+                for names, values in by_fields.items()
+            ]
+        )
+
+    def _excluding(self, governed: set[str]) -> dict[str, Any]:
+        by_fields: dict[tuple[str, ...], tuple[str, ...]] = {}
+        for value, names in self.fields.items():
+            by_fields[names] = (*by_fields.get(names, ()), value)
+        return _one_case_of(
+            [
+                {
+                    "properties": {
+                        self.selector: _one_of_values(values),
+                        **{other: False for other in sorted(governed - set(names))},
+                    },
+                    "required": list(names),
                 }
                 for names, values in by_fields.items()
             ]

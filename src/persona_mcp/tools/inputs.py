@@ -10,6 +10,7 @@ string argument.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any, ClassVar, Self
@@ -20,9 +21,28 @@ from persona_mcp.persona.ids import ObjectKind, id_pattern, validate_id
 from persona_mcp.pii import FIXED_PATTERN, OBJECT_ID
 from persona_mcp.tools.input_rules import Rule, merged
 
+#: Arguments the server takes beside a model's own (a write tool's `dry_run`), while one schema is built.
+_EXTRA_ARGUMENTS: ContextVar[tuple[type[Any], dict[str, Any]] | None] = ContextVar(
+    "extra_arguments", default=None
+)
+
 
 def _with_rules(schema: dict[str, Any], model: type[Any]) -> None:
+    extra = _EXTRA_ARGUMENTS.get()
+    if extra is not None and extra[0] is model:
+        # Before the rules: a rule that counts arguments must count these too.
+        schema["properties"].update(extra[1])
     merged(schema, model.rules)
+
+
+def schema_with_arguments(model: type[BaseModel], extra: dict[str, Any]) -> dict[str, Any]:
+    """`model`'s validation schema with `extra` optional arguments, its cross-field rules stated for
+    the whole set (the pipeline takes the extra arguments out before the model validates the rest)."""
+    token = _EXTRA_ARGUMENTS.set((model, extra))
+    try:
+        return model.model_json_schema(mode="validation")
+    finally:
+        _EXTRA_ARGUMENTS.reset(token)
 
 
 class ToolInput(BaseModel):

@@ -28,6 +28,7 @@ from typing import Any
 
 import mcp_types as types
 
+from persona_mcp.tools.inputs import schema_with_arguments
 from persona_mcp.tools.spec import Annotations, ToolSpec
 
 #: `^(?:act)_` (an id pattern with one prefix) is `^act_`.
@@ -148,8 +149,15 @@ def _top_level(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+#: The argument every write tool takes to answer with the request it would send instead of sending it
+#: (`server/dry_run.py`). Listed without a description: the server instructions explain it once.
+DRY_RUN = "dry_run"
+
+
 def input_schema(spec: ToolSpec[Any, Any]) -> dict[str, Any]:
-    return _top_level(compact(spec.input_model.model_json_schema(mode="validation")))
+    if not spec.is_write:
+        return _top_level(compact(spec.input_model.model_json_schema(mode="validation")))
+    return _top_level(compact(schema_with_arguments(spec.input_model, {DRY_RUN: {"type": "boolean"}})))
 
 
 def _open(schema: Any) -> Any:

@@ -21,6 +21,8 @@ _RESULT_SCOPES = {
     "result cannot be masked (marked ¹) need it as well",
     Scope.AUDIT_ALL_ENVIRONMENTS: "no tool of its own: widens `query_audit_log` from the grant's environment "
     "to every record",
+    Scope.APPROVALS_DECIDE: "no tool of its own: a person holding it approves or rejects other principals' "
+    "held calls (`persona-mcp approvals`)",
 }
 
 

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from persona_mcp.auth.approval_policy import ApprovalPolicy, default_policy, is_high_risk
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.client import PersonaClient
 from persona_mcp.persona.ids import ObjectKind
@@ -127,6 +128,21 @@ class ToolSpec(Generic[InputT, OutputT]):
     #: Operations it repeats on behalf of another tool (`wait_for_*` re-reading `get_*`'s object): they
     #: reach Persona, but coverage counts them for the tool that owns them.
     polls: tuple[str, ...] = ()
+    #: Whether a person must approve each call first. Unset, it follows from the posture
+    #: (`auth.approval_policy.default_policy`): destructive tools and delete/decide scopes need approval.
+    approval: ApprovalPolicy | None = None
+
+    @property
+    def approval_policy(self) -> ApprovalPolicy:
+        """The declared approval policy: explicit, or derived from effect and scope."""
+        if self.approval is not None:
+            return self.approval
+        return default_policy(self.effect.value, self.scope.value)
+
+    @property
+    def high_risk(self) -> bool:
+        """Destructive or a decision: what the destructive-call circuit breaker counts."""
+        return is_high_risk(self.effect.value, self.scope.value)
 
     @property
     def api_activity(self) -> Activity:

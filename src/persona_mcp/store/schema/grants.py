@@ -44,6 +44,11 @@ grants = Table(
     Column("token_id", String(32), nullable=False, unique=True),
     Column("token_salt", LargeBinary(16), nullable=False),
     Column("token_digest", LargeBinary(32), nullable=False),
+    # Approval policy and per-tool limits of the grant (issue 13): tool names, and {tool, calls,
+    # window_seconds} objects.
+    Column("require_approval", JSON, nullable=False, server_default="[]"),
+    Column("no_approval", JSON, nullable=False, server_default="[]"),
+    Column("tool_limits", JSON, nullable=False, server_default="[]"),
     CheckConstraint("principal_kind IN ('agent', 'person')", name="principal_kind"),
     CheckConstraint("environment IN ('sandbox', 'production')", name="environment"),
     CheckConstraint("rate_per_minute IS NULL OR rate_per_minute > 0", name="rate_positive"),

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_oauth"
-down_revision = "0005_upstream_rate_windows"
+down_revision = "0006_approvals"
 branch_labels = None
 depends_on = None
 
