@@ -31,6 +31,7 @@ def console_for(app: PersonaMcp) -> Starlette:
         checkpoint_location=app.settings.audit_checkpoint_location,
         list_credentials=app.pipeline.credential_store.list,
         activities=activities,
+        review=app.review,
     )
     return build_console(deps, app.audit.digester.derived_key(SESSION_KEY_PURPOSE))
 

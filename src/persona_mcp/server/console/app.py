@@ -10,6 +10,7 @@ way, with the person as the actor.
 from __future__ import annotations
 
 import ipaddress
+import json
 import time
 import tomllib
 from collections import deque
@@ -44,6 +45,7 @@ from persona_mcp.auth.grant import Grant, GrantDraft, PrincipalKind
 from persona_mcp.auth.grants import GrantError, GrantStore
 from persona_mcp.auth.policy import visible
 from persona_mcp.auth.scopes import Scope, UnknownScopeError, parse_scopes
+from persona_mcp.server.approval_review import ApprovalReview, Approver, ReviewError
 from persona_mcp.server.console.filters import (
     DECISIONS,
     OUTCOMES,
@@ -87,6 +89,8 @@ class ConsoleDeps:
     checkpoint_location: str | Path | None
     list_credentials: CredentialLister
     activities: dict[str, str] = field(default_factory=dict)
+    #: The approvers' side of held calls (issue 13); None: the approvals pages are not offered.
+    review: ApprovalReview | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -173,6 +177,8 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
             csrf=_csrf(viewer),
             can_audit=viewer.holds(Scope.AUDIT_READ),
             can_admin=viewer.holds(Scope.ADMIN),
+            can_approve=deps.review is not None
+            and (viewer.holds(Scope.APPROVALS_DECIDE) or viewer.holds(Scope.ADMIN)),
             **context,
         )
 
@@ -517,6 +523,71 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
             return viewer
         return page(request, "credentials.html", viewer, credentials=list(await deps.list_credentials()))
 
+    # -- approvals ------------------------------------------------------------------------------------
+
+    async def approver_of(request: Request) -> tuple[Viewer, Approver] | Response:
+        """The signed-in person as an approver, by the CLI's rules: a person grant with
+        approvals:decide (sees arguments in clear with pii:read), or an admin (sees them masked)."""
+        viewer = await viewer_of(request)
+        if viewer is None:
+            return to_signin()
+        if deps.review is None:
+            return refused(request, viewer, "This server does not hold calls for approval.", status_code=404)
+        if viewer.holds(Scope.APPROVALS_DECIDE):
+            return viewer, Approver(viewer.person, viewer.grant)
+        if viewer.holds(Scope.ADMIN):
+            return viewer, Approver(f"{viewer.person} (console)", None)
+        return refused(request, viewer, "Deciding approvals needs approvals:decide (or admin) on your grant.")
+
+    async def approvals_page(request: Request) -> Response:
+        found = await approver_of(request)
+        if not isinstance(found, tuple):
+            return found
+        viewer, _approver = found
+        assert deps.review is not None
+        pending = await deps.review.listing()
+        return page(request, "approvals.html", viewer, approvals=pending, now=deps.clock())
+
+    async def approval_page(
+        request: Request, *, error: str | None = None, status_code: int = 200
+    ) -> Response:
+        found = await approver_of(request)
+        if not isinstance(found, tuple):
+            return found
+        viewer, approver = found
+        assert deps.review is not None
+        try:
+            view = await deps.review.show(request.path_params["approval_id"], approver)
+        except ReviewError as exc:
+            return refused(request, viewer, str(exc), status_code=404)
+        return page(
+            request,
+            "approval.html",
+            viewer,
+            view=view,
+            arguments=json.dumps(view.arguments, indent=2, sort_keys=True) if view.arguments else "",
+            error=error,
+            status_code=status_code,
+        )
+
+    async def approval_decision(request: Request) -> Response:
+        found = await approver_of(request)
+        if not isinstance(found, tuple):
+            return found
+        viewer, approver = found
+        assert deps.review is not None
+        form = await form_of(request, viewer.cookie)
+        if form is None:
+            return refused(request, viewer, "The decision form was not sent from this console.")
+        approve = request.path_params["decision"] == "approve"
+        try:
+            await deps.review.decide(
+                request.path_params["approval_id"], approver, approve=approve, reason=form.get("reason", "")
+            )
+        except ReviewError as exc:
+            return await approval_page(request, error=str(exc), status_code=400)
+        return await approval_page(request)
+
     static = StaticFiles(directory=str(Path(__file__).parent / "static"))
     routes: list[Any] = [
         Route("/", home),
@@ -531,6 +602,9 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
         Route("/admin/grants/{grant_id:str}/{action:str}", grant_action, methods=["POST"]),
         Route("/admin/plan", plan_view, methods=["GET", "POST"]),
         Route("/admin/credentials", credentials_view),
+        Route("/approvals", approvals_page),
+        Route("/approvals/{approval_id:str}", approval_page),
+        Route("/approvals/{approval_id:str}/{decision:str}", approval_decision, methods=["POST"]),
         Mount("/static", app=static),
     ]
     console = Starlette(routes=routes)

@@ -1,0 +1,96 @@
+"""Approvals in the console: a person with approvals:decide sees a held call, with its arguments masked
+unless they hold pii:read, and approves it with a reason; the agent's identical call then runs once. The
+principal whose call is held cannot decide it, and a decision form without its CSRF token changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from persona_mcp.audit.query import AuditFilter, iter_records
+from persona_mcp.testing import issue_grant
+
+from ._support import Running, console_server, csrf_of, person_grant, sign_in
+
+pytestmark = pytest.mark.anyio
+
+
+async def _agent_call(running: Running, token: str, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        async with Client(streamable_http_client(running.mcp, http_client=http)) as client:
+            result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    data: dict[str, Any] = result.structured_content or {}
+    return data
+
+
+async def _intents(running: Running, tool: str) -> int:
+    return len([r async for r in iter_records(running.app.store, AuditFilter(tool=tool, kind="call.intent"))])
+
+
+async def test_a_person_approves_a_held_redaction_in_the_console_and_it_runs_once(tmp_path: Path) -> None:
+    async with console_server(tmp_path) as running:
+        agent = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal="agent-a")
+        listed = await _agent_call(running, agent, "list_accounts", {"page_size": 1})
+        account = listed["items"][0]["id"]
+        held = await _agent_call(running, agent, "redact_account", {"account_id": account})
+        assert held["type"] == "approval"
+        approval_id = held["approval"]["id"]
+        assert await _intents(running, "redact_account") == 0, "a held call never reaches Persona"
+
+        async with httpx2.AsyncClient(base_url=running.base, timeout=30, follow_redirects=True) as http:
+            await sign_in(http, await person_grant(running.app, "alice", ["approvals:decide"]))
+            listing = await http.get("/console/approvals")
+            assert approval_id in listing.text and "redact_account" in listing.text
+            detail = await http.get(f"/console/approvals/{approval_id}")
+            assert "personal data masked" in detail.text
+            forged = await http.post(f"/console/approvals/{approval_id}/approve", data={"reason": "x"})
+            assert forged.status_code == 403
+            no_reason = await http.post(
+                f"/console/approvals/{approval_id}/approve",
+                data={"reason": " ", "csrf": csrf_of(detail.text)},
+            )
+            assert no_reason.status_code == 400 and "reason is required" in no_reason.text
+            approved = await http.post(
+                f"/console/approvals/{approval_id}/approve",
+                data={"reason": "erasure request #42 confirmed", "csrf": csrf_of(detail.text)},
+            )
+            assert '<span id="approval-state">approved</span>' in approved.text
+
+        ran = await _agent_call(running, agent, "redact_account", {"account_id": account})
+        assert ran["id"] == account
+        assert await _intents(running, "redact_account") == 1
+        again = await _agent_call(running, agent, "redact_account", {"account_id": account})
+        assert again["type"] == "approval", "an approval is used once"
+        decided = [r async for r in iter_records(running.app.store, AuditFilter(kind="approval.approved"))]
+        assert [r.actor for r in decided] == ["alice"]
+
+
+async def test_the_principal_whose_call_is_held_cannot_decide_it_in_the_console(tmp_path: Path) -> None:
+    async with console_server(tmp_path) as running:
+        agent = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal="bob")
+        listed = await _agent_call(running, agent, "list_accounts", {"page_size": 1})
+        held = await _agent_call(running, agent, "redact_account", {"account_id": listed["items"][0]["id"]})
+        approval_id = held["approval"]["id"]
+        async with httpx2.AsyncClient(base_url=running.base, timeout=30, follow_redirects=True) as http:
+            await sign_in(http, await person_grant(running.app, "bob", ["approvals:decide"]))
+            detail = await http.get(f"/console/approvals/{approval_id}")
+            refused = await http.post(
+                f"/console/approvals/{approval_id}/approve",
+                data={"reason": "my own", "csrf": csrf_of(detail.text)},
+            )
+            assert refused.status_code == 400 and "four eyes" in refused.text
+            assert '<span id="approval-state">pending</span>' in refused.text
+
+
+async def test_a_person_without_approvals_decide_is_refused_the_approvals_pages(tmp_path: Path) -> None:
+    async with console_server(tmp_path) as running:
+        async with httpx2.AsyncClient(base_url=running.base, timeout=30, follow_redirects=True) as http:
+            await sign_in(http, await person_grant(running.app, "rita", ["audit:read"]))
+            page = await http.get("/console/approvals")
+            assert page.status_code == 403 and "approvals:decide" in page.text
