@@ -27,6 +27,21 @@ class Scope(StrEnum):
     WEBHOOKS_WRITE = "webhooks:write"
     WEBHOOKS_DELETE = "webhooks:delete"
     EVENTS_READ = "events:read"
+    DOCUMENTS_READ = "documents:read"
+    DOCUMENTS_WRITE = "documents:write"
+    TRANSACTIONS_READ = "transactions:read"
+    TRANSACTIONS_WRITE = "transactions:write"
+    TRANSACTIONS_DELETE = "transactions:delete"
+    TRANSACTIONS_DECIDE = "transactions:decide"
+    LOGS_READ = "logs:read"
+    IMPORTERS_READ = "importers:read"
+    IMPORTERS_WRITE = "importers:write"
+    WORKFLOWS_READ = "workflows:read"
+    WORKFLOWS_WRITE = "workflows:write"
+    TEMPLATES_READ = "templates:read"
+    TEMPLATES_WRITE = "templates:write"
+    DEVICES_READ = "devices:read"
+    RATE_LIMITS_READ = "rate_limits:read"
     PII_READ = "pii:read"
     AUDIT_READ = "audit:read"
     AUDIT_ALL_ENVIRONMENTS = "audit:all_environments"
@@ -47,6 +62,21 @@ DESCRIPTIONS: dict[Scope, str] = {
     Scope.WEBHOOKS_WRITE: "Create, update, clone, enable and disable webhooks.",
     Scope.WEBHOOKS_DELETE: "Archive webhooks and rotate their signing secrets.",
     Scope.EVENTS_READ: "List and read events.",
+    Scope.DOCUMENTS_READ: "Read documents (government ids, generic documents) and their file links.",
+    Scope.DOCUMENTS_WRITE: "Create, update and submit documents.",
+    Scope.TRANSACTIONS_READ: "List and read transactions.",
+    Scope.TRANSACTIONS_WRITE: "Create and update transactions, their tags and relations.",
+    Scope.TRANSACTIONS_DELETE: "Redact transactions or their biometrics (irreversible).",
+    Scope.TRANSACTIONS_DECIDE: "Label transactions (a decision, e.g. fraud or not fraud).",
+    Scope.LOGS_READ: "List and read Persona's API logs and dashboard user audit logs.",
+    Scope.IMPORTERS_READ: "List and read bulk imports.",
+    Scope.IMPORTERS_WRITE: "Start bulk imports of accounts and list items (CSV or images).",
+    Scope.WORKFLOWS_READ: "List and read workflow runs and workflow versions.",
+    Scope.WORKFLOWS_WRITE: "Trigger workflow runs.",
+    Scope.TEMPLATES_READ: "List and read inquiry templates, their versions and translations.",
+    Scope.TEMPLATES_WRITE: "Import inquiry template translations.",
+    Scope.DEVICES_READ: "List and read devices seen in inquiry sessions.",
+    Scope.RATE_LIMITS_READ: "Read the API key's current rate limits.",
     Scope.PII_READ: "See personal data unmasked in tool results.",
     Scope.AUDIT_READ: "Query this server's audit log (reviewer tools): the calls of the grant's environment.",
     Scope.AUDIT_ALL_ENVIRONMENTS: "With audit:read, see every record: other environments', admin records.",
@@ -58,6 +88,11 @@ IMPLIES: dict[Scope, frozenset[Scope]] = {
     Scope.INQUIRIES_WRITE: frozenset({Scope.INQUIRIES_READ}),
     Scope.LISTS_WRITE: frozenset({Scope.LISTS_READ}),
     Scope.WEBHOOKS_WRITE: frozenset({Scope.WEBHOOKS_READ}),
+    Scope.DOCUMENTS_WRITE: frozenset({Scope.DOCUMENTS_READ}),
+    Scope.TRANSACTIONS_WRITE: frozenset({Scope.TRANSACTIONS_READ}),
+    Scope.IMPORTERS_WRITE: frozenset({Scope.IMPORTERS_READ}),
+    Scope.WORKFLOWS_WRITE: frozenset({Scope.WORKFLOWS_READ}),
+    Scope.TEMPLATES_WRITE: frozenset({Scope.TEMPLATES_READ}),
 }
 
 #: Persona API-key permissions (PROTOCOL.md section 2) each scope needs upstream.
@@ -76,6 +111,23 @@ PERSONA_PERMISSIONS: dict[Scope, frozenset[str]] = {
     Scope.WEBHOOKS_WRITE: frozenset({"webhook.write"}),
     Scope.WEBHOOKS_DELETE: frozenset({"webhook.write"}),
     Scope.EVENTS_READ: frozenset({"event.read"}),
+    Scope.DOCUMENTS_READ: frozenset({"document.read"}),
+    Scope.DOCUMENTS_WRITE: frozenset({"document.write"}),
+    Scope.TRANSACTIONS_READ: frozenset({"txn.read"}),
+    Scope.TRANSACTIONS_WRITE: frozenset({"txn.write"}),
+    Scope.TRANSACTIONS_DELETE: frozenset({"txn.write"}),
+    Scope.TRANSACTIONS_DECIDE: frozenset({"txn.write"}),
+    Scope.LOGS_READ: frozenset({"api_log.read", "user_audit_log.read"}),
+    # PROTOCOL.md section 2 names no permission of their own for the rest: imports write accounts and
+    # list items, templates belong to inquiries, devices to inquiry sessions; workflows have `trigger`.
+    Scope.IMPORTERS_READ: frozenset({"list.read"}),
+    Scope.IMPORTERS_WRITE: frozenset({"list.write", "account.write"}),
+    Scope.WORKFLOWS_READ: frozenset(),
+    Scope.WORKFLOWS_WRITE: frozenset({"workflow.trigger"}),
+    Scope.TEMPLATES_READ: frozenset({"inquiry.read"}),
+    Scope.TEMPLATES_WRITE: frozenset({"inquiry.write"}),
+    Scope.DEVICES_READ: frozenset({"inquiry.read"}),
+    Scope.RATE_LIMITS_READ: frozenset(),
     Scope.PII_READ: frozenset(),
     Scope.AUDIT_READ: frozenset(),
     Scope.AUDIT_ALL_ENVIRONMENTS: frozenset(),

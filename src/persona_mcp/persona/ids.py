@@ -33,6 +33,15 @@ class ObjectKind(StrEnum):
     VERIFICATION = "verification"
     TRANSACTION = "transaction"
     ACCOUNT_ACTION = "account-action"
+    DOCUMENT = "document"
+    TRANSACTION_TYPE = "transaction-type"
+    API_LOG = "api-log"
+    USER_AUDIT_LOG = "user-audit-log"
+    IMPORTER = "importer"
+    WORKFLOW = "workflow"
+    WORKFLOW_RUN = "workflow-run"
+    WORKFLOW_VERSION = "workflow-version"
+    DEVICE = "device"
 
 
 #: Accepted prefixes per kind. List items carry one prefix per item type (as in Persona's own examples).
@@ -63,6 +72,17 @@ PREFIXES: dict[ObjectKind, tuple[str, ...]] = {
     ObjectKind.VERIFICATION: ("ver",),
     ObjectKind.TRANSACTION: ("txn",),
     ObjectKind.ACCOUNT_ACTION: ("accac",),  # as Persona's OpenAPI document pins them
+    # Second-tier families, as the OpenAPI document's examples spell them. An API log's id is the
+    # request id of the call it records (`Request-Id: req_...`).
+    ObjectKind.DOCUMENT: ("doc",),
+    ObjectKind.TRANSACTION_TYPE: ("txntp",),
+    ObjectKind.API_LOG: ("req",),
+    ObjectKind.USER_AUDIT_LOG: ("ual",),
+    ObjectKind.IMPORTER: ("mprt",),
+    ObjectKind.WORKFLOW: ("wfl",),
+    ObjectKind.WORKFLOW_RUN: ("wfr",),
+    ObjectKind.WORKFLOW_VERSION: ("wfv",),
+    ObjectKind.DEVICE: ("dev",),
 }
 
 _TOKEN = r"[A-Za-z0-9]{1,64}"  # MAX_TOKEN_LENGTH below
@@ -204,11 +224,44 @@ TransactionId = Annotated[
     str, Field(pattern=id_pattern(ObjectKind.TRANSACTION)), _validator(ObjectKind.TRANSACTION), OBJECT_ID
 ]
 
+DocumentId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.DOCUMENT)), _validator(ObjectKind.DOCUMENT), OBJECT_ID
+]
+TransactionTypeId = Annotated[
+    str,
+    Field(pattern=id_pattern(ObjectKind.TRANSACTION_TYPE)),
+    _validator(ObjectKind.TRANSACTION_TYPE),
+    OBJECT_ID,
+]
+ApiLogId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.API_LOG)), _validator(ObjectKind.API_LOG), OBJECT_ID
+]
+UserAuditLogId = Annotated[
+    str,
+    Field(pattern=id_pattern(ObjectKind.USER_AUDIT_LOG)),
+    _validator(ObjectKind.USER_AUDIT_LOG),
+    OBJECT_ID,
+]
+ImporterId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.IMPORTER)), _validator(ObjectKind.IMPORTER), OBJECT_ID
+]
+WorkflowId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.WORKFLOW)), _validator(ObjectKind.WORKFLOW), OBJECT_ID
+]
+WorkflowRunId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.WORKFLOW_RUN)), _validator(ObjectKind.WORKFLOW_RUN), OBJECT_ID
+]
+DeviceId = Annotated[str, Field(pattern=id_pattern(ObjectKind.DEVICE)), _validator(ObjectKind.DEVICE), OBJECT_ID]
+
 __all__ = [
     "PREFIXES",
     "AccountActionId",
     "AccountId",
     "AccountTypeId",
+    "ApiLogId",
+    "DeviceId",
+    "DocumentId",
+    "ImporterId",
     "EventId",
     "InquiryId",
     "InquirySessionId",
@@ -218,8 +271,12 @@ __all__ = [
     "ListItemId",
     "ObjectKind",
     "TransactionId",
+    "TransactionTypeId",
+    "UserAuditLogId",
     "VerificationId",
     "WebhookId",
+    "WorkflowId",
+    "WorkflowRunId",
     "id_pattern",
     "id_problem",
     "is_object_id",

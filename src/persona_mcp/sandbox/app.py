@@ -14,12 +14,20 @@ from persona_mcp.sandbox.errors import ApiError
 from persona_mcp.sandbox.pipeline import API_PREFIX, SandboxPipeline
 from persona_mcp.sandbox.routes import (
     accounts,
+    devices,
+    documents,
     events,
+    importers,
     inquiries,
     inquiry_sessions,
+    inquiry_templates,
     list_items,
     lists,
+    logs,
+    rate_limits,
+    transactions,
     webhooks,
+    workflows,
 )
 from persona_mcp.sandbox.seed import seeder_for
 from persona_mcp.sandbox.store import SandboxState
@@ -32,6 +40,14 @@ _FAMILIES = (
     list_items.ROUTES,
     webhooks.ROUTES,
     events.ROUTES,
+    documents.ROUTES,
+    transactions.ROUTES,
+    logs.ROUTES,
+    importers.ROUTES,
+    workflows.ROUTES,
+    inquiry_templates.ROUTES,
+    devices.ROUTES,
+    rate_limits.ROUTES,
 )
 
 

@@ -57,10 +57,14 @@ class SandboxState:
         type_: str,
         attributes: dict[str, Any],
         relationships: dict[str, Any] | None = None,
+        *,
+        object_id: str | None = None,
         **internal: Any,
     ) -> Record:
+        """A new object; `object_id` pins its id (seed data that tests name), else one is minted."""
         self._seq += 1
-        record = Record(self.ids.new(prefix), type_, self._seq, attributes, relationships, dict(internal))
+        new_id = object_id if object_id is not None else self.ids.new(prefix)
+        record = Record(new_id, type_, self._seq, attributes, relationships, dict(internal))
         self.records[record.id] = record
         self._created[type_] += 1
         return record
