@@ -251,7 +251,9 @@ WorkflowId = Annotated[
 WorkflowRunId = Annotated[
     str, Field(pattern=id_pattern(ObjectKind.WORKFLOW_RUN)), _validator(ObjectKind.WORKFLOW_RUN), OBJECT_ID
 ]
-DeviceId = Annotated[str, Field(pattern=id_pattern(ObjectKind.DEVICE)), _validator(ObjectKind.DEVICE), OBJECT_ID]
+DeviceId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.DEVICE)), _validator(ObjectKind.DEVICE), OBJECT_ID
+]
 
 __all__ = [
     "PREFIXES",
@@ -261,8 +263,8 @@ __all__ = [
     "ApiLogId",
     "DeviceId",
     "DocumentId",
-    "ImporterId",
     "EventId",
+    "ImporterId",
     "InquiryId",
     "InquirySessionId",
     "InquiryTemplateId",

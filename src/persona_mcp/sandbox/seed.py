@@ -171,7 +171,7 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
     )
     session = state.of_type(lambda r: r.type == "inquiry-session" and r.attributes["status"] == "active")[0]
     add_shaped(
-        state, "devices.retrieve", "dev", object_id=ids["device"], **{"inquiry-session-id": session.id}
+        state, "devices.retrieve", "dev", object_id=ids["device"], internal={"inquiry-session-id": session.id}
     )
     add_shaped(
         state,
@@ -180,8 +180,8 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
         attributes={"status": "ready", "created-at": stamp, "completed-at": stamp, "successful-count": 5},
         object_id=ids["importer"],
     )
-    state.add(
-        "lst",
+    state.add_with_id(
+        ids["face-list"],
         "list/face",
         {
             "name": "Known fraudster faces",
@@ -191,7 +191,6 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
             "updated-at": stamp,
         },
         {"list-items": {"data": []}},
-        object_id=ids["face-list"],
     )
 
 

@@ -9,7 +9,23 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from persona_mcp.tools import accounts, events, inquiries, inquiry_sessions, list_items, lists, webhooks
+from persona_mcp.tools import (
+    accounts,
+    devices,
+    documents,
+    events,
+    importers,
+    inquiries,
+    inquiry_sessions,
+    list_items,
+    lists,
+    logs,
+    rate_limits,
+    templates,
+    transactions,
+    webhooks,
+    workflows,
+)
 from persona_mcp.tools.registry import Catalogue, UnknownToolError
 from persona_mcp.tools.spec import Activity, Annotations, Effect, ToolContext, ToolSpec
 
@@ -34,6 +50,14 @@ CATALOGUE: tuple[ToolSpec[Any, Any], ...] = (
     *list_items.TOOLS,
     *webhooks.TOOLS,
     *events.TOOLS,
+    *documents.TOOLS,
+    *transactions.TOOLS,
+    *logs.TOOLS,
+    *importers.TOOLS,
+    *workflows.TOOLS,
+    *templates.TOOLS,
+    *devices.TOOLS,
+    *rate_limits.TOOLS,
     *_optional_family("persona_mcp.tools.audit_log"),
 )
 

@@ -111,6 +111,25 @@ class OnlyFor:
 
 
 @dataclass(frozen=True)
+class RequiredFor:
+    """`field` is required when `selector` is one of `values`, and optional otherwise."""
+
+    field: str
+    selector: str
+    values: tuple[str, ...]
+
+    def check(self, given: Mapping[str, Any]) -> None:
+        if str(given.get(self.selector)) in self.values and not _present(given, self.field):
+            raise ValueError(f"{self.field} is required for {self.selector} {', '.join(self.values)}")
+
+    def schema(self, model: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "if": {"properties": {self.selector: _one_of_values(self.values)}},
+            "then": _required(self.field),
+        }
+
+
+@dataclass(frozen=True)
 class FieldsBySelector:
     """Each value of `selector` takes exactly its own fields from a group; the rest of the group is absent."""
 

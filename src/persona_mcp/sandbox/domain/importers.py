@@ -58,7 +58,7 @@ def _importer(state: SandboxState, kind: str, counts: dict[str, int], operation:
             "successful-count": counts["ok"],
             "duplicate-count": counts["duplicate"],
         },
-        kind=kind,
+        internal={"kind": kind},
     )
 
 

@@ -49,7 +49,7 @@ def add_shaped(
     attributes: dict[str, Any] | None = None,
     relationships: dict[str, Any] | None = None,
     object_id: str | None = None,
-    **internal: Any,
+    internal: dict[str, Any] | None = None,
 ) -> Record:
     """A new object shaped like the documented resource, with `attributes`/`relationships` laid over it."""
     resource = example_resource(operation_id, type_)
@@ -57,4 +57,5 @@ def add_shaped(
     related = resource.get("relationships")
     if related is not None or relationships:
         related = {**(related or {}), **(relationships or {})}
-    return state.add(prefix, type_ or resource["type"], merged, related, object_id=object_id, **internal)
+    object_id = object_id if object_id is not None else state.ids.new(prefix)
+    return state.add_with_id(object_id, type_ or resource["type"], merged, related, internal)

@@ -37,7 +37,7 @@ def add_template(state: SandboxState, template_id: str, version_ids: tuple[str, 
             attributes={"status": status, "name-display": name, "live": status == "published"},
             relationships={"inquiry-template": ref("inquiry-template", template.id)},
             object_id=version_id,
-            template=template.id,
+            internal={"template": template.id},
         )
     template.internal.update(
         {

@@ -17,7 +17,7 @@ from persona_mcp.sandbox.store import SandboxState
 
 def add_workflow(state: SandboxState, workflow_id: str, version_id: str, name: str) -> Record:
     """A workflow (never rendered: no endpoint reads one) and its published version."""
-    workflow = state.add("wfl", "workflow", {"name": name}, object_id=workflow_id)
+    workflow = state.add_with_id(workflow_id, "workflow", {"name": name})
     add_shaped(
         state,
         "workflows.list_versions",
@@ -25,7 +25,7 @@ def add_workflow(state: SandboxState, workflow_id: str, version_id: str, name: s
         attributes={"status": "published", "workflow-name": name, "live": True},
         relationships={"workflow": ref("workflow", workflow.id)},
         object_id=version_id,
-        workflow=workflow.id,
+        internal={"workflow": workflow.id},
     )
     workflow.internal["published-version"] = version_id
     return workflow
@@ -55,6 +55,5 @@ def trigger(
             "creator": {"data": None},
         },
         object_id=object_id,
-        workflow=workflow.id,
-        inputs=dict(fields),
+        internal={"workflow": workflow.id, "inputs": dict(fields)},
     )
