@@ -11,6 +11,7 @@ from collections.abc import Callable
 from persona_mcp.sandbox.clock import now_iso
 from persona_mcp.sandbox.domain import (
     accounts,
+    documents,
     inquiries,
     lists,
     sessions,
@@ -44,6 +45,8 @@ DEMO_IDS = {
     "transaction": "txn_SandboxDemoTransaction00",
     "generic-document": "doc_SandboxDemoGeneric000000",
     "government-id": "doc_SandboxDemoGovernmentId0",
+    "draft-generic-document": "doc_SandboxDemoDraftGeneric0",
+    "draft-government-id": "doc_SandboxDemoDraftGovId000",
     "api-log": "req_SandboxDemoApiLog0000000",
     "user-audit-log": "ual_SandboxDemoAuditLog00000",
     "device": "dev_SandboxDemoDevice0000000",
@@ -160,6 +163,10 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
             "inquiry-template-version", ids["template-version"]
         )
         _sign_files(document.attributes, document.id)
+    draft = documents.create_generic(state, {"kind": "bank_statement", "inquiry-id": inquiry.id})
+    _repin(state, draft.id, ids["draft-generic-document"])
+    draft_id = documents.create_government_id(state, {"country-code": "US", "inquiry-id": inquiry.id})
+    _repin(state, draft_id.id, ids["draft-government-id"])
     stamp = now_iso()
     add_shaped(state, "api_logs.retrieve", "req", attributes={"created-at": stamp}, object_id=ids["api-log"])
     add_shaped(
@@ -169,7 +176,11 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
         attributes={"created-at": stamp},
         object_id=ids["user-audit-log"],
     )
-    session = state.of_type(lambda r: r.type == "inquiry-session" and r.attributes["status"] == "active")[0]
+    session = next(
+        r
+        for r in state.records.values()
+        if r.type == "inquiry-session" and r.attributes["status"] == "active"
+    )
     add_shaped(
         state, "devices.retrieve", "dev", object_id=ids["device"], internal={"inquiry-session-id": session.id}
     )
@@ -192,6 +203,13 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
         },
         {"list-items": {"data": []}},
     )
+
+
+def _repin(state: SandboxState, minted: str, pinned: str) -> None:
+    """Give a just-created object the id tests name (created through the API's own domain function)."""
+    record = state.records.pop(minted)
+    record.id = pinned
+    state.records[pinned] = record
 
 
 def _sign_files(attributes: dict[str, object], salt: str) -> None:

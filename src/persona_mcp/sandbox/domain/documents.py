@@ -43,7 +43,10 @@ def _files(name: str, raw: Any, salt: str) -> list[dict[str, Any]]:
 
 
 def _relations(state: SandboxState, attributes: dict[str, Any]) -> dict[str, Any]:
-    related: dict[str, Any] = {"inquiry": {"data": None}, "document-files": {"data": []}}
+    related: dict[str, Any] = {
+        name: {"data": None} for name in ("inquiry", "template", "inquiry-template", "inquiry-template-version")
+    }
+    related["document-files"] = {"data": []}
     inquiry_id = attributes.get("inquiry-id")
     if inquiry_id is not None:
         related["inquiry"] = ref("inquiry", state.get(str(inquiry_id), "inquiry").id)
