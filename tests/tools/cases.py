@@ -381,3 +381,16 @@ FAILURES: tuple[Failure, ...] = (
     Failure("list_events", lambda w: {}, "upstream_unavailable", fault=503, retry_safe=True),
     Failure("get_event", lambda w: {"event_id": MISSING["event"]}, "not_found"),
 )
+
+
+def _with_second_tier() -> None:
+    """Join the second-tier families' cases (kept in their own module) to the tables above."""
+    global SUCCESSES, FAILURES
+    from . import cases_second_tier as second
+
+    MISSING.update(second.MISSING_SECOND_TIER)
+    SUCCESSES = (*SUCCESSES, *second.SUCCESSES)
+    FAILURES = (*FAILURES, *second.FAILURES)
+
+
+_with_second_tier()

@@ -163,10 +163,13 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
             "inquiry-template-version", ids["template-version"]
         )
         _sign_files(document.attributes, document.id)
-    draft = documents.create_generic(state, {"kind": "bank_statement", "inquiry-id": inquiry.id})
-    _repin(state, draft.id, ids["draft-generic-document"])
-    draft_id = documents.create_government_id(state, {"country-code": "US", "inquiry-id": inquiry.id})
-    _repin(state, draft_id.id, ids["draft-government-id"])
+        documents.attach(state, document)
+    documents.create_generic(
+        state, {"kind": "bank_statement", "inquiry-id": inquiry.id}, object_id=ids["draft-generic-document"]
+    )
+    documents.create_government_id(
+        state, {"country-code": "US", "inquiry-id": inquiry.id}, object_id=ids["draft-government-id"]
+    )
     stamp = now_iso()
     add_shaped(state, "api_logs.retrieve", "req", attributes={"created-at": stamp}, object_id=ids["api-log"])
     add_shaped(
@@ -203,13 +206,6 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
         },
         {"list-items": {"data": []}},
     )
-
-
-def _repin(state: SandboxState, minted: str, pinned: str) -> None:
-    """Give a just-created object the id tests name (created through the API's own domain function)."""
-    record = state.records.pop(minted)
-    record.id = pinned
-    state.records[pinned] = record
 
 
 def _sign_files(attributes: dict[str, object], salt: str) -> None:

@@ -44,18 +44,22 @@ def _files(name: str, raw: Any, salt: str) -> list[dict[str, Any]]:
 
 def _relations(state: SandboxState, attributes: dict[str, Any]) -> dict[str, Any]:
     related: dict[str, Any] = {
-        name: {"data": None} for name in ("inquiry", "template", "inquiry-template", "inquiry-template-version")
+        name: {"data": None}
+        for name in ("inquiry", "template", "inquiry-template", "inquiry-template-version")
     }
     related["document-files"] = {"data": []}
     inquiry_id = attributes.get("inquiry-id")
     if inquiry_id is not None:
         related["inquiry"] = ref("inquiry", state.get(str(inquiry_id), "inquiry").id)
+        related["inquiry-template"] = state.records[str(inquiry_id)].relationships.get("inquiry-template")  # type: ignore[union-attr]
     if attributes.get("account-id") is not None:
         state.get(str(attributes["account-id"]), "account")
     return related
 
 
-def create_generic(state: SandboxState, attributes: dict[str, Any]) -> Record:
+def create_generic(
+    state: SandboxState, attributes: dict[str, Any], *, object_id: str | None = None
+) -> Record:
     kind = attributes.get("kind")
     if not isinstance(kind, str) or not kind:
         raise invalid_attribute("kind", "data.attributes.kind is missing")
@@ -76,13 +80,26 @@ def create_generic(state: SandboxState, attributes: dict[str, Any]) -> Record:
             "fields": {},
         },
         relationships=related,
+        object_id=object_id,
     )
     files = _files("files", attributes.get("files") or [], record.id)
     record.attributes.update({"files": files, "files-normalized": list(files)})
+    attach(state, record)
     return record
 
 
-def create_government_id(state: SandboxState, attributes: dict[str, Any]) -> Record:
+def attach(state: SandboxState, document: Record) -> None:
+    """List the document among its inquiry's `documents`, as Persona's inquiries do."""
+    inquiry_id = (document.relationships or {}).get("inquiry", {}).get("data") or {}
+    inquiry = state.records.get(inquiry_id.get("id", ""))
+    if inquiry is not None and inquiry.relationships is not None:
+        documents = inquiry.relationships.setdefault("documents", {"data": []})
+        documents["data"].append({"type": document.type, "id": document.id})
+
+
+def create_government_id(
+    state: SandboxState, attributes: dict[str, Any], *, object_id: str | None = None
+) -> Record:
     for name in ("country-code", "inquiry-id"):
         if not isinstance(attributes.get(name), str) or not attributes[name]:
             raise invalid_attribute(name, f"data.attributes.{name} is missing")
@@ -98,8 +115,10 @@ def create_government_id(state: SandboxState, attributes: dict[str, Any]) -> Rec
         "doc",
         attributes={**blank, "status": "initiated", "created-at": now_iso(), "designations": []},
         relationships=related,
+        object_id=object_id,
     )
     _apply_photos(record, attributes)
+    attach(state, record)
     record.internal["selected"] = {
         "country-code": attributes.get("selected-country-code") or attributes["country-code"],
         "id-class": attributes.get("selected-id-class"),
