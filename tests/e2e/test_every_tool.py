@@ -284,7 +284,7 @@ SUCCESS: dict[str, Args] = {
     },
     "import_accounts": lambda w: {"csv": {"filename": "users.csv", "base64": _b64(ACCOUNTS_CSV)}},
     "import_faces": lambda w: {
-        "list_id": DEMO_IDS["face-list"],
+        "list_id": w.lists["email-address"],
         "images": [{"filename": "face.jpg", "base64": _b64(JPEG)}],
     },
     "trigger_workflow": lambda w: {"workflow_id": DEMO_IDS["workflow"], "fields": {"account_id": w.account}},
@@ -480,7 +480,7 @@ FAILURE: dict[str, Failure] = {
         },
         "base64",
     ),
-    "import_faces": Invalid(lambda w: {"list_id": DEMO_IDS["face-list"], "images": []}, "images"),
+    "import_faces": Invalid(lambda w: {"list_id": w.lists["email-address"], "images": []}, "images"),
     "trigger_workflow": NotFound(lambda w: {"workflow_id": NO_WORKFLOW, "fields": {}}, NO_WORKFLOW),
     "list_workflow_runs": Invalid(lambda w: {"status": "lost"}, "status"),
     "get_workflow_run": NotFound(lambda w: {"workflow_run_id": NO_WORKFLOW_RUN}, NO_WORKFLOW_RUN),

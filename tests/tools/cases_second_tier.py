@@ -147,7 +147,7 @@ SUCCESSES: tuple[Case, ...] = (
     Case(
         "import_faces",
         lambda w: {
-            "list_id": DEMO_IDS["face-list"],
+            "list_id": w.lists["email-address"],
             "images": [_upload("a.jpg", b"1"), _upload("b.jpg", b"2")],
         },
         lambda r, w: r.successful_count == 2,

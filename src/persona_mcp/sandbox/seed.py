@@ -51,7 +51,6 @@ DEMO_IDS = {
     "user-audit-log": "ual_SandboxDemoAuditLog00000",
     "device": "dev_SandboxDemoDevice0000000",
     "importer": "mprt_SandboxDemoImport000000",
-    "face-list": "lst_SandboxDemoFaces00000000",
 }
 
 #: Status each seeded inquiry is driven to, with the simulate actions that get it there.
@@ -70,7 +69,7 @@ _INQUIRY_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
 DEMO_COUNTS = {
     "account": len(_PEOPLE),
     "inquiry": len(_INQUIRY_PATHS),
-    "list": 5,
+    "list": 4,
     "list-item": 5,
     "webhook": 1,
 }
@@ -176,7 +175,10 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
         state,
         "user_audit_logs.list",
         "ual",
-        attributes={"created-at": stamp},
+        attributes={
+            "created-at": stamp,
+            "post-params": {"data": {"id": "uses_Demo", "type": "user-session"}},
+        },
         object_id=ids["user-audit-log"],
     )
     session = next(
@@ -193,18 +195,6 @@ def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
         "mprt",
         attributes={"status": "ready", "created-at": stamp, "completed-at": stamp, "successful-count": 5},
         object_id=ids["importer"],
-    )
-    state.add_with_id(
-        ids["face-list"],
-        "list/face",
-        {
-            "name": "Known fraudster faces",
-            "status": "active",
-            "archived-at": None,
-            "created-at": stamp,
-            "updated-at": stamp,
-        },
-        {"list-items": {"data": []}},
     )
 
 

@@ -125,7 +125,11 @@ def import_accounts(state: SandboxState, attributes: dict[str, Any]) -> Record:
 
 
 def import_faces(state: SandboxState, attributes: dict[str, Any]) -> Record:
-    """Face images: each must be a named base64 file; the sandbox keeps no face list items."""
+    """Face images: each must be a named base64 file.
+
+    Face lists exist only through Persona's hidden endpoints, which the sandbox does not emulate: it takes
+    a face import into any list it holds and counts the images, creating no list items.
+    """
     list_id = attributes.get("list-id")
     if not isinstance(list_id, str) or not list_id:
         raise invalid_attribute("list-id", "data.attributes.list-id is missing")
