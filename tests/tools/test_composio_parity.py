@@ -97,14 +97,14 @@ _LIST_ITEM_KINDS = (
 def _tool_for(action: str) -> str:
     """The tool that does what a Composio action does (written out: a reviewer reads it as a table)."""
     slug = action.removeprefix("PERSONA_")
-    if slug.startswith(("ARCHIVE_", "CREATE_", "RETRIEVE_")) and slug.endswith("_LIST_ITEM"):
-        if any(kind in slug for kind in _LIST_ITEM_KINDS):
-            verb = slug.split("_", 1)[0]
-            return {
-                "ARCHIVE": "archive_list_item",
-                "CREATE": "create_list_item",
-                "RETRIEVE": "get_list_item",
-            }[verb]
+    is_item = slug.startswith(("ARCHIVE_", "CREATE_", "RETRIEVE_")) and slug.endswith("_LIST_ITEM")
+    if is_item and any(kind in slug for kind in _LIST_ITEM_KINDS):
+        verb = slug.split("_", 1)[0]
+        return {
+            "ARCHIVE": "archive_list_item",
+            "CREATE": "create_list_item",
+            "RETRIEVE": "get_list_item",
+        }[verb]
     if slug.startswith("IMPORT_") and slug.endswith("_LISTS"):
         return "import_list_items"
     return ACTION_TOOLS[slug]
