@@ -65,16 +65,16 @@ class DocumentResult(ObjectView, Response):
     expiration_date: Annotated[str | None, PII] = Field(None, description="Expiry date.")
     issuing_subdivision: Annotated[str | None, PII] = Field(None, description="Issuing state.")
     address_city: Annotated[str | None, PII] = Field(None, description="City.")
-    front_photo: Annotated[FileLink | None, PII, Attr("front-photo", file_link)] = Field(
+    front_photo: Annotated[FileLink | None, Attr("front-photo", file_link)] = Field(
         None, description="Front image."
     )
-    back_photo: Annotated[FileLink | None, PII, Attr("back-photo", file_link)] = Field(
+    back_photo: Annotated[FileLink | None, Attr("back-photo", file_link)] = Field(
         None, description="Back image."
     )
-    selfie_photo: Annotated[FileLink | None, PII, Attr("selfie-photo", file_link)] = Field(
+    selfie_photo: Annotated[FileLink | None, Attr("selfie-photo", file_link)] = Field(
         None, description="Selfie image."
     )
-    files: Annotated[list[FileLink], PII, Attr("files", file_links)] = Field(
+    files: Annotated[list[FileLink], Attr("files", file_links)] = Field(
         default_factory=list, description="Uploaded files."
     )
     fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(

@@ -1,24 +1,26 @@
 """Persona's file objects in results (document images, selfies, uploaded files), flattened and personal.
 
-A file object carries a signed link that opens the image without an API key while it lasts, so the
-whole object is personal data: masked without `pii:read`. (`pii.mask` also masks any signed file link
-found anywhere, and log lines lose every URL query, where the access token sits.)
+A file object carries a signed link that opens the image without an API key while it lasts: the link
+and the file name are personal data, masked without `pii:read` (the size is not, and stays a number,
+so a masked result still matches the output schema). `pii.mask` also masks any signed file link found
+anywhere, and log lines lose every URL query, where the access token sits.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
+from persona_mcp.pii import PII
 from persona_mcp.tools.results import ResultModel
 
 
 class FileLink(ResultModel):
     """A file Persona holds."""
 
-    filename: str | None = Field(None, description="File name.")
-    url: str | None = Field(None, description="Signed link (expires).")
+    filename: Annotated[str | None, PII] = Field(None, description="File name.")
+    url: Annotated[str | None, PII] = Field(None, description="Signed link (expires).")
     byte_size: int | None = Field(None, description="Size in bytes.")
 
 

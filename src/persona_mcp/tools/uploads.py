@@ -89,7 +89,7 @@ class Upload(ToolInput):
     """One file: exactly one of `base64` or `resource`."""
 
     filename: Annotated[str, Field(pattern=FILENAME_PATTERN)] = Field(description="File name.")
-    base64: Annotated[Base64 | None, PII] = Field(None, description="Content, base64.")
+    base64: Annotated[Base64 | None, PII] = Field(None, description="Content, base64 (file up to 10 MB).")
     resource: EmbeddedFile | None = Field(None, description="Or an MCP embedded resource.")
 
     rules = (ExactlyOne("base64", "resource"),)
