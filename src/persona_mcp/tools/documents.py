@@ -191,7 +191,7 @@ async def _submit(ctx: ToolContext, args: KindRef) -> DocumentResult:
 # -- specs ---------------------------------------------------------------------------------------------------
 
 _IDS = "an inquiry's events (list_events), or the create_ tools."
-_WITHDRAWN = " (Endpoint withdrawn from Persona's public spec; may be refused.)"
+_WITHDRAWN = " Persona withdrew this endpoint from its public spec: it may be refused."
 
 get_document = ToolSpec(
     name="get_document",

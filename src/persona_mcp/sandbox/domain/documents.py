@@ -50,8 +50,11 @@ def _relations(state: SandboxState, attributes: dict[str, Any]) -> dict[str, Any
     related["document-files"] = {"data": []}
     inquiry_id = attributes.get("inquiry-id")
     if inquiry_id is not None:
-        related["inquiry"] = ref("inquiry", state.get(str(inquiry_id), "inquiry").id)
-        related["inquiry-template"] = state.records[str(inquiry_id)].relationships.get("inquiry-template")  # type: ignore[union-attr]
+        inquiry = state.get(str(inquiry_id), "inquiry")
+        related["inquiry"] = ref("inquiry", inquiry.id)
+        template = (inquiry.relationships or {}).get("inquiry-template")
+        if template is not None:
+            related["inquiry-template"] = template
     if attributes.get("account-id") is not None:
         state.get(str(attributes["account-id"]), "account")
     return related
