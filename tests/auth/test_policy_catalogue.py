@@ -21,7 +21,7 @@ from persona_mcp.tools.scope_docs import render_scopes_markdown, section_of
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 TOOLS = {spec.name: spec for spec in CATALOGUE}
-DECIDE_TOOLS = [spec for spec in CATALOGUE if spec.scope is Scope.INQUIRIES_DECIDE]
+DECIDE_TOOLS = [spec for spec in CATALOGUE if spec.scope.value.endswith(":decide")]
 DESTRUCTIVE_TOOLS = [spec for spec in CATALOGUE if spec.scope.value.endswith(":delete")]
 WRITE_SCOPES = frozenset(scope for scope in Scope if scope.value.endswith(":write"))
 

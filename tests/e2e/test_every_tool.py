@@ -11,6 +11,7 @@ message must name the field).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +25,7 @@ import pytest
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import PREFIXES, ObjectKind
 from persona_mcp.sandbox import SandboxState
-from persona_mcp.sandbox.seed import DEMO_TEMPLATE_ID
+from persona_mcp.sandbox.seed import DEMO_IDS, DEMO_TEMPLATE_ID
 from persona_mcp.testing import Harness, approvals_waived, connected
 from persona_mcp.tools import CATALOGUE, catalogue
 from persona_mcp.tools.mcp_schema import input_schema
@@ -98,6 +99,25 @@ def _account_action_id() -> str:
 
 
 ACTION_ID = _account_action_id()
+PDF = b"%PDF-1.4 statement"
+JPEG = b"\xff\xd8\xff\xe0 face"
+EMAIL_CSV = b"value,match_type\nnew@example.org,email_address\nexample.com,domain\n"
+ACCOUNTS_CSV = b"reference_id,name_first,name_last\nusr-9001,Zoe,Park\n"
+
+
+def _b64(content: bytes) -> str:
+    return base64.b64encode(content).decode()
+
+
+def _embedded(uri: str, content: bytes, *, text: bool = False) -> dict[str, Any]:
+    """An MCP embedded resource as a client passes one on (text, or a base64 blob)."""
+    body = {"text": content.decode()} if text else {"blob": _b64(content)}
+    return {
+        "type": "resource",
+        "resource": {"uri": uri, "mimeType": "text/csv" if text else "application/pdf", **body},
+    }
+
+
 NO_ACCOUNT, NO_INQUIRY = _missing(ObjectKind.ACCOUNT), _missing(ObjectKind.INQUIRY)
 NO_SESSION, NO_LIST = _missing(ObjectKind.INQUIRY_SESSION), _missing(ObjectKind.LIST)
 NO_WEBHOOK, NO_EVENT = _missing(ObjectKind.WEBHOOK), _missing(ObjectKind.EVENT)
@@ -111,6 +131,10 @@ BUSINESS = {
     "address_country_code": "US",
     "verification_template_id": "vtmpl_SandboxDatabaseBusiness",
 }
+NO_TRANSACTION, NO_API_LOG = _missing(ObjectKind.TRANSACTION), _missing(ObjectKind.API_LOG)
+NO_USER_AUDIT_LOG, NO_IMPORTER = _missing(ObjectKind.USER_AUDIT_LOG), _missing(ObjectKind.IMPORTER)
+NO_WORKFLOW, NO_WORKFLOW_RUN = _missing(ObjectKind.WORKFLOW), _missing(ObjectKind.WORKFLOW_RUN)
+NO_TEMPLATE, NO_DEVICE = _missing(ObjectKind.INQUIRY_TEMPLATE), _missing(ObjectKind.DEVICE)
 
 
 @dataclass(frozen=True)
@@ -241,6 +265,97 @@ SUCCESS: dict[str, Args] = {
     "submit_business_verification": lambda w: {"verification_id": PREPARED},
     "query_audit_log": lambda w: {"tool": "get_account", "limit": 5},
     "verify_audit_log": lambda w: {},
+    # -- second tier (issue 19): the demo seed pins these objects' ids (sandbox.seed.DEMO_IDS) ----------
+    "get_document": lambda w: {"document_id": DEMO_IDS["government-id"]},
+    "create_generic_document": lambda w: {
+        "document_kind": "bank_statement",
+        "inquiry_id": w.inquiry["pending"],
+        "files": [{"filename": "statement.pdf", "resource": _embedded("file:///statement.pdf", PDF)}],
+    },
+    "update_generic_document": lambda w: {
+        "document_id": DEMO_IDS["draft-generic-document"],
+        "files": [{"filename": "bill.pdf", "base64": _b64(PDF)}],
+    },
+    "create_government_id_document": lambda w: {
+        "inquiry_id": w.inquiry["pending"],
+        "country_code": "us",
+        "id_class": "dl",
+        "front_photo": {"filename": "front.jpg", "base64": _b64(JPEG)},
+    },
+    "update_government_id_document": lambda w: {
+        "document_id": DEMO_IDS["draft-government-id"],
+        "back_photo": {"filename": "back.jpg", "base64": _b64(JPEG)},
+    },
+    "submit_document": lambda w: {"document_id": DEMO_IDS["draft-generic-document"], "kind": "generic"},
+    "list_transactions": lambda w: {"reference_id": "txn-ref-1"},
+    "get_transaction": lambda w: {"transaction_id": DEMO_IDS["transaction"]},
+    "create_transaction": lambda w: {
+        "transaction_type_id": DEMO_IDS["transaction-type"],
+        "reference_id": "order-77",
+        "fields": {"amount": 120},
+    },
+    "update_transaction": lambda w: {"transaction_id": DEMO_IDS["transaction"], "status": "approved"},
+    "redact_transaction": lambda w: {"transaction_id": DEMO_IDS["transaction"]},
+    "redact_transaction_biometrics": lambda w: {"transaction_id": DEMO_IDS["transaction"]},
+    "label_transaction": lambda w: {
+        "transaction_id": DEMO_IDS["transaction"],
+        "label": "fraud",
+        "score": 0.9,
+    },
+    "add_transaction_tag": lambda w: {"transaction_id": DEMO_IDS["transaction"], "tag_name": "review"},
+    "remove_transaction_tag": lambda w: {"transaction_id": DEMO_IDS["transaction"], "tag_name": "payout"},
+    "set_transaction_tags": lambda w: {"transaction_id": DEMO_IDS["transaction"], "tag_names": ["a"]},
+    "add_transaction_relation": lambda w: {
+        "transaction_id": DEMO_IDS["transaction"],
+        "relation_schema_key": "made-by",
+        "target_object_id": w.other_account,
+    },
+    "remove_transaction_relation": lambda w: {
+        "transaction_id": DEMO_IDS["transaction"],
+        "relation_schema_key": "made-by",
+        "target_object_id": w.account,
+    },
+    "list_api_logs": lambda w: {"page_size": 5},
+    "get_api_log": lambda w: {"api_log_id": DEMO_IDS["api-log"]},
+    "list_user_audit_logs": lambda w: {},
+    "get_user_audit_log": lambda w: {"user_audit_log_id": DEMO_IDS["user-audit-log"]},
+    "list_importers": lambda w: {},
+    "get_importer": lambda w: {"importer_id": DEMO_IDS["importer"]},
+    "import_list_items": lambda w: {
+        "type": "email-address",
+        "list_id": w.lists["email-address"],
+        "csv": {
+            "filename": "blocked.csv",
+            "resource": _embedded("file:///blocked.csv", EMAIL_CSV, text=True),
+        },
+    },
+    "import_accounts": lambda w: {"csv": {"filename": "users.csv", "base64": _b64(ACCOUNTS_CSV)}},
+    "import_faces": lambda w: {
+        "list_id": w.lists["email-address"],
+        "images": [{"filename": "face.jpg", "base64": _b64(JPEG)}],
+    },
+    "trigger_workflow": lambda w: {"workflow_id": DEMO_IDS["workflow"], "fields": {"account_id": w.account}},
+    "list_workflow_runs": lambda w: {"status": "completed"},
+    "get_workflow_run": lambda w: {"workflow_run_id": DEMO_IDS["workflow-run"]},
+    "list_workflow_versions": lambda w: {"workflow_id": DEMO_IDS["workflow"]},
+    "list_inquiry_templates": lambda w: {},
+    "get_inquiry_template": lambda w: {"inquiry_template_id": DEMO_TEMPLATE_ID},
+    "list_inquiry_template_versions": lambda w: {"inquiry_template_id": DEMO_TEMPLATE_ID},
+    "get_inquiry_template_translations": lambda w: {"inquiry_template_id": DEMO_TEMPLATE_ID},
+    "import_inquiry_template_translations": lambda w: {
+        "inquiry_template_id": DEMO_TEMPLATE_ID,
+        "translations": [
+            {
+                "step": "start",
+                "component": "title",
+                "attribute_name": "text",
+                "locale_values": [{"locale": "de", "value": "Los geht's"}],
+            }
+        ],
+    },
+    "list_devices": lambda w: {"inquiry_session_id": w.session},
+    "get_device": lambda w: {"device_id": DEMO_IDS["device"]},
+    "list_rate_limits": lambda w: {},
 }
 
 #: tool -> a call made first, so that the success case has something to act on.
@@ -383,6 +498,98 @@ FAILURE: dict[str, Failure] = {
     "submit_business_verification": NotFound(lambda w: {"verification_id": NO_VERIFICATION}, NO_VERIFICATION),
     "query_audit_log": Invalid(lambda w: {"limit": 0}, "limit"),
     "verify_audit_log": Invalid(lambda w: {"deep": True}, "deep"),
+    # -- second tier -----------------------------------------------------------------------------------
+    "get_document": Invalid(lambda w: {"document_id": w.account}, "document_id"),
+    "create_generic_document": Invalid(
+        lambda w: {"document_kind": "x", "files": [{"filename": "a.pdf", "base64": "not base64!"}]}, "base64"
+    ),
+    "update_generic_document": Invalid(
+        lambda w: {"document_id": DEMO_IDS["draft-generic-document"]}, "files"
+    ),
+    "create_government_id_document": Invalid(
+        lambda w: {"inquiry_id": w.inquiry["pending"], "country_code": "USA"}, "country_code"
+    ),
+    "update_government_id_document": Invalid(
+        lambda w: {"document_id": DEMO_IDS["draft-government-id"], "id_class": "DL!"}, "id_class"
+    ),
+    "submit_document": Invalid(
+        lambda w: {"document_id": DEMO_IDS["government-id"], "kind": "passport"}, "kind"
+    ),
+    "list_transactions": Invalid(lambda w: {"transaction_type_id": "tt_1"}, "transaction_type_id"),
+    "get_transaction": NotFound(lambda w: {"transaction_id": NO_TRANSACTION}, NO_TRANSACTION),
+    "create_transaction": Invalid(lambda w: {"reference_id": "x"}, "transaction_type_id"),
+    "update_transaction": NotFound(
+        lambda w: {"transaction_id": NO_TRANSACTION, "status": "approved"}, NO_TRANSACTION
+    ),
+    "redact_transaction": NotFound(lambda w: {"transaction_id": NO_TRANSACTION}, NO_TRANSACTION),
+    "redact_transaction_biometrics": NotFound(lambda w: {"transaction_id": NO_TRANSACTION}, NO_TRANSACTION),
+    "label_transaction": NotFound(
+        lambda w: {"transaction_id": NO_TRANSACTION, "label": "fraud"}, NO_TRANSACTION
+    ),
+    "add_transaction_tag": NotFound(
+        lambda w: {"transaction_id": NO_TRANSACTION, "tag_name": "x"}, NO_TRANSACTION
+    ),
+    "remove_transaction_tag": NotFound(
+        lambda w: {"transaction_id": NO_TRANSACTION, "tag_name": "x"}, NO_TRANSACTION
+    ),
+    "set_transaction_tags": NotFound(
+        lambda w: {"transaction_id": NO_TRANSACTION, "tag_names": ["x"]}, NO_TRANSACTION
+    ),
+    "add_transaction_relation": NotFound(
+        lambda w: {
+            "transaction_id": NO_TRANSACTION,
+            "relation_schema_key": "made-by",
+            "target_object_id": w.account,
+        },
+        NO_TRANSACTION,
+    ),
+    "remove_transaction_relation": NotFound(
+        lambda w: {
+            "transaction_id": NO_TRANSACTION,
+            "relation_schema_key": "made-by",
+            "target_object_id": w.account,
+        },
+        NO_TRANSACTION,
+    ),
+    "list_api_logs": Invalid(lambda w: {"page_size": 0}, "page_size"),
+    "get_api_log": NotFound(lambda w: {"api_log_id": NO_API_LOG}, NO_API_LOG),
+    "list_user_audit_logs": Invalid(lambda w: {"after": "req_1"}, "after"),
+    "get_user_audit_log": NotFound(lambda w: {"user_audit_log_id": NO_USER_AUDIT_LOG}, NO_USER_AUDIT_LOG),
+    "list_importers": Invalid(lambda w: {"page_size": 101}, "page_size"),
+    "get_importer": NotFound(lambda w: {"importer_id": NO_IMPORTER}, NO_IMPORTER),
+    "import_list_items": Invalid(
+        lambda w: {
+            "type": "name",
+            "list_id": w.lists["email-address"],
+            "csv": {"filename": "n.csv", "base64": _b64(b"first,last\nA,B\n")},
+        },
+        "csv",
+    ),
+    "import_accounts": Invalid(
+        lambda w: {
+            "csv": {"filename": "u.csv", "base64": _b64(b"x"), "resource": _embedded("file:///u", b"x")}
+        },
+        "base64",
+    ),
+    "import_faces": Invalid(lambda w: {"list_id": w.lists["email-address"], "images": []}, "images"),
+    "trigger_workflow": NotFound(lambda w: {"workflow_id": NO_WORKFLOW, "fields": {}}, NO_WORKFLOW),
+    "list_workflow_runs": Invalid(lambda w: {"status": "lost"}, "status"),
+    "get_workflow_run": NotFound(lambda w: {"workflow_run_id": NO_WORKFLOW_RUN}, NO_WORKFLOW_RUN),
+    "list_workflow_versions": Invalid(lambda w: {"workflow_id": "wf_1"}, "workflow_id"),
+    "list_inquiry_templates": Invalid(lambda w: {"page_size": 0}, "page_size"),
+    "get_inquiry_template": NotFound(lambda w: {"inquiry_template_id": NO_TEMPLATE}, NO_TEMPLATE),
+    "list_inquiry_template_versions": Invalid(
+        lambda w: {"inquiry_template_id": "tmpl"}, "inquiry_template_id"
+    ),
+    "get_inquiry_template_translations": NotFound(
+        lambda w: {"inquiry_template_id": NO_TEMPLATE}, NO_TEMPLATE
+    ),
+    "import_inquiry_template_translations": Invalid(
+        lambda w: {"inquiry_template_id": DEMO_TEMPLATE_ID, "translations": []}, "translations"
+    ),
+    "list_devices": Invalid(lambda w: {}, "inquiry_session_id"),
+    "get_device": NotFound(lambda w: {"device_id": NO_DEVICE}, NO_DEVICE),
+    "list_rate_limits": Invalid(lambda w: {"page_size": 5}, "page_size"),
 }
 
 TOOLS = [spec.name for spec in CATALOGUE]

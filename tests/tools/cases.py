@@ -562,3 +562,16 @@ FAILURES: tuple[Failure, ...] = (
         "submit_business_verification", lambda w: {"verification_id": MISSING["verification"]}, "not_found"
     ),
 )
+
+
+def _with_second_tier() -> None:
+    """Join the second-tier families' cases (kept in their own module) to the tables above."""
+    global SUCCESSES, FAILURES
+    from . import cases_second_tier as second
+
+    MISSING.update(second.MISSING_SECOND_TIER)
+    SUCCESSES = (*SUCCESSES, *second.SUCCESSES)
+    FAILURES = (*FAILURES, *second.FAILURES)
+
+
+_with_second_tier()

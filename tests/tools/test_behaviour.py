@@ -14,6 +14,8 @@ from .conftest import Upstream
 pytestmark = pytest.mark.anyio
 
 PERSONA_TOOLS = {spec.name for spec in catalogue if spec.operations}
+#: Tools whose answer is about no Persona object (rate limits carry no id).
+NAMES_NO_OBJECT = {"list_rate_limits"}
 
 
 async def _world(u: Upstream) -> World:
@@ -70,7 +72,8 @@ async def test_tool_succeeds_against_the_sandbox(upstream: Upstream, case: Case)
     spec.output_model.model_validate(result.model_dump())  # what is sent validates against its own model
     outcome = case.check(result, world)
     assert outcome is None or outcome is True, f"{case.tool}: check failed on {result!r}"
-    assert upstream.touched, f"{case.tool} recorded no object ids for the audit log"
+    if case.tool not in NAMES_NO_OBJECT:
+        assert upstream.touched, f"{case.tool} recorded no object ids for the audit log"
 
 
 @pytest.mark.parametrize("failure", FAILURES, ids=lambda failure: failure.tool)

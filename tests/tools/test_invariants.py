@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from persona_mcp import tools
+from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import PREFIXES
 from persona_mcp.tools import CATALOGUE, catalogue
 from persona_mcp.tools.contract import operation
@@ -35,7 +36,19 @@ FAMILY_SCOPE = {
     "reports": "reports",
     "cases": "cases",
     "verifications": "verifications",
+    "documents": "documents",
+    "transactions": "transactions",
+    "api-logs": "logs",
+    "user-audit-logs": "logs",
+    "importers": "importers",
+    "workflows": "workflows",
+    "inquiry-templates": "templates",
+    "devices": "devices",
+    "rate-limits": "rate_limits",
 }
+#: Decisions the catalogue does not flag `decision_action` but that are one (a fraud label on a
+#: transaction): they get the family's decide scope, never its write scope.
+DECISIONS = {"label_transaction": Scope.TRANSACTIONS_DECIDE}
 SUFFIX = {Effect.READ: "read", Effect.WRITE: "write", Effect.DESTRUCTIVE: "delete"}
 
 
@@ -76,7 +89,9 @@ def test_effect_matches_the_catalogue_and_the_scope(spec: AnySpec) -> None:
     families = {FAMILY_SCOPE[entry["family"]] for entry in entries}
     assert len(families) == 1
     family = families.pop()
-    if any(entry.get("decision_action") for entry in entries):
+    if spec.name in DECISIONS:
+        assert spec.scope is DECISIONS[spec.name]
+    elif any(entry.get("decision_action") for entry in entries):
         assert spec.scope.value == f"{family}:decide"  # decisions never ride on write
     else:
         assert spec.scope.value == f"{family}:{SUFFIX[spec.effect]}"

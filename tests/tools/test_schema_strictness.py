@@ -64,7 +64,11 @@ class _SteppedMany(conjecture_utils.many):
 if not hasattr(conjecture_utils.many, "more"):
     jsonschema_strategies.cu = SimpleNamespace(many=_SteppedMany)  # type: ignore[attr-defined]
 
+#: Tools whose arguments carry a file whose content the model checks (a CSV's header row): no JSON
+#: schema can look inside base64, so their schema admits files the model then refuses, naming the field.
+CONTENT_CHECKED = {"import_list_items", "import_accounts"}
 TOOL_NAMES = sorted(spec.name for spec in catalogue)
+SHAPE_CHECKED_NAMES = [name for name in TOOL_NAMES if name not in CONTENT_CHECKED]
 #: Tools whose schema carries a cross-field rule (those whose model has one: see the test below).
 RULED_TOOL_NAMES = [
     name for name in TOOL_NAMES if set(input_schema(catalogue.get(name))) & set(RULE_KEYWORDS)
@@ -126,7 +130,7 @@ def test_every_tool_is_listed(listed: dict[str, dict[str, Any]]) -> None:
     assert sorted(listed) == TOOL_NAMES
 
 
-@pytest.mark.parametrize("name", TOOL_NAMES)
+@pytest.mark.parametrize("name", SHAPE_CHECKED_NAMES)
 def test_arguments_the_listed_schema_admits_are_never_refused_for_their_shape(
     listed: dict[str, dict[str, Any]], name: str
 ) -> None:
@@ -215,7 +219,9 @@ def test_generated_arguments_sent_through_the_server_are_never_invalid_arguments
     listed: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
     calls = [
-        (name, arguments) for name in TOOL_NAMES for arguments in _samples(listed[name], END_TO_END_PER_TOOL)
+        (name, arguments)
+        for name in SHAPE_CHECKED_NAMES
+        for arguments in _samples(listed[name], END_TO_END_PER_TOOL)
     ]
-    assert len(calls) >= len(TOOL_NAMES)
+    assert len(calls) >= len(SHAPE_CHECKED_NAMES)
     assert anyio.run(_kinds_of_errors, tmp_path, calls) == []

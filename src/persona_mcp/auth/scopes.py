@@ -134,6 +134,43 @@ class Scope(StrEnum):
     VERIFICATIONS_DELETE = own(
         "verifications:delete", "Redact verifications (irreversible).", "verification.write"
     )
+    DOCUMENTS_READ = read(
+        "documents:read",
+        "Read documents (government ids, generic documents) and their file links.",
+        "document.read",
+    )
+    DOCUMENTS_WRITE = write("documents:write", "Create, update and submit documents.", "document.write")
+    TRANSACTIONS_READ = read("transactions:read", "List and read transactions.", "txn.read")
+    TRANSACTIONS_WRITE = write(
+        "transactions:write", "Create and update transactions, their tags and relations.", "txn.write"
+    )
+    TRANSACTIONS_DELETE = own(
+        "transactions:delete", "Redact transactions or their biometrics (irreversible).", "txn.write"
+    )
+    TRANSACTIONS_DECIDE = own(
+        "transactions:decide", "Label transactions (a decision, e.g. fraud or not fraud).", "txn.write"
+    )
+    LOGS_READ = read(
+        "logs:read",
+        "List and read Persona's API logs and dashboard user audit logs.",
+        "api_log.read",
+        "user_audit_log.read",
+    )
+    IMPORTERS_READ = read("importers:read", "List and read bulk imports.", "list.read")
+    IMPORTERS_WRITE = write(
+        "importers:write",
+        "Start bulk imports of accounts and list items (CSV or images).",
+        "list.write",
+        "account.write",
+    )
+    WORKFLOWS_READ = read("workflows:read", "List and read workflow runs and workflow versions.")
+    WORKFLOWS_WRITE = write("workflows:write", "Trigger workflow runs.", "workflow.trigger")
+    TEMPLATES_READ = read(
+        "templates:read", "List and read inquiry templates, their versions and translations.", "inquiry.read"
+    )
+    TEMPLATES_WRITE = write("templates:write", "Import inquiry template translations.", "inquiry.write")
+    DEVICES_READ = read("devices:read", "List and read devices seen in inquiry sessions.", "inquiry.read")
+    RATE_LIMITS_READ = read("rate_limits:read", "Read the API key's current rate limits.")
     PII_READ = own("pii:read", "See personal data unmasked in tool results.")
     AUDIT_READ = own(
         "audit:read",

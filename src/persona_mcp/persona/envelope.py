@@ -59,7 +59,8 @@ class Resource(BaseModel):
     model_config = _TOLERANT
 
     type: str
-    id: str
+    #: Empty for the few resources Persona sends without one (`rate-limit/api` objects).
+    id: str = ""
     attributes: dict[str, Any] = Field(default_factory=dict)
     relationships: dict[str, Relationship] = Field(default_factory=dict)
 

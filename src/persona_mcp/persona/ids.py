@@ -38,6 +38,15 @@ class ObjectKind(StrEnum):
     CASE = "case"
     CASE_TEMPLATE = "case-template"
     CASE_QUEUE = "case-queue"
+    DOCUMENT = "document"
+    TRANSACTION_TYPE = "transaction-type"
+    API_LOG = "api-log"
+    USER_AUDIT_LOG = "user-audit-log"
+    IMPORTER = "importer"
+    WORKFLOW = "workflow"
+    WORKFLOW_RUN = "workflow-run"
+    WORKFLOW_VERSION = "workflow-version"
+    DEVICE = "device"
 
 
 #: Accepted prefixes per kind. List items carry one prefix per item type (as in Persona's own examples).
@@ -73,6 +82,17 @@ PREFIXES: dict[ObjectKind, tuple[str, ...]] = {
     ObjectKind.CASE: ("case",),
     ObjectKind.CASE_TEMPLATE: ("ctmpl",),
     ObjectKind.CASE_QUEUE: ("cqueue",),
+    # Second-tier families, as the OpenAPI document's examples spell them. An API log's id is the
+    # request id of the call it records (`Request-Id: req_...`).
+    ObjectKind.DOCUMENT: ("doc",),
+    ObjectKind.TRANSACTION_TYPE: ("txntp",),
+    ObjectKind.API_LOG: ("req",),
+    ObjectKind.USER_AUDIT_LOG: ("ual",),
+    ObjectKind.IMPORTER: ("mprt",),
+    ObjectKind.WORKFLOW: ("wfl",),
+    ObjectKind.WORKFLOW_RUN: ("wfr",),
+    ObjectKind.WORKFLOW_VERSION: ("wfv",),
+    ObjectKind.DEVICE: ("dev",),
 }
 
 _TOKEN = r"[A-Za-z0-9]{1,64}"  # MAX_TOKEN_LENGTH below
@@ -236,15 +256,50 @@ CaseQueueId = Annotated[
     str, Field(pattern=id_pattern(ObjectKind.CASE_QUEUE)), _validator(ObjectKind.CASE_QUEUE), OBJECT_ID
 ]
 
+DocumentId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.DOCUMENT)), _validator(ObjectKind.DOCUMENT), OBJECT_ID
+]
+TransactionTypeId = Annotated[
+    str,
+    Field(pattern=id_pattern(ObjectKind.TRANSACTION_TYPE)),
+    _validator(ObjectKind.TRANSACTION_TYPE),
+    OBJECT_ID,
+]
+ApiLogId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.API_LOG)), _validator(ObjectKind.API_LOG), OBJECT_ID
+]
+UserAuditLogId = Annotated[
+    str,
+    Field(pattern=id_pattern(ObjectKind.USER_AUDIT_LOG)),
+    _validator(ObjectKind.USER_AUDIT_LOG),
+    OBJECT_ID,
+]
+ImporterId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.IMPORTER)), _validator(ObjectKind.IMPORTER), OBJECT_ID
+]
+WorkflowId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.WORKFLOW)), _validator(ObjectKind.WORKFLOW), OBJECT_ID
+]
+WorkflowRunId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.WORKFLOW_RUN)), _validator(ObjectKind.WORKFLOW_RUN), OBJECT_ID
+]
+DeviceId = Annotated[
+    str, Field(pattern=id_pattern(ObjectKind.DEVICE)), _validator(ObjectKind.DEVICE), OBJECT_ID
+]
+
 __all__ = [
     "PREFIXES",
     "AccountActionId",
     "AccountId",
     "AccountTypeId",
+    "ApiLogId",
     "CaseId",
     "CaseQueueId",
     "CaseTemplateId",
+    "DeviceId",
+    "DocumentId",
     "EventId",
+    "ImporterId",
     "InquiryId",
     "InquirySessionId",
     "InquiryTemplateId",
@@ -255,8 +310,12 @@ __all__ = [
     "ReportId",
     "ReportTemplateId",
     "TransactionId",
+    "TransactionTypeId",
+    "UserAuditLogId",
     "VerificationId",
     "WebhookId",
+    "WorkflowId",
+    "WorkflowRunId",
     "id_pattern",
     "id_problem",
     "is_object_id",

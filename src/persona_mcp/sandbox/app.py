@@ -15,14 +15,22 @@ from persona_mcp.sandbox.pipeline import API_PREFIX, SandboxPipeline
 from persona_mcp.sandbox.routes import (
     accounts,
     cases,
+    devices,
+    documents,
     events,
+    importers,
     inquiries,
     inquiry_sessions,
+    inquiry_templates,
     list_items,
     lists,
+    logs,
+    rate_limits,
     reports,
+    transactions,
     verifications,
     webhooks,
+    workflows,
 )
 from persona_mcp.sandbox.seed import seeder_for
 from persona_mcp.sandbox.store import SandboxState
@@ -38,6 +46,14 @@ _FAMILIES = (
     reports.ROUTES,
     cases.ROUTES,
     verifications.ROUTES,
+    documents.ROUTES,
+    transactions.ROUTES,
+    logs.ROUTES,
+    importers.ROUTES,
+    workflows.ROUTES,
+    inquiry_templates.ROUTES,
+    devices.ROUTES,
+    rate_limits.ROUTES,
 )
 
 

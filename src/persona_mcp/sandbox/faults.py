@@ -121,6 +121,17 @@ class FaultInjector:
         exceeded = self._window_count > limit
         return RateWindow(limit, max(0, limit - self._window_count), reset, exceeded)
 
+    def current_window(self) -> RateWindow:
+        """The figures of the window as it stands, without counting a request (`GET /rate-limits`)."""
+        limit = self.faults.rate_limit_per_minute or DEFAULT_RATE_LIMIT
+        length = self.faults.rate_limit_window_seconds
+        if self._window_start is None or time.monotonic() - self._window_start >= length:
+            return RateWindow(limit, limit, max(1, round(length)), False)
+        reset = max(1, round(length - (time.monotonic() - self._window_start)))
+        if self.faults.rate_limit_per_minute is None:
+            return RateWindow(limit, limit, reset, False)
+        return RateWindow(limit, max(0, limit - self._window_count), reset, self._window_count > limit)
+
     def scripted_failure(self) -> int | None:
         """Pop the next step of `fail_next`: its status, or None when the request is to be served.
 

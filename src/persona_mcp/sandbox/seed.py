@@ -8,18 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from persona_mcp.sandbox.clock import now_iso
 from persona_mcp.sandbox.domain import (
     accounts,
     cases,
+    documents,
     inquiries,
     lists,
     reports,
     sessions,
     simulation,
+    templates,
+    transactions,
     verifications,
     webhooks,
+    workflows,
 )
+from persona_mcp.sandbox.domain.shapes import add_shaped
 from persona_mcp.sandbox.domain.verification_samples import SAMPLES
+from persona_mcp.sandbox.records import ref
 from persona_mcp.sandbox.store import SandboxState
 
 _PEOPLE = (
@@ -30,6 +37,25 @@ _PEOPLE = (
     ("usr-1005", "Ana", "Silva", "ana@example.com", "BR"),
 )
 DEMO_TEMPLATE_ID = "itmpl_SandboxDemoTemplate0000"
+
+#: Pinned ids of the second-tier demo objects (objects the API cannot create, and ones tests name).
+DEMO_IDS = {
+    "template-version": "itmplv_SandboxDemoPublished00",
+    "template-draft": "itmplv_SandboxDemoDraft000000",
+    "workflow": "wfl_SandboxDemoWorkflow00000",
+    "workflow-version": "wfv_SandboxDemoVersion000000",
+    "workflow-run": "wfr_SandboxDemoRun0000000000",
+    "transaction-type": "txntp_SandboxDemoPayment0000",
+    "transaction": "txn_SandboxDemoTransaction00",
+    "generic-document": "doc_SandboxDemoGeneric000000",
+    "government-id": "doc_SandboxDemoGovernmentId0",
+    "draft-generic-document": "doc_SandboxDemoDraftGeneric0",
+    "draft-government-id": "doc_SandboxDemoDraftGovId000",
+    "api-log": "req_SandboxDemoApiLog0000000",
+    "user-audit-log": "ual_SandboxDemoAuditLog00000",
+    "device": "dev_SandboxDemoDevice0000000",
+    "importer": "mprt_SandboxDemoImport000000",
+}
 
 #: Status each seeded inquiry is driven to, with the simulate actions that get it there.
 _INQUIRY_PATHS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -113,12 +139,92 @@ def _seed_lists(state: SandboxState) -> None:
     )
 
 
+def _seed_second_tier(state: SandboxState, account_ids: list[str]) -> None:
+    """The template, workflow, transaction, documents, logs, device and importer of the second tier."""
+    ids = DEMO_IDS
+    templates.add_template(
+        state, DEMO_TEMPLATE_ID, (ids["template-version"], ids["template-draft"]), "Demo KYC flow"
+    )
+    workflows.add_workflow(state, ids["workflow"], ids["workflow-version"], "Screen new accounts")
+    workflows.trigger(
+        state, ids["workflow"], {"fields": {"account-id": account_ids[0]}}, object_id=ids["workflow-run"]
+    )
+    transaction = transactions.create_transaction(
+        state,
+        {"transaction-type-id": ids["transaction-type"], "reference-id": "txn-ref-1", "tags": ["payout"]},
+        object_id=ids["transaction"],
+    )
+    photo = inquiries.signed_file_url("txn-front.png", transaction.id)
+    transaction.attributes["fields"] = transactions.seed_fields("Jane", "Doe", photo)
+    transaction.internal["relations"] = [{"key": "made-by", "target": account_ids[0]}]
+    assert transaction.relationships is not None
+    transaction.relationships["related-objects"] = {"data": [{"type": "account", "id": account_ids[0]}]}
+    inquiry = state.of_type(lambda r: r.type == "inquiry" and r.attributes["status"] == "approved")[0]
+    generic = add_shaped(state, "documents.retrieve_generic", "doc", object_id=ids["generic-document"])
+    government = add_shaped(state, "documents.retrieve_government_id", "doc", object_id=ids["government-id"])
+    for document in (generic, government):
+        assert document.relationships is not None
+        document.relationships["inquiry"] = ref("inquiry", inquiry.id)
+        document.relationships["inquiry-template"] = ref("inquiry-template", DEMO_TEMPLATE_ID)
+        document.relationships["inquiry-template-version"] = ref(
+            "inquiry-template-version", ids["template-version"]
+        )
+        _sign_files(document.attributes, document.id)
+        documents.attach(state, document)
+    documents.create_generic(
+        state, {"kind": "bank_statement", "inquiry-id": inquiry.id}, object_id=ids["draft-generic-document"]
+    )
+    documents.create_government_id(
+        state, {"country-code": "US", "inquiry-id": inquiry.id}, object_id=ids["draft-government-id"]
+    )
+    stamp = now_iso()
+    add_shaped(state, "api_logs.retrieve", "req", attributes={"created-at": stamp}, object_id=ids["api-log"])
+    add_shaped(
+        state,
+        "user_audit_logs.list",
+        "ual",
+        attributes={
+            "created-at": stamp,
+            "post-params": {"data": {"id": "uses_Demo", "type": "user-session"}},
+        },
+        object_id=ids["user-audit-log"],
+    )
+    session = next(
+        r
+        for r in state.records.values()
+        if r.type == "inquiry-session" and r.attributes["status"] == "active"
+    )
+    add_shaped(
+        state, "devices.retrieve", "dev", object_id=ids["device"], internal={"inquiry-session-id": session.id}
+    )
+    add_shaped(
+        state,
+        "importers.retrieve",
+        "mprt",
+        attributes={"status": "ready", "created-at": stamp, "completed-at": stamp, "successful-count": 5},
+        object_id=ids["importer"],
+    )
+
+
+def _sign_files(attributes: dict[str, object], salt: str) -> None:
+    """Replace the documented placeholder links with the sandbox's own signed file links."""
+    for key, value in attributes.items():
+        if isinstance(value, dict) and isinstance(value.get("url"), str):
+            value["url"] = inquiries.signed_file_url(str(value.get("filename", key)), salt)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict) and isinstance(item.get("url"), str):
+                    item["url"] = inquiries.signed_file_url(str(item.get("filename", key)), salt)
+
+
 def demo(state: SandboxState) -> None:
     """Five accounts, eight inquiries (one per status), four lists with five items, one enabled webhook,
-    and the reviewer's objects: verifications of every documented type, two reports, one open case."""
+    and the reviewer's objects: verifications of every documented type, two reports, one open case;
+    and one object or more of each second-tier family (see `DEMO_IDS`)."""
     account_ids = _seed_accounts(state)
     _seed_inquiries(state, account_ids)
     _seed_lists(state)
+    _seed_second_tier(state, account_ids)
     hook = webhooks.create_webhook(
         state,
         {

@@ -70,8 +70,19 @@ class SandboxState:
         relationships: dict[str, Any] | None = None,
         **internal: Any,
     ) -> Record:
+        return self.add_with_id(self.ids.new(prefix), type_, attributes, relationships, internal)
+
+    def add_with_id(
+        self,
+        object_id: str,
+        type_: str,
+        attributes: dict[str, Any],
+        relationships: dict[str, Any] | None = None,
+        internal: dict[str, Any] | None = None,
+    ) -> Record:
+        """A new object with a given id (seed data whose ids tests and docs name)."""
         self._seq += 1
-        record = Record(self.ids.new(prefix), type_, self._seq, attributes, relationships, dict(internal))
+        record = Record(object_id, type_, self._seq, attributes, relationships, dict(internal or {}))
         self.records[record.id] = record
         self._created[type_] += 1
         return record

@@ -14,15 +14,23 @@ from typing import Any
 from persona_mcp.tools import (
     accounts,
     cases,
+    devices,
+    documents,
     events,
+    importers,
     inquiries,
     inquiry_sessions,
     list_items,
     lists,
+    logs,
+    rate_limits,
     reports,
+    templates,
+    transactions,
     verifications,
     waiting,
     webhooks,
+    workflows,
 )
 from persona_mcp.tools.registry import Catalogue, UnknownToolError
 from persona_mcp.tools.spec import Activity, Annotations, Effect, ToolContext, ToolSpec
@@ -54,6 +62,14 @@ CATALOGUE: tuple[ToolSpec[Any, Any], ...] = (
     waiting.wait_for_report,
     *cases.TOOLS,
     *verifications.TOOLS,
+    *documents.TOOLS,
+    *transactions.TOOLS,
+    *logs.TOOLS,
+    *importers.TOOLS,
+    *workflows.TOOLS,
+    *templates.TOOLS,
+    *devices.TOOLS,
+    *rate_limits.TOOLS,
     *_optional_family("persona_mcp.tools.audit_log"),
 )
 

@@ -75,6 +75,7 @@ class InquiryDetail(Inquiry):
     verification_ids: Annotated[list[str], Rel("verifications")] = Field(
         default_factory=list, description="ver_..."
     )
+    document_ids: Annotated[list[str], Rel("documents")] = Field(default_factory=list, description="doc_...")
 
 
 class InquiryResult(InquiryDetail, Response):

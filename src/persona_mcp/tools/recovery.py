@@ -414,6 +414,9 @@ def _any_id_message(where: str) -> str:
     )
 
 
+_SIZE_ERRORS = frozenset({"string_too_long", "string_too_short", "too_long", "too_short"})
+
+
 def validation_message(spec: AnySpec, exc: ValidationError, *, visible: Collection[str] | None = None) -> str:
     """Name each bad argument and what it accepts, without repeating the value given.
 
@@ -434,6 +437,11 @@ def validation_message(spec: AnySpec, exc: ValidationError, *, visible: Collecti
             problems.append(_id_message(spec, where, id_prefixes, error.get("input"), visible))
         elif _pattern(schema) == ANY_ID_PATTERN:
             problems.append(_any_id_message(where))
+        elif kind in _SIZE_ERRORS or (kind == "value_error" and pii):
+            # Sizes are stated by pydantic without the value; a validator's words are ours and never
+            # repeat it either (an upload over Persona's limit says the limit).
+            message = str(error["ctx"]["error"]) if kind == "value_error" else str(error["msg"])
+            problems.append(f"{where}: {message[0].lower()}{message[1:]}")
         elif kind == "string_pattern_mismatch" or (pii and _pattern(schema)):
             problems.append(f"{where} must match the pattern {_pattern(schema) or error['ctx']['pattern']}")
         elif pii:

@@ -67,10 +67,11 @@ def _filter(query: dict[str, str]) -> Callable[[Record], bool]:
     )
 
     def keep(r: Record) -> bool:
+        if r.type != "inquiry":
+            return False
         created = parse_iso(r.attributes["created-at"])
         return (
-            r.type == "inquiry"
-            and (ids is None or r.id in ids)
+            (ids is None or r.id in ids)
             and (accounts is None or r.internal.get("account-id") in accounts)
             and (references is None or r.attributes["reference-id"] in references)
             and (statuses is None or r.attributes["status"] in statuses)
