@@ -15,7 +15,7 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -249,6 +249,43 @@ class StoreSettings(BaseSettings):
     )
 
 
+class EventSettings(BaseSettings):
+    """The webhook receiver and event store (`PERSONA_MCP_EVENTS_*`, TOML section `[events]`).
+
+    Persona keeps webhook events 30 days and its Events API about three months; the local store keeps
+    every verified event for `retention_days`, which may be longer. An event's payload is the object as
+    it was, personal data included: `payload_storage = "none"` keeps only its id, name, object and
+    times.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_MCP_EVENTS_", extra="ignore")
+
+    payload_storage: Literal["encrypted", "none"] = Field(
+        default="encrypted",
+        description="Keep each event's payload AES-GCM encrypted at rest (`encrypted`) or not at all "
+        "(`none`).",
+    )
+    retention_days: float = Field(
+        default=400.0, gt=0, description="Delete stored events received longer ago than this."
+    )
+    signature_tolerance_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="Refuse deliveries whose signed timestamp is further than this from the server's clock.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, gt=0, description="Refuse (413) deliveries whose body is larger than this."
+    )
+    notify_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="How often each replica looks for events another replica received (the bound on how "
+        "late its subscribers hear of them).",
+    )
+
+
 class Settings(BaseSettings):
     """Server settings (`PERSONA_MCP_*`), with the upstream section nested under `persona`."""
 
@@ -285,6 +322,7 @@ class Settings(BaseSettings):
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 import httpx2
 import mcp_types as types
 import structlog
@@ -27,14 +28,17 @@ from persona_mcp.auth.grants import GrantStore
 from persona_mcp.auth.jwt import JwtVerifier
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.config import Settings, create_private_dir
+from persona_mcp.events.service import Events, open_events
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
 from persona_mcp.persona.ratelimit import RateGate
 from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
 from persona_mcp.server.errors import Refusal
+from persona_mcp.server.event_resources import EVENTS_SCHEME, EventResources
+from persona_mcp.server.event_resources import TEMPLATES as EVENT_TEMPLATES
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
 from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
 from persona_mcp.server.pipeline import CallPipeline
-from persona_mcp.server.resources import FileResources
+from persona_mcp.server.resources import FileResources, unknown_resource
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.server.upstream_windows import ledger_for
 from persona_mcp.store import Store, create_store, serving_bounds, upgrade
@@ -57,6 +61,7 @@ class PersonaMcp:
     callers: CallerResolver
     caller_source: CallerSource
     instance_id: str
+    events: Events
 
     def health(self) -> dict[str, Any]:
         audit = self.audit.health
@@ -69,11 +74,16 @@ class PersonaMcp:
 
 
 def build_lowlevel_server(
-    pipeline: CallPipeline, callers: CallerSource, transport: str, files: FileResources
+    pipeline: CallPipeline,
+    callers: CallerSource,
+    transport: str,
+    files: FileResources,
+    events: EventResources | None = None,
 ) -> Server[Any]:
     """The SDK's low-level Server, whose list handlers see the request (per-caller listing).
 
-    It also serves the files tools saved as resources, which declares the `resources` capability."""
+    It also serves the files tools saved as resources, which declares the `resources` capability, and
+    each object's events (`persona://.../events`) with subscriptions."""
     tools_by_name = {spec.name: to_mcp_tool(spec) for spec in pipeline.exposed}
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -99,7 +109,46 @@ def build_lowlevel_server(
         refusal = await callers.refusal(ctx) if caller is None else None
         session = session_info_from_context(ctx, transport)
         try:
+            if events is not None and str(params.uri).startswith(EVENTS_SCHEME):
+                return await events.read(caller, str(params.uri), session, refusal=refusal)
             return await files.read(caller, str(params.uri), session, refusal=refusal)
+        except Refusal as refused:
+            raise refused.to_mcp() from None
+
+    async def on_list_resource_templates(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        caller = await callers.current(ctx)
+        shown = events is not None and caller is not None and events.visible_to(caller)
+        return types.ListResourceTemplatesResult(resource_templates=list(EVENT_TEMPLATES) if shown else [])
+
+    async def on_subscribe_resource(ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        caller = await callers.current(ctx)
+        refusal = await callers.refusal(ctx) if caller is None else None
+        session = session_info_from_context(ctx, transport)
+        try:
+            if events is None:
+                raise unknown_resource(str(params.uri))
+            await events.subscribe(caller, ctx, str(params.uri), session, refusal=refusal)
+        except Refusal as refused:
+            raise refused.to_mcp() from None
+        return types.EmptyResult()
+
+    async def on_unsubscribe_resource(ctx: Any, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        if events is not None:
+            events.unsubscribe(ctx, str(params.uri))
+        return types.EmptyResult()
+
+    async def on_listen(
+        ctx: Any, params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        caller = await callers.current(ctx)
+        refusal = await callers.refusal(ctx) if caller is None else None
+        session = session_info_from_context(ctx, transport)
+        try:
+            if events is None:
+                raise unknown_resource("subscriptions/listen")
+            return await events.listen(caller, ctx, params, session, refusal=refusal)
         except Refusal as refused:
             raise refused.to_mcp() from None
 
@@ -118,6 +167,10 @@ def build_lowlevel_server(
         on_call_tool=on_call_tool,
         on_list_resources=on_list_resources,
         on_read_resource=on_read_resource,
+        on_list_resource_templates=on_list_resource_templates,
+        on_subscribe_resource=on_subscribe_resource,
+        on_unsubscribe_resource=on_unsubscribe_resource,
+        on_subscriptions_listen=on_listen,
     )
 
 
@@ -195,7 +248,15 @@ async def open_server(
             caller_source = BearerTokenCallers(resolver)
         else:
             caller_source = StaticTokenCallers(resolver, token)
-        server = build_lowlevel_server(pipeline, caller_source, transport, FileResources(files, pipeline))
+        events = await stack.enter_async_context(open_events(store, settings, audit))
+        event_resources = EventResources(events.store, events.hub, pipeline)
+        pump = await stack.enter_async_context(anyio.create_task_group())
+        pump.start_soon(event_resources.run)
+        stack.callback(pump.cancel_scope.cancel)
+        pipeline.events = events
+        server = build_lowlevel_server(
+            pipeline, caller_source, transport, FileResources(files, pipeline), event_resources
+        )
         log.info("server ready", tools=len(exposed), transport=transport, instance=instance)
         yield PersonaMcp(
             settings=settings,
@@ -207,6 +268,7 @@ async def open_server(
             callers=resolver,
             caller_source=caller_source,
             instance_id=instance,
+            events=events,
         )
 
 

@@ -41,6 +41,7 @@ from persona_mcp.audit import AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import HttpSettings
+from persona_mcp.events.receiver import PATH as RECEIVER_PATH
 from persona_mcp.server.app import PersonaMcp
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
 from persona_mcp.server.rebinding import RebindingGuard, allowed_headers
@@ -186,6 +187,8 @@ def build_http_app(
         Route("/mcp", endpoint=endpoint),
         Route("/healthz", endpoint=healthz, methods=["GET"]),
         Route("/readyz", endpoint=readyz, methods=["GET"]),
+        # Persona's deliveries: no bearer token (Persona sends none); the signature is the credential.
+        Route(RECEIVER_PATH, endpoint=app.events.receiver.handle, methods=["POST"]),
     ]
     routes.extend(
         create_protected_resource_routes(

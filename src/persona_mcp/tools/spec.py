@@ -84,6 +84,9 @@ class ToolContext:
     audit: Any = None
     #: Where a tool saves a file it returns as an MCP resource, bound to the caller by the server.
     files: OwnedFiles | None = None
+    #: The local event store in the caller's environment (`events.store.EnvironmentEvents`), when the
+    #: server has one; the event tools read it besides Persona.
+    events: Any = None
 
 
 InputT = TypeVar("InputT", bound=BaseModel)

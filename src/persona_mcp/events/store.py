@@ -1,0 +1,314 @@
+"""The event store: every verified event once, ordered by Persona's `created-at`, kept past Persona's
+retention.
+
+Persona delivers at least once and in no particular order, so an event is keyed by its id (`evt_...`):
+a retried, replayed or duplicated delivery, received by this replica or another one sharing the
+database, inserts nothing (`INSERT ... ON CONFLICT DO NOTHING`, atomic on SQLite and PostgreSQL).
+Listing orders by `created-at`, never by arrival. The payload (the object as it was, personal data
+included) is sealed with the server's `SecretBox`, bound to the event id, or not kept at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from persona_mcp.auth.credentials.secretbox import SecretBox, associated_data
+from persona_mcp.store import Store
+from persona_mcp.store.schema.events import webhook_events
+
+PayloadStorage = Literal["encrypted", "none"]
+MAX_PAGE = 100
+
+
+class MalformedEvent(ValueError):
+    """A verified body that is not a Persona event object; the message names what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventNotice:
+    """What subscribers and waiters are told: which event, about which object (no payload)."""
+
+    event_id: str
+    name: str
+    object_id: str | None
+    environment: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the store holds it; `payload` is None when payloads are not kept."""
+
+    event_id: str
+    name: str
+    object_id: str | None
+    object_type: str | None
+    environment: str
+    created_at: datetime
+    received_at: datetime
+    payload: dict[str, Any] | None
+
+    def notice(self) -> EventNotice:
+        return EventNotice(self.event_id, self.name, self.object_id, self.environment, self.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEvent:
+    """The fields of a delivered event object the store needs, read from any key inflection."""
+
+    event_id: str
+    name: str
+    created_at: datetime
+    object_id: str | None
+    object_type: str | None
+    document: dict[str, Any]
+
+
+def _pick(mapping: Mapping[str, Any], kebab: str) -> Any:
+    """A key in the webhook's inflection: kebab (default), snake or camel."""
+    head, *rest = kebab.split("-")
+    for key in (kebab, kebab.replace("-", "_"), head + "".join(p.capitalize() for p in rest)):
+        if key in mapping:
+            return mapping[key]
+    return None
+
+
+def parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def read_event(body: Any) -> IncomingEvent:
+    """The event a delivery carries (`{"data": {"type": "event", "id": "evt_...", ...}}`)."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        raise MalformedEvent("body has no data object")
+    event_id = data.get("id")
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or not 4 < len(event_id) <= 64:
+        raise MalformedEvent("data.id is not an event id (evt_...)")
+    if not all(c.isalnum() or c in "_-" for c in event_id):
+        raise MalformedEvent("data.id is not an event id (evt_...)")
+    attributes = data.get("attributes")
+    if not isinstance(attributes, dict):
+        raise MalformedEvent("data.attributes is missing")
+    name = attributes.get("name")
+    if not isinstance(name, str) or not name or len(name) > 128:
+        raise MalformedEvent("data.attributes.name is missing")
+    created_at = parse_time(_pick(attributes, "created-at"))
+    if created_at is None:
+        raise MalformedEvent("data.attributes.created-at is missing or not ISO 8601")
+    subject = (
+        (attributes.get("payload") or {}).get("data") if isinstance(attributes.get("payload"), dict) else None
+    )
+    object_id = subject.get("id") if isinstance(subject, dict) else None
+    object_type = subject.get("type") if isinstance(subject, dict) else None
+    return IncomingEvent(
+        event_id=event_id,
+        name=name,
+        created_at=created_at,
+        object_id=object_id if isinstance(object_id, str) and len(object_id) <= 64 else None,
+        object_type=object_type if isinstance(object_type, str) else None,
+        document=data,
+    )
+
+
+def _aad(event_id: str, environment: str) -> bytes:
+    return associated_data("webhook_event", event_id, environment, "payload")
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: list[StoredEvent]
+    next_cursor: str | None
+
+
+def _cursor(event: StoredEvent) -> str:
+    raw = f"{event.created_at.isoformat()}|{event.event_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _uncursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, event_id = raw.split("|", 1)
+        parsed = parse_time(moment)
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+        event_id = ""
+    if parsed is None:
+        raise ValueError("cursor is not one this server returned; start again without it")
+    return parsed, event_id
+
+
+class EventStore:
+    """Insert-once, list by object and name, newest `created-at` first, purge past retention."""
+
+    def __init__(
+        self, store: Store, box: SecretBox | None, *, payloads: PayloadStorage = "encrypted"
+    ) -> None:
+        if payloads == "encrypted" and box is None:
+            raise ValueError("encrypted payload storage needs the secret box")
+        self._store = store
+        self._box = box
+        self._payloads = payloads
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    async def record(
+        self, event: IncomingEvent, *, endpoint_id: str, environment: str, received_at: datetime
+    ) -> bool:
+        """Store the event unless it is already stored; True when this call stored it."""
+        payload = key_id = None
+        if self._payloads == "encrypted" and self._box is not None:
+            payload = self._box.seal(
+                json.dumps(event.document, separators=(",", ":")), _aad(event.event_id, environment)
+            )
+            key_id = self._box.current_key_id
+        values = {
+            "event_id": event.event_id,
+            "endpoint_id": endpoint_id,
+            "environment": environment,
+            "name": event.name,
+            "object_id": event.object_id,
+            "created_at": event.created_at,
+            "received_at": received_at,
+            "key_id": key_id,
+            "payload": payload,
+        }
+        dialect_insert = postgresql_insert if self._store.dialect == "postgresql" else sqlite_insert
+        statement = (
+            dialect_insert(webhook_events)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+        )
+        async with self._store.engine.begin() as conn:
+            result = await conn.execute(statement)
+        return bool(result.rowcount)
+
+    def _stored(self, row: Any) -> StoredEvent:
+        payload = None
+        if row.payload is not None and row.key_id is not None and self._box is not None:
+            payload = json.loads(self._box.open(row.key_id, row.payload, _aad(row.event_id, row.environment)))
+        object_type = None
+        if isinstance(payload, dict):
+            subject = (payload.get("attributes") or {}).get("payload", {}).get("data")
+            object_type = subject.get("type") if isinstance(subject, dict) else None
+        return StoredEvent(
+            event_id=row.event_id,
+            name=row.name,
+            object_id=row.object_id,
+            object_type=object_type,
+            environment=row.environment,
+            created_at=row.created_at,
+            received_at=row.received_at,
+            payload=payload,
+        )
+
+    async def get(self, event_id: str, *, environment: str) -> StoredEvent | None:
+        async with self._store.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(webhook_events).where(
+                        webhook_events.c.event_id == event_id, webhook_events.c.environment == environment
+                    )
+                )
+            ).first()
+        return self._stored(row) if row is not None else None
+
+    async def list(
+        self,
+        *,
+        environment: str,
+        object_id: str | None = None,
+        names: Sequence[str] = (),
+        created_after: datetime | None = None,
+        limit: int = 25,
+        cursor: str | None = None,
+    ) -> EventPage:
+        """Events newest `created-at` first (event id breaks ties), one page at a time."""
+        limit = max(1, min(limit, MAX_PAGE))
+        c = webhook_events.c
+        query = select(webhook_events).where(c.environment == environment)
+        if object_id is not None:
+            query = query.where(c.object_id == object_id)
+        if names:
+            query = query.where(c.name.in_(list(names)))
+        if created_after is not None:
+            query = query.where(c.created_at > created_after)
+        if cursor is not None:
+            moment, last_id = _uncursor(cursor)
+            query = query.where(
+                or_(c.created_at < moment, and_(c.created_at == moment, c.event_id < last_id))
+            )
+        query = query.order_by(c.created_at.desc(), c.event_id.desc()).limit(limit + 1)
+        async with self._store.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        events = [self._stored(row) for row in rows[:limit]]
+        return EventPage(events, _cursor(events[-1]) if len(rows) > limit and events else None)
+
+    def for_environment(self, environment: str) -> EnvironmentEvents:
+        return EnvironmentEvents(self, environment)
+
+    async def received_since(self, moment: datetime, *, limit: int = 1000) -> list[EventNotice]:
+        """Notices of events any replica received at or after `moment` (the cross-replica poll)."""
+        c = webhook_events.c
+        query = (
+            select(c.event_id, c.name, c.object_id, c.environment, c.created_at)
+            .where(c.received_at >= moment)
+            .order_by(c.received_at)
+            .limit(limit)
+        )
+        async with self._store.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [EventNotice(r.event_id, r.name, r.object_id, r.environment, r.created_at) for r in rows]
+
+    async def count(self) -> int:
+        async with self._store.engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(webhook_events)) or 0)
+
+    async def purge(self, received_before: datetime) -> int:
+        """Delete events received before `received_before` (past retention); returns how many."""
+        async with self._store.engine.begin() as conn:
+            result = await conn.execute(
+                delete(webhook_events).where(webhook_events.c.received_at < received_before)
+            )
+        return int(result.rowcount or 0)
+
+
+class EnvironmentEvents:
+    """The store as one environment's callers see it (what the event tools are handed)."""
+
+    def __init__(self, store: EventStore, environment: str) -> None:
+        self._store = store
+        self.environment = environment
+
+    async def get(self, event_id: str) -> StoredEvent | None:
+        return await self._store.get(event_id, environment=self.environment)
+
+    async def list(
+        self,
+        *,
+        object_id: str | None = None,
+        names: Sequence[str] = (),
+        limit: int = 25,
+        cursor: str | None = None,
+    ) -> EventPage:
+        return await self._store.list(
+            environment=self.environment, object_id=object_id, names=names, limit=limit, cursor=cursor
+        )
