@@ -65,6 +65,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
         "credentials",
         "Upstream Persona credentials (API keys, OAuth clients, access tokens), encrypted at rest.",
     ),
+    LazyCommand("webhooks", "webhooks", "Connect Persona webhooks to this server's verified receiver."),
     LazyCommand("audit", "audit", "Inspect, verify and export the tamper-evident audit log."),
     LazyCommand("db", "db", "Database schema management."),
 )

@@ -132,7 +132,7 @@ class EventHub:
 
         unsubscribe = self.subscribe(listener)  # before the look-up, so nothing falls in between
         try:
-            page = await self._store.list(
+            page = await self._store.page(
                 environment=environment,
                 object_id=object_id,
                 names=list(names),

@@ -187,7 +187,7 @@ class WebhookReceiver:
             actor=ACTOR,
             tool=RECEIVE,
             target=endpoint_id or None,
-            decision=decision,  # type: ignore[arg-type]
+            decision=decision,
             reason=reason,
             object_ids=object_ids or [],
             outcome="ok" if decision == "allowed" else "error",

@@ -231,7 +231,7 @@ class EventStore:
             ).first()
         return self._stored(row) if row is not None else None
 
-    async def list(
+    async def page(
         self,
         *,
         environment: str,
@@ -301,7 +301,7 @@ class EnvironmentEvents:
     async def get(self, event_id: str) -> StoredEvent | None:
         return await self._store.get(event_id, environment=self.environment)
 
-    async def list(
+    async def page(
         self,
         *,
         object_id: str | None = None,
@@ -309,6 +309,6 @@ class EnvironmentEvents:
         limit: int = 25,
         cursor: str | None = None,
     ) -> EventPage:
-        return await self._store.list(
+        return await self._store.page(
             environment=self.environment, object_id=object_id, names=names, limit=limit, cursor=cursor
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import httpx2
+
 from persona_mcp.sandbox.auth import TokenIssuer
 from persona_mcp.sandbox.faults import Faults
 
@@ -27,3 +29,7 @@ class SandboxConfig:
     rng_seed: int = 0
     environment_id: str = "env_SandboxEnvironment00000"
     organization_id: str = "org_SandboxOrganization0000"
+    #: Deliver events to enabled webhooks over HTTP (off by default: a test's webhook URL must not be
+    #: called unless the test asks for it); `webhook_transport` replaces the network (an ASGI app).
+    deliver_webhooks: bool = False
+    webhook_transport: httpx2.AsyncBaseTransport | None = None

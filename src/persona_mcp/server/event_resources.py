@@ -224,7 +224,7 @@ class EventResources:
         started = time.perf_counter()
         (object_id,) = await self._authorise(caller, READ, [uri], session, refusal, started)
         assert caller is not None
-        page = await self._store.list(
+        page = await self._store.page(
             environment=caller.environment.value, object_id=object_id, limit=EVENTS_PER_READ
         )
         await self._pipeline.record_access(
