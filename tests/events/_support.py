@@ -20,10 +20,11 @@ from persona_mcp.events.signature import signature_header
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.run import http_app_for
-from persona_mcp.testing import sandbox_app, sandbox_settings
+from persona_mcp.server.callers import StaticTokenCallers
+from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
 BASE = "http://127.0.0.1:8765"
-RESOURCE = f"{BASE}/mcp"
+RESOURCE = f"{BASE}/mcp"  # the Host the HTTP app answers to
 SECRET = "wbhsec_test-secret-0001"
 
 
@@ -53,6 +54,11 @@ class Receiver:
             content=body,
             headers={"content-type": "application/json", "persona-signature": signature},
         )
+
+    async def grant(self, *scopes: str) -> None:
+        """Make the in-memory MCP callers hold a fresh grant with these scopes."""
+        assert isinstance(self.app.caller_source, StaticTokenCallers)
+        self.app.caller_source.token = await issue_grant(self.app, scopes)
 
     async def receipts(self) -> list[AuditRecord]:
         records = [r async for r in iter_records(self.app.store, AuditFilter())]
@@ -98,11 +104,9 @@ async def receiver(
 ) -> AsyncIterator[Receiver]:
     settings = sandbox_settings(tmp_path, database_url=database_url)
     settings.events = EventSettings(**event_settings)
+    # In-memory MCP callers (a test sets the token), and the HTTP app for Persona's deliveries.
     async with open_server(
-        settings,
-        transport="http",
-        resource_url=RESOURCE,
-        persona_transport=SandboxTransport(sandbox_app("demo")),
+        settings, transport="memory", persona_transport=SandboxTransport(sandbox_app("demo"))
     ) as app:
         endpoint_id = await app.events.endpoints.save(
             environment=Environment.SANDBOX, secrets=list(secrets), actor="test"

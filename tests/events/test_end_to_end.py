@@ -37,7 +37,7 @@ from persona_mcp.testing import SANDBOX_BASE_URL, issue_grant, sandbox_settings
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.filterwarnings("ignore:resources/subscribe is removed:DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:resources/subscribe is removed"),
 ]
 
 #: Generous: only there so a lost notification fails the test rather than hanging it.

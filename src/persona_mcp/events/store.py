@@ -10,7 +10,6 @@ included) is sealed with the server's `SecretBox`, bound to the event id, or not
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -136,22 +135,8 @@ class EventPage:
     next_cursor: str | None
 
 
-def _cursor(event: StoredEvent) -> str:
-    raw = f"{event.created_at.isoformat()}|{event.event_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _uncursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, event_id = raw.split("|", 1)
-        parsed = parse_time(moment)
-    except (ValueError, UnicodeDecodeError):
-        parsed = None
-        event_id = ""
-    if parsed is None:
-        raise ValueError("cursor is not one this server returned; start again without it")
-    return parsed, event_id
+class UnknownCursor(ValueError):
+    """The `after` cursor names no stored event of this listing's environment."""
 
 
 class EventStore:
@@ -241,7 +226,10 @@ class EventStore:
         limit: int = 25,
         cursor: str | None = None,
     ) -> EventPage:
-        """Events newest `created-at` first (event id breaks ties), one page at a time."""
+        """Events newest `created-at` first (event id breaks ties), one page at a time.
+
+        `cursor` is the id of the last event of the previous page (the shape Persona's cursors have).
+        """
         limit = max(1, min(limit, MAX_PAGE))
         c = webhook_events.c
         query = select(webhook_events).where(c.environment == environment)
@@ -251,16 +239,20 @@ class EventStore:
             query = query.where(c.name.in_(list(names)))
         if created_after is not None:
             query = query.where(c.created_at > created_after)
-        if cursor is not None:
-            moment, last_id = _uncursor(cursor)
-            query = query.where(
-                or_(c.created_at < moment, and_(c.created_at == moment, c.event_id < last_id))
-            )
         query = query.order_by(c.created_at.desc(), c.event_id.desc()).limit(limit + 1)
         async with self._store.engine.connect() as conn:
+            if cursor is not None:
+                moment = await conn.scalar(
+                    select(c.created_at).where(c.event_id == cursor, c.environment == environment)
+                )
+                if moment is None:
+                    raise UnknownCursor(f"no stored event {cursor}")
+                query = query.where(
+                    or_(c.created_at < moment, and_(c.created_at == moment, c.event_id < cursor))
+                )
             rows = (await conn.execute(query)).all()
         events = [self._stored(row) for row in rows[:limit]]
-        return EventPage(events, _cursor(events[-1]) if len(rows) > limit and events else None)
+        return EventPage(events, events[-1].event_id if len(rows) > limit and events else None)
 
     def for_environment(self, environment: str) -> EnvironmentEvents:
         return EnvironmentEvents(self, environment)
