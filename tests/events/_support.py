@@ -19,8 +19,8 @@ from persona_mcp.events.endpoints import EndpointSecret
 from persona_mcp.events.signature import signature_header
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
-from persona_mcp.server.run import http_app_for
 from persona_mcp.server.callers import StaticTokenCallers
+from persona_mcp.server.run import http_app_for
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
 BASE = "http://127.0.0.1:8765"

@@ -64,9 +64,7 @@ async def delivering_stack(tmp_path: Path, scopes: list[str]) -> AsyncIterator[S
             record.attributes["status"] = "disabled"
     settings = sandbox_settings(tmp_path)
     port = free_port()
-    async with open_server(
-        settings, transport="memory", persona_transport=SandboxTransport(upstream)
-    ) as app:
+    async with open_server(settings, transport="memory", persona_transport=SandboxTransport(upstream)) as app:
         token = await issue_grant(app, scopes)
         assert isinstance(app.caller_source, StaticTokenCallers)
         app.caller_source.token = token
@@ -90,7 +88,9 @@ async def delivering_stack(tmp_path: Path, scopes: list[str]) -> AsyncIterator[S
 
 def completed_inquiry(sandbox: SandboxState) -> str:
     return next(
-        r.id for r in sandbox.records.values() if r.type == "inquiry" and r.attributes["status"] == "completed"
+        r.id
+        for r in sandbox.records.values()
+        if r.type == "inquiry" and r.attributes["status"] == "completed"
     )
 
 
@@ -153,8 +153,6 @@ async def test_subscribing_needs_the_event_tools_grant_and_the_refusal_is_record
                 await client.subscribe_resource(f"persona://inquiries/{inquiry}/events")
             with pytest.raises(Exception, match="events:read"):
                 await client.read_resource(f"persona://inquiries/{inquiry}/events")
-        denied = [
-            r async for r in iter_records(stack.app.store, AuditFilter()) if r.kind == "call.denied"
-        ]
+        denied = [r async for r in iter_records(stack.app.store, AuditFilter()) if r.kind == "call.denied"]
         assert [r.tool for r in denied] == ["resources/subscribe", "resources/read"]
         assert all(r.object_ids == [inquiry] for r in denied)

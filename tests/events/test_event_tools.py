@@ -49,7 +49,9 @@ async def test_local_events_are_listed_by_object_in_created_at_order_page_by_pag
             second = await client.call_tool("list_events", {**args, "after": page["next_cursor"]})
             rest = second.structured_content
             assert rest is not None
-            assert [e["id"] for e in rest["items"]] == ["evt_First0000001"] and rest.get("next_cursor") is None
+            assert [e["id"] for e in rest["items"]] == ["evt_First0000001"] and rest.get(
+                "next_cursor"
+            ) is None
 
             named = await client.call_tool("list_events", {"source": "local", "name": "inquiry.created"})
             shown = named.structured_content

@@ -18,7 +18,9 @@ from ._support import SECRET, event_body, receiver
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_signed_delivery_is_stored_and_its_receipt_audited_without_personal_data(tmp_path: Path) -> None:
+async def test_a_signed_delivery_is_stored_and_its_receipt_audited_without_personal_data(
+    tmp_path: Path,
+) -> None:
     async with receiver(tmp_path) as rx:
         response = await rx.deliver(event_body("evt_Accepted0001", name_first="Zelda"))
         assert response.status_code == 200
@@ -69,8 +71,10 @@ async def test_the_tolerance_is_a_setting(tmp_path: Path) -> None:
         assert response.status_code == 401
 
 
-async def test_a_replayed_delivery_is_stored_once_and_each_receipt_audited(tmp_path: Path) -> None:
-    async with receiver(tmp_path) as rx:
+async def test_a_replayed_delivery_is_stored_once_and_each_receipt_audited(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with receiver(tmp_path, database_url=database_url) as rx:
         body = event_body("evt_Replayed0001")
         first = await rx.deliver(body)
         again = await rx.deliver(body)  # the same signed bytes, within the tolerance

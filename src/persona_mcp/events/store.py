@@ -181,10 +181,12 @@ class EventStore:
             dialect_insert(webhook_events)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(webhook_events.c.event_id)
         )
         async with self._store.engine.begin() as conn:
-            result = await conn.execute(statement)
-        return bool(result.rowcount)
+            inserted = (await conn.execute(statement)).first()
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING.
+        return inserted is not None
 
     def _stored(self, row: Any) -> StoredEvent:
         payload = None
