@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
@@ -146,12 +147,19 @@ class WebhookReceiver:
         except (ValueError, MalformedEvent) as exc:
             reason = str(exc) if isinstance(exc, MalformedEvent) else "body is not JSON"
             raise _Refused(400, f"not a Persona event: {reason}") from None
-        stored = await self._store.record(
-            event,
-            endpoint_id=endpoint.id,
-            environment=endpoint.environment.value,
-            received_at=datetime.fromtimestamp(now, UTC),
-        )
+        try:
+            stored = await self._store.record(
+                event,
+                endpoint_id=endpoint.id,
+                environment=endpoint.environment.value,
+                received_at=datetime.fromtimestamp(now, UTC),
+            )
+        except SQLAlchemyError as exc:
+            # Persona retries a delivery answered 5xx: nothing is lost by refusing it now.
+            _log.warning("webhook event not stored; answering 503", error_type=type(exc).__name__)
+            raise _Refused(
+                503, "event store unavailable; deliver again later", event_id=event.event_id
+            ) from None
         return event, stored, endpoint.environment.value
 
     async def _read_capped(self, request: Request) -> bytes:

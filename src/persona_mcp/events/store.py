@@ -10,12 +10,14 @@ included) is sealed with the server's `SecretBox`, bound to the event id, or not
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import anyio
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,6 +28,8 @@ from persona_mcp.store.schema.events import webhook_events
 
 PayloadStorage = Literal["encrypted", "none"]
 MAX_PAGE = 100
+#: Deliveries committed in one transaction at most.
+MAX_BATCH = 200
 
 
 class MalformedEvent(ValueError):
@@ -150,6 +154,9 @@ class EventStore:
         self._store = store
         self._box = box
         self._payloads = payloads
+        # Group commit: deliveries arriving while a batch commits wait for the next batch together.
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._committing = False
 
     @property
     def store(self) -> Store:
@@ -176,17 +183,44 @@ class EventStore:
             "key_id": key_id,
             "payload": payload,
         }
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((values, future))
+        if not self._committing:
+            self._committing = True
+            try:
+                # Shielded: the others' deliveries wait on this loop, whatever happens to this one.
+                with anyio.CancelScope(shield=True):
+                    while self._waiting:
+                        batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
+                        await self._commit(batch)
+            finally:
+                self._committing = False
+        return await future
+
+    async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
+        """One transaction for the batch: each future learns whether its event was new (the first of
+        two copies in one batch is the one stored), or gets the store's error."""
         dialect_insert = postgresql_insert if self._store.dialect == "postgresql" else sqlite_insert
         statement = (
             dialect_insert(webhook_events)
-            .values(**values)
+            .values([values for values, _ in batch])
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(webhook_events.c.event_id)
         )
-        async with self._store.engine.begin() as conn:
-            inserted = (await conn.execute(statement)).first()
-        # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING.
-        return inserted is not None
+        try:
+            async with self._store.engine.begin() as conn:
+                # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING.
+                inserted = set((await conn.execute(statement)).scalars())
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for values, future in batch:
+            new = values["event_id"] in inserted
+            inserted.discard(values["event_id"])
+            if not future.done():
+                future.set_result(new)
 
     def _stored(self, row: Any) -> StoredEvent:
         payload = None
