@@ -165,9 +165,10 @@ async def _latency(
                     await anyio.sleep(0.01)
         for index, name in enumerate(("receiving replica", "other replica")[: len(replicas)]):
             waits = sorted((heard[index][uri] - sent[uri]) * 1000 for uri in uris)
+            median, p95 = statistics.median(waits), waits[int(0.95 * (len(waits) - 1))]
             print(
-                f"{store:<10} delivery -> notification, {name:<17} "
-                f"median {statistics.median(waits):7.1f} ms  p95 {waits[int(0.95 * (len(waits) - 1))]:7.1f} ms  max {waits[-1]:7.1f} ms  (n={samples})"
+                f"{store:<10} delivery -> notification, {name:<17} median {median:7.1f} ms  "
+                f"p95 {p95:7.1f} ms  max {waits[-1]:7.1f} ms  (n={samples})"
             )
     finally:
         if other_stack is not None:
