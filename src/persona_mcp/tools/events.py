@@ -57,9 +57,7 @@ class ListEvents(PageInput):
     name: EventName | None = Field(None, description="Only events of this name.")
     object_id: AnyObjectId | None = Field(None, description="Only events about this object.")
     source: Literal["persona", "local"] = Field(
-        "persona",
-        description="persona: Persona's Events API (about 3 months back). local: events this server's "
-        "webhook receiver verified and kept (past Persona's retention).",
+        "persona", description="local: events this server received, kept past Persona's 3 months."
     )
 
 
@@ -122,8 +120,7 @@ list_events = read_tool(
     toolset=TOOLSET,
     title="List events",
     description=describe(
-        "List events, newest first; source=local for those the webhook receiver kept past Persona's "
-        "three months.",
+        "List events, newest first.",
         use_when="you need an object's history.",
         avoid="for current state: use a get_ tool.",
     ),
