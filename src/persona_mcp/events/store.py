@@ -312,11 +312,13 @@ class EventStore:
 
     async def purge(self, received_before: datetime) -> int:
         """Delete events received before `received_before` (past retention); returns how many."""
+        statement = (
+            delete(webhook_events)
+            .where(webhook_events.c.received_at < received_before)
+            .returning(webhook_events.c.event_id)
+        )
         async with self._store.engine.begin() as conn:
-            result = await conn.execute(
-                delete(webhook_events).where(webhook_events.c.received_at < received_before)
-            )
-        return int(result.rowcount or 0)
+            return len((await conn.execute(statement)).all())
 
 
 class EnvironmentEvents:
