@@ -196,6 +196,26 @@ class EndpointStore:
         self._cache[endpoint_id] = (moment, endpoint)
         return endpoint
 
+    async def reseal(self, new_box: SecretBox) -> int:
+        """Re-encrypt every endpoint's secrets under `new_box`'s current key (`credentials rotate-key`);
+        `new_box` holds the old key too. Returns the rows changed."""
+        target = new_box.current_key_id
+        async with self._store.engine.connect() as conn:
+            rows = (
+                await conn.execute(select(webhook_endpoints).where(webhook_endpoints.c.key_id != target))
+            ).all()
+        for row in rows:
+            aad = _aad(row.id, Environment(row.environment))
+            sealed = new_box.seal(new_box.open(row.key_id, row.secrets, aad), aad)
+            async with self._store.engine.begin() as conn:
+                await conn.execute(
+                    update(webhook_endpoints)
+                    .where(webhook_endpoints.c.id == row.id, webhook_endpoints.c.version == row.version)
+                    .values(key_id=target, secrets=sealed, version=row.version + 1)
+                )
+        self._cache.clear()
+        return len(rows)
+
     async def find_by_webhook(self, webhook_id: str) -> str | None:
         async with self._store.engine.connect() as conn:
             found = await conn.scalar(

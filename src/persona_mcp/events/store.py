@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import anyio
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -309,6 +309,34 @@ class EventStore:
     async def count(self) -> int:
         async with self._store.engine.connect() as conn:
             return int(await conn.scalar(select(func.count()).select_from(webhook_events)) or 0)
+
+    async def reseal(self, new_box: SecretBox) -> int:
+        """Re-encrypt every kept payload under `new_box`'s current key (`credentials rotate-key`);
+        `new_box` holds the old key too. Returns the rows changed."""
+        c = webhook_events.c
+        target = new_box.current_key_id
+        changed = 0
+        while True:
+            async with self._store.engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        select(c.event_id, c.environment, c.key_id, c.payload)
+                        .where(c.payload.is_not(None), c.key_id != target)
+                        .limit(500)
+                    )
+                ).all()
+            if not rows:
+                return changed
+            async with self._store.engine.begin() as conn:
+                for row in rows:
+                    aad = _aad(row.event_id, row.environment)
+                    sealed = new_box.seal(new_box.open(row.key_id, row.payload, aad), aad)
+                    await conn.execute(
+                        update(webhook_events)
+                        .where(c.event_id == row.event_id, c.key_id == row.key_id)
+                        .values(key_id=target, payload=sealed)
+                    )
+            changed += len(rows)
 
     async def purge(self, received_before: datetime) -> int:
         """Delete events received before `received_before` (past retention); returns how many."""
