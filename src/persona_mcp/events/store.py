@@ -139,7 +139,7 @@ class EventPage:
     next_cursor: str | None
 
 
-class UnknownCursor(ValueError):
+class UnknownCursor(LookupError):
     """The `after` cursor names no stored event of this listing's environment."""
 
 

@@ -1,7 +1,9 @@
 """Events: Persona's record of what happened (the same objects webhooks deliver).
 
 Covers the 2 tier-1 `events.*` operations under `events:read`. An event's payload is the object as it
-was, personal data included, so it is marked PII.
+was, personal data included, so it is marked PII. Persona keeps events about three months; the events
+this server's webhook receiver verified are kept longer (`persona_mcp.events`), so `list_events` reads
+them with `source="local"` and `get_event` answers from them what Persona no longer has.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
-from persona_mcp.events.store import UnknownCursor
 from persona_mcp.persona.envelope import Resource
 from persona_mcp.persona.errors import NotFoundError
 from persona_mcp.persona.ids import EventId, ObjectKind
@@ -88,7 +89,7 @@ async def _list_events(ctx: ToolContext, args: ListEvents) -> EventPage:
             limit=args.page_size,
             cursor=args.after,
         )
-    except UnknownCursor:
+    except LookupError:  # the store's UnknownCursor: no stored event of that id
         raise CursorNotInListingError("no stored event follows the after cursor", status=200) from None
     ctx.touch(*(event.event_id for event in page.events))
     items = [Event.from_resource(_event_resource(event)) for event in page.events]
