@@ -17,6 +17,7 @@ from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.config import Environment, EventSettings, Settings
 from persona_mcp.events.endpoints import EndpointSecret
 from persona_mcp.events.signature import signature_header
+from persona_mcp.sandbox.store import SandboxState
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.callers import StaticTokenCallers
@@ -34,6 +35,7 @@ class Receiver:
     http: httpx2.AsyncClient
     endpoint_id: str
     settings: Settings
+    sandbox: SandboxState
 
     def path(self, endpoint_id: str | None = None) -> str:
         return f"/webhooks/persona/{endpoint_id or self.endpoint_id}"
@@ -105,13 +107,14 @@ async def receiver(
     settings = sandbox_settings(tmp_path, database_url=database_url)
     settings.events = EventSettings(**event_settings)
     # In-memory MCP callers (a test sets the token), and the HTTP app for Persona's deliveries.
-    async with open_server(
-        settings, transport="memory", persona_transport=SandboxTransport(sandbox_app("demo"))
-    ) as app:
+    upstream = sandbox_app("demo")
+    async with open_server(settings, transport="memory", persona_transport=SandboxTransport(upstream)) as app:
         endpoint_id = await app.events.endpoints.save(
             environment=Environment.SANDBOX, secrets=list(secrets), actor="test"
         )
         asgi = http_app_for(app, settings, RESOURCE)
         transport = httpx2.ASGITransport(app=asgi, client=("203.0.113.9", 44321))
         async with httpx2.AsyncClient(transport=transport, base_url=BASE) as http:
-            yield Receiver(app=app, http=http, endpoint_id=endpoint_id, settings=settings)
+            yield Receiver(
+                app=app, http=http, endpoint_id=endpoint_id, settings=settings, sandbox=upstream.state.sandbox
+            )

@@ -19,6 +19,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.shared.subscriptions import ResourceUpdated
+from starlette.applications import Starlette
 
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.config import Environment
@@ -47,6 +48,7 @@ WAIT_BOUND_SECONDS = 15
 @dataclass
 class Stack:
     app: PersonaMcp
+    upstream: Starlette
     sandbox: SandboxState
     base: str
     token: str
@@ -83,7 +85,7 @@ async def delivering_stack(tmp_path: Path, scopes: list[str]) -> AsyncIterator[S
                     public_base_url=base,
                     enabled_events=["inquiry.approved", "inquiry.declined"],
                 )
-            yield Stack(app=app, sandbox=sandbox, base=base, token=token)
+            yield Stack(app=app, upstream=upstream, sandbox=sandbox, base=base, token=token)
 
 
 def completed_inquiry(sandbox: SandboxState) -> str:
@@ -156,3 +158,42 @@ async def test_subscribing_needs_the_event_tools_grant_and_the_refusal_is_record
         denied = [r async for r in iter_records(stack.app.store, AuditFilter()) if r.kind == "call.denied"]
         assert [r.tool for r in denied] == ["resources/subscribe", "resources/read"]
         assert all(r.object_ids == [inquiry] for r in denied)
+
+
+async def test_a_rotation_in_persona_whose_old_secret_expired_is_followed_by_the_receiver(
+    tmp_path: Path,
+) -> None:
+    scopes = ["inquiries:read", "inquiries:decide", "events:read"]
+    async with delivering_stack(tmp_path, scopes) as stack, Client(stack.app.server) as client:
+        (webhook,) = [
+            r
+            for r in stack.sandbox.records.values()
+            if r.type == "webhook" and r.attributes["status"] == "enabled"
+        ]
+        before = webhook.attributes["secret"]
+        async with PersonaClient(
+            base_url=SANDBOX_BASE_URL,
+            credentials=ApiKeyCredential(DEFAULT_API_KEY),
+            transport=SandboxTransport(stack.upstream),
+        ) as persona:
+            # Rotated with no grace period: from now on Persona signs with the new secret only.
+            await persona.post(
+                f"/webhooks/{webhook.id}/rotate-secret", json={"meta": {"expires-in-seconds": 0}}
+            )
+        assert webhook.attributes["secret"] != before
+        inquiry = completed_inquiry(stack.sandbox)
+        uri = f"persona://inquiries/{inquiry}/events"
+        async with client.listen(resource_subscriptions=[uri]) as subscription:
+            await client.call_tool("approve_inquiry", {"inquiry_id": inquiry})
+            with anyio.fail_after(WAIT_BOUND_SECONDS):
+                assert await subscription.__anext__() == ResourceUpdated(uri=uri)
+        receipts = [
+            r
+            async for r in iter_records(stack.app.store, AuditFilter())
+            if r.kind.startswith("admin.webhook.")
+        ]
+        saved = [r for r in receipts if r.kind == "admin.webhook.endpoint_saved"]
+        assert [r.actor for r in saved] == ["test", "persona-webhook-rotation"]
+        (received,) = [r for r in receipts if r.kind == "admin.webhook.received"]
+        assert received.details is not None and received.details["secrets_refreshed"] is True
+        assert before not in json.dumps([r.model_dump() for r in receipts])  # secrets never recorded

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.config import Environment
 from persona_mcp.events.endpoints import EndpointSecret
 from persona_mcp.events.signature import signature_header
@@ -19,9 +20,9 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_a_signed_delivery_is_stored_and_its_receipt_audited_without_personal_data(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    async with receiver(tmp_path) as rx:
+    async with receiver(tmp_path, database_url=database_url) as rx:
         response = await rx.deliver(event_body("evt_Accepted0001", name_first="Zelda"))
         assert response.status_code == 200
         assert response.json() == {"received": True, "event_id": "evt_Accepted0001", "duplicate": False}
@@ -128,3 +129,24 @@ async def test_an_unknown_endpoint_and_a_verified_non_event_are_refused(tmp_path
         assert not_event.status_code == 400
         reasons = [r.reason for r in await rx.receipts()]
         assert reasons == ["unknown endpoint", "not a Persona event: data.id is not an event id (evt_...)"]
+
+
+async def test_forged_deliveries_make_at_most_one_secret_refresh_per_minute(tmp_path: Path) -> None:
+    async with receiver(tmp_path) as rx:
+        assert rx.app.events.receiver.refresh is not None
+        # Connect the endpoint to the demo sandbox's webhook, as `webhooks connect --webhook-id` would.
+        (demo_webhook,) = [r.id for r in rx.sandbox.records.values() if r.type == "webhook"]
+        await rx.app.events.endpoints.save(
+            endpoint_id=rx.endpoint_id,
+            environment=Environment.SANDBOX,
+            secrets=[EndpointSecret(SECRET)],
+            actor="test",
+            webhook_id=demo_webhook,
+        )
+        for i in range(3):
+            forged = await rx.deliver(event_body(f"evt_Forged00000{i}"), secrets=["wbhsec_forger"])
+            assert forged.status_code == 401
+        records = [r async for r in iter_records(rx.app.store, AuditFilter())]
+        refreshed = [r for r in records if r.actor == "persona-webhook-rotation"]
+        assert len(refreshed) == 1  # one look at Persona, then none for a minute
+        assert [r.reason for r in await rx.receipts()] == ["signature mismatch"] * 3

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import secrets as token_source
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -118,6 +119,7 @@ class EndpointStore:
         actor: str,
         endpoint_id: str | None = None,
         webhook_id: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> str:
         """Create an endpoint, or replace the secrets of an existing one (a rotation); returns its id."""
         if not secrets:
@@ -165,6 +167,7 @@ class EndpointStore:
                     "webhook_id": webhook_id,
                     "secrets": len(secrets),
                     "rotation": existing is not None,
+                    **(details or {}),
                 },
             )
         return endpoint_id

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +28,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from persona_mcp.audit import AuditEvent, AuditLog, AuditUnavailableError
-from persona_mcp.events.endpoints import EndpointStore
+from persona_mcp.events.endpoints import Endpoint, EndpointStore
 from persona_mcp.events.hub import EventHub
 from persona_mcp.events.signature import DEFAULT_TOLERANCE_SECONDS, SignatureRefused, verify
 from persona_mcp.events.store import EventNotice, EventStore, IncomingEvent, MalformedEvent, read_event
@@ -44,6 +44,10 @@ ACTOR = "persona-webhook"
 class ReceiverLimits:
     tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS
     max_body_bytes: int = 1_048_576
+
+
+#: Refusals a newer secret could cure (a stale timestamp or a malformed header it cannot).
+_ROTATION_SYMPTOMS = frozenset({"signature mismatch", "no valid secret for this endpoint"})
 
 
 class _Refused(Exception):
@@ -66,6 +70,7 @@ class WebhookReceiver:
         audit: AuditLog,
         limits: ReceiverLimits | None = None,
         clock: Callable[[], float] = time.time,
+        refresh: Callable[[Endpoint], Awaitable[Endpoint | None]] | None = None,
     ) -> None:
         self._endpoints = endpoints
         self._store = store
@@ -73,6 +78,8 @@ class WebhookReceiver:
         self._audit = audit
         self._limits = limits or ReceiverLimits()
         self._clock = clock
+        #: Re-reads an endpoint's secrets from Persona when a delivery does not verify (`events.follow`).
+        self.refresh = refresh
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -131,17 +138,20 @@ class WebhookReceiver:
         body = await self._read_capped(request)
         details["body_bytes"] = len(body)
         now = self._clock()
-        secrets = endpoint.valid_secrets(datetime.fromtimestamp(now, UTC))
         try:
-            verify(
-                request.headers.get("persona-signature"),
-                body,
-                secrets,
-                now=now,
-                tolerance_seconds=self._limits.tolerance_seconds,
-            )
+            self._verify(request, body, endpoint, now)
         except SignatureRefused as refused:
-            raise _Refused(401, refused.reason) from None
+            # Persona may have rotated the secret and let the old one expire: read it again, once.
+            renewed = None
+            if refused.reason in _ROTATION_SYMPTOMS and self.refresh is not None:
+                renewed = await self.refresh(endpoint)
+            if renewed is None:
+                raise _Refused(401, refused.reason) from None
+            details["secrets_refreshed"] = True
+            try:
+                self._verify(request, body, renewed, now)
+            except SignatureRefused as again:
+                raise _Refused(401, again.reason) from None
         try:
             event = read_event(json.loads(body))
         except (ValueError, MalformedEvent) as exc:
@@ -161,6 +171,15 @@ class WebhookReceiver:
                 503, "event store unavailable; deliver again later", event_id=event.event_id
             ) from None
         return event, stored, endpoint.environment.value
+
+    def _verify(self, request: Request, body: bytes, endpoint: Endpoint, now: float) -> None:
+        verify(
+            request.headers.get("persona-signature"),
+            body,
+            endpoint.valid_secrets(datetime.fromtimestamp(now, UTC)),
+            now=now,
+            tolerance_seconds=self._limits.tolerance_seconds,
+        )
 
     async def _read_capped(self, request: Request) -> bytes:
         cap = self._limits.max_body_bytes

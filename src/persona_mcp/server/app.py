@@ -28,6 +28,7 @@ from persona_mcp.auth.grants import GrantStore
 from persona_mcp.auth.jwt import JwtVerifier
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.config import Settings, create_private_dir
+from persona_mcp.events.follow import RotationFollower
 from persona_mcp.events.service import Events, open_events
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
 from persona_mcp.persona.ratelimit import RateGate
@@ -249,6 +250,7 @@ async def open_server(
         else:
             caller_source = StaticTokenCallers(resolver, token)
         events = await stack.enter_async_context(open_events(store, settings, audit))
+        events.receiver.refresh = RotationFollower(events.endpoints, credentials, persona)
         event_resources = EventResources(events.store, events.hub, pipeline)
         pump = await stack.enter_async_context(anyio.create_task_group())
         pump.start_soon(event_resources.run)
