@@ -96,3 +96,13 @@ async def test_events_past_retention_are_purged(database_url: str) -> None:
         assert await events.get("evt_Young0000001", environment="sandbox") is not None
     finally:
         await store.close()
+
+
+async def test_tools_are_handed_a_wait_bound_to_their_callers_environment(tmp_path: Path) -> None:
+    async with receiver(tmp_path) as rx:
+        sandbox_view = rx.app.events.for_environment("sandbox")
+        production_view = rx.app.events.for_environment("production")
+        await rx.deliver(event_body("evt_ForTools00001"))
+        found = await sandbox_view.wait_for(INQUIRY, names=["inquiry.completed"], timeout=0)
+        assert found is not None and found.event_id == "evt_ForTools00001"
+        assert await production_view.wait_for(INQUIRY, timeout=0.05) is None

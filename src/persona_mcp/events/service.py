@@ -15,7 +15,7 @@ from persona_mcp.config import Settings
 from persona_mcp.events.endpoints import EndpointStore
 from persona_mcp.events.hub import EventHub
 from persona_mcp.events.receiver import ReceiverLimits, WebhookReceiver
-from persona_mcp.events.store import EventStore
+from persona_mcp.events.store import EnvironmentEvents, EventStore
 from persona_mcp.store import Store
 
 
@@ -25,6 +25,10 @@ class Events:
     store: EventStore
     hub: EventHub
     receiver: WebhookReceiver
+
+    def for_environment(self, environment: str) -> EnvironmentEvents:
+        """What a tool call in `environment` is handed (`ToolContext.events`)."""
+        return EnvironmentEvents(self.store, environment, self.hub)
 
 
 @asynccontextmanager

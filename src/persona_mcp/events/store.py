@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import anyio
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -290,9 +290,6 @@ class EventStore:
         events = [self._stored(row) for row in rows[:limit]]
         return EventPage(events, events[-1].event_id if len(rows) > limit and events else None)
 
-    def for_environment(self, environment: str) -> EnvironmentEvents:
-        return EnvironmentEvents(self, environment)
-
     async def received_since(self, moment: datetime, *, limit: int = 1000) -> list[EventNotice]:
         """Notices of events any replica received at or after `moment` (the cross-replica poll)."""
         c = webhook_events.c
@@ -349,12 +346,42 @@ class EventStore:
             return len((await conn.execute(statement)).all())
 
 
-class EnvironmentEvents:
-    """The store as one environment's callers see it (what the event tools are handed)."""
+class Waiter(Protocol):
+    async def wait_for(
+        self,
+        object_id: str,
+        *,
+        environment: str,
+        names: Collection[str] = (),
+        created_after: datetime | None = None,
+        timeout: float,
+    ) -> EventNotice | None: ...
 
-    def __init__(self, store: EventStore, environment: str) -> None:
+
+class EnvironmentEvents:
+    """The store as one environment's callers see it (what tools are handed as `ToolContext.events`):
+    stored events to read, and, with the hub, a wait for the next event about an object."""
+
+    def __init__(self, store: EventStore, environment: str, hub: Waiter | None = None) -> None:
         self._store = store
+        self._hub = hub
         self.environment = environment
+
+    async def wait_for(
+        self,
+        object_id: str,
+        *,
+        names: Collection[str] = (),
+        created_after: datetime | None = None,
+        timeout: float,
+    ) -> EventNotice | None:
+        """The first event about `object_id` (one of `names`) created after `created_after`, already
+        stored or verified before `timeout` seconds pass on any replica; None at the deadline."""
+        if self._hub is None:
+            raise RuntimeError("waiting for events needs the server's event hub")
+        return await self._hub.wait_for(
+            object_id, environment=self.environment, names=names, created_after=created_after, timeout=timeout
+        )
 
     async def get(self, event_id: str) -> StoredEvent | None:
         return await self._store.get(event_id, environment=self.environment)

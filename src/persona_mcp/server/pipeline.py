@@ -293,7 +293,7 @@ class CallPipeline:
         if self._files is not None:
             ctx.files = self._files.bound(FileOwner(caller.grant.id, caller.principal), spec.name)
         if self.events is not None:
-            ctx.events = self.events.store.for_environment(caller.environment.value)
+            ctx.events = self.events.for_environment(caller.environment.value)
         if self._audit_reader is not None:
             ctx.audit = reader_for(self._audit_reader, caller.environment.value, caller.effective_scopes)
         try:
