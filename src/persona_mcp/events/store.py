@@ -201,13 +201,13 @@ class EventStore:
         """One transaction for the batch: each future learns whether its event was new (the first of
         two copies in one batch is the one stored), or gets the store's error."""
         dialect_insert = postgresql_insert if self._store.dialect == "postgresql" else sqlite_insert
-        statement = (
-            dialect_insert(webhook_events)
-            .values([values for values, _ in batch])
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(webhook_events.c.event_id)
-        )
         try:
+            statement = (
+                dialect_insert(webhook_events)
+                .values([values for values, _ in batch])
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(webhook_events.c.event_id)
+            )
             async with self._store.engine.begin() as conn:
                 # RETURNING, not rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT DO NOTHING.
                 inserted = set((await conn.execute(statement)).scalars())
