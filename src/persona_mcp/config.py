@@ -17,7 +17,7 @@ import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -421,6 +421,43 @@ class SiemSettings(BaseSettings):
         return self.sink is not SiemSink.NONE
 
 
+class EventSettings(BaseSettings):
+    """The webhook receiver and event store (`PERSONA_MCP_EVENTS_*`, TOML section `[events]`).
+
+    Persona keeps webhook events 30 days and its Events API about three months; the local store keeps
+    every verified event for `retention_days`, which may be longer. An event's payload is the object as
+    it was, personal data included: `payload_storage = "none"` keeps only its id, name, object and
+    times.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PERSONA_MCP_EVENTS_", extra="ignore")
+
+    payload_storage: Literal["encrypted", "none"] = Field(
+        default="encrypted",
+        description="Keep each event's payload AES-GCM encrypted at rest (`encrypted`) or not at all "
+        "(`none`).",
+    )
+    retention_days: float = Field(
+        default=400.0, gt=0, description="Delete stored events received longer ago than this."
+    )
+    signature_tolerance_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=86400,
+        description="Refuse deliveries whose signed timestamp is further than this from the server's clock.",
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, gt=0, description="Refuse (413) deliveries whose body is larger than this."
+    )
+    notify_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=10,
+        description="How often each replica looks for events another replica received (the bound on how "
+        "late its subscribers hear of them).",
+    )
+
+
 class Settings(BaseSettings):
     """Server settings (`PERSONA_MCP_*`), with the upstream section nested under `persona`."""
 
@@ -467,6 +504,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     siem: SiemSettings = Field(default_factory=SiemSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -524,6 +562,7 @@ _SECTIONS: dict[str, tuple[type[BaseSettings], str]] = {
     "metrics": (MetricsSettings, "PERSONA_MCP_METRICS_"),
     "siem": (SiemSettings, "PERSONA_MCP_SIEM_"),
     "approvals": (ApprovalSettings, "PERSONA_MCP_APPROVALS_"),
+    "events": (EventSettings, "PERSONA_MCP_EVENTS_"),
 }
 #: `PERSONA_MCP_*` variables read outside these models (the audit keys, the config file, the test harness).
 _OTHER_VARIABLES = frozenset(

@@ -74,6 +74,7 @@ COMMANDS: tuple[LazyCommand, ...] = (
     LazyCommand(
         "approvals", "approvals", "Approvals: calls held until a person other than the caller approves them."
     ),
+    LazyCommand("webhooks", "webhooks", "Connect Persona webhooks to this server's verified receiver."),
     LazyCommand("audit", "audit", "Inspect, verify and export the tamper-evident audit log."),
     LazyCommand("db", "db", "Database schema management."),
 )

@@ -573,6 +573,12 @@ def rotate_key(
             target = current.with_current(new_key)
             async with _audit(store, settings) as sink:
                 changed = await CredentialStore(store, target, events=sink).rotate_key(target, actor=_actor())
+                # Webhook signing secrets and kept event payloads are sealed with the same key.
+                from persona_mcp.events.endpoints import EndpointStore
+                from persona_mcp.events.store import EventStore
+
+                await EndpointStore(store, target, events=sink).reseal(target)
+                await EventStore(store, target).reseal(target)
             promote()
             return changed, target, "file" if settings.secret_key is None else "env"
 

@@ -22,6 +22,9 @@ def app(
     ] = 0.0,
     rate_limit: Annotated[int | None, typer.Option(help="Requests allowed per minute (429 beyond).")] = None,
     rng_seed: Annotated[int, typer.Option(help="Seed of the sandbox's random choices.")] = 0,
+    deliver_webhooks: Annotated[
+        bool, typer.Option(help="POST events to enabled webhooks, signed as Persona signs them.")
+    ] = False,
 ) -> None:
     """Run the Persona sandbox (an emulator of Persona's API for tests and demos; no real verifications)."""
     if seed not in (None, "demo"):
@@ -33,6 +36,10 @@ def app(
         drop_rate=drop_rate,
         rate_limit_per_minute=rate_limit,
     )
-    sandbox = create_app(SandboxConfig(seed="demo" if seed else None, faults=faults, rng_seed=rng_seed))
+    sandbox = create_app(
+        SandboxConfig(
+            seed="demo" if seed else None, faults=faults, rng_seed=rng_seed, deliver_webhooks=deliver_webhooks
+        )
+    )
     typer.echo(f"Persona sandbox at http://{host}:{port}/api/v1 (API key: {DEFAULT_API_KEY})", err=True)
     uvicorn.run(sandbox, host=host, port=port, log_level="warning")

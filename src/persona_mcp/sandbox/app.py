@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from persona_mcp.sandbox import control
 from persona_mcp.sandbox.config import SandboxConfig
+from persona_mcp.sandbox.delivery import WebhookDeliverer
 from persona_mcp.sandbox.errors import ApiError
 from persona_mcp.sandbox.pipeline import API_PREFIX, SandboxPipeline
 from persona_mcp.sandbox.routes import (
@@ -94,5 +95,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
         middleware=[pipeline],
         exception_handlers={ApiError: _api_error},
     )
+    if config.deliver_webhooks:
+        state.deliverer = WebhookDeliverer(state, config.webhook_transport)
     app.state.sandbox = state
     return app

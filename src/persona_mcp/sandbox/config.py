@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import httpx2
+
 from persona_mcp.sandbox.auth import TokenIssuer
 from persona_mcp.sandbox.faults import Faults
 
@@ -29,3 +31,7 @@ class SandboxConfig:
     organization_id: str = "org_SandboxOrganization0000"
     #: API requests (the simulation clock) a report run takes before it is ready; 0 = on the next request.
     report_ticks: int = 2
+    #: Deliver events to enabled webhooks over HTTP (off by default: a test's webhook URL must not be
+    #: called unless the test asks for it); `webhook_transport` replaces the network (an ASGI app).
+    deliver_webhooks: bool = False
+    webhook_transport: httpx2.AsyncBaseTransport | None = None

@@ -42,6 +42,11 @@ class Faults:
     retry_after_seconds: int = 1
     fail_next: list[int | str] = field(default_factory=list)
     drop_next: int = 0
+    #: Webhook delivery (when enabled): share of deliveries sent twice, share held back and sent after
+    #: the next one, and the factor applied to Persona's retry delays (3 s, 64 s, ... ; 0.001 in tests).
+    webhook_duplicate_rate: float = 0.0
+    webhook_reorder_rate: float = 0.0
+    webhook_retry_scale: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,9 +66,9 @@ def _check_type(name: str, value: Any) -> None:
         ok = isinstance(value, list) and all(_is_step(v) for v in value)
     elif name == "rate_limit_per_minute":
         ok = value is None or (isinstance(value, int) and value > 0)
-    elif name in ("rate_429", "rate_5xx", "drop_rate"):
+    elif name in ("rate_429", "rate_5xx", "drop_rate", "webhook_duplicate_rate", "webhook_reorder_rate"):
         ok = isinstance(value, int | float) and 0 <= value <= 1
-    elif name == "rate_limit_window_seconds":
+    elif name in ("rate_limit_window_seconds", "webhook_retry_scale"):
         ok = isinstance(value, int | float) and value > 0
     else:
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0

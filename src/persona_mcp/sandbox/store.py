@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from persona_mcp.sandbox.clock import now_iso
 from persona_mcp.sandbox.errors import not_found
@@ -13,6 +13,9 @@ from persona_mcp.sandbox.faults import FaultInjector, Faults
 from persona_mcp.sandbox.idempotency import IdempotencyCache
 from persona_mcp.sandbox.ids import IdFactory
 from persona_mcp.sandbox.records import Record
+
+if TYPE_CHECKING:
+    from persona_mcp.sandbox.delivery import WebhookDeliverer
 
 
 class SandboxState:
@@ -37,6 +40,8 @@ class SandboxState:
         self.rng_seed = rng_seed
         self.lock = asyncio.Lock()
         self._seeder = seeder
+        #: Sends events to enabled webhooks when the sandbox is built with webhook delivery on.
+        self.deliverer: WebhookDeliverer | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -152,6 +157,8 @@ class SandboxState:
         self.events.append(event)
         self.records[event.id] = event
         self._created["event"] += 1
+        if self.deliverer is not None:
+            self.deliverer.on_event(event)
         return event
 
     def events_named(self, names: Iterable[str]) -> list[Record]:

@@ -37,17 +37,21 @@ from persona_mcp.auth.oauth.clients import ClientStore
 from persona_mcp.auth.oauth.provider import CONSENT_PATH, GrantBoundAuthorizationServer, issuer_for
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.config import AuthMode, Settings, create_private_dir
+from persona_mcp.events.follow import RotationFollower
+from persona_mcp.events.service import Events, open_events
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
 from persona_mcp.persona.ratelimit import RateGate
 from persona_mcp.server.approval_review import ApprovalReview
 from persona_mcp.server.approvals import ApprovalGate
 from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
 from persona_mcp.server.errors import Refusal
+from persona_mcp.server.event_resources import EVENTS_SCHEME, EventResources
+from persona_mcp.server.event_resources import TEMPLATES as EVENT_TEMPLATES
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
 from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
 from persona_mcp.server.observe import Observer, configure_tracing, gauge
 from persona_mcp.server.pipeline import CallPipeline
-from persona_mcp.server.resources import FileResources
+from persona_mcp.server.resources import FileResources, unknown_resource
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.server.startup_checks import StartupWarning, log_warnings, startup_warnings
 from persona_mcp.server.upstream_windows import ledger_for
@@ -76,6 +80,8 @@ class PersonaMcp:
     instance_id: str
     #: The approvers' side of held calls (`persona-mcp approvals`, a reviewer console).
     review: ApprovalReview
+    #: Webhook receiver, event store and subscriptions (issue 15).
+    events: Events
     #: The built-in authorization server (HTTP in `builtin` auth mode), else None.
     authorization: GrantBoundAuthorizationServer | None = None
     #: States found at start (or at the last re-check) in which calls will fail; /healthz: `degraded`.
@@ -122,10 +128,12 @@ def build_lowlevel_server(
     transport: str,
     files: FileResources,
     observer: Observer | None = None,
+    events: EventResources | None = None,
 ) -> Server[Any]:
     """The SDK's low-level Server, whose list handlers see the request (per-caller listing).
 
-    It also serves the files tools saved as resources, which declares the `resources` capability."""
+    It also serves the files tools saved as resources, which declares the `resources` capability, and
+    each object's events (`persona://.../events`) with subscriptions."""
     tools_by_name = {spec.name: to_mcp_tool(spec) for spec in pipeline.exposed}
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
@@ -161,7 +169,46 @@ def build_lowlevel_server(
         refusal = await callers.refusal(ctx) if caller is None else None
         session = session_info_from_context(ctx, transport)
         try:
+            if events is not None and str(params.uri).startswith(EVENTS_SCHEME):
+                return await events.read(caller, str(params.uri), session, refusal=refusal)
             return await files.read(caller, str(params.uri), session, refusal=refusal)
+        except Refusal as refused:
+            raise refused.to_mcp() from None
+
+    async def on_list_resource_templates(
+        ctx: Any, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        caller = await callers.current(ctx)
+        shown = events is not None and caller is not None and events.visible_to(caller)
+        return types.ListResourceTemplatesResult(resource_templates=list(EVENT_TEMPLATES) if shown else [])
+
+    async def on_subscribe_resource(ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        caller = await callers.current(ctx)
+        refusal = await callers.refusal(ctx) if caller is None else None
+        session = session_info_from_context(ctx, transport)
+        try:
+            if events is None:
+                raise unknown_resource(str(params.uri))
+            await events.subscribe(caller, ctx, str(params.uri), session, refusal=refusal)
+        except Refusal as refused:
+            raise refused.to_mcp() from None
+        return types.EmptyResult()
+
+    async def on_unsubscribe_resource(ctx: Any, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        if events is not None:
+            events.unsubscribe(ctx, str(params.uri))
+        return types.EmptyResult()
+
+    async def on_listen(
+        ctx: Any, params: types.SubscriptionsListenRequestParams
+    ) -> types.SubscriptionsListenResult:
+        caller = await callers.current(ctx)
+        refusal = await callers.refusal(ctx) if caller is None else None
+        session = session_info_from_context(ctx, transport)
+        try:
+            if events is None:
+                raise unknown_resource("subscriptions/listen")
+            return await events.listen(caller, ctx, params, session, refusal=refusal)
         except Refusal as refused:
             raise refused.to_mcp() from None
 
@@ -180,6 +227,10 @@ def build_lowlevel_server(
         on_call_tool=on_call_tool,
         on_list_resources=on_list_resources,
         on_read_resource=on_read_resource,
+        on_list_resource_templates=on_list_resource_templates,
+        on_subscribe_resource=on_subscribe_resource,
+        on_unsubscribe_resource=on_unsubscribe_resource,
+        on_subscriptions_listen=on_listen,
     )
 
 
@@ -290,8 +341,15 @@ async def open_server(
             caller_source = BearerTokenCallers(resolver)
         else:
             caller_source = StaticTokenCallers(resolver, token)
+        events = await stack.enter_async_context(open_events(store, settings, audit))
+        events.receiver.refresh = RotationFollower(events.endpoints, credentials, persona)
+        event_resources = EventResources(events.store, events.hub, pipeline)
+        pump = await stack.enter_async_context(anyio.create_task_group())
+        pump.start_soon(event_resources.run)
+        stack.callback(pump.cancel_scope.cancel)
+        pipeline.events = events
         server = build_lowlevel_server(
-            pipeline, caller_source, transport, FileResources(files, pipeline), observer
+            pipeline, caller_source, transport, FileResources(files, pipeline), observer, event_resources
         )
 
         async def check() -> list[StartupWarning]:
@@ -331,6 +389,7 @@ async def open_server(
             observer=observer,
             checked_at=time.monotonic(),
             review=review,
+            events=events,
         )
 
 

@@ -41,6 +41,7 @@ from persona_mcp.audit import AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import HttpSettings, MetricsSettings
+from persona_mcp.events.receiver import PATH as RECEIVER_PATH
 from persona_mcp.server.app import PersonaMcp
 from persona_mcp.server.console import console_for
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
@@ -207,6 +208,8 @@ def build_http_app(
         Route("/mcp", endpoint=endpoint),
         Route("/healthz", endpoint=healthz, methods=["GET"]),
         Route("/readyz", endpoint=readyz, methods=["GET"]),
+        # Persona's deliveries: no bearer token (Persona sends none); the signature is the credential.
+        Route(RECEIVER_PATH, endpoint=app.events.receiver.handle, methods=["POST"]),
     ]
     if limits.console:
         routes.append(Mount("/console", app=console_for(app)))

@@ -32,6 +32,7 @@ from persona_mcp.auth.credentials import CredentialResolver, CredentialStore, Cr
 from persona_mcp.auth.policy import Decision, decide, visible
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.auth.scopes import Scope
+from persona_mcp.events.service import Events
 from persona_mcp.persona.client import Exchange, PersonaClient
 from persona_mcp.persona.errors import PersonaError
 from persona_mcp.pii import mask
@@ -114,6 +115,8 @@ class CallPipeline:
         self._clock = clock
         self._files = files
         self._gate = gate
+        #: The events component (set by `open_server`): tools read the local event store through it.
+        self.events: Events | None = None
 
     @property
     def rate_limiter(self) -> GrantRateLimiter:
@@ -423,6 +426,8 @@ class CallPipeline:
         ctx.progress = record.progress
         if self._files is not None:
             ctx.files = self._files.bound(FileOwner(caller.grant.id, caller.principal), spec.name)
+        if self.events is not None:
+            ctx.events = self.events.for_environment(caller.environment.value)
         if self._audit_reader is not None:
             ctx.audit = reader_for(self._audit_reader, caller.environment.value, caller.effective_scopes)
         try:

@@ -39,6 +39,10 @@ FORWARDED: Mapping[str, type[Any]] = {
     "tools/call": types.CallToolRequestParams,
     "resources/list": types.PaginatedRequestParams,
     "resources/read": types.ReadResourceRequestParams,
+    "resources/templates/list": types.PaginatedRequestParams,
+    "resources/subscribe": types.SubscribeRequestParams,
+    "resources/unsubscribe": types.UnsubscribeRequestParams,
+    "subscriptions/listen": types.SubscriptionsListenRequestParams,
 }
 
 #: Imported on a worker thread, so the event loop stays free to answer `initialize`.

@@ -4,6 +4,6 @@ Each component owns one module under `schema/`; this file only gathers them.
 """
 
 from persona_mcp.store.metadata import metadata
-from persona_mcp.store.schema import approvals, audit, credentials, grants, oauth, pacing, siem
+from persona_mcp.store.schema import approvals, audit, credentials, events, grants, oauth, pacing, siem
 
-__all__ = ["approvals", "audit", "credentials", "grants", "metadata", "oauth", "pacing", "siem"]
+__all__ = ["approvals", "audit", "credentials", "events", "grants", "metadata", "oauth", "pacing", "siem"]

@@ -188,7 +188,7 @@ get_account = ACCOUNTS.get(
 
 create_account = ACCOUNTS.create(
     """Create an account for one of your users.
-    Use this when the user has none yet (check list_accounts by reference_id).
+    Use this when the user has none yet (see list_accounts).
     IDs: account types: Persona dashboard.
     Do not use it to change one: use update_account.""",
     input_model=CreateAccount,
@@ -207,7 +207,7 @@ update_account = ACCOUNTS.update(
 
 redact_account = ACCOUNTS.redact(
     """Erase the personal data of an account and all its inquiries, for good.
-    Use this when a confirmed erasure request (GDPR/CCPA) asks for it.
+    Use this when an erasure request (GDPR/CCPA) is confirmed.
     Do not use it to deactivate an account: it cannot be undone."""
 )
 
@@ -218,7 +218,7 @@ consolidate_accounts = ACCOUNTS.delete(
     "Merge accounts into one (irreversible)",
     """Merge source accounts into a destination account; sources are archived.
     Use this when duplicates of one person were confirmed.
-    Do not use it to copy attributes: it moves objects only, irreversibly.""",
+    Do not use it to copy attributes: it is irreversible.""",
     input_model=ConsolidateAccounts,
     at="POST /consolidate",
     body=_consolidate_body,
@@ -262,7 +262,7 @@ run_account_action = ACCOUNTS.write(
     "run_account_action",
     "Run an account action",
     """Run a configured account action on one account.
-    Use this when an action exists for the change you need.
+    Use this when an action fits the change.
     IDs: list_accounts. Actions: Persona dashboard.
     Do not use it for what update_account can do.""",
     input_model=RunAccountAction,

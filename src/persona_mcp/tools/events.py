@@ -1,22 +1,36 @@
 """Events: Persona's record of what happened (the same objects webhooks deliver).
 
 Covers the 2 tier-1 `events.*` operations under `events:read`. An event's payload is the object as it
-was, personal data included, so it is marked PII.
+was, personal data included, so it is marked PII. Persona keeps events about three months; the events
+this server's webhook receiver verified are kept longer (`persona_mcp.events`), so `list_events` reads
+them with `source="local"` and `get_event` answers from them what Persona no longer has.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from persona_mcp.persona.ids import ObjectKind
+from persona_mcp.auth.scopes import Scope
+from persona_mcp.persona.envelope import Resource
+from persona_mcp.persona.errors import NotFoundError
+from persona_mcp.persona.ids import EventId, ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.family import Family
-from persona_mcp.tools.inputs import AnyObjectId, PageInput
-from persona_mcp.tools.results import ObjectView, Response
-from persona_mcp.tools.spec import ToolSpec
+from persona_mcp.tools.describe import describe
+from persona_mcp.tools.factories import (
+    CursorNotInListingError,
+    Method,
+    object_handler,
+    page_handler,
+    read_tool,
+)
+from persona_mcp.tools.inputs import AnyObjectId, PageInput, ToolInput
+from persona_mcp.tools.results import ObjectView, Page, Response
+from persona_mcp.tools.spec import ToolContext, ToolSpec
 from persona_mcp.tools.webhooks import EventName
+
+TOOLSET = "events"
 
 
 class Event(ObjectView):
@@ -32,27 +46,107 @@ class EventResult(Event, Response):
     payload: Annotated[dict[str, Any] | None, PII] = Field(None, description="The object as it was.")
 
 
-class ListEvents(PageInput):
-    query_filters = {"name": "filter[name]", "object_id": "filter[object-id]"}
+class EventPage(Page):
+    items: list[Event] = Field(description="Events, newest first.")
 
+
+class EventRef(ToolInput):
+    event_id: EventId = Field(description="The event.")
+
+
+class ListEvents(PageInput):
     name: EventName | None = Field(None, description="Only events of this name.")
     object_id: AnyObjectId | None = Field(None, description="Only events about this object.")
+    source: Literal["persona", "local"] = Field(
+        "persona", description="local: events this server received, kept past Persona's 3 months."
+    )
 
 
-EVENTS = Family(toolset="events", kind=ObjectKind.EVENT, changed=EventResult)
+def _event_resource(stored: Any) -> Resource:
+    """A stored event as Persona's resource: its payload when kept, else its id, name and time."""
+    if isinstance(stored.payload, dict):
+        return Resource.model_validate(stored.payload)
+    return Resource(
+        type="event",
+        id=stored.event_id,
+        attributes={"name": stored.name, "created-at": stored.created_at.isoformat()},
+    )
 
-list_events = EVENTS.list(
-    """List events, newest first.
-    Use this when you need an object's history.
-    Do not use it for current state: use a get_ tool.""",
+
+def _local(ctx: ToolContext) -> Any:
+    if ctx.events is None:
+        raise RuntimeError("the event tools' local source needs the server's event store")
+    return ctx.events
+
+
+async def _list_events(ctx: ToolContext, args: ListEvents) -> EventPage:
+    if args.source == "persona":
+        return await _from_persona(ctx, args)
+    try:
+        page = await _local(ctx).page(
+            object_id=args.object_id,
+            names=[args.name] if args.name else [],
+            limit=args.page_size,
+            cursor=args.after,
+        )
+    except LookupError:  # the store's UnknownCursor: no stored event of that id
+        raise CursorNotInListingError("no stored event follows the after cursor", status=200) from None
+    ctx.touch(*(event.event_id for event in page.events))
+    items = [Event.from_resource(_event_resource(event)) for event in page.events]
+    return EventPage(items=items, next_cursor=page.next_cursor)
+
+
+async def _get_event(ctx: ToolContext, args: EventRef) -> EventResult:
+    """Persona's copy; one it no longer keeps (past its retention) from the local store."""
+    try:
+        return await _from_persona_one(ctx, args)
+    except NotFoundError:
+        stored = await ctx.events.get(args.event_id) if ctx.events is not None else None
+        if stored is None:
+            raise
+    ctx.touch(stored.event_id)
+    return EventResult.from_resource(_event_resource(stored))
+
+
+def _filters(args: Any) -> dict[str, str]:
+    params = {"filter[name]": args.name, "filter[object-id]": args.object_id}
+    return {key: value for key, value in params.items() if value is not None}
+
+
+_from_persona = page_handler("/events", EventPage, Event, _filters)
+_from_persona_one = object_handler(Method.GET, "/events/{event_id}", EventResult)
+
+list_events = read_tool(
+    name="list_events",
+    toolset=TOOLSET,
+    title="List events",
+    description=describe(
+        "List events, newest first.",
+        use_when="you need an object's history.",
+        avoid="for current state: use a get_ tool.",
+    ),
+    scope=Scope.EVENTS_READ,
+    operation="events.list",
     input_model=ListEvents,
-    view=Event,
+    output_model=EventPage,
+    handler=_list_events,
+    finds=ObjectKind.EVENT,
 )
 
-get_event = EVENTS.get(
-    """Read one event with its payload.
-    Use this when you need its payload.""",
-    result=EventResult,
+get_event = read_tool(
+    name="get_event",
+    toolset=TOOLSET,
+    title="Get an event",
+    description=describe(
+        "Read one event with its payload.",
+        use_when="you need its payload.",
+        ids="list_events.",
+    ),
+    scope=Scope.EVENTS_READ,
+    operation="events.retrieve",
+    input_model=EventRef,
+    output_model=EventResult,
+    handler=_get_event,
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_events, get_event)

@@ -71,7 +71,7 @@ def cursor_bound(input_model: type[InT], finds: ObjectKind | None) -> type[InT]:
     if finds is None or not issubclass(input_model, PageInput):
         return input_model
     cursor = Annotated[str | None, Field(pattern=id_pattern(finds))]
-    after = Field(None, description="Last page's next_cursor.")  # short: every byte is in tools/list
+    after = Field(None, description="A next_cursor.")  # short: every byte is in tools/list
     bound = create_model(
         input_model.__name__,
         __base__=input_model,

@@ -28,7 +28,7 @@ class Condition(BaseModel):
 
     attribute: Annotated[str, FIXED_PATTERN] = Field(
         pattern=SEARCH_ATTRIBUTE,
-        description="snake_case, e.g. status, created_at, fields.age.",
+        description="e.g. status, created_at, fields.age.",
     )
     operator: Literal["eq", "gt", "gte", "lt", "lte"] = Field("eq", description="Comparison.")
     value: Annotated[str | float | bool, PII] = Field(description="Dates as ISO 8601.")

@@ -91,6 +91,9 @@ class ToolContext:
     files: OwnedFiles | None = None
     #: The request's progress reporter, set by the server (None outside a tools/call request).
     progress: Progress | None = None
+    #: The local event store in the caller's environment (`events.store.EnvironmentEvents`), when the
+    #: server has one; the event tools read it besides Persona.
+    events: Any = None
 
 
 InputT = TypeVar("InputT", bound=BaseModel)

@@ -3,7 +3,8 @@
 Statuses: new webhooks start `disabled` (as Persona's examples show), `enable`/`disable` toggle, `archive`
 is final. Enabling an enabled webhook (or disabling a disabled one) is a harmless no-op, so retries
 are safe; changing an archived webhook is a 409. Persona defines no webhook events, so none are recorded.
-The sandbox does not deliver webhooks.
+Deliveries to enabled webhooks are made by `delivery.WebhookDeliverer` when the sandbox is built with
+`deliver_webhooks`.
 """
 
 from __future__ import annotations

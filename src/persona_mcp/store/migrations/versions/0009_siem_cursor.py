@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_siem_cursor"
-down_revision = "0007_oauth"
+down_revision = "0008_webhook_events"
 branch_labels = None
 depends_on = None
 
