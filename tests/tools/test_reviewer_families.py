@@ -300,3 +300,35 @@ async def test_tag_tool_takes_one_name_to_add_or_remove(reviewer: Harness) -> No
         "tag_report", {"report_id": report, "mode": "set", "tag_names": ["a", "b"]}
     )
     assert replaced.structured_content is not None and replaced.structured_content["tags"] == ["a", "b"]
+
+
+async def test_a_verified_event_about_the_object_wakes_the_wait_before_the_next_poll(
+    reviewer: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the webhook receiver's store in place (issue 15), a wait does not sleep out its polling
+    interval: the event about the object wakes it, and the next read sees the change."""
+    from persona_mcp.events.store import EnvironmentEvents
+    from persona_mcp.sandbox.domain import inquiries
+
+    inquiry = _ids(reviewer, "inquiry")[-1]
+    await reviewer.client.call_tool(
+        "simulate_inquiry_actions", {"inquiry_id": inquiry, "actions": [{"type": "start_inquiry"}]}
+    )
+    asked: list[tuple[str, float]] = []
+
+    async def event_arrives(self: EnvironmentEvents, object_id: str, **kwargs: Any) -> None:
+        asked.append((object_id, kwargs["timeout"]))
+        inquiries.complete(reviewer.sandbox, reviewer.sandbox.records[inquiry])  # Persona's change...
+        return None  # ...and the verified event announcing it wakes the wait
+
+    monkeypatch.setattr(EnvironmentEvents, "wait_for", event_arrives)
+    previous = waiting.set_waiter(waiting.PollingWaiter(interval=55))  # polling alone would outlast it
+    try:
+        waited = await reviewer.client.call_tool(
+            "wait_for_inquiry", {"inquiry_id": inquiry, "statuses": ["completed"], "timeout_seconds": 5}
+        )
+    finally:
+        waiting.set_waiter(previous)
+    assert waited.structured_content is not None, _text(waited)
+    assert waited.structured_content["reached"] is True and waited.structured_content["checks"] == 2
+    assert [object_id for object_id, _ in asked] == [inquiry] and asked[0][1] <= 5

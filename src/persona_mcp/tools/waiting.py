@@ -4,8 +4,9 @@
 Persona finishes inquiries (the user's flow, a review) and reports (a screening run) in the background.
 The tool reads the object, and until it reaches one of the named statuses waits for a change and reads
 again, for at most `timeout_seconds` (60 at most). What wakes it is a `ChangeWaiter`: by default a
-timer (polling); an event source, such as a webhook receiver, can be plugged in with `set_waiter` and
-wake the wait as soon as Persona reports a change. Each round sends an MCP progress notification when
+timer (polling); when the server receives Persona's webhooks (issue 15's receiver, `ToolContext.events`)
+a verified event about the object wakes the wait as soon as it arrives, and another event source can be
+plugged in with `set_waiter`. Each round sends an MCP progress notification when
 the client asked for them. The answer is the object's status either way, with `reached` telling whether
 it got there: a "still pending" answer says what to do next instead of failing.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Protocol
 
 import anyio
@@ -98,6 +100,8 @@ def waiting_handler(
         deadline = started + args.timeout_seconds
         checks = 0
         while True:
+            # Events Persona creates from here on may tell of a change this read does not see yet.
+            since = datetime.now(UTC) - _CLOCK_SKEW
             response = await ctx.persona.get(path_for(template, args))
             resource = response.document.one()
             ctx.touch(resource.id)
@@ -120,9 +124,25 @@ def waiting_handler(
             if ctx.progress is not None:
                 elapsed = round(time.monotonic() - started, 1)
                 await ctx.progress(elapsed, float(args.timeout_seconds), f"status {status}")
-            await _waiter.wait(object_id, remaining)
+            await _wait_for_change(ctx, object_id, remaining, since)
 
     return handler
+
+
+#: How far Persona's clock may run behind ours when events are matched to a read.
+_CLOCK_SKEW = timedelta(seconds=2)
+
+
+async def _wait_for_change(ctx: ToolContext, object_id: str, remaining: float, since: datetime) -> None:
+    """Until the object may have changed. With the server's webhook receiver (`ctx.events`), a verified
+    event about the object, received by any replica, wakes the wait at once; the polling interval still
+    bounds each wait, so an organisation whose webhooks are not connected to this server keeps polling.
+    An injected waiter (`set_waiter`) is used as given."""
+    if ctx.events is not None and isinstance(_waiter, PollingWaiter):
+        bound = max(0.0, min(remaining, _waiter.interval))
+        await ctx.events.wait_for(object_id, created_after=since, timeout=bound)
+        return
+    await _waiter.wait(object_id, remaining)
 
 
 wait_for_inquiry = ToolSpec(
