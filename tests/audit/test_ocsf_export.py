@@ -136,6 +136,17 @@ def test_the_catalogue_declares_creates_and_deletes_and_reads_follow_the_effect(
         "create_list_item",
         "create_webhook",
         "clone_webhook",
+        # tier 2 (issue 19): each makes a new object in Persona
+        "create_report",
+        "create_case",
+        "create_business_verification",
+        "create_generic_document",
+        "create_government_id_document",
+        "create_transaction",
+        "trigger_workflow",
+        "import_accounts",
+        "import_list_items",
+        "import_faces",
     }
     assert by_activity[Activity.DELETE] == {
         "redact_account",
@@ -143,6 +154,10 @@ def test_the_catalogue_declares_creates_and_deletes_and_reads_follow_the_effect(
         "archive_list",
         "archive_list_item",
         "archive_webhook",
+        "redact_case",
+        "redact_report",
+        "redact_transaction",
+        "redact_verification",
     }
     assert {"approve_inquiry", "decline_inquiry", "expire_inquiry"} <= by_activity[Activity.UPDATE]
 

@@ -151,7 +151,7 @@ async def _tamper(running: Running, seq: int) -> None:
 def test_an_admin_creates_a_grant_sees_its_tools_and_revokes_it(driver: object, running: Running) -> None:
     from selenium.webdriver.common.by import By
 
-    token = running.run(person_grant(running.app, "ada", ["admin"]))
+    token = running.run(person_grant(running.app, "ada", ["console:admin"]))
     _sign_in(driver, running, token)
     driver.get(f"{running.base}/console/admin/grants")  # type: ignore[attr-defined]
     driver.find_element(By.ID, "new-principal").send_keys("agent-new")  # type: ignore[attr-defined]
@@ -191,7 +191,9 @@ def test_script_in_caller_chosen_text_never_runs(driver: object, running: Runnin
     running.run(
         running.app.audit.append(AuditEvent(kind="call.denied", principal=xss, tool=xss, decision="denied"))
     )
-    token = running.run(person_grant(running.app, "ada", ["admin", "audit:read", "audit:all_environments"]))
+    token = running.run(
+        person_grant(running.app, "ada", ["console:admin", "audit:read", "audit:all_environments"])
+    )
     _sign_in(driver, running, token)
     for path in ("/console/audit", "/console/admin/grants"):
         driver.get(f"{running.base}{path}")  # type: ignore[attr-defined]
@@ -204,12 +206,12 @@ def test_a_forged_cross_site_form_post_is_refused(driver: object, running: Runni
     """A page elsewhere cannot post into the console: the session cookie is SameSite=Strict and the form
     lacks the session's CSRF token. Here the browser posts a form without the token from the console's
     own origin, the strongest position a forger could have; nothing changes."""
-    token = running.run(person_grant(running.app, "ada", ["admin"]))
+    token = running.run(person_grant(running.app, "ada", ["console:admin"]))
     _sign_in(driver, running, token)
     before = len(running.run(running.app.grants.list_all()))
     forged = (
         "data:text/html,<form id=f method=post action='" + running.base + "/console/admin/grants'>"
-        "<input name=principal value=evil><input name=scopes value=admin></form>"
+        "<input name=principal value=evil><input name=scopes value=console:admin></form>"
     )
     driver.get(forged)  # type: ignore[attr-defined]
     driver.execute_script("document.getElementById('f').submit()")  # type: ignore[attr-defined]

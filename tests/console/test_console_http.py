@@ -86,7 +86,7 @@ async def test_guessing_tokens_is_throttled_and_audited(tmp_path: Path) -> None:
 
 async def test_a_person_without_audit_read_is_refused_the_log(tmp_path: Path) -> None:
     async with console_server(tmp_path) as running, browser(running) as http:
-        await sign_in(http, await person_grant(running.app, "ann", ["accounts:read", "admin"]))
+        await sign_in(http, await person_grant(running.app, "ann", ["accounts:read", "console:admin"]))
         for path in ("/console/audit", "/console/audit/records/1", "/console/audit/export?format=jsonl"):
             page = await http.get(path)
             assert page.status_code == 403 and "audit:read" in page.text, path
@@ -203,9 +203,11 @@ async def test_a_record_shows_its_body_hash_previous_hash_checkpoint_and_its_cal
 
 async def test_a_form_post_without_its_sessions_csrf_token_changes_nothing(tmp_path: Path) -> None:
     async with console_server(tmp_path) as running, browser(running) as http:
-        await sign_in(http, await person_grant(running.app, "ada", ["admin"]))
+        await sign_in(http, await person_grant(running.app, "ada", ["console:admin"]))
         before = len(await running.app.grants.list_all())
-        forged = await http.post("/console/admin/grants", data={"principal": "evil", "scopes": "admin"})
+        forged = await http.post(
+            "/console/admin/grants", data={"principal": "evil", "scopes": "console:admin"}
+        )
         assert forged.status_code == 403
         forged = await http.post("/console/admin/grants", data={"principal": "evil", "csrf": "x" * 43})
         assert forged.status_code == 403
@@ -229,7 +231,7 @@ async def test_caller_chosen_text_is_escaped_on_every_page(tmp_path: Path) -> No
                 object_ids=["act_" + "1" * 24],
             )
         )
-        await sign_in(http, await person_grant(running.app, "ada", ["admin", *REVIEWER_SCOPES]))
+        await sign_in(http, await person_grant(running.app, "ada", ["console:admin", *REVIEWER_SCOPES]))
         pages = [
             await http.get("/console/admin/grants"),
             await http.get("/console/audit"),
@@ -246,7 +248,7 @@ async def test_caller_chosen_text_is_escaped_on_every_page(tmp_path: Path) -> No
 
 async def test_an_admin_creates_sees_the_effective_tools_rotates_and_revokes_a_grant(tmp_path: Path) -> None:
     async with console_server(tmp_path) as running, browser(running) as http:
-        await sign_in(http, await person_grant(running.app, "ada", ["admin"]))
+        await sign_in(http, await person_grant(running.app, "ada", ["console:admin"]))
         page = await http.get("/console/admin/grants")
         created = await http.post(
             "/console/admin/grants",
@@ -288,7 +290,7 @@ async def test_a_pasted_grants_toml_is_shown_as_a_plan_before_it_is_applied(tmp_
         'environment = "sandbox"\nscopes = ["accounts:read"]\n'
     )
     async with console_server(tmp_path) as running, browser(running) as http:
-        await sign_in(http, await person_grant(running.app, "ada", ["admin"]))
+        await sign_in(http, await person_grant(running.app, "ada", ["console:admin"]))
         page = await http.get("/console/admin/plan")
         planned = await http.post(
             "/console/admin/plan", data={"grants_toml": toml, "apply": "0", "csrf": csrf_of(page.text)}
@@ -314,6 +316,6 @@ async def test_credentials_show_status_never_secrets(tmp_path: Path) -> None:
         await running.app.pipeline.credential_store.add_api_key(
             Environment.SANDBOX, SecretStr(secret), actor="t"
         )
-        await sign_in(http, await person_grant(running.app, "ada", ["admin"]))
+        await sign_in(http, await person_grant(running.app, "ada", ["console:admin"]))
         page = await http.get("/console/admin/credentials")
         assert page.status_code == 200 and "api_key" in page.text and secret not in page.text

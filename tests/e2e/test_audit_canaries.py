@@ -39,7 +39,16 @@ pytestmark = pytest.mark.anyio
 AnySpec = ToolSpec[Any, Any]
 
 #: Valid values for fields whose pattern admits no canary; the first that matches is used.
-SAFE_SAMPLES = ("act_Canned0000000001", "DE", "status", "parent-of", "pp", "2025-12-08", "inquiry.approved")
+SAFE_SAMPLES = (
+    "act_Canned0000000001",
+    "DE",
+    "status",
+    "parent-of",
+    "pp",
+    "2025-12-08",
+    "inquiry.approved",
+    "entity",
+)
 #: A personal date (birthdate) cannot carry a canary; it is searched for instead.
 PERSONAL_DATE = "1987-03-14"
 _ID_PREFIXES = re.compile(r"^\^(?:\(\?:)?([a-z|]+)\)?_\[A-Za-z0-9\]")

@@ -68,6 +68,7 @@ class Canaries:
         longest = schema.get("maxLength", 1000)
         candidates = self.personal() + [f"{prefix}_{ID}{next(self._serial)}" for prefix in _prefixes(pattern)]
         candidates += [f"{PII}.jane-doe"]  # an event-name shape (family.action, letters only)
+        candidates += [f"{PII}_jane_doe"]  # a status shape (lowercase and underscores: wait_for_*)
         for candidate in candidates:
             if len(candidate) <= longest and (pattern is None or re.fullmatch(pattern, candidate)):
                 return candidate

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.server.app import open_server
 from persona_mcp.server.errors import tool_error
+from persona_mcp.server.exposure import ExposureOptions
 from persona_mcp.server.serving import free_port, serving
 from persona_mcp.testing import approvals_waived, issue_grant, sandbox_app, sandbox_settings
 from persona_mcp.tools import catalogue
@@ -238,7 +239,7 @@ async def _upstream(tmp_path: Path) -> AsyncIterator[Upstream]:
     async with serving(sandbox) as base_url:
         data_dir = tmp_path / "data"
         settings = sandbox_settings(data_dir, base_url=f"{base_url}/api/v1")
-        async with open_server(settings, instance_id="setup") as setup:
+        async with open_server(settings, instance_id="setup", exposure=ExposureOptions.everything()) as setup:
             # Every tool runs here, so the client's grant waives the four-eyes approvals explicitly.
             token = await issue_grant(
                 setup, list(Scope), principal="typescript-client", no_approval=approvals_waived()

@@ -183,7 +183,8 @@ class Scope(StrEnum):
         "approvals:decide", "Approve or reject other principals' calls held for approval (a person's grant)."
     )
     ADMIN = own(
-        "admin", "Use the console's admin pages: create, revoke and rotate grants; see credentials' status."
+        "console:admin",
+        "Use the console's admin pages: create, revoke and rotate grants; see credentials' status.",
     )
 
     @property

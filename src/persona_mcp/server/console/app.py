@@ -2,9 +2,9 @@
 
 Server-rendered pages and plain forms, no scripts. A person signs in with their own grant token (a grant
 whose principal kind is `person`); what they see is decided by that grant's scopes, exactly as for tools:
-`audit:read` for the log (`audit:all_environments` beyond the grant's environment), `admin` for grants and
-credentials. Every change made here is written by the same stores as the CLI's, so it is audited the same
-way, with the person as the actor.
+`audit:read` for the log (`audit:all_environments` beyond the grant's environment), `console:admin` for
+grants and credentials. Every change made here is written by the same stores as the CLI's, so it is
+audited the same way, with the person as the actor.
 """
 
 from __future__ import annotations
