@@ -11,6 +11,7 @@ to a schema that leaves no room for free text, so a safe declaration cannot hide
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import re
@@ -49,6 +50,19 @@ SAFE_SAMPLES = (
     "inquiry.approved",
     "entity",
 )
+#: Uploads whose model reads inside the file (a CSV header, an image), which no schema can state: their valid
+#: calls are tested in tests/tools/test_second_tier_data.py; here they are called invalid and denied.
+CONTENT_CHECKED = frozenset({"import_list_items", "import_accounts", "import_faces"})
+#: Parts of an uploaded file (base64 content, its name, or an MCP embedded resource): the generator
+#: cannot make a file the model accepts, and the upload tests (tests/tools/test_second_tier_data.py)
+#: check that the audit log keeps only a digest of it.
+_UPLOAD_PARTS = ("base64", "filename", "resource")
+
+
+def _upload_part(path: str) -> bool:
+    return any(part in _UPLOAD_PARTS for part in path.split(".")[1:])
+
+
 #: A personal date (birthdate) cannot carry a canary; it is searched for instead.
 PERSONAL_DATE = "1987-03-14"
 _ID_PREFIXES = re.compile(r"^\^(?:\(\?:)?([a-z|]+)\)?_\[A-Za-z0-9\]")
@@ -77,6 +91,10 @@ class Canaries:
             lambda: self.text(where),
             lambda: self._next(where, lambda n: f"https://example.com/canary{n:04d}@example.com"),
             lambda: self._next(where, lambda n: f"+1 555 9{n:04d}"),
+            # File content sent as base64 (uploads): the canary's own base64, searched for as written.
+            lambda: self._next(
+                where, lambda n: base64.b64encode(f"canary{n:04d}@example.com".encode()).decode()
+            ),
         ]
 
 
@@ -277,11 +295,14 @@ async def test_no_string_argument_of_any_tool_reaches_the_database_its_wal_or_an
         for spec in CATALOGUE:
             h.sandbox.reset()
             sets = variants(spec, canaries)
-            assert sets, f"{spec.name}: no argument set validates"
+            assert sets or spec.name in CONTENT_CHECKED, f"{spec.name}: no argument set validates"
             filled = Filler(spec, canaries).properties()
             covered = {p for args in sets for p in _leaf_paths(args)}
             strings = {p for p in _leaf_paths(Filler(spec, Canaries()).arguments())}
-            uncovered[spec.name] = {p for p in strings - covered if p.split(".")[0] in filled}
+            if sets:
+                uncovered[spec.name] = {
+                    p for p in strings - covered if p.split(".")[0] in filled and not _upload_part(p)
+                }
             for args in sets:
                 await _call(h, spec.name, args)
             # Invalid: every field filled, plus an argument the model does not know.

@@ -67,7 +67,7 @@ async def delivering_stack(tmp_path: Path, scopes: list[str]) -> AsyncIterator[S
     settings = sandbox_settings(tmp_path)
     port = free_port()
     async with open_server(settings, transport="memory", persona_transport=SandboxTransport(upstream)) as app:
-        token = await issue_grant(app, scopes)
+        token = await issue_grant(app, scopes, no_approval=frozenset({"approve_inquiry", "decline_inquiry"}))
         assert isinstance(app.caller_source, StaticTokenCallers)
         app.caller_source.token = token
         asgi = http_app_for(app, settings, f"http://127.0.0.1:{port}/mcp")
