@@ -69,8 +69,11 @@ async def _world_in(app: Any, tmp_path: Path) -> Any:
 def _problems(openapi: dict[str, Any], registry: Registry, tool: str, planned: dict[str, Any]) -> list[str]:
     sent = Recorded(planned["method"], planned["path"], planned.get("body"))
     path, method = _operation_for(tool, sent)
-    if path not in openapi["paths"]:  # hidden endpoint (set-simulate-stubs): the catalogue documents it
-        documented = {f["name"] for f in operation_entry(tool, sent)["request_body"]["fields"]}
+    if method not in openapi["paths"].get(path, {}):
+        # Hidden or withdrawn endpoint (set-simulate-stubs, document writes, face imports, submits): the
+        # catalogue documents it.
+        declared_body = operation_entry(tool, sent)["request_body"] or {"fields": []}
+        documented = {f["name"] for f in declared_body["fields"]}
         return [] if sent.body is None or documented else [f"{tool}: undocumented body"]
     declared, location = _request_body(openapi, path, method)
     if sent.body is None:

@@ -16,7 +16,7 @@ from mcp.shared.exceptions import MCPError
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.pii import MASK
 from persona_mcp.sandbox import SandboxConfig, create_app
-from persona_mcp.testing import Harness, connected
+from persona_mcp.testing import Harness, approvals_waived, connected
 from persona_mcp.tools import catalogue, waiting
 from persona_mcp.tools.contract import operations
 from persona_mcp.tools.mcp_schema import to_mcp_tool
@@ -85,7 +85,8 @@ def _ids(h: Harness, type_: str) -> list[str]:
 
 @pytest.fixture
 async def reviewer(tmp_path: Path) -> AsyncIterator[Harness]:
-    async with connected(tmp_path, [*Scope]) as h:
+    # These tests exercise the tools themselves, not the four-eyes flow (tests/e2e/test_approvals.py).
+    async with connected(tmp_path, [*Scope], no_approval=approvals_waived()) as h:
         yield h
 
 

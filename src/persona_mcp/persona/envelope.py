@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from persona_mcp.persona.errors import UnexpectedResponseError
 
@@ -53,16 +53,27 @@ class Relationship(BaseModel):
         return [self.data.id]
 
 
+#: Types Persona sends without an id.
+IDLESS_TYPE_PREFIXES = ("rate-limit/",)
+
+
 class Resource(BaseModel):
     """A JSON:API resource object. `type` is an open set (`verification/government-id`, ...)."""
 
     model_config = _TOLERANT
 
     type: str
-    #: Empty for the few resources Persona sends without one (`rate-limit/api` objects).
+    #: Empty only for the resources Persona sends without one (`rate-limit/...` objects, a property of the
+    #: API key): any other resource without an id is an unexpected answer.
     id: str = ""
     attributes: dict[str, Any] = Field(default_factory=dict)
     relationships: dict[str, Relationship] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _id_unless_idless(self) -> Resource:
+        if not self.id and not self.type.startswith(IDLESS_TYPE_PREFIXES):
+            raise ValueError(f"a {self.type} resource without an id")
+        return self
 
     def related_ids(self, name: str) -> list[str]:
         """Ids of the resources related under `name`; empty when the relationship is absent or null."""
