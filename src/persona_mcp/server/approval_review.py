@@ -46,10 +46,14 @@ class Approver:
 
     name: str
     grant: Grant | None  # None: an administrator
+    #: Narrower than the grant (a console sign-in through the authorization server): what it holds.
+    scopes: frozenset[Scope] | None = None
 
     @property
     def sees_pii(self) -> bool:
-        return self.grant is not None and Scope.PII_READ in expand(self.grant.scopes)
+        if self.grant is None or Scope.PII_READ not in expand(self.grant.scopes):
+            return False
+        return self.scopes is None or Scope.PII_READ in expand(self.scopes)
 
     @property
     def recorded_as(self) -> str:

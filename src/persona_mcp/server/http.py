@@ -43,7 +43,7 @@ from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import HttpSettings, MetricsSettings
 from persona_mcp.events.receiver import PATH as RECEIVER_PATH
 from persona_mcp.server.app import PersonaMcp
-from persona_mcp.server.console import console_for
+from persona_mcp.server.console import ConsoleOAuth, console_for
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
 from persona_mcp.server.metrics_http import metrics_endpoint
 from persona_mcp.server.observe import gauge
@@ -212,7 +212,12 @@ def build_http_app(
         Route(RECEIVER_PATH, endpoint=app.events.receiver.handle, methods=["POST"]),
     ]
     if limits.console:
-        routes.append(Mount("/console", app=console_for(app)))
+        # With the built-in authorization server, the console signs people in through it too; its token
+        # request goes to the server's own endpoints in process.
+        oauth = None
+        if auth_routes and app.authorization is not None:
+            oauth = ConsoleOAuth(app.authorization, endpoints=Starlette(routes=list(auth_routes)))
+        routes.append(Mount("/console", app=console_for(app, oauth=oauth)))
     if (
         metrics is not None
         and metrics.token is not None

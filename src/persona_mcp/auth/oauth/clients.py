@@ -168,6 +168,16 @@ class ClientStore:
             ).first()
         return row is not None and row.revoked_at is None
 
+    async def known(self, client_id: str) -> bool:
+        """Whether a client was ever registered under this id (revoked or not)."""
+        async with self._store.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(oauth_clients.c.client_id).where(oauth_clients.c.client_id == client_id)
+                )
+            ).first()
+        return row is not None
+
     async def register(self, client: OAuthClientInformationFull) -> None:
         """Check and store a registration (the SDK minted the id and secret)."""
         problem = registration_problem(client)

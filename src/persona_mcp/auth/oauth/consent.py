@@ -114,6 +114,11 @@ class PendingAuthorizations:
         self._lifetime = timedelta(seconds=lifetime_seconds)
         self._clock = clock
 
+    @property
+    def lifetime_seconds(self) -> int:
+        """How long a person has to answer (a client's own sign-in state need not outlive it)."""
+        return int(self._lifetime.total_seconds())
+
     async def create(self, client_id: str, params: dict[str, Any]) -> str:
         handle = secrets.mint(secrets.CONSENT_PREFIX)
         now = self._clock()

@@ -331,6 +331,50 @@ class GrantBoundAuthorizationServer:
         )
         await self._revoke_family(token.family_id)
 
+    async def family_live(self, family_id: str) -> bool:
+        """Whether a token of the family is still usable (unrevoked, unexpired) and its client is live:
+        what a sign-in resting on the family (the console's) needs on every page."""
+        async with self._store.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(oauth_tokens.c.client_id)
+                    .where(
+                        oauth_tokens.c.family_id == family_id,
+                        oauth_tokens.c.revoked_at.is_(None),
+                        oauth_tokens.c.expires_at > self._clock(),
+                    )
+                    .limit(1)
+                )
+            ).first()
+        return row is not None and await self.clients.is_live(row.client_id)
+
+    async def revoke_family(self, family_id: str, *, actor: str, reason: str) -> None:
+        """Revoke every token of a family on behalf of `actor` (the console's sign-out), audited first."""
+        async with self._store.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(oauth_tokens.c.client_id, oauth_tokens.c.grant_id)
+                    .where(oauth_tokens.c.family_id == family_id)
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return
+        await record_event(
+            self.events,
+            "oauth.token_revoked",
+            actor=actor,
+            target=family_id,
+            details={
+                "client_id": row.client_id,
+                "grant_id": row.grant_id,
+                "family_id": family_id,
+                "kind": "family",
+                "reason": reason,
+            },
+        )
+        await self._revoke_family(family_id)
+
     def recognises(self, token: str) -> bool:
         return secrets.looks_like_access_token(token)
 

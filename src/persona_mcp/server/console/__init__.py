@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.applications import Starlette
 
 from persona_mcp.server.console.app import ConsoleDeps, build_console
+from persona_mcp.server.console.oauth import ConsoleOAuth
 
 if TYPE_CHECKING:
     from persona_mcp.server.app import PersonaMcp
@@ -15,8 +16,9 @@ if TYPE_CHECKING:
 SESSION_KEY_PURPOSE = "console sessions v1"
 
 
-def console_for(app: PersonaMcp) -> Starlette:
-    """The console over this server's own stores, tools and audit log."""
+def console_for(app: PersonaMcp, *, oauth: ConsoleOAuth | None = None) -> Starlette:
+    """The console over this server's own stores, tools and audit log; `oauth`, the sign-in through the
+    built-in authorization server when it is on."""
     from persona_mcp.tools.saved_files import READ_RESOURCE
     from persona_mcp.tools.spec import Activity
 
@@ -32,8 +34,9 @@ def console_for(app: PersonaMcp) -> Starlette:
         list_credentials=app.pipeline.credential_store.list,
         activities=activities,
         review=app.review,
+        oauth=oauth,
     )
     return build_console(deps, app.audit.digester.derived_key(SESSION_KEY_PURPOSE))
 
 
-__all__ = ["ConsoleDeps", "build_console", "console_for"]
+__all__ = ["ConsoleDeps", "ConsoleOAuth", "build_console", "console_for"]

@@ -1,7 +1,9 @@
 """The console at `/console`: audit review for security teams, grants and credentials for admins.
 
 Server-rendered pages and plain forms, no scripts. A person signs in with their own grant token (a grant
-whose principal kind is `person`); what they see is decided by that grant's scopes, exactly as for tools:
+whose principal kind is `person`), or, when the built-in authorization server is on, through it ("Sign in
+with persona-mcp", see `oauth.py`); what they see is decided by that grant's scopes (narrowed to the
+token's scopes when signed in through the authorization server), exactly as for tools:
 `audit:read` for the log (`audit:all_environments` beyond the grant's environment), `console:admin` for
 grants and credentials. Every change made here is written by the same stores as the CLI's, so it is
 audited the same way, with the person as the actor.
@@ -16,7 +18,7 @@ import tomllib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +57,10 @@ from persona_mcp.server.console.filters import (
     read_form,
     to_filter,
 )
+from persona_mcp.server.console.oauth import ConsoleOAuth, Flow, SignedIn, SignInRefused, scopes_named
 from persona_mcp.server.console.pages import render, secured
 from persona_mcp.server.console.sessions import (
+    FLOW_COOKIE,
     PRESESSION_COOKIE,
     SESSION_COOKIE,
     SESSION_LIFETIME,
@@ -91,6 +95,8 @@ class ConsoleDeps:
     activities: dict[str, str] = field(default_factory=dict)
     #: The approvers' side of held calls (issue 13); None: the approvals pages are not offered.
     review: ApprovalReview | None = None
+    #: Sign-in through the built-in authorization server; None: the grant token only (no button).
+    oauth: ConsoleOAuth | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -142,7 +148,19 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
         # A rotated token, a revoked or expired grant: the session ends with it.
         if grant is None or grant.token_id != session.token_id or not grant.is_live(deps.clock()):
             return None
-        return Viewer(grant=grant, cookie=cookie)
+        if session.family_id is None:
+            return Viewer(grant=grant, cookie=cookie)
+        # Signed in through the authorization server: its token family (and the console's client) must
+        # still be live, and the token's scopes narrow the grant's.
+        if deps.oauth is None or not await deps.oauth.provider.family_live(session.family_id):
+            return None
+        return Viewer(
+            grant=grant,
+            cookie=cookie,
+            signed_in_as=session.person,
+            token_scopes=scopes_named(session.scopes or ()),
+            family_id=session.family_id,
+        )
 
     def set_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
         response.set_cookie(
@@ -182,6 +200,8 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
             **context,
         )
 
+    oauth_offered = deps.oauth is not None and deps.oauth.available
+
     def to_signin() -> Response:
         return secured(RedirectResponse("/console/signin", status_code=303))
 
@@ -203,6 +223,7 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
             viewer=None,
             csrf=codec.csrf_token(pre),
             error=error,
+            oauth=oauth_offered,
         )
         set_cookie(response, request, PRESESSION_COOKIE, pre, 600)
         return response
@@ -230,18 +251,89 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
                 action="console.signin_refused", actor=who, target="console", details={"reason": why}
             )
             return await signin_page(request, why, 401)
-        expires = min(deps.clock() + SESSION_LIFETIME, grant.expires_at or deps.clock() + SESSION_LIFETIME)
-        cookie = codec.seal(grant.id, grant.token_id, expires)
+        return await signed_in(request, grant, None)
+
+    async def signed_in(request: Request, grant: Grant, through: SignedIn | None) -> Response:
+        """Audit the sign-in, then set the session cookie and go to the console."""
+        now = deps.clock()
+        expires = min(now + SESSION_LIFETIME, grant.expires_at or now + SESSION_LIFETIME)
+        details: dict[str, Any] = {"client_address": _client(request), "method": "grant token"}
+        if through is None:
+            cookie = codec.seal(grant.id, grant.token_id, expires)
+            person = grant.principal
+        else:
+            person = through.person
+            names = tuple(sorted(scope.value for scope in through.scopes))
+            cookie = codec.seal(
+                grant.id, grant.token_id, expires, person=person, scopes=names, family_id=through.family_id
+            )
+            details |= {
+                "method": "authorization server",
+                "client_id": through.client_id,
+                "family_id": through.family_id,
+                "scopes": list(names),
+            }
         await deps.audit.admin_event(
             action="console.signed_in",
-            actor=f"{grant.principal} (console, grant {grant.id})",
+            actor=f"{person} (console, grant {grant.id})",
             target=grant.id,
-            details={"client_address": who},
+            details=details,
         )
         response = secured(RedirectResponse("/console", status_code=303))
-        set_cookie(response, request, SESSION_COOKIE, cookie, int((expires - deps.clock()).total_seconds()))
+        set_cookie(response, request, SESSION_COOKIE, cookie, int((expires - now).total_seconds()))
         response.delete_cookie(PRESESSION_COOKIE, path="/console")
+        response.delete_cookie(FLOW_COOKIE, path="/console")
         return response
+
+    # -- sign-in through the built-in authorization server -------------------------------------------
+
+    async def oauth_start(request: Request) -> Response:
+        """The button: remember a fresh state and PKCE verifier in the flow cookie, go to /authorize."""
+        if deps.oauth is None or not oauth_offered:
+            return refused(
+                request, None, "This server has no built-in authorization server.", status_code=404
+            )
+        if await form_of(request, request.cookies.get(PRESESSION_COOKIE)) is None:
+            return await signin_page(
+                request, "The form expired or was not sent from this page: try again.", 403
+            )
+        try:
+            url, flow = await deps.oauth.start()
+        except SignInRefused as exc:
+            return await signin_page(request, str(exc), exc.status_code)
+        response = secured(RedirectResponse(url, status_code=303))
+        lifetime = deps.oauth.provider.pending.lifetime_seconds
+        cookie = codec.seal_flow(flow.state, flow.verifier, deps.clock() + timedelta(seconds=lifetime))
+        set_cookie(response, request, FLOW_COOKIE, cookie, lifetime)
+        return response
+
+    async def oauth_callback(request: Request) -> Response:
+        """Where the authorization server sends the browser back: check the state, redeem the code."""
+        if deps.oauth is None or not oauth_offered:
+            return refused(
+                request, None, "This server has no built-in authorization server.", status_code=404
+            )
+        opened = codec.open_flow(request.cookies.get(FLOW_COOKIE), deps.clock())
+        try:
+            if opened is None:
+                raise SignInRefused(
+                    "The sign-in could not be verified (it was not started from this browser, or took too "
+                    "long): start again.",
+                    reason="no sign-in under way in this browser",
+                    status_code=403,
+                )
+            through = await deps.oauth.finish(str(request.url), Flow(state=opened[0], verifier=opened[1]))
+        except SignInRefused as exc:
+            await deps.audit.admin_event(
+                action="console.signin_refused",
+                actor=_client(request),
+                target="console",
+                details={"reason": exc.reason, "method": "authorization server"},
+            )
+            response = await signin_page(request, str(exc), exc.status_code)
+            response.delete_cookie(FLOW_COOKIE, path="/console")
+            return response
+        return await signed_in(request, through.grant, through)
 
     async def _grant_for_signin(token: str) -> tuple[Grant | None, str]:
         refusal = "That token does not open a live grant for a person."
@@ -260,6 +352,16 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
             return to_signin()
         if await form_of(request, viewer.cookie) is None:
             return refused(request, viewer, "The sign-out form was not sent from this console.")
+        await deps.audit.admin_event(
+            action="console.signed_out",
+            actor=viewer.actor,
+            target=viewer.grant.id,
+            details={"method": "grant token" if viewer.family_id is None else "authorization server"},
+        )
+        if viewer.family_id is not None and deps.oauth is not None:
+            await deps.oauth.provider.revoke_family(
+                viewer.family_id, actor=viewer.actor, reason="console sign-out"
+            )
         response = to_signin()
         response.delete_cookie(SESSION_COOKIE, path="/console")
         return response
@@ -534,7 +636,7 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
         if deps.review is None:
             return refused(request, viewer, "This server does not hold calls for approval.", status_code=404)
         if viewer.holds(Scope.APPROVALS_DECIDE):
-            return viewer, Approver(viewer.person, viewer.grant)
+            return viewer, Approver(viewer.person, viewer.grant, viewer.token_scopes)
         if viewer.holds(Scope.ADMIN):
             return viewer, Approver(f"{viewer.person} (console)", None)
         return refused(request, viewer, "Deciding approvals needs approvals:decide (or admin) on your grant.")
@@ -593,6 +695,8 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
         Route("/", home),
         Route("/signin", signin, methods=["GET", "POST"]),
         Route("/signout", signout, methods=["POST"]),
+        Route("/oauth/start", oauth_start, methods=["POST"]),
+        Route("/oauth/callback", oauth_callback),
         Route("/audit", search),
         Route("/audit/export", export),
         Route("/audit/records/{seq:int}", record_detail),
