@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import html
 import re
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -33,6 +34,8 @@ from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
 T = TypeVar("T")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">')
+CHECKBOX = re.compile(r'<input type="checkbox" name="scope" value="([^"]+)"( checked)?>')
 
 
 @dataclass
@@ -51,10 +54,10 @@ class Running:
 
 
 @asynccontextmanager
-async def console_server(tmp_path: Path) -> AsyncIterator[Running]:
+async def console_server(tmp_path: Path, **settings_update: Any) -> AsyncIterator[Running]:
     port = free_port()
     resource = f"http://127.0.0.1:{port}/mcp"
-    settings = sandbox_settings(tmp_path)
+    settings = sandbox_settings(tmp_path).model_copy(update=settings_update)
     async with open_server(
         settings,
         transport="http",
@@ -144,3 +147,30 @@ def csrf_of(html: str) -> str:
 async def sign_in(http: httpx2.AsyncClient, token: str) -> httpx2.Response:
     page = await http.get("/console/signin")
     return await http.post("/console/signin", data={"token": token, "csrf": csrf_of(page.text)})
+
+
+def first_form(page: str) -> dict[str, str]:
+    """The hidden fields of the first form of a page (the consent page's sign-in or decision form)."""
+    form = page[: page.index("</form>")]
+    return {name: html.unescape(value) for name, value in HIDDEN.findall(form)}
+
+
+async def through_consent(
+    http: httpx2.AsyncClient,
+    grant_token: str,
+    *,
+    tick: tuple[str, ...] = (),
+    untick: tuple[str, ...] = (),
+    decision: str = "allow",
+) -> httpx2.Response:
+    """A person presses "Sign in with persona-mcp" on the console's sign-in page, signs in on the consent
+    page with their grant token and answers it; `http` follows redirects, so this is the page the
+    browser ends on (the console, or its sign-in page with an error)."""
+    signin = await http.get("/console/signin")
+    consent = await http.post("/console/oauth/start", data={"csrf": csrf_of(signin.text)})
+    assert consent.status_code == 200 and consent.url.path == "/oauth/consent", consent.text
+    page = await http.post("/oauth/consent", data=first_form(consent.text) | {"grant_token": grant_token})
+    assert page.status_code == 200, page.text
+    ticked = {name for name, on in CHECKBOX.findall(page.text) if on} | set(tick)
+    body: dict[str, Any] = first_form(page.text) | {"decision": decision, "scope": sorted(ticked - set(untick))}
+    return await http.post("/oauth/consent", data=body)
