@@ -172,5 +172,8 @@ async def through_consent(
     page = await http.post("/oauth/consent", data=first_form(consent.text) | {"grant_token": grant_token})
     assert page.status_code == 200, page.text
     ticked = {name for name, on in CHECKBOX.findall(page.text) if on} | set(tick)
-    body: dict[str, Any] = first_form(page.text) | {"decision": decision, "scope": sorted(ticked - set(untick))}
+    body: dict[str, Any] = first_form(page.text) | {
+        "decision": decision,
+        "scope": sorted(ticked - set(untick)),
+    }
     return await http.post("/oauth/consent", data=body)

@@ -216,3 +216,41 @@ def test_a_forged_cross_site_form_post_is_refused(driver: object, running: Runni
     driver.get(forged)  # type: ignore[attr-defined]
     driver.execute_script("document.getElementById('f').submit()")  # type: ignore[attr-defined]
     assert len(running.run(running.app.grants.list_all())) == before
+
+
+def test_a_person_signs_in_with_persona_mcp_through_the_consent_page_and_back(
+    driver: object, running: Running
+) -> None:
+    """The button, the server's own consent page (grant token, then the scopes to allow), and back to the
+    console signed in. The flow's `state` rides in a SameSite=Strict cookie: the browser sends it on the
+    consent page's redirect back, because the whole chain stays on one site."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    token = running.run(person_grant(running.app, "rita@example.com", ["audit:read", "console:admin"]))
+    driver.get(f"{running.base}/console/signin")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "oauth-signin-submit").click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "grant_token"))
+    _shot(driver, "oauth-consent-signin")
+    driver.find_element(By.ID, "grant_token").send_keys(token)  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()  # type: ignore[attr-defined]
+    allow = "button[name=decision][value=allow]"
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, allow))
+    # Leave console:admin out: the console then gets audit:read only.
+    driver.find_element(By.CSS_SELECTOR, "input[name=scope][value='console:admin']").click()  # type: ignore[attr-defined]
+    _shot(driver, "oauth-consent")
+    driver.find_element(By.CSS_SELECTOR, allow).click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "signed-in-as"))
+    _shot(driver, "oauth-signed-in")
+    assert "rita@example.com" in _text(driver, "signed-in-as")
+    assert driver.current_url == f"{running.base}/console/audit"  # type: ignore[attr-defined]
+    assert driver.find_elements(By.CSS_SELECTOR, "a[href='/console/admin/grants']") == []  # type: ignore[attr-defined]
+    refused = running.run(_kinds(running, "admin.console.signin_refused"))
+    (signed_in,) = running.run(_kinds(running, "admin.console.signed_in"))
+    assert refused == [] and signed_in.details["scopes"] == ["audit:read"]
+
+
+async def _kinds(running: Running, kind: str) -> list[AuditEvent]:
+    from persona_mcp.audit.query import AuditFilter, iter_records
+
+    return [r async for r in iter_records(running.app.store, AuditFilter(kind=kind))]

@@ -81,6 +81,10 @@ async def test_a_person_signs_in_through_the_consent_page_and_gets_what_both_gra
         assert consent.details["grant_id"] == grant_id and consent.details["scopes"] == ["audit:read"]
         # The cookies of the flow keep the console's rules: HttpOnly, SameSite=Strict, not Secure on
         # loopback; and the token itself is never handed to the browser.
+        # The consent page's own form posts must carry a real Origin (the Host/Origin guard refuses
+        # `Origin: null`, which browsers send under "no-referrer"); nothing goes beyond this server.
+        consent_pages = [r for r in seen if r.url.path == "/oauth/consent"]
+        assert {r.headers["referrer-policy"] for r in consent_pages} == {"same-origin"}
         set_cookies = [h for r in seen for h in r.headers.get_list("set-cookie")]
         flow = next(c for c in set_cookies if c.startswith(f"{FLOW_COOKIE}=") and "Max-Age=0" not in c)
         session = next(c for c in set_cookies if c.startswith(f"{SESSION_COOKIE}="))

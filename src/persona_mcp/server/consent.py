@@ -4,8 +4,9 @@ Server-rendered HTML (Jinja2, autoescaped: a client's name and every other calle
 escaped), no JavaScript. Two steps on one URL, each a form carrying the pending request's handle and a
 CSRF token that must equal the page's strict HttpOnly cookie and the digest stored with the request; a
 POST without it changes nothing. Every page says `frame-ancestors 'none'` (no clickjacking of the Allow
-button), is never cached, and sends no referrer. The only URL that ever carries a code is the redirect
-back to the client, which also carries the client's `state` and this server's issuer (RFC 9207).
+button), is never cached, and sends no referrer beyond this server. The only URL that ever carries a code
+is the redirect back to the client, which also carries the client's `state` and this server's issuer
+(RFC 9207).
 """
 
 from __future__ import annotations
@@ -335,7 +336,9 @@ _EXPIRED = (
 _HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not "no-referrer": browsers then send `Origin: null` on the page's own form posts, which the
+    # Host/Origin guard refuses. "same-origin" still sends nothing to the client or anywhere else.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "Pragma": "no-cache",
 }
