@@ -15,7 +15,7 @@ from mcp.client.streamable_http import streamable_http_client
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.testing import issue_grant
 
-from ._support import Running, console_server, csrf_of, person_grant, sign_in
+from ._support import Running, console_server, csrf_of, person_grant, sign_in, through_consent
 
 pytestmark = pytest.mark.anyio
 
@@ -94,3 +94,23 @@ async def test_a_person_without_approvals_decide_is_refused_the_approvals_pages(
             await sign_in(http, await person_grant(running.app, "rita", ["audit:read"]))
             page = await http.get("/console/approvals")
             assert page.status_code == 403 and "approvals:decide" in page.text
+
+
+async def test_signed_in_through_the_consent_page_pii_is_in_clear_only_if_the_person_ticked_it(
+    tmp_path: Path,
+) -> None:
+    """The grant holds pii:read, but the consent page offers it unticked: the console's token, so the
+    approver, sees the arguments in clear only when the person ticked it."""
+    async with console_server(tmp_path) as running:
+        agent = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal="agent-a")
+        listed = await _agent_call(running, agent, "list_accounts", {"page_size": 1})
+        held = await _agent_call(running, agent, "redact_account", {"account_id": listed["items"][0]["id"]})
+        approval_id = held["approval"]["id"]
+        token = await person_grant(running.app, "alice", ["approvals:decide", "pii:read"])
+        for ticked, masked in ((False, True), (True, False)):
+            async with httpx2.AsyncClient(base_url=running.base, timeout=30, follow_redirects=True) as http:
+                page = await through_consent(http, token, tick=("pii:read",) if ticked else ())
+                assert "alice" in page.text
+                detail = await http.get(f"/console/approvals/{approval_id}")
+                assert detail.status_code == 200
+                assert ("personal data masked" in detail.text) is masked
