@@ -16,6 +16,7 @@ import pytest
 from persona_mcp.audit import AuditEvent
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.config import AuthMode
+from persona_mcp.server.console.app import SIGNIN_FAILURES_ALLOWED
 from persona_mcp.server.console.sessions import FLOW_COOKIE, SESSION_COOKIE
 from persona_mcp.testing import issue_grant
 
@@ -223,3 +224,14 @@ async def test_with_the_built_in_authorization_server_the_sign_in_page_offers_th
         forged = await http.post("/console/oauth/start", data={"csrf": "not-the-token"})
         assert forged.status_code == 403 and forged.url.path == "/console/oauth/start"
         assert running.app.authorization is not None
+
+
+async def test_answers_sent_to_the_callback_from_elsewhere_are_throttled_like_failed_sign_ins(
+    tmp_path: Path,
+) -> None:
+    async with console_server(tmp_path) as running, browser(running) as http:
+        for _ in range(SIGNIN_FAILURES_ALLOWED):
+            assert (await http.get("/console/oauth/callback?code=c&state=s")).status_code == 403
+        assert (await http.get("/console/oauth/callback?code=c&state=s")).status_code == 429
+        refused = await _records(running, "admin.console.signin_refused")
+        assert len(refused) == SIGNIN_FAILURES_ALLOWED, "a blocked address writes nothing more"

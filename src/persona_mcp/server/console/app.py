@@ -313,6 +313,11 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
             return refused(
                 request, None, "This server has no built-in authorization server.", status_code=404
             )
+        who = _client(request)
+        if throttle.blocked(who):
+            return await signin_page(
+                request, "Too many failed sign-ins from this address: wait 5 minutes.", 429
+            )
         opened = codec.open_flow(request.cookies.get(FLOW_COOKIE), deps.clock())
         try:
             if opened is None:
@@ -324,9 +329,11 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
                 )
             through = await deps.oauth.finish(str(request.url), Flow(state=opened[0], verifier=opened[1]))
         except SignInRefused as exc:
+            if exc.status_code == 403:  # not this browser's flow: anyone can send these, so they count
+                throttle.failed(who)
             await deps.audit.admin_event(
                 action="console.signin_refused",
-                actor=_client(request),
+                actor=who,
                 target="console",
                 details={"reason": exc.reason, "method": "authorization server"},
             )
