@@ -45,9 +45,9 @@ async def _records(running: Running, kind: str) -> list[AuditEvent]:
 
 
 async def test_a_person_signs_in_through_the_consent_page_and_gets_what_both_grant_and_ticks_allow(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    async with console_server(tmp_path) as running, browser(running) as http:
+    async with console_server(tmp_path, database_url=database_url) as running, browser(running) as http:
         token = await person_grant(
             running.app, "rita@example.com", ["audit:read", "console:admin", "accounts:read"]
         )
@@ -104,9 +104,9 @@ async def test_a_person_who_did_not_tick_the_scope_a_page_needs_is_refused_as_al
 
 
 async def test_signing_out_revokes_the_token_family_and_is_audited_with_the_person_as_actor(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
-    async with console_server(tmp_path) as running, browser(running) as http:
+    async with console_server(tmp_path, database_url=database_url) as running, browser(running) as http:
         token = await person_grant(running.app, "rita", ["audit:read"])
         page = await through_consent(http, token)
         assert page.url.path == "/console/audit"
