@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from persona_mcp.audit.query import AuditFilter, iter_records
+from persona_mcp.auth.grant import PrincipalKind
 from persona_mcp.config import AuthorizationServerSettings
 from persona_mcp.server.serving import serving
 from persona_mcp.testing import issue_grant
@@ -223,3 +224,38 @@ async def test_a_forged_state_is_refused(tmp_path: Path) -> None:
         forged = redirect_params(back.headers["location"]) | {"state": "forged"}
         landing = await http.get(f"{server.base}/oauth/consent/upstream?{urlencode(forged)}")
         assert landing.status_code == 403
+
+
+async def test_a_person_signs_in_to_the_console_through_the_upstream_provider(tmp_path: Path) -> None:
+    """The console's "Sign in with persona-mcp" reaches the same consent page, where the person signs in
+    upstream; the console's session is then that person's, narrowed to what they allowed."""
+    provider = Provider(email="frank@example.com")
+    async with _with_provider(tmp_path, provider) as server:
+        await issue_grant(
+            server.app,
+            ["audit:read", "console:admin"],
+            principal="frank@example.com",
+            principal_kind=PrincipalKind.PERSON,
+        )
+        async with httpx2.AsyncClient(base_url=server.base, follow_redirects=True, timeout=30) as http:
+            signin = await http.get("/console/signin")
+            (csrf,) = forms_of(signin.text)[0].fields["csrf"]
+            page = await http.post("/console/oauth/start", data={"csrf": csrf})
+            assert page.url.path == "/oauth/consent" and "Sign in with Okta" in page.text
+            upstream_form = next(f for f in forms_of(page.text) if f.fields.get("step") == ["upstream"])
+            consent = await http.post(
+                "/oauth/consent", data={name: values[0] for name, values in upstream_form.fields.items()}
+            )
+            assert consent.status_code == 200 and "frank@example.com" in consent.text
+            (decide,) = forms_of(consent.text)
+            body: dict[str, Any] = {name: values[0] for name, values in decide.fields.items()}
+            landed = await http.post(
+                "/oauth/consent", data=body | {"scope": ["audit:read"], "decision": "allow"}
+            )
+            assert landed.url.path == "/console/audit" and "frank@example.com" in landed.text
+            assert (await http.get("/console/admin/grants")).status_code == 403
+        (signed_in,) = [
+            r async for r in iter_records(server.app.store, AuditFilter(kind="admin.console.signed_in"))
+        ]
+        assert signed_in.actor.startswith("frank@example.com (console, grant ")
+        assert signed_in.details is not None and signed_in.details["scopes"] == ["audit:read"]
