@@ -47,6 +47,7 @@ from persona_mcp.audit.pages import Row, chain_pages
 from persona_mcp.audit.record import GENESIS_HASH, claimed_prev_hash, claimed_seq
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_checkpoints, audit_record_objects, audit_records
+from persona_mcp.tasks import cancel_and_wait
 
 DEFAULT_BATCH = 20_000
 
@@ -185,9 +186,7 @@ async def verify_log(
                 disagreement = await find_disagreement(store, end, conn) if check_columns else None
         finally:
             if columns is not None and not columns.done():
-                columns.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await columns
+                await cancel_and_wait(columns)
         if chain_break is not None:
             breaks.append(chain_break)
         else:

@@ -47,6 +47,7 @@ from persona_mcp.audit.witness import WitnessPublisher
 from persona_mcp.audit.worker import TICK, Append, CheckpointRequest, Outcome, Probe, WriterThread
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_records
+from persona_mcp.tasks import cancel_and_wait
 
 _log = structlog.get_logger("persona_mcp.audit")
 
@@ -439,9 +440,7 @@ class AuditLog:
                 await self._draining
         self._closed = True
         if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+            await cancel_and_wait(self._ticker)
         if self._writer is not None and self._writer.running:
             future: asyncio.Future[Checkpoint | None] = asyncio.get_running_loop().create_future()
             self._writer.submit(CheckpointRequest(future))

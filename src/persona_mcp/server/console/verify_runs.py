@@ -8,7 +8,6 @@ CLI cannot disagree about a log. Starting a run and its verdict are audit record
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from persona_mcp.audit.checkpoint import Checkpoint, checkpoint_anchor, read_che
 from persona_mcp.audit.keys import existing_public_key, signing_key_path
 from persona_mcp.audit.verify import VerifyReport, verify_log
 from persona_mcp.store import Store
+from persona_mcp.tasks import cancel_and_wait
 
 log = structlog.get_logger("persona_mcp.console")
 
@@ -101,9 +101,7 @@ class VerifyRuns:
 
     async def aclose(self) -> None:
         if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
 
 __all__ = ["VerifyRun", "VerifyRuns"]
