@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from persona_mcp.config import StoreSettings, create_private_dir
 from persona_mcp.operator_error import ConfigError
+from persona_mcp.store.sqlite_stop import stop_once
 
 #: Files SQLite keeps next to the database in WAL mode.
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
@@ -198,6 +199,7 @@ def _owner_only(path: Path, flags: int) -> None:
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        stop_once(dbapi_connection)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
