@@ -104,7 +104,7 @@ class Maintenance:
         return work
 
 
-def in_log() -> CompoundSelect:
+def in_log() -> CompoundSelect[Any]:
     """The positions of the records that list the open calls, found in the log itself (the specification
     the set is held against). Two index ranges: intents by (kind, call_id, seq), unknown outcomes by
     (outcome, seq), each checked through the covering (call_id, kind, outcome, seq) index."""
