@@ -109,9 +109,12 @@ def _unresolved(query: Select[Any]) -> Select[Any]:
     call with no intent (none is written for reads) is listed by its outcome.
 
     Read from the open-calls set the committer keeps with the log (`open_calls`), joined by seq: the
-    page is a range of the set's primary key, not an anti-join of every intent against the outcomes.
+    page is a walk of the set's primary key, each entry a look-up of its record, not an anti-join of
+    every intent against the outcomes. Written as `seq IN (set)` rather than a JOIN: SQLite then drives
+    the search from the set (as the IN operator's index) whether or not it has statistics, where a JOIN
+    without them was planned as a backward scan of every record probing the set (100 ms per 200,000).
     """
-    return query.join(audit_open_calls, audit_open_calls.c.seq == audit_records.c.seq)
+    return query.where(audit_records.c.seq.in_(select(audit_open_calls.c.seq)))
 
 
 def _literal(value: str) -> Any:
