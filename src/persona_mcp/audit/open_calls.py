@@ -162,21 +162,21 @@ class OpenCallsDifference:
 
 
 async def find_difference(conn: AsyncConnection) -> OpenCallsDifference | None:
-    """Hold the set against the log, in one statement (one snapshot, whatever writers do meanwhile)."""
+    """Hold the set against the log. One statement (one snapshot, whatever writers do meanwhile) returns
+    both sides, the log's answer computed once; they are compared here (a few hundred rows each)."""
     expected = in_log().subquery("expected")
-    actual = select(audit_open_calls.c.seq).subquery("actual")
-    missing = select(expected.c.seq, literal_column("0").label("listed")).where(
-        expected.c.seq.not_in(select(actual.c.seq))
+    both = union_all(
+        select(expected.c.seq, literal_column("0").label("listed")),
+        select(audit_open_calls.c.seq, literal_column("1").label("listed")),
     )
-    extra = select(actual.c.seq, literal_column("1").label("listed")).where(
-        actual.c.seq.not_in(select(expected.c.seq))
-    )
-    both = union_all(missing, extra).subquery("difference")
-    query = select(both.c.seq, both.c.listed).order_by(both.c.seq).limit(1)
-    row = (await conn.execute(query)).first()
-    if row is None:
+    found: dict[int, set[bool]] = {}
+    for seq, listed in (await conn.execute(both)).all():
+        found.setdefault(int(seq), set()).add(bool(int(listed)))
+    differing = sorted(seq for seq, sides in found.items() if len(sides) == 1)
+    if not differing:
         return None
-    return OpenCallsDifference(int(row.seq), bool(int(row.listed)))
+    first = differing[0]
+    return OpenCallsDifference(first, True in found[first])
 
 
 __all__ = [
