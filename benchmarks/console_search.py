@@ -28,6 +28,7 @@ from sqlalchemy import insert, text
 
 from persona_mcp.audit import AuditEvent
 from persona_mcp.audit.chain import object_index_rows, seal
+from persona_mcp.audit.open_calls import rebuild_statement
 from persona_mcp.audit.record import GENESIS_HASH, utc_timestamp
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.grant import GrantDraft, PrincipalKind
@@ -103,6 +104,9 @@ async def _fill(url: str, count: int) -> None:
                 await conn.exec_driver_sql("PRAGMA synchronous=OFF")
             await conn.execute(insert(audit_records), rows)
             await conn.execute(insert(audit_record_objects), objects)
+    # The open-calls set the committer would have kept, built from the log as migration 0011 does.
+    async with store.engine.begin() as conn:
+        await conn.execute(rebuild_statement())
     # What autovacuum (PostgreSQL) and `PRAGMA optimize` at start (SQLite) do for a live server.
     if store.is_sqlite:
         async with store.engine.begin() as conn:
@@ -112,6 +116,7 @@ async def _fill(url: str, count: int) -> None:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             await conn.exec_driver_sql("VACUUM ANALYZE audit_records")
             await conn.exec_driver_sql("VACUUM ANALYZE audit_record_objects")
+            await conn.exec_driver_sql("VACUUM ANALYZE audit_open_calls")
     await store.close()
     print(f"generated {count:,} records in {time.perf_counter() - started:.1f}s", flush=True)
 

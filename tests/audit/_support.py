@@ -72,12 +72,15 @@ async def scalar(store: Store, sql: str, params: dict[str, Any] | None = None) -
 
 
 async def replace_records(store: Store, rows: list[dict[str, Any]]) -> None:
-    """Replace every record and its object index with `rows` (sealed by `chain.seal`), as an attacker
-    who rewrites the chain would; the append-only triggers must be dropped first."""
+    """Replace every record, its object index and the open-calls set with `rows` (sealed by
+    `chain.seal`), as an attacker who rewrites the chain would; the append-only triggers must be dropped
+    first."""
     from persona_mcp.audit.chain import object_index_rows
+    from persona_mcp.audit.open_calls import rebuild_statement
     from persona_mcp.store.schema.audit import audit_record_objects, audit_records
 
     await execute(store, "DELETE FROM audit_record_objects")
+    await execute(store, "DELETE FROM audit_open_calls")
     await execute(store, "DELETE FROM audit_records")
     index = [
         {"object_id": object_id, "seq": seq}
@@ -88,3 +91,4 @@ async def replace_records(store: Store, rows: list[dict[str, Any]]) -> None:
         await conn.execute(audit_records.insert(), rows)
         if index:
             await conn.execute(audit_record_objects.insert(), index)
+        await conn.execute(rebuild_statement())

@@ -92,6 +92,8 @@ def test_verify_with_an_outside_checkpoint_detects_a_truncated_log(
     held.write_text(made.output)
     _tamper(database_url, "DELETE FROM audit_checkpoints")
     _tamper(database_url, "DELETE FROM audit_records WHERE seq > 20")
+    # ... and the open call it dropped from the open-calls set, which verify holds against the records.
+    _tamper(database_url, "DELETE FROM audit_open_calls WHERE seq > 20")
     (env / "audit-checkpoints.jsonl").unlink()  # the attacker can write the data directory too
 
     assert runner.invoke(app, ["verify"]).exit_code == 3, "without the held checkpoint: unanchored"

@@ -180,6 +180,16 @@ async def test_the_server_runs_under_the_documented_app_role_which_cannot_alter_
                 with pytest.raises(errors.InsufficientPrivilege):
                     app.execute(sql.SQL("DROP TRIGGER {} ON {}").format(sql.Identifier(trigger), name))
         assert app.execute("SELECT seq, hash FROM audit_records ORDER BY seq").fetchall() == before
+        # The open-calls set: the write's intent was added and deleted again when its outcome settled it
+        # (both under this role); the role can do nothing else to it.
+        assert app.execute("SELECT count(*) FROM audit_open_calls").fetchone() == (0,)
+        for attempt in (
+            sql.SQL("UPDATE audit_open_calls SET seq = seq"),
+            sql.SQL("TRUNCATE audit_open_calls"),
+            sql.SQL("ALTER TABLE audit_open_calls DISABLE TRIGGER ALL"),
+        ):
+            with pytest.raises(errors.InsufficientPrivilege):
+                app.execute(attempt)
 
     # The reviewer, on another host with only the public key, verifies and queries as the auditor role.
     reviewer = tmp_path / "reviewer"
@@ -201,6 +211,9 @@ async def test_the_server_runs_under_the_documented_app_role_which_cannot_alter_
         "call.intent",
         "call.outcome",
     ]
+    unresolved = await _cli(["audit", "query", "--json", "--unresolved"], **as_auditor)
+    assert unresolved.returncode == 0, unresolved.stderr[-2000:]
+    assert unresolved.stdout.strip() == "", "the write was settled"
 
     with connect_as(deployment, "persona_mcp_auditor") as auditor:
         assert auditor.execute("SELECT count(*) FROM audit_records").fetchone() == (len(before),)

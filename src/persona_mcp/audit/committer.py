@@ -51,6 +51,7 @@ from persona_mcp.audit.chain import (
     insert_sql,
     wants_current,
 )
+from persona_mcp.audit.open_calls import Maintenance, open_intent_sql, open_unknown_sql, settle_sql
 from persona_mcp.store import Store, WaitBounds
 from persona_mcp.store.engine import postgres_set_statement
 
@@ -111,6 +112,9 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
     _INSERT_OBJECTS = insert_sql("audit_record_objects", OBJECT_COLUMNS, "?")
     _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "?")
     _CHECKPOINT = checkpoint_sql("?")
+    _OPEN_INTENT = open_intent_sql("?")
+    _OPEN_UNKNOWN = open_unknown_sql("?")
+    _SETTLE = settle_sql("?")
 
     def __init__(self, policy: ChainPolicy, path: str, *, synchronous: int, busy_timeout_ms: int) -> None:
         super().__init__(policy)
@@ -173,6 +177,15 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
             conn.executemany(self._INSERT, extension.rows)
             if extension.object_rows:
                 conn.executemany(self._INSERT_OBJECTS, extension.object_rows)
+            # The open-calls set, after the records: its statements read the batch's own records.
+            work = Maintenance.of(extension.rows)
+            for sql, params in (
+                (self._OPEN_INTENT, work.intents),
+                (self._OPEN_UNKNOWN, work.unknowns),
+                (self._SETTLE, work.settled),
+            ):
+                if params:
+                    conn.executemany(sql, params)
             if extension.signed is not None:
                 conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
             current = None
@@ -214,6 +227,9 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     _INSERT_OBJECTS = insert_sql("audit_record_objects", OBJECT_COLUMNS, "%s")
     _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "%s")
     _CHECKPOINT = checkpoint_sql("%s")
+    _OPEN_INTENT = open_intent_sql("%s")
+    _OPEN_UNKNOWN = open_unknown_sql("%s")
+    _SETTLE = settle_sql("%s")
 
     def __init__(
         self, policy: ChainPolicy, connect_kwargs: Mapping[str, Any], bounds: WaitBounds | None = None
@@ -295,6 +311,15 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
                     cursor.executemany(self._INSERT, extension.rows)
                     if extension.object_rows:
                         cursor.executemany(self._INSERT_OBJECTS, extension.object_rows)
+                    # The open-calls set, after the records: its statements read the batch's records.
+                    work = Maintenance.of(extension.rows)
+                    for sql, params in (
+                        (self._OPEN_INTENT, work.intents),
+                        (self._OPEN_UNKNOWN, work.unknowns),
+                        (self._SETTLE, work.settled),
+                    ):
+                        if params:
+                            cursor.executemany(sql, params)
             if extension.signed is not None:
                 conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
             current = None

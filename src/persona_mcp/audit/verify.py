@@ -8,7 +8,9 @@ On the first anomaly the walk stops and `_classify` looks at the neighbourhood t
 
 * `edited`     a record's bytes no longer match its hash, or a record was changed and its hash recomputed
                (its successor still commits to the original), or its search columns disagree with its body
-               (checked for every record unless `check_columns=False`, see `columns`);
+               (checked for every record unless `check_columns=False`, see `columns`), or an index
+               derived from the records disagrees with them (the object index; the open-calls set,
+               which must list exactly the calls the log shows unresolved);
 * `deleted`    a position is missing and no record anywhere continues the chain from its predecessor;
 * `inserted`   a record that the chain links past (its successor commits to its predecessor);
 * `reordered`  the record that continues the chain exists, but at another position;
@@ -43,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.columns import Disagreement, find_disagreement
 from persona_mcp.audit.keys import key_id
+from persona_mcp.audit.open_calls import find_difference
 from persona_mcp.audit.pages import Row, chain_pages
 from persona_mcp.audit.record import GENESIS_HASH, claimed_prev_hash, claimed_seq
 from persona_mcp.store import Store
@@ -197,6 +200,9 @@ async def verify_log(
             index_break = await _check_object_index(conn, end, batch_size * 10)
             if index_break is not None and (chain_break is None or index_break.seq < chain_break.seq):
                 breaks.append(index_break)
+            open_break = await _check_open_calls(conn)
+            if open_break is not None and (chain_break is None or open_break.seq < chain_break.seq):
+                breaks.append(open_break)
     anchors = {cp.seq for cp in external if _signature_problem(cp, trusted) is None} & walk.matched
     return VerifyReport(
         records=walk.records,
@@ -446,6 +452,25 @@ async def _check_object_index(conn: AsyncConnection, end: int, batch_size: int) 
                 )
         after = last
     return None
+
+
+async def _check_open_calls(conn: AsyncConnection) -> ChainBreak | None:
+    """The open-calls set (what `--unresolved` and the console list) is exactly what the log says is
+    open: one statement, the log's own anti-join against the set (about as long as the old search)."""
+    found = await find_difference(conn)
+    if found is None:
+        return None
+    if found.listed:
+        detail = (
+            f"the open-calls set lists record {found.seq}, which the log does not show as an open call "
+            "(settled, or no call's first record)"
+        )
+    else:
+        detail = (
+            f"the log shows the call of record {found.seq} as unresolved, but the open-calls set does not "
+            "list it (searches for unresolved calls would hide it)"
+        )
+    return ChainBreak(BreakKind.EDITED, found.seq, detail)
 
 
 async def _body_ids(conn: AsyncConnection, seq: int) -> set[str]:

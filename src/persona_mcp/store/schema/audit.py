@@ -5,6 +5,9 @@ stored bytes instead of re-encoding every row. The other record columns are copi
 only to index searches; `audit verify` checks that they still agree with the body.
 `audit_record_objects` is the index of the body's `object_ids`: one row per (object id, record), written
 in the record's own transaction, so `audit query --object` is an index look-up, not a scan of every row.
+`audit_open_calls` is the set of calls whose effect in Persona is unknown (`audit.open_calls`), also written
+in the records' own transaction; unlike the others it shrinks (a call leaves it when it is settled), and
+`audit verify` holds it against the log.
 """
 
 from sqlalchemy import BigInteger, Column, Index, String, Table, Text, UniqueConstraint, text
@@ -64,6 +67,16 @@ audit_record_objects = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
 )
 
+audit_open_calls = Table(
+    "audit_open_calls",
+    metadata,
+    # The record that lists the call (its intent, or without one the outcome that says unknown).
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("call_id", String(64)),
+    # Settling a call deletes its rows by call id.
+    Index("ix_audit_open_calls_call_id", "call_id"),
+)
+
 audit_checkpoints = Table(
     "audit_checkpoints",
     metadata,
@@ -80,4 +93,11 @@ audit_checkpoints = Table(
 #: Tables whose rows may never change or disappear (triggers enforce it in the database).
 APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_records", "audit_record_objects", "audit_checkpoints")
 
-__all__ = ["APPEND_ONLY_TABLES", "audit_checkpoints", "audit_record_objects", "audit_records", "metadata"]
+__all__ = [
+    "APPEND_ONLY_TABLES",
+    "audit_checkpoints",
+    "audit_open_calls",
+    "audit_record_objects",
+    "audit_records",
+    "metadata",
+]
