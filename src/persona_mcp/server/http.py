@@ -43,7 +43,6 @@ from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import HttpSettings, MetricsSettings
 from persona_mcp.events.receiver import PATH as RECEIVER_PATH
 from persona_mcp.server.app import PersonaMcp
-from persona_mcp.server.console import console_for
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
 from persona_mcp.server.metrics_http import metrics_endpoint
 from persona_mcp.server.observe import gauge
@@ -212,6 +211,8 @@ def build_http_app(
         Route(RECEIVER_PATH, endpoint=app.events.receiver.handle, methods=["POST"]),
     ]
     if limits.console:
+        from persona_mcp.server.console import console_for  # Jinja2 and the pages: only when served
+
         routes.append(Mount("/console", app=console_for(app)))
     if (
         metrics is not None
