@@ -54,6 +54,7 @@ from persona_mcp.server.startup_checks import StartupWarning, log_warnings, star
 from persona_mcp.server.upstream_windows import ledger_for
 from persona_mcp.store import Store, create_store, serving_bounds, upgrade
 from persona_mcp.tools.mcp_schema import to_mcp_tool
+from persona_mcp.tools.registry import build_models
 from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
 
 if TYPE_CHECKING:  # HTTP token modes: imported where `open_server` switches them on
@@ -252,6 +253,7 @@ async def open_server(
 ) -> AsyncIterator[PersonaMcp]:
     """Open every collaborator, yield the assembled server, close everything on exit."""
     exposed = exposed_tools(exposure or ExposureOptions())  # unknown names fail before anything opens
+    await anyio.to_thread.run_sync(build_models, exposed)  # the others are never built (defer_build)
     configure_tracing()  # OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (once per process)
     instance = instance_id or default_instance_id(settings.data_dir)
     async with AsyncExitStack() as stack:
