@@ -28,9 +28,11 @@ _LOCK_ID = 0x7065727361  # "persa"
 _VERSION_TABLE = "alembic_version"
 
 
-def head_revision() -> str:
-    """The newest migration's revision: migrations are `versions/NNNN_<name>.py`, revision = file name."""
-    return max(path.stem for path in (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+def head_revision() -> str | None:
+    """The newest migration's revision: migrations are `versions/NNNN_<name>.py`, revision = file name
+    (None if no such file is found, as in an install without sources: then Alembic decides)."""
+    names = (path.stem for path in (_MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return max(names, default=None)
 
 
 def alembic_config(connection: Any | None = None) -> Config:
@@ -45,7 +47,8 @@ def alembic_config(connection: Any | None = None) -> Config:
 
 async def upgrade(store: Store, revision: str = "head") -> None:
     """Bring the schema to `revision`; to head, a database already there costs one read, no Alembic."""
-    if revision == "head" and await _stamped(store) == {head_revision()}:
+    head = head_revision() if revision == "head" else None
+    if head is not None and await _stamped(store) == {head}:
         return
     from alembic import command
 
