@@ -365,7 +365,8 @@ def _processes() -> Iterator[list[subprocess.Popen[bytes]]]:
                 process.send_signal(signal.SIGTERM)
         for process in started:
             try:
-                process.wait(timeout=20)
+                # A profiled server writes its profile on the way out: minutes on a loaded machine.
+                process.wait(timeout=180)
             except subprocess.TimeoutExpired:
                 process.kill()
 

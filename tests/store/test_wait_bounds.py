@@ -8,7 +8,8 @@ import psycopg
 import pytest
 from sqlalchemy import text
 
-from persona_mcp.audit.committer import PostgresCommitter, SqliteCommitter, open_committer
+from persona_mcp.audit.committer import SqliteCommitter, open_committer
+from persona_mcp.audit.committer_postgres import PostgresCommitter
 from persona_mcp.config import StoreSettings, load_settings
 from persona_mcp.store import ADMIN_BOUNDS, Store, create_store, serving_bounds, upgrade
 

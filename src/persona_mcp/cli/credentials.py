@@ -35,7 +35,7 @@ from persona_mcp.auth.credentials import (
     SecretBoxError,
     load_secret_box,
 )
-from persona_mcp.auth.credentials.oauth import signing_key
+from persona_mcp.auth.credentials.oauth_flow import signing_key
 from persona_mcp.auth.credentials.permissions import excess_permissions, missing_permissions
 from persona_mcp.auth.credentials.secretbox import (
     KEY_FILE_NAME,

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
@@ -32,9 +32,6 @@ from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import CredentialStore, open_credential_resolver
 from persona_mcp.auth.credentials.secretbox import load_secret_box
 from persona_mcp.auth.grants import GrantStore
-from persona_mcp.auth.jwt import JwtVerifier
-from persona_mcp.auth.oauth.clients import ClientStore
-from persona_mcp.auth.oauth.provider import CONSENT_PATH, GrantBoundAuthorizationServer, issuer_for
 from persona_mcp.auth.ratelimit import GrantRateLimiter
 from persona_mcp.config import AuthMode, Settings, create_private_dir
 from persona_mcp.events.follow import RotationFollower
@@ -57,7 +54,12 @@ from persona_mcp.server.startup_checks import StartupWarning, log_warnings, star
 from persona_mcp.server.upstream_windows import ledger_for
 from persona_mcp.store import Store, create_store, serving_bounds, upgrade
 from persona_mcp.tools.mcp_schema import to_mcp_tool
+from persona_mcp.tools.registry import build_models
 from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
+
+if TYPE_CHECKING:  # HTTP token modes: imported where `open_server` switches them on
+    from persona_mcp.auth.jwt import JwtVerifier
+    from persona_mcp.auth.oauth.provider import GrantBoundAuthorizationServer
 
 log = structlog.get_logger("persona_mcp.server")
 
@@ -251,6 +253,7 @@ async def open_server(
 ) -> AsyncIterator[PersonaMcp]:
     """Open every collaborator, yield the assembled server, close everything on exit."""
     exposed = exposed_tools(exposure or ExposureOptions())  # unknown names fail before anything opens
+    await anyio.to_thread.run_sync(build_models, exposed)  # the others are never built (defer_build)
     configure_tracing()  # OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (once per process)
     instance = instance_id or default_instance_id(settings.data_dir)
     async with AsyncExitStack() as stack:
@@ -274,16 +277,25 @@ async def open_server(
         )
         stack.push_async_callback(audit.aclose)
         grants = GrantStore(store, audit, known_tools=[spec.name for spec in exposed])
-        jwt = None
-        authorization = None
+        jwt: JwtVerifier | None = None
+        authorization: GrantBoundAuthorizationServer | None = None
         mode = settings.auth_mode
         if transport == "http" and mode is AuthMode.EXTERNAL:
             if not settings.oauth.enabled:
                 raise ValueError(
                     "--auth external needs PERSONA_MCP_OAUTH_ISSUER and PERSONA_MCP_OAUTH_JWKS_URL"
                 )
+            from persona_mcp.auth.jwt import JwtVerifier  # joserfc: external JWTs only
+
             jwt = JwtVerifier(settings.oauth, audience=resource_url, transport=jwks_transport)
         if transport == "http" and mode is AuthMode.BUILTIN and resource_url:
+            from persona_mcp.auth.oauth.clients import ClientStore
+            from persona_mcp.auth.oauth.provider import (
+                CONSENT_PATH,
+                GrantBoundAuthorizationServer,
+                issuer_for,
+            )
+
             box = await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir)
             issuer = issuer_for(resource_url)
             authorization = GrantBoundAuthorizationServer(

@@ -43,7 +43,6 @@ from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import HttpSettings, MetricsSettings
 from persona_mcp.events.receiver import PATH as RECEIVER_PATH
 from persona_mcp.server.app import PersonaMcp
-from persona_mcp.server.console import ConsoleOAuth, console_for
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
 from persona_mcp.server.metrics_http import metrics_endpoint
 from persona_mcp.server.observe import gauge
@@ -212,6 +211,9 @@ def build_http_app(
         Route(RECEIVER_PATH, endpoint=app.events.receiver.handle, methods=["POST"]),
     ]
     if limits.console:
+        # Jinja2 and the pages load only when the console is served.
+        from persona_mcp.server.console import ConsoleOAuth, console_for
+
         # With the built-in authorization server, the console signs people in through it too; its token
         # request goes to the server's own endpoints in process.
         oauth = None

@@ -47,9 +47,12 @@ def schema_with_arguments(model: type[BaseModel], extra: dict[str, Any]) -> dict
 
 class ToolInput(BaseModel):
     """Base of every tool's arguments: unknown keys are refused, and the cross-field `rules` a subclass
-    declares are checked here and stated in its JSON schema, from the one declaration."""
+    declares are checked here and stated in its JSON schema, from the one declaration.
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_with_rules)
+    Built when first needed (`defer_build`): the server builds the models of the tools it exposes when it
+    starts (`registry.build_models`), and a family it does not expose costs it no validator."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_with_rules, defer_build=True)
 
     rules: ClassVar[tuple[Rule, ...]] = ()
     #: Arguments that filter a listing: argument name -> Persona's query parameter (`filter[...]`).

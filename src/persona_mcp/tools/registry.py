@@ -205,6 +205,27 @@ def _related_kinds(model: type[BaseModel]) -> frozenset[ObjectKind]:
     return frozenset(kinds)
 
 
+def build_models(specs: Iterable[AnySpec]) -> None:
+    """Build the validators and serializers of these tools' models and of every model inside them.
+
+    Tool models defer their build (`ToolInput`, `ResultModel`), so the families a server does not expose
+    cost it no memory; the server builds the ones it exposes as it starts, so that no call pays for it.
+    """
+    pending: list[type[BaseModel]] = [
+        model for spec in specs for model in (spec.input_model, spec.output_model)
+    ]
+    seen: set[type[BaseModel]] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        if not model.__pydantic_complete__:
+            model.model_rebuild()
+        for field in model.model_fields.values():
+            pending.extend(model_classes(field.annotation))
+
+
 def _unknown(what: str, names: Sequence[str], valid: Sequence[str]) -> str:
     shown = ", ".join(repr(name[:64]) for name in names)
     plural = "s" if len(names) > 1 else ""

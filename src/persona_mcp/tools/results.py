@@ -121,10 +121,11 @@ class ResultModel(BaseModel):
     """Base of every output model: strict, and without empty values when serialised.
 
     Leaving out None keeps results short for the model reading them, and lets the output schemas
-    describe each field by its real type (see `mcp_schema.compact`).
+    describe each field by its real type (see `mcp_schema.compact`). Built when first needed, like
+    `ToolInput`.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     # No return annotation on purpose: pydantic then keeps the model's own serialisation schema
     # (an annotated `dict[str, Any]` would turn every output schema into a bare object).

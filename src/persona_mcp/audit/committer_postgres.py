@@ -1,0 +1,161 @@
+"""The PostgreSQL committer (see `committer`): its own module, so psycopg is imported only by a server
+whose store is on PostgreSQL (`open_committer` imports it for that dialect)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import psycopg
+import structlog
+
+from persona_mcp.audit.chain import CHECKPOINT_COLUMNS as _CP_COLUMNS
+from persona_mcp.audit.chain import (
+    HEAD_SQL,
+    OBJECT_COLUMNS,
+    PG_END_FROZEN_HOLDER_SQL,
+    PG_LOCK_SQL,
+    RECORD_COLUMNS,
+    Batch,
+    ChainPolicy,
+    Committed,
+    checkpoint_from_values,
+    checkpoint_sql,
+    checkpoint_values,
+    extend,
+    insert_sql,
+    wants_current,
+)
+from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, describe_seconds
+from persona_mcp.audit.open_calls import Maintenance, open_intent_sql, open_unknown_sql, settle_sql
+from persona_mcp.store import WaitBounds
+from persona_mcp.store.engine import postgres_set_statement
+
+_log = structlog.get_logger("persona_mcp.audit")
+
+
+class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
+    """One READ COMMITTED transaction in pipeline mode: two round trips per batch.
+
+    The advisory lock and the head read are separate statements on purpose: under READ COMMITTED each
+    statement takes its snapshot when it starts, so only a head read issued after the lock is granted
+    sees the commit of the writer that held it before.
+
+    The first round trip ends with a Sync, so that while the batch is computed the session is idle in
+    its transaction with PostgreSQL's timer armed: the lease a frozen writer loses.
+    """
+
+    _INSERT = insert_sql("audit_records", RECORD_COLUMNS, "%s")
+    _INSERT_OBJECTS = insert_sql("audit_record_objects", OBJECT_COLUMNS, "%s")
+    _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "%s")
+    _CHECKPOINT = checkpoint_sql("%s")
+    _OPEN_INTENT = open_intent_sql("%s")
+    _OPEN_UNKNOWN = open_unknown_sql("%s")
+    _SETTLE = settle_sql("%s")
+
+    def __init__(
+        self, policy: ChainPolicy, connect_kwargs: Mapping[str, Any], bounds: WaitBounds | None = None
+    ) -> None:
+        super().__init__(policy)
+        self._connect_kwargs = dict(connect_kwargs)
+        # Names the connection in pg_stat_activity and pg_locks (who holds the chain lock), unless the
+        # URL already names it.
+        self._connect_kwargs.setdefault("application_name", APPLICATION_NAME)
+        self._bounds = bounds
+        self._session = (
+            {} if bounds is None else bounds.postgres_settings(idle_in_transaction_s=bounds.chain_lease_s)
+        )
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
+        try:
+            if self._session:
+                # Session-wide (autocommit): the bounds hold for every batch this connection commits.
+                statement, params = postgres_set_statement(self._session)
+                conn.execute(statement, params)
+            conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def stall_reason(self, exc: BaseException) -> str | None:
+        bounds = self._bounds
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            within = (
+                f" within {describe_seconds(bounds.lock_timeout_s)}"
+                if bounds and bounds.lock_timeout_s
+                else ""
+            )
+            return (
+                f"the audit log is stalled: the audit chain lock was not granted{within} (another replica "
+                "or database session holds it; a frozen holder loses it when its transaction's idle "
+                "timeout ends its session)"
+            )
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            limit = bounds.statement_timeout_s if bounds else None
+            within = f" ({describe_seconds(limit)})" if limit else ""
+            return f"the audit log is stalled: an audit write outlasted the statement timeout{within}"
+        return None
+
+    def _commit(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
+        try:
+            return self._extend(conn, batch)
+        except psycopg.errors.LockNotAvailable:
+            self._end_frozen_holder(conn)
+            raise
+
+    def _end_frozen_holder(self, conn: psycopg.Connection[Any]) -> None:
+        """After the chain lock was not granted in time: end the holder's session if it is an audit writer
+        idle in its transaction for longer than the lease (frozen), so the next batch gets the lock.
+        Sessions of other programs (a psql left in BEGIN) are left alone; the log stays stalled while
+        they hold the lock."""
+        lease = self._bounds.chain_lease_s if self._bounds is not None else None
+        if lease is None:
+            return
+        name = str(self._connect_kwargs["application_name"])
+        try:
+            ended = conn.execute(PG_END_FROZEN_HOLDER_SQL, (name, lease)).fetchone()
+        except psycopg.Error as exc:  # no right to end it, or the connection is gone: stay stalled
+            _log.warning("audit.frozen_holder_not_ended", error_type=type(exc).__name__)
+            return
+        if ended is not None and ended[0]:
+            _log.warning("audit.frozen_holder_ended", sessions=int(ended[0]), lease_seconds=lease)
+
+    def _extend(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
+        # Leaving the pipeline block waits for every result, COMMIT's included, and raises any error.
+        with conn.pipeline() as pipeline, conn.transaction():
+            conn.execute(PG_LOCK_SQL)
+            head = conn.execute(HEAD_SQL)
+            # A Sync with the first round trip, not only a flush: PostgreSQL arms the idle-in-transaction
+            # timer (the chain lock's lease) only once a Sync is processed; without it a writer frozen
+            # now would hold the lock until its connection closed, whatever the timeout.
+            pipeline.sync()
+            extension = extend(head.fetchone(), batch, self._policy)
+            if extension.rows:
+                with conn.cursor() as cursor:
+                    cursor.executemany(self._INSERT, extension.rows)
+                    if extension.object_rows:
+                        cursor.executemany(self._INSERT_OBJECTS, extension.object_rows)
+                    # The open-calls set, after the records: its statements read the batch's records.
+                    work = Maintenance.of(extension.rows)
+                    for sql, params in (
+                        (self._OPEN_INTENT, work.intents),
+                        (self._OPEN_UNKNOWN, work.unknowns),
+                        (self._SETTLE, work.settled),
+                    ):
+                        if params:
+                            cursor.executemany(sql, params)
+            if extension.signed is not None:
+                conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
+            current = None
+            if wants_current(batch, extension):
+                found = conn.execute(self._CHECKPOINT, (extension.last_checkpoint_seq,)).fetchone()
+                current = None if found is None else checkpoint_from_values(found)
+        return Committed(extension.records, extension.signed, current)
+
+    def _close(self, conn: psycopg.Connection[Any]) -> None:
+        conn.close()
+
+
+__all__ = ["PostgresCommitter"]

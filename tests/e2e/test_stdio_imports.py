@@ -1,0 +1,111 @@
+"""`persona-mcp serve` over stdio loads no code for features that are switched off.
+
+Every module a process imports costs it start-up time and memory for as long as it runs (issue 18), so
+optional features are imported where they are switched on, never by the serving path itself. Checked
+on the real command, driven by the SDK's stdio client through a read and a write against the sandbox:
+the child runs with `PYTHONPROFILEIMPORTTIME`, so its stderr names each module as it is imported,
+including those the stack imports on its worker thread (a module loaded by `importlib.import_module`
+itself is not named, its own imports are: hence prefixes). The speed and the memory themselves are
+`benchmarks/cold_start.py`'s and `benchmarks/throughput.py`'s figures, never a test's.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from persona_mcp.server.app import open_server
+from persona_mcp.server.serving import serving
+from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
+
+from ._cli import PERSONA_MCP, server_env
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+#: Off in this set-up (a SQLite store already at head, an API key, no console, no OTLP endpoint, no
+#: HTTP authentication), each with what would switch it on.
+SWITCHED_OFF = {
+    "alembic": "a migration pending",
+    "mako": "a migration pending (Alembic's templates)",
+    "psycopg": "a PostgreSQL store",
+    "authlib": "an OAuth credential asking for a token",
+    "joserfc": "an OAuth credential, or external JWTs over HTTP",
+    "jinja2": "the console or the consent page (HTTP)",
+    "opentelemetry.sdk": "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "opentelemetry.exporter": "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "persona_mcp.server.console": "the console (HTTP)",
+    "persona_mcp.auth.oauth": "the built-in authorization server (HTTP)",
+    "persona_mcp.auth.jwt": "external JWTs (HTTP)",
+    "persona_mcp.sandbox": "the sandbox commands",
+}
+
+_IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)\s*$", re.MULTILINE)
+
+
+def _imported(log: Path) -> set[str]:
+    return set(_IMPORT_LINE.findall(log.read_text(errors="replace")))
+
+
+def _switched_off(loaded: set[str]) -> dict[str, str]:
+    """Each switched-off package some module of which was loaded, with what would switch it on."""
+    return {
+        prefix: reason
+        for prefix, reason in SWITCHED_OFF.items()
+        if any(name == prefix or name.startswith(prefix + ".") for name in loaded)
+    }
+
+
+async def test_serving_a_read_and_a_write_over_stdio_imports_no_switched_off_feature(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    async with serving(sandbox_app("demo")) as sandbox_url:
+        base_url = f"{sandbox_url}/api/v1"
+        async with open_server(sandbox_settings(data_dir, base_url=base_url), instance_id="setup") as setup:
+            token = await issue_grant(setup, ["accounts:read", "accounts:write"])
+        env = server_env(data_dir, base_url=base_url, instance_id="imports", token=token)
+        env["PYTHONPROFILEIMPORTTIME"] = "1"
+        log = tmp_path / "serve.stderr"
+        with log.open("w") as errlog, anyio.fail_after(120):
+            params = StdioServerParameters(command=PERSONA_MCP, args=["serve"], env=env)
+            async with Client(stdio_client(params, errlog=errlog)) as client:
+                listed = {tool.name for tool in (await client.list_tools()).tools}
+                assert {"create_account", "get_account"} <= listed
+                created = await client.call_tool("create_account", {"reference_id": "imports-1"})
+                assert not created.is_error, created.content
+                account_id = created.structured_content["id"]  # type: ignore[index]
+                read = await client.call_tool("get_account", {"account_id": account_id})
+                assert not read.is_error, read.content
+                loaded = _imported(log)
+    # The log is read: the stack, its store and the tools were imported and show up in it.
+    assert {
+        "sqlalchemy",
+        "persona_mcp.server.pipeline",
+        "persona_mcp.audit.writer",
+        "persona_mcp.tools",
+    } <= loaded
+    assert _switched_off(loaded) == {}
+
+
+def test_the_import_log_names_a_switched_off_module_when_one_is_loaded(tmp_path: Path) -> None:
+    """The check above can fail: the same parsing finds Alembic in a process that migrates."""
+    log = tmp_path / "migrate.stderr"
+    with log.open("w") as errlog:
+        subprocess.run(
+            [
+                sys.executable,
+                "-X",
+                "importtime",
+                "-c",
+                "from persona_mcp.store import migrate; migrate.alembic_config()",
+            ],
+            stderr=errlog,
+            check=True,
+            timeout=120,
+        )
+    assert "alembic" in _switched_off(_imported(log))
