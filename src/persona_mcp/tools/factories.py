@@ -140,6 +140,19 @@ def object_handler(
     return handler
 
 
+def routed_handler(
+    method: Method, by: str, routes: Mapping[Any, str], result: type[ResultT], body: Body | None = None
+) -> Callable[[ToolContext, Any], Awaitable[ResultT]]:
+    """An `object_handler` whose path the argument `by` chooses: `routes` maps its values to paths
+    (`{True: "/reports/{report_id}/pause", False: ".../resume"}`)."""
+    handlers = {value: object_handler(method, template, result, body) for value, template in routes.items()}
+
+    async def handler(ctx: ToolContext, args: Any) -> ResultT:
+        return await handlers[getattr(args, by)](ctx, args)
+
+    return handler
+
+
 def page_handler(
     template: str, page: type[PageT], view: type[ObjectView], filters: Params | None = None
 ) -> Callable[[ToolContext, Any], Awaitable[PageT]]:
