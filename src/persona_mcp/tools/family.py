@@ -191,15 +191,19 @@ class Family:
             finds=None if of else self.kind,
         )
 
-    def search(self, *, input_model: type[Any], view: type[ObjectView]) -> AnySpec:
+    def search(self, *, input_model: type[Any], view: type[ObjectView], lags: bool = True) -> AnySpec:
         """`search_<nouns>`: one page of `<collection>/search` (a POST that only reads). Its description
-        is the same for every family: search answers what the list tool's filters cannot."""
+        is the same for every family: search answers what the list tool's filters cannot, and warns
+        that the index lags where it does (`lags`)."""
+        avoid = "for changes of the last minute: the index lags." if lags else None
         return self.read(
             f"search_{self.plural}",
             f"Search {self.plural_words}",
-            f"""Search {self.plural_words} by conditions on attributes (snake_case).
-            Use this when list_{self.plural}' filters are not enough.
-            Do not use it for changes of the last minute: the index lags.""",
+            describe(
+                f"Search {self.plural_words} by conditions on attributes (snake_case).",
+                use_when=f"list_{self.plural}' filters are not enough.",
+                avoid=avoid,
+            ),
             op="search",
             input_model=input_model,
             output_model=page_of(view),
