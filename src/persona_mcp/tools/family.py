@@ -66,6 +66,8 @@ class Family:
     operations: str = ""
     #: The object as titles say it where that is not the kind's name (`API log`, `import`).
     label: str = ""
+    #: What Persona's 409 means for a change of an existing object, unless a tool says otherwise.
+    conflict_hint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.path:  # frozen: the derived default is set once, here
@@ -381,6 +383,8 @@ class Family:
         if changed is None or not issubclass(changed, ObjectView):
             raise TypeError(f"{name}: a changed-object result must be an ObjectView")
         base = self.path if path is None else path
+        if conflict_hint is None and path is None:
+            conflict_hint = self.conflict_hint
         return self.custom(
             name,
             title,
