@@ -489,15 +489,17 @@ class Family:
         )
 
     def _with_id(self, base: type[ToolInput], suffix: str) -> type[ToolInput]:
-        return _with_id(base, self.kind, self.id_field, suffix)
+        return _with_id(base, self.kind, self.id_field, suffix, self.label or self.noun)
 
 
 @cache
-def _with_id(base: type[ToolInput], kind: ObjectKind, id_field: str, suffix: str) -> type[ToolInput]:
+def _with_id(
+    base: type[ToolInput], kind: ObjectKind, id_field: str, suffix: str, label: str
+) -> type[ToolInput]:
     """`base` with the object's id argument added (`account_id: AccountId`, described); one model per
     family and shape, shared by the tools that take it."""
     name = "".join(part.capitalize() for part in kind_label(kind).split()) + suffix
-    fields: dict[str, Any] = {id_field: (id_type(kind), Field(description=f"The {kind_label(kind)}."))}
+    fields: dict[str, Any] = {id_field: (id_type(kind), Field(description=f"The {label}."))}
     return create_model(name, __base__=base, __module__=__name__, **fields)
 
 
