@@ -20,12 +20,12 @@ from persona_mcp.persona.ids import (
 )
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.family import Family
+from persona_mcp.tools.family import Family, declared
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CustomFields, Email, PageInput, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
-from persona_mcp.tools.spec import Effect, ToolSpec
+from persona_mcp.tools.spec import Effect
 
 #: Objects a case holds: accounts, inquiries, reports, verifications, transactions.
 CASE_OBJECT_PATTERN = r"^(?:act|inq|rep|ver|txn)_[A-Za-z0-9]{1,64}$"
@@ -180,25 +180,6 @@ update_case = CASES.update(
     body=_update_body,
 )
 
-redact_case = CASES.redact(
-    """Erase a case's fields and attachments for good.
-    Use this when a confirmed erasure request asks for it."""
-)
-
-attach_case_objects = CASES.write(
-    "attach_case_objects",
-    "Attach or detach case objects",
-    """Attach accounts, inquiries, reports, verifications or transactions to a case, or detach them.
-    Use this when evidence belongs to the case (or not).""",
-    input_model=CaseObjects,
-    at="POST",
-    by="detach",
-    routes={False: "/add-objects", True: "/remove-objects"},
-    ops=("add_objects", "remove_objects"),
-    body=_objects_body,
-    idempotent=True,
-)
-
 assign_case = CASES.write(
     "assign_case",
     "Assign a case",
@@ -223,17 +204,25 @@ set_case_status = CASES.decide(
     conflict_hint="a redacted case's status cannot change",
 )
 
+attach_case_objects = CASES.write(
+    "attach_case_objects",
+    "Attach or detach case objects",
+    """Attach accounts, inquiries, reports, verifications or transactions to a case, or detach them.
+    Use this when evidence belongs to the case (or not).""",
+    input_model=CaseObjects,
+    at="POST",
+    by="detach",
+    routes={False: "/add-objects", True: "/remove-objects"},
+    ops=("add_objects", "remove_objects"),
+    body=_objects_body,
+    idempotent=True,
+)
+
+redact_case = CASES.redact(
+    """Erase a case's fields and attachments for good.
+    Use this when a confirmed erasure request asks for it."""
+)
+
 tag_case = CASES.tag_tool(result=CaseTagged)
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_cases,
-    search_cases,
-    get_case,
-    create_case,
-    update_case,
-    assign_case,
-    set_case_status,
-    attach_case_objects,
-    redact_case,
-    tag_case,
-)
+TOOLS = declared(globals())

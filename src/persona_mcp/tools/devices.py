@@ -8,7 +8,7 @@ from pydantic import Field
 
 from persona_mcp.persona.ids import InquirySessionId, ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.family import Family
+from persona_mcp.tools.family import Family, declared
 from persona_mcp.tools.inputs import PageInput
 from persona_mcp.tools.results import ObjectView, Response
 
@@ -47,4 +47,4 @@ get_device = DEVICES.get(
     result=DeviceResult,
 )
 
-TOOLS = (list_devices, get_device)
+TOOLS = declared(globals())

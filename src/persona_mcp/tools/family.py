@@ -492,6 +492,12 @@ class Family:
         return _with_id(base, self.kind, self.id_field, suffix, self.label or self.noun)
 
 
+def declared(namespace: Mapping[str, Any]) -> tuple[AnySpec, ...]:
+    """A family module's `TOOLS`: every tool it declares (`declared(globals())`), in the order it
+    declares them, which is the order of the catalogue and of docs/tools.md."""
+    return tuple(value for value in namespace.values() if isinstance(value, ToolSpec))
+
+
 @cache
 def _with_id(
     base: type[ToolInput], kind: ObjectKind, id_field: str, suffix: str, label: str

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from persona_mcp.persona.ids import ApiLogId, ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.family import Family
+from persona_mcp.tools.family import Family, declared
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response
 
@@ -102,4 +102,4 @@ get_user_audit_log = USER_AUDIT_LOGS.get(
     result=UserAuditLogResult,
 )
 
-TOOLS = (list_api_logs, get_api_log, list_user_audit_logs, get_user_audit_log)
+TOOLS = declared(globals())

@@ -18,11 +18,11 @@ from persona_mcp.persona.ids import AccountId, ObjectKind, ReportId, ReportTempl
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import pick
 from persona_mcp.tools.factories import path_for
-from persona_mcp.tools.family import Family
+from persona_mcp.tools.family import Family, declared
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import CountryCode, Email, PageInput, Phone, ReferenceId, ToolInput
 from persona_mcp.tools.results import ObjectView, Rel, Response, from_upstream
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Effect, ToolContext
 
 
 class ReportType(StrEnum):
@@ -242,25 +242,6 @@ create_report = REPORTS.create(
     title="Run a report",
 )
 
-redact_report = REPORTS.redact(
-    """Erase a report's query and findings for good.
-    Use this when a confirmed erasure request asks for it."""
-)
-
-dismiss_report_matches = REPORTS.decide(
-    "dismiss_report_matches",
-    "Dismiss a report's matches",
-    """Dismiss matches as not this person (a screening decision).
-    Use this when a review found the matches false.""",
-    effect=Effect.WRITE,
-    input_model=DismissMatches,
-    at="POST /dismiss",
-    op="dismiss_matches",
-    body=_dismiss_body,
-    idempotent=True,
-    conflict_hint="only a ready, unredacted report's matches can be dismissed; check it with get_report",
-)
-
 rerun_report = REPORTS.write(
     "rerun_report",
     "Re-run a report",
@@ -269,19 +250,6 @@ rerun_report = REPORTS.write(
     at="POST /run",
     op="rerun",
     conflict_hint="a pending or redacted report cannot be re-run; check it with get_report",
-)
-
-set_report_monitoring = REPORTS.write(
-    "set_report_monitoring",
-    "Pause or resume report monitoring",
-    """Pause or resume a report's continuous monitoring.
-    Use this when monitoring must stop or restart.""",
-    input_model=ReportMonitoring,
-    at="POST",
-    by="paused",
-    routes={True: "/pause", False: "/resume"},
-    ops=("pause_monitoring", "resume_monitoring"),
-    idempotent=True,
 )
 
 list_report_history = REPORTS.read(
@@ -297,17 +265,38 @@ list_report_history = REPORTS.read(
 
 print_report_pdf = REPORTS.print_pdf()
 
+dismiss_report_matches = REPORTS.decide(
+    "dismiss_report_matches",
+    "Dismiss a report's matches",
+    """Dismiss matches as not this person (a screening decision).
+    Use this when a review found the matches false.""",
+    effect=Effect.WRITE,
+    input_model=DismissMatches,
+    at="POST /dismiss",
+    op="dismiss_matches",
+    body=_dismiss_body,
+    idempotent=True,
+    conflict_hint="only a ready, unredacted report's matches can be dismissed; check it with get_report",
+)
+
+set_report_monitoring = REPORTS.write(
+    "set_report_monitoring",
+    "Pause or resume report monitoring",
+    """Pause or resume a report's continuous monitoring.
+    Use this when monitoring must stop or restart.""",
+    input_model=ReportMonitoring,
+    at="POST",
+    by="paused",
+    routes={True: "/pause", False: "/resume"},
+    ops=("pause_monitoring", "resume_monitoring"),
+    idempotent=True,
+)
+
+redact_report = REPORTS.redact(
+    """Erase a report's query and findings for good.
+    Use this when a confirmed erasure request asks for it."""
+)
+
 tag_report = REPORTS.tag_tool(result=ReportTagged)
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_reports,
-    get_report,
-    create_report,
-    rerun_report,
-    list_report_history,
-    print_report_pdf,
-    dismiss_report_matches,
-    set_report_monitoring,
-    redact_report,
-    tag_report,
-)
+TOOLS = declared(globals())

@@ -14,7 +14,7 @@ from pydantic import Field
 from persona_mcp.persona.ids import ObjectKind, WorkflowId
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.family import Family
+from persona_mcp.tools.family import Family, declared
 from persona_mcp.tools.inputs import CustomFields, PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Rel, Response
 from persona_mcp.tools.spec import Activity
@@ -115,4 +115,4 @@ list_workflow_versions = VERSIONS.list(
     view=WorkflowVersion,
 )
 
-TOOLS = (trigger_workflow, list_workflow_runs, get_workflow_run, list_workflow_versions)
+TOOLS = declared(globals())
