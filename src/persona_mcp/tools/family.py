@@ -21,12 +21,14 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, create_model
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, id_type, kind_label, with_article
+from persona_mcp.pii import FIXED_PATTERN
+from persona_mcp.tools.bodies import pick
 from persona_mcp.tools.describe import checked, describe, with_ids
 from persona_mcp.tools.factories import (
     Body,
@@ -37,7 +39,7 @@ from persona_mcp.tools.factories import (
     routed_handler,
 )
 from persona_mcp.tools.files import PdfResult, pdf_handler
-from persona_mcp.tools.inputs import ToolInput
+from persona_mcp.tools.inputs import AnyObjectId, ToolInput
 from persona_mcp.tools.results import ObjectView, page_of
 from persona_mcp.tools.search import search_handler
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
@@ -471,6 +473,27 @@ class Family:
         )
         return add, remove, replace_all
 
+    def relation_tools(self, example: str, *, add: str, remove: str) -> tuple[AnySpec, AnySpec]:
+        """`add_<noun>_relation` and `remove_<noun>_relation`: Persona's relations of an object to an
+        account or a transaction under a relation key (`example`: `parent-of`)."""
+        model = _relation_model(self.kind, self.id_field, self.label or self.noun, example)
+        add_tool, remove_tool = (
+            self.write(
+                f"{verb}_{self.slug}_relation",
+                title,
+                description,
+                input_model=model,
+                at=f"POST /{verb}-relation",
+                body=_relation_body,
+                idempotent=True,
+            )
+            for verb, title, description in (
+                ("add", f"Relate {self.a_noun} to another object", add),
+                ("remove", f"Remove {self.a_noun} relation", remove),
+            )
+        )
+        return add_tool, remove_tool
+
     def tag_tool(self, *, result: type[ObjectView]) -> AnySpec:
         """`tag_<noun>`: one tool covering Persona's three tag operations, chosen by its `mode`."""
         return self.custom(
@@ -490,6 +513,23 @@ class Family:
 
     def _with_id(self, base: type[ToolInput], suffix: str) -> type[ToolInput]:
         return _with_id(base, self.kind, self.id_field, suffix, self.label or self.noun)
+
+
+@cache
+def _relation_model(kind: ObjectKind, id_field: str, label: str, example: str) -> type[ToolInput]:
+    """The object, the relation key and the related object (`AccountRelation`)."""
+    key = Field(pattern=r"^[a-z0-9_-]{1,64}$", description=f"Relation key, e.g. {example}.")
+    fields: dict[str, Any] = {
+        id_field: (id_type(kind), Field(description=f"The {label}.")),
+        "relation_schema_key": (Annotated[str, FIXED_PATTERN], key),
+        "target_object_id": (AnyObjectId, Field(description="Related object (act_/txn_).")),
+    }
+    name = "".join(part.capitalize() for part in kind_label(kind).split()) + "Relation"
+    return create_model(name, __base__=ToolInput, __module__=__name__, **fields)
+
+
+def _relation_body(args: Any) -> dict[str, Any]:
+    return {"meta": pick(args, ("relation_schema_key", "target_object_id"))}
 
 
 def declared(namespace: Mapping[str, Any]) -> tuple[AnySpec, ...]:

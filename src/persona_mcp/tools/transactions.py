@@ -16,7 +16,7 @@ from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.family import Family, declared
 from persona_mcp.tools.input_rules import AtLeastOne
-from persona_mcp.tools.inputs import AnyObjectId, CustomFields, PageInput, ReferenceId, ToolInput
+from persona_mcp.tools.inputs import CustomFields, PageInput, ReferenceId, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.spec import Effect
 
@@ -88,14 +88,6 @@ class LabelTransaction(ToolInput):
     )
 
 
-class TransactionRelation(ToolInput):
-    transaction_id: TransactionId = Field(description="The transaction.")
-    relation_schema_key: Annotated[str, FIXED_PATTERN] = Field(
-        pattern=r"^[a-z0-9_-]{1,64}$", description="Relation key, e.g. made-by."
-    )
-    target_object_id: AnyObjectId = Field(description="Related object (act_/txn_).")
-
-
 # -- bodies and filters --------------------------------------------------------------------------------------
 
 _ATTRIBUTES = ("reference_id", "fields", "tags")
@@ -111,10 +103,6 @@ def _update_body(args: UpdateTransaction) -> dict[str, Any]:
 
 def _label_body(args: LabelTransaction) -> dict[str, Any]:
     return {"meta": pick(args, ("label", "score", "model_version"))}
-
-
-def _relation_body(args: TransactionRelation) -> dict[str, Any]:
-    return {"meta": pick(args, ("relation_schema_key", "target_object_id"))}
 
 
 # -- specs ---------------------------------------------------------------------------------------------------
@@ -183,26 +171,12 @@ label_transaction = TRANSACTIONS.decide(
 
 add_transaction_tag, remove_transaction_tag, set_transaction_tags = TRANSACTIONS.tag_tools()
 
-add_transaction_relation = TRANSACTIONS.write(
-    "add_transaction_relation",
-    "Relate a transaction to an object",
-    """Relate a transaction to an account or another transaction.
+add_transaction_relation, remove_transaction_relation = TRANSACTIONS.relation_tools(
+    "made-by",
+    add="""Relate a transaction to an account or another transaction.
     Use this when recording who made it or what it concerns.""",
-    input_model=TransactionRelation,
-    at="POST /add-relation",
-    body=_relation_body,
-    idempotent=True,
-)
-
-remove_transaction_relation = TRANSACTIONS.write(
-    "remove_transaction_relation",
-    "Remove a transaction relation",
-    """Remove a relation of a transaction.
+    remove="""Remove a relation of a transaction.
     Use this when a relation was recorded in error.""",
-    input_model=TransactionRelation,
-    at="POST /remove-relation",
-    body=_relation_body,
-    idempotent=True,
 )
 
 TOOLS = declared(globals())
