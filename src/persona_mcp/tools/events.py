@@ -19,7 +19,7 @@ from persona_mcp.pii import PII
 from persona_mcp.tools.factories import CursorNotInListingError, Method, object_handler, page_handler
 from persona_mcp.tools.family import Family, declared
 from persona_mcp.tools.inputs import AnyObjectId, PageInput
-from persona_mcp.tools.results import ObjectView, Page, Response
+from persona_mcp.tools.results import ObjectView, Page, Response, page_of
 from persona_mcp.tools.spec import ToolContext
 from persona_mcp.tools.webhooks import EventName
 
@@ -37,8 +37,7 @@ class EventResult(Event, Response):
     payload: Annotated[dict[str, Any] | None, PII] = Field(None, description="The object as it was.")
 
 
-class EventPage(Page):
-    items: list[Event] = Field(description="Events, newest first.")
+EventPage = page_of(Event)
 
 
 class ListEvents(PageInput):
@@ -68,7 +67,7 @@ def _local(ctx: ToolContext) -> Any:
     return ctx.events
 
 
-async def _list_events(ctx: ToolContext, args: ListEvents) -> EventPage:
+async def _list_events(ctx: ToolContext, args: ListEvents) -> Page:
     if args.source == "persona":
         return await _from_persona(ctx, args)
     try:
@@ -82,7 +81,7 @@ async def _list_events(ctx: ToolContext, args: ListEvents) -> EventPage:
         raise CursorNotInListingError("no stored event follows the after cursor", status=200) from None
     ctx.touch(*(event.event_id for event in page.events))
     items = [Event.from_resource(_event_resource(event)) for event in page.events]
-    return EventPage(items=items, next_cursor=page.next_cursor)
+    return EventPage.model_validate({"items": items, "next_cursor": page.next_cursor})
 
 
 async def _get_event(ctx: ToolContext, args: Any) -> EventResult:

@@ -291,17 +291,21 @@ class Family:
         result: type[ObjectView] | None = None,
         conflict_hint: str | None = None,
         title: str = "",
+        name: str = "",
+        op: str = "create",
+        path: str | None = None,
     ) -> AnySpec:
-        """`create_<noun>`: POST to the collection."""
+        """`create_<noun>`: POST to the collection (or `path`), making a new object; `name`, `title`
+        and `op` where Persona's operation is not plainly `create` (`trigger_workflow`: `create_run`)."""
         return self.write(
-            f"create_{self.slug}",
+            name or f"create_{self.slug}",
             title or f"Create {self.a_noun}",
             description,
-            op="create",
+            op=op,
             activity=Activity.CREATE,
             input_model=input_model,
             at="POST",
-            path=self.collection,
+            path=self.collection if path is None else path,
             body=body,
             result=result,
             conflict_hint=conflict_hint,

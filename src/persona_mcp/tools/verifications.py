@@ -21,7 +21,6 @@ from persona_mcp.tools.family import Family, declared
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CountryCode, ToolInput
 from persona_mcp.tools.results import ObjectView, Rel, Response
-from persona_mcp.tools.spec import Activity
 
 
 class VerificationType(StrEnum):
@@ -171,17 +170,14 @@ redact_verification = VERIFICATIONS.redact(
     conflict_hint="a verification locked for investigation cannot be redacted; unlock it first",
 )
 
-create_business_verification = BUSINESS.write(
-    "create_business_verification",
-    "Create a database-business verification",
+create_business_verification = BUSINESS.create(
     """Start a database-business check of a company (initiated until submitted).
     Use this when a business must be verified against registries.
     IDs: verification templates: Persona dashboard.""",
+    name="create_business_verification",
+    title="Create a database-business verification",
     op="create_database_business",
-    activity=Activity.CREATE,
     input_model=CreateBusinessVerification,
-    at="POST",
-    path=BUSINESS.collection,
     body=_business_body,
 )
 

@@ -17,7 +17,6 @@ from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.family import Family, declared
 from persona_mcp.tools.inputs import CustomFields, PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Rel, Response
-from persona_mcp.tools.spec import Activity
 
 
 class RunStatus(StrEnum):
@@ -78,17 +77,15 @@ def _trigger_body(args: TriggerWorkflow) -> dict[str, Any]:
 RUNS = Family(toolset="workflows", kind=ObjectKind.WORKFLOW_RUN, changed=WorkflowRunResult)
 VERSIONS = Family(toolset="workflows", kind=ObjectKind.WORKFLOW_VERSION)
 
-trigger_workflow = RUNS.write(
-    "trigger_workflow",
-    "Trigger a workflow run",
+trigger_workflow = RUNS.create(
     """Start a run of an API-triggered workflow with its inputs.
     Use this when a workflow must run now, e.g. re-screen an account.
     IDs: list_workflow_versions.""",
+    name="trigger_workflow",
+    title="Trigger a workflow run",
     op="create_run",
-    activity=Activity.CREATE,
-    input_model=TriggerWorkflow,
-    at="POST",
     path="/workflows/{workflow_id}/trigger",
+    input_model=TriggerWorkflow,
     body=_trigger_body,
 )
 
