@@ -13,7 +13,7 @@ from pydantic import Field
 from persona_mcp.persona.ids import AccountActionId, AccountId, AccountTypeId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import (
     CountryCode,
@@ -26,6 +26,7 @@ from persona_mcp.tools.inputs import (
 from persona_mcp.tools.person import PersonFields
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
+from persona_mcp.tools.spec import ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
 
@@ -242,4 +243,19 @@ run_account_action = ACCOUNTS.write(
     body=_run_action_body,
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_accounts,
+    search_accounts,
+    get_account,
+    create_account,
+    update_account,
+    redact_account,
+    add_account_tag,
+    remove_account_tag,
+    set_account_tags,
+    consolidate_accounts,
+    list_account_relations,
+    add_account_relation,
+    remove_account_relation,
+    run_account_action,
+)

@@ -20,12 +20,12 @@ from persona_mcp.persona.ids import (
 )
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CustomFields, Email, PageInput, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
-from persona_mcp.tools.spec import Effect
+from persona_mcp.tools.spec import Effect, ToolSpec
 
 #: Objects a case holds: accounts, inquiries, reports, verifications, transactions.
 CASE_OBJECT_PATTERN = r"^(?:act|inq|rep|ver|txn)_[A-Za-z0-9]{1,64}$"
@@ -225,4 +225,15 @@ redact_case = CASES.redact(
 
 tag_case = CASES.tag_tool(result=CaseTagged)
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_cases,
+    search_cases,
+    get_case,
+    create_case,
+    update_case,
+    assign_case,
+    set_case_status,
+    attach_case_objects,
+    redact_case,
+    tag_case,
+)

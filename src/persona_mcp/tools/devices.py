@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from persona_mcp.persona.ids import InquirySessionId, ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput
 from persona_mcp.tools.results import ObjectView, Response
+from persona_mcp.tools.spec import ToolSpec
 
 
 class Device(ObjectView):
@@ -47,4 +48,7 @@ get_device = DEVICES.get(
     result=DeviceResult,
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_devices,
+    get_device,
+)

@@ -18,12 +18,12 @@ from persona_mcp.persona.ids import AccountId, DocumentId, InquiryId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.file_links import FileLink, file_link, file_links
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CountryCode, CustomFields, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
-from persona_mcp.tools.spec import Activity
+from persona_mcp.tools.spec import Activity, ToolSpec
 from persona_mcp.tools.uploads import Upload
 
 TOOLSET = "documents"
@@ -259,4 +259,11 @@ submit_document = DOCUMENTS.write(
     conflict_hint="a document is submitted once; read its status with get_document",
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    get_document,
+    create_generic_document,
+    update_generic_document,
+    create_government_id_document,
+    update_government_id_document,
+    submit_document,
+)

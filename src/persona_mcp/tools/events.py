@@ -17,10 +17,10 @@ from persona_mcp.persona.errors import NotFoundError
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.factories import CursorNotInListingError, Method, object_handler, page_handler
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import AnyObjectId, PageInput
 from persona_mcp.tools.results import ObjectView, Page, Response, page_of
-from persona_mcp.tools.spec import ToolContext
+from persona_mcp.tools.spec import ToolContext, ToolSpec
 from persona_mcp.tools.webhooks import EventName
 
 
@@ -125,4 +125,7 @@ get_event = EVENTS.read(
     handler=_get_event,
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_events,
+    get_event,
+)

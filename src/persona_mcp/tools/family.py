@@ -536,12 +536,6 @@ def _relation_body(args: Any) -> dict[str, Any]:
     return {"meta": pick(args, ("relation_schema_key", "target_object_id"))}
 
 
-def declared(namespace: Mapping[str, Any]) -> tuple[AnySpec, ...]:
-    """A family module's `TOOLS`: every tool it declares (`declared(globals())`), in the order it
-    declares them, which is the order of the catalogue and of docs/tools.md."""
-    return tuple(value for value in namespace.values() if isinstance(value, ToolSpec))
-
-
 @cache
 def _with_id(
     base: type[ToolInput], kind: ObjectKind, id_field: str, suffix: str, label: str

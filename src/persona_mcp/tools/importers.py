@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from persona_mcp.persona.ids import ListId, ObjectKind
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.describe import checked
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Response
 from persona_mcp.tools.spec import Activity, ToolSpec
@@ -189,4 +189,10 @@ import_faces = _import(
     ),
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_importers,
+    get_importer,
+    import_list_items,
+    import_accounts,
+    import_faces,
+)

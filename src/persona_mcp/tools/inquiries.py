@@ -18,7 +18,7 @@ from persona_mcp.persona.ids import AccountId, InquiryId, InquiryTemplateId, Obj
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
 from persona_mcp.tools.factories import path_for
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne, ExactlyOne, OnlyFor
 from persona_mcp.tools.inputs import (
     CountryCode,
@@ -33,7 +33,7 @@ from persona_mcp.tools.person import PersonFields
 from persona_mcp.tools.results import Attr, ObjectView, OneTimeLink, Rel, Response, plain_fields
 from persona_mcp.tools.saved_files import SavedFileResult
 from persona_mcp.tools.search import SearchInput
-from persona_mcp.tools.spec import ToolContext
+from persona_mcp.tools.spec import ToolContext, ToolSpec
 
 
 class InquiryStatus(StrEnum):
@@ -427,4 +427,23 @@ set_inquiry_simulate_stubs = SIMULATION.write(
     sandbox_only=True,
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_inquiries,
+    search_inquiries,
+    get_inquiry,
+    create_inquiry,
+    update_inquiry,
+    redact_inquiry,
+    approve_inquiry,
+    decline_inquiry,
+    mark_inquiry_for_review,
+    expire_inquiry,
+    resume_inquiry,
+    generate_inquiry_link,
+    print_inquiry_pdf,
+    add_inquiry_tag,
+    remove_inquiry_tag,
+    set_inquiry_tags,
+    simulate_inquiry_actions,
+    set_inquiry_simulate_stubs,
+)

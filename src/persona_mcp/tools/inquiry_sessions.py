@@ -14,10 +14,10 @@ from persona_mcp.persona.ids import InquiryId, ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.factories import page_result
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import ToolInput
 from persona_mcp.tools.results import ObjectView, OneTimeLink, Page, Rel, Response, page_of
-from persona_mcp.tools.spec import Effect, ToolContext
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
 
@@ -150,4 +150,11 @@ generate_inquiry_session_link = SESSIONS.write(
     at="POST /generate-one-time-link",
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_inquiry_sessions,
+    get_inquiry_session,
+    create_inquiry_session,
+    expire_inquiry_session,
+    expire_all_inquiry_sessions,
+    generate_inquiry_session_link,
+)

@@ -17,12 +17,12 @@ from persona_mcp.persona.ids import ListId, ListItemId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.factories import Method, one_result, send
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import FieldsBySelector, PrefixBySelector
 from persona_mcp.tools.inputs import CountryCode, ToolInput
 from persona_mcp.tools.list_types import ListItemType
 from persona_mcp.tools.results import ObjectView, Response
-from persona_mcp.tools.spec import Activity, Effect, ToolContext
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 
 class MatchType(StrEnum):
@@ -226,4 +226,8 @@ archive_list_item = ITEMS.custom(
     idempotent=True,
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    create_list_item,
+    get_list_item,
+    archive_list_item,
+)

@@ -15,12 +15,12 @@ from pydantic import Field
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.factories import one_result
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.list_types import ListType
 from persona_mcp.tools.results import ObjectView, Rel, Response
-from persona_mcp.tools.spec import Activity, Effect, ToolContext
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 #: type -> (create path segment, catalogue operation id)
 _CREATE: dict[ListType, tuple[str, str]] = {
@@ -140,4 +140,9 @@ archive_list = LISTS.archive(
     Do not use it for one value: archive_list_item."""
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_lists,
+    get_list,
+    create_list,
+    archive_list,
+)

@@ -13,9 +13,10 @@ from pydantic import Field
 
 from persona_mcp.persona.ids import ApiLogId, ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response
+from persona_mcp.tools.spec import ToolSpec
 
 
 def _method(request: Any) -> Any:
@@ -102,4 +103,9 @@ get_user_audit_log = USER_AUDIT_LOGS.get(
     result=UserAuditLogResult,
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_api_logs,
+    get_api_log,
+    list_user_audit_logs,
+    get_user_audit_log,
+)

@@ -18,11 +18,11 @@ from persona_mcp.persona.ids import AccountId, ObjectKind, ReportId, ReportTempl
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import pick
 from persona_mcp.tools.factories import path_for
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import CountryCode, Email, PageInput, Phone, ReferenceId, ToolInput
 from persona_mcp.tools.results import ObjectView, Rel, Response, from_upstream
-from persona_mcp.tools.spec import Effect, ToolContext
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 
 class ReportType(StrEnum):
@@ -299,4 +299,15 @@ redact_report = REPORTS.redact(
 
 tag_report = REPORTS.tag_tool(result=ReportTagged)
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_reports,
+    get_report,
+    create_report,
+    rerun_report,
+    list_report_history,
+    print_report_pdf,
+    dismiss_report_matches,
+    set_report_monitoring,
+    redact_report,
+    tag_report,
+)

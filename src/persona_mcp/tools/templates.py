@@ -16,10 +16,10 @@ from persona_mcp.persona.ids import InquiryTemplateId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.factories import Method, path_for, send
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, ResultModel, from_upstream, kebab
-from persona_mcp.tools.spec import ToolContext
+from persona_mcp.tools.spec import ToolContext, ToolSpec
 
 
 def _field_schemas(value: Any) -> list[dict[str, Any]]:
@@ -215,4 +215,10 @@ import_inquiry_template_translations = TEMPLATES.write(
     idempotent=True,
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_inquiry_templates,
+    get_inquiry_template,
+    list_inquiry_template_versions,
+    get_inquiry_template_translations,
+    import_inquiry_template_translations,
+)

@@ -14,11 +14,11 @@ from pydantic import Field
 from persona_mcp.persona.ids import ObjectKind, TransactionId, TransactionTypeId
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CustomFields, PageInput, ReferenceId, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
-from persona_mcp.tools.spec import Effect
+from persona_mcp.tools.spec import Effect, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
 
@@ -179,4 +179,17 @@ add_transaction_relation, remove_transaction_relation = TRANSACTIONS.relation_to
     Use this when a relation was recorded in error.""",
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_transactions,
+    get_transaction,
+    create_transaction,
+    update_transaction,
+    redact_transaction,
+    redact_transaction_biometrics,
+    label_transaction,
+    add_transaction_tag,
+    remove_transaction_tag,
+    set_transaction_tags,
+    add_transaction_relation,
+    remove_transaction_relation,
+)

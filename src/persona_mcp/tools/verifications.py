@@ -17,10 +17,11 @@ from persona_mcp.persona.envelope import Document, Resource
 from persona_mcp.persona.ids import ObjectKind, VerificationId
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CountryCode, ToolInput
 from persona_mcp.tools.results import ObjectView, Rel, Response
+from persona_mcp.tools.spec import ToolSpec
 
 
 class VerificationType(StrEnum):
@@ -204,4 +205,12 @@ submit_business_verification = BUSINESS.write(
     conflict_hint="it was submitted already; read the result with get_verification",
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    get_verification,
+    print_verification_pdf,
+    set_verification_lock,
+    redact_verification,
+    create_business_verification,
+    update_business_verification,
+    submit_business_verification,
+)

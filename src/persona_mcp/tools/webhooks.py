@@ -15,11 +15,11 @@ from persona_mcp.persona.ids import ObjectKind, WebhookId
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, meta_body, pick
 from persona_mcp.tools.factories import Method, one_result, path_for, send
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Response
-from persona_mcp.tools.spec import Activity, Effect, ToolContext
+from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 #: `*` or an event name such as `inquiry.approved`, `connect/share-token.inbound-created`.
 EVENT_NAME = r"^(\*|[a-z][a-z-]*(/[a-z-]+)?\.[a-z][a-z-]*)$"
@@ -200,4 +200,13 @@ clone_webhook = WEBHOOKS.write(
     at="POST /clone",
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_webhooks,
+    get_webhook,
+    create_webhook,
+    update_webhook,
+    archive_webhook,
+    set_webhook_enabled,
+    rotate_webhook_secret,
+    clone_webhook,
+)

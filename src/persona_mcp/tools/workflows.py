@@ -14,9 +14,10 @@ from pydantic import Field
 from persona_mcp.persona.ids import ObjectKind, WorkflowId
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.family import Family, declared
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import CustomFields, PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Rel, Response
+from persona_mcp.tools.spec import ToolSpec
 
 
 class RunStatus(StrEnum):
@@ -112,4 +113,9 @@ list_workflow_versions = VERSIONS.list(
     view=WorkflowVersion,
 )
 
-TOOLS = declared(globals())
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    trigger_workflow,
+    list_workflow_runs,
+    get_workflow_run,
+    list_workflow_versions,
+)
