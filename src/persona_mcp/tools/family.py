@@ -11,8 +11,11 @@ operations do not give them). The builder fills in the rest the same way for eve
 - the changed-object result that write tools return unless they declare their own;
 - the operation id (`accounts.add_tag` from `at="POST /add-tag"`, or from `op=`).
 
-`tag_tools` builds the three tag tools (add, remove, set) of any family whose objects carry Persona tags,
-with their input models, so accounts, inquiries and every later family tag the same way.
+What several families share is one builder each, with its input models: `tag_tools` (add, remove, set)
+or `tag_tool` (one tool with a `mode`) for objects that carry Persona tags, `relation_tools` for
+relations to accounts and transactions, `print_pdf` for Persona's print-outs. One tool that covers
+several operations (pause or resume, lock or unlock, a typed read) names the argument that chooses the
+request (`by=`) and a route per value (`routes=`).
 """
 
 from __future__ import annotations
@@ -152,8 +155,8 @@ class Family:
     ) -> AnySpec:
         """`get_<noun>`: GET the object path (Persona's `retrieve`), return it flattened.
 
-        With `by` and `routes` the path is chosen by an argument's value (a verification's type reads
-        the typed endpoint), and the tool covers `ops`, one operation per route.
+        With `by` and `routes` (value -> whole path) the path is chosen by an argument's value (a
+        verification's type reads the typed endpoint), and the tool covers `ops`, one per route.
         """
         return self.custom(
             f"get_{self.slug}",
