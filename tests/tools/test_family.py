@@ -9,7 +9,7 @@ import pytest
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.testing import approvals_waived, connected
-from persona_mcp.tools import catalogue, reports
+from persona_mcp.tools import catalogue
 from persona_mcp.tools.describe import DescriptionShapeError
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inquiry_sessions import InquirySessionChanged
@@ -94,21 +94,6 @@ def test_a_familys_conflict_hint_is_for_changes_of_an_existing_object() -> None:
     assert hint and catalogue.get("update_transaction").conflict_hint == hint
     assert catalogue.get("add_transaction_tag").conflict_hint == hint
     assert catalogue.get("create_transaction").conflict_hint is None
-
-
-def test_a_module_declares_its_tools_in_catalogue_order() -> None:
-    assert [spec.name for spec in reports.TOOLS] == [
-        "list_reports",
-        "get_report",
-        "create_report",
-        "rerun_report",
-        "list_report_history",
-        "print_report_pdf",
-        "dismiss_report_matches",
-        "set_report_monitoring",
-        "redact_report",
-        "tag_report",
-    ]
 
 
 @pytest.mark.anyio
