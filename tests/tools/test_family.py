@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind
+from persona_mcp.testing import approvals_waived, connected
 from persona_mcp.tools import catalogue
-from persona_mcp.tools.accounts import ACCOUNTS, Account, AccountResult, SearchAccounts
 from persona_mcp.tools.describe import DescriptionShapeError
-from persona_mcp.tools.factories import Method, action_tool, get_tool
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inquiry_sessions import InquirySessionChanged
-from persona_mcp.tools.mcp_schema import input_schema, to_mcp_tool
-from persona_mcp.tools.results import page_of
-from persona_mcp.tools.search import search_tool
+from persona_mcp.tools.mcp_schema import input_schema
 from persona_mcp.tools.spec import Effect
+from persona_mcp.tools.transactions import TRANSACTIONS
 
+_DESCRIBED = "Relate it.\nUse this when it is related."
 SESSIONS = Family(toolset="inquiry_sessions", kind=ObjectKind.INQUIRY_SESSION, changed=InquirySessionChanged)
 
 
@@ -63,46 +64,48 @@ def test_a_description_of_another_shape_is_refused_where_it_is_declared() -> Non
         SESSIONS.get("Read one session without saying when to use it.", result=InquirySessionChanged)
 
 
-def test_spec_factories_for_modules_not_yet_on_a_family_make_the_same_tools() -> None:
-    """Modules written against the factories (get_tool, action_tool, search_tool) still plug in."""
-    declared = get_tool(
-        name="get_account",
-        toolset="accounts",
-        title="Get an account",
-        description=catalogue.get("get_account").description,
-        scope=Scope.ACCOUNTS_READ,
-        operation="accounts.retrieve",
-        input_model=ACCOUNTS.ref(),
-        result=AccountResult,
-        path="/accounts/{account_id}",
-    )
-    assert to_mcp_tool(declared) == to_mcp_tool(catalogue.get("get_account"))
-    searched = search_tool(
-        name="search_accounts",
-        toolset="accounts",
-        title="Search accounts",
-        description=catalogue.get("search_accounts").description,
-        scope=Scope.ACCOUNTS_READ,
-        operation="accounts.search",
-        input_model=SearchAccounts,
-        page=page_of(Account),
-        view=Account,
-        path="/accounts/search",
-        finds=ObjectKind.ACCOUNT,
-    )
-    assert to_mcp_tool(searched) == to_mcp_tool(catalogue.get("search_accounts"))
-    redact = action_tool(
-        name="redact_account",
-        toolset="accounts",
-        title="Redact an account (irreversible)",
-        description=catalogue.get("redact_account").description,
-        scope=Scope.ACCOUNTS_DELETE,
-        effect=Effect.DESTRUCTIVE,
-        operation="accounts.redact",
-        input_model=ACCOUNTS.ref(),
-        result=ACCOUNTS.changed,  # type: ignore[arg-type]
-        method=Method.DELETE,
-        path="/accounts/{account_id}",
-        idempotent=True,
-    )
-    assert to_mcp_tool(redact) == to_mcp_tool(catalogue.get("redact_account"))
+def test_relation_tools_are_one_call_and_accounts_and_transactions_share_them() -> None:
+    add, remove = SESSIONS.relation_tools("made-by", add=_DESCRIBED, remove=_DESCRIBED)
+    assert (add.name, remove.name) == ("add_inquiry_session_relation", "remove_inquiry_session_relation")
+    assert add.operations == ("inquiry_sessions.add_relation",) and add.input_model is remove.input_model
+    assert list(add.input_model.model_fields) == [
+        "inquiry_session_id",
+        "relation_schema_key",
+        "target_object_id",
+    ]
+    for noun, key in (("account", "parent-of"), ("transaction", "made-by")):
+        spec = catalogue.get(f"add_{noun}_relation")
+        assert spec.title == f"Relate {'an' if noun == 'account' else 'a'} {noun} to another object"
+        assert (
+            input_schema(spec)["properties"]["relation_schema_key"]["description"]
+            == f"Relation key, e.g. {key}."
+        )
+        assert input_schema(spec)["required"] == [f"{noun}_id", "relation_schema_key", "target_object_id"]
+
+
+def test_titles_use_the_article_the_words_sound_with() -> None:
+    assert catalogue.get("get_api_log").title == "Get an API log"
+    assert catalogue.get("get_user_audit_log").title == "Get a user audit log"
+    assert catalogue.get("get_importer").title == "Get an import"
+
+
+def test_a_familys_conflict_hint_is_for_changes_of_an_existing_object() -> None:
+    hint = TRANSACTIONS.conflict_hint
+    assert hint and catalogue.get("update_transaction").conflict_hint == hint
+    assert catalogue.get("add_transaction_tag").conflict_hint == hint
+    assert catalogue.get("create_transaction").conflict_hint is None
+
+
+@pytest.mark.anyio
+async def test_one_tool_over_two_operations_sends_the_request_its_argument_chooses(tmp_path: Path) -> None:
+    """set_verification_lock locks or unlocks as `locked` says: a locked verification cannot be redacted."""
+    async with connected(tmp_path, [*Scope], no_approval=approvals_waived()) as h:
+        verification = next(r.id for r in h.sandbox.of_type(lambda r: r.type.startswith("verification")))
+        ref = {"verification_id": verification}
+        locked = await h.client.call_tool("set_verification_lock", {**ref, "locked": True})
+        refused = await h.client.call_tool("redact_verification", ref)
+        unlocked = await h.client.call_tool("set_verification_lock", {**ref, "locked": False})
+        redacted = await h.client.call_tool("redact_verification", ref)
+    assert not locked.is_error and not unlocked.is_error
+    assert refused.is_error and "unlock it first" in " ".join(getattr(b, "text", "") for b in refused.content)
+    assert not redacted.is_error

@@ -138,7 +138,10 @@ def kind_label(kind: ObjectKind) -> str:
 
 
 def with_article(words: str) -> str:
-    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
+    """`an account`, `an API log`, `a user audit log`: the article as the words sound."""
+    lowered = words.lower()
+    vowel = lowered[:1] in "aeiou" and not lowered.startswith(("us", "uni", "eu"))
+    return f"{'an' if vowel else 'a'} {words}"
 
 
 def prefixes_in_words(prefixes: tuple[str, ...]) -> str:

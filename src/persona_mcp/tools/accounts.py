@@ -16,7 +16,6 @@ from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import (
-    AnyObjectId,
     CountryCode,
     CustomFields,
     PageInput,
@@ -126,14 +125,6 @@ class ListRelations(ToolInput):
     created_before: Timestamp | None = Field(None, description="Created at or before.")
 
 
-class AccountRelation(ToolInput):
-    account_id: AccountId = Field(description="The account.")
-    relation_schema_key: Annotated[str, FIXED_PATTERN] = Field(
-        pattern=r"^[a-z0-9_-]{1,64}$", description="Relation key, e.g. parent-of."
-    )
-    target_object_id: AnyObjectId = Field(description="Related object (act_/txn_).")
-
-
 class RunAccountAction(ToolInput):
     account_id: AccountId = Field(description="The account.")
     account_action_id: AccountActionId = Field(description="The account action.")
@@ -153,10 +144,6 @@ def _update_body(args: UpdateAccount) -> dict[str, Any]:
 
 def _consolidate_body(args: ConsolidateAccounts) -> dict[str, Any]:
     return {"meta": {"source-account-ids": list(args.source_account_ids)}}
-
-
-def _relation_body(args: AccountRelation) -> dict[str, Any]:
-    return {"meta": pick(args, ("relation_schema_key", "target_object_id"))}
 
 
 def _run_action_body(args: RunAccountAction) -> dict[str, Any]:
@@ -234,28 +221,14 @@ list_account_relations = ACCOUNTS.list(
     of=("list_account_relations", "List an account's relations", "/relations"),
 )
 
-add_account_relation = ACCOUNTS.write(
-    "add_account_relation",
-    "Relate an account to another object",
-    """Relate an account to another account or a transaction.
+add_account_relation, remove_account_relation = ACCOUNTS.relation_tools(
+    "parent-of",
+    add="""Relate an account to another account or a transaction.
     Use this when recording a relation such as parent-of.
     Do not use it to merge duplicates: use consolidate_accounts.""",
-    input_model=AccountRelation,
-    at="POST /add-relation",
-    body=_relation_body,
-    idempotent=True,
-)
-
-remove_account_relation = ACCOUNTS.write(
-    "remove_account_relation",
-    "Remove an account relation",
-    """Remove a relation between an account and another object.
+    remove="""Remove a relation between an account and another object.
     Use this when a relation is wrong or has ended.
     IDs: list_account_relations.""",
-    input_model=AccountRelation,
-    at="POST /remove-relation",
-    body=_relation_body,
-    idempotent=True,
 )
 
 run_account_action = ACCOUNTS.write(

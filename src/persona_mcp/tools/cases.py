@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import (
     AccountId,
     CaseId,
@@ -21,25 +20,13 @@ from persona_mcp.persona.ids import (
 )
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import (
-    Method,
-    action_tool,
-    family_actions,
-    get_tool,
-    list_tool,
-    object_handler,
-)
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CustomFields, Email, PageInput, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
-from persona_mcp.tools.search import SearchInput, search_tool
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-from persona_mcp.tools.tags import TagChange, tag_change_tool
+from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
+from persona_mcp.tools.search import SearchInput
+from persona_mcp.tools.spec import Effect, ToolSpec
 
-TOOLSET = "cases"
-_IDS = "list_cases."
-_ONE = "/cases/{case_id}"
 #: Objects a case holds: accounts, inquiries, reports, verifications, transactions.
 CASE_OBJECT_PATTERN = r"^(?:act|inq|rep|ver|txn)_[A-Za-z0-9]{1,64}$"
 CaseObjectId = Annotated[str, Field(pattern=CASE_OBJECT_PATTERN), OBJECT_ID]
@@ -86,15 +73,14 @@ class CaseTagged(CaseChanged):
     tags: list[str] = Field(default_factory=list, description="Tag names.")
 
 
-class CasePage(Page):
-    items: list[Case] = Field(description="Cases on this page, newest first.")
-
-
-class CaseRef(ToolInput):
-    case_id: CaseId = Field(description="The case.")
-
-
 class ListCases(PageInput):
+    query_filters = {
+        "status": "filter[status]",
+        "case_template_id": "filter[case-template-id]",
+        "account_id": "filter[account-id]",
+        "inquiry_id": "filter[inquiry-id]",
+    }
+
     status: str | None = Field(None, max_length=64, description="Only this status.")
     case_template_id: CaseTemplateId | None = Field(None, description="Only this template.")
     account_id: AccountId | None = Field(None, description="Only cases holding it.")
@@ -144,15 +130,6 @@ class CaseStatus(ToolInput):
     status: str = Field(min_length=1, max_length=64, description="A status of its template, e.g. Approved.")
 
 
-class CaseTagChange(TagChange):
-    case_id: CaseId = Field(description="The case.")
-
-
-def _filters(args: ListCases) -> dict[str, str]:
-    names = ("status", "case_template_id", "account_id", "inquiry_id")
-    return {f"filter[{key}]": str(value) for key, value in pick(args, names).items()}
-
-
 def _sla_meta(args: CreateCase | UpdateCase) -> dict[str, Any]:
     return pick(args, ("sla_expires_in_seconds",))
 
@@ -170,177 +147,83 @@ def _objects_body(args: CaseObjects) -> dict[str, Any]:
     return {"meta": {"object-ids": list(args.object_ids)}}
 
 
-_tool = family_actions(TOOLSET, _IDS)
+CASES = Family(toolset="cases", kind=ObjectKind.CASE, changed=CaseChanged)
 
-
-list_cases = list_tool(
-    name="list_cases",
-    toolset=TOOLSET,
-    title="List cases",
-    description=describe(
-        "List cases, newest first, by status, template or held object.", use_when="working a review queue."
-    ),
-    scope=Scope.CASES_READ,
-    operation="cases.list",
+list_cases = CASES.list(
+    """List cases, newest first, by status, template or held object.
+    Use this when working a review queue.""",
     input_model=ListCases,
-    page=CasePage,
     view=Case,
-    path="/cases",
-    finds=ObjectKind.CASE,
-    filters=_filters,
 )
 
-search_cases = search_tool(
-    name="search_cases",
-    toolset=TOOLSET,
-    title="Search cases",
-    description=describe(
-        "Search cases by conditions on attributes (snake_case).",
-        use_when="list_cases' filters are not enough.",
-    ),
-    scope=Scope.CASES_READ,
-    input_model=SearchCases,
-    operation="cases.search",
-    page=CasePage,
-    view=Case,
-    path="/cases/search",
-    finds=ObjectKind.CASE,
-)
+search_cases = CASES.search(input_model=SearchCases, view=Case, lags=False)
 
-get_case = get_tool(
-    name="get_case",
-    toolset=TOOLSET,
-    title="Get a case",
-    description=describe(
-        "Read one case with its fields and the objects it holds.", use_when="reviewing a case.", ids=_IDS
-    ),
-    scope=Scope.CASES_READ,
-    operation="cases.retrieve",
-    input_model=CaseRef,
+get_case = CASES.get(
+    """Read one case with its fields and the objects it holds.
+    Use this when reviewing a case.""",
     result=CaseResult,
-    path=_ONE,
 )
 
-create_case = action_tool(
-    name="create_case",
-    toolset=TOOLSET,
-    title="Create a case",
-    description=describe(
-        "Open a case from a case template, holding the given objects.",
-        use_when="something needs a human review.",
-        ids="templates: Persona dashboard.",
-    ),
-    scope=Scope.CASES_WRITE,
-    effect=Effect.WRITE,
-    activity=Activity.CREATE,
-    operation="cases.create",
+create_case = CASES.create(
+    """Open a case from a case template, holding the given objects.
+    Use this when something needs a human review.
+    IDs: templates: Persona dashboard.""",
     input_model=CreateCase,
-    result=CaseChanged,
-    method=Method.POST,
-    path="/cases",
     body=_create_body,
 )
 
-update_case = _tool(
-    "update_case",
-    "Update a case",
-    "Change a case's fields, queue or SLA.",
-    "details must change.",
-    avoid="to decide: set_case_status.",
-    scope=Scope.CASES_WRITE,
-    effect=Effect.WRITE,
-    operation="cases.update",
+update_case = CASES.update(
+    """Change a case's fields, queue or SLA.
+    Use this when details must change.
+    Do not use it to decide: set_case_status.""",
     input_model=UpdateCase,
-    result=CaseChanged,
-    method=Method.PATCH,
-    path=_ONE,
     body=_update_body,
-    idempotent=True,
 )
 
-redact_case = _tool(
-    "redact_case",
-    "Redact a case (irreversible)",
-    "Erase a case's fields and attachments for good.",
-    "a confirmed erasure request asks for it.",
-    scope=Scope.CASES_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    activity=Activity.DELETE,
-    operation="cases.redact",
-    input_model=CaseRef,
-    result=CaseChanged,
-    method=Method.DELETE,
-    path=_ONE,
-    idempotent=True,
-)
-
-
-async def _attach(ctx: ToolContext, args: CaseObjects) -> CaseChanged:
-    action = "remove-objects" if args.detach else "add-objects"
-    return await object_handler(Method.POST, f"{_ONE}/{action}", CaseChanged, _objects_body)(ctx, args)
-
-
-attach_case_objects = ToolSpec(
-    name="attach_case_objects",
-    toolset=TOOLSET,
-    title="Attach or detach case objects",
-    description=describe(
-        "Attach accounts, inquiries, reports, verifications or transactions to a case, or detach them.",
-        use_when="evidence belongs to the case (or not).",
-        ids=_IDS,
-    ),
-    scope=Scope.CASES_WRITE,
-    effect=Effect.WRITE,
-    input_model=CaseObjects,
-    output_model=CaseChanged,
-    operations=("cases.add_objects", "cases.remove_objects"),
-    handler=_attach,
-    idempotent=True,
-)
-
-assign_case = _tool(
+assign_case = CASES.write(
     "assign_case",
     "Assign a case",
-    "Assign a case to a Persona user by e-mail.",
-    "a reviewer takes the case.",
-    scope=Scope.CASES_WRITE,
-    effect=Effect.WRITE,
-    operation="cases.assign",
+    """Assign a case to a Persona user by e-mail.
+    Use this when a reviewer takes the case.""",
     input_model=AssignCase,
-    result=CaseChanged,
-    method=Method.POST,
-    path=_ONE + "/assign",
+    at="POST /assign",
     body=lambda a: {"meta": {"user-email-address": a.user_email_address}},
     idempotent=True,
 )
 
-set_case_status = _tool(
+set_case_status = CASES.decide(
     "set_case_status",
     "Set a case's status",
-    "Set a case's status (a review decision, e.g. Approved).",
-    "a review reached a decision.",
-    scope=Scope.CASES_DECIDE,
+    """Set a case's status (a review decision, e.g. Approved).
+    Use this when a review reached a decision.""",
     effect=Effect.WRITE,
-    operation="cases.set_status",
     input_model=CaseStatus,
-    result=CaseChanged,
-    method=Method.POST,
-    path=_ONE + "/set-status",
+    at="POST /set-status",
     body=lambda a: {"meta": {"status": a.status}},
     idempotent=True,
     conflict_hint="a redacted case's status cannot change",
 )
 
-tag_case = tag_change_tool(
-    family="cases",
-    noun="case",
-    toolset=TOOLSET,
-    scope=Scope.CASES_WRITE,
-    ids=_IDS,
-    template=_ONE,
-    input_model=CaseTagChange,
-    result=CaseTagged,
+attach_case_objects = CASES.write(
+    "attach_case_objects",
+    "Attach or detach case objects",
+    """Attach accounts, inquiries, reports, verifications or transactions to a case, or detach them.
+    Use this when evidence belongs to the case (or not).""",
+    input_model=CaseObjects,
+    at="POST",
+    by="detach",
+    routes={False: "/add-objects", True: "/remove-objects"},
+    ops=("add_objects", "remove_objects"),
+    body=_objects_body,
+    idempotent=True,
 )
+
+redact_case = CASES.redact(
+    """Erase a case's fields and attachments for good.
+    Use this when a confirmed erasure request asks for it."""
+)
+
+tag_case = CASES.tag_tool(result=CaseTagged)
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     list_cases,

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import DeviceId, InquirySessionId, ObjectKind
+from persona_mcp.persona.ids import InquirySessionId, ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import get_tool, list_tool
-from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, Response
-
-TOOLSET = "devices"
+from persona_mcp.tools.family import Family
+from persona_mcp.tools.inputs import PageInput
+from persona_mcp.tools.results import ObjectView, Response
+from persona_mcp.tools.spec import ToolSpec
 
 
 class Device(ObjectView):
@@ -29,47 +26,29 @@ class DeviceResult(Device, Response):
     """One device."""
 
 
-class DevicePage(Page):
-    items: list[Device] = Field(description="Devices.")
-
-
 class ListDevices(PageInput):
+    query_filters = {"inquiry_session_id": "filter[inquiry-session-id]"}
+
     inquiry_session_id: InquirySessionId = Field(description="Devices of this inquiry session.")
 
 
-class DeviceRef(ToolInput):
-    device_id: DeviceId = Field(description="The device.")
+DEVICES = Family(toolset="devices", kind=ObjectKind.DEVICE)
 
-
-list_devices = list_tool(
-    name="list_devices",
-    toolset=TOOLSET,
-    title="List devices",
-    description=describe(
-        "List the devices of an inquiry session.",
-        use_when="checking which device a person used.",
-        ids="list_inquiry_sessions.",
-    ),
-    scope=Scope.DEVICES_READ,
-    operation="devices.list",
+list_devices = DEVICES.list(
+    """List the devices of an inquiry session.
+    Use this when checking which device a person used.
+    IDs: list_inquiry_sessions.""",
     input_model=ListDevices,
-    page=DevicePage,
     view=Device,
-    path="/devices",
-    finds=ObjectKind.DEVICE,
-    filters=lambda args: {"filter[inquiry-session-id]": args.inquiry_session_id},
 )
 
-get_device = get_tool(
-    name="get_device",
-    toolset=TOOLSET,
-    title="Get a device",
-    description=describe("Read one device.", use_when="you have its id.", ids="list_devices."),
-    scope=Scope.DEVICES_READ,
-    operation="devices.retrieve",
-    input_model=DeviceRef,
+get_device = DEVICES.get(
+    """Read one device.
+    Use this when you have its id.""",
     result=DeviceResult,
-    path="/devices/{device_id}",
 )
 
-TOOLS = (list_devices, get_device)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_devices,
+    get_device,
+)

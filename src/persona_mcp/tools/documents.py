@@ -14,17 +14,16 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import AccountId, DocumentId, InquiryId
+from persona_mcp.persona.ids import AccountId, DocumentId, InquiryId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, one_result, send
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.file_links import FileLink, file_link, file_links
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CountryCode, CustomFields, ToolInput
 from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import Activity, ToolSpec
 from persona_mcp.tools.uploads import Upload
 
 TOOLSET = "documents"
@@ -43,7 +42,7 @@ _KINDS = {
 
 
 def _ops(verb: str) -> tuple[str, ...]:
-    return tuple(f"documents.{verb}_{suffix}" for _, suffix in _KINDS.values())
+    return tuple(f"{verb}_{suffix}" for _, suffix in _KINDS.values())
 
 
 # -- models ------------------------------------------------------------------------------------------------
@@ -166,126 +165,97 @@ def _attributes(args: Changes) -> dict[str, Any]:
     return attributes
 
 
-def _writer(method: Method, template: str) -> Any:
-    async def handler(ctx: ToolContext, args: Changes) -> DocumentResult:
-        path = template.format(document_id=getattr(args, "document_id", ""))
-        response = await send(ctx, method, path, attributes_body(_attributes(args)))
-        return one_result(ctx, DocumentResult, response)
-
-    return handler
-
-
-async def _get(ctx: ToolContext, args: DocumentRef) -> DocumentResult:
-    if args.kind is None:
-        path = f"/documents/{args.document_id}"
-    else:
-        path = f"/document/{_KINDS[args.kind][0]}/{args.document_id}"
-    return one_result(ctx, DocumentResult, await send(ctx, Method.GET, path))
-
-
-async def _submit(ctx: ToolContext, args: KindRef) -> DocumentResult:
-    path = f"/document/{_KINDS[args.kind][0]}/{args.document_id}/submit"
-    return one_result(ctx, DocumentResult, await send(ctx, Method.POST, path))
+def _body(args: Changes) -> dict[str, Any]:
+    return attributes_body(_attributes(args))
 
 
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_IDS = "an inquiry's events (list_events), or the create_ tools."
+DOCUMENTS = Family(
+    toolset="documents",
+    kind=ObjectKind.DOCUMENT,
+    changed=DocumentResult,
+    ids="an inquiry's events (list_events), or the create_ tools.",
+)
 _WITHDRAWN = " Persona withdrew this endpoint from its public spec: it may be refused."
+#: The typed endpoints of each kind: `/document/generics`, `/document/government-ids`.
+_TYPED = {kind: f"/document/{segment}" for kind, (segment, _) in _KINDS.items()}
 
-get_document = ToolSpec(
-    name="get_document",
-    toolset=TOOLSET,
-    title="Get a document",
-    description=describe(
-        "Read a document: status, extracted data and image links.",
-        use_when="reviewing the id or file an inquiry collected.",
-        ids=_IDS,
-    ),
-    scope=Scope.DOCUMENTS_READ,
-    effect=Effect.READ,
+get_document = DOCUMENTS.get(
+    """Read a document: status, extracted data and image links.
+    Use this when reviewing the id or file an inquiry collected.""",
+    result=DocumentResult,
     input_model=DocumentRef,
-    output_model=DocumentResult,
-    operations=("documents.retrieve", *_ops("retrieve")),
-    handler=_get,
+    by="kind",
+    routes={None: DOCUMENTS.path} | {kind: f"{typed}/{{document_id}}" for kind, typed in _TYPED.items()},
+    ops=("retrieve", *_ops("retrieve")),
 )
 
 
-def _write_tool(
-    name: str, title: str, summary: str, use_when: str, model: type[ToolInput], operation: str, method: Method
-) -> ToolSpec[Any, Any]:
+def _change(
+    kind: DocumentKind, verb: str, title: str, summary: str, use_when: str, model: type[ToolInput]
+) -> Any:
     """A create or update tool of one document kind: they differ only in these values."""
-    creating = method is Method.POST
-    path = "/document/" + ("generics" if "generic" in operation else "government-ids")
-    return ToolSpec(
-        name=name,
-        toolset=TOOLSET,
-        title=title,
-        description=describe(summary + _WITHDRAWN, use_when=use_when, ids=_IDS),
-        scope=Scope.DOCUMENTS_WRITE,
-        effect=Effect.WRITE,
+    creating = verb == "create"
+    suffix = _KINDS[kind][1]
+    return DOCUMENTS.write(
+        f"{verb}_{suffix}_document",
+        title,
+        describe(summary + _WITHDRAWN, use_when=use_when, ids=DOCUMENTS.ids),
+        op=f"{verb}_{suffix}",
+        at="POST" if creating else "PATCH",
+        path=_TYPED[kind] + ("" if creating else "/{document_id}"),
         activity=Activity.CREATE if creating else None,
         input_model=model,
-        output_model=DocumentResult,
-        operations=(operation,),
-        handler=_writer(method, path if creating else path + "/{document_id}"),
+        body=_body,
         idempotent=not creating,
         conflict_hint=None if creating else "only an initiated document changes; see get_document",
     )
 
 
-create_generic_document = _write_tool(
-    "create_generic_document",
+create_generic_document = _change(
+    DocumentKind.GENERIC,
+    "create",
     "Create a generic document",
     "Create a generic document (a bank statement, a utility bill) from files.",
     "adding a document to an inquiry or account.",
     CreateGenericDocument,
-    "documents.create_generic",
-    Method.POST,
 )
-update_generic_document = _write_tool(
-    "update_generic_document",
+update_generic_document = _change(
+    DocumentKind.GENERIC,
+    "update",
     "Update a generic document",
     "Change a generic document that is still initiated.",
     "its kind, files or fields must change before submitting.",
     UpdateGenericDocument,
-    "documents.update_generic",
-    Method.PATCH,
 )
-create_government_id_document = _write_tool(
-    "create_government_id_document",
+create_government_id_document = _change(
+    DocumentKind.GOVERNMENT_ID,
+    "create",
     "Create a government id document",
     "Create a government id document from its images.",
     "adding an id document to an inquiry.",
     CreateGovernmentId,
-    "documents.create_government_id",
-    Method.POST,
 )
-update_government_id_document = _write_tool(
-    "update_government_id_document",
+update_government_id_document = _change(
+    DocumentKind.GOVERNMENT_ID,
+    "update",
     "Update a government id document",
     "Change a government id document that is still initiated.",
     "its images or id class must change before submitting.",
     UpdateGovernmentId,
-    "documents.update_government_id",
-    Method.PATCH,
 )
 
-submit_document = ToolSpec(
-    name="submit_document",
-    toolset=TOOLSET,
-    title="Submit a document",
-    description=describe(
-        "Submit an initiated document for processing." + _WITHDRAWN,
-        use_when="its files are complete.",
-        ids=_IDS,
-    ),
-    scope=Scope.DOCUMENTS_WRITE,
-    effect=Effect.WRITE,
+submit_document = DOCUMENTS.write(
+    "submit_document",
+    "Submit a document",
+    describe("Submit an initiated document for processing." + _WITHDRAWN, use_when="its files are complete."),
     input_model=KindRef,
-    output_model=DocumentResult,
-    operations=_ops("submit"),
-    handler=_submit,
+    at="POST",
+    path="",
+    by="kind",
+    routes={kind: f"{typed}/{{document_id}}/submit" for kind, typed in _TYPED.items()},
+    ops=_ops("submit"),
     conflict_hint="a document is submitted once; read its status with get_document",
 )
 

@@ -12,25 +12,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.envelope import Resource
 from persona_mcp.persona.errors import NotFoundError
-from persona_mcp.persona.ids import EventId, ObjectKind
+from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import (
-    CursorNotInListingError,
-    Method,
-    object_handler,
-    page_handler,
-    read_tool,
-)
-from persona_mcp.tools.inputs import AnyObjectId, PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, Response
+from persona_mcp.tools.factories import CursorNotInListingError, Method, object_handler, page_handler
+from persona_mcp.tools.family import Family
+from persona_mcp.tools.inputs import AnyObjectId, PageInput
+from persona_mcp.tools.results import ObjectView, Page, Response, page_of
 from persona_mcp.tools.spec import ToolContext, ToolSpec
 from persona_mcp.tools.webhooks import EventName
-
-TOOLSET = "events"
 
 
 class Event(ObjectView):
@@ -46,15 +37,12 @@ class EventResult(Event, Response):
     payload: Annotated[dict[str, Any] | None, PII] = Field(None, description="The object as it was.")
 
 
-class EventPage(Page):
-    items: list[Event] = Field(description="Events, newest first.")
-
-
-class EventRef(ToolInput):
-    event_id: EventId = Field(description="The event.")
+EventPage = page_of(Event)
 
 
 class ListEvents(PageInput):
+    query_filters = {"name": "filter[name]", "object_id": "filter[object-id]"}
+
     name: EventName | None = Field(None, description="Only events of this name.")
     object_id: AnyObjectId | None = Field(None, description="Only events about this object.")
     source: Literal["persona", "local"] = Field(
@@ -79,7 +67,7 @@ def _local(ctx: ToolContext) -> Any:
     return ctx.events
 
 
-async def _list_events(ctx: ToolContext, args: ListEvents) -> EventPage:
+async def _list_events(ctx: ToolContext, args: ListEvents) -> Page:
     if args.source == "persona":
         return await _from_persona(ctx, args)
     try:
@@ -93,10 +81,10 @@ async def _list_events(ctx: ToolContext, args: ListEvents) -> EventPage:
         raise CursorNotInListingError("no stored event follows the after cursor", status=200) from None
     ctx.touch(*(event.event_id for event in page.events))
     items = [Event.from_resource(_event_resource(event)) for event in page.events]
-    return EventPage(items=items, next_cursor=page.next_cursor)
+    return EventPage.model_validate({"items": items, "next_cursor": page.next_cursor})
 
 
-async def _get_event(ctx: ToolContext, args: EventRef) -> EventResult:
+async def _get_event(ctx: ToolContext, args: Any) -> EventResult:
     """Persona's copy; one it no longer keeps (past its retention) from the local store."""
     try:
         return await _from_persona_one(ctx, args)
@@ -108,45 +96,36 @@ async def _get_event(ctx: ToolContext, args: EventRef) -> EventResult:
     return EventResult.from_resource(_event_resource(stored))
 
 
-def _filters(args: Any) -> dict[str, str]:
-    params = {"filter[name]": args.name, "filter[object-id]": args.object_id}
-    return {key: value for key, value in params.items() if value is not None}
+EVENTS = Family(toolset="events", kind=ObjectKind.EVENT)
 
+_from_persona = page_handler(EVENTS.collection, EventPage, Event)
+_from_persona_one = object_handler(Method.GET, EVENTS.path, EventResult)
 
-_from_persona = page_handler("/events", EventPage, Event, _filters)
-_from_persona_one = object_handler(Method.GET, "/events/{event_id}", EventResult)
-
-list_events = read_tool(
-    name="list_events",
-    toolset=TOOLSET,
-    title="List events",
-    description=describe(
-        "List events, newest first.",
-        use_when="you need an object's history.",
-        avoid="for current state: use a get_ tool.",
-    ),
-    scope=Scope.EVENTS_READ,
-    operation="events.list",
+list_events = EVENTS.read(
+    "list_events",
+    "List events",
+    """List events, newest first.
+    Use this when you need an object's history.
+    Do not use it for current state: use a get_ tool.""",
+    op="list",
     input_model=ListEvents,
     output_model=EventPage,
     handler=_list_events,
-    finds=ObjectKind.EVENT,
+    finds=EVENTS.kind,
 )
 
-get_event = read_tool(
-    name="get_event",
-    toolset=TOOLSET,
-    title="Get an event",
-    description=describe(
-        "Read one event with its payload.",
-        use_when="you need its payload.",
-        ids="list_events.",
-    ),
-    scope=Scope.EVENTS_READ,
-    operation="events.retrieve",
-    input_model=EventRef,
+get_event = EVENTS.read(
+    "get_event",
+    "Get an event",
+    """Read one event with its payload.
+    Use this when you need its payload.""",
+    op="retrieve",
+    input_model=EVENTS.ref(),
     output_model=EventResult,
     handler=_get_event,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (list_events, get_event)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_events,
+    get_event,
+)

@@ -3,8 +3,8 @@
 A family (`tools/family.py`) declares what differs (path, models, body) and gets a handler that does the
 rest the same way everywhere: build the path from validated ids, send with the call's Idempotency-Key on
 writes, flatten the resource into the result model, and record every object id touched for the audit
-log. Handlers that do something special (search, the PDF, list-item types) are written out in their
-family.
+log. Every tool spec is made by a family's builders; handlers that do something special (search, the
+PDF, list-item types) are written out in their family.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from pydantic import BaseModel, Field, create_model
 from persona_mcp.persona.client import PersonaResponse
 from persona_mcp.persona.errors import PersonaError
 from persona_mcp.persona.ids import ObjectKind, id_pattern
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.results import ObjectView, Page, from_upstream, single
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import ToolContext
 
 InT = TypeVar("InT", bound=ToolInput)
 OutT = TypeVar("OutT", bound=BaseModel)
@@ -30,7 +29,6 @@ ResultT = TypeVar("ResultT", bound=ObjectView)
 PageT = TypeVar("PageT", bound=Page)
 
 Body = Callable[[Any], Mapping[str, Any] | None]
-Params = Callable[[Any], dict[str, str]]
 
 
 class Method(StrEnum):
@@ -140,78 +138,31 @@ def object_handler(
     return handler
 
 
+def routed_handler(
+    method: Method, by: str, routes: Mapping[Any, str], result: type[ResultT], body: Body | None = None
+) -> Callable[[ToolContext, Any], Awaitable[ResultT]]:
+    """An `object_handler` whose path the argument `by` chooses: `routes` maps its values to paths
+    (`{True: "/reports/{report_id}/pause", False: ".../resume"}`)."""
+    handlers = {value: object_handler(method, template, result, body) for value, template in routes.items()}
+
+    async def handler(ctx: ToolContext, args: Any) -> ResultT:
+        return await handlers[getattr(args, by)](ctx, args)
+
+    return handler
+
+
 def page_handler(
-    template: str, page: type[PageT], view: type[ObjectView], filters: Params | None = None
+    template: str, page: type[PageT], view: type[ObjectView]
 ) -> Callable[[ToolContext, Any], Awaitable[PageT]]:
-    """A handler that fetches one page of a list endpoint, filtered by the input's `query_filters`
-    (or by `filters`, for a module that still writes its filters as a function)."""
+    """A handler that fetches one page of a list endpoint, filtered by the input's `query_filters`."""
 
     async def handler(ctx: ToolContext, args: Any) -> PageT:
         params: dict[str, str] = {}
         if isinstance(args, PageInput):
             params.update(args.page_params())
-        params.update(filters(args) if filters is not None else args.filter_params())
+        params.update(args.filter_params())
         response = await ctx.persona.get(path_for(template, args), params=params)
         after = args.after if isinstance(args, PageInput) else None
         return page_result(ctx, page, view, response, after=after)
 
     return handler
-
-
-# -- spec factories for modules not declared through a `Family` (tools/family.py) yet ----------------------
-
-
-def read_tool(
-    *, operation: str, input_model: type[Any], finds: ObjectKind | None = None, **declared: Any
-) -> ToolSpec[Any, Any]:
-    """A read tool: effect read, one upstream operation, its cursor bound to the kind it finds."""
-    return ToolSpec(
-        effect=Effect.READ,
-        operations=(operation,),
-        input_model=cursor_bound(input_model, finds),
-        finds=finds,
-        **declared,
-    )
-
-
-def get_tool(*, result: type[ObjectView], path: str, **declared: Any) -> ToolSpec[Any, Any]:
-    """A read tool for one object: GET `path` and return it flattened."""
-    return read_tool(output_model=result, handler=object_handler(Method.GET, path, result), **declared)
-
-
-def list_tool(
-    *, page: type[Page], view: type[ObjectView], path: str, filters: Params | None = None, **declared: Any
-) -> ToolSpec[Any, Any]:
-    """A read tool for one page of a list endpoint."""
-    return read_tool(output_model=page, handler=page_handler(path, page, view, filters), **declared)
-
-
-def action_tool(
-    *,
-    operation: str,
-    result: type[ObjectView],
-    method: Method,
-    path: str,
-    body: Body | None = None,
-    **declared: Any,
-) -> ToolSpec[Any, Any]:
-    """A write tool that sends one request about one object and returns the object afterwards."""
-    handler = object_handler(method, path, result, body)
-    return ToolSpec(operations=(operation,), output_model=result, handler=handler, **declared)
-
-
-def family_actions(toolset: str, ids: str) -> Callable[..., ToolSpec[Any, Any]]:
-    """An `action_tool` builder for one family: its toolset and where its ids come from written once,
-    each tool then given as name, title, summary, use-when (and `avoid=`) plus its posture."""
-
-    def build(name: str, title: str, summary: str, use_when: str, **kwargs: Any) -> ToolSpec[Any, Any]:
-        avoid = kwargs.pop("avoid", None)
-        return action_tool(
-            name=name,
-            toolset=toolset,
-            title=title,
-            description=describe(summary, use_when=use_when, ids=ids, avoid=avoid),
-            **kwargs,
-        )
-
-    return build

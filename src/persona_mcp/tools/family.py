@@ -11,29 +11,42 @@ operations do not give them). The builder fills in the rest the same way for eve
 - the changed-object result that write tools return unless they declare their own;
 - the operation id (`accounts.add_tag` from `at="POST /add-tag"`, or from `op=`).
 
-`tag_tools` builds the three tag tools (add, remove, set) of any family whose objects carry Persona tags,
-with their input models, so accounts, inquiries and every later family tag the same way.
+What several families share is one builder each, with its input models: `tag_tools` (add, remove, set)
+or `tag_tool` (one tool with a `mode`) for objects that carry Persona tags, `relation_tools` for
+relations to accounts and transactions, `print_pdf` for Persona's print-outs. One tool that covers
+several operations (pause or resume, lock or unlock, a typed read) names the argument that chooses the
+request (`by=`) and a route per value (`routes=`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, create_model
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, id_type, kind_label, with_article
+from persona_mcp.pii import FIXED_PATTERN
+from persona_mcp.tools.bodies import pick
 from persona_mcp.tools.describe import checked, describe, with_ids
-from persona_mcp.tools.factories import Body, Method, cursor_bound, object_handler, page_handler
-from persona_mcp.tools.inputs import ToolInput
+from persona_mcp.tools.factories import (
+    Body,
+    Method,
+    cursor_bound,
+    object_handler,
+    page_handler,
+    routed_handler,
+)
+from persona_mcp.tools.files import PdfResult, pdf_handler
+from persona_mcp.tools.inputs import AnyObjectId, ToolInput
 from persona_mcp.tools.results import ObjectView, page_of
 from persona_mcp.tools.search import search_handler
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
+from persona_mcp.tools.tags import OneTag, TagChange, TagSet, one_tag_body, tag_change_handler, tag_set_body
 from persona_mcp.toolsets import BY_ID
 
 AnySpec = ToolSpec[Any, Any]
@@ -48,14 +61,18 @@ class Family:
 
     toolset: str
     kind: ObjectKind
-    #: What write tools return: the object after the change.
-    changed: type[BaseModel]
+    #: What write tools return: the object after the change (none for a family that only reads).
+    changed: type[BaseModel] | None = None
     #: The object's path with its id placeholder; default `/<kinds>/{<kind>_id}`: `/accounts/{account_id}`.
     path: str = ""
     #: Where an agent gets the ids (a sentence end); default: the family's list tool, `list_accounts.`
     ids: str = ""
     #: Prefix of its catalogue operation ids (`accounts` in `accounts.update`); default: the toolset id.
     operations: str = ""
+    #: The object as titles say it where that is not the kind's name (`API log`, `import`).
+    label: str = ""
+    #: What Persona's 409 means for a change of an existing object, unless a tool says otherwise.
+    conflict_hint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.path:  # frozen: the derived default is set once, here
@@ -76,8 +93,8 @@ class Family:
 
     @property
     def a_noun(self) -> str:
-        """`an account`, `a webhook`: the object in titles."""
-        return with_article(self.noun)
+        """`an account`, `a webhook`, `an API log`: the object in titles."""
+        return with_article(self.label or self.noun)
 
     @property
     def slug(self) -> str:
@@ -91,7 +108,12 @@ class Family:
 
     @property
     def plural_words(self) -> str:
-        return f"{self.noun[:-1]}ies" if self.noun.endswith("y") else f"{self.noun}s"
+        return _plural(self.noun)
+
+    @property
+    def plural_label(self) -> str:
+        """`accounts`, `API logs`: the objects in titles."""
+        return _plural(self.label or self.noun)
 
     @property
     def collection(self) -> str:
@@ -121,17 +143,30 @@ class Family:
     # -- read tools ----------------------------------------------------------------------------------
 
     def get(
-        self, description: str, *, result: type[ObjectView], input_model: type[ToolInput] | None = None
+        self,
+        description: str,
+        *,
+        result: type[ObjectView],
+        input_model: type[ToolInput] | None = None,
+        op: str = "retrieve",
+        by: str | None = None,
+        routes: Mapping[Any, str] | None = None,
+        ops: tuple[str, ...] = (),
     ) -> AnySpec:
-        """`get_<noun>`: GET the object path (Persona's `retrieve`), return it flattened."""
-        return self.read(
+        """`get_<noun>`: GET the object path (Persona's `retrieve`), return it flattened.
+
+        With `by` and `routes` (value -> whole path) the path is chosen by an argument's value (a
+        verification's type reads the typed endpoint), and the tool covers `ops`, one per route.
+        """
+        return self.custom(
             f"get_{self.slug}",
             f"Get {self.a_noun}",
             description,
-            op="retrieve",
+            effect=Effect.READ,
+            ops=ops or (op,),
             input_model=input_model or self.ref(),
             output_model=result,
-            handler=object_handler(Method.GET, self.path, result),
+            handler=_handler(Method.GET, self.path if routes is None else "", result, by=by, routes=routes),
         )
 
     def list(
@@ -141,6 +176,7 @@ class Family:
         input_model: type[ToolInput],
         view: type[ObjectView],
         of: tuple[str, str, str] | None = None,
+        op: str | None = None,
     ) -> AnySpec:
         """`list_<nouns>`: one page of the collection, newest first; its `after` cursor is of this kind.
 
@@ -148,8 +184,8 @@ class Family:
         relations: `("list_account_relations", "List an account's relations", "/relations")`), whose
         operation is `list_<last part of the name>`.
         """
-        name, title, route = of or (f"list_{self.plural}", f"List {self.plural_words}", "")
-        op = f"list_{name.rsplit('_', 1)[-1]}" if of else "list"
+        name, title, route = of or (f"list_{self.plural}", f"List {self.plural_label}", "")
+        op = op or (f"list_{name.rsplit('_', 1)[-1]}" if of else "list")
         path = self.path + route if of else self.collection
         return self.read(
             name,
@@ -162,15 +198,19 @@ class Family:
             finds=None if of else self.kind,
         )
 
-    def search(self, *, input_model: type[Any], view: type[ObjectView]) -> AnySpec:
+    def search(self, *, input_model: type[Any], view: type[ObjectView], lags: bool = True) -> AnySpec:
         """`search_<nouns>`: one page of `<collection>/search` (a POST that only reads). Its description
-        is the same for every family: search answers what the list tool's filters cannot."""
+        is the same for every family: search answers what the list tool's filters cannot, and warns
+        that the index lags where it does (`lags`)."""
+        avoid = "for changes of the last minute: the index lags." if lags else None
         return self.read(
             f"search_{self.plural}",
             f"Search {self.plural_words}",
-            f"""Search {self.plural_words} by conditions on attributes (snake_case).
-            Use this when list_{self.plural}' filters are not enough.
-            Do not use it for changes of the last minute: the index lags.""",
+            describe(
+                f"Search {self.plural_words} by conditions on attributes (snake_case).",
+                use_when=f"list_{self.plural}' filters are not enough.",
+                avoid=avoid,
+            ),
             op="search",
             input_model=input_model,
             output_model=page_of(view),
@@ -189,6 +229,7 @@ class Family:
         output_model: type[Any],
         handler: Callable[[ToolContext, Any], Awaitable[Any]],
         finds: ObjectKind | None = None,
+        **declared: Any,
     ) -> AnySpec:
         """Any read tool of the family; a list tool's cursor is bound to the kind it `finds`."""
         return self.custom(
@@ -201,6 +242,24 @@ class Family:
             output_model=output_model,
             handler=handler,
             finds=finds,
+            **declared,
+        )
+
+    def print_pdf(self) -> AnySpec:
+        """`print_<noun>_pdf`: Persona's print-out saved as an MCP resource of the calling grant; it
+        carries personal data that masking cannot reach, so callers also need `pii:read`."""
+        return self.read(
+            f"print_{self.slug}_pdf",
+            f"{self.noun.capitalize()} PDF",
+            describe(
+                f"Get the {self.noun} PDF (unmasked personal data) as a resource link.",
+                use_when="a reviewer needs the document.",
+            ),
+            op="print_pdf",
+            input_model=self.ref(),
+            output_model=PdfResult,
+            handler=pdf_handler(self.path + "/print", self.id_field, PdfResult),
+            unmaskable=True,
         )
 
     # -- write tools ---------------------------------------------------------------------------------
@@ -213,9 +272,18 @@ class Family:
         """An irreversible or lifecycle-ending change under `<family>:delete`."""
         return self.action(name, title, description, effect=Effect.DESTRUCTIVE, **particular)
 
-    def decide(self, name: str, title: str, description: str, **particular: Any) -> AnySpec:
-        """A decision under `<family>:decide`, never implied by write."""
-        return self.action(name, title, description, effect=Effect.DESTRUCTIVE, decide=True, **particular)
+    def decide(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        effect: Effect = Effect.DESTRUCTIVE,
+        **particular: Any,
+    ) -> AnySpec:
+        """A decision under `<family>:decide`, never implied by write (a final one is destructive; one
+        that can be revised, such as a label, says `effect=Effect.WRITE`)."""
+        return self.action(name, title, description, effect=effect, decide=True, **particular)
 
     def create(
         self,
@@ -225,17 +293,22 @@ class Family:
         body: Body,
         result: type[ObjectView] | None = None,
         conflict_hint: str | None = None,
+        title: str = "",
+        name: str = "",
+        op: str = "create",
+        path: str | None = None,
     ) -> AnySpec:
-        """`create_<noun>`: POST to the collection."""
+        """`create_<noun>`: POST to the collection (or `path`), making a new object; `name`, `title`
+        and `op` where Persona's operation is not plainly `create` (`trigger_workflow`: `create_run`)."""
         return self.write(
-            f"create_{self.slug}",
-            f"Create {self.a_noun}",
+            name or f"create_{self.slug}",
+            title or f"Create {self.a_noun}",
             description,
-            op="create",
+            op=op,
             activity=Activity.CREATE,
             input_model=input_model,
             at="POST",
-            path=self.collection,
+            path=self.collection if path is None else path,
             body=body,
             result=result,
             conflict_hint=conflict_hint,
@@ -254,7 +327,7 @@ class Family:
             idempotent=True,
         )
 
-    def redact(self, description: str) -> AnySpec:
+    def redact(self, description: str, *, conflict_hint: str | None = None) -> AnySpec:
         """`redact_<noun>`: Persona's DELETE, which erases personal data for good (`<family>:delete`)."""
         return self.delete(
             f"redact_{self.slug}",
@@ -264,6 +337,7 @@ class Family:
             op="redact",
             at="DELETE",
             idempotent=True,
+            conflict_hint=conflict_hint,
         )
 
     def archive(self, description: str, *, at: str = "DELETE") -> AnySpec:
@@ -287,6 +361,9 @@ class Family:
         effect: Effect,
         at: str,
         op: str | None = None,
+        ops: tuple[str, ...] = (),
+        by: str | None = None,
+        routes: Mapping[Any, str] | None = None,
         input_model: type[ToolInput] | None = None,
         path: str | None = None,
         body: Body | None = None,
@@ -303,23 +380,29 @@ class Family:
         (the object itself) or `"POST /add-tag"`; `path` replaces the object path (a collection). The
         operation is `op`, or the route's last part (`add_tag`). `input_model` defaults to the object
         reference alone; `result` to the family's changed object.
+
+        One tool may cover several operations (`ops`), the route chosen by the value of the argument
+        `by`: `by="paused", routes={True: "/pause", False: "/resume"}`, each route relative to `path`.
         """
         method, _, route = at.partition(" ")
         operation = op or route.rsplit("/", 1)[-1].replace("-", "_")
-        if not operation:
+        if not (operation or ops):
             raise ValueError(f"{name}: name the operation (op=) of a request to the object itself")
         changed = result or self.changed
-        if not issubclass(changed, ObjectView):
+        if changed is None or not issubclass(changed, ObjectView):
             raise TypeError(f"{name}: a changed-object result must be an ObjectView")
+        base = self.path if path is None else path
+        if conflict_hint is None and path is None:
+            conflict_hint = self.conflict_hint
         return self.custom(
             name,
             title,
             description,
             effect=effect,
-            ops=(operation,),
+            ops=ops or (operation,),
             input_model=input_model or self.ref(),
             output_model=changed,
-            handler=object_handler(Method(method), (path or self.path) + route, changed, body),
+            handler=_handler(Method(method), base + route, changed, body, by=by, routes=routes),
             idempotent=idempotent,
             decide=decide,
             activity=activity,
@@ -397,14 +480,95 @@ class Family:
         )
         return add, remove, replace_all
 
+    def relation_tools(self, example: str, *, add: str, remove: str) -> tuple[AnySpec, AnySpec]:
+        """`add_<noun>_relation` and `remove_<noun>_relation`: Persona's relations of an object to an
+        account or a transaction under a relation key (`example`: `parent-of`)."""
+        model = _relation_model(self.kind, self.id_field, self.label or self.noun, example)
+        add_tool, remove_tool = (
+            self.write(
+                f"{verb}_{self.slug}_relation",
+                title,
+                description,
+                input_model=model,
+                at=f"POST /{verb}-relation",
+                body=_relation_body,
+                idempotent=True,
+            )
+            for verb, title, description in (
+                ("add", f"Relate {self.a_noun} to another object", add),
+                ("remove", f"Remove {self.a_noun} relation", remove),
+            )
+        )
+        return add_tool, remove_tool
+
+    def tag_tool(self, *, result: type[ObjectView]) -> AnySpec:
+        """`tag_<noun>`: one tool covering Persona's three tag operations, chosen by its `mode`."""
+        return self.custom(
+            f"tag_{self.slug}",
+            f"Tag {self.a_noun}",
+            describe(
+                f"Add or remove one tag of {self.a_noun}, or set them all.",
+                use_when=f"labelling {self.a_noun}.",
+            ),
+            effect=Effect.WRITE,
+            ops=("add_tag", "remove_tag", "set_tags"),
+            input_model=self._with_id(TagChange, "TagChange"),
+            output_model=result,
+            handler=tag_change_handler(self.path, result),
+            idempotent=True,
+        )
+
     def _with_id(self, base: type[ToolInput], suffix: str) -> type[ToolInput]:
-        return _with_id(base, self.kind, self.id_field, suffix)
+        return _with_id(base, self.kind, self.id_field, suffix, self.label or self.noun)
 
 
 @cache
-def _with_id(base: type[ToolInput], kind: ObjectKind, id_field: str, suffix: str) -> type[ToolInput]:
+def _relation_model(kind: ObjectKind, id_field: str, label: str, example: str) -> type[ToolInput]:
+    """The object, the relation key and the related object (`AccountRelation`)."""
+    key = Field(pattern=r"^[a-z0-9_-]{1,64}$", description=f"Relation key, e.g. {example}.")
+    fields: dict[str, Any] = {
+        id_field: (id_type(kind), Field(description=f"The {label}.")),
+        "relation_schema_key": (Annotated[str, FIXED_PATTERN], key),
+        "target_object_id": (AnyObjectId, Field(description="Related object (act_/txn_).")),
+    }
+    name = "".join(part.capitalize() for part in kind_label(kind).split()) + "Relation"
+    return create_model(name, __base__=ToolInput, __module__=__name__, **fields)
+
+
+def _relation_body(args: Any) -> dict[str, Any]:
+    return {"meta": pick(args, ("relation_schema_key", "target_object_id"))}
+
+
+@cache
+def _with_id(
+    base: type[ToolInput], kind: ObjectKind, id_field: str, suffix: str, label: str
+) -> type[ToolInput]:
     """`base` with the object's id argument added (`account_id: AccountId`, described); one model per
     family and shape, shared by the tools that take it."""
     name = "".join(part.capitalize() for part in kind_label(kind).split()) + suffix
-    fields: dict[str, Any] = {id_field: (id_type(kind), Field(description=f"The {kind_label(kind)}."))}
+    fields: dict[str, Any] = {id_field: (id_type(kind), Field(description=f"The {label}."))}
     return create_model(name, __base__=base, __module__=__name__, **fields)
+
+
+def _plural(words: str) -> str:
+    return f"{words[:-1]}ies" if words.endswith("y") else f"{words}s"
+
+
+def _handler(
+    method: Method,
+    template: str,
+    result: type[ObjectView],
+    body: Body | None = None,
+    *,
+    by: str | None = None,
+    routes: Mapping[Any, str] | None = None,
+) -> Callable[[ToolContext, Any], Awaitable[Any]]:
+    """One request about one object, or, with `by` and `routes`, the request the argument `by` chooses
+    (each route appended to `template`)."""
+    if routes is None:
+        return object_handler(method, template, result, body)
+    if by is None:
+        raise ValueError("routes are chosen by an argument: name it (by=)")
+    return routed_handler(
+        method, by, {value: template + route for value, route in routes.items()}, result, body
+    )

@@ -16,14 +16,13 @@ from typing import Any, Self
 
 from pydantic import Field, model_validator
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import ImporterId, ListId, ObjectKind
+from persona_mcp.persona.ids import ListId, ObjectKind
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import get_tool, list_tool, one_result
+from persona_mcp.tools.describe import checked
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, Response
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
+from persona_mcp.tools.results import ObjectView, Response
+from persona_mcp.tools.spec import Activity, ToolSpec
 from persona_mcp.tools.uploads import Upload
 
 TOOLSET = "importers"
@@ -38,29 +37,15 @@ class ListImportType(StrEnum):
     PHONE_NUMBER = "phone-number"
 
 
-#: type -> (path segment, catalogue operation, required CSV columns, optional columns) from Persona's docs.
-_LIST_IMPORTS: dict[ListImportType, tuple[str, str, tuple[str, ...], tuple[str, ...]]] = {
-    ListImportType.EMAIL_ADDRESS: (
-        "email-addresses",
-        "importers.import_email_addresses",
-        ("value",),
-        ("match_type",),
-    ),
-    ListImportType.GEOLOCATION: (
-        "geolocations",
-        "importers.import_geolocations",
-        ("latitude", "longitude"),
-        ("radius_meters",),
-    ),
-    ListImportType.GOVERNMENT_ID_NUMBER: (
-        "government-id-numbers",
-        "importers.import_government_id_numbers",
-        ("id_number", "id_class"),
-        (),
-    ),
-    ListImportType.IP_ADDRESS: ("ip-addresses", "importers.import_ip_addresses", ("value",), ()),
-    ListImportType.NAME: ("names", "importers.import_names", ("name_first", "name_last"), ()),
-    ListImportType.PHONE_NUMBER: ("phone-numbers", "importers.import_phone_numbers", ("value",), ()),
+#: type -> (path segment, required CSV columns, optional columns) from Persona's docs; the catalogue
+#: operation is `importers.import_<segment>` (`import_email_addresses`).
+_LIST_IMPORTS: dict[ListImportType, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    ListImportType.EMAIL_ADDRESS: ("email-addresses", ("value",), ("match_type",)),
+    ListImportType.GEOLOCATION: ("geolocations", ("latitude", "longitude"), ("radius_meters",)),
+    ListImportType.GOVERNMENT_ID_NUMBER: ("government-id-numbers", ("id_number", "id_class"), ()),
+    ListImportType.IP_ADDRESS: ("ip-addresses", ("value",), ()),
+    ListImportType.NAME: ("names", ("name_first", "name_last"), ()),
+    ListImportType.PHONE_NUMBER: ("phone-numbers", ("value",), ()),
 }
 _ACCOUNT_COLUMNS = (
     "reference_id",
@@ -111,14 +96,6 @@ class ImporterResult(Importer, Response):
     """One import."""
 
 
-class ImporterPage(Page):
-    items: list[Importer] = Field(description="Imports, newest first.")
-
-
-class ImporterRef(ToolInput):
-    importer_id: ImporterId = Field(description="The import.")
-
-
 class ImportListItems(ToolInput):
     type: ListImportType = Field(description="The list's type.")
     list_id: ListId = Field(description="A list of that type.")
@@ -126,7 +103,7 @@ class ImportListItems(ToolInput):
 
     @model_validator(mode="after")
     def _has_the_columns(self) -> Self:
-        _, _, required, optional = _LIST_IMPORTS[self.type]
+        _, required, optional = _LIST_IMPORTS[self.type]
         _check_columns(self.csv, required, optional)
         return self
 
@@ -145,118 +122,77 @@ class ImportFaces(ToolInput):
     images: list[Upload] = Field(min_length=1, max_length=MAX_FACE_IMAGES, description="Face images.")
 
 
-# -- handlers ----------------------------------------------------------------------------------------------
-
-
-async def _post(ctx: ToolContext, path: str, attributes: dict[str, Any]) -> ImporterResult:
-    response = await ctx.persona.post(
-        path, json=attributes_body(attributes), idempotency_key=ctx.idempotency_key
-    )
-    return one_result(ctx, ImporterResult, response)
-
-
-async def _import_list_items(ctx: ToolContext, args: ImportListItems) -> ImporterResult:
-    segment = _LIST_IMPORTS[args.type][0]
-    attributes = {"list-id": args.list_id, "file": args.csv.persona_file()}
-    return await _post(ctx, f"/importer/list-item/{segment}", attributes)
-
-
-async def _import_accounts(ctx: ToolContext, args: ImportAccounts) -> ImporterResult:
-    return await _post(ctx, "/importer/accounts", {"file": args.csv.persona_file()})
-
-
-async def _import_faces(ctx: ToolContext, args: ImportFaces) -> ImporterResult:
-    attributes = {"list-id": args.list_id, "image-files": [image.persona_file() for image in args.images]}
-    return await _post(ctx, "/importer/list-item/faces", attributes)
-
-
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_POLL = "poll get_importer for the counts."
+IMPORTERS = Family(toolset="importers", kind=ObjectKind.IMPORTER, changed=ImporterResult, label="import")
 
-list_importers = list_tool(
-    name="list_importers",
-    toolset=TOOLSET,
-    title="List imports",
-    description=describe("List bulk imports, newest first.", use_when="checking past imports."),
-    scope=Scope.IMPORTERS_READ,
-    operation="importers.list",
+list_importers = IMPORTERS.list(
+    """List bulk imports, newest first.
+    Use this when checking past imports.""",
     input_model=PageInput,
-    page=ImporterPage,
     view=Importer,
-    path="/importers",
-    finds=ObjectKind.IMPORTER,
 )
 
-get_importer = get_tool(
-    name="get_importer",
-    toolset=TOOLSET,
-    title="Get an import",
-    description=describe(
-        "Read one import: status and row counts.",
-        use_when="an import may have finished.",
-        ids="list_importers.",
-    ),
-    scope=Scope.IMPORTERS_READ,
-    operation="importers.retrieve",
-    input_model=ImporterRef,
+get_importer = IMPORTERS.get(
+    """Read one import: status and row counts.
+    Use this when an import may have finished.""",
     result=ImporterResult,
-    path="/importers/{importer_id}",
 )
 
 
-def _import_tool(
-    name: str,
-    title: str,
-    summary: str,
-    use_when: str,
-    model: type[ToolInput],
-    operations: tuple[str, ...],
-    handler: Any,
-) -> ToolSpec[Any, Any]:
-    return ToolSpec(
-        name=name,
-        toolset=TOOLSET,
-        title=title,
-        description=describe(summary, use_when=use_when, ids="list_lists.", avoid=f"to wait: {_POLL}"),
-        scope=Scope.IMPORTERS_WRITE,
-        effect=Effect.WRITE,
+def _import(name: str, title: str, description: str, **request: Any) -> ToolSpec[Any, Any]:
+    """An import: it creates an importer that runs in the background, so each says how to wait."""
+    return IMPORTERS.write(
+        name,
+        title,
+        f"{checked(description)}\nIDs: list_lists.\nDo not use it to wait: poll get_importer for the counts.",
         activity=Activity.CREATE,
-        input_model=model,
-        output_model=ImporterResult,
-        operations=operations,
-        handler=handler,
+        at="POST",
+        **request,
     )
 
 
-import_list_items = _import_tool(
+import_list_items = _import(
     "import_list_items",
     "Import list items from CSV",
-    "Add many values to a list from a CSV (base64 or an embedded resource, up to 10 MB).",
-    "a block list needs many values at once.",
-    ImportListItems,
-    tuple(operation for _, operation, _, _ in _LIST_IMPORTS.values()),
-    _import_list_items,
+    """Add many values to a list from a CSV (base64 or an embedded resource, up to 10 MB).
+    Use this when a block list needs many values at once.""",
+    input_model=ImportListItems,
+    path="/importer/list-item",
+    by="type",
+    routes={kind: f"/{segment}" for kind, (segment, _, _) in _LIST_IMPORTS.items()},
+    ops=tuple(f"import_{segment.replace('-', '_')}" for segment, _, _ in _LIST_IMPORTS.values()),
+    body=lambda a: attributes_body({"list-id": a.list_id, "file": a.csv.persona_file()}),
 )
 
-import_accounts = _import_tool(
+import_accounts = _import(
     "import_accounts",
     "Import accounts from CSV",
-    "Create or update many accounts from a CSV (base64 or an embedded resource, up to 10 MB).",
-    "onboarding an existing user base.",
-    ImportAccounts,
-    ("importers.import_accounts",),
-    _import_accounts,
+    """Create or update many accounts from a CSV (base64 or an embedded resource, up to 10 MB).
+    Use this when onboarding an existing user base.""",
+    input_model=ImportAccounts,
+    path="/importer/accounts",
+    op="import_accounts",
+    body=lambda a: attributes_body({"file": a.csv.persona_file()}),
 )
 
-import_faces = _import_tool(
+import_faces = _import(
     "import_faces",
     "Import faces into a face list",
-    "Add face images to a face list (up to 50 per call). Hidden endpoint: may be refused.",
-    "known faces must be matched against selfies.",
-    ImportFaces,
-    ("importers.import_faces",),
-    _import_faces,
+    """Add face images to a face list (up to 50 per call). Hidden endpoint: may be refused.
+    Use this when known faces must be matched against selfies.""",
+    input_model=ImportFaces,
+    path="/importer/list-item/faces",
+    op="import_faces",
+    body=lambda a: attributes_body(
+        {"list-id": a.list_id, "image-files": [image.persona_file() for image in a.images]}
+    ),
 )
 
-TOOLS = (list_importers, get_importer, import_list_items, import_accounts, import_faces)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_importers,
+    get_importer,
+    import_list_items,
+    import_accounts,
+    import_faces,
+)

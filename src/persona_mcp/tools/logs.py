@@ -11,15 +11,12 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import ApiLogId, ObjectKind, UserAuditLogId
+from persona_mcp.persona.ids import ApiLogId, ObjectKind
 from persona_mcp.pii import PII
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import get_tool, list_tool
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response
-
-TOOLSET = "logs"
+from persona_mcp.tools.results import Attr, ObjectView, Rel, Response
+from persona_mcp.tools.spec import ToolSpec
 
 
 def _method(request: Any) -> Any:
@@ -50,10 +47,6 @@ class ApiLogResult(ApiLog, Response):
     response: Annotated[dict[str, Any] | None, PII] = Field(None, description="Status and headers.")
 
 
-class ApiLogPage(Page):
-    items: list[ApiLog] = Field(description="API logs, newest first.")
-
-
 class UserAuditLog(ObjectView):
     """One dashboard request of a Persona user."""
 
@@ -74,83 +67,45 @@ class UserAuditLogResult(UserAuditLog, Response):
     post_params: Annotated[dict[str, Any] | None, PII] = Field(None, description="Body parameters.")
 
 
-class UserAuditLogPage(Page):
-    items: list[UserAuditLog] = Field(description="User audit logs, newest first.")
-
-
 class ApiLogRef(ToolInput):
     api_log_id: ApiLogId = Field(description="The API log: a request id, req_...")
 
 
-class UserAuditLogRef(ToolInput):
-    user_audit_log_id: UserAuditLogId = Field(description="The user audit log.")
+API_LOGS = Family(toolset="logs", kind=ObjectKind.API_LOG, operations="api_logs", label="API log")
+USER_AUDIT_LOGS = Family(toolset="logs", kind=ObjectKind.USER_AUDIT_LOG, operations="user_audit_logs")
 
-
-list_api_logs = list_tool(
-    name="list_api_logs",
-    toolset=TOOLSET,
-    title="List API logs",
-    description=describe(
-        "List Persona's log of API requests, newest first.",
-        use_when="tracing what an integration sent.",
-        avoid="for this server's own record: query_audit_log.",
-    ),
-    scope=Scope.LOGS_READ,
-    operation="api_logs.list",
+list_api_logs = API_LOGS.list(
+    """List Persona's log of API requests, newest first.
+    Use this when tracing what an integration sent.
+    Do not use it for this server's own record: query_audit_log.""",
     input_model=PageInput,
-    page=ApiLogPage,
     view=ApiLog,
-    path="/api-logs",
-    finds=ObjectKind.API_LOG,
 )
 
-get_api_log = get_tool(
-    name="get_api_log",
-    toolset=TOOLSET,
-    title="Get an API log",
-    description=describe(
-        "Read one API request with its headers and parameters.",
-        use_when="a result's request_id needs explaining.",
-        ids="list_api_logs, or a request_id.",
-    ),
-    scope=Scope.LOGS_READ,
-    operation="api_logs.retrieve",
-    input_model=ApiLogRef,
+get_api_log = API_LOGS.get(
+    """Read one API request with its headers and parameters.
+    Use this when a result's request_id needs explaining.
+    IDs: list_api_logs, or a request_id.""",
     result=ApiLogResult,
-    path="/api-logs/{api_log_id}",
+    input_model=ApiLogRef,
 )
 
-list_user_audit_logs = list_tool(
-    name="list_user_audit_logs",
-    toolset=TOOLSET,
-    title="List user audit logs",
-    description=describe(
-        "List what Persona dashboard users did, newest first.",
-        use_when="reviewing people's actions in the dashboard.",
-    ),
-    scope=Scope.LOGS_READ,
-    operation="user_audit_logs.list",
+list_user_audit_logs = USER_AUDIT_LOGS.list(
+    """List what Persona dashboard users did, newest first.
+    Use this when reviewing people's actions in the dashboard.""",
     input_model=PageInput,
-    page=UserAuditLogPage,
     view=UserAuditLog,
-    path="/user-audit-logs",
-    finds=ObjectKind.USER_AUDIT_LOG,
 )
 
-get_user_audit_log = get_tool(
-    name="get_user_audit_log",
-    toolset=TOOLSET,
-    title="Get a user audit log",
-    description=describe(
-        "Read one dashboard user action with its parameters.",
-        use_when="an action needs its details.",
-        ids="list_user_audit_logs.",
-    ),
-    scope=Scope.LOGS_READ,
-    operation="user_audit_logs.retrieve",
-    input_model=UserAuditLogRef,
+get_user_audit_log = USER_AUDIT_LOGS.get(
+    """Read one dashboard user action with its parameters.
+    Use this when an action needs its details.""",
     result=UserAuditLogResult,
-    path="/user-audit-logs/{user_audit_log_id}",
 )
 
-TOOLS = (list_api_logs, get_api_log, list_user_audit_logs, get_user_audit_log)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    list_api_logs,
+    get_api_log,
+    list_user_audit_logs,
+    get_user_audit_log,
+)

@@ -8,12 +8,9 @@ from pydantic import Field
 
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import read_tool
 from persona_mcp.tools.inputs import ToolInput
 from persona_mcp.tools.results import Response, ResultModel, from_upstream
-from persona_mcp.tools.spec import ToolContext
-
-TOOLSET = "rate_limits"
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 
 class RateLimit(ResultModel):
@@ -48,16 +45,17 @@ async def _rate_limits(ctx: ToolContext, args: NoArguments) -> RateLimits:
     return from_upstream(RateLimits, values, status=response.status, request_id=response.request_id)
 
 
-list_rate_limits = read_tool(
+list_rate_limits = ToolSpec(
     name="list_rate_limits",
-    toolset=TOOLSET,
+    toolset="rate_limits",
     title="List rate limits",
     description=describe(
         "Read the API key's request limit, what is left and when it resets.",
         use_when="planning many calls.",
     ),
     scope=Scope.RATE_LIMITS_READ,
-    operation="rate_limits.list",
+    effect=Effect.READ,
+    operations=("rate_limits.list",),
     input_model=NoArguments,
     output_model=RateLimits,
     handler=_rate_limits,

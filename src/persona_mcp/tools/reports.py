@@ -13,30 +13,16 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.envelope import Document, Resource
 from persona_mcp.persona.ids import AccountId, ObjectKind, ReportId, ReportTemplateId
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import pick
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import (
-    Method,
-    family_actions,
-    get_tool,
-    list_tool,
-    object_handler,
-    path_for,
-)
-from persona_mcp.tools.files import PdfResult, pdf_handler
+from persona_mcp.tools.factories import path_for
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import CountryCode, Email, PageInput, Phone, ReferenceId, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, Rel, Response, from_upstream
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-from persona_mcp.tools.tags import TagChange, tag_change_tool
-
-TOOLSET = "reports"
-_IDS = "list_reports."
-_ONE = "/reports/{report_id}"
+from persona_mcp.tools.results import ObjectView, Rel, Response, from_upstream
+from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 
 class ReportType(StrEnum):
@@ -114,10 +100,6 @@ class ReportResult(Report, Response):
         return values
 
 
-class ReportPage(Page):
-    items: list[Report] = Field(description="Reports on this page, newest first.")
-
-
 class HistoryEntry(ObjectView):
     """A run or a reviewer action."""
 
@@ -132,11 +114,9 @@ class HistoryPage(Response):
     items: list[HistoryEntry] = Field(description="Runs and actions, newest first.")
 
 
-class ReportRef(ToolInput):
-    report_id: ReportId = Field(description="The report.")
-
-
 class ListReports(PageInput):
+    query_filters = {"account_id": "filter[account-id]", "reference_id": "filter[reference-id]"}
+
     account_id: AccountId | None = Field(None, description="Only this account.")
     reference_id: ReferenceId | None = Field(None, description="Only this account reference id.")
 
@@ -223,20 +203,10 @@ class ReportMonitoring(ToolInput):
     paused: bool = Field(description="true pauses, false resumes.")
 
 
-async def _set_monitoring(ctx: ToolContext, args: ReportMonitoring) -> ReportChanged:
-    action = "pause" if args.paused else "resume"
-    handler = object_handler(Method.POST, f"{_ONE}/{action}", ReportChanged)
-    return await handler(ctx, args)
-
-
-class ReportTagChange(TagChange):
-    report_id: ReportId = Field(description="The report.")
-
-
 async def _history(ctx: ToolContext, args: ReportHistory) -> HistoryPage:
     """History entries are bare objects (not JSON:API resources), so they are read here, not flattened."""
     response = await ctx.persona.get(
-        path_for(_ONE + "/history", args), params={"page[size]": str(args.page_size)}
+        path_for(REPORTS.path + "/history", args), params={"page[size]": str(args.page_size)}
     )
     ctx.touch(args.report_id)
     items = []
@@ -248,163 +218,86 @@ async def _history(ctx: ToolContext, args: ReportHistory) -> HistoryPage:
     return from_upstream(HistoryPage, values, status=response.status, request_id=response.request_id)
 
 
-_tool = family_actions(TOOLSET, _IDS)
+REPORTS = Family(toolset="reports", kind=ObjectKind.REPORT, changed=ReportChanged)
 
-
-list_reports = list_tool(
-    name="list_reports",
-    toolset=TOOLSET,
-    title="List reports",
-    description=describe("List reports, newest first, by account.", use_when="you need a user's screenings."),
-    scope=Scope.REPORTS_READ,
-    operation="reports.list",
+list_reports = REPORTS.list(
+    """List reports, newest first, by account.
+    Use this when you need a user's screenings.""",
     input_model=ListReports,
-    page=ReportPage,
     view=Report,
-    path="/reports",
-    finds=ObjectKind.REPORT,
-    filters=lambda a: {f"filter[{k}]": v for k, v in pick(a, ("account_id", "reference_id")).items()},
 )
 
-get_report = get_tool(
-    name="get_report",
-    toolset=TOOLSET,
-    title="Get a report",
-    description=describe(
-        "Read one report with its query and findings.", use_when="reviewing a match.", ids=_IDS
-    ),
-    scope=Scope.REPORTS_READ,
-    operation="reports.retrieve",
-    input_model=ReportRef,
+get_report = REPORTS.get(
+    """Read one report with its query and findings.
+    Use this when reviewing a match.""",
     result=ReportResult,
-    path=_ONE,
 )
 
-create_report = _tool(
-    "create_report",
-    "Run a report",
-    "Start a screening or look-up (watchlist, PEP, adverse media...); it finishes later.",
-    "a person or business must be screened; then wait_for it.",
-    scope=Scope.REPORTS_WRITE,
-    effect=Effect.WRITE,
-    activity=Activity.CREATE,
-    operation="reports.create",
+create_report = REPORTS.create(
+    """Start a screening or look-up (watchlist, PEP, adverse media...); it finishes later.
+    Use this when a person or business must be screened; then wait_for it.
+    IDs: list_reports.""",
     input_model=CreateReport,
-    result=ReportChanged,
-    method=Method.POST,
-    path="/reports",
     body=_create_body,
+    title="Run a report",
 )
 
-redact_report = _tool(
-    "redact_report",
-    "Redact a report (irreversible)",
-    "Erase a report's query and findings for good.",
-    "a confirmed erasure request asks for it.",
-    scope=Scope.REPORTS_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    activity=Activity.DELETE,
-    operation="reports.redact",
-    input_model=ReportRef,
-    result=ReportChanged,
-    method=Method.DELETE,
-    path=_ONE,
-    idempotent=True,
+rerun_report = REPORTS.write(
+    "rerun_report",
+    "Re-run a report",
+    """Run a report again on its query; it is pending until done.
+    Use this when results may have changed.""",
+    at="POST /run",
+    op="rerun",
+    conflict_hint="a pending or redacted report cannot be re-run; check it with get_report",
 )
 
-dismiss_report_matches = _tool(
+list_report_history = REPORTS.read(
+    "list_report_history",
+    "Report history",
+    """List a report's runs and reviewer actions, newest first.
+    Use this when auditing a screening.""",
+    op="list_history",
+    input_model=ReportHistory,
+    output_model=HistoryPage,
+    handler=_history,
+)
+
+print_report_pdf = REPORTS.print_pdf()
+
+dismiss_report_matches = REPORTS.decide(
     "dismiss_report_matches",
     "Dismiss a report's matches",
-    "Dismiss matches as not this person (a screening decision).",
-    "a review found the matches false.",
-    scope=Scope.REPORTS_DECIDE,
+    """Dismiss matches as not this person (a screening decision).
+    Use this when a review found the matches false.""",
     effect=Effect.WRITE,
-    operation="reports.dismiss_matches",
     input_model=DismissMatches,
-    result=ReportChanged,
-    method=Method.POST,
-    path=_ONE + "/dismiss",
+    at="POST /dismiss",
+    op="dismiss_matches",
     body=_dismiss_body,
     idempotent=True,
     conflict_hint="only a ready, unredacted report's matches can be dismissed; check it with get_report",
 )
 
-rerun_report = _tool(
-    "rerun_report",
-    "Re-run a report",
-    "Run a report again on its query; it is pending until done.",
-    "results may have changed.",
-    scope=Scope.REPORTS_WRITE,
-    effect=Effect.WRITE,
-    operation="reports.rerun",
-    input_model=ReportRef,
-    result=ReportChanged,
-    method=Method.POST,
-    path=_ONE + "/run",
-    conflict_hint="a pending or redacted report cannot be re-run; check it with get_report",
-)
-
-set_report_monitoring = ToolSpec(
-    name="set_report_monitoring",
-    toolset=TOOLSET,
-    title="Pause or resume report monitoring",
-    description=describe(
-        "Pause or resume a report's continuous monitoring.",
-        use_when="monitoring must stop or restart.",
-        ids=_IDS,
-    ),
-    scope=Scope.REPORTS_WRITE,
-    effect=Effect.WRITE,
+set_report_monitoring = REPORTS.write(
+    "set_report_monitoring",
+    "Pause or resume report monitoring",
+    """Pause or resume a report's continuous monitoring.
+    Use this when monitoring must stop or restart.""",
     input_model=ReportMonitoring,
-    output_model=ReportChanged,
-    operations=("reports.pause_monitoring", "reports.resume_monitoring"),
-    handler=_set_monitoring,
+    at="POST",
+    by="paused",
+    routes={True: "/pause", False: "/resume"},
+    ops=("pause_monitoring", "resume_monitoring"),
     idempotent=True,
 )
 
-list_report_history = ToolSpec(
-    name="list_report_history",
-    toolset=TOOLSET,
-    title="Report history",
-    description=describe(
-        "List a report's runs and reviewer actions, newest first.", use_when="auditing a screening.", ids=_IDS
-    ),
-    scope=Scope.REPORTS_READ,
-    effect=Effect.READ,
-    input_model=ReportHistory,
-    output_model=HistoryPage,
-    operations=("reports.list_history",),
-    handler=_history,
+redact_report = REPORTS.redact(
+    """Erase a report's query and findings for good.
+    Use this when a confirmed erasure request asks for it."""
 )
 
-print_report_pdf = ToolSpec(
-    name="print_report_pdf",
-    toolset=TOOLSET,
-    title="Report PDF",
-    description=describe(
-        "Get the report PDF (unmasked personal data) as a resource link.",
-        use_when="a reviewer needs the document.",
-        ids=_IDS,
-    ),
-    scope=Scope.REPORTS_READ,
-    effect=Effect.READ,
-    input_model=ReportRef,
-    output_model=PdfResult,
-    operations=("reports.print_pdf",),
-    handler=pdf_handler(_ONE + "/print", "report_id", PdfResult),
-    unmaskable=True,
-)
-
-tag_report = tag_change_tool(
-    family="reports",
-    noun="report",
-    toolset=TOOLSET,
-    scope=Scope.REPORTS_WRITE,
-    ids=_IDS,
-    template=_ONE,
-    input_model=ReportTagChange,
-    result=ReportTagged,
-)
+tag_report = REPORTS.tag_tool(result=ReportTagged)
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     list_reports,

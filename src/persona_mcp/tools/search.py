@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from persona_mcp.pii import FIXED_PATTERN, PII
-from persona_mcp.tools.factories import PageT, page_result, read_tool
+from persona_mcp.tools.factories import PageT, page_result
 from persona_mcp.tools.inputs import PageInput
 from persona_mcp.tools.results import ObjectView
-from persona_mcp.tools.spec import ToolContext, ToolSpec
+from persona_mcp.tools.spec import ToolContext
 
 SEARCH_ATTRIBUTE = r"^[a-z][a-z0-9_]{0,63}(\.[A-Za-z0-9_-]{1,64}){0,3}$"
 
@@ -70,10 +70,3 @@ def search_handler(
         return page_result(ctx, page, view, response, after=args.after)
 
     return handler
-
-
-def search_tool(
-    *, path: str, page: type[PageT], view: type[ObjectView], **declared: Any
-) -> ToolSpec[Any, Any]:
-    """A read tool for one page of a search endpoint, for modules not declared through a `Family`."""
-    return read_tool(output_model=page, handler=search_handler(path, page, view), **declared)

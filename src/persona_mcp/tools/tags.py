@@ -11,12 +11,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.tools.describe import describe
 from persona_mcp.tools.factories import Method, ResultT, one_result, path_for, send
 from persona_mcp.tools.input_rules import ExactlyOne, OneItemFor
 from persona_mcp.tools.inputs import TagId, TagName, ToolInput
-from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
+from persona_mcp.tools.spec import ToolContext
 
 
 class OneTag(ToolInput):
@@ -81,32 +79,3 @@ def tag_change_handler(
         return one_result(ctx, result, response)
 
     return handler
-
-
-def tag_change_tool(
-    *,
-    family: str,
-    noun: str,
-    toolset: str,
-    scope: Scope,
-    ids: str,
-    template: str,
-    input_model: type[TagChange],
-    result: type[ResultT],
-) -> ToolSpec[Any, ResultT]:
-    """`tag_<noun>`: one value covering `<family>.add_tag`, `.remove_tag` and `.set_tags`."""
-    return ToolSpec(
-        name=f"tag_{noun}",
-        toolset=toolset,
-        title=f"Tag a {noun}",
-        description=describe(
-            f"Add or remove one tag of a {noun}, or set them all.", use_when=f"labelling a {noun}.", ids=ids
-        ),
-        scope=scope,
-        effect=Effect.WRITE,
-        input_model=input_model,
-        output_model=result,
-        operations=(f"{family}.add_tag", f"{family}.remove_tag", f"{family}.set_tags"),
-        handler=tag_change_handler(template, result),
-        idempotent=True,
-    )

@@ -7,21 +7,19 @@ and the fields it collects; importing translations changes the texts people see,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import InquiryTemplateId, ObjectKind
 from persona_mcp.pii import FIXED_PATTERN
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool, read_tool, send
+from persona_mcp.tools.factories import Method, path_for, send
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, ResultModel, from_upstream, kebab
-from persona_mcp.tools.spec import Effect, ToolContext
-
-TOOLSET = "templates"
+from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, ResultModel, from_upstream, kebab
+from persona_mcp.tools.spec import ToolContext, ToolSpec
 
 
 def _field_schemas(value: Any) -> list[dict[str, Any]]:
@@ -60,10 +58,6 @@ class InquiryTemplateResult(InquiryTemplate, Response):
     )
 
 
-class InquiryTemplatePage(Page):
-    items: list[InquiryTemplate] = Field(description="Templates.")
-
-
 class TemplateVersion(ObjectView):
     """An inquiry template version."""
 
@@ -77,10 +71,6 @@ class TemplateVersion(ObjectView):
 
 class TemplateVersionResult(TemplateVersion, Response):
     """The version the translations went into."""
-
-
-class TemplateVersionPage(Page):
-    items: list[TemplateVersion] = Field(description="Versions, newest first.")
 
 
 class LocaleValue(ToolInput):
@@ -131,6 +121,8 @@ class TemplateRef(ToolInput):
 
 
 class ListVersions(PageInput):
+    query_filters = {"inquiry_template_id": "filter[inquiry-template-id]"}
+
     inquiry_template_id: InquiryTemplateId | None = Field(None, description="Only this template's versions.")
 
 
@@ -161,7 +153,7 @@ def _translations_body(args: ImportTranslations) -> dict[str, Any]:
 
 
 async def _get_translations(ctx: ToolContext, args: TemplateRef) -> TranslationsResult:
-    response = await send(ctx, Method.GET, f"/inquiry-templates/{args.inquiry_template_id}/translations")
+    response = await send(ctx, Method.GET, path_for(TEMPLATES.path + "/translations", args))
     resource = response.document.one()
     ctx.touch(args.inquiry_template_id, resource.id)
     values = {
@@ -173,92 +165,57 @@ async def _get_translations(ctx: ToolContext, args: TemplateRef) -> Translations
     return from_upstream(TranslationsResult, values, status=response.status, request_id=response.request_id)
 
 
-_IDS = "list_inquiry_templates."
+TEMPLATES = Family(toolset="templates", kind=ObjectKind.INQUIRY_TEMPLATE, operations="inquiry_templates")
+VERSIONS = replace(TEMPLATES, kind=ObjectKind.INQUIRY_TEMPLATE_VERSION, path="")
 
-list_inquiry_templates = list_tool(
-    name="list_inquiry_templates",
-    toolset=TOOLSET,
-    title="List inquiry templates",
-    description=describe("List inquiry templates.", use_when="create_inquiry needs a template id."),
-    scope=Scope.TEMPLATES_READ,
-    operation="inquiry_templates.list",
+list_inquiry_templates = TEMPLATES.list(
+    """List inquiry templates.
+    Use this when create_inquiry needs a template id.""",
     input_model=PageInput,
-    page=InquiryTemplatePage,
     view=InquiryTemplate,
-    path="/inquiry-templates",
-    finds=ObjectKind.INQUIRY_TEMPLATE,
 )
 
-get_inquiry_template = get_tool(
-    name="get_inquiry_template",
-    toolset=TOOLSET,
-    title="Get an inquiry template",
-    description=describe(
-        "Read one inquiry template with the fields it collects.",
-        use_when="preparing create_inquiry.",
-        ids=_IDS,
-    ),
-    scope=Scope.TEMPLATES_READ,
-    operation="inquiry_templates.retrieve",
-    input_model=TemplateRef,
+get_inquiry_template = TEMPLATES.get(
+    """Read one inquiry template with the fields it collects.
+    Use this when preparing create_inquiry.""",
     result=InquiryTemplateResult,
-    path="/inquiry-templates/{inquiry_template_id}",
+    input_model=TemplateRef,
 )
 
-list_inquiry_template_versions = list_tool(
-    name="list_inquiry_template_versions",
-    toolset=TOOLSET,
-    title="List inquiry template versions",
-    description=describe(
-        "List template versions, newest first.", use_when="checking what a template published.", ids=_IDS
-    ),
-    scope=Scope.TEMPLATES_READ,
-    operation="inquiry_templates.list_versions",
+list_inquiry_template_versions = VERSIONS.list(
+    """List template versions, newest first.
+    Use this when checking what a template published.
+    IDs: list_inquiry_templates.""",
+    op="list_versions",
     input_model=ListVersions,
-    page=TemplateVersionPage,
     view=TemplateVersion,
-    path="/inquiry-template-versions",
-    finds=ObjectKind.INQUIRY_TEMPLATE_VERSION,
-    filters=lambda args: (
-        {"filter[inquiry-template-id]": args.inquiry_template_id} if args.inquiry_template_id else {}
-    ),
 )
 
-get_inquiry_template_translations = read_tool(
-    name="get_inquiry_template_translations",
-    toolset=TOOLSET,
-    title="Get inquiry template translations",
-    description=describe(
-        "Read the translated texts of a template's latest version.", use_when="reviewing its texts.", ids=_IDS
-    ),
-    scope=Scope.TEMPLATES_READ,
-    operation="inquiry_templates.retrieve_translations",
+get_inquiry_template_translations = TEMPLATES.read(
+    "get_inquiry_template_translations",
+    "Get inquiry template translations",
+    """Read the translated texts of a template's latest version.
+    Use this when reviewing its texts.""",
+    op="retrieve_translations",
     input_model=TemplateRef,
     output_model=TranslationsResult,
     handler=_get_translations,
 )
 
-import_inquiry_template_translations = action_tool(
-    name="import_inquiry_template_translations",
-    toolset=TOOLSET,
-    title="Import inquiry template translations",
-    description=describe(
-        "Set translated texts of a template (merged by step, component, attribute).",
-        use_when="texts must change in some locales.",
-        ids=_IDS,
-    ),
-    scope=Scope.TEMPLATES_WRITE,
-    effect=Effect.WRITE,
-    operation="inquiry_templates.import_translations",
+import_inquiry_template_translations = TEMPLATES.write(
+    "import_inquiry_template_translations",
+    "Import inquiry template translations",
+    """Set translated texts of a template (merged by step, component, attribute).
+    Use this when texts must change in some locales.""",
+    op="import_translations",
     input_model=ImportTranslations,
     result=TemplateVersionResult,
-    method=Method.POST,
-    path="/inquiry-templates/{inquiry_template_id}/translations",
+    at="POST /translations",
     body=_translations_body,
     idempotent=True,
 )
 
-TOOLS = (
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
     list_inquiry_templates,
     get_inquiry_template,
     list_inquiry_template_versions,

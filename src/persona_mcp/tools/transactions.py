@@ -11,19 +11,14 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind, TransactionId, TransactionTypeId
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
-from persona_mcp.tools.inputs import AnyObjectId, CustomFields, PageInput, ReferenceId, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Page, Rel, Response, plain_fields
-from persona_mcp.tools.spec import Activity, Effect, ToolSpec
-from persona_mcp.tools.tags import OneTag, TagSet, one_tag_body, tag_set_body
-
-TOOLSET = "transactions"
+from persona_mcp.tools.inputs import CustomFields, PageInput, ReferenceId, ToolInput
+from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
+from persona_mcp.tools.spec import Effect, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
 
@@ -51,15 +46,12 @@ class TransactionResult(Transaction, Response):
     updated_at: str | None = Field(None, description="ISO 8601.")
 
 
-class TransactionPage(Page):
-    items: list[Transaction] = Field(description="Transactions, newest first.")
-
-
-class TransactionRef(ToolInput):
-    transaction_id: TransactionId = Field(description="The transaction.")
-
-
 class ListTransactions(PageInput):
+    query_filters = {
+        "reference_id": "filter[reference-id]",
+        "transaction_type_id": "filter[transaction-type-id]",
+    }
+
     reference_id: ReferenceId | None = Field(None, description="Only with this reference id.")
     transaction_type_id: TransactionTypeId | None = Field(None, description="Only of this type.")
 
@@ -96,22 +88,6 @@ class LabelTransaction(ToolInput):
     )
 
 
-class TransactionTag(OneTag):
-    transaction_id: TransactionId = Field(description="The transaction.")
-
-
-class TransactionTags(TagSet):
-    transaction_id: TransactionId = Field(description="The transaction.")
-
-
-class TransactionRelation(ToolInput):
-    transaction_id: TransactionId = Field(description="The transaction.")
-    relation_schema_key: Annotated[str, FIXED_PATTERN] = Field(
-        pattern=r"^[a-z0-9_-]{1,64}$", description="Relation key, e.g. made-by."
-    )
-    target_object_id: AnyObjectId = Field(description="Related object (act_/txn_).")
-
-
 # -- bodies and filters --------------------------------------------------------------------------------------
 
 _ATTRIBUTES = ("reference_id", "fields", "tags")
@@ -129,213 +105,78 @@ def _label_body(args: LabelTransaction) -> dict[str, Any]:
     return {"meta": pick(args, ("label", "score", "model_version"))}
 
 
-def _relation_body(args: TransactionRelation) -> dict[str, Any]:
-    return {"meta": pick(args, ("relation_schema_key", "target_object_id"))}
-
-
-def _filters(args: ListTransactions) -> dict[str, str]:
-    params = {
-        "filter[reference-id]": args.reference_id,
-        "filter[transaction-type-id]": args.transaction_type_id,
-    }
-    return {key: value for key, value in params.items() if value is not None}
-
-
 # -- specs ---------------------------------------------------------------------------------------------------
 
-_ONE = "/transactions/{transaction_id}"
-_IDS = "list_transactions."
+TRANSACTIONS = Family(
+    toolset="transactions",
+    kind=ObjectKind.TRANSACTION,
+    changed=TransactionResult,
+    conflict_hint="a redacted transaction no longer changes; see get_transaction",
+)
 
-
-def _action(
-    name: str,
-    title: str,
-    summary: str,
-    use_when: str,
-    operation: str,
-    input_model: type[ToolInput],
-    path: str,
-    *,
-    scope: Scope = Scope.TRANSACTIONS_WRITE,
-    effect: Effect = Effect.WRITE,
-    body: Any = None,
-    method: Method = Method.POST,
-    idempotent: bool = True,
-    avoid: str | None = None,
-    activity: Activity | None = None,
-) -> ToolSpec[Any, Any]:
-    """One transaction action: what the family shares is written here once."""
-    return action_tool(
-        name=name,
-        toolset=TOOLSET,
-        title=title,
-        description=describe(summary, use_when=use_when, ids=_IDS, avoid=avoid),
-        scope=scope,
-        effect=effect,
-        operation=operation,
-        input_model=input_model,
-        result=TransactionResult,
-        method=method,
-        path=path,
-        body=body,
-        idempotent=idempotent,
-        activity=activity,
-        conflict_hint="a redacted transaction no longer changes; see get_transaction",
-    )
-
-
-list_transactions = list_tool(
-    name="list_transactions",
-    toolset=TOOLSET,
-    title="List transactions",
-    description=describe("List transactions, newest first.", use_when="you need a transaction id."),
-    scope=Scope.TRANSACTIONS_READ,
-    operation="transactions.list",
+list_transactions = TRANSACTIONS.list(
+    """List transactions, newest first.
+    Use this when you need a transaction id.""",
     input_model=ListTransactions,
-    page=TransactionPage,
     view=Transaction,
-    path="/transactions",
-    finds=ObjectKind.TRANSACTION,
-    filters=_filters,
 )
 
-get_transaction = get_tool(
-    name="get_transaction",
-    toolset=TOOLSET,
-    title="Get a transaction",
-    description=describe("Read one transaction with its fields.", use_when="reviewing it.", ids=_IDS),
-    scope=Scope.TRANSACTIONS_READ,
-    operation="transactions.retrieve",
-    input_model=TransactionRef,
+get_transaction = TRANSACTIONS.get(
+    """Read one transaction with its fields.
+    Use this when reviewing it.""",
     result=TransactionResult,
-    path=_ONE,
 )
 
-create_transaction = action_tool(
-    name="create_transaction",
-    toolset=TOOLSET,
-    title="Create a transaction",
-    description=describe(
-        "Create a transaction of a type, with its fields.",
-        use_when="an event of your business must be screened.",
-        ids="transaction types: Persona dashboard.",
-    ),
-    scope=Scope.TRANSACTIONS_WRITE,
-    effect=Effect.WRITE,
-    activity=Activity.CREATE,
-    operation="transactions.create",
+create_transaction = TRANSACTIONS.create(
+    """Create a transaction of a type, with its fields.
+    Use this when an event of your business must be screened.
+    IDs: transaction types: Persona dashboard.""",
     input_model=CreateTransaction,
-    result=TransactionResult,
-    method=Method.POST,
-    path="/transactions",
     body=_create_body,
 )
 
-update_transaction = _action(
-    "update_transaction",
-    "Update a transaction",
-    "Change a transaction's status, fields, reference id or tags.",
-    "a transaction's details must change.",
-    "transactions.update",
-    UpdateTransaction,
-    _ONE,
+update_transaction = TRANSACTIONS.update(
+    """Change a transaction's status, fields, reference id or tags.
+    Use this when a transaction's details must change.""",
+    input_model=UpdateTransaction,
     body=_update_body,
-    method=Method.PATCH,
 )
 
-redact_transaction = _action(
-    "redact_transaction",
-    "Redact a transaction (irreversible)",
-    "Erase a transaction's personal data, for good.",
-    "a confirmed erasure request asks for it.",
-    "transactions.redact",
-    TransactionRef,
-    _ONE,
-    scope=Scope.TRANSACTIONS_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    method=Method.DELETE,
-    activity=Activity.DELETE,
-    avoid="for the images only: redact_transaction_biometrics.",
+redact_transaction = TRANSACTIONS.redact(
+    """Erase a transaction's personal data, for good.
+    Use this when a confirmed erasure request asks for it.
+    Do not use it for the images only: redact_transaction_biometrics."""
 )
 
-redact_transaction_biometrics = _action(
+redact_transaction_biometrics = TRANSACTIONS.delete(
     "redact_transaction_biometrics",
     "Redact a transaction's biometrics (irreversible)",
-    "Erase a transaction's biometric images (selfies, id photos), for good.",
-    "biometric data must go but the record stays.",
-    "transactions.redact_biometrics",
-    TransactionRef,
-    _ONE + "/redact-biometrics",
-    scope=Scope.TRANSACTIONS_DELETE,
-    effect=Effect.DESTRUCTIVE,
+    """Erase a transaction's biometric images (selfies, id photos), for good.
+    Use this when biometric data must go but the record stays.""",
+    at="POST /redact-biometrics",
+    idempotent=True,
 )
 
-label_transaction = _action(
+label_transaction = TRANSACTIONS.decide(
     "label_transaction",
     "Label a transaction",
-    "Label a transaction, e.g. fraud or not_fraud (a decision).",
-    "a review concluded.",
-    "transactions.create_label",
-    LabelTransaction,
-    _ONE + "/label",
-    scope=Scope.TRANSACTIONS_DECIDE,
+    """Label a transaction, e.g. fraud or not_fraud (a decision).
+    Use this when a review concluded.""",
+    effect=Effect.WRITE,
+    input_model=LabelTransaction,
+    at="POST /label",
+    op="create_label",
     body=_label_body,
-    idempotent=False,
 )
 
-add_transaction_tag = _action(
-    "add_transaction_tag",
-    "Add a tag to a transaction",
-    "Add one tag (by name or id) to a transaction.",
-    "labelling a transaction for a workflow.",
-    "transactions.add_tag",
-    TransactionTag,
-    _ONE + "/add-tag",
-    body=one_tag_body,
-)
+add_transaction_tag, remove_transaction_tag, set_transaction_tags = TRANSACTIONS.tag_tools()
 
-remove_transaction_tag = _action(
-    "remove_transaction_tag",
-    "Remove a tag from a transaction",
-    "Remove one tag (by name or id) from a transaction.",
-    "a tag no longer applies.",
-    "transactions.remove_tag",
-    TransactionTag,
-    _ONE + "/remove-tag",
-    body=one_tag_body,
-)
-
-set_transaction_tags = _action(
-    "set_transaction_tags",
-    "Replace a transaction's tags",
-    "Replace all tags of a transaction.",
-    "you know the full set of tags.",
-    "transactions.set_tags",
-    TransactionTags,
-    _ONE + "/set-tags",
-    body=tag_set_body,
-)
-
-add_transaction_relation = _action(
-    "add_transaction_relation",
-    "Relate a transaction to an object",
-    "Relate a transaction to an account or another transaction.",
-    "recording who made it or what it concerns.",
-    "transactions.add_relation",
-    TransactionRelation,
-    _ONE + "/add-relation",
-    body=_relation_body,
-)
-
-remove_transaction_relation = _action(
-    "remove_transaction_relation",
-    "Remove a transaction relation",
-    "Remove a relation of a transaction.",
-    "a relation was recorded in error.",
-    "transactions.remove_relation",
-    TransactionRelation,
-    _ONE + "/remove-relation",
-    body=_relation_body,
+add_transaction_relation, remove_transaction_relation = TRANSACTIONS.relation_tools(
+    "made-by",
+    add="""Relate a transaction to an account or another transaction.
+    Use this when recording who made it or what it concerns.""",
+    remove="""Remove a relation of a transaction.
+    Use this when a relation was recorded in error.""",
 )
 
 TOOLS: tuple[ToolSpec[Any, Any], ...] = (

@@ -7,30 +7,21 @@ blocks redaction; redaction is irreversible (`verifications:delete`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.envelope import Document, Resource
-from persona_mcp.persona.ids import VerificationId
+from persona_mcp.persona.ids import ObjectKind, VerificationId
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, pick
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, object_handler
-from persona_mcp.tools.files import PdfResult, pdf_handler
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CountryCode, ToolInput
 from persona_mcp.tools.results import ObjectView, Rel, Response
-from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
-
-TOOLSET = "verifications"
-#: The hidden database-business endpoints (unconfirmed, rarely a reviewer's task): an opt-in toolset.
-BUSINESS_TOOLSET = "business_verifications"
-_IDS = "get_inquiry's verification_ids."
-_ONE = "/verifications/{verification_id}"
-_BUSINESS = "/verification/database-businesses"
+from persona_mcp.tools.spec import ToolSpec
 
 
 class VerificationType(StrEnum):
@@ -56,9 +47,6 @@ def _plural(kind: VerificationType) -> str:
     return f"{kind.value}es" if kind.value.endswith("s") else f"{kind.value}s"
 
 
-_TYPED_OPERATIONS = tuple(
-    f"verifications.retrieve_{kind.value.replace('-', '_')}" for kind in VerificationType
-)
 _SHARED = frozenset({"status", "created-at", "submitted-at", "completed-at", "redacted-at", "checks"})
 
 
@@ -92,24 +80,9 @@ class GetVerification(ToolInput):
     verification_type: VerificationType | None = Field(None, description="Its type, if known (typed read).")
 
 
-async def _get(ctx: ToolContext, args: GetVerification) -> Verification:
-    kind = args.verification_type
-    path = f"/verification/{_plural(kind)}/{{verification_id}}" if kind else _ONE
-    return await object_handler(Method.GET, path, Verification)(ctx, args)
-
-
-class VerificationRef(ToolInput):
-    verification_id: VerificationId = Field(description="The verification.")
-
-
 class VerificationLock(ToolInput):
     verification_id: VerificationId = Field(description="The verification.")
     locked: bool = Field(description="true locks (no redaction), false unlocks.")
-
-
-async def _lock(ctx: ToolContext, args: VerificationLock) -> VerificationChanged:
-    action = "investigation-lock" if args.locked else "investigation-unlock"
-    return await object_handler(Method.POST, f"{_ONE}/{action}", VerificationChanged)(ctx, args)
 
 
 _Text = Annotated[str | None, PII]
@@ -148,138 +121,87 @@ def _business_body(args: BusinessFields) -> dict[str, Any]:
     return attributes_body(pick(args, (*_NAMES, *extra)))
 
 
-get_verification = ToolSpec(
-    name="get_verification",
-    toolset=TOOLSET,
-    title="Get a verification",
-    description=describe(
-        "Read one verification of any type: status, checks, captured data.",
-        use_when="you need why a check passed or failed.",
-        ids=_IDS,
-    ),
-    scope=Scope.VERIFICATIONS_READ,
-    effect=Effect.READ,
+VERIFICATIONS = Family(
+    toolset="verifications",
+    kind=ObjectKind.VERIFICATION,
+    changed=VerificationChanged,
+    ids="get_inquiry's verification_ids.",
+)
+#: The hidden database-business endpoints (unconfirmed, rarely a reviewer's task): an opt-in toolset.
+BUSINESS = replace(
+    VERIFICATIONS,
+    toolset="business_verifications",
+    operations="verifications",
+    path="/verification/database-businesses/{verification_id}",
+    ids="create_business_verification.",
+)
+
+get_verification = VERIFICATIONS.get(
+    """Read one verification of any type: status, checks, captured data.
+    Use this when you need why a check passed or failed.""",
+    result=Verification,
     input_model=GetVerification,
-    output_model=Verification,
-    operations=("verifications.retrieve", *_TYPED_OPERATIONS),
-    handler=_get,
+    by="verification_type",
+    routes={
+        None: VERIFICATIONS.path,
+        **{kind: f"/verification/{_plural(kind)}/{{verification_id}}" for kind in VerificationType},
+    },
+    ops=("retrieve", *(f"retrieve_{kind.value.replace('-', '_')}" for kind in VerificationType)),
 )
 
-print_verification_pdf = ToolSpec(
-    name="print_verification_pdf",
-    toolset=TOOLSET,
-    title="Verification PDF",
-    description=describe(
-        "Get the verification PDF (unmasked personal data) as a resource link.",
-        use_when="a reviewer needs the document.",
-        ids=_IDS,
-    ),
-    scope=Scope.VERIFICATIONS_READ,
-    effect=Effect.READ,
-    input_model=VerificationRef,
-    output_model=PdfResult,
-    operations=("verifications.print_pdf",),
-    handler=pdf_handler(_ONE + "/print", "verification_id", PdfResult),
-    unmaskable=True,
-)
+print_verification_pdf = VERIFICATIONS.print_pdf()
 
-set_verification_lock = ToolSpec(
-    name="set_verification_lock",
-    toolset=TOOLSET,
-    title="Lock a verification for investigation",
-    description=describe(
-        "Lock a verification against redaction, or unlock it.",
-        use_when="an investigation must keep the evidence.",
-        ids=_IDS,
-    ),
-    scope=Scope.VERIFICATIONS_WRITE,
-    effect=Effect.WRITE,
+set_verification_lock = VERIFICATIONS.write(
+    "set_verification_lock",
+    "Lock a verification for investigation",
+    """Lock a verification against redaction, or unlock it.
+    Use this when an investigation must keep the evidence.""",
     input_model=VerificationLock,
-    output_model=VerificationChanged,
-    operations=("verifications.investigation_lock", "verifications.investigation_unlock"),
-    handler=_lock,
+    at="POST",
+    by="locked",
+    routes={True: "/investigation-lock", False: "/investigation-unlock"},
+    ops=("investigation_lock", "investigation_unlock"),
     idempotent=True,
 )
 
-redact_verification = action_tool(
-    name="redact_verification",
-    toolset=TOOLSET,
-    title="Redact a verification (irreversible)",
-    description=describe(
-        "Erase a verification's captured data for good.",
-        use_when="a confirmed erasure request asks for it.",
-        ids=_IDS,
-        avoid="while locked: set_verification_lock first.",
-    ),
-    scope=Scope.VERIFICATIONS_DELETE,
-    effect=Effect.DESTRUCTIVE,
-    activity=Activity.DELETE,
-    operation="verifications.redact",
-    input_model=VerificationRef,
-    result=VerificationChanged,
-    method=Method.DELETE,
-    path=_ONE,
-    idempotent=True,
+redact_verification = VERIFICATIONS.redact(
+    """Erase a verification's captured data for good.
+    Use this when a confirmed erasure request asks for it.
+    Do not use it while locked: set_verification_lock first.""",
     conflict_hint="a verification locked for investigation cannot be redacted; unlock it first",
 )
 
-create_business_verification = action_tool(
+create_business_verification = BUSINESS.create(
+    """Start a database-business check of a company (initiated until submitted).
+    Use this when a business must be verified against registries.
+    IDs: verification templates: Persona dashboard.""",
     name="create_business_verification",
-    toolset=BUSINESS_TOOLSET,
     title="Create a database-business verification",
-    description=describe(
-        "Start a database-business check of a company (initiated until submitted).",
-        use_when="a business must be verified against registries.",
-        ids="verification templates: Persona dashboard.",
-    ),
-    scope=Scope.VERIFICATIONS_WRITE,
-    effect=Effect.WRITE,
-    activity=Activity.CREATE,
-    operation="verifications.create_database_business",
+    op="create_database_business",
     input_model=CreateBusinessVerification,
-    result=VerificationChanged,
-    method=Method.POST,
-    path=_BUSINESS,
     body=_business_body,
 )
 
-update_business_verification = action_tool(
-    name="update_business_verification",
-    toolset=BUSINESS_TOOLSET,
-    title="Update a database-business verification",
-    description=describe(
-        "Correct a database-business verification's inputs before submitting.",
-        use_when="an input was wrong.",
-        ids="create_business_verification.",
-    ),
-    scope=Scope.VERIFICATIONS_WRITE,
-    effect=Effect.WRITE,
-    operation="verifications.update_database_business",
+update_business_verification = BUSINESS.write(
+    "update_business_verification",
+    "Update a database-business verification",
+    """Correct a database-business verification's inputs before submitting.
+    Use this when an input was wrong.""",
+    op="update_database_business",
     input_model=UpdateBusinessVerification,
-    result=VerificationChanged,
-    method=Method.PATCH,
-    path=_BUSINESS + "/{verification_id}",
+    at="PATCH",
     body=_business_body,
     idempotent=True,
     conflict_hint="only an initiated (not yet submitted) verification can change",
 )
 
-submit_business_verification = action_tool(
-    name="submit_business_verification",
-    toolset=BUSINESS_TOOLSET,
-    title="Submit a database-business verification",
-    description=describe(
-        "Run a database-business verification's check.",
-        use_when="its inputs are complete.",
-        ids="create_business_verification.",
-    ),
-    scope=Scope.VERIFICATIONS_WRITE,
-    effect=Effect.WRITE,
-    operation="verifications.submit_database_business",
-    input_model=VerificationRef,
-    result=VerificationChanged,
-    method=Method.POST,
-    path=_BUSINESS + "/{verification_id}/submit",
+submit_business_verification = BUSINESS.write(
+    "submit_business_verification",
+    "Submit a database-business verification",
+    """Run a database-business verification's check.
+    Use this when its inputs are complete.""",
+    op="submit_database_business",
+    at="POST /submit",
     conflict_hint="it was submitted already; read the result with get_verification",
 )
 

@@ -11,17 +11,13 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.auth.scopes import Scope
-from persona_mcp.persona.ids import ObjectKind, WorkflowId, WorkflowRunId
+from persona_mcp.persona.ids import ObjectKind, WorkflowId
 from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
-from persona_mcp.tools.describe import describe
-from persona_mcp.tools.factories import Method, action_tool, get_tool, list_tool
+from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import CustomFields, PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Page, Rel, Response
-from persona_mcp.tools.spec import Activity, Effect
-
-TOOLSET = "workflows"
+from persona_mcp.tools.results import ObjectView, Rel, Response
+from persona_mcp.tools.spec import ToolSpec
 
 
 class RunStatus(StrEnum):
@@ -46,10 +42,6 @@ class WorkflowRunResult(WorkflowRun, Response):
     workflow_version_id: Annotated[str | None, Rel("workflow-version")] = Field(None, description="wfv_...")
 
 
-class WorkflowRunPage(Page):
-    items: list[WorkflowRun] = Field(description="Runs, newest first.")
-
-
 class WorkflowVersion(ObjectView):
     """A workflow version."""
 
@@ -60,10 +52,6 @@ class WorkflowVersion(ObjectView):
     published_at: str | None = Field(None, description="ISO 8601.")
 
 
-class WorkflowVersionPage(Page):
-    items: list[WorkflowVersion] = Field(description="Versions, newest first.")
-
-
 class TriggerWorkflow(ToolInput):
     workflow_id: WorkflowId = Field(
         description="The workflow (Persona dashboard, or list_workflow_versions)."
@@ -72,14 +60,14 @@ class TriggerWorkflow(ToolInput):
 
 
 class ListRuns(PageInput):
+    query_filters = {"status": "filter[status]"}
+
     status: RunStatus | None = Field(None, description="Only runs in this status.")
 
 
-class RunRef(ToolInput):
-    workflow_run_id: WorkflowRunId = Field(description="The run.")
-
-
 class ListVersions(PageInput):
+    query_filters = {"workflow_id": "filter[workflow-id]"}
+
     workflow_id: WorkflowId | None = Field(None, description="Only this workflow's versions.")
 
 
@@ -87,70 +75,47 @@ def _trigger_body(args: TriggerWorkflow) -> dict[str, Any]:
     return attributes_body({"fields": args.fields})
 
 
-trigger_workflow = action_tool(
+RUNS = Family(toolset="workflows", kind=ObjectKind.WORKFLOW_RUN, changed=WorkflowRunResult)
+VERSIONS = Family(toolset="workflows", kind=ObjectKind.WORKFLOW_VERSION)
+
+trigger_workflow = RUNS.create(
+    """Start a run of an API-triggered workflow with its inputs.
+    Use this when a workflow must run now, e.g. re-screen an account.
+    IDs: list_workflow_versions.""",
     name="trigger_workflow",
-    toolset=TOOLSET,
     title="Trigger a workflow run",
-    description=describe(
-        "Start a run of an API-triggered workflow with its inputs.",
-        use_when="a workflow must run now, e.g. re-screen an account.",
-        ids="list_workflow_versions.",
-    ),
-    scope=Scope.WORKFLOWS_WRITE,
-    effect=Effect.WRITE,
-    activity=Activity.CREATE,
-    operation="workflows.create_run",
-    input_model=TriggerWorkflow,
-    result=WorkflowRunResult,
-    method=Method.POST,
+    op="create_run",
     path="/workflows/{workflow_id}/trigger",
+    input_model=TriggerWorkflow,
     body=_trigger_body,
 )
 
-list_workflow_runs = list_tool(
-    name="list_workflow_runs",
-    toolset=TOOLSET,
-    title="List workflow runs",
-    description=describe("List workflow runs, newest first.", use_when="following automated work."),
-    scope=Scope.WORKFLOWS_READ,
-    operation="workflows.list_runs",
+list_workflow_runs = RUNS.list(
+    """List workflow runs, newest first.
+    Use this when following automated work.""",
+    op="list_runs",
     input_model=ListRuns,
-    page=WorkflowRunPage,
     view=WorkflowRun,
-    path="/workflow-runs",
-    finds=ObjectKind.WORKFLOW_RUN,
-    filters=lambda args: {"filter[status]": args.status.value} if args.status else {},
 )
 
-get_workflow_run = get_tool(
-    name="get_workflow_run",
-    toolset=TOOLSET,
-    title="Get a workflow run",
-    description=describe(
-        "Read one workflow run.", use_when="a run may have finished.", ids="list_workflow_runs."
-    ),
-    scope=Scope.WORKFLOWS_READ,
-    operation="workflows.retrieve_run",
-    input_model=RunRef,
+get_workflow_run = RUNS.get(
+    """Read one workflow run.
+    Use this when a run may have finished.""",
+    op="retrieve_run",
     result=WorkflowRunResult,
-    path="/workflow-runs/{workflow_run_id}",
 )
 
-list_workflow_versions = list_tool(
-    name="list_workflow_versions",
-    toolset=TOOLSET,
-    title="List workflow versions",
-    description=describe(
-        "List workflow versions with their workflow ids.", use_when="you need a workflow id or its trigger."
-    ),
-    scope=Scope.WORKFLOWS_READ,
-    operation="workflows.list_versions",
+list_workflow_versions = VERSIONS.list(
+    """List workflow versions with their workflow ids.
+    Use this when you need a workflow id or its trigger.""",
+    op="list_versions",
     input_model=ListVersions,
-    page=WorkflowVersionPage,
     view=WorkflowVersion,
-    path="/workflow-versions",
-    finds=ObjectKind.WORKFLOW_VERSION,
-    filters=lambda args: {"filter[workflow-id]": args.workflow_id} if args.workflow_id else {},
 )
 
-TOOLS = (trigger_workflow, list_workflow_runs, get_workflow_run, list_workflow_versions)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (
+    trigger_workflow,
+    list_workflow_runs,
+    get_workflow_run,
+    list_workflow_versions,
+)
