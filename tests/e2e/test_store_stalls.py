@@ -94,12 +94,12 @@ _FROZEN_REPLICA = textwrap.dedent(
     import asyncio, os, signal, sys
     from pathlib import Path
 
-    from persona_mcp.audit import AuditEvent, AuditLog, committer
+    from persona_mcp.audit import AuditEvent, AuditLog, committer_postgres
     from persona_mcp.config import StoreSettings
     from persona_mcp.store import create_store, serving_bounds
 
     url, data_dir, lease = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
-    real_extend = committer.extend
+    real_extend = committer_postgres.extend
 
     def freeze_holding_the_lock(*args, **kwargs):
         print("holding the chain lock", flush=True)
@@ -111,7 +111,7 @@ _FROZEN_REPLICA = textwrap.dedent(
         bounds = serving_bounds(lease_only, outbound_timeout_s=1)
         store = create_store(url, bounds=bounds)
         log = await AuditLog.open(store, data_dir=data_dir, instance_id="frozen-replica", recover=False)
-        committer.extend = freeze_holding_the_lock
+        committer_postgres.extend = freeze_holding_the_lock
         await log.append(AuditEvent(kind="call.outcome", call_id="frozen", outcome="ok"))
 
     asyncio.run(main())
