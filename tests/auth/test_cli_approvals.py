@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,62 @@ async def test_approvals_list_show_approve_through_the_command_line(data_dir: Pa
     kinds = [json.loads(line)["kind"] for line in story.stdout.splitlines() if line.strip()]
     assert kinds[0] == "approval.requested"
     assert {"approval.approved", "approval.used", "call.intent", "call.outcome"} <= set(kinds)
+
+
+async def test_approvals_reject_through_the_command_line_records_the_person_and_reason_not_the_arguments(
+    data_dir: Path,
+) -> None:
+    email = "jane.doe@example.com"
+    async with connected(
+        data_dir, ["accounts:write"], principal="agent-a", require_approval=frozenset({"update_account"})
+    ) as h:
+        account = sorted(r.id for r in h.sandbox.records.values() if r.type == "account")[0]
+        arguments = {"account_id": account, "email_address": email}
+        held = await h.client.call_tool("update_account", arguments)
+        approval_id = held.structured_content["id"]  # type: ignore[index]
+        await issue_grant(h.app, ["approvals:decide"], principal="alice", principal_kind=PrincipalKind.PERSON)
+
+        rejected = await _in_thread(
+            approvals_app, "reject", approval_id, "--as", "alice", "--reason", "no ticket for this change"
+        )
+        assert rejected.exit_code == 0, rejected.output
+        assert f"{approval_id} rejected by alice" in rejected.stdout
+        again = await _in_thread(approvals_app, "approve", approval_id, "--as", "alice", "--reason", "oops")
+        assert again.exit_code == 1 and "rejected, not pending" in again.output
+
+        after = await h.client.call_tool("update_account", arguments)
+        assert not after.is_error
+        assert after.structured_content["approval"]["status"] == "rejected"  # type: ignore[index]
+        assert "no ticket for this change" in after.structured_content["approval"]["next_step"]  # type: ignore[index]
+        assert h.sandbox.counters.get("accounts.update", 0) == 0
+
+    verified = await _in_thread(audit_app, "verify", "--json")
+    assert verified.exit_code == 0 and json.loads(verified.stdout)["ok"] is True, verified.output
+    story = await _in_thread(audit_app, "query", "--approval", approval_id, "--json")
+    assert story.exit_code == 0, story.output
+    records = [json.loads(line) for line in story.stdout.splitlines() if line.strip()]
+    decision = [r for r in records if r["kind"] == "approval.rejected"]
+    assert len(decision) == 1
+    assert decision[0]["actor"] == "alice" and decision[0]["principal"] == "agent-a"
+    assert decision[0]["reason"] == "no ticket for this change"
+    assert decision[0]["details"]["digest"].startswith("hmac-sha256:")
+    assert "approval.approved" not in [r["kind"] for r in records]
+    everything = await _in_thread(audit_app, "query", "--limit", "1000", "--json")
+    assert approval_id in everything.stdout and email not in everything.stdout
+
+
+async def test_a_held_call_expires_after_24_hours_by_default(data_dir: Path) -> None:
+    async with connected(data_dir, ["accounts:read", "accounts:delete"], principal="agent-a") as h:
+        account = sorted(r.id for r in h.sandbox.records.values() if r.type == "account")[0]
+        held = await h.client.call_tool("redact_account", {"account_id": account})
+        approval_id = held.structured_content["id"]  # type: ignore[index]
+
+    listed = await _in_thread(approvals_app, "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    (row,) = json.loads(listed.stdout)
+    lifetime = datetime.fromisoformat(row["expires_at"]) - datetime.fromisoformat(row["requested_at"])
+    assert lifetime == timedelta(hours=24)
+    assert held.structured_content["approval"]["expires_at"] == row["expires_at"]  # type: ignore[index]
+    story = await _in_thread(audit_app, "query", "--approval", approval_id, "--json")
+    requested = next(json.loads(line) for line in story.stdout.splitlines() if "approval.requested" in line)
+    assert requested["details"]["expires_in_seconds"] == 24 * 3600

@@ -28,7 +28,10 @@ CALLS_PER_REPLICA = 6
 
 @asynccontextmanager
 async def _replicas(
-    tmp_path: Path, database_url: str, **grant: Any
+    tmp_path: Path,
+    database_url: str,
+    scopes: tuple[str, ...] = ("accounts:read", "accounts:write", "accounts:delete"),
+    **grant: Any,
 ) -> AsyncIterator[tuple[list[PersonaMcp], list[Client], Any]]:
     upstream = sandbox_app("demo")
     settings = sandbox_settings(tmp_path / "shared", database_url=database_url)
@@ -44,7 +47,7 @@ async def _replicas(
             )
             for name in ("replica-a", "replica-b")
         ]
-        token = await issue_grant(apps[0], ["accounts:read", "accounts:write", "accounts:delete"], **grant)
+        token = await issue_grant(apps[0], scopes, **grant)
         clients = []
         for app in apps:
             assert isinstance(app.caller_source, StaticTokenCallers)
@@ -109,3 +112,40 @@ async def test_a_per_tool_limit_is_shared_by_the_replicas(tmp_path: Path, postgr
                 for n, client in enumerate(clients):
                     tg.start_soon(call, client, i * 2 + n)
         assert sandbox.counters["accounts.add_tag"] == 4 and refused == 6
+
+
+def _is_held(result: Any) -> bool:
+    assert not result.is_error, result.content
+    return bool((result.structured_content or {}).get("type") == "approval")
+
+
+async def test_the_circuit_breaker_counts_declines_across_both_replicas(
+    tmp_path: Path, postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERSONA_MCP_APPROVALS_BREAKER_THRESHOLD", "3")
+    waived = frozenset({"decline_inquiry"})  # an administrator let this agent decline without approval
+    scopes = ("inquiries:read", "inquiries:decide")
+    async with _replicas(tmp_path, postgres_schema_url, scopes, no_approval=waived) as (
+        apps,
+        clients,
+        sandbox,
+    ):
+        inquiries = sorted(r.id for r in sandbox.records.values() if r.type == "inquiry")
+        # Three declines, spread over both replicas: within the threshold, each runs.
+        for n, inquiry in enumerate(inquiries[:3]):
+            assert not _is_held(await clients[n % 2].call_tool("decline_inquiry", {"inquiry_id": inquiry}))
+        assert sandbox.counters["inquiries.decline"] == 3
+        # The fourth trips the breaker on the replica that saw only one decline itself, and the other
+        # replica holds the next one too.
+        assert _is_held(await clients[1].call_tool("decline_inquiry", {"inquiry_id": inquiries[3]}))
+        assert _is_held(await clients[0].call_tool("decline_inquiry", {"inquiry_id": inquiries[4]}))
+        assert sandbox.counters["inquiries.decline"] == 3
+        tripped = await query_records(apps[0].store, AuditFilter(kind="admin.breaker.tripped"), limit=None)
+        assert len(tripped) == 1
+
+        # An administrator resets it on one replica; the other runs declines again.
+        grant = (await apps[1].grants.list_all())[0]
+        assert await apps[1].review.reset_breaker(grant.id, actor="admin:test", reason="reviewed the burst")
+        assert not _is_held(await clients[0].call_tool("decline_inquiry", {"inquiry_id": inquiries[5]}))
+        assert sandbox.counters["inquiries.decline"] == 4
+        await assert_verifies(apps[0].store, apps[0].audit.public_key)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -39,3 +41,39 @@ def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> Ran:
         check=False,
     )
     return Ran(done.returncode, done.stdout, done.stderr)
+
+
+def run_on_terminal(*args: str, env: dict[str, str], timeout: float = 120) -> Ran:
+    """Run `persona-mcp` with its stderr on a pseudo-terminal, as an operator at a shell sees it (stdout
+    stays a pipe). `stderr` is what the terminal received, escape sequences included."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "persona_mcp.cli", *args],
+        env={"TERM": "xterm-256color", **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    received = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], timeout)
+            if not ready:
+                proc.kill()
+                raise TimeoutError(f"persona-mcp {' '.join(args)} wrote nothing for {timeout}s")
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            received.extend(chunk)
+        assert proc.stdout is not None
+        stdout = proc.stdout.read().decode()
+        status = proc.wait(timeout=timeout)
+    finally:
+        os.close(master)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return Ran(status, stdout, received.decode(errors="replace"))

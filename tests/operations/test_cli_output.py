@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 from tests.audit._support import call_event
-from tests.operations._cli import clean_env, run_cli
+from tests.operations._cli import clean_env, run_cli, run_on_terminal
 
 from persona_mcp.audit import AuditLog
 from persona_mcp.store import create_store, upgrade
@@ -82,3 +82,34 @@ def test_export_to_a_file_says_how_many_records_it_wrote(env: dict[str, str], tm
     assert ran.status == 0, ran.stderr
     assert f"exported 7 record(s) to {target}" in ran.stderr
     assert len(target.read_text().splitlines()) == 7
+
+
+def test_verify_shows_a_progress_bar_on_a_terminal_plain_output_when_piped_and_the_count_checked(
+    env: dict[str, str],
+) -> None:
+    assert run_cli("audit", "checkpoint", env=env).status == 0  # anchored: verify says OK
+    watched = run_on_terminal("audit", "verify", env=env)
+    assert watched.status == 0, watched.stderr
+    assert "verifying" in watched.stderr and "\u2501" in watched.stderr  # rich's bar on the terminal
+    assert "7/7" in watched.stderr, "the bar ends on every record checked"
+    assert watched.stdout.startswith("OK 7 records verified up to seq 7")
+
+    piped = run_cli("audit", "verify", env=env)
+    assert piped.status == 0, piped.stderr
+    assert piped.stderr == "" and "\x1b" not in piped.stdout
+    assert piped.stdout.startswith("OK 7 records verified up to seq 7")
+
+
+def test_export_shows_a_progress_bar_on_a_terminal_and_plain_output_when_piped(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    watched = run_on_terminal("audit", "export", "--output", str(tmp_path / "a.jsonl"), env=env)
+    assert watched.status == 0, watched.stderr
+    assert "exporting" in watched.stderr and "\u2501" in watched.stderr
+    assert "7/7" in watched.stderr, "the bar ends on every record exported"
+    assert f"exported 7 record(s) to {tmp_path / 'a.jsonl'}" in watched.stderr
+
+    piped = run_cli("audit", "export", "--output", str(tmp_path / "b.jsonl"), env=env)
+    assert piped.status == 0, piped.stderr
+    assert piped.stderr == f"exported 7 record(s) to {tmp_path / 'b.jsonl'}\n"
+    assert (tmp_path / "a.jsonl").read_text() == (tmp_path / "b.jsonl").read_text()

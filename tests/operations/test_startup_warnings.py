@@ -6,9 +6,14 @@ the old one exist, and a call that fails for a configuration reason never says r
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -26,6 +31,7 @@ from persona_mcp.auth.credentials.secretbox import (
 from persona_mcp.auth.environment import Environment
 from persona_mcp.config import Settings
 from persona_mcp.operator_error import ConfigError
+from persona_mcp.sandbox.config import DEFAULT_API_KEY
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.callers import StaticTokenCallers
@@ -175,11 +181,108 @@ async def test_no_new_secret_key_is_created_while_encrypted_credentials_exist(tm
 
 
 def test_the_cli_refuses_in_one_line_instead_of_creating_a_new_key(tmp_path: Path) -> None:
-    import anyio
-
     anyio.run(_store_a_credential, sandbox_settings(tmp_path))
     (tmp_path / KEY_FILE_NAME).unlink()
     ran = run_cli("credentials", "list", env=clean_env(tmp_path))
     assert ran.status == 2, ran.stderr
     assert "no new key is created" in ran.one_line and "(hint: restore" in ran.one_line
     assert not (tmp_path / KEY_FILE_NAME).exists()
+
+
+def _serve_stdio_warnings(data_dir: Path, **env: str) -> set[str]:
+    """Run the real `persona-mcp serve` (stdio, its input at end of file so it stops at once) and return
+    the codes of the warning lines it logged at start."""
+    done = subprocess.run(
+        [sys.executable, "-m", "persona_mcp.cli", "serve"],
+        env=clean_env(data_dir, PERSONA_MCP_ENVIRONMENT="sandbox", **env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.startswith('{"')]
+    warned = [
+        line for line in lines if line["level"] == "warning" and line["event"] == "startup check failed"
+    ]
+    assert all(line["hint"] and line["problem"] for line in warned)
+    assert any(line["event"] == "server ready" for line in lines), "the warnings never stop the server"
+    return {line["code"] for line in warned}
+
+
+async def _grant_then_alter(settings: Settings, state: str) -> str:
+    async with _open(settings) as app:  # type: ignore[attr-defined]
+        await issue_grant(app, ["accounts:read"], principal="other")  # the server has a live grant
+        token = await issue_grant(app, ["accounts:read"])
+        grant = next(g for g in await app.grants.list_all() if g.principal == "test-agent")
+        if state == "revoked":
+            await app.grants.revoke(grant.id)
+        elif state == "expired":
+            async with app.store.engine.begin() as conn:
+                await conn.execute(
+                    update(grants_table)
+                    .where(grants_table.c.id == grant.id)
+                    .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+                )
+    return token
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("no grant", {"no_grants", "stdio_token_missing"}),
+        ("no token", {"stdio_token_missing"}),
+        ("revoked", {"stdio_token_refused"}),
+        ("expired", {"stdio_token_refused"}),
+        ("no credential", {"no_credential"}),
+        ("undecryptable", {"secret_key_mismatch"}),
+        ("all well", set()),
+    ],
+)
+async def test_serve_logs_each_startup_warning_as_a_warning_line(
+    tmp_path: Path, state: str, expected: set[str]
+) -> None:
+    settings = sandbox_settings(tmp_path)
+    env = {"PERSONA_API_KEY": DEFAULT_API_KEY}
+    if state == "undecryptable":
+        settings.secret_key = SecretStr(encode_key(generate_key()))
+        await _store_a_credential(settings)
+        env["PERSONA_MCP_SECRET_KEY"] = encode_key(generate_key())  # another key
+    if state != "no grant":
+        token = await _grant_then_alter(settings, state)
+        if state != "no token":
+            env["PERSONA_MCP_TOKEN"] = token
+    if state == "no credential":
+        del env["PERSONA_API_KEY"]  # and none stored for the sandbox the grant uses
+    codes = await anyio.to_thread.run_sync(lambda: _serve_stdio_warnings(tmp_path, **env))
+    assert codes == expected
+
+
+async def _healthz(app: PersonaMcp, settings: Settings) -> dict[str, Any]:
+    asgi = http_app_for(app, settings, "http://127.0.0.1:8000/mcp")
+    local = httpx2.ASGITransport(app=asgi, client=("127.0.0.1", 5000))
+    async with httpx2.AsyncClient(transport=local, base_url="http://127.0.0.1:8000") as http:
+        answer = await http.get("/healthz")
+    assert answer.status_code == 200
+    report: dict[str, Any] = answer.json()
+    return report
+
+
+@pytest.mark.parametrize("state", ["no_credential", "secret_key_mismatch"])
+async def test_an_http_server_logs_the_warning_and_healthz_names_it(tmp_path: Path, state: str) -> None:
+    settings = sandbox_settings(tmp_path)
+    if state == "secret_key_mismatch":
+        settings.secret_key = SecretStr(encode_key(generate_key()))
+        await _store_a_credential(settings)
+        settings.secret_key = SecretStr(encode_key(generate_key()))
+    await _grant_then_alter(settings, "live")
+    if state == "no_credential":
+        settings.persona.key = None
+    with capture_logs() as logs:
+        async with _open(settings, "http") as app:  # type: ignore[attr-defined]
+            report = await _healthz(app, settings)
+    assert report["status"] == "degraded"
+    assert [w["code"] for w in report["warnings"]] == [state]
+    warned = [entry for entry in logs if entry["log_level"] == "warning" and entry.get("code") == state]
+    assert len(warned) == 1 and warned[0]["hint"]

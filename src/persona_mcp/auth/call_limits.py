@@ -111,10 +111,13 @@ class CallCounters:
             dialect.insert(circuit_breakers)
             .values(grant_id=grant_id, tripped_at=tripped_at, calls=calls, threshold=threshold)
             .on_conflict_do_nothing(index_elements=["grant_id"])
+            # The row returned says this call tripped it: `rowcount` of an insert that may do nothing is
+            # not reported by every driver (psycopg gives -1), and without it the trip went unaudited.
+            .returning(circuit_breakers.c.grant_id)
         )
         async with self._store.engine.begin() as conn:
-            result = await conn.execute(statement)
-        if result.rowcount != 1:
+            inserted = (await conn.execute(statement)).first()
+        if inserted is None:
             return None
         return Breaker(grant_id, tripped_at, calls, threshold)
 

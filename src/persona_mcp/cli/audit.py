@@ -467,6 +467,7 @@ def export_command(
             with progress:
                 async for line in render_lines_async(counted(), fmt, activities=_tool_activities()):
                     stream.write(line)
+                progress.update(task, completed=exported)  # the bar ends on the count, not the last 500
         finally:
             if output:
                 stream.close()
