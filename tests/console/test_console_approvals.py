@@ -114,3 +114,38 @@ async def test_signed_in_through_the_consent_page_pii_is_in_clear_only_if_the_pe
                 detail = await http.get(f"/console/approvals/{approval_id}")
                 assert detail.status_code == 200
                 assert ("personal data masked" in detail.text) is masked
+
+
+async def test_a_person_rejects_a_held_call_with_a_reason_and_the_call_never_runs(tmp_path: Path) -> None:
+    async with console_server(tmp_path) as running:
+        agent = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal="agent-a")
+        listed = await _agent_call(running, agent, "list_accounts", {"page_size": 1})
+        account = listed["items"][0]["id"]
+        held = await _agent_call(running, agent, "redact_account", {"account_id": account})
+        approval_id = held["approval"]["id"]
+
+        async with httpx2.AsyncClient(base_url=running.base, timeout=30, follow_redirects=True) as http:
+            await sign_in(http, await person_grant(running.app, "alice", ["approvals:decide"]))
+            detail = await http.get(f"/console/approvals/{approval_id}")
+            assert 'id="reject-submit"' in detail.text
+            no_reason = await http.post(
+                f"/console/approvals/{approval_id}/reject", data={"reason": "", "csrf": csrf_of(detail.text)}
+            )
+            assert no_reason.status_code == 400 and "reason is required" in no_reason.text
+            rejected = await http.post(
+                f"/console/approvals/{approval_id}/reject",
+                data={"reason": "no erasure request on file", "csrf": csrf_of(detail.text)},
+            )
+            assert rejected.status_code == 200
+            assert '<span id="approval-state">rejected</span>' in rejected.text
+            assert "alice: no erasure request on file" in rejected.text
+            assert 'id="approve-submit"' not in rejected.text, "a decided approval offers no more decisions"
+
+        again = await _agent_call(running, agent, "redact_account", {"account_id": account})
+        assert again["approval"]["status"] == "rejected"
+        assert "no erasure request on file" in again["approval"]["next_step"], "the agent is told why"
+        assert await _intents(running, "redact_account") == 0, "a rejected call never reaches Persona"
+        decided = [r async for r in iter_records(running.app.store, AuditFilter(kind="approval.rejected"))]
+        assert [(r.actor, r.target) for r in decided] == [("alice", approval_id)]
+        assert decided[0].reason == "no erasure request on file"
+        assert [r async for r in iter_records(running.app.store, AuditFilter(kind="approval.approved"))] == []

@@ -254,3 +254,50 @@ async def _kinds(running: Running, kind: str) -> list[AuditEvent]:
     from persona_mcp.audit.query import AuditFilter, iter_records
 
     return [r async for r in iter_records(running.app.store, AuditFilter(kind=kind))]
+
+
+async def _held_redaction(running: Running) -> str:
+    """An agent asks to redact an account: the call is held, and its approval id returned."""
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    from persona_mcp.testing import issue_grant
+
+    token = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal="agent-a")
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        async with Client(streamable_http_client(running.mcp, http_client=http)) as client:
+            listed = await client.call_tool("list_accounts", {"page_size": 1})
+            account = (listed.structured_content or {})["items"][0]["id"]
+            held = await client.call_tool("redact_account", {"account_id": account})
+    return str((held.structured_content or {})["approval"]["id"])
+
+
+def test_an_approver_finds_a_held_call_and_rejects_it_with_a_reason(driver: object, running: Running) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    approval_id = running.run(_held_redaction(running))
+    token = running.run(person_grant(running.app, "alice", ["approvals:decide"]))
+    _sign_in(driver, running, token)
+    # A person who only decides approvals lands on them, with the way back in the menu.
+    assert driver.current_url == f"{running.base}/console/approvals"  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "nav a[href='/console/approvals']").click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "approvals"))
+    _shot(driver, "approvals")
+    row = driver.find_element(By.ID, f"approval-{approval_id}")  # type: ignore[attr-defined]
+    assert "redact_account" in row.text and "agent-a" in row.text
+    assert row.find_element(By.CSS_SELECTOR, "td.state").text == "pending"
+    row.find_element(By.CSS_SELECTOR, "td.id a").click()
+    WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.ID, "approval-state"))
+    _shot(driver, "approval")
+    assert _text(driver, "approval-tool") == "redact_account"
+    assert "personal data masked" in driver.page_source  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "reject-reason").send_keys("no erasure request on file")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "reject-submit").click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 30).until(lambda d: _text(d, "approval-state") == "rejected")
+    _shot(driver, "approval-rejected")
+    assert "alice: no erasure request on file" in driver.page_source  # type: ignore[attr-defined]
+    assert driver.find_elements(By.ID, "approve-submit") == []  # type: ignore[attr-defined]
+    (rejected,) = running.run(_kinds(running, "approval.rejected"))
+    assert rejected.actor == "alice" and rejected.reason == "no erasure request on file"

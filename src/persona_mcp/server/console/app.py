@@ -211,7 +211,12 @@ def build_console(deps: ConsoleDeps, session_key: bytes) -> Starlette:
         viewer = await viewer_of(request)
         if viewer is None:
             return to_signin()
-        target = "/console/audit" if viewer.holds(Scope.AUDIT_READ) else "/console/admin/grants"
+        # The first page the grant opens: a person who only decides approvals lands on them.
+        target = "/console/admin/grants"
+        if viewer.holds(Scope.AUDIT_READ):
+            target = "/console/audit"
+        elif deps.review is not None and viewer.holds(Scope.APPROVALS_DECIDE):
+            target = "/console/approvals"
         return secured(RedirectResponse(target, status_code=303))
 
     async def signin_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
