@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import mcp_types as types
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.subscriptions import ResourceUpdated
 from starlette.applications import Starlette
 
@@ -197,3 +199,24 @@ async def test_a_rotation_in_persona_whose_old_secret_expired_is_followed_by_the
         (received,) = [r for r in receipts if r.kind == "admin.webhook.received"]
         assert received.details is not None and received.details["secrets_refreshed"] is True
         assert before not in json.dumps([r.model_dump() for r in receipts])  # secrets never recorded
+
+
+async def test_a_client_over_streamable_http_hears_the_approval_on_its_socket(tmp_path: Path) -> None:
+    """The same path with the MCP client on the HTTP server's socket (streamable HTTP, bearer grant token)
+    rather than in memory: the notification travels the client's own connection."""
+    scopes = ["inquiries:read", "inquiries:decide", "events:read"]
+    async with delivering_stack(tmp_path, scopes) as stack:
+        headers = {"Authorization": f"Bearer {stack.token}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+            async with Client(streamable_http_client(f"{stack.base}/mcp", http_client=http)) as client:
+                inquiry = completed_inquiry(stack.sandbox)
+                uri = f"persona://inquiries/{inquiry}/events"
+                async with client.listen(resource_subscriptions=[uri]) as subscription:
+                    result = await client.call_tool("approve_inquiry", {"inquiry_id": inquiry})
+                    assert not result.is_error, result
+                    with anyio.fail_after(WAIT_BOUND_SECONDS):
+                        assert await subscription.__anext__() == ResourceUpdated(uri=uri)
+                read = await client.read_resource(uri)
+        content = read.contents[0]
+        assert isinstance(content, types.TextResourceContents)
+        assert [e["name"] for e in json.loads(content.text)["events"]] == ["inquiry.approved"]

@@ -23,6 +23,8 @@ from persona_mcp.store.schema.oauth import oauth_authorizations, oauth_codes, oa
 from persona_mcp.testing import issue_grant
 
 from ._flow import (
+    ACCEPT,
+    INITIALIZE,
     REDIRECT,
     Person,
     Running,
@@ -273,6 +275,28 @@ async def test_rfc7009_revocation_of_the_refresh_token_kills_the_family(
     assert event.details["kind"] == "refresh"
 
 
+async def test_a_public_client_revokes_with_its_client_id_alone(
+    server: Running, http: httpx2.AsyncClient, grant_token: str
+) -> None:
+    """RFC 7009 section 2.1: a public client sends no secret; a confidential one still must."""
+    client_id, tokens = await _tokens(http, server, grant_token)
+    bearer = {**ACCEPT, "Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await http.post(server.mcp, json=INITIALIZE, headers=bearer)).status_code == 200  # now cached
+    answer = await http.post(
+        f"{server.base}/revoke",
+        data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token", "client_id": client_id},
+    )
+    assert answer.status_code == 200, answer.text
+    # Refused on the very next call: the revocation dropped the cached resolution (no `forget` here).
+    assert (await http.post(server.mcp, json=INITIALIZE, headers=bearer)).status_code == 401
+
+    confidential = await register(http, server.base, auth_method="client_secret_post")
+    refused = await http.post(
+        f"{server.base}/revoke", data={"token": "pmat_whatever", "client_id": confidential["client_id"]}
+    )
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized_client"
+
+
 # -- the consent page ------------------------------------------------------------------------------
 
 
@@ -395,6 +419,123 @@ async def test_pages_escape_client_names_and_forbid_framing(
     assert "httponly" in cookie and "samesite=strict" in cookie
     unknown = await http.get(f"{server.base}/oauth/consent", params={"request": "<b>pmcr_x</b>"})
     assert unknown.status_code == 400 and "<b>" not in unknown.text and "pmcr_x" not in unknown.text
+
+
+#: Markup a caller could smuggle into any value it chooses.
+XSS = '"><script>alert(1)</script><img src=x onerror=alert(1)>'
+
+#: Every value a caller (the client, or the browser's user) chooses that can reach a page of the flow.
+CALLER_CHOSEN = [
+    "client_name",
+    "redirect_uri",
+    "client_id",
+    "state",
+    "scope",
+    "resource",
+    "code_challenge",
+    "request",
+    "csrf",
+    "step",
+    "grant_token",
+    "decision",
+    "ticked_scope",
+]
+
+
+def _assert_not_reflected(answer: httpx2.Response, where: str) -> None:
+    """No answer renders the markup: HTML carries it escaped or not at all, and a JSON error (never
+    rendered: `nosniff`) or a redirect carries it only encoded."""
+    kind = answer.headers.get("content-type", "")
+    if "<script>" in answer.text or "<img" in answer.text:
+        assert kind.startswith("application/json"), f"{where}: {answer.status_code} {kind} reflects markup"
+    assert "<" not in answer.headers.get("location", ""), where
+
+
+async def _walk_with(
+    server: Running, http: httpx2.AsyncClient, grant_token: str, poisoned: str
+) -> list[httpx2.Response]:
+    """The whole flow, with `poisoned` set to the markup: registration, authorize, the sign-in page, a
+    failed sign-in, the sign-in, the consent page and the answer; it stops at the first refusal."""
+
+    def value(name: str, normal: str) -> str:
+        return XSS if poisoned == name else normal
+
+    seen: list[httpx2.Response] = []
+    redirect = REDIRECT + ("?next=" + XSS if poisoned == "redirect_uri" else "")
+    registered = await http.post(
+        f"{server.base}/register",
+        json={
+            "client_name": value("client_name", "Raw client"),
+            "redirect_uris": [redirect],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+        },
+    )
+    seen.append(registered)
+    if registered.status_code != 201:
+        return seen
+    _verifier, challenge = pkce()
+    scope = "inquiries:read " + XSS if poisoned == "scope" else None
+    answer = await http.get(
+        authorize_url(
+            server.base,
+            value("client_id", registered.json()["client_id"]),
+            value("code_challenge", challenge),
+            redirect=redirect,
+            scope=scope,
+            resource=value("resource", server.mcp),
+            state=value("state", "state-1"),
+        )
+    )
+    seen.append(answer)
+    if answer.status_code != 302 or "/oauth/consent" not in answer.headers["location"]:
+        return seen
+    consent_url = server.base + answer.headers["location"].removeprefix(server.base)
+    if poisoned == "request":
+        seen.append(await http.get(f"{server.base}/oauth/consent", params={"request": XSS}))
+    page = await http.get(consent_url)
+    seen.append(page)
+    if page.status_code != 200:
+        return seen
+    (form,) = forms_of(page.text)
+    data = {name: values[0] for name, values in form.fields.items()}
+    for name in ("request", "csrf", "step"):
+        data[name] = value(name, data[name])
+    failed = await http.post(
+        f"{server.base}/oauth/consent", data=data | {"grant_token": value("grant_token", "x")}
+    )
+    seen.append(failed)
+    if failed.status_code != 401:
+        return seen
+    (form,) = forms_of(failed.text)
+    data = {name: values[0] for name, values in form.fields.items()} | {"grant_token": grant_token}
+    signed_in = await http.post(f"{server.base}/oauth/consent", data=data)
+    seen.append(signed_in)
+    if signed_in.status_code != 200:
+        return seen
+    (form,) = forms_of(signed_in.text)
+    ticked = [name for name, on in form.checkboxes.items() if on]
+    body: dict[str, Any] = {name: values[0] for name, values in form.fields.items()}
+    body |= {
+        "scope": ticked + ([XSS] if poisoned == "ticked_scope" else []),
+        "decision": value("decision", "allow"),
+    }
+    seen.append(await http.post(f"{server.base}/oauth/consent", data=body))
+    return seen
+
+
+@pytest.mark.parametrize("poisoned", CALLER_CHOSEN)
+async def test_no_page_of_the_flow_reflects_a_caller_chosen_value_unescaped(
+    server: Running, http: httpx2.AsyncClient, grant_token: str, poisoned: str
+) -> None:
+    seen = await _walk_with(server, http, grant_token, poisoned)
+    assert seen
+    for index, answer in enumerate(seen):
+        _assert_not_reflected(answer, f"{poisoned}, answer {index} ({answer.request.url.path})")
+    pages = [a for a in seen if a.headers.get("content-type", "").startswith("text/html")]
+    for page in pages:
+        assert page.headers["content-security-policy"].startswith("default-src 'none'")
 
 
 async def test_no_token_in_any_url_but_the_code_redirect(

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from e2e._cli import child_env, run_cli
+from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.auth.grant import PrincipalKind
 from persona_mcp.config import AuthMode, AuthorizationServerSettings, OAuthSettings
 from persona_mcp.testing import issue_grant
@@ -17,6 +20,8 @@ from persona_mcp.testing import issue_grant
 from ._flow import consented_code, exchange, oauth_server, opens_session, register
 
 pytestmark = pytest.mark.anyio
+
+PERSON = "dana@example.com"
 
 
 async def test_builtin_mode_is_the_default_and_names_itself(tmp_path: Path) -> None:
@@ -29,6 +34,33 @@ async def test_builtin_mode_is_the_default_and_names_itself(tmp_path: Path) -> N
         assert meta["registration_endpoint"] == f"{server.base}/register"
         assert meta["revocation_endpoint"] == f"{server.base}/revoke"
         assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token"}
+
+
+async def test_static_grant_tokens_keep_working_in_the_default_builtin_mode(tmp_path: Path) -> None:
+    """The built-in authorization server is on (no --auth given), yet an admin's grant token, sent as a
+    bearer token by a desktop config, still opens a session and calls tools over HTTP, with no OAuth
+    client involved; revoking the grant refuses the token on the next call."""
+    async with oauth_server(tmp_path) as server:
+        assert server.settings.auth is None and server.app.authorization is not None  # the default: built-in
+        token = await issue_grant(server.app, ["inquiries:read"], principal=PERSON)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+            async with Client(streamable_http_client(server.mcp, http_client=http)) as client:
+                tools = {tool.name for tool in (await client.list_tools()).tools}
+                assert "list_inquiries" in tools and "list_accounts" not in tools
+                result = await client.call_tool("list_inquiries", {})
+                assert not result.is_error, result
+        calls = [
+            r
+            async for r in iter_records(server.app.store, AuditFilter(tool="list_inquiries"))
+            if r.kind.startswith("call.")
+        ]
+        assert calls and {(r.principal, r.client_id) for r in calls} == {(PERSON, None)}
+
+        (grant,) = [g for g in await server.app.grants.list_all() if g.principal == PERSON]
+        await server.app.grants.revoke(grant.id, actor="test")
+        async with httpx2.AsyncClient() as http:
+            assert await opens_session(http, server, token) == 401
 
 
 async def test_registration_can_be_turned_off(tmp_path: Path) -> None:

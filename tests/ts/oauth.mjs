@@ -7,7 +7,8 @@
 // authorization server, registers, and sends the "browser" to the authorization URL; the browser here is
 // fetch: it signs in on the consent page with the grant token, unticks the scopes named, allows, and
 // hands the code back (`finishAuth`). Then the tools are listed and one is called; the access token is
-// then spoiled so the SDK must refresh, and the tool is called again. Prints one JSON summary line.
+// then spoiled so the SDK must refresh, and the tool is called again. Last, the client revokes its
+// refresh token (RFC 7009) and its next call is refused. Prints one JSON summary line.
 
 import { readFileSync } from "node:fs";
 
@@ -119,6 +120,11 @@ class Provider {
     this.saved.push(tokens);
   }
   async redirectToAuthorization(url) {
+    if (this.revoked) {
+      // After the revocation the person is not asked again: the SDK's wish to start over is noted.
+      this.askedAgain = true;
+      return;
+    }
     this.answer = await consent(url);
   }
   saveCodeVerifier(verifier) {
@@ -149,6 +155,38 @@ const first = await client.callTool({ name: plan.tool, arguments: {} });
 const issued = provider.current;
 provider.current = { ...issued, access_token: "pmat_spoiled" };
 const second = await client.callTool({ name: plan.tool, arguments: {} });
+const refreshed = provider.current;
+
+// RFC 7009: the client revokes its refresh token at the revocation endpoint the metadata names; the
+// whole family goes, the current access token with it. A raw call with that token is then refused, and
+// so is the SDK's next call (its refresh is refused too: the pinned SDK raises InvalidGrantError, or
+// UnauthorizedError once it asks for a new authorization, which this person does not give).
+const metadata = await (await fetch(new URL("/.well-known/oauth-authorization-server", plan.url))).json();
+const revocation = await fetch(metadata.revocation_endpoint, {
+  method: "POST",
+  headers: { "content-type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams({
+    token: refreshed.refresh_token,
+    token_type_hint: "refresh_token",
+    client_id: provider.client.client_id,
+  }),
+});
+provider.revoked = true;
+const raw = await fetch(plan.url, {
+  method: "POST",
+  headers: {
+    authorization: `Bearer ${refreshed.access_token}`,
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+  },
+  body: JSON.stringify({ jsonrpc: "2.0", id: 99, method: "tools/list" }),
+});
+let afterRevocation = "accepted";
+try {
+  await client.callTool({ name: plan.tool, arguments: {} });
+} catch (error) {
+  afterRevocation = error?.constructor?.name ?? String(error);
+}
 await client.close();
 console.log(
   JSON.stringify({
@@ -161,7 +199,11 @@ console.log(
     secondIsError: Boolean(second.isError),
     refreshed:
       provider.saved.length >= 2 &&
-      provider.current.refresh_token !== issued.refresh_token &&
-      provider.current.access_token !== "pmat_spoiled",
+      refreshed.refresh_token !== issued.refresh_token &&
+      refreshed.access_token !== "pmat_spoiled",
+    revocationStatus: revocation.status,
+    revokedTokenStatus: raw.status,
+    afterRevocation,
+    askedToAuthorizeAgain: Boolean(provider.askedAgain),
   }),
 );

@@ -308,6 +308,8 @@ async def open_server(
                 lifetimes=settings.authorization,
             )
         resolver = CallerResolver(grants, jwt=jwt, oauth=authorization)
+        if authorization is not None:
+            authorization.on_family_revoked = resolver.forget
         credentials = await open_credential_resolver(
             store, settings, events=audit, http_transport=persona_transport
         )

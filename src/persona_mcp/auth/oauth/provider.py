@@ -108,6 +108,9 @@ class GrantBoundAuthorizationServer:
         self._lifetimes = lifetimes
         self._clock = clock
         self.pending = PendingAuthorizations(store, lifetime_seconds=lifetimes.consent_seconds, clock=clock)
+        #: Called after a token family is revoked here (RFC 7009, a replay): the caller resolver drops its
+        #: cached resolutions, so the revoked access token is refused on this process's very next call.
+        self.on_family_revoked: Callable[[], None] | None = None
 
     # -- clients --------------------------------------------------------------------------------------
 
@@ -543,6 +546,8 @@ class GrantBoundAuthorizationServer:
                 .where(oauth_tokens.c.family_id == family, oauth_tokens.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+        if self.on_family_revoked is not None:
+            self.on_family_revoked()
 
 
 __all__ = ["GrantBoundAuthorizationServer", "RegisteredClient", "VerifiedAccess"]
