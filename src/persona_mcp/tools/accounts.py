@@ -243,19 +243,4 @@ run_account_action = ACCOUNTS.write(
     body=_run_action_body,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_accounts,
-    search_accounts,
-    get_account,
-    create_account,
-    update_account,
-    redact_account,
-    add_account_tag,
-    remove_account_tag,
-    set_account_tags,
-    consolidate_accounts,
-    list_account_relations,
-    add_account_relation,
-    remove_account_relation,
-    run_account_action,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = ACCOUNTS.declared()

@@ -225,15 +225,4 @@ redact_case = CASES.redact(
 
 tag_case = CASES.tag_tool(result=CaseTagged)
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_cases,
-    search_cases,
-    get_case,
-    create_case,
-    update_case,
-    assign_case,
-    set_case_status,
-    attach_case_objects,
-    redact_case,
-    tag_case,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = CASES.declared()

@@ -259,11 +259,4 @@ submit_document = DOCUMENTS.write(
     conflict_hint="a document is submitted once; read its status with get_document",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    get_document,
-    create_generic_document,
-    update_generic_document,
-    create_government_id_document,
-    update_government_id_document,
-    submit_document,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = DOCUMENTS.declared()

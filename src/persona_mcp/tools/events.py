@@ -125,7 +125,4 @@ get_event = EVENTS.read(
     handler=_get_event,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_events,
-    get_event,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = EVENTS.declared()

@@ -16,13 +16,16 @@ or `tag_tool` (one tool with a `mode`) for objects that carry Persona tags, `rel
 relations to accounts and transactions, `print_pdf` for Persona's print-outs. One tool that covers
 several operations (pause or resume, lock or unlock, a typed read) names the argument that chooses the
 request (`by=`) and a route per value (`routes=`).
+
+Every builder records the tool it made; a module's `TOOLS` is `<FAMILY>.declared()`, its tools in the
+order they are declared (a family derived with `dataclasses.replace` records into the same list).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any
 
@@ -73,6 +76,9 @@ class Family:
     label: str = ""
     #: What Persona's 409 means for a change of an existing object, unless a tool says otherwise.
     conflict_hint: str | None = None
+    #: Every tool the builders made, in declaration order (`declared`). A family derived from this one
+    #: with `dataclasses.replace` (another toolset or kind in the same module) adds to the same record.
+    made: list[ToolSpec[Any, Any]] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.path:  # frozen: the derived default is set once, here
@@ -424,8 +430,9 @@ class Family:
         """Any tool of the family, such as one with a handler of its own covering one or more of the
         family's operations; `declared` holds the rest of the `ToolSpec` (`input_model`, `output_model`,
         `handler`, and `idempotent`, `activity` where the effect does not say). Every builder above ends
-        here: the one place a family's spec is made, with its toolset, scope and operation ids."""
-        return ToolSpec(
+        here: the one place a family's spec is made, with its toolset, scope and operation ids, and
+        recorded for `declared`."""
+        spec: AnySpec = ToolSpec(
             name=name,
             toolset=self.toolset,
             title=title,
@@ -435,6 +442,12 @@ class Family:
             operations=tuple(self.operation(op) for op in ops),
             **declared,
         )
+        self.made.append(spec)
+        return spec
+
+    def declared(self) -> tuple[AnySpec, ...]:
+        """The family's tools in the order they were declared: what its module lists as `TOOLS`."""
+        return tuple(self.made)
 
     def tag_tools(self) -> tuple[AnySpec, AnySpec, AnySpec]:
         """`add_<noun>_tag`, `remove_<noun>_tag` and `set_<noun>_tags`: Persona's three tag operations."""

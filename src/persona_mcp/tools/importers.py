@@ -189,10 +189,4 @@ import_faces = _import(
     ),
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_importers,
-    get_importer,
-    import_list_items,
-    import_accounts,
-    import_faces,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = IMPORTERS.declared()

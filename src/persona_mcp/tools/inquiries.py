@@ -385,18 +385,16 @@ generate_inquiry_link = INQUIRIES.write(
     conflict_hint="no one-time link for an expired inquiry; use resume_inquiry first",
 )
 
-print_inquiry_pdf = replace(
-    INQUIRIES.read(
-        "print_inquiry_pdf",
-        "Inquiry PDF",
-        """Get the inquiry PDF (unmasked personal data) as a resource link.
-        Use this when a reviewer needs the document.
-        Do not use it to read data: use get_inquiry.""",
-        op="print_pdf",
-        input_model=InquiryRef,
-        output_model=InquiryPdf,
-        handler=print_pdf,
-    ),
+print_inquiry_pdf = INQUIRIES.read(
+    "print_inquiry_pdf",
+    "Inquiry PDF",
+    """Get the inquiry PDF (unmasked personal data) as a resource link.
+    Use this when a reviewer needs the document.
+    Do not use it to read data: use get_inquiry.""",
+    op="print_pdf",
+    input_model=InquiryRef,
+    output_model=InquiryPdf,
+    handler=print_pdf,
     unmaskable=True,
 )
 
@@ -427,23 +425,4 @@ set_inquiry_simulate_stubs = SIMULATION.write(
     sandbox_only=True,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_inquiries,
-    search_inquiries,
-    get_inquiry,
-    create_inquiry,
-    update_inquiry,
-    redact_inquiry,
-    approve_inquiry,
-    decline_inquiry,
-    mark_inquiry_for_review,
-    expire_inquiry,
-    resume_inquiry,
-    generate_inquiry_link,
-    print_inquiry_pdf,
-    add_inquiry_tag,
-    remove_inquiry_tag,
-    set_inquiry_tags,
-    simulate_inquiry_actions,
-    set_inquiry_simulate_stubs,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = INQUIRIES.declared()

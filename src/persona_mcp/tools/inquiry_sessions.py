@@ -150,11 +150,4 @@ generate_inquiry_session_link = SESSIONS.write(
     at="POST /generate-one-time-link",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_inquiry_sessions,
-    get_inquiry_session,
-    create_inquiry_session,
-    expire_inquiry_session,
-    expire_all_inquiry_sessions,
-    generate_inquiry_session_link,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = SESSIONS.declared()

@@ -226,8 +226,4 @@ archive_list_item = ITEMS.custom(
     idempotent=True,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    create_list_item,
-    get_list_item,
-    archive_list_item,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = ITEMS.declared()

@@ -140,9 +140,4 @@ archive_list = LISTS.archive(
     Do not use it for one value: archive_list_item."""
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_lists,
-    get_list,
-    create_list,
-    archive_list,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = LISTS.declared()

@@ -103,9 +103,4 @@ get_user_audit_log = USER_AUDIT_LOGS.get(
     result=UserAuditLogResult,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_api_logs,
-    get_api_log,
-    list_user_audit_logs,
-    get_user_audit_log,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (*API_LOGS.declared(), *USER_AUDIT_LOGS.declared())

@@ -299,15 +299,4 @@ redact_report = REPORTS.redact(
 
 tag_report = REPORTS.tag_tool(result=ReportTagged)
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_reports,
-    get_report,
-    create_report,
-    rerun_report,
-    list_report_history,
-    print_report_pdf,
-    dismiss_report_matches,
-    set_report_monitoring,
-    redact_report,
-    tag_report,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = REPORTS.declared()

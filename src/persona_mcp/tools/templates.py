@@ -215,10 +215,4 @@ import_inquiry_template_translations = TEMPLATES.write(
     idempotent=True,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_inquiry_templates,
-    get_inquiry_template,
-    list_inquiry_template_versions,
-    get_inquiry_template_translations,
-    import_inquiry_template_translations,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = TEMPLATES.declared()

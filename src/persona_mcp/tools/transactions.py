@@ -179,17 +179,4 @@ add_transaction_relation, remove_transaction_relation = TRANSACTIONS.relation_to
     Use this when a relation was recorded in error.""",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_transactions,
-    get_transaction,
-    create_transaction,
-    update_transaction,
-    redact_transaction,
-    redact_transaction_biometrics,
-    label_transaction,
-    add_transaction_tag,
-    remove_transaction_tag,
-    set_transaction_tags,
-    add_transaction_relation,
-    remove_transaction_relation,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = TRANSACTIONS.declared()

@@ -205,12 +205,4 @@ submit_business_verification = BUSINESS.write(
     conflict_hint="it was submitted already; read the result with get_verification",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    get_verification,
-    print_verification_pdf,
-    set_verification_lock,
-    redact_verification,
-    create_business_verification,
-    update_business_verification,
-    submit_business_verification,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = VERIFICATIONS.declared()

@@ -200,13 +200,4 @@ clone_webhook = WEBHOOKS.write(
     at="POST /clone",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_webhooks,
-    get_webhook,
-    create_webhook,
-    update_webhook,
-    archive_webhook,
-    set_webhook_enabled,
-    rotate_webhook_secret,
-    clone_webhook,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = WEBHOOKS.declared()

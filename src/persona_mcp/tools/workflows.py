@@ -113,9 +113,4 @@ list_workflow_versions = VERSIONS.list(
     view=WorkflowVersion,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    trigger_workflow,
-    list_workflow_runs,
-    get_workflow_run,
-    list_workflow_versions,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (*RUNS.declared(), *VERSIONS.declared())
