@@ -168,8 +168,7 @@ list_accounts = ACCOUNTS.list(
 search_accounts = ACCOUNTS.search(input_model=SearchAccounts, view=Account)
 
 get_account = ACCOUNTS.get(
-    """Read one account with its personal fields.
-    Use this when you need an account's details.""",
+    "Read one account with its personal fields.\nUse this when you need an account's details.",
     result=AccountResult,
 )
 

@@ -183,8 +183,7 @@ update_case = CASES.update(
 assign_case = CASES.write(
     "assign_case",
     "Assign a case",
-    """Assign a case to a Persona user by e-mail.
-    Use this when a reviewer takes the case.""",
+    "Assign a case to a Persona user by e-mail.\nUse this when a reviewer takes the case.",
     input_model=AssignCase,
     at="POST /assign",
     body=lambda a: {"meta": {"user-email-address": a.user_email_address}},

@@ -245,8 +245,7 @@ create_report = REPORTS.create(
 rerun_report = REPORTS.write(
     "rerun_report",
     "Re-run a report",
-    """Run a report again on its query; it is pending until done.
-    Use this when results may have changed.""",
+    "Run a report again on its query; it is pending until done.\nUse this when results may have changed.",
     at="POST /run",
     op="rerun",
     conflict_hint="a pending or redacted report cannot be re-run; check it with get_report",
@@ -255,8 +254,7 @@ rerun_report = REPORTS.write(
 list_report_history = REPORTS.read(
     "list_report_history",
     "Report history",
-    """List a report's runs and reviewer actions, newest first.
-    Use this when auditing a screening.""",
+    "List a report's runs and reviewer actions, newest first.\nUse this when auditing a screening.",
     op="list_history",
     input_model=ReportHistory,
     output_model=HistoryPage,
@@ -282,8 +280,7 @@ dismiss_report_matches = REPORTS.decide(
 set_report_monitoring = REPORTS.write(
     "set_report_monitoring",
     "Pause or resume report monitoring",
-    """Pause or resume a report's continuous monitoring.
-    Use this when monitoring must stop or restart.""",
+    "Pause or resume a report's continuous monitoring.\nUse this when monitoring must stop or restart.",
     input_model=ReportMonitoring,
     at="POST",
     by="paused",

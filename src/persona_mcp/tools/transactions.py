@@ -122,8 +122,7 @@ list_transactions = TRANSACTIONS.list(
 )
 
 get_transaction = TRANSACTIONS.get(
-    """Read one transaction with its fields.
-    Use this when reviewing it.""",
+    "Read one transaction with its fields.\nUse this when reviewing it.",
     result=TransactionResult,
 )
 

@@ -194,8 +194,7 @@ rotate_webhook_secret = WEBHOOKS.delete(
 clone_webhook = WEBHOOKS.write(
     "clone_webhook",
     "Clone a webhook",
-    """Copy a webhook into a new one.
-    Use this when a similar webhook is needed.""",
+    "Copy a webhook into a new one.\nUse this when a similar webhook is needed.",
     activity=Activity.CREATE,
     at="POST /clone",
 )
