@@ -128,3 +128,11 @@ def test_each_family_module_lists_what_its_families_declared() -> None:
     assert inquiries.TOOLS[-2:] == (inquiries.simulate_inquiry_actions, inquiries.set_inquiry_simulate_stubs)
     assert inquiries.print_inquiry_pdf in inquiries.TOOLS and inquiries.print_inquiry_pdf.unmaskable
     assert templates.TOOLS.index(templates.list_inquiry_template_versions) == 2
+
+
+def test_a_switch_posts_the_route_its_boolean_chooses_and_covers_both_operations() -> None:
+    lock = catalogue.get("set_verification_lock")
+    assert lock.operations == ("verifications.investigation_lock", "verifications.investigation_unlock")
+    assert lock.annotations.idempotent and lock.effect is Effect.WRITE
+    attach = catalogue.get("attach_case_objects")
+    assert attach.operations == ("cases.add_objects", "cases.remove_objects")

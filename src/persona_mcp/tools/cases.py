@@ -203,18 +203,15 @@ set_case_status = CASES.decide(
     conflict_hint="a redacted case's status cannot change",
 )
 
-attach_case_objects = CASES.write(
+attach_case_objects = CASES.switch(
     "attach_case_objects",
     "Attach or detach case objects",
     """Attach accounts, inquiries, reports, verifications or transactions to a case, or detach them.
     Use this when evidence belongs to the case (or not).""",
     input_model=CaseObjects,
-    at="POST",
     by="detach",
-    routes={False: "/add-objects", True: "/remove-objects"},
-    ops=("add_objects", "remove_objects"),
+    routes={False: ("/add-objects", "add_objects"), True: ("/remove-objects", "remove_objects")},
     body=_objects_body,
-    idempotent=True,
 )
 
 redact_case = CASES.redact(

@@ -14,8 +14,9 @@ operations do not give them). The builder fills in the rest the same way for eve
 What several families share is one builder each, with its input models: `tag_tools` (add, remove, set)
 or `tag_tool` (one tool with a `mode`) for objects that carry Persona tags, `relation_tools` for
 relations to accounts and transactions, `print_pdf` for Persona's print-outs. One tool that covers
-several operations (pause or resume, lock or unlock, a typed read) names the argument that chooses the
-request (`by=`) and a route per value (`routes=`).
+several operations (a typed read, an import per list type) names the argument that chooses the
+request (`by=`) and a route per value (`routes=`); `switch` does so for an operation and its opposite
+(pause or resume, lock or unlock).
 
 Every builder records the tool it made; a module's `TOOLS` is `<FAMILY>.declared()`, its tools in the
 order they are declared (a family derived with `dataclasses.replace` records into the same list).
@@ -356,6 +357,31 @@ class Family:
             op="archive",
             at=at,
             idempotent=True,
+        )
+
+    def switch(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        by: str,
+        routes: Mapping[bool, tuple[str, str]],
+        **particular: Any,
+    ) -> AnySpec:
+        """A write covering an operation and its opposite (pause and resume, lock and unlock): a POST to
+        the route the boolean argument `by` chooses, `routes` giving each value its (route, operation);
+        repeatable, so idempotent."""
+        return self.write(
+            name,
+            title,
+            description,
+            at="POST",
+            by=by,
+            routes={value: route for value, (route, _) in routes.items()},
+            ops=tuple(op for _, op in routes.values()),
+            idempotent=True,
+            **particular,
         )
 
     def action(

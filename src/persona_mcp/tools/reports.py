@@ -277,16 +277,13 @@ dismiss_report_matches = REPORTS.decide(
     conflict_hint="only a ready, unredacted report's matches can be dismissed; check it with get_report",
 )
 
-set_report_monitoring = REPORTS.write(
+set_report_monitoring = REPORTS.switch(
     "set_report_monitoring",
     "Pause or resume report monitoring",
     "Pause or resume a report's continuous monitoring.\nUse this when monitoring must stop or restart.",
     input_model=ReportMonitoring,
-    at="POST",
     by="paused",
-    routes={True: "/pause", False: "/resume"},
-    ops=("pause_monitoring", "resume_monitoring"),
-    idempotent=True,
+    routes={True: ("/pause", "pause_monitoring"), False: ("/resume", "resume_monitoring")},
 )
 
 redact_report = REPORTS.redact(

@@ -151,17 +151,17 @@ get_verification = VERIFICATIONS.get(
 
 print_verification_pdf = VERIFICATIONS.print_pdf()
 
-set_verification_lock = VERIFICATIONS.write(
+set_verification_lock = VERIFICATIONS.switch(
     "set_verification_lock",
     "Lock a verification for investigation",
     """Lock a verification against redaction, or unlock it.
     Use this when an investigation must keep the evidence.""",
     input_model=VerificationLock,
-    at="POST",
     by="locked",
-    routes={True: "/investigation-lock", False: "/investigation-unlock"},
-    ops=("investigation_lock", "investigation_unlock"),
-    idempotent=True,
+    routes={
+        True: ("/investigation-lock", "investigation_lock"),
+        False: ("/investigation-unlock", "investigation_unlock"),
+    },
 )
 
 redact_verification = VERIFICATIONS.redact(
