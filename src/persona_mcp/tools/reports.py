@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.persona.envelope import Document, Resource
 from persona_mcp.persona.ids import AccountId, ObjectKind, ReportId, ReportTemplateId
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import pick
@@ -21,7 +20,7 @@ from persona_mcp.tools.factories import path_for
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import CountryCode, Email, PageInput, Phone, ReferenceId, ToolInput
-from persona_mcp.tools.results import ObjectView, Rel, Response, from_upstream
+from persona_mcp.tools.results import ObjectView, Rel, Response, WithRest, from_upstream
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 
@@ -81,8 +80,10 @@ class ReportTagged(ReportChanged):
     tags: list[str] = Field(default_factory=list, description="Tag names.")
 
 
-class ReportResult(Report, Response):
+class ReportResult(WithRest, Report, Response):
     """One report with its query and findings."""
+
+    rest, named = "findings", _SHARED
 
     tags: list[str] = Field(default_factory=list, description="Tag names.")
     is_recurring: bool | None = Field(None, description="Monitoring on.")
@@ -92,12 +93,6 @@ class ReportResult(Report, Response):
     findings: Annotated[dict[str, Any] | None, PII] = Field(
         None, description="Query and results, as Persona gives them."
     )
-
-    @classmethod
-    def source_values(cls, resource: Resource, document: Document | None = None) -> dict[str, Any]:
-        values = super().source_values(resource, document)
-        values["findings"] = {k: v for k, v in resource.attributes.items() if k not in _SHARED}
-        return values
 
 
 class HistoryEntry(ObjectView):

@@ -13,14 +13,13 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.persona.envelope import Document, Resource
 from persona_mcp.persona.ids import ObjectKind, VerificationId
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CountryCode, ToolInput
-from persona_mcp.tools.results import ObjectView, Rel, Response
+from persona_mcp.tools.results import ObjectView, Rel, Response, WithRest
 from persona_mcp.tools.spec import ToolSpec
 
 
@@ -50,8 +49,10 @@ def _plural(kind: VerificationType) -> str:
 _SHARED = frozenset({"status", "created-at", "submitted-at", "completed-at", "redacted-at", "checks"})
 
 
-class Verification(ObjectView, Response):
+class Verification(WithRest, Response):
     """A verification: status, checks, and what it captured."""
+
+    rest, named = "details", _SHARED
 
     status: str | None = Field(None, description="e.g. passed, failed, initiated.")
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="inq_...")
@@ -61,12 +62,6 @@ class Verification(ObjectView, Response):
     details: Annotated[dict[str, Any] | None, PII] = Field(
         None, description="Captured data, as Persona gives it."
     )
-
-    @classmethod
-    def source_values(cls, resource: Resource, document: Document | None = None) -> dict[str, Any]:
-        values = super().source_values(resource, document)
-        values["details"] = {k: v for k, v in resource.attributes.items() if k not in _SHARED}
-        return values
 
 
 class VerificationChanged(ObjectView, Response):
