@@ -89,8 +89,7 @@ class DocumentRef(ToolInput):
     kind: DocumentKind | None = Field(None, description="Ask the typed endpoint (default: any kind).")
 
 
-class KindRef(ToolInput):
-    document_id: DocumentId = Field(description="The document.")
+class KindRef(DocumentRef):
     kind: DocumentKind = Field(description="Its kind.")
 
 

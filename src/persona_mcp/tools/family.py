@@ -384,6 +384,17 @@ class Family:
             **particular,
         )
 
+    def expire(self, description: str, *, conflict_hint: str | None = None) -> AnySpec:
+        """`expire_<noun>`: the object stops now (its sessions, links) but is kept (`<family>:delete`)."""
+        return self.delete(
+            f"expire_{self.slug}",
+            f"Expire {self.a_noun}",
+            description,
+            at="POST /expire",
+            idempotent=True,
+            conflict_hint=conflict_hint,
+        )
+
     def action(
         self,
         name: str,

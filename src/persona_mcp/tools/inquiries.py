@@ -350,14 +350,10 @@ mark_inquiry_for_review = INQUIRIES.decide(
     conflict_hint="an inquiry that is already approved or declined cannot be marked for review",
 )
 
-expire_inquiry = INQUIRIES.delete(
-    "expire_inquiry",
-    "Expire an inquiry",
+expire_inquiry = INQUIRIES.expire(
     """Expire an inquiry now; its sessions and links stop.
     Use this when the user must not continue.
     Do not use it to erase data: use redact_inquiry.""",
-    at="POST /expire",
-    idempotent=True,
     conflict_hint="the inquiry cannot be expired in its current status; check it with get_inquiry",
 )
 

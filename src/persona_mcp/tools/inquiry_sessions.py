@@ -114,14 +114,10 @@ create_inquiry_session = SESSIONS.create(
     body=_create_body,
 )
 
-expire_inquiry_session = SESSIONS.delete(
-    "expire_inquiry_session",
-    "Expire an inquiry session",
+expire_inquiry_session = SESSIONS.expire(
     """End one session now; the inquiry stays open.
     Use this when a device must be cut off.
-    Do not use it to stop the inquiry: expire_inquiry.""",
-    at="POST /expire",
-    idempotent=True,
+    Do not use it to stop the inquiry: expire_inquiry."""
 )
 
 expire_all_inquiry_sessions = SESSIONS.custom(

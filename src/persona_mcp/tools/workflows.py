@@ -20,13 +20,6 @@ from persona_mcp.tools.results import ObjectView, Rel, Response
 from persona_mcp.tools.spec import ToolSpec
 
 
-class RunStatus(StrEnum):
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELED = "canceled"
-
-
 class WorkflowRun(ObjectView):
     """A workflow run."""
 
@@ -57,6 +50,13 @@ class TriggerWorkflow(ToolInput):
         description="The workflow (Persona dashboard, or list_workflow_versions)."
     )
     fields: Annotated[CustomFields, PII] = Field(description="Run inputs: key -> value.")
+
+
+class RunStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
 
 
 class ListRuns(PageInput):
