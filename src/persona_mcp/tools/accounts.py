@@ -61,13 +61,6 @@ class AccountChanged(ObjectView, Response):
     tags: list[str] = Field(default_factory=list, description="Tag names.")
 
 
-class RelatedObject(ObjectView):
-    """An object related to an account (another account or a transaction)."""
-
-    created_at: str | None = Field(None, description="ISO 8601.")
-    reference_id: str | None = Field(None, description="Your id for the object.")
-
-
 class ListAccounts(PageInput):
     query_filters = {"reference_id": "filter[reference-id]"}
 
@@ -123,6 +116,13 @@ class ListRelations(ToolInput):
     )
     created_after: Timestamp | None = Field(None, description="Created at or after.")
     created_before: Timestamp | None = Field(None, description="Created at or before.")
+
+
+class RelatedObject(ObjectView):
+    """An object related to an account (another account or a transaction)."""
+
+    created_at: str | None = Field(None, description="ISO 8601.")
+    reference_id: str | None = Field(None, description="Your id for the object.")
 
 
 class RunAccountAction(ToolInput):
