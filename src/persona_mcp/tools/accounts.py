@@ -24,7 +24,7 @@ from persona_mcp.tools.inputs import (
     ToolInput,
 )
 from persona_mcp.tools.person import PersonFields
-from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, Instant, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import ToolSpec
 
@@ -37,7 +37,7 @@ class Account(ObjectView):
     reference_id: str | None = Field(None, description="Your id for the user.")
     account_type_id: Annotated[str | None, Rel("account-type")] = Field(None, description="acttp_...")
     tags: list[str] = Field(default_factory=list, description="Tag names.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class AccountDetail(Account):
@@ -47,7 +47,7 @@ class AccountDetail(Account):
     fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
         None, description="Personal and custom fields, plain values."
     )
-    updated_at: str | None = Field(None, description="ISO 8601.")
+    updated_at: Instant = None
     redacted_at: str | None = Field(None, description="Set once redacted.")
 
 
@@ -121,7 +121,7 @@ class ListRelations(ToolInput):
 class RelatedObject(ObjectView):
     """An object related to an account (another account or a transaction)."""
 
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
     reference_id: str | None = Field(None, description="Your id for the object.")
 
 

@@ -23,7 +23,7 @@ from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CustomFields, Email, PageInput, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, Instant, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import Effect, ToolSpec
 
@@ -39,15 +39,15 @@ class Case(ObjectView):
     status: str | None = Field(None, description="Template-defined status.")
     assignee_id: Annotated[str | None, PII] = Field(None, description="Assignee e-mail.")
     tags: list[str] = Field(default_factory=list, description="Tag names.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class CaseResult(Case, Response):
     """One case with what it holds."""
 
-    sla_expires_at: str | None = Field(None, description="ISO 8601.")
+    sla_expires_at: Instant = None
     resolution: str | None = Field(None, description="How it was resolved.")
-    resolved_at: str | None = Field(None, description="ISO 8601.")
+    resolved_at: Instant = None
     redacted_at: str | None = Field(None, description="Set once redacted.")
     fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
         None, description="Template fields, plain values."

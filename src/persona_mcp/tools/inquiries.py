@@ -30,7 +30,7 @@ from persona_mcp.tools.inputs import (
     ToolInput,
 )
 from persona_mcp.tools.person import PersonFields
-from persona_mcp.tools.results import Attr, ObjectView, OneTimeLink, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, Instant, ObjectView, OneTimeLink, Rel, Response, plain_fields
 from persona_mcp.tools.saved_files import SavedFileResult
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import ToolContext, ToolSpec
@@ -60,7 +60,7 @@ class Inquiry(ObjectView):
     account_id: Annotated[str | None, Rel("account")] = Field(None, description="act_...")
     inquiry_template_id: Annotated[str | None, Rel("inquiry-template")] = Field(None, description="itmpl_...")
     tags: list[str] = Field(default_factory=list, description="Tag names.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class InquiryDetail(Inquiry):
@@ -70,7 +70,7 @@ class InquiryDetail(Inquiry):
     fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
         None, description="Collected fields, plain values."
     )
-    expires_at: str | None = Field(None, description="ISO 8601.")
+    expires_at: Instant = None
     redacted_at: str | None = Field(None, description="Set once redacted.")
     verification_ids: Annotated[list[str], Rel("verifications")] = Field(
         default_factory=list, description="ver_..."

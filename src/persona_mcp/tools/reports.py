@@ -20,7 +20,7 @@ from persona_mcp.tools.factories import path_for
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import CountryCode, Email, PageInput, Phone, ReferenceId, ToolInput
-from persona_mcp.tools.results import ObjectView, Rel, Response, WithRest, from_upstream
+from persona_mcp.tools.results import Instant, ObjectView, Rel, Response, WithRest, from_upstream
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 
@@ -71,7 +71,7 @@ class Report(ObjectView):
     status: str | None = Field(None, description="pending, ready or errored.")
     has_match: bool | None = Field(None, description="Whether it matched.")
     account_id: Annotated[str | None, Rel("account")] = Field(None, description="act_...")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class ReportTagged(ReportChanged):
@@ -87,7 +87,7 @@ class ReportResult(WithRest, Report, Response):
 
     tags: list[str] = Field(default_factory=list, description="Tag names.")
     is_recurring: bool | None = Field(None, description="Monitoring on.")
-    completed_at: str | None = Field(None, description="ISO 8601.")
+    completed_at: Instant = None
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="inq_...")
     redacted_at: str | None = Field(None, description="Set once redacted.")
     findings: Annotated[dict[str, Any] | None, PII] = Field(

@@ -117,6 +117,10 @@ def _sources(view: type[BaseModel]) -> tuple[tuple[str, _Source, bool], ...]:
     return tuple(plan)
 
 
+#: A timestamp as Persona gives it (`created_at: Instant = None`).
+Instant = Annotated[str | None, Field(description="ISO 8601.")]
+
+
 class ResultModel(BaseModel):
     """Base of every output model: strict, and without empty values when serialised.
 

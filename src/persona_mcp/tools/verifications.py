@@ -19,7 +19,7 @@ from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CountryCode, ToolInput
-from persona_mcp.tools.results import ObjectView, Rel, Response, WithRest
+from persona_mcp.tools.results import Instant, ObjectView, Rel, Response, WithRest
 from persona_mcp.tools.spec import ToolSpec
 
 
@@ -56,8 +56,8 @@ class Verification(WithRest, Response):
 
     status: str | None = Field(None, description="e.g. passed, failed, initiated.")
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="inq_...")
-    created_at: str | None = Field(None, description="ISO 8601.")
-    completed_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
+    completed_at: Instant = None
     checks: list[dict[str, Any]] = Field(default_factory=list, description="Checks: name, status, reasons.")
     details: Annotated[dict[str, Any] | None, PII] = Field(
         None, description="Captured data, as Persona gives it."

@@ -18,7 +18,7 @@ from persona_mcp.tools.factories import Method, one_result, path_for, send
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Response
+from persona_mcp.tools.results import Instant, ObjectView, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 #: `*` or an event name such as `inquiry.approved`, `connect/share-token.inbound-created`.
@@ -44,7 +44,7 @@ class WebhookResult(Webhook, Response):
     """One webhook."""
 
     api_version: str | None = Field(None, description="Persona API version of payloads.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class WebhookChanged(ObjectView, Response):

@@ -16,7 +16,7 @@ from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import CustomFields, PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Rel, Response
+from persona_mcp.tools.results import Instant, ObjectView, Rel, Response
 from persona_mcp.tools.spec import ToolSpec
 
 
@@ -25,8 +25,8 @@ class WorkflowRun(ObjectView):
 
     status: str | None = Field(None, description="in_progress, completed, failed, ...")
     workflow_id: Annotated[str | None, Rel("workflow")] = Field(None, description="wfl_...")
-    created_at: str | None = Field(None, description="ISO 8601.")
-    completed_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
+    completed_at: Instant = None
 
 
 class WorkflowRunResult(WorkflowRun, Response):
@@ -42,7 +42,7 @@ class WorkflowVersion(ObjectView):
     status: str | None = Field(None, description="draft or published.")
     trigger_type: str | None = Field(None, description="What starts it, e.g. api.")
     workflow_id: Annotated[str | None, Rel("workflow")] = Field(None, description="wfl_...")
-    published_at: str | None = Field(None, description="ISO 8601.")
+    published_at: Instant = None
 
 
 class TriggerWorkflow(ToolInput):
