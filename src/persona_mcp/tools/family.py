@@ -321,17 +321,29 @@ class Family:
             conflict_hint=conflict_hint,
         )
 
-    def update(self, description: str, *, input_model: type[ToolInput], body: Body) -> AnySpec:
-        """`update_<noun>`: PATCH the object with the arguments given (repeatable)."""
+    def update(
+        self,
+        description: str,
+        *,
+        input_model: type[ToolInput],
+        body: Body,
+        name: str = "",
+        title: str = "",
+        op: str = "update",
+        conflict_hint: str | None = None,
+    ) -> AnySpec:
+        """`update_<noun>`: PATCH the object with the arguments given (repeatable); `name`, `title` and
+        `op` where Persona's operation is not plainly `update`."""
         return self.write(
-            f"update_{self.slug}",
-            f"Update {self.a_noun}",
+            name or f"update_{self.slug}",
+            title or f"Update {self.a_noun}",
             description,
-            op="update",
+            op=op,
             input_model=input_model,
             at="PATCH",
             body=body,
             idempotent=True,
+            conflict_hint=conflict_hint,
         )
 
     def redact(self, description: str, *, conflict_hint: str | None = None) -> AnySpec:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from pydantic import Field
 
@@ -166,36 +166,41 @@ redact_verification = VERIFICATIONS.redact(
     conflict_hint="a verification locked for investigation cannot be redacted; unlock it first",
 )
 
+
+class _Naming(TypedDict):
+    name: str
+    title: str
+    op: str
+
+
+def _business(verb: str) -> _Naming:
+    """A database-business tool's name, title and operation: they differ only in the verb."""
+    title = f"{verb.capitalize()} a database-business verification"
+    return {"name": f"{verb}_business_verification", "title": title, "op": f"{verb}_database_business"}
+
+
 create_business_verification = BUSINESS.create(
     """Start a database-business check of a company (initiated until submitted).
     Use this when a business must be verified against registries.
     IDs: verification templates: Persona dashboard.""",
-    name="create_business_verification",
-    title="Create a database-business verification",
-    op="create_database_business",
+    **_business("create"),
     input_model=CreateBusinessVerification,
     body=_business_body,
 )
 
-update_business_verification = BUSINESS.write(
-    "update_business_verification",
-    "Update a database-business verification",
+update_business_verification = BUSINESS.update(
     """Correct a database-business verification's inputs before submitting.
     Use this when an input was wrong.""",
-    op="update_database_business",
+    **_business("update"),
     input_model=UpdateBusinessVerification,
-    at="PATCH",
     body=_business_body,
-    idempotent=True,
     conflict_hint="only an initiated (not yet submitted) verification can change",
 )
 
 submit_business_verification = BUSINESS.write(
-    "submit_business_verification",
-    "Submit a database-business verification",
-    """Run a database-business verification's check.
+    description="""Run a database-business verification's check.
     Use this when its inputs are complete.""",
-    op="submit_database_business",
+    **_business("submit"),
     at="POST /submit",
     conflict_hint="it was submitted already; read the result with get_verification",
 )
