@@ -101,7 +101,8 @@ list_inquiry_sessions = SESSIONS.list(
 )
 
 get_inquiry_session = SESSIONS.get(
-    "Read one session: status, IP and device risk.\nUse this when you need a session's details.",
+    """Read one session: status, IP and device risk.
+    Use this when you need a session's details.""",
     result=InquirySessionResult,
 )
 

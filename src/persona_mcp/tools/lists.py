@@ -114,9 +114,7 @@ list_lists = LISTS.list(
 )
 
 get_list = LISTS.get(
-    """Read one list with its item ids.
-    Use this when you need a list's items.""",
-    result=ListResult,
+    "Read one list with its item ids.\nUse this when you need a list's items.", result=ListResult
 )
 
 #: The nine `create_<type>_list` operations are one tool with a `type` argument.

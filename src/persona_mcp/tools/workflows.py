@@ -19,12 +19,15 @@ from persona_mcp.tools.inputs import CustomFields, PageInput, ToolInput
 from persona_mcp.tools.results import Instant, ObjectView, Rel, Response
 from persona_mcp.tools.spec import ToolSpec
 
+#: The workflow a run or version belongs to.
+WorkflowOf = Annotated[str | None, Rel("workflow"), Field(description="wfl_...")]
+
 
 class WorkflowRun(ObjectView):
     """A workflow run."""
 
     status: str | None = Field(None, description="in_progress, completed, failed, ...")
-    workflow_id: Annotated[str | None, Rel("workflow")] = Field(None, description="wfl_...")
+    workflow_id: WorkflowOf = None
     created_at: Instant = None
     completed_at: Instant = None
 
@@ -41,7 +44,7 @@ class WorkflowVersion(ObjectView):
     workflow_name: str | None = Field(None, description="Workflow name.")
     status: str | None = Field(None, description="draft or published.")
     trigger_type: str | None = Field(None, description="What starts it, e.g. api.")
-    workflow_id: Annotated[str | None, Rel("workflow")] = Field(None, description="wfl_...")
+    workflow_id: WorkflowOf = None
     published_at: Instant = None
 
 
