@@ -136,3 +136,13 @@ def test_a_switch_posts_the_route_its_boolean_chooses_and_covers_both_operations
     assert lock.annotations.idempotent and lock.effect is Effect.WRITE
     attach = catalogue.get("attach_case_objects")
     assert attach.operations == ("cases.add_objects", "cases.remove_objects")
+
+
+def test_expire_stops_an_object_under_the_delete_scope_and_may_be_repeated() -> None:
+    for name, operation in (
+        ("expire_inquiry", "inquiries.expire"),
+        ("expire_inquiry_session", "inquiry_sessions.expire"),
+    ):
+        spec = catalogue.get(name)
+        assert spec.operations == (operation,) and spec.effect is Effect.DESTRUCTIVE
+        assert spec.scope is Scope.INQUIRIES_DELETE and spec.annotations.idempotent
