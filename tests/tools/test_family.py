@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.persona.ids import ObjectKind
 from persona_mcp.testing import approvals_waived, connected
-from persona_mcp.tools import catalogue
+from persona_mcp.tools import catalogue, inquiries, templates
 from persona_mcp.tools.describe import DescriptionShapeError
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inquiry_sessions import InquirySessionChanged
@@ -109,3 +110,39 @@ async def test_one_tool_over_two_operations_sends_the_request_its_argument_choos
     assert not locked.is_error and not unlocked.is_error
     assert refused.is_error and "unlock it first" in " ".join(getattr(b, "text", "") for b in refused.content)
     assert not redacted.is_error
+
+
+def test_declared_lists_every_tool_the_builders_made_in_order_with_derived_families() -> None:
+    sessions = Family(
+        toolset="inquiry_sessions", kind=ObjectKind.INQUIRY_SESSION, changed=InquirySessionChanged
+    )
+    get = sessions.get("Read one session.\nUse this when you need it.", result=InquirySessionChanged)
+    tags = sessions.tag_tools()
+    sandbox = replace(sessions, toolset="simulation", operations="inquiry_sessions")
+    expire = sandbox.delete("expire_it", "Expire it", _DESCRIBED, at="POST /expire")
+    assert sessions.declared() == (get, *tags, expire) and sandbox.declared() == sessions.declared()
+    assert Family(toolset="inquiry_sessions", kind=ObjectKind.INQUIRY_SESSION).declared() == ()
+
+
+def test_each_family_module_lists_what_its_families_declared() -> None:
+    assert inquiries.TOOLS[-2:] == (inquiries.simulate_inquiry_actions, inquiries.set_inquiry_simulate_stubs)
+    assert inquiries.print_inquiry_pdf in inquiries.TOOLS and inquiries.print_inquiry_pdf.unmaskable
+    assert templates.TOOLS.index(templates.list_inquiry_template_versions) == 2
+
+
+def test_a_switch_posts_the_route_its_boolean_chooses_and_covers_both_operations() -> None:
+    lock = catalogue.get("set_verification_lock")
+    assert lock.operations == ("verifications.investigation_lock", "verifications.investigation_unlock")
+    assert lock.annotations.idempotent and lock.effect is Effect.WRITE
+    attach = catalogue.get("attach_case_objects")
+    assert attach.operations == ("cases.add_objects", "cases.remove_objects")
+
+
+def test_expire_stops_an_object_under_the_delete_scope_and_may_be_repeated() -> None:
+    for name, operation in (
+        ("expire_inquiry", "inquiries.expire"),
+        ("expire_inquiry_session", "inquiry_sessions.expire"),
+    ):
+        spec = catalogue.get(name)
+        assert spec.operations == (operation,) and spec.effect is Effect.DESTRUCTIVE
+        assert spec.scope is Scope.INQUIRIES_DELETE and spec.annotations.idempotent

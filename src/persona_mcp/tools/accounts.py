@@ -24,7 +24,7 @@ from persona_mcp.tools.inputs import (
     ToolInput,
 )
 from persona_mcp.tools.person import PersonFields
-from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, Instant, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import ToolSpec
 
@@ -37,7 +37,7 @@ class Account(ObjectView):
     reference_id: str | None = Field(None, description="Your id for the user.")
     account_type_id: Annotated[str | None, Rel("account-type")] = Field(None, description="acttp_...")
     tags: list[str] = Field(default_factory=list, description="Tag names.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class AccountDetail(Account):
@@ -47,7 +47,7 @@ class AccountDetail(Account):
     fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
         None, description="Personal and custom fields, plain values."
     )
-    updated_at: str | None = Field(None, description="ISO 8601.")
+    updated_at: Instant = None
     redacted_at: str | None = Field(None, description="Set once redacted.")
 
 
@@ -59,13 +59,6 @@ class AccountChanged(ObjectView, Response):
     """The account after the change (read it with get_account for every detail)."""
 
     tags: list[str] = Field(default_factory=list, description="Tag names.")
-
-
-class RelatedObject(ObjectView):
-    """An object related to an account (another account or a transaction)."""
-
-    created_at: str | None = Field(None, description="ISO 8601.")
-    reference_id: str | None = Field(None, description="Your id for the object.")
 
 
 class ListAccounts(PageInput):
@@ -125,6 +118,13 @@ class ListRelations(ToolInput):
     created_before: Timestamp | None = Field(None, description="Created at or before.")
 
 
+class RelatedObject(ObjectView):
+    """An object related to an account (another account or a transaction)."""
+
+    created_at: Instant = None
+    reference_id: str | None = Field(None, description="Your id for the object.")
+
+
 class RunAccountAction(ToolInput):
     account_id: AccountId = Field(description="The account.")
     account_action_id: AccountActionId = Field(description="The account action.")
@@ -168,8 +168,7 @@ list_accounts = ACCOUNTS.list(
 search_accounts = ACCOUNTS.search(input_model=SearchAccounts, view=Account)
 
 get_account = ACCOUNTS.get(
-    """Read one account with its personal fields.
-    Use this when you need an account's details.""",
+    "Read one account with its personal fields.\nUse this when you need an account's details.",
     result=AccountResult,
 )
 
@@ -243,19 +242,4 @@ run_account_action = ACCOUNTS.write(
     body=_run_action_body,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_accounts,
-    search_accounts,
-    get_account,
-    create_account,
-    update_account,
-    redact_account,
-    add_account_tag,
-    remove_account_tag,
-    set_account_tags,
-    consolidate_accounts,
-    list_account_relations,
-    add_account_relation,
-    remove_account_relation,
-    run_account_action,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = ACCOUNTS.declared()

@@ -23,7 +23,7 @@ from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CustomFields, Email, PageInput, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, Instant, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import Effect, ToolSpec
 
@@ -39,15 +39,15 @@ class Case(ObjectView):
     status: str | None = Field(None, description="Template-defined status.")
     assignee_id: Annotated[str | None, PII] = Field(None, description="Assignee e-mail.")
     tags: list[str] = Field(default_factory=list, description="Tag names.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class CaseResult(Case, Response):
     """One case with what it holds."""
 
-    sla_expires_at: str | None = Field(None, description="ISO 8601.")
+    sla_expires_at: Instant = None
     resolution: str | None = Field(None, description="How it was resolved.")
-    resolved_at: str | None = Field(None, description="ISO 8601.")
+    resolved_at: Instant = None
     redacted_at: str | None = Field(None, description="Set once redacted.")
     fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
         None, description="Template fields, plain values."
@@ -183,8 +183,7 @@ update_case = CASES.update(
 assign_case = CASES.write(
     "assign_case",
     "Assign a case",
-    """Assign a case to a Persona user by e-mail.
-    Use this when a reviewer takes the case.""",
+    "Assign a case to a Persona user by e-mail.\nUse this when a reviewer takes the case.",
     input_model=AssignCase,
     at="POST /assign",
     body=lambda a: {"meta": {"user-email-address": a.user_email_address}},
@@ -204,18 +203,15 @@ set_case_status = CASES.decide(
     conflict_hint="a redacted case's status cannot change",
 )
 
-attach_case_objects = CASES.write(
+attach_case_objects = CASES.switch(
     "attach_case_objects",
     "Attach or detach case objects",
     """Attach accounts, inquiries, reports, verifications or transactions to a case, or detach them.
     Use this when evidence belongs to the case (or not).""",
     input_model=CaseObjects,
-    at="POST",
     by="detach",
-    routes={False: "/add-objects", True: "/remove-objects"},
-    ops=("add_objects", "remove_objects"),
+    routes={False: ("/add-objects", "add_objects"), True: ("/remove-objects", "remove_objects")},
     body=_objects_body,
-    idempotent=True,
 )
 
 redact_case = CASES.redact(
@@ -225,15 +221,4 @@ redact_case = CASES.redact(
 
 tag_case = CASES.tag_tool(result=CaseTagged)
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_cases,
-    search_cases,
-    get_case,
-    create_case,
-    update_case,
-    assign_case,
-    set_case_status,
-    attach_case_objects,
-    redact_case,
-    tag_case,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = CASES.declared()

@@ -48,7 +48,4 @@ get_device = DEVICES.get(
     result=DeviceResult,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_devices,
-    get_device,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = DEVICES.declared()

@@ -22,7 +22,7 @@ from persona_mcp.tools.family import Family
 from persona_mcp.tools.file_links import FileLink, file_link, file_links
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CountryCode, CustomFields, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, Instant, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.spec import Activity, ToolSpec
 from persona_mcp.tools.uploads import Upload
 
@@ -54,8 +54,8 @@ class DocumentResult(ObjectView, Response):
     status: str | None = Field(None, description="initiated, submitted, processed or errored.")
     kind: str | None = Field(None, description="Generic documents: the kind.")
     id_class: str | None = Field(None, description="Government ids: dl, pp, id, ...")
-    created_at: str | None = Field(None, description="ISO 8601.")
-    processed_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
+    processed_at: Instant = None
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="inq_...")
     name_first: Annotated[str | None, PII] = Field(None, description="First name.")
     name_last: Annotated[str | None, PII] = Field(None, description="Last name.")
@@ -89,8 +89,7 @@ class DocumentRef(ToolInput):
     kind: DocumentKind | None = Field(None, description="Ask the typed endpoint (default: any kind).")
 
 
-class KindRef(ToolInput):
-    document_id: DocumentId = Field(description="The document.")
+class KindRef(DocumentRef):
     kind: DocumentKind = Field(description="Its kind.")
 
 
@@ -259,11 +258,4 @@ submit_document = DOCUMENTS.write(
     conflict_hint="a document is submitted once; read its status with get_document",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    get_document,
-    create_generic_document,
-    update_generic_document,
-    create_government_id_document,
-    update_government_id_document,
-    submit_document,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = DOCUMENTS.declared()

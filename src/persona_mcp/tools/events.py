@@ -19,7 +19,7 @@ from persona_mcp.pii import PII
 from persona_mcp.tools.factories import CursorNotInListingError, Method, object_handler, page_handler
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import AnyObjectId, PageInput
-from persona_mcp.tools.results import ObjectView, Page, Response, page_of
+from persona_mcp.tools.results import Instant, ObjectView, Page, Response, page_of
 from persona_mcp.tools.spec import ToolContext, ToolSpec
 from persona_mcp.tools.webhooks import EventName
 
@@ -28,7 +28,7 @@ class Event(ObjectView):
     """An event as listed."""
 
     name: str | None = Field(None, description="Event name, e.g. inquiry.approved.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class EventResult(Event, Response):
@@ -125,7 +125,4 @@ get_event = EVENTS.read(
     handler=_get_event,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_events,
-    get_event,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = EVENTS.declared()

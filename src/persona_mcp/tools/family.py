@@ -14,15 +14,19 @@ operations do not give them). The builder fills in the rest the same way for eve
 What several families share is one builder each, with its input models: `tag_tools` (add, remove, set)
 or `tag_tool` (one tool with a `mode`) for objects that carry Persona tags, `relation_tools` for
 relations to accounts and transactions, `print_pdf` for Persona's print-outs. One tool that covers
-several operations (pause or resume, lock or unlock, a typed read) names the argument that chooses the
-request (`by=`) and a route per value (`routes=`).
+several operations (a typed read, an import per list type) names the argument that chooses the
+request (`by=`) and a route per value (`routes=`); `switch` does so for an operation and its opposite
+(pause or resume, lock or unlock).
+
+Every builder records the tool it made; a module's `TOOLS` is `<FAMILY>.declared()`, its tools in the
+order they are declared (a family derived with `dataclasses.replace` records into the same list).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Annotated, Any
 
@@ -73,6 +77,9 @@ class Family:
     label: str = ""
     #: What Persona's 409 means for a change of an existing object, unless a tool says otherwise.
     conflict_hint: str | None = None
+    #: Every tool the builders made, in declaration order (`declared`). A family derived from this one
+    #: with `dataclasses.replace` (another toolset or kind in the same module) adds to the same record.
+    made: list[ToolSpec[Any, Any]] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.path:  # frozen: the derived default is set once, here
@@ -314,17 +321,29 @@ class Family:
             conflict_hint=conflict_hint,
         )
 
-    def update(self, description: str, *, input_model: type[ToolInput], body: Body) -> AnySpec:
-        """`update_<noun>`: PATCH the object with the arguments given (repeatable)."""
+    def update(
+        self,
+        description: str,
+        *,
+        input_model: type[ToolInput],
+        body: Body,
+        name: str = "",
+        title: str = "",
+        op: str = "update",
+        conflict_hint: str | None = None,
+    ) -> AnySpec:
+        """`update_<noun>`: PATCH the object with the arguments given (repeatable); `name`, `title` and
+        `op` where Persona's operation is not plainly `update`."""
         return self.write(
-            f"update_{self.slug}",
-            f"Update {self.a_noun}",
+            name or f"update_{self.slug}",
+            title or f"Update {self.a_noun}",
             description,
-            op="update",
+            op=op,
             input_model=input_model,
             at="PATCH",
             body=body,
             idempotent=True,
+            conflict_hint=conflict_hint,
         )
 
     def redact(self, description: str, *, conflict_hint: str | None = None) -> AnySpec:
@@ -350,6 +369,42 @@ class Family:
             op="archive",
             at=at,
             idempotent=True,
+        )
+
+    def switch(
+        self,
+        name: str,
+        title: str,
+        description: str,
+        *,
+        by: str,
+        routes: Mapping[bool, tuple[str, str]],
+        **particular: Any,
+    ) -> AnySpec:
+        """A write covering an operation and its opposite (pause and resume, lock and unlock): a POST to
+        the route the boolean argument `by` chooses, `routes` giving each value its (route, operation);
+        repeatable, so idempotent."""
+        return self.write(
+            name,
+            title,
+            description,
+            at="POST",
+            by=by,
+            routes={value: route for value, (route, _) in routes.items()},
+            ops=tuple(op for _, op in routes.values()),
+            idempotent=True,
+            **particular,
+        )
+
+    def expire(self, description: str, *, conflict_hint: str | None = None) -> AnySpec:
+        """`expire_<noun>`: the object stops now (its sessions, links) but is kept (`<family>:delete`)."""
+        return self.delete(
+            f"expire_{self.slug}",
+            f"Expire {self.a_noun}",
+            description,
+            at="POST /expire",
+            idempotent=True,
+            conflict_hint=conflict_hint,
         )
 
     def action(
@@ -424,8 +479,9 @@ class Family:
         """Any tool of the family, such as one with a handler of its own covering one or more of the
         family's operations; `declared` holds the rest of the `ToolSpec` (`input_model`, `output_model`,
         `handler`, and `idempotent`, `activity` where the effect does not say). Every builder above ends
-        here: the one place a family's spec is made, with its toolset, scope and operation ids."""
-        return ToolSpec(
+        here: the one place a family's spec is made, with its toolset, scope and operation ids, and
+        recorded for `declared`."""
+        spec: AnySpec = ToolSpec(
             name=name,
             toolset=self.toolset,
             title=title,
@@ -435,6 +491,12 @@ class Family:
             operations=tuple(self.operation(op) for op in ops),
             **declared,
         )
+        self.made.append(spec)
+        return spec
+
+    def declared(self) -> tuple[AnySpec, ...]:
+        """The family's tools in the order they were declared: what its module lists as `TOOLS`."""
+        return tuple(self.made)
 
     def tag_tools(self) -> tuple[AnySpec, AnySpec, AnySpec]:
         """`add_<noun>_tag`, `remove_<noun>_tag` and `set_<noun>_tags`: Persona's three tag operations."""

@@ -21,7 +21,7 @@ from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.describe import checked
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Response
+from persona_mcp.tools.results import Instant, ObjectView, Response
 from persona_mcp.tools.spec import Activity, ToolSpec
 from persona_mcp.tools.uploads import Upload
 
@@ -88,8 +88,8 @@ class Importer(ObjectView):
     successful_count: int | None = Field(None, description="Rows imported.")
     error_count: int | None = Field(None, description="Rows refused.")
     duplicate_count: int | None = Field(None, description="Rows already present.")
-    created_at: str | None = Field(None, description="ISO 8601.")
-    completed_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
+    completed_at: Instant = None
 
 
 class ImporterResult(Importer, Response):
@@ -189,10 +189,4 @@ import_faces = _import(
     ),
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_importers,
-    get_importer,
-    import_list_items,
-    import_accounts,
-    import_faces,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = IMPORTERS.declared()

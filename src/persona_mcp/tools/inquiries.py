@@ -30,7 +30,7 @@ from persona_mcp.tools.inputs import (
     ToolInput,
 )
 from persona_mcp.tools.person import PersonFields
-from persona_mcp.tools.results import Attr, ObjectView, OneTimeLink, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, Instant, ObjectView, OneTimeLink, Rel, Response, plain_fields
 from persona_mcp.tools.saved_files import SavedFileResult
 from persona_mcp.tools.search import SearchInput
 from persona_mcp.tools.spec import ToolContext, ToolSpec
@@ -60,7 +60,7 @@ class Inquiry(ObjectView):
     account_id: Annotated[str | None, Rel("account")] = Field(None, description="act_...")
     inquiry_template_id: Annotated[str | None, Rel("inquiry-template")] = Field(None, description="itmpl_...")
     tags: list[str] = Field(default_factory=list, description="Tag names.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class InquiryDetail(Inquiry):
@@ -70,7 +70,7 @@ class InquiryDetail(Inquiry):
     fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
         None, description="Collected fields, plain values."
     )
-    expires_at: str | None = Field(None, description="ISO 8601.")
+    expires_at: Instant = None
     redacted_at: str | None = Field(None, description="Set once redacted.")
     verification_ids: Annotated[list[str], Rel("verifications")] = Field(
         default_factory=list, description="ver_..."
@@ -350,14 +350,10 @@ mark_inquiry_for_review = INQUIRIES.decide(
     conflict_hint="an inquiry that is already approved or declined cannot be marked for review",
 )
 
-expire_inquiry = INQUIRIES.delete(
-    "expire_inquiry",
-    "Expire an inquiry",
+expire_inquiry = INQUIRIES.expire(
     """Expire an inquiry now; its sessions and links stop.
     Use this when the user must not continue.
     Do not use it to erase data: use redact_inquiry.""",
-    at="POST /expire",
-    idempotent=True,
     conflict_hint="the inquiry cannot be expired in its current status; check it with get_inquiry",
 )
 
@@ -385,18 +381,16 @@ generate_inquiry_link = INQUIRIES.write(
     conflict_hint="no one-time link for an expired inquiry; use resume_inquiry first",
 )
 
-print_inquiry_pdf = replace(
-    INQUIRIES.read(
-        "print_inquiry_pdf",
-        "Inquiry PDF",
-        """Get the inquiry PDF (unmasked personal data) as a resource link.
-        Use this when a reviewer needs the document.
-        Do not use it to read data: use get_inquiry.""",
-        op="print_pdf",
-        input_model=InquiryRef,
-        output_model=InquiryPdf,
-        handler=print_pdf,
-    ),
+print_inquiry_pdf = INQUIRIES.read(
+    "print_inquiry_pdf",
+    "Inquiry PDF",
+    """Get the inquiry PDF (unmasked personal data) as a resource link.
+    Use this when a reviewer needs the document.
+    Do not use it to read data: use get_inquiry.""",
+    op="print_pdf",
+    input_model=InquiryRef,
+    output_model=InquiryPdf,
+    handler=print_pdf,
     unmaskable=True,
 )
 
@@ -427,23 +421,4 @@ set_inquiry_simulate_stubs = SIMULATION.write(
     sandbox_only=True,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_inquiries,
-    search_inquiries,
-    get_inquiry,
-    create_inquiry,
-    update_inquiry,
-    redact_inquiry,
-    approve_inquiry,
-    decline_inquiry,
-    mark_inquiry_for_review,
-    expire_inquiry,
-    resume_inquiry,
-    generate_inquiry_link,
-    print_inquiry_pdf,
-    add_inquiry_tag,
-    remove_inquiry_tag,
-    set_inquiry_tags,
-    simulate_inquiry_actions,
-    set_inquiry_simulate_stubs,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = INQUIRIES.declared()

@@ -16,7 +16,7 @@ from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.factories import page_result
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import ToolInput
-from persona_mcp.tools.results import ObjectView, OneTimeLink, Page, Rel, Response, page_of
+from persona_mcp.tools.results import Instant, ObjectView, OneTimeLink, Page, Rel, Response, page_of
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
@@ -27,13 +27,13 @@ class InquirySession(ObjectView):
 
     status: str | None = Field(None, description="new, active or expired.")
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="inq_...")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class InquirySessionDetail(InquirySession):
     """An inquiry session with its device facts."""
 
-    expired_at: str | None = Field(None, description="ISO 8601.")
+    expired_at: Instant = None
     ip_address: Annotated[str | None, PII] = Field(None, description="Device IP address.")
     country_code: str | None = Field(None, description="Country of the IP.")
     threat_level: str | None = Field(None, description="Device risk level.")
@@ -115,14 +115,10 @@ create_inquiry_session = SESSIONS.create(
     body=_create_body,
 )
 
-expire_inquiry_session = SESSIONS.delete(
-    "expire_inquiry_session",
-    "Expire an inquiry session",
+expire_inquiry_session = SESSIONS.expire(
     """End one session now; the inquiry stays open.
     Use this when a device must be cut off.
-    Do not use it to stop the inquiry: expire_inquiry.""",
-    at="POST /expire",
-    idempotent=True,
+    Do not use it to stop the inquiry: expire_inquiry."""
 )
 
 expire_all_inquiry_sessions = SESSIONS.custom(
@@ -150,11 +146,4 @@ generate_inquiry_session_link = SESSIONS.write(
     at="POST /generate-one-time-link",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_inquiry_sessions,
-    get_inquiry_session,
-    create_inquiry_session,
-    expire_inquiry_session,
-    expire_all_inquiry_sessions,
-    generate_inquiry_session_link,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = SESSIONS.declared()

@@ -21,7 +21,7 @@ from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import FieldsBySelector, PrefixBySelector
 from persona_mcp.tools.inputs import CountryCode, ToolInput
 from persona_mcp.tools.list_types import ListItemType
-from persona_mcp.tools.results import ObjectView, Response
+from persona_mcp.tools.results import Instant, ObjectView, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 
@@ -101,8 +101,8 @@ class ListItemResult(ObjectView, Response):
     name_first: Annotated[str | None, PII] = Field(None, description="First name.")
     name_last: Annotated[str | None, PII] = Field(None, description="Last name.")
     match_count: int | None = Field(None, description="Times it matched.")
-    created_at: str | None = Field(None, description="ISO 8601.")
-    archived_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
+    archived_at: Instant = None
 
 
 class ListItemChanged(ObjectView, Response):
@@ -226,8 +226,4 @@ archive_list_item = ITEMS.custom(
     idempotent=True,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    create_list_item,
-    get_list_item,
-    archive_list_item,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = ITEMS.declared()

@@ -19,7 +19,7 @@ from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import PageInput, ToolInput
 from persona_mcp.tools.list_types import ListType
-from persona_mcp.tools.results import ObjectView, Rel, Response
+from persona_mcp.tools.results import Instant, ObjectView, Rel, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 #: type -> (create path segment, catalogue operation id)
@@ -49,13 +49,13 @@ class PersonaList(ObjectView):
 
     name: str | None = Field(None, description="List name.")
     status: str | None = Field(None, description="active or archived.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class ListResult(PersonaList, Response):
     """One list with the ids of its items."""
 
-    archived_at: str | None = Field(None, description="ISO 8601.")
+    archived_at: Instant = None
     item_ids: Annotated[list[str], Rel("list-items")] = Field(
         default_factory=list, description="Its list items (read with get_list_item)."
     )
@@ -114,9 +114,7 @@ list_lists = LISTS.list(
 )
 
 get_list = LISTS.get(
-    """Read one list with its item ids.
-    Use this when you need a list's items.""",
-    result=ListResult,
+    "Read one list with its item ids.\nUse this when you need a list's items.", result=ListResult
 )
 
 #: The nine `create_<type>_list` operations are one tool with a `type` argument.
@@ -140,9 +138,4 @@ archive_list = LISTS.archive(
     Do not use it for one value: archive_list_item."""
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_lists,
-    get_list,
-    create_list,
-    archive_list,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = LISTS.declared()

@@ -15,7 +15,7 @@ from persona_mcp.persona.ids import ApiLogId, ObjectKind
 from persona_mcp.pii import PII
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Rel, Response
+from persona_mcp.tools.results import Attr, Instant, ObjectView, Rel, Response
 from persona_mcp.tools.spec import ToolSpec
 
 
@@ -37,7 +37,7 @@ class ApiLog(ObjectView):
     method: Annotated[str | None, Attr("request", _method)] = Field(None, description="HTTP method.")
     path: Annotated[str | None, Attr("request", _path)] = Field(None, description="Request path.")
     status: Annotated[int | None, Attr("response", _status)] = Field(None, description="Answer status.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class ApiLogResult(ApiLog, Response):
@@ -54,7 +54,7 @@ class UserAuditLog(ObjectView):
     path: str | None = Field(None, description="Dashboard path.")
     response_status: int | None = Field(None, description="Answer status.")
     user_id: Annotated[str | None, Rel("user")] = Field(None, description="The user.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class UserAuditLogResult(UserAuditLog, Response):
@@ -103,9 +103,4 @@ get_user_audit_log = USER_AUDIT_LOGS.get(
     result=UserAuditLogResult,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_api_logs,
-    get_api_log,
-    list_user_audit_logs,
-    get_user_audit_log,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (*API_LOGS.declared(), *USER_AUDIT_LOGS.declared())

@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from persona_mcp.persona.envelope import Document, Resource
 from persona_mcp.persona.ids import AccountId, ObjectKind, ReportId, ReportTemplateId
 from persona_mcp.pii import FIXED_PATTERN, PII
 from persona_mcp.tools.bodies import pick
@@ -21,7 +20,7 @@ from persona_mcp.tools.factories import path_for
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import OnlyFor
 from persona_mcp.tools.inputs import CountryCode, Email, PageInput, Phone, ReferenceId, ToolInput
-from persona_mcp.tools.results import ObjectView, Rel, Response, from_upstream
+from persona_mcp.tools.results import Instant, ObjectView, Rel, Response, WithRest, from_upstream
 from persona_mcp.tools.spec import Effect, ToolContext, ToolSpec
 
 
@@ -72,7 +71,7 @@ class Report(ObjectView):
     status: str | None = Field(None, description="pending, ready or errored.")
     has_match: bool | None = Field(None, description="Whether it matched.")
     account_id: Annotated[str | None, Rel("account")] = Field(None, description="act_...")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class ReportTagged(ReportChanged):
@@ -81,23 +80,19 @@ class ReportTagged(ReportChanged):
     tags: list[str] = Field(default_factory=list, description="Tag names.")
 
 
-class ReportResult(Report, Response):
+class ReportResult(WithRest, Report, Response):
     """One report with its query and findings."""
+
+    rest, named = "findings", _SHARED
 
     tags: list[str] = Field(default_factory=list, description="Tag names.")
     is_recurring: bool | None = Field(None, description="Monitoring on.")
-    completed_at: str | None = Field(None, description="ISO 8601.")
+    completed_at: Instant = None
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="inq_...")
     redacted_at: str | None = Field(None, description="Set once redacted.")
     findings: Annotated[dict[str, Any] | None, PII] = Field(
         None, description="Query and results, as Persona gives them."
     )
-
-    @classmethod
-    def source_values(cls, resource: Resource, document: Document | None = None) -> dict[str, Any]:
-        values = super().source_values(resource, document)
-        values["findings"] = {k: v for k, v in resource.attributes.items() if k not in _SHARED}
-        return values
 
 
 class HistoryEntry(ObjectView):
@@ -245,8 +240,7 @@ create_report = REPORTS.create(
 rerun_report = REPORTS.write(
     "rerun_report",
     "Re-run a report",
-    """Run a report again on its query; it is pending until done.
-    Use this when results may have changed.""",
+    "Run a report again on its query; it is pending until done.\nUse this when results may have changed.",
     at="POST /run",
     op="rerun",
     conflict_hint="a pending or redacted report cannot be re-run; check it with get_report",
@@ -255,8 +249,7 @@ rerun_report = REPORTS.write(
 list_report_history = REPORTS.read(
     "list_report_history",
     "Report history",
-    """List a report's runs and reviewer actions, newest first.
-    Use this when auditing a screening.""",
+    "List a report's runs and reviewer actions, newest first.\nUse this when auditing a screening.",
     op="list_history",
     input_model=ReportHistory,
     output_model=HistoryPage,
@@ -279,17 +272,13 @@ dismiss_report_matches = REPORTS.decide(
     conflict_hint="only a ready, unredacted report's matches can be dismissed; check it with get_report",
 )
 
-set_report_monitoring = REPORTS.write(
+set_report_monitoring = REPORTS.switch(
     "set_report_monitoring",
     "Pause or resume report monitoring",
-    """Pause or resume a report's continuous monitoring.
-    Use this when monitoring must stop or restart.""",
+    "Pause or resume a report's continuous monitoring.\nUse this when monitoring must stop or restart.",
     input_model=ReportMonitoring,
-    at="POST",
     by="paused",
-    routes={True: "/pause", False: "/resume"},
-    ops=("pause_monitoring", "resume_monitoring"),
-    idempotent=True,
+    routes={True: ("/pause", "pause_monitoring"), False: ("/resume", "resume_monitoring")},
 )
 
 redact_report = REPORTS.redact(
@@ -299,15 +288,4 @@ redact_report = REPORTS.redact(
 
 tag_report = REPORTS.tag_tool(result=ReportTagged)
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_reports,
-    get_report,
-    create_report,
-    rerun_report,
-    list_report_history,
-    print_report_pdf,
-    dismiss_report_matches,
-    set_report_monitoring,
-    redact_report,
-    tag_report,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = REPORTS.declared()

@@ -13,7 +13,7 @@ import functools
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -117,6 +117,10 @@ def _sources(view: type[BaseModel]) -> tuple[tuple[str, _Source, bool], ...]:
     return tuple(plan)
 
 
+#: A timestamp as Persona gives it (`created_at: Instant = None`).
+Instant = Annotated[str | None, Field(description="ISO 8601.")]
+
+
 class ResultModel(BaseModel):
     """Base of every output model: strict, and without empty values when serialised.
 
@@ -174,6 +178,20 @@ class ObjectView(ResultModel):
         """The view of one resource; `status` and `request_id` only label a shape error."""
         values = cls.source_values(resource, document)
         return from_upstream(cls, values, status=status, request_id=request_id)
+
+
+class WithRest(ObjectView):
+    """A view whose field `rest` holds every attribute the view does not name (`named`), as Persona
+    gives it: what a report found, what a verification captured."""
+
+    rest: ClassVar[str]
+    named: ClassVar[frozenset[str]]
+
+    @classmethod
+    def source_values(cls, resource: Resource, document: Document | None = None) -> dict[str, Any]:
+        values = super().source_values(resource, document)
+        values[cls.rest] = {k: v for k, v in resource.attributes.items() if k not in cls.named}
+        return values
 
 
 class Response(ResultModel):

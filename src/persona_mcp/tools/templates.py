@@ -18,7 +18,16 @@ from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.factories import Method, path_for, send
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, ResultModel, from_upstream, kebab
+from persona_mcp.tools.results import (
+    Attr,
+    Instant,
+    ObjectView,
+    Rel,
+    Response,
+    ResultModel,
+    from_upstream,
+    kebab,
+)
 from persona_mcp.tools.spec import ToolContext, ToolSpec
 
 
@@ -65,8 +74,8 @@ class TemplateVersion(ObjectView):
     status: str | None = Field(None, description="draft or published.")
     template_id: Annotated[str | None, Rel("inquiry-template")] = Field(None, description="itmpl_...")
     enabled_locales: list[str] = Field(default_factory=list, description="Locales.")
-    published_at: str | None = Field(None, description="ISO 8601.")
-    updated_at: str | None = Field(None, description="ISO 8601.")
+    published_at: Instant = None
+    updated_at: Instant = None
 
 
 class TemplateVersionResult(TemplateVersion, Response):
@@ -215,10 +224,4 @@ import_inquiry_template_translations = TEMPLATES.write(
     idempotent=True,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_inquiry_templates,
-    get_inquiry_template,
-    list_inquiry_template_versions,
-    get_inquiry_template_translations,
-    import_inquiry_template_translations,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = TEMPLATES.declared()

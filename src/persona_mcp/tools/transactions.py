@@ -17,7 +17,7 @@ from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CustomFields, PageInput, ReferenceId, ToolInput
-from persona_mcp.tools.results import Attr, ObjectView, Rel, Response, plain_fields
+from persona_mcp.tools.results import Attr, Instant, ObjectView, Rel, Response, plain_fields
 from persona_mcp.tools.spec import Effect, ToolSpec
 
 # -- models ------------------------------------------------------------------------------------------------
@@ -29,7 +29,7 @@ class Transaction(ObjectView):
     status: str | None = Field(None, description="created, approved, declined, needs review, ...")
     reference_id: str | None = Field(None, description="Your id for it.")
     tags: list[str] = Field(default_factory=list, description="Tag names.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class TransactionResult(Transaction, Response):
@@ -43,7 +43,7 @@ class TransactionResult(Transaction, Response):
     fields: Annotated[dict[str, Any] | None, PII, Attr("fields", plain_fields)] = Field(
         None, description="Fields, plain values (file fields hold image links)."
     )
-    updated_at: str | None = Field(None, description="ISO 8601.")
+    updated_at: Instant = None
 
 
 class ListTransactions(PageInput):
@@ -122,8 +122,7 @@ list_transactions = TRANSACTIONS.list(
 )
 
 get_transaction = TRANSACTIONS.get(
-    """Read one transaction with its fields.
-    Use this when reviewing it.""",
+    "Read one transaction with its fields.\nUse this when reviewing it.",
     result=TransactionResult,
 )
 
@@ -179,17 +178,4 @@ add_transaction_relation, remove_transaction_relation = TRANSACTIONS.relation_to
     Use this when a relation was recorded in error.""",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_transactions,
-    get_transaction,
-    create_transaction,
-    update_transaction,
-    redact_transaction,
-    redact_transaction_biometrics,
-    label_transaction,
-    add_transaction_tag,
-    remove_transaction_tag,
-    set_transaction_tags,
-    add_transaction_relation,
-    remove_transaction_relation,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = TRANSACTIONS.declared()

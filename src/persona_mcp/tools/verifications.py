@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from pydantic import Field
 
-from persona_mcp.persona.envelope import Document, Resource
 from persona_mcp.persona.ids import ObjectKind, VerificationId
 from persona_mcp.pii import OBJECT_ID, PII
 from persona_mcp.tools.bodies import attributes_body, pick
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import CountryCode, ToolInput
-from persona_mcp.tools.results import ObjectView, Rel, Response
+from persona_mcp.tools.results import Instant, ObjectView, Rel, Response, WithRest
 from persona_mcp.tools.spec import ToolSpec
 
 
@@ -50,23 +49,19 @@ def _plural(kind: VerificationType) -> str:
 _SHARED = frozenset({"status", "created-at", "submitted-at", "completed-at", "redacted-at", "checks"})
 
 
-class Verification(ObjectView, Response):
+class Verification(WithRest, Response):
     """A verification: status, checks, and what it captured."""
+
+    rest, named = "details", _SHARED
 
     status: str | None = Field(None, description="e.g. passed, failed, initiated.")
     inquiry_id: Annotated[str | None, Rel("inquiry")] = Field(None, description="inq_...")
-    created_at: str | None = Field(None, description="ISO 8601.")
-    completed_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
+    completed_at: Instant = None
     checks: list[dict[str, Any]] = Field(default_factory=list, description="Checks: name, status, reasons.")
     details: Annotated[dict[str, Any] | None, PII] = Field(
         None, description="Captured data, as Persona gives it."
     )
-
-    @classmethod
-    def source_values(cls, resource: Resource, document: Document | None = None) -> dict[str, Any]:
-        values = super().source_values(resource, document)
-        values["details"] = {k: v for k, v in resource.attributes.items() if k not in _SHARED}
-        return values
 
 
 class VerificationChanged(ObjectView, Response):
@@ -151,17 +146,17 @@ get_verification = VERIFICATIONS.get(
 
 print_verification_pdf = VERIFICATIONS.print_pdf()
 
-set_verification_lock = VERIFICATIONS.write(
+set_verification_lock = VERIFICATIONS.switch(
     "set_verification_lock",
     "Lock a verification for investigation",
     """Lock a verification against redaction, or unlock it.
     Use this when an investigation must keep the evidence.""",
     input_model=VerificationLock,
-    at="POST",
     by="locked",
-    routes={True: "/investigation-lock", False: "/investigation-unlock"},
-    ops=("investigation_lock", "investigation_unlock"),
-    idempotent=True,
+    routes={
+        True: ("/investigation-lock", "investigation_lock"),
+        False: ("/investigation-unlock", "investigation_unlock"),
+    },
 )
 
 redact_verification = VERIFICATIONS.redact(
@@ -171,46 +166,43 @@ redact_verification = VERIFICATIONS.redact(
     conflict_hint="a verification locked for investigation cannot be redacted; unlock it first",
 )
 
+
+class _Naming(TypedDict):
+    name: str
+    title: str
+    op: str
+
+
+def _business(verb: str) -> _Naming:
+    """A database-business tool's name, title and operation: they differ only in the verb."""
+    title = f"{verb.capitalize()} a database-business verification"
+    return {"name": f"{verb}_business_verification", "title": title, "op": f"{verb}_database_business"}
+
+
 create_business_verification = BUSINESS.create(
     """Start a database-business check of a company (initiated until submitted).
     Use this when a business must be verified against registries.
     IDs: verification templates: Persona dashboard.""",
-    name="create_business_verification",
-    title="Create a database-business verification",
-    op="create_database_business",
+    **_business("create"),
     input_model=CreateBusinessVerification,
     body=_business_body,
 )
 
-update_business_verification = BUSINESS.write(
-    "update_business_verification",
-    "Update a database-business verification",
+update_business_verification = BUSINESS.update(
     """Correct a database-business verification's inputs before submitting.
     Use this when an input was wrong.""",
-    op="update_database_business",
+    **_business("update"),
     input_model=UpdateBusinessVerification,
-    at="PATCH",
     body=_business_body,
-    idempotent=True,
     conflict_hint="only an initiated (not yet submitted) verification can change",
 )
 
 submit_business_verification = BUSINESS.write(
-    "submit_business_verification",
-    "Submit a database-business verification",
-    """Run a database-business verification's check.
+    description="""Run a database-business verification's check.
     Use this when its inputs are complete.""",
-    op="submit_database_business",
+    **_business("submit"),
     at="POST /submit",
     conflict_hint="it was submitted already; read the result with get_verification",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    get_verification,
-    print_verification_pdf,
-    set_verification_lock,
-    redact_verification,
-    create_business_verification,
-    update_business_verification,
-    submit_business_verification,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = VERIFICATIONS.declared()

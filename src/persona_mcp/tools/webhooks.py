@@ -18,7 +18,7 @@ from persona_mcp.tools.factories import Method, one_result, path_for, send
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.input_rules import AtLeastOne
 from persona_mcp.tools.inputs import PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Response
+from persona_mcp.tools.results import Instant, ObjectView, Response
 from persona_mcp.tools.spec import Activity, Effect, ToolContext, ToolSpec
 
 #: `*` or an event name such as `inquiry.approved`, `connect/share-token.inbound-created`.
@@ -44,7 +44,7 @@ class WebhookResult(Webhook, Response):
     """One webhook."""
 
     api_version: str | None = Field(None, description="Persona API version of payloads.")
-    created_at: str | None = Field(None, description="ISO 8601.")
+    created_at: Instant = None
 
 
 class WebhookChanged(ObjectView, Response):
@@ -194,19 +194,9 @@ rotate_webhook_secret = WEBHOOKS.delete(
 clone_webhook = WEBHOOKS.write(
     "clone_webhook",
     "Clone a webhook",
-    """Copy a webhook into a new one.
-    Use this when a similar webhook is needed.""",
+    "Copy a webhook into a new one.\nUse this when a similar webhook is needed.",
     activity=Activity.CREATE,
     at="POST /clone",
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    list_webhooks,
-    get_webhook,
-    create_webhook,
-    update_webhook,
-    archive_webhook,
-    set_webhook_enabled,
-    rotate_webhook_secret,
-    clone_webhook,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = WEBHOOKS.declared()

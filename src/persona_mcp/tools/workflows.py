@@ -16,24 +16,20 @@ from persona_mcp.pii import PII
 from persona_mcp.tools.bodies import attributes_body
 from persona_mcp.tools.family import Family
 from persona_mcp.tools.inputs import CustomFields, PageInput, ToolInput
-from persona_mcp.tools.results import ObjectView, Rel, Response
+from persona_mcp.tools.results import Instant, ObjectView, Rel, Response
 from persona_mcp.tools.spec import ToolSpec
 
-
-class RunStatus(StrEnum):
-    IN_PROGRESS = "in_progress"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELED = "canceled"
+#: The workflow a run or version belongs to.
+WorkflowOf = Annotated[str | None, Rel("workflow"), Field(description="wfl_...")]
 
 
 class WorkflowRun(ObjectView):
     """A workflow run."""
 
     status: str | None = Field(None, description="in_progress, completed, failed, ...")
-    workflow_id: Annotated[str | None, Rel("workflow")] = Field(None, description="wfl_...")
-    created_at: str | None = Field(None, description="ISO 8601.")
-    completed_at: str | None = Field(None, description="ISO 8601.")
+    workflow_id: WorkflowOf = None
+    created_at: Instant = None
+    completed_at: Instant = None
 
 
 class WorkflowRunResult(WorkflowRun, Response):
@@ -48,8 +44,8 @@ class WorkflowVersion(ObjectView):
     workflow_name: str | None = Field(None, description="Workflow name.")
     status: str | None = Field(None, description="draft or published.")
     trigger_type: str | None = Field(None, description="What starts it, e.g. api.")
-    workflow_id: Annotated[str | None, Rel("workflow")] = Field(None, description="wfl_...")
-    published_at: str | None = Field(None, description="ISO 8601.")
+    workflow_id: WorkflowOf = None
+    published_at: Instant = None
 
 
 class TriggerWorkflow(ToolInput):
@@ -57,6 +53,13 @@ class TriggerWorkflow(ToolInput):
         description="The workflow (Persona dashboard, or list_workflow_versions)."
     )
     fields: Annotated[CustomFields, PII] = Field(description="Run inputs: key -> value.")
+
+
+class RunStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELED = "canceled"
 
 
 class ListRuns(PageInput):
@@ -113,9 +116,4 @@ list_workflow_versions = VERSIONS.list(
     view=WorkflowVersion,
 )
 
-TOOLS: tuple[ToolSpec[Any, Any], ...] = (
-    trigger_workflow,
-    list_workflow_runs,
-    get_workflow_run,
-    list_workflow_versions,
-)
+TOOLS: tuple[ToolSpec[Any, Any], ...] = (*RUNS.declared(), *VERSIONS.declared())
