@@ -46,7 +46,7 @@ from persona_mcp.audit.chain import (
     insert_sql,
     wants_current,
 )
-from persona_mcp.audit.open_calls import Maintenance, open_intent_sql, open_unknown_sql, settle_sql
+from persona_mcp.audit.open_calls import OpenCallsSql
 from persona_mcp.store import Store
 
 _Conn = TypeVar("_Conn")
@@ -105,9 +105,7 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
     _INSERT_OBJECTS = insert_sql("audit_record_objects", OBJECT_COLUMNS, "?")
     _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "?")
     _CHECKPOINT = checkpoint_sql("?")
-    _OPEN_INTENT = open_intent_sql("?")
-    _OPEN_UNKNOWN = open_unknown_sql("?")
-    _SETTLE = settle_sql("?")
+    _OPEN_CALLS = OpenCallsSql.with_marker("?")
 
     def __init__(self, policy: ChainPolicy, path: str, *, synchronous: int, busy_timeout_ms: int) -> None:
         super().__init__(policy)
@@ -171,14 +169,8 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
             if extension.object_rows:
                 conn.executemany(self._INSERT_OBJECTS, extension.object_rows)
             # The open-calls set, after the records: its statements read the batch's own records.
-            work = Maintenance.of(extension.rows)
-            for sql, params in (
-                (self._OPEN_INTENT, work.intents),
-                (self._OPEN_UNKNOWN, work.unknowns),
-                (self._SETTLE, work.settled),
-            ):
-                if params:
-                    conn.executemany(sql, params)
+            for sql, params in self._OPEN_CALLS.for_batch(extension.rows):
+                conn.executemany(sql, params)
             if extension.signed is not None:
                 conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
             current = None

@@ -27,7 +27,7 @@ from persona_mcp.audit.chain import (
     wants_current,
 )
 from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, describe_seconds
-from persona_mcp.audit.open_calls import Maintenance, open_intent_sql, open_unknown_sql, settle_sql
+from persona_mcp.audit.open_calls import OpenCallsSql
 from persona_mcp.store import WaitBounds
 from persona_mcp.store.engine import postgres_set_statement
 
@@ -49,9 +49,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     _INSERT_OBJECTS = insert_sql("audit_record_objects", OBJECT_COLUMNS, "%s")
     _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "%s")
     _CHECKPOINT = checkpoint_sql("%s")
-    _OPEN_INTENT = open_intent_sql("%s")
-    _OPEN_UNKNOWN = open_unknown_sql("%s")
-    _SETTLE = settle_sql("%s")
+    _OPEN_CALLS = OpenCallsSql.with_marker("%s")
 
     def __init__(
         self, policy: ChainPolicy, connect_kwargs: Mapping[str, Any], bounds: WaitBounds | None = None
@@ -138,14 +136,8 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
                     if extension.object_rows:
                         cursor.executemany(self._INSERT_OBJECTS, extension.object_rows)
                     # The open-calls set, after the records: its statements read the batch's records.
-                    work = Maintenance.of(extension.rows)
-                    for sql, params in (
-                        (self._OPEN_INTENT, work.intents),
-                        (self._OPEN_UNKNOWN, work.unknowns),
-                        (self._SETTLE, work.settled),
-                    ):
-                        if params:
-                            cursor.executemany(sql, params)
+                    for sql, params in self._OPEN_CALLS.for_batch(extension.rows):
+                        cursor.executemany(sql, params)
             if extension.signed is not None:
                 conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
             current = None

@@ -104,6 +104,30 @@ class Maintenance:
         return work
 
 
+@dataclass(frozen=True, slots=True)
+class OpenCallsSql:
+    """The three statements in one driver's parameter style (`?` for sqlite3, `%s` for psycopg)."""
+
+    open_intent: str
+    open_unknown: str
+    settle: str
+
+    @classmethod
+    def with_marker(cls, marker: str) -> OpenCallsSql:
+        return cls(open_intent_sql(marker), open_unknown_sql(marker), settle_sql(marker))
+
+    def for_batch(self, rows: Sequence[Sequence[Any]]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        """Each statement a batch needs, with its parameter rows, for `executemany` in this order after
+        the batch's records are inserted (see `Maintenance.of`)."""
+        work = Maintenance.of(rows)
+        steps = (
+            (self.open_intent, work.intents),
+            (self.open_unknown, work.unknowns),
+            (self.settle, work.settled),
+        )
+        return [(sql, params) for sql, params in steps if params]
+
+
 def in_log() -> CompoundSelect[Any]:
     """The positions of the records that list the open calls, found in the log itself (the specification
     the set is held against). Two index ranges: intents by (kind, call_id, seq), unknown outcomes by
