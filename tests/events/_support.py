@@ -15,14 +15,18 @@ import httpx2
 from persona_mcp.audit import AuditRecord
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.config import Environment, EventSettings, Settings
-from persona_mcp.events.endpoints import EndpointSecret
+from persona_mcp.events.connect import connect_webhook
+from persona_mcp.events.endpoints import EndpointSecret, EndpointStore
 from persona_mcp.events.signature import signature_header
+from persona_mcp.persona.client import PersonaClient
+from persona_mcp.persona.credentials import ApiKeyCredential
+from persona_mcp.sandbox import DEFAULT_API_KEY
 from persona_mcp.sandbox.store import SandboxState
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.callers import StaticTokenCallers
 from persona_mcp.server.run import http_app_for
-from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
+from persona_mcp.testing import SANDBOX_BASE_URL, issue_grant, sandbox_app, sandbox_settings
 
 BASE = "http://127.0.0.1:8765"
 RESOURCE = f"{BASE}/mcp"  # the Host the HTTP app answers to
@@ -118,3 +122,23 @@ async def receiver(
             yield Receiver(
                 app=app, http=http, endpoint_id=endpoint_id, settings=settings, sandbox=upstream.state.sandbox
             )
+
+
+async def connect_sandbox_webhook(
+    upstream: Any, endpoints: EndpointStore, public_base_url: str, events: Sequence[str]
+) -> None:
+    """`webhooks connect` against the sandbox app `upstream`: its webhook delivers `events` to
+    `public_base_url`, with the secret stored in `endpoints`."""
+    async with PersonaClient(
+        base_url=SANDBOX_BASE_URL,
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        transport=SandboxTransport(upstream),
+    ) as persona:
+        await connect_webhook(
+            persona,
+            endpoints,
+            environment=Environment.SANDBOX,
+            actor="test",
+            public_base_url=public_base_url,
+            enabled_events=list(events),
+        )

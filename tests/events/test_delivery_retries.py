@@ -21,10 +21,6 @@ from mcp import Client
 from mcp.shared.subscriptions import ResourceUpdated
 
 from persona_mcp.audit.query import AuditFilter, iter_records
-from persona_mcp.config import Environment
-from persona_mcp.events.connect import connect_webhook
-from persona_mcp.persona.client import PersonaClient
-from persona_mcp.persona.credentials import ApiKeyCredential
 from persona_mcp.sandbox import DEFAULT_API_KEY, SandboxConfig, create_app
 from persona_mcp.sandbox.faults import Faults
 from persona_mcp.sandbox.store import SandboxState
@@ -33,7 +29,9 @@ from persona_mcp.server.app import open_server
 from persona_mcp.server.callers import StaticTokenCallers
 from persona_mcp.server.run import http_app_for
 from persona_mcp.server.serving import free_port, serving
-from persona_mcp.testing import SANDBOX_BASE_URL, issue_grant, sandbox_settings
+from persona_mcp.testing import issue_grant, sandbox_settings
+
+from ._support import connect_sandbox_webhook
 
 pytestmark = pytest.mark.anyio
 
@@ -111,19 +109,7 @@ async def test_a_failed_delivery_is_retried_and_the_event_stored_once(
         app.caller_source.token = token
         asgi = http_app_for(app, settings, f"{base}/mcp")
         front = asgi if failure == "unreachable" else FailFirstDelivery(asgi, failure)
-        async with PersonaClient(
-            base_url=SANDBOX_BASE_URL,
-            credentials=ApiKeyCredential(DEFAULT_API_KEY),
-            transport=SandboxTransport(upstream),
-        ) as persona:
-            await connect_webhook(
-                persona,
-                app.events.endpoints,
-                environment=Environment.SANDBOX,
-                actor="test",
-                public_base_url=base,
-                enabled_events=["inquiry.approved"],
-            )
+        await connect_sandbox_webhook(upstream, app.events.endpoints, base, ["inquiry.approved"])
         deliverer = sandbox.deliverer
         assert deliverer is not None
         inquiry = completed_inquiry(sandbox)

@@ -24,8 +24,6 @@ from mcp.shared.subscriptions import ResourceUpdated
 from starlette.applications import Starlette
 
 from persona_mcp.audit.query import AuditFilter, iter_records
-from persona_mcp.config import Environment
-from persona_mcp.events.connect import connect_webhook
 from persona_mcp.persona.client import PersonaClient
 from persona_mcp.persona.credentials import ApiKeyCredential
 from persona_mcp.pii import MASK
@@ -37,6 +35,8 @@ from persona_mcp.server.callers import StaticTokenCallers
 from persona_mcp.server.run import http_app_for
 from persona_mcp.server.serving import free_port, serving
 from persona_mcp.testing import SANDBOX_BASE_URL, issue_grant, sandbox_settings
+
+from ._support import connect_sandbox_webhook
 
 pytestmark = [
     pytest.mark.anyio,
@@ -74,19 +74,9 @@ async def delivering_stack(tmp_path: Path, scopes: list[str]) -> AsyncIterator[S
         app.caller_source.token = token
         asgi = http_app_for(app, settings, f"http://127.0.0.1:{port}/mcp")
         async with serving(asgi, port) as base:
-            async with PersonaClient(
-                base_url=SANDBOX_BASE_URL,
-                credentials=ApiKeyCredential(DEFAULT_API_KEY),
-                transport=SandboxTransport(upstream),
-            ) as persona:
-                await connect_webhook(
-                    persona,
-                    app.events.endpoints,
-                    environment=Environment.SANDBOX,
-                    actor="test",
-                    public_base_url=base,
-                    enabled_events=["inquiry.approved", "inquiry.declined"],
-                )
+            await connect_sandbox_webhook(
+                upstream, app.events.endpoints, base, ["inquiry.approved", "inquiry.declined"]
+            )
             yield Stack(app=app, upstream=upstream, sandbox=sandbox, base=base, token=token)
 
 
