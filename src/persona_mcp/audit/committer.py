@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import text
@@ -39,6 +40,7 @@ from persona_mcp.audit.chain import (
     Batch,
     ChainPolicy,
     Committed,
+    Extension,
     checkpoint_from_values,
     checkpoint_sql,
     checkpoint_values,
@@ -52,6 +54,47 @@ from persona_mcp.store import Store
 _Conn = TypeVar("_Conn")
 
 APPLICATION_NAME = "persona-mcp audit writer"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStatements:
+    """What a committer runs inside its transaction once the chain is extended, in one driver's parameter
+    style (`?` for sqlite3, `%s` for psycopg): written once for both databases."""
+
+    insert: str
+    insert_objects: str
+    insert_checkpoint: str
+    checkpoint: str
+    open_calls: OpenCallsSql
+
+    @classmethod
+    def with_marker(cls, marker: str) -> BatchStatements:
+        return cls(
+            insert_sql("audit_records", RECORD_COLUMNS, marker),
+            insert_sql("audit_record_objects", OBJECT_COLUMNS, marker),
+            insert_sql("audit_checkpoints", _CP_COLUMNS, marker),
+            checkpoint_sql(marker),
+            OpenCallsSql.with_marker(marker),
+        )
+
+    def write(self, cursor: Any, batch: Batch, extension: Extension) -> Committed:
+        """Insert the batch's records, their object index, the open-calls changes and a new checkpoint
+        through `cursor` (a sqlite3 connection or a psycopg cursor), and read the newest checkpoint if the
+        batch wants it."""
+        if extension.rows:
+            cursor.executemany(self.insert, extension.rows)
+            if extension.object_rows:
+                cursor.executemany(self.insert_objects, extension.object_rows)
+            # The open-calls set, after the records: its statements read the batch's own records.
+            for sql, params in self.open_calls.for_batch(extension.rows):
+                cursor.executemany(sql, params)
+        if extension.signed is not None:
+            cursor.execute(self.insert_checkpoint, checkpoint_values(extension.signed))
+        current = None
+        if wants_current(batch, extension):
+            found = cursor.execute(self.checkpoint, (extension.last_checkpoint_seq,)).fetchone()
+            current = None if found is None else checkpoint_from_values(found)
+        return Committed(extension.records, extension.signed, current)
 
 
 class BatchCommitter(ABC, Generic[_Conn]):
@@ -101,11 +144,7 @@ class BatchCommitter(ABC, Generic[_Conn]):
 class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
     """BEGIN IMMEDIATE (the file's write lock, shared by every process), head, executemany, COMMIT."""
 
-    _INSERT = insert_sql("audit_records", RECORD_COLUMNS, "?")
-    _INSERT_OBJECTS = insert_sql("audit_record_objects", OBJECT_COLUMNS, "?")
-    _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "?")
-    _CHECKPOINT = checkpoint_sql("?")
-    _OPEN_CALLS = OpenCallsSql.with_marker("?")
+    _SQL = BatchStatements.with_marker("?")
 
     def __init__(self, policy: ChainPolicy, path: str, *, synchronous: int, busy_timeout_ms: int) -> None:
         super().__init__(policy)
@@ -165,25 +204,14 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
         """Head, inserts, checkpoint and COMMIT inside the transaction BEGIN IMMEDIATE opened."""
         try:
             extension = extend(conn.execute(HEAD_SQL).fetchone(), batch, self._policy)
-            conn.executemany(self._INSERT, extension.rows)
-            if extension.object_rows:
-                conn.executemany(self._INSERT_OBJECTS, extension.object_rows)
-            # The open-calls set, after the records: its statements read the batch's own records.
-            for sql, params in self._OPEN_CALLS.for_batch(extension.rows):
-                conn.executemany(sql, params)
-            if extension.signed is not None:
-                conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
-            current = None
-            if wants_current(batch, extension):
-                found = conn.execute(self._CHECKPOINT, (extension.last_checkpoint_seq,)).fetchone()
-                current = None if found is None else checkpoint_from_values(found)
+            committed = self._SQL.write(conn, batch, extension)
             conn.execute("COMMIT")
         except BaseException:
             # SQLite may already have rolled back (e.g. disk full); keep the original error.
             with contextlib.suppress(Exception):
                 conn.execute("ROLLBACK")
             raise
-        return Committed(extension.records, extension.signed, current)
+        return committed
 
     def stall_reason(self, exc: BaseException) -> str | None:
         if isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:

@@ -9,25 +9,16 @@ from typing import Any
 import psycopg
 import structlog
 
-from persona_mcp.audit.chain import CHECKPOINT_COLUMNS as _CP_COLUMNS
 from persona_mcp.audit.chain import (
     HEAD_SQL,
-    OBJECT_COLUMNS,
     PG_END_FROZEN_HOLDER_SQL,
     PG_LOCK_SQL,
-    RECORD_COLUMNS,
     Batch,
     ChainPolicy,
     Committed,
-    checkpoint_from_values,
-    checkpoint_sql,
-    checkpoint_values,
     extend,
-    insert_sql,
-    wants_current,
 )
-from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, describe_seconds
-from persona_mcp.audit.open_calls import OpenCallsSql
+from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, BatchStatements, describe_seconds
 from persona_mcp.store import WaitBounds
 from persona_mcp.store.engine import postgres_set_statement
 
@@ -45,11 +36,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     its transaction with PostgreSQL's timer armed: the lease a frozen writer loses.
     """
 
-    _INSERT = insert_sql("audit_records", RECORD_COLUMNS, "%s")
-    _INSERT_OBJECTS = insert_sql("audit_record_objects", OBJECT_COLUMNS, "%s")
-    _INSERT_CHECKPOINT = insert_sql("audit_checkpoints", _CP_COLUMNS, "%s")
-    _CHECKPOINT = checkpoint_sql("%s")
-    _OPEN_CALLS = OpenCallsSql.with_marker("%s")
+    _SQL = BatchStatements.with_marker("%s")
 
     def __init__(
         self, policy: ChainPolicy, connect_kwargs: Mapping[str, Any], bounds: WaitBounds | None = None
@@ -130,21 +117,9 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
             # now would hold the lock until its connection closed, whatever the timeout.
             pipeline.sync()
             extension = extend(head.fetchone(), batch, self._policy)
-            if extension.rows:
-                with conn.cursor() as cursor:
-                    cursor.executemany(self._INSERT, extension.rows)
-                    if extension.object_rows:
-                        cursor.executemany(self._INSERT_OBJECTS, extension.object_rows)
-                    # The open-calls set, after the records: its statements read the batch's records.
-                    for sql, params in self._OPEN_CALLS.for_batch(extension.rows):
-                        cursor.executemany(sql, params)
-            if extension.signed is not None:
-                conn.execute(self._INSERT_CHECKPOINT, checkpoint_values(extension.signed))
-            current = None
-            if wants_current(batch, extension):
-                found = conn.execute(self._CHECKPOINT, (extension.last_checkpoint_seq,)).fetchone()
-                current = None if found is None else checkpoint_from_values(found)
-        return Committed(extension.records, extension.signed, current)
+            with conn.cursor() as cursor:
+                committed = self._SQL.write(cursor, batch, extension)
+        return committed
 
     def _close(self, conn: psycopg.Connection[Any]) -> None:
         conn.close()
