@@ -124,21 +124,25 @@ async def receiver(
             )
 
 
-async def connect_sandbox_webhook(
-    upstream: Any, endpoints: EndpointStore, public_base_url: str, events: Sequence[str]
-) -> None:
-    """`webhooks connect` against the sandbox app `upstream`: its webhook delivers `events` to
-    `public_base_url`, with the secret stored in `endpoints`."""
-    async with PersonaClient(
+def sandbox_persona(upstream: Any) -> PersonaClient:
+    """A Persona client of the sandbox app `upstream`, with its default API key."""
+    return PersonaClient(
         base_url=SANDBOX_BASE_URL,
         credentials=ApiKeyCredential(DEFAULT_API_KEY),
         transport=SandboxTransport(upstream),
-    ) as persona:
-        await connect_webhook(
-            persona,
-            endpoints,
-            environment=Environment.SANDBOX,
-            actor="test",
-            public_base_url=public_base_url,
-            enabled_events=list(events),
-        )
+    )
+
+
+async def connect_sandbox_webhook(
+    persona: PersonaClient, endpoints: EndpointStore, public_base_url: str, events: Sequence[str]
+) -> None:
+    """`webhooks connect` through `persona` (see `sandbox_persona`): the sandbox's webhook delivers
+    `events` to `public_base_url`, with the secret stored in `endpoints`."""
+    await connect_webhook(
+        persona,
+        endpoints,
+        environment=Environment.SANDBOX,
+        actor="test",
+        public_base_url=public_base_url,
+        enabled_events=list(events),
+    )

@@ -31,7 +31,7 @@ from persona_mcp.server.run import http_app_for
 from persona_mcp.server.serving import free_port, serving
 from persona_mcp.testing import issue_grant, sandbox_settings
 
-from ._support import connect_sandbox_webhook
+from ._support import connect_sandbox_webhook, sandbox_persona
 
 pytestmark = pytest.mark.anyio
 
@@ -109,7 +109,8 @@ async def test_a_failed_delivery_is_retried_and_the_event_stored_once(
         app.caller_source.token = token
         asgi = http_app_for(app, settings, f"{base}/mcp")
         front = asgi if failure == "unreachable" else FailFirstDelivery(asgi, failure)
-        await connect_sandbox_webhook(upstream, app.events.endpoints, base, ["inquiry.approved"])
+        async with sandbox_persona(upstream) as persona:
+            await connect_sandbox_webhook(persona, app.events.endpoints, base, ["inquiry.approved"])
         deliverer = sandbox.deliverer
         assert deliverer is not None
         inquiry = completed_inquiry(sandbox)

@@ -36,7 +36,7 @@ from persona_mcp.server.run import http_app_for
 from persona_mcp.server.serving import free_port, serving
 from persona_mcp.testing import SANDBOX_BASE_URL, issue_grant, sandbox_settings
 
-from ._support import connect_sandbox_webhook
+from ._support import connect_sandbox_webhook, sandbox_persona
 
 pytestmark = [
     pytest.mark.anyio,
@@ -74,9 +74,9 @@ async def delivering_stack(tmp_path: Path, scopes: list[str]) -> AsyncIterator[S
         app.caller_source.token = token
         asgi = http_app_for(app, settings, f"http://127.0.0.1:{port}/mcp")
         async with serving(asgi, port) as base:
-            await connect_sandbox_webhook(
-                upstream, app.events.endpoints, base, ["inquiry.approved", "inquiry.declined"]
-            )
+            async with sandbox_persona(upstream) as persona:
+                events = ["inquiry.approved", "inquiry.declined"]
+                await connect_sandbox_webhook(persona, app.events.endpoints, base, events)
             yield Stack(app=app, upstream=upstream, sandbox=sandbox, base=base, token=token)
 
 

@@ -23,10 +23,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from persona_mcp.audit.query import AuditFilter, iter_records
-from persona_mcp.config import Environment
-from persona_mcp.events.connect import connect_webhook
-from persona_mcp.persona.client import PersonaClient
-from persona_mcp.persona.credentials import ApiKeyCredential
 from persona_mcp.sandbox import DEFAULT_API_KEY, Faults, SandboxConfig, create_app
 from persona_mcp.sandbox.delivery import WebhookDeliverer
 from persona_mcp.sandbox.transport import SandboxTransport
@@ -34,7 +30,9 @@ from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.callers import StaticTokenCallers
 from persona_mcp.server.run import http_app_for
 from persona_mcp.server.serving import free_port, serving
-from persona_mcp.testing import SANDBOX_BASE_URL, issue_grant, sandbox_settings
+from persona_mcp.testing import issue_grant, sandbox_settings
+
+from ._support import connect_sandbox_webhook, sandbox_persona
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.slow]
 
@@ -86,18 +84,9 @@ async def test_500_deliveries_with_duplicates_and_reordering_are_stored_once_and
             for name in REPLICAS
         ]
         front = await stack.enter_async_context(serving(round_robin([base for _, base in replicas])))
-        async with PersonaClient(
-            base_url=SANDBOX_BASE_URL,
-            credentials=ApiKeyCredential(DEFAULT_API_KEY),
-            transport=SandboxTransport(upstream),
-        ) as persona:
-            await connect_webhook(
-                persona,
-                replicas[0][0].events.endpoints,
-                environment=Environment.SANDBOX,
-                actor="test",
-                public_base_url=front,
-                enabled_events=["account.created"],
+        async with sandbox_persona(upstream) as persona:
+            await connect_sandbox_webhook(
+                persona, replicas[0][0].events.endpoints, front, ["account.created"]
             )
             # The accounts the events will be about, created with delivery paused (webhook disabled)...
             (webhook,) = [r for r in sandbox.records.values() if r.type == "webhook"]
