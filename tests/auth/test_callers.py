@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import anyio
 import pytest
 from auth_helpers import Clock
 
@@ -74,3 +75,35 @@ async def test_rotation_kills_the_old_token_after_the_cache_window(
 async def test_a_cache_longer_than_two_seconds_is_refused(grant_store: GrantStore) -> None:
     with pytest.raises(ValueError):
         CallerResolver(grant_store, cache_seconds=5)
+
+
+async def test_concurrent_resolutions_of_an_expired_entry_share_one_grant_read(
+    grant_store: GrantStore, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: when the two-second entry lapses under 64 sessions, one read serves them all."""
+    issued = await grant_store.create(_DRAFT)
+    resolver = CallerResolver(grant_store, clock=clock)
+    reads: list[str] = []
+    authenticate = grant_store.authenticate
+
+    async def counted(token: str) -> object:
+        reads.append(token)
+        await anyio.sleep(0.01)  # a database read takes a while: the other sessions arrive meanwhile
+        return await authenticate(token)
+
+    monkeypatch.setattr(grant_store, "authenticate", counted)
+    assert await resolver.resolve(issued.token) is not None
+    clock.advance(2)  # the entry has lapsed
+    callers: list[object] = []
+
+    async def resolve() -> None:
+        callers.append(await resolver.resolve(issued.token))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(64):
+            tg.start_soon(resolve)
+    assert len(reads) == 2  # the first resolution, then one for the 64 concurrent ones
+    assert len(callers) == 64 and all(c is not None and c.grant.id == issued.grant.id for c in callers)  # type: ignore[attr-defined]
+    await grant_store.revoke(issued.grant.id)
+    clock.advance(2)
+    assert await resolver.resolve(issued.token) is None  # nothing shared outlives its flight

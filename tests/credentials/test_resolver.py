@@ -1,5 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import pytest
 from pydantic import SecretStr
 from structlog.testing import capture_logs
@@ -136,3 +137,39 @@ async def test_a_replaced_credential_takes_effect_once_the_lookup_cache_runs_out
     await credential_store.add_api_key(Environment.SANDBOX, SecretStr("k_new"), actor="t")
     resolver.forget()  # what two seconds do (see the lookup-cache test)
     assert await (await resolver.provider_for(Environment.SANDBOX, "a")).bearer_token() == "k_new"
+
+
+async def test_calls_in_flight_when_the_lookup_cache_runs_out_share_one_read(
+    store: Store,
+    box: SecretBox,
+    sink: RecordingSink,
+    credential_store: CredentialStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 18: 64 calls missing the lapsed entry at once make one database read, not 64."""
+    await credential_store.add_api_key(Environment.SANDBOX, SecretStr("persona_sandbox_shared"), actor="t")
+    moment = [100.0]
+    resolver = CredentialResolver(store, box, settings=_settings(), events=sink, monotonic=lambda: moment[0])
+    reads: list[tuple[object, object]] = []
+    find = resolver.credentials.find
+
+    async def counted(environment: Environment, principal: str | None) -> object:
+        reads.append((environment, principal))
+        await anyio.sleep(0.01)
+        return await find(environment, principal)
+
+    monkeypatch.setattr(resolver.credentials, "find", counted)
+    await resolver.provider_for(Environment.SANDBOX, "alice")
+    moment[0] += 2.1
+    tokens: list[str] = []
+
+    async def call() -> None:
+        tokens.append(await (await resolver.provider_for(Environment.SANDBOX, "alice")).bearer_token())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(64):
+            tg.start_soon(call)
+    assert len(reads) == 2
+    assert tokens == ["persona_sandbox_shared"] * 64
+    await resolver.provider_for(Environment.SANDBOX, "bob")  # another key is its own read
+    assert len(reads) == 3

@@ -22,6 +22,7 @@ from persona_mcp.auth.grant import Grant
 from persona_mcp.auth.grants import GrantStore, utcnow
 from persona_mcp.auth.policy import effective_scopes
 from persona_mcp.auth.scopes import Scope
+from persona_mcp.single_flight import SingleFlight
 
 log = structlog.get_logger(__name__)
 
@@ -152,6 +153,7 @@ class CallerResolver:
         self._ttl = timedelta(seconds=cache_seconds)
         self._clock = clock
         self._cache: dict[bytes, _Entry] = {}
+        self._lookups: SingleFlight[bytes, Caller | None] = SingleFlight()
 
     async def resolve(self, token: str) -> Caller | None:
         """The caller behind `token`, or None (unknown, malformed, revoked, expired, unmapped)."""
@@ -162,6 +164,10 @@ class CallerResolver:
             if entry.cached_at <= now < entry.cached_at + self._ttl and _still_valid(entry.caller, now):
                 return entry.caller
             del self._cache[key]
+        # Every request in flight misses an entry at once when it expires: they share one lookup.
+        return await self._lookups.run(key, lambda: self._resolve_and_remember(key, token, now))
+
+    async def _resolve_and_remember(self, key: bytes, token: str, now: datetime) -> Caller | None:
         caller = await self._resolve_uncached(token, now)
         if caller is not None and self._ttl:
             self._remember(key, caller, now)

@@ -30,6 +30,7 @@ from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.events import AdminEventSink
 from persona_mcp.config import DEFAULT_REFRESH_WINDOW_SECONDS, Settings
 from persona_mcp.persona.credentials import ApiKeyCredential, CredentialProvider
+from persona_mcp.single_flight import SingleFlight
 from persona_mcp.store import Store
 
 #: Longest time a (environment, principal) -> credential lookup is reused.
@@ -69,6 +70,7 @@ class CredentialResolver:
         self._lookup_ttl = lookup_cache_seconds
         self._monotonic = monotonic
         self._lookups: dict[tuple[Environment, str | None], tuple[float, CredentialInfo | None]] = {}
+        self._reads: SingleFlight[tuple[Environment, str | None], CredentialInfo | None] = SingleFlight()
         self._credentials = CredentialStore(store, box, events=events, clock=clock)
         self._settings = settings
         self._clock = clock
@@ -104,7 +106,13 @@ class CredentialResolver:
         cached = self._lookups.get(key)
         if cached is not None and now < cached[0]:
             return cached[1]
-        info = await self._credentials.find(environment, principal)
+        # Every call in flight misses the entry at once when it expires: they share one read.
+        return await self._reads.run(key, lambda: self._read_and_remember(key, now))
+
+    async def _read_and_remember(
+        self, key: tuple[Environment, str | None], now: float
+    ) -> CredentialInfo | None:
+        info = await self._credentials.find(*key)
         if self._lookup_ttl > 0:
             if len(self._lookups) >= _LOOKUP_CACHE_MAX:
                 self._lookups.clear()
