@@ -67,7 +67,7 @@ async def test_under_fifteen_percent_remaining_the_rest_of_the_window_is_spread_
     gate = RateGate(LocalLedger(lambda: now[0]))
     first = await gate.admit()
     assert first.permit is not None
-    await first.permit.answered(RateLimitInfo(limit=100, remaining=10, reset=30))
+    first.permit.answered(RateLimitInfo(limit=100, remaining=10, reset=30))
 
     go = await gate.admit()
     assert go.wait == 0 and go.permit is not None  # 10 left over 30 s: one every 3 s
@@ -185,7 +185,7 @@ async def test_a_gate_answers_every_caller_without_a_queue(sleeper: SleepRecorde
     gate = RateGate(LocalLedger(sleeper.now))
     probe = await gate.admit("b")
     assert probe.permit is not None
-    await probe.permit.answered(RateLimitInfo(limit=5, remaining=0, reset=12))
+    probe.permit.answered(RateLimitInfo(limit=5, remaining=0, reset=12))
     waits = {round((await gate.admit("b")).wait, 6) for _ in range(1000)}
     assert waits == {12.0}
     sleeper.advance(12.0)

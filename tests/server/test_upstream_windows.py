@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx2
@@ -19,6 +20,8 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 
 from persona_mcp.persona import ApiKeyCredential, PersonaClient, RateGate, RateLimitedError, RetryPolicy
+from persona_mcp.persona.ratelimit import Step
+from persona_mcp.persona.retry import RateLimitInfo
 from persona_mcp.sandbox import DEFAULT_API_KEY, Faults, SandboxConfig, create_app
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import open_server
@@ -154,7 +157,7 @@ async def test_a_row_locked_by_a_stalled_replica_delays_pacing_by_the_lock_timeo
     gate = RateGate(SharedLedger(first))
     admission = await gate.admit("sandbox")
     assert admission.permit is not None
-    await admission.permit.give_back()
+    admission.permit.give_back()
     async with second.engine.connect() as stalled:
         await stalled.execute(
             text("SELECT * FROM upstream_rate_windows WHERE budget = 'sandbox' FOR UPDATE")
@@ -202,3 +205,54 @@ async def test_servers_on_one_postgresql_store_share_the_budget_of_their_environ
         wait = re.search(r"wait ([0-9.]+) s", message)
         assert wait is not None and float(wait.group(1)) <= WINDOW_SECONDS, message
         assert sum(upstream.state.sandbox.counters.values()) == spent, "nothing was sent for replica b"
+
+
+class _CountingLedger:
+    """A shared ledger that counts what the client awaits (`update`) and what it only posts."""
+
+    def __init__(self, inner: SharedLedger) -> None:
+        self.inner = inner
+        self.awaited = 0
+        self.posted = 0
+
+    async def update(self, key: str, step: Step[Any]) -> Any:
+        self.awaited += 1
+        return await self.inner.update(key, step)
+
+    def post(self, key: str, step: Step[Any]) -> None:
+        self.posted += 1
+        self.inner.post(key, step)
+
+
+async def test_an_upstream_request_waits_for_one_shared_transaction_and_posts_its_answer(
+    stores: tuple[Store, Store],
+) -> None:
+    """Issue 18: the permit is awaited; Persona's answer joins the next transaction, nobody waits."""
+    upstream = CountingTransport(_sandbox(limit=40))
+    ledger = _CountingLedger(SharedLedger(stores[0]))
+    replica = PersonaClient(
+        base_url=SANDBOX_URL,
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        transport=upstream,
+        rate_gate=RateGate(ledger, slow_down_below=0.0),
+    )
+    async with replica:
+        await replica.bind(rate_budget="sandbox").get("/accounts")
+        assert (ledger.awaited, ledger.posted) == (1, 1)
+    # Closing the client applied the posted answer: the row holds what Persona said, and no permit.
+    async with stores[1].engine.connect() as conn:
+        row = (await conn.execute(text("SELECT * FROM upstream_rate_windows WHERE budget = 'sandbox'"))).one()
+    assert (row.request_limit, row.remaining, row.in_flight, row.heard) == (40, 39, 0, True)
+
+
+async def test_a_posted_step_applies_before_any_step_asked_after_it(stores: tuple[Store, Store]) -> None:
+    ledger = SharedLedger(stores[0])
+    gate = RateGate(ledger, slow_down_below=0.0)
+    try:
+        first = await gate.admit("sandbox")
+        assert first.permit is not None
+        first.permit.answered(RateLimitInfo(limit=1, remaining=0, reset=WINDOW_SECONDS))  # posted
+        second = await gate.admit("sandbox")  # asked after: must see the window spent
+        assert second.permit is None and 0 < second.wait <= WINDOW_SECONDS
+    finally:
+        await ledger.aclose()

@@ -182,6 +182,7 @@ class PersonaClient:
         self._rng = rng or random.Random()
         self._clock = clock
         self._gate = rate_gate or RateGate(clock=clock)
+        self._owns_gate = True
         self._rate_budget = DEFAULT_BUDGET
 
     @classmethod
@@ -217,6 +218,7 @@ class PersonaClient:
         """
         bound = copy.copy(self)
         bound._owns_http = False
+        bound._owns_gate = False
         if credentials is not None:
             bound._credentials = credentials
         if on_exchange is not None:
@@ -241,6 +243,8 @@ class PersonaClient:
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
+        if self._owns_gate:
+            await self._gate.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -426,14 +430,13 @@ class PersonaClient:
                 refused.retry_after = wait
                 raise refused
             if progress.attempts > 0 and budget.remaining() <= 0:
-                await permit.give_back()
+                permit.give_back()
                 raise give_up("gave up: retry budget exhausted")
 
             try:
                 token = await self._credentials.bearer_token()
             except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await permit.give_back()
+                permit.give_back()
                 raise
             progress.attempts += 1
             # Retries may not outlast the budget by more than a token half second.
@@ -452,7 +455,7 @@ class PersonaClient:
             try:
                 response = await self._http.send(request)
             except httpx2.TransportError as exc:
-                await permit.unanswered()
+                permit.unanswered()
                 self._log_attempt(method, path, progress.attempts, attempt_started, error=type(exc).__name__)
                 progress.status, progress.request_id = None, None
                 progress.maybe_applied = progress.maybe_applied or failure_may_have_applied(exc)
@@ -472,9 +475,7 @@ class PersonaClient:
                 )
                 continue
             except BaseException:
-                # Cancelled in flight: the request may have counted upstream.
-                with anyio.CancelScope(shield=True):
-                    await permit.unanswered()
+                permit.unanswered()  # cancelled in flight: the request may have counted upstream
                 raise
 
             status = response.status_code
@@ -483,7 +484,7 @@ class PersonaClient:
             progress.maybe_applied = progress.maybe_applied or answer_may_have_applied(status)
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             limits = RateLimitInfo.from_headers(response.headers)
-            await permit.answered(limits, retry_after=retry_after if status in (429, 503) else None)
+            permit.answered(limits, retry_after=retry_after if status in (429, 503) else None)
             self._log_attempt(method, path, progress.attempts, attempt_started, status, request_id)
             if 200 <= status < 300:
                 return response
@@ -523,7 +524,7 @@ class PersonaClient:
             if admission.permit is not None:
                 if wait <= 0:
                     return admission.permit, 0.0
-                await admission.permit.give_back()
+                admission.permit.give_back()
             if not budget.allows(wait):
                 return None, min(wait, admission.window)
             _log.info("persona.wait", method=method, path=path, seconds=round(wait, 3))

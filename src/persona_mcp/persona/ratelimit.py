@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from persona_mcp.persona.retry import RateLimitInfo
 
@@ -65,9 +65,16 @@ Step = Callable[[WindowState, float], tuple[WindowState, _R]]
 
 
 class WindowLedger(Protocol):
-    """Where the window state of each budget lives; `update` applies one step atomically."""
+    """Where the window state of each budget lives.
+
+    `update` applies one step atomically and returns its result; `post` applies a step whose result
+    nobody needs (settling a permit) after every step asked before it, without making the caller wait:
+    an answer from Persona must not cost the call a round trip to a shared store (issue 18).
+    """
 
     async def update(self, key: str, step: Step[_R]) -> _R: ...
+
+    def post(self, key: str, step: Step[Any]) -> None: ...
 
 
 class LocalLedger:
@@ -78,6 +85,12 @@ class LocalLedger:
         self._states: dict[str, WindowState] = {}
 
     async def update(self, key: str, step: Step[_R]) -> _R:
+        return self._apply(key, step)
+
+    def post(self, key: str, step: Step[Any]) -> None:
+        self._apply(key, step)
+
+    def _apply(self, key: str, step: Step[_R]) -> _R:
         # No await between read and write: atomic on the event loop.
         state, result = step(self._states.get(key, WindowState()), self._clock())
         self._states[key] = state
@@ -194,20 +207,23 @@ class Permit:
         self._key = key
         self._settled = False
 
-    async def answered(self, info: RateLimitInfo, *, retry_after: float | None = None) -> None:
+    # Settling is posted, not awaited: it changes the state for the requests after this one, and the
+    # caller has nothing to wait for (the ledger applies it after every step asked before it).
+
+    def answered(self, info: RateLimitInfo, *, retry_after: float | None = None) -> None:
         """Persona answered: its headers (and, for a 429 or 503, its `Retry-After`) become the state."""
         if self._settle():
-            await self._ledger.update(self._key, lambda s, now: answered(s, now, info, retry_after))
+            self._ledger.post(self._key, lambda s, now: answered(s, now, info, retry_after))
 
-    async def unanswered(self) -> None:
+    def unanswered(self) -> None:
         """The request went out but no answer came back; it may have counted, so it is taken as spent."""
         if self._settle():
-            await self._ledger.update(self._key, unanswered)
+            self._ledger.post(self._key, unanswered)
 
-    async def give_back(self) -> None:
+    def give_back(self) -> None:
         """The request was not sent after all."""
         if self._settle():
-            await self._ledger.update(self._key, unused)
+            self._ledger.post(self._key, unused)
 
     def _settle(self) -> bool:
         first, self._settled = not self._settled, True
@@ -242,3 +258,10 @@ class RateGate:
 
         wait, window = await self._ledger.update(budget, step)
         return Admission(wait, window, Permit(self._ledger, budget) if wait <= 0 else None)
+
+    async def aclose(self) -> None:
+        """Let the ledger apply what was posted to it and release what it holds (a shared ledger's
+        connection); a ledger in memory holds nothing."""
+        close = getattr(self._ledger, "aclose", None)
+        if close is not None:
+            await close()
