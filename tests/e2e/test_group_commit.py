@@ -7,11 +7,14 @@ records in the same commits, and none is committed on the event loop while other
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import anyio
 import pytest
+from mcp_types import CallToolResult
 
+from persona_mcp.persona.ratelimit import Admission, RateGate
 from persona_mcp.sandbox import DEFAULT_API_KEY, Faults, SandboxConfig, create_app
 from persona_mcp.testing import connected
 
@@ -55,3 +58,47 @@ async def test_concurrent_writes_share_commits_and_never_commit_on_the_event_loo
         assert inline - before_inline <= 2
         assert_linear(records)
         await assert_verifies(h.app.store, audit.public_key)
+
+
+async def test_a_write_gets_its_permit_while_its_intent_commits_and_sends_only_once_it_is_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18, point 2: the intent's commit overlaps the work before the request (credential, rate
+    permit, request building), so a lone write does not wait for it and then for that work; the request
+    still goes out only after the intent is durable. Shown with the database's write lock held by another
+    connection: the intent cannot commit, yet the call gets its permit; nothing is sent until the lock
+    is released."""
+    admitted = anyio.Event()
+    admit = RateGate.admit
+
+    async def admit_and_tell(self: RateGate, budget: str = "default") -> Admission:
+        admission = await admit(self, budget)
+        admitted.set()
+        return admission
+
+    monkeypatch.setattr(RateGate, "admit", admit_and_tell)
+    async with connected(tmp_path, ["accounts:write"]) as h:
+        records_before = len(await all_records(h.app.store))
+        blocker = sqlite3.connect(tmp_path / "persona-mcp.sqlite3", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the audit log's commit waits for this lock
+        try:
+            async with anyio.create_task_group() as tg:
+                results: list[CallToolResult] = []
+
+                async def create() -> None:
+                    results.append(await h.client.call_tool("create_account", {"reference_id": "overlap"}))
+
+                tg.start_soon(create)
+                with anyio.fail_after(10):
+                    await admitted.wait()  # the permit, while the intent cannot have committed
+                await anyio.sleep(0.2)
+                assert h.sandbox.counters["accounts.create"] == 0, "sent before its intent was durable"
+                assert len(await all_records(h.app.store)) == records_before
+                blocker.execute("ROLLBACK")
+        finally:
+            blocker.close()
+        assert not results[0].is_error, results[0].content
+        assert h.sandbox.counters["accounts.create"] == 1
+        records = (await all_records(h.app.store))[records_before:]
+        assert [r.kind for r in records] == ["call.intent", "call.outcome"]
+        assert_linear(await all_records(h.app.store))

@@ -122,6 +122,8 @@ async def test_a_read_is_refused_before_persona_while_the_store_is_known_to_be_f
             result = await client.call_tool("list_accounts", {})
             assert not result.is_error
             assert len(upstream.received) == 2
+        # The spool drains in the background once a commit succeeds: wait for that drain to finish.
+        await app.audit.drain_spool()
         records = await _records(app)
 
     outcomes = [r for r in records if r.kind == "call.outcome"]

@@ -284,11 +284,17 @@ class AuditLog:
 
     async def append(self, event: AuditEvent) -> AuditRecord:
         """Append `event`; returns the committed record, or raises `AuditUnavailableError`."""
+        return await self.submit(event)
+
+    def submit(self, event: AuditEvent) -> asyncio.Future[AuditRecord]:
+        """Start appending `event` and return at once: the future resolves when the record is durable (or
+        fails with `AuditUnavailableError`). Lets a write's intent commit while the call prepares its
+        request; records submitted one after another are chained in that order."""
         writer = self._running_writer()
         future: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
         # Dumped here, outside the chain lock; the writer thread only adds the chain fields and hashes.
         writer.submit(Append(event.model_dump(mode="json"), future))
-        return await future
+        return future
 
     async def append_or_spool(self, event: AuditEvent) -> bool:
         """Append `event`, or, if the store cannot take it, keep it durably in the local spool.

@@ -13,6 +13,7 @@ scope.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -231,6 +232,12 @@ def parse_scopes(names: Iterable[str]) -> frozenset[Scope]:
 
 def expand(scopes: Iterable[Scope]) -> frozenset[Scope]:
     """The scopes held, with what they imply."""
+    return _expanded(scopes if isinstance(scopes, frozenset) else frozenset(scopes))
+
+
+@functools.lru_cache(maxsize=1024)
+def _expanded(scopes: frozenset[Scope]) -> frozenset[Scope]:
+    # Remembered: every call asks several times for the few scope sets the grants hold (issue 18).
     held = set(scopes)
     for scope in list(held):
         held |= IMPLIES.get(scope, frozenset())

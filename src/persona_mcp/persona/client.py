@@ -183,6 +183,7 @@ class PersonaClient:
         self._clock = clock
         self._gate = rate_gate or RateGate(clock=clock)
         self._owns_gate = True
+        self._before_send: Callable[[], Awaitable[None]] | None = None
         self._rate_budget = DEFAULT_BUDGET
 
     @classmethod
@@ -209,12 +210,15 @@ class PersonaClient:
         credentials: CredentialProvider | None = None,
         on_exchange: Callable[[Exchange], None] | None = None,
         rate_budget: str | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> PersonaClient:
         """A copy sharing the connection pool and rate gate, with other credentials and/or audit hook.
 
         `rate_budget` names the rate-limit budget the copy spends from: Persona's limit is per environment,
-        so calls with keys of one environment share one budget. The copy does not own the pool: closing it
-        is a no-op; close the original.
+        so calls with keys of one environment share one budget. `before_send` is awaited before each
+        request goes out, after its permit, credential and request are ready (the call pipeline waits
+        there for its intent record to be durable, which commits meanwhile); if it raises, nothing is
+        sent. The copy does not own the pool: closing it is a no-op; close the original.
         """
         bound = copy.copy(self)
         bound._owns_http = False
@@ -225,6 +229,8 @@ class PersonaClient:
             bound._on_exchange = on_exchange
         if rate_budget is not None:
             bound._rate_budget = rate_budget
+        if before_send is not None:
+            bound._before_send = before_send
         return bound
 
     @property
@@ -438,10 +444,9 @@ class PersonaClient:
             except BaseException:
                 permit.give_back()
                 raise
-            progress.attempts += 1
             # Retries may not outlast the budget by more than a token half second.
             timeout = (
-                self._timeout if progress.attempts == 1 else min(self._timeout, max(budget.remaining(), 0.5))
+                self._timeout if progress.attempts == 0 else min(self._timeout, max(budget.remaining(), 0.5))
             )
             request = self._http.build_request(
                 method,
@@ -451,6 +456,13 @@ class PersonaClient:
                 headers=self._headers(token, key, accept),
                 timeout=timeout,
             )
+            if self._before_send is not None:
+                try:
+                    await self._before_send()
+                except BaseException:
+                    permit.give_back()
+                    raise
+            progress.attempts += 1
             attempt_started = self._clock()
             try:
                 response = await self._http.send(request)

@@ -8,6 +8,7 @@ call is refused: no unaudited action.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import traceback
@@ -256,13 +257,21 @@ class CallPipeline:
         idempotency_key = str(uuid.uuid4()) if spec.is_write else None
         # While the store is known to be failing, a read too must get its intent in first: if that fails
         # the read is refused before it reaches Persona; if it succeeds, the store is back.
+        intent: _Intent | None = None
         if spec.is_write or self._audit.store_failing:
-            await self._append(
+            intent = self._start_intent(
                 self._event(record, "call.intent", caller, spec, raw_args, session)
                 | {"idempotency_key": idempotency_key}
             )
         try:
-            result = await self._run(record, caller, spec, args, idempotency_key)
+            try:
+                result = await self._run(record, caller, spec, args, idempotency_key, intent)
+            finally:
+                if intent is not None:
+                    await intent.durable()  # a handler that sent nothing has not waited for it yet
+        except _IntentUnrecorded as unrecorded:
+            # The client waits for the intent before it sends anything: nothing reached Persona.
+            raise unrecorded.refusal from None
         except anyio.get_cancelled_exc_class():
             # A cancelled write may already have reached Persona: its outcome is unknown, not an error,
             # so `audit query --unresolved` lists it for a reviewer to check.
@@ -411,7 +420,13 @@ class CallPipeline:
         )
 
     async def _run(
-        self, record: _CallRecord, caller: Caller, spec: AnySpec, args: Any, idempotency_key: str | None
+        self,
+        record: _CallRecord,
+        caller: Caller,
+        spec: AnySpec,
+        args: Any,
+        idempotency_key: str | None,
+        intent: _Intent | None = None,
     ) -> Any:
         if spec.reaches_persona:
             provider = await self._credentials.provider_for(caller.grant.environment, caller.principal)
@@ -419,6 +434,7 @@ class CallPipeline:
                 credentials=provider,
                 on_exchange=record.exchanges.append,
                 rate_budget=caller.grant.environment.value,  # Persona's limit is per environment
+                before_send=intent.durable if intent is not None else None,
             )
         else:
             persona = self._persona
@@ -603,6 +619,18 @@ class CallPipeline:
         if not committed:
             raise errors.outcome_spooled(outcome, idempotency_key if spec.is_write else None)
 
+    def _start_intent(self, event: dict[str, Any]) -> _Intent:
+        """Submit the intent record now; the call gets its credential, rate permit and request ready
+        while it commits, and waits for it only right before the request goes out (issue 18: the
+        intent's commit is off the critical path as far as the work before the request allows)."""
+        started = time.perf_counter()
+        try:
+            pending = self._audit.submit(AuditEvent(**{k: v for k, v in event.items() if v is not None}))
+        except AuditUnavailableError as exc:
+            pending = asyncio.get_running_loop().create_future()
+            pending.set_exception(exc)
+        return _Intent(pending, lambda failed: self._observe(event, started, failed=failed))
+
     async def _append(self, event: dict[str, Any], *, after_write_key: str | None = None) -> None:
         """Append durably, or refuse the call. `after_write_key` is set when a write already reached
         Persona: the refusal must then say the change may have happened, so nobody repeats it."""
@@ -621,6 +649,43 @@ class CallPipeline:
         """Metrics, span attributes and the per-call log line (server/observe.py)."""
         if self._observer is not None:
             self._observer.recorded(event, append_seconds=time.perf_counter() - started, failed=failed)
+
+
+class _IntentUnrecorded(Exception):
+    """The intent record could not be made durable; carries the refusal the agent gets."""
+
+    def __init__(self, refusal: errors.Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+class _Intent:
+    """A call's intent record while it commits: `durable()` waits until it is (once; later calls return
+    at once), or raises `_IntentUnrecorded`, so the request is never sent."""
+
+    def __init__(self, pending: asyncio.Future[Any], observe: Callable[[bool], None]) -> None:
+        self._pending = pending
+        self._observe = observe
+        # A call cancelled before it waited leaves nobody to see a failure: it is not worth a warning.
+        pending.add_done_callback(lambda done: done.cancelled() or done.exception())
+        self._failure: _IntentUnrecorded | None = None
+        self._done = False
+
+    async def durable(self) -> None:
+        if not self._done:
+            try:
+                await asyncio.shield(self._pending)
+            except AuditUnavailableError as exc:
+                log.error("audit append failed; refusing call", kind="call.intent")
+                self._failure = _IntentUnrecorded(
+                    errors.audit_unavailable(stalled=isinstance(exc, AuditStalledError))
+                )
+                self._observe(True)
+            else:
+                self._observe(False)
+            self._done = True
+        if self._failure is not None:
+            raise self._failure
 
 
 def _outcome_unknown(spec: AnySpec, error: PersonaError) -> bool:
