@@ -27,6 +27,7 @@ to DIR when the server stops (the profiler's own cost lowers that server's figur
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import statistics
@@ -201,6 +202,8 @@ class Phase:
     calls_per_s: float
     p50_ms: float
     p95_ms: float
+    read_p50_ms: float
+    create_p50_ms: float
 
 
 def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -283,6 +286,7 @@ async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag
     Each session lives in its own task, opened before the clock starts: a session the SDK tears down
     (its stream reset on a loaded machine) fails only its own remaining calls, counted as failures."""
     latencies: list[float] = []
+    by_tool: dict[str, list[float]] = {"get_account": [], "create_account": []}
     failures = 0
     per_session = [calls // sessions + (1 if i < calls % sessions else 0) for i in range(sessions)]
     opened = 0
@@ -320,6 +324,7 @@ async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag
                         with anyio.fail_after(_CALL_TIMEOUT_S):
                             result = await client.call_tool(name, arguments)
                         latencies.append(time.perf_counter() - began)
+                        by_tool[name].append(latencies[-1])
                         done += 1
                         if result.is_error:
                             failed(1, str(result.content)[:300])
@@ -340,7 +345,16 @@ async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag
         raise RuntimeError(f"{target.name}: every call failed at {sessions} sessions")
     latencies.sort()
     p95 = statistics.quantiles(latencies, n=100)[94] if len(latencies) >= 2 else latencies[0]
-    return Phase(len(latencies) / elapsed, statistics.median(latencies) * 1000, p95 * 1000), failures
+    # NaN when a phase made no call of a kind (a handful of calls per session: no create).
+    reads, creates = by_tool["get_account"] or [math.nan], by_tool["create_account"] or [math.nan]
+    phase = Phase(
+        len(latencies) / elapsed,
+        statistics.median(latencies) * 1000,
+        p95 * 1000,
+        statistics.median(reads) * 1000,
+        statistics.median(creates) * 1000,
+    )
+    return phase, failures
 
 
 async def _first_account(sandbox_url: str) -> str:
@@ -494,6 +508,10 @@ def _median(phases: list[Phase], pick: Callable[[Phase], float]) -> float:
     return statistics.median(pick(phase) for phase in phases)
 
 
+def _ratio(value: float, base: float) -> str:
+    return "n/a" if math.isnan(value) or math.isnan(base) or base == 0 else f"{value / base:.2f}"
+
+
 def _report(targets: list[Target], args: argparse.Namespace) -> None:
     bare = targets[0]
     print(
@@ -525,6 +543,25 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
             print(f"{row}   {ratio:<32} ({runs})")
             if target is not bare:
                 ratios.append((target.name, sessions, rate / b_rate))
+    print("\np50 latency by call, ms (ratio to bare), the latency targets' figures:")
+    for sessions in args.sessions:
+        base = bare.results[sessions]
+        b_read, b_create = (
+            _median(base, lambda p: p.read_p50_ms),
+            _median(base, lambda p: p.create_p50_ms),
+        )
+        for target in targets:
+            phases = target.results[sessions]
+            read, create = (
+                _median(phases, lambda p: p.read_p50_ms),
+                _median(phases, lambda p: p.create_p50_ms),
+            )
+            ratios_text = "" if target is bare else f" ({_ratio(read, b_read)})"
+            create_ratio = "" if target is bare else f" ({_ratio(create, b_create)})"
+            print(
+                f"{sessions:>8}  {target.name:<24} get_account {read:>8.2f}{ratios_text:<7} "
+                f"create_account {create:>8.2f}{create_ratio}"
+            )
     print()
     for target in targets:
         rss = f"{target.rss_mib:.1f} MiB" if target.rss_mib is not None else "n/a"

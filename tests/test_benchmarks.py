@@ -78,6 +78,9 @@ def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_e
         for server in ("bare", "persona-mcp sqlite", "persona-mcp postgresql"):
             assert any(line.split()[:1] == [sessions] and server in line for line in lines), server
     assert "persona-mcp postgresql   cold start" in done.stdout and "RSS after 5 calls" in done.stdout
+    # The latency targets are per call kind: reads and creates each get their p50 and ratio to bare.
+    by_call = [line for line in lines if line.split()[:1] in (["1"], ["3"]) and "get_account" in line]
+    assert len(by_call) == 2 * 3 and all("(" in line for line in by_call if "bare" not in line)
     assert lines[-1].startswith("main ratio (lowest persona-mcp/bare calls/s at 8+ sessions")
 
 

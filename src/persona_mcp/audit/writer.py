@@ -54,6 +54,8 @@ _log = structlog.get_logger("persona_mcp.audit")
 INSTANCE_ID_ENV = "PERSONA_MCP_AUDIT_INSTANCE_ID"
 #: A commit this recent shows the log can append: `readiness` answers without probing the lock.
 READY_IF_COMMITTED_WITHIN_S = 5.0
+#: How often a commit looks for spool files this process did not write.
+SPOOL_LOOK_INTERVAL_S = 1.0
 #: Added to the store's wait bounds to tell a hung commit (or probe) from a slow one.
 _STALL_SLACK_S = 1.0
 
@@ -119,6 +121,8 @@ class AuditLog:
         # Tool calls this process is running (`call_in_flight`): while another one is, an append never
         # commits on the event loop, whose fsync would stall every other session (see `worker`).
         self._calls_in_flight = 0
+        self._spooled_here = False
+        self._next_spool_look = float("-inf")
 
     def _policy(self) -> ChainPolicy:
         return ChainPolicy(
@@ -315,6 +319,7 @@ class AuditLog:
         except OSError as exc:
             _log.error("audit.spool_failed", error_type=type(exc).__name__)
             raise AuditUnavailableError("the audit store and the local spool both failed") from None
+        self._spooled_here = True
         _log.warning("audit.outcome_spooled", kind=event.kind, call_id=event.call_id)
         return False
 
@@ -354,6 +359,12 @@ class AuditLog:
             return
         if self._drain_turn.locked():  # the drain at start is running: it takes everything spooled
             return
+        # Looking costs two stat calls: after every commit when this process spooled something, else at
+        # most once a second (another process sharing the data directory may have spooled).
+        now = time.monotonic()
+        if not self._spooled_here and now < self._next_spool_look:
+            return
+        self._spooled_here, self._next_spool_look = False, now + SPOOL_LOOK_INTERVAL_S
         if not self._spool.has_entries():
             return
         self._draining = asyncio.create_task(self._drain_quietly(), name="audit-spool-drain")

@@ -232,10 +232,13 @@ class _Statements:
 
 #: The connection's session bounds: a row locked by a stalled replica is waited for `LOCK_TIMEOUT_MS` at
 #: most (then this replica paces from memory); a replica frozen inside its transaction loses its session.
+#: Its commits do not wait for the WAL flush: pacing state is advice that Persona's next answer corrects,
+#: not a record, and a crash losing its last milliseconds costs nothing (the audit log keeps its fsync).
 _SESSION_BOUNDS = {
     "lock_timeout": str(LOCK_TIMEOUT_MS),
     "statement_timeout": str(LOCK_TIMEOUT_MS),
     "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
+    "synchronous_commit": "off",
 }
 
 
