@@ -26,7 +26,7 @@ from persona_mcp.sandbox import DEFAULT_API_KEY, Faults, SandboxConfig, create_a
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import open_server
 from persona_mcp.server.callers import StaticTokenCallers
-from persona_mcp.server.upstream_windows import SharedLedger
+from persona_mcp.server.upstream_windows import POST_DELAY_S, SharedLedger
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
@@ -223,6 +223,9 @@ class _CountingLedger:
         self.posted += 1
         self.inner.post(key, step)
 
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
 
 async def test_an_upstream_request_waits_for_one_shared_transaction_and_posts_its_answer(
     stores: tuple[Store, Store],
@@ -256,3 +259,30 @@ async def test_a_posted_step_applies_before_any_step_asked_after_it(stores: tupl
         assert second.permit is None and 0 < second.wait <= WINDOW_SECONDS
     finally:
         await ledger.aclose()
+
+
+async def test_an_answer_rides_with_the_next_permit_or_goes_alone_shortly_after(
+    stores: tuple[Store, Store],
+) -> None:
+    """Issue 18: one transaction per upstream request, not two; a last answer is applied within
+    `POST_DELAY_S` all the same."""
+    upstream = CountingTransport(_sandbox(limit=40))
+    ledger = SharedLedger(stores[0])
+    replica = PersonaClient(
+        base_url=SANDBOX_URL,
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        transport=upstream,
+        rate_gate=RateGate(ledger, slow_down_below=0.0),
+    )
+    async with replica:
+        bound = replica.bind(rate_budget="sandbox")
+        await bound.get("/accounts")
+        await bound.get("/accounts")  # its permit's transaction carries the first answer
+        assert ledger.transactions == 2
+        await anyio.sleep(POST_DELAY_S * 4)
+        assert ledger.transactions == 3  # the second answer, alone
+        async with stores[1].engine.connect() as conn:
+            row = (
+                await conn.execute(text("SELECT * FROM upstream_rate_windows WHERE budget = 'sandbox'"))
+            ).one()
+        assert (row.remaining, row.in_flight) == (38, 0)

@@ -43,6 +43,8 @@ LOCK_TIMEOUT_MS = 1000
 #: A replica that stops inside its transaction (frozen, paused) loses its session, and the lock, after this.
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 5000
 
+#: Longest a posted step (a settled permit) waits for the next permit's transaction before its own.
+POST_DELAY_S = 0.05
 #: A database that does not answer a new connection within this is taken as unavailable.
 CONNECT_TIMEOUT_S = 5
 _NOW = sql_cast(func.extract("epoch", func.clock_timestamp()), Double).label("now")
@@ -71,6 +73,7 @@ class SharedLedger:
         self._fallback = fallback if fallback is not None else LocalLedger()
         self._waiting: defaultdict[str, list[_Pending]] = defaultdict(list)
         self._flushers: dict[str, asyncio.Task[None]] = {}
+        self._delayed: dict[str, asyncio.TimerHandle] = {}  # posted steps waiting for company
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._turn = asyncio.Lock()  # one transaction at a time on the connection, whatever the budget
         self.transactions = 0
@@ -90,10 +93,24 @@ class SharedLedger:
             raise
 
     def post(self, key: str, step: Step[Any]) -> None:
-        self._enqueue(key, _Pending(step, None))
+        """Apply `step` with the next transaction: the next permit asked for, or at most `POST_DELAY_S`
+        from now. A settled permit stays counted as in flight until then, so no replica can spend more
+        than the window meanwhile; a lone call's answer and the next call's permit share a transaction."""
+        self._waiting[key].append(_Pending(step, None))
+        if key not in self._flushers and key not in self._delayed:
+            loop = asyncio.get_running_loop()
+            self._delayed[key] = loop.call_later(POST_DELAY_S, self._flush_posted, key)
+
+    def _flush_posted(self, key: str) -> None:
+        self._delayed.pop(key, None)
+        if self._waiting[key] and key not in self._flushers:
+            self._flushers[key] = asyncio.create_task(self._flush(key), name="rate-window-flush")
 
     async def aclose(self) -> None:
         """Apply the steps still waiting (settled permits), then close the connection."""
+        for key, delayed in list(self._delayed.items()):
+            delayed.cancel()
+            self._flush_posted(key)
         flushers = list(self._flushers.values())
         if flushers:
             await asyncio.wait(flushers, timeout=LOCK_TIMEOUT_MS / 1000 * 2)
@@ -101,6 +118,9 @@ class SharedLedger:
 
     def _enqueue(self, key: str, pending: _Pending) -> None:
         self._waiting[key].append(pending)
+        delayed = self._delayed.pop(key, None)
+        if delayed is not None:
+            delayed.cancel()  # the posted steps go with this one
         if key not in self._flushers:
             self._flushers[key] = asyncio.create_task(self._flush(key), name="rate-window-flush")
 
