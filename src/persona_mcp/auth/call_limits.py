@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.auth.grant import Grant, ToolLimit
 from persona_mcp.store import Store
@@ -56,11 +58,16 @@ class CallCounters:
     async def count(self, grant_id: str, counter: str, window_seconds: int) -> tuple[int, int]:
         """Add one call; return the calls in the current window (this one included) and the seconds
         until the window ends."""
+        async with self._store.engine.begin() as conn:
+            return await self._count(conn, grant_id, counter, window_seconds)
+
+    async def _count(
+        self, conn: AsyncConnection, grant_id: str, counter: str, window_seconds: int
+    ) -> tuple[int, int]:
         now = int(self._clock().timestamp())
         start = now - now % window_seconds
-        dialect = postgresql if self._store.dialect == "postgresql" else sqlite
         statement = (
-            dialect.insert(tool_call_windows)
+            self._dialect.insert(tool_call_windows)
             .values(grant_id=grant_id, counter=counter, window_start=start, calls=1)
             .on_conflict_do_update(
                 index_elements=["grant_id", "counter", "window_start"],
@@ -68,16 +75,15 @@ class CallCounters:
             )
             .returning(tool_call_windows.c.calls)
         )
-        async with self._store.engine.begin() as conn:
-            calls = int((await conn.execute(statement)).scalar_one())
-            # Old windows of this counter are of no further use.
-            await conn.execute(
-                delete(tool_call_windows).where(
-                    tool_call_windows.c.grant_id == grant_id,
-                    tool_call_windows.c.counter == counter,
-                    tool_call_windows.c.window_start < start,
-                )
+        calls = int((await conn.execute(statement)).scalar_one())
+        # Old windows of this counter are of no further use.
+        await conn.execute(
+            delete(tool_call_windows).where(
+                tool_call_windows.c.grant_id == grant_id,
+                tool_call_windows.c.counter == counter,
+                tool_call_windows.c.window_start < start,
             )
+        )
         return calls, start + window_seconds - now
 
     async def check_tool_limit(self, grant: Grant, tool: str) -> LimitExceeded | None:
@@ -101,25 +107,32 @@ class CallCounters:
 
     async def count_high_risk(self, grant_id: str, *, threshold: int, window_seconds: int) -> Breaker | None:
         """Count one high-risk call; trip the breaker (and return it) the first time the count passes the
-        threshold. None when it did not trip now (within the threshold, or tripped already)."""
-        calls, _ = await self.count(grant_id, BREAKER_COUNTER, window_seconds)
-        if calls <= threshold:
-            return None
-        dialect = postgresql if self._store.dialect == "postgresql" else sqlite
+        threshold. None when it did not trip now (within the threshold, or tripped already).
+
+        The count and the trip are one transaction: the counter's row stays locked (the SQLite file's write
+        lock, PostgreSQL's row lock) until the breaker is written, so the call that passed the threshold
+        is the one that trips it, never a later call that happened to reach the insert first."""
         tripped_at = self._clock()
-        statement = (
-            dialect.insert(circuit_breakers)
-            .values(grant_id=grant_id, tripped_at=tripped_at, calls=calls, threshold=threshold)
-            .on_conflict_do_nothing(index_elements=["grant_id"])
-            # The row returned says this call tripped it: `rowcount` of an insert that may do nothing is
-            # not reported by every driver (psycopg gives -1), and without it the trip went unaudited.
-            .returning(circuit_breakers.c.grant_id)
-        )
         async with self._store.engine.begin() as conn:
+            calls, _ = await self._count(conn, grant_id, BREAKER_COUNTER, window_seconds)
+            if calls <= threshold:
+                return None
+            statement = (
+                self._dialect.insert(circuit_breakers)
+                .values(grant_id=grant_id, tripped_at=tripped_at, calls=calls, threshold=threshold)
+                .on_conflict_do_nothing(index_elements=["grant_id"])
+                # The row returned says this call tripped it: `rowcount` of an insert that may do nothing
+                # is not reported by every driver (psycopg gives -1), and without it the trip went unaudited.
+                .returning(circuit_breakers.c.grant_id)
+            )
             inserted = (await conn.execute(statement)).first()
         if inserted is None:
             return None
         return Breaker(grant_id, tripped_at, calls, threshold)
+
+    @property
+    def _dialect(self) -> Any:
+        return postgresql if self._store.dialect == "postgresql" else sqlite
 
     async def reset(self, grant_id: str) -> bool:
         """Remove a tripped breaker and its count (an administrator's decision). False if none."""
