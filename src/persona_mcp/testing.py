@@ -18,6 +18,7 @@ from mcp import Client
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
+from persona_mcp.audit.record import AuditEvent
 from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.grant import GrantDraft
 from persona_mcp.auth.scopes import Scope, parse_scopes
@@ -27,6 +28,7 @@ from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.callers import StaticTokenCallers
 from persona_mcp.server.exposure import ExposureOptions
+from persona_mcp.store import Store
 
 #: Base URL the in-process sandbox answers on (the host is never resolved: requests go through ASGI).
 SANDBOX_BASE_URL = "http://sandbox.persona.test/api/v1"
@@ -144,9 +146,30 @@ __all__ = [
     "Harness",
     "approvals_waived",
     "connected",
+    "insert_sealed_records",
     "issue_grant",
     "listed_as",
     "sandbox_app",
     "sandbox_settings",
     "wire_bytes",
 ]
+
+
+async def insert_sealed_records(
+    store: Store, events: Iterable[AuditEvent], *, instance_id: str = "old"
+) -> None:
+    """Write `events` as a valid chain straight into the records table, as an older version left them
+    (no object index, no open-calls set): for tests of migrations that fill those from the records."""
+    from persona_mcp.audit.chain import seal
+    from persona_mcp.audit.record import GENESIS_HASH
+    from persona_mcp.store.schema.audit import audit_records
+
+    prev, rows = GENESIS_HASH, []
+    for seq, event in enumerate(events, start=1):
+        record, row = seal(
+            event, seq=seq, prev_hash=prev, instance_id=instance_id, timestamp="2026-01-01T00:00:00.000000Z"
+        )
+        prev = record.hash
+        rows.append(row)
+    async with store.engine.begin() as conn:
+        await conn.execute(audit_records.insert(), rows)

@@ -17,13 +17,12 @@ import pytest
 from sqlalchemy import select, text
 
 from persona_mcp.audit import AuditEvent, AuditLog
-from persona_mcp.audit.chain import seal
 from persona_mcp.audit.open_calls import in_log
 from persona_mcp.audit.query import AuditFilter, count_records, page_records, query_records
-from persona_mcp.audit.record import GENESIS_HASH
 from persona_mcp.audit.verify import BreakKind, verify_log
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.store.schema.audit import audit_records
+from persona_mcp.testing import insert_sealed_records
 
 from ._support import call_event, execute
 from .test_unresolved import UNRESOLVED, seed_calls
@@ -148,15 +147,7 @@ async def test_migration_0011_builds_the_set_from_an_existing_log(database_url: 
             AuditEvent(kind="call.outcome_unknown", call_id="old-recovered-read", outcome="unknown"),
             _outcome("old-read", "ok"),
         ]
-        prev, rows = GENESIS_HASH, []
-        for seq, event in enumerate(events, start=1):
-            record, row = seal(
-                event, seq=seq, prev_hash=prev, instance_id="old", timestamp="2026-01-01T00:00:00.000000Z"
-            )
-            prev = record.hash
-            rows.append(row)
-        async with store.engine.begin() as conn:
-            await conn.execute(audit_records.insert(), rows)
+        await insert_sealed_records(store, events)
 
         await upgrade(store)
 

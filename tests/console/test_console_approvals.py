@@ -29,16 +29,21 @@ async def _agent_call(running: Running, token: str, tool: str, arguments: dict[s
     return data
 
 
+async def _held_redaction(running: Running, principal: str = "agent-a") -> tuple[str, str, dict[str, Any]]:
+    """An agent's `redact_account` of the first account, held for approval: (token, account, answer)."""
+    agent = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal=principal)
+    listed = await _agent_call(running, agent, "list_accounts", {"page_size": 1})
+    account = listed["items"][0]["id"]
+    return agent, account, await _agent_call(running, agent, "redact_account", {"account_id": account})
+
+
 async def _intents(running: Running, tool: str) -> int:
     return len([r async for r in iter_records(running.app.store, AuditFilter(tool=tool, kind="call.intent"))])
 
 
 async def test_a_person_approves_a_held_redaction_in_the_console_and_it_runs_once(tmp_path: Path) -> None:
     async with console_server(tmp_path) as running:
-        agent = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal="agent-a")
-        listed = await _agent_call(running, agent, "list_accounts", {"page_size": 1})
-        account = listed["items"][0]["id"]
-        held = await _agent_call(running, agent, "redact_account", {"account_id": account})
+        agent, account, held = await _held_redaction(running)
         assert held["type"] == "approval"
         approval_id = held["approval"]["id"]
         assert await _intents(running, "redact_account") == 0, "a held call never reaches Persona"
@@ -73,9 +78,7 @@ async def test_a_person_approves_a_held_redaction_in_the_console_and_it_runs_onc
 
 async def test_the_principal_whose_call_is_held_cannot_decide_it_in_the_console(tmp_path: Path) -> None:
     async with console_server(tmp_path) as running:
-        agent = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal="bob")
-        listed = await _agent_call(running, agent, "list_accounts", {"page_size": 1})
-        held = await _agent_call(running, agent, "redact_account", {"account_id": listed["items"][0]["id"]})
+        _, _, held = await _held_redaction(running, principal="bob")
         approval_id = held["approval"]["id"]
         async with httpx2.AsyncClient(base_url=running.base, timeout=30, follow_redirects=True) as http:
             await sign_in(http, await person_grant(running.app, "bob", ["approvals:decide"]))
@@ -102,9 +105,7 @@ async def test_signed_in_through_the_consent_page_pii_is_in_clear_only_if_the_pe
     """The grant holds pii:read, but the consent page offers it unticked: the console's token, so the
     approver, sees the arguments in clear only when the person ticked it."""
     async with console_server(tmp_path) as running:
-        agent = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal="agent-a")
-        listed = await _agent_call(running, agent, "list_accounts", {"page_size": 1})
-        held = await _agent_call(running, agent, "redact_account", {"account_id": listed["items"][0]["id"]})
+        _, _, held = await _held_redaction(running)
         approval_id = held["approval"]["id"]
         token = await person_grant(running.app, "alice", ["approvals:decide", "pii:read"])
         for ticked, masked in ((False, True), (True, False)):
@@ -118,10 +119,7 @@ async def test_signed_in_through_the_consent_page_pii_is_in_clear_only_if_the_pe
 
 async def test_a_person_rejects_a_held_call_with_a_reason_and_the_call_never_runs(tmp_path: Path) -> None:
     async with console_server(tmp_path) as running:
-        agent = await issue_grant(running.app, ["accounts:read", "accounts:delete"], principal="agent-a")
-        listed = await _agent_call(running, agent, "list_accounts", {"page_size": 1})
-        account = listed["items"][0]["id"]
-        held = await _agent_call(running, agent, "redact_account", {"account_id": account})
+        agent, account, held = await _held_redaction(running)
         approval_id = held["approval"]["id"]
 
         async with httpx2.AsyncClient(base_url=running.base, timeout=30, follow_redirects=True) as http:

@@ -13,15 +13,13 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from typer.testing import CliRunner
 
-from persona_mcp.audit.chain import seal
 from persona_mcp.audit.query import AuditFilter, query_records
-from persona_mcp.audit.record import GENESIS_HASH, AuditEvent
+from persona_mcp.audit.record import AuditEvent
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.cli.audit import app as audit_cli
 from persona_mcp.server.pipeline import MAX_NAMED_OBJECT_IDS
 from persona_mcp.store import create_store, upgrade
-from persona_mcp.store.schema.audit import audit_records
-from persona_mcp.testing import Harness, connected, issue_grant
+from persona_mcp.testing import Harness, connected, insert_sealed_records, issue_grant
 
 ACCOUNT = "act_DeniedTarget0001"
 OTHER = "act_SomeoneElse0002"
@@ -102,16 +100,13 @@ async def test_records_written_before_the_index_existed_are_indexed_by_the_migra
     store = create_store(database_url)
     try:
         await upgrade(store, "0003_credentials")
-        prev, rows = GENESIS_HASH, []
-        for seq, ids in enumerate(([ACCOUNT], [], [OTHER, ACCOUNT]), start=1):
-            event = AuditEvent(kind="call.outcome", call_id=f"c{seq}", object_ids=ids)
-            record, row = seal(
-                event, seq=seq, prev_hash=prev, instance_id="old", timestamp="2026-01-01T00:00:00.000000Z"
-            )
-            prev = record.hash
-            rows.append(row)
-        async with store.engine.begin() as conn:
-            await conn.execute(audit_records.insert(), rows)
+        await insert_sealed_records(
+            store,
+            (
+                AuditEvent(kind="call.outcome", call_id=f"c{seq}", object_ids=ids)
+                for seq, ids in enumerate(([ACCOUNT], [], [OTHER, ACCOUNT]), start=1)
+            ),
+        )
 
         await upgrade(store)
 

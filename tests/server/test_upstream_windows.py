@@ -20,7 +20,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 
 from persona_mcp.persona import ApiKeyCredential, PersonaClient, RateGate, RateLimitedError, RetryPolicy
-from persona_mcp.persona.ratelimit import Step
+from persona_mcp.persona.ratelimit import Step, WindowLedger
 from persona_mcp.persona.retry import RateLimitInfo
 from persona_mcp.sandbox import DEFAULT_API_KEY, Faults, SandboxConfig, create_app
 from persona_mcp.sandbox.transport import SandboxTransport
@@ -67,15 +67,19 @@ async def stores(postgres_schema_url: str) -> AsyncIterator[tuple[Store, Store]]
         await second.close()
 
 
-def _replica(store: Store, transport: httpx2.AsyncBaseTransport) -> PersonaClient:
+def _client(ledger: WindowLedger, transport: httpx2.AsyncBaseTransport) -> PersonaClient:
     return PersonaClient(
         base_url=SANDBOX_URL,
         credentials=ApiKeyCredential(DEFAULT_API_KEY),
         transport=transport,
         retry=RetryPolicy(max_retries=2, budget_seconds=1.0),
         # Unpaced, so the window's last requests go out at once too and the count is exact.
-        rate_gate=RateGate(SharedLedger(store), slow_down_below=0.0),
-    ).bind(rate_budget="sandbox")
+        rate_gate=RateGate(ledger, slow_down_below=0.0),
+    )
+
+
+def _replica(store: Store, transport: httpx2.AsyncBaseTransport) -> PersonaClient:
+    return _client(SharedLedger(store), transport).bind(rate_budget="sandbox")
 
 
 async def test_two_replicas_sharing_postgresql_spend_one_budget_together(stores: tuple[Store, Store]) -> None:
@@ -109,13 +113,7 @@ async def test_concurrent_steps_share_the_budget_rows_transactions_and_keep_the_
     lock, was a serial section that set the pace under load; steps arriving together now share one."""
     upstream = CountingTransport(_sandbox(limit=40))
     ledger = SharedLedger(stores[0])
-    replica = PersonaClient(
-        base_url=SANDBOX_URL,
-        credentials=ApiKeyCredential(DEFAULT_API_KEY),
-        transport=upstream,
-        retry=RetryPolicy(max_retries=2, budget_seconds=1.0),
-        rate_gate=RateGate(ledger, slow_down_below=0.0),
-    ).bind(rate_budget="sandbox")
+    replica = _client(ledger, upstream).bind(rate_budget="sandbox")
     await replica.get("/accounts")
     before = ledger.transactions
     refused = 0
@@ -233,12 +231,7 @@ async def test_an_upstream_request_waits_for_one_shared_transaction_and_posts_it
     """Issue 18: the permit is awaited; Persona's answer joins the next transaction, nobody waits."""
     upstream = CountingTransport(_sandbox(limit=40))
     ledger = _CountingLedger(SharedLedger(stores[0]))
-    replica = PersonaClient(
-        base_url=SANDBOX_URL,
-        credentials=ApiKeyCredential(DEFAULT_API_KEY),
-        transport=upstream,
-        rate_gate=RateGate(ledger, slow_down_below=0.0),
-    )
+    replica = _client(ledger, upstream)
     async with replica:
         await replica.bind(rate_budget="sandbox").get("/accounts")
         assert (ledger.awaited, ledger.posted) == (1, 1)
@@ -268,12 +261,7 @@ async def test_an_answer_rides_with_the_next_permit_or_goes_alone_shortly_after(
     `POST_DELAY_S` all the same."""
     upstream = CountingTransport(_sandbox(limit=40))
     ledger = SharedLedger(stores[0])
-    replica = PersonaClient(
-        base_url=SANDBOX_URL,
-        credentials=ApiKeyCredential(DEFAULT_API_KEY),
-        transport=upstream,
-        rate_gate=RateGate(ledger, slow_down_below=0.0),
-    )
+    replica = _client(ledger, upstream)
     async with replica:
         bound = replica.bind(rate_budget="sandbox")
         await bound.get("/accounts")

@@ -606,9 +606,7 @@ class CallPipeline:
         # The call reached Persona: it must end in a record, in the spool if the store fails now.
         started = time.perf_counter()
         try:
-            committed = await self._audit.append_or_spool(
-                AuditEvent(**{k: v for k, v in event.items() if v is not None})
-            )
+            committed = await self._audit.append_or_spool(_audit_event(event))
         except AuditUnavailableError:
             self._observe(event, started, failed=True)
             log.error("audit append and spool failed; refusing call", kind="call.outcome")
@@ -625,7 +623,7 @@ class CallPipeline:
         intent's commit is off the critical path as far as the work before the request allows)."""
         started = time.perf_counter()
         try:
-            pending = self._audit.submit(AuditEvent(**{k: v for k, v in event.items() if v is not None}))
+            pending = self._audit.submit(_audit_event(event))
         except AuditUnavailableError as exc:
             pending = asyncio.get_running_loop().create_future()
             pending.set_exception(exc)
@@ -636,19 +634,29 @@ class CallPipeline:
         Persona: the refusal must then say the change may have happened, so nobody repeats it."""
         started = time.perf_counter()
         try:
-            await self._audit.append(AuditEvent(**{k: v for k, v in event.items() if v is not None}))
+            await self._audit.append(_audit_event(event))
         except AuditUnavailableError as exc:
             self._observe(event, started, failed=True)
-            log.error("audit append failed; refusing call", kind=event.get("kind"))
-            if after_write_key is not None:
-                raise errors.outcome_unrecorded(after_write_key) from None
-            raise errors.audit_unavailable(stalled=isinstance(exc, AuditStalledError)) from None
+            raise _refusal(exc, event.get("kind"), after_write_key) from None
         self._observe(event, started, failed=False)
 
     def _observe(self, event: Mapping[str, Any], started: float, *, failed: bool) -> None:
         """Metrics, span attributes and the per-call log line (server/observe.py)."""
         if self._observer is not None:
             self._observer.recorded(event, append_seconds=time.perf_counter() - started, failed=failed)
+
+
+def _audit_event(event: Mapping[str, Any]) -> AuditEvent:
+    return AuditEvent(**{k: v for k, v in event.items() if v is not None})
+
+
+def _refusal(exc: AuditUnavailableError, kind: Any, after_write_key: str | None = None) -> errors.Refusal:
+    """What the agent is told when its call's record cannot be written. `after_write_key` is set when a
+    write already reached Persona: the refusal must then say the change may have happened."""
+    log.error("audit append failed; refusing call", kind=kind)
+    if after_write_key is not None:
+        return errors.outcome_unrecorded(after_write_key)
+    return errors.audit_unavailable(stalled=isinstance(exc, AuditStalledError))
 
 
 class _IntentUnrecorded(Exception):
@@ -676,10 +684,7 @@ class _Intent:
             try:
                 await asyncio.shield(self._pending)
             except AuditUnavailableError as exc:
-                log.error("audit append failed; refusing call", kind="call.intent")
-                self._failure = _IntentUnrecorded(
-                    errors.audit_unavailable(stalled=isinstance(exc, AuditStalledError))
-                )
+                self._failure = _IntentUnrecorded(_refusal(exc, "call.intent"))
                 self._observe(True)
             else:
                 self._observe(False)

@@ -68,6 +68,9 @@ class SharedLedger:
     def __init__(self, store: Store, *, fallback: WindowLedger | None = None) -> None:
         if store.dialect != "postgresql":
             raise ValueError("a shared rate-limit ledger needs PostgreSQL; SQLite keeps LocalLedger")
+        import psycopg.rows  # here, not at the top: a server on SQLite never imports psycopg
+
+        self._psycopg = psycopg
         self._connect_kwargs = _connect_kwargs(store)
         self._sql = _Statements.compiled()
         self._fallback = fallback if fallback is not None else LocalLedger()
@@ -103,8 +106,8 @@ class SharedLedger:
 
     def _flush_posted(self, key: str) -> None:
         self._delayed.pop(key, None)
-        if self._waiting[key] and key not in self._flushers:
-            self._flushers[key] = asyncio.create_task(self._flush(key), name="rate-window-flush")
+        if self._waiting[key]:
+            self._start_flush(key)
 
     async def aclose(self) -> None:
         """Apply the steps still waiting (settled permits), then close the connection."""
@@ -121,6 +124,9 @@ class SharedLedger:
         delayed = self._delayed.pop(key, None)
         if delayed is not None:
             delayed.cancel()  # the posted steps go with this one
+        self._start_flush(key)
+
+    def _start_flush(self, key: str) -> None:
         if key not in self._flushers:
             self._flushers[key] = asyncio.create_task(self._flush(key), name="rate-window-flush")
 
@@ -136,13 +142,11 @@ class SharedLedger:
                     left.future.cancel()
 
     async def _apply_batch(self, key: str, batch: list[_Pending]) -> None:
-        import psycopg
-
         try:
             async with self._turn:
                 self.transactions += 1
                 results = await self._transaction(key, [pending.step for pending in batch])
-        except (psycopg.Error, OSError) as exc:
+        except (self._psycopg.Error, OSError) as exc:
             self._discard()
             log.warning("persona.pacing.shared_state_unavailable", budget=key, error=type(exc).__name__)
             for pending in batch:
@@ -164,11 +168,9 @@ class SharedLedger:
 
     async def _transaction(self, key: str, steps: list[Step[Any]]) -> list[Any]:
         """Lock the budget's row once and apply `steps` in order, on the database's clock; one write back."""
-        from psycopg.rows import namedtuple_row
-
         conn = await self._connection()
         async with conn.pipeline(), conn.transaction():
-            locking = conn.cursor(row_factory=namedtuple_row)
+            locking = conn.cursor(row_factory=self._psycopg.rows.namedtuple_row)
             row: Any = await (await locking.execute(self._sql.lock, {"budget": key})).fetchone()
             if row is None:
                 await conn.execute(self._sql.create, {"budget": key})
@@ -184,9 +186,7 @@ class SharedLedger:
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is not None and not self._conn.closed:
             return self._conn
-        import psycopg
-
-        conn = await psycopg.AsyncConnection.connect(**self._connect_kwargs, autocommit=True)
+        conn = await self._psycopg.AsyncConnection.connect(**self._connect_kwargs, autocommit=True)
         try:
             await conn.execute(*postgres_set_statement(_SESSION_BOUNDS))
         except BaseException:
