@@ -50,6 +50,7 @@ from persona_mcp.audit.chain import (
 )
 from persona_mcp.audit.open_calls import OpenCallsSql
 from persona_mcp.store import Store
+from persona_mcp.store.engine import postgres_connect_kwargs
 
 _Conn = TypeVar("_Conn")
 
@@ -240,9 +241,7 @@ async def open_committer(store: Store, policy: ChainPolicy) -> BatchCommitter[An
     if store.dialect == "postgresql":
         from persona_mcp.audit.committer_postgres import PostgresCommitter  # psycopg: PostgreSQL only
 
-        # SQLAlchemy's adapters map is for its own result types; the committer binds only str and int.
-        kwargs.pop("context", None)
-        return PostgresCommitter(policy, kwargs, store.bounds)
+        return PostgresCommitter(policy, postgres_connect_kwargs(store), store.bounds)
     raise ValueError(f"the audit log does not support the {store.dialect} dialect")
 
 

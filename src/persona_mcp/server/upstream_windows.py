@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from persona_mcp.persona.ratelimit import LocalLedger, Step, WindowLedger, WindowState
 from persona_mcp.store import Store
-from persona_mcp.store.engine import postgres_set_statement
+from persona_mcp.store.engine import postgres_connect_kwargs, postgres_set_statement
 from persona_mcp.store.schema.pacing import upstream_rate_windows as windows
 
 if TYPE_CHECKING:
@@ -263,11 +263,10 @@ _SESSION_BOUNDS = {
 
 
 def _connect_kwargs(store: Store) -> dict[str, Any]:
-    _args, kwargs = store.engine.dialect.create_connect_args(store.engine.url)
-    kwargs.pop("context", None)  # SQLAlchemy's adapters; these statements bind only str, int, float
+    kwargs = postgres_connect_kwargs(store)
     kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     kwargs.setdefault("application_name", "persona-mcp rate window")
-    return dict(kwargs)
+    return kwargs
 
 
 def _state(row: Any) -> WindowState:

@@ -91,6 +91,15 @@ def serving_bounds(settings: StoreSettings, *, outbound_timeout_s: float) -> Wai
     )
 
 
+def postgres_connect_kwargs(store: Store) -> dict[str, Any]:
+    """psycopg's `connect` arguments for `store`'s URL, for the connections kept outside the pool (the
+    audit committer's, the shared rate window's). SQLAlchemy's adapters map is left out: those bind only
+    plain values."""
+    _args, kwargs = store.engine.dialect.create_connect_args(store.engine.url)
+    kwargs.pop("context", None)
+    return dict(kwargs)
+
+
 def postgres_set_statement(settings: Mapping[str, str]) -> tuple[str, tuple[str, ...]]:
     """One `SELECT set_config(...)` for all of `settings` (session-wide): one round trip at connect."""
     calls = ", ".join(["set_config(%s, %s, false)"] * len(settings))
