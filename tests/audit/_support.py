@@ -34,6 +34,21 @@ def call_event(i: int, **overrides: Any) -> AuditEvent:
     return AuditEvent(**fields)
 
 
+def intent_event(call_id: str, **overrides: Any) -> AuditEvent:
+    """A write's intent record (what the pipeline appends before Persona sees the request)."""
+    fields: dict[str, Any] = {
+        "kind": "call.intent",
+        "call_id": call_id,
+        "principal": "agent",
+        "tool": "create_account",
+        "scope": "accounts:write",
+        "decision": "allowed",
+        "idempotency_key": f"key-{call_id}",
+    }
+    fields.update(overrides)
+    return AuditEvent(**fields)
+
+
 async def fill(log: AuditLog, count: int, start: int = 0) -> list[AuditRecord]:
     """Append `count` events concurrently (group commit) and return them in seq order."""
     records: list[AuditRecord] = []

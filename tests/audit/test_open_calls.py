@@ -24,7 +24,7 @@ from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.store.schema.audit import audit_records
 from persona_mcp.testing import insert_sealed_records
 
-from ._support import call_event, execute
+from ._support import call_event, execute, intent_event
 from .test_unresolved import UNRESOLVED, seed_calls
 
 pytestmark = pytest.mark.anyio
@@ -49,15 +49,7 @@ async def _the_log_says(store: Store) -> list[tuple[int, str]]:
 
 
 def _intent(call_id: str) -> AuditEvent:
-    return AuditEvent(
-        kind="call.intent",
-        call_id=call_id,
-        principal="agent-2",
-        tool="update_account",
-        scope="accounts:write",
-        decision="allowed",
-        idempotency_key=f"key-{call_id}",
-    )
+    return intent_event(call_id, principal="agent-2", tool="update_account")
 
 
 def _outcome(call_id: str, outcome: str) -> AuditEvent:

@@ -11,18 +11,15 @@ from persona_mcp.audit.query import AuditFilter, query_records
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store
 
+from ._support import intent_event
+
 pytestmark = pytest.mark.anyio
 
 
 def _intent(call_id: str) -> AuditEvent:
-    return AuditEvent(
-        kind="call.intent",
-        call_id=call_id,
-        principal="agent",
+    return intent_event(
+        call_id,
         grant_id="grt_1",
-        tool="create_account",
-        scope="accounts:write",
-        decision="allowed",
         idempotency_key=f"idem-{call_id}",
         upstream_method="POST",
         upstream_path="/accounts",

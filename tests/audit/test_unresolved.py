@@ -21,7 +21,7 @@ from persona_mcp.cli.audit import app as audit_cli
 from persona_mcp.store import create_store, upgrade
 from persona_mcp.testing import connected
 
-from ._support import call_event
+from ._support import call_event, intent_event
 
 runner = CliRunner()
 
@@ -35,15 +35,7 @@ UNRESOLVED = {
 
 
 def _intent(call_id: str) -> AuditEvent:
-    return AuditEvent(
-        kind="call.intent",
-        call_id=call_id,
-        principal="agent-1",
-        tool="create_account",
-        scope="accounts:write",
-        decision="allowed",
-        idempotency_key=f"key-{call_id}",
-    )
+    return intent_event(call_id, principal="agent-1")
 
 
 def _outcome(call_id: str, outcome: str) -> AuditEvent:
