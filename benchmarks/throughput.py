@@ -204,6 +204,10 @@ class Phase:
     p95_ms: float
     read_p50_ms: float
     create_p50_ms: float
+    #: The server process's CPU time (every thread, user and system) per call over the phase: the figure
+    #: that decides throughput once the server's one interpreter is the bottleneck, and far steadier
+    #: between runs than calls/s. NaN where /proc is not there.
+    cpu_ms_per_call: float
 
 
 def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -216,6 +220,15 @@ def _free_port() -> int:
     from persona_mcp.server.serving import free_port
 
     return free_port()
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds used so far by process `pid` (all its threads), or NaN off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib(pid: int) -> float | None:
@@ -338,9 +351,9 @@ async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag
             for index, count in enumerate(per_session):
                 tg.start_soon(run, index, count)
             await all_open.wait()
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), _cpu_s(target.process.pid)
             ready.set()
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, _cpu_s(target.process.pid) - cpu_before
     if not latencies:
         raise RuntimeError(f"{target.name}: every call failed at {sessions} sessions")
     latencies.sort()
@@ -353,6 +366,7 @@ async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag
         p95 * 1000,
         statistics.median(reads) * 1000,
         statistics.median(creates) * 1000,
+        cpu * 1000 / len(latencies),
     )
     return phase, failures
 
@@ -562,6 +576,14 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
                 f"{sessions:>8}  {target.name:<24} get_account {read:>8.2f}{ratios_text:<7} "
                 f"create_account {create:>8.2f}{create_ratio}"
             )
+    print("\nserver CPU per call, ms (ratio to bare; all threads, user + system):")
+    for sessions in args.sessions:
+        b_cpu = _median(bare.results[sessions], lambda p: p.cpu_ms_per_call)
+        for target in targets:
+            cpu = _median(target.results[sessions], lambda p: p.cpu_ms_per_call)
+            runs = ", ".join(f"{p.cpu_ms_per_call:.2f}" for p in target.results[sessions])
+            ratio = "" if target is bare else f" ({_ratio(cpu, b_cpu)})"
+            print(f"{sessions:>8}  {target.name:<24} {cpu:>6.2f}{ratio:<7}   (runs: {runs})")
     print()
     for target in targets:
         rss = f"{target.rss_mib:.1f} MiB" if target.rss_mib is not None else "n/a"

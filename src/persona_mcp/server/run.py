@@ -19,6 +19,7 @@ from persona_mcp.auth.verifier import CallerTokenVerifier
 from persona_mcp.config import AuthMode, Settings
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.exposure import ExposureOptions
+from persona_mcp.server.heap import freeze_startup_heap
 from persona_mcp.server.http import build_http_app, resource_url
 from persona_mcp.server.metrics_http import metrics_app
 from persona_mcp.server.observe import Observer
@@ -96,6 +97,7 @@ async def run_http(
             config = uvicorn_config(
                 asgi, host=host, port=port, header_timeout=settings.http.header_timeout_seconds
             )
+            freeze_startup_heap()
             async with anyio.create_task_group() as tasks:
                 if metrics_listener is not None and app.observer is not None:
                     tasks.start_soon(serve_metrics, app.observer, settings, metrics_listener)
