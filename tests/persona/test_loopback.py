@@ -125,3 +125,46 @@ async def test_a_refused_connection_is_retried_then_reported_as_upstream_unavail
         with anyio.fail_after(10), pytest.raises(UpstreamUnavailableError) as caught:
             await client.get("/accounts")
     assert caught.value.attempts == 3
+
+
+@pytest.fixture
+def short_keepalive_sandbox() -> Iterator[str]:
+    """The sandbox on a server that closes a connection idle for 0.1 s."""
+    app = create_app(SandboxConfig())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    config = uvicorn.Config(
+        app, log_level="critical", lifespan="off", access_log=False, timeout_keep_alive=0.1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/api/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+async def test_a_connection_the_server_closed_while_idle_is_not_reused(
+    short_keepalive_sandbox: str, exchanges: list[Exchange]
+) -> None:
+    """The pool asks each idle connection whether the server closed it; a closed one is dropped before
+    use, so the next call goes out once on a new connection instead of failing and being retried."""
+    client = PersonaClient(
+        base_url=short_keepalive_sandbox,
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        timeout=5.0,
+        retry=RetryPolicy(max_retries=3, budget_seconds=10.0, base_delay=0.01, max_delay=0.05),
+        on_exchange=exchanges.append,
+    )
+    async with client:
+        with anyio.fail_after(10):
+            created = await client.post(
+                "/accounts", json={"data": {"attributes": {"reference-id": "idle-1"}}}
+            )
+            await anyio.sleep(0.5)  # the server has closed the kept-alive connection meanwhile
+            await client.get(f"/accounts/{created.document.one().id}")
+    assert [exchange.attempts for exchange in exchanges] == [1, 1]

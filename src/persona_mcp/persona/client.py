@@ -1,7 +1,8 @@
 """The async Persona REST client.
 
-One `PersonaClient` owns an httpx2 connection pool; `bind()` makes cheap per-tool-call copies that share the
-pool and the rate gate but carry their own credential provider and audit hook. Every logical call:
+One `PersonaClient` owns an httpx2 transport (by default `persona.transport`'s connection pool); `bind()`
+makes cheap per-tool-call copies that share the transport and the rate gate but carry their own credential
+provider and audit hook. Every logical call:
 
 1. refuses an unsafe path before anything is sent (`persona.paths`);
 2. waits if the shared rate gate says so;
@@ -55,6 +56,7 @@ from persona_mcp.persona.exchange import Exchange
 from persona_mcp.persona.paths import check_path
 from persona_mcp.persona.ratelimit import DEFAULT_BUDGET, Permit, RateGate
 from persona_mcp.persona.retry import RateLimitInfo, RetryPolicy, backoff_delay, parse_retry_after
+from persona_mcp.persona.transport import persona_transport
 
 __all__ = ["Exchange", "FileResponse", "PersonaClient", "PersonaResponse", "RetryPolicy"]
 
@@ -157,7 +159,6 @@ class PersonaClient:
         timeout: float = 30.0,
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx2.AsyncBaseTransport | None = None,
-        http: httpx2.AsyncClient | None = None,
         on_exchange: Callable[[Exchange], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         rng: random.Random | None = None,
@@ -168,15 +169,15 @@ class PersonaClient:
             raise ValueError("base_url must be an http(s) URL")
         if timeout <= 0:
             raise ValueError("timeout must be > 0")
-        if http is not None and transport is not None:
-            raise ValueError("pass either http or transport, not both")
         self._base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._version = version
         self._timeout = timeout
         self._retry = retry
-        self._owns_http = http is None
-        self._http = http or httpx2.AsyncClient(transport=transport, timeout=timeout, follow_redirects=False)
+        self._owns_transport = True
+        # Requests go straight to the transport: no client layer (see `persona.transport`).
+        self._transport = transport or persona_transport(self._base_url)
+        self._timeouts = httpx2.Timeout(timeout).as_dict()
         self._on_exchange = on_exchange
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -212,16 +213,16 @@ class PersonaClient:
         rate_budget: str | None = None,
         before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> PersonaClient:
-        """A copy sharing the connection pool and rate gate, with other credentials and/or audit hook.
+        """A copy sharing the transport and rate gate, with other credentials and/or audit hook.
 
         `rate_budget` names the rate-limit budget the copy spends from: Persona's limit is per environment,
         so calls with keys of one environment share one budget. `before_send` is awaited before each
         request goes out, after its permit, credential and request are ready (the call pipeline waits
         there for its intent record to be durable, which commits meanwhile); if it raises, nothing is
-        sent. The copy does not own the pool: closing it is a no-op; close the original.
+        sent. The copy does not own the transport: closing it is a no-op; close the original.
         """
         bound = copy.copy(self)
-        bound._owns_http = False
+        bound._owns_transport = False
         bound._owns_gate = False
         if credentials is not None:
             bound._credentials = credentials
@@ -238,17 +239,13 @@ class PersonaClient:
         return self._version
 
     def wrap_transports(self, wrap: Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport]) -> None:
-        """Wrap every transport of the owned pool (the direct one and any proxy mounts from the
-        environment) with `wrap`, e.g. to time each request for metrics and traces."""
-        http: Any = self._http
-        http._transport = wrap(http._transport)
-        http._mounts = {
-            pattern: None if mounted is None else wrap(mounted) for pattern, mounted in http._mounts.items()
-        }
+        """Wrap the transport with `wrap`, e.g. to time each request for metrics and traces. Copies made by
+        `bind()` afterwards use the wrapped one."""
+        self._transport = wrap(self._transport)
 
     async def aclose(self) -> None:
-        if self._owns_http:
-            await self._http.aclose()
+        if self._owns_transport:
+            await self._transport.aclose()
         if self._owns_gate:
             await self._gate.aclose()
 
@@ -445,16 +442,18 @@ class PersonaClient:
                 permit.give_back()
                 raise
             # Retries may not outlast the budget by more than a token half second.
-            timeout = (
-                self._timeout if progress.attempts == 0 else min(self._timeout, max(budget.remaining(), 0.5))
+            timeouts = (
+                self._timeouts
+                if progress.attempts == 0
+                else httpx2.Timeout(min(self._timeout, max(budget.remaining(), 0.5))).as_dict()
             )
-            request = self._http.build_request(
+            request = httpx2.Request(
                 method,
                 self._base_url + path,
-                params=dict(params) if params else None,
+                params=params or None,
                 json=dict(json) if json is not None else None,
                 headers=self._headers(token, key, accept),
-                timeout=timeout,
+                extensions={"timeout": timeouts},
             )
             if self._before_send is not None:
                 try:
@@ -465,7 +464,7 @@ class PersonaClient:
             progress.attempts += 1
             attempt_started = self._clock()
             try:
-                response = await self._http.send(request)
+                response = await self._send(request)
             except httpx2.TransportError as exc:
                 permit.unanswered()
                 self._log_attempt(method, path, progress.attempts, attempt_started, error=type(exc).__name__)
@@ -521,6 +520,17 @@ class PersonaClient:
                 )
                 continue
             raise give_up("" if status != 401 or not reauthorized else "rejected again after a new token")
+
+    async def _send(self, request: httpx2.Request) -> httpx2.Response:
+        """One request through the transport, its answer read in full (closed if reading fails)."""
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
 
     async def _through_gate(
         self, budget: _Budget, delay: float, method: str, path: str
