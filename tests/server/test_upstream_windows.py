@@ -274,3 +274,46 @@ async def test_an_answer_rides_with_the_next_permit_or_goes_alone_shortly_after(
                 await conn.execute(text("SELECT * FROM upstream_rate_windows WHERE budget = 'sandbox'"))
             ).one()
         assert (row.remaining, row.in_flight) == (38, 0)
+
+
+async def test_a_replica_that_has_seen_the_row_applies_each_batch_by_one_compare_and_swap(
+    stores: tuple[Store, Store],
+) -> None:
+    """Issue 18: after its first locked read, a lone replica's batches are single statements."""
+    ledger = SharedLedger(stores[0])
+    gate = RateGate(ledger, slow_down_below=0.0)
+    try:
+        for _ in range(3):
+            admission = await gate.admit("sandbox")
+            assert admission.permit is not None
+            admission.permit.answered(RateLimitInfo(limit=40, remaining=30, reset=WINDOW_SECONDS))
+        assert (ledger.transactions, ledger.swaps) == (3, 2)
+    finally:
+        await ledger.aclose()
+    async with stores[1].engine.connect() as conn:
+        row = (await conn.execute(text("SELECT * FROM upstream_rate_windows WHERE budget = 'sandbox'"))).one()
+    assert (row.remaining, row.in_flight) == (30, 0)
+
+
+async def test_a_row_another_replica_changed_makes_the_swap_miss_and_the_batch_apply_under_the_lock(
+    stores: tuple[Store, Store],
+) -> None:
+    """The swap matches only the row as this replica last saw it: another replica's permit in between
+    sends the batch down the locked path, so no permit is lost or counted twice."""
+    first, second = SharedLedger(stores[0]), SharedLedger(stores[1])
+    gates = RateGate(first, slow_down_below=0.0), RateGate(second, slow_down_below=0.0)
+    try:
+        assert (await gates[0].admit("sandbox")).permit is not None  # first: locked read, row known
+        assert (await gates[1].admit("sandbox")).permit is not None  # second changes the row
+        assert (await gates[0].admit("sandbox")).permit is not None  # first's swap misses
+        assert (first.transactions, first.swaps) == (2, 0)
+        async with stores[1].engine.connect() as conn:
+            row = (
+                await conn.execute(text("SELECT * FROM upstream_rate_windows WHERE budget = 'sandbox'"))
+            ).one()
+        assert row.in_flight == 3
+        assert (await gates[0].admit("sandbox")).permit is not None  # seen again: one statement
+        assert (first.transactions, first.swaps) == (3, 1)
+    finally:
+        await first.aclose()
+        await second.aclose()

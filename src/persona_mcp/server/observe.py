@@ -105,7 +105,7 @@ class Observer:
         )
         self.upstream_seconds = Histogram(
             "persona_mcp_upstream_request_duration_seconds",
-            "Persona request latency until the answer's headers.",
+            "Persona request latency until the answer (read in full by the default transport).",
             ["method"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
