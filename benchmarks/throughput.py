@@ -15,7 +15,9 @@ Each phase sends `--calls` calls from N sessions at once, 80 % `get_account` and
 (each session's call k is a create when k % 5 == 4), and is timed from the first call to the last answer.
 Phases are interleaved: for each run, each session count, each server in turn (the order rotates by
 run), so all servers see the same machine. It prints, per session count and server, the median over
-runs of calls/s, p50 and p95 latency, and the ratios to the bare server; then each server's cold start
+runs of calls/s, p50 and p95 latency, and the ratios to the bare server; the server process's CPU time
+per call (all threads, from /proc: once one interpreter is the bottleneck, the figure behind calls/s,
+and steadier between runs); then each server's cold start
 (spawn to the first `initialize` answered) and RSS after its first 1,000 calls; the load average; and,
 on the last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions
 (target >= 0.8).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,14 @@ def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_e
     # The latency targets are per call kind: reads and creates each get their p50 and ratio to bare.
     by_call = [line for line in lines if line.split()[:1] in (["1"], ["3"]) and "get_account" in line]
     assert len(by_call) == 2 * 3 and all("(" in line for line in by_call if "bare" not in line)
+    # Each server's CPU time per call, a number of milliseconds per session count, with its ratio to bare.
+    cpu_at = lines.index("server CPU per call, ms (ratio to bare; all threads, user + system):")
+    cpu = lines[cpu_at + 1 : cpu_at + 1 + 2 * 3]
+    figures = [
+        re.match(r"\s*[13]\s+(.+?)\s+(\d+\.\d\d)(?: \((\d+\.\d\d)\))?\s+\(runs: ", line) for line in cpu
+    ]
+    assert all(figures), cpu
+    assert all(float(f[2]) > 0 and (f[1] == "bare") == (f[3] is None) for f in figures if f), cpu
     assert lines[-1].startswith("main ratio (lowest persona-mcp/bare calls/s at 8+ sessions")
 
 
