@@ -63,8 +63,9 @@ API_BASE_URL = SANDBOX_ORIGIN + "/api/v1"
 
 
 @contextmanager
-def serve_on_loopback(app: ASGIApp) -> Iterator[str]:
-    """Serve `app` with uvicorn in a thread on a free loopback port; yields its origin.
+def serve_on_loopback(app: ASGIApp, **options: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread on a free loopback port; yields its origin. `options` go to
+    `uvicorn.Config` (say, `timeout_keep_alive`).
 
     The socket is listening before uvicorn starts, so connections queue in the backlog and nothing has
     to wait for the server to come up.
@@ -74,7 +75,8 @@ def serve_on_loopback(app: ASGIApp) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False))
+    config = uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False, **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import random
 import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import anyio
 import pytest
-import uvicorn
 from starlette.applications import Starlette
+from tests.credentials._support import serve_on_loopback
 
 from persona_mcp.persona import (
     ApiKeyCredential,
@@ -39,20 +38,8 @@ class LiveSandbox:
 @pytest.fixture
 def live_sandbox() -> Iterator[LiveSandbox]:
     app = create_app(SandboxConfig())
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield LiveSandbox(app, app.state.sandbox, f"http://127.0.0.1:{port}/api/v1")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_on_loopback(app) as origin:
+        yield LiveSandbox(app, app.state.sandbox, f"{origin}/api/v1")
 
 
 @pytest.fixture
@@ -130,22 +117,8 @@ async def test_a_refused_connection_is_retried_then_reported_as_upstream_unavail
 @pytest.fixture
 def short_keepalive_sandbox() -> Iterator[str]:
     """The sandbox on a server that closes a connection idle for 0.1 s."""
-    app = create_app(SandboxConfig())
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    config = uvicorn.Config(
-        app, log_level="critical", lifespan="off", access_log=False, timeout_keep_alive=0.1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/api/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_on_loopback(create_app(SandboxConfig()), timeout_keep_alive=0.1) as origin:
+        yield f"{origin}/api/v1"
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused(
