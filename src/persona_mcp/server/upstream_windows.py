@@ -48,6 +48,8 @@ IDLE_IN_TRANSACTION_TIMEOUT_MS = 5000
 POST_DELAY_S = 0.05
 #: A database that does not answer a new connection within this is taken as unavailable.
 CONNECT_TIMEOUT_S = 5
+#: Prefix of the swap's parameters holding the row as last seen (the others hold the row to write).
+_WAS = "was_"
 _NOW = sql_cast(func.extract("epoch", func.clock_timestamp()), Double).label("now")
 
 
@@ -189,7 +191,7 @@ class SharedLedger:
             swapped = await (
                 await conn.execute(
                     self._sql.swap,
-                    {"budget": key, **_columns(state), **{f"was_{k}": v for k, v in _columns(seen).items()}},
+                    {"budget": key, **_columns(state), **_columns(seen, prefix=_WAS)},
                 )
             ).fetchone()
             if swapped is not None:
@@ -278,7 +280,7 @@ class _Statements:
             return str(statement.compile(dialect=dialect))
 
         unchanged = [
-            column.is_not_distinct_from(bindparam(f"was_{column.name}"))
+            column.is_not_distinct_from(bindparam(_WAS + column.name))
             for column in windows.c
             if column.name != "budget"
         ]
@@ -335,16 +337,17 @@ def _state(row: Any) -> WindowState:
     )
 
 
-def _columns(state: WindowState) -> dict[str, Any]:
+def _columns(state: WindowState, prefix: str = "") -> dict[str, Any]:
+    """The row's columns for `state`, as named parameters (`prefix`ed: the swap's expected values)."""
     return {
-        "request_limit": state.limit,
-        "remaining": state.remaining,
-        "ends_at": state.ends_at,
-        "heard": state.heard,
-        "in_flight": state.in_flight,
-        "next_at": state.next_at,
-        "window_seconds": state.window_seconds,
-        "held_until": state.held_until,
+        prefix + "request_limit": state.limit,
+        prefix + "remaining": state.remaining,
+        prefix + "ends_at": state.ends_at,
+        prefix + "heard": state.heard,
+        prefix + "in_flight": state.in_flight,
+        prefix + "next_at": state.next_at,
+        prefix + "window_seconds": state.window_seconds,
+        prefix + "held_until": state.held_until,
     }
 
 
