@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from persona_mcp.audit import AuditLog, AuditUnavailableError
 from persona_mcp.audit.committer import APPLICATION_NAME
+from persona_mcp.audit.committer_postgres import PostgresCommitter
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store, create_store, upgrade
 
@@ -95,4 +96,72 @@ async def test_the_writer_fails_closed_when_its_connection_is_killed_and_reconne
         assert (await verify_log(store, trusted_keys=[audit_log.public_key])).ok
     finally:
         await audit_log.aclose()
+        await store.close()
+
+
+async def _records(store: Store) -> list[tuple[int, str, str]]:
+    async with store.engine.connect() as conn:
+        rows = (
+            await conn.execute(text("SELECT seq, instance_id, call_id FROM audit_records ORDER BY seq"))
+        ).all()
+    return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
+
+
+@pytest.mark.postgres
+async def test_a_writer_alone_on_the_chain_commits_each_batch_in_one_round_trip_on_the_head_it_left(
+    postgres_schema_url: str, data_dir: Path
+) -> None:
+    store = create_store(postgres_schema_url)
+    await upgrade(store)
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="alone", checkpoint_every=1000)
+    try:
+        for i in range(6):
+            await log.append(call_event(i))
+        committer = log.committer
+        assert isinstance(committer, PostgresCommitter)
+        assert committer.one_trip_commits == 5, (
+            "the first batch reads the head; the next five extend their own"
+        )
+        assert committer.head_moves == 0
+        assert [seq for seq, _, _ in await _records(store)] == [1, 2, 3, 4, 5, 6]
+        assert (await verify_log(store, trusted_keys=[log.public_key])).ok
+    finally:
+        await log.aclose()
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_a_batch_sealed_on_a_head_another_writer_moved_commits_nothing_and_is_sealed_on_the_new_head(
+    postgres_schema_url: str, data_dir: Path
+) -> None:
+    store = create_store(postgres_schema_url)
+    await upgrade(store)
+    first = await AuditLog.open(store, data_dir=data_dir, instance_id="first", checkpoint_every=1000)
+    second = await AuditLog.open(store, data_dir=data_dir, instance_id="second", checkpoint_every=1000)
+    try:
+        await first.append(call_event(1))
+        await first.append(call_event(2))
+        for i in range(3, 6):
+            await second.append(call_event(i))
+
+        record = await first.append(call_event(6))
+
+        committer = first.committer
+        assert isinstance(committer, PostgresCommitter)
+        assert committer.head_moves == 1, "sealed as seq 3, which the other writer had taken"
+        assert record.seq == 6
+        assert await _records(store) == [
+            (1, "first", "call-1"),
+            (2, "first", "call-2"),
+            (3, "second", "call-3"),
+            (4, "second", "call-4"),
+            (5, "second", "call-5"),
+            (6, "first", "call-6"),
+        ]
+        await first.append(call_event(7))
+        assert committer.one_trip_commits == 2, "after a move, the head read under the lock is its own again"
+        assert (await verify_log(store, trusted_keys=[first.public_key])).ok
+    finally:
+        await first.aclose()
+        await second.aclose()
         await store.close()

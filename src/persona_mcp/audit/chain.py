@@ -115,9 +115,7 @@ def extend(head: Sequence[Any] | None, batch: Batch, policy: ChainPolicy) -> Ext
     A checkpoint is due after `checkpoint_every` records since the newest one (whoever signed it), on
     request, or on the timer, whenever records were added since the newest checkpoint.
     """
-    seq = int(head[0]) if head is not None and head[0] is not None else 0
-    prev_hash = str(head[1]) if head is not None and head[1] is not None else GENESIS_HASH
-    last = int(head[2]) if head is not None and head[2] is not None else 0
+    seq, prev_hash, last = _head_values(head)
     records: list[AuditRecord] = []
     rows: list[tuple[Any, ...]] = []
     object_rows: list[tuple[str, int]] = []
@@ -131,7 +129,7 @@ def extend(head: Sequence[Any] | None, batch: Batch, policy: ChainPolicy) -> Ext
         rows.append(row)
         object_rows.extend(object_index_rows(seq, fields.get("object_ids")))
     signed: Checkpoint | None = None
-    if seq > last and (batch.requested or batch.timed or seq - last >= policy.checkpoint_every):
+    if _checkpoint_due(seq, last, batch, policy):
         signed = sign_checkpoint(
             policy.signing_key,
             seq=seq,
@@ -141,6 +139,35 @@ def extend(head: Sequence[Any] | None, batch: Batch, policy: ChainPolicy) -> Ext
             count=seq,
         )
     return Extension(records, rows, signed, seq, last, object_rows)
+
+
+def signs_checkpoint(head: Sequence[Any] | None, batch: Batch, policy: ChainPolicy) -> bool:
+    """Whether `extend(head, batch, policy)` would sign a checkpoint, without sealing or signing."""
+    seq, _hash, last = _head_values(head)
+    return _checkpoint_due(seq + len(batch.events), last, batch, policy)
+
+
+def head_after(head: Sequence[Any] | None, extension: Extension) -> tuple[int, str, int]:
+    """The HEAD_SQL row once `extension` (built on `head`) is committed: what the same writer's next
+    batch extends, unless another writer extends the chain first."""
+    _seq, prev_hash, last = _head_values(head)
+    return (
+        extension.head_seq,
+        extension.records[-1].hash if extension.records else prev_hash,
+        extension.signed.seq if extension.signed is not None else last,
+    )
+
+
+def _head_values(head: Sequence[Any] | None) -> tuple[int, str, int]:
+    """The head's (seq, hash, newest checkpoint seq), an empty chain's where the row has NULLs."""
+    seq = int(head[0]) if head is not None and head[0] is not None else 0
+    prev_hash = str(head[1]) if head is not None and head[1] is not None else GENESIS_HASH
+    last = int(head[2]) if head is not None and head[2] is not None else 0
+    return seq, prev_hash, last
+
+
+def _checkpoint_due(seq: int, last: int, batch: Batch, policy: ChainPolicy) -> bool:
+    return seq > last and (batch.requested or batch.timed or seq - last >= policy.checkpoint_every)
 
 
 def object_index_rows(seq: int, object_ids: Sequence[str] | None) -> list[tuple[str, int]]:
@@ -257,11 +284,13 @@ __all__ = [
     "checkpoint_sql",
     "checkpoint_values",
     "extend",
+    "head_after",
     "insert_sql",
     "object_ids_column",
     "object_index_rows",
     "seal",
     "seal_fields",
     "select_unresolved",
+    "signs_checkpoint",
     "wants_current",
 ]

@@ -17,6 +17,8 @@ from persona_mcp.audit.chain import (
     ChainPolicy,
     Committed,
     extend,
+    head_after,
+    signs_checkpoint,
 )
 from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, BatchStatements, describe_seconds
 from persona_mcp.store import WaitBounds
@@ -26,14 +28,21 @@ _log = structlog.get_logger("persona_mcp.audit")
 
 
 class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
-    """One READ COMMITTED transaction in pipeline mode: two round trips per batch.
+    """One READ COMMITTED transaction in pipeline mode: one round trip per batch while this writer is
+    the only one extending the chain, two otherwise.
 
-    The advisory lock and the head read are separate statements on purpose: under READ COMMITTED each
-    statement takes its snapshot when it starts, so only a head read issued after the lock is granted
-    sees the commit of the writer that held it before.
+    One round trip: the head this writer left with its previous batch is the head it extends, sealed
+    before anything is sent; the lock, the inserts and COMMIT go in one pipeline. If another writer
+    extended the chain meanwhile, the first insert's `seq` (the primary key; `prev_hash` is unique too)
+    is taken: the transaction aborts, nothing of it is committed, and the batch is sealed again on the
+    head read under the lock. Batches that sign or return a checkpoint always read the head, since
+    whether one is due depends on the newest checkpoint, which any writer may have signed.
 
-    The first round trip ends with a Sync, so that while the batch is computed the session is idle in
-    its transaction with PostgreSQL's timer armed: the lease a frozen writer loses.
+    Two round trips: the advisory lock and the head read are separate statements on purpose: under
+    READ COMMITTED each statement takes its snapshot when it starts, so only a head read issued after
+    the lock is granted sees the commit of the writer that held it before. The first round trip ends
+    with a Sync, so that while the batch is computed the session is idle in its transaction with
+    PostgreSQL's timer armed: the lease a frozen writer loses.
     """
 
     _SQL = BatchStatements.with_marker("%s")
@@ -50,6 +59,12 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         self._session = (
             {} if bounds is None else bounds.postgres_settings(idle_in_transaction_s=bounds.chain_lease_s)
         )
+        # The HEAD_SQL row as this writer's last batch left it, on this connection; None: read it.
+        self._head: tuple[int, str, int] | None = None
+        self.one_trip_commits = 0
+        """Batches committed on the head this writer left (for tests and benchmarks)."""
+        self.head_moves = 0
+        """Batches sealed on that head that found another writer had extended the chain first."""
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
@@ -108,20 +123,54 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
             _log.warning("audit.frozen_holder_ended", sessions=int(ended[0]), lease_seconds=lease)
 
     def _extend(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
+        head, self._head = self._head, None  # unknown until this batch commits
+        if head is not None and self._extends_known_head(batch, head):
+            committed = self._extend_known_head(conn, batch, head)
+            if committed is not None:
+                return committed
         # Leaving the pipeline block waits for every result, COMMIT's included, and raises any error.
         with conn.pipeline() as pipeline, conn.transaction():
             conn.execute(PG_LOCK_SQL)
-            head = conn.execute(HEAD_SQL)
+            read = conn.execute(HEAD_SQL)
             # A Sync with the first round trip, not only a flush: PostgreSQL arms the idle-in-transaction
             # timer (the chain lock's lease) only once a Sync is processed; without it a writer frozen
             # now would hold the lock until its connection closed, whatever the timeout.
             pipeline.sync()
-            extension = extend(head.fetchone(), batch, self._policy)
+            head_row = read.fetchone()
+            extension = extend(head_row, batch, self._policy)
             with conn.cursor() as cursor:
                 committed = self._SQL.write(cursor, batch, extension)
+        self._head = head_after(head_row, extension)
+        return committed
+
+    def _extends_known_head(self, batch: Batch, head: tuple[int, str, int]) -> bool:
+        """Whether `batch` may be sealed on `head` without reading it: records only, no checkpoint due
+        even counting from the newest checkpoint this writer knows of (another writer's newer one
+        would only make it due later)."""
+        return bool(batch.events) and not signs_checkpoint(head, batch, self._policy)
+
+    def _extend_known_head(
+        self, conn: psycopg.Connection[Any], batch: Batch, head: tuple[int, str, int]
+    ) -> Committed | None:
+        """Commit `batch` sealed on `head` in one round trip; None (nothing committed) if another writer
+        extended the chain first."""
+        extension = extend(head, batch, self._policy)
+        try:
+            with conn.pipeline(), conn.transaction():
+                conn.execute(PG_LOCK_SQL)
+                with conn.cursor() as cursor:
+                    committed = self._SQL.write(cursor, batch, extension)
+        except psycopg.errors.UniqueViolation:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                raise  # not the state an aborted transaction leaves: drop the connection
+            self.head_moves += 1
+            return None
+        self.one_trip_commits += 1
+        self._head = head_after(head, extension)
         return committed
 
     def _close(self, conn: psycopg.Connection[Any]) -> None:
+        self._head = None
         conn.close()
 
 

@@ -134,6 +134,10 @@ class WriterThread:
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
 
     @property
+    def committer(self) -> BatchCommitter[Any]:
+        return self._committer
+
+    @property
     def queue_depth(self) -> int:
         """Appends and requests waiting for the writer thread (a metric: a growing queue is a slow store)."""
         return self._inbox.qsize()

@@ -265,6 +265,12 @@ class AuditLog:
         return (writer.commits, writer.inline_commits) if writer is not None else (0, 0)
 
     @property
+    def committer(self) -> BatchCommitter[Any] | None:
+        """What extends the chain while the log is open (its counters tell how batches were committed)."""
+        writer = self._writer
+        return writer.committer if writer is not None else None
+
+    @property
     def digester(self) -> PiiDigester:
         return self._digester
 
