@@ -2,7 +2,8 @@
 
 The writer thread (`worker`) hands each batch to a committer that owns a plain driver connection
 (`sqlite3`, or `psycopg` in pipeline mode: `committer_postgres`) opened on the same database as the
-store. A batch is then one blocking call and, on PostgreSQL, two network round trips (BEGIN + lock +
+store. A batch is then one blocking call and, on PostgreSQL, one network round trip (BEGIN, lock,
+inserts, COMMIT) while this writer is the only one extending the chain, two otherwise (BEGIN + lock +
 head; inserts + COMMIT), instead of a thread hop or a round trip per statement through the async engine.
 `commit` returns only once COMMIT succeeded; on any error the transaction is rolled back, the connection
 dropped (the next batch opens a fresh one) and the error raised for the writer to fail the batch closed.
