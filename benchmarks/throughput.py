@@ -144,6 +144,12 @@ async def _prepare_persona(
 def _serve_persona(
     port: int, data_dir: Path, sandbox_url: str, database_url: str | None, sessions: int
 ) -> None:
+    try:  # as `serve` does: no collections while startup builds the heap (code from before: none)
+        from persona_mcp.server.heap import pause_collection
+    except ImportError:
+        pass
+    else:
+        pause_collection()
     from persona_mcp.logs import configure_logging
     from persona_mcp.server.exposure import ExposureOptions
     from persona_mcp.server.run import run_http

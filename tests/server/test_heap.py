@@ -3,9 +3,11 @@ stay. Run in a child interpreter, since a frozen heap stays frozen for the life 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 
 def test_freezing_the_startup_heap_keeps_live_objects_out_of_collections_and_frees_startup_garbage() -> None:
@@ -40,3 +42,57 @@ def test_freezing_the_startup_heap_keeps_live_objects_out_of_collections_and_fre
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok 1000"
+
+
+def test_serve_pauses_the_collector_while_the_server_starts_and_the_freeze_resumes_it(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import gc, sys
+        import persona_mcp.server.stdio as stdio
+        from persona_mcp.server.heap import freeze_startup_heap
+
+        seen = []
+
+        async def starting(settings, exposure):  # stands in for the stdio server up to its freeze
+            seen.append(gc.isenabled())
+            freeze_startup_heap()
+            seen.append(gc.isenabled())
+
+        stdio.run_stdio = starting
+        from persona_mcp.cli import main
+
+        sys.argv = ["persona-mcp", "serve", "--log-level", "WARNING"]
+        try:
+            main()
+        except SystemExit as exit:
+            assert not exit.code, exit.code
+        print(seen, gc.isenabled())
+        """
+    )
+    env = {**os.environ, "PERSONA_MCP_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[False, True] True"
+
+
+def test_a_failed_start_resumes_collections_and_a_collector_switched_off_by_others_stays_off() -> None:
+    script = textwrap.dedent(
+        """
+        import gc
+        from persona_mcp.server.heap import freeze_startup_heap, pause_collection, resume_collection
+
+        pause_collection()
+        assert not gc.isenabled()
+        resume_collection()  # the start failed: no freeze
+        assert gc.isenabled()
+
+        gc.disable()  # switched off by the embedding program, not by the pause
+        pause_collection()
+        freeze_startup_heap()
+        assert not gc.isenabled(), "the freeze turned on a collector it had not paused"
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

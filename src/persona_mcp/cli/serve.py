@@ -86,25 +86,52 @@ def app(
     ] = None,
 ) -> None:
     """Serve the Persona tools over MCP."""
+    from persona_mcp.server.heap import pause_collection, resume_collection
+
+    pause_collection()  # until the server is ready (`freeze_startup_heap`): see server/heap.py
+    try:
+        _serve(
+            transport,
+            host=host,
+            port=port,
+            public_url=public_url,
+            log_level=log_level,
+            exposure={
+                "toolsets": _names(toolsets),
+                "tools": _names(tools),
+                "exclude_tools": _names(exclude_tools),
+                "read_only": read_only,
+            },
+            given={
+                "allowed_hosts": allowed_host,
+                "allowed_origins": allowed_origin,
+                "max_sessions": max_sessions,
+                "max_sessions_per_grant": max_sessions_per_grant,
+                "session_idle_timeout_seconds": session_idle_timeout,
+                "header_timeout_seconds": header_timeout,
+            },
+            auth=auth,
+        )
+    finally:
+        resume_collection()
+
+
+def _serve(
+    transport: Transport,
+    *,
+    host: str,
+    port: int,
+    public_url: str | None,
+    log_level: str,
+    exposure: dict[str, Any],
+    given: dict[str, Any],
+    auth: AuthChoice | None,
+) -> None:
     from persona_mcp.config import HttpSettings, load_settings
     from persona_mcp.logs import configure_logging
 
     configure_logging(log_level)
-    exposure: dict[str, Any] = {
-        "toolsets": _names(toolsets),
-        "tools": _names(tools),
-        "exclude_tools": _names(exclude_tools),
-        "read_only": read_only,
-    }
     settings = load_settings()  # a ConfigError is one line with its fix (persona_mcp.cli.main)
-    given = {
-        "allowed_hosts": allowed_host,
-        "allowed_origins": allowed_origin,
-        "max_sessions": max_sessions,
-        "max_sessions_per_grant": max_sessions_per_grant,
-        "session_idle_timeout_seconds": session_idle_timeout,
-        "header_timeout_seconds": header_timeout,
-    }
     if auth is not None:
         from persona_mcp.config import AuthMode
 
