@@ -107,12 +107,16 @@ async def _records(store: Store) -> list[tuple[int, str, str]]:
     return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
 
 
-@pytest.mark.postgres
+#: The writer's one-round-trip batches are PostgreSQL's: the shared `store` fixture on PostgreSQL only.
+_ON_POSTGRES = pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@_ON_POSTGRES
 async def test_a_writer_alone_on_the_chain_commits_each_batch_in_one_round_trip_on_the_head_it_left(
-    postgres_schema_url: str, data_dir: Path
+    store: Store, data_dir: Path
 ) -> None:
-    store = create_store(postgres_schema_url)
-    await upgrade(store)
     log = await AuditLog.open(store, data_dir=data_dir, instance_id="alone", checkpoint_every=1000)
     try:
         for i in range(6):
@@ -127,15 +131,12 @@ async def test_a_writer_alone_on_the_chain_commits_each_batch_in_one_round_trip_
         assert (await verify_log(store, trusted_keys=[log.public_key])).ok
     finally:
         await log.aclose()
-        await store.close()
 
 
-@pytest.mark.postgres
+@_ON_POSTGRES
 async def test_a_batch_sealed_on_a_head_another_writer_moved_commits_nothing_and_is_sealed_on_the_new_head(
-    postgres_schema_url: str, data_dir: Path
+    store: Store, data_dir: Path
 ) -> None:
-    store = create_store(postgres_schema_url)
-    await upgrade(store)
     first = await AuditLog.open(store, data_dir=data_dir, instance_id="first", checkpoint_every=1000)
     second = await AuditLog.open(store, data_dir=data_dir, instance_id="second", checkpoint_every=1000)
     try:
@@ -164,4 +165,3 @@ async def test_a_batch_sealed_on_a_head_another_writer_moved_commits_nothing_and
     finally:
         await first.aclose()
         await second.aclose()
-        await store.close()
