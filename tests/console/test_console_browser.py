@@ -274,6 +274,7 @@ async def _held_redaction(running: Running) -> str:
 
 
 def test_an_approver_finds_a_held_call_and_rejects_it_with_a_reason(driver: object, running: Running) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -295,7 +296,11 @@ def test_an_approver_finds_a_held_call_and_rejects_it_with_a_reason(driver: obje
     assert "personal data masked" in driver.page_source  # type: ignore[attr-defined]
     driver.find_element(By.ID, "reject-reason").send_keys("no erasure request on file")  # type: ignore[attr-defined]
     driver.find_element(By.ID, "reject-submit").click()  # type: ignore[attr-defined]
-    WebDriverWait(driver, 30).until(lambda d: _text(d, "approval-state") == "rejected")
+    # The answer replaces the page: an element found just before the swap is gone when its text is read,
+    # so a stale element means "look again", like a missing one.
+    WebDriverWait(driver, 30, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: _text(d, "approval-state") == "rejected"
+    )
     _shot(driver, "approval-rejected")
     assert "alice: no erasure request on file" in driver.page_source  # type: ignore[attr-defined]
     assert driver.find_elements(By.ID, "approve-submit") == []  # type: ignore[attr-defined]
