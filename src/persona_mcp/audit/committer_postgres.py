@@ -3,7 +3,7 @@ whose store is on PostgreSQL (`open_committer` imports it for that dialect)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -16,6 +16,7 @@ from persona_mcp.audit.chain import (
     Batch,
     ChainPolicy,
     Committed,
+    Extension,
     extend,
     head_after,
     signs_checkpoint,
@@ -125,23 +126,16 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     def _extend(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
         head, self._head = self._head, None  # unknown until this batch commits
         if head is not None and self._extends_known_head(batch, head):
-            committed = self._extend_known_head(conn, batch, head)
-            if committed is not None:
+            try:
+                committed = self._locked_write(conn, batch, extend(head, batch, self._policy), head)
+            except psycopg.errors.UniqueViolation:
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    raise  # not the state an aborted transaction leaves: drop the connection
+                self.head_moves += 1  # another writer took this batch's seq: nothing was committed
+            else:
+                self.one_trip_commits += 1
                 return committed
-        # Leaving the pipeline block waits for every result, COMMIT's included, and raises any error.
-        with conn.pipeline() as pipeline, conn.transaction():
-            conn.execute(PG_LOCK_SQL)
-            read = conn.execute(HEAD_SQL)
-            # A Sync with the first round trip, not only a flush: PostgreSQL arms the idle-in-transaction
-            # timer (the chain lock's lease) only once a Sync is processed; without it a writer frozen
-            # now would hold the lock until its connection closed, whatever the timeout.
-            pipeline.sync()
-            head_row = read.fetchone()
-            extension = extend(head_row, batch, self._policy)
-            with conn.cursor() as cursor:
-                committed = self._SQL.write(cursor, batch, extension)
-        self._head = head_after(head_row, extension)
-        return committed
+        return self._locked_write(conn, batch, None, None)
 
     def _extends_known_head(self, batch: Batch, head: tuple[int, str, int]) -> bool:
         """Whether `batch` may be sealed on `head` without reading it: records only, no checkpoint due
@@ -149,23 +143,28 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         would only make it due later)."""
         return bool(batch.events) and not signs_checkpoint(head, batch, self._policy)
 
-    def _extend_known_head(
-        self, conn: psycopg.Connection[Any], batch: Batch, head: tuple[int, str, int]
-    ) -> Committed | None:
-        """Commit `batch` sealed on `head` in one round trip; None (nothing committed) if another writer
-        extended the chain first."""
-        extension = extend(head, batch, self._policy)
-        try:
-            with conn.pipeline(), conn.transaction():
-                conn.execute(PG_LOCK_SQL)
-                with conn.cursor() as cursor:
-                    committed = self._SQL.write(cursor, batch, extension)
-        except psycopg.errors.UniqueViolation:
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                raise  # not the state an aborted transaction leaves: drop the connection
-            self.head_moves += 1
-            return None
-        self.one_trip_commits += 1
+    def _locked_write(
+        self,
+        conn: psycopg.Connection[Any],
+        batch: Batch,
+        extension: Extension | None,
+        head: Sequence[Any] | None,
+    ) -> Committed:
+        """Take the chain lock and write `batch` in one transaction: `extension` (sealed beforehand on
+        `head`) in one round trip, or, when None, sealed on the head read under the lock in two."""
+        # Leaving the pipeline block waits for every result, COMMIT's included, and raises any error.
+        with conn.pipeline() as pipeline, conn.transaction():
+            conn.execute(PG_LOCK_SQL)
+            if extension is None:
+                read = conn.execute(HEAD_SQL)
+                # A Sync with the first round trip, not only a flush: PostgreSQL arms the
+                # idle-in-transaction timer (the chain lock's lease) only once a Sync is processed;
+                # without it a writer frozen now would hold the lock until its connection closed.
+                pipeline.sync()
+                head = read.fetchone()
+                extension = extend(head, batch, self._policy)
+            with conn.cursor() as cursor:
+                committed = self._SQL.write(cursor, batch, extension)
         self._head = head_after(head, extension)
         return committed
 
