@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import mcp_types as types
 from mcp.server.lowlevel import Server
-from mcp.server.stdio import stdio_server
 from mcp.shared.exceptions import MCPError
 
 import persona_mcp
 from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
+from persona_mcp.server.stdio_wire import stdio_wire
 
 if TYPE_CHECKING:
     from persona_mcp.config import Settings
@@ -151,7 +151,7 @@ async def run_stdio(settings: Settings, exposure: Mapping[str, Any]) -> None:
         stack.start_soon(_hold_stack, settings, exposure, slot, session_over, session)
         try:
             with session:
-                async with anyio.create_task_group() as tg, stdio_server() as (read_stream, write_stream):
+                async with anyio.create_task_group() as tg, stdio_wire() as (read_stream, write_stream):
                     tg.start_soon(_stop_on_signal, tg.cancel_scope)
                     front = front_server(slot)
                     await front.run(read_stream, write_stream, front.create_initialization_options())
