@@ -20,6 +20,27 @@ async def test_a_duplicate_reference_id_is_a_409(sandbox: Sandbox) -> None:
     assert sandbox.state.created_count("account") == 1
 
 
+async def test_a_reference_id_given_up_by_one_account_can_be_taken_by_another_and_no_longer_by_it(
+    sandbox: Sandbox,
+) -> None:
+    """Reference ids are looked up, not scanned for; the look-up follows an account that changes its own."""
+    first = await sandbox.create("/accounts", {"reference-id": "u-1"})
+    changed = await sandbox.client.patch(
+        f"/api/v1/accounts/{first['id']}", json={"data": {"attributes": {"reference-id": "u-2"}}}
+    )
+    assert changed.status_code == 200, changed.text
+
+    second = await sandbox.create("/accounts", {"reference-id": "u-1"})
+    taken = await sandbox.client.post(
+        "/api/v1/accounts", json={"data": {"attributes": {"reference-id": "u-2"}}}
+    )
+    found = await sandbox.client.get("/api/v1/accounts", params={"filter[reference-id]": "u-1"})
+
+    assert second["id"] != first["id"]
+    assert taken.status_code == 409
+    assert [account["id"] for account in found.json()["data"]] == [second["id"]]
+
+
 @pytest.mark.parametrize(
     ("attribute", "value"),
     [("email-address", "not-an-email"), ("country-code", "XX"), ("birthdate", "1990-13-45")],

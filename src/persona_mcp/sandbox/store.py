@@ -57,6 +57,8 @@ class SandboxState:
         self.idempotency = IdempotencyCache()
         self._created: Counter[str] = Counter()
         self.tag_ids: dict[str, str] = {}
+        #: Account id by reference id, as last set; a look-up checks the account still holds it.
+        self.account_references: dict[str, str] = {}
         self._seq = 0
         self.ticks = 0
         self._due: list[tuple[int, int, Callable[[SandboxState], None]]] = []

@@ -73,7 +73,7 @@ def _validate(attributes: dict[str, Any]) -> None:
         raise invalid_attribute("fields", "data.attributes.fields must be an object")
 
 
-def _apply(record: Record, attributes: dict[str, Any]) -> None:
+def _apply(state: SandboxState, record: Record, attributes: dict[str, Any]) -> None:
     fields = record.attributes["fields"]
     for name, (field, sub) in _PII_ATTRIBUTES.items():
         if name not in attributes:
@@ -100,6 +100,8 @@ def _apply(record: Record, attributes: dict[str, Any]) -> None:
     fields.update(custom_fields(attributes.get("fields")))
     if "reference-id" in attributes:
         record.attributes["reference-id"] = attributes["reference-id"]
+        if attributes["reference-id"]:
+            state.account_references[attributes["reference-id"]] = record.id
     if attributes.get("tags") is not None:
         record.attributes["tags"] = list(dict.fromkeys(attributes["tags"]))
 
@@ -109,8 +111,15 @@ def inquiries_of(state: SandboxState, account_id: str) -> list[Record]:
 
 
 def find_by_reference(state: SandboxState, reference_id: str) -> Record | None:
-    matches = state.of_type(lambda r: r.type == "account" and r.attributes["reference-id"] == reference_id)
-    return matches[0] if matches else None
+    """The account holding this reference id: a look-up, not a scan, so a create costs the same at any size.
+
+    Every reference id is set by `_apply`, which keeps `state.account_references`; an entry left behind
+    when an account's reference id changed or was wiped is checked here and ignored.
+    """
+    record = state.records.get(state.account_references.get(reference_id, ""))
+    if record is not None and record.type == "account" and record.attributes["reference-id"] == reference_id:
+        return record
+    return None
 
 
 def create_account(state: SandboxState, attributes: dict[str, Any]) -> Record:
@@ -136,7 +145,7 @@ def create_account(state: SandboxState, attributes: dict[str, Any]) -> Record:
         relations=[],
         consolidated_into=None,
     )
-    _apply(record, attributes)
+    _apply(state, record, attributes)
     state.emit("account.created", record)
     return record
 
@@ -149,7 +158,7 @@ def update_account(state: SandboxState, record: Record, attributes: dict[str, An
         holder = find_by_reference(state, reference_id)
         if holder is not None and holder.id != record.id:
             raise conflict(f"An account with reference-id {reference_id} already exists")
-    _apply(record, attributes)
+    _apply(state, record, attributes)
     record.attributes["updated-at"] = now_iso()
     state.emit("account.updated-fields", record)
     return record
