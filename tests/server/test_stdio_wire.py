@@ -26,6 +26,7 @@ import anyio
 import mcp_types as types
 import pytest
 from mcp.shared.message import SessionMessage
+from structlog.testing import capture_logs
 
 from persona_mcp.server.stdio_wire import MessageTooLarge, pipe_wire, served_on_loop
 
@@ -78,19 +79,22 @@ async def test_messages_arrive_whole_and_in_order_however_the_input_is_cut() -> 
 
 async def test_a_line_that_is_not_json_rpc_or_too_long_is_reported_and_the_next_one_is_read() -> None:
     with _pipes() as (server_in, to_server, server_out, _):
-        async with pipe_wire(server_in, server_out, max_message_bytes=200) as (read_stream, _write):
-            os.write(to_server, b"not json\n" + b"y" * 300 + b"\n" + _request(1) + b"\n")
-            os.write(to_server, b"z" * 150)  # a long line arriving in pieces, over the limit
-            await anyio.sleep(0.05)
-            os.write(to_server, b"z" * 150)
-            await anyio.sleep(0.05)
-            os.write(to_server, b"z" * 150 + b"\n" + _request(2) + b"\n")
-            items = await _received(read_stream, 5)
+        with capture_logs() as logs:
+            async with pipe_wire(server_in, server_out, max_message_bytes=200) as (read_stream, _write):
+                os.write(to_server, b"not json\n" + b"y" * 300 + b"\n" + _request(1) + b"\n")
+                os.write(to_server, b"z" * 150)  # a long line arriving in pieces, over the limit
+                await anyio.sleep(0.05)
+                os.write(to_server, b"z" * 150)
+                await anyio.sleep(0.05)
+                os.write(to_server, b"z" * 150 + b"\n" + _request(2) + b"\n")
+                items = await _received(read_stream, 5)
     assert isinstance(items[0], Exception) and not isinstance(items[0], MessageTooLarge)
     assert isinstance(items[1], MessageTooLarge) and "200 bytes" in str(items[1])
     assert isinstance(items[2], SessionMessage) and items[2].message.id == 1  # type: ignore[union-attr]
     assert isinstance(items[3], MessageTooLarge)
     assert isinstance(items[4], SessionMessage) and items[4].message.id == 2  # type: ignore[union-attr]
+    dropped = [entry for entry in logs if entry["event"] == "stdio message dropped"]
+    assert len(dropped) == 2 and dropped[0]["log_level"] == "warning" and "200 bytes" in dropped[0]["reason"]
 
 
 async def test_a_last_line_without_its_newline_is_read_and_the_input_then_ends() -> None:

@@ -26,6 +26,7 @@ from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 
 import anyio
 import mcp_types as types
+import structlog
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
@@ -35,6 +36,8 @@ from mcp.shared.message import SessionMessage
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 #: Bytes asked of the descriptor per read.
 _CHUNK_BYTES = 256 * 1024
+
+log = structlog.get_logger("persona_mcp.stdio")
 
 Streams = tuple[ObjectReceiveStream[SessionMessage | Exception], ObjectSendStream[SessionMessage]]
 
@@ -119,7 +122,7 @@ async def _split_lines(fd: int, sink: ObjectSendStream[SessionMessage | Exceptio
             pending += chunk
             while (end := pending.find(b"\n", searched)) >= 0:
                 if not dropping and end - start > limit:
-                    await sink.send(MessageTooLarge(limit))
+                    await _too_large(sink, limit)
                 elif not dropping:
                     await _deliver(bytes(pending[start:end]), sink)
                 dropping = False
@@ -127,11 +130,16 @@ async def _split_lines(fd: int, sink: ObjectSendStream[SessionMessage | Exceptio
             del pending[:start]
             if len(pending) > limit:
                 if not dropping:
-                    await sink.send(MessageTooLarge(limit))
+                    await _too_large(sink, limit)
                 dropping = True
                 pending.clear()
         if not dropping:
             await _deliver(bytes(pending), sink)  # a last line without its newline
+
+
+async def _too_large(sink: ObjectSendStream[SessionMessage | Exception], limit: int) -> None:
+    log.warning("stdio message dropped", reason=f"longer than {limit} bytes", hint="send smaller arguments")
+    await sink.send(MessageTooLarge(limit))
 
 
 async def _read(fd: int) -> bytes:
