@@ -218,39 +218,56 @@ def test_only_json_rpc_reaches_stdout_while_serving_and_the_descriptors_come_bac
     assert err.decode().count("stray write") == 3 and err.decode().count("stray print") == 3
 
 
-def test_sigterm_ends_a_stdio_session_while_the_client_keeps_stdin_open(tmp_path: Path) -> None:
-    """The reproduction: before, the blocked read of the next line held the process while stdin was open."""
+def _initialized_server(data_dir: Path) -> subprocess.Popen[bytes]:
+    """`persona-mcp serve` over pipes, past `initialize` and a first answer from the open stack."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONA_MCP_", "PERSONA_API_"))}
-    env["PERSONA_MCP_DATA_DIR"] = str(tmp_path)
+    env["PERSONA_MCP_DATA_DIR"] = str(data_dir)
     server = subprocess.Popen(
         [sys.executable, "-m", "persona_mcp.cli", "serve"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         env=env,
     )
     assert server.stdin is not None and server.stdout is not None
+    client = {"name": "t", "version": "1"}
+    initialize = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": client}
+    for request_id, method, params in ((1, "initialize", initialize), (2, "tools/list", {})):
+        request = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+        server.stdin.write(json.dumps(request).encode() + b"\n")
+        server.stdin.flush()
+        assert json.loads(server.stdout.readline())["id"] == request_id
+    return server
+
+
+def test_sigterm_ends_a_stdio_session_while_the_client_keeps_stdin_open(tmp_path: Path) -> None:
+    """The reproduction: before, the blocked read of the next line held the process while stdin was open."""
+    server = _initialized_server(tmp_path)
     try:
-        initialize = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        }
-        server.stdin.write(json.dumps(initialize).encode() + b"\n")
-        server.stdin.flush()
-        assert json.loads(server.stdout.readline())["id"] == 1
-        ping = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}  # answered once the stack is open
-        server.stdin.write(json.dumps(ping).encode() + b"\n")
-        server.stdin.flush()
-        assert json.loads(server.stdout.readline())["id"] == 2
         server.send_signal(signal.SIGTERM)  # stdin stays open and silent
         assert server.wait(timeout=60) == 0
     finally:
         if server.poll() is None:
             server.kill()
+        server.communicate()
+
+
+def test_a_client_that_stops_reading_ends_the_session_cleanly(tmp_path: Path) -> None:
+    """Before, the answer written to a closed stdout ended the server with "unexpected BrokenPipeError"."""
+    server = _initialized_server(tmp_path)
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        server.stdout.close()
+        with suppress(BrokenPipeError):  # the server may have stopped reading already
+            for request_id in range(3, 13):
+                request = {"jsonrpc": "2.0", "id": request_id, "method": "tools/list"}
+                server.stdin.write(json.dumps(request).encode() + b"\n")
+                server.stdin.flush()
+                time.sleep(0.05)
+        assert server.wait(timeout=60) == 0
+        stderr = server.communicate()[1].decode()
+    finally:
+        if server.poll() is None:
+            server.kill()
             server.wait()
+    assert "stdio client stopped reading" in stderr and "BrokenPipeError" not in stderr

@@ -97,7 +97,7 @@ async def pipe_wire(
     with _non_blocking(read_fd), _non_blocking(write_fd):
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_read_messages, read_fd, incoming_writer, max_message_bytes, reading)
-            tasks.start_soon(_write_messages, outgoing_reader, write_fd)
+            tasks.start_soon(_write_messages, outgoing_reader, write_fd, reading)
             try:
                 yield incoming, outgoing
             finally:  # the session is over: stop reading, let the answers already sent leave
@@ -161,16 +161,29 @@ async def _deliver(line: bytes, sink: ObjectSendStream[SessionMessage | Exceptio
     await sink.send(SessionMessage(message))
 
 
-async def _write_messages(source: ObjectReceiveStream[SessionMessage], fd: int) -> None:
+async def _write_messages(
+    source: ObjectReceiveStream[SessionMessage], fd: int, reading: anyio.CancelScope
+) -> None:
+    """Write each answer whole; a client that closed its end ends the session as the end of input does."""
     async with source:
         async for session_message in source:
-            json = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-            data = memoryview((json + "\n").encode())
-            while data:
-                with suppress(BlockingIOError):
-                    data = data[os.write(fd, data) :]
-                if data:  # the client is not reading as fast as the server answers
-                    await anyio.wait_writable(fd)
+            try:
+                await _write(fd, session_message)
+            except (BrokenPipeError, ConnectionResetError):
+                log.info("stdio client stopped reading", outcome="session ends")
+                reading.cancel()
+                async for _unanswerable in source:  # until the session has wound down
+                    pass
+
+
+async def _write(fd: int, session_message: SessionMessage) -> None:
+    json = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
+    data = memoryview((json + "\n").encode())
+    while data:
+        with suppress(BlockingIOError):
+            data = data[os.write(fd, data) :]
+        if data:  # the client is not reading as fast as the server answers
+            await anyio.wait_writable(fd)
 
 
 @contextmanager
