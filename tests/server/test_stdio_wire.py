@@ -139,7 +139,7 @@ async def test_answers_reach_a_client_that_reads_slowly_whole_and_in_order() -> 
     assert all(json.loads(line)["result"]["p"] == payload for line in lines[:-1])
 
 
-def test_pipes_and_sockets_are_served_on_the_loop_files_and_a_wire_shared_with_stderr_are_not(
+def test_pipes_and_sockets_are_served_on_the_loop_files_terminals_and_a_wire_shared_with_stderr_are_not(
     tmp_path: Path,
 ) -> None:
     read_end, write_end = os.pipe()
@@ -147,6 +147,7 @@ def test_pipes_and_sockets_are_served_on_the_loop_files_and_a_wire_shared_with_s
     ours, theirs = socket.socketpair()
     regular = os.open(tmp_path / "requests.jsonl", os.O_RDWR | os.O_CREAT)
     null = os.open(os.devnull, os.O_RDWR)
+    terminal, terminal_side = os.openpty()
     try:
         assert served_on_loop(read_end, write_end, log_write)
         assert served_on_loop(ours.fileno(), ours.fileno(), log_write), "one socket pair for both"
@@ -154,8 +155,9 @@ def test_pipes_and_sockets_are_served_on_the_loop_files_and_a_wire_shared_with_s
         assert not served_on_loop(read_end, null, log_write), "nor can the null device"
         assert not served_on_loop(read_end, log_write, log_write), "stderr's writes must stay blocking"
         assert not served_on_loop(read_end, 987, log_write), "a closed descriptor"
+        assert not served_on_loop(terminal, write_end, log_write), "a terminal: a person typing"
     finally:
-        for fd in (read_end, write_end, log_read, log_write, regular, null):
+        for fd in (read_end, write_end, log_read, log_write, regular, null, terminal, terminal_side):
             os.close(fd)
         ours.close()
         theirs.close()

@@ -5,11 +5,12 @@ thread per call: three thread hand-offs for every request answered, about a sixt
 time with 8 requests in flight (issue 18, `benchmarks/README.md`). A read blocked in a worker thread
 cannot be cancelled either, so SIGTERM could not end a session whose client kept stdin open and silent.
 
-Desktop clients spawn the server with pipes or socket pairs for stdin and stdout. Those (and terminals)
-can be polled, so the wire reads and writes them directly, non-blocking, and waits on the event loop
-only when they are not ready; a read is cancelled like any other wait. Anything else is served by the
-SDK's transport: a regular file or the null device redirected in or out (they cannot be polled), a wire
-that stderr shares (making it non-blocking would make the log's writes fail when it is full), Windows.
+Desktop clients spawn the server with pipes or socket pairs for stdin and stdout. Those can be polled
+on every platform's event loop, so the wire reads and writes them directly, non-blocking, and waits on
+the loop only when they are not ready; a read is cancelled like any other wait. Anything else is served
+by the SDK's transport: a regular file or the null device redirected in or out (they cannot be polled),
+a terminal (macOS's kqueue cannot poll one, and a person typing needs no speed), a wire that stderr
+shares (making it non-blocking would make the log's writes fail when it is full), Windows.
 
 Like the SDK, the wire claims fds 0 and 1 while it serves: it moves to private duplicates, fd 0 then
 reads the null device and fd 1 writes to stderr, so a stray `print` or a child process cannot corrupt
@@ -50,22 +51,18 @@ class MessageTooLarge(ValueError):
 
 
 def served_on_loop(stdin_fd: int = 0, stdout_fd: int = 1, stderr_fd: int = 2) -> bool:
-    """Whether the wire can be served on the loop: both ends pollable, and neither shared with stderr."""
+    """Whether the wire can be served on the loop: both ends pipes or sockets, neither shared with stderr."""
     try:
         wire = [os.fstat(fd) for fd in (stdin_fd, stdout_fd)]
     except OSError:
         return False
-    if not all(_pollable(fd, status.st_mode) for fd, status in zip((stdin_fd, stdout_fd), wire, strict=True)):
+    if not all(stat.S_ISFIFO(end.st_mode) or stat.S_ISSOCK(end.st_mode) for end in wire):
         return False
     try:
         log_file = os.fstat(stderr_fd)
     except OSError:
         return True
     return not any(os.path.samestat(end, log_file) for end in wire)
-
-
-def _pollable(fd: int, mode: int) -> bool:
-    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
 
 
 @asynccontextmanager
@@ -188,7 +185,7 @@ async def _write(fd: int, session_message: SessionMessage) -> None:
 
 @contextmanager
 def _non_blocking(fd: int) -> Iterator[None]:
-    """Non-blocking while served; its open file may be shared (a terminal's), so its mode is put back."""
+    """Non-blocking while served; its open file may be shared with another process: its mode is put back."""
     blocking = os.get_blocking(fd)
     os.set_blocking(fd, False)
     try:
