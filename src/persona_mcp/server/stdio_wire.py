@@ -162,15 +162,17 @@ async def _write_messages(
     source: ObjectReceiveStream[SessionMessage], fd: int, reading: anyio.CancelScope
 ) -> None:
     """Write each answer whole; a client that closed its end ends the session as the end of input does."""
+    client_gone = False
     async with source:
-        async for session_message in source:
+        async for session_message in source:  # taken to the end, so the server never waits on a send
+            if client_gone:
+                continue
             try:
                 await _write(fd, session_message)
             except (BrokenPipeError, ConnectionResetError):
                 log.info("stdio client stopped reading", outcome="session ends")
+                client_gone = True
                 reading.cancel()
-                async for _unanswerable in source:  # until the session has wound down
-                    pass
 
 
 async def _write(fd: int, session_message: SessionMessage) -> None:
