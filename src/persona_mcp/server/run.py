@@ -19,7 +19,7 @@ from persona_mcp.auth.verifier import CallerTokenVerifier
 from persona_mcp.config import AuthMode, Settings
 from persona_mcp.server.app import PersonaMcp, open_server
 from persona_mcp.server.exposure import ExposureOptions
-from persona_mcp.server.heap import freeze_startup_heap
+from persona_mcp.server.heap import freeze_imports, freeze_startup_heap
 from persona_mcp.server.http import build_http_app, resource_url
 from persona_mcp.server.metrics_http import metrics_app
 from persona_mcp.server.observe import Observer
@@ -82,6 +82,7 @@ async def run_http(
     settings: Settings, exposure: ExposureOptions, *, host: str, port: int, public_url: str | None = None
 ) -> None:
     """Serve streamable HTTP at /mcp until interrupted."""
+    freeze_imports()  # this module imported the server's stack: see server/heap.py
     resource = public_url or settings.oauth.resource_url or resource_url(host, port)
     listener = bind_listener(host, port)  # a busy port is told before anything opens
     metrics_address = settings.metrics.address

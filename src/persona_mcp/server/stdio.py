@@ -108,7 +108,9 @@ async def _hold_stack(
         await anyio.to_thread.run_sync(_import_stack)
         from persona_mcp.server.app import open_server
         from persona_mcp.server.exposure import ExposureOptions
-        from persona_mcp.server.heap import freeze_startup_heap
+        from persona_mcp.server.heap import freeze_imports, freeze_startup_heap
+
+        freeze_imports()
 
         async with open_server(settings, exposure=ExposureOptions(**exposure), transport="stdio") as app:
             freeze_startup_heap()
