@@ -19,9 +19,15 @@ fsynced). The account read is `get_account` for persona-mcp and a `resources/rea
 `persona://accounts/<id>` for the peer (it serves reads as resources); create-account is `create_account`
 and `account_create` with a fresh reference id. For each run, operation and number of requests in flight
 (one session per server, N requests outstanding on it), the servers take turns (order rotating by run).
-Printed: calls/s, p50 and p95 per server, ratios persona-mcp/peer, cold start (spawn to `initialize`
-answered) and RSS after 1,000 calls; the last line is the main ratio: the lower of persona-mcp's calls/s
-over the peer's for the read and for create-account at the highest in-flight count (target >= 1.0).
+A third server takes its turn too, to tell the Python SDK's own cost from persona-mcp's: a bare low-level
+SDK server (this script with `--bare-server`) on the same stdio wire as persona-mcp, with the two tools
+doing one sandbox request each and returning Persona's JSON (no grant, no audit, no validation). The peer
+runs with 8 requests in flight on one Node thread, persona-mcp and the bare server on one Python thread;
+the client and the sandbox share the machine's cores with all three.
+Printed: calls/s, p50 and p95 per server, ratios persona-mcp/peer and persona-mcp/bare, cold start (spawn
+to `initialize` answered) and RSS after 1,000 calls; the last line is the main ratio: the lower of
+persona-mcp's calls/s over the peer's for the read and for create-account at the highest in-flight count
+(target >= 1.0).
 """
 
 from __future__ import annotations
@@ -139,6 +145,68 @@ def build_peer(peer_src: Path | None, build_root: Path) -> Path:
     if not entry.exists():
         raise Skip(f"the build produced no {entry.relative_to(home)}")
     return entry
+
+
+# -- the bare server (a child process of this script) -------------------------------------------------------
+
+
+def serve_bare(sandbox_url: str) -> None:
+    """The Python floor over stdio: the SDK's low-level server, one sandbox request per call."""
+    import mcp_types as types
+    from mcp.server.lowlevel import Server as SdkServer
+
+    from persona_mcp.sandbox import DEFAULT_API_KEY
+    from persona_mcp.server.event_loop import loop_options
+    from persona_mcp.server.stdio_wire import stdio_wire
+
+    headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}", **_PERSONA_HEADERS}
+    string = {"type": "string"}
+    tools = [
+        types.Tool(
+            name="get_account",
+            description="Read one account.",
+            input_schema={"type": "object", "properties": {"account_id": string}, "required": ["account_id"]},
+        ),
+        types.Tool(
+            name="create_account",
+            description="Create an account.",
+            input_schema={
+                "type": "object",
+                "properties": {"reference_id": string},
+                "required": ["reference_id"],
+            },
+        ),
+    ]
+
+    async def serve() -> None:
+        async with httpx2.AsyncClient(timeout=_TIMEOUT_S) as http:
+
+            async def on_list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
+                return types.ListToolsResult(tools=tools)
+
+            async def on_call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+                arguments = params.arguments or {}
+                if params.name == "get_account":
+                    response = await http.get(
+                        f"{sandbox_url}/api/v1/accounts/{arguments['account_id']}", headers=headers
+                    )
+                else:
+                    response = await http.post(
+                        f"{sandbox_url}/api/v1/accounts",
+                        json={"data": {"attributes": {"reference-id": arguments["reference_id"]}}},
+                        headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+                    )
+                response.raise_for_status()
+                return types.CallToolResult(
+                    content=[types.TextContent(type="text", text=response.text)],
+                    structured_content=response.json(),
+                )
+
+            server = SdkServer("bare", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+            async with stdio_wire() as (read_stream, write_stream):
+                await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    anyio.run(serve, backend_options=loop_options())
 
 
 # -- measuring ----------------------------------------------------------------------------------------------
@@ -288,6 +356,14 @@ async def _wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
                     await anyio.sleep(0.02)
 
 
+async def _bare_read(client: Any, account_id: str) -> None:
+    _check(await client.call_tool("get_account", {"account_id": account_id}), "get_account")
+
+
+async def _bare_create(client: Any, reference: str) -> None:
+    _check(await client.call_tool("create_account", {"reference_id": reference}), "create_account")
+
+
 async def _measure(
     entry: Path, args: argparse.Namespace, sandbox_url: str, persona_env: dict[str, str]
 ) -> list[Server]:
@@ -308,6 +384,9 @@ async def _measure(
     async with (
         _stdio("node", [str(entry)], peer_env) as (peer_client, peer_pid, peer_cold),
         _stdio(PERSONA_MCP, ["serve", "--log-level", "WARNING"], persona_env) as (ours, our_pid, our_cold),
+        _stdio(
+            sys.executable, [str(Path(__file__).resolve()), "--bare-server", sandbox_url], dict(os.environ)
+        ) as (bare, bare_pid, bare_cold),
     ):
 
         async def peer_read() -> None:
@@ -318,15 +397,24 @@ async def _measure(
                 await peer_client.call_tool("account_create", {"referenceId": reference}), "account_create"
             )
 
-        async def our_read() -> None:
-            _check(await ours.call_tool("get_account", {"account_id": account_id}), "get_account")
-
-        async def our_create(reference: str) -> None:
-            _check(await ours.call_tool("create_account", {"reference_id": reference}), "create_account")
-
         servers = [
             Server("peer (persona-api-mcp)", peer_client, peer_pid, peer_cold, peer_read, peer_create),
-            Server("persona-mcp (audit on)", ours, our_pid, our_cold, our_read, our_create),
+            Server(
+                "persona-mcp (audit on)",
+                ours,
+                our_pid,
+                our_cold,
+                lambda: _bare_read(ours, account_id),
+                lambda reference: _bare_create(ours, reference),
+            ),
+            Server(
+                "bare SDK server",
+                bare,
+                bare_pid,
+                bare_cold,
+                lambda: _bare_read(bare, account_id),
+                lambda reference: _bare_create(bare, reference),
+            ),
         ]
         warm_flight = max(args.in_flight)
         for server in servers:
@@ -337,7 +425,7 @@ async def _measure(
         for run in range(args.runs):
             for in_flight in args.in_flight:
                 for op in ("read", "create"):
-                    order = servers if run % 2 == 0 else servers[::-1]
+                    order = servers[run % 3 :] + servers[: run % 3]
                     for server in order:
                         phase = await _phase(_operation(server, op, f"r{run}"), args.calls, in_flight)
                         server.results.setdefault((op, in_flight), []).append(phase)
@@ -345,7 +433,7 @@ async def _measure(
 
 
 def _report(servers: list[Server], args: argparse.Namespace) -> None:
-    peer, ours = servers
+    peer, ours, bare = servers
     print(f"\n{args.calls} calls per phase, {args.runs} runs, servers alternated; medians over runs")
     print(f"{'operation':<10} {'in flight':>9}  {'server':<24} {'calls/s':>9} {'p50 ms':>8} {'p95 ms':>8}")
     ratios: dict[tuple[str, int], float] = {}
@@ -363,9 +451,12 @@ def _report(servers: list[Server], args: argparse.Namespace) -> None:
                 row = f"{label:<10} {in_flight:>9}  {server.name:<24} {rate:>9.1f} {p50:>8.2f} {p95:>8.2f}"
                 print(f"{row}   (runs: {runs})")
             (pr, p50p, _), (orate, p50o, _) = figures[peer.name], figures[ours.name]
+            (brate, p50b, _) = figures[bare.name]
             ratios[(op, in_flight)] = orate / pr
             print(
-                f"{'':<10} {'':>9}  persona-mcp/peer: calls/s {orate / pr:.2f}, p50 latency {p50o / p50p:.2f}"
+                f"{'':<21}persona-mcp/peer: calls/s {orate / pr:.2f}, p50 latency {p50o / p50p:.2f};"
+                f" persona-mcp/bare: calls/s {orate / brate:.2f}, p50 latency {p50o / p50b:.2f};"
+                f" bare/peer calls/s {brate / pr:.2f}"
             )
     print()
     for server in servers:
@@ -428,7 +519,11 @@ def main() -> None:
     parser.add_argument(
         "--in-flight", type=int, nargs="+", default=[1, 8], help="requests in flight (default 1 8)"
     )
+    parser.add_argument("--bare-server", metavar="SANDBOX_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.bare_server:
+        serve_bare(args.bare_server)
+        return
     from persona_mcp.logs import configure_logging
 
     configure_logging("WARNING")
