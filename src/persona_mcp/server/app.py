@@ -53,7 +53,7 @@ from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.server.startup_checks import StartupWarning, log_warnings, startup_warnings
 from persona_mcp.server.upstream_windows import ledger_for
 from persona_mcp.store import Store, create_store, serving_bounds, upgrade
-from persona_mcp.tools.mcp_schema import to_mcp_tool
+from persona_mcp.tools.mcp_schema import ListedTools
 from persona_mcp.tools.registry import build_models
 from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
 
@@ -136,7 +136,7 @@ def build_lowlevel_server(
 
     It also serves the files tools saved as resources, which declares the `resources` capability, and
     each object's events (`persona://.../events`) with subscriptions."""
-    tools_by_name = {spec.name: to_mcp_tool(spec) for spec in pipeline.exposed}
+    tools_by_name = ListedTools(pipeline.exposed)
 
     async def on_list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         caller = await callers.current(ctx)

@@ -24,6 +24,7 @@ schema from the model itself, so the schema is exactly as strict as validation.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import mcp_types as types
@@ -222,3 +223,33 @@ def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
         output_schema=output_schema(spec),
         annotations=listed_annotations(spec.annotations),
     )
+
+
+class ListedTools:
+    """The MCP declarations of the exposed tools, each built the first time it is listed or looked up.
+
+    Building one means generating its JSON schemas, and for most tools building the pydantic models
+    behind them (`defer_build`): ~130 ms for the default catalogue, which a server starting up need not
+    spend before it answers `initialize` (issue 18's cold start), and which a caller whose grant names a
+    few tools never spends on the others.
+    """
+
+    def __init__(self, specs: Iterable[ToolSpec[Any, Any]]) -> None:
+        self._specs = {spec.name: spec for spec in specs}
+        self._built: dict[str, types.Tool] = {}
+
+    def get(self, name: str) -> types.Tool | None:
+        """The declaration of exposed tool `name`, or None if no such tool is exposed."""
+        tool = self._built.get(name)
+        if tool is None:
+            spec = self._specs.get(name)
+            if spec is None:
+                return None
+            tool = self._built[name] = to_mcp_tool(spec)
+        return tool
+
+    def __getitem__(self, name: str) -> types.Tool:
+        tool = self.get(name)
+        if tool is None:
+            raise KeyError(name)
+        return tool
