@@ -19,17 +19,19 @@ import secrets
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import structlog
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from persona_mcp.config import AuthorizationServerSettings, jwks_url_problem
+
+if TYPE_CHECKING:  # authlib is imported on the first sign-in: a server without one never loads it
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +87,8 @@ class UpstreamProvider:
 
     async def finish(self, callback_url: str, code: str, verifier: str) -> str:
         """The principal the person signed in as (the configured claim of a verified ID token)."""
+        from authlib.integrations.httpx_client import OAuthError
+
         metadata = await self._discover()
         try:
             async with self._client(callback_url) as client:
@@ -151,6 +155,8 @@ class UpstreamProvider:
             raise UpstreamSignInError("the identity provider could not be reached") from None
 
     def _client(self, callback_url: str) -> AsyncOAuth2Client:
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+
         secret = self._settings.oidc_client_secret
         kwargs: dict[str, Any] = {"timeout": 10}
         if self._transport is not None:

@@ -21,13 +21,11 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx2
 import structlog
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import AnyUrl
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +35,9 @@ from persona_mcp.auth.grant import Grant, PrincipalKind
 from persona_mcp.auth.oauth.clients import redirect_uri_problem
 from persona_mcp.auth.oauth.provider import GrantBoundAuthorizationServer, issuer_for
 from persona_mcp.auth.scopes import Scope
+
+if TYPE_CHECKING:  # authlib is imported on the first console sign-in, not by every HTTP server's start
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 log = structlog.get_logger(__name__)
 
@@ -121,6 +122,8 @@ class ConsoleOAuth:
             )
         if answer.get("iss", self.issuer) != self.issuer:  # RFC 9207: the answer of our own server
             raise SignInRefused(_NOT_THIS_FLOW, reason="issuer mismatch", status_code=403)
+        from authlib.common.errors import AuthlibBaseError
+
         try:
             async with self._client() as client:
                 token = await client.fetch_token(
@@ -189,6 +192,8 @@ class ConsoleOAuth:
             log.info("console.oauth_client_registered_elsewhere", client_id=self.client_id)
 
     def _client(self) -> AsyncOAuth2Client:
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+
         kwargs: dict[str, Any] = {"transport": httpx2.ASGITransport(app=self._endpoints), "timeout": 30}
         return AsyncOAuth2Client(
             client_id=self.client_id,
