@@ -51,9 +51,16 @@ _CALL_TIMEOUT_S = 60.0
 _PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
 _RSS_AFTER_CALLS = 1000  # default of --rss-after
 _READY_TIMEOUT_S = 60.0
+_KEY_ENV = "THROUGHPUT_SANDBOX_KEY"
+PERSONA_MCP = str(Path(sys.executable).with_name("persona-mcp"))
 
 
 def _sandbox_key() -> str:
+    """The sandbox's key, for this process and the bare server (which gets it in its environment, so
+    that neither server imports the sandbox's code: a server as shipped never does)."""
+    key = os.environ.get(_KEY_ENV)
+    if key:
+        return key
     from persona_mcp.sandbox import DEFAULT_API_KEY
 
     return DEFAULT_API_KEY
@@ -115,6 +122,38 @@ def _serve_bare(port: int, sandbox_url: str) -> None:
 
     server = Server("bare", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
     uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=port, log_level="error")
+
+
+def _serve_options(port: int, sessions: int) -> list[str]:
+    """`persona-mcp serve` over HTTP, with the session caps `_persona_settings` sets."""
+    return [
+        "serve",
+        "--transport",
+        "http",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-sessions",
+        str(max(1000, sessions)),
+        "--max-sessions-per-grant",
+        str(max(10, sessions + 8)),
+        "--log-level",
+        "WARNING",
+    ]
+
+
+def _persona_env(data_dir: Path, sandbox_url: str, database_url: str | None) -> dict[str, str]:
+    """The environment of `persona-mcp serve`: what `_persona_settings` sets, as a user sets it."""
+    env = {
+        "PERSONA_MCP_DATA_DIR": str(data_dir),
+        "PERSONA_MCP_ENVIRONMENT": "sandbox",
+        "PERSONA_API_KEY": _sandbox_key(),
+        "PERSONA_API_BASE_URL": f"{sandbox_url}/api/v1",
+    }
+    if database_url:
+        env["PERSONA_MCP_DATABASE_URL"] = database_url
+    return env
 
 
 def _persona_settings(data_dir: Path, sandbox_url: str, database_url: str | None, sessions: int) -> Any:
@@ -445,21 +484,21 @@ async def _start_target(
         if prepare.returncode != 0:
             raise RuntimeError(f"preparing {name} failed: {err.decode()[-3000:]}")
         token = token_file.read_text()
-        args = [
-            "--serve",
-            "persona",
-            "--data-dir",
-            str(data_dir),
-            "--max-sessions",
-            str(max_sessions),
-            *common,
-        ]
-        if profile_dir is not None:
+        if (
+            profile_dir is None
+        ):  # as shipped: `persona-mcp serve --transport http`, configured as a user would
+            command = [PERSONA_MCP, *_serve_options(port, max_sessions)]
+            env = {k: v for k, v in env.items() if not k.startswith(("PERSONA_MCP_", "PERSONA_API_"))}
+            env.update(_persona_env(data_dir, sandbox_url, database_url))
+        else:  # in this script's process, under pyinstrument
+            args = ["--serve", "persona", "--data-dir", str(data_dir), "--max-sessions", str(max_sessions)]
+            command = [sys.executable, script, *args, *common]
             env["THROUGHPUT_PROFILE"] = str(profile_dir / f"{name.replace(' ', '-')}.txt")
     else:
-        args = ["--serve", "bare", *common]
+        command = [sys.executable, script, "--serve", "bare", *common]
+        env[_KEY_ENV] = _sandbox_key()
     started = time.perf_counter()
-    process = _spawn(script, *args, env=env)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     procs.append(process)
     cold = await _cold_start(url, token, process, started)
     return Target(name, url, process, token, cold)

@@ -126,6 +126,8 @@ def _peer_benchmark_measures_both_servers_on_read_and_create(tmp_path: Path) -> 
     for label in ("read", "create"):
         assert f"{label:<10} {2:>9}  peer (persona-api-mcp)" in done.stdout
         assert f"{label:<10} {2:>9}  persona-mcp (audit on)" in done.stdout
+        assert f"{label:<10} {2:>9}  bare SDK server" in done.stdout  # the Python floor, same wire
+    assert "persona-mcp/bare: calls/s" in done.stdout and "bare/peer calls/s" in done.stdout
     assert (
         done.stdout.strip().splitlines()[-1].startswith("main ratio (persona-mcp/peer calls/s at 2 in flight")
     )
