@@ -29,6 +29,16 @@ _RULES: tuple[tuple[str, str], ...] = (
 
 def check_path(path: str) -> str:
     """Return `path` unchanged if it is safe to send, else raise `UnsafePathError` (nothing is sent)."""
+    if (  # every call's path passes: one regex and four substring tests, the rules below only to refuse
+        type(path) is str
+        and len(path) <= _MAX_LENGTH
+        and _ALLOWED.fullmatch(path)
+        and ".." not in path
+        and "//" not in path
+        and "/./" not in path
+        and not path.endswith("/.")
+    ):
+        return path
     if not isinstance(path, str) or not path.startswith("/"):
         raise UnsafePathError("path must be a string starting with '/'")
     if len(path) > _MAX_LENGTH:
