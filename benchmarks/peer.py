@@ -50,13 +50,13 @@ from typing import Any
 
 import anyio
 import httpx2
+from _bare_server import PERSONA_HEADERS
 
 PEER_REPO = "timhwang21/persona-api-mcp"
 PEER_COMMIT = "467d581428fc4148d54e69aab697df54e8470b05"
 ROOT = Path(__file__).resolve().parents[1]
 OPENAPI = ROOT / "src" / "persona_mcp" / "contract" / "openapi" / "persona-openapi-2025-12-08.yaml"
 PERSONA_MCP = str(Path(sys.executable).with_name("persona-mcp"))
-_PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
 _TIMEOUT_S = 60.0
 _RSS_AFTER_CALLS = 1000  # default of --rss-after
 _KEY_INFLECTION_FIX = ("'Key-Inflection': 'snake_case'", "'Key-Inflection': 'snake'")
@@ -151,58 +151,16 @@ def build_peer(peer_src: Path | None, build_root: Path) -> Path:
 
 
 def serve_bare(sandbox_url: str) -> None:
-    """The Python floor over stdio: the SDK's low-level server, one sandbox request per call."""
-    import mcp_types as types
-    from mcp.server.lowlevel import Server as SdkServer
+    """The Python floor (`_bare_server.py`) over stdio, on the same wire as persona-mcp."""
+    from _bare_server import bare_server
 
     from persona_mcp.sandbox import DEFAULT_API_KEY
     from persona_mcp.server.event_loop import loop_options
     from persona_mcp.server.stdio_wire import stdio_wire
 
-    headers = {"Authorization": f"Bearer {DEFAULT_API_KEY}", **_PERSONA_HEADERS}
-    string = {"type": "string"}
-    tools = [
-        types.Tool(
-            name="get_account",
-            description="Read one account.",
-            input_schema={"type": "object", "properties": {"account_id": string}, "required": ["account_id"]},
-        ),
-        types.Tool(
-            name="create_account",
-            description="Create an account.",
-            input_schema={
-                "type": "object",
-                "properties": {"reference_id": string},
-                "required": ["reference_id"],
-            },
-        ),
-    ]
-
     async def serve() -> None:
         async with httpx2.AsyncClient(timeout=_TIMEOUT_S) as http:
-
-            async def on_list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
-                return types.ListToolsResult(tools=tools)
-
-            async def on_call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-                arguments = params.arguments or {}
-                if params.name == "get_account":
-                    response = await http.get(
-                        f"{sandbox_url}/api/v1/accounts/{arguments['account_id']}", headers=headers
-                    )
-                else:
-                    response = await http.post(
-                        f"{sandbox_url}/api/v1/accounts",
-                        json={"data": {"attributes": {"reference-id": arguments["reference_id"]}}},
-                        headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
-                    )
-                response.raise_for_status()
-                return types.CallToolResult(
-                    content=[types.TextContent(type="text", text=response.text)],
-                    structured_content=response.json(),
-                )
-
-            server = SdkServer("bare", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+            server = bare_server(sandbox_url, DEFAULT_API_KEY, http)
             async with stdio_wire() as (read_stream, write_stream):
                 await server.run(read_stream, write_stream, server.create_initialization_options())
 
@@ -310,7 +268,7 @@ def _operation(server: Server, op: str, tag: str) -> Callable[[int], Awaitable[N
 async def _first_account(sandbox_url: str, key: str) -> str:
     async with httpx2.AsyncClient(timeout=_TIMEOUT_S) as http:
         response = await http.get(
-            f"{sandbox_url}/api/v1/accounts", headers={"Authorization": f"Bearer {key}", **_PERSONA_HEADERS}
+            f"{sandbox_url}/api/v1/accounts", headers={"Authorization": f"Bearer {key}", **PERSONA_HEADERS}
         )
         response.raise_for_status()
         account_id: str = response.json()["data"][0]["id"]

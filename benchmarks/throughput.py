@@ -46,9 +46,9 @@ from typing import Any
 
 import anyio
 import httpx2
+from _bare_server import PERSONA_HEADERS
 
 _CALL_TIMEOUT_S = 60.0
-_PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
 _RSS_AFTER_CALLS = 1000  # default of --rss-after
 _READY_TIMEOUT_S = 60.0
 _KEY_ENV = "THROUGHPUT_SANDBOX_KEY"
@@ -70,57 +70,11 @@ def _sandbox_key() -> str:
 
 
 def _serve_bare(port: int, sandbox_url: str) -> None:
-    """The floor: one upstream request per call, Persona's JSON back as text and structured content."""
-    import mcp_types as types
+    """The floor (`_bare_server.py`) over streamable HTTP."""
     import uvicorn
-    from mcp.server.lowlevel import Server
+    from _bare_server import bare_server
 
-    key = _sandbox_key()
-    headers = {"Authorization": f"Bearer {key}", **_PERSONA_HEADERS}
-    tools = [
-        types.Tool(
-            name="get_account",
-            description="Read one account.",
-            input_schema={
-                "type": "object",
-                "properties": {"account_id": {"type": "string"}},
-                "required": ["account_id"],
-            },
-        ),
-        types.Tool(
-            name="create_account",
-            description="Create an account.",
-            input_schema={
-                "type": "object",
-                "properties": {"reference_id": {"type": "string"}},
-                "required": ["reference_id"],
-            },
-        ),
-    ]
-    http = httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S)
-
-    async def on_list_tools(_ctx: Any, _params: Any) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=tools)
-
-    async def on_call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        arguments = params.arguments or {}
-        if params.name == "get_account":
-            response = await http.get(
-                f"{sandbox_url}/api/v1/accounts/{arguments['account_id']}", headers=headers
-            )
-        else:
-            body = {"data": {"attributes": {"reference-id": arguments["reference_id"]}}}
-            response = await http.post(
-                f"{sandbox_url}/api/v1/accounts",
-                json=body,
-                headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
-            )
-        response.raise_for_status()
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=response.text)], structured_content=response.json()
-        )
-
-    server = Server("bare", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+    server = bare_server(sandbox_url, _sandbox_key(), httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S))
     uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=port, log_level="error")
 
 
@@ -422,7 +376,7 @@ async def _first_account(sandbox_url: str) -> str:
     async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as http:
         response = await http.get(
             f"{sandbox_url}/api/v1/accounts",
-            headers={"Authorization": f"Bearer {_sandbox_key()}", **_PERSONA_HEADERS},
+            headers={"Authorization": f"Bearer {_sandbox_key()}", **PERSONA_HEADERS},
         )
         response.raise_for_status()
         account_id: str = response.json()["data"][0]["id"]
