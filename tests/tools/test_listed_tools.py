@@ -1,8 +1,8 @@
 """A tool's MCP declaration (its JSON schemas) is built when it is first listed, never at start.
 
-Generating the schemas of the whole catalogue, and building the pydantic models behind them, took
-~130 ms of every server's start before it could answer `initialize` (issue 18's cold start); a caller
-whose grant names a few tools now pays for those alone, once.
+Generating the schemas of the whole default catalogue took ~60 ms of every server's start before it
+could answer `initialize` (issue 18's cold start); a caller whose grant names a few tools now pays for
+those alone, once.
 """
 
 from __future__ import annotations

@@ -228,8 +228,8 @@ def to_mcp_tool(spec: ToolSpec[Any, Any]) -> types.Tool:
 class ListedTools:
     """The MCP declarations of the exposed tools, each built the first time it is listed or looked up.
 
-    Building one means generating its JSON schemas, and for most tools building the pydantic models
-    behind them (`defer_build`): ~130 ms for the default catalogue, which a server starting up need not
+    Building one means generating its input and output JSON schemas from its models (which the server
+    has built while opening): ~60 ms for the default catalogue, which a server starting up need not
     spend before it answers `initialize` (issue 18's cold start), and which a caller whose grant names a
     few tools never spends on the others.
     """
