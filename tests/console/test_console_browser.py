@@ -81,9 +81,18 @@ def _sign_in(browser: object, running: Running, token: str) -> None:
 
 
 def _text(browser: object, element_id: str) -> str:
-    from selenium.webdriver.common.by import By
+    """The element's visible text, found and read in one step inside the page. An element handle found
+    first and read afterwards can be replaced in between by an htmx swap, and Chromium may then answer
+    "Node with given id does not belong to the document" (a plain WebDriverException, not a stale
+    element): one script call leaves no handle to go stale. A missing element raises
+    NoSuchElementException, which waits ignore, as they do for `find_element`."""
+    from selenium.common.exceptions import NoSuchElementException
 
-    return str(browser.find_element(By.ID, element_id).text)  # type: ignore[attr-defined]
+    script = "const e = document.getElementById(arguments[0]); return e === null ? null : e.innerText;"
+    text = browser.execute_script(script, element_id)  # type: ignore[attr-defined]
+    if text is None:
+        raise NoSuchElementException(f"no element with id {element_id!r}")
+    return str(text).strip()
 
 
 def test_a_reviewer_signs_in_and_answers_what_agent_x_did_to_account_y_including_denials(
@@ -274,7 +283,6 @@ async def _held_redaction(running: Running) -> str:
 
 
 def test_an_approver_finds_a_held_call_and_rejects_it_with_a_reason(driver: object, running: Running) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -296,11 +304,9 @@ def test_an_approver_finds_a_held_call_and_rejects_it_with_a_reason(driver: obje
     assert "personal data masked" in driver.page_source  # type: ignore[attr-defined]
     driver.find_element(By.ID, "reject-reason").send_keys("no erasure request on file")  # type: ignore[attr-defined]
     driver.find_element(By.ID, "reject-submit").click()  # type: ignore[attr-defined]
-    # The answer replaces the page: an element found just before the swap is gone when its text is read,
-    # so a stale element means "look again", like a missing one.
-    WebDriverWait(driver, 30, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda d: _text(d, "approval-state") == "rejected"
-    )
+    # The answer replaces the page (an htmx swap): `_text` finds and reads in one step, so the swap
+    # cannot fall between the two.
+    WebDriverWait(driver, 30).until(lambda d: _text(d, "approval-state") == "rejected")
     _shot(driver, "approval-rejected")
     assert "alice: no erasure request on file" in driver.page_source  # type: ignore[attr-defined]
     assert driver.find_elements(By.ID, "approve-submit") == []  # type: ignore[attr-defined]
