@@ -95,11 +95,12 @@ class DiskFull:
 
     def start(self) -> None:
         chunk = b"\0" * (64 * 1024)
-        with open(self.mount / "filler", "ab") as filler:
+        # Unbuffered: a buffered file keeps what the full disk refused and writes it again on close,
+        # raising ENOSPC outside the loop that expects it (it failed a CI run so).
+        with open(self.mount / "filler", "ab", buffering=0) as filler:
             try:
                 while True:
                     filler.write(chunk)
-                    filler.flush()
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC
 
