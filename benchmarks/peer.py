@@ -314,12 +314,16 @@ async def _wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
                     await anyio.sleep(0.02)
 
 
-async def _bare_read(client: Any, account_id: str) -> None:
-    _check(await client.call_tool("get_account", {"account_id": account_id}), "get_account")
+def _tool_server(name: str, client: Any, pid: int | None, cold_start_s: float, account_id: str) -> Server:
+    """persona-mcp or the bare server: both read with `get_account` and create with `create_account`."""
 
+    async def read() -> None:
+        _check(await client.call_tool("get_account", {"account_id": account_id}), "get_account")
 
-async def _bare_create(client: Any, reference: str) -> None:
-    _check(await client.call_tool("create_account", {"reference_id": reference}), "create_account")
+    async def create(reference: str) -> None:
+        _check(await client.call_tool("create_account", {"reference_id": reference}), "create_account")
+
+    return Server(name, client, pid, cold_start_s, read, create)
 
 
 async def _measure(
@@ -357,22 +361,8 @@ async def _measure(
 
         servers = [
             Server("peer (persona-api-mcp)", peer_client, peer_pid, peer_cold, peer_read, peer_create),
-            Server(
-                "persona-mcp (audit on)",
-                ours,
-                our_pid,
-                our_cold,
-                lambda: _bare_read(ours, account_id),
-                lambda reference: _bare_create(ours, reference),
-            ),
-            Server(
-                "bare SDK server",
-                bare,
-                bare_pid,
-                bare_cold,
-                lambda: _bare_read(bare, account_id),
-                lambda reference: _bare_create(bare, reference),
-            ),
+            _tool_server("persona-mcp (audit on)", ours, our_pid, our_cold, account_id),
+            _tool_server("bare SDK server", bare, bare_pid, bare_cold, account_id),
         ]
         warm_flight = max(args.in_flight)
         for server in servers:
@@ -383,7 +373,7 @@ async def _measure(
         for run in range(args.runs):
             for in_flight in args.in_flight:
                 for op in ("read", "create"):
-                    order = servers[run % 3 :] + servers[: run % 3]
+                    order = servers[run % len(servers) :] + servers[: run % len(servers)]
                     for server in order:
                         phase = await _phase(_operation(server, op, f"r{run}"), args.calls, in_flight)
                         server.results.setdefault((op, in_flight), []).append(phase)

@@ -22,8 +22,9 @@ and steadier between runs); then each server's cold start
 on the last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions
 (target >= 0.8).
 
-`--profile DIR` runs each persona-mcp server under pyinstrument (if installed) and writes its profile
-to DIR when the server stops (the profiler's own cost lowers that server's figures: profile separately).
+`--profile DIR` runs each persona-mcp server, as shipped, under cProfile and writes its profile to
+DIR when the server stops (`python -m pstats DIR/<server>.prof`; the profiler's own cost lowers that
+server's figures: profile separately).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _serve_bare(port: int, sandbox_url: str) -> None:
 
 
 def _serve_options(port: int, sessions: int) -> list[str]:
-    """`persona-mcp serve` over HTTP, with the session caps `_persona_settings` sets."""
+    """`persona-mcp serve` over HTTP, with session caps that fit `sessions`."""
     return [
         "serve",
         "--transport",
@@ -98,7 +99,7 @@ def _serve_options(port: int, sessions: int) -> list[str]:
 
 
 def _persona_env(data_dir: Path, sandbox_url: str, database_url: str | None) -> dict[str, str]:
-    """The environment of `persona-mcp serve`: what `_persona_settings` sets, as a user sets it."""
+    """The environment of `persona-mcp serve`: the sandbox as its upstream, as a user sets it."""
     env = {
         "PERSONA_MCP_DATA_DIR": str(data_dir),
         "PERSONA_MCP_ENVIRONMENT": "sandbox",
@@ -110,54 +111,17 @@ def _persona_env(data_dir: Path, sandbox_url: str, database_url: str | None) -> 
     return env
 
 
-def _persona_settings(data_dir: Path, sandbox_url: str, database_url: str | None, sessions: int) -> Any:
-    from persona_mcp.config import HttpSettings
-    from persona_mcp.testing import sandbox_settings
-
-    settings = sandbox_settings(data_dir, database_url=database_url, base_url=f"{sandbox_url}/api/v1")
-    settings.http = HttpSettings(
-        max_sessions_per_grant=max(10, sessions + 8), max_sessions=max(1000, sessions)
-    )
-    return settings
-
-
 async def _prepare_persona(
     data_dir: Path, sandbox_url: str, database_url: str | None, token_file: Path
 ) -> None:
     """Migrate the store and issue the grant before the server is timed from spawn."""
     from persona_mcp.server.app import open_server
-    from persona_mcp.testing import issue_grant
+    from persona_mcp.testing import issue_grant, sandbox_settings
 
-    settings = _persona_settings(data_dir, sandbox_url, database_url, 10)
+    settings = sandbox_settings(data_dir, database_url=database_url, base_url=f"{sandbox_url}/api/v1")
     async with open_server(settings, transport="http", resource_url="http://127.0.0.1/mcp") as app:
         token = await issue_grant(app, ["accounts:write"], principal="bench-agent")
     token_file.write_text(token)
-
-
-def _serve_persona(
-    port: int, data_dir: Path, sandbox_url: str, database_url: str | None, sessions: int
-) -> None:
-    try:  # as `serve` does: no collections while startup builds the heap (code from before: none)
-        from persona_mcp.server.heap import pause_collection
-    except ImportError:
-        pass
-    else:
-        pause_collection()
-    from persona_mcp.logs import configure_logging
-    from persona_mcp.server.exposure import ExposureOptions
-    from persona_mcp.server.run import run_http
-
-    configure_logging("WARNING")
-    settings = _persona_settings(data_dir, sandbox_url, database_url, sessions)
-    try:  # the loop `serve` picks (uvloop when installed); code from before it existed runs asyncio's
-        from persona_mcp.server.event_loop import loop_options
-    except ImportError:
-        options: dict[str, Any] = {}
-    else:
-        options = loop_options()
-    anyio.run(
-        lambda: run_http(settings, ExposureOptions(), host="127.0.0.1", port=port), backend_options=options
-    )
 
 
 def _child_main(args: argparse.Namespace) -> None:
@@ -168,20 +132,6 @@ def _child_main(args: argparse.Namespace) -> None:
         anyio.run(
             _prepare_persona, Path(args.data_dir), args.sandbox_url, database_url, Path(args.token_file)
         )
-    else:
-        profile_to = os.environ.get("THROUGHPUT_PROFILE")
-        if not profile_to:
-            _serve_persona(args.port, Path(args.data_dir), args.sandbox_url, database_url, args.max_sessions)
-            return
-        from pyinstrument import Profiler
-
-        profiler = Profiler(async_mode="disabled")
-        profiler.start()
-        try:
-            _serve_persona(args.port, Path(args.data_dir), args.sandbox_url, database_url, args.max_sessions)
-        finally:
-            profiler.stop()
-            Path(profile_to).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
 # -- the parent: processes, sessions, phases -------------------------------------------------------------
@@ -438,16 +388,13 @@ async def _start_target(
         if prepare.returncode != 0:
             raise RuntimeError(f"preparing {name} failed: {err.decode()[-3000:]}")
         token = token_file.read_text()
-        if (
-            profile_dir is None
-        ):  # as shipped: `persona-mcp serve --transport http`, configured as a user would
-            command = [PERSONA_MCP, *_serve_options(port, max_sessions)]
-            env = {k: v for k, v in env.items() if not k.startswith(("PERSONA_MCP_", "PERSONA_API_"))}
-            env.update(_persona_env(data_dir, sandbox_url, database_url))
-        else:  # in this script's process, under pyinstrument
-            args = ["--serve", "persona", "--data-dir", str(data_dir), "--max-sessions", str(max_sessions)]
-            command = [sys.executable, script, *args, *common]
-            env["THROUGHPUT_PROFILE"] = str(profile_dir / f"{name.replace(' ', '-')}.txt")
+        # As shipped: `persona-mcp serve --transport http`, set up by its environment as a user would.
+        command = [PERSONA_MCP, *_serve_options(port, max_sessions)]
+        if profile_dir is not None:
+            profile = profile_dir / f"{name.replace(' ', '-')}.prof"
+            command = [sys.executable, "-m", "cProfile", "-o", str(profile), *command]
+        env = {k: v for k, v in env.items() if not k.startswith(("PERSONA_MCP_", "PERSONA_API_"))}
+        env.update(_persona_env(data_dir, sandbox_url, database_url))
     else:
         command = [sys.executable, script, "--serve", "bare", *common]
         env[_KEY_ENV] = _sandbox_key()
@@ -642,7 +589,7 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="write a pyinstrument profile of each persona-mcp server to this directory",
+        help="write a cProfile profile of each persona-mcp server to this directory",
     )
     parser.add_argument(
         "--also-src",
@@ -650,12 +597,11 @@ def main() -> None:
         help="also run persona-mcp from this src/ directory (say, an export of the code before a change)",
     )
     # Child modes (the script starts itself as each server).
-    parser.add_argument("--serve", choices=["bare", "persona", "prepare"], help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=["bare", "prepare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--sandbox-url", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--token-file", help=argparse.SUPPRESS)
-    parser.add_argument("--max-sessions", type=int, default=64, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         _child_main(args)
