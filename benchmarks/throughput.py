@@ -7,7 +7,12 @@ Every server runs in its own process, as it would in production: the Persona san
 persona-mcp over streamable HTTP on SQLite (WAL, synchronous=FULL: every record fsynced), persona-mcp on
 PostgreSQL (a fresh schema, dropped afterwards), and a bare `mcp.server.lowlevel.Server` whose two tools
 make the same sandbox calls (`get_account`: one GET; `create_account`: one POST with an Idempotency-Key)
-and return Persona's JSON. persona-mcp runs as shipped (`serve --transport http`'s code path, a grant
+and return Persona's JSON; then the same bare server declaring persona-mcp's output schemas for the two
+tools (as its `tools/list` gives them) and answering structured content that matches them ("bare +
+output schemas"): the SDK's `Client` compiles a validator for each output schema once per session and
+checks each result against it, work that runs in the clients' process, on the cores the servers use,
+and that this row charges to the floor too, which tells the server's share of the difference from the
+clients'. persona-mcp runs as shipped (`serve --transport http`'s code path, a grant
 token with `accounts:write`), with its per-grant session cap raised to fit the sessions.
 
 The clients (the SDK's `Client` over `streamable_http_client`, one session each) run in this process.
@@ -17,7 +22,8 @@ Phases are interleaved: for each run, each session count, each server in turn (t
 run), so all servers see the same machine. It prints, per session count and server, the median over
 runs of calls/s, p50 and p95 latency, and the ratios to the bare server; the server process's CPU time
 per call (all threads, from /proc: once one interpreter is the bottleneck, the figure behind calls/s,
-and steadier between runs); then each server's cold start
+and steadier between runs) and the clients' and the sandbox's; persona-mcp's calls/s against the bare
+server with its output schemas; then each server's cold start
 (spawn to the first `initialize` answered) and RSS after its first 1,000 calls; the load average; and,
 on the last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions
 (target >= 0.8).
@@ -50,6 +56,8 @@ import httpx2
 from _bare_server import PERSONA_HEADERS
 
 _CALL_TIMEOUT_S = 60.0
+_TOOL_NAMES = ("get_account", "create_account")
+_SCHEMA_FLOOR = "bare + output schemas"
 _RSS_AFTER_CALLS = 1000  # default of --rss-after
 _READY_TIMEOUT_S = 60.0
 _KEY_ENV = "THROUGHPUT_SANDBOX_KEY"
@@ -70,12 +78,17 @@ def _sandbox_key() -> str:
 # -- the servers (child processes) -----------------------------------------------------------------------
 
 
-def _serve_bare(port: int, sandbox_url: str) -> None:
-    """The floor (`_bare_server.py`) over streamable HTTP."""
+def _serve_bare(port: int, sandbox_url: str, output_schemas: str | None) -> None:
+    """The floor (`_bare_server.py`) over streamable HTTP; with `output_schemas`, a JSON file of the
+    output schema by tool name, declaring those."""
+    import json
+
     import uvicorn
     from _bare_server import bare_server
 
-    server = bare_server(sandbox_url, _sandbox_key(), httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S))
+    schemas = json.loads(Path(output_schemas).read_text()) if output_schemas else None
+    http = httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S)
+    server = bare_server(sandbox_url, _sandbox_key(), http, schemas)
     uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=port, log_level="error")
 
 
@@ -127,7 +140,7 @@ async def _prepare_persona(
 def _child_main(args: argparse.Namespace) -> None:
     database_url = args.database_url or None
     if args.serve == "bare":
-        _serve_bare(args.port, args.sandbox_url)
+        _serve_bare(args.port, args.sandbox_url, args.output_schemas)
     elif args.serve == "prepare":
         anyio.run(
             _prepare_persona, Path(args.data_dir), args.sandbox_url, database_url, Path(args.token_file)
@@ -144,6 +157,9 @@ class Target:
     process: subprocess.Popen[bytes]
     token: str | None
     cold_start_s: float
+    #: Whether the main ratio counts it: persona-mcp as shipped (not the code before a change, not a
+    #: floor).
+    shipped: bool = False
     rss_mib: float | None = None
     results: dict[int, list[Phase]] = field(default_factory=dict)
 
@@ -159,6 +175,11 @@ class Phase:
     #: that decides throughput once the server's one interpreter is the bottleneck, and far steadier
     #: between runs than calls/s. NaN where /proc is not there.
     cpu_ms_per_call: float
+    #: The CPU per call of the benchmark's own process (the clients: the SDK's `Client`, which parses each
+    #: answer and checks structured content against the tool's output schema) and of the sandbox, over
+    #: the same phase: on a machine of few cores these share the cores with the server.
+    client_cpu_ms_per_call: float = math.nan
+    sandbox_cpu_ms_per_call: float = math.nan
 
 
 def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -244,7 +265,9 @@ async def _cold_start(url: str, token: str | None, process: subprocess.Popen[byt
                 await anyio.sleep(0.01)
 
 
-async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag: str) -> tuple[Phase, int]:
+async def _phase(
+    target: Target, sessions: int, calls: int, account_id: str, tag: str, sandbox_pid: int | None = None
+) -> tuple[Phase, int]:
     """`calls` calls from `sessions` sessions at once; returns the figures and how many failed.
 
     Each session lives in its own task, opened before the clock starts: a session the SDK tears down
@@ -303,8 +326,12 @@ async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag
                 tg.start_soon(run, index, count)
             await all_open.wait()
             started, cpu_before = time.perf_counter(), _cpu_s(target.process.pid)
+            client_before = time.process_time()
+            sandbox_before = _cpu_s(sandbox_pid) if sandbox_pid else math.nan
             ready.set()
         elapsed, cpu = time.perf_counter() - started, _cpu_s(target.process.pid) - cpu_before
+        client_cpu = time.process_time() - client_before
+        sandbox_cpu = (_cpu_s(sandbox_pid) if sandbox_pid else math.nan) - sandbox_before
     if not latencies:
         raise RuntimeError(f"{target.name}: every call failed at {sessions} sessions")
     latencies.sort()
@@ -318,6 +345,8 @@ async def _phase(target: Target, sessions: int, calls: int, account_id: str, tag
         statistics.median(reads) * 1000,
         statistics.median(creates) * 1000,
         cpu * 1000 / len(latencies),
+        client_cpu * 1000 / len(latencies),
+        sandbox_cpu * 1000 / len(latencies),
     )
     return phase, failures
 
@@ -360,6 +389,7 @@ async def _start_target(
     procs: list[subprocess.Popen[bytes]],
     profile_dir: Path | None,
     src: str | None = None,
+    output_schemas: Path | None = None,
 ) -> Target:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/mcp"
@@ -397,12 +427,27 @@ async def _start_target(
         env.update(_persona_env(data_dir, sandbox_url, database_url))
     else:
         command = [sys.executable, script, "--serve", "bare", *common]
+        if output_schemas is not None:
+            command += ["--output-schemas", str(output_schemas)]
         env[_KEY_ENV] = _sandbox_key()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     procs.append(process)
     cold = await _cold_start(url, token, process, started)
-    return Target(name, url, process, token, cold)
+    return Target(name, url, process, token, cold, shipped=kind == "persona" and src is None)
+
+
+async def _output_schemas(target: Target, path: Path) -> Path:
+    """The output schemas of the two tools, as `target`'s `tools/list` declares them, written to `path`."""
+    import json
+
+    async with _http_client(target.token, 1) as http, _session(target.url, target.token, http) as client:
+        listed = await client.list_tools()
+    schemas = {tool.name: tool.output_schema for tool in listed.tools if tool.name in _TOOL_NAMES}
+    if set(schemas) != set(_TOOL_NAMES) or not all(schemas.values()):
+        raise RuntimeError(f"{target.name} lists no output schema for some of {_TOOL_NAMES}")
+    path.write_text(json.dumps(schemas))
+    return path
 
 
 async def _run(args: argparse.Namespace) -> None:
@@ -444,6 +489,12 @@ async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]
                     name, "persona", sandbox_url, tmp, database_url, max_sessions, procs, args.profile, src
                 )
             )
+        schemas = await _output_schemas(targets[1], tmp / "output-schemas.json")
+        targets.append(
+            await _start_target(
+                _SCHEMA_FLOOR, "bare", sandbox_url, tmp, None, max_sessions, procs, None, None, schemas
+            )
+        )
         warmup_sessions = min(8, max_sessions)
         for target in targets:
             _, failures = await _phase(target, warmup_sessions, args.rss_after, account_id, "warmup")
@@ -455,7 +506,7 @@ async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]
                 order = targets[run % len(targets) :] + targets[: run % len(targets)]
                 for target in order:
                     phase, failures = await _phase(
-                        target, sessions, args.calls, account_id, f"r{run}s{sessions}"
+                        target, sessions, args.calls, account_id, f"r{run}s{sessions}", sandbox.pid
                     )
                     if failures:
                         print(
@@ -503,7 +554,7 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
             )
             row = f"{sessions:>8}  {target.name:<24} {rate:>9.1f} {p50:>8.2f} {p95:>8.2f}"
             print(f"{row}   {ratio:<32} ({runs})")
-            if target is not bare:
+            if target.shipped:
                 ratios.append((target.name, sessions, rate / b_rate))
     print("\np50 latency by call, ms (ratio to bare), the latency targets' figures:")
     for sessions in args.sessions:
@@ -532,6 +583,21 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
             runs = ", ".join(f"{p.cpu_ms_per_call:.2f}" for p in target.results[sessions])
             ratio = "" if target is bare else f" ({_ratio(cpu, b_cpu)})"
             print(f"{sessions:>8}  {target.name:<24} {cpu:>6.2f}{ratio:<7}   (runs: {runs})")
+    print("\nthe rest of the machine's CPU per call, ms (medians): the clients' process, the sandbox")
+    for sessions in args.sessions:
+        for target in targets:
+            phases = target.results[sessions]
+            client = _median(phases, lambda p: p.client_cpu_ms_per_call)
+            sandbox = _median(phases, lambda p: p.sandbox_cpu_ms_per_call)
+            print(f"{sessions:>8}  {target.name:<24} clients {client:>6.2f}   sandbox {sandbox:>6.2f}")
+    floor = next(target for target in targets if target.name == _SCHEMA_FLOOR)
+    print(f"\npersona-mcp's calls/s against the {_SCHEMA_FLOOR} (the same clients' work), medians:")
+    for sessions in args.sessions:
+        f_rate = _median(floor.results[sessions], lambda p: p.calls_per_s)
+        for target in targets:
+            if target is not bare and target is not floor:
+                rate = _median(target.results[sessions], lambda p: p.calls_per_s)
+                print(f"{sessions:>8}  {target.name:<24} {_ratio(rate, f_rate):>6}")
     print()
     for target in targets:
         rss = f"{target.rss_mib:.1f} MiB" if target.rss_mib is not None else "n/a"
@@ -539,8 +605,7 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
         cold = f"cold start (spawn -> initialize) {target.cold_start_s:.3f} s{cold_ratio}"
         print(f"{target.name:<24} {cold}; RSS after {args.rss_after} calls {rss}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    shipped = [r for r in ratios if not r[0].startswith("before")]  # `--also-src` targets are context
-    loaded = [r for r in shipped if r[1] >= 8] or shipped
+    loaded = [r for r in ratios if r[1] >= 8] or ratios
     name, sessions, worst = min(loaded, key=lambda r: r[2])
     where = "lowest persona-mcp/bare calls/s at 8+ sessions; target >= 0.80"
     print(f"main ratio ({where}): {worst:.2f} ({name}, {sessions} sessions)")
@@ -602,6 +667,7 @@ def main() -> None:
     parser.add_argument("--sandbox-url", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--token-file", help=argparse.SUPPRESS)
+    parser.add_argument("--output-schemas", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         _child_main(args)
