@@ -9,11 +9,11 @@ PostgreSQL (a fresh schema, dropped afterwards), and a bare `mcp.server.lowlevel
 make the same sandbox calls (`get_account`: one GET; `create_account`: one POST with an Idempotency-Key)
 and return Persona's JSON; then the same bare server declaring persona-mcp's output schemas for the two
 tools (as its `tools/list` gives them) and answering structured content that matches them ("bare +
-output schemas"): the SDK's `Client` compiles a validator for each output schema once per session and
-checks each result against it, work that runs in the clients' process, on the cores the servers use,
-and that this row charges to the floor too, which tells the server's share of the difference from the
-clients'. persona-mcp runs as shipped (`serve --transport http`'s code path, a grant
-token with `accounts:write`), with its per-grant session cap raised to fit the sessions.
+output schemas"). The SDK's `Client` compiles a validator for each output schema once per session and
+checks each result against it: work done in the clients' process, on the cores the servers use, which
+this floor's clients do too, so that persona-mcp's ratio to it leaves out what the schemas cost the
+clients. persona-mcp runs as shipped (`serve --transport http`'s code path, a grant token with
+`accounts:write`), with its per-grant session cap raised to fit the sessions.
 
 The clients (the SDK's `Client` over `streamable_http_client`, one session each) run in this process.
 Each phase sends `--calls` calls from N sessions at once, 80 % `get_account` and 20 % `create_account`
@@ -23,8 +23,7 @@ run), so all servers see the same machine. It prints, per session count and serv
 runs of calls/s, p50 and p95 latency, and the ratios to the bare server; the server process's CPU time
 per call (all threads, from /proc: once one interpreter is the bottleneck, the figure behind calls/s,
 and steadier between runs) and the clients' and the sandbox's; persona-mcp's calls/s against the bare
-server with its output schemas; then each server's cold start
-(spawn to the first `initialize` answered) and RSS after its first 1,000 calls; the load average; and,
+server with its output schemas; then each server's cold start (spawn to the first `initialize` answered) and RSS after its first 1,000 calls; the load average; and,
 on the last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions
 (target >= 0.8).
 
