@@ -23,9 +23,9 @@ run), so all servers see the same machine. It prints, per session count and serv
 runs of calls/s, p50 and p95 latency, and the ratios to the bare server; the server process's CPU time
 per call (all threads, from /proc: once one interpreter is the bottleneck, the figure behind calls/s,
 and steadier between runs) and the clients' and the sandbox's; persona-mcp's calls/s against the bare
-server with its output schemas; then each server's cold start (spawn to the first `initialize` answered) and RSS after its first 1,000 calls; the load average; and,
-on the last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions
-(target >= 0.8).
+server with its output schemas; then each server's cold start (spawn to the first `initialize`
+answered) and RSS after its first 1,000 calls; the load average; and, on the last line, the main ratio:
+the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions (target >= 0.8).
 
 `--profile DIR` runs each persona-mcp server, as shipped, under cProfile and writes its profile to
 DIR when the server stops (`python -m pstats DIR/<server>.prof`; the profiler's own cost lowers that
