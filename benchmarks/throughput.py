@@ -35,6 +35,7 @@ server's figures: profile separately).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
@@ -80,8 +81,6 @@ def _sandbox_key() -> str:
 def _serve_bare(port: int, sandbox_url: str, output_schemas: str | None) -> None:
     """The floor (`_bare_server.py`) over streamable HTTP; with `output_schemas`, a JSON file of the
     output schema by tool name, declaring those."""
-    import json
-
     import uvicorn
     from _bare_server import bare_server
 
@@ -177,8 +176,8 @@ class Phase:
     #: The CPU per call of the benchmark's own process (the clients: the SDK's `Client`, which parses each
     #: answer and checks structured content against the tool's output schema) and of the sandbox, over
     #: the same phase: on a machine of few cores these share the cores with the server.
-    client_cpu_ms_per_call: float = math.nan
-    sandbox_cpu_ms_per_call: float = math.nan
+    client_cpu_ms_per_call: float
+    sandbox_cpu_ms_per_call: float
 
 
 def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -265,7 +264,7 @@ async def _cold_start(url: str, token: str | None, process: subprocess.Popen[byt
 
 
 async def _phase(
-    target: Target, sessions: int, calls: int, account_id: str, tag: str, sandbox_pid: int | None = None
+    target: Target, sessions: int, calls: int, account_id: str, tag: str, sandbox_pid: int
 ) -> tuple[Phase, int]:
     """`calls` calls from `sessions` sessions at once; returns the figures and how many failed.
 
@@ -326,11 +325,11 @@ async def _phase(
             await all_open.wait()
             started, cpu_before = time.perf_counter(), _cpu_s(target.process.pid)
             client_before = time.process_time()
-            sandbox_before = _cpu_s(sandbox_pid) if sandbox_pid else math.nan
+            sandbox_before = _cpu_s(sandbox_pid)
             ready.set()
         elapsed, cpu = time.perf_counter() - started, _cpu_s(target.process.pid) - cpu_before
         client_cpu = time.process_time() - client_before
-        sandbox_cpu = (_cpu_s(sandbox_pid) if sandbox_pid else math.nan) - sandbox_before
+        sandbox_cpu = _cpu_s(sandbox_pid) - sandbox_before
     if not latencies:
         raise RuntimeError(f"{target.name}: every call failed at {sessions} sessions")
     latencies.sort()
@@ -438,8 +437,6 @@ async def _start_target(
 
 async def _output_schemas(target: Target, path: Path) -> Path:
     """The output schemas of the two tools, as `target`'s `tools/list` declares them, written to `path`."""
-    import json
-
     async with _http_client(target.token, 1) as http, _session(target.url, target.token, http) as client:
         listed = await client.list_tools()
     schemas = {tool.name: tool.output_schema for tool in listed.tools if tool.name in _TOOL_NAMES}
@@ -496,7 +493,9 @@ async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]
         )
         warmup_sessions = min(8, max_sessions)
         for target in targets:
-            _, failures = await _phase(target, warmup_sessions, args.rss_after, account_id, "warmup")
+            _, failures = await _phase(
+                target, warmup_sessions, args.rss_after, account_id, "warmup", sandbox.pid
+            )
             if failures:
                 raise RuntimeError(f"{target.name}: {failures} warm-up calls failed")
             target.rss_mib = _rss_mib(target.process.pid)
