@@ -5,7 +5,9 @@ other replica for 30 s with no call completed; a lock held from another session 
 with no refusal; on SQLite calls waited out a 30 s busy timeout, and `/healthz` stayed green throughout.
 Now every wait on the store is bounded: the healthy replica refuses within the bound (saying the log is
 stalled) or keeps serving, `/healthz` and `/readyz` answer 503 with the reason, a frozen holder loses the
-lock when PostgreSQL ends its idle transaction, and everything recovers once the lock is free.
+lock when its lease runs out, and everything recovers once the lock is free. A later reproduction: a
+replica frozen between pipelined messages (its inserts sent, its COMMIT not yet) kept the lock for good,
+and the other refused every call; the frozen-replica test now freezes A at each point on purpose.
 """
 
 from __future__ import annotations
@@ -87,36 +89,56 @@ async def test_a_chain_lock_held_from_another_session_gets_calls_refused_within_
         assert (await verify_log(running.app.store, trusted_keys=[running.app.audit.public_key])).ok
 
 
-#: Replica A: the real audit writer, frozen (SIGSTOP) right after it was granted the chain lock, inside its
-#: transaction. Its connection carries the serving bounds, the lease (idle_in_transaction) included.
+#: Replica A: the real audit writer, frozen (SIGSTOP) while it holds the chain lock inside its transaction,
+#: at the point named by its last argument. Its connection carries the serving bounds, the lease
+#: (idle_in_transaction) included. The writer thread that stops the process never goes on: SIGSTOP reaches
+#: the other threads when the kernel delivers it, and a writer that ran on meanwhile would be frozen
+#: somewhere else than the test says (or not holding the lock at all).
 _FROZEN_REPLICA = textwrap.dedent(
     """
-    import asyncio, os, signal, sys
+    import asyncio, os, signal, sys, threading
     from pathlib import Path
 
     from persona_mcp.audit import AuditEvent, AuditLog, committer_postgres
     from persona_mcp.config import StoreSettings
     from persona_mcp.store import create_store, serving_bounds
 
-    url, data_dir, lease = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
-    real_extend = committer_postgres.extend
+    url, data_dir, lease, where = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 
-    def freeze_holding_the_lock(*args, **kwargs):
+    def freeze():
         print("holding the chain lock", flush=True)
         os.kill(os.getpid(), signal.SIGSTOP)
-        return real_extend(*args, **kwargs)
+        threading.Event().wait()
+
+    def freeze_after_the_head_read(*args, **kwargs):
+        freeze()
+
+    class InsertsSentThenFrozen:
+        def __init__(self, statements):
+            self.statements = statements
+
+        def write(self, cursor, batch, extension):
+            self.statements.write(cursor, batch, extension)
+            freeze()
 
     async def main():
         lease_only = StoreSettings(idle_in_transaction_timeout_seconds=lease)
         bounds = serving_bounds(lease_only, outbound_timeout_s=1)
         store = create_store(url, bounds=bounds)
         log = await AuditLog.open(store, data_dir=data_dir, instance_id="frozen-replica", recover=False)
-        committer_postgres.extend = freeze_holding_the_lock
+        if where == "after its head read":
+            committer_postgres.extend = freeze_after_the_head_read
+        else:
+            log.committer._SQL = InsertsSentThenFrozen(log.committer._SQL)
         await log.append(AuditEvent(kind="call.outcome", call_id="frozen", outcome="ok"))
 
     asyncio.run(main())
     """
 )
+#: A's own lease: longer than the test takes to ask for the lock while A holds it, so that what ends A's
+#: session is B's lease (B times out on the lock and ends an audit writer that has waited on its client
+#: for longer than that). PostgreSQL's own timer is tested in tests/audit/test_chain_lease.py.
+_FROZEN_LEASE_S = 60
 
 
 def _stopped(pid: int) -> bool:
@@ -125,14 +147,23 @@ def _stopped(pid: int) -> bool:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("freeze_point", ["after its head read", "between pipelined messages"])
 async def test_a_replica_frozen_while_holding_the_chain_lock_loses_it_and_the_other_keeps_serving(
-    tmp_path: Path, postgres_schema_url: str
+    tmp_path: Path, postgres_schema_url: str, freeze_point: str
 ) -> None:
     async with replica(tmp_path, postgres_schema_url) as running:
         data_dir = tmp_path / "frozen"
         data_dir.mkdir()
         frozen = subprocess.Popen(
-            [sys.executable, "-c", _FROZEN_REPLICA, postgres_schema_url, str(data_dir), "3"],
+            [
+                sys.executable,
+                "-c",
+                _FROZEN_REPLICA,
+                postgres_schema_url,
+                str(data_dir),
+                str(_FROZEN_LEASE_S),
+                freeze_point,
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -152,7 +183,8 @@ async def test_a_replica_frozen_while_holding_the_chain_lock_loses_it_and_the_ot
             health = await probe(running.http, running.base, "/healthz")
             assert health.status_code == 503 and "chain lock" in health.json()["audit"]["reason"]
 
-            # A's lease runs out (PostgreSQL ends its idle transaction): B serves again while A is frozen.
+            # B's lease runs out on A (B ends the session of a writer frozen that long): B serves again
+            # while A is frozen.
             served = None
             with anyio.fail_after(BOUNDS.idle_in_transaction_timeout_seconds + 6 * CALL_GUARD_S):
                 n = 0

@@ -35,10 +35,12 @@ HEAD_SQL = (
     "(SELECT MAX(seq) FROM audit_checkpoints)"
 )
 PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit_records'))"
-#: Ends the session of an audit writer that holds this schema's chain lock and has sat idle inside its
-#: transaction for longer than the lease (parameters: the writers' application_name, the lease in seconds).
-#: PostgreSQL's own idle-in-transaction timer covers a writer frozen after a protocol Sync; this covers one
-#: frozen between pipelined messages (say, inserts sent, COMMIT not yet), where that timer is not armed.
+#: Ends the session of an audit writer that holds this schema's chain lock and has waited on its client
+#: for longer than the lease (parameters: the writers' application_name, the lease in seconds).
+#: PostgreSQL's own idle-in-transaction timer covers a writer frozen after a protocol Sync; this also
+#: covers one frozen between pipelined messages (say, inserts sent, COMMIT not yet), where that timer is
+#: not armed and the session shows as `active`, waiting on `ClientRead`: its `state_change` is when its
+#: last statement started, so "no statement for the lease" is how long it has been waiting on its client.
 #: The key's two halves are how pg_locks shows a one-bigint advisory lock (classid, objid, objsubid 1).
 PG_END_FROZEN_HOLDER_SQL = (
     "WITH chain AS (SELECT hashtext(current_schema() || '.audit_records')::bigint AS key) "
@@ -49,7 +51,7 @@ PG_END_FROZEN_HOLDER_SQL = (
     "AND lock.classid = ((chain.key >> 32) & 4294967295)::oid "
     "AND lock.objid = (chain.key & 4294967295)::oid "
     "AND activity.pid <> pg_backend_pid() AND activity.application_name = %s "
-    "AND activity.state LIKE 'idle in transaction%%' "
+    "AND activity.wait_event_type = 'Client' AND activity.wait_event = 'ClientRead' "
     "AND activity.state_change < clock_timestamp() - make_interval(secs => %s)"
 )
 

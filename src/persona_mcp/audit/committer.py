@@ -18,8 +18,9 @@ serving); on PostgreSQL `lock_timeout` bounds the wait for the chain lock (it ap
 writer frozen inside its transaction (SIGSTOP, a paused VM) has its session ended by the server after it,
 which aborts the transaction and frees the lock for the other replicas. That timer is armed only once
 the server has processed a protocol Sync; a writer frozen between pipelined messages (inserts sent,
-COMMIT not yet) is ended by the next writer that times out on the lock instead (`_end_frozen_holder`:
-an audit writer idle in its transaction for longer than the lease). A batch that fails on one of these
+COMMIT not yet: the session shows as `active`, waiting on its client) is ended by the next writer that
+times out on the lock instead (`_end_frozen_holder`: an audit writer that has waited on its client for
+longer than the lease, idle in its transaction or not). A batch that fails on one of these
 bounds is a stall (`stall_reason`), which the log reports as such.
 """
 
