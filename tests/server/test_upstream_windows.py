@@ -14,19 +14,20 @@ from typing import Any
 
 import anyio
 import httpx2
+import psycopg
 import pytest
 from mcp import Client
 from sqlalchemy import text
 from starlette.applications import Starlette
 
 from persona_mcp.persona import ApiKeyCredential, PersonaClient, RateGate, RateLimitedError, RetryPolicy
-from persona_mcp.persona.ratelimit import Step, WindowLedger
+from persona_mcp.persona.ratelimit import LocalLedger, Step, WindowLedger
 from persona_mcp.persona.retry import RateLimitInfo
 from persona_mcp.sandbox import DEFAULT_API_KEY, Faults, SandboxConfig, create_app
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import open_server
 from persona_mcp.server.callers import StaticTokenCallers
-from persona_mcp.server.upstream_windows import POST_DELAY_S, SharedLedger
+from persona_mcp.server.upstream_windows import IDLE_IN_TRANSACTION_TIMEOUT_MS, POST_DELAY_S, SharedLedger
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
@@ -166,6 +167,65 @@ async def test_a_row_locked_by_a_stalled_replica_delays_pacing_by_the_lock_timeo
         await stalled.rollback()
 
 
+async def _activity(store: Store, pid: int) -> tuple[str, str | None] | None:
+    """The session's state and what it waits on; None once it has ended."""
+    async with store.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text("SELECT state, wait_event FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            )
+        ).first()
+    return None if row is None else (str(row[0]), row[1])
+
+
+async def test_a_replica_frozen_between_pipelined_messages_loses_the_row_to_the_next_replica_timing_out_on_it(
+    stores: tuple[Store, Store], postgres_schema_url: str
+) -> None:
+    """Reproduction: a replica frozen after sending its row's UPDATE, before its COMMIT, held the row for
+    good (PostgreSQL shows such a session as active, waiting on its client, and arms no idle timer), so
+    every other replica's every permit waited out the lock timeout before pacing from memory."""
+    first, _ = stores
+    from_memory = _CountingLedger(LocalLedger())  # where a step goes when the shared row is not granted
+    gate = RateGate(SharedLedger(first, fallback=from_memory))
+    admission = await gate.admit("sandbox")  # the row exists
+    assert admission.permit is not None
+    admission.permit.give_back()
+
+    # The frozen replica: its rate-window session, in pipeline mode, the row locked and written, its
+    # COMMIT and Sync not sent; then nothing more from it, as from a stopped process.
+    frozen = psycopg.connect(postgres_schema_url, autocommit=True, application_name="persona-mcp rate window")
+    try:
+        frozen.pgconn.enter_pipeline_mode()
+        for statement in (
+            "BEGIN",
+            "SELECT * FROM upstream_rate_windows WHERE budget = 'sandbox' FOR UPDATE",
+            "UPDATE upstream_rate_windows SET remaining = remaining WHERE budget = 'sandbox'",
+        ):
+            frozen.pgconn.send_query_params(statement.encode(), None)
+        while frozen.pgconn.flush():
+            await anyio.sleep(0.01)
+        pid = frozen.info.backend_pid
+        with anyio.fail_after(10):
+            while await _activity(first, pid) != ("active", "ClientRead"):  # the case under test
+                await anyio.sleep(0.05)
+
+        # The other replica keeps admitting (from memory while the row is held) and, once the frozen
+        # session has waited on its client for longer than the lease, ends it and has the row again.
+        with anyio.fail_after(IDLE_IN_TRANSACTION_TIMEOUT_MS / 1000 + 20):
+            while await _activity(first, pid) is not None:
+                late = await gate.admit("sandbox")
+                assert late.permit is not None
+                late.permit.give_back()
+        assert from_memory.awaited >= 1, "paced from memory while the frozen replica held the row"
+        before = from_memory.awaited
+        again = await gate.admit("sandbox")
+        assert again.permit is not None
+        again.permit.give_back()
+        assert from_memory.awaited == before, "paced on the shared row again"
+    finally:
+        frozen.pgconn.finish()
+
+
 async def test_servers_on_one_postgresql_store_share_the_budget_of_their_environment(
     tmp_path: Path, postgres_schema_url: str
 ) -> None:
@@ -208,7 +268,7 @@ async def test_servers_on_one_postgresql_store_share_the_budget_of_their_environ
 class _CountingLedger:
     """A shared ledger that counts what the client awaits (`update`) and what it only posts."""
 
-    def __init__(self, inner: SharedLedger) -> None:
+    def __init__(self, inner: WindowLedger) -> None:
         self.inner = inner
         self.awaited = 0
         self.posted = 0

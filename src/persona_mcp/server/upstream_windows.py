@@ -6,8 +6,11 @@ count would each spend the whole limit. `SharedLedger` keeps the rate gate's sta
 pure transition on the database's clock, and writes the row back in one short transaction.
 
 Every wait here is bounded: the row lock by `lock_timeout`, a replica frozen inside the transaction by
-`idle_in_transaction_session_timeout`. If the shared row cannot be used in time the step runs on this
-replica's own memory instead (logged), so a slow store degrades pacing to per-replica, never to a hang.
+`idle_in_transaction_session_timeout` or, frozen between pipelined messages (its UPDATE sent, its COMMIT
+not yet: PostgreSQL shows that session as active, waiting on its client, and arms no idle timer), by the
+next replica that times out on the row, which ends that session once it has waited on its client for
+longer than the same lease. If the shared row cannot be used in time the step runs on this replica's own
+memory instead (logged), so a slow store degrades pacing to per-replica, never to a hang.
 SQLite runs one server process, whose memory is the whole truth: it keeps `LocalLedger`.
 """
 
@@ -48,6 +51,19 @@ IDLE_IN_TRANSACTION_TIMEOUT_MS = 5000
 POST_DELAY_S = 0.05
 #: A database that does not answer a new connection within this is taken as unavailable.
 CONNECT_TIMEOUT_S = 5
+#: Ends the session of another replica's rate window that holds rows of this schema's table locked (its
+#: `SELECT ... FOR UPDATE` took the table's RowShareLock) and has waited on its client for longer than the
+#: lease: idle in its transaction, or active between pipelined messages, where `state_change` is when its
+#: last statement started (parameters: the rate windows' application_name, the lease in seconds).
+_END_FROZEN_HOLDER_SQL = (
+    "SELECT COUNT(pg_terminate_backend(activity.pid)) "
+    "FROM pg_locks AS lock JOIN pg_stat_activity AS activity ON activity.pid = lock.pid "
+    "WHERE lock.locktype = 'relation' AND lock.granted AND lock.mode = 'RowShareLock' "
+    "AND lock.relation = 'upstream_rate_windows'::regclass "
+    "AND activity.pid <> pg_backend_pid() AND activity.application_name = %s "
+    "AND activity.wait_event_type = 'Client' AND activity.wait_event = 'ClientRead' "
+    "AND activity.state_change < clock_timestamp() - make_interval(secs => %s)"
+)
 #: Prefix of the swap's parameters holding the row as last seen (the others hold the row to write).
 _WAS = "was_"
 _NOW = sql_cast(func.extract("epoch", func.clock_timestamp()), Double).label("now")
@@ -204,9 +220,23 @@ class SharedLedger:
         self, conn: psycopg.AsyncConnection[Any], key: str, steps: list[Step[Any]]
     ) -> list[Any]:
         """Lock the budget's row once and apply `steps` in order, on the database's clock; one write back."""
-        async with conn.pipeline(), conn.transaction():
+        try:
+            return await self._locked_write(conn, key, steps)
+        except (self._psycopg.errors.LockNotAvailable, self._psycopg.errors.QueryCanceled):
+            # The row's wait ran out (`statement_timeout` equals `lock_timeout` here, either may end it).
+            await self._end_frozen_holder(conn)
+            raise
+
+    async def _locked_write(
+        self, conn: psycopg.AsyncConnection[Any], key: str, steps: list[Step[Any]]
+    ) -> list[Any]:
+        async with conn.pipeline() as pipeline, conn.transaction():
             locking = conn.cursor(row_factory=self._psycopg.rows.namedtuple_row)
-            row: Any = await (await locking.execute(self._sql.lock, {"budget": key})).fetchone()
+            reading = await locking.execute(self._sql.lock, {"budget": key})
+            # A Sync, not only a flush: while the steps are applied the session is idle in its
+            # transaction, with PostgreSQL's idle timer (the lease) armed.
+            await pipeline.sync()
+            row: Any = await reading.fetchone()
             if row is None:
                 await conn.execute(self._sql.create, {"budget": key})
                 row = await (await locking.execute(self._sql.lock, {"budget": key})).fetchone()
@@ -216,6 +246,23 @@ class SharedLedger:
             await conn.execute(self._sql.write, {"budget": key, **_columns(state)})
         self._known[key] = (state, now - time.monotonic())
         return results
+
+    async def _end_frozen_holder(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """After the row was not granted in time: end the session of a replica's rate window that holds
+        this schema's rows locked and has waited on its client for longer than the lease (frozen), so
+        the next batch gets the row. Other programs' sessions are left alone."""
+        lease_s = IDLE_IN_TRANSACTION_TIMEOUT_MS / 1000
+        try:
+            ended = await (
+                await conn.execute(
+                    _END_FROZEN_HOLDER_SQL, (self._connect_kwargs["application_name"], lease_s)
+                )
+            ).fetchone()
+        except self._psycopg.Error as exc:  # no right to end it, or the connection is gone
+            log.warning("persona.pacing.frozen_holder_not_ended", error=type(exc).__name__)
+            return
+        if ended is not None and ended[0]:
+            log.warning("persona.pacing.frozen_holder_ended", sessions=int(ended[0]), lease_seconds=lease_s)
 
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is not None and not self._conn.closed:
