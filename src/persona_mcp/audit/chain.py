@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from persona_mcp.audit.checkpoint import Checkpoint, sign_checkpoint
 from persona_mcp.audit.record import GENESIS_HASH, AuditEvent, AuditRecord, canonical_bytes, digest
+from persona_mcp.store.engine import POSTGRES_FROZEN_ON_ITS_CLIENT
 from persona_mcp.store.schema.audit import audit_checkpoints, audit_record_objects, audit_records
 
 RECORD_COLUMNS: tuple[str, ...] = tuple(column.name for column in audit_records.columns)
@@ -35,13 +36,12 @@ HEAD_SQL = (
     "(SELECT MAX(seq) FROM audit_checkpoints)"
 )
 PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit_records'))"
-#: Ends the session of an audit writer that holds this schema's chain lock and has waited on its client
-#: for longer than the lease (parameters: the writers' application_name, the lease in seconds).
+#: Ends the session of an audit writer that holds this schema's chain lock and is frozen on its client
+#: (`POSTGRES_FROZEN_ON_ITS_CLIENT`; parameters: the writers' application_name, the lease in seconds).
 #: PostgreSQL's own idle-in-transaction timer covers a writer frozen after a protocol Sync; this also
 #: covers one frozen between pipelined messages (say, inserts sent, COMMIT not yet), where that timer is
-#: not armed and the session shows as `active`, waiting on `ClientRead`: its `state_change` is when its
-#: last statement started, so "no statement for the lease" is how long it has been waiting on its client.
-#: The key's two halves are how pg_locks shows a one-bigint advisory lock (classid, objid, objsubid 1).
+#: not armed. The key's two halves are how pg_locks shows a one-bigint advisory lock (classid, objid,
+#: objsubid 1).
 PG_END_FROZEN_HOLDER_SQL = (
     "WITH chain AS (SELECT hashtext(current_schema() || '.audit_records')::bigint AS key) "
     "SELECT COUNT(pg_terminate_backend(activity.pid)) "
@@ -50,9 +50,7 @@ PG_END_FROZEN_HOLDER_SQL = (
     "AND lock.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
     "AND lock.classid = ((chain.key >> 32) & 4294967295)::oid "
     "AND lock.objid = (chain.key & 4294967295)::oid "
-    "AND activity.pid <> pg_backend_pid() AND activity.application_name = %s "
-    "AND activity.wait_event_type = 'Client' AND activity.wait_event = 'ClientRead' "
-    "AND activity.state_change < clock_timestamp() - make_interval(secs => %s)"
+    f"AND {POSTGRES_FROZEN_ON_ITS_CLIENT}"
 )
 
 

@@ -32,7 +32,11 @@ from sqlalchemy.sql.elements import BindParameter
 
 from persona_mcp.persona.ratelimit import LocalLedger, Step, WindowLedger, WindowState
 from persona_mcp.store import Store
-from persona_mcp.store.engine import postgres_connect_kwargs, postgres_set_statement
+from persona_mcp.store.engine import (
+    POSTGRES_FROZEN_ON_ITS_CLIENT,
+    postgres_connect_kwargs,
+    postgres_set_statement,
+)
 from persona_mcp.store.schema.pacing import upstream_rate_windows as windows
 
 if TYPE_CHECKING:
@@ -52,17 +56,14 @@ POST_DELAY_S = 0.05
 #: A database that does not answer a new connection within this is taken as unavailable.
 CONNECT_TIMEOUT_S = 5
 #: Ends the session of another replica's rate window that holds rows of this schema's table locked (its
-#: `SELECT ... FOR UPDATE` took the table's RowShareLock) and has waited on its client for longer than the
-#: lease: idle in its transaction, or active between pipelined messages, where `state_change` is when its
-#: last statement started (parameters: the rate windows' application_name, the lease in seconds).
+#: `SELECT ... FOR UPDATE` took the table's RowShareLock) and is frozen on its client
+#: (`POSTGRES_FROZEN_ON_ITS_CLIENT`; parameters: the rate windows' application_name, the lease in seconds).
 _END_FROZEN_HOLDER_SQL = (
     "SELECT COUNT(pg_terminate_backend(activity.pid)) "
     "FROM pg_locks AS lock JOIN pg_stat_activity AS activity ON activity.pid = lock.pid "
     "WHERE lock.locktype = 'relation' AND lock.granted AND lock.mode = 'RowShareLock' "
     "AND lock.relation = 'upstream_rate_windows'::regclass "
-    "AND activity.pid <> pg_backend_pid() AND activity.application_name = %s "
-    "AND activity.wait_event_type = 'Client' AND activity.wait_event = 'ClientRead' "
-    "AND activity.state_change < clock_timestamp() - make_interval(secs => %s)"
+    f"AND {POSTGRES_FROZEN_ON_ITS_CLIENT}"
 )
 #: Prefix of the swap's parameters holding the row as last seen (the others hold the row to write).
 _WAS = "was_"

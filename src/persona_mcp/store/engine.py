@@ -106,6 +106,21 @@ def postgres_set_statement(settings: Mapping[str, str]) -> tuple[str, tuple[str,
     return f"SELECT {calls}", tuple(part for item in settings.items() for part in item)
 
 
+#: The condition, on `pg_stat_activity AS activity`, under which a session of one of this server's own
+#: connections (named by `application_name`, the first parameter) that holds a lock others wait for counts
+#: as frozen: it has waited on its client with no statement started for longer than the lease (the second
+#: parameter, in seconds). That is a session idle in its transaction, where PostgreSQL's idle timer ends
+#: it anyway, or one between pipelined messages (say, an UPDATE sent, its COMMIT not yet), which PostgreSQL
+#: shows as `active`, waiting on `ClientRead`, with no timer armed; `state_change` is when its last
+#: statement started. A live writer waits there for microseconds; a lease is seconds. The peer that timed
+#: out on the lock ends such a session (`pg_terminate_backend`, allowed between sessions of one role).
+POSTGRES_FROZEN_ON_ITS_CLIENT = (
+    "activity.pid <> pg_backend_pid() AND activity.application_name = %s "
+    "AND activity.wait_event_type = 'Client' AND activity.wait_event = 'ClientRead' "
+    "AND activity.state_change < clock_timestamp() - make_interval(secs => %s)"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Store:
     """The database handle every component shares, and the bounds its connections wait within."""
