@@ -165,6 +165,9 @@ def main() -> None:
         _bare_server()
         return
 
+    from _installed import BENCHMARKS, compile_like_an_install, persona_mcp_package
+
+    compile_like_an_install(persona_mcp_package(), BENCHMARKS)  # started as installed: see _installed.py
     with tempfile.TemporaryDirectory(prefix="persona-mcp-cold-start-") as scratch:
         persona_env = _persona_env(Path(scratch) / "data")
         bare_env = dict(os.environ)

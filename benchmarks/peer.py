@@ -51,6 +51,7 @@ from typing import Any
 import anyio
 import httpx2
 from _bare_server import PERSONA_HEADERS
+from _installed import BENCHMARKS, compile_like_an_install, persona_mcp_package
 
 PEER_REPO = "timhwang21/persona-api-mcp"
 PEER_COMMIT = "467d581428fc4148d54e69aab697df54e8470b05"
@@ -481,6 +482,7 @@ def main() -> None:
         print(f"the peer was not built: {skipped}")
         print(f"main ratio: skipped ({skipped})")
         return
+    compile_like_an_install(persona_mcp_package(), BENCHMARKS)  # started as installed: see _installed.py
     anyio.run(_main, args, entry)
 
 

@@ -54,6 +54,7 @@ from typing import Any
 import anyio
 import httpx2
 from _bare_server import PERSONA_HEADERS
+from _installed import BENCHMARKS, compile_like_an_install, persona_mcp_package
 
 _CALL_TIMEOUT_S = 60.0
 _TOOL_NAMES = ("get_account", "create_account")
@@ -462,6 +463,11 @@ def _schema(base: str, drops: list[Callable[[], None]]) -> str:
 
 
 async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]) -> None:
+    # Every server starts as installed: see _installed.py (cold start, issue 18).
+    sources = [persona_mcp_package(), BENCHMARKS]
+    if args.also_src:
+        sources.append(persona_mcp_package(args.also_src))
+    compile_like_an_install(*sources)
     with tempfile.TemporaryDirectory(prefix="persona-mcp-throughput-") as tmp_name, _processes() as procs:
         tmp = Path(tmp_name)
         sandbox_port = _free_port()

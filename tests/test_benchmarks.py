@@ -154,3 +154,40 @@ if PEER_SRC:
     test_the_peer_benchmark_measures_both_servers_on_read_and_create = pytest.mark.slow(
         _peer_benchmark_measures_both_servers_on_read_and_create
     )
+
+
+def test_the_benchmarks_start_servers_from_bytecode_as_an_install_would(tmp_path: Path) -> None:
+    """Under `PYTHONDONTWRITEBYTECODE=1` (CI's machines) an editable checkout recompiled every module at
+    each start, a cost the installed server never pays; after `compile_like_an_install` a child process
+    importing the package compiles nothing."""
+    spec = importlib.util.spec_from_file_location("_installed", BENCHMARK.with_name("_installed.py"))
+    assert spec is not None and spec.loader is not None
+    installed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(installed)
+    package = tmp_path / "src" / "sample_pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("from sample_pkg import leaf\n")
+    (package / "leaf.py").write_text("VALUE = 1\n")
+    probe = (
+        "import importlib.machinery as m, sys\n"
+        "compiled = []\n"
+        "original = m.SourceFileLoader.source_to_code\n"
+        "def counting(self, data, path, *, _optimize=-1):\n"
+        "    compiled.append(path)\n"
+        "    return original(self, data, path, _optimize=_optimize)\n"
+        "m.SourceFileLoader.source_to_code = counting\n"
+        "import sample_pkg\n"
+        "print(len(compiled))\n"
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(tmp_path / "src")}
+
+    def compiles_at_start() -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        return int(done.stdout.strip())
+
+    assert compiles_at_start() == 2 and compiles_at_start() == 2, "no bytecode kept between starts"
+    installed.compile_like_an_install(package)
+    assert compiles_at_start() == 0
+    assert installed.persona_mcp_package(tmp_path / "src") == tmp_path / "src" / "persona_mcp"
