@@ -4,7 +4,7 @@
 user's `persona-mcp serve` reads `.pyc` files. A source checkout installed with `pip install -e .`
 compiles each module the first time it is imported and keeps the bytecode, unless the environment says
 `PYTHONDONTWRITEBYTECODE=1`, as this project's CI machines do: then every start compiles all of
-persona-mcp's ~160 modules again, 0.3-0.4 s of a 1.6 s HTTP start measured on a 2-core machine (issue
+persona-mcp's ~160 modules again, 0.25-0.4 s of a 1.6 s HTTP start measured on a 2-core machine (issue
 18), a cost no installed server pays. The bare servers the benchmarks compare against are mostly the
 SDK, which pip compiled when it installed it.
 

@@ -169,7 +169,7 @@ def test_the_benchmarks_start_servers_from_bytecode_as_an_install_would(tmp_path
     (package / "__init__.py").write_text("from sample_pkg import leaf\n")
     (package / "leaf.py").write_text("VALUE = 1\n")
     probe = (
-        "import importlib.machinery as m, sys\n"
+        "import importlib.machinery as m\n"
         "compiled = []\n"
         "original = m.SourceFileLoader.source_to_code\n"
         "def counting(self, data, path, *, _optimize=-1):\n"
