@@ -191,3 +191,41 @@ def test_the_benchmarks_start_servers_from_bytecode_as_an_install_would(tmp_path
     installed.compile_like_an_install(package)
     assert compiles_at_start() == 0
     assert installed.persona_mcp_package(tmp_path / "src") == tmp_path / "src" / "persona_mcp"
+
+
+def test_the_gil_breakdown_puts_each_sampled_stack_in_the_first_category_it_matches() -> None:
+    spec = importlib.util.spec_from_file_location("gil_breakdown", BENCHMARK.with_name("gil_breakdown.py"))
+    assert spec is not None and spec.loader is not None
+    sys.path.insert(0, str(BENCHMARK.parent))  # it imports the throughput benchmark's helpers
+    try:
+        breakdown = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(breakdown)
+    finally:
+        sys.path.remove(str(BENCHMARK.parent))
+    loop = "<module> (persona-mcp:8);Runner.run (asyncio/runners.py:118)"
+    sdk = f"{loop};ServerRunner._on_request (mcp/server/runner.py:230)"
+    tool = f"{sdk};on_call_tool (persona_mcp/server/app.py:152)"
+    raw = [
+        "Thread._bootstrap (threading.py:1002);WriterThread._run (persona_mcp/audit/worker.py:203) 30\n",
+        f"{tool};CallPipeline._run (x.py:1);PersonaClient._call (persona_mcp/persona/client.py:358) 50\n",
+        f"{tool};CallPipeline._outcome (x.py:2);AuditLog.append (persona_mcp/audit/writer.py:297) 20\n",
+        f"{tool};decide (persona_mcp/auth/policy.py:105) 10\n",
+        f"{loop};H11Protocol.handle_events (uvicorn/protocols/http/h11_impl.py:175) 15\n",
+        f"{sdk};_serialize (mcp/server/runner.py:341) 5\n",
+        f"{loop} 25\n",
+        "\n",
+    ]
+    found = breakdown.per_call_ms(raw, calls=100, rate=250)
+    assert found == pytest.approx(
+        {
+            "audit writer thread (seal, hash, insert, commit)": 30 * 4 / 100,
+            "upstream request (client, rate gate, observation, transport)": 50 * 4 / 100,
+            "audit on the event loop (event built, dumped, submitted, awaited)": 20 * 4 / 100,
+            "tool handler besides upstream and audit (policy, validation, result, metrics)": 10 * 4 / 100,
+            "HTTP parsing and writing (uvicorn, h11)": 15 * 4 / 100,
+            "SDK request handling outside the tool (session, JSON-RPC, serialisation)": 5 * 4 / 100,
+            breakdown.REST: 25 * 4 / 100,
+        }
+    )
+    # A stack inside the upstream call made from the tool handler counts once, as upstream.
+    assert sum(found.values()) == pytest.approx(155 * 4 / 100)
