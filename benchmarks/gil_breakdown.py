@@ -32,15 +32,7 @@ from pathlib import Path
 
 import anyio
 from _installed import BENCHMARKS, compile_like_an_install, persona_mcp_package
-from throughput import (
-    _first_account,
-    _free_port,
-    _phase,
-    _processes,
-    _spawn,
-    _start_target,
-    _wait_http,
-)
+from throughput import _phase, _processes, _start_sandbox, _start_target
 
 #: (category, substrings of a stack that put it there); the first match wins, in this order.
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -92,12 +84,7 @@ async def _profile(args: argparse.Namespace, py_spy: str) -> dict[str, dict[str,
     found: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="persona-mcp-gil-") as tmp_name, _processes() as procs:
         tmp = Path(tmp_name)
-        sandbox_port = _free_port()
-        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        sandbox = _spawn("-m", "persona_mcp.cli", "sandbox", "--seed", "demo", "--port", str(sandbox_port))
-        procs.append(sandbox)
-        await _wait_http(f"{sandbox_url}/api/v1/accounts", sandbox, "the sandbox")
-        account_id = await _first_account(sandbox_url)
+        sandbox, sandbox_url, account_id = await _start_sandbox(procs)
         targets = {
             name: await _start_target(name, kind, sandbox_url, tmp, None, args.sessions, procs, None)
             for name, kind in (("bare", "bare"), ("persona-mcp", "persona"))

@@ -350,6 +350,16 @@ async def _phase(
     return phase, failures
 
 
+async def _start_sandbox(procs: list[subprocess.Popen[bytes]]) -> tuple[subprocess.Popen[bytes], str, str]:
+    """The sandbox (seed `demo`) on a free port, ready: its process, its URL and an account id."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    sandbox = _spawn("-m", "persona_mcp.cli", "sandbox", "--seed", "demo", "--port", str(port))
+    procs.append(sandbox)
+    await _wait_http(f"{url}/api/v1/accounts", sandbox, "the sandbox")
+    return sandbox, url, await _first_account(url)
+
+
 async def _first_account(sandbox_url: str) -> str:
     async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as http:
         response = await http.get(
@@ -470,12 +480,7 @@ async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]
     compile_like_an_install(*sources)
     with tempfile.TemporaryDirectory(prefix="persona-mcp-throughput-") as tmp_name, _processes() as procs:
         tmp = Path(tmp_name)
-        sandbox_port = _free_port()
-        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-        sandbox = _spawn("-m", "persona_mcp.cli", "sandbox", "--seed", "demo", "--port", str(sandbox_port))
-        procs.append(sandbox)
-        await _wait_http(f"{sandbox_url}/api/v1/accounts", sandbox, "the sandbox")
-        account_id = await _first_account(sandbox_url)
+        sandbox, sandbox_url, account_id = await _start_sandbox(procs)
         max_sessions = max(args.sessions)
         plan: list[tuple[str, str | None, str | None]] = [("persona-mcp sqlite", None, None)]
         if args.database_url:
