@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -89,14 +88,15 @@ async def _profile(args: argparse.Namespace, py_spy: str) -> dict[str, dict[str,
             name: await _start_target(name, kind, sandbox_url, tmp, None, args.sessions, procs, None)
             for name, kind in (("bare", "bare"), ("persona-mcp", "persona"))
         }
+        for target in targets.values():
+            await _phase(target, args.sessions, min(args.calls, 400), account_id, "warmup", sandbox.pid)
         spies: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
         for name, target in targets.items():
-            await _phase(target, args.sessions, min(args.calls, 400), account_id, "warmup", sandbox.pid)
             raw = tmp / f"{target.process.pid}.txt"
             command = [py_spy, "record", "--gil", "--nonblocking", "--format", "raw", "-r", str(args.rate)]
             command += ["-p", str(target.process.pid), "-o", str(raw)]
             spies[name] = (subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), raw)
-        time.sleep(1.0)  # both attached before the first measured call
+        await anyio.sleep(1.0)  # both attached before the first measured call
         for phase in range(args.phases):  # alternated, so both servers see the same machine
             order = list(targets) if phase % 2 == 0 else list(reversed(targets))
             for name in order:

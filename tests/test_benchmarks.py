@@ -17,12 +17,16 @@ from persona_mcp.audit import AuditLog
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "latency_ratio.py"
 
 
-def _load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("latency_ratio", BENCHMARK)
+def _load_benchmark(script: Path = BENCHMARK) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(script.stem, script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up while they are made
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(script.parent))  # the scripts import their helper modules by name
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(script.parent))
     return module
 
 
@@ -160,10 +164,7 @@ def test_the_benchmarks_start_servers_from_bytecode_as_an_install_would(tmp_path
     """Under `PYTHONDONTWRITEBYTECODE=1` (CI's machines) an editable checkout recompiled every module at
     each start, a cost the installed server never pays; after `compile_like_an_install` a child process
     importing the package compiles nothing."""
-    spec = importlib.util.spec_from_file_location("_installed", BENCHMARK.with_name("_installed.py"))
-    assert spec is not None and spec.loader is not None
-    installed = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(installed)
+    installed = _load_benchmark(BENCHMARK.with_name("_installed.py"))
     package = tmp_path / "src" / "sample_pkg"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("from sample_pkg import leaf\n")
@@ -194,14 +195,7 @@ def test_the_benchmarks_start_servers_from_bytecode_as_an_install_would(tmp_path
 
 
 def test_the_gil_breakdown_puts_each_sampled_stack_in_the_first_category_it_matches() -> None:
-    spec = importlib.util.spec_from_file_location("gil_breakdown", BENCHMARK.with_name("gil_breakdown.py"))
-    assert spec is not None and spec.loader is not None
-    sys.path.insert(0, str(BENCHMARK.parent))  # it imports the throughput benchmark's helpers
-    try:
-        breakdown = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(breakdown)
-    finally:
-        sys.path.remove(str(BENCHMARK.parent))
+    breakdown = _load_benchmark(BENCHMARK.with_name("gil_breakdown.py"))
     loop = "<module> (persona-mcp:8);Runner.run (asyncio/runners.py:118)"
     sdk = f"{loop};ServerRunner._on_request (mcp/server/runner.py:230)"
     tool = f"{sdk};on_call_tool (persona_mcp/server/app.py:152)"
