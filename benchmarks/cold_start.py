@@ -10,7 +10,11 @@ is made. The bare server is this script run with `--bare-server`: the SDK's low-
 empty `tools/list`, on the SDK's stdio transport. Runs alternate the two (order swapped every run), so
 both see the same machine load, which is printed before and after.
 
-    .venv/bin/python benchmarks/cold_start.py [--runs 10] [--help-runs 10]
+    .venv/bin/python benchmarks/cold_start.py [--runs 10] [--help-runs 10] [--log-records N]
+
+`--log-records N` starts persona-mcp on a data directory whose audit log already holds N records, written
+as this server's own instance would have written them (`console_search.py`'s varied calls: reads, writes
+with their intent and outcome, denials, a few calls left unresolved): a server that has run for months.
 
 Targets (issue 12): spawn-to-initialize at most 1.3x the bare server's (medians); `--help` under 0.5 s.
 """
@@ -115,11 +119,20 @@ def measure(command: list[str], env: dict[str, str]) -> Start:
             process.wait(timeout=30)
 
 
-def _persona_env(data_dir: Path) -> dict[str, str]:
-    """A fresh data directory, migrated, with a grant for `accounts:read`; the stdio caller holds it."""
+def _persona_env(data_dir: Path, log_records: int = 0) -> dict[str, str]:
+    """A data directory, migrated, with a grant for `accounts:read` (the stdio caller holds it) and, with
+    `log_records`, that many records already in its audit log, under the instance id `serve` will use."""
     import anyio
 
+    from persona_mcp.audit.writer import default_instance_id
     from persona_mcp.testing import issue_grant, sandbox_settings
+
+    if log_records:
+        from console_search import _fill
+
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        url = sandbox_settings(data_dir, base_url="http://127.0.0.1:9/api/v1").resolved_database_url
+        anyio.run(_fill, url, log_records, default_instance_id(data_dir))
 
     async def grant() -> str:
         from persona_mcp.server.app import open_server
@@ -159,6 +172,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="starts of each server, alternated")
     parser.add_argument("--help-runs", type=int, default=10, help="runs of `persona-mcp --help`")
+    parser.add_argument(
+        "--log-records", type=int, default=0, help="records already in persona-mcp's audit log (default 0)"
+    )
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
@@ -169,7 +185,7 @@ def main() -> None:
 
     compile_like_an_install(persona_mcp_package(), BENCHMARKS)  # started as installed: see _installed.py
     with tempfile.TemporaryDirectory(prefix="persona-mcp-cold-start-") as scratch:
-        persona_env = _persona_env(Path(scratch) / "data")
+        persona_env = _persona_env(Path(scratch) / "data", args.log_records)
         bare_env = dict(os.environ)
         servers = {
             "persona-mcp": ([PERSONA_MCP, "serve", "--log-level", "WARNING"], persona_env),

@@ -82,7 +82,8 @@ class _Calls:
         return event
 
 
-async def _fill(url: str, count: int) -> None:
+async def _fill(url: str, count: int, instance_id: str = "bench") -> None:
+    """`count` varied records, sealed as `instance_id`'s writer seals them, and the open-calls set."""
     store = create_store(url)
     await upgrade(store)
     calls = _Calls()
@@ -95,7 +96,9 @@ async def _fill(url: str, count: int) -> None:
         for _ in range(min(20_000, count - seq)):
             seq += 1
             stamp = utc_timestamp(start + step * seq)
-            record, row = seal(calls.next(seq), seq=seq, prev_hash=prev, instance_id="bench", timestamp=stamp)
+            record, row = seal(
+                calls.next(seq), seq=seq, prev_hash=prev, instance_id=instance_id, timestamp=stamp
+            )
             prev = record.hash
             rows.append(row)
             objects.extend({"object_id": o, "seq": s} for o, s in object_index_rows(seq, record.object_ids))

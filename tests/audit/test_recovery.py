@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from persona_mcp.audit import AuditEvent, AuditLog
+from persona_mcp.audit.chain import select_unresolved
 from persona_mcp.audit.query import AuditFilter, query_records
+from persona_mcp.audit.record import AuditRecord
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store
 
@@ -67,3 +69,28 @@ async def test_another_instances_open_intents_are_left_alone(store: Store, data_
     finally:
         await mine.aclose()
         await other.aclose()
+
+
+async def test_recovery_looks_up_only_the_calls_still_open(store: Store, data_dir: Path) -> None:
+    """Recovery runs at every start, so it must cost the calls still open, not every intent the instance
+    ever wrote: its intents are looked up by the seqs of the open-calls set."""
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="node-1")
+    for n in range(20):
+        await log.append(_intent(f"settled-{n}"))
+        await log.append(AuditEvent(kind="call.outcome", call_id=f"settled-{n}", outcome="ok", tool="t"))
+    await log.append(_intent("lost"))
+    # Still open (its effect is unknown), but it has an outcome: not for recovery to resolve.
+    await log.append(_intent("answer-lost"))
+    await log.append(AuditEvent(kind="call.outcome", call_id="answer-lost", outcome="unknown", tool="t"))
+    await log.aclose()
+
+    statement = select_unresolved("node-1")
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(statement)).all()
+        assert [AuditRecord.from_stored(row.body, row.hash).call_id for row in rows] == ["lost"]
+        if store.is_sqlite:
+            sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            plan = [str(row[3]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+            reads = [step for step in plan if " intent " in f"{step} "]
+            assert reads, plan
+            assert all("seq=?" in step for step in reads), f"intents read other than by seq: {plan}"

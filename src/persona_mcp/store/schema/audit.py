@@ -39,7 +39,6 @@ audit_records = Table(
     Index("ix_audit_records_principal_seq", "principal", "seq"),
     Index("ix_audit_records_grant_id_seq", "grant_id", "seq"),
     Index("ix_audit_records_tool_seq", "tool", "seq"),
-    Index("ix_audit_records_kind_instance", "kind", "instance_id"),
     # The console's searches (0010): denied calls, outcomes and kinds, newest first, with their totals.
     Index("ix_audit_records_decision_seq", "decision", "seq"),
     Index("ix_audit_records_outcome_seq", "outcome", "seq"),
