@@ -15,6 +15,7 @@ import pytest
 from persona_mcp.audit import AuditLog
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "latency_ratio.py"
+AUDIT_INSERT = BENCHMARK.with_name("audit_insert_cost.py")
 
 
 def _load_benchmark(script: Path = BENCHMARK) -> ModuleType:
@@ -223,3 +224,31 @@ def test_the_gil_breakdown_puts_each_sampled_stack_in_the_first_category_it_matc
     )
     # A stack inside the upstream call made from the tool handler counts once, as upstream.
     assert sum(found.values()) == pytest.approx(155 * 4 / 100)
+
+
+def test_the_audit_insert_benchmark_times_each_variant_on_its_own_log_against_the_shipped_one() -> None:
+    benchmark = _load_benchmark(AUDIT_INSERT)
+    chosen = {variant.name: variant for variant in benchmark.variants(["ix_audit_records_recorded_at"])}
+    # The open-calls statements read (call_id, kind, outcome, seq): the search-free log keeps it.
+    search_free = chosen[benchmark.NO_SEARCH].drop
+    assert "ix_audit_records_call_kind" not in search_free and "ix_audit_records_tool_seq" in search_free
+    assert chosen["without ix_audit_records_recorded_at"].drop == ("ix_audit_records_recorded_at",)
+
+    arguments = ("--calls", "10", "--prefill", "20", "--runs", "1", "--batch", "1", "3")
+    done = subprocess.run(
+        [sys.executable, str(AUDIT_INSERT), *arguments, "--without", "ix_audit_records_recorded_at"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    for name in chosen:
+        for batch in ("1", "3"):
+            assert any(re.match(rf"\s+{re.escape(name)}\s+batch\s+{batch}: +\d+", line) for line in lines), (
+                name
+            )
+    assert re.fullmatch(
+        r"as shipped: \d+ at batch 1, \d+ at batch 3 \(us of the writer's CPU per record\)", lines[-1]
+    )
