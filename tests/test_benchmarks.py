@@ -31,20 +31,26 @@ def _load_benchmark(script: Path = BENCHMARK) -> ModuleType:
     return module
 
 
-@pytest.mark.slow
-def test_the_latency_benchmark_measures_every_mode_side_by_side_with_the_bare_server() -> None:
+def _printed(script: Path, *arguments: str, timeout: float = 300) -> str:
+    """What the benchmark printed, once it ran to the end (exit code 0)."""
     done = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--calls", "3", "--warmup", "1"],
+        [sys.executable, str(script), *arguments],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_the_latency_benchmark_measures_every_mode_side_by_side_with_the_bare_server() -> None:
+    printed = _printed(BENCHMARK, "--calls", "3", "--warmup", "1", timeout=120)
     for mode in ("durable", "nosync", "unaudited"):
-        assert f"mode={mode} store=sqlite" in done.stdout
-    assert done.stdout.count("bare server  median") == 3
-    assert "target <= 1.35" in done.stdout and "target <= 1.25" in done.stdout
+        assert f"mode={mode} store=sqlite" in printed
+    assert printed.count("bare server  median") == 3
+    assert "target <= 1.35" in printed and "target <= 1.25" in printed
 
 
 def test_only_the_unaudited_mode_replaces_the_append_and_only_while_it_measures() -> None:
@@ -67,24 +73,15 @@ PEER = BENCHMARK.with_name("peer.py")
 
 @pytest.mark.slow
 def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_ends_on_its_ratio() -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(THROUGHPUT),
-            *("--sessions", "1", "3", "--calls", "6", "--runs", "1", "--rss-after", "5"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    printed = _printed(
+        THROUGHPUT, *("--sessions", "1", "3", "--calls", "6", "--runs", "1", "--rss-after", "5")
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
+    lines = printed.strip().splitlines()
     servers = ("bare", "persona-mcp sqlite", "persona-mcp postgresql", "bare + output schemas")
     for sessions in ("1", "3"):
         for server in servers:
             assert any(line.split()[:1] == [sessions] and server in line for line in lines), server
-    assert "persona-mcp postgresql   cold start" in done.stdout and "RSS after 5 calls" in done.stdout
+    assert "persona-mcp postgresql   cold start" in printed and "RSS after 5 calls" in printed
     # The latency targets are per call kind: reads and creates each get their p50 and ratio to bare.
     by_call = [line for line in lines if line.split()[:1] in (["1"], ["3"]) and "get_account" in line]
     assert len(by_call) == 2 * 4 and all("(" in line for line in by_call if "bare " not in line + " ")
@@ -115,15 +112,10 @@ def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_e
 
 @pytest.mark.slow
 def test_the_peer_benchmark_says_why_it_skipped_when_the_peer_cannot_be_built(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(PEER), "--peer-src", str(tmp_path / "no-clone"), "--build-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    printed = _printed(
+        PEER, "--peer-src", str(tmp_path / "no-clone"), "--build-dir", str(tmp_path), timeout=120
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    last = done.stdout.strip().splitlines()[-1]
+    last = printed.strip().splitlines()[-1]
     assert last.startswith("main ratio: skipped (") and "does not hold commit" in last
 
 
@@ -131,26 +123,15 @@ PEER_SRC = os.environ.get("PERSONA_MCP_PEER_SRC")
 
 
 def _peer_benchmark_measures_both_servers_on_read_and_create(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(PEER),
-            *("--calls", "4", "--runs", "1", "--in-flight", "2", "--rss-after", "5"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    printed = _printed(
+        PEER, *("--calls", "4", "--runs", "1", "--in-flight", "2", "--rss-after", "5"), timeout=900
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for label in ("read", "create"):
-        assert f"{label:<10} {2:>9}  peer (persona-api-mcp)" in done.stdout
-        assert f"{label:<10} {2:>9}  persona-mcp (audit on)" in done.stdout
-        assert f"{label:<10} {2:>9}  bare SDK server" in done.stdout  # the Python floor, same wire
-    assert "persona-mcp/bare: calls/s" in done.stdout and "bare/peer calls/s" in done.stdout
-    assert (
-        done.stdout.strip().splitlines()[-1].startswith("main ratio (persona-mcp/peer calls/s at 2 in flight")
-    )
+        assert f"{label:<10} {2:>9}  peer (persona-api-mcp)" in printed
+        assert f"{label:<10} {2:>9}  persona-mcp (audit on)" in printed
+        assert f"{label:<10} {2:>9}  bare SDK server" in printed  # the Python floor, same wire
+    assert "persona-mcp/bare: calls/s" in printed and "bare/peer calls/s" in printed
+    assert printed.strip().splitlines()[-1].startswith("main ratio (persona-mcp/peer calls/s at 2 in flight")
 
 
 # Only with a local clone of the peer (tests never reach the internet to fetch it): defined then, not
@@ -235,15 +216,8 @@ def test_the_audit_insert_benchmark_times_each_variant_on_its_own_log_against_th
     assert chosen["without ix_audit_records_recorded_at"].drop == ("ix_audit_records_recorded_at",)
 
     arguments = ("--calls", "10", "--prefill", "20", "--runs", "1", "--batch", "1", "3")
-    done = subprocess.run(
-        [sys.executable, str(AUDIT_INSERT), *arguments, "--without", "ix_audit_records_recorded_at"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    lines = done.stdout.strip().splitlines()
+    printed = _printed(AUDIT_INSERT, *arguments, "--without", "ix_audit_records_recorded_at")
+    lines = printed.strip().splitlines()
     for name in chosen:
         for batch in ("1", "3"):
             assert any(re.match(rf"\s+{re.escape(name)}\s+batch\s+{batch}: +\d+", line) for line in lines), (
