@@ -260,7 +260,7 @@ def select_unresolved(instance_id: str | None = None) -> Any:
     Recovery runs this at every start, so it must cost the calls still open, not the log's length: the
     intents are looked up by the seqs of the open-calls set (`audit.open_calls`), which lists every
     intent whose call no `ok`/`error` outcome has settled, so every intent this can return. Scanning the
-    instance's intents instead took ~0.5 s per million records at each start. `IN` rather than a join:
+    instance's intents instead took ~1 s per million records at each start. `IN` rather than a join:
     without table statistics SQLite's planner drove a join from the intents and scanned them all.
     """
     intent = audit_records.alias("intent")
