@@ -94,3 +94,21 @@ async def test_recovery_looks_up_only_the_calls_still_open(store: Store, data_di
             reads = [step for step in plan if " intent " in f"{step} "]
             assert reads, plan
             assert all("seq=?" in step for step in reads), f"intents read other than by seq: {plan}"
+
+
+async def test_the_intents_a_crash_left_open_are_resolved_together_in_intent_order(
+    store: Store, data_dir: Path
+) -> None:
+    crashed = await AuditLog.open(store, data_dir=data_dir, instance_id="node-1")
+    intents = [await crashed.append(_intent(f"lost-{n}")) for n in range(6)]
+    await crashed.aclose()
+
+    restarted = await AuditLog.open(store, data_dir=data_dir, instance_id="node-1")
+    try:
+        unknown = await query_records(store, AuditFilter(kind="call.outcome_unknown"))
+        assert [r.call_id for r in unknown] == [i.call_id for i in intents], "one each, in intent order"
+        assert [r.seq for r in unknown] == list(range(unknown[0].seq, unknown[0].seq + 6))
+        batches, _inline = restarted.commits
+        assert batches < 6, "they share commits instead of waiting for one after another"
+    finally:
+        await restarted.aclose()

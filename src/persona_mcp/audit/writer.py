@@ -80,6 +80,31 @@ def default_instance_id(data_dir: Path) -> str:
     return f"{socket.gethostname()}:{where}"
 
 
+def _outcome_unknown(intent: AuditRecord) -> AuditEvent:
+    """What recovery records for `intent`, whose outcome the server stopped before recording."""
+    return AuditEvent(
+        kind="call.outcome_unknown",
+        call_id=intent.call_id,
+        principal=intent.principal,
+        client_id=intent.client_id,
+        grant_id=intent.grant_id,
+        subject=intent.subject,
+        actor=intent.actor,
+        session_id=intent.session_id,
+        client_name=intent.client_name,
+        client_version=intent.client_version,
+        tool=intent.tool,
+        scope=intent.scope,
+        decision=intent.decision,
+        upstream_method=intent.upstream_method,
+        upstream_path=intent.upstream_path,
+        object_ids=intent.object_ids,
+        idempotency_key=intent.idempotency_key,
+        outcome="unknown",
+        reason=f"the server stopped before recording the outcome of intent seq {intent.seq}",
+    )
+
+
 class AuditLog:
     """The audit log of one server process. Open with `AuditLog.open`, close with `aclose`."""
 
@@ -420,34 +445,10 @@ class AuditLog:
         """
         async with self._store.engine.connect() as conn:
             rows = (await conn.execute(select_unresolved(self._instance_id))).all()
-        resolved: list[AuditRecord] = []
-        for row in rows:
-            intent = AuditRecord.from_stored(row.body, row.hash)
-            resolved.append(
-                await self.append(
-                    AuditEvent(
-                        kind="call.outcome_unknown",
-                        call_id=intent.call_id,
-                        principal=intent.principal,
-                        client_id=intent.client_id,
-                        grant_id=intent.grant_id,
-                        subject=intent.subject,
-                        actor=intent.actor,
-                        session_id=intent.session_id,
-                        client_name=intent.client_name,
-                        client_version=intent.client_version,
-                        tool=intent.tool,
-                        scope=intent.scope,
-                        decision=intent.decision,
-                        upstream_method=intent.upstream_method,
-                        upstream_path=intent.upstream_path,
-                        object_ids=intent.object_ids,
-                        idempotency_key=intent.idempotency_key,
-                        outcome="unknown",
-                        reason=f"the server stopped before recording the outcome of intent seq {intent.seq}",
-                    )
-                )
-            )
+        # Submitted together, so they share commits (and are chained in intent order), instead of one
+        # commit after another before the server can serve.
+        pending = [self.submit(_outcome_unknown(AuditRecord.from_stored(row.body, row.hash))) for row in rows]
+        resolved: list[AuditRecord] = list(await asyncio.gather(*pending))
         if resolved:
             _log.warning(
                 "audit.recovered_unresolved_intents", count=len(resolved), instance_id=self._instance_id
