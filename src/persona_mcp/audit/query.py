@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
@@ -127,15 +128,42 @@ def _records(rows: Sequence[Any]) -> list[AuditRecord]:
     return [AuditRecord.from_stored(row.body, row.hash) for row in rows]
 
 
+#: A time window holding at most this many records is read through the time index and sorted.
+SMALL_WINDOW = 2000
+
+
+async def _seq_order(conn: AsyncConnection, flt: AuditFilter) -> ColumnElement[Any]:
+    """What to order a page by: `seq`, or, when the filter's time window holds few records, `seq + 0`.
+
+    A page is ordered by seq, so SQLite's planner walks the log along its primary key and tests each
+    record against the window, which pays off when matches are dense. When the window holds only a few
+    records (the last hour after a quiet night) that walk reads the whole log to find them: 150-220 ms
+    per 300,000 records. `seq + 0` is the same order, but the planner can no longer take it from the
+    primary key, so it reads the window through `ix_audit_records_recorded_at` and sorts what it found.
+    Counting the window first stops at `SMALL_WINDOW + 1` records, so the check costs little either way.
+    """
+    t = audit_records.c
+    if flt.since is None and flt.until is None:
+        return t.seq
+    window = select(t.seq)
+    if flt.since is not None:
+        window = window.where(t.recorded_at >= utc_timestamp(flt.since))
+    if flt.until is not None:
+        window = window.where(t.recorded_at < utc_timestamp(flt.until))
+    held = select(func.count()).select_from(window.limit(SMALL_WINDOW + 1).subquery())
+    return t.seq + 0 if int((await conn.execute(held)).scalar_one()) <= SMALL_WINDOW else t.seq
+
+
 async def query_records(
     store: Store, flt: AuditFilter, *, limit: int | None = 100, newest_first: bool = False
 ) -> list[AuditRecord]:
     """Matching records in seq order (or newest first), at most `limit`."""
-    order = audit_records.c.seq.desc() if newest_first else audit_records.c.seq
-    query = _apply(select(audit_records.c.body, audit_records.c.hash), flt).order_by(order)
-    if limit is not None:
-        query = query.limit(limit)
     async with store.engine.connect() as conn:
+        order = await _seq_order(conn, flt)
+        query = _apply(select(audit_records.c.body, audit_records.c.hash), flt)
+        query = query.order_by(order.desc() if newest_first else order)
+        if limit is not None:
+            query = query.limit(limit)
         rows = (await conn.execute(query)).all()
     return _records(rows)
 
@@ -158,8 +186,9 @@ async def page_records(
     query = _apply(select(t.body, t.hash), flt)
     if before_seq is not None:
         query = query.where(t.seq > before_seq) if oldest_first else query.where(t.seq < before_seq)
-    query = query.order_by(t.seq if oldest_first else t.seq.desc()).limit(limit)
     async with store.engine.connect() as conn:
+        order = await _seq_order(conn, flt)
+        query = query.order_by(order if oldest_first else order.desc()).limit(limit)
         rows = (await conn.execute(query)).all()
     return _records(rows)
 
@@ -249,6 +278,7 @@ async def tail(store: Store, count: int, *, after_seq: int = 0) -> list[AuditRec
 
 
 __all__ = [
+    "SMALL_WINDOW",
     "AuditFilter",
     "call_ids_starting_with",
     "count_before",
