@@ -135,6 +135,9 @@ SEARCHES: list[tuple[str, dict[str, str]]] = [
     ("denied calls", {"decision": "denied"}),
     ("denied calls of one agent, 24 h", {"decision": "denied", "principal": "agent-3", "since": "24h"}),
     ("last hour", {"since": "1h"}),
+    # A window far from the newest records: a walk of the log from its end finds nothing for 59 days (as
+    # "the last hour" after a quiet night finds nothing in the whole log).
+    ("the oldest day", {"until": "1416h"}),
     ("one tool, errors", {"tool": "get_account", "outcome": "error"}),
     ("kind call.intent", {"kind": "call.intent"}),
     ("unresolved calls", {"unresolved": "1"}),

@@ -3,7 +3,8 @@
 Pages are ordered by seq, so a search for "the last hour" after a quiet night walked the whole log along
 its primary key looking for the few records of the window (150-220 ms per 300,000 records on SQLite).
 A window of at most `SMALL_WINDOW` records is now read through the time index and sorted; a larger one
-keeps the walk, which fills a page quickly when matches are dense. Both give the same pages.
+keeps the walk, which fills a page quickly when matches are dense. Both give the same pages. The tests
+lower `SMALL_WINDOW` to `WINDOW`, so that a log larger than it stays small.
 """
 
 from __future__ import annotations
@@ -16,17 +17,24 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from persona_mcp.audit import AuditEvent
+from persona_mcp.audit import AuditEvent, query
 from persona_mcp.audit.chain import seal
-from persona_mcp.audit.query import SMALL_WINDOW, AuditFilter, page_records, query_records
+from persona_mcp.audit.query import AuditFilter, page_records, query_records
 from persona_mcp.audit.record import GENESIS_HASH, utc_timestamp
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_records
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture(autouse=True)
+def _small_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(query, "SMALL_WINDOW", WINDOW)
+
+
 NOW = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
-OLD = SMALL_WINDOW + 500  # records two days old: more than a small window holds
+WINDOW = 40
+OLD = WINDOW + 30  # records two days old: more than a small window holds
 RECENT = 5  # records of the last hour
 
 
