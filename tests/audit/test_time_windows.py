@@ -19,7 +19,7 @@ from sqlalchemy import event
 
 from persona_mcp.audit import AuditEvent, query
 from persona_mcp.audit.chain import seal
-from persona_mcp.audit.query import AuditFilter, page_records, query_records
+from persona_mcp.audit.query import AuditFilter, count_before, page_records, query_records
 from persona_mcp.audit.record import GENESIS_HASH, utc_timestamp
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_records
@@ -71,6 +71,19 @@ def _statements(store: Store) -> Iterator[list[tuple[str, Any]]]:
         event.remove(store.engine.sync_engine, "before_cursor_execute", record)
 
 
+async def _plans(store: Store, statements: list[tuple[str, Any]]) -> list[list[str]]:
+    """SQLite's plan for each statement that reads records (not the count of the window itself)."""
+    plans = []
+    async with store.engine.connect() as conn:
+        for statement, parameters in statements:
+            if "audit_records.body" in statement or statement.lstrip().startswith(
+                "SELECT count(*) AS count_1 \nFROM audit_records"
+            ):
+                found = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                plans.append([str(row[3]) for row in found])
+    return plans
+
+
 async def test_the_last_hour_after_a_quiet_night_is_read_through_the_time_index(store: Store) -> None:
     await _log_after_a_quiet_night(store)
     last_hour = AuditFilter(since=NOW - timedelta(hours=1))
@@ -109,3 +122,23 @@ async def test_small_and_large_windows_give_the_same_pages_as_a_walk_would(store
     # A window that holds nothing is an empty page.
     empty = AuditFilter(since=NOW - timedelta(hours=6), until=NOW - timedelta(hours=5))
     assert await page_records(store, empty, limit=50) == []
+
+
+async def test_the_next_page_and_where_it_starts_are_read_through_the_time_index_too(store: Store) -> None:
+    """A keyset cursor (`seq < cursor`) and "N of M" (records before the cursor) must not turn the search
+    back into a walk of everything older than the cursor."""
+    await _log_after_a_quiet_night(store)
+    last_hour = AuditFilter(since=NOW - timedelta(hours=1))
+    first = await page_records(store, last_hour, limit=2)
+
+    with _statements(store) as seen:
+        second = await page_records(store, last_hour, limit=2, before_seq=first[-1].seq)
+        before = await count_before(store, last_hour, second[0].seq)
+    assert [r.seq for r in second] == [OLD + 3, OLD + 2]
+    assert before == 2, "the two records of the first page come before the second"
+
+    if store.is_sqlite:
+        plans = await _plans(store, seen)
+        assert len(plans) == 2, seen
+        for plan in plans:
+            assert any("ix_audit_records_recorded_at" in step for step in plan), f"the log was walked: {plan}"

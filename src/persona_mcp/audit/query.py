@@ -133,17 +133,19 @@ def _records(rows: Sequence[Any]) -> list[AuditRecord]:
 SMALL_WINDOW = 20_000
 
 
-async def _seq_order(conn: AsyncConnection, flt: AuditFilter) -> ColumnElement[Any]:
-    """What to order a page by: `seq`, or, when the filter's time window holds few records, `seq + 0`.
+async def _seq_for(conn: AsyncConnection, flt: AuditFilter) -> ColumnElement[Any]:
+    """The seq a page orders and bounds by: `seq`, or, when the filter's time window holds few records,
+    `seq + 0`.
 
     A page is ordered by seq, so SQLite's planner walks the log along its primary key and tests each
     record against the window, which pays off when the window is large and near the newest records.
     When the window holds few records (the last hour after a quiet night) or lies far back (the oldest
-    day), that walk reads most of the log before it finds them: 170-220 ms per 300,000 records.
-    `seq + 0` is the same order, but the planner can no longer take it from the primary key, so it reads
-    the window through `ix_audit_records_recorded_at` and sorts what it found. Counting the window first
-    stops at `SMALL_WINDOW + 1` records, so the check costs a few ms at most. A large window far from the
-    newest records is still walked.
+    day), that walk reads most of the log before it finds them: 130-220 ms per 300,000 records; so did a
+    keyset bound (`seq < cursor`) on the next page and the count of where that page starts. `seq + 0`
+    is the same value, but the planner can no longer take it from the primary key, so it reads the
+    window through `ix_audit_records_recorded_at` (and sorts what it found). Counting the window first
+    stops at `SMALL_WINDOW + 1` records, so the check costs a few ms at most. A large window far from
+    the newest records is still walked.
     """
     t = audit_records.c
     if flt.since is None and flt.until is None:
@@ -162,9 +164,9 @@ async def query_records(
 ) -> list[AuditRecord]:
     """Matching records in seq order (or newest first), at most `limit`."""
     async with store.engine.connect() as conn:
-        order = await _seq_order(conn, flt)
+        seq = await _seq_for(conn, flt)
         query = _apply(select(audit_records.c.body, audit_records.c.hash), flt)
-        query = query.order_by(order.desc() if newest_first else order)
+        query = query.order_by(seq.desc() if newest_first else seq)
         if limit is not None:
             query = query.limit(limit)
         rows = (await conn.execute(query)).all()
@@ -186,20 +188,21 @@ async def page_records(
     Keyset rather than OFFSET, so the thousandth page of a million records costs what the first does.
     """
     t = audit_records.c
-    query = _apply(select(t.body, t.hash), flt)
-    if before_seq is not None:
-        query = query.where(t.seq > before_seq) if oldest_first else query.where(t.seq < before_seq)
     async with store.engine.connect() as conn:
-        order = await _seq_order(conn, flt)
-        query = query.order_by(order if oldest_first else order.desc()).limit(limit)
+        seq = await _seq_for(conn, flt)
+        query = _apply(select(t.body, t.hash), flt)
+        if before_seq is not None:
+            query = query.where(seq > before_seq) if oldest_first else query.where(seq < before_seq)
+        query = query.order_by(seq if oldest_first else seq.desc()).limit(limit)
         rows = (await conn.execute(query)).all()
     return _records(rows)
 
 
 async def count_before(store: Store, flt: AuditFilter, seq: int) -> int:
     """How many matching records come before position `seq`: where a page starts in "N of M"."""
-    query = _apply(select(func.count()).select_from(audit_records), flt).where(audit_records.c.seq < seq)
     async with store.engine.connect() as conn:
+        position = await _seq_for(conn, flt)
+        query = _apply(select(func.count()).select_from(audit_records), flt).where(position < seq)
         return int((await conn.execute(query)).scalar_one())
 
 
