@@ -84,10 +84,7 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
         # The object index (primary key object_id, seq), not a LIKE scan of every record's id list.
         named = select(audit_record_objects.c.seq).where(audit_record_objects.c.object_id == flt.object_id)
         query = query.where(t.seq.in_(named))
-    if flt.since is not None:
-        query = query.where(t.recorded_at >= utc_timestamp(flt.since))
-    if flt.until is not None:
-        query = query.where(t.recorded_at < utc_timestamp(flt.until))
+    query = query.where(*_time_window(flt))
     if flt.approval_id is not None:
         query = query.where(t.body.contains(json.dumps(flt.approval_id), autoescape=True))
     if flt.digests:
@@ -98,6 +95,17 @@ def _apply(query: Select[Any], flt: AuditFilter) -> Select[Any]:
     if flt.unresolved:
         query = _unresolved(query)
     return query
+
+
+def _time_window(flt: AuditFilter) -> list[ColumnElement[bool]]:
+    """The conditions of the filter's `since`/`until` window (none without one)."""
+    t = audit_records.c
+    window = []
+    if flt.since is not None:
+        window.append(t.recorded_at >= utc_timestamp(flt.since))
+    if flt.until is not None:
+        window.append(t.recorded_at < utc_timestamp(flt.until))
+    return window
 
 
 def _unresolved(query: Select[Any]) -> Select[Any]:
@@ -148,14 +156,11 @@ async def _seq_for(conn: AsyncConnection, flt: AuditFilter) -> ColumnElement[Any
     the newest records is still walked.
     """
     t = audit_records.c
-    if flt.since is None and flt.until is None:
+    window = _time_window(flt)
+    if not window:
         return t.seq
-    window = select(t.seq)
-    if flt.since is not None:
-        window = window.where(t.recorded_at >= utc_timestamp(flt.since))
-    if flt.until is not None:
-        window = window.where(t.recorded_at < utc_timestamp(flt.until))
-    held = select(func.count()).select_from(window.limit(SMALL_WINDOW + 1).subquery())
+    in_window = select(t.seq).where(*window).limit(SMALL_WINDOW + 1).subquery()
+    held = select(func.count()).select_from(in_window)
     return t.seq + 0 if int((await conn.execute(held)).scalar_one()) <= SMALL_WINDOW else t.seq
 
 
