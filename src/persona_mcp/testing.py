@@ -156,19 +156,24 @@ __all__ = [
 
 
 async def insert_sealed_records(
-    store: Store, events: Iterable[AuditEvent], *, instance_id: str = "old"
+    store: Store,
+    events: Iterable[AuditEvent],
+    *,
+    instance_id: str = "old",
+    timestamps: Iterable[str] | None = None,
 ) -> None:
     """Write `events` as a valid chain straight into the records table, as an older version left them
-    (no object index, no open-calls set): for tests of migrations that fill those from the records."""
+    (no object index, no open-calls set): for tests of migrations that fill those from the records, and
+    of searches over records written at given times (`timestamps`, one per event; else one fixed time)."""
     from persona_mcp.audit.chain import seal
     from persona_mcp.audit.record import GENESIS_HASH
     from persona_mcp.store.schema.audit import audit_records
 
+    events = list(events)
+    stamps = ["2026-01-01T00:00:00.000000Z"] * len(events) if timestamps is None else list(timestamps)
     prev, rows = GENESIS_HASH, []
-    for seq, event in enumerate(events, start=1):
-        record, row = seal(
-            event, seq=seq, prev_hash=prev, instance_id=instance_id, timestamp="2026-01-01T00:00:00.000000Z"
-        )
+    for seq, (event, stamp) in enumerate(zip(events, stamps, strict=True), start=1):
+        record, row = seal(event, seq=seq, prev_hash=prev, instance_id=instance_id, timestamp=stamp)
         prev = record.hash
         rows.append(row)
     async with store.engine.begin() as conn:

@@ -18,11 +18,10 @@ import pytest
 from sqlalchemy import event
 
 from persona_mcp.audit import AuditEvent, query
-from persona_mcp.audit.chain import seal
 from persona_mcp.audit.query import AuditFilter, count_before, page_records, query_records
-from persona_mcp.audit.record import GENESIS_HASH, utc_timestamp
+from persona_mcp.audit.record import utc_timestamp
 from persona_mcp.store import Store
-from persona_mcp.store.schema.audit import audit_records
+from persona_mcp.testing import insert_sealed_records
 
 pytestmark = pytest.mark.anyio
 
@@ -42,17 +41,15 @@ async def _log_after_a_quiet_night(store: Store) -> None:
     """`OLD` records from two days ago, then `RECENT` from the last half hour, as one valid chain."""
     stamps = [NOW - timedelta(days=2, seconds=OLD - n) for n in range(OLD)]
     stamps += [NOW - timedelta(minutes=30 - n) for n in range(RECENT)]
-    prev, rows = GENESIS_HASH, []
-    for seq, stamp in enumerate(stamps, start=1):
-        event_ = AuditEvent(kind="call.outcome", call_id=f"call-{seq}", tool="get_account", outcome="ok")
-        record, row = seal(
-            event_, seq=seq, prev_hash=prev, instance_id="node-1", timestamp=utc_timestamp(stamp)
-        )
-        prev = record.hash
-        rows.append(row)
-    async with store.engine.begin() as conn:
-        await conn.execute(audit_records.insert(), rows)
-        if store.is_sqlite:
+    events = [
+        AuditEvent(kind="call.outcome", call_id=f"call-{seq}", tool="get_account", outcome="ok")
+        for seq in range(1, len(stamps) + 1)
+    ]
+    await insert_sealed_records(
+        store, events, instance_id="node-1", timestamps=[utc_timestamp(stamp) for stamp in stamps]
+    )
+    if store.is_sqlite:
+        async with store.engine.begin() as conn:
             await conn.exec_driver_sql("ANALYZE")  # what a long-running server's database would know
 
 
