@@ -16,14 +16,22 @@ clients. persona-mcp runs as shipped (`serve --transport http`'s code path, a gr
 `accounts:write`), with its per-grant session cap raised to fit the sessions.
 
 The clients (the SDK's `Client` over `streamable_http_client`, one session each) run in this process.
-Each phase sends `--calls` calls from N sessions at once, 80 % `get_account` and 20 % `create_account`
-(each session's call k is a create when k % 5 == 4), and is timed from the first call to the last answer.
+Each phase opens N sessions and settles each one before the clock starts: one `get_account` and one
+`create_account`, untimed, as a client that has been working for a while has done. A session's first
+call of a tool is not a steady-state call: the SDK's `Client` lists the server's tools inside it and
+compiles the tool's output-schema validator (~2.2 ms a tool on this machine, against ~0.03 ms to check
+a result), and the server answers its first `tools/list`. At 64 sessions and 400 calls a phase a
+session makes about 6 calls, so those once-per-session costs would be a third of what the phase
+measured; they are reported on their own instead ("first calls in a new session", below). Then the
+phase sends `--calls` calls from the N sessions at once, 80 % `get_account` and 20 % `create_account`
+(each session's call k is a create when k % 5 == 4), timed from the first call to the last answer.
 Phases are interleaved: for each run, each session count, each server in turn (the order rotates by
 run), so all servers see the same machine. It prints, per session count and server, the median over
 runs of calls/s, p50 and p95 latency, and the ratios to the bare server; the server process's CPU time
 per call (all threads, from /proc: once one interpreter is the bottleneck, the figure behind calls/s,
 and steadier between runs) and the clients' and the sandbox's; persona-mcp's calls/s against the bare
-server with its output schemas; then each server's cold start (spawn to the first `initialize`
+server with its output schemas; the p50 of a session's first two calls (its settling calls, listing
+and validator included); then each server's cold start (spawn to the first `initialize`
 answered) and RSS after its first 1,000 calls; the load average; and, on the last line, the main ratio:
 the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions (target >= 0.8).
 
@@ -179,6 +187,9 @@ class Phase:
     #: the same phase: on a machine of few cores these share the cores with the server.
     client_cpu_ms_per_call: float
     sandbox_cpu_ms_per_call: float
+    #: The p50 of each session's two settling calls (untimed by the phase): a new session's first
+    #: `get_account` and first `create_account`, with the client's tool listing and its validators.
+    first_calls_p50_ms: float = math.nan
 
 
 def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -273,6 +284,7 @@ async def _phase(
     (its stream reset on a loaded machine) fails only its own remaining calls, counted as failures."""
     latencies: list[float] = []
     by_tool: dict[str, list[float]] = {"get_account": [], "create_account": []}
+    first_calls: list[float] = []
     failures = 0
     per_session = [calls // sessions + (1 if i < calls % sessions else 0) for i in range(sessions)]
     opened = 0
@@ -297,6 +309,7 @@ async def _phase(
             counted = False
             try:
                 async with _session(target.url, target.token, http) as client:
+                    first_calls.extend(await _settle(client, account_id, f"{tag}-{index}"))
                     one_more_open()
                     counted = True
                     await ready.wait()
@@ -346,8 +359,25 @@ async def _phase(
         cpu * 1000 / len(latencies),
         client_cpu * 1000 / len(latencies),
         sandbox_cpu * 1000 / len(latencies),
+        statistics.median(first_calls) * 1000 if first_calls else math.nan,
     )
     return phase, failures
+
+
+async def _settle(client: Any, account_id: str, tag: str) -> list[float]:
+    """A new session's first call of each tool, untimed by the phase; returns their latencies."""
+    taken: list[float] = []
+    for name, arguments in (
+        ("get_account", {"account_id": account_id}),
+        ("create_account", {"reference_id": f"bench-settle-{tag}-{uuid.uuid4().hex[:8]}"}),
+    ):
+        began = time.perf_counter()
+        with anyio.fail_after(_CALL_TIMEOUT_S):
+            result = await client.call_tool(name, arguments)
+        if result.is_error:
+            raise RuntimeError(f"settling call {name} failed: {str(result.content)[:300]}")
+        taken.append(time.perf_counter() - began)
+    return taken
 
 
 async def _start_sandbox(procs: list[subprocess.Popen[bytes]]) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -607,6 +637,13 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
             if target is not bare and target is not floor:
                 rate = _median(target.results[sessions], lambda p: p.calls_per_s)
                 print(f"{sessions:>8}  {target.name:<24} {_ratio(rate, f_rate):>6}")
+    print("\nfirst calls in a new session (its settling calls: tool listing and validators), p50 ms:")
+    for sessions in args.sessions:
+        b_first = _median(bare.results[sessions], lambda p: p.first_calls_p50_ms)
+        for target in targets:
+            first = _median(target.results[sessions], lambda p: p.first_calls_p50_ms)
+            ratio = "" if target is bare else f" ({_ratio(first, b_first)})"
+            print(f"{sessions:>8}  {target.name:<24} {first:>8.2f}{ratio}")
     print()
     for target in targets:
         rss = f"{target.rss_mib:.1f} MiB" if target.rss_mib is not None else "n/a"
