@@ -30,10 +30,13 @@ run), so all servers see the same machine. It prints, per session count and serv
 runs of calls/s, p50 and p95 latency, and the ratios to the bare server; the server process's CPU time
 per call (all threads, from /proc: once one interpreter is the bottleneck, the figure behind calls/s,
 and steadier between runs) and the clients' and the sandbox's; persona-mcp's calls/s against the bare
-server with its output schemas; the p50 of a session's first two calls (its settling calls, listing
-and validator included); then each server's cold start (spawn to the first `initialize`
-answered) and RSS after its first 1,000 calls; the load average; and, on the last line, the main ratio:
-the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions (target >= 0.8).
+server with its output schemas; persona-mcp's own means over each phase, read from its Prometheus
+`/metrics` before and after the clock (a tool call as audited, an upstream request, an audit record
+from submitted to durable: where a call's time goes inside the server); the p50 of a session's first
+two calls (its settling calls, listing and validator included); then each server's cold start (spawn
+to the first `initialize` answered) and RSS after its first 1,000 calls; the load average; and, on the
+last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions (target >=
+0.8).
 
 `--profile DIR` runs each persona-mcp server, as shipped, under cProfile and writes its profile to
 DIR when the server stops (`python -m pstats DIR/<server>.prof`; the profiler's own cost lowers that
@@ -70,6 +73,15 @@ _SCHEMA_FLOOR = "bare + output schemas"
 _RSS_AFTER_CALLS = 1000  # default of --rss-after
 _READY_TIMEOUT_S = 60.0
 _KEY_ENV = "THROUGHPUT_SANDBOX_KEY"
+#: persona-mcp serves its Prometheus `/metrics` on the MCP port with this token: `_phase` reads, before
+#: and after the clock, how long its calls, its upstream requests and its audit records took inside it.
+_METRICS_TOKEN = "throughput-metrics-" + uuid.uuid4().hex
+#: Histograms read from `/metrics` (summed over their labels): what each mean in `Inside` is made of.
+_INSIDE_HISTOGRAMS = {
+    "call": "persona_mcp_tool_call_duration_seconds",
+    "upstream": "persona_mcp_upstream_request_duration_seconds",
+    "durable": "persona_mcp_audit_append_duration_seconds",
+}
 PERSONA_MCP = str(Path(sys.executable).with_name("persona-mcp"))
 
 
@@ -123,6 +135,7 @@ def _persona_env(data_dir: Path, sandbox_url: str, database_url: str | None) -> 
     env = {
         "PERSONA_MCP_DATA_DIR": str(data_dir),
         "PERSONA_MCP_ENVIRONMENT": "sandbox",
+        "PERSONA_MCP_METRICS_TOKEN": _METRICS_TOKEN,
         "PERSONA_API_KEY": _sandbox_key(),
         "PERSONA_API_BASE_URL": f"{sandbox_url}/api/v1",
     }
@@ -190,6 +203,8 @@ class Phase:
     #: The p50 of each session's two settling calls (untimed by the phase): a new session's first
     #: `get_account` and first `create_account`, with the client's tool listing and its validators.
     first_calls_p50_ms: float = math.nan
+    #: persona-mcp only: its own means over the phase, from `/metrics` (`_INSIDE_HISTOGRAMS`), in ms.
+    inside_ms: dict[str, float] | None = None
 
 
 def _spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -337,6 +352,7 @@ async def _phase(
             for index, count in enumerate(per_session):
                 tg.start_soon(run, index, count)
             await all_open.wait()
+            inside_before = await _inside(target, http)
             started, cpu_before = time.perf_counter(), _cpu_s(target.process.pid)
             client_before = time.process_time()
             sandbox_before = _cpu_s(sandbox_pid)
@@ -344,6 +360,7 @@ async def _phase(
         elapsed, cpu = time.perf_counter() - started, _cpu_s(target.process.pid) - cpu_before
         client_cpu = time.process_time() - client_before
         sandbox_cpu = _cpu_s(sandbox_pid) - sandbox_before
+        inside_after = await _inside(target, http)
     if not latencies:
         raise RuntimeError(f"{target.name}: every call failed at {sessions} sessions")
     latencies.sort()
@@ -360,8 +377,47 @@ async def _phase(
         client_cpu * 1000 / len(latencies),
         sandbox_cpu * 1000 / len(latencies),
         statistics.median(first_calls) * 1000 if first_calls else math.nan,
+        _means_ms(inside_before, inside_after),
     )
     return phase, failures
+
+
+async def _inside(target: Target, http: httpx2.AsyncClient) -> dict[str, tuple[float, float]] | None:
+    """(sum of seconds, count) of each of `_INSIDE_HISTOGRAMS` as persona-mcp's `/metrics` says now;
+    None for a server that has none (the bare ones)."""
+    if target.token is None:
+        return None
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = await http.get(
+        target.url.removesuffix("/mcp") + "/metrics", headers={"Authorization": f"Bearer {_METRICS_TOKEN}"}
+    )
+    response.raise_for_status()
+    totals = {key: [0.0, 0.0] for key in _INSIDE_HISTOGRAMS}
+    names = {
+        f"{name}_{part}": (key, i)
+        for key, name in _INSIDE_HISTOGRAMS.items()
+        for i, part in ((0, "sum"), (1, "count"))
+    }
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name in names:
+                key, i = names[sample.name]
+                totals[key][i] += sample.value
+    return {key: (total, count) for key, (total, count) in totals.items()}
+
+
+def _means_ms(
+    before: dict[str, tuple[float, float]] | None, after: dict[str, tuple[float, float]] | None
+) -> dict[str, float] | None:
+    """The mean of each histogram over the phase, in ms (NaN where it observed nothing)."""
+    if before is None or after is None:
+        return None
+    means: dict[str, float] = {}
+    for key, (total, count) in after.items():
+        seconds, observed = total - before[key][0], count - before[key][1]
+        means[key] = seconds / observed * 1000 if observed else math.nan
+    return means
 
 
 async def _settle(client: Any, account_id: str, tag: str) -> list[float]:
@@ -637,6 +693,21 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
             if target is not bare and target is not floor:
                 rate = _median(target.results[sessions], lambda p: p.calls_per_s)
                 print(f"{sessions:>8}  {target.name:<24} {_ratio(rate, f_rate):>6}")
+    print(
+        "\ninside persona-mcp, mean ms (medians over runs, from its /metrics): a tool call as audited, "
+        "an upstream request, an audit record from submitted to durable"
+    )
+    for sessions in args.sessions:
+        for target in targets:
+            measured = [p.inside_ms for p in target.results[sessions] if p.inside_ms is not None]
+            if measured:
+                call, upstream, durable = (
+                    statistics.median(m[key] for m in measured) for key in ("call", "upstream", "durable")
+                )
+                print(
+                    f"{sessions:>8}  {target.name:<24} call {call:>7.2f}   upstream {upstream:>7.2f}   "
+                    f"durable {durable:>7.2f}"
+                )
     print("\nfirst calls in a new session (its settling calls: tool listing and validators), p50 ms:")
     for sessions in args.sessions:
         b_first = _median(bare.results[sessions], lambda p: p.first_calls_p50_ms)

@@ -107,6 +107,15 @@ def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_e
     assert all(re.fullmatch(r"\s*[13]\s+persona-mcp \w+\s+\d+\.\d\d", line) for line in against_floor), lines[
         floor_at:
     ]
+    # persona-mcp's own means over each phase, read from its /metrics: a call, an upstream request, and
+    # an audit record from submitted to durable (the bare servers have none).
+    inside_at = next(i for i, line in enumerate(lines) if line.startswith("inside persona-mcp, mean ms"))
+    inside = [
+        re.fullmatch(r"\s*[13]\s+persona-mcp \w+\s+call\s+(\S+)\s+upstream\s+(\S+)\s+durable\s+(\S+)", line)
+        for line in lines[inside_at + 1 : inside_at + 5]
+    ]
+    assert all(inside), lines[inside_at:]
+    assert all(float(value) > 0 for match in inside if match for value in match.groups()), lines[inside_at:]
     # A session's first call of each tool (the client lists the tools and compiles the validator) is
     # settled before the clock and reported on its own, with its ratio to bare.
     first_at = next(i for i, line in enumerate(lines) if line.startswith("first calls in a new session"))
