@@ -671,13 +671,7 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
                 f"create_account {create:>8.2f}{create_ratio}"
             )
     print("\nserver CPU per call, ms (ratio to bare; all threads, user + system):")
-    for sessions in args.sessions:
-        b_cpu = _median(bare.results[sessions], lambda p: p.cpu_ms_per_call)
-        for target in targets:
-            cpu = _median(target.results[sessions], lambda p: p.cpu_ms_per_call)
-            runs = ", ".join(f"{p.cpu_ms_per_call:.2f}" for p in target.results[sessions])
-            ratio = "" if target is bare else f" ({_ratio(cpu, b_cpu)})"
-            print(f"{sessions:>8}  {target.name:<24} {cpu:>6.2f}{ratio:<7}   (runs: {runs})")
+    _print_against_bare(targets, args.sessions, lambda p: p.cpu_ms_per_call)
     print("\nthe rest of the machine's CPU per call, ms (medians): the clients' process, the sandbox")
     for sessions in args.sessions:
         for target in targets:
@@ -709,12 +703,7 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
                     f"durable {durable:>7.2f}"
                 )
     print("\nfirst calls in a new session (its settling calls: tool listing and validators), p50 ms:")
-    for sessions in args.sessions:
-        b_first = _median(bare.results[sessions], lambda p: p.first_calls_p50_ms)
-        for target in targets:
-            first = _median(target.results[sessions], lambda p: p.first_calls_p50_ms)
-            ratio = "" if target is bare else f" ({_ratio(first, b_first)})"
-            print(f"{sessions:>8}  {target.name:<24} {first:>8.2f}{ratio}")
+    _print_against_bare(targets, args.sessions, lambda p: p.first_calls_p50_ms)
     print()
     for target in targets:
         rss = f"{target.rss_mib:.1f} MiB" if target.rss_mib is not None else "n/a"
@@ -726,6 +715,21 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
     name, sessions, worst = min(loaded, key=lambda r: r[2])
     where = "lowest persona-mcp/bare calls/s at 8+ sessions; target >= 0.80"
     print(f"main ratio ({where}): {worst:.2f} ({name}, {sessions} sessions)")
+
+
+def _print_against_bare(
+    targets: list[Target], sessions_counts: list[int], pick: Callable[[Phase], float]
+) -> None:
+    """One figure per session count and server: its median over runs, its ratio to the bare server's
+    (the first target), and each run's."""
+    bare = targets[0]
+    for sessions in sessions_counts:
+        base = _median(bare.results[sessions], pick)
+        for target in targets:
+            value = _median(target.results[sessions], pick)
+            runs = ", ".join(f"{pick(p):.2f}" for p in target.results[sessions])
+            ratio = "" if target is bare else f" ({_ratio(value, base)})"
+            print(f"{sessions:>8}  {target.name:<24} {value:>6.2f}{ratio:<7}   (runs: {runs})")
 
 
 def _pg_schema_url(base: str) -> tuple[str, Callable[[], None]]:

@@ -120,7 +120,7 @@ def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_e
     # settled before the clock and reported on its own, with its ratio to bare.
     first_at = next(i for i, line in enumerate(lines) if line.startswith("first calls in a new session"))
     first = [
-        re.fullmatch(r"\s*[13]\s+(.+?)\s+(\d+\.\d\d)(?: \((\d+\.\d\d)\))?", line)
+        re.match(r"\s*[13]\s+(.+?)\s+(\d+\.\d\d)(?: \((\d+\.\d\d)\))?\s+\(runs: ", line)
         for line in lines[first_at + 1 : first_at + 9]
     ]
     assert all(first), lines[first_at:]
