@@ -21,8 +21,9 @@ Each phase opens N sessions and settles each one before the clock starts: one `g
 call of a tool is not a steady-state call: the SDK's `Client` lists the server's tools inside it and
 compiles the tool's output-schema validator (~2.2 ms a tool on this machine, against ~0.03 ms to check
 a result), and the server answers its first `tools/list`. At 64 sessions and 400 calls a phase a
-session makes about 6 calls, so those once-per-session costs would be a third of what the phase
-measured; they are reported on their own instead ("first calls in a new session", below). Then the
+session makes about 6 calls, so those once-per-session costs would weigh on every call the phase timed
+(~0.7 ms of the clients' CPU a call); they are reported on their own instead ("first calls in a new
+session", below). Then the
 phase sends `--calls` calls from the N sessions at once, 80 % `get_account` and 20 % `create_account`
 (each session's call k is a create when k % 5 == 4), timed from the first call to the last answer.
 Phases are interleaved: for each run, each session count, each server in turn (the order rotates by
@@ -76,7 +77,7 @@ _KEY_ENV = "THROUGHPUT_SANDBOX_KEY"
 #: persona-mcp serves its Prometheus `/metrics` on the MCP port with this token: `_phase` reads, before
 #: and after the clock, how long its calls, its upstream requests and its audit records took inside it.
 _METRICS_TOKEN = "throughput-metrics-" + uuid.uuid4().hex
-#: Histograms read from `/metrics` (summed over their labels): what each mean in `Inside` is made of.
+#: Histograms read from `/metrics` (summed over their labels): the means in `Phase.inside_ms`.
 _INSIDE_HISTOGRAMS = {
     "call": "persona_mcp_tool_call_duration_seconds",
     "upstream": "persona_mcp_upstream_request_duration_seconds",
