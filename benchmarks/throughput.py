@@ -201,6 +201,12 @@ class Phase:
     #: the same phase: on a machine of few cores these share the cores with the server.
     client_cpu_ms_per_call: float
     sandbox_cpu_ms_per_call: float
+    #: The server's main thread (its event loop: the SDK, the transport and every tool call's Python)
+    #: alone: its CPU per call, and the share of the phase's wall-clock time it was on a core. A share
+    #: near 1 means that thread is the bottleneck, so calls/s follow its CPU per call and nothing else
+    #: (waits on the audit writer or upstream overlap with other calls' work).
+    loop_cpu_ms_per_call: float
+    loop_busy: float
     #: The p50 of each session's two settling calls (untimed by the phase): a new session's first
     #: `get_account` and first `create_account`, with the client's tool listing and its validators.
     first_calls_p50_ms: float = math.nan
@@ -220,10 +226,12 @@ def _free_port() -> int:
     return free_port()
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds used so far by process `pid` (all its threads), or NaN off Linux."""
+def _cpu_s(pid: int, *, thread: int | None = None) -> float:
+    """CPU seconds used so far by process `pid` (all its threads; only `thread` if given: a process's
+    main thread has the process's id), or NaN off Linux."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = stat.read_text().rsplit(")", 1)[1].split()
     except OSError:
         return math.nan
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -354,11 +362,13 @@ async def _phase(
                 tg.start_soon(run, index, count)
             await all_open.wait()
             inside_before = await _inside(target, http)
-            started, cpu_before = time.perf_counter(), _cpu_s(target.process.pid)
+            pid = target.process.pid
+            started, cpu_before, loop_before = time.perf_counter(), _cpu_s(pid), _cpu_s(pid, thread=pid)
             client_before = time.process_time()
             sandbox_before = _cpu_s(sandbox_pid)
             ready.set()
-        elapsed, cpu = time.perf_counter() - started, _cpu_s(target.process.pid) - cpu_before
+        elapsed, cpu = time.perf_counter() - started, _cpu_s(pid) - cpu_before
+        loop_cpu = _cpu_s(pid, thread=pid) - loop_before
         client_cpu = time.process_time() - client_before
         sandbox_cpu = _cpu_s(sandbox_pid) - sandbox_before
         inside_after = await _inside(target, http)
@@ -377,6 +387,8 @@ async def _phase(
         cpu * 1000 / len(latencies),
         client_cpu * 1000 / len(latencies),
         sandbox_cpu * 1000 / len(latencies),
+        loop_cpu * 1000 / len(latencies),
+        loop_cpu / elapsed,
         statistics.median(first_calls) * 1000 if first_calls else math.nan,
         _means_ms(inside_before, inside_after),
     )
@@ -673,6 +685,13 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
             )
     print("\nserver CPU per call, ms (ratio to bare; all threads, user + system):")
     _print_against_bare(targets, args.sessions, lambda p: p.cpu_ms_per_call)
+    print("\nthe server's event-loop (main) thread alone: CPU per call, ms (ratio to bare)")
+    _print_against_bare(targets, args.sessions, lambda p: p.loop_cpu_ms_per_call)
+    print(
+        "\nthe share of each phase the event-loop thread was on a core (ratio to bare; near 1.00: "
+        "that thread is the bottleneck, and calls/s follow its CPU per call)"
+    )
+    _print_against_bare(targets, args.sessions, lambda p: p.loop_busy)
     print("\nthe rest of the machine's CPU per call, ms (medians): the clients' process, the sandbox")
     for sessions in args.sessions:
         for target in targets:
