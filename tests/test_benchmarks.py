@@ -86,13 +86,10 @@ def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_e
     by_call = [line for line in lines if line.split()[:1] in (["1"], ["3"]) and "get_account" in line]
     assert len(by_call) == 2 * 4 and all("(" in line for line in by_call if "bare " not in line + " ")
     # Each server's CPU time per call, a number of milliseconds per session count, with its ratio to bare.
-    cpu_at = lines.index("server CPU per call, ms (ratio to bare; all threads, user + system):")
-    cpu = lines[cpu_at + 1 : cpu_at + 1 + 2 * 4]
-    figures = [
-        re.match(r"\s*[13]\s+(.+?)\s+(\d+\.\d\d)(?: \((\d+\.\d\d)\))?\s+\(runs: ", line) for line in cpu
-    ]
-    assert all(figures), cpu
-    assert all(float(f[2]) > 0 and (f[1] == "bare") == (f[3] is None) for f in figures if f), cpu
+    _each_server_against_bare(lines, "server CPU per call, ms (ratio to bare; all threads, user + system)")
+    # The event-loop thread alone, and the share of the phase it was busy: is that thread the bottleneck?
+    _each_server_against_bare(lines, "the server's event-loop (main) thread alone: CPU per call")
+    _each_server_against_bare(lines, "the share of each phase the event-loop thread was on a core")
     # The clients' process and the sandbox are measured too: they share the machine's cores.
     rest_at = next(i for i, line in enumerate(lines) if line.startswith("the rest of the machine's CPU"))
     rest = [
@@ -118,14 +115,20 @@ def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_e
     assert all(float(value) > 0 for match in inside if match for value in match.groups()), lines[inside_at:]
     # A session's first call of each tool (the client lists the tools and compiles the validator) is
     # settled before the clock and reported on its own, with its ratio to bare.
-    first_at = next(i for i, line in enumerate(lines) if line.startswith("first calls in a new session"))
-    first = [
-        re.match(r"\s*[13]\s+(.+?)\s+(\d+\.\d\d)(?: \((\d+\.\d\d)\))?\s+\(runs: ", line)
-        for line in lines[first_at + 1 : first_at + 9]
-    ]
-    assert all(first), lines[first_at:]
-    assert all(float(f[2]) > 0 and (f[1] == "bare") == (f[3] is None) for f in first if f)
+    _each_server_against_bare(lines, "first calls in a new session")
     assert lines[-1].startswith("main ratio (lowest persona-mcp/bare calls/s at 8+ sessions")
+
+
+def _each_server_against_bare(lines: list[str], heading: str) -> None:
+    """Under the line starting with `heading`: a positive figure for each of the 4 servers at 1 and 3
+    sessions, with its ratio to bare for all but bare, and each run's figure."""
+    at = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    figures = [
+        re.match(r"\s*[13]\s+(.+?)\s+(\d+\.\d\d)(?: \((\d+\.\d\d)\))?\s+\(runs: ", line)
+        for line in lines[at + 1 : at + 1 + 2 * 4]
+    ]
+    assert all(figures), lines[at:]
+    assert all(float(f[2]) > 0 and (f[1] == "bare") == (f[3] is None) for f in figures if f), lines[at:]
 
 
 @pytest.mark.slow
