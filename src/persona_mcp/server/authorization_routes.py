@@ -27,7 +27,6 @@ from starlette.types import Scope as AsgiScope
 from persona_mcp.auth.grants import GrantStore
 from persona_mcp.auth.oauth.provider import GrantBoundAuthorizationServer
 from persona_mcp.auth.oauth.signin import SignInLimiter
-from persona_mcp.auth.oauth.upstream import UpstreamProvider
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import Settings
 from persona_mcp.server.consent import ConsentPages
@@ -54,7 +53,11 @@ def authorization_routes(
                 REVOCATION_PATH, endpoint=PublicClientRevocation(route.app), methods=list(route.methods or ())
             )
     limiter = SignInLimiter(attempts=options.login_attempts, window_seconds=options.login_window_seconds)
-    upstream = UpstreamProvider(options) if options.oidc_issuer and options.oidc_client_id else None
+    upstream = None
+    if options.oidc_issuer and options.oidc_client_id:
+        from persona_mcp.auth.oauth.upstream import UpstreamProvider  # joserfc: upstream sign-in only
+
+        upstream = UpstreamProvider(options)
     pages = ConsentPages(
         provider,
         grants,

@@ -11,12 +11,12 @@ is the redirect back to the client, which also carries the client's `state` and 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import jinja2
 import structlog
 from mcp.server.auth.provider import construct_redirect_uri
 from starlette.requests import Request
@@ -31,8 +31,13 @@ from persona_mcp.auth.oauth.clients import record_event
 from persona_mcp.auth.oauth.consent import NEEDS_TICK, PendingAuthorization, offer_for
 from persona_mcp.auth.oauth.provider import CONSENT_PATH, GrantBoundAuthorizationServer
 from persona_mcp.auth.oauth.signin import SignInLimiter
-from persona_mcp.auth.oauth.upstream import UpstreamProvider, UpstreamSignInError
 from persona_mcp.auth.scopes import DESCRIPTIONS
+
+if TYPE_CHECKING:
+    import jinja2
+
+    # joserfc comes with it: loaded only where an upstream sign-in is configured (authorization_routes).
+    from persona_mcp.auth.oauth.upstream import UpstreamProvider
 
 log = structlog.get_logger(__name__)
 
@@ -42,10 +47,16 @@ CSRF_COOKIE = "pmcp_consent_csrf"
 UPSTREAM_COOKIE = "pmcp_consent_upstream"
 UPSTREAM_PATH = f"{CONSENT_PATH}/upstream"
 
-_templates = jinja2.Environment(
-    loader=jinja2.PackageLoader("persona_mcp.server", "templates"),
-    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-)
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """Loaded with the first page served: a server nobody signs in to never imports Jinja2 (issue 18)."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("persona_mcp.server", "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +224,8 @@ class ConsentPages:
     # -- the upstream OpenID Connect sign-in ---------------------------------------------------------
 
     async def _upstream_start(self, request: Request, pending: PendingAuthorization, handle: str) -> Response:
+        from persona_mcp.auth.oauth.upstream import UpstreamSignInError  # loaded with `self._upstream`
+
         assert self._upstream is not None
         try:
             start = await self._upstream.start(self._callback)
@@ -232,6 +245,8 @@ class ConsentPages:
         return response
 
     async def _upstream_callback(self, request: Request) -> Response:
+        from persona_mcp.auth.oauth.upstream import UpstreamSignInError  # loaded with `self._upstream`
+
         assert self._upstream is not None
         handle, _, verifier = (request.cookies.get(UPSTREAM_COOKIE) or "").partition(".")
         pending = await self._provider.pending.load(handle)
@@ -364,7 +379,7 @@ def _page(
     secure: bool = False,
     redirect: str | None = None,
 ) -> Response:
-    html = _templates.get_template("consent.html").render(**context)
+    html = _templates().get_template("consent.html").render(**context)
     response = HTMLResponse(
         html, status_code=status, headers=_HEADERS | {"Content-Security-Policy": _csp(redirect)}
     )

@@ -43,6 +43,7 @@ from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import HttpSettings, MetricsSettings
 from persona_mcp.events.receiver import PATH as RECEIVER_PATH
 from persona_mcp.server.app import PersonaMcp
+from persona_mcp.server.deferred import DeferredApp
 from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
 from persona_mcp.server.metrics_http import metrics_endpoint
 from persona_mcp.server.observe import gauge
@@ -211,15 +212,8 @@ def build_http_app(
         Route(RECEIVER_PATH, endpoint=app.events.receiver.handle, methods=["POST"]),
     ]
     if limits.console:
-        # Jinja2 and the pages load only when the console is served.
-        from persona_mcp.server.console import ConsoleOAuth, console_for
-
-        # With the built-in authorization server, the console signs people in through it too; its token
-        # request goes to the server's own endpoints in process.
-        oauth = None
-        if auth_routes and app.authorization is not None:
-            oauth = ConsoleOAuth(app.authorization, endpoints=Starlette(routes=list(auth_routes)))
-        routes.append(Mount("/console", app=console_for(app, oauth=oauth)))
+        # Jinja2 and the pages load with the console's first request, not with the server.
+        routes.append(Mount("/console", app=DeferredApp(lambda: _console(app, auth_routes))))
     if (
         metrics is not None
         and metrics.token is not None
@@ -245,6 +239,17 @@ def build_http_app(
         Middleware(AuthContextMiddleware),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lambda _app: _serving(manager, refusals))
+
+
+def _console(app: PersonaMcp, auth_routes: list[Any] | None) -> Starlette:
+    """The console; with the built-in authorization server it signs people in through it too, its token
+    request going to the server's own endpoints in process."""
+    from persona_mcp.server.console import ConsoleOAuth, console_for
+
+    oauth = None
+    if auth_routes and app.authorization is not None:
+        oauth = ConsoleOAuth(app.authorization, endpoints=Starlette(routes=list(auth_routes)))
+    return console_for(app, oauth=oauth)
 
 
 @asynccontextmanager

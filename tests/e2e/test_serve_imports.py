@@ -1,8 +1,10 @@
-"""`persona-mcp serve` over stdio loads no code for features that are switched off.
+"""`persona-mcp serve` loads no code for features that are switched off or not visited yet.
 
 Every module a process imports costs it start-up time and memory for as long as it runs (issue 18), so
-optional features are imported where they are switched on, never by the serving path itself. Checked
-on the real command, driven by the SDK's stdio client through a read and a write against the sandbox:
+optional features are imported where they are switched on, and the HTTP server's pages (the console,
+the consent page) with their first visit, never by the serving path itself. Checked on the real
+command, over stdio and over streamable HTTP, driven by the SDK's client through a read and a write
+against the sandbox:
 the child runs with `PYTHONPROFILEIMPORTTIME`, so its stderr names each module as it is imported,
 including those the stack imports on its worker thread (a module loaded by `importlib.import_module`
 itself is not named, its own imports are: hence prefixes). The speed and the memory themselves are
@@ -17,15 +19,17 @@ import sys
 from pathlib import Path
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 
 from persona_mcp.server.app import open_server
-from persona_mcp.server.serving import serving
+from persona_mcp.server.serving import free_port, serving
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
-from ._cli import PERSONA_MCP, server_env
+from ._cli import PERSONA_MCP, background, server_env, wait_until_answering
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -46,6 +50,15 @@ SWITCHED_OFF = {
     "persona_mcp.sandbox": "the sandbox commands",
 }
 
+#: Over HTTP with the built-in authorization server and the console on (as shipped), until a person
+#: visits a page: what loads each of these.
+NOT_VISITED = {
+    "jinja2": "the console's or the consent page's first page",
+    "persona_mcp.server.console": "the console's first request",
+    "joserfc": "an upstream OpenID Connect sign-in configured (or external JWTs, an OAuth credential)",
+    "persona_mcp.auth.oauth.upstream": "an upstream OpenID Connect sign-in configured",
+}
+
 _IMPORT_LINE = re.compile(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)\s*$", re.MULTILINE)
 
 
@@ -53,11 +66,11 @@ def _imported(log: Path) -> set[str]:
     return set(_IMPORT_LINE.findall(log.read_text(errors="replace")))
 
 
-def _switched_off(loaded: set[str]) -> dict[str, str]:
-    """Each switched-off package some module of which was loaded, with what would switch it on."""
+def _switched_off(loaded: set[str], off: dict[str, str] = SWITCHED_OFF) -> dict[str, str]:
+    """Each package of `off` some module of which was loaded, with what would load it."""
     return {
         prefix: reason
-        for prefix, reason in SWITCHED_OFF.items()
+        for prefix, reason in off.items()
         if any(name == prefix or name.startswith(prefix + ".") for name in loaded)
     }
 
@@ -90,6 +103,54 @@ async def test_serving_a_read_and_a_write_over_stdio_imports_no_switched_off_fea
         "persona_mcp.tools",
     } <= loaded
     assert _switched_off(loaded) == {}
+
+
+async def test_serving_over_http_imports_neither_the_pages_nor_upstream_sign_in_until_a_page_is_visited(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with serving(sandbox_app("demo")) as sandbox_url:
+        base_url = f"{sandbox_url}/api/v1"
+        settings = sandbox_settings(data_dir, base_url=base_url)
+        async with open_server(
+            settings, transport="http", resource_url=f"{base}/mcp", instance_id="setup"
+        ) as setup:
+            token = await issue_grant(setup, ["accounts:read", "accounts:write"])
+        env = server_env(data_dir, base_url=base_url, instance_id="imports")
+        env["PYTHONPROFILEIMPORTTIME"] = "1"
+        log = tmp_path / "serve.stderr"
+        args = ["serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
+        async with background(*args, env=env, log=log) as process:
+            await wait_until_answering(f"{base}/healthz", process)
+            headers = {"Authorization": f"Bearer {token}"}
+            with anyio.fail_after(120):
+                async with (
+                    httpx2.AsyncClient(headers=headers, timeout=30) as http,
+                    Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client,
+                ):
+                    created = await client.call_tool("create_account", {"reference_id": "imports-http-1"})
+                    assert not created.is_error, created.content
+                    account_id = created.structured_content["id"]  # type: ignore[index]
+                    read = await client.call_tool("get_account", {"account_id": account_id})
+                    assert not read.is_error, read.content
+            served = _imported(log)
+            # The built-in authorization server and the console are on: their metadata is served.
+            async with httpx2.AsyncClient(base_url=base, timeout=30) as http:
+                metadata = await http.get("/.well-known/oauth-authorization-server")
+                assert metadata.status_code == 200
+                served_metadata = _imported(log)
+                page = await http.get("/console/", follow_redirects=True)
+                assert page.status_code == 200 and "<html" in page.text.lower()
+            visited = _imported(log)
+    assert {"persona_mcp.auth.oauth.provider", "persona_mcp.server.consent", "persona_mcp.tools"} <= served
+    # Over HTTP the built-in authorization server is on; everything else stdio leaves off stays off too.
+    off = {name: why for name, why in SWITCHED_OFF.items() if name != "persona_mcp.auth.oauth"} | NOT_VISITED
+    assert _switched_off(served, off) == {}
+    assert _switched_off(served_metadata, off) == {}
+    # The console, visited, loads its pages and Jinja2 then: the check above can fail.
+    assert {"jinja2", "persona_mcp.server.console"} <= _switched_off(visited, NOT_VISITED).keys()
 
 
 def test_the_import_log_names_a_switched_off_module_when_one_is_loaded(tmp_path: Path) -> None:

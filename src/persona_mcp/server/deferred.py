@@ -1,0 +1,31 @@
+"""An ASGI app that is built, and its modules imported, when its first request comes.
+
+Parts of the HTTP server that people visit now and then (the console, with Jinja2 and its pages) cost
+every server start their imports and every process their memory (issue 18, point 4), while the
+serving path (`/mcp`) never uses them. Mounted through `DeferredApp`, they load with their first
+request instead. Building is synchronous and happens on the event loop, so two first requests cannot
+build twice; a build that fails fails its request and is tried again by the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class DeferredApp:
+    """Builds the app from `build` on the first request, then passes every request to it."""
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._app is not None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = self._build()
+        await self._app(scope, receive, send)
