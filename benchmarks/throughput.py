@@ -26,18 +26,19 @@ session makes about 6 calls, so those once-per-session costs would weigh on ever
 session", below). Then the
 phase sends `--calls` calls from the N sessions at once, 80 % `get_account` and 20 % `create_account`
 (each session's call k is a create when k % 5 == 4), timed from the first call to the last answer.
-Phases are interleaved: for each run, each session count, each server in turn (the order rotates by
-run), so all servers see the same machine. It prints, per session count and server, the median over
-runs of calls/s, p50 and p95 latency, and the ratios to the bare server; the server process's CPU time
-per call (all threads, from /proc: once one interpreter is the bottleneck, the figure behind calls/s,
-and steadier between runs) and the clients' and the sandbox's; persona-mcp's calls/s against the bare
-server with its output schemas; persona-mcp's own means over each phase, read from its Prometheus
-`/metrics` before and after the clock (a tool call as audited, an upstream request, an audit record
-from submitted to durable: where a call's time goes inside the server); the p50 of a session's first
-two calls (its settling calls, listing and validator included); then each server's cold start (spawn
-to the first `initialize` answered) and RSS after its first 1,000 calls; the load average; and, on the
-last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions (target >=
-0.8).
+Phases are interleaved: for each run, each session count, each server in turn (the order rotates by run),
+so all servers see the same machine. It prints, per session count and server, the median over runs of
+calls/s, p50 and p95 latency, and the ratios to the bare server; the server process's CPU time per call
+(all threads, from /proc: once one interpreter is the bottleneck, the figure behind calls/s, and steadier
+between runs); its event-loop (main) thread's alone, and the share of the phase that thread was on a core
+(calls/s are that share over that CPU per call, so the two say whether a server is short of CPU on its
+loop or waiting with nothing to run); the clients' and the sandbox's; persona-mcp's calls/s against the
+bare server with its output schemas; persona-mcp's own means over each phase, read from its Prometheus
+`/metrics` before and after the clock (a tool call as audited, an upstream request, an audit record from
+submitted to durable: where a call's time goes inside the server); the p50 of a session's first two calls
+(its settling calls, listing and validator included); then each server's cold start (spawn to the first
+`initialize` answered) and RSS after its first 1,000 calls; the load average; and, on the last line, the
+main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions (target >= 0.8).
 
 `--profile DIR` runs each persona-mcp server, as shipped, under cProfile and writes its profile to
 DIR when the server stops (`python -m pstats DIR/<server>.prof`; the profiler's own cost lowers that
