@@ -75,6 +75,15 @@ def _switched_off(loaded: set[str], off: dict[str, str] = SWITCHED_OFF) -> dict[
     }
 
 
+async def _create_and_read(client: Client, reference_id: str) -> None:
+    """The serving path's two kinds of call: a write (intent, outcome) and a read of what it made."""
+    created = await client.call_tool("create_account", {"reference_id": reference_id})
+    assert not created.is_error, created.content
+    account_id = created.structured_content["id"]  # type: ignore[index]
+    read = await client.call_tool("get_account", {"account_id": account_id})
+    assert not read.is_error, read.content
+
+
 async def test_serving_a_read_and_a_write_over_stdio_imports_no_switched_off_feature(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     async with serving(sandbox_app("demo")) as sandbox_url:
@@ -89,11 +98,7 @@ async def test_serving_a_read_and_a_write_over_stdio_imports_no_switched_off_fea
             async with Client(stdio_client(params, errlog=errlog)) as client:
                 listed = {tool.name for tool in (await client.list_tools()).tools}
                 assert {"create_account", "get_account"} <= listed
-                created = await client.call_tool("create_account", {"reference_id": "imports-1"})
-                assert not created.is_error, created.content
-                account_id = created.structured_content["id"]  # type: ignore[index]
-                read = await client.call_tool("get_account", {"account_id": account_id})
-                assert not read.is_error, read.content
+                await _create_and_read(client, "imports-1")
                 loaded = _imported(log)
     # The log is read: the stack, its store and the tools were imported and show up in it.
     assert {
@@ -130,11 +135,7 @@ async def test_serving_over_http_imports_neither_the_pages_nor_upstream_sign_in_
                     httpx2.AsyncClient(headers=headers, timeout=30) as http,
                     Client(streamable_http_client(f"{base}/mcp", http_client=http)) as client,
                 ):
-                    created = await client.call_tool("create_account", {"reference_id": "imports-http-1"})
-                    assert not created.is_error, created.content
-                    account_id = created.structured_content["id"]  # type: ignore[index]
-                    read = await client.call_tool("get_account", {"account_id": account_id})
-                    assert not read.is_error, read.content
+                    await _create_and_read(client, "imports-http-1")
             served = _imported(log)
             # The built-in authorization server and the console are on: their metadata is served.
             async with httpx2.AsyncClient(base_url=base, timeout=30) as http:
