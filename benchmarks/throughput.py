@@ -17,14 +17,13 @@ clients. persona-mcp runs as shipped (`serve --transport http`'s code path, a gr
 
 The clients (the SDK's `Client` over `streamable_http_client`, one session each) run in this process.
 Each phase opens N sessions and settles each one before the clock starts: one `get_account` and one
-`create_account`, untimed, as a client that has been working for a while has done. A session's first
-call of a tool is not a steady-state call: the SDK's `Client` lists the server's tools inside it and
-compiles the tool's output-schema validator (~2.2 ms a tool on this machine, against ~0.03 ms to check
-a result), and the server answers its first `tools/list`. At 64 sessions and 400 calls a phase a
-session makes about 6 calls, so those once-per-session costs would weigh on every call the phase timed
-(~0.7 ms of the clients' CPU a call); they are reported on their own instead ("first calls in a new
-session", below). Then the
-phase sends `--calls` calls from the N sessions at once, 80 % `get_account` and 20 % `create_account`
+`create_account`, untimed, as a client that has been working for a while has done. A session's first call
+of a tool is not a steady-state call: the SDK's `Client` lists the server's tools inside it and compiles
+the tool's output-schema validator (~2.2 ms a tool on this machine, against ~0.03 ms to check a result),
+and the server answers its first `tools/list`. At 64 sessions and 400 calls a phase a session makes about
+6 calls, so those once-per-session costs would weigh on every call the phase timed (~0.7 ms of the
+clients' CPU a call); they are reported on their own instead ("first calls in a new session", below). Then
+the phase sends `--calls` calls from the N sessions at once, 80 % `get_account` and 20 % `create_account`
 (each session's call k is a create when k % 5 == 4), timed from the first call to the last answer.
 Phases are interleaved: for each run, each session count, each server in turn (the order rotates by run),
 so all servers see the same machine. It prints, per session count and server, the median over runs of

@@ -1,14 +1,14 @@
 """`persona-mcp serve` loads no code for features that are switched off or not visited yet.
 
 Every module a process imports costs it start-up time and memory for as long as it runs (issue 18), so
-optional features are imported where they are switched on, and the HTTP server's pages (the console,
-the consent page) with their first visit, never by the serving path itself. Checked on the real
-command, over stdio and over streamable HTTP, driven by the SDK's client through a read and a write
-against the sandbox:
-the child runs with `PYTHONPROFILEIMPORTTIME`, so its stderr names each module as it is imported,
-including those the stack imports on its worker thread (a module loaded by `importlib.import_module`
-itself is not named, its own imports are: hence prefixes). The speed and the memory themselves are
-`benchmarks/cold_start.py`'s and `benchmarks/throughput.py`'s figures, never a test's.
+optional features are imported where they are switched on, and the HTTP server's pages (the console, the
+consent page) with their first visit, never by the serving path itself. Checked on the real command,
+over stdio and over streamable HTTP, driven by the SDK's client through a read and a write against the
+sandbox: the child runs with `PYTHONPROFILEIMPORTTIME`, so its stderr names each module as it is
+imported, including those the stack imports on its worker thread (a module loaded by
+`importlib.import_module` itself is not named, its own imports are: hence prefixes). The speed and the
+memory themselves are `benchmarks/cold_start.py`'s and `benchmarks/throughput.py`'s figures, never a
+test's.
 """
 
 from __future__ import annotations
