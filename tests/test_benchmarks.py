@@ -247,3 +247,18 @@ def test_the_audit_insert_benchmark_times_each_variant_on_its_own_log_against_th
     assert re.fullmatch(
         r"as shipped: \d+ at batch 1, \d+ at batch 3 \(us of the writer's CPU per record\)", lines[-1]
     )
+
+
+@pytest.mark.slow
+def test_the_upstream_transport_benchmark_measures_every_way_at_every_concurrency() -> None:
+    script = BENCHMARK.with_name("upstream_transport.py")
+    printed = _printed(script, "--requests", "40", "--runs", "1", "--concurrency", "1", "4")
+    lines = printed.strip().splitlines()
+    ways = ("httpx2.AsyncClient", "httpx2.AsyncHTTPTransport", "PersonaTransport", "ConnectionPool")
+    for concurrency in ("1", "4"):
+        for way in ways:
+            pattern = rf"\s+{concurrency}\s+{re.escape(way)}\s+\d+\.\d\s+\d+\.\d\dx\s+\d+"
+            assert any(re.match(pattern, line) for line in lines), (concurrency, way)
+    assert re.fullmatch(
+        r"PersonaTransport's CPU per request over httpcore2's, 4 in flight: \d+\.\d\d", lines[-1]
+    )
