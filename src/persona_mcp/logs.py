@@ -73,8 +73,13 @@ class _StderrNow:
         sys.stderr.flush()
 
 
+#: One for every logger: it holds no stream of its own (`_StderrNow`), and structlog asks the factory for
+#: a logger on every call of an uncached logger, filtered calls included (~0.8 us each made anew).
+_STDERR_LOGGER = structlog.PrintLogger(file=_StderrNow())  # type: ignore[arg-type]
+
+
 def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
-    return structlog.PrintLogger(file=_StderrNow())  # type: ignore[arg-type]
+    return _STDERR_LOGGER
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]

@@ -240,6 +240,23 @@ async def test_the_verifier_hands_back_the_caller_and_refuses_malformed_tokens(s
         assert await setup["verifier"].verify_token(bad) is None
 
 
+async def test_a_token_is_verified_into_one_access_token_per_cached_caller_and_refused_once_revoked(
+    setup: dict[str, Any], clock: Clock
+) -> None:
+    """The access token is made once per cached resolution, not per request; the resolver still decides
+    every request, so a revoked grant is refused as soon as its cache entry ends."""
+    store: GrantStore = setup["store"]
+    token = await _grant(store, Scope.ACCOUNTS_READ, principal="cached")
+    other = await _grant(store, Scope.ACCOUNTS_READ, principal="other")
+    first = await setup["verifier"].verify_token(token)
+    assert first is not None and await setup["verifier"].verify_token(token) is first
+    assert caller_from_access_token(await setup["verifier"].verify_token(other)).principal == "other"  # type: ignore[union-attr]
+    grant = caller_from_access_token(first).grant  # type: ignore[union-attr]
+    await store.revoke(grant.id)
+    clock.advance(60)  # past the resolver's cache entry
+    assert await setup["verifier"].verify_token(token) is None
+
+
 async def test_a_large_streamed_body_is_fed_on_in_full(grant_store: GrantStore, clock: Clock) -> None:
     """Bodies above the inspection limit pass uninspected, chunk by chunk, with nothing lost."""
     clock.now = datetime.fromtimestamp(NOW, UTC)

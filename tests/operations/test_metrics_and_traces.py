@@ -75,6 +75,8 @@ async def test_metrics_need_their_token_and_report_calls_upstream_audit_rate_lim
     settings = sandbox_settings(tmp_path)
     settings.metrics = MetricsSettings(token=SecretStr(SCRAPE_TOKEN))
     async with _server(settings) as (app, http):
+        # No tracer provider is configured here: every figure below comes from the path without spans.
+        assert app.observer is not None and not app.observer.tracing
         token = await issue_grant(app, ["accounts:read"], rate_per_minute=2)
         assert isinstance(app.caller_source, StaticTokenCallers)
         app.caller_source.token = token
@@ -124,6 +126,7 @@ async def test_spans_per_tool_call_and_upstream_request_carry_no_pii(tmp_path: P
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     observer = Observer(known_tools=[spec.name for spec in CATALOGUE], tracer_provider=provider)
+    assert observer.tracing
     async with _server(sandbox_settings(tmp_path), observer) as (app, _http):
         token = await issue_grant(app, ["accounts:read"])
         assert isinstance(app.caller_source, StaticTokenCallers)

@@ -13,6 +13,9 @@ from pydantic import PrivateAttr
 
 from persona_mcp.auth.callers import Caller, CallerResolver
 
+#: Access tokens remembered at most (one per cached caller; the resolver keeps about as many).
+_MAX_ISSUED = 4096
+
 
 class CallerAccessToken(AccessToken):
     """An `AccessToken` that remembers the caller it was resolved to."""
@@ -30,12 +33,26 @@ class CallerTokenVerifier:
     def __init__(self, resolver: CallerResolver, *, resource_url: str | None = None) -> None:
         self._resolver = resolver
         self._resource_url = resource_url
+        # The access token made for each caller the resolver returned: its cache hands back the same
+        # `Caller` for a token until the entry expires, so the model is built once per entry, not per
+        # request. A cached token holds its caller, so the caller's id cannot be reused while it is here.
+        self._issued: dict[int, CallerAccessToken] = {}
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """An access token for a live caller, or None (malformed, unknown, revoked, expired: all deny)."""
         caller = await self._resolver.resolve(token)
         if caller is None:
             return None
+        issued = self._issued.get(id(caller))
+        if issued is not None and issued.caller is caller and issued.token == token:
+            return issued
+        access = self._access_token(caller, token)
+        if len(self._issued) >= _MAX_ISSUED:
+            self._issued.clear()
+        self._issued[id(caller)] = access
+        return access
+
+    def _access_token(self, caller: Caller, token: str) -> CallerAccessToken:
         claims: dict[str, object] = {"grant_id": caller.grant.id, "token_kind": caller.token_kind}
         if caller.actor is not None:
             claims["act"] = {"sub": caller.actor}
