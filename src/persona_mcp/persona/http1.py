@@ -2,8 +2,8 @@
 
 Every Persona call is one small request whose answer is read in full, to one origin, with no redirects,
 cookies, streaming or HTTP/2. For that, httpcore2 and h11 do much more work than needed: measured against
-the sandbox on this project's 2-core machine, one GET took ~270 us of CPU through httpcore2's pool and ~45
-us here (benchmarks/README.md, "the connection to Persona"). On a server whose one interpreter is the
+the sandbox on this project's 2-core machine, one GET took ~240-320 us of CPU through httpcore2's pool and
+~40-50 us here (benchmarks/README.md, "the connection to Persona"). On a server whose one interpreter is the
 bottleneck under load, that is throughput. What is hard about HTTP/1.1 (framing by length or chunks,
 keep-alive rules, malformed answers) is left to llhttp, the parser Node.js uses, through httptools (the
 parser uvicorn prefers). What is left here is the pool and the failure rules.

@@ -4,7 +4,7 @@
 so `httpx2.AsyncClient`'s layers (URL and header merging, auth and redirect loops, cookie jar, streamed
 response wrappers) and httpcore2's general-purpose pool are work done on every request for nothing.
 Measured against the sandbox on this project's 2-core machine, a GET cost ~350 us of CPU through
-`httpx2.AsyncClient`, ~270 us through httpcore2's pool, and ~80 us through this transport
+`httpx2.AsyncClient`, ~240-320 us through httpcore2's pool, and ~65-100 us through this transport
 (benchmarks/README.md, "the connection to Persona"): on a server whose one interpreter is the
 bottleneck under load, that is throughput.
 
