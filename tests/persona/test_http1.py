@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import anyio
 import httpx2
@@ -25,7 +26,8 @@ pytestmark = pytest.mark.anyio
 
 _OK = b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{"ok":true}'
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Answerer = Callable[["RawServer", int, asyncio.StreamWriter], Awaitable[bool]]
+_Error = TypeVar("_Error", bound=Exception)
 
 
 @dataclass
@@ -91,6 +93,18 @@ async def get(
         b"GET", request.url, request.headers.raw, b"", Timeouts(connect=5, read=read, write=5, pool=5)
     )
     return httpx2.Response(answer.status, headers=answer.headers, content=answer.body)
+
+
+async def failed_get(
+    answer: Answerer, error: type[_Error], *, read: float = 5.0, headers: dict[str, str] | None = None
+) -> tuple[_Error, RawServer]:
+    """The error one GET ends in against a server answering with `answer`, and what that server saw."""
+    async with raw_server(answer) as server:
+        pool = ConnectionPool()
+        with anyio.fail_after(10), pytest.raises(error) as caught:
+            await get(pool, server.url, read=read, headers=headers)
+        await pool.aclose()
+    return caught.value, server
 
 
 async def test_consecutive_requests_share_one_kept_alive_connection() -> None:
@@ -231,13 +245,9 @@ async def test_a_server_that_closes_without_answering_may_have_applied_the_reque
     async def hang_up(_server: RawServer, _index: int, _writer: asyncio.StreamWriter) -> bool:
         return False
 
-    async with raw_server(hang_up) as server:
-        pool = ConnectionPool()
-        with anyio.fail_after(10), pytest.raises(httpx2.RemoteProtocolError) as caught:
-            await get(pool, server.url)
-        await pool.aclose()
+    error, server = await failed_get(hang_up, httpx2.RemoteProtocolError)
     assert len(server.requests) == 1
-    assert failure_may_have_applied(caught.value)
+    assert failure_may_have_applied(error)
 
 
 async def test_an_answer_cut_short_may_have_applied_the_request() -> None:
@@ -246,12 +256,8 @@ async def test_an_answer_cut_short_may_have_applied_the_request() -> None:
         await writer.drain()
         return False
 
-    async with raw_server(half) as server:
-        pool = ConnectionPool()
-        with anyio.fail_after(10), pytest.raises(httpx2.RemoteProtocolError) as caught:
-            await get(pool, server.url)
-        await pool.aclose()
-    assert failure_may_have_applied(caught.value)
+    error, _server = await failed_get(half, httpx2.RemoteProtocolError)
+    assert failure_may_have_applied(error)
 
 
 async def test_a_malformed_answer_is_a_protocol_error_that_may_have_applied() -> None:
@@ -260,12 +266,8 @@ async def test_a_malformed_answer_is_a_protocol_error_that_may_have_applied() ->
         await writer.drain()
         return True
 
-    async with raw_server(garbage) as server:
-        pool = ConnectionPool()
-        with anyio.fail_after(10), pytest.raises(httpx2.RemoteProtocolError) as caught:
-            await get(pool, server.url)
-        await pool.aclose()
-    assert failure_may_have_applied(caught.value)
+    error, _server = await failed_get(garbage, httpx2.RemoteProtocolError)
+    assert failure_may_have_applied(error)
 
 
 async def test_a_silent_server_is_a_read_timeout_that_may_have_applied() -> None:
@@ -273,12 +275,8 @@ async def test_a_silent_server_is_a_read_timeout_that_may_have_applied() -> None
         await asyncio.sleep(5)
         return False
 
-    async with raw_server(silent) as server:
-        pool = ConnectionPool()
-        with anyio.fail_after(10), pytest.raises(httpx2.ReadTimeout) as caught:
-            await get(pool, server.url, read=0.2)
-        await pool.aclose()
-    assert failure_may_have_applied(caught.value)
+    error, _server = await failed_get(silent, httpx2.ReadTimeout, read=0.2)
+    assert failure_may_have_applied(error)
 
 
 async def test_the_read_timeout_bounds_the_silence_between_bytes_not_the_whole_answer() -> None:
@@ -299,13 +297,11 @@ async def test_the_read_timeout_bounds_the_silence_between_bytes_not_the_whole_a
 
 
 async def test_a_line_break_in_a_header_is_refused_before_anything_is_sent() -> None:
-    async with raw_server(answer_ok) as server:
-        pool = ConnectionPool()
-        with anyio.fail_after(10), pytest.raises(httpx2.LocalProtocolError) as caught:
-            await get(pool, server.url, headers={"X-Note": "a\r\nX-Injected: 1"})
-        await pool.aclose()
+    error, server = await failed_get(
+        answer_ok, httpx2.LocalProtocolError, headers={"X-Note": "a\r\nX-Injected: 1"}
+    )
     assert server.connections == 0 and server.requests == []
-    assert not failure_may_have_applied(caught.value)
+    assert not failure_may_have_applied(error)
 
 
 async def test_a_refused_connection_is_a_connect_error_that_was_not_sent() -> None:
