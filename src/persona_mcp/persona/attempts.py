@@ -9,8 +9,9 @@ failure *proves* Persona never processed it; everything else counts as possibly 
 Proof that nothing was processed:
 
 - the request never left this process or never got a connection (`ConnectError`, `ConnectTimeout`,
-  `PoolTimeout`, `UnsupportedProtocol`, and `LocalProtocolError`, which h11 raises before the offending
-  bytes are written, so Persona can at most have seen an incomplete request, which it cannot act on);
+  `PoolTimeout`, `UnsupportedProtocol`, and `LocalProtocolError`, which the connection pool raises
+  before any byte of the request is written, and httpx2's own transports before the offending bytes are,
+  so Persona can at most have seen an incomplete request, which it cannot act on);
 - any 4xx answer: Persona rejected the request (validation, authentication, rate limit, conflict, not
   found) instead of carrying it out.
 
