@@ -473,3 +473,27 @@ async def test_a_certificate_the_client_does_not_trust_is_a_connect_error_with_n
         await transport.aclose()
     assert server.requests == []
     assert not failure_may_have_applied(caught.value)
+
+
+async def test_a_connection_lost_before_the_request_is_written_fails_at_once_as_not_sent() -> None:
+    """A server that hangs up as it accepts: the loss can arrive before the request is written, and must
+    not leave the request waiting for an answer until the read timeout."""
+    accepted = asyncio.Event()
+
+    async def hang_up_at_once(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+        accepted.set()
+
+    server = await asyncio.start_server(hang_up_at_once, "127.0.0.1", 0)
+    url = httpx2.URL(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/api/v1/accounts")
+    pool = ConnectionPool()
+    connection = await pool._connect((b"http", b"127.0.0.1", url.port or 80), 5.0)
+    await accepted.wait()
+    with anyio.fail_after(5):
+        while not connection.closed:  # the server's close reaches the client
+            await anyio.sleep(0.01)
+    with anyio.fail_after(5), pytest.raises(httpx2.ConnectError) as caught:
+        await connection.exchange(b"GET / HTTP/1.1\r\n\r\n", Timeouts(read=30))
+    assert not failure_may_have_applied(caught.value)
+    server.close()
+    await server.wait_closed()

@@ -173,6 +173,8 @@ class _Connection(asyncio.Protocol):
     async def exchange(self, request: bytes, timeouts: Timeouts) -> Answer:
         """Write `request`, read its answer. On any failure, or if cancelled, the connection is closed."""
         assert self._transport is not None
+        if self.closed:  # lost between connecting and now: nothing of the request has been written
+            raise httpx2.ConnectError("Persona closed the connection before the request was sent")
         self._headers, self._body, self._status = [], [], 0
         self._heard = self._complete = self._keep_alive = self._until_close = False
         answered: asyncio.Future[Answer] = self._loop.create_future()
