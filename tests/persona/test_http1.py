@@ -497,3 +497,22 @@ async def test_a_connection_lost_before_the_request_is_written_fails_at_once_as_
     assert not failure_may_have_applied(caught.value)
     server.close()
     await server.wait_closed()
+
+
+async def test_after_an_answer_that_switches_protocols_the_connection_is_not_used_again() -> None:
+    async def switch_once(_server: RawServer, index: int, writer: asyncio.StreamWriter) -> bool:
+        if index == 0:
+            writer.write(b"HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: x\r\n\r\n")
+            writer.write(b"bytes of another protocol")
+        else:
+            writer.write(_OK)
+        return True
+
+    async with raw_server(switch_once) as server:
+        pool = ConnectionPool()
+        with anyio.fail_after(10):
+            switched = await get(pool, server.url)
+            answer = await get(pool, server.url)
+        await pool.aclose()
+    assert switched.status_code == 101  # a status PersonaClient reports as an unexpected answer
+    assert answer.json() == {"ok": True} and server.connections == 2

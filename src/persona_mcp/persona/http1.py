@@ -104,8 +104,8 @@ class _Connection(asyncio.Protocol):
         self._last_read = self._loop.time()
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(httpx2.RemoteProtocolError(f"malformed answer from Persona: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._fail(httpx2.RemoteProtocolError(f"an answer from Persona this client cannot read: {exc!r}"))
             self.close()
 
     def eof_received(self) -> bool:
