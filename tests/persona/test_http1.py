@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -516,3 +517,39 @@ async def test_after_an_answer_that_switches_protocols_the_connection_is_not_use
         await pool.aclose()
     assert switched.status_code == 101  # a status PersonaClient reports as an unexpected answer
     assert answer.json() == {"ok": True} and server.connections == 2
+
+
+async def test_an_address_that_never_answers_does_not_hold_up_the_next_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Happy Eyeballs: a name with an address that drops connection attempts (IPv6 routed but broken, say)
+    and one that answers connects through the second after 250 ms, not after the connect timeout."""
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)  # a full accept queue: further SYNs are dropped, their connects hang
+    fillers = [socket.socket() for _ in range(2)]
+    for filler in fillers:
+        filler.setblocking(False)
+        filler.connect_ex(blackhole.getsockname())
+    try:
+        async with raw_server(answer_ok) as server:
+            good = ("127.0.0.1", int(server.url.split(":")[2].split("/")[0]))
+            loop = asyncio.get_running_loop()
+
+            async def two_addresses(*_args: object, **_kwargs: object) -> list[tuple[object, ...]]:
+                stream = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+                return [(*stream, blackhole.getsockname()), (*stream, good)]
+
+            monkeypatch.setattr(loop, "getaddrinfo", two_addresses)
+            pool = ConnectionPool()
+            request = httpx2.Request("GET", "http://persona.test/api/v1/accounts")
+            with anyio.fail_after(5):
+                answer = await pool.request(
+                    b"GET", request.url, request.headers.raw, b"", Timeouts(connect=4, read=5)
+                )
+            await pool.aclose()
+        assert answer.status == 200 and server.connections == 1
+    finally:
+        for filler in fillers:
+            filler.close()
+        blackhole.close()
