@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from persona_mcp.persona.attempts import failure_may_have_applied
-from persona_mcp.persona.http1 import ConnectionPool, Timeouts
+from persona_mcp.persona.http1 import ConnectionPool, Timeouts, _interleaved
 from persona_mcp.persona.transport import PersonaTransport
 
 pytestmark = pytest.mark.anyio
@@ -519,8 +519,11 @@ async def test_after_an_answer_that_switches_protocols_the_connection_is_not_use
     assert answer.json() == {"ok": True} and server.connections == 2
 
 
+@pytest.mark.parametrize(
+    "anyio_backend", [("asyncio", {}), ("asyncio", {"use_uvloop": True})], ids=["asyncio", "uvloop"]
+)
 async def test_an_address_that_never_answers_does_not_hold_up_the_next_one(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, anyio_backend: object
 ) -> None:
     """Happy Eyeballs: a name with an address that drops connection attempts (IPv6 routed but broken, say)
     and one that answers connects through the second after 250 ms, not after the connect timeout."""
@@ -553,3 +556,14 @@ async def test_an_address_that_never_answers_does_not_hold_up_the_next_one(
         for filler in fillers:
             filler.close()
         blackhole.close()
+
+
+def test_addresses_are_tried_with_their_families_taking_turns_the_resolvers_first_family_first() -> None:
+    v6a, v6b, v4a, v4b = ("::1", 1), ("::2", 1), ("127.0.0.1", 1), ("127.0.0.2", 1)
+    families = [socket.AF_INET6, socket.AF_INET6, socket.AF_INET, socket.AF_INET]
+    assert _interleaved([v6a, v6b, v4a, v4b], families) == [v6a, v4a, v6b, v4b]
+    assert _interleaved([v4a, v6a, v6b], [socket.AF_INET, socket.AF_INET6, socket.AF_INET6]) == [
+        v4a,
+        v6a,
+        v6b,
+    ]

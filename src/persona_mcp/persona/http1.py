@@ -17,12 +17,14 @@ failure (`WriteTimeout`, `ReadTimeout`, `ReadError`, `RemoteProtocolError`) says
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
+import anyio
 import httptools
 import httpx2
 
@@ -316,30 +318,13 @@ class ConnectionPool:
         if tls and self._ssl_context is None:
             self._ssl_context = httpx2.create_ssl_context()
         context = self._ssl_context if tls else None
-        name = host if tls else None
-        # Happy Eyeballs (RFC 8305) where the loop has it: with IPv6 routed but broken, the next address
-        # is tried after 250 ms instead of after the whole connect timeout. uvloop's loop has no such
-        # option and tries the addresses in turn (a refused or unreachable one fails at once either way).
-        if isinstance(loop, asyncio.BaseEventLoop):
-            opening = loop.create_connection(
-                lambda: _Connection(loop),
-                host,
-                port,
-                ssl=context,
-                server_hostname=name,
-                happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S,
-            )
-        else:
-            opening = loop.create_connection(
-                lambda: _Connection(loop), host, port, ssl=context, server_hostname=name
-            )
         try:
-            _, connection = await asyncio.wait_for(opening, timeout)
+            with anyio.fail_after(timeout):
+                return await _happy_eyeballs(loop, host, port, context)
         except TimeoutError:
             raise httpx2.ConnectTimeout(f"no connection to {host}:{port} in time") from None
         except OSError as exc:  # refused, unreachable, name not found, TLS handshake failed
             raise httpx2.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
-        return connection
 
     def _keep(self, origin: tuple[bytes, bytes, int], connection: _Connection) -> None:
         idle = self._idle.setdefault(origin, deque())
@@ -348,6 +333,62 @@ class ConnectionPool:
             return
         connection.idle_since = asyncio.get_running_loop().time()
         idle.append(connection)
+
+
+async def _happy_eyeballs(
+    loop: asyncio.AbstractEventLoop, host: str, port: int, context: ssl.SSLContext | None
+) -> _Connection:
+    """A connection to the first of `host`'s addresses that answers (Happy Eyeballs, RFC 8305).
+
+    Addresses are tried in the resolver's order with the families alternated, each one
+    `HAPPY_EYEBALLS_DELAY_S` after the previous or as soon as it failed, so an address that never answers
+    (IPv6 routed but broken, say) costs 250 ms, not the connect timeout. Done here rather than by the
+    loop: asyncio's loop has the option, uvloop's does not. A TLS handshake that fails counts as that
+    address failing. Raises the last address's `OSError` when none answers.
+    """
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = _interleaved([info[4] for info in infos], [info[0] for info in infos])
+    won: list[_Connection] = []
+    failures: list[OSError] = []
+    async with anyio.create_task_group() as attempts:
+
+        async def attempt(address: tuple[Any, ...], failed: anyio.Event) -> None:
+            try:
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(loop),
+                    address[0],
+                    address[1],
+                    ssl=context,
+                    server_hostname=host if context is not None else None,
+                )
+            except OSError as exc:
+                failures.append(exc)
+                failed.set()
+                return
+            if won:  # another address answered first
+                connection.close()
+                return
+            won.append(connection)
+            attempts.cancel_scope.cancel()
+
+        for address in addresses:
+            failed = anyio.Event()
+            attempts.start_soon(attempt, address, failed)
+            with anyio.move_on_after(HAPPY_EYEBALLS_DELAY_S):
+                await failed.wait()
+    if won:
+        return won[0]
+    raise failures[-1] if failures else OSError(f"{host} has no address")
+
+
+def _interleaved(addresses: list[tuple[Any, ...]], families: list[int]) -> list[tuple[Any, ...]]:
+    """`addresses` in the resolver's order, the first family's and the others' taking turns."""
+    first = [address for address, family in zip(addresses, families, strict=True) if family == families[0]]
+    others = [address for address, family in zip(addresses, families, strict=True) if family != families[0]]
+    turns: list[tuple[Any, ...]] = []
+    for index in range(max(len(first), len(others))):
+        turns.extend(group[index] for group in (first, others) if index < len(group))
+    return turns
 
 
 def _serialize(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
