@@ -22,6 +22,7 @@ import ssl
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any, cast
 
 import anyio
@@ -383,12 +384,10 @@ async def _happy_eyeballs(
 
 def _interleaved(addresses: list[tuple[Any, ...]], families: list[int]) -> list[tuple[Any, ...]]:
     """`addresses` in the resolver's order, the first family's and the others' taking turns."""
-    first = [address for address, family in zip(addresses, families, strict=True) if family == families[0]]
-    others = [address for address, family in zip(addresses, families, strict=True) if family != families[0]]
-    turns: list[tuple[Any, ...]] = []
-    for index in range(max(len(first), len(others))):
-        turns.extend(group[index] for group in (first, others) if index < len(group))
-    return turns
+    paired = list(zip(addresses, families, strict=True))
+    first = [address for address, family in paired if family == families[0]]
+    others = [address for address, family in paired if family != families[0]]
+    return [address for turn in zip_longest(first, others) for address in turn if address is not None]
 
 
 def _serialize(method: bytes, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
