@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from persona_mcp.audit import AuditLog, AuditUnavailableError
-from persona_mcp.audit.committer import APPLICATION_NAME
-from persona_mcp.audit.committer_postgres import PostgresCommitter
+from persona_mcp.audit.chain import HEAD_SQL, Batch, ChainPolicy
+from persona_mcp.audit.committer import APPLICATION_NAME, SqliteCommitter
+from persona_mcp.audit.record import utc_timestamp
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store, create_store, upgrade
 
@@ -107,14 +110,7 @@ async def _records(store: Store) -> list[tuple[int, str, str]]:
     return [(int(row[0]), str(row[1]), str(row[2])) for row in rows]
 
 
-#: The writer's one-round-trip batches are PostgreSQL's: the shared `store` fixture on PostgreSQL only.
-_ON_POSTGRES = pytest.mark.parametrize(
-    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
-)
-
-
-@_ON_POSTGRES
-async def test_a_writer_alone_on_the_chain_commits_each_batch_in_one_round_trip_on_the_head_it_left(
+async def test_a_writer_alone_on_the_chain_commits_each_batch_on_the_head_it_left_without_reading_it(
     store: Store, data_dir: Path
 ) -> None:
     log = await AuditLog.open(store, data_dir=data_dir, instance_id="alone", checkpoint_every=1000)
@@ -122,8 +118,8 @@ async def test_a_writer_alone_on_the_chain_commits_each_batch_in_one_round_trip_
         for i in range(6):
             await log.append(call_event(i))
         committer = log.committer
-        assert isinstance(committer, PostgresCommitter)
-        assert committer.one_trip_commits == 5, (
+        assert committer is not None
+        assert committer.known_head_commits == 5, (
             "the first batch reads the head; the next five extend their own"
         )
         assert committer.head_moves == 0
@@ -133,7 +129,6 @@ async def test_a_writer_alone_on_the_chain_commits_each_batch_in_one_round_trip_
         await log.aclose()
 
 
-@_ON_POSTGRES
 async def test_a_batch_sealed_on_a_head_another_writer_moved_commits_nothing_and_is_sealed_on_the_new_head(
     store: Store, data_dir: Path
 ) -> None:
@@ -148,7 +143,7 @@ async def test_a_batch_sealed_on_a_head_another_writer_moved_commits_nothing_and
         record = await first.append(call_event(6))
 
         committer = first.committer
-        assert isinstance(committer, PostgresCommitter)
+        assert committer is not None
         assert committer.head_moves == 1, "sealed as seq 3, which the other writer had taken"
         assert record.seq == 6
         assert await _records(store) == [
@@ -160,8 +155,50 @@ async def test_a_batch_sealed_on_a_head_another_writer_moved_commits_nothing_and
             (6, "first", "call-6"),
         ]
         await first.append(call_event(7))
-        assert committer.one_trip_commits == 2, "after a move, the head read under the lock is its own again"
+        assert committer.known_head_commits == 2, (
+            "after a move, the head read under the lock is its own again"
+        )
         assert (await verify_log(store, trusted_keys=[first.public_key])).ok
     finally:
         await first.aclose()
         await second.aclose()
+
+
+class _TracedSqliteCommitter(SqliteCommitter):
+    """The shipped committer, with every statement its connection runs written down."""
+
+    statements: list[str]
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = super()._connect()
+        self.statements = []
+        conn.set_trace_callback(self.statements.append)
+        return conn
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_batch_on_the_head_the_writer_left_does_not_read_the_head_again(store: Store) -> None:
+    """SQLite's half of the one-round-trip test above: the batch is sealed on the head the previous batch
+    left, so its transaction reads nothing before it writes."""
+    policy = ChainPolicy(
+        instance_id="counted",
+        signing_key=Ed25519PrivateKey.generate(),
+        checkpoint_every=100_000,
+        clock=utc_timestamp,
+    )
+    assert store.engine.url.database is not None
+    committer = _TracedSqliteCommitter(policy, store.engine.url.database, synchronous=2, busy_timeout_ms=5000)
+    try:
+        committer.commit(Batch(events=[call_event(0).model_dump(mode="json")]))
+        assert any(sql == HEAD_SQL for sql in committer.statements), "the first batch reads the head"
+        committer.statements.clear()
+
+        committed = committer.commit(Batch(events=[call_event(i).model_dump(mode="json") for i in (1, 2, 3)]))
+
+        assert committer.statements[0] == "BEGIN IMMEDIATE"
+        assert committer.statements[1].startswith("INSERT INTO audit_records"), committer.statements
+        assert HEAD_SQL not in committer.statements
+        assert [record.seq for record in committed.records] == [2, 3, 4]
+    finally:
+        committer.close()
+    assert (await verify_log(store, trusted_keys=[policy.signing_key.public_key()])).ok

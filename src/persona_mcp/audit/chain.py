@@ -152,6 +152,15 @@ def signs_checkpoint(head: Sequence[Any] | None, batch: Batch, policy: ChainPoli
     return _checkpoint_due(seq + len(batch.events), last, batch, policy)
 
 
+def extends_known_head(batch: Batch, head: Sequence[Any], policy: ChainPolicy) -> bool:
+    """Whether a writer may seal `batch` on `head`, the head its own previous batch left, without reading
+    it again under the lock: records only, no checkpoint due even counting from the newest checkpoint this
+    writer knows of (another writer's newer one would only make it due later). If another writer extended
+    the chain meanwhile, the batch's first `seq` (the primary key; `prev_hash` is unique too) is taken and
+    its first insert fails, so a stale head is never written on."""
+    return bool(batch.events) and not signs_checkpoint(head, batch, policy)
+
+
 def head_after(head: Sequence[Any] | None, extension: Extension) -> tuple[int, str, int]:
     """The HEAD_SQL row once `extension` (built on `head`) is committed: what the same writer's next
     batch extends, unless another writer extends the chain first."""
@@ -297,6 +306,7 @@ __all__ = [
     "checkpoint_sql",
     "checkpoint_values",
     "extend",
+    "extends_known_head",
     "head_after",
     "insert_sql",
     "object_ids_column",

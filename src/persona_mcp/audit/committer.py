@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -47,6 +48,8 @@ from persona_mcp.audit.chain import (
     checkpoint_sql,
     checkpoint_values,
     extend,
+    extends_known_head,
+    head_after,
     insert_sql,
     wants_current,
 )
@@ -106,6 +109,12 @@ class BatchCommitter(ABC, Generic[_Conn]):
     def __init__(self, policy: ChainPolicy) -> None:
         self._policy = policy
         self._conn: _Conn | None = None
+        # The HEAD_SQL row as this writer's last batch left it, on this connection; None: read it.
+        self._head: tuple[int, str, int] | None = None
+        self.known_head_commits = 0
+        """Batches committed on the head this writer's previous batch left (for tests and benchmarks)."""
+        self.head_moves = 0
+        """Batches sealed on that head that found another writer had extended the chain first."""
 
     def commit(self, batch: Batch) -> Committed:
         """Commit `batch` durably and return its records; raise (nothing committed) on any failure."""
@@ -129,6 +138,7 @@ class BatchCommitter(ABC, Generic[_Conn]):
         return None
 
     def close(self) -> None:
+        self._head = None
         conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(Exception):
@@ -145,7 +155,14 @@ class BatchCommitter(ABC, Generic[_Conn]):
 
 
 class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
-    """BEGIN IMMEDIATE (the file's write lock, shared by every process), head, executemany, COMMIT."""
+    """BEGIN IMMEDIATE (the file's write lock, shared by every process), inserts, COMMIT.
+
+    While this writer is the only one extending the chain, a batch is sealed on the head its previous
+    batch left (`chain.extends_known_head`), as on PostgreSQL, without reading it again. If another
+    connection (the admin CLI, another replica on the same file) extended the chain meanwhile, the first
+    record's insert fails on its `seq`: the transaction is rolled back and the batch sealed again on the
+    head read under the lock.
+    """
 
     _SQL = BatchStatements.with_marker("?")
 
@@ -177,9 +194,7 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
         if conn is None:
             return None
         try:
-            if not self._begin_now(conn):
-                return None
-            return self._extend(conn, batch)
+            return self._extend(conn, batch, self._begin_now)
         except BaseException:
             self.close()
             raise
@@ -199,14 +214,41 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
         return True
 
-    def _commit(self, conn: sqlite3.Connection, batch: Batch) -> Committed:
+    @staticmethod
+    def _begin(conn: sqlite3.Connection) -> bool:
         conn.execute("BEGIN IMMEDIATE")
-        return self._extend(conn, batch)
+        return True
 
-    def _extend(self, conn: sqlite3.Connection, batch: Batch) -> Committed:
-        """Head, inserts, checkpoint and COMMIT inside the transaction BEGIN IMMEDIATE opened."""
+    def _commit(self, conn: sqlite3.Connection, batch: Batch) -> Committed:
+        committed = self._extend(conn, batch, self._begin)
+        assert committed is not None  # `_begin` waits for the lock (or raises)
+        return committed
+
+    def _extend(
+        self, conn: sqlite3.Connection, batch: Batch, begin: Callable[[sqlite3.Connection], bool]
+    ) -> Committed | None:
+        """The batch in one transaction that `begin` opens; None if `begin` could not (nothing done)."""
+        head, self._head = self._head, None  # unknown until this batch commits
+        if head is not None and extends_known_head(batch, head, self._policy):
+            if not begin(conn):
+                self._head = head
+                return None
+            try:
+                committed = self._write(conn, batch, head)
+            except sqlite3.IntegrityError:
+                self.head_moves += 1  # rolled back: nothing of the batch was committed
+            else:
+                self.known_head_commits += 1
+                return committed
+        if not begin(conn):
+            return None
+        return self._write(conn, batch, None)
+
+    def _write(self, conn: sqlite3.Connection, batch: Batch, head: tuple[int, str, int] | None) -> Committed:
+        """Seal the batch on `head` (read under the lock when None), insert, COMMIT; ROLLBACK on failure."""
         try:
-            extension = extend(conn.execute(HEAD_SQL).fetchone(), batch, self._policy)
+            found = head if head is not None else conn.execute(HEAD_SQL).fetchone()
+            extension = extend(found, batch, self._policy)
             committed = self._SQL.write(conn, batch, extension)
             conn.execute("COMMIT")
         except BaseException:
@@ -214,6 +256,7 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
             with contextlib.suppress(Exception):
                 conn.execute("ROLLBACK")
             raise
+        self._head = head_after(found, extension)
         return committed
 
     def stall_reason(self, exc: BaseException) -> str | None:

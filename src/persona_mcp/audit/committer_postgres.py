@@ -18,8 +18,8 @@ from persona_mcp.audit.chain import (
     Committed,
     Extension,
     extend,
+    extends_known_head,
     head_after,
-    signs_checkpoint,
 )
 from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, BatchStatements, describe_seconds
 from persona_mcp.store import WaitBounds
@@ -33,11 +33,10 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     the only one extending the chain, two otherwise.
 
     One round trip: the head this writer left with its previous batch is the head it extends, sealed
-    before anything is sent; the lock, the inserts and COMMIT go in one pipeline. If another writer
-    extended the chain meanwhile, the first insert's `seq` (the primary key; `prev_hash` is unique too)
-    is taken: the transaction aborts, nothing of it is committed, and the batch is sealed again on the
-    head read under the lock. Batches that sign or return a checkpoint always read the head, since
-    whether one is due depends on the newest checkpoint, which any writer may have signed.
+    before anything is sent (`chain.extends_known_head`); the lock, the inserts and COMMIT go in one
+    pipeline. If another writer extended the chain meanwhile, the first insert fails on its `seq`: the
+    transaction aborts, nothing of it is committed, and the batch is sealed again on the head read under
+    the lock.
 
     Two round trips: the advisory lock and the head read are separate statements on purpose: under
     READ COMMITTED each statement takes its snapshot when it starts, so only a head read issued after
@@ -60,12 +59,6 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         self._session = (
             {} if bounds is None else bounds.postgres_settings(idle_in_transaction_s=bounds.chain_lease_s)
         )
-        # The HEAD_SQL row as this writer's last batch left it, on this connection; None: read it.
-        self._head: tuple[int, str, int] | None = None
-        self.one_trip_commits = 0
-        """Batches committed on the head this writer left (for tests and benchmarks)."""
-        self.head_moves = 0
-        """Batches sealed on that head that found another writer had extended the chain first."""
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
@@ -127,7 +120,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
 
     def _extend(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
         head, self._head = self._head, None  # unknown until this batch commits
-        if head is not None and self._extends_known_head(batch, head):
+        if head is not None and extends_known_head(batch, head, self._policy):
             try:
                 committed = self._locked_write(conn, batch, extend(head, batch, self._policy), head)
             except psycopg.errors.UniqueViolation:
@@ -135,15 +128,9 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
                     raise  # not the state an aborted transaction leaves: drop the connection
                 self.head_moves += 1  # another writer took this batch's seq: nothing was committed
             else:
-                self.one_trip_commits += 1
+                self.known_head_commits += 1
                 return committed
         return self._locked_write(conn, batch, None, None)
-
-    def _extends_known_head(self, batch: Batch, head: tuple[int, str, int]) -> bool:
-        """Whether `batch` may be sealed on `head` without reading it: records only, no checkpoint due
-        even counting from the newest checkpoint this writer knows of (another writer's newer one
-        would only make it due later)."""
-        return bool(batch.events) and not signs_checkpoint(head, batch, self._policy)
 
     def _locked_write(
         self,
@@ -171,7 +158,6 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         return committed
 
     def _close(self, conn: psycopg.Connection[Any]) -> None:
-        self._head = None
         conn.close()
 
 
