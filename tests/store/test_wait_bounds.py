@@ -105,3 +105,23 @@ def test_psycopg_names_the_errors_the_bounds_raise() -> None:
     # The stall classification depends on these classes (SQLSTATE 55P03 and 57014).
     assert psycopg.errors.lookup("55P03") is psycopg.errors.LockNotAvailable
     assert psycopg.errors.lookup("57014") is psycopg.errors.QueryCanceled
+
+
+async def test_sqlite_copies_the_wal_back_every_few_thousand_pages_on_every_connection(
+    tmp_path: Path,
+) -> None:
+    """SQLite's default, 1,000 pages, copied the audit writer's pages into the database file four times as
+    often, a page changed by every batch (the newest leaf of the table and of each index) each time."""
+    store = create_store(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}")
+    try:
+        async with store.engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 4000
+        committer = await open_committer(store, None)  # type: ignore[arg-type]
+        assert isinstance(committer, SqliteCommitter)
+        conn = committer._connect()
+        try:
+            assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (4000,)
+        finally:
+            conn.close()
+    finally:
+        await store.close()

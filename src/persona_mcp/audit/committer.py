@@ -8,9 +8,10 @@ head; inserts + COMMIT), instead of a thread hop or a round trip per statement t
 `commit` returns only once COMMIT succeeded; on any error the transaction is rolled back, the connection
 dropped (the next batch opens a fresh one) and the error raised for the writer to fail the batch closed.
 
-The connection keeps the store's durability: SQLite's `synchronous` and `busy_timeout` are copied from a
-store connection (engine.py sets WAL, FULL and the store's busy timeout), PostgreSQL's connection
-arguments come from the store's URL (options included).
+The connection keeps the store's settings: SQLite's `synchronous`, `busy_timeout` and `wal_autocheckpoint`
+are copied from a store connection (engine.py sets WAL, FULL, the store's busy timeout and
+`WAL_AUTOCHECKPOINT_PAGES`), PostgreSQL's connection arguments come from the store's URL (options
+included).
 
 Every wait is bounded by the store's `WaitBounds` (issue 11): on SQLite the busy timeout (short while
 serving); on PostgreSQL `lock_timeout` bounds the wait for the chain lock (it applies to advisory locks),
@@ -55,7 +56,7 @@ from persona_mcp.audit.chain import (
 )
 from persona_mcp.audit.open_calls import OpenCallsSql
 from persona_mcp.store import Store
-from persona_mcp.store.engine import postgres_connect_kwargs
+from persona_mcp.store.engine import WAL_AUTOCHECKPOINT_PAGES, postgres_connect_kwargs
 
 _Conn = TypeVar("_Conn")
 
@@ -166,11 +167,20 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
 
     _SQL = BatchStatements.with_marker("?")
 
-    def __init__(self, policy: ChainPolicy, path: str, *, synchronous: int, busy_timeout_ms: int) -> None:
+    def __init__(
+        self,
+        policy: ChainPolicy,
+        path: str,
+        *,
+        synchronous: int,
+        busy_timeout_ms: int,
+        wal_autocheckpoint: int = WAL_AUTOCHECKPOINT_PAGES,
+    ) -> None:
         super().__init__(policy)
         self._path = path
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
+        self._wal_autocheckpoint = wal_autocheckpoint
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: the module never opens transactions itself; BEGIN IMMEDIATE is explicit.
@@ -184,6 +194,7 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={int(self._synchronous)}")
             conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={int(self._wal_autocheckpoint)}")
         except BaseException:
             conn.close()
             raise
@@ -282,7 +293,14 @@ async def open_committer(store: Store, policy: ChainPolicy) -> BatchCommitter[An
         async with engine.connect() as conn:
             synchronous = int((await conn.execute(text("PRAGMA synchronous"))).scalar_one())
             busy_timeout = int((await conn.execute(text("PRAGMA busy_timeout"))).scalar_one())
-        return SqliteCommitter(policy, path, synchronous=synchronous, busy_timeout_ms=busy_timeout)
+            wal_autocheckpoint = int((await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one())
+        return SqliteCommitter(
+            policy,
+            path,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout,
+            wal_autocheckpoint=wal_autocheckpoint,
+        )
     if store.dialect == "postgresql":
         from persona_mcp.audit.committer_postgres import PostgresCommitter  # psycopg: PostgreSQL only
 
