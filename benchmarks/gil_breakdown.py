@@ -50,7 +50,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
         "SDK request handling outside the tool (session, JSON-RPC, serialisation)",
         ("handle_modern_request", "ServerRunner"),
     ),
-    ("HTTP parsing and writing (uvicorn, h11)", ("h11_impl", "h11/")),
+    ("HTTP parsing and writing (uvicorn: h11 or httptools)", ("h11_impl", "h11/", "httptools_impl")),
 )
 REST = "event loop and the rest (uvloop's callbacks, stacks py-spy could not root)"
 

@@ -207,7 +207,8 @@ def test_the_gil_breakdown_puts_each_sampled_stack_in_the_first_category_it_matc
         f"{tool};CallPipeline._run (x.py:1);PersonaClient._call (persona_mcp/persona/client.py:358) 50\n",
         f"{tool};CallPipeline._outcome (x.py:2);AuditLog.append (persona_mcp/audit/writer.py:297) 20\n",
         f"{tool};decide (persona_mcp/auth/policy.py:105) 10\n",
-        f"{loop};H11Protocol.handle_events (uvicorn/protocols/http/h11_impl.py:175) 15\n",
+        f"{loop};H11Protocol.handle_events (uvicorn/protocols/http/h11_impl.py:175) 10\n",
+        f"{loop};HttpToolsProtocol.on_headers_complete (uvicorn/protocols/http/httptools_impl.py:249) 5\n",
         f"{sdk};_serialize (mcp/server/runner.py:341) 5\n",
         f"{loop} 25\n",
         "\n",
@@ -219,7 +220,7 @@ def test_the_gil_breakdown_puts_each_sampled_stack_in_the_first_category_it_matc
             "upstream request (client, rate gate, observation, transport)": 50 * 4 / 100,
             "audit on the event loop (event built, dumped, submitted, awaited)": 20 * 4 / 100,
             "tool handler besides upstream and audit (policy, validation, result, metrics)": 10 * 4 / 100,
-            "HTTP parsing and writing (uvicorn, h11)": 15 * 4 / 100,
+            "HTTP parsing and writing (uvicorn: h11 or httptools)": 15 * 4 / 100,
             "SDK request handling outside the tool (session, JSON-RPC, serialisation)": 5 * 4 / 100,
             breakdown.REST: 25 * 4 / 100,
         }

@@ -88,3 +88,76 @@ async def test_the_header_deadline_does_not_cut_a_request_whose_headers_arrived(
             with anyio.fail_after(SLACK):
                 answer = await stream.receive()
         assert answer.startswith(b"HTTP/1.1 401"), "answered (401: no token), not timed out"
+
+
+async def _read_response(stream: SocketStream, received: bytes = b"") -> tuple[bytes, bytes]:
+    """One whole response with a Content-Length body, and whatever came after it."""
+    while b"\r\n\r\n" not in received:
+        received += await stream.receive()
+    head, rest = received.split(b"\r\n\r\n", 1)
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(rest) < length:
+        rest += await stream.receive()
+    return head + b"\r\n\r\n" + rest[:length], rest[length:]
+
+
+async def test_the_next_request_on_a_kept_alive_connection_gets_the_same_deadline(tmp_path: Path) -> None:
+    """The deadline is armed again once a response ends, so a client cannot answer the first request
+    promptly and then trickle the second one's headers forever."""
+    limits = HttpSettings(header_timeout_seconds=HEADER_TIMEOUT)
+    async with http_server(tmp_path, http=limits) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            await stream.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            with anyio.fail_after(SLACK):
+                first, _ = await _read_response(stream)
+            assert first.startswith(b"HTTP/1.1 200")
+            await stream.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+
+            async def trickle() -> None:
+                for index in range(1000):
+                    await stream.send(f"X-Slow-{index}: a\r\n".encode())
+                    await anyio.sleep(HEADER_TIMEOUT / 5)
+
+            with anyio.fail_after(HEADER_TIMEOUT + SLACK):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(trickle)
+                    answer = await _read_until_closed(stream)
+                    tg.cancel_scope.cancel()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+
+
+async def test_pipelined_requests_are_all_answered_and_never_cut_by_the_deadline(tmp_path: Path) -> None:
+    """Requests sent back to back on one connection: the ones whose headers arrived while an earlier one
+    was answered must not be taken for a client that stopped sending."""
+    limits = HttpSettings(header_timeout_seconds=HEADER_TIMEOUT)
+    async with http_server(tmp_path, http=limits) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            await stream.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 3)
+            answers: list[bytes] = []
+            rest = b""
+            with anyio.fail_after(SLACK):
+                for _ in range(3):
+                    answer, rest = await _read_response(stream, rest)
+                    answers.append(answer)
+            await anyio.sleep(HEADER_TIMEOUT / 2)
+            await stream.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            with anyio.fail_after(SLACK):
+                fourth, _ = await _read_response(stream, rest)
+        assert [answer[:12] for answer in [*answers, fourth]] == [b"HTTP/1.1 200"] * 4
+
+
+def test_requests_are_parsed_by_llhttp_not_in_python() -> None:
+    """uvicorn's httptools protocol (llhttp) under the deadline, not its h11 one (`header_deadline`)."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from persona_mcp.server.serving import uvicorn_config
+
+    config = uvicorn_config(object(), host="127.0.0.1", port=0)
+    config.load()
+    assert issubclass(config.http_protocol_class, HttpToolsProtocol)

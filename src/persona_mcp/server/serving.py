@@ -67,7 +67,7 @@ def uvicorn_config(
     header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
     log_level: str = "warning",
 ) -> uvicorn.Config:
-    """uvicorn settings for one app: h11 with a total deadline on each request's headers, and no
+    """uvicorn settings for one app: httptools with a total deadline on each request's headers, and no
     WebSocket protocol (MCP's transports are stdio and streamable HTTP; uvicorn's default would import
     `wsproto` or `websockets` at every start, ~12 ms, to upgrade connections nothing here serves)."""
     return uvicorn.Config(
