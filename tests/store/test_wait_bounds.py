@@ -68,16 +68,21 @@ async def test_sqlite_waits_the_short_busy_timeout_while_serving_and_the_writer_
         for store, expected in ((serving, 2000), (admin, ADMIN_BOUNDS.sqlite_busy_timeout_ms)):
             async with store.engine.connect() as conn:
                 assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == expected
-        committer = await open_committer(serving, None)  # type: ignore[arg-type]
-        assert isinstance(committer, SqliteCommitter)
-        conn = committer._connect()
-        try:
-            assert conn.execute("PRAGMA busy_timeout").fetchone() == (2000,)
-        finally:
-            conn.close()
+        assert await _audit_writer_pragma(serving, "busy_timeout") == 2000
     finally:
         await serving.close()
         await admin.close()
+
+
+async def _audit_writer_pragma(store: Store, name: str) -> int:
+    """`PRAGMA name` on the connection the audit writer opens for `store`."""
+    committer = await open_committer(store, None)  # type: ignore[arg-type]
+    assert isinstance(committer, SqliteCommitter)
+    conn = committer._connect()
+    try:
+        return int(conn.execute(f"PRAGMA {name}").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def test_store_settings_come_from_the_toml_section_and_the_environment_wins(
@@ -116,12 +121,6 @@ async def test_sqlite_copies_the_wal_back_every_few_thousand_pages_on_every_conn
     try:
         async with store.engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one() == 4000
-        committer = await open_committer(store, None)  # type: ignore[arg-type]
-        assert isinstance(committer, SqliteCommitter)
-        conn = committer._connect()
-        try:
-            assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (4000,)
-        finally:
-            conn.close()
+        assert await _audit_writer_pragma(store, "wal_autocheckpoint") == 4000
     finally:
         await store.close()
