@@ -16,6 +16,7 @@ from _http_server import http_server
 from anyio.abc import SocketStream
 
 from persona_mcp.config import HttpSettings
+from persona_mcp.server.header_deadline import MAX_HEADER_BYTES
 
 pytestmark = pytest.mark.anyio
 
@@ -161,3 +162,38 @@ def test_requests_are_parsed_by_llhttp_not_in_python() -> None:
     config = uvicorn_config(object(), host="127.0.0.1", port=0)
     config.load()
     assert issubclass(config.http_protocol_class, HttpToolsProtocol)
+
+
+async def test_a_header_block_larger_than_the_limit_is_refused_with_431(tmp_path: Path) -> None:
+    """llhttp, unlike h11, puts no bound on an incomplete header block: without this limit a client could
+    fill the server's memory with headers well inside the deadline (20 MB were taken in one test)."""
+    async with http_server(tmp_path) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            await stream.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            line = b"X-Big: " + b"a" * 1000 + b"\r\n"
+            with anyio.fail_after(SLACK):
+                try:
+                    for _ in range(MAX_HEADER_BYTES // len(line) + 2):
+                        await stream.send(line)
+                except (anyio.BrokenResourceError, ConnectionResetError):
+                    pass  # closed by the server while the rest was still being sent
+                answer = await _read_until_closed(stream)
+        assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+        async with httpx2.AsyncClient() as http:
+            assert (await http.get(f"{running.base}/healthz")).status_code == 200
+
+
+async def test_headers_within_the_limit_are_served_request_after_request(tmp_path: Path) -> None:
+    """The count starts again with each request: three requests of 40 KiB of headers each, on one
+    connection, are all answered."""
+    async with http_server(tmp_path) as running:
+        port = int(running.base.rsplit(":", 1)[1])
+        padding = b"X-Pad: " + b"a" * (40 * 1024) + b"\r\n"
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            rest = b""
+            for _ in range(3):
+                await stream.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + padding + b"\r\n")
+                with anyio.fail_after(SLACK):
+                    answer, rest = await _read_response(stream, rest)
+                assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
