@@ -138,6 +138,33 @@ class BatchCommitter(ABC, Generic[_Conn]):
         """Why `exc` means the log is stalled (a bound on a wait ran out), or None for other failures."""
         return None
 
+    def _on_known_head(
+        self,
+        batch: Batch,
+        write: Callable[[tuple[int, str, int] | None], Committed | None],
+        moved: Callable[[Exception], bool],
+    ) -> Committed | None:
+        """`write(head)`: `batch` sealed on the head this writer's previous batch left, when
+        `chain.extends_known_head` allows; if that failed because another writer had extended the chain
+        (`moved` says so of the error; nothing of the batch was committed), or it is not allowed,
+        `write(None)`: sealed on the head read under the lock. `write` records the head it leaves in
+        `self._head`; None from it means nothing was done (the lock was not free)."""
+        head, self._head = self._head, None  # unknown until this batch commits
+        if head is not None and extends_known_head(batch, head, self._policy):
+            try:
+                committed = write(head)
+            except Exception as exc:
+                if not moved(exc):
+                    raise
+                self.head_moves += 1
+            else:
+                if committed is None:
+                    self._head = head
+                else:
+                    self.known_head_commits += 1
+                return committed
+        return write(None)
+
     def close(self) -> None:
         self._head = None
         conn, self._conn = self._conn, None
@@ -239,21 +266,12 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
         self, conn: sqlite3.Connection, batch: Batch, begin: Callable[[sqlite3.Connection], bool]
     ) -> Committed | None:
         """The batch in one transaction that `begin` opens; None if `begin` could not (nothing done)."""
-        head, self._head = self._head, None  # unknown until this batch commits
-        if head is not None and extends_known_head(batch, head, self._policy):
-            if not begin(conn):
-                self._head = head
-                return None
-            try:
-                committed = self._write(conn, batch, head)
-            except sqlite3.IntegrityError:
-                self.head_moves += 1  # rolled back: nothing of the batch was committed
-            else:
-                self.known_head_commits += 1
-                return committed
-        if not begin(conn):
-            return None
-        return self._write(conn, batch, None)
+
+        def write(head: tuple[int, str, int] | None) -> Committed | None:
+            return self._write(conn, batch, head) if begin(conn) else None
+
+        # A taken `seq` fails the first insert, and `_write` rolls the transaction back.
+        return self._on_known_head(batch, write, lambda exc: isinstance(exc, sqlite3.IntegrityError))
 
     def _write(self, conn: sqlite3.Connection, batch: Batch, head: tuple[int, str, int] | None) -> Committed:
         """Seal the batch on `head` (read under the lock when None), insert, COMMIT; ROLLBACK on failure."""

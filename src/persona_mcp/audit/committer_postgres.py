@@ -18,7 +18,6 @@ from persona_mcp.audit.chain import (
     Committed,
     Extension,
     extend,
-    extends_known_head,
     head_after,
 )
 from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, BatchStatements, describe_seconds
@@ -119,18 +118,22 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
             _log.warning("audit.frozen_holder_ended", sessions=int(ended[0]), lease_seconds=lease)
 
     def _extend(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
-        head, self._head = self._head, None  # unknown until this batch commits
-        if head is not None and extends_known_head(batch, head, self._policy):
-            try:
-                committed = self._locked_write(conn, batch, extend(head, batch, self._policy), head)
-            except psycopg.errors.UniqueViolation:
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    raise  # not the state an aborted transaction leaves: drop the connection
-                self.head_moves += 1  # another writer took this batch's seq: nothing was committed
-            else:
-                self.known_head_commits += 1
-                return committed
-        return self._locked_write(conn, batch, None, None)
+        def write(head: tuple[int, str, int] | None) -> Committed:
+            extension = None if head is None else extend(head, batch, self._policy)
+            return self._locked_write(conn, batch, extension, head)
+
+        def moved(exc: Exception) -> bool:
+            # Another writer took this batch's seq: the transaction aborted, nothing was committed. Any
+            # other state after the error is not an aborted transaction's: the error is raised and the
+            # connection dropped.
+            return (
+                isinstance(exc, psycopg.errors.UniqueViolation)
+                and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            )
+
+        committed = self._on_known_head(batch, write, moved)
+        assert committed is not None  # `write` always commits or raises
+        return committed
 
     def _locked_write(
         self,

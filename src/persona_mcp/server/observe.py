@@ -37,6 +37,7 @@ from opentelemetry.trace import (
     Tracer,
     TracerProvider,
 )
+from opentelemetry.util.types import Attributes
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -153,19 +154,22 @@ class Observer:
     def tool_call(self, tool: str) -> Iterator[None]:
         """The span of one tools/call; `recorded` adds the decision and outcome to it."""
         started = _call_started.set(time.perf_counter())
+        label = self._tool_label(tool)
         try:
-            if not self.tracing:
-                yield
-                return
-            label = self._tool_label(tool)
-            with self.tracer.start_as_current_span(
+            with self.span(
                 f"tools/call {label}",
-                kind=SpanKind.SERVER,
-                attributes={"mcp.method.name": "tools/call", "gen_ai.tool.name": label},
+                SpanKind.SERVER,
+                {"mcp.method.name": "tools/call", "gen_ai.tool.name": label},
             ):
                 yield
         finally:
             _call_started.reset(started)
+
+    def span(self, name: str, kind: SpanKind, attributes: Attributes) -> AbstractContextManager[Span]:
+        """A span made current for the block; with nothing tracing, the invalid span, nothing started."""
+        if not self.tracing:
+            return _UNTRACED
+        return self.tracer.start_as_current_span(name, kind=kind, attributes=attributes)
 
     def recorded(self, event: Mapping[str, Any], *, append_seconds: float, failed: bool) -> None:
         """After each audit append of the call path: append latency, and for a call's last record the
@@ -227,20 +231,8 @@ class _ObservedTransport(httpx2.AsyncBaseTransport):
         method = request.method
         path = request.url.path  # never the query: list filters carry personal data
         started = time.perf_counter()
-        traced = (
-            observer.tracer.start_as_current_span(
-                f"persona {method}",
-                kind=SpanKind.CLIENT,
-                attributes={
-                    "http.request.method": method,
-                    "server.address": request.url.host,
-                    "url.path": path,
-                },
-            )
-            if observer.tracing
-            else _UNTRACED
-        )
-        with traced as span:
+        attributes = {"http.request.method": method, "server.address": request.url.host, "url.path": path}
+        with observer.span(f"persona {method}", SpanKind.CLIENT, attributes) as span:
             try:
                 response = await self._inner.handle_async_request(request)
             except Exception as exc:
