@@ -3,8 +3,9 @@
 Every extension happens in one transaction that holds the chain lock from reading the head to committing:
 `BEGIN IMMEDIATE` on SQLite (the database write lock, taken before the head is read, across processes
 sharing the file) and `pg_advisory_xact_lock` on PostgreSQL (one lock per schema, across replicas). Any
-number of processes therefore extend one linear chain; UNIQUE(seq) and UNIQUE(prev_hash) refuse a fork
-should the lock ever be bypassed.
+number of processes therefore extend one linear chain; the primary key on `seq` refuses a fork should the
+lock ever be bypassed (a record sealed on the head at `seq` N is record N + 1, so two records with one
+predecessor share a `seq`).
 
 `extend_chain` is deliberately synchronous and driver-level: the writer runs a whole batch (lock, head,
 inserts, checkpoint, commit) in one call on its own thread and its own DBAPI connection, so a batch costs
@@ -156,7 +157,7 @@ def extends_known_head(batch: Batch, head: Sequence[Any], policy: ChainPolicy) -
     """Whether a writer may seal `batch` on `head`, the head its own previous batch left, without reading
     it again under the lock: records only, no checkpoint due even counting from the newest checkpoint this
     writer knows of (another writer's newer one would only make it due later). If another writer extended
-    the chain meanwhile, the batch's first `seq` (the primary key; `prev_hash` is unique too) is taken and
+    the chain meanwhile, the batch's first `seq` (the primary key) is taken and
     its first insert fails, so a stale head is never written on."""
     return bool(batch.events) and not signs_checkpoint(head, batch, policy)
 

@@ -10,7 +10,7 @@ in the records' own transaction; unlike the others it shrinks (a call leaves it 
 `audit verify` holds it against the log.
 """
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Index, String, Table, Text, text
 
 from persona_mcp.store.metadata import metadata
 
@@ -32,9 +32,7 @@ audit_records = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Column("body", Text, nullable=False),
-    # Backstops behind the chain lock: two writers can never both extend the same head.
-    UniqueConstraint("prev_hash"),
-    UniqueConstraint("hash"),
+    # No UNIQUE on prev_hash or hash: the primary key already refuses a fork (migration 0013 says why).
     Index("ix_audit_records_recorded_at", "recorded_at"),
     Index("ix_audit_records_principal_seq", "principal", "seq"),
     Index("ix_audit_records_grant_id_seq", "grant_id", "seq"),
