@@ -16,10 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.auth.grant import Grant, ToolLimit
@@ -67,7 +65,7 @@ class CallCounters:
         now = int(self._clock().timestamp())
         start = now - now % window_seconds
         statement = (
-            self._dialect.insert(tool_call_windows)
+            self._store.insert(tool_call_windows)
             .values(grant_id=grant_id, counter=counter, window_start=start, calls=1)
             .on_conflict_do_update(
                 index_elements=["grant_id", "counter", "window_start"],
@@ -118,7 +116,7 @@ class CallCounters:
             if calls <= threshold:
                 return None
             statement = (
-                self._dialect.insert(circuit_breakers)
+                self._store.insert(circuit_breakers)
                 .values(grant_id=grant_id, tripped_at=tripped_at, calls=calls, threshold=threshold)
                 .on_conflict_do_nothing(index_elements=["grant_id"])
                 # The row returned says this call tripped it: `rowcount` of an insert that may do nothing
@@ -129,10 +127,6 @@ class CallCounters:
         if inserted is None:
             return None
         return Breaker(grant_id, tripped_at, calls, threshold)
-
-    @property
-    def _dialect(self) -> Any:
-        return postgresql if self._store.dialect == "postgresql" else sqlite
 
     async def reset(self, grant_id: str) -> bool:
         """Remove a tripped breaker and its count (an administrator's decision). False if none."""

@@ -19,8 +19,6 @@ from typing import Any, Literal, Protocol
 
 import anyio
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from persona_mcp.auth.credentials.secretbox import SecretBox, associated_data
 from persona_mcp.store import Store
@@ -200,10 +198,9 @@ class EventStore:
     async def _commit(self, batch: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
         """One transaction for the batch: each future learns whether its event was new (the first of
         two copies in one batch is the one stored), or gets the store's error."""
-        dialect_insert = postgresql_insert if self._store.dialect == "postgresql" else sqlite_insert
         try:
             statement = (
-                dialect_insert(webhook_events)
+                self._store.insert(webhook_events)
                 .values([values for values, _ in batch])
                 .on_conflict_do_nothing(index_elements=["event_id"])
                 .returning(webhook_events.c.event_id)

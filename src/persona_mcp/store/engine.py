@@ -17,12 +17,13 @@ opens it: SQLite gives its `-wal` and `-shm` files the mode of the database file
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -31,6 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from persona_mcp.config import StoreSettings, create_private_dir
 from persona_mcp.operator_error import ConfigError
 from persona_mcp.store.sqlite_stop import stop_once
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 #: Files SQLite keeps next to the database in WAL mode.
 _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
@@ -137,6 +141,11 @@ class Store:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    def insert(self, table: Table) -> Any:
+        """`INSERT` in this database's own dialect (for `on_conflict_do_nothing`), whose module is imported
+        here, when first used: an SQLite server never loads PostgreSQL's dialect (25 ms of its start)."""
+        return importlib.import_module(f"sqlalchemy.dialects.{self.dialect}").insert(table)
 
     async def close(self) -> None:
         await self.engine.dispose()
