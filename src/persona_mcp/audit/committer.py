@@ -32,7 +32,7 @@ import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import text
 
@@ -106,6 +106,10 @@ class BatchStatements:
 
 class BatchCommitter(ABC, Generic[_Conn]):
     """Extends the chain by one batch per `commit` call. Not thread-safe: one worker thread uses it."""
+
+    commits_inline: ClassVar[bool] = False
+    """Whether `try_commit` can commit on the event loop (SQLite, a local file); otherwise every append
+    goes to the writer thread (PostgreSQL: a commit is a network round trip)."""
 
     def __init__(self, policy: ChainPolicy) -> None:
         self._policy = policy
@@ -193,6 +197,7 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
     """
 
     _SQL = BatchStatements.with_marker("?")
+    commits_inline = True
 
     def __init__(
         self,

@@ -1,23 +1,32 @@
-"""The writer thread: takes queued work straight from callers, commits it in batches, reports back.
+"""The audit log's commits: on the event loop while the database is free, else on the writer thread.
 
-Callers put items into a thread-safe inbox, which wakes the thread at once; it takes everything waiting
-(up to `MAX_BATCH`) as one batch, commits it through the `BatchCommitter` (one transaction, one fsync),
-mirrors new checkpoints to the external file, and hands the outcome to the event loop with a single
-`call_soon_threadsafe`. Items arriving while a batch commits form the next batch (group commit); a lone
-item never waits for company. No event-loop task sits between the caller and the database, which saves
-the loop passes a writer task would cost on every append.
+A record must be durable before its caller goes on, so every append waits for a commit (one transaction,
+one fsync). Appends are committed where they wait least:
 
-Futures belong to the event loop: the thread never touches them, the `deliver` callback runs on the loop.
+- **Alone, at once.** An append that finds no other append within `INLINE_AFTER_IDLE_S` and no other
+  call in flight (`busy`, which the server answers from the calls it is running) is committed on the
+  event loop in `submit`, sparing a lone call the thread hand-offs.
+- **With the rest of its loop pass.** Otherwise it joins the appends made during the same pass of the
+  event loop, and at the pass's end (`call_soon`) they are committed together, on the loop, as one batch.
+  Calls that run at the same time share that commit, and the loop does not wait for the writer thread
+  to take the GIL. Measured on 2 cores (issue 18, benchmarks/README.md): handed to the thread, a record
+  waited ~4.5 ms at 8 sessions to become durable, most of it the thread waiting for the GIL the loop
+  holds (to wake, and again after each statement); committed on the loop it waits ~2.7 ms, and the
+  loop's time on a core rose from 0.62 to 0.79 of the phase.
+- **On the writer thread** when the loop must not wait: the thread has work queued or is committing
+  (the batch joins its next one: group commit), another process holds the database's write lock (SQLite
+  tried without waiting; the thread waits for it within the store's bounds), or the committer cannot
+  commit on the loop at all (PostgreSQL, where a commit is a network round trip: every append goes to
+  the thread). Checkpoint requests, timer ticks and probes always go to the thread.
 
-An idle log commits inline: an append that finds no other append within `INLINE_AFTER_IDLE_S`, no
-other call in flight (`busy`, which the server answers from the calls it is running), the inbox empty,
-the committer free and the database write lock free (SQLite only, tried without waiting) is committed
-on the event loop itself, in `submit`, sparing the two thread hand-offs (~0.2 ms) a lone call would
-otherwise pay. Everything else goes through the thread, so concurrent callers share one commit. The
-`busy` test matters under load (issue 18): calls whose appends happen to be more than
-`INLINE_AFTER_IDLE_S` apart (64 sessions each waiting on Persona) used to take the inline path, and each
-inline commit stopped the event loop, every other session included, for its fsync: a per-call fsync on
-the one thread that serves everything, which is why concurrency barely raised throughput.
+The thread takes everything waiting in its inbox (up to `MAX_BATCH`) as one batch, commits it through the
+`BatchCommitter`, mirrors new checkpoints to the external file, and hands the outcome to the event loop
+with a single `call_soon_threadsafe`. Futures belong to the event loop: the thread never touches them,
+the `deliver` callback runs on the loop.
+
+Committing on the loop stops it for the commit's fsync (~0.4 ms here): with one commit per loop pass,
+that is one fsync per pass for all its calls, not one per call, the design that made concurrency
+useless before issue 18 (each call committed alone on the loop while every other session waited).
 
 The committer is used under one lock by whichever side commits, each batch in its own BEGIN IMMEDIATE
 transaction, so the chain stays linear and the record is durable before the caller's future resolves
@@ -31,7 +40,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +131,8 @@ class WriterThread:
         self._committing = threading.Lock()
         self._closed = False
         self._last_append = float("-inf")
+        # Appends made during this loop pass, committed together at its end (`_commit_pending`).
+        self._pending: list[Append] = []
         self.commits = 0
         """Batches committed with at least one record, inline or on the thread (for tests and metrics)."""
         self.inline_commits = 0
@@ -155,28 +166,44 @@ class WriterThread:
         return self._commit_started
 
     def submit(self, item: Item) -> None:
-        """Queue `item`, or commit an `Append` inline when the log is idle (see the module docstring).
+        """Queue `item` for the thread, or commit an `Append` on the event loop (see the module docstring):
+        at once when the log is idle, else with the other appends of this loop pass, at its end.
 
-        On the event loop; the inline path calls `deliver` itself, so the future is resolved (or
-        failed) when this returns. It never waits for a lock: a busy committer or database sends the
-        item to the thread instead.
+        On the event loop; the inline path calls `deliver` itself, so the future is resolved (or failed)
+        when the commit is done. It never waits for a lock: a busy committer or database sends the appends
+        to the thread instead.
         """
-        if isinstance(item, Append) and self._commit_inline(item):
-            return
-        self._inbox.put(item)
+        if not isinstance(item, Append) or not self._committer.commits_inline:
+            self._inbox.put(item)
+        elif not self._commit_alone(item):
+            self._pending.append(item)
+            if len(self._pending) == 1:
+                self._loop.call_soon(self._commit_pending)
 
-    def _commit_inline(self, item: Append) -> bool:
+    def _commit_alone(self, item: Append) -> bool:
+        """Commit a lone append now: none within `INLINE_AFTER_IDLE_S`, no other call in flight."""
         now = time.monotonic()
         idle = now - self._last_append >= INLINE_AFTER_IDLE_S
         self._last_append = now
-        if not idle or self._busy() or not self._inbox.empty():
-            return False
-        if not self._committing.acquire(blocking=False):
+        return idle and not self._pending and not self._busy() and self._commit_on_loop([item])
+
+    def _commit_pending(self) -> None:
+        """The appends made during the last loop pass, as one batch: on the loop, or on the thread if it
+        has work queued or is committing, or another process holds the database's write lock."""
+        appends, self._pending = self._pending, []
+        if appends and not self._commit_on_loop(appends):
+            for append in appends:
+                self._inbox.put(append)
+
+    def _commit_on_loop(self, appends: list[Append]) -> bool:
+        """Commit `appends` on the event loop and deliver the outcome; False (nothing done) if the thread
+        has work queued, holds the committer, or the database's write lock is taken."""
+        if not self._inbox.empty() or not self._committing.acquire(blocking=False):
             return False
         try:
             if self._closed or not self._thread.is_alive():
                 return False
-            outcome = self._commit([item], inline=True)
+            outcome = self._commit(appends, inline=True)
         finally:
             self._committing.release()
         if outcome is None:
@@ -188,6 +215,7 @@ class WriterThread:
 
     async def stop(self) -> None:
         """Commit everything queued so far, close the connection, and wait for the thread to end."""
+        self._commit_pending()  # appends of this loop pass first, then the thread's last batch
         if self._thread.is_alive():
             self._inbox.put(STOP)
             await self._stopped
@@ -221,7 +249,7 @@ class WriterThread:
                 self._witness.close()  # the final checkpoint reaches the witness if it answers
             self._report(None)
 
-    def _commit(self, items: list[Item], *, inline: bool = False) -> Outcome | None:
+    def _commit(self, items: Sequence[Item], *, inline: bool = False) -> Outcome | None:
         """Commit `items` as one batch (the caller holds `_committing`); None only when `inline` and
         the database lock was taken, in which case nothing was done."""
         appends = [item for item in items if isinstance(item, Append)]

@@ -143,8 +143,8 @@ class AuditLog:
         self._committer: BatchCommitter[Any] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._last_commit = float("-inf")
-        # Tool calls this process is running (`call_in_flight`): while another one is, an append never
-        # commits on the event loop, whose fsync would stall every other session (see `worker`).
+        # Tool calls this process is running (`call_in_flight`): while another one is, an append is not
+        # committed alone but with the other appends of its event-loop pass (see `worker`).
         self._calls_in_flight = 0
         self._spooled_here = False
         self._next_spool_look = float("-inf")
@@ -272,8 +272,8 @@ class AuditLog:
 
     @contextlib.contextmanager
     def call_in_flight(self) -> Iterator[None]:
-        """Around a tool call: tells the writer that appends made meanwhile by other calls must go to
-        the writer thread (and share its group commits) instead of committing on the event loop."""
+        """Around a tool call: tells the writer that appends made meanwhile by other calls are not
+        committed alone, but together with the other appends of their event-loop pass."""
         self._calls_in_flight += 1
         try:
             yield

@@ -125,8 +125,8 @@ class CallPipeline:
         return self._rate
 
     def in_flight(self) -> AbstractContextManager[None]:
-        """Around each tools/call: while other calls run, audit appends share the writer thread's group
-        commits instead of committing on the event loop (see `AuditLog.call_in_flight`)."""
+        """Around each tools/call: while other calls run, audit appends share commits (one per event-loop
+        pass, or the writer thread's) instead of each committing alone (see `AuditLog.call_in_flight`)."""
         return self._audit.call_in_flight()
 
     @property
