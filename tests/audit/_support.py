@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -61,6 +62,19 @@ async def fill(log: AuditLog, count: int, start: int = 0) -> list[AuditRecord]:
             for i in range(start, start + count):
                 tg.start_soon(one, i)
     return sorted(records, key=lambda r: r.seq)
+
+
+async def written_log(
+    store: Store, data_dir: Path, count: int, *, instance_id: str, **options: Any
+) -> AuditLog:
+    """Open a log on `store`, `fill` it with `count` records and close it (its final checkpoint
+    written); the closed log is returned for its public key."""
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id=instance_id, **options)
+    try:
+        await fill(log, count)
+    finally:
+        await log.aclose()
+    return log
 
 
 async def execute(store: Store, sql: str, params: dict[str, Any] | None = None) -> None:

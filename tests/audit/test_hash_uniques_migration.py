@@ -14,7 +14,7 @@ from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.store.migrate import current_revision, head_revision
 
-from ._support import call_event, execute, fill, scalar
+from ._support import call_event, execute, scalar, written_log
 
 pytestmark = pytest.mark.anyio
 
@@ -53,11 +53,7 @@ async def test_a_log_upgraded_to_it_keeps_its_records_indexes_and_append_only_tr
     store = create_store(database_url)
     try:
         await upgrade(store, BEFORE)
-        log = await AuditLog.open(store, data_dir=data_dir, instance_id="before", checkpoint_every=4)
-        try:
-            await fill(log, 10)
-        finally:
-            await log.aclose()
+        log = await written_log(store, data_dir, 10, instance_id="before", checkpoint_every=4)
         before = await _audit_shape(store)
         assert before["uniques"] == ["uq_audit_records_hash", "uq_audit_records_prev_hash"]
         key = log.public_key
@@ -100,11 +96,7 @@ async def test_downgrading_puts_the_unique_constraints_back_with_every_record(
     store = create_store(database_url)
     try:
         await upgrade(store)
-        log = await AuditLog.open(store, data_dir=data_dir, instance_id="a")
-        try:
-            await fill(log, 5)
-        finally:
-            await log.aclose()
+        log = await written_log(store, data_dir, 5, instance_id="a")
 
         async with store.engine.begin() as conn:
             await conn.run_sync(lambda sync: command.downgrade(alembic_config(sync), BEFORE))

@@ -25,7 +25,7 @@ from persona_mcp.cli.audit import app
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.testing import connected
 
-from ._support import call_event, drop_append_only_triggers, execute, fill
+from ._support import call_event, drop_append_only_triggers, execute, fill, written_log
 
 pytestmark = pytest.mark.anyio
 
@@ -197,11 +197,7 @@ async def _seed_and_edit(url: str, data_dir: Path) -> None:
     store = create_store(url)
     try:
         await upgrade(store)
-        log = await AuditLog.open(store, data_dir=data_dir, instance_id="cli-columns")
-        try:
-            await fill(log, 40)
-        finally:
-            await log.aclose()
+        await written_log(store, data_dir, 40, instance_id="cli-columns")
         await drop_append_only_triggers(store)
         await execute(
             store, "UPDATE audit_records SET recorded_at = '2001-01-01T00:00:00.000000Z' WHERE seq = 7"
