@@ -121,3 +121,35 @@ async def test_while_other_calls_run_the_appends_of_one_loop_pass_share_one_comm
     finally:
         await log.aclose()
         await store.close()
+
+
+async def test_a_checkpoint_asked_for_after_appends_of_the_same_loop_pass_covers_them(
+    sqlite_url: str, data_dir: Path
+) -> None:
+    """Work reaches the writer in the order it was submitted: a checkpoint request (the final one at
+    close included) made after appends still waiting for the end of their loop pass commits them first,
+    so it signs them."""
+    store = create_store(sqlite_url)
+    await upgrade(store)
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="ordered")
+    try:
+        await log.append(call_event(0))
+        await anyio.sleep(0.01)
+        signed: list[int] = []
+
+        async def checkpoint() -> None:
+            checkpoint = await log.checkpoint()
+            assert checkpoint is not None
+            signed.append(checkpoint.seq)
+
+        with log.call_in_flight(), log.call_in_flight():
+            async with anyio.create_task_group() as tg:
+                for i in range(1, 4):
+                    tg.start_soon(log.append, call_event(i))
+                tg.start_soon(checkpoint)  # its first step runs after the three appends were made
+
+        assert signed == [4], "the checkpoint signs the head the three appends made"
+        assert (await verify_log(store, trusted_keys=[log.public_key])).ok
+    finally:
+        await log.aclose()
+        await store.close()

@@ -174,6 +174,7 @@ class WriterThread:
         to the thread instead.
         """
         if not isinstance(item, Append) or not self._committer.commits_inline:
+            self._commit_pending()  # appends submitted before `item` are never handled after it
             self._inbox.put(item)
         elif not self._commit_alone(item):
             self._pending.append(item)
