@@ -7,8 +7,10 @@ event loop that never blocks on another process's lock.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -151,5 +153,74 @@ async def test_a_checkpoint_asked_for_after_appends_of_the_same_loop_pass_covers
         assert signed == [4], "the checkpoint signs the head the three appends made"
         assert (await verify_log(store, trusted_keys=[log.public_key])).ok
     finally:
+        await log.aclose()
+        await store.close()
+
+
+class _HeldLock:
+    """The writer's committer lock, holding the writer thread once, after it has taken work from its
+    inbox and before it locks the committer: the moment at which the thread has work in hand and the
+    committer is still free for the event loop."""
+
+    def __init__(self, lock: Any) -> None:
+        self._lock = lock
+        self.hold = threading.Event()
+        self.taken = threading.Event()
+        self.go = threading.Event()
+
+    def acquire(self, blocking: bool = True) -> bool:
+        return bool(self._lock.acquire(blocking))
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        if self.hold.is_set() and threading.current_thread().name == "audit-writer":
+            self.hold.clear()
+            self.taken.set()
+            self.go.wait(10)
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+async def test_an_append_never_overtakes_one_the_writer_thread_has_taken(
+    sqlite_url: str, data_dir: Path
+) -> None:
+    """Records submitted one after another are chained in that order, even when the first went to the
+    writer thread (the database was locked by another process) and the thread has taken it but not yet
+    committed it: the second is not committed on the event loop ahead of it."""
+    store = create_store(sqlite_url)
+    await upgrade(store)
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="ordered")
+    database = make_url(sqlite_url).database
+    assert database is not None
+    holder = sqlite3.connect(database, isolation_level=None)
+    gate: _HeldLock | None = None
+    try:
+        await log.append(call_event(0))
+        await anyio.sleep(0.01)
+        writer: Any = log._writer  # the test's hold on the writer thread
+        gate = writer._committing = _HeldLock(writer._committing)
+        gate.hold.set()
+        holder.execute("BEGIN IMMEDIATE")  # another process: the first append goes to the thread
+        first = log.submit(call_event(1))
+        with anyio.fail_after(10):
+            while not gate.taken.is_set():
+                await anyio.sleep(0.001)
+        holder.execute("ROLLBACK")
+        await anyio.sleep(0.01)  # idle by the clock: the second would commit alone, at once
+        second = log.submit(call_event(2))
+        await anyio.sleep(0.01)
+        gate.go.set()
+        with anyio.fail_after(10):
+            first_seq, second_seq = (await first).seq, (await second).seq
+        assert first_seq < second_seq, "submitted first, chained first"
+        assert (await verify_log(store, trusted_keys=[log.public_key])).ok
+    finally:
+        if gate is not None:
+            gate.go.set()
+        holder.close()
         await log.aclose()
         await store.close()

@@ -127,6 +127,11 @@ class WriterThread:
         self._witness = witness
         self._pending_external: list[Checkpoint] = []
         self._inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        # Items put into the inbox (written by the loop only) and items the thread has finished with
+        # (written by the thread only, before it lets go of the committer): while they differ the thread
+        # has work queued or in hand, and nothing submitted later may be committed on the loop before it.
+        self._handed = 0
+        self._finished = 0
         # Held by whichever side (thread or loop) is using the committer; `_closed` is set under it.
         self._committing = threading.Lock()
         self._closed = False
@@ -175,7 +180,7 @@ class WriterThread:
         """
         if not isinstance(item, Append) or not self._committer.commits_inline:
             self._commit_pending()  # appends submitted before `item` are never handled after it
-            self._inbox.put(item)
+            self._hand(item)
         elif not self._commit_alone(item):
             self._pending.append(item)
             if len(self._pending) == 1:
@@ -194,12 +199,17 @@ class WriterThread:
         appends, self._pending = self._pending, []
         if appends and not self._commit_on_loop(appends):
             for append in appends:
-                self._inbox.put(append)
+                self._hand(append)
+
+    def _hand(self, item: Item) -> None:
+        """Queue `item` for the thread (on the loop)."""
+        self._handed += 1
+        self._inbox.put(item)
 
     def _commit_on_loop(self, appends: list[Append]) -> bool:
         """Commit `appends` on the event loop and deliver the outcome; False (nothing done) if the thread
-        has work queued, holds the committer, or the database's write lock is taken."""
-        if not self._inbox.empty() or not self._committing.acquire(blocking=False):
+        has work queued or in hand, holds the committer, or the database's write lock is taken."""
+        if self._handed != self._finished or not self._committing.acquire(blocking=False):
             return False
         try:
             if self._closed or not self._thread.is_alive():
@@ -218,7 +228,7 @@ class WriterThread:
         """Commit everything queued so far, close the connection, and wait for the thread to end."""
         self._commit_pending()  # appends of this loop pass first, then the thread's last batch
         if self._thread.is_alive():
-            self._inbox.put(STOP)
+            self._hand(STOP)
             await self._stopped
 
     # -- on the thread --------------------------------------------------------------------------
@@ -240,6 +250,7 @@ class WriterThread:
                         outcome = self._commit(items)
                     finally:
                         self._commit_started = None
+                        self._finished += len(items)
                 if outcome is not None:
                     self._report(outcome)
         finally:
