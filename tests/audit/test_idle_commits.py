@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,44 +20,52 @@ from sqlalchemy.engine import make_url
 
 from persona_mcp.audit import AuditLog
 from persona_mcp.audit.verify import verify_log
-from persona_mcp.store import create_store, upgrade
+from persona_mcp.store import Store, create_store, upgrade
 
 from ._support import call_event, scalar
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_appends_spaced_apart_are_each_durable_when_append_returns(
-    sqlite_url: str, data_dir: Path
-) -> None:
+@dataclass(frozen=True, slots=True)
+class OpenLog:
+    store: Store
+    log: AuditLog
+    database: str
+    """The SQLite file, for a second connection (another process's)."""
+
+
+@pytest.fixture
+async def open_log(sqlite_url: str, data_dir: Path) -> AsyncIterator[OpenLog]:
     store = create_store(sqlite_url)
     await upgrade(store)
-    log = await AuditLog.open(store, data_dir=data_dir, instance_id="idle")
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="idle-commits")
+    database = make_url(sqlite_url).database
+    assert database is not None
     try:
-        database = make_url(sqlite_url).database
-        assert database is not None
-        for i in range(5):
-            record = await log.append(call_event(i))
-            # Another connection sees it at once: it was committed before append returned.
-            with sqlite3.connect(database) as other:
-                seen = other.execute("SELECT COUNT(*) FROM audit_records WHERE seq = ?", (record.seq,))
-                assert seen.fetchone()[0] == 1
-            await anyio.sleep(0.01)  # idle between appends: the inline path is taken
-        report = await verify_log(store, trusted_keys=[log.public_key])
-        assert report.ok and report.records == 5
+        yield OpenLog(store, log, database)
     finally:
         await log.aclose()
         await store.close()
 
 
+async def test_appends_spaced_apart_are_each_durable_when_append_returns(open_log: OpenLog) -> None:
+    store, log, database = open_log.store, open_log.log, open_log.database
+    for i in range(5):
+        record = await log.append(call_event(i))
+        # Another connection sees it at once: it was committed before append returned.
+        with sqlite3.connect(database) as other:
+            seen = other.execute("SELECT COUNT(*) FROM audit_records WHERE seq = ?", (record.seq,))
+            assert seen.fetchone()[0] == 1
+        await anyio.sleep(0.01)  # idle between appends: the inline path is taken
+    report = await verify_log(store, trusted_keys=[log.public_key])
+    assert report.ok and report.records == 5
+
+
 async def test_an_append_while_another_process_holds_the_write_lock_waits_off_the_event_loop(
-    sqlite_url: str, data_dir: Path
+    open_log: OpenLog,
 ) -> None:
-    store = create_store(sqlite_url)
-    await upgrade(store)
-    log = await AuditLog.open(store, data_dir=data_dir, instance_id="blocked")
-    database = make_url(sqlite_url).database
-    assert database is not None
+    store, log, database = open_log.store, open_log.log, open_log.database
     holder = sqlite3.connect(database, isolation_level=None)
     try:
         await log.append(call_event(0))
@@ -82,79 +92,63 @@ async def test_an_append_while_another_process_holds_the_write_lock_waits_off_th
         assert (await verify_log(store, trusted_keys=[log.public_key])).ok
     finally:
         holder.close()
-        await log.aclose()
-        await store.close()
 
 
 async def test_while_other_calls_run_the_appends_of_one_loop_pass_share_one_commit_on_the_loop(
-    sqlite_url: str, data_dir: Path
+    open_log: OpenLog,
 ) -> None:
     """Issue 18, points 2 and 5: a lone append commits on the event loop at once; while other calls are
     running it is not committed alone (an fsync per call would stall every session) but with every append
     made in the same pass of the event loop, at the pass's end, on the loop: the writer thread, whose
     hand-offs made records wait for the GIL, is not involved. Each record is durable when its append
     returns."""
-    store = create_store(sqlite_url)
-    await upgrade(store)
-    log = await AuditLog.open(store, data_dir=data_dir, instance_id="busy")
-    try:
-        database = make_url(sqlite_url).database
-        assert database is not None
-        await log.append(call_event(0))  # the first opens the writer's connection, on its thread
-        await anyio.sleep(0.01)
-        with log.call_in_flight():
-            await log.append(call_event(1))
-        assert log.commits == (2, 1), "alone: committed on the loop"
-        await anyio.sleep(0.01)
+    store, log, database = open_log.store, open_log.log, open_log.database
+    await log.append(call_event(0))  # the first opens the writer's connection, on its thread
+    await anyio.sleep(0.01)
+    with log.call_in_flight():
+        await log.append(call_event(1))
+    assert log.commits == (2, 1), "alone: committed on the loop"
+    await anyio.sleep(0.01)
 
-        async def append_durably(i: int) -> None:
-            record = await log.append(call_event(i))
-            with sqlite3.connect(database) as other:
-                seen = other.execute("SELECT COUNT(*) FROM audit_records WHERE seq = ?", (record.seq,))
-                assert seen.fetchone()[0] == 1, "durable when append returns"
+    async def append_durably(i: int) -> None:
+        record = await log.append(call_event(i))
+        with sqlite3.connect(database) as other:
+            seen = other.execute("SELECT COUNT(*) FROM audit_records WHERE seq = ?", (record.seq,))
+            assert seen.fetchone()[0] == 1, "durable when append returns"
 
-        with log.call_in_flight(), log.call_in_flight():  # this call and another one
-            async with anyio.create_task_group() as tg:
-                for i in range(2, 7):  # each task's first step runs in the same loop pass
-                    tg.start_soon(append_durably, i)
-        assert log.commits == (3, 2), "five appends of one pass: one commit, on the loop"
-        assert await scalar(store, "SELECT COUNT(*) FROM audit_records") == 7
-        assert (await verify_log(store, trusted_keys=[log.public_key])).ok
-    finally:
-        await log.aclose()
-        await store.close()
+    with log.call_in_flight(), log.call_in_flight():  # this call and another one
+        async with anyio.create_task_group() as tg:
+            for i in range(2, 7):  # each task's first step runs in the same loop pass
+                tg.start_soon(append_durably, i)
+    assert log.commits == (3, 2), "five appends of one pass: one commit, on the loop"
+    assert await scalar(store, "SELECT COUNT(*) FROM audit_records") == 7
+    assert (await verify_log(store, trusted_keys=[log.public_key])).ok
 
 
 async def test_a_checkpoint_asked_for_after_appends_of_the_same_loop_pass_covers_them(
-    sqlite_url: str, data_dir: Path
+    open_log: OpenLog,
 ) -> None:
     """Work reaches the writer in the order it was submitted: a checkpoint request (the final one at
     close included) made after appends still waiting for the end of their loop pass commits them first,
     so it signs them."""
-    store = create_store(sqlite_url)
-    await upgrade(store)
-    log = await AuditLog.open(store, data_dir=data_dir, instance_id="ordered")
-    try:
-        await log.append(call_event(0))
-        await anyio.sleep(0.01)
-        signed: list[int] = []
+    store, log = open_log.store, open_log.log
+    await log.append(call_event(0))
+    await anyio.sleep(0.01)
+    signed: list[int] = []
 
-        async def checkpoint() -> None:
-            checkpoint = await log.checkpoint()
-            assert checkpoint is not None
-            signed.append(checkpoint.seq)
+    async def checkpoint() -> None:
+        checkpoint = await log.checkpoint()
+        assert checkpoint is not None
+        signed.append(checkpoint.seq)
 
-        with log.call_in_flight(), log.call_in_flight():
-            async with anyio.create_task_group() as tg:
-                for i in range(1, 4):
-                    tg.start_soon(log.append, call_event(i))
-                tg.start_soon(checkpoint)  # its first step runs after the three appends were made
+    with log.call_in_flight(), log.call_in_flight():
+        async with anyio.create_task_group() as tg:
+            for i in range(1, 4):
+                tg.start_soon(log.append, call_event(i))
+            tg.start_soon(checkpoint)  # its first step runs after the three appends were made
 
-        assert signed == [4], "the checkpoint signs the head the three appends made"
-        assert (await verify_log(store, trusted_keys=[log.public_key])).ok
-    finally:
-        await log.aclose()
-        await store.close()
+    assert signed == [4], "the checkpoint signs the head the three appends made"
+    assert (await verify_log(store, trusted_keys=[log.public_key])).ok
 
 
 class _HeldLock:
@@ -185,17 +179,11 @@ class _HeldLock:
         self.release()
 
 
-async def test_an_append_never_overtakes_one_the_writer_thread_has_taken(
-    sqlite_url: str, data_dir: Path
-) -> None:
+async def test_an_append_never_overtakes_one_the_writer_thread_has_taken(open_log: OpenLog) -> None:
     """Records submitted one after another are chained in that order, even when the first went to the
     writer thread (the database was locked by another process) and the thread has taken it but not yet
     committed it: the second is not committed on the event loop ahead of it."""
-    store = create_store(sqlite_url)
-    await upgrade(store)
-    log = await AuditLog.open(store, data_dir=data_dir, instance_id="ordered")
-    database = make_url(sqlite_url).database
-    assert database is not None
+    store, log, database = open_log.store, open_log.log, open_log.database
     holder = sqlite3.connect(database, isolation_level=None)
     gate: _HeldLock | None = None
     try:
@@ -222,5 +210,3 @@ async def test_an_append_never_overtakes_one_the_writer_thread_has_taken(
         if gate is not None:
             gate.go.set()
         holder.close()
-        await log.aclose()
-        await store.close()
