@@ -154,8 +154,11 @@ class Observer:
     def tool_call(self, tool: str) -> Iterator[None]:
         """The span of one tools/call; `recorded` adds the decision and outcome to it."""
         started = _call_started.set(time.perf_counter())
-        label = self._tool_label(tool)
         try:
+            if not self.tracing:  # the usual case: nothing to name or label
+                yield
+                return
+            label = self._tool_label(tool)
             with self.span(
                 f"tools/call {label}",
                 SpanKind.SERVER,
@@ -231,7 +234,11 @@ class _ObservedTransport(httpx2.AsyncBaseTransport):
         method = request.method
         path = request.url.path  # never the query: list filters carry personal data
         started = time.perf_counter()
-        attributes = {"http.request.method": method, "server.address": request.url.host, "url.path": path}
+        attributes = (
+            {"http.request.method": method, "server.address": request.url.host, "url.path": path}
+            if observer.tracing
+            else None
+        )
         with observer.span(f"persona {method}", SpanKind.CLIENT, attributes) as span:
             try:
                 response = await self._inner.handle_async_request(request)

@@ -17,6 +17,7 @@ opens it: SQLite gives its `-wal` and `-shm` files the mode of the database file
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import os
 import stat
@@ -145,10 +146,16 @@ class Store:
     def insert(self, table: Table) -> Any:
         """`INSERT` in this database's own dialect (for `on_conflict_do_nothing`), whose module is imported
         here, when first used: an SQLite server never loads PostgreSQL's dialect (25 ms of its start)."""
-        return importlib.import_module(f"sqlalchemy.dialects.{self.dialect}").insert(table)
+        return _dialect_insert(self.dialect)(table)
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+@functools.cache
+def _dialect_insert(dialect: str) -> Any:
+    """`insert` of SQLAlchemy's `dialect` module, imported on first use and looked up once."""
+    return importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
 
 
 #: Databases the server runs on (the drivers it ships with).
