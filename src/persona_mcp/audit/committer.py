@@ -1,10 +1,10 @@
-"""Committing one batch of the chain on a dedicated DBAPI connection, in one blocking call.
+"""Committing one batch of the chain on a dedicated driver connection, in one call.
 
 The writer (`worker`, `loop_writer`) hands each batch to a committer that owns a plain driver connection
 (`sqlite3`, or psycopg's asynchronous connection in pipeline mode: `committer_postgres`) opened on the
-same database as the store. A batch is then one call and, on PostgreSQL, one network round trip (BEGIN, lock,
-inserts, COMMIT) while this writer is the only one extending the chain, two otherwise (BEGIN + lock +
-head; inserts + COMMIT), instead of a thread hop or a round trip per statement through the async engine.
+same database as the store. A batch is then one call and, on PostgreSQL, one network round trip (BEGIN,
+lock, inserts, COMMIT) while this writer is the only one extending the chain, two otherwise (BEGIN + lock
++ head; inserts + COMMIT), instead of a round trip per statement through the store's engine.
 `commit` returns only once COMMIT succeeded; on any error the transaction is rolled back, the connection
 dropped (the next batch opens a fresh one) and the error raised for the writer to fail the batch closed.
 
