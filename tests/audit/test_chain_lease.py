@@ -8,14 +8,13 @@ there kept the lock until its connection closed, and every other replica refused
 (the end-to-end test of a SIGSTOPped replica hung that way whenever the stop caught the writer after its
 inserts), because that second way out looked only for sessions idle in their transaction.
 
-The freeze here is a writer parked at an exact point of its batch, so each case is the one named: the
-PostgreSQL writer is a task on the event loop (`loop_writer`), parked awaiting the test's release while
-the loop, and every other writer on it, goes on.
+The freeze here is a writer thread parked at an exact point of its batch, so each case is the one named.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,11 +23,10 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
-import psycopg
 import pytest
 from sqlalchemy import text
 
-from persona_mcp.audit import AuditLog, AuditStalledError, AuditUnavailableError
+from persona_mcp.audit import AuditLog, AuditStalledError, AuditUnavailableError, committer_postgres
 from persona_mcp.audit.committer import APPLICATION_NAME
 from persona_mcp.audit.committer_postgres import PostgresCommitter
 from persona_mcp.audit.query import AuditFilter, iter_records
@@ -80,19 +78,18 @@ async def _store(postgres_schema_url: str, *, lease_s: float) -> AsyncIterator[S
 
 
 class _Parked:
-    """A point in a writer's batch where its task stops until released: the writer is frozen there."""
+    """A point in a writer's batch where its thread stops until released: the writer is frozen there."""
 
     def __init__(self) -> None:
-        self.reached = asyncio.Event()
-        self.released = asyncio.Event()
+        self.reached = threading.Event()
+        self.released = threading.Event()
 
-    async def park(self) -> None:
+    def park(self) -> None:
         self.reached.set()
-        await asyncio.wait_for(self.released.wait(), GUARD_S * 3)
+        self.released.wait(GUARD_S * 3)
 
     async def wait_reached(self) -> None:
-        with anyio.fail_after(GUARD_S):
-            await self.reached.wait()
+        assert await anyio.to_thread.run_sync(self.reached.wait, GUARD_S), "the writer never got there"
 
 
 async def _holder_once_settled(store: Store, state: str) -> tuple[int, str, str | None]:
@@ -127,18 +124,17 @@ async def test_a_writer_frozen_after_its_head_read_is_ended_by_postgresql_when_i
     postgres_schema_url: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parked = _Parked()
-    real_sync: Callable[..., Any] = psycopg.AsyncPipeline.sync
+    real_extend: Callable[..., Any] = committer_postgres.extend
 
-    async def sync_then_freeze(pipeline: psycopg.AsyncPipeline) -> None:
-        await real_sync(pipeline)  # the first round trip (lock, head read) ends with this Sync
-        if not parked.reached.is_set():
-            await parked.park()
+    def extend_after_a_freeze(*args: Any, **kwargs: Any) -> Any:
+        parked.park()
+        return real_extend(*args, **kwargs)
 
     # 3 s: longer than the test takes to see the frozen writer hold the lock, which PostgreSQL then ends.
     async with _store(postgres_schema_url, lease_s=3.0) as store:
         log = await AuditLog.open(store, data_dir=data_dir, instance_id="frozen", recover=False)
         try:
-            monkeypatch.setattr(psycopg.AsyncPipeline, "sync", sync_then_freeze)
+            monkeypatch.setattr(committer_postgres, "extend", extend_after_a_freeze)
             pending = await _frozen_append(log, parked)
             pid, _, _ = await _holder_once_settled(store, "idle in transaction")
 
@@ -151,7 +147,7 @@ async def test_a_writer_frozen_after_its_head_read_is_ended_by_postgresql_when_i
                 gone = (await conn.execute(sessions, {"pid": pid})).scalar_one()
             assert gone == 0, "the frozen writer's session was ended, not only its transaction"
 
-            monkeypatch.setattr(psycopg.AsyncPipeline, "sync", real_sync)
+            monkeypatch.setattr(committer_postgres, "extend", real_extend)
             await _assert_failed_closed(pending, parked)
             await log.append(call_event(1, call_id="after"))
             assert await _call_ids(store) == {"after"}
@@ -174,9 +170,9 @@ async def test_a_writer_frozen_between_pipelined_messages_is_ended_by_the_next_w
             statements = committer._SQL
 
             class InsertsSentThenFrozen:
-                async def write_async(self, cursor: Any, batch: Any, extension: Any) -> Any:
-                    written = await statements.write_async(cursor, batch, extension)  # sent, no COMMIT yet
-                    await parked.park()
+                def write(self, cursor: Any, batch: Any, extension: Any) -> Any:
+                    written = statements.write(cursor, batch, extension)  # pipelined: sent, COMMIT not yet
+                    parked.park()
                     return written
 
             committer._SQL = InsertsSentThenFrozen()  # type: ignore[assignment]

@@ -91,9 +91,9 @@ async def test_a_chain_lock_held_from_another_session_gets_calls_refused_within_
 
 #: Replica A: the real audit writer, frozen (SIGSTOP) while it holds the chain lock inside its transaction,
 #: at the point named by its last argument. Its connection carries the serving bounds, the lease
-#: (idle_in_transaction) included. The writer (a task on the event loop) stops the process itself and
-#: never goes on: a writer that ran on while a signal was on its way would be frozen somewhere else than
-#: the test says (or not holding the lock at all).
+#: (idle_in_transaction) included. The writer thread that stops the process never goes on: SIGSTOP reaches
+#: the other threads when the kernel delivers it, and a writer that ran on meanwhile would be frozen
+#: somewhere else than the test says (or not holding the lock at all).
 _FROZEN_REPLICA = textwrap.dedent(
     """
     import asyncio, os, signal, sys, threading
@@ -117,8 +117,8 @@ _FROZEN_REPLICA = textwrap.dedent(
         def __init__(self, statements):
             self.statements = statements
 
-        async def write_async(self, cursor, batch, extension):
-            await self.statements.write_async(cursor, batch, extension)
+        def write(self, cursor, batch, extension):
+            self.statements.write(cursor, batch, extension)
             freeze()
 
     async def main():

@@ -47,12 +47,12 @@ async def test_serving_connections_wait_within_the_store_settings_and_admin_ones
 
         committer = await open_committer(serving, None)  # type: ignore[arg-type]  # the policy is unused here
         assert isinstance(committer, PostgresCommitter)
-        conn = await committer._connect()
+        conn = committer._connect()
         try:
             # The audit writer's lease is the setting itself: it never waits on the network in a batch.
-            assert await (await conn.execute(SHOW)).fetchone() == ("1500ms", "4s", "7s")
+            assert conn.execute(SHOW).fetchone() == ("1500ms", "4s", "7s")
         finally:
-            await conn.close()
+            conn.close()
     finally:
         await serving.close()
         await admin.close()

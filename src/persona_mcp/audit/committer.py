@@ -1,10 +1,10 @@
-"""Committing one batch of the chain on a dedicated driver connection, in one call.
+"""Committing one batch of the chain on a dedicated DBAPI connection, in one blocking call.
 
-The writer (`worker`, `loop_writer`) hands each batch to a committer that owns a plain driver connection
-(`sqlite3`, or psycopg's asynchronous connection in pipeline mode: `committer_postgres`) opened on the
-same database as the store. A batch is then one call and, on PostgreSQL, one network round trip (BEGIN,
-lock, inserts, COMMIT) while this writer is the only one extending the chain, two otherwise (BEGIN + lock
-+ head; inserts + COMMIT), instead of a round trip per statement through the store's engine.
+The writer thread (`worker`) hands each batch to a committer that owns a plain driver connection
+(`sqlite3`, or `psycopg` in pipeline mode: `committer_postgres`) opened on the same database as the
+store. A batch is then one blocking call and, on PostgreSQL, one network round trip (BEGIN, lock,
+inserts, COMMIT) while this writer is the only one extending the chain, two otherwise (BEGIN + lock +
+head; inserts + COMMIT), instead of a thread hop or a round trip per statement through the async engine.
 `commit` returns only once COMMIT succeeded; on any error the transaction is rolled back, the connection
 dropped (the next batch opens a fresh one) and the error raised for the writer to fail the batch closed.
 
@@ -30,9 +30,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import text
 
@@ -57,9 +57,6 @@ from persona_mcp.audit.chain import (
 from persona_mcp.audit.open_calls import OpenCallsSql
 from persona_mcp.store import Store
 from persona_mcp.store.engine import WAL_AUTOCHECKPOINT_PAGES, postgres_connect_kwargs
-
-if TYPE_CHECKING:  # psycopg: PostgreSQL only
-    from persona_mcp.audit.committer_postgres import PostgresCommitter
 
 _Conn = TypeVar("_Conn")
 
@@ -87,73 +84,42 @@ class BatchStatements:
             OpenCallsSql.with_marker(marker),
         )
 
-    def steps(self, extension: Extension) -> list[tuple[str, Sequence[Sequence[Any]]]]:
-        """Each statement of the batch's transaction with its parameter rows, for `executemany` in this
-        order: the records, their object index, the open-calls changes (they read the batch's own
-        records, so they come after them) and a new checkpoint."""
-        steps: list[tuple[str, Sequence[Sequence[Any]]]] = []
-        if extension.rows:
-            steps.append((self.insert, extension.rows))
-            if extension.object_rows:
-                steps.append((self.insert_objects, extension.object_rows))
-            steps.extend(self.open_calls.for_batch(extension.rows))
-        if extension.signed is not None:
-            steps.append((self.insert_checkpoint, [checkpoint_values(extension.signed)]))
-        return steps
-
     def write(self, cursor: Any, batch: Batch, extension: Extension) -> Committed:
-        """Run `steps` through `cursor` (a sqlite3 connection or a psycopg cursor), and read the newest
-        checkpoint if the batch wants it."""
-        for sql, params in self.steps(extension):
-            cursor.executemany(sql, params)
+        """Insert the batch's records, their object index, the open-calls changes and a new checkpoint
+        through `cursor` (a sqlite3 connection or a psycopg cursor), and read the newest checkpoint if the
+        batch wants it."""
+        if extension.rows:
+            cursor.executemany(self.insert, extension.rows)
+            if extension.object_rows:
+                cursor.executemany(self.insert_objects, extension.object_rows)
+            # The open-calls set, after the records: its statements read the batch's own records.
+            for sql, params in self.open_calls.for_batch(extension.rows):
+                cursor.executemany(sql, params)
+        if extension.signed is not None:
+            cursor.execute(self.insert_checkpoint, checkpoint_values(extension.signed))
         current = None
         if wants_current(batch, extension):
             found = cursor.execute(self.checkpoint, (extension.last_checkpoint_seq,)).fetchone()
             current = None if found is None else checkpoint_from_values(found)
         return Committed(extension.records, extension.signed, current)
 
-    async def write_async(self, cursor: Any, batch: Batch, extension: Extension) -> Committed:
-        """`write` through an asynchronous psycopg cursor."""
-        for sql, params in self.steps(extension):
-            await cursor.executemany(sql, params)
-        current = None
-        if wants_current(batch, extension):
-            await cursor.execute(self.checkpoint, (extension.last_checkpoint_seq,))
-            found = await cursor.fetchone()
-            current = None if found is None else checkpoint_from_values(found)
-        return Committed(extension.records, extension.signed, current)
 
+class BatchCommitter(ABC, Generic[_Conn]):
+    """Extends the chain by one batch per `commit` call. Not thread-safe: one worker thread uses it."""
 
-class ChainCommitter:
-    """What every committer keeps between batches: the head its previous batch left, and counters."""
+    commits_inline: ClassVar[bool] = False
+    """Whether `try_commit` can commit on the event loop (SQLite, a local file); otherwise every append
+    goes to the writer thread (PostgreSQL: a commit is a network round trip)."""
 
     def __init__(self, policy: ChainPolicy) -> None:
         self._policy = policy
+        self._conn: _Conn | None = None
         # The HEAD_SQL row as this writer's last batch left it, on this connection; None: read it.
         self._head: tuple[int, str, int] | None = None
         self.known_head_commits = 0
         """Batches committed on the head this writer's previous batch left (for tests and benchmarks)."""
         self.head_moves = 0
         """Batches sealed on that head that found another writer had extended the chain first."""
-
-    def _take_known_head(self, batch: Batch) -> tuple[int, str, int] | None:
-        """The head this writer's previous batch left, if `chain.extends_known_head` lets `batch` be
-        sealed on it without reading it again; forgotten either way (unknown until this batch commits)."""
-        head, self._head = self._head, None
-        return head if head is not None and extends_known_head(batch, head, self._policy) else None
-
-    def stall_reason(self, exc: BaseException) -> str | None:
-        """Why `exc` means the log is stalled (a bound on a wait ran out), or None for other failures."""
-        return None
-
-
-class BatchCommitter(ChainCommitter, ABC, Generic[_Conn]):
-    """Extends the chain by one batch per blocking `commit` call. Not thread-safe: the writer thread and
-    the event loop use it under one lock (`worker`)."""
-
-    def __init__(self, policy: ChainPolicy) -> None:
-        super().__init__(policy)
-        self._conn: _Conn | None = None
 
     def commit(self, batch: Batch) -> Committed:
         """Commit `batch` durably and return its records; raise (nothing committed) on any failure."""
@@ -172,6 +138,10 @@ class BatchCommitter(ChainCommitter, ABC, Generic[_Conn]):
         once the lock is held. The default never commits inline."""
         return None
 
+    def stall_reason(self, exc: BaseException) -> str | None:
+        """Why `exc` means the log is stalled (a bound on a wait ran out), or None for other failures."""
+        return None
+
     def _on_known_head(
         self,
         batch: Batch,
@@ -183,8 +153,8 @@ class BatchCommitter(ChainCommitter, ABC, Generic[_Conn]):
         (`moved` says so of the error; nothing of the batch was committed), or it is not allowed,
         `write(None)`: sealed on the head read under the lock. `write` records the head it leaves in
         `self._head`; None from it means nothing was done (the lock was not free)."""
-        head = self._take_known_head(batch)
-        if head is not None:
+        head, self._head = self._head, None  # unknown until this batch commits
+        if head is not None and extends_known_head(batch, head, self._policy):
             try:
                 committed = write(head)
             except Exception as exc:
@@ -227,6 +197,7 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
     """
 
     _SQL = BatchStatements.with_marker("?")
+    commits_inline = True
 
     def __init__(
         self,
@@ -334,8 +305,8 @@ class SqliteCommitter(BatchCommitter[sqlite3.Connection]):
         conn.close()
 
 
-async def open_committer(store: Store, policy: ChainPolicy) -> BatchCommitter[Any] | PostgresCommitter:
-    """The committer for `store`'s database (the connection itself opens on first use, by the writer)."""
+async def open_committer(store: Store, policy: ChainPolicy) -> BatchCommitter[Any]:
+    """The committer for `store`'s database (the connection itself opens on first use, in the thread)."""
     engine = store.engine
     _args, kwargs = engine.dialect.create_connect_args(engine.url)
     if store.is_sqlite:
@@ -364,11 +335,4 @@ def describe_seconds(value: float | None) -> str:
     return f"{value:g} s" if value is not None else "its bound"
 
 
-__all__ = [
-    "APPLICATION_NAME",
-    "BatchCommitter",
-    "ChainCommitter",
-    "SqliteCommitter",
-    "describe_seconds",
-    "open_committer",
-]
+__all__ = ["APPLICATION_NAME", "BatchCommitter", "SqliteCommitter", "describe_seconds", "open_committer"]

@@ -1,10 +1,5 @@
 """The PostgreSQL committer (see `committer`): its own module, so psycopg is imported only by a server
-whose store is on PostgreSQL (`open_committer` imports it for that dialect).
-
-Unlike SQLite's, its commits are awaited on the event loop (`loop_writer`), through psycopg's
-asynchronous connection: a commit is a network round trip, which a blocking call would make the loop
-wait for, and which a thread would make each record wait for the GIL the loop holds, on every return
-from the network (issue 18: 6-9 ms from submitted to durable at 8 sessions that way)."""
+whose store is on PostgreSQL (`open_committer` imports it for that dialect)."""
 
 from __future__ import annotations
 
@@ -25,16 +20,14 @@ from persona_mcp.audit.chain import (
     extend,
     head_after,
 )
-from persona_mcp.audit.committer import APPLICATION_NAME, BatchStatements, ChainCommitter, describe_seconds
+from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, BatchStatements, describe_seconds
 from persona_mcp.store import WaitBounds
 from persona_mcp.store.engine import postgres_set_statement
 
 _log = structlog.get_logger("persona_mcp.audit")
 
-_Connection = psycopg.AsyncConnection[Any]
 
-
-class PostgresCommitter(ChainCommitter):
+class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     """One READ COMMITTED transaction in pipeline mode: one round trip per batch while this writer is
     the only one extending the chain, two otherwise.
 
@@ -65,38 +58,17 @@ class PostgresCommitter(ChainCommitter):
         self._session = (
             {} if bounds is None else bounds.postgres_settings(idle_in_transaction_s=bounds.chain_lease_s)
         )
-        self._conn: _Connection | None = None
 
-    async def commit(self, batch: Batch) -> Committed:
-        """Commit `batch` durably and return its records; raise (nothing committed) on any failure, after
-        dropping the connection (the next batch opens a fresh one)."""
-        try:
-            if self._conn is None:
-                self._conn = await self._connect()
-            return await self._commit(self._conn, batch)
-        except BaseException:
-            await self.aclose()
-            raise
-
-    async def aclose(self) -> None:
-        self._head = None
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                await conn.close()
-            except Exception as exc:  # closing a broken connection: nothing left to keep
-                _log.debug("audit.writer_close_failed", error_type=type(exc).__name__)
-
-    async def _connect(self) -> _Connection:
-        conn = await psycopg.AsyncConnection.connect(**self._connect_kwargs, autocommit=True)
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
         try:
             if self._session:
                 # Session-wide (autocommit): the bounds hold for every batch this connection commits.
                 statement, params = postgres_set_statement(self._session)
-                await conn.execute(statement, params)
-            await conn.set_isolation_level(psycopg.IsolationLevel.READ_COMMITTED)
+                conn.execute(statement, params)
+            conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
         except BaseException:
-            await conn.close()
+            conn.close()
             raise
         return conn
 
@@ -119,14 +91,14 @@ class PostgresCommitter(ChainCommitter):
             return f"the audit log is stalled: an audit write outlasted the statement timeout{within}"
         return None
 
-    async def _commit(self, conn: _Connection, batch: Batch) -> Committed:
+    def _commit(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
         try:
-            return await self._extend(conn, batch)
+            return self._extend(conn, batch)
         except psycopg.errors.LockNotAvailable:
-            await self._end_frozen_holder(conn)
+            self._end_frozen_holder(conn)
             raise
 
-    async def _end_frozen_holder(self, conn: _Connection) -> None:
+    def _end_frozen_holder(self, conn: psycopg.Connection[Any]) -> None:
         """After the chain lock was not granted in time: end the holder's session if it is an audit writer
         that has waited on its client for longer than the lease (frozen: idle in its transaction, or
         between pipelined messages, where PostgreSQL's idle timer is not armed), so the next batch gets
@@ -138,35 +110,34 @@ class PostgresCommitter(ChainCommitter):
             return
         name = str(self._connect_kwargs["application_name"])
         try:
-            ended = await (await conn.execute(PG_END_FROZEN_HOLDER_SQL, (name, lease))).fetchone()
+            ended = conn.execute(PG_END_FROZEN_HOLDER_SQL, (name, lease)).fetchone()
         except psycopg.Error as exc:  # no right to end it, or the connection is gone: stay stalled
             _log.warning("audit.frozen_holder_not_ended", error_type=type(exc).__name__)
             return
         if ended is not None and ended[0]:
             _log.warning("audit.frozen_holder_ended", sessions=int(ended[0]), lease_seconds=lease)
 
-    async def _extend(self, conn: _Connection, batch: Batch) -> Committed:
-        """Sealed on the head this writer's previous batch left when allowed; if another writer had
-        extended the chain first (the first insert fails on its `seq`; the transaction aborted, nothing
-        was committed), sealed again on the head read under the lock."""
-        head = self._take_known_head(batch)
-        if head is not None:
-            try:
-                committed = await self._locked_write(conn, batch, extend(head, batch, self._policy), head)
-            except psycopg.errors.UniqueViolation:
-                # Any state after the error other than an aborted transaction's is raised, and the
-                # connection dropped.
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    raise
-                self.head_moves += 1
-            else:
-                self.known_head_commits += 1
-                return committed
-        return await self._locked_write(conn, batch, None, None)
+    def _extend(self, conn: psycopg.Connection[Any], batch: Batch) -> Committed:
+        def write(head: tuple[int, str, int] | None) -> Committed:
+            extension = None if head is None else extend(head, batch, self._policy)
+            return self._locked_write(conn, batch, extension, head)
 
-    async def _locked_write(
+        def moved(exc: Exception) -> bool:
+            # Another writer took this batch's seq: the transaction aborted, nothing was committed. Any
+            # other state after the error is not an aborted transaction's: the error is raised and the
+            # connection dropped.
+            return (
+                isinstance(exc, psycopg.errors.UniqueViolation)
+                and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            )
+
+        committed = self._on_known_head(batch, write, moved)
+        assert committed is not None  # `write` always commits or raises
+        return committed
+
+    def _locked_write(
         self,
-        conn: _Connection,
+        conn: psycopg.Connection[Any],
         batch: Batch,
         extension: Extension | None,
         head: Sequence[Any] | None,
@@ -174,20 +145,23 @@ class PostgresCommitter(ChainCommitter):
         """Take the chain lock and write `batch` in one transaction: `extension` (sealed beforehand on
         `head`) in one round trip, or, when None, sealed on the head read under the lock in two."""
         # Leaving the pipeline block waits for every result, COMMIT's included, and raises any error.
-        async with conn.pipeline() as pipeline, conn.transaction():
-            await conn.execute(PG_LOCK_SQL)
+        with conn.pipeline() as pipeline, conn.transaction():
+            conn.execute(PG_LOCK_SQL)
             if extension is None:
-                read = await conn.execute(HEAD_SQL)
+                read = conn.execute(HEAD_SQL)
                 # A Sync with the first round trip, not only a flush: PostgreSQL arms the
                 # idle-in-transaction timer (the chain lock's lease) only once a Sync is processed;
                 # without it a writer frozen now would hold the lock until its connection closed.
-                await pipeline.sync()
-                head = await read.fetchone()
+                pipeline.sync()
+                head = read.fetchone()
                 extension = extend(head, batch, self._policy)
-            async with conn.cursor() as cursor:
-                committed = await self._SQL.write_async(cursor, batch, extension)
+            with conn.cursor() as cursor:
+                committed = self._SQL.write(cursor, batch, extension)
         self._head = head_after(head, extension)
         return committed
+
+    def _close(self, conn: psycopg.Connection[Any]) -> None:
+        conn.close()
 
 
 __all__ = ["PostgresCommitter"]

@@ -16,9 +16,8 @@ one fsync). Appends are committed where they wait least:
 - **On the writer thread** when the loop must not wait: the thread has work queued or is committing
   (the batch joins its next one: group commit), another process holds the database's write lock (SQLite
   tried without waiting; the thread waits for it within the store's bounds), or the committer cannot
-  commit on the loop at all. Checkpoint requests, timer ticks and probes always go to the thread.
-
-PostgreSQL's commits are awaited on the loop instead, by `loop_writer`'s task; this module is SQLite's.
+  commit on the loop at all (PostgreSQL, where a commit is a network round trip: every append goes to
+  the thread). Checkpoint requests, timer ticks and probes always go to the thread.
 
 The thread takes everything waiting in its inbox (up to `MAX_BATCH`) as one batch, commits it through the
 `BatchCommitter`, mirrors new checkpoints to the external file, and hands the outcome to the event loop
@@ -108,77 +107,6 @@ class Outcome:
 Deliver = Callable[[Outcome], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Work:
-    """The items a writer took at once, as one batch of the chain."""
-
-    appends: list[Append]
-    requests: list[CheckpointRequest]
-    probes: list[Probe]
-    batch: Batch
-
-    @classmethod
-    def of(cls, items: Sequence[Item]) -> Work:
-        appends = [item for item in items if isinstance(item, Append)]
-        requests = [item for item in items if isinstance(item, CheckpointRequest)]
-        probes = [item for item in items if isinstance(item, Probe)]
-        batch = Batch(
-            events=[item.fields for item in appends],
-            requested=bool(requests),
-            timed=any(item is TICK for item in items),
-        )
-        return cls(appends, requests, probes, batch)
-
-    @property
-    def empty(self) -> bool:
-        """Nothing to commit and no one waiting: a STOP alone."""
-        return not self.appends and not self.requests and not self.probes and not self.batch.timed
-
-    def committed(self, committed: Committed, external_error: str | None) -> Outcome:
-        return Outcome(self.appends, self.requests, committed, None, external_error, self.probes)
-
-    def failed(self, error: Exception) -> Outcome:
-        return Outcome(self.appends, self.requests, None, error, None, self.probes)
-
-
-class CheckpointMirror:
-    """Signed checkpoints copied outside the database: to the external file (fsynced) and the witness."""
-
-    def __init__(self, external_checkpoint_path: Path | None, witness: WitnessPublisher | None) -> None:
-        self._external = external_checkpoint_path
-        self._witness = witness
-        self._pending: list[Checkpoint] = []
-
-    def add(self, committed: Committed) -> None:
-        if committed.signed is not None:
-            self._pending.append(committed.signed)
-            if self._witness is not None:
-                self._witness.publish([committed.signed])
-
-    @property
-    def has_pending(self) -> bool:
-        return self._external is not None and bool(self._pending)
-
-    def flush(self) -> str | None:
-        """Mirror signed checkpoints to the external file; the reason it failed (they stay pending for
-        the next batch and the log reports unhealthy meanwhile), or why the witness is behind, or None."""
-        witness_problem = self._witness.problem if self._witness is not None else None
-        if self._external is None or not self._pending:
-            return witness_problem
-        try:
-            append_external(self._external, self._pending)
-        except OSError as exc:
-            reason = f"external checkpoint file not writable: {type(exc).__name__}: {exc.strerror or exc}"
-            _log.error("audit.external_checkpoint_failed", reason=reason, pending=len(self._pending))
-            return reason
-        self._pending.clear()
-        return witness_problem
-
-    def close(self) -> None:
-        if self._witness is not None:
-            self._witness.close()  # the final checkpoint reaches the witness if it answers
-
-
 class WriterThread:
     """One thread, one committer, one connection: batches are committed one at a time, in order."""
 
@@ -195,7 +123,9 @@ class WriterThread:
         self._busy = busy
         self._loop = loop
         self._deliver = deliver
-        self._mirror = CheckpointMirror(external_checkpoint_path, witness)
+        self._external = external_checkpoint_path
+        self._witness = witness
+        self._pending_external: list[Checkpoint] = []
         self._inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()
         # Items put into the inbox (written by the loop only) and items the thread has finished with
         # (written by the thread only, before it lets go of the committer): while they differ the thread
@@ -248,7 +178,7 @@ class WriterThread:
         when the commit is done. It never waits for a lock: a busy committer or database sends the appends
         to the thread instead.
         """
-        if not isinstance(item, Append):
+        if not isinstance(item, Append) or not self._committer.commits_inline:
             self._commit_pending()  # appends submitted before `item` are never handled after it
             self._hand(item)
         elif not self._commit_alone(item):
@@ -327,26 +257,51 @@ class WriterThread:
             with self._committing:
                 self._closed = True
                 self._committer.close()
-            self._mirror.close()
+            if self._witness is not None:
+                self._witness.close()  # the final checkpoint reaches the witness if it answers
             self._report(None)
 
     def _commit(self, items: Sequence[Item], *, inline: bool = False) -> Outcome | None:
         """Commit `items` as one batch (the caller holds `_committing`); None only when `inline` and
         the database lock was taken, in which case nothing was done."""
-        work = Work.of(items)
-        if work.empty:
-            return Outcome(work.appends, work.requests, None, None, None)
+        appends = [item for item in items if isinstance(item, Append)]
+        requests = [item for item in items if isinstance(item, CheckpointRequest)]
+        probes = [item for item in items if isinstance(item, Probe)]
+        batch = Batch(
+            events=[item.fields for item in appends],
+            requested=bool(requests),
+            timed=any(item is TICK for item in items),
+        )
+        if not appends and not requests and not probes and not batch.timed:
+            return Outcome(appends, requests, None, None, None)
         try:
-            batch = work.batch
             committed = self._committer.try_commit(batch) if inline else self._committer.commit(batch)
         except Exception as exc:  # fail closed: the loop turns this into AuditUnavailableError
-            return work.failed(exc)
+            return Outcome(appends, requests, None, exc, None, probes)
         if committed is None:
             return None
-        if work.appends:
+        if appends:
             self.commits += 1
-        self._mirror.add(committed)
-        return work.committed(committed, self._mirror.flush())
+        if committed.signed is not None:
+            self._pending_external.append(committed.signed)
+            if self._witness is not None:
+                self._witness.publish([committed.signed])
+        return Outcome(appends, requests, committed, None, self._flush_external(), probes)
+
+    def _flush_external(self) -> str | None:
+        """Mirror signed checkpoints to the external file; the reason it failed (they stay pending for
+        the next batch and the log reports unhealthy meanwhile), or why the witness is behind, or None."""
+        witness_problem = self._witness.problem if self._witness is not None else None
+        if self._external is None or not self._pending_external:
+            return witness_problem
+        try:
+            append_external(self._external, self._pending_external)
+        except OSError as exc:
+            reason = f"external checkpoint file not writable: {type(exc).__name__}: {exc.strerror or exc}"
+            _log.error("audit.external_checkpoint_failed", reason=reason, pending=len(self._pending_external))
+            return reason
+        self._pending_external.clear()
+        return witness_problem
 
     def _report(self, outcome: Outcome | None) -> None:
         """Hand an outcome (or, with None, the thread's end) to the loop; a closed loop has no one left
@@ -369,13 +324,11 @@ __all__ = [
     "STOP",
     "TICK",
     "Append",
-    "CheckpointMirror",
     "CheckpointRequest",
     "Deliver",
     "Item",
     "Outcome",
     "Probe",
     "Signal",
-    "Work",
     "WriterThread",
 ]

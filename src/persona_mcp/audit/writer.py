@@ -1,9 +1,9 @@
 """`AuditLog`: durable, linear, fail-closed appends with group commit and signed checkpoints.
 
-Callers hand events straight to the writer (`worker` on SQLite, `loop_writer` on PostgreSQL), which
-commits everything waiting in a single transaction under the chain lock (one fsync for the batch, see
-`committer`); then each caller's future is resolved on the event loop. `append` therefore returns only
-after its record is durably committed, and concurrent calls never fork the chain.
+Callers hand events straight to the writer thread (`worker`), which commits everything waiting in a
+single transaction under the chain lock (one fsync for the batch, see `committer`); then each caller's
+future is resolved on the event loop. `append` therefore returns only after its record is durably
+committed, and concurrent calls never fork the chain.
 
 If a batch cannot be committed every caller in it gets `AuditUnavailableError` and `health` turns
 unhealthy with the reason; the server refuses calls until a later write succeeds (fail closed).
@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import structlog
@@ -37,7 +37,7 @@ from sqlalchemy import select
 
 from persona_mcp.audit.chain import ChainPolicy, select_unresolved
 from persona_mcp.audit.checkpoint import CHECKPOINT_FILE, Checkpoint
-from persona_mcp.audit.committer import BatchCommitter, ChainCommitter, open_committer
+from persona_mcp.audit.committer import BatchCommitter, open_committer
 from persona_mcp.audit.errors import AuditStalledError, AuditUnavailableError
 from persona_mcp.audit.keys import load_signing_key, signing_key_path
 from persona_mcp.audit.record import AuditEvent, AuditRecord, utc_timestamp
@@ -47,9 +47,6 @@ from persona_mcp.audit.witness import WitnessPublisher
 from persona_mcp.audit.worker import TICK, Append, CheckpointRequest, Outcome, Probe, WriterThread
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_records
-
-if TYPE_CHECKING:  # psycopg: PostgreSQL only
-    from persona_mcp.audit.loop_writer import LoopWriter
 from persona_mcp.tasks import cancel_and_wait
 
 _log = structlog.get_logger("persona_mcp.audit")
@@ -142,8 +139,8 @@ class AuditLog:
         self._drain_turn = asyncio.Lock()
         self._health = Health(ok=True)
         self._closed = False
-        self._writer: WriterThread | LoopWriter | None = None
-        self._committer: ChainCommitter | None = None
+        self._writer: WriterThread | None = None
+        self._committer: BatchCommitter[Any] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._last_commit = float("-inf")
         # Tool calls this process is running (`call_in_flight`): while another one is, an append is not
@@ -174,7 +171,7 @@ class AuditLog:
         signing_key_file: Path | None = None,
         recover: bool = True,
     ) -> AuditLog:
-        """Load the keys, start the writer and (unless `recover=False`) resolve open intents.
+        """Load the keys, start the writer thread and (unless `recover=False`) resolve open intents.
 
         Every signed checkpoint is appended to `external_checkpoint_path` (default
         `<data_dir>/audit-checkpoints.jsonl`) and, given `checkpoint_witness_url`, POSTed to that witness
@@ -203,22 +200,13 @@ class AuditLog:
                 raise
         return log
 
-    def _start(self, committer: ChainCommitter) -> None:
-        """The writer for `committer`: SQLite's blocking commits on the writer thread (or the loop, see
-        `worker`), PostgreSQL's awaited ones in a task on the loop (`loop_writer`)."""
+    def _start(self, committer: BatchCommitter[Any]) -> None:
         loop = asyncio.get_running_loop()
         witness = WitnessPublisher(self._witness_url) if self._witness_url else None
         self._committer = committer
-        if isinstance(committer, BatchCommitter):
-            self._writer = WriterThread(
-                committer, loop, self._deliver, self._external, witness, busy=self._others_in_flight
-            )
-        else:
-            from persona_mcp.audit.committer_postgres import PostgresCommitter
-            from persona_mcp.audit.loop_writer import LoopWriter
-
-            assert isinstance(committer, PostgresCommitter)
-            self._writer = LoopWriter(committer, self._deliver, self._external, witness)
+        self._writer = WriterThread(
+            committer, loop, self._deliver, self._external, witness, busy=self._others_in_flight
+        )
         self._writer.start()
         self._ticker = asyncio.create_task(self._tick_every_interval(), name="audit-checkpoint-timer")
 
@@ -302,7 +290,7 @@ class AuditLog:
         return (writer.commits, writer.inline_commits) if writer is not None else (0, 0)
 
     @property
-    def committer(self) -> ChainCommitter | None:
+    def committer(self) -> BatchCommitter[Any] | None:
         """What extends the chain while the log is open (its counters tell how batches were committed)."""
         writer = self._writer
         return writer.committer if writer is not None else None
@@ -339,7 +327,7 @@ class AuditLog:
         request; records submitted one after another are chained in that order."""
         writer = self._running_writer()
         future: asyncio.Future[AuditRecord] = asyncio.get_running_loop().create_future()
-        # Dumped here, outside the chain lock; the writer only adds the chain fields and hashes.
+        # Dumped here, outside the chain lock; the writer thread only adds the chain fields and hashes.
         writer.submit(Append(event.model_dump(mode="json"), future))
         return future
 
@@ -380,7 +368,7 @@ class AuditLog:
 
     @property
     def queue_depth(self) -> int:
-        """Records and requests queued for the writer, not yet committed."""
+        """Records and requests queued for the writer thread, not yet committed."""
         return self._writer.queue_depth if self._writer is not None else 0
 
     @property
@@ -427,12 +415,12 @@ class AuditLog:
         writer.submit(CheckpointRequest(future))
         return await future
 
-    def _running_writer(self) -> WriterThread | LoopWriter:
+    def _running_writer(self) -> WriterThread:
         if self._closed:
             raise AuditUnavailableError("the audit log is closed")
         if self._writer is None or not self._writer.running:
-            self._health = Health(ok=False, reason="the audit writer is not running")
-            raise AuditUnavailableError("the audit writer is not running")
+            self._health = Health(ok=False, reason="the audit writer thread is not running")
+            raise AuditUnavailableError("the audit writer thread is not running")
         return self._writer
 
     async def admin_event(
@@ -492,7 +480,7 @@ class AuditLog:
     ) -> None:
         await self.aclose()
 
-    # -- writer callbacks (run on the loop) -----------------------------------------------------
+    # -- writer thread callbacks (run on the loop) ----------------------------------------------
 
     async def _tick_every_interval(self) -> None:
         while True:
@@ -501,7 +489,7 @@ class AuditLog:
                 self._writer.submit(TICK)
 
     def _deliver(self, outcome: Outcome) -> None:
-        """On the loop: resolve the callers of a batch the writer committed, or fail them."""
+        """On the loop: resolve the callers of a batch the writer thread committed, or fail them."""
         if outcome.error is not None or outcome.committed is None:
             error = outcome.error or RuntimeError("no result")
             self._fail(outcome.appends, [*outcome.requests, *outcome.probes], error)
