@@ -92,3 +92,19 @@ def test_the_stdio_server_module_imports_only_what_a_bare_sdk_server_does() -> N
     loaded = _modules_after("import persona_mcp.cli.serve, persona_mcp.server.stdio")
     stack = ("sqlalchemy", "persona_mcp.tools", "persona_mcp.store", "persona_mcp.audit", "alembic")
     assert [name for name in stack if name in loaded] == []
+
+
+def test_serving_imports_no_rich_and_the_cli_still_draws_its_tables_with_it() -> None:
+    """structlog imports `rich`, when installed, for a console renderer's tracebacks the server never
+    uses (~40 ms of every start, before `initialize`; issue 18): `persona_mcp.logs` imports structlog
+    with `rich` hidden. The commands that draw tables import it themselves afterwards."""
+    serving = (
+        "import persona_mcp.cli.serve\n"
+        "from persona_mcp.logs import configure_logging\n"
+        "configure_logging('WARNING')\n"
+        "import persona_mcp.server.run, persona_mcp.server.stdio, persona_mcp.server.app\n"
+    )
+    loaded = _modules_after(serving)
+    assert "structlog" in loaded
+    assert sorted(name for name in loaded if name.split(".")[0] == "rich") == []
+    assert "rich.table" in _modules_after(serving + "import rich.table")
