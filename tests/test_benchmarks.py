@@ -263,3 +263,15 @@ def test_the_upstream_transport_benchmark_measures_every_way_at_every_concurrenc
     assert re.fullmatch(
         r"PersonaTransport's CPU per request over httpcore2's, 4 in flight: \d+\.\d\d", lines[-1]
     )
+
+
+def test_the_audit_append_benchmark_prints_what_an_append_costs_the_loop_beside_a_callers_work() -> None:
+    script = BENCHMARK.with_name("audit_append.py")
+    printed = _printed(script, "--no-postgres", "--writers", "1", "4", "--work-ms", "0.1", "--records", "40")
+    lines = printed.strip().splitlines()
+    for writers, records in ((1, 500), (4, 40)):
+        pattern = (
+            rf"sqlite +writers= +{writers} records= +{records} +[\d,]+ appends/s"
+            r" +durable +\d+\.\d\d ms +loop CPU +-?\d+ us/append"
+        )
+        assert any(re.fullmatch(pattern, line) for line in lines), (writers, printed)
