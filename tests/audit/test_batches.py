@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
@@ -14,9 +16,11 @@ from sqlalchemy import text
 from persona_mcp.audit import AuditLog, AuditUnavailableError
 from persona_mcp.audit.chain import HEAD_SQL, Batch, ChainPolicy
 from persona_mcp.audit.committer import APPLICATION_NAME, SqliteCommitter
+from persona_mcp.audit.committer_postgres import PostgresCommitter
 from persona_mcp.audit.record import utc_timestamp
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store, create_store, upgrade
+from persona_mcp.store.engine import postgres_connect_kwargs
 
 from ._support import call_event, fill
 
@@ -164,6 +168,70 @@ async def test_a_batch_sealed_on_a_head_another_writer_moved_commits_nothing_and
         await second.aclose()
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_postgresql_batch_on_the_head_the_writer_left_is_one_message_and_one_wait(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18: in pipeline mode a batch of four records waited on the network twelve times (a message
+    per statement), and each return is the writer thread taking the GIL back from a busy event loop. Now
+    the lock and every statement go in one message, run by PostgreSQL as one transaction: one wait."""
+    policy = ChainPolicy(
+        instance_id="counted",
+        signing_key=Ed25519PrivateKey.generate(),
+        checkpoint_every=100_000,
+        clock=utc_timestamp,
+    )
+    committer = PostgresCommitter(policy, postgres_connect_kwargs(store), store.bounds)
+    try:
+        committer.commit(Batch(events=[call_event(0).model_dump(mode="json")]))  # reads the head
+        waits: list[object] = []
+        real_wait = psycopg.Connection.wait
+
+        def counted(conn: psycopg.Connection[Any], gen: Any, *args: Any, **kwargs: Any) -> Any:
+            waits.append(gen)
+            return real_wait(conn, gen, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Connection, "wait", counted)
+        events = [call_event(i, call_id=f"call-{i}").model_dump(mode="json") for i in (1, 2, 3, 4)]
+        committed = committer.commit(Batch(events=events))
+        monkeypatch.undo()
+
+        assert len(waits) == 1, f"{len(waits)} waits on the network for one batch"
+        assert [record.seq for record in committed.records] == [2, 3, 4, 5]
+        assert [call_id for _, _, call_id in await _records(store)] == [f"call-{i}" for i in range(5)]
+    finally:
+        committer.close()
+
+
+HOSTILE = (
+    "o'brien",
+    "back\\slash \\' and \\\\",
+    "'); DROP TABLE audit_records; --",
+    "$$ dollar $tag$ quoted $$",
+    "%s %(name)s %% {} {0}",
+    "new\nline\ttab\r",
+    "ünïcödé 漢字 🙂",
+    "E'\\x41'",
+)
+
+
+async def test_values_bound_into_one_message_are_stored_exactly_as_given(
+    store: Store, data_dir: Path
+) -> None:
+    """The batch's values are bound by psycopg on the client (PostgreSQL) into one message: quotes,
+    backslashes, placeholders and dollar quotes reach the table as given, and every record verifies."""
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="hostile", checkpoint_every=1000)
+    try:
+        for i, value in enumerate(HOSTILE):
+            await log.append(call_event(i, principal=value, tool=value, call_id=value))
+        async with store.engine.connect() as conn:
+            rows = await conn.execute(text("SELECT principal, tool, call_id FROM audit_records ORDER BY seq"))
+            assert [tuple(row) for row in rows] == [(value, value, value) for value in HOSTILE]
+        assert (await verify_log(store, trusted_keys=[log.public_key])).ok
+    finally:
+        await log.aclose()
+
+
 class _TracedSqliteCommitter(SqliteCommitter):
     """The shipped committer, with every statement its connection runs written down."""
 
@@ -178,7 +246,7 @@ class _TracedSqliteCommitter(SqliteCommitter):
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_batch_on_the_head_the_writer_left_does_not_read_the_head_again(store: Store) -> None:
-    """SQLite's half of the one-round-trip test above: the batch is sealed on the head the previous batch
+    """SQLite's half of the one-message test above: the batch is sealed on the head the previous batch
     left, so its transaction reads nothing before it writes."""
     policy = ChainPolicy(
         instance_id="counted",

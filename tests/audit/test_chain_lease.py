@@ -14,6 +14,7 @@ The freeze here is a writer thread parked at an exact point of its batch, so eac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,16 +24,18 @@ from typing import Any
 from urllib.parse import quote
 
 import anyio
+import psycopg
 import pytest
 from sqlalchemy import text
 
 from persona_mcp.audit import AuditLog, AuditStalledError, AuditUnavailableError, committer_postgres
+from persona_mcp.audit.chain import PG_LOCK_SQL
 from persona_mcp.audit.committer import APPLICATION_NAME
-from persona_mcp.audit.committer_postgres import PostgresCommitter
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.config import StoreSettings
 from persona_mcp.store import Store, create_store, serving_bounds, upgrade
+from persona_mcp.store.engine import postgres_connect_kwargs
 
 from ._support import call_event
 
@@ -160,24 +163,16 @@ async def test_a_writer_frozen_after_its_head_read_is_ended_by_postgresql_when_i
 async def test_a_writer_frozen_between_pipelined_messages_is_ended_by_the_next_writer_timing_out_on_the_lock(
     postgres_schema_url: str, data_dir: Path
 ) -> None:
-    parked = _Parked()
+    """This writer sends each round trip as one message, so PostgreSQL never waits for it between two
+    messages of a transaction; an audit writer of an earlier version sent one message per statement in
+    pipeline mode, and one frozen there (its lock sent, its COMMIT not yet) must still lose the lock while
+    replicas of both versions share a database during an upgrade. Such a writer is reproduced here with
+    psycopg's pipeline under the writers' name."""
     async with _store(postgres_schema_url, lease_s=1.0) as store:
-        frozen = await AuditLog.open(store, data_dir=data_dir, instance_id="frozen", recover=False)
         other = await AuditLog.open(store, data_dir=data_dir, instance_id="other", recover=False)
+        frozen = await anyio.to_thread.run_sync(_pipelined_lock_holder, store)
         try:
-            committer = frozen.committer
-            assert isinstance(committer, PostgresCommitter)
-            statements = committer._SQL
-
-            class InsertsSentThenFrozen:
-                def write(self, cursor: Any, batch: Any, extension: Any) -> Any:
-                    written = statements.write(cursor, batch, extension)  # pipelined: sent, COMMIT not yet
-                    parked.park()
-                    return written
-
-            committer._SQL = InsertsSentThenFrozen()  # type: ignore[assignment]
-            pending = await _frozen_append(frozen, parked)
-            # No Sync since the inserts: PostgreSQL's idle timer is not armed, the session shows as active.
+            # No Sync since the lock: PostgreSQL's idle timer is not armed, the session shows as active.
             pid, _, _ = await _holder_once_settled(store, "active")
 
             refusals = 0
@@ -191,11 +186,30 @@ async def test_a_writer_frozen_between_pipelined_messages_is_ended_by_the_next_w
             assert refusals >= 1, "the lock was free: the frozen writer did not hold it"
             holder = await _holder(store)
             assert holder is None or holder[0] != pid
-
-            await _assert_failed_closed(pending, parked)
-            assert await _call_ids(store) == {"other"}, "nothing of the frozen writer's batch was committed"
+            async with store.engine.connect() as conn:
+                sessions = text("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = :pid")
+                assert (await conn.execute(sessions, {"pid": pid})).scalar_one() == 0, "its session ended"
+            assert await _call_ids(store) == {"other"}
             assert (await verify_log(store, trusted_keys=[other.public_key])).ok
         finally:
-            parked.released.set()
-            await frozen.aclose()
+            await anyio.to_thread.run_sync(_close_quietly, frozen)
             await other.aclose()
+
+
+def _pipelined_lock_holder(store: Store) -> psycopg.Connection[Any]:
+    """An audit writer's session in pipeline mode that has sent BEGIN and the chain lock, and no Sync
+    (libpq's pipeline mode itself, so that nothing sends one)."""
+    conn = psycopg.connect(**postgres_connect_kwargs(store), autocommit=True)
+    pgconn = conn.pgconn
+    pgconn.enter_pipeline_mode()
+    for statement in ("BEGIN", PG_LOCK_SQL):
+        pgconn.send_query_params(statement.encode(), None)
+    pgconn.send_flush_request()
+    while pgconn.flush():
+        pass
+    return conn
+
+
+def _close_quietly(conn: psycopg.Connection[Any]) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()

@@ -7,7 +7,9 @@ Now every wait on the store is bounded: the healthy replica refuses within the b
 stalled) or keeps serving, `/healthz` and `/readyz` answer 503 with the reason, a frozen holder loses the
 lock when its lease runs out, and everything recovers once the lock is free. A later reproduction: a
 replica frozen between pipelined messages (its inserts sent, its COMMIT not yet) kept the lock for good,
-and the other refused every call; the frozen-replica test now freezes A at each point on purpose.
+and the other refused every call; the frozen-replica test now freezes A at each point on purpose. (The
+writer now sends each round trip as one message, so only its head read leaves it holding the lock while
+PostgreSQL waits for it; the pipelined case is kept with A playing an earlier version's writer.)
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ _FROZEN_REPLICA = textwrap.dedent(
     from pathlib import Path
 
     from persona_mcp.audit import AuditEvent, AuditLog, committer_postgres
+    from persona_mcp.audit.chain import PG_LOCK_SQL
     from persona_mcp.config import StoreSettings
     from persona_mcp.store import create_store, serving_bounds
 
@@ -113,23 +116,36 @@ _FROZEN_REPLICA = textwrap.dedent(
     def freeze_after_the_head_read(*args, **kwargs):
         freeze()
 
-    class InsertsSentThenFrozen:
-        def __init__(self, statements):
-            self.statements = statements
+    def frozen_between_pipelined_messages(store):
+        # This version sends each round trip as one message; an earlier one sent a message per statement
+        # in pipeline mode. Its writer, frozen with BEGIN and the lock sent and no Sync (libpq's own
+        # pipeline mode, under the writers' name), is the holder replicas of both versions must end.
+        from persona_mcp.audit.committer import APPLICATION_NAME
+        from persona_mcp.store.engine import postgres_connect_kwargs
+        import psycopg
 
-        def write(self, cursor, batch, extension):
-            self.statements.write(cursor, batch, extension)
-            freeze()
+        kwargs = postgres_connect_kwargs(store)
+        kwargs.setdefault("application_name", APPLICATION_NAME)
+        conn = psycopg.connect(**kwargs, autocommit=True)
+        pgconn = conn.pgconn
+        pgconn.enter_pipeline_mode()
+        for statement in ("BEGIN", PG_LOCK_SQL):
+            pgconn.send_query_params(statement.encode(), None)
+        pgconn.send_flush_request()
+        while pgconn.flush():
+            pass
+        import time
+        time.sleep(0.5)  # the server has run both before the process stops
+        freeze()
 
     async def main():
         lease_only = StoreSettings(idle_in_transaction_timeout_seconds=lease)
         bounds = serving_bounds(lease_only, outbound_timeout_s=1)
         store = create_store(url, bounds=bounds)
+        if where == "between pipelined messages":
+            frozen_between_pipelined_messages(store)
         log = await AuditLog.open(store, data_dir=data_dir, instance_id="frozen-replica", recover=False)
-        if where == "after its head read":
-            committer_postgres.extend = freeze_after_the_head_read
-        else:
-            log.committer._SQL = InsertsSentThenFrozen(log.committer._SQL)
+        committer_postgres.extend = freeze_after_the_head_read
         await log.append(AuditEvent(kind="call.outcome", call_id="frozen", outcome="ok"))
 
     asyncio.run(main())

@@ -1,10 +1,11 @@
 """Committing one batch of the chain on a dedicated DBAPI connection, in one blocking call.
 
 The writer thread (`worker`) hands each batch to a committer that owns a plain driver connection
-(`sqlite3`, or `psycopg` in pipeline mode: `committer_postgres`) opened on the same database as the
-store. A batch is then one blocking call and, on PostgreSQL, one network round trip (BEGIN, lock,
-inserts, COMMIT) while this writer is the only one extending the chain, two otherwise (BEGIN + lock +
-head; inserts + COMMIT), instead of a thread hop or a round trip per statement through the async engine.
+(`sqlite3`, or `psycopg` with one multi-statement message a round trip: `committer_postgres`) opened on
+the same database as the store. A batch is then one blocking call and, on PostgreSQL, one network round
+trip (lock and inserts, one transaction) while this writer is the only one extending the chain, two
+otherwise (BEGIN + lock + head; inserts + COMMIT), instead of a thread hop or a round trip per statement
+through the async engine.
 `commit` returns only once COMMIT succeeded; on any error the transaction is rolled back, the connection
 dropped (the next batch opens a fresh one) and the error raised for the writer to fail the batch closed.
 
@@ -18,9 +19,10 @@ serving); on PostgreSQL `lock_timeout` bounds the wait for the chain lock (it ap
 `statement_timeout` any statement, and `idle_in_transaction_session_timeout` is the chain lock's lease: a
 writer frozen inside its transaction (SIGSTOP, a paused VM) has its session ended by the server after it,
 which aborts the transaction and frees the lock for the other replicas. That timer is armed only once
-the server has processed a protocol Sync; a writer frozen between pipelined messages (inserts sent,
-COMMIT not yet: the session shows as `active`, waiting on its client) is ended by the next writer that
-times out on the lock instead (`_end_frozen_holder`: an audit writer that has waited on its client for
+the server has processed a protocol Sync (the end of each message here); a writer frozen between
+pipelined messages (an earlier version's, which sent one message per statement: inserts sent, COMMIT not
+yet; the session shows as `active`, waiting on its client) is ended by the next writer that times out
+on the lock instead (`_end_frozen_holder`: an audit writer that has waited on its client for
 longer than the lease, idle in its transaction or not). A batch that fails on one of these
 bounds is a stall (`stall_reason`), which the log reports as such.
 """
@@ -30,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -84,24 +86,43 @@ class BatchStatements:
             OpenCallsSql.with_marker(marker),
         )
 
-    def write(self, cursor: Any, batch: Batch, extension: Extension) -> Committed:
-        """Insert the batch's records, their object index, the open-calls changes and a new checkpoint
-        through `cursor` (a sqlite3 connection or a psycopg cursor), and read the newest checkpoint if the
-        batch wants it."""
+    def steps(self, extension: Extension) -> list[tuple[str, Sequence[Sequence[Any]]]]:
+        """Each statement of the batch's transaction with its parameter rows, in this order: the records,
+        their object index, the open-calls changes (they read the batch's own records, so they come
+        after them) and a new checkpoint."""
+        steps: list[tuple[str, Sequence[Sequence[Any]]]] = []
         if extension.rows:
-            cursor.executemany(self.insert, extension.rows)
+            steps.append((self.insert, extension.rows))
             if extension.object_rows:
-                cursor.executemany(self.insert_objects, extension.object_rows)
-            # The open-calls set, after the records: its statements read the batch's own records.
-            for sql, params in self.open_calls.for_batch(extension.rows):
-                cursor.executemany(sql, params)
+                steps.append((self.insert_objects, extension.object_rows))
+            steps.extend(self.open_calls.for_batch(extension.rows))
         if extension.signed is not None:
-            cursor.execute(self.insert_checkpoint, checkpoint_values(extension.signed))
+            steps.append((self.insert_checkpoint, [checkpoint_values(extension.signed)]))
+        return steps
+
+    def write(self, cursor: Any, batch: Batch, extension: Extension) -> Committed:
+        """Run `steps` through `cursor` (a sqlite3 connection), and read the newest checkpoint if the
+        batch wants it."""
+        for sql, params in self.steps(extension):
+            cursor.executemany(sql, params)
         current = None
         if wants_current(batch, extension):
             found = cursor.execute(self.checkpoint, (extension.last_checkpoint_seq,)).fetchone()
             current = None if found is None else checkpoint_from_values(found)
         return Committed(extension.records, extension.signed, current)
+
+    def script(self, bind: Callable[[str, Sequence[Any]], str], extension: Extension) -> list[str]:
+        """`steps` as statements with their values bound by `bind` (psycopg's `mogrify`), for one
+        multi-statement message: the rows of each plain `INSERT ... VALUES` in one statement."""
+        statements: list[str] = []
+        plain = (self.insert, self.insert_objects, self.insert_checkpoint)
+        for sql, rows in self.steps(extension):
+            if sql in plain:
+                into, _, values = sql.partition(" VALUES ")
+                statements.append(f"{into} VALUES " + ", ".join(bind(values, row) for row in rows))
+            else:
+                statements.extend(bind(sql, row) for row in rows)
+        return statements
 
 
 class BatchCommitter(ABC, Generic[_Conn]):
