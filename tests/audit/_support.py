@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from sqlalchemy import text
 
 from persona_mcp.audit import AuditEvent, AuditLog, AuditRecord
+from persona_mcp.audit.chain import PG_LOCK_SQL
 from persona_mcp.store import Store
+from persona_mcp.store.engine import postgres_connect_kwargs
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 def call_event(i: int, **overrides: Any) -> AuditEvent:
@@ -121,3 +126,24 @@ async def replace_records(store: Store, rows: list[dict[str, Any]]) -> None:
         if index:
             await conn.execute(audit_record_objects.insert(), index)
         await conn.execute(rebuild_statement())
+
+
+def pipelined_lock_holder(store: Store, application_name: str | None = None) -> psycopg.Connection[Any]:
+    """An audit writer of an earlier version, frozen between pipelined messages: a session in pipeline
+    mode that has sent BEGIN and the chain lock and no Sync (libpq's pipeline mode itself, so that nothing
+    sends one). PostgreSQL shows it `active`, waiting on `ClientRead`, with no idle timer armed. Keep the
+    connection referenced: it is the holder."""
+    import psycopg
+
+    kwargs = postgres_connect_kwargs(store)
+    if application_name is not None:
+        kwargs.setdefault("application_name", application_name)
+    conn = psycopg.connect(**kwargs, autocommit=True)
+    pgconn = conn.pgconn
+    pgconn.enter_pipeline_mode()
+    for statement in ("BEGIN", PG_LOCK_SQL):
+        pgconn.send_query_params(statement.encode(), None)
+    pgconn.send_flush_request()
+    while pgconn.flush():
+        pass
+    return conn

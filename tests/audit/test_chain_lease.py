@@ -29,15 +29,13 @@ import pytest
 from sqlalchemy import text
 
 from persona_mcp.audit import AuditLog, AuditStalledError, AuditUnavailableError, committer_postgres
-from persona_mcp.audit.chain import PG_LOCK_SQL
 from persona_mcp.audit.committer import APPLICATION_NAME
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.config import StoreSettings
 from persona_mcp.store import Store, create_store, serving_bounds, upgrade
-from persona_mcp.store.engine import postgres_connect_kwargs
 
-from ._support import call_event
+from ._support import call_event, pipelined_lock_holder
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -170,7 +168,7 @@ async def test_a_writer_frozen_between_pipelined_messages_is_ended_by_the_next_w
     psycopg's pipeline under the writers' name."""
     async with _store(postgres_schema_url, lease_s=1.0) as store:
         other = await AuditLog.open(store, data_dir=data_dir, instance_id="other", recover=False)
-        frozen = await anyio.to_thread.run_sync(_pipelined_lock_holder, store)
+        frozen = await anyio.to_thread.run_sync(pipelined_lock_holder, store)
         try:
             # No Sync since the lock: PostgreSQL's idle timer is not armed, the session shows as active.
             pid, _, _ = await _holder_once_settled(store, "active")
@@ -194,20 +192,6 @@ async def test_a_writer_frozen_between_pipelined_messages_is_ended_by_the_next_w
         finally:
             await anyio.to_thread.run_sync(_close_quietly, frozen)
             await other.aclose()
-
-
-def _pipelined_lock_holder(store: Store) -> psycopg.Connection[Any]:
-    """An audit writer's session in pipeline mode that has sent BEGIN and the chain lock, and no Sync
-    (libpq's pipeline mode itself, so that nothing sends one)."""
-    conn = psycopg.connect(**postgres_connect_kwargs(store), autocommit=True)
-    pgconn = conn.pgconn
-    pgconn.enter_pipeline_mode()
-    for statement in ("BEGIN", PG_LOCK_SQL):
-        pgconn.send_query_params(statement.encode(), None)
-    pgconn.send_flush_request()
-    while pgconn.flush():
-        pass
-    return conn
 
 
 def _close_quietly(conn: psycopg.Connection[Any]) -> None:

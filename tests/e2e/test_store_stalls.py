@@ -102,11 +102,11 @@ _FROZEN_REPLICA = textwrap.dedent(
     from pathlib import Path
 
     from persona_mcp.audit import AuditEvent, AuditLog, committer_postgres
-    from persona_mcp.audit.chain import PG_LOCK_SQL
     from persona_mcp.config import StoreSettings
     from persona_mcp.store import create_store, serving_bounds
 
     url, data_dir, lease, where = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+    sys.path.insert(0, sys.argv[5])  # the tests' directory: their helpers
 
     def freeze():
         print("holding the chain lock", flush=True)
@@ -118,25 +118,16 @@ _FROZEN_REPLICA = textwrap.dedent(
 
     def frozen_between_pipelined_messages(store):
         # This version sends each round trip as one message; an earlier one sent a message per statement
-        # in pipeline mode. Its writer, frozen with BEGIN and the lock sent and no Sync (libpq's own
-        # pipeline mode, under the writers' name), is the holder replicas of both versions must end.
-        from persona_mcp.audit.committer import APPLICATION_NAME
-        from persona_mcp.store.engine import postgres_connect_kwargs
-        import psycopg
-
-        kwargs = postgres_connect_kwargs(store)
-        kwargs.setdefault("application_name", APPLICATION_NAME)
-        conn = psycopg.connect(**kwargs, autocommit=True)
-        pgconn = conn.pgconn
-        pgconn.enter_pipeline_mode()
-        for statement in ("BEGIN", PG_LOCK_SQL):
-            pgconn.send_query_params(statement.encode(), None)
-        pgconn.send_flush_request()
-        while pgconn.flush():
-            pass
+        # in pipeline mode. Its writer, frozen with the lock sent and no Sync, under the writers' name,
+        # is the holder replicas of both versions must end.
         import time
-        time.sleep(0.5)  # the server has run both before the process stops
+        from audit._support import pipelined_lock_holder
+        from persona_mcp.audit.committer import APPLICATION_NAME
+
+        holder = pipelined_lock_holder(store, APPLICATION_NAME)
+        time.sleep(0.5)  # the server has run both statements before the process stops
         freeze()
+        return holder
 
     async def main():
         lease_only = StoreSettings(idle_in_transaction_timeout_seconds=lease)
@@ -179,6 +170,7 @@ async def test_a_replica_frozen_while_holding_the_chain_lock_loses_it_and_the_ot
                 str(data_dir),
                 str(_FROZEN_LEASE_S),
                 freeze_point,
+                str(Path(__file__).parents[1]),
             ],
             stdout=subprocess.PIPE,
             text=True,
