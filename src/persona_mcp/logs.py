@@ -24,11 +24,12 @@ def _structlog_without_rich() -> ModuleType:
     """structlog, imported with `rich` hidden from it (issue 18: imports not used on the serving path).
 
     When `rich` is installed (the CLI's tables need it) structlog imports it at once, for the tracebacks
-    and pretty-printed locals of its development console renderer: ~40 ms of every start, spent before
-    `initialize` is answered. These logs render JSON and format exceptions with the standard library
-    (`format_exc_info`), so structlog is imported while `sys.modules` marks `rich` as absent (the import
-    system's documented way to refuse an import), and the mark is removed at once: the CLI imports `rich`
-    as usual when it draws a table. If structlog was imported earlier, it is left as it is.
+    and pretty-printed locals of its development console renderer: 40-70 ms of every start on a small
+    VM, spent before `initialize` is answered. These logs render JSON and format exceptions with the
+    standard library (`format_exc_info`), so structlog is imported while `sys.modules` marks `rich` as
+    absent (the import system's documented way to refuse an import), and the mark is removed at once:
+    the CLI imports `rich` as usual when it draws a table. If structlog was imported earlier, it is left
+    as it is.
     """
     hide = "rich" not in sys.modules and "structlog" not in sys.modules
     if hide:

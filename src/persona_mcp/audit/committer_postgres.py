@@ -112,9 +112,9 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
 
     def _end_frozen_holder(self, conn: psycopg.Connection[Any]) -> None:
         """After the chain lock was not granted in time: end the holder's session if it is an audit writer
-        that has waited on its client for longer than the lease (frozen: idle in its transaction, or
-        between pipelined messages, where PostgreSQL's idle timer is not armed), so the next batch gets
-        the lock.
+        that has waited on its client for longer than the lease (frozen: idle in its transaction, or, for
+        a writer of an earlier version, between pipelined messages, where PostgreSQL's idle timer is not
+        armed), so the next batch gets the lock.
         Sessions of other programs (a psql left in BEGIN) are left alone; the log stays stalled while
         they hold the lock."""
         lease = self._bounds.chain_lease_s if self._bounds is not None else None
