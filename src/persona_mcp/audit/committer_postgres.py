@@ -161,7 +161,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
             try:
                 head = _last_rows(cursor, f"BEGIN; {PG_LOCK_SQL}; {HEAD_SQL}")[0]
                 extension = extend(head, batch, self._policy)
-                committed = self._write(cursor, batch, extension, ["COMMIT"])
+                committed = self._write(cursor, batch, extension, after=["COMMIT"])
             except BaseException:
                 # The transaction is open (or aborted): end it, so that the connection can be kept. A
                 # connection that cannot even do that is dropped by `commit`; the first error is raised.
@@ -169,7 +169,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
                     conn.execute("ROLLBACK")
                 raise
         else:
-            committed = self._write(cursor, batch, extension, [], lock=True)
+            committed = self._write(cursor, batch, extension, before=[PG_LOCK_SQL])
         self._head = head_after(head, extension)
         return committed
 
@@ -178,14 +178,13 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         cursor: psycopg.ClientCursor[Any],
         batch: Batch,
         extension: Extension,
-        after: list[str],
         *,
-        lock: bool = False,
+        before: Sequence[str] = (),
+        after: Sequence[str] = (),
     ) -> Committed:
         """The batch's statements (and the newest checkpoint's read, if the batch wants it) in one message,
-        preceded by the chain lock when `lock`, followed by `after`."""
-        statements = [PG_LOCK_SQL] if lock else []
-        statements += self._SQL.script(cursor.mogrify, extension)
+        between the statements `before` and `after` them."""
+        statements = [*before, *self._SQL.script(cursor.mogrify, extension)]
         current_wanted = wants_current(batch, extension)
         if current_wanted:
             statements.append(cursor.mogrify(self._SQL.checkpoint, (extension.last_checkpoint_seq,)))
