@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
+import psycopg
 from sqlalchemy import text
 
 from persona_mcp.audit import AuditEvent, AuditLog, AuditRecord
 from persona_mcp.audit.chain import PG_LOCK_SQL
 from persona_mcp.store import Store
 from persona_mcp.store.engine import postgres_connect_kwargs
-
-if TYPE_CHECKING:
-    import psycopg
 
 
 def call_event(i: int, **overrides: Any) -> AuditEvent:
@@ -133,8 +131,6 @@ def pipelined_lock_holder(store: Store, application_name: str | None = None) -> 
     mode that has sent BEGIN and the chain lock and no Sync (libpq's pipeline mode itself, so that nothing
     sends one). PostgreSQL shows it `active`, waiting on `ClientRead`, with no idle timer armed. Keep the
     connection referenced: it is the holder."""
-    import psycopg
-
     kwargs = postgres_connect_kwargs(store)
     if application_name is not None:
         kwargs.setdefault("application_name", application_name)
