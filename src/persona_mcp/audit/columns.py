@@ -32,10 +32,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.audit.chain import object_ids_column
 from persona_mcp.store import Store
+from persona_mcp.store.sqlalchemy_async import AsyncConnection
 
 #: Column name -> the body field it copies (`object_ids` is stored as " id1 id2 ", see `object_ids_column`).
 COLUMN_FIELDS: Mapping[str, str] = {

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import CompoundSelect, literal_column, select, union_all
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.audit.chain import RECORD_COLUMNS
 from persona_mcp.store.schema.audit import audit_open_calls, audit_records
+from persona_mcp.store.sqlalchemy_async import AsyncConnection
 
 #: The records one tool call leaves (a denial is a call too, but one that never reached Persona).
 CALL_KINDS = ("call.intent", "call.outcome", "call.outcome_unknown")

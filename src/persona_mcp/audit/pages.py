@@ -17,9 +17,8 @@ from collections.abc import AsyncGenerator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from persona_mcp.store import Store
+from persona_mcp.store.sqlalchemy_async import AsyncConnection
 
 Row = Sequence[Any]
 """(seq, prev_hash, hash, body) with `body` as UTF-8 bytes."""

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.record import AuditRecord, utc_timestamp
@@ -25,6 +24,7 @@ from persona_mcp.store.schema.audit import (
     audit_records,
 )
 from persona_mcp.store.schema.grants import grants
+from persona_mcp.store.sqlalchemy_async import AsyncConnection
 
 
 @dataclass(frozen=True, slots=True)

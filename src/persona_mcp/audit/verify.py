@@ -40,7 +40,6 @@ from enum import StrEnum
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.audit.checkpoint import Checkpoint
 from persona_mcp.audit.columns import Disagreement, find_disagreement
@@ -50,6 +49,7 @@ from persona_mcp.audit.pages import Row, chain_pages
 from persona_mcp.audit.record import GENESIS_HASH, claimed_prev_hash, claimed_seq
 from persona_mcp.store import Store
 from persona_mcp.store.schema.audit import audit_checkpoints, audit_record_objects, audit_records
+from persona_mcp.store.sqlalchemy_async import AsyncConnection
 from persona_mcp.tasks import cancel_and_wait
 
 DEFAULT_BATCH = 20_000

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.auth.grant import Grant, ToolLimit
 from persona_mcp.store import Store
 from persona_mcp.store.schema.approvals import circuit_breakers, tool_call_windows
+from persona_mcp.store.sqlalchemy_async import AsyncConnection
 
 #: The breaker's counter name (tool names never contain `*`).
 BREAKER_COUNTER = "*high-risk*"

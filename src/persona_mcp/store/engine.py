@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from persona_mcp.config import StoreSettings, create_private_dir
 from persona_mcp.operator_error import ConfigError
+from persona_mcp.store.sqlalchemy_async import AsyncEngine, create_async_engine
 from persona_mcp.store.sqlite_stop import stop_once
 
 if TYPE_CHECKING:

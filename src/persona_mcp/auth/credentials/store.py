@@ -22,7 +22,6 @@ from typing import Any
 import structlog
 from pydantic import SecretStr
 from sqlalchemy import Row, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from persona_mcp.auth.credentials.errors import CredentialNotFoundError
 from persona_mcp.auth.credentials.models import (
@@ -37,6 +36,7 @@ from persona_mcp.auth.environment import Environment
 from persona_mcp.auth.events import AdminEventSink
 from persona_mcp.store import Store
 from persona_mcp.store.schema.credentials import credentials as _table
+from persona_mcp.store.sqlalchemy_async import AsyncConnection
 
 _log = structlog.get_logger(__name__)
 
