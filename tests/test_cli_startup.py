@@ -94,6 +94,15 @@ def test_the_stdio_server_module_imports_only_what_a_bare_sdk_server_does() -> N
     assert [name for name in stack if name in loaded] == []
 
 
+def test_the_http_server_listens_before_importing_the_tool_catalogue_or_the_pipeline() -> None:
+    """`run_http` opens the core (store, audit log, token checks) and answers `initialize` on it; the
+    catalogue and the pipeline are imported on a worker thread meanwhile (issue 18, cold start)."""
+    loaded = _modules_after("import persona_mcp.cli.serve, persona_mcp.server.run")
+    assert "persona_mcp.server.core" in loaded and "persona_mcp.server.front" in loaded
+    later = ("persona_mcp.tools.", "persona_mcp.server.app", "persona_mcp.server.pipeline")
+    assert sorted(name for name in loaded if name.startswith(later)) == []
+
+
 def test_serving_imports_no_rich_and_the_cli_still_draws_its_tables_with_it() -> None:
     """structlog imports `rich`, when installed, for a console renderer's tracebacks the server never
     uses (~40 ms of every start, before `initialize`; issue 18): `persona_mcp.logs` imports structlog

@@ -109,7 +109,6 @@ def test_both_transports_freeze_the_imported_modules_before_the_server_opens(tmp
         import persona_mcp.server.app as app_module
         import persona_mcp.server.run as run
         import persona_mcp.server.stdio as stdio
-        from persona_mcp.server.exposure import ExposureOptions
         from persona_mcp.testing import sandbox_settings
 
         frozen_at_open = []
@@ -121,13 +120,13 @@ def test_both_transports_freeze_the_imported_modules_before_the_server_opens(tmp
             frozen_at_open.append(gc.get_freeze_count())
             raise Opened
 
-        run.open_server = opening
+        run.open_core = opening  # over HTTP the core opens first, the catalogue after it
         app_module.open_server = opening
         settings = sandbox_settings(Path(sys.argv[1]))
 
         async def over_http():
             try:
-                await run.run_http(settings, ExposureOptions(), host="127.0.0.1", port=0)
+                await run.run_http(settings, {}, host="127.0.0.1", port=0)
             except Opened:
                 pass
 

@@ -35,6 +35,23 @@ async def test_the_front_introduces_itself_exactly_as_the_assembled_server(tmp_p
         assert set(FORWARDED) == set(assembled._request_handlers) - _OWN
 
 
+async def test_the_front_gives_the_sdk_the_assembled_servers_input_schemas_once_it_is_open(
+    tmp_path: Path,
+) -> None:
+    """Over HTTP the SDK checks a tool call's Mcp-Param headers against the tool's input schema, which
+    it asks the front for; without an answer it would run the caller's whole tool listing on each call."""
+    slot = StackSlot()
+    front = front_server(slot)
+    assert front.get_tool_input_schema is not None
+    assert front.get_tool_input_schema("get_account") is None  # tool calls wait for the catalogue
+    async with connected(tmp_path, ["accounts:read"]) as harness:
+        slot.open(harness.app)
+        assembled = harness.app.server.get_tool_input_schema
+        assert assembled is not None
+        assert front.get_tool_input_schema("get_account") == assembled("get_account") is not None
+        assert front.get_tool_input_schema("no_such_tool") is None
+
+
 async def test_initialize_is_answered_before_the_stack_opens_and_requests_wait_for_it(tmp_path: Path) -> None:
     slot = StackSlot()
     async with connected(tmp_path, ["accounts:read"]) as harness:

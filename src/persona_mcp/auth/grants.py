@@ -92,6 +92,10 @@ class GrantStore:
         self._known_tools = frozenset(known_tools) if known_tools is not None else None
         self._clock = clock
 
+    def know_tools(self, known_tools: Collection[str]) -> None:
+        """The catalogue's tool names, for a store made before the catalogue was loaded."""
+        self._known_tools = frozenset(known_tools)
+
     # -- reads --------------------------------------------------------------------------------------
 
     async def get(self, grant_id: str) -> Grant | None:

@@ -147,12 +147,10 @@ def _serve(
 
             anyio.run(run_stdio, settings, exposure, backend_options=loop_options())
         else:
-            from persona_mcp.server.exposure import ExposureOptions
             from persona_mcp.server.run import run_http
 
-            options = ExposureOptions(**exposure)
             anyio.run(
-                lambda: run_http(settings, options, host=host, port=port, public_url=public_url),
+                lambda: run_http(settings, exposure, host=host, port=port, public_url=public_url),
                 backend_options=loop_options(),
             )
     except Exception as exc:

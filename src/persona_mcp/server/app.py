@@ -23,8 +23,7 @@ from mcp.server.lowlevel import Server
 from prometheus_client.core import Metric
 
 import persona_mcp
-from persona_mcp.audit import AuditLog, AuditLogReader, default_instance_id
-from persona_mcp.audit.checkpoint import checkpoint_anchor
+from persona_mcp.audit import AuditLog, AuditLogReader
 from persona_mcp.audit.forwarding import Forwarder, open_sink
 from persona_mcp.auth.approvals import ApprovalStore
 from persona_mcp.auth.call_limits import CallCounters
@@ -32,33 +31,32 @@ from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import CredentialStore, open_credential_resolver
 from persona_mcp.auth.credentials.secretbox import load_secret_box
 from persona_mcp.auth.grants import GrantStore
-from persona_mcp.auth.ratelimit import GrantRateLimiter
-from persona_mcp.config import AuthMode, Settings, create_private_dir
+from persona_mcp.config import Settings
 from persona_mcp.events.follow import RotationFollower
 from persona_mcp.events.service import Events, open_events
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
 from persona_mcp.persona.ratelimit import RateGate
 from persona_mcp.server.approval_review import ApprovalReview
 from persona_mcp.server.approvals import ApprovalGate
-from persona_mcp.server.callers import BearerTokenCallers, CallerSource, StaticTokenCallers
+from persona_mcp.server.callers import CallerSource
+from persona_mcp.server.core import ServerCore, open_core
 from persona_mcp.server.errors import Refusal
 from persona_mcp.server.event_resources import EVENTS_SCHEME, EventResources
 from persona_mcp.server.event_resources import TEMPLATES as EVENT_TEMPLATES
 from persona_mcp.server.exposure import ExposureOptions, exposed_tools
 from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
-from persona_mcp.server.observe import Observer, configure_tracing, gauge
+from persona_mcp.server.observe import Observer, gauge
 from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.resources import FileResources, unknown_resource
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.server.startup_checks import StartupWarning, log_warnings, startup_warnings
 from persona_mcp.server.upstream_windows import ledger_for
-from persona_mcp.store import Store, create_store, serving_bounds, upgrade
+from persona_mcp.store import Store
 from persona_mcp.tools.mcp_schema import ListedTools
 from persona_mcp.tools.registry import build_models
 from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
 
-if TYPE_CHECKING:  # HTTP token modes: imported where `open_server` switches them on
-    from persona_mcp.auth.jwt import JwtVerifier
+if TYPE_CHECKING:  # HTTP token modes: imported where `open_core` switches them on
     from persona_mcp.auth.oauth.provider import GrantBoundAuthorizationServer
 
 log = structlog.get_logger("persona_mcp.server")
@@ -71,31 +69,60 @@ RECHECK_SECONDS = 0.0
 class PersonaMcp:
     """The assembled server and the parts tests and transports need to reach."""
 
-    settings: Settings
+    #: What opened before the catalogue: store, audit log, grants, callers (`server/core.py`).
+    core: ServerCore
     server: Server[Any]
     pipeline: CallPipeline
-    store: Store
-    audit: AuditLog
-    grants: GrantStore
-    callers: CallerResolver
-    caller_source: CallerSource
-    instance_id: str
     #: The approvers' side of held calls (`persona-mcp approvals`, a reviewer console).
     review: ApprovalReview
     #: Webhook receiver, event store and subscriptions (issue 15).
     events: Events
-    #: The built-in authorization server (HTTP in `builtin` auth mode), else None.
-    authorization: GrantBoundAuthorizationServer | None = None
     #: States found at start (or at the last re-check) in which calls will fail; /healthz: `degraded`.
     warnings: list[StartupWarning] = field(default_factory=list)
     recheck: Callable[[], Awaitable[list[StartupWarning]]] | None = None
     credential_store: CredentialStore | None = None
     #: SIEM forwarding running in the background, when a sink is configured.
     forwarder: Forwarder | None = None
-    #: Metrics, traces and the per-call log line.
-    observer: Observer | None = None
     checked_at: float = 0.0
     _recheck_lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    @property
+    def store(self) -> Store:
+        return self.core.store
+
+    @property
+    def audit(self) -> AuditLog:
+        return self.core.audit
+
+    @property
+    def grants(self) -> GrantStore:
+        return self.core.grants
+
+    @property
+    def callers(self) -> CallerResolver:
+        return self.core.callers
+
+    @property
+    def caller_source(self) -> CallerSource:
+        return self.core.caller_source
+
+    @property
+    def instance_id(self) -> str:
+        return self.core.instance_id
+
+    @property
+    def authorization(self) -> GrantBoundAuthorizationServer | None:
+        """The built-in authorization server (HTTP in `builtin` auth mode), else None."""
+        return self.core.authorization
+
+    @property
+    def observer(self) -> Observer:
+        """Metrics, traces and the per-call log line."""
+        return self.core.observer
 
     def health(self) -> dict[str, Any]:
         audit = self.audit.health
@@ -250,66 +277,33 @@ async def open_server(
     jwks_transport: httpx2.AsyncBaseTransport | None = None,
     observer: Observer | None = None,
     log_startup_warnings: bool = True,
+    core: ServerCore | None = None,
 ) -> AsyncIterator[PersonaMcp]:
-    """Open every collaborator, yield the assembled server, close everything on exit."""
+    """Open every collaborator, yield the assembled server, close everything on exit.
+
+    With `core` (already open, and closed by its owner) only the rest is opened: the HTTP server answers
+    `initialize` on its core while this runs (`server/run.py`); the core's own options are then unused."""
     exposed = exposed_tools(exposure or ExposureOptions())  # unknown names fail before anything opens
     await anyio.to_thread.run_sync(build_models, exposed)  # the others are never built (defer_build)
-    configure_tracing()  # OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is set (once per process)
-    instance = instance_id or default_instance_id(settings.data_dir)
     async with AsyncExitStack() as stack:
-        create_private_dir(settings.data_dir)
+        if core is None:
+            core = await stack.enter_async_context(
+                open_core(
+                    settings,
+                    transport=transport,
+                    callers=callers,
+                    store=store,
+                    instance_id=instance_id,
+                    resource_url=resource_url,
+                    jwks_transport=jwks_transport,
+                    observer=observer,
+                )
+            )
+        core.know_tools([spec.name for spec in exposed])
+        store, audit, observer = core.store, core.audit, core.observer
         saved = FileRetention(saved_files_dir(settings.data_dir), settings.file_retention_seconds)
         stack.enter_context(saved.sweeping())
         files = SavedFiles(saved.directory, saved.max_age_seconds)
-        if store is None:
-            # Short waits on the request path: a stalled lock holder gets calls refused, never hung.
-            bounds = serving_bounds(settings.store, outbound_timeout_s=settings.persona.timeout_seconds)
-            store = create_store(settings.resolved_database_url, bounds=bounds)
-            stack.push_async_callback(store.close)
-        await upgrade(store)
-        anchor = checkpoint_anchor(settings.audit_checkpoint_location, settings.data_dir)
-        audit = await AuditLog.open(
-            store,
-            data_dir=settings.data_dir,
-            instance_id=instance,
-            external_checkpoint_path=anchor.file,
-            checkpoint_witness_url=anchor.witness_url,
-        )
-        stack.push_async_callback(audit.aclose)
-        grants = GrantStore(store, audit, known_tools=[spec.name for spec in exposed])
-        jwt: JwtVerifier | None = None
-        authorization: GrantBoundAuthorizationServer | None = None
-        mode = settings.auth_mode
-        if transport == "http" and mode is AuthMode.EXTERNAL:
-            if not settings.oauth.enabled:
-                raise ValueError(
-                    "--auth external needs PERSONA_MCP_OAUTH_ISSUER and PERSONA_MCP_OAUTH_JWKS_URL"
-                )
-            from persona_mcp.auth.jwt import JwtVerifier  # joserfc: external JWTs only
-
-            jwt = JwtVerifier(settings.oauth, audience=resource_url, transport=jwks_transport)
-        if transport == "http" and mode is AuthMode.BUILTIN and resource_url:
-            from persona_mcp.auth.oauth.clients import ClientStore
-            from persona_mcp.auth.oauth.provider import (
-                CONSENT_PATH,
-                GrantBoundAuthorizationServer,
-                issuer_for,
-            )
-
-            box = await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir)
-            issuer = issuer_for(resource_url)
-            authorization = GrantBoundAuthorizationServer(
-                store,
-                events=audit,
-                grants=grants,
-                clients=ClientStore(store, audit, box=box),
-                resource=resource_url,
-                consent_url=issuer.rstrip("/") + CONSENT_PATH,
-                lifetimes=settings.authorization,
-            )
-        resolver = CallerResolver(grants, jwt=jwt, oauth=authorization)
-        if authorization is not None:
-            authorization.on_family_revoked = resolver.forget
         credentials = await open_credential_resolver(
             store, settings, events=audit, http_transport=persona_transport
         )
@@ -325,7 +319,6 @@ async def open_server(
             rate_gate=RateGate(ledger_for(store)),
         )
         stack.push_async_callback(persona.aclose)
-        observer = observer or Observer(known_tools=[spec.name for spec in exposed])
         persona.wrap_transports(observer.wrap_transport)
         approvals, counters = ApprovalStore(store), CallCounters(store)
         box = await anyio.to_thread.run_sync(load_secret_box, settings.secret_key, settings.data_dir)
@@ -333,14 +326,14 @@ async def open_server(
             approvals=approvals, counters=counters, audit=audit, box=box, settings=settings.approvals
         )
         review = ApprovalReview(
-            approvals=approvals, grants=grants, audit=audit, box=box, tools=exposed, counters=counters
+            approvals=approvals, grants=core.grants, audit=audit, box=box, tools=exposed, counters=counters
         )
         pipeline = CallPipeline(
             exposed=exposed,
             persona=persona,
             credentials=credentials,
             audit=audit,
-            rate_limiter=GrantRateLimiter(),
+            rate_limiter=core.rate_limiter,
             data_dir=settings.data_dir,
             audit_reader=AuditLogReader.for_log(audit),
             clock=lambda: datetime.now(UTC),
@@ -348,13 +341,6 @@ async def open_server(
             observer=observer,
             gate=gate,
         )
-        token = settings.token.get_secret_value() if settings.token else None
-        if callers is not None:
-            caller_source = callers
-        elif transport == "http":
-            caller_source = BearerTokenCallers(resolver)
-        else:
-            caller_source = StaticTokenCallers(resolver, token)
         events = await stack.enter_async_context(open_events(store, settings, audit))
         events.receiver.refresh = RotationFollower(events.endpoints, credentials, persona)
         event_resources = EventResources(events.store, events.hub, pipeline)
@@ -363,15 +349,16 @@ async def open_server(
         stack.callback(pump.cancel_scope.cancel)
         pipeline.events = events
         server = build_lowlevel_server(
-            pipeline, caller_source, transport, FileResources(files, pipeline), observer, event_resources
+            pipeline, core.caller_source, transport, FileResources(files, pipeline), observer, event_resources
         )
+        token = settings.token.get_secret_value() if settings.token else None
 
         async def check() -> list[StartupWarning]:
             return await startup_warnings(
                 settings=settings,
                 transport=transport,
-                grants=grants,
-                callers=resolver,
+                grants=core.grants,
+                callers=core.callers,
                 credentials=credentials.credentials,
                 stdio_token=token,
                 now=datetime.now(UTC),
@@ -383,36 +370,24 @@ async def open_server(
         forwarder = None
         if settings.siem.enabled:
             forwarder = await _start_forwarding(stack, store, settings)
-        observer.add_gauges(lambda: _state_gauges(audit, forwarder))
-        log.info("server ready", tools=len(exposed), transport=transport, instance=instance)
+        observer.add_gauges(lambda: _forwarding_gauges(forwarder))
+        log.info("server ready", tools=len(exposed), transport=transport, instance=core.instance_id)
         yield PersonaMcp(
-            settings=settings,
+            core=core,
             server=server,
             pipeline=pipeline,
-            store=store,
-            audit=audit,
-            grants=grants,
-            callers=resolver,
-            caller_source=caller_source,
-            instance_id=instance,
-            authorization=authorization,
             warnings=warnings,
             recheck=check,
             credential_store=credentials.credentials,
             forwarder=forwarder,
-            observer=observer,
             checked_at=time.monotonic(),
             review=review,
             events=events,
         )
 
 
-def _state_gauges(audit: AuditLog, forwarder: Forwarder | None) -> Iterator[Metric]:
-    """The audit log's and SIEM forwarding's state, read at each scrape."""
-    health = audit.health
-    yield gauge("persona_mcp_audit_ok", "1 while the audit log accepts appends.", 1.0 if health.ok else 0.0)
-    yield gauge("persona_mcp_audit_queue_depth", "Appends queued for the audit writer.", audit.queue_depth)
-    yield gauge("persona_mcp_audit_spooled_records", "Outcomes waiting in the local spool.", audit.spooled)
+def _forwarding_gauges(forwarder: Forwarder | None) -> Iterator[Metric]:
+    """SIEM forwarding's state, read at each scrape (the audit log's are the core's)."""
     if forwarder is not None:
         state, sink = forwarder.state, {"sink": forwarder.state.sink}
         yield gauge(

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import TokenVerifier
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
+from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
@@ -36,21 +37,38 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from persona_mcp.audit import AuditUnavailableError
 from persona_mcp.auth.callers import Caller, TokenRefusal
 from persona_mcp.auth.scopes import Scope
 from persona_mcp.config import HttpSettings, MetricsSettings
 from persona_mcp.events.receiver import PATH as RECEIVER_PATH
-from persona_mcp.server.app import PersonaMcp
+from persona_mcp.server.core import ServerCore
 from persona_mcp.server.deferred import DeferredApp
-from persona_mcp.server.http_auth import RefusalRecorder, StepUpMiddleware
+from persona_mcp.server.http_auth import (
+    DEFAULT_MAX_INSPECTED_BYTES,
+    RefusalRecorder,
+    StepUpMiddleware,
+    may_call_a_tool,
+    read_body,
+    replay_body,
+)
 from persona_mcp.server.metrics_http import metrics_endpoint
 from persona_mcp.server.observe import gauge
 from persona_mcp.server.rebinding import RebindingGuard, allowed_headers
 from persona_mcp.server.refusals import DenialWriter, RecordRefusedRequests, RefusalAggregator
 from persona_mcp.server.session_guard import OpeningRefusalRecorder, SessionGuard, SessionLedger
 from persona_mcp.server.session_info import SessionInfo, bounded
+
+if TYPE_CHECKING:
+    from persona_mcp.server.app import PersonaMcp
+    from persona_mcp.server.front import StackSlot
+    from persona_mcp.server.pipeline import AnySpec
+
+#: The assembled server, once it is open (at once for an open server; later for a deferred start).
+Stack = Callable[[], Awaitable["PersonaMcp"]]
 
 #: Share of `max_sessions` open at which /healthz reports `degraded`.
 SESSIONS_DEGRADED_AT = 0.9
@@ -66,17 +84,17 @@ def resource_url(host: str, port: int, public_url: str | None = None) -> str:
     return f"http://{shown}:{port}/mcp"
 
 
-def _refusal_recorder(app: PersonaMcp) -> RefusalRecorder:
+def _refusal_recorder(stack: Stack) -> RefusalRecorder:
     async def record(
         caller: Caller, tool: str, arguments: Mapping[str, Any] | None, session_id: str | None, reason: str
     ) -> None:
         session = SessionInfo(session_id=bounded(session_id), transport="http")
-        await app.pipeline.record_refusal(caller, tool, arguments, session, reason)
+        await (await stack()).pipeline.record_refusal(caller, tool, arguments, session, reason)
 
     return record
 
 
-def _denial_writer(app: PersonaMcp) -> DenialWriter:
+def _denial_writer(stack: Stack) -> DenialWriter:
     async def write(
         refusal: TokenRefusal,
         tool: str | None,
@@ -84,13 +102,14 @@ def _denial_writer(app: PersonaMcp) -> DenialWriter:
         reason: str | None,
         details: Mapping[str, Any] | None,
     ) -> None:
-        await app.pipeline.record_unauthenticated(refusal, tool, session, reason=reason, details=details)
+        pipeline = (await stack()).pipeline
+        await pipeline.record_unauthenticated(refusal, tool, session, reason=reason, details=details)
 
     return write
 
 
-def _opening_refusal_recorder(app: PersonaMcp) -> OpeningRefusalRecorder:
-    record = _refusal_recorder(app)
+def _opening_refusal_recorder(stack: Stack) -> OpeningRefusalRecorder:
+    record = _refusal_recorder(stack)
 
     async def record_opening(caller: Caller, session_id: str | None, reason: str) -> None:
         await record(caller, "initialize", None, session_id, reason)
@@ -148,50 +167,118 @@ def build_http_app(
     the built-in authorization server (metadata, register, authorize, token, revoke, consent page).
     `/metrics` is served on the same port when a metrics token is set and no separate metrics address is.
     """
+
+    async def opened() -> PersonaMcp:
+        return app
+
+    return _http_app(
+        app.core,
+        opened,
+        app.server,
+        _StepUpTools(app.pipeline.exposed),
+        verifier=verifier,
+        resource=resource,
+        authorization_servers=authorization_servers,
+        limits=limits,
+        auth_routes=auth_routes,
+        metrics=metrics,
+    )
+
+
+def build_deferred_http_app(
+    core: ServerCore,
+    slot: StackSlot,
+    *,
+    verifier: TokenVerifier,
+    resource: str,
+    authorization_servers: list[str],
+    limits: HttpSettings | None = None,
+    auth_routes: list[Any] | None = None,
+    metrics: MetricsSettings | None = None,
+) -> Starlette:
+    """The same app for a server whose catalogue and pipeline are still opening (into `slot`).
+
+    Sessions are served by the front server (`server/front.py`), so `initialize` is answered on the core
+    alone. What needs the rest waits until `slot` holds the assembled server (or fails with it): every
+    other MCP request, a tool call's step-up check, a refusal's record, `/healthz`, `/readyz`, webhook
+    deliveries and the console."""
+    from persona_mcp.server.front import front_server
+
+    step_up = _StepUpTools()
+    return _http_app(
+        core,
+        slot.ready,
+        front_server(slot),
+        step_up,
+        verifier=verifier,
+        resource=resource,
+        authorization_servers=authorization_servers,
+        limits=limits,
+        auth_routes=auth_routes,
+        metrics=metrics,
+        tool_calls_wait=lambda app: _ToolCallsAfterTheCatalogue(app, slot, step_up),
+    )
+
+
+def _http_app(
+    core: ServerCore,
+    stack: Stack,
+    server: Server[Any],
+    step_up: _StepUpTools,
+    *,
+    verifier: TokenVerifier,
+    resource: str,
+    authorization_servers: list[str],
+    limits: HttpSettings | None,
+    auth_routes: list[Any] | None,
+    metrics: MetricsSettings | None,
+    tool_calls_wait: Callable[[ASGIApp], ASGIApp] | None = None,
+) -> Starlette:
     limits = limits or HttpSettings()
     security = allowed_headers(resource, hosts=limits.allowed_hosts, origins=limits.allowed_origins)
     manager = StreamableHTTPSessionManager(
-        app=app.server,
+        app=server,
         security_settings=security,
         session_idle_timeout=limits.session_idle_timeout_seconds,
         max_sessions=limits.max_sessions,
     )
     ledger = SessionLedger(idle_timeout=limits.session_idle_timeout_seconds)
-    if app.observer is not None:
-        app.observer.add_gauges(
-            lambda: [
-                gauge("persona_mcp_sessions_open", "Open MCP sessions over HTTP.", ledger.open_count()),
-                gauge("persona_mcp_sessions_limit", "Most MCP sessions open at once.", limits.max_sessions),
-            ]
-        )
+    core.observer.add_gauges(
+        lambda: [
+            gauge("persona_mcp_sessions_open", "Open MCP sessions over HTTP.", ledger.open_count()),
+            gauge("persona_mcp_sessions_limit", "Most MCP sessions open at once.", limits.max_sessions),
+        ]
+    )
     resource_any = AnyHttpUrl(resource)
     metadata_url = str(build_resource_metadata_url(resource_any))
-    tool_scopes: dict[str, Scope] = {spec.name: spec.scope for spec in app.pipeline.exposed}
     sessions = SessionGuard(
         StreamableHTTPASGIApp(manager),
         ledger=ledger,
-        rate_limiter=app.pipeline.rate_limiter,
+        rate_limiter=core.rate_limiter,
         max_per_grant=limits.max_sessions_per_grant,
-        on_refused=_opening_refusal_recorder(app),
+        on_refused=_opening_refusal_recorder(stack),
     )
-    refusals = RefusalAggregator(_denial_writer(app), app.audit.digester.digest)
+    refusals = RefusalAggregator(_denial_writer(stack), core.audit.digester.digest)
     endpoint = RecordRefusedRequests(
         RequireAuthMiddleware(
-            StepUpMiddleware(
-                sessions,
-                tool_scopes=tool_scopes,
-                tool_effects={spec.name: spec.effect.value for spec in app.pipeline.exposed},
-                on_refused=_refusal_recorder(app),
-                resource_metadata_url=metadata_url,
+            (tool_calls_wait or _as_is)(
+                StepUpMiddleware(
+                    sessions,
+                    tool_scopes=step_up.scopes,
+                    tool_effects=step_up.effects,
+                    on_refused=_refusal_recorder(stack),
+                    resource_metadata_url=metadata_url,
+                )
             ),
             required_scopes=[],
             resource_metadata_url=AnyHttpUrl(metadata_url) if authorization_servers else None,
         ),
         aggregator=refusals,
-        explain=app.callers.refusal,
+        explain=core.callers.refusal,
     )
 
     async def healthz(request: Request) -> JSONResponse:
+        app = await stack()
         await app.refresh_warnings()
         report = app.health()
         # Degraded still serves (200): a warning names calls that will fail, not the server itself.
@@ -200,27 +287,26 @@ def build_http_app(
         return JSONResponse(report, status_code=status_code)
 
     async def readyz(request: Request) -> JSONResponse:
-        readiness = await app.audit.readiness()
-        report = _readiness_report(readiness.ok, readiness.reason, request, app.instance_id)
+        await stack()
+        readiness = await core.audit.readiness()
+        report = _readiness_report(readiness.ok, readiness.reason, request, core.instance_id)
         return JSONResponse(report, status_code=200 if readiness.ok else 503)
+
+    async def receive_delivery(request: Request) -> Any:
+        return await (await stack()).events.receiver.handle(request)
 
     routes: list[Any] = [
         Route("/mcp", endpoint=endpoint),
         Route("/healthz", endpoint=healthz, methods=["GET"]),
         Route("/readyz", endpoint=readyz, methods=["GET"]),
         # Persona's deliveries: no bearer token (Persona sends none); the signature is the credential.
-        Route(RECEIVER_PATH, endpoint=app.events.receiver.handle, methods=["POST"]),
+        Route(RECEIVER_PATH, endpoint=receive_delivery, methods=["POST"]),
     ]
     if limits.console:
         # Jinja2 and the pages load with the console's first request, not with the server.
-        routes.append(Mount("/console", app=DeferredApp(lambda: _console(app, auth_routes))))
-    if (
-        metrics is not None
-        and metrics.token is not None
-        and metrics.bind is None
-        and app.observer is not None
-    ):
-        routes.append(metrics_endpoint(app.observer, metrics))
+        routes.append(Mount("/console", app=_AfterStack(stack, lambda app: _console(app, auth_routes))))
+    if metrics is not None and metrics.token is not None and metrics.bind is None:
+        routes.append(metrics_endpoint(core.observer, metrics))
     if authorization_servers:
         routes.extend(
             create_protected_resource_routes(
@@ -239,6 +325,68 @@ def build_http_app(
         Middleware(AuthContextMiddleware),
     ]
     return Starlette(routes=routes, middleware=middleware, lifespan=lambda _app: _serving(manager, refusals))
+
+
+class _StepUpTools:
+    """The exposed tools' scopes and effects, which the step-up check reads (filled once they are known)."""
+
+    def __init__(self, exposed: Iterable[AnySpec] | None = None) -> None:
+        self.scopes: dict[str, Scope] = {}
+        self.effects: dict[str, str] = {}
+        self.filled = False
+        if exposed is not None:
+            self.fill(exposed)
+
+    def fill(self, exposed: Iterable[AnySpec]) -> None:
+        for spec in exposed:
+            self.effects[spec.name] = spec.effect.value
+            self.scopes[spec.name] = spec.scope
+        self.filled = True
+
+
+def _as_is(app: ASGIApp) -> ASGIApp:
+    return app
+
+
+class _ToolCallsAfterTheCatalogue:
+    """While the catalogue is opening, a POST that may call a tool waits for it; others pass at once.
+
+    Two checks run on a tool call before it is dispatched, and both read the catalogue: the step-up
+    check (the tool's scope, `StepUpMiddleware`) and the SDK's check of the call's `Mcp-Param-*` headers
+    against the tool's input schema (the front server's `get_tool_input_schema` reads the assembled
+    server's). Once the catalogue is open, requests pass without their body being read."""
+
+    def __init__(self, app: ASGIApp, slot: StackSlot, step_up: _StepUpTools) -> None:
+        self._app, self._slot, self._step_up = app, slot, step_up
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if self._step_up.filled or scope["type"] != "http" or scope.get("method") != "POST":
+            await self._app(scope, receive, send)
+            return
+        if self._slot.app is not None:
+            self._step_up.fill(self._slot.app.pipeline.exposed)
+            await self._app(scope, receive, send)
+            return
+        chunks, complete, disconnected = await read_body(receive, DEFAULT_MAX_INSPECTED_BYTES)
+        body = b"".join(chunks)
+        if not complete or may_call_a_tool(body):
+            self._step_up.fill((await self._slot.ready()).pipeline.exposed)
+        await self._app(scope, replay_body(body, complete, disconnected, receive), send)
+
+
+class _AfterStack:
+    """An ASGI app built from the assembled server on its first request (waiting for it to open)."""
+
+    def __init__(self, stack: Stack, build: Callable[[PersonaMcp], ASGIApp]) -> None:
+        self._stack = stack
+        self._build = build
+        self._app: DeferredApp | None = None
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        app = await self._stack()
+        if self._app is None:  # built on the event loop: two first requests cannot build twice
+            self._app = DeferredApp(lambda: self._build(app))
+        await self._app(scope, receive, send)
 
 
 def _console(app: PersonaMcp, auth_routes: list[Any] | None) -> Starlette:

@@ -63,9 +63,11 @@ class StepUpMiddleware:
         clock: Callable[[], datetime] = utcnow,
         max_inspected_bytes: int = DEFAULT_MAX_INSPECTED_BYTES,
     ) -> None:
+        """The two mappings are read at each call, not copied: a server whose catalogue opens after it
+        starts serving fills them before its first tool call gets here (`server/http.py`)."""
         self._app = app
-        self._tool_scopes = dict(tool_scopes)
-        self._tool_effects = dict(tool_effects)
+        self._tool_scopes = tool_scopes
+        self._tool_effects = tool_effects
         self._on_refused = on_refused
         self._metadata_url = resource_metadata_url
         self._clock = clock
@@ -76,7 +78,7 @@ class StepUpMiddleware:
         if scope["type"] != "http" or scope.get("method") != "POST" or caller is None:
             await self._app(scope, receive, send)
             return
-        chunks, complete, disconnected = await _read_body(receive, self._max)
+        chunks, complete, disconnected = await read_body(receive, self._max)
         body = b"".join(chunks)
         if complete and not disconnected:
             refused = self._refused_calls(caller, body)
@@ -94,10 +96,7 @@ class StepUpMiddleware:
         await self._app(scope, replay_body(body, complete, disconnected, receive), send)
 
     def _refused_calls(self, caller: Caller, body: bytes) -> list[_Refused]:
-        # Most POSTs are not tool calls (initialize, notifications, lists): a body that names no
-        # "tools/call" and has no escape (`\/` or `\u` could spell it otherwise) cannot hold one, so it
-        # is not parsed at all. Any other body is parsed, with pydantic-core's parser.
-        if _TOOLS_CALL not in body and b"\\" not in body:
+        if not may_call_a_tool(body):
             return []
         try:
             payload = from_json(body)
@@ -132,6 +131,13 @@ class StepUpMiddleware:
         await send_json(send, 403, content, [(b"www-authenticate", header.encode())])
 
 
+def may_call_a_tool(body: bytes) -> bool:
+    """Most POSTs are not tool calls (initialize, notifications, lists): a body that names no
+    "tools/call" and has no escape (`\\/` or `\\u` could spell it otherwise) cannot hold one, so it is
+    not parsed at all. Any other body is parsed, with pydantic-core's parser."""
+    return _TOOLS_CALL in body or b"\\" in body
+
+
 async def send_json(send: Send, status: int, content: Any, headers: list[tuple[bytes, bytes]]) -> None:
     """A whole JSON answer from ASGI middleware that refuses before the app runs."""
     body = json.dumps(content).encode()
@@ -160,7 +166,7 @@ def _jwt_caller(scope: Scope) -> Caller | None:
     return caller if caller is not None and caller.token_kind == "jwt" else None
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[list[bytes], bool, bool]:
+async def read_body(receive: Receive, limit: int) -> tuple[list[bytes], bool, bool]:
     """Body chunks read so far, whether the body is complete, and whether the client disconnected."""
     chunks: list[bytes] = []
     size = 0

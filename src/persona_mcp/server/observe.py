@@ -141,6 +141,10 @@ class Observer:
             registry=r,
         )
 
+    def know_tools(self, known_tools: Iterable[str]) -> None:
+        """The tool names its labels may carry, for an observer made before the catalogue was loaded."""
+        self._known = frozenset(known_tools)
+
     def add_gauges(self, source: GaugeSource) -> None:
         """Report the metrics `source` yields at each scrape."""
         self._gauges.sources.append(source)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import uvicorn
@@ -17,13 +18,16 @@ from starlette.applications import Starlette
 from persona_mcp.auth.oauth.provider import issuer_for
 from persona_mcp.auth.verifier import CallerTokenVerifier
 from persona_mcp.config import AuthMode, Settings
-from persona_mcp.server.app import PersonaMcp, open_server
-from persona_mcp.server.exposure import ExposureOptions
+from persona_mcp.server.core import ServerCore, open_core
+from persona_mcp.server.front import StackSlot
 from persona_mcp.server.heap import freeze_imports, freeze_startup_heap
-from persona_mcp.server.http import build_http_app, resource_url
+from persona_mcp.server.http import build_deferred_http_app, build_http_app, resource_url
 from persona_mcp.server.metrics_http import metrics_app
 from persona_mcp.server.observe import Observer
 from persona_mcp.server.serving import bind_listener, uvicorn_config
+
+if TYPE_CHECKING:
+    from persona_mcp.server.app import PersonaMcp
 
 
 class _GracefulServer(uvicorn.Server):
@@ -55,34 +59,47 @@ def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str =
     `host`, the bind address, no longer decides anything: the Host and Origin headers served come from
     `settings.http` or the resource URL, whatever the address (issue 11). It is kept for callers.
     """
-    verifier = CallerTokenVerifier(app.callers, resource_url=resource)
+    return build_http_app(app, **_http_options(app.core, settings, resource))
+
+
+def _http_options(core: ServerCore, settings: Settings, resource: str) -> dict[str, Any]:
+    """Token checks, authorization server routes and limits of the HTTP app (see `http_app_for`)."""
+    verifier = CallerTokenVerifier(core.callers, resource_url=resource)
     issuers: list[str] = []
     routes: list[Any] = []
     mode = settings.auth_mode
     if mode is AuthMode.EXTERNAL and settings.oauth.issuer:
         issuers = [settings.oauth.issuer]
-    elif mode is AuthMode.BUILTIN and app.authorization is not None:
+    elif mode is AuthMode.BUILTIN and core.authorization is not None:
         from persona_mcp.server.authorization_routes import authorization_routes
 
         issuer = issuer_for(resource)
         issuers = [issuer]
-        routes = authorization_routes(app.authorization, app.grants, issuer=issuer, settings=settings)
-    return build_http_app(
-        app,
-        verifier=verifier,
-        resource=resource,
-        authorization_servers=issuers,
-        limits=settings.http,
-        auth_routes=routes,
-        metrics=settings.metrics,
-    )
+        routes = authorization_routes(core.authorization, core.grants, issuer=issuer, settings=settings)
+    return {
+        "verifier": verifier,
+        "resource": resource,
+        "authorization_servers": issuers,
+        "limits": settings.http,
+        "auth_routes": routes,
+        "metrics": settings.metrics,
+    }
+
+
+#: The catalogue and the call pipeline, imported on a worker thread while the core serves `initialize`.
+_STACK_MODULES = ("persona_mcp.server.app", "persona_mcp.server.exposure")
 
 
 async def run_http(
-    settings: Settings, exposure: ExposureOptions, *, host: str, port: int, public_url: str | None = None
+    settings: Settings, exposure: Mapping[str, Any], *, host: str, port: int, public_url: str | None = None
 ) -> None:
-    """Serve streamable HTTP at /mcp until interrupted."""
-    freeze_imports()  # this module imported the server's stack: see server/heap.py
+    """Serve streamable HTTP at /mcp until interrupted.
+
+    The store, the audit log and the token checks open first (`open_core`), then the server listens and
+    answers `initialize`; the tool catalogue and the call pipeline are imported and opened meanwhile, and
+    every request that needs them waits (`build_deferred_http_app`). If they cannot open (an unknown tool
+    name), the server stops and the error is raised, as before it would have been before listening.
+    `exposure` holds `ExposureOptions` fields (built once the catalogue is imported)."""
     resource = public_url or settings.oauth.resource_url or resource_url(host, port)
     listener = bind_listener(host, port)  # a busy port is told before anything opens
     metrics_address = settings.metrics.address
@@ -93,17 +110,59 @@ async def run_http(
             metrics_listener = sockets.enter_context(
                 bind_listener(*metrics_address, option="PERSONA_MCP_METRICS_BIND")
             )
-        async with open_server(settings, exposure=exposure, transport="http", resource_url=resource) as app:
-            asgi = http_app_for(app, settings, resource, host)
+        freeze_imports()  # this module imported the core's stack: see server/heap.py
+        async with open_core(settings, transport="http", resource_url=resource) as core:
+            slot = StackSlot()
+            asgi = build_deferred_http_app(core, slot, **_http_options(core, settings, resource))
             config = uvicorn_config(
                 asgi, host=host, port=port, header_timeout=settings.http.header_timeout_seconds
             )
+            server = _GracefulServer(config)
+            serving_over = anyio.Event()
+            async with anyio.create_task_group() as stack:
+                stack.start_soon(_hold_stack, settings, exposure, core, slot, server, serving_over)
+                async with anyio.create_task_group() as tasks:
+                    if metrics_listener is not None:
+                        tasks.start_soon(serve_metrics, core.observer, settings, metrics_listener)
+                    try:
+                        await server.serve(sockets=[listener])
+                    finally:
+                        # The stack closes on its own (its last records written), the core after it.
+                        serving_over.set()
+                        tasks.cancel_scope.cancel()
+            if slot.error is not None:
+                raise slot.error
+
+
+def _import_stack() -> None:
+    for module in _STACK_MODULES:
+        importlib.import_module(module)
+
+
+async def _hold_stack(
+    settings: Settings,
+    exposure: Mapping[str, Any],
+    core: ServerCore,
+    slot: StackSlot,
+    server: uvicorn.Server,
+    serving_over: anyio.Event,
+) -> None:
+    """Open the rest of the server on `core`, publish it in `slot`, and keep it open while serving."""
+    try:
+        await anyio.to_thread.run_sync(_import_stack)
+        from persona_mcp.server.app import open_server
+        from persona_mcp.server.exposure import ExposureOptions
+
+        freeze_imports()
+        async with open_server(
+            settings, exposure=ExposureOptions(**exposure), transport="http", core=core
+        ) as app:
             freeze_startup_heap()
-            async with anyio.create_task_group() as tasks:
-                if metrics_listener is not None and app.observer is not None:
-                    tasks.start_soon(serve_metrics, app.observer, settings, metrics_listener)
-                await _GracefulServer(config).serve(sockets=[listener])
-                tasks.cancel_scope.cancel()
+            slot.open(app)
+            await serving_over.wait()
+    except Exception as exc:
+        slot.fail(exc)
+        server.should_exit = True
 
 
 async def serve_metrics(observer: Observer, settings: Settings, listener: socket.socket) -> None:

@@ -1,94 +1,34 @@
 """Serving one stdio connection, answering `initialize` while the rest of the stack opens.
 
 A desktop client spawns `persona-mcp serve` and waits for the `initialize` answer before anything else;
-the store, the audit log, the tool catalogue and their imports take seconds on a small machine. So a
-front `Server` with the same identity and capabilities as the assembled one answers the handshake at
-once, while the stack is imported on a worker thread and opened on the event loop. Every other request
-waits for the stack and is then handled by the assembled server's own handler, so listing, policy,
-validation and audit are exactly those of `open_server`. If the stack cannot open (an unknown tool
-name, an audit store that cannot be written), waiting requests are refused, the session ends, and the
-error is raised to the caller as before: nothing is ever served without the audit log.
+the store, the audit log, the tool catalogue and their imports take seconds on a small machine. So the
+front server (`server/front.py`) answers the handshake at once, while the whole stack is imported on a
+worker thread and opened on the event loop. If the stack cannot open (an unknown tool name, an audit
+store that cannot be written), waiting requests are refused, the session ends, and the error is raised
+to the caller as before.
 
-This module imports only what a bare SDK server imports; `tests/server/test_stdio_front.py` keeps the
-front's capabilities equal to the assembled server's.
+This module imports only what a bare SDK server imports (`tests/test_cli_startup.py`).
 """
 
 from __future__ import annotations
 
 import importlib
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import mcp_types as types
-from mcp.server.lowlevel import Server
-from mcp.shared.exceptions import MCPError
 
-import persona_mcp
-from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
+from persona_mcp.server.front import FORWARDED, StackSlot, front_server
 from persona_mcp.server.stdio_wire import stdio_wire
 
 if TYPE_CHECKING:
     from persona_mcp.config import Settings
-    from persona_mcp.server.app import PersonaMcp
 
-#: The requests the assembled server handles (besides `ping`, which the front answers itself).
-FORWARDED: Mapping[str, type[Any]] = {
-    "tools/list": types.PaginatedRequestParams,
-    "tools/call": types.CallToolRequestParams,
-    "resources/list": types.PaginatedRequestParams,
-    "resources/read": types.ReadResourceRequestParams,
-    "resources/templates/list": types.PaginatedRequestParams,
-    "resources/subscribe": types.SubscribeRequestParams,
-    "resources/unsubscribe": types.UnsubscribeRequestParams,
-    "subscriptions/listen": types.SubscriptionsListenRequestParams,
-}
+__all__ = ["FORWARDED", "StackSlot", "front_server", "run_stdio"]
 
 #: Imported on a worker thread, so the event loop stays free to answer `initialize`.
 _STACK_MODULES = ("persona_mcp.server.app", "persona_mcp.server.exposure")
-
-
-class StackSlot:
-    """The assembled server once it is open, or why it could not open; requests wait on it."""
-
-    def __init__(self) -> None:
-        self._settled = anyio.Event()
-        self.app: PersonaMcp | None = None
-        self.error: BaseException | None = None
-
-    def open(self, app: PersonaMcp) -> None:
-        self.app = app
-        self._settled.set()
-
-    def fail(self, error: BaseException) -> None:
-        self.error = error
-        self._settled.set()
-
-    async def ready(self) -> PersonaMcp:
-        await self._settled.wait()
-        if self.app is None:
-            raise MCPError(types.INTERNAL_ERROR, "persona-mcp could not start; its log (stderr) says why")
-        return self.app
-
-
-def front_server(slot: StackSlot) -> Server[Any]:
-    """A server with the assembled server's identity whose handlers wait for the stack, then delegate."""
-
-    def forward(method: str) -> Callable[[Any, Any], Awaitable[Any]]:
-        async def handler(ctx: Any, params: Any) -> Any:
-            app = await slot.ready()
-            entry = app.server.get_request_handler(method)
-            if entry is None:  # pragma: no cover - the front/assembled capability test keeps them equal
-                raise MCPError(types.METHOD_NOT_FOUND, f"Method not found: {method}")
-            return await entry.handler(ctx, params)
-
-        return handler
-
-    front: Server[Any] = Server(NAME, version=persona_mcp.__version__, title=TITLE, instructions=INSTRUCTIONS)
-    for method, params_type in FORWARDED.items():
-        front.add_request_handler(method, params_type, forward(method))
-    return front
 
 
 def _import_stack() -> None:
@@ -116,7 +56,7 @@ async def _hold_stack(
             freeze_startup_heap()
             slot.open(app)
             address = settings.metrics.address
-            if address is None or app.observer is None:
+            if address is None:
                 await session_over.wait()
                 return
             from persona_mcp.server.run import serve_metrics
