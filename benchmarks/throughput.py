@@ -36,8 +36,9 @@ bare server with its output schemas; persona-mcp's own means over each phase, re
 `/metrics` before and after the clock (a tool call as audited, an upstream request, an audit record from
 submitted to durable: where a call's time goes inside the server); the p50 of a session's first two calls
 (its settling calls, listing and validator included); then each server's cold start (spawn to the first
-`initialize` answered) and RSS after its first 1,000 calls; the load average; and, on the last line, the
-main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions (target >= 0.8).
+`initialize` answered, and to the first `tools/list` after it: persona-mcp answers `initialize` over HTTP
+before its tool catalogue is open) and RSS after its first 1,000 calls; the load average; and, on the
+last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions (target >= 0.8).
 
 `--profile DIR` runs each persona-mcp server, as shipped, under cProfile and writes its profile to
 DIR when the server stops (`python -m pstats DIR/<server>.prof`; the profiler's own cost lowers that
@@ -178,6 +179,9 @@ class Target:
     process: subprocess.Popen[bytes]
     token: str | None
     cold_start_s: float
+    #: Spawn to the first `tools/list` answered, in the same session: over HTTP persona-mcp answers
+    #: `initialize` before its tool catalogue is open, so this is when a client can see its tools.
+    first_list_s: float
     #: Whether the main ratio counts it: persona-mcp as shipped (not the code before a change, not a
     #: floor).
     shipped: bool = False
@@ -281,8 +285,11 @@ async def _http_client(token: str | None, sessions: int) -> AsyncIterator[httpx2
         yield http
 
 
-async def _cold_start(url: str, token: str | None, process: subprocess.Popen[bytes], started: float) -> float:
-    """Spawn to the first `initialize` answered (the server polled until its port accepts)."""
+async def _cold_start(
+    url: str, token: str | None, process: subprocess.Popen[bytes], started: float
+) -> tuple[float, float]:
+    """Spawn to the first `initialize` answered (the server polled until its port accepts), and to the
+    first `tools/list` answered after it in that session."""
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
 
@@ -293,8 +300,10 @@ async def _cold_start(url: str, token: str | None, process: subprocess.Popen[byt
                 raise RuntimeError(f"server exited before answering: {err}")
             try:
                 async with _http_client(token, 1) as http:
-                    async with Client(streamable_http_client(url, http_client=http)):
-                        return time.perf_counter() - started
+                    async with Client(streamable_http_client(url, http_client=http)) as client:
+                        initialized = time.perf_counter() - started
+                        await client.list_tools()
+                        return initialized, time.perf_counter() - started
             except Exception:  # not listening yet: connection refused inside the SDK's task group
                 await anyio.sleep(0.01)
 
@@ -541,8 +550,8 @@ async def _start_target(
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     procs.append(process)
-    cold = await _cold_start(url, token, process, started)
-    return Target(name, url, process, token, cold, shipped=kind == "persona" and src is None)
+    cold, listed = await _cold_start(url, token, process, started)
+    return Target(name, url, process, token, cold, listed, shipped=kind == "persona" and src is None)
 
 
 async def _output_schemas(target: Target, path: Path) -> Path:
@@ -728,7 +737,11 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
     for target in targets:
         rss = f"{target.rss_mib:.1f} MiB" if target.rss_mib is not None else "n/a"
         cold_ratio = f" ({target.cold_start_s / bare.cold_start_s:.2f}x bare)" if target is not bare else ""
-        cold = f"cold start (spawn -> initialize) {target.cold_start_s:.3f} s{cold_ratio}"
+        list_ratio = f" ({target.first_list_s / bare.first_list_s:.2f}x)" if target is not bare else ""
+        cold = (
+            f"cold start (spawn -> initialize) {target.cold_start_s:.3f} s{cold_ratio}, "
+            f"-> tools/list {target.first_list_s:.3f} s{list_ratio}"
+        )
         print(f"{target.name:<24} {cold}; RSS after {args.rss_after} calls {rss}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     loaded = [r for r in ratios if r[1] >= 8] or ratios
