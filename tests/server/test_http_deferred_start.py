@@ -48,13 +48,13 @@ async def _granted(tmp_path: Path) -> tuple[Settings, str]:
 def _catalogue_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """The catalogue's import waits on its worker thread until the event is set."""
     release = threading.Event()
-    importing = run._import_stack
+    importing = run.import_stack
 
     def held() -> None:
         release.wait(60)
         importing()
 
-    monkeypatch.setattr(run, "_import_stack", held)
+    monkeypatch.setattr(run, "import_stack", held)
     try:
         yield release
     finally:

@@ -15,6 +15,7 @@ capabilities equal to the assembled server's.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,9 @@ from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
 
 if TYPE_CHECKING:
     from persona_mcp.server.app import PersonaMcp
+
+#: The catalogue and the call pipeline: imported on a worker thread, so the event loop stays free to serve.
+_STACK_MODULES = ("persona_mcp.server.app", "persona_mcp.server.exposure")
 
 #: The requests the assembled server handles (besides `ping`, which the front answers itself).
 FORWARDED: Mapping[str, type[Any]] = {
@@ -94,3 +98,9 @@ def front_server(slot: StackSlot) -> Server[Any]:
     for method, params_type in FORWARDED.items():
         front.add_request_handler(method, params_type, forward(method))
     return front
+
+
+def import_stack() -> None:
+    """Import what the front stands in for (run on a worker thread)."""
+    for module in _STACK_MODULES:
+        importlib.import_module(module)

@@ -18,6 +18,7 @@ reason, under the same Host/Origin guard and the same rule for showing the insta
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -185,18 +186,9 @@ def build_http_app(
     )
 
 
-def build_deferred_http_app(
-    core: ServerCore,
-    slot: StackSlot,
-    *,
-    verifier: TokenVerifier,
-    resource: str,
-    authorization_servers: list[str],
-    limits: HttpSettings | None = None,
-    auth_routes: list[Any] | None = None,
-    metrics: MetricsSettings | None = None,
-) -> Starlette:
-    """The same app for a server whose catalogue and pipeline are still opening (into `slot`).
+def build_deferred_http_app(core: ServerCore, slot: StackSlot, **options: Any) -> Starlette:
+    """The same app (`options` are `build_http_app`'s) for a server whose catalogue and pipeline are
+    still opening, into `slot`.
 
     Sessions are served by the front server (`server/front.py`), so `initialize` is answered on the core
     alone. What needs the rest waits until `slot` holds the assembled server (or fails with it): every
@@ -205,18 +197,9 @@ def build_deferred_http_app(
     from persona_mcp.server.front import front_server
 
     step_up = _StepUpTools()
+    tool_calls_wait = functools.partial(_ToolCallsAfterTheCatalogue, slot=slot, step_up=step_up)
     return _http_app(
-        core,
-        slot.ready,
-        front_server(slot),
-        step_up,
-        verifier=verifier,
-        resource=resource,
-        authorization_servers=authorization_servers,
-        limits=limits,
-        auth_routes=auth_routes,
-        metrics=metrics,
-        tool_calls_wait=lambda app: _ToolCallsAfterTheCatalogue(app, slot, step_up),
+        core, slot.ready, front_server(slot), step_up, tool_calls_wait=tool_calls_wait, **options
     )
 
 
@@ -229,9 +212,9 @@ def _http_app(
     verifier: TokenVerifier,
     resource: str,
     authorization_servers: list[str],
-    limits: HttpSettings | None,
-    auth_routes: list[Any] | None,
-    metrics: MetricsSettings | None,
+    limits: HttpSettings | None = None,
+    auth_routes: list[Any] | None = None,
+    metrics: MetricsSettings | None = None,
     tool_calls_wait: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> Starlette:
     limits = limits or HttpSettings()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import signal
 import socket
 import threading
@@ -19,7 +18,7 @@ from persona_mcp.auth.oauth.provider import issuer_for
 from persona_mcp.auth.verifier import CallerTokenVerifier
 from persona_mcp.config import AuthMode, Settings
 from persona_mcp.server.core import ServerCore, open_core
-from persona_mcp.server.front import StackSlot
+from persona_mcp.server.front import StackSlot, import_stack
 from persona_mcp.server.heap import freeze_imports, freeze_startup_heap
 from persona_mcp.server.http import build_deferred_http_app, build_http_app, resource_url
 from persona_mcp.server.metrics_http import metrics_app
@@ -86,10 +85,6 @@ def _http_options(core: ServerCore, settings: Settings, resource: str) -> dict[s
     }
 
 
-#: The catalogue and the call pipeline, imported on a worker thread while the core serves `initialize`.
-_STACK_MODULES = ("persona_mcp.server.app", "persona_mcp.server.exposure")
-
-
 async def run_http(
     settings: Settings, exposure: Mapping[str, Any], *, host: str, port: int, public_url: str | None = None
 ) -> None:
@@ -134,11 +129,6 @@ async def run_http(
                 raise slot.error
 
 
-def _import_stack() -> None:
-    for module in _STACK_MODULES:
-        importlib.import_module(module)
-
-
 async def _hold_stack(
     settings: Settings,
     exposure: Mapping[str, Any],
@@ -149,7 +139,7 @@ async def _hold_stack(
 ) -> None:
     """Open the rest of the server on `core`, publish it in `slot`, and keep it open while serving."""
     try:
-        await anyio.to_thread.run_sync(_import_stack)
+        await anyio.to_thread.run_sync(import_stack)
         from persona_mcp.server.app import open_server
         from persona_mcp.server.exposure import ExposureOptions
 

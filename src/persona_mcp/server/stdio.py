@@ -12,28 +12,19 @@ This module imports only what a bare SDK server imports (`tests/test_cli_startup
 
 from __future__ import annotations
 
-import importlib
 import signal
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from persona_mcp.server.front import FORWARDED, StackSlot, front_server
+from persona_mcp.server.front import FORWARDED, StackSlot, front_server, import_stack
 from persona_mcp.server.stdio_wire import stdio_wire
 
 if TYPE_CHECKING:
     from persona_mcp.config import Settings
 
 __all__ = ["FORWARDED", "StackSlot", "front_server", "run_stdio"]
-
-#: Imported on a worker thread, so the event loop stays free to answer `initialize`.
-_STACK_MODULES = ("persona_mcp.server.app", "persona_mcp.server.exposure")
-
-
-def _import_stack() -> None:
-    for module in _STACK_MODULES:
-        importlib.import_module(module)
 
 
 async def _hold_stack(
@@ -45,7 +36,7 @@ async def _hold_stack(
 ) -> None:
     """Open the stack, publish it, keep it open until the session is over, then close it cleanly."""
     try:
-        await anyio.to_thread.run_sync(_import_stack)
+        await anyio.to_thread.run_sync(import_stack)
         from persona_mcp.server.app import open_server
         from persona_mcp.server.exposure import ExposureOptions
         from persona_mcp.server.heap import freeze_imports, freeze_startup_heap
