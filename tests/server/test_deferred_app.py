@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx2
 import pytest
 from starlette.applications import Starlette
@@ -50,3 +51,29 @@ async def test_a_build_that_fails_fails_its_request_and_the_next_request_builds_
         assert (await http.get("/pages/")).status_code == 500
         assert (await http.get("/pages/")).text == "page"
     assert len(attempts) == 2
+
+
+async def test_a_build_that_waits_is_made_once_for_concurrent_first_requests() -> None:
+    """Over HTTP the console's build waits for the assembled server (`server/http.py`)."""
+    builds: list[int] = []
+    opened = anyio.Event()
+
+    async def build() -> Starlette:
+        await opened.wait()
+        builds.append(1)
+        return Starlette(routes=[Route("/", _page)])
+
+    server = Starlette(routes=[Mount("/pages", app=DeferredApp(build))])
+    pages: list[str] = []
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(server), base_url="http://test") as http:
+
+        async def get_page() -> None:
+            pages.append((await http.get("/pages/")).text)
+
+        async with anyio.create_task_group() as tasks:
+            for _ in range(3):
+                tasks.start_soon(get_page)
+            await anyio.wait_all_tasks_blocked()
+            assert pages == [] and builds == []
+            opened.set()
+    assert pages == ["page"] * 3 and builds == [1]

@@ -287,7 +287,7 @@ def _http_app(
     ]
     if limits.console:
         # Jinja2 and the pages load with the console's first request, not with the server.
-        routes.append(Mount("/console", app=_AfterStack(stack, lambda app: _console(app, auth_routes))))
+        routes.append(Mount("/console", app=DeferredApp(lambda: _console(stack, auth_routes))))
     if metrics is not None and metrics.token is not None and metrics.bind is None:
         routes.append(metrics_endpoint(core.observer, metrics))
     if authorization_servers:
@@ -357,26 +357,12 @@ class _ToolCallsAfterTheCatalogue:
         await self._app(scope, replay_body(body, complete, disconnected, receive), send)
 
 
-class _AfterStack:
-    """An ASGI app built from the assembled server on its first request (waiting for it to open)."""
-
-    def __init__(self, stack: Stack, build: Callable[[PersonaMcp], ASGIApp]) -> None:
-        self._stack = stack
-        self._build = build
-        self._app: DeferredApp | None = None
-
-    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
-        app = await self._stack()
-        if self._app is None:  # built on the event loop: two first requests cannot build twice
-            self._app = DeferredApp(lambda: self._build(app))
-        await self._app(scope, receive, send)
-
-
-def _console(app: PersonaMcp, auth_routes: list[Any] | None) -> Starlette:
+async def _console(stack: Stack, auth_routes: list[Any] | None) -> Starlette:
     """The console; with the built-in authorization server it signs people in through it too, its token
     request going to the server's own endpoints in process."""
     from persona_mcp.server.console import ConsoleOAuth, console_for
 
+    app = await stack()
     oauth = None
     if auth_routes and app.authorization is not None:
         oauth = ConsoleOAuth(app.authorization, endpoints=Starlette(routes=list(auth_routes)))
