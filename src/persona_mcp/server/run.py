@@ -93,8 +93,8 @@ async def run_http(
     The store, the audit log and the token checks open first (`open_core`), then the server listens and
     answers `initialize`; the tool catalogue and the call pipeline are imported and opened meanwhile, and
     every request that needs them waits (`build_deferred_http_app`). If they cannot open (an unknown tool
-    name), the server stops and the error is raised, as before it would have been before listening.
-    `exposure` holds `ExposureOptions` fields (built once the catalogue is imported)."""
+    name), the server stops and raises their error. `exposure` holds `ExposureOptions` fields (built
+    once the catalogue is imported)."""
     resource = public_url or settings.oauth.resource_url or resource_url(host, port)
     listener = bind_listener(host, port)  # a busy port is told before anything opens
     metrics_address = settings.metrics.address
