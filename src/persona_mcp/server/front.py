@@ -63,9 +63,10 @@ class StackSlot:
         self._settled.set()
 
     async def ready(self) -> PersonaMcp:
-        await self._settled.wait()
-        if self.app is None:
-            raise MCPError(types.INTERNAL_ERROR, "persona-mcp could not start; its log (stderr) says why")
+        if self.app is None:  # once open, no wait: `Event.wait` would yield to the event loop each call
+            await self._settled.wait()
+            if self.app is None:
+                raise MCPError(types.INTERNAL_ERROR, "persona-mcp could not start; its log (stderr) says why")
         return self.app
 
 
