@@ -1,5 +1,5 @@
 """What a server imports from SQLAlchemy: never PostgreSQL's dialect on SQLite (25 ms of its start), and
-never the ORM (115-130 ms), on either database (issue 18).
+never the ORM (70-100 ms), on either database (issue 18).
 
 Each database's `INSERT ... ON CONFLICT` comes from `Store.insert`, which imports the store's own dialect
 when first used (the call counters' and the webhook store's; their tests run on both databases); the

@@ -2,8 +2,9 @@
 
 The store uses SQLAlchemy Core alone: `AsyncEngine`, `AsyncConnection`, `create_async_engine`. Importing
 `sqlalchemy.ext.asyncio` runs the package's `__init__`, which also imports `AsyncSession` and with it
-the whole ORM (`sqlalchemy.orm`, 38 modules): 115-130 ms of every server start and CLI command on a
-2-core VM (issue 18, point 4), for classes nothing here uses.
+the whole ORM (`sqlalchemy.orm`, 38 modules): 71-103 ms of every server start and CLI command on a
+2-core VM, on top of everything else a server imports, and 6 MiB (issue 18, point 4), for classes
+nothing here uses.
 
 So the package is entered without its `__init__`: its module object is made from its spec and put in
 `sys.modules`, and the engine is imported from its own module, `sqlalchemy.ext.asyncio.engine`, which
