@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +23,12 @@ from mcp.server.lowlevel import Server
 from prometheus_client.core import Metric
 
 import persona_mcp
-from persona_mcp.audit import AuditLog, AuditLogReader
+from persona_mcp.audit import AuditLogReader
 from persona_mcp.audit.forwarding import Forwarder, open_sink
 from persona_mcp.auth.approvals import ApprovalStore
 from persona_mcp.auth.call_limits import CallCounters
-from persona_mcp.auth.callers import CallerResolver
 from persona_mcp.auth.credentials import CredentialStore, open_credential_resolver
 from persona_mcp.auth.credentials.secretbox import load_secret_box
-from persona_mcp.auth.grants import GrantStore
 from persona_mcp.config import Settings
 from persona_mcp.events.follow import RotationFollower
 from persona_mcp.events.service import Events, open_events
@@ -57,7 +55,7 @@ from persona_mcp.tools.registry import build_models
 from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
 
 if TYPE_CHECKING:  # HTTP token modes: imported where `open_core` switches them on
-    from persona_mcp.auth.oauth.provider import GrantBoundAuthorizationServer
+    pass
 
 log = structlog.get_logger("persona_mcp.server")
 
@@ -65,12 +63,11 @@ log = structlog.get_logger("persona_mcp.server")
 RECHECK_SECONDS = 0.0
 
 
-@dataclass(slots=True)
-class PersonaMcp:
-    """The assembled server and the parts tests and transports need to reach."""
+@dataclass(slots=True, kw_only=True)
+class PersonaMcp(ServerCore):
+    """The assembled server: its core (store, audit log, grants, callers: `server/core.py`) and the rest,
+    with the parts tests and transports need to reach."""
 
-    #: What opened before the catalogue: store, audit log, grants, callers (`server/core.py`).
-    core: ServerCore
     server: Server[Any]
     pipeline: CallPipeline
     #: The approvers' side of held calls (`persona-mcp approvals`, a reviewer console).
@@ -85,44 +82,6 @@ class PersonaMcp:
     forwarder: Forwarder | None = None
     checked_at: float = 0.0
     _recheck_lock: anyio.Lock = field(default_factory=anyio.Lock)
-
-    @property
-    def settings(self) -> Settings:
-        return self.core.settings
-
-    @property
-    def store(self) -> Store:
-        return self.core.store
-
-    @property
-    def audit(self) -> AuditLog:
-        return self.core.audit
-
-    @property
-    def grants(self) -> GrantStore:
-        return self.core.grants
-
-    @property
-    def callers(self) -> CallerResolver:
-        return self.core.callers
-
-    @property
-    def caller_source(self) -> CallerSource:
-        return self.core.caller_source
-
-    @property
-    def instance_id(self) -> str:
-        return self.core.instance_id
-
-    @property
-    def authorization(self) -> GrantBoundAuthorizationServer | None:
-        """The built-in authorization server (HTTP in `builtin` auth mode), else None."""
-        return self.core.authorization
-
-    @property
-    def observer(self) -> Observer:
-        """Metrics, traces and the per-call log line."""
-        return self.core.observer
 
     def health(self) -> dict[str, Any]:
         audit = self.audit.health
@@ -373,7 +332,7 @@ async def open_server(
         observer.add_gauges(lambda: _forwarding_gauges(forwarder))
         log.info("server ready", tools=len(exposed), transport=transport, instance=core.instance_id)
         yield PersonaMcp(
-            core=core,
+            **{part.name: getattr(core, part.name) for part in fields(ServerCore)},
             server=server,
             pipeline=pipeline,
             warnings=warnings,

@@ -173,7 +173,7 @@ def build_http_app(
         return app
 
     return _http_app(
-        app.core,
+        app,
         opened,
         app.server,
         _StepUpTools(app.pipeline.exposed),

@@ -58,7 +58,7 @@ def http_app_for(app: PersonaMcp, settings: Settings, resource: str, host: str =
     `host`, the bind address, no longer decides anything: the Host and Origin headers served come from
     `settings.http` or the resource URL, whatever the address (issue 11). It is kept for callers.
     """
-    return build_http_app(app, **_http_options(app.core, settings, resource))
+    return build_http_app(app, **_http_options(app, settings, resource))
 
 
 def _http_options(core: ServerCore, settings: Settings, resource: str) -> dict[str, Any]:
