@@ -25,7 +25,7 @@ from mcp_types import CallToolResult
 
 from persona_mcp.audit.query import AuditFilter, iter_records
 from persona_mcp.config import Settings
-from persona_mcp.server import run
+from persona_mcp.server import front, run
 from persona_mcp.server.app import open_server
 from persona_mcp.server.serving import free_port
 from persona_mcp.testing import issue_grant, sandbox_settings
@@ -48,13 +48,13 @@ async def _granted(tmp_path: Path) -> tuple[Settings, str]:
 def _catalogue_held(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """The catalogue's import waits on its worker thread until the event is set."""
     release = threading.Event()
-    importing = run.import_stack
+    importing = front.import_stack
 
     def held() -> None:
         release.wait(60)
         importing()
 
-    monkeypatch.setattr(run, "import_stack", held)
+    monkeypatch.setattr(front, "import_stack", held)
     try:
         yield release
     finally:

@@ -15,7 +15,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from persona_mcp.server.stdio import FORWARDED, StackSlot, front_server
+from persona_mcp.server.front import FORWARDED, StackSlot, front_server
 from persona_mcp.testing import connected
 
 pytestmark = pytest.mark.anyio

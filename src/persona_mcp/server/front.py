@@ -28,7 +28,9 @@ import persona_mcp
 from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
 
 if TYPE_CHECKING:
+    from persona_mcp.config import Settings
     from persona_mcp.server.app import PersonaMcp
+    from persona_mcp.server.core import ServerCore
 
 #: The catalogue and the call pipeline: imported on a worker thread, so the event loop stays free to serve.
 _STACK_MODULES = ("persona_mcp.server.app", "persona_mcp.server.exposure")
@@ -105,3 +107,37 @@ def import_stack() -> None:
     """Import what the front stands in for (run on a worker thread)."""
     for module in _STACK_MODULES:
         importlib.import_module(module)
+
+
+async def hold_stack(
+    slot: StackSlot,
+    settings: Settings,
+    exposure: Mapping[str, Any],
+    *,
+    transport: str,
+    serve: Callable[[PersonaMcp], Awaitable[None]],
+    on_failure: Callable[[], None],
+    core: ServerCore | None = None,
+) -> None:
+    """Import the stack on a worker thread, open it (on `core`, if given), publish it in `slot`, keep it
+    open while `serve` runs, then close it. If it cannot open (or `serve` fails) the slot fails with the
+    error, so waiting requests are refused, and `on_failure` ends the serving.
+
+    `exposure` holds `ExposureOptions` fields. The imported modules are frozen before opening and the
+    startup heap after it (`server/heap.py`), so the collection at the end of startup walks only what
+    opening made."""
+    try:
+        await anyio.to_thread.run_sync(import_stack)
+        from persona_mcp.server.app import open_server
+        from persona_mcp.server.exposure import ExposureOptions
+        from persona_mcp.server.heap import freeze_imports, freeze_startup_heap
+
+        freeze_imports()
+        options = ExposureOptions(**exposure)
+        async with open_server(settings, exposure=options, transport=transport, core=core) as app:
+            freeze_startup_heap()
+            slot.open(app)
+            await serve(app)
+    except Exception as exc:
+        slot.fail(exc)
+        on_failure()

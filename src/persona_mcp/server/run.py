@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import socket
 import threading
@@ -18,8 +19,8 @@ from persona_mcp.auth.oauth.provider import issuer_for
 from persona_mcp.auth.verifier import CallerTokenVerifier
 from persona_mcp.config import AuthMode, Settings
 from persona_mcp.server.core import ServerCore, open_core
-from persona_mcp.server.front import StackSlot, import_stack
-from persona_mcp.server.heap import freeze_imports, freeze_startup_heap
+from persona_mcp.server.front import StackSlot, hold_stack
+from persona_mcp.server.heap import freeze_imports
 from persona_mcp.server.http import build_deferred_http_app, build_http_app, resource_url
 from persona_mcp.server.metrics_http import metrics_app
 from persona_mcp.server.observe import Observer
@@ -114,8 +115,18 @@ async def run_http(
             )
             server = _GracefulServer(config)
             serving_over = anyio.Event()
+
+            async def serve(app: PersonaMcp) -> None:
+                await serving_over.wait()
+
+            def stop() -> None:
+                server.should_exit = True
+
             async with anyio.create_task_group() as stack:
-                stack.start_soon(_hold_stack, settings, exposure, core, slot, server, serving_over)
+                rest = functools.partial(
+                    hold_stack, transport="http", core=core, serve=serve, on_failure=stop
+                )
+                stack.start_soon(rest, slot, settings, exposure)
                 async with anyio.create_task_group() as tasks:
                     if metrics_listener is not None:
                         tasks.start_soon(serve_metrics, core.observer, settings, metrics_listener)
@@ -127,32 +138,6 @@ async def run_http(
                         tasks.cancel_scope.cancel()
             if slot.error is not None:
                 raise slot.error
-
-
-async def _hold_stack(
-    settings: Settings,
-    exposure: Mapping[str, Any],
-    core: ServerCore,
-    slot: StackSlot,
-    server: uvicorn.Server,
-    serving_over: anyio.Event,
-) -> None:
-    """Open the rest of the server on `core`, publish it in `slot`, and keep it open while serving."""
-    try:
-        await anyio.to_thread.run_sync(import_stack)
-        from persona_mcp.server.app import open_server
-        from persona_mcp.server.exposure import ExposureOptions
-
-        freeze_imports()
-        async with open_server(
-            settings, exposure=ExposureOptions(**exposure), transport="http", core=core
-        ) as app:
-            freeze_startup_heap()
-            slot.open(app)
-            await serving_over.wait()
-    except Exception as exc:
-        slot.fail(exc)
-        server.should_exit = True
 
 
 async def serve_metrics(observer: Observer, settings: Settings, listener: socket.socket) -> None:

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from persona_mcp.server.front import FORWARDED, StackSlot, front_server, import_stack
+from persona_mcp.server.front import StackSlot, front_server, hold_stack
 from persona_mcp.server.stdio_wire import stdio_wire
 
 if TYPE_CHECKING:
     from persona_mcp.config import Settings
-
-__all__ = ["FORWARDED", "StackSlot", "front_server", "run_stdio"]
+    from persona_mcp.server.app import PersonaMcp
 
 
 async def _hold_stack(
@@ -35,33 +34,23 @@ async def _hold_stack(
     end_session: anyio.CancelScope,
 ) -> None:
     """Open the stack, publish it, keep it open until the session is over, then close it cleanly."""
-    try:
-        await anyio.to_thread.run_sync(import_stack)
-        from persona_mcp.server.app import open_server
-        from persona_mcp.server.exposure import ExposureOptions
-        from persona_mcp.server.heap import freeze_imports, freeze_startup_heap
 
-        freeze_imports()
+    async def serve(app: PersonaMcp) -> None:
+        address = settings.metrics.address
+        if address is None:
+            await session_over.wait()
+            return
+        from persona_mcp.server.run import serve_metrics
+        from persona_mcp.server.serving import bind_listener
 
-        async with open_server(settings, exposure=ExposureOptions(**exposure), transport="stdio") as app:
-            freeze_startup_heap()
-            slot.open(app)
-            address = settings.metrics.address
-            if address is None:
+        # /metrics of a stdio server: only on its own address (PERSONA_MCP_METRICS_BIND).
+        with bind_listener(*address, option="PERSONA_MCP_METRICS_BIND") as listener:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(serve_metrics, app.observer, settings, listener)
                 await session_over.wait()
-                return
-            from persona_mcp.server.run import serve_metrics
-            from persona_mcp.server.serving import bind_listener
+                tasks.cancel_scope.cancel()
 
-            # /metrics of a stdio server: only on its own address (PERSONA_MCP_METRICS_BIND).
-            with bind_listener(*address, option="PERSONA_MCP_METRICS_BIND") as listener:
-                async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(serve_metrics, app.observer, settings, listener)
-                    await session_over.wait()
-                    tasks.cancel_scope.cancel()
-    except Exception as exc:
-        slot.fail(exc)
-        end_session.cancel()
+    await hold_stack(slot, settings, exposure, transport="stdio", serve=serve, on_failure=end_session.cancel)
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:
