@@ -20,14 +20,26 @@ from mcp import Client
 from sqlalchemy import text
 from starlette.applications import Starlette
 
-from persona_mcp.persona import ApiKeyCredential, PersonaClient, RateGate, RateLimitedError, RetryPolicy
+from persona_mcp.persona import (
+    ApiKeyCredential,
+    PersonaClient,
+    RateGate,
+    RateLimitedError,
+    RetryPolicy,
+    ratelimit,
+)
 from persona_mcp.persona.ratelimit import LocalLedger, Step, WindowLedger
 from persona_mcp.persona.retry import RateLimitInfo
 from persona_mcp.sandbox import DEFAULT_API_KEY, Faults, SandboxConfig, create_app
 from persona_mcp.sandbox.transport import SandboxTransport
 from persona_mcp.server.app import open_server
 from persona_mcp.server.callers import StaticTokenCallers
-from persona_mcp.server.upstream_windows import IDLE_IN_TRANSACTION_TIMEOUT_MS, POST_DELAY_S, SharedLedger
+from persona_mcp.server.upstream_windows import (
+    IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    POST_DELAY_S,
+    TAKE_AHEAD,
+    SharedLedger,
+)
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
@@ -377,3 +389,100 @@ async def test_a_row_another_replica_changed_makes_the_swap_miss_and_the_batch_a
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def _row(store: Store) -> Any:
+    async with store.engine.connect() as conn:
+        return (
+            await conn.execute(text("SELECT * FROM upstream_rate_windows WHERE budget = 'sandbox'"))
+        ).one()
+
+
+async def test_a_replica_taking_permits_ahead_sends_several_requests_per_transaction(
+    stores: tuple[Store, Store],
+) -> None:
+    """Issue 18: each request's permit was a round trip to PostgreSQL before the request could go; taken
+    ahead while the window is far from its end, one transaction serves several requests."""
+    upstream = CountingTransport(_sandbox(limit=40))
+    ledger = _CountingLedger(SharedLedger(stores[0]))
+    gate = RateGate(ledger, slow_down_below=0.0, take_ahead=4)
+    client = PersonaClient(
+        base_url=SANDBOX_URL,
+        credentials=ApiKeyCredential(DEFAULT_API_KEY),
+        transport=upstream,
+        retry=RetryPolicy(max_retries=2, budget_seconds=1.0),
+        rate_gate=gate,
+    )
+    async with client:
+        replica = client.bind(rate_budget="sandbox")
+        await replica.get("/accounts")  # Persona's first answer: the window's size is known
+        await replica.get("/accounts")  # asks, and takes four ahead
+        assert (await _row(stores[1])).in_flight >= 1 + 4, "other replicas see them spent"
+        for _ in range(4):
+            await replica.get("/accounts")
+        assert ledger.awaited == 2, "six requests; the last five waited for one transaction"
+    assert upstream.statuses.count(200) == 6
+    row = await _row(stores[1])
+    assert (row.remaining, row.in_flight) == (34, 0), "every permit settled or given back at close"
+
+
+async def test_replicas_taking_permits_ahead_never_spend_more_than_the_window(
+    stores: tuple[Store, Store],
+) -> None:
+    upstream = CountingTransport(_sandbox(limit=40))
+    gates = [RateGate(SharedLedger(store), slow_down_below=0.0, take_ahead=4) for store in stores]
+    clients = [
+        PersonaClient(
+            base_url=SANDBOX_URL,
+            credentials=ApiKeyCredential(DEFAULT_API_KEY),
+            transport=upstream,
+            retry=RetryPolicy(max_retries=2, budget_seconds=1.0),
+            rate_gate=gate,
+        )
+        for gate in gates
+    ]
+    replicas = [client.bind(rate_budget="sandbox") for client in clients]
+    await replicas[0].get("/accounts")
+    refused = 0
+
+    async def agent(replica: PersonaClient) -> None:
+        nonlocal refused
+        for _ in range(3):
+            try:
+                await replica.get("/accounts")
+            except RateLimitedError as held:
+                assert held.attempts == 0
+                refused += 1
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as group:
+            for replica in replicas:
+                for _ in range(16):
+                    group.start_soon(agent, replica)
+    for client in clients:
+        await client.aclose()
+
+    assert upstream.statuses.count(429) == 0, "Persona never refused: the window was never overspent"
+    sent = upstream.statuses.count(200)
+    assert 40 - 2 * 4 <= sent <= 40, "at most the permits taken ahead went unused when the rest waited"
+    assert sent + refused == 1 + 2 * 16 * 3
+    row = await _row(stores[1])
+    assert row.in_flight == 0, "what was taken ahead and not used was given back"
+
+
+async def test_a_server_on_postgresql_takes_permits_ahead(
+    tmp_path: Path, postgres_schema_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "RESERVE_SECONDS", 30.0)  # still held when the row is read
+    upstream = sandbox_app()
+    settings = sandbox_settings(tmp_path, database_url=postgres_schema_url)
+    async with open_server(
+        settings, transport="memory", persona_transport=SandboxTransport(upstream), instance_id="ahead"
+    ) as app:
+        assert isinstance(app.caller_source, StaticTokenCallers)
+        app.caller_source.token = await issue_grant(app, ["accounts:read"], principal="agent")
+        async with Client(app.server) as client:
+            for _ in range(2):
+                result = await client.call_tool("list_accounts", {})
+                assert not result.is_error, result.content
+            assert (await _row(app.store)).in_flight >= TAKE_AHEAD, "permits taken ahead count as spent"

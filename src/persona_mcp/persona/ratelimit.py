@@ -20,6 +20,8 @@ sharing PostgreSQL update atomically, so that they spend one budget between them
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -31,6 +33,8 @@ from persona_mcp.persona.retry import RateLimitInfo
 DEFAULT_WINDOW_SECONDS = 60.0
 #: The budget of a client that was not told which one it spends from.
 DEFAULT_BUDGET = "default"
+#: The longest a replica keeps permits it took ahead (`admit_ahead`) before giving back the unused ones.
+RESERVE_SECONDS = 0.5
 
 _R = TypeVar("_R")
 
@@ -135,6 +139,59 @@ def admit(state: WindowState, now: float, slow_down_below: float) -> tuple[Windo
     return replace(state, in_flight=state.in_flight + 1), 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class TakenAhead:
+    """Permits `admit_ahead` took beyond the one asked for: how many, for how long they may be used
+    (seconds from now), and the end of the window they count in (the ledger's clock)."""
+
+    count: int
+    lasts: float
+    window_end: float
+
+
+def admit_ahead(
+    state: WindowState, now: float, slow_down_below: float, ahead: int
+) -> tuple[WindowState, tuple[float, TakenAhead | None]]:
+    """`admit`, taking up to `ahead` more permits at once while the window is far from its end.
+
+    Returns the state, and (wait, the extra permits taken if any). Extra permits are taken only where
+    `admit` would give each of them at once, unpaced: Persona has said how much of its window is left,
+    nothing is held, and after all of them the window is still above the share below which requests are
+    spread out. They count as in flight from now on, so whoever shares the ledger sees them spent; their
+    use ends with the window, and at `RESERVE_SECONDS` at the latest.
+    """
+    state, wait = admit(state, now, slow_down_below)
+    ends_at = state.ends_at
+    # Before Persona's first answer nobody knows how small the window is (and `admit` set no end).
+    if wait > 0 or ahead <= 0 or state.remaining is None or ends_at is None:
+        return state, (wait, None)
+    # After the permit just given: what the window has left, less the share that is spent unpaced.
+    taken = min(ahead, int(state.remaining - state.in_flight - _paced_share(state.limit, slow_down_below)))
+    lasts = min(RESERVE_SECONDS, ends_at - now)
+    if taken <= 0 or lasts <= 0:
+        return state, (wait, None)
+    return replace(state, in_flight=state.in_flight + taken), (wait, TakenAhead(taken, lasts, ends_at))
+
+
+def _paced_share(limit: float | None, slow_down_below: float) -> float:
+    """The requests at the end of a window that are spread out rather than sent at once."""
+    return limit * slow_down_below if limit is not None else 0.0
+
+
+def returned(count: int, window_end: float) -> Step[None]:
+    """Give back `count` permits taken ahead in the window ending at `window_end` and never used. In a
+    later window they no longer count (`current` forgot them), so nothing is given back there."""
+
+    def step(state: WindowState, now: float) -> tuple[WindowState, None]:
+        state = current(state, now)
+        # One window's answers disagree about its end by up to a second (`_merge`).
+        if state.ends_at is None or state.ends_at > window_end + 1.0:
+            return state, None
+        return replace(state, in_flight=max(state.in_flight - count, 0)), None
+
+    return step
+
+
 def answered(
     state: WindowState, now: float, info: RateLimitInfo, hold: float | None
 ) -> tuple[WindowState, None]:
@@ -202,9 +259,15 @@ class Admission:
 class Permit:
     """The right to send one request; settled once, by the answer, by a lost answer or by not sending."""
 
-    def __init__(self, ledger: WindowLedger, key: str) -> None:
+    def __init__(
+        self,
+        ledger: WindowLedger,
+        key: str,
+        on_answer: Callable[[RateLimitInfo, float | None], None] | None = None,
+    ) -> None:
         self._ledger = ledger
         self._key = key
+        self._on_answer = on_answer
         self._settled = False
 
     # Settling is posted, not awaited: it changes the state for the requests after this one, and the
@@ -213,6 +276,8 @@ class Permit:
     def answered(self, info: RateLimitInfo, *, retry_after: float | None = None) -> None:
         """Persona answered: its headers (and, for a 429 or 503, its `Retry-After`) become the state."""
         if self._settle():
+            if self._on_answer is not None:
+                self._on_answer(info, retry_after)
             self._ledger.post(self._key, lambda s, now: answered(s, now, info, retry_after))
 
     def unanswered(self) -> None:
@@ -230,11 +295,30 @@ class Permit:
         return first
 
 
+@dataclass(slots=True)
+class _Reserve:
+    """Permits a gate took ahead for one budget: how many are left, until when (the gate's clock), the
+    window they count in, and the timer that gives them back."""
+
+    left: int
+    until: float
+    window: float
+    window_end: float
+    expiry: asyncio.TimerHandle | None = None
+
+
 class RateGate:
     """Tells each request to go now (with a permit) or how long to wait, per budget.
 
     A client and all its `bind()` copies share one gate; each copy names the budget it spends from (one
     per Persona environment), and the ledger decides whether other replicas share it.
+
+    With `take_ahead` (a ledger shared through the database, where asking is a round trip), a permit
+    asked for while the window is far from its end comes with up to that many more (`admit_ahead`),
+    counted in flight in the ledger at once; the next requests use them without asking again. What is
+    left unused is given back after `RESERVE_SECONDS`, at the window's end, or at once when Persona holds
+    this replica back (a 429 or 503), so other replicas never wait long for permits nobody uses and no
+    permit taken ahead goes out after Persona said stop.
     """
 
     def __init__(
@@ -243,25 +327,92 @@ class RateGate:
         *,
         clock: Callable[[], float] = time.monotonic,
         slow_down_below: float = 0.15,
+        take_ahead: int = 0,
     ) -> None:
         if not 0.0 <= slow_down_below < 1.0:
             raise ValueError("slow_down_below must be in [0, 1)")
+        if take_ahead < 0:
+            raise ValueError("take_ahead must be >= 0")
         self._ledger = ledger if ledger is not None else LocalLedger(clock)
         self._slow_down_below = slow_down_below
+        self._take_ahead = take_ahead
+        self._clock = clock
+        self._reserves: dict[str, _Reserve] = {}
+        self._taking: set[str] = set()
 
     async def admit(self, budget: str = DEFAULT_BUDGET) -> Admission:
         """A permit to send now, or the wait before asking again (which holds no place in any queue)."""
+        reserve = self._reserves.get(budget)
+        if reserve is not None:
+            if self._clock() < reserve.until:
+                reserve.left -= 1
+                if reserve.left == 0:
+                    self._drop(budget)
+                return Admission(0.0, reserve.window, self._permit(budget))
+            self.give_back(budget)
+        # One caller at a time takes permits ahead; the others asking meanwhile share its transaction.
+        ahead = 0 if budget in self._taking else self._take_ahead
+        slow_down_below = self._slow_down_below
 
-        def step(state: WindowState, now: float) -> tuple[WindowState, tuple[float, float]]:
-            state, wait = admit(state, now, self._slow_down_below)
-            return state, (wait, state.window)
+        def step(
+            state: WindowState, now: float
+        ) -> tuple[WindowState, tuple[float, float, TakenAhead | None]]:
+            state, (wait, taken) = admit_ahead(state, now, slow_down_below, ahead)
+            return state, (wait, state.window, taken)
 
-        wait, window = await self._ledger.update(budget, step)
-        return Admission(wait, window, Permit(self._ledger, budget) if wait <= 0 else None)
+        if ahead:
+            self._taking.add(budget)
+        try:
+            wait, window, taken = await self._ledger.update(budget, step)
+        finally:
+            if ahead:
+                self._taking.discard(budget)
+        if taken is not None:
+            self._keep(budget, taken, window)
+        return Admission(wait, window, self._permit(budget) if wait <= 0 else None)
+
+    def give_back(self, budget: str) -> None:
+        """Return the permits taken ahead for `budget` and not used yet."""
+        reserve = self._drop(budget)
+        if reserve is not None and reserve.left > 0:
+            self._ledger.post(budget, returned(reserve.left, reserve.window_end))
+
+    def _permit(self, budget: str) -> Permit:
+        if not self._take_ahead:
+            return Permit(self._ledger, budget)
+
+        def on_answer(info: RateLimitInfo, retry_after: float | None) -> None:
+            reserve = self._reserves.get(budget)
+            if reserve is None:
+                return
+            # Persona held this replica back, or its window has less left than the permits taken
+            # ahead (requests from elsewhere spent it): none of them goes out after this answer.
+            low = info.remaining is not None and (
+                info.remaining < reserve.left + _paced_share(info.limit, self._slow_down_below)
+            )
+            if retry_after is not None or low:
+                self.give_back(budget)
+
+        return Permit(self._ledger, budget, on_answer=on_answer)
+
+    def _keep(self, budget: str, taken: TakenAhead, window: float) -> None:
+        self.give_back(budget)  # a reserve left from before is never kept beside a new one
+        reserve = _Reserve(taken.count, self._clock() + taken.lasts, window, taken.window_end)
+        with contextlib.suppress(RuntimeError):  # no running loop: given back at the next admit instead
+            reserve.expiry = asyncio.get_running_loop().call_later(taken.lasts, self.give_back, budget)
+        self._reserves[budget] = reserve
+
+    def _drop(self, budget: str) -> _Reserve | None:
+        reserve = self._reserves.pop(budget, None)
+        if reserve is not None and reserve.expiry is not None:
+            reserve.expiry.cancel()
+        return reserve
 
     async def aclose(self) -> None:
-        """Let the ledger apply what was posted to it and release what it holds (a shared ledger's
-        connection); a ledger in memory holds nothing."""
+        """Give back the permits taken ahead, let the ledger apply what was posted to it and release
+        what it holds (a shared ledger's connection); a ledger in memory holds nothing."""
+        for budget in list(self._reserves):
+            self.give_back(budget)
         close = getattr(self._ledger, "aclose", None)
         if close is not None:
             await close()

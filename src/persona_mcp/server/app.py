@@ -33,7 +33,6 @@ from persona_mcp.config import Settings
 from persona_mcp.events.follow import RotationFollower
 from persona_mcp.events.service import Events, open_events
 from persona_mcp.persona.client import PersonaClient, RetryPolicy
-from persona_mcp.persona.ratelimit import RateGate
 from persona_mcp.server.approval_review import ApprovalReview
 from persona_mcp.server.approvals import ApprovalGate
 from persona_mcp.server.callers import CallerSource
@@ -48,7 +47,7 @@ from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.resources import FileResources, unknown_resource
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.server.startup_checks import StartupWarning, log_warnings, startup_warnings
-from persona_mcp.server.upstream_windows import ledger_for
+from persona_mcp.server.upstream_windows import rate_gate_for
 from persona_mcp.store import Store
 from persona_mcp.tools.mcp_schema import ListedTools
 from persona_mcp.tools.registry import build_models
@@ -275,7 +274,7 @@ async def open_server(
                 max_retries=settings.persona.max_retries, budget_seconds=settings.persona.retry_budget_seconds
             ),
             transport=persona_transport,
-            rate_gate=RateGate(ledger_for(store)),
+            rate_gate=rate_gate_for(store),
         )
         stack.push_async_callback(persona.aclose)
         persona.wrap_transports(observer.wrap_transport)

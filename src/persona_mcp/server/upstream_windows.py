@@ -29,7 +29,7 @@ from sqlalchemy import Double, and_, bindparam, func, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import BindParameter
 
-from persona_mcp.persona.ratelimit import LocalLedger, Step, WindowLedger, WindowState
+from persona_mcp.persona.ratelimit import LocalLedger, RateGate, Step, WindowLedger, WindowState
 from persona_mcp.store import Store
 from persona_mcp.store.engine import (
     POSTGRES_FROZEN_ON_ITS_CLIENT,
@@ -400,6 +400,15 @@ def _columns(state: WindowState, prefix: str = "") -> dict[str, Any]:
     }
 
 
-def ledger_for(store: Store) -> WindowLedger:
-    """Shared through the table on PostgreSQL (several replicas); this process's memory on SQLite."""
-    return SharedLedger(store) if store.dialect == "postgresql" else LocalLedger()
+#: Permits a replica sharing the window takes with the one it asks for (`RateGate`'s `take_ahead`), while
+#: the window is far from its end: the next requests go without a round trip to the database each. Eight
+#: covers a burst of the calls eight sessions have in flight.
+TAKE_AHEAD = 8
+
+
+def rate_gate_for(store: Store) -> RateGate:
+    """Shared through the table on PostgreSQL (several replicas), taking permits ahead; this process's
+    memory on SQLite, where asking costs nothing."""
+    if store.dialect == "postgresql":
+        return RateGate(SharedLedger(store), take_ahead=TAKE_AHEAD)
+    return RateGate(LocalLedger())
