@@ -168,3 +168,32 @@ async def test_an_answer_showing_less_left_than_the_permits_taken_ahead_gives_th
     assert (await gate.admit("b")).permit is not None
     assert ledger.asked == 2, "the ledger was asked again, and knew of the answer"
     assert ledger.state.in_flight == 3, "this permit and the two the window still had room for"
+
+
+class SlowLedger(CountingLedger):
+    """Applies each awaited step only once `go` is set, as a transaction that takes a while."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock)
+        self.go = anyio.Event()
+
+    async def update(self, key: str, step: Step[Any]) -> Any:
+        self.asked += 1
+        await self.go.wait()
+        return await self.inner.update(key, step)
+
+
+async def test_a_caller_cancelled_while_its_ask_is_applied_loses_no_permit() -> None:
+    clock = Clock()
+    ledger = SlowLedger(clock)
+    gate = RateGate(ledger, clock=clock, take_ahead=4)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(gate.admit, "b")
+        await anyio.sleep(0.01)
+        tg.cancel_scope.cancel()  # the caller gives up while its ask is in the ledger
+    ledger.go.set()
+    await anyio.sleep(0.01)
+    assert ledger.state.in_flight == 4, "its own permit given back, the four taken ahead kept"
+    assert (await gate.admit("b")).permit is not None and ledger.asked == 1, "the next caller uses them"
+    await gate.aclose()
+    assert ledger.state.in_flight == 1

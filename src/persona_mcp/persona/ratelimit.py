@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -360,16 +361,33 @@ class RateGate:
             state, (wait, taken) = admit_ahead(state, now, slow_down_below, ahead)
             return state, (wait, state.window, taken)
 
-        if ahead:
-            self._taking.add(budget)
+        if not ahead:
+            wait, window, _ = await self._ledger.update(budget, step)
+            return Admission(wait, window, self._permit(budget) if wait <= 0 else None)
+        # The ask runs to its end even if this caller is cancelled meanwhile, so what it took is never
+        # lost: kept for the next callers, and this caller's own permit given back (`_abandoned`).
+        self._taking.add(budget)
+        asked = asyncio.ensure_future(self._ledger.update(budget, step))
         try:
-            wait, window, taken = await self._ledger.update(budget, step)
+            wait, window, taken = await asyncio.shield(asked)
+        except asyncio.CancelledError:
+            asked.add_done_callback(functools.partial(self._abandoned, budget))
+            raise
         finally:
-            if ahead:
-                self._taking.discard(budget)
+            self._taking.discard(budget)
         if taken is not None:
             self._keep(budget, taken, window)
         return Admission(wait, window, self._permit(budget) if wait <= 0 else None)
+
+    def _abandoned(self, budget: str, asked: asyncio.Future[tuple[float, float, TakenAhead | None]]) -> None:
+        """An ask whose caller was cancelled has ended: keep what it took ahead, give back its permit."""
+        if asked.cancelled() or asked.exception() is not None:
+            return
+        wait, window, taken = asked.result()
+        if taken is not None:
+            self._keep(budget, taken, window)
+        if wait <= 0:
+            self._ledger.post(budget, unused)
 
     def give_back(self, budget: str) -> None:
         """Return the permits taken ahead for `budget` and not used yet."""
