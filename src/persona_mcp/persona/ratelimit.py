@@ -15,7 +15,9 @@ Below `slow_down_below` of the limit the rest of the window is spread evenly, as
 of being spent in a burst that ends in 429s.
 
 Where the state lives is a `WindowLedger`: this process's memory by default, or a table that replicas
-sharing PostgreSQL update atomically, so that they spend one budget between them.
+sharing PostgreSQL update atomically, so that they spend one budget between them. Where asking the ledger
+is a round trip, the gate takes a few permits ahead while the window is far from its end (`admit_ahead`),
+so most requests do not wait for one.
 """
 
 from __future__ import annotations
