@@ -80,14 +80,14 @@ async def stores(postgres_schema_url: str) -> AsyncIterator[tuple[Store, Store]]
         await second.close()
 
 
-def _client(ledger: WindowLedger, transport: httpx2.AsyncBaseTransport) -> PersonaClient:
+def _client(ledger: WindowLedger, transport: httpx2.AsyncBaseTransport, take_ahead: int = 0) -> PersonaClient:
     return PersonaClient(
         base_url=SANDBOX_URL,
         credentials=ApiKeyCredential(DEFAULT_API_KEY),
         transport=transport,
         retry=RetryPolicy(max_retries=2, budget_seconds=1.0),
         # Unpaced, so the window's last requests go out at once too and the count is exact.
-        rate_gate=RateGate(ledger, slow_down_below=0.0),
+        rate_gate=RateGate(ledger, slow_down_below=0.0, take_ahead=take_ahead),
     )
 
 
@@ -405,14 +405,7 @@ async def test_a_replica_taking_permits_ahead_sends_several_requests_per_transac
     ahead while the window is far from its end, one transaction serves several requests."""
     upstream = CountingTransport(_sandbox(limit=40))
     ledger = _CountingLedger(SharedLedger(stores[0]))
-    gate = RateGate(ledger, slow_down_below=0.0, take_ahead=4)
-    client = PersonaClient(
-        base_url=SANDBOX_URL,
-        credentials=ApiKeyCredential(DEFAULT_API_KEY),
-        transport=upstream,
-        retry=RetryPolicy(max_retries=2, budget_seconds=1.0),
-        rate_gate=gate,
-    )
+    client = _client(ledger, upstream, take_ahead=4)
     async with client:
         replica = client.bind(rate_budget="sandbox")
         await replica.get("/accounts")  # Persona's first answer: the window's size is known
@@ -430,17 +423,7 @@ async def test_replicas_taking_permits_ahead_never_spend_more_than_the_window(
     stores: tuple[Store, Store],
 ) -> None:
     upstream = CountingTransport(_sandbox(limit=40))
-    gates = [RateGate(SharedLedger(store), slow_down_below=0.0, take_ahead=4) for store in stores]
-    clients = [
-        PersonaClient(
-            base_url=SANDBOX_URL,
-            credentials=ApiKeyCredential(DEFAULT_API_KEY),
-            transport=upstream,
-            retry=RetryPolicy(max_retries=2, budget_seconds=1.0),
-            rate_gate=gate,
-        )
-        for gate in gates
-    ]
+    clients = [_client(SharedLedger(store), upstream, take_ahead=4) for store in stores]
     replicas = [client.bind(rate_budget="sandbox") for client in clients]
     await replicas[0].get("/accounts")
     refused = 0
