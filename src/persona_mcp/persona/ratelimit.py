@@ -183,7 +183,9 @@ def _paced_share(limit: float | None, slow_down_below: float) -> float:
 
 def returned(count: int, window_end: float) -> Step[None]:
     """Give back `count` permits taken ahead in the window ending at `window_end` and never used. In a
-    later window they no longer count (`current` forgot them), so nothing is given back there."""
+    later window nothing is given back: if it began at the old window's end, `current` forgot them; if
+    Persona's answer opened it early (`_merge`), they stay counted until it ends, which wastes at most
+    `count` permits of that window and never spends one twice."""
 
     def step(state: WindowState, now: float) -> tuple[WindowState, None]:
         state = current(state, now)
