@@ -19,11 +19,8 @@ import argparse
 import asyncio
 import statistics
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from upstream_pacing import _postgres_schema
 
 from persona_mcp.persona.ratelimit import RateGate
 from persona_mcp.persona.retry import RateLimitInfo
@@ -32,22 +29,6 @@ from persona_mcp.store import create_store, upgrade
 
 REQUEST_S = 0.002
 ANSWER = RateLimitInfo(limit=300, remaining=300, reset=50)
-
-
-@contextmanager
-def _schema(base: str) -> Iterator[str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(
-        base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 async def _phase(url: str, take_ahead: int, callers: int, permits: int) -> tuple[float, float, int]:
@@ -89,7 +70,7 @@ def main() -> None:
     for callers in args.callers:
         for _ in range(args.runs):
             for take_ahead in (TAKE_AHEAD, 0):
-                with _schema(args.postgres) as url:
+                with _postgres_schema(args.postgres) as url:
                     wall, cpu, transactions = asyncio.run(_phase(url, take_ahead, callers, args.permits))
                 print(
                     f"callers={callers:>3} take_ahead={take_ahead}  wall {wall:8.1f} us/permit"
