@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import httpx2
@@ -52,9 +52,6 @@ from persona_mcp.store import Store
 from persona_mcp.tools.mcp_schema import ListedTools
 from persona_mcp.tools.registry import build_models
 from persona_mcp.tools.saved_files import FileRetention, SavedFiles, saved_files_dir
-
-if TYPE_CHECKING:  # HTTP token modes: imported where `open_core` switches them on
-    pass
 
 log = structlog.get_logger("persona_mcp.server")
 
