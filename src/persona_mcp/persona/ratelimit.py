@@ -135,7 +135,7 @@ def admit(state: WindowState, now: float, slow_down_below: float) -> tuple[Windo
         state = replace(state, ends_at=ends_at, heard=False, next_at=0.0)
     if available <= 0:
         return state, _bounded(ends_at - now, state)
-    if state.heard and state.limit is not None and available < state.limit * slow_down_below:
+    if state.heard and available < _paced_share(state.limit, slow_down_below):
         if now < state.next_at:
             return state, _bounded(state.next_at - now, state)
         state = replace(state, next_at=now + (ends_at - now) / available)
@@ -402,20 +402,19 @@ class RateGate:
     def _permit(self, budget: str) -> Permit:
         if not self._take_ahead:
             return Permit(self._ledger, budget)
+        return Permit(self._ledger, budget, on_answer=functools.partial(self._answered, budget))
 
-        def on_answer(info: RateLimitInfo, retry_after: float | None) -> None:
-            reserve = self._reserves.get(budget)
-            if reserve is None:
-                return
-            # Persona held this replica back, or its window has less left than the permits taken
-            # ahead (requests from elsewhere spent it): none of them goes out after this answer.
-            low = info.remaining is not None and (
-                info.remaining < reserve.left + _paced_share(info.limit, self._slow_down_below)
-            )
-            if retry_after is not None or low:
-                self.give_back(budget)
-
-        return Permit(self._ledger, budget, on_answer=on_answer)
+    def _answered(self, budget: str, info: RateLimitInfo, retry_after: float | None) -> None:
+        """Persona held this replica back, or its window has less left than the permits taken ahead
+        (requests from elsewhere spent it): none of them goes out after this answer."""
+        reserve = self._reserves.get(budget)
+        if reserve is None:
+            return
+        low = info.remaining is not None and (
+            info.remaining < reserve.left + _paced_share(info.limit, self._slow_down_below)
+        )
+        if retry_after is not None or low:
+            self.give_back(budget)
 
     def _keep(self, budget: str, taken: TakenAhead, window: float) -> None:
         self.give_back(budget)  # a reserve left from before is never kept beside a new one
