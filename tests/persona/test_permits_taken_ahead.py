@@ -33,19 +33,16 @@ WINDOW = 60.0
 HEARD = WindowState(limit=300, remaining=200, ends_at=WINDOW, heard=True, window_seconds=WINDOW)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+def frozen_clock() -> float:
+    """The ledger's and the gate's time: the start of HEARD's window, throughout a test."""
+    return 0.0
 
 
 class CountingLedger:
     """A ledger in memory that counts the steps a gate awaits (each one a round trip when shared)."""
 
-    def __init__(self, clock: Clock, state: WindowState = HEARD) -> None:
-        self.inner = LocalLedger(clock)
+    def __init__(self, state: WindowState = HEARD) -> None:
+        self.inner = LocalLedger(frozen_clock)
         self.inner._states["b"] = state
         self.asked = 0
 
@@ -120,9 +117,8 @@ def test_permits_given_back_count_again_in_their_window_and_not_in_a_later_one()
 
 
 async def test_a_gate_taking_permits_ahead_asks_the_ledger_once_for_several_requests() -> None:
-    clock = Clock()
-    ledger = CountingLedger(clock)
-    gate = RateGate(ledger, clock=clock, take_ahead=3)
+    ledger = CountingLedger()
+    gate = RateGate(ledger, clock=frozen_clock, take_ahead=3)
     permits = [(await gate.admit("b")).permit for _ in range(4)]
     assert all(permits) and ledger.asked == 1
     assert ledger.state.in_flight == 4
@@ -136,7 +132,7 @@ async def test_permits_taken_ahead_and_not_used_are_given_back_when_their_time_i
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(ratelimit, "RESERVE_SECONDS", 0.05)
-    ledger = CountingLedger(Clock())
+    ledger = CountingLedger()
     gate = RateGate(ledger, take_ahead=4)  # the real clock: the loop's timer gives them back
     assert (await gate.admit("b")).permit is not None
     assert ledger.state.in_flight == 5
@@ -146,9 +142,8 @@ async def test_permits_taken_ahead_and_not_used_are_given_back_when_their_time_i
 
 
 async def test_after_persona_holds_the_replica_back_no_permit_taken_ahead_goes_out() -> None:
-    clock = Clock()
-    ledger = CountingLedger(clock)
-    gate = RateGate(ledger, clock=clock, take_ahead=4)
+    ledger = CountingLedger()
+    gate = RateGate(ledger, clock=frozen_clock, take_ahead=4)
     first = (await gate.admit("b")).permit
     assert first is not None
     first.answered(RateLimitInfo(limit=300, remaining=150, reset=WINDOW), retry_after=30.0)  # a 429
@@ -159,9 +154,8 @@ async def test_after_persona_holds_the_replica_back_no_permit_taken_ahead_goes_o
 
 async def test_an_answer_showing_less_left_than_the_permits_taken_ahead_gives_them_back() -> None:
     """Requests from elsewhere (another client of the organisation) spent the window meanwhile."""
-    clock = Clock()
-    ledger = CountingLedger(clock)
-    gate = RateGate(ledger, clock=clock, slow_down_below=0.0, take_ahead=4)
+    ledger = CountingLedger()
+    gate = RateGate(ledger, clock=frozen_clock, slow_down_below=0.0, take_ahead=4)
     first = (await gate.admit("b")).permit
     assert first is not None
     first.answered(RateLimitInfo(limit=300, remaining=3, reset=WINDOW))
@@ -173,8 +167,8 @@ async def test_an_answer_showing_less_left_than_the_permits_taken_ahead_gives_th
 class SlowLedger(CountingLedger):
     """Applies each awaited step only once `go` is set, as a transaction that takes a while."""
 
-    def __init__(self, clock: Clock) -> None:
-        super().__init__(clock)
+    def __init__(self) -> None:
+        super().__init__()
         self.go = anyio.Event()
 
     async def update(self, key: str, step: Step[Any]) -> Any:
@@ -184,9 +178,8 @@ class SlowLedger(CountingLedger):
 
 
 async def test_a_caller_cancelled_while_its_ask_is_applied_loses_no_permit() -> None:
-    clock = Clock()
-    ledger = SlowLedger(clock)
-    gate = RateGate(ledger, clock=clock, take_ahead=4)
+    ledger = SlowLedger()
+    gate = RateGate(ledger, clock=frozen_clock, take_ahead=4)
     async with anyio.create_task_group() as tg:
         tg.start_soon(gate.admit, "b")
         await anyio.sleep(0.01)
