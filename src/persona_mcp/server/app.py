@@ -45,6 +45,7 @@ from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
 from persona_mcp.server.observe import Observer, gauge
 from persona_mcp.server.pipeline import CallPipeline
 from persona_mcp.server.resources import FileResources, unknown_resource
+from persona_mcp.server.sdk_spans import without_idle_spans
 from persona_mcp.server.session_info import session_info_from_context
 from persona_mcp.server.startup_checks import StartupWarning, log_warnings, startup_warnings
 from persona_mcp.server.upstream_windows import rate_gate_for
@@ -201,7 +202,7 @@ def build_lowlevel_server(
         tool = tools_by_name.get(name)
         return tool.input_schema if tool is not None else None
 
-    return Server(
+    server: Server[Any] = Server(
         NAME,
         get_tool_input_schema=input_schema,
         version=persona_mcp.__version__,
@@ -216,6 +217,7 @@ def build_lowlevel_server(
         on_unsubscribe_resource=on_unsubscribe_resource,
         on_subscriptions_listen=on_listen,
     )
+    return without_idle_spans(server)
 
 
 @asynccontextmanager

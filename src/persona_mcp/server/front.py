@@ -26,6 +26,7 @@ from mcp.shared.exceptions import MCPError
 
 import persona_mcp
 from persona_mcp.server.identity import INSTRUCTIONS, NAME, TITLE
+from persona_mcp.server.sdk_spans import without_idle_spans
 
 if TYPE_CHECKING:
     from persona_mcp.config import Settings
@@ -100,7 +101,7 @@ def front_server(slot: StackSlot) -> Server[Any]:
     )
     for method, params_type in FORWARDED.items():
         front.add_request_handler(method, params_type, forward(method))
-    return front
+    return without_idle_spans(front)
 
 
 def import_stack() -> None:

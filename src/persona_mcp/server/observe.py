@@ -17,7 +17,6 @@ filters, never).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -28,8 +27,6 @@ import httpx2
 import structlog
 from opentelemetry import trace
 from opentelemetry.trace import (
-    NoOpTracerProvider,
-    ProxyTracerProvider,
     Span,
     SpanKind,
     Status,
@@ -43,6 +40,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 import persona_mcp
+from persona_mcp.server.sdk_spans import otlp_endpoint_configured, records_spans
 
 log = structlog.get_logger("persona_mcp.call")
 upstream_log = structlog.get_logger("persona_mcp.upstream")
@@ -93,7 +91,7 @@ class Observer:
         # With no provider configured (before `configure_tracing`, or without an OTLP endpoint) spans
         # record nothing: they are not started at all, which spares two OpenTelemetry context changes a
         # call (~4 us each). A provider set later than this observer is not seen.
-        self.tracing = not isinstance(provider, ProxyTracerProvider | NoOpTracerProvider)
+        self.tracing = records_spans(provider)
         self._gauges = _Gauges()
         self.registry.register(self._gauges)
         r = self.registry
@@ -279,9 +277,7 @@ def configure_tracing() -> bool:
     global _tracing_configured
     if _tracing_configured:
         return True
-    if not (
-        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    ):
+    if not otlp_endpoint_configured():
         return False
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
