@@ -205,6 +205,13 @@ class Phase:
     #: the same phase: on a machine of few cores these share the cores with the server.
     client_cpu_ms_per_call: float
     sandbox_cpu_ms_per_call: float
+    #: The CPU per call of this machine's PostgreSQL processes (its backends, WAL writer and checkpointer:
+    #: the store of the PostgreSQL server, and nothing for the others), and the share of all the
+    #: machine's cores that was busy over the phase, and stolen by the hypervisor: near 1, the machine
+    #: itself is the bottleneck, and every process's CPU per call weighs on every server's calls/s.
+    postgres_cpu_ms_per_call: float
+    cores_busy: float
+    cores_stolen: float
     #: The server's main thread (its event loop: the SDK, the transport and every tool call's Python)
     #: alone: its CPU per call, and the share of the phase's wall-clock time it was on a core. A share
     #: near 1 means that thread is the bottleneck, so calls/s follow its CPU per call and nothing else
@@ -239,6 +246,38 @@ def _cpu_s(pid: int, *, thread: int | None = None) -> float:
     except OSError:
         return math.nan
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _postgres_cpu_s() -> float:
+    """CPU seconds used so far by the PostgreSQL processes running on this machine (0 without any; a
+    process that ends during a phase takes its share with it), or NaN off Linux."""
+    total = 0
+    try:
+        stats = list(Path("/proc").glob("[0-9]*/stat"))
+    except OSError:
+        return math.nan
+    for stat in stats:
+        try:
+            name, fields = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+        except (OSError, IndexError, ValueError):
+            continue
+        if name == "postgres":
+            parts = fields.split()
+            total += int(parts[11]) + int(parts[12])
+    return total / os.sysconf("SC_CLK_TCK") if stats else math.nan
+
+
+def _machine_ticks() -> tuple[int, int, int]:
+    """All cores' clock ticks so far (/proc/stat): busy, in all, stolen by the hypervisor; zeros off
+    Linux."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, IndexError, ValueError):
+        return 0, 0, 0
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle and waiting for I/O
+    steal = values[7] if len(values) > 7 else 0
+    total = sum(values[:8])
+    return total - idle - steal, total, steal
 
 
 def _rss_mib(pid: int) -> float | None:
@@ -374,12 +413,17 @@ async def _phase(
             pid = target.process.pid
             started, cpu_before, loop_before = time.perf_counter(), _cpu_s(pid), _cpu_s(pid, thread=pid)
             client_before = time.process_time()
-            sandbox_before = _cpu_s(sandbox_pid)
+            sandbox_before, postgres_before = _cpu_s(sandbox_pid), _postgres_cpu_s()
+            machine_before = _machine_ticks()
             ready.set()
         elapsed, cpu = time.perf_counter() - started, _cpu_s(pid) - cpu_before
         loop_cpu = _cpu_s(pid, thread=pid) - loop_before
         client_cpu = time.process_time() - client_before
         sandbox_cpu = _cpu_s(sandbox_pid) - sandbox_before
+        postgres_cpu = _postgres_cpu_s() - postgres_before
+        busy, total, stolen = (
+            after - before for after, before in zip(_machine_ticks(), machine_before, strict=True)
+        )
         inside_after = await _inside(target, http)
     if not latencies:
         raise RuntimeError(f"{target.name}: every call failed at {sessions} sessions")
@@ -396,6 +440,9 @@ async def _phase(
         cpu * 1000 / len(latencies),
         client_cpu * 1000 / len(latencies),
         sandbox_cpu * 1000 / len(latencies),
+        postgres_cpu * 1000 / len(latencies),
+        busy / total if total else math.nan,
+        stolen / total if total else math.nan,
         loop_cpu * 1000 / len(latencies),
         loop_cpu / elapsed,
         statistics.median(first_calls) * 1000 if first_calls else math.nan,
@@ -701,13 +748,23 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
         "that thread is the bottleneck, and calls/s follow its CPU per call)"
     )
     _print_against_bare(targets, args.sessions, lambda p: p.loop_busy)
-    print("\nthe rest of the machine's CPU per call, ms (medians): the clients' process, the sandbox")
+    print(
+        "\nthe rest of the machine's CPU per call, ms (medians): the clients' process, the sandbox, "
+        f"PostgreSQL's processes; then the share of the machine's {os.cpu_count()} cores busy over the "
+        "phase, and stolen by the hypervisor"
+    )
     for sessions in args.sessions:
         for target in targets:
             phases = target.results[sessions]
             client = _median(phases, lambda p: p.client_cpu_ms_per_call)
             sandbox = _median(phases, lambda p: p.sandbox_cpu_ms_per_call)
-            print(f"{sessions:>8}  {target.name:<24} clients {client:>6.2f}   sandbox {sandbox:>6.2f}")
+            postgres = _median(phases, lambda p: p.postgres_cpu_ms_per_call)
+            busy = _median(phases, lambda p: p.cores_busy)
+            stolen = _median(phases, lambda p: p.cores_stolen)
+            print(
+                f"{sessions:>8}  {target.name:<24} clients {client:>6.2f}   sandbox {sandbox:>6.2f}   "
+                f"postgresql {postgres:>6.2f}   cores busy {busy:>4.2f}   stolen {stolen:>4.2f}"
+            )
     floor = next(target for target in targets if target.name == _SCHEMA_FLOOR)
     print(f"\npersona-mcp's calls/s against the {_SCHEMA_FLOOR} (the same clients' work), medians:")
     for sessions in args.sessions:

@@ -95,11 +95,19 @@ def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_e
     # The clients' process and the sandbox are measured too: they share the machine's cores.
     rest_at = next(i for i, line in enumerate(lines) if line.startswith("the rest of the machine's CPU"))
     rest = [
-        re.search(r"clients\s+(\d+\.\d\d)\s+sandbox\s+(\d+\.\d\d)$", line)
+        re.search(
+            r"clients\s+(\d+\.\d\d)\s+sandbox\s+(\d+\.\d\d)\s+postgresql\s+(\d+\.\d\d)"
+            r"\s+cores busy\s+(\d\.\d\d)\s+stolen\s+(\d\.\d\d)$",
+            line,
+        )
         for line in lines[rest_at + 1 : rest_at + 9]
     ]
     # /proc counts in clock ticks (10 ms): a phase of a few calls can show the sandbox at 0.
     assert all(match and float(match[1]) > 0 and float(match[2]) >= 0 for match in rest), lines[rest_at:]
+    # The machine's cores: a share of them busy, and PostgreSQL working for its server's phases.
+    assert all(match and 0 < float(match[4]) <= 1 and float(match[5]) <= 1 for match in rest), lines[rest_at:]
+    postgres = [match for match in rest if match and "postgresql" in match.string.split("clients")[0]]
+    assert postgres and all(float(match[3]) > 0 for match in postgres), lines[rest_at:]
     # persona-mcp against the floor that declares its output schemas, for each persona-mcp and session count.
     floor_at = next(i for i, line in enumerate(lines) if "against the bare + output schemas" in line)
     against_floor = lines[floor_at + 1 : floor_at + 5]
