@@ -31,14 +31,16 @@ calls/s, p50 and p95 latency, and the ratios to the bare server; the server proc
 (all threads, from /proc: once one interpreter is the bottleneck, the figure behind calls/s, and steadier
 between runs); its event-loop (main) thread's alone, and the share of the phase that thread was on a core
 (calls/s are that share over that CPU per call, so the two say whether a server is short of CPU on its
-loop or waiting with nothing to run); the clients' and the sandbox's; persona-mcp's calls/s against the
-bare server with its output schemas; persona-mcp's own means over each phase, read from its Prometheus
-`/metrics` before and after the clock (a tool call as audited, an upstream request, an audit record from
-submitted to durable: where a call's time goes inside the server); the p50 of a session's first two calls
-(its settling calls, listing and validator included); then each server's cold start (spawn to the first
-`initialize` answered, and to the first `tools/list` after it: persona-mcp answers `initialize` over HTTP
-before its tool catalogue is open) and RSS after its first 1,000 calls; the load average; and, on the
-last line, the main ratio: the lowest persona-mcp/bare calls/s ratio at 8 and 64 sessions (target >= 0.8).
+loop or waiting with nothing to run); the clients', the sandbox's and PostgreSQL's processes', and the
+share of the machine's cores busy (and stolen by the hypervisor): near 1, the machine itself is the
+bottleneck; persona-mcp's calls/s against the bare server with its output schemas; persona-mcp's own means
+over each phase, read from its Prometheus `/metrics` before and after the clock (a tool call as audited,
+an upstream request, an audit record from submitted to durable: where a call's time goes inside the
+server); the p50 of a session's first two calls (its settling calls, listing and validator included); then
+each server's cold start (spawn to the first `initialize` answered, and to the first `tools/list` after
+it: persona-mcp answers `initialize` over HTTP before its tool catalogue is open) and RSS after its first
+1,000 calls; the load average; and, on the last line, the main ratio: the lowest persona-mcp/bare calls/s
+ratio at 8 and 64 sessions (target >= 0.8).
 
 `--profile DIR` runs each persona-mcp server, as shipped, under cProfile and writes its profile to
 DIR when the server stops (`python -m pstats DIR/<server>.prof`; the profiler's own cost lowers that
