@@ -9,8 +9,8 @@ benchmarks/README.md). So a server drops it when no span can be exported, and ke
 `configure_tracing`'s OTLP endpoint, or with a provider installed before the server is built (for
 instance by `opentelemetry-instrument`).
 
-The decision is made when a server is built. The stdio front is built before the stack opens and calls
-`configure_tracing`, so it reads the endpoint variables rather than the provider.
+The decision is made when a server is built. The stdio front is built before the stack that runs
+`configure_tracing` opens, which is why the endpoint variables count as much as an installed provider.
 
 This module imports only what the SDK's server already imports, so the stdio front can use it.
 """
