@@ -69,6 +69,19 @@ def test_only_the_unaudited_mode_replaces_the_append_and_only_while_it_measures(
 
 THROUGHPUT = BENCHMARK.with_name("throughput.py")
 PEER = BENCHMARK.with_name("peer.py")
+SHARED_WINDOW = BENCHMARK.with_name("shared_window.py")
+
+
+@pytest.mark.postgres
+def test_the_shared_window_benchmark_prints_each_phase_and_its_main_ratio(postgres_url: str) -> None:
+    printed = _printed(
+        SHARED_WINDOW,
+        *("--postgres", postgres_url, "--callers", "1", "4", "--permits", "16", "--runs", "1"),
+        timeout=120,
+    )
+    lines = printed.strip().splitlines()
+    assert sum("us/permit" in line for line in lines) == 4
+    assert lines[-1].startswith("main ratio (loop CPU per permit at one caller, taken ahead / not): ")
 
 
 @pytest.mark.slow
