@@ -24,8 +24,11 @@ SDK server (this script with `--bare-server`) on the same stdio wire as persona-
 doing one sandbox request each and returning Persona's JSON (no grant, no audit, no validation). The peer
 runs with 8 requests in flight on one Node thread, persona-mcp and the bare server on one Python thread;
 the client and the sandbox share the machine's cores with all three.
-Printed: calls/s, p50 and p95 per server, ratios persona-mcp/peer and persona-mcp/bare, cold start (spawn
-to `initialize` answered) and RSS after 1,000 calls; the last line is the main ratio: the lower of
+Printed: calls/s, p50 and p95 per server, the CPU a call of the server's process (every thread), of the
+clients (this process) and of the sandbox, ratios persona-mcp/peer and persona-mcp/bare, the CPU a call
+one thread has at the peer's calls/s (a stdio session is served on one event-loop thread, so a server
+spending more cannot reach them), cold start (spawn to `initialize` answered) and RSS after 1,000
+calls; the last line is the main ratio: the lower of
 persona-mcp's calls/s over the peer's for the read and for create-account at the highest in-flight count
 (target >= 1.0).
 """
@@ -33,6 +36,8 @@ persona-mcp's calls/s over the peer's for the read and for create-account at the
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import shutil
 import signal
@@ -176,6 +181,10 @@ class Phase:
     calls_per_s: float
     p50_ms: float
     p95_ms: float
+    #: CPU a call, ms: the server's process (every thread), this process (the clients), the sandbox.
+    server_cpu_ms: float = math.nan
+    client_cpu_ms: float = math.nan
+    sandbox_cpu_ms: float = math.nan
 
 
 @dataclass(slots=True)
@@ -232,12 +241,37 @@ async def _stdio(
             yield client, (min(spawned) if spawned else None), cold
 
 
+def _cpu_s(pid: int | None) -> float:
+    """CPU seconds `pid`'s live threads have run so far; NaN if it cannot be read.
+
+    Read in nanoseconds from each thread's scheduler statistics: a short phase costs a process less than
+    the 10 ms tick `/proc/<pid>/stat` counts in. A thread that ends during a phase takes its time with it;
+    the servers and the sandbox keep theirs."""
+    if pid is None:
+        return math.nan
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that just ended
+                total += int((task / "schedstat").read_text().split()[0])
+    except OSError:
+        return math.nan
+    return total / 1e9
+
+
 def _check(result: Any, what: str) -> None:
     if getattr(result, "is_error", False):
         raise RuntimeError(f"{what} failed: {str(result.content)[:500]}")
 
 
-async def _phase(call: Callable[[int], Awaitable[None]], calls: int, in_flight: int) -> Phase:
+async def _phase(
+    call: Callable[[int], Awaitable[None]],
+    calls: int,
+    in_flight: int,
+    server_pid: int | None = None,
+    sandbox_pid: int | None = None,
+) -> Phase:
+    """`calls` calls, `in_flight` at a time; the CPU each process spent on them comes with the figures."""
     latencies: list[float] = []
     next_index = 0
 
@@ -251,13 +285,22 @@ async def _phase(call: Callable[[int], Awaitable[None]], calls: int, in_flight: 
                 await call(index)
             latencies.append(time.perf_counter() - began)
 
-    started = time.perf_counter()
+    started, server_before, sandbox_before = time.perf_counter(), _cpu_s(server_pid), _cpu_s(sandbox_pid)
+    client_before = time.process_time()
     async with anyio.create_task_group() as tg:
         for _ in range(in_flight):
             tg.start_soon(worker)
     elapsed = time.perf_counter() - started
+    per_call = 1000 / len(latencies)
     p95 = statistics.quantiles(latencies, n=100)[94] if len(latencies) >= 2 else latencies[0]
-    return Phase(len(latencies) / elapsed, statistics.median(latencies) * 1000, p95 * 1000)
+    return Phase(
+        len(latencies) / elapsed,
+        statistics.median(latencies) * 1000,
+        p95 * 1000,
+        (_cpu_s(server_pid) - server_before) * per_call,
+        (time.process_time() - client_before) * per_call,
+        (_cpu_s(sandbox_pid) - sandbox_before) * per_call,
+    )
 
 
 def _operation(server: Server, op: str, tag: str) -> Callable[[int], Awaitable[None]]:
@@ -328,7 +371,7 @@ def _tool_server(name: str, client: Any, pid: int | None, cold_start_s: float, a
 
 
 async def _measure(
-    entry: Path, args: argparse.Namespace, sandbox_url: str, persona_env: dict[str, str]
+    entry: Path, args: argparse.Namespace, sandbox_url: str, sandbox_pid: int, persona_env: dict[str, str]
 ) -> list[Server]:
     from persona_mcp.sandbox import DEFAULT_API_KEY
 
@@ -376,15 +419,32 @@ async def _measure(
                 for op in ("read", "create"):
                     order = servers[run % len(servers) :] + servers[: run % len(servers)]
                     for server in order:
-                        phase = await _phase(_operation(server, op, f"r{run}"), args.calls, in_flight)
+                        phase = await _phase(
+                            _operation(server, op, f"r{run}"), args.calls, in_flight, server.pid, sandbox_pid
+                        )
                         server.results.setdefault((op, in_flight), []).append(phase)
         return servers
+
+
+def _server_cpu(phase: Phase) -> float:
+    return phase.server_cpu_ms
+
+
+def _client_cpu(phase: Phase) -> float:
+    return phase.client_cpu_ms
+
+
+def _sandbox_cpu(phase: Phase) -> float:
+    return phase.sandbox_cpu_ms
 
 
 def _report(servers: list[Server], args: argparse.Namespace) -> None:
     peer, ours, bare = servers
     print(f"\n{args.calls} calls per phase, {args.runs} runs, servers alternated; medians over runs")
-    print(f"{'operation':<10} {'in flight':>9}  {'server':<24} {'calls/s':>9} {'p50 ms':>8} {'p95 ms':>8}")
+    print(
+        f"{'operation':<10} {'in flight':>9}  {'server':<24} {'calls/s':>9} {'p50 ms':>8} {'p95 ms':>8}"
+        "   CPU ms a call: server clients sandbox"
+    )
     ratios: dict[tuple[str, int], float] = {}
     for in_flight in args.in_flight:
         for op in ("read", "create"):
@@ -394,18 +454,27 @@ def _report(servers: list[Server], args: argparse.Namespace) -> None:
                 rate = statistics.median(p.calls_per_s for p in phases)
                 p50 = statistics.median(p.p50_ms for p in phases)
                 p95 = statistics.median(p.p95_ms for p in phases)
-                figures[server.name] = (rate, p50, p95)
+                cpu = [
+                    statistics.median(pick(p) for p in phases)
+                    for pick in (_server_cpu, _client_cpu, _sandbox_cpu)
+                ]
+                figures[server.name] = (rate, p50, p95, cpu[0])
                 runs = ", ".join(f"{p.calls_per_s:.0f}" for p in phases)
-                label = {"read": "read", "create": "create"}[op]
-                row = f"{label:<10} {in_flight:>9}  {server.name:<24} {rate:>9.1f} {p50:>8.2f} {p95:>8.2f}"
-                print(f"{row}   (runs: {runs})")
-            (pr, p50p, _), (orate, p50o, _) = figures[peer.name], figures[ours.name]
-            (brate, p50b, _) = figures[bare.name]
+                row = f"{op:<10} {in_flight:>9}  {server.name:<24} {rate:>9.1f} {p50:>8.2f} {p95:>8.2f}"
+                spent = f"{cpu[0]:>21.3f} {cpu[1]:>7.3f} {cpu[2]:>7.3f}"
+                print(f"{row}{spent}   (runs: {runs})")
+            (pr, p50p, _, _), (orate, p50o, _, ocpu) = figures[peer.name], figures[ours.name]
+            (brate, p50b, _, bcpu) = figures[bare.name]
             ratios[(op, in_flight)] = orate / pr
             print(
                 f"{'':<21}persona-mcp/peer: calls/s {orate / pr:.2f}, p50 latency {p50o / p50p:.2f};"
                 f" persona-mcp/bare: calls/s {orate / brate:.2f}, p50 latency {p50o / p50b:.2f};"
                 f" bare/peer calls/s {brate / pr:.2f}"
+            )
+            # One event-loop thread serves a stdio session: the peer's calls/s bounds its CPU a call.
+            print(
+                f"{'':<21}at the peer's calls/s one thread has {1000 / pr:.3f} ms of CPU a call;"
+                f" persona-mcp spends {ocpu:.3f}, the bare SDK server {bcpu:.3f}"
             )
     print()
     for server in servers:
@@ -434,7 +503,7 @@ async def _main(args: argparse.Namespace, entry: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="persona-mcp-peer-") as tmp:
             data_dir = Path(tmp) / "data"
             persona_env = await anyio.to_thread.run_sync(_persona_env, data_dir, sandbox_url)
-            servers = await _measure(entry, args, sandbox_url, persona_env)
+            servers = await _measure(entry, args, sandbox_url, sandbox.pid, persona_env)
         _report(servers, args)
     finally:
         sandbox.send_signal(signal.SIGTERM)

@@ -175,6 +175,12 @@ def _peer_benchmark_measures_both_servers_on_read_and_create(tmp_path: Path) -> 
         assert f"{label:<10} {2:>9}  persona-mcp (audit on)" in printed
         assert f"{label:<10} {2:>9}  bare SDK server" in printed  # the Python floor, same wire
     assert "persona-mcp/bare: calls/s" in printed and "bare/peer calls/s" in printed
+    rows = [line for line in printed.splitlines() if re.match(r"(read|create)\s+2\s", line)]
+    assert len(rows) == 6, printed
+    for row in rows:  # CPU a call: the server, the clients, the sandbox; each measured
+        cpu = re.search(r"\d+\.\d\d\s+\d+\.\d\d\s+(\d+\.\d{3})\s+(\d+\.\d{3})\s+(\d+\.\d{3})\s+\(runs:", row)
+        assert cpu is not None and all(float(figure) > 0 for figure in cpu.groups()), row
+    assert printed.count("at the peer's calls/s one thread has") == 2, printed
     assert printed.strip().splitlines()[-1].startswith("main ratio (persona-mcp/peer calls/s at 2 in flight")
 
 
