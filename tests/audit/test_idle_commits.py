@@ -1,4 +1,5 @@
-"""Appends commit on the event loop, alone or with their loop pass; a busy database sends them to the thread.
+"""Appends commit on the event loop, alone or with the other calls' appends; a busy database sends them to
+the thread.
 
 Both paths must give the same guarantees: durable before `append` returns, one linear chain, and an
 event loop that never blocks on another process's lock.
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from persona_mcp.audit import AuditLog
 from persona_mcp.audit.verify import verify_log
+from persona_mcp.audit.worker import COMMIT_DELAY_S
 from persona_mcp.store import Store, create_store, upgrade
 
 from ._support import call_event, scalar
@@ -123,6 +125,58 @@ async def test_while_other_calls_run_the_appends_of_one_loop_pass_share_one_comm
     assert log.commits == (3, 2), "five appends of one pass: one commit, on the loop"
     assert await scalar(store, "SELECT COUNT(*) FROM audit_records") == 7
     assert (await verify_log(store, trusted_keys=[log.public_key])).ok
+
+
+async def test_an_append_waits_for_the_other_call_in_flight_and_shares_its_commit(open_log: OpenLog) -> None:
+    """Issue 18: over stdio with 8 calls in flight, committing each loop pass's appends made 1.1 records
+    a commit. Now an append made while another call is running waits for that call's append (until
+    `COMMIT_DELAY_S`), and the two are committed together; each is durable when its append returns."""
+    store, log, database = open_log.store, open_log.log, open_log.database
+    await log.append(call_event(0))
+    await anyio.sleep(0.01)
+    seqs: list[int] = []
+
+    async def call(i: int, work_s: float) -> None:
+        with log.call_in_flight():
+            await anyio.sleep(work_s)  # the call's upstream request: the two finish in different passes
+            record = await log.append(call_event(i))
+            with sqlite3.connect(database) as other:
+                seen = other.execute("SELECT COUNT(*) FROM audit_records WHERE seq = ?", (record.seq,))
+                assert seen.fetchone()[0] == 1, "durable when append returns"
+            seqs.append(record.seq)
+
+    before = log.commits
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call, 1, 0.0)
+        tg.start_soon(call, 2, COMMIT_DELAY_S / 4)
+    assert sorted(seqs) == [2, 3]
+    assert (log.commits[0] - before[0], log.commits[1] - before[1]) == (1, 1), "one commit, on the loop"
+    assert (await verify_log(store, trusted_keys=[log.public_key])).ok
+
+
+async def test_an_append_waits_no_longer_than_the_commit_delay_for_a_call_that_makes_none(
+    open_log: OpenLog,
+) -> None:
+    """The other call in flight may never append (or only much later): the first append is committed
+    `COMMIT_DELAY_S` after it was made, not when that call ends."""
+    log = open_log.log
+    await log.append(call_event(0))
+    await anyio.sleep(0.01)
+    other_call_ended = anyio.Event()
+
+    async def other_call() -> None:
+        with log.call_in_flight():
+            await other_call_ended.wait()
+
+    before = log.commits
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(other_call)
+        await anyio.sleep(0)
+        with log.call_in_flight(), anyio.fail_after(5):
+            record = await log.append(call_event(1))
+        assert not other_call_ended.is_set() and record.seq == 2
+        other_call_ended.set()
+    assert (log.commits[0] - before[0], log.commits[1] - before[1]) == (1, 1), "on the loop, alone"
 
 
 async def test_a_checkpoint_asked_for_after_appends_of_the_same_loop_pass_covers_them(

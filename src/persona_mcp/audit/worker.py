@@ -4,15 +4,20 @@ A record must be durable before its caller goes on, so every append waits for a 
 one fsync). Appends are committed where they wait least:
 
 - **Alone, at once.** An append that finds no other append within `INLINE_AFTER_IDLE_S` and no other
-  call in flight (`busy`, which the server answers from the calls it is running) is committed on the
+  call in flight (`calls_in_flight`, which the server answers from the calls it runs) is committed on the
   event loop in `submit`, sparing a lone call the thread hand-offs.
-- **With the rest of its loop pass.** Otherwise it joins the appends made during the same pass of the
-  event loop, and at the pass's end (`call_soon`) they are committed together, on the loop, as one batch.
+- **With the appends of the other calls in flight.** Otherwise it waits for them, on the loop: the
+  appends made meanwhile are committed together, on the loop, as one batch, at the end of the loop pass
+  in which every call in flight has made one (nothing else can join), or `COMMIT_DELAY_S` after the
+  first at the latest (PostgreSQL's `commit_delay` with `commit_siblings`, here the calls in flight).
   Calls that run at the same time share that commit, and the loop does not wait for the writer thread
   to take the GIL. Measured on 2 cores (issue 18, benchmarks/README.md): handed to the thread, a record
   waited ~4.5 ms at 8 sessions to become durable, most of it the thread waiting for the GIL the loop
   holds (to wake, and again after each statement); committed on the loop it waits ~2.7 ms, and the
-  loop's time on a core rose from 0.62 to 0.79 of the phase.
+  loop's time on a core rose from 0.62 to 0.79 of the phase. Committed at the end of each loop pass
+  instead of waiting for the others, a stdio session with 8 calls in flight made 1.1 records a commit,
+  each costing the loop ~0.32 ms of CPU; waiting, it makes 3.1 records a commit of ~0.46 ms, and the
+  session serves ~27 % more calls a second.
 - **On the writer thread** when the loop must not wait: the thread has work queued or is committing
   (the batch joins its next one: group commit), another process holds the database's write lock (SQLite
   tried without waiting; the thread waits for it within the store's bounds), or the committer cannot
@@ -24,9 +29,9 @@ The thread takes everything waiting in its inbox (up to `MAX_BATCH`) as one batc
 with a single `call_soon_threadsafe`. Futures belong to the event loop: the thread never touches them,
 the `deliver` callback runs on the loop.
 
-Committing on the loop stops it for the commit's fsync (~0.4 ms here): with one commit per loop pass,
-that is one fsync per pass for all its calls, not one per call, the design that made concurrency
-useless before issue 18 (each call committed alone on the loop while every other session waited).
+Committing on the loop stops it for the commit's fsync (~0.4 ms here): with one commit per batch, that
+is one fsync for all the calls in flight, not one per call, the design that made concurrency useless
+before issue 18 (each call committed alone on the loop while every other session waited).
 
 The committer is used under one lock by whichever side commits, each batch in its own BEGIN IMMEDIATE
 transaction, so the chain stays linear and the record is durable before the caller's future resolves
@@ -59,6 +64,11 @@ MAX_BATCH = 1024
 INLINE_AFTER_IDLE_S = 0.002
 """An append commits inline only if no other append came within this time: under load (appends closer
 together than a commit takes) they go to the thread and share group commits."""
+COMMIT_DELAY_S = 0.002
+"""How long the first append of a batch waits for those of the other calls in flight (none beyond the
+pass in which each of them has made one). Over stdio with 8 calls in flight, 1 ms gave 1.8 records a
+commit, 2 ms 3.1 and the most calls a second, 3 ms and 5 ms fewer (each call waits longer than its
+share of the commit saves); a lone call never waits (issue 18, benchmarks/README.md)."""
 
 
 @dataclass(slots=True)
@@ -117,10 +127,10 @@ class WriterThread:
         deliver: Deliver,
         external_checkpoint_path: Path | None,
         witness: WitnessPublisher | None = None,
-        busy: Callable[[], bool] = lambda: False,
+        calls_in_flight: Callable[[], int] = lambda: 0,
     ) -> None:
         self._committer = committer
-        self._busy = busy
+        self._calls_in_flight = calls_in_flight
         self._loop = loop
         self._deliver = deliver
         self._external = external_checkpoint_path
@@ -136,8 +146,10 @@ class WriterThread:
         self._committing = threading.Lock()
         self._closed = False
         self._last_append = float("-inf")
-        # Appends made during this loop pass, committed together at its end (`_commit_pending`).
+        # Appends waiting for those of the other calls in flight, committed together (`_commit_pending`),
+        # and the timer that commits them `COMMIT_DELAY_S` after the first if the others take longer.
         self._pending: list[Append] = []
+        self._pending_deadline: asyncio.TimerHandle | None = None
         self.commits = 0
         """Batches committed with at least one record, inline or on the thread (for tests and metrics)."""
         self.inline_commits = 0
@@ -172,7 +184,7 @@ class WriterThread:
 
     def submit(self, item: Item) -> None:
         """Queue `item` for the thread, or commit an `Append` on the event loop (see the module docstring):
-        at once when the log is idle, else with the other appends of this loop pass, at its end.
+        at once when the log is idle, else with the appends of the other calls in flight.
 
         On the event loop; the inline path calls `deliver` itself, so the future is resolved (or failed)
         when the commit is done. It never waits for a lock: a busy committer or database sends the appends
@@ -183,19 +195,36 @@ class WriterThread:
             self._hand(item)
         elif not self._commit_alone(item):
             self._pending.append(item)
-            if len(self._pending) == 1:
-                self._loop.call_soon(self._commit_pending)
+            self._schedule_pending()
 
     def _commit_alone(self, item: Append) -> bool:
         """Commit a lone append now: none within `INLINE_AFTER_IDLE_S`, no other call in flight."""
         now = time.monotonic()
         idle = now - self._last_append >= INLINE_AFTER_IDLE_S
         self._last_append = now
-        return idle and not self._pending and not self._busy() and self._commit_on_loop([item])
+        alone = not self._pending and self._calls_in_flight() <= 1
+        return idle and alone and self._commit_on_loop([item])
+
+    def _schedule_pending(self) -> None:
+        """Commit the pending appends at the end of this loop pass once there are as many as calls in
+        flight (each call waits on one: nothing else can join), else `COMMIT_DELAY_S` after the first."""
+        deadline = self._pending_deadline
+        if len(self._pending) >= self._calls_in_flight():
+            if deadline is not None:
+                deadline.cancel()
+                self._pending_deadline = None
+            elif len(self._pending) > 1:
+                return  # already due at the end of this pass
+            self._loop.call_soon(self._commit_pending)
+        elif deadline is None and len(self._pending) == 1:
+            self._pending_deadline = self._loop.call_later(COMMIT_DELAY_S, self._commit_pending)
 
     def _commit_pending(self) -> None:
-        """The appends made during the last loop pass, as one batch: on the loop, or on the thread if it
-        has work queued or is committing, or another process holds the database's write lock."""
+        """The pending appends, as one batch: on the loop, or on the thread if it has work queued or is
+        committing, or another process holds the database's write lock."""
+        if self._pending_deadline is not None:
+            self._pending_deadline.cancel()
+            self._pending_deadline = None
         appends, self._pending = self._pending, []
         if appends and not self._commit_on_loop(appends):
             for append in appends:
@@ -226,7 +255,7 @@ class WriterThread:
 
     async def stop(self) -> None:
         """Commit everything queued so far, close the connection, and wait for the thread to end."""
-        self._commit_pending()  # appends of this loop pass first, then the thread's last batch
+        self._commit_pending()  # the pending appends first, then the thread's last batch
         if self._thread.is_alive():
             self._hand(STOP)
             await self._stopped
@@ -319,6 +348,7 @@ def _set_done(future: asyncio.Future[None]) -> None:
 
 
 __all__ = [
+    "COMMIT_DELAY_S",
     "INLINE_AFTER_IDLE_S",
     "MAX_BATCH",
     "STOP",

@@ -144,7 +144,7 @@ class AuditLog:
         self._ticker: asyncio.Task[None] | None = None
         self._last_commit = float("-inf")
         # Tool calls this process is running (`call_in_flight`): while another one is, an append is not
-        # committed alone but with the other appends of its event-loop pass (see `worker`).
+        # committed alone but with the appends of the other calls (see `worker`).
         self._calls_in_flight = 0
         self._spooled_here = False
         self._next_spool_look = float("-inf")
@@ -205,7 +205,12 @@ class AuditLog:
         witness = WitnessPublisher(self._witness_url) if self._witness_url else None
         self._committer = committer
         self._writer = WriterThread(
-            committer, loop, self._deliver, self._external, witness, busy=self._others_in_flight
+            committer,
+            loop,
+            self._deliver,
+            self._external,
+            witness,
+            calls_in_flight=self._count_calls_in_flight,
         )
         self._writer.start()
         self._ticker = asyncio.create_task(self._tick_every_interval(), name="audit-checkpoint-timer")
@@ -273,15 +278,15 @@ class AuditLog:
     @contextlib.contextmanager
     def call_in_flight(self) -> Iterator[None]:
         """Around a tool call: tells the writer that appends made meanwhile by other calls are not
-        committed alone, but together with the other appends of their event-loop pass."""
+        committed alone, but together with the appends of the other calls in flight."""
         self._calls_in_flight += 1
         try:
             yield
         finally:
             self._calls_in_flight -= 1
 
-    def _others_in_flight(self) -> bool:
-        return self._calls_in_flight > 1
+    def _count_calls_in_flight(self) -> int:
+        return self._calls_in_flight
 
     @property
     def commits(self) -> tuple[int, int]:
