@@ -1,6 +1,7 @@
 """persona-mcp against its direct peer, `timhwang21/persona-api-mcp` (Node), both over stdio.
 
     .venv/bin/python benchmarks/peer.py [--peer-src PATH] [--calls 400] [--runs 3] [--in-flight 1 8]
+        [--also-src DIR]
 
 The peer is built from its pinned commit (`PEER_COMMIT`): from `--peer-src` (a clone or bare git
 directory holding that commit; `PERSONA_MCP_PEER_SRC` works too) or else from GitHub through npm
@@ -24,6 +25,8 @@ SDK server (this script with `--bare-server`) on the same stdio wire as persona-
 doing one sandbox request each and returning Persona's JSON (no grant, no audit, no validation). The peer
 runs with 8 requests in flight on one Node thread, persona-mcp and the bare server on one Python thread;
 the client and the sandbox share the machine's cores with all three.
+With `--also-src DIR`, a fourth server takes its turn: `persona-mcp serve` importing DIR's `persona_mcp`
+(the code before a change), on a data directory of its own.
 Printed: calls/s, p50 and p95 per server, the CPU a call of the server's process (every thread), of the
 clients (this process) and of the sandbox, ratios persona-mcp/peer and persona-mcp/bare, the CPU a call
 one thread has at the peer's calls/s (a stdio session is served on one event-loop thread, so a server
@@ -65,6 +68,7 @@ OPENAPI = ROOT / "src" / "persona_mcp" / "contract" / "openapi" / "persona-opena
 PERSONA_MCP = str(Path(sys.executable).with_name("persona-mcp"))
 _TIMEOUT_S = 60.0
 _RSS_AFTER_CALLS = 1000  # default of --rss-after
+BEFORE = "before: persona-mcp"
 _KEY_INFLECTION_FIX = ("'Key-Inflection': 'snake_case'", "'Key-Inflection': 'snake'")
 
 
@@ -371,7 +375,12 @@ def _tool_server(name: str, client: Any, pid: int | None, cold_start_s: float, a
 
 
 async def _measure(
-    entry: Path, args: argparse.Namespace, sandbox_url: str, sandbox_pid: int, persona_env: dict[str, str]
+    entry: Path,
+    args: argparse.Namespace,
+    sandbox_url: str,
+    sandbox_pid: int,
+    persona_env: dict[str, str],
+    before_env: dict[str, str] | None,
 ) -> list[Server]:
     from persona_mcp.sandbox import DEFAULT_API_KEY
 
@@ -387,12 +396,14 @@ async def _measure(
             "NODE_ENV": "production",
         }
     )
+    serve = ["serve", "--log-level", "WARNING"]
     async with (
         _stdio("node", [str(entry)], peer_env) as (peer_client, peer_pid, peer_cold),
-        _stdio(PERSONA_MCP, ["serve", "--log-level", "WARNING"], persona_env) as (ours, our_pid, our_cold),
+        _stdio(PERSONA_MCP, serve, persona_env) as (ours, our_pid, our_cold),
         _stdio(
             sys.executable, [str(Path(__file__).resolve()), "--bare-server", sandbox_url], dict(os.environ)
         ) as (bare, bare_pid, bare_cold),
+        contextlib.AsyncExitStack() as others,
     ):
 
         async def peer_read() -> None:
@@ -408,6 +419,9 @@ async def _measure(
             _tool_server("persona-mcp (audit on)", ours, our_pid, our_cold, account_id),
             _tool_server("bare SDK server", bare, bare_pid, bare_cold, account_id),
         ]
+        if before_env is not None:  # the same `persona-mcp serve`, importing another checkout's src/
+            client, pid, cold = await others.enter_async_context(_stdio(PERSONA_MCP, serve, before_env))
+            servers.append(_tool_server(BEFORE, client, pid, cold, account_id))
         warm_flight = max(args.in_flight)
         for server in servers:
             reads, creates = args.rss_after * 4 // 5, max(1, args.rss_after // 5)
@@ -439,7 +453,7 @@ def _sandbox_cpu(phase: Phase) -> float:
 
 
 def _report(servers: list[Server], args: argparse.Namespace) -> None:
-    peer, ours, bare = servers
+    peer, ours, bare, *before = servers
     print(f"\n{args.calls} calls per phase, {args.runs} runs, servers alternated; medians over runs")
     print(
         f"{'operation':<10} {'in flight':>9}  {'server':<24} {'calls/s':>9} {'p50 ms':>8} {'p95 ms':>8}"
@@ -471,6 +485,12 @@ def _report(servers: list[Server], args: argparse.Namespace) -> None:
                 f" persona-mcp/bare: calls/s {orate / brate:.2f}, p50 latency {p50o / p50b:.2f};"
                 f" bare/peer calls/s {brate / pr:.2f}"
             )
+            for other in before:
+                brate = figures[other.name][0]
+                print(
+                    f"{'':<21}{other.name}: calls/s against the peer {brate / pr:.2f};"
+                    f" persona-mcp/{other.name} calls/s {orate / brate:.2f}"
+                )
             # One event-loop thread serves a stdio session: the peer's calls/s bounds its CPU a call.
             print(
                 f"{'':<21}at the peer's calls/s one thread has {1000 / pr:.3f} ms of CPU a call;"
@@ -503,7 +523,12 @@ async def _main(args: argparse.Namespace, entry: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="persona-mcp-peer-") as tmp:
             data_dir = Path(tmp) / "data"
             persona_env = await anyio.to_thread.run_sync(_persona_env, data_dir, sandbox_url)
-            servers = await _measure(entry, args, sandbox_url, sandbox.pid, persona_env)
+            before_env = None
+            if args.also_src is not None:
+                before_dir = Path(tmp) / "before-data"
+                before_env = await anyio.to_thread.run_sync(_persona_env, before_dir, sandbox_url)
+                before_env["PYTHONPATH"] = str(args.also_src)
+            servers = await _measure(entry, args, sandbox_url, sandbox.pid, persona_env, before_env)
         _report(servers, args)
     finally:
         sandbox.send_signal(signal.SIGTERM)
@@ -537,6 +562,11 @@ def main() -> None:
     parser.add_argument(
         "--in-flight", type=int, nargs="+", default=[1, 8], help="requests in flight (default 1 8)"
     )
+    parser.add_argument(
+        "--also-src",
+        type=Path,
+        help="also run persona-mcp from this src/ directory (say, an export of the code before a change)",
+    )
     parser.add_argument("--bare-server", metavar="SANDBOX_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
@@ -551,7 +581,9 @@ def main() -> None:
         print(f"the peer was not built: {skipped}")
         print(f"main ratio: skipped ({skipped})")
         return
-    compile_like_an_install(persona_mcp_package(), BENCHMARKS)  # started as installed: see _installed.py
+    # Started as installed: see _installed.py.
+    before = [persona_mcp_package(args.also_src)] if args.also_src else []
+    compile_like_an_install(persona_mcp_package(), BENCHMARKS, *before)
     anyio.run(_main, args, entry)
 
 

@@ -167,16 +167,21 @@ PEER_SRC = os.environ.get("PERSONA_MCP_PEER_SRC")
 
 
 def _peer_benchmark_measures_both_servers_on_read_and_create(tmp_path: Path) -> None:
+    src = Path(__file__).resolve().parents[1] / "src"
     printed = _printed(
-        PEER, *("--calls", "4", "--runs", "1", "--in-flight", "2", "--rss-after", "5"), timeout=900
+        PEER,
+        *("--calls", "4", "--runs", "1", "--in-flight", "2", "--rss-after", "5", "--also-src", str(src)),
+        timeout=900,
     )
     for label in ("read", "create"):
         assert f"{label:<10} {2:>9}  peer (persona-api-mcp)" in printed
         assert f"{label:<10} {2:>9}  persona-mcp (audit on)" in printed
         assert f"{label:<10} {2:>9}  bare SDK server" in printed  # the Python floor, same wire
+        assert f"{label:<10} {2:>9}  before: persona-mcp" in printed  # --also-src's checkout
     assert "persona-mcp/bare: calls/s" in printed and "bare/peer calls/s" in printed
+    assert printed.count("persona-mcp/before: persona-mcp calls/s") == 2, printed
     rows = [line for line in printed.splitlines() if re.match(r"(read|create)\s+2\s", line)]
-    assert len(rows) == 6, printed
+    assert len(rows) == 8, printed
     for row in rows:  # CPU a call: the server, the clients, the sandbox; each measured
         cpu = re.search(r"\d+\.\d\d\s+\d+\.\d\d\s+(\d+\.\d{3})\s+(\d+\.\d{3})\s+(\d+\.\d{3})\s+\(runs:", row)
         assert cpu is not None and all(float(figure) > 0 for figure in cpu.groups()), row
