@@ -125,8 +125,9 @@ class CallPipeline:
         return self._rate
 
     def in_flight(self) -> AbstractContextManager[None]:
-        """Around each tools/call: while other calls run, audit appends share commits (one per event-loop
-        pass, or the writer thread's) instead of each committing alone (see `AuditLog.call_in_flight`)."""
+        """Around each tools/call: while other calls run, audit appends share commits (an append waits for
+        the other calls' appends, or joins the writer thread's batch) instead of each committing alone
+        (see `AuditLog.call_in_flight`)."""
         return self._audit.call_in_flight()
 
     @property
