@@ -2,8 +2,8 @@
 
 Counted, not timed: the audit log counts the batches it committed. A write is two records (intent before
 Persona sees the request, outcome before the answer returns); calls in flight at the same time put their
-records in the same commits: on SQLite one per event-loop pass (on the loop, or the writer thread's when
-it is busy), on PostgreSQL the writer thread's.
+records in the same commits: on SQLite an append waits for those of the other calls in flight (committed
+together on the loop, or in the writer thread's batch when it is busy), on PostgreSQL the writer thread's.
 """
 
 from __future__ import annotations
