@@ -19,9 +19,8 @@ import anyio
 import pytest
 from sqlalchemy.engine import make_url
 
-from persona_mcp.audit import AuditLog
+from persona_mcp.audit import AuditLog, worker
 from persona_mcp.audit.verify import verify_log
-from persona_mcp.audit.worker import COMMIT_DELAY_S
 from persona_mcp.store import Store, create_store, upgrade
 
 from ._support import call_event, scalar
@@ -127,10 +126,14 @@ async def test_while_other_calls_run_the_appends_of_one_loop_pass_share_one_comm
     assert (await verify_log(store, trusted_keys=[log.public_key])).ok
 
 
-async def test_an_append_waits_for_the_other_call_in_flight_and_shares_its_commit(open_log: OpenLog) -> None:
+async def test_an_append_waits_for_the_other_call_in_flight_and_shares_its_commit(
+    open_log: OpenLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 18: over stdio with 8 calls in flight, committing each loop pass's appends made 1.1 records
-    a commit. Now an append made while another call is running waits for that call's append (until
-    `COMMIT_DELAY_S`), and the two are committed together; each is durable when its append returns."""
+    a commit. Now an append made while another call is running waits for that call's append, and the two
+    are committed together, on the loop, as soon as both are made; each is durable when its append
+    returns. (The delay is set to an hour: only the second append can end the wait.)"""
+    monkeypatch.setattr(worker, "COMMIT_DELAY_S", 3600.0)
     store, log, database = open_log.store, open_log.log, open_log.database
     await log.append(call_event(0))
     await anyio.sleep(0.01)
@@ -146,12 +149,31 @@ async def test_an_append_waits_for_the_other_call_in_flight_and_shares_its_commi
             seqs.append(record.seq)
 
     before = log.commits
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(call, 1, 0.0)
-        tg.start_soon(call, 2, COMMIT_DELAY_S / 4)
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(call, 1, 0.0)
+            tg.start_soon(call, 2, 0.01)
     assert sorted(seqs) == [2, 3]
     assert (log.commits[0] - before[0], log.commits[1] - before[1]) == (1, 1), "one commit, on the loop"
     assert (await verify_log(store, trusted_keys=[log.public_key])).ok
+
+
+async def test_a_lone_calls_appends_never_wait_for_other_calls(
+    open_log: OpenLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write's intent and outcome come close together, within `INLINE_AFTER_IDLE_S`: with no other
+    call in flight the second is committed at the end of its loop pass, not after the delay (an hour
+    here), so a lone call's latency does not grow."""
+    monkeypatch.setattr(worker, "COMMIT_DELAY_S", 3600.0)
+    log = open_log.log
+    await log.append(call_event(0))
+    await anyio.sleep(0.01)
+    before = log.commits
+    with log.call_in_flight(), anyio.fail_after(30):
+        intent = await log.append(call_event(1))
+        outcome = await log.append(call_event(2))
+    assert (intent.seq, outcome.seq) == (2, 3)
+    assert (log.commits[0] - before[0], log.commits[1] - before[1]) == (2, 2), "each at once, on the loop"
 
 
 async def test_an_append_waits_no_longer_than_the_commit_delay_for_a_call_that_makes_none(
