@@ -16,8 +16,8 @@ one fsync). Appends are committed where they wait least:
   holds (to wake, and again after each statement); committed on the loop it waits ~2.7 ms, and the
   loop's time on a core rose from 0.62 to 0.79 of the phase. Committed at the end of each loop pass
   instead of waiting for the others, a stdio session with 8 calls in flight made 1.1 records a commit,
-  each costing the loop ~0.32 ms of CPU; waiting, it makes 3.1 records a commit of ~0.46 ms, and the
-  session serves ~27 % more calls a second.
+  each costing the loop ~0.32 ms of CPU; waiting, it makes ~3 records a commit of ~0.46 ms, and the
+  session serves 17-25 % more calls a second (paired with the code before, reads and creates).
 - **On the writer thread** when the loop must not wait: the thread has work queued or is committing
   (the batch joins its next one: group commit), another process holds the database's write lock (SQLite
   tried without waiting; the thread waits for it within the store's bounds), or the committer cannot
