@@ -440,18 +440,6 @@ async def _measure(
         return servers
 
 
-def _server_cpu(phase: Phase) -> float:
-    return phase.server_cpu_ms
-
-
-def _client_cpu(phase: Phase) -> float:
-    return phase.client_cpu_ms
-
-
-def _sandbox_cpu(phase: Phase) -> float:
-    return phase.sandbox_cpu_ms
-
-
 def _report(servers: list[Server], args: argparse.Namespace) -> None:
     peer, ours, bare, *before = servers
     print(f"\n{args.calls} calls per phase, {args.runs} runs, servers alternated; medians over runs")
@@ -469,8 +457,8 @@ def _report(servers: list[Server], args: argparse.Namespace) -> None:
                 p50 = statistics.median(p.p50_ms for p in phases)
                 p95 = statistics.median(p.p95_ms for p in phases)
                 cpu = [
-                    statistics.median(pick(p) for p in phases)
-                    for pick in (_server_cpu, _client_cpu, _sandbox_cpu)
+                    statistics.median(getattr(p, figure) for p in phases)
+                    for figure in ("server_cpu_ms", "client_cpu_ms", "sandbox_cpu_ms")
                 ]
                 figures[server.name] = (rate, p50, p95, cpu[0])
                 runs = ", ".join(f"{p.calls_per_s:.0f}" for p in phases)
