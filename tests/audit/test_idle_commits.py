@@ -177,13 +177,14 @@ async def test_a_lone_calls_appends_never_wait_for_other_calls(
 
 
 async def test_an_append_waits_no_longer_than_the_commit_delay_for_a_call_that_makes_none(
-    open_log: OpenLog,
+    open_log: OpenLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The other call in flight may never append (or only much later): the first append is committed
-    `COMMIT_DELAY_S` after it was made, not when that call ends."""
+    `COMMIT_DELAY_S` after it was made (a second here), not when that call ends."""
+    monkeypatch.setattr(worker, "COMMIT_DELAY_S", 1.0)
     log = open_log.log
     await log.append(call_event(0))
-    await anyio.sleep(0.01)
+    await anyio.sleep(0.01)  # appends a hundredth of a second apart: close together for a 1 s delay
     other_call_ended = anyio.Event()
 
     async def other_call() -> None:
@@ -199,6 +200,35 @@ async def test_an_append_waits_no_longer_than_the_commit_delay_for_a_call_that_m
         assert not other_call_ended.is_set() and record.seq == 2
         other_call_ended.set()
     assert (log.commits[0] - before[0], log.commits[1] - before[1]) == (1, 1), "on the loop, alone"
+
+
+async def test_appends_far_apart_do_not_wait_for_the_other_calls(
+    open_log: OpenLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against Persona itself calls take tens to hundreds of milliseconds, and the calls in flight append
+    far apart: waiting for each other would only add to their latency. An append that comes long after
+    the previous one (here the log's first) is committed at once although another call is in flight, which
+    appends only once the first append has returned (with an hour's delay, a wait would never end)."""
+    monkeypatch.setattr(worker, "COMMIT_DELAY_S", 3600.0)
+    log = open_log.log
+    first_returned = anyio.Event()
+    seqs: list[int] = []
+
+    async def first_call() -> None:
+        with log.call_in_flight():
+            seqs.append((await log.append(call_event(0))).seq)
+            first_returned.set()
+
+    async def second_call() -> None:
+        with log.call_in_flight():
+            await first_returned.wait()
+            seqs.append((await log.append(call_event(1))).seq)
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(second_call)
+            tg.start_soon(first_call)
+    assert seqs == [1, 2]
 
 
 async def test_a_checkpoint_asked_for_after_appends_of_the_same_loop_pass_covers_them(

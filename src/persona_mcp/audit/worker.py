@@ -9,7 +9,8 @@ one fsync). Appends are committed where they wait least:
 - **With the appends of the other calls in flight.** Otherwise it waits for them, on the loop: the
   appends made meanwhile are committed together, on the loop, as one batch, at the end of the loop pass
   in which every call in flight has made one (nothing else can join), or `COMMIT_DELAY_S` after the
-  first at the latest (PostgreSQL's `commit_delay` with `commit_siblings`, here the calls in flight).
+  first at the latest (PostgreSQL's `commit_delay` with `commit_siblings`, here the calls in flight),
+  while appends come that close together (`GAP_WEIGHT`); otherwise at the end of the loop pass.
   Calls that run at the same time share that commit, and the loop does not wait for the writer thread
   to take the GIL. Measured on 2 cores (issue 18, benchmarks/README.md): handed to the thread, a record
   waited ~4.5 ms at 8 sessions to become durable, most of it the thread waiting for the GIL the loop
@@ -69,6 +70,11 @@ COMMIT_DELAY_S = 0.002
 pass in which each of them has made one). Over stdio with 8 calls in flight, 1 ms gave 1.8 records a
 commit, 2 ms 3.1 and the most calls a second, 3 ms and 5 ms fewer (each call waits longer than its
 share of the commit saves); a lone call never waits (issue 18, benchmarks/README.md)."""
+GAP_WEIGHT = 0.25
+"""Weight of the newest gap between two appends in their running mean. Appends wait for each other only
+while that mean is under `COMMIT_DELAY_S` (each gap counted up to four delays): against Persona itself,
+whose answers take tens to hundreds of milliseconds, calls in flight rarely append within 2 ms of each
+other, and waiting would add to their latency without sharing a commit."""
 
 
 @dataclass(slots=True)
@@ -146,6 +152,7 @@ class WriterThread:
         self._committing = threading.Lock()
         self._closed = False
         self._last_append = float("-inf")
+        self._mean_gap = 4 * COMMIT_DELAY_S  # appends far apart until they come closer
         # Appends waiting for those of the other calls in flight, committed together (`_commit_pending`),
         # and the timer that commits them `COMMIT_DELAY_S` after the first if the others take longer.
         self._pending: list[Append] = []
@@ -200,16 +207,17 @@ class WriterThread:
     def _commit_alone(self, item: Append) -> bool:
         """Commit a lone append now: none within `INLINE_AFTER_IDLE_S`, no other call in flight."""
         now = time.monotonic()
-        idle = now - self._last_append >= INLINE_AFTER_IDLE_S
-        self._last_append = now
+        gap, self._last_append = now - self._last_append, now
+        self._mean_gap += GAP_WEIGHT * (min(gap, 4 * COMMIT_DELAY_S) - self._mean_gap)
         alone = not self._pending and self._calls_in_flight() <= 1
-        return idle and alone and self._commit_on_loop([item])
+        return gap >= INLINE_AFTER_IDLE_S and alone and self._commit_on_loop([item])
 
     def _schedule_pending(self) -> None:
         """Commit the pending appends at the end of this loop pass once there are as many as calls in
-        flight (each call waits on one: nothing else can join), else `COMMIT_DELAY_S` after the first."""
+        flight (each call waits on one: nothing else can join) or appends come too far apart to join
+        them, else `COMMIT_DELAY_S` after the first."""
         deadline = self._pending_deadline
-        if len(self._pending) >= self._calls_in_flight():
+        if len(self._pending) >= self._calls_in_flight() or self._mean_gap >= COMMIT_DELAY_S:
             if deadline is not None:
                 deadline.cancel()
                 self._pending_deadline = None
@@ -349,6 +357,7 @@ def _set_done(future: asyncio.Future[None]) -> None:
 
 __all__ = [
     "COMMIT_DELAY_S",
+    "GAP_WEIGHT",
     "INLINE_AFTER_IDLE_S",
     "MAX_BATCH",
     "STOP",
