@@ -60,6 +60,7 @@ import anyio
 import httpx2
 from _bare_server import PERSONA_HEADERS
 from _installed import BENCHMARKS, compile_like_an_install, persona_mcp_package
+from _proc import rss_mib, threads_cpu_s
 
 PEER_REPO = "timhwang21/persona-api-mcp"
 PEER_COMMIT = "467d581428fc4148d54e69aab697df54e8470b05"
@@ -216,18 +217,6 @@ def _children() -> set[int]:
     return found
 
 
-def _rss_mib(pid: int | None) -> float | None:
-    if pid is None:
-        return None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
 @asynccontextmanager
 async def _stdio(
     command: str, args: list[str], env: dict[str, str]
@@ -243,24 +232,6 @@ async def _stdio(
             cold = time.perf_counter() - started
             spawned = _children() - before
             yield client, (min(spawned) if spawned else None), cold
-
-
-def _cpu_s(pid: int | None) -> float:
-    """CPU seconds `pid`'s live threads have run so far; NaN if it cannot be read.
-
-    Read in nanoseconds from each thread's scheduler statistics: a short phase costs a process less than
-    the 10 ms tick `/proc/<pid>/stat` counts in. A thread that ends during a phase takes its time with it;
-    the servers and the sandbox keep theirs."""
-    if pid is None:
-        return math.nan
-    total = 0
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(OSError):  # a thread that just ended
-                total += int((task / "schedstat").read_text().split()[0])
-    except OSError:
-        return math.nan
-    return total / 1e9
 
 
 def _check(result: Any, what: str) -> None:
@@ -289,8 +260,8 @@ async def _phase(
                 await call(index)
             latencies.append(time.perf_counter() - began)
 
-    started, server_before, sandbox_before = time.perf_counter(), _cpu_s(server_pid), _cpu_s(sandbox_pid)
-    client_before = time.process_time()
+    server_before, sandbox_before = threads_cpu_s(server_pid), threads_cpu_s(sandbox_pid)
+    started, client_before = time.perf_counter(), time.process_time()
     async with anyio.create_task_group() as tg:
         for _ in range(in_flight):
             tg.start_soon(worker)
@@ -301,9 +272,9 @@ async def _phase(
         len(latencies) / elapsed,
         statistics.median(latencies) * 1000,
         p95 * 1000,
-        (_cpu_s(server_pid) - server_before) * per_call,
+        (threads_cpu_s(server_pid) - server_before) * per_call,
         (time.process_time() - client_before) * per_call,
-        (_cpu_s(sandbox_pid) - sandbox_before) * per_call,
+        (threads_cpu_s(sandbox_pid) - sandbox_before) * per_call,
     )
 
 
@@ -427,7 +398,7 @@ async def _measure(
             reads, creates = args.rss_after * 4 // 5, max(1, args.rss_after // 5)
             await _phase(_operation(server, "read", "warm"), reads, warm_flight)
             await _phase(_operation(server, "create", "warm"), creates, warm_flight)
-            server.rss_mib = _rss_mib(server.pid)
+            server.rss_mib = rss_mib(server.pid)
         for run in range(args.runs):
             for in_flight in args.in_flight:
                 for op in ("read", "create"):

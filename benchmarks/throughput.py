@@ -70,6 +70,7 @@ import anyio
 import httpx2
 from _bare_server import PERSONA_HEADERS
 from _installed import BENCHMARKS, compile_like_an_install, persona_mcp_package
+from _proc import rss_mib, scheduled_ns
 
 _CALL_TIMEOUT_S = 60.0
 _TOOL_NAMES = ("get_account", "create_account")
@@ -264,7 +265,7 @@ def _postgres_cpu_s() -> float:
     for process in processes:
         try:
             if (process / "comm").read_text().strip() == "postgres":
-                total_ns += int((process / "schedstat").read_text().split()[0])
+                total_ns += scheduled_ns(process)
         except (OSError, IndexError, ValueError):
             continue
     return total_ns / 1e9 if processes else math.nan
@@ -281,16 +282,6 @@ def _machine_ticks() -> tuple[int, int, int]:
     steal = values[7] if len(values) > 7 else 0
     total = sum(values[:8])
     return total - idle - steal, total, steal
-
-
-def _rss_mib(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 async def _wait_http(url: str, process: subprocess.Popen[bytes], what: str) -> None:
@@ -667,7 +658,7 @@ async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]
             )
             if failures:
                 raise RuntimeError(f"{target.name}: {failures} warm-up calls failed")
-            target.rss_mib = _rss_mib(target.process.pid)
+            target.rss_mib = rss_mib(target.process.pid)
         for run in range(args.runs):
             for sessions in args.sessions:
                 order = targets[run % len(targets) :] + targets[: run % len(targets)]
