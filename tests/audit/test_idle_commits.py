@@ -50,6 +50,11 @@ async def open_log(sqlite_url: str, data_dir: Path) -> AsyncIterator[OpenLog]:
         await store.close()
 
 
+def _commits_since(log: AuditLog, before: tuple[int, int]) -> tuple[int, int]:
+    """Batches committed since `before` (a reading of `log.commits`): in all, and on the loop."""
+    return log.commits[0] - before[0], log.commits[1] - before[1]
+
+
 async def test_appends_spaced_apart_are_each_durable_when_append_returns(open_log: OpenLog) -> None:
     store, log, database = open_log.store, open_log.log, open_log.database
     for i in range(5):
@@ -154,7 +159,7 @@ async def test_an_append_waits_for_the_other_call_in_flight_and_shares_its_commi
             tg.start_soon(call, 1, 0.0)
             tg.start_soon(call, 2, 0.01)
     assert sorted(seqs) == [2, 3]
-    assert (log.commits[0] - before[0], log.commits[1] - before[1]) == (1, 1), "one commit, on the loop"
+    assert _commits_since(log, before) == (1, 1), "one commit, on the loop"
     assert (await verify_log(store, trusted_keys=[log.public_key])).ok
 
 
@@ -173,7 +178,7 @@ async def test_a_lone_calls_appends_never_wait_for_other_calls(
         intent = await log.append(call_event(1))
         outcome = await log.append(call_event(2))
     assert (intent.seq, outcome.seq) == (2, 3)
-    assert (log.commits[0] - before[0], log.commits[1] - before[1]) == (2, 2), "each at once, on the loop"
+    assert _commits_since(log, before) == (2, 2), "each at once, on the loop"
 
 
 async def test_an_append_waits_no_longer_than_the_commit_delay_for_a_call_that_makes_none(
@@ -199,7 +204,7 @@ async def test_an_append_waits_no_longer_than_the_commit_delay_for_a_call_that_m
             record = await log.append(call_event(1))
         assert not other_call_ended.is_set() and record.seq == 2
         other_call_ended.set()
-    assert (log.commits[0] - before[0], log.commits[1] - before[1]) == (1, 1), "on the loop, alone"
+    assert _commits_since(log, before) == (1, 1), "on the loop, alone"
 
 
 async def test_appends_far_apart_do_not_wait_for_the_other_calls(

@@ -205,7 +205,8 @@ class WriterThread:
             self._schedule_pending()
 
     def _commit_alone(self, item: Append) -> bool:
-        """Commit a lone append now: none within `INLINE_AFTER_IDLE_S`, no other call in flight."""
+        """Commit a lone append now: none within `INLINE_AFTER_IDLE_S`, no other call in flight. Every
+        inline append passes here, so the running mean of their gaps (`GAP_WEIGHT`) is kept here too."""
         now = time.monotonic()
         gap, self._last_append = now - self._last_append, now
         self._mean_gap += GAP_WEIGHT * (min(gap, 4 * COMMIT_DELAY_S) - self._mean_gap)
