@@ -6,12 +6,21 @@ Given output schemas (persona-mcp's, as its `tools/list` declares them), the sam
 and answers with structured content that matches them: a client then does for its results the work it
 does for persona-mcp's (the SDK's `Client` compiles a validator for each tool's output schema once per
 session and checks every result against it), which on a machine the clients share with the servers
-tells the client's share of the difference from the server's."""
+tells the client's share of the difference from the server's.
+
+Given a `commit` (`durable_log`), the floor also keeps the audit's durability promises at their least:
+one small row committed durably before a create's POST (the intent) and one after each answer (the
+outcome), each awaited, on the event loop, alone. It stands for no design: it is the price of the
+promises themselves on this machine's disk or database, so that persona-mcp's latency can be read
+against what any server keeping them must pay (issue 18)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx2
@@ -57,9 +66,11 @@ def bare_server(
     key: str,
     http: httpx2.AsyncClient,
     output_schemas: Mapping[str, Mapping[str, Any]] | None = None,
+    commit: Callable[[str], Awaitable[None]] | None = None,
 ) -> Server[Any]:
     """`get_account`: one GET; `create_account`: one POST with an Idempotency-Key. With `output_schemas`
-    (by tool name), the tools declare them and the structured content is shaped to match."""
+    (by tool name), the tools declare them and the structured content is shaped to match; with `commit`,
+    a create's intent is committed before its POST and every call's outcome before its answer."""
     headers = {"Authorization": f"Bearer {key}", **PERSONA_HEADERS}
     schemas = dict(output_schemas or {})
     tools = [tool.model_copy(update={"output_schema": schemas.get(tool.name)}) for tool in TOOLS]
@@ -69,6 +80,8 @@ def bare_server(
 
     async def on_call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         arguments = params.arguments or {}
+        if commit is not None and params.name == "create_account":
+            await commit(json.dumps({"kind": "intent", "tool": params.name, "arguments": arguments}))
         if params.name == "get_account":
             response = await http.get(
                 f"{sandbox_url}/api/v1/accounts/{arguments['account_id']}", headers=headers
@@ -81,6 +94,9 @@ def bare_server(
             )
         response.raise_for_status()
         document = response.json()
+        if commit is not None:
+            outcome = {"kind": "outcome", "tool": params.name, "status": response.status_code}
+            await commit(json.dumps(outcome))
         schema = schemas.get(params.name)
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=response.text)],
@@ -88,3 +104,40 @@ def bare_server(
         )
 
     return Server("bare", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+
+
+@asynccontextmanager
+async def durable_log(url: str) -> AsyncIterator[Callable[[str], Awaitable[None]]]:
+    """A `commit` for `bare_server`: each call appends one row to a table of its own and returns once it
+    is durable. `url` is an SQLite file path (WAL, `synchronous=FULL`: the store's settings, one fsync a
+    commit, on the loop like persona-mcp's lone inline commit) or a `postgresql://` URL (autocommit,
+    PostgreSQL's defaults, over psycopg's asynchronous connection: one round trip a row)."""
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute(_CREATE.format(key="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"))
+
+            async def commit_postgresql(body: str) -> None:
+                await conn.execute(_INSERT.format(marker="%s"), (body,))
+
+            yield commit_postgresql
+        return
+    lite = sqlite3.connect(url, isolation_level=None, check_same_thread=False)
+    try:
+        lite.execute("PRAGMA journal_mode=WAL")
+        lite.execute("PRAGMA synchronous=FULL")
+        lite.execute(_CREATE.format(key="INTEGER PRIMARY KEY"))
+
+        async def commit_sqlite(body: str) -> None:
+            lite.execute("BEGIN IMMEDIATE")
+            lite.execute(_INSERT.format(marker="?"), (body,))
+            lite.execute("COMMIT")
+
+        yield commit_sqlite
+    finally:
+        lite.close()
+
+
+_CREATE = "CREATE TABLE IF NOT EXISTS bare_durable_log (seq {key}, body TEXT NOT NULL)"
+_INSERT = "INSERT INTO bare_durable_log (body) VALUES ({marker})"

@@ -25,10 +25,16 @@ SDK server (this script with `--bare-server`) on the same stdio wire as persona-
 doing one sandbox request each and returning Persona's JSON (no grant, no audit, no validation). The peer
 runs with 8 requests in flight on one Node thread, persona-mcp and the bare server on one Python thread;
 the client and the sandbox share the machine's cores with all three.
-With `--also-src DIR`, a fourth server takes its turn: `persona-mcp serve` importing DIR's `persona_mcp`
+A fourth server is that bare server keeping the audit's durability promises at their least
+(`_bare_server.durable_log`): one small row committed to an SQLite file (WAL, `synchronous=FULL`, as
+the store) before a create's POST and after every answer, on the event loop. Its latency over the bare
+server's is what the promises cost any server on this disk; persona-mcp's over it is what persona-mcp
+adds to them (issue 18's latency targets are against the bare server).
+With `--also-src DIR`, a fifth server takes its turn: `persona-mcp serve` importing DIR's `persona_mcp`
 (the code before a change), on a data directory of its own.
 Printed: calls/s, p50 and p95 per server, the CPU a call of the server's process (every thread), of the
-clients (this process) and of the sandbox, ratios persona-mcp/peer and persona-mcp/bare, the CPU a call
+clients (this process) and of the sandbox, ratios persona-mcp/peer and persona-mcp/bare, the durable
+floor's p50 latency and calls/s against the bare server and persona-mcp's against the floor, the CPU a call
 one thread has at the peer's calls/s (a stdio session is served on one event-loop thread, so a server
 spending more cannot reach them), cold start (spawn to `initialize` answered) and RSS after 1,000
 calls; the last line is the main ratio: the lower of
@@ -70,6 +76,7 @@ PERSONA_MCP = str(Path(sys.executable).with_name("persona-mcp"))
 _TIMEOUT_S = 60.0
 _RSS_AFTER_CALLS = 1000  # default of --rss-after
 BEFORE = "before: persona-mcp"
+FLOOR = "bare + durable commits"
 _KEY_INFLECTION_FIX = ("'Key-Inflection': 'snake_case'", "'Key-Inflection': 'snake'")
 
 
@@ -161,19 +168,22 @@ def build_peer(peer_src: Path | None, build_root: Path) -> Path:
 # -- the bare server (a child process of this script) -------------------------------------------------------
 
 
-def serve_bare(sandbox_url: str) -> None:
-    """The Python floor (`_bare_server.py`) over stdio, on the same wire as persona-mcp."""
-    from _bare_server import bare_server
+def serve_bare(sandbox_url: str, commit_to: str | None) -> None:
+    """The Python floor (`_bare_server.py`) over stdio, on the same wire as persona-mcp; with `commit_to`
+    (an SQLite file), it commits its records there (`durable_log`)."""
+    from _bare_server import bare_server, durable_log
 
     from persona_mcp.sandbox import DEFAULT_API_KEY
     from persona_mcp.server.event_loop import loop_options
     from persona_mcp.server.stdio_wire import stdio_wire
 
     async def serve() -> None:
-        async with httpx2.AsyncClient(timeout=_TIMEOUT_S) as http:
-            server = bare_server(sandbox_url, DEFAULT_API_KEY, http)
-            async with stdio_wire() as (read_stream, write_stream):
-                await server.run(read_stream, write_stream, server.create_initialization_options())
+        async with contextlib.AsyncExitStack() as stack:
+            http = await stack.enter_async_context(httpx2.AsyncClient(timeout=_TIMEOUT_S))
+            commit = None if commit_to is None else await stack.enter_async_context(durable_log(commit_to))
+            server = bare_server(sandbox_url, DEFAULT_API_KEY, http, commit=commit)
+            read_stream, write_stream = await stack.enter_async_context(stdio_wire())
+            await server.run(read_stream, write_stream, server.create_initialization_options())
 
     anyio.run(serve, backend_options=loop_options())
 
@@ -352,6 +362,7 @@ async def _measure(
     sandbox_pid: int,
     persona_env: dict[str, str],
     before_env: dict[str, str] | None,
+    floor_log: Path,
 ) -> list[Server]:
     from persona_mcp.sandbox import DEFAULT_API_KEY
 
@@ -368,12 +379,16 @@ async def _measure(
         }
     )
     serve = ["serve", "--log-level", "WARNING"]
+    bare_args = [str(Path(__file__).resolve()), "--bare-server", sandbox_url]
     async with (
         _stdio("node", [str(entry)], peer_env) as (peer_client, peer_pid, peer_cold),
         _stdio(PERSONA_MCP, serve, persona_env) as (ours, our_pid, our_cold),
-        _stdio(
-            sys.executable, [str(Path(__file__).resolve()), "--bare-server", sandbox_url], dict(os.environ)
-        ) as (bare, bare_pid, bare_cold),
+        _stdio(sys.executable, bare_args, dict(os.environ)) as (bare, bare_pid, bare_cold),
+        _stdio(sys.executable, [*bare_args, "--commit-to", str(floor_log)], dict(os.environ)) as (
+            floor,
+            floor_pid,
+            floor_cold,
+        ),
         contextlib.AsyncExitStack() as others,
     ):
 
@@ -389,6 +404,7 @@ async def _measure(
             Server("peer (persona-api-mcp)", peer_client, peer_pid, peer_cold, peer_read, peer_create),
             _tool_server("persona-mcp (audit on)", ours, our_pid, our_cold, account_id),
             _tool_server("bare SDK server", bare, bare_pid, bare_cold, account_id),
+            _tool_server(FLOOR, floor, floor_pid, floor_cold, account_id),
         ]
         if before_env is not None:  # the same `persona-mcp serve`, importing another checkout's src/
             client, pid, cold = await others.enter_async_context(_stdio(PERSONA_MCP, serve, before_env))
@@ -412,7 +428,7 @@ async def _measure(
 
 
 def _report(servers: list[Server], args: argparse.Namespace) -> None:
-    peer, ours, bare, *before = servers
+    peer, ours, bare, floor, *before = servers
     print(f"\n{args.calls} calls per phase, {args.runs} runs, servers alternated; medians over runs")
     print(
         f"{'operation':<10} {'in flight':>9}  {'server':<24} {'calls/s':>9} {'p50 ms':>8} {'p95 ms':>8}"
@@ -444,6 +460,12 @@ def _report(servers: list[Server], args: argparse.Namespace) -> None:
                 f" persona-mcp/bare: calls/s {orate / brate:.2f}, p50 latency {p50o / p50b:.2f};"
                 f" bare/peer calls/s {brate / pr:.2f}"
             )
+            (frate, p50f, _, fcpu) = figures[floor.name]
+            # What the durability promises cost any server here, and what persona-mcp adds to them.
+            print(
+                f"{'':<21}{FLOOR}/bare: p50 latency {p50f / p50b:.2f}, calls/s {frate / brate:.2f};"
+                f" persona-mcp/({FLOOR}): p50 latency {p50o / p50f:.2f}, calls/s {orate / frate:.2f}"
+            )
             for other in before:
                 brate = figures[other.name][0]
                 print(
@@ -453,7 +475,8 @@ def _report(servers: list[Server], args: argparse.Namespace) -> None:
             # One event-loop thread serves a stdio session: the peer's calls/s bounds its CPU a call.
             print(
                 f"{'':<21}at the peer's calls/s one thread has {1000 / pr:.3f} ms of CPU a call;"
-                f" persona-mcp spends {ocpu:.3f}, the bare SDK server {bcpu:.3f}"
+                f" persona-mcp spends {ocpu:.3f}, the bare SDK server {bcpu:.3f}, with durable commits"
+                f" {fcpu:.3f}"
             )
     print()
     for server in servers:
@@ -487,7 +510,10 @@ async def _main(args: argparse.Namespace, entry: Path) -> None:
                 before_dir = Path(tmp) / "before-data"
                 before_env = await anyio.to_thread.run_sync(_persona_env, before_dir, sandbox_url)
                 before_env["PYTHONPATH"] = str(args.also_src)
-            servers = await _measure(entry, args, sandbox_url, sandbox.pid, persona_env, before_env)
+            floor_log = Path(tmp) / "bare-durable.sqlite3"
+            servers = await _measure(
+                entry, args, sandbox_url, sandbox.pid, persona_env, before_env, floor_log
+            )
         _report(servers, args)
     finally:
         sandbox.send_signal(signal.SIGTERM)
@@ -527,9 +553,10 @@ def main() -> None:
         help="also run persona-mcp from this src/ directory (say, an export of the code before a change)",
     )
     parser.add_argument("--bare-server", metavar="SANDBOX_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--commit-to", metavar="SQLITE_FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_server:
-        serve_bare(args.bare_server)
+        serve_bare(args.bare_server, args.commit_to)
         return
     from persona_mcp.logs import configure_logging
 

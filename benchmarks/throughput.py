@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/throughput.py [--sessions 1 8 64] [--calls 400] [--runs 3]
         [--database-url postgresql://postgres@127.0.0.1:5432/test | --no-postgres] [--profile DIR]
+        [--also-src DIR] [--floor]
 
 Every server runs in its own process, as it would in production: the Persona sandbox (seed "demo"),
 persona-mcp over streamable HTTP on SQLite (WAL, synchronous=FULL: every record fsynced), persona-mcp on
@@ -42,6 +43,13 @@ it: persona-mcp answers `initialize` over HTTP before its tool catalogue is open
 1,000 calls; the load average; and, on the last line, the main ratio: the lowest persona-mcp/bare calls/s
 ratio at 8 and 64 sessions (target >= 0.8).
 
+`--floor` adds the bare server keeping the audit's durability promises at their least, once on SQLite
+and once on PostgreSQL (`_bare_server.durable_log`: a row committed before a create's POST and after every
+answer, one at a time), and prints each persona-mcp server's p50 by call against the floor on its
+database, and each floor's against bare: what the promises cost any server here, and what persona-mcp
+adds to them (issue 18's latency targets are against bare). The floors commit one record at a time with
+no group commit: their calls/s at many sessions are no floor for persona-mcp's.
+
 `--profile DIR` runs each persona-mcp server, as shipped, under cProfile and writes its profile to
 DIR when the server stops (`python -m pstats DIR/<server>.prof`; the profiler's own cost lowers that
 server's figures: profile separately).
@@ -50,6 +58,7 @@ server's figures: profile separately).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -75,6 +84,8 @@ from _proc import rss_mib, scheduled_ns
 _CALL_TIMEOUT_S = 60.0
 _TOOL_NAMES = ("get_account", "create_account")
 _SCHEMA_FLOOR = "bare + output schemas"
+#: With `--floor`: the bare server committing its records durably (`_bare_server.durable_log`), by database.
+_DURABLE_FLOOR = {"sqlite": "durable floor sqlite", "postgresql": "durable floor postgresql"}
 _RSS_AFTER_CALLS = 1000  # default of --rss-after
 _READY_TIMEOUT_S = 60.0
 _KEY_ENV = "THROUGHPUT_SANDBOX_KEY"
@@ -104,16 +115,27 @@ def _sandbox_key() -> str:
 # -- the servers (child processes) -----------------------------------------------------------------------
 
 
-def _serve_bare(port: int, sandbox_url: str, output_schemas: str | None) -> None:
+def _serve_bare(port: int, sandbox_url: str, output_schemas: str | None, commit_to: str | None) -> None:
     """The floor (`_bare_server.py`) over streamable HTTP; with `output_schemas`, a JSON file of the
-    output schema by tool name, declaring those."""
+    output schema by tool name, declaring those; with `commit_to` (an SQLite file or a PostgreSQL URL),
+    committing its records there (`durable_log`)."""
     import uvicorn
-    from _bare_server import bare_server
+    from _bare_server import bare_server, durable_log
+
+    from persona_mcp.server.event_loop import loop_options
 
     schemas = json.loads(Path(output_schemas).read_text()) if output_schemas else None
-    http = httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S)
-    server = bare_server(sandbox_url, _sandbox_key(), http, schemas)
-    uvicorn.run(server.streamable_http_app(), host="127.0.0.1", port=port, log_level="error")
+
+    async def serve() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            commit = None if not commit_to else await stack.enter_async_context(durable_log(commit_to))
+            http = httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S)
+            server = bare_server(sandbox_url, _sandbox_key(), http, schemas, commit)
+            app = server.streamable_http_app()
+            config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
+            await uvicorn.Server(config).serve()
+
+    anyio.run(serve, backend_options=loop_options())
 
 
 def _serve_options(port: int, sessions: int) -> list[str]:
@@ -165,7 +187,7 @@ async def _prepare_persona(
 def _child_main(args: argparse.Namespace) -> None:
     database_url = args.database_url or None
     if args.serve == "bare":
-        _serve_bare(args.port, args.sandbox_url, args.output_schemas)
+        _serve_bare(args.port, args.sandbox_url, args.output_schemas, args.commit_to)
     elif args.serve == "prepare":
         anyio.run(
             _prepare_persona, Path(args.data_dir), args.sandbox_url, database_url, Path(args.token_file)
@@ -548,6 +570,7 @@ async def _start_target(
     profile_dir: Path | None,
     src: str | None = None,
     output_schemas: Path | None = None,
+    commit_to: str | None = None,
 ) -> Target:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/mcp"
@@ -587,6 +610,8 @@ async def _start_target(
         command = [sys.executable, script, "--serve", "bare", *common]
         if output_schemas is not None:
             command += ["--output-schemas", str(output_schemas)]
+        if commit_to is not None:
+            command += ["--commit-to", commit_to]
         env[_KEY_ENV] = _sandbox_key()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -651,6 +676,16 @@ async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]
                 _SCHEMA_FLOOR, "bare", sandbox_url, tmp, None, max_sessions, procs, None, None, schemas
             )
         )
+        if args.floor:
+            floors = [(_DURABLE_FLOOR["sqlite"], str(tmp / "bare-durable.sqlite3"))]
+            if args.database_url:
+                floors.append((_DURABLE_FLOOR["postgresql"], _schema(args.database_url, drops)))
+            for name, commit_to in floors:
+                targets.append(
+                    await _start_target(
+                        name, "bare", sandbox_url, tmp, None, max_sessions, procs, None, commit_to=commit_to
+                    )
+                )
         warmup_sessions = min(8, max_sessions)
         for target in targets:
             _, failures = await _phase(
@@ -733,6 +768,7 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
                 f"{sessions:>8}  {target.name:<24} get_account {read:>8.2f}{ratios_text:<7} "
                 f"create_account {create:>8.2f}{create_ratio}"
             )
+    _print_against_durable_floor(targets, args.sessions)
     print("\nserver CPU per call, ms (ratio to bare; all threads, user + system):")
     _print_against_bare(targets, args.sessions, lambda p: p.cpu_ms_per_call)
     print("\nthe server's event-loop (main) thread alone: CPU per call, ms (ratio to bare)")
@@ -764,7 +800,7 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
     for sessions in args.sessions:
         f_rate = _median(floor.results[sessions], lambda p: p.calls_per_s)
         for target in targets:
-            if target is not bare and target is not floor:
+            if target is not bare and target is not floor and target.name not in _DURABLE_FLOOR.values():
                 rate = _median(target.results[sessions], lambda p: p.calls_per_s)
                 print(f"{sessions:>8}  {target.name:<24} {_ratio(rate, f_rate):>6}")
     print(
@@ -799,6 +835,40 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
     name, sessions, worst = min(loaded, key=lambda r: r[2])
     where = "lowest persona-mcp/bare calls/s at 8+ sessions; target >= 0.80"
     print(f"main ratio ({where}): {worst:.2f} ({name}, {sessions} sessions)")
+
+
+def _print_against_durable_floor(targets: list[Target], sessions_counts: list[int]) -> None:
+    """With `--floor`: each persona-mcp server's p50 by call against the durable floor on its database
+    (what persona-mcp adds to what the audit's promises cost), and that floor's against bare (what they
+    cost any server)."""
+    floors = {db: t for t in targets for db, name in _DURABLE_FLOOR.items() if t.name == name}
+    if not floors:
+        return
+    bare = targets[0]
+    print(
+        "\np50 latency by call against the durable floor on the same database (the bare server committing "
+        "a create's intent before its POST and each outcome before its answer); the floor against bare"
+    )
+
+    def p50s(target: Target, sessions: int) -> tuple[float, float]:
+        phases = target.results[sessions]
+        return _median(phases, lambda p: p.read_p50_ms), _median(phases, lambda p: p.create_p50_ms)
+
+    for sessions in sessions_counts:
+        b_read, b_create = p50s(bare, sessions)
+        for db, floor in floors.items():
+            f_read, f_create = p50s(floor, sessions)
+            print(
+                f"{sessions:>8}  {floor.name:<24} get_account {_ratio(f_read, b_read):>5}x bare   "
+                f"create_account {_ratio(f_create, b_create):>5}x bare"
+            )
+            for target in targets:
+                if target.name.endswith(db) and target.name.startswith(("persona-mcp", "before")):
+                    read, create = p50s(target, sessions)
+                    print(
+                        f"{sessions:>8}  {target.name:<24} get_account {_ratio(read, f_read):>5}x floor  "
+                        f"create_account {_ratio(create, f_create):>5}x floor"
+                    )
 
 
 def _print_against_bare(
@@ -866,6 +936,11 @@ def main() -> None:
         type=Path,
         help="also run persona-mcp from this src/ directory (say, an export of the code before a change)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also run the bare server committing its records durably, on SQLite and PostgreSQL",
+    )
     # Child modes (the script starts itself as each server).
     parser.add_argument("--serve", choices=["bare", "prepare"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -873,6 +948,7 @@ def main() -> None:
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     parser.add_argument("--token-file", help=argparse.SUPPRESS)
     parser.add_argument("--output-schemas", help=argparse.SUPPRESS)
+    parser.add_argument("--commit-to", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         _child_main(args)

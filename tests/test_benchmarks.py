@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
+import httpx2
 import pytest
 
 from persona_mcp.audit import AuditLog
@@ -142,6 +145,38 @@ def test_the_throughput_benchmark_runs_every_server_at_every_session_count_and_e
     assert lines[-1].startswith("main ratio (lowest persona-mcp/bare calls/s at 8+ sessions")
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_throughput_benchmark_reads_persona_mcp_against_the_durable_floor_on_its_database() -> None:
+    printed = _printed(
+        THROUGHPUT, *("--sessions", "1", "--calls", "20", "--runs", "1", "--rss-after", "5", "--floor")
+    )
+    lines = printed.strip().splitlines()
+    for floor in ("durable floor sqlite", "durable floor postgresql"):
+        assert any(re.match(rf"\s*1\s+{floor}\s+\d+\.\d", line) for line in lines), floor  # measured
+    heading = next(
+        i for i, line in enumerate(lines) if line.startswith("p50 latency by call against the durable")
+    )
+    section = lines[heading + 1 : heading + 5]
+    number = r"\s+get_account\s+\d+\.\d\dx {kind}\s+create_account\s+\d+\.\d\dx {kind}"
+    assert [
+        bool(re.fullmatch(r"\s*1\s+" + name + number.format(kind=kind), line))
+        for name, kind, line in zip(
+            (
+                "durable floor sqlite",
+                "persona-mcp sqlite",
+                "durable floor postgresql",
+                "persona-mcp postgresql",
+            ),
+            ("bare", "floor", "bare", "floor"),
+            section,
+            strict=True,
+        )
+    ] == [True] * 4, section
+    # The floors are yardsticks, never the shipped server the main ratio is about.
+    assert lines[-1].startswith("main ratio (") and "floor" not in lines[-1]
+
+
 def _each_server_against_bare(lines: list[str], heading: str) -> None:
     """Under the line starting with `heading`: a positive figure for each of the 4 servers at 1 and 3
     sessions, with its ratio to bare for all but bare, and each run's figure."""
@@ -177,11 +212,14 @@ def _peer_benchmark_measures_both_servers_on_read_and_create(tmp_path: Path) -> 
         assert f"{label:<10} {2:>9}  peer (persona-api-mcp)" in printed
         assert f"{label:<10} {2:>9}  persona-mcp (audit on)" in printed
         assert f"{label:<10} {2:>9}  bare SDK server" in printed  # the Python floor, same wire
+        assert f"{label:<10} {2:>9}  bare + durable commits" in printed  # and the audit's promises
         assert f"{label:<10} {2:>9}  before: persona-mcp" in printed  # --also-src's checkout
     assert "persona-mcp/bare: calls/s" in printed and "bare/peer calls/s" in printed
+    assert printed.count("bare + durable commits/bare: p50 latency") == 2, printed
+    assert printed.count("persona-mcp/(bare + durable commits): p50 latency") == 2, printed
     assert printed.count("persona-mcp/before: persona-mcp calls/s") == 2, printed
     rows = [line for line in printed.splitlines() if re.match(r"(read|create)\s+2\s", line)]
-    assert len(rows) == 8, printed
+    assert len(rows) == 10, printed
     for row in rows:  # CPU a call: the server, the clients, the sandbox; each measured
         cpu = re.search(r"\d+\.\d\d\s+\d+\.\d\d\s+(\d+\.\d{3})\s+(\d+\.\d{3})\s+(\d+\.\d{3})\s+\(runs:", row)
         assert cpu is not None and all(float(figure) > 0 for figure in cpu.groups()), row
@@ -309,3 +347,51 @@ def test_the_audit_append_benchmark_prints_what_an_append_costs_the_loop_beside_
             r" +durable +\d+\.\d\d ms +loop CPU +-?\d+ us/append"
         )
         assert any(re.fullmatch(pattern, line) for line in lines), (writers, printed)
+
+
+def _floor_rows(url: str) -> int:
+    """Rows the durable floor has committed, read on a connection of this test's own."""
+    if url.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            found = conn.execute("SELECT count(*) FROM bare_durable_log").fetchone()
+    else:
+        with contextlib.closing(sqlite3.connect(url)) as lite:
+            found = lite.execute("SELECT count(*) FROM bare_durable_log").fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_the_durable_floor_commits_a_creates_intent_before_its_post_and_each_outcome_before_the_answer(
+    database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`peer.py`'s "bare + durable commits" keeps the audit's promises at their least: what it measures is
+    only worth reading if each row is committed (visible to another connection) where the promise says."""
+    from mcp import Client
+
+    floor = _load_benchmark(BENCHMARK.with_name("_bare_server.py"))
+    url = (
+        str(tmp_path / "floor.sqlite3")
+        if database == "sqlite"
+        else request.getfixturevalue("postgres_schema_url")
+    )
+    committed_when_sent: list[tuple[str, int]] = []
+
+    def persona(sent: httpx2.Request) -> httpx2.Response:
+        committed_when_sent.append((sent.method, _floor_rows(url)))
+        return httpx2.Response(200, json={"data": {"id": "act_1", "type": "account", "attributes": {}}})
+
+    async with (
+        floor.durable_log(url) as commit,
+        httpx2.AsyncClient(transport=httpx2.MockTransport(persona)) as http,
+        Client(floor.bare_server("http://sandbox", "key", http, commit=commit)) as client,
+    ):
+        await client.call_tool("get_account", {"account_id": "act_1"})
+        after_read = _floor_rows(url)
+        await client.call_tool("create_account", {"reference_id": "ref-1"})
+        after_create = _floor_rows(url)
+    assert committed_when_sent == [("GET", 0), ("POST", 2)]  # the create's intent before its request
+    assert (after_read, after_create) == (1, 3)  # every outcome before its answer
