@@ -15,6 +15,10 @@ Modes:
   nosync     the same records, hashed, signed, inserted and committed, but the commit does not wait for
              the disk (SQLite synchronous=OFF, PostgreSQL synchronous_commit=off). No target: next to
              `durable` it shows how much of the audit's cost is the fsync.
+  floor      not persona-mcp: server A is the bare server committing one small row durably before it
+             answers (`_bare_server.durable_log`, on the same database: an SQLite file with WAL and
+             synchronous=FULL, or the PostgreSQL schema). No target: next to `durable` it shows what the
+             durability promise costs any server here, and so how much of `durable`'s ratio is persona-mcp.
   unaudited  the tool layer alone, which is what the tool catalogue's target (<= 1.25) was set for before
              the audit log existed (the audit log's own budget is the 0.10 between 1.25 and 1.35). The
              pipeline still builds and redacts every record; only `AuditLog.append` is replaced, inside
@@ -33,6 +37,7 @@ import argparse
 import cProfile
 import functools
 import inspect
+import json
 import pstats
 import statistics
 import tempfile
@@ -47,6 +52,7 @@ from typing import Any
 import anyio
 import httpx2
 import mcp_types as types
+from _bare_server import durable_log
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.lowlevel import Server
@@ -65,7 +71,7 @@ from persona_mcp.server.serving import free_port, serving
 from persona_mcp.store import Store, create_store
 from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 
-MODES = ("durable", "nosync", "unaudited")
+MODES = ("durable", "nosync", "floor", "unaudited")
 TARGETS: dict[str, float] = {"durable": 1.35, "unaudited": 1.25}
 _CALL_TIMEOUT_S = 30.0
 _PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
@@ -86,8 +92,11 @@ class Figures:
 # -- server B: the bare pass-through --------------------------------------------------------------------
 
 
-def _baseline_server(sandbox_url: str, http: httpx2.AsyncClient) -> Server[Any]:
-    """One tool, one upstream GET, the JSON back as text and structured content: the floor A is held to."""
+def _baseline_server(
+    sandbox_url: str, http: httpx2.AsyncClient, commit: Callable[[str], Awaitable[None]] | None = None
+) -> Server[Any]:
+    """One tool, one upstream GET, the JSON back as text and structured content: the floor A is held to.
+    With `commit`, the call's outcome is committed through it before the answer (the `floor` mode)."""
     tool = types.Tool(
         name="get_account",
         description="Read one account.",
@@ -108,6 +117,8 @@ def _baseline_server(sandbox_url: str, http: httpx2.AsyncClient) -> Server[Any]:
             headers={"Authorization": f"Bearer {DEFAULT_API_KEY}", **_PERSONA_HEADERS},
         )
         response.raise_for_status()
+        if commit is not None:
+            await commit(json.dumps({"kind": "outcome", "tool": params.name, "status": response.status_code}))
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=response.text)], structured_content=response.json()
         )
@@ -116,11 +127,24 @@ def _baseline_server(sandbox_url: str, http: httpx2.AsyncClient) -> Server[Any]:
 
 
 @asynccontextmanager
-async def _baseline(sandbox_url: str) -> AsyncIterator[str]:
+async def _baseline(
+    sandbox_url: str, commit: Callable[[str], Awaitable[None]] | None = None
+) -> AsyncIterator[str]:
     async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as upstream:
-        asgi = _baseline_server(sandbox_url, upstream).streamable_http_app()
+        asgi = _baseline_server(sandbox_url, upstream, commit).streamable_http_app()
         async with serving(asgi, free_port()) as url:
             yield f"{url}/mcp"
+
+
+@asynccontextmanager
+async def _floor(sandbox_url: str, data_dir: Path, database_url: str | None) -> AsyncIterator[Client]:
+    """The `floor` mode's server A: the bare server committing each outcome durably on A's database."""
+    async with (
+        durable_log(database_url or str(data_dir / "floor.sqlite3")) as commit,
+        _baseline(sandbox_url, commit) as url,
+        _plain_client(url) as client,
+    ):
+        yield client
 
 
 # -- server A: persona-mcp ------------------------------------------------------------------------------
@@ -291,13 +315,16 @@ async def _first_account(sandbox_url: str) -> str:
 def _report(mode: str, backend: str, a: Figures, b: Figures) -> None:
     median_ratio, p95_ratio = a.median_ms / b.median_ms, a.p95_ms / b.p95_ms
     target = TARGETS.get(mode)
-    if target is None:
+    if mode == "floor":
+        verdict = "no target (compare with durable: what the durability promise costs any server)"
+    elif target is None:
         verdict = "no target (compare with durable: the fsync's share)"
     else:
         met = max(median_ratio, p95_ratio) <= target
         verdict = f"target <= {target:.2f}: " + ("meets" if met else "MISSES")
     print(f"mode={mode} store={backend}")
-    print(f"  persona-mcp  median {a.median_ms:7.2f} ms   p95 {a.p95_ms:7.2f} ms")
+    label = "floor      " if mode == "floor" else "persona-mcp"
+    print(f"  {label}  median {a.median_ms:7.2f} ms   p95 {a.p95_ms:7.2f} ms")
     print(f"  bare server  median {b.median_ms:7.2f} ms   p95 {b.p95_ms:7.2f} ms")
     print(f"  ratio A/B    median {median_ratio:7.2f}      p95 {p95_ratio:7.2f}      {verdict}")
 
@@ -328,14 +355,15 @@ async def _run(args: argparse.Namespace) -> None:
             b = _caller(baseline, account_id, "bare server")
             for mode in args.mode:
                 with tempfile.TemporaryDirectory(prefix="persona-mcp-bench-") as tmp:
-                    async with _persona(sandbox_url, Path(tmp), mode, args.database_url) as persona:
-                        a = _caller(persona, account_id, "persona-mcp")
+                    server_a = _floor if mode == "floor" else functools.partial(_persona, mode=mode)
+                    async with server_a(sandbox_url, Path(tmp), database_url=args.database_url) as persona:
+                        a = _caller(persona, account_id, "server A")
                         with _appends_skipped(mode):
                             a_times, b_times = await _interleaved(a, b, args.warmup, args.calls)
                             _report(mode, backend, Figures.of(a_times), Figures.of(b_times))
-                            if args.phases:
+                            if args.phases and mode != "floor":
                                 await _phases(a, b, args.phases)
-                            if args.profile:
+                            if args.profile and mode != "floor":
                                 await _profile(a, args.profile, args.top)
 
 
