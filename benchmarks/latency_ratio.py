@@ -357,7 +357,7 @@ async def _run(args: argparse.Namespace) -> None:
                 with tempfile.TemporaryDirectory(prefix="persona-mcp-bench-") as tmp:
                     server_a = _floor if mode == "floor" else functools.partial(_persona, mode=mode)
                     async with server_a(sandbox_url, Path(tmp), database_url=args.database_url) as persona:
-                        a = _caller(persona, account_id, "server A")
+                        a = _caller(persona, account_id, "floor" if mode == "floor" else "persona-mcp")
                         with _appends_skipped(mode):
                             a_times, b_times = await _interleaved(a, b, args.warmup, args.calls)
                             _report(mode, backend, Figures.of(a_times), Figures.of(b_times))
