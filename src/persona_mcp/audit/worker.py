@@ -200,25 +200,27 @@ class WriterThread:
         if not isinstance(item, Append) or not self._committer.commits_inline:
             self._commit_pending()  # appends submitted before `item` are never handled after it
             self._hand(item)
-        elif not self._commit_alone(item):
+            return
+        in_flight = self._calls_in_flight()
+        if not self._commit_alone(item, in_flight):
             self._pending.append(item)
-            self._schedule_pending()
+            self._schedule_pending(in_flight)
 
-    def _commit_alone(self, item: Append) -> bool:
+    def _commit_alone(self, item: Append, in_flight: int) -> bool:
         """Commit a lone append now: none within `INLINE_AFTER_IDLE_S`, no other call in flight. Every
         inline append passes here, so the running mean of their gaps (`GAP_WEIGHT`) is kept here too."""
         now = time.monotonic()
         gap, self._last_append = now - self._last_append, now
         self._mean_gap += GAP_WEIGHT * (min(gap, 4 * COMMIT_DELAY_S) - self._mean_gap)
-        alone = not self._pending and self._calls_in_flight() <= 1
+        alone = not self._pending and in_flight <= 1
         return gap >= INLINE_AFTER_IDLE_S and alone and self._commit_on_loop([item])
 
-    def _schedule_pending(self) -> None:
-        """Commit the pending appends at the end of this loop pass once there are as many as calls in
-        flight (each call waits on one: nothing else can join) or appends come too far apart to join
-        them, else `COMMIT_DELAY_S` after the first."""
+    def _schedule_pending(self, in_flight: int) -> None:
+        """Commit the pending appends at the end of this loop pass once there are as many as the
+        `in_flight` calls (each call waits on one: nothing else can join) or appends come too far apart
+        to join them, else `COMMIT_DELAY_S` after the first."""
         deadline = self._pending_deadline
-        if len(self._pending) >= self._calls_in_flight() or self._mean_gap >= COMMIT_DELAY_S:
+        if len(self._pending) >= in_flight or self._mean_gap >= COMMIT_DELAY_S:
             if deadline is not None:
                 deadline.cancel()
                 self._pending_deadline = None
