@@ -4,10 +4,11 @@
         [--database-url postgresql://postgres@127.0.0.1:5432/test] [--profile N]
 
 Everything runs on loopback sockets in one process: the Persona sandbox (seed "demo") under uvicorn,
-server A (persona-mcp: bearer grant token, authorization, validation, audit, masking) and server B (a
-bare `mcp.server.lowlevel.Server` whose one tool does a single GET to the same sandbox and returns the
-JSON). Each has one client session; after a warm-up the calls alternate A, B, A, B so both see the same
-machine conditions. Prints median and p95 of per-call wall time for each and the ratios A/B.
+server A (persona-mcp: bearer grant token, authorization, validation, audit, masking) and server B (the
+bare `mcp.server.lowlevel.Server` of `_bare_server.py`, whose `get_account` does a single GET to the same
+sandbox and returns the JSON). Each has one client session; after a warm-up the calls alternate A, B,
+A, B so both see the same machine conditions. Prints median and p95 of per-call wall time for each and
+the ratios A/B.
 
 Modes:
   durable    as shipped: SQLite WAL with synchronous=FULL (or PostgreSQL with the server's defaults),
@@ -37,7 +38,6 @@ import argparse
 import cProfile
 import functools
 import inspect
-import json
 import pstats
 import statistics
 import tempfile
@@ -51,11 +51,9 @@ from typing import Any
 
 import anyio
 import httpx2
-import mcp_types as types
-from _bare_server import durable_log
+from _bare_server import PERSONA_HEADERS, bare_server, durable_log
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.server.lowlevel import Server
 from sqlalchemy import create_engine, event, text
 
 from persona_mcp.audit import AuditEvent, AuditLog
@@ -74,7 +72,6 @@ from persona_mcp.testing import issue_grant, sandbox_app, sandbox_settings
 MODES = ("durable", "nosync", "floor", "unaudited")
 TARGETS: dict[str, float] = {"durable": 1.35, "unaudited": 1.25}
 _CALL_TIMEOUT_S = 30.0
-_PERSONA_HEADERS = {"Persona-Version": "2025-12-08", "Key-Inflection": "kebab"}
 
 Call = Callable[[], Awaitable[None]]
 
@@ -89,41 +86,7 @@ class Figures:
         return cls(statistics.median(seconds) * 1000, statistics.quantiles(seconds, n=100)[94] * 1000)
 
 
-# -- server B: the bare pass-through --------------------------------------------------------------------
-
-
-def _baseline_server(
-    sandbox_url: str, http: httpx2.AsyncClient, commit: Callable[[str], Awaitable[None]] | None = None
-) -> Server[Any]:
-    """One tool, one upstream GET, the JSON back as text and structured content: the floor A is held to.
-    With `commit`, the call's outcome is committed through it before the answer (the `floor` mode)."""
-    tool = types.Tool(
-        name="get_account",
-        description="Read one account.",
-        input_schema={
-            "type": "object",
-            "properties": {"account_id": {"type": "string"}},
-            "required": ["account_id"],
-        },
-    )
-
-    async def on_list_tools(_ctx: Any, _params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=[tool])
-
-    async def on_call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        account_id = (params.arguments or {})["account_id"]
-        response = await http.get(
-            f"{sandbox_url}/api/v1/accounts/{account_id}",
-            headers={"Authorization": f"Bearer {DEFAULT_API_KEY}", **_PERSONA_HEADERS},
-        )
-        response.raise_for_status()
-        if commit is not None:
-            await commit(json.dumps({"kind": "outcome", "tool": params.name, "status": response.status_code}))
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=response.text)], structured_content=response.json()
-        )
-
-    return Server("baseline", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+# -- server B: the bare pass-through (`_bare_server.py`, as throughput.py and peer.py serve it) ----------
 
 
 @asynccontextmanager
@@ -131,7 +94,7 @@ async def _baseline(
     sandbox_url: str, commit: Callable[[str], Awaitable[None]] | None = None
 ) -> AsyncIterator[str]:
     async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as upstream:
-        asgi = _baseline_server(sandbox_url, upstream, commit).streamable_http_app()
+        asgi = bare_server(sandbox_url, DEFAULT_API_KEY, upstream, commit=commit).streamable_http_app()
         async with serving(asgi, free_port()) as url:
             yield f"{url}/mcp"
 
@@ -305,7 +268,7 @@ async def _first_account(sandbox_url: str) -> str:
     async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as http:
         response = await http.get(
             f"{sandbox_url}/api/v1/accounts",
-            headers={"Authorization": f"Bearer {DEFAULT_API_KEY}", **_PERSONA_HEADERS},
+            headers={"Authorization": f"Bearer {DEFAULT_API_KEY}", **PERSONA_HEADERS},
         )
         response.raise_for_status()
         account_id: str = response.json()["data"][0]["id"]
