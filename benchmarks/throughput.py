@@ -210,6 +210,8 @@ class Target:
     #: Whether the main ratio counts it: persona-mcp as shipped (not the code before a change, not a
     #: floor).
     shipped: bool = False
+    #: persona-mcp (as shipped, or the code before a change), not one of the bare servers.
+    persona: bool = False
     rss_mib: float | None = None
     results: dict[int, list[Phase]] = field(default_factory=dict)
 
@@ -617,7 +619,8 @@ async def _start_target(
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     procs.append(process)
     cold, listed = await _cold_start(url, token, process, started)
-    return Target(name, url, process, token, cold, listed, shipped=kind == "persona" and src is None)
+    persona = kind == "persona"
+    return Target(name, url, process, token, cold, listed, shipped=persona and src is None, persona=persona)
 
 
 async def _output_schemas(target: Target, path: Path) -> Path:
@@ -751,17 +754,9 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
                 ratios.append((target.name, sessions, rate / b_rate))
     print("\np50 latency by call, ms (ratio to bare), the latency targets' figures:")
     for sessions in args.sessions:
-        base = bare.results[sessions]
-        b_read, b_create = (
-            _median(base, lambda p: p.read_p50_ms),
-            _median(base, lambda p: p.create_p50_ms),
-        )
+        b_read, b_create = _call_p50s(bare, sessions)
         for target in targets:
-            phases = target.results[sessions]
-            read, create = (
-                _median(phases, lambda p: p.read_p50_ms),
-                _median(phases, lambda p: p.create_p50_ms),
-            )
+            read, create = _call_p50s(target, sessions)
             ratios_text = "" if target is bare else f" ({_ratio(read, b_read)})"
             create_ratio = "" if target is bare else f" ({_ratio(create, b_create)})"
             print(
@@ -800,7 +795,7 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
     for sessions in args.sessions:
         f_rate = _median(floor.results[sessions], lambda p: p.calls_per_s)
         for target in targets:
-            if target is not bare and target is not floor and target.name not in _DURABLE_FLOOR.values():
+            if target.persona:
                 rate = _median(target.results[sessions], lambda p: p.calls_per_s)
                 print(f"{sessions:>8}  {target.name:<24} {_ratio(rate, f_rate):>6}")
     print(
@@ -837,6 +832,12 @@ def _report(targets: list[Target], args: argparse.Namespace) -> None:
     print(f"main ratio ({where}): {worst:.2f} ({name}, {sessions} sessions)")
 
 
+def _call_p50s(target: Target, sessions: int) -> tuple[float, float]:
+    """`target`'s p50 ms of `get_account` and of `create_account` at `sessions`, medians over runs."""
+    phases = target.results[sessions]
+    return _median(phases, lambda p: p.read_p50_ms), _median(phases, lambda p: p.create_p50_ms)
+
+
 def _print_against_durable_floor(targets: list[Target], sessions_counts: list[int]) -> None:
     """With `--floor`: each persona-mcp server's p50 by call against the durable floor on its database
     (what persona-mcp adds to what the audit's promises cost), and that floor's against bare (what they
@@ -850,21 +851,17 @@ def _print_against_durable_floor(targets: list[Target], sessions_counts: list[in
         "a create's intent before its POST and each outcome before its answer); the floor against bare"
     )
 
-    def p50s(target: Target, sessions: int) -> tuple[float, float]:
-        phases = target.results[sessions]
-        return _median(phases, lambda p: p.read_p50_ms), _median(phases, lambda p: p.create_p50_ms)
-
     for sessions in sessions_counts:
-        b_read, b_create = p50s(bare, sessions)
+        b_read, b_create = _call_p50s(bare, sessions)
         for db, floor in floors.items():
-            f_read, f_create = p50s(floor, sessions)
+            f_read, f_create = _call_p50s(floor, sessions)
             print(
                 f"{sessions:>8}  {floor.name:<24} get_account {_ratio(f_read, b_read):>5}x bare   "
                 f"create_account {_ratio(f_create, b_create):>5}x bare"
             )
             for target in targets:
-                if target.name.endswith(db) and target.name.startswith(("persona-mcp", "before")):
-                    read, create = p50s(target, sessions)
+                if target.persona and target.name.endswith(db):
+                    read, create = _call_p50s(target, sessions)
                     print(
                         f"{sessions:>8}  {target.name:<24} get_account {_ratio(read, f_read):>5}x floor  "
                         f"create_account {_ratio(create, f_create):>5}x floor"
