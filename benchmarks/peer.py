@@ -467,10 +467,10 @@ def _report(servers: list[Server], args: argparse.Namespace) -> None:
                 f" persona-mcp/({FLOOR}): p50 latency {p50o / p50f:.2f}, calls/s {orate / frate:.2f}"
             )
             for other in before:
-                brate = figures[other.name][0]
+                other_rate = figures[other.name][0]
                 print(
-                    f"{'':<21}{other.name}: calls/s against the peer {brate / pr:.2f};"
-                    f" persona-mcp/{other.name} calls/s {orate / brate:.2f}"
+                    f"{'':<21}{other.name}: calls/s against the peer {other_rate / pr:.2f};"
+                    f" persona-mcp/{other.name} calls/s {orate / other_rate:.2f}"
                 )
             # One event-loop thread serves a stdio session: the peer's calls/s bounds its CPU a call.
             print(
