@@ -84,8 +84,6 @@ from _proc import rss_mib, scheduled_ns
 _CALL_TIMEOUT_S = 60.0
 _TOOL_NAMES = ("get_account", "create_account")
 _SCHEMA_FLOOR = "bare + output schemas"
-#: With `--floor`: the bare server committing its records durably (`_bare_server.durable_log`), by database.
-_DURABLE_FLOOR = {"sqlite": "durable floor sqlite", "postgresql": "durable floor postgresql"}
 _RSS_AFTER_CALLS = 1000  # default of --rss-after
 _READY_TIMEOUT_S = 60.0
 _KEY_ENV = "THROUGHPUT_SANDBOX_KEY"
@@ -212,6 +210,9 @@ class Target:
     shipped: bool = False
     #: persona-mcp (as shipped, or the code before a change), not one of the bare servers.
     persona: bool = False
+    #: The database its records are committed to ("sqlite" or "postgresql"): persona-mcp's store, or a
+    #: durable floor's log; None for a bare server that keeps none.
+    database: str | None = None
     rss_mib: float | None = None
     results: dict[int, list[Phase]] = field(default_factory=dict)
 
@@ -620,7 +621,26 @@ async def _start_target(
     procs.append(process)
     cold, listed = await _cold_start(url, token, process, started)
     persona = kind == "persona"
-    return Target(name, url, process, token, cold, listed, shipped=persona and src is None, persona=persona)
+    if persona:
+        database: str | None = _database_of(database_url)
+    else:
+        database = None if commit_to is None else _database_of(commit_to)
+    return Target(
+        name,
+        url,
+        process,
+        token,
+        cold,
+        listed,
+        shipped=persona and src is None,
+        persona=persona,
+        database=database,
+    )
+
+
+def _database_of(url_or_path: str | None) -> str:
+    """ "postgresql" for a PostgreSQL URL, else "sqlite" (persona-mcp's default store, or an SQLite file)."""
+    return "postgresql" if url_or_path and url_or_path.startswith("postgresql") else "sqlite"
 
 
 async def _output_schemas(target: Target, path: Path) -> Path:
@@ -680,10 +700,11 @@ async def _run_targets(args: argparse.Namespace, drops: list[Callable[[], None]]
             )
         )
         if args.floor:
-            floors = [(_DURABLE_FLOOR["sqlite"], str(tmp / "bare-durable.sqlite3"))]
+            logs = [str(tmp / "bare-durable.sqlite3")]
             if args.database_url:
-                floors.append((_DURABLE_FLOOR["postgresql"], _schema(args.database_url, drops)))
-            for name, commit_to in floors:
+                logs.append(_schema(args.database_url, drops))
+            for commit_to in logs:
+                name = f"durable floor {_database_of(commit_to)}"
                 targets.append(
                     await _start_target(
                         name, "bare", sandbox_url, tmp, None, max_sessions, procs, None, commit_to=commit_to
@@ -842,7 +863,7 @@ def _print_against_durable_floor(targets: list[Target], sessions_counts: list[in
     """With `--floor`: each persona-mcp server's p50 by call against the durable floor on its database
     (what persona-mcp adds to what the audit's promises cost), and that floor's against bare (what they
     cost any server)."""
-    floors = {db: t for t in targets for db, name in _DURABLE_FLOOR.items() if t.name == name}
+    floors = {t.database: t for t in targets if not t.persona and t.database is not None}
     if not floors:
         return
     bare = targets[0]
@@ -860,7 +881,7 @@ def _print_against_durable_floor(targets: list[Target], sessions_counts: list[in
                 f"create_account {_ratio(f_create, b_create):>5}x bare"
             )
             for target in targets:
-                if target.persona and target.name.endswith(db):
+                if target.persona and target.database == db:
                     read, create = _call_p50s(target, sessions)
                     print(
                         f"{sessions:>8}  {target.name:<24} get_account {_ratio(read, f_read):>5}x floor  "
