@@ -16,6 +16,7 @@ against what any server keeping them must pay (issue 18)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import uuid
@@ -104,6 +105,23 @@ def bare_server(
         )
 
     return Server("bare", on_list_tools=on_list_tools, on_call_tool=on_call_tool)
+
+
+@asynccontextmanager
+async def open_bare_server(
+    sandbox_url: str,
+    key: str,
+    *,
+    timeout_s: float,
+    output_schemas: Mapping[str, Mapping[str, Any]] | None = None,
+    commit_to: str | None = None,
+) -> AsyncIterator[Server[Any]]:
+    """`bare_server` with its upstream client open and, with `commit_to`, its `durable_log`; both closed
+    on exit. How every benchmark serves it, over stdio or HTTP."""
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(httpx2.AsyncClient(timeout=timeout_s))
+        commit = None if commit_to is None else await stack.enter_async_context(durable_log(commit_to))
+        yield bare_server(sandbox_url, key, http, output_schemas, commit)
 
 
 @asynccontextmanager

@@ -51,7 +51,7 @@ from typing import Any
 
 import anyio
 import httpx2
-from _bare_server import PERSONA_HEADERS, bare_server, durable_log
+from _bare_server import PERSONA_HEADERS, open_bare_server
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import create_engine, event, text
@@ -90,23 +90,19 @@ class Figures:
 
 
 @asynccontextmanager
-async def _baseline(
-    sandbox_url: str, commit: Callable[[str], Awaitable[None]] | None = None
-) -> AsyncIterator[str]:
-    async with httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S) as upstream:
-        asgi = bare_server(sandbox_url, DEFAULT_API_KEY, upstream, commit=commit).streamable_http_app()
-        async with serving(asgi, free_port()) as url:
+async def _baseline(sandbox_url: str, commit_to: str | None = None) -> AsyncIterator[str]:
+    async with open_bare_server(
+        sandbox_url, DEFAULT_API_KEY, timeout_s=_CALL_TIMEOUT_S, commit_to=commit_to
+    ) as server:
+        async with serving(server.streamable_http_app(), free_port()) as url:
             yield f"{url}/mcp"
 
 
 @asynccontextmanager
 async def _floor(sandbox_url: str, data_dir: Path, database_url: str | None) -> AsyncIterator[Client]:
     """The `floor` mode's server A: the bare server committing each outcome durably on A's database."""
-    async with (
-        durable_log(database_url or str(data_dir / "floor.sqlite3")) as commit,
-        _baseline(sandbox_url, commit) as url,
-        _plain_client(url) as client,
-    ):
+    commit_to = database_url or str(data_dir / "floor.sqlite3")
+    async with _baseline(sandbox_url, commit_to) as url, _plain_client(url) as client:
         yield client
 
 

@@ -171,18 +171,19 @@ def build_peer(peer_src: Path | None, build_root: Path) -> Path:
 def serve_bare(sandbox_url: str, commit_to: str | None) -> None:
     """The Python floor (`_bare_server.py`) over stdio, on the same wire as persona-mcp; with `commit_to`
     (an SQLite file), it commits its records there (`durable_log`)."""
-    from _bare_server import bare_server, durable_log
+    from _bare_server import open_bare_server
 
     from persona_mcp.sandbox import DEFAULT_API_KEY
     from persona_mcp.server.event_loop import loop_options
     from persona_mcp.server.stdio_wire import stdio_wire
 
     async def serve() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            http = await stack.enter_async_context(httpx2.AsyncClient(timeout=_TIMEOUT_S))
-            commit = None if commit_to is None else await stack.enter_async_context(durable_log(commit_to))
-            server = bare_server(sandbox_url, DEFAULT_API_KEY, http, commit=commit)
-            read_stream, write_stream = await stack.enter_async_context(stdio_wire())
+        async with (
+            open_bare_server(
+                sandbox_url, DEFAULT_API_KEY, timeout_s=_TIMEOUT_S, commit_to=commit_to
+            ) as server,
+            stdio_wire() as (read_stream, write_stream),
+        ):
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
     anyio.run(serve, backend_options=loop_options())

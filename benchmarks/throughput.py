@@ -58,7 +58,6 @@ server's figures: profile separately).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -118,17 +117,20 @@ def _serve_bare(port: int, sandbox_url: str, output_schemas: str | None, commit_
     output schema by tool name, declaring those; with `commit_to` (an SQLite file or a PostgreSQL URL),
     committing its records there (`durable_log`)."""
     import uvicorn
-    from _bare_server import bare_server, durable_log
+    from _bare_server import open_bare_server
 
     from persona_mcp.server.event_loop import loop_options
 
     schemas = json.loads(Path(output_schemas).read_text()) if output_schemas else None
 
     async def serve() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            commit = None if not commit_to else await stack.enter_async_context(durable_log(commit_to))
-            http = httpx2.AsyncClient(timeout=_CALL_TIMEOUT_S)
-            server = bare_server(sandbox_url, _sandbox_key(), http, schemas, commit)
+        async with open_bare_server(
+            sandbox_url,
+            _sandbox_key(),
+            timeout_s=_CALL_TIMEOUT_S,
+            output_schemas=schemas,
+            commit_to=commit_to,
+        ) as server:
             app = server.streamable_http_app()
             config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
             await uvicorn.Server(config).serve()
