@@ -54,7 +54,9 @@ async def test_concurrent_writes_share_commits(tmp_path: Path, database_url: str
         assert written == 2 * WRITES, "an intent and an outcome per write"
         assert commits - before < written, f"{commits - before} commits for {written} records: none shared"
         if h.app.store.dialect == "postgresql":
-            assert inline == before_inline, "a PostgreSQL commit is a round trip: never on the event loop"
+            # A round trip is awaited on the loop only for an append made with no other call in flight
+            # (the first call's intent, the last call's outcome); the others share the thread's commits.
+            assert inline - before_inline <= 2, f"{inline - before_inline} appends committed alone"
         assert_linear(records)
         await assert_verifies(h.app.store, audit.public_key)
 

@@ -129,8 +129,10 @@ class BatchCommitter(ABC, Generic[_Conn]):
     """Extends the chain by one batch per `commit` call. Not thread-safe: one worker thread uses it."""
 
     commits_inline: ClassVar[bool] = False
-    """Whether `try_commit` can commit on the event loop (SQLite, a local file); otherwise every append
-    goes to the writer thread (PostgreSQL: a commit is a network round trip)."""
+    """Whether `try_commit` can commit on the event loop (SQLite, a local file)."""
+    commits_awaited: ClassVar[bool] = False
+    """Whether `commit_awaited` can commit a lone batch from the event loop, its round trip awaited
+    without blocking the loop (PostgreSQL). With neither, every append goes to the writer thread."""
 
     def __init__(self, policy: ChainPolicy) -> None:
         self._policy = policy
@@ -158,6 +160,14 @@ class BatchCommitter(ABC, Generic[_Conn]):
         event loop and must never wait for another process. Raises, like `commit`, on any failure
         once the lock is held. The default never commits inline."""
         return None
+
+    def awaitable(self, batch: Batch) -> bool:
+        """Whether `commit_awaited` can take `batch` now. The default never can."""
+        return False
+
+    async def commit_awaited(self, batch: Batch) -> Committed:
+        """`commit` from the event loop, for a batch `awaitable` said it can take; raises like `commit`."""
+        raise NotImplementedError
 
     def stall_reason(self, exc: BaseException) -> str | None:
         """Why `exc` means the log is stalled (a bound on a wait ran out), or None for other failures."""

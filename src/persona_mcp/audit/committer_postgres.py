@@ -11,8 +11,9 @@ benchmarks/README.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -28,6 +29,7 @@ from persona_mcp.audit.chain import (
     Extension,
     checkpoint_from_values,
     extend,
+    extends_known_head,
     head_after,
     wants_current,
 )
@@ -57,6 +59,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     """
 
     _SQL = BatchStatements.with_marker("%s")
+    commits_awaited = True
 
     def __init__(
         self, policy: ChainPolicy, connect_kwargs: Mapping[str, Any], bounds: WaitBounds | None = None
@@ -109,6 +112,54 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         except psycopg.errors.LockNotAvailable:
             self._end_frozen_holder(conn)
             raise
+
+    def awaitable(self, batch: Batch) -> bool:
+        """A batch of records only, sealed on the head this writer's previous batch left, on an open
+        connection: the one-message case. Anything else (the first batch, a checkpoint due or asked for)
+        reads the head under the lock, on the writer thread."""
+        conn, head = self._conn, self._head
+        return (
+            conn is not None
+            and not conn.closed
+            and head is not None
+            and not batch.requested
+            and not batch.timed
+            and extends_known_head(batch, head, self._policy)
+        )
+
+    async def commit_awaited(self, batch: Batch) -> Committed:
+        """`commit` of a batch `awaitable` accepted, from the event loop: the lock and the inserts in one
+        message, as on the thread, sent and read back by libpq without blocking while the loop awaits
+        the answer. A lone call's record then waits for no thread hand-off: its round trip is the only
+        wait (issue 18: 1.06 against 1.26 ms from submitted to durable, benchmarks/README.md).
+
+        If another writer extended the chain meanwhile (nothing was committed), or the chain lock was not
+        granted in time, the rest is the thread's code, run in a worker thread while the writer's
+        committer stays held: the batch sealed on the head read under the lock, or the frozen holder
+        ended. Like `commit`, any failure drops the connection and raises."""
+        conn, head = self._conn, self._head
+        assert conn is not None and head is not None, "commit_awaited without awaitable"
+        self._head = None  # unknown until this batch commits
+        try:
+            extension = extend(head, batch, self._policy)
+            cursor = psycopg.ClientCursor(conn)
+            script = ";\n".join([PG_LOCK_SQL, *self._SQL.script(cursor.mogrify, extension)])
+            try:
+                await _exchange(conn, script.encode(conn.info.encoding))
+            except psycopg.errors.UniqueViolation:
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    raise
+                self.head_moves += 1
+                return await asyncio.to_thread(self.commit, batch)
+            except psycopg.errors.LockNotAvailable:
+                await asyncio.to_thread(self._end_frozen_holder, conn)
+                raise
+        except BaseException:
+            self.close()
+            raise
+        self._head = head_after(head, extension)
+        self.known_head_commits += 1
+        return Committed(extension.records, extension.signed, None)
 
     def _end_frozen_holder(self, conn: psycopg.Connection[Any]) -> None:
         """After the chain lock was not granted in time: end the holder's session if it is an audit writer
@@ -196,6 +247,53 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
 
     def _close(self, conn: psycopg.Connection[Any]) -> None:
         conn.close()
+
+
+async def _exchange(conn: psycopg.Connection[Any], query: bytes) -> None:
+    """Send `query` (one message of statements that return no rows to keep) on `conn` and read all its
+    results back, waiting on the running event loop for the socket, never blocking it; raise the first
+    error as psycopg would. psycopg's asynchronous connection does the same through generators, futures
+    and a lock of its own: measured on the loop, its waits cost more CPU a commit than the two thread
+    hand-offs they spare (issue 18), these a few libpq calls."""
+    pgconn = conn.pgconn
+    loop = asyncio.get_running_loop()
+    # The writer's `_committing` lock keeps the thread off this connection meanwhile.
+    pgconn.send_query(query)
+    while pgconn.flush():
+        await _ready(loop.add_writer, loop.remove_writer, pgconn.socket)
+    failed: psycopg.pq.abc.PGresult | None = None
+    while True:
+        pgconn.consume_input()
+        if pgconn.is_busy():
+            await _ready(loop.add_reader, loop.remove_reader, pgconn.socket)
+            continue
+        result = pgconn.get_result()
+        if result is None:
+            break
+        if failed is None and result.status not in _SUCCEEDED:
+            failed = result
+    if failed is not None:
+        raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
+
+
+_SUCCEEDED = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK)
+
+
+async def _ready(
+    watch: Callable[[int, Callable[[], None]], object], unwatch: Callable[[int], object], fd: int
+) -> None:
+    """Until `fd` is ready (`watch` is the loop's `add_reader` or `add_writer`)."""
+    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    watch(fd, wake)
+    try:
+        await ready
+    finally:
+        unwatch(fd)
 
 
 def _last_rows(cursor: psycopg.ClientCursor[Any], script: str) -> list[Any]:

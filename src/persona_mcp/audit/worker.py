@@ -19,11 +19,16 @@ one fsync). Appends are committed where they wait least:
   instead of waiting for the others, a stdio session with 8 calls in flight made 1.1 records a commit,
   each costing the loop ~0.32 ms of CPU; waiting, it makes ~3 records a commit of ~0.46 ms, and the
   session serves 17-25 % more calls a second (paired with the code before, reads and creates).
+- **Alone, awaited (PostgreSQL).** A commit there is a network round trip, which the loop must not
+  block on: a lone append (as above) is sealed on the loop, sent in one message and its answer awaited
+  (`BatchCommitter.commit_awaited`), the committer held meanwhile; appends made during that round trip
+  go to the thread, which commits them after it. The thread would spend two hand-offs on it
+  (issue 18: 1.26 ms from submitted to durable through the thread, 1.06 awaited, benchmarks/README.md).
 - **On the writer thread** when the loop must not wait: the thread has work queued or is committing
   (the batch joins its next one: group commit), another process holds the database's write lock (SQLite
-  tried without waiting; the thread waits for it within the store's bounds), or the committer cannot
-  commit on the loop at all (PostgreSQL, where a commit is a network round trip: every append goes to
-  the thread). Checkpoint requests, timer ticks and probes always go to the thread.
+  tried without waiting; the thread waits for it within the store's bounds), or, on PostgreSQL, other
+  calls are in flight (their appends share the thread's group commits) or the batch cannot be sealed on
+  the head this writer left. Checkpoint requests, timer ticks and probes always go to the thread.
 
 The thread takes everything waiting in its inbox (up to `MAX_BATCH`) as one batch, commits it through the
 `BatchCommitter`, mirrors new checkpoints to the external file, and hands the outcome to the event loop
@@ -160,6 +165,9 @@ class WriterThread:
         self.commits = 0
         """Batches committed with at least one record, inline or on the thread (for tests and metrics)."""
         self.inline_commits = 0
+        """Of those, the batches committed on the event loop (SQLite inline, PostgreSQL awaited)."""
+        # The batch being committed from the loop (`_commit_awaited`), kept referenced while it runs.
+        self._awaited: asyncio.Task[None] | None = None
         # When the batch being committed now started (monotonic), None between batches: read by the loop
         # to tell a commit that hangs beyond every bound the database enforces (see `AuditLog.health`).
         self._commit_started: float | None = None
@@ -197,14 +205,19 @@ class WriterThread:
         when the commit is done. It never waits for a lock: a busy committer or database sends the appends
         to the thread instead.
         """
-        if not isinstance(item, Append) or not self._committer.commits_inline:
+        committer = self._committer
+        if not isinstance(item, Append) or not (committer.commits_inline or committer.commits_awaited):
             self._commit_pending()  # appends submitted before `item` are never handled after it
             self._hand(item)
             return
         in_flight = self._calls_in_flight()
-        if not self._commit_alone(item, in_flight):
-            self._pending.append(item)
-            self._schedule_pending(in_flight)
+        if self._commit_alone(item, in_flight):
+            return
+        if committer.commits_awaited:
+            self._hand(item)  # with others in flight: the thread's group commit
+            return
+        self._pending.append(item)
+        self._schedule_pending(in_flight)
 
     def _commit_alone(self, item: Append, in_flight: int) -> bool:
         """Commit a lone append now: none within `INLINE_AFTER_IDLE_S`, no other call in flight. Every
@@ -251,6 +264,8 @@ class WriterThread:
         has work queued or in hand, holds the committer, or the database's write lock is taken."""
         if self._handed != self._finished or not self._committing.acquire(blocking=False):
             return False
+        if self._committer.commits_awaited:
+            return self._start_awaited(appends)
         try:
             if self._closed or not self._thread.is_alive():
                 return False
@@ -263,6 +278,38 @@ class WriterThread:
             self.inline_commits += 1
         self._deliver(outcome)
         return True
+
+    def _start_awaited(self, appends: list[Append]) -> bool:
+        """With `_committing` held: start committing `appends` from the loop (`_commit_awaited`, which lets
+        go of it), or let go of it at once and return False if the committer cannot take them now."""
+        batch = Batch(events=[append.fields for append in appends])
+        if self._closed or not self._thread.is_alive() or not self._committer.awaitable(batch):
+            self._committing.release()
+            return False
+        self._commit_started = time.monotonic()
+        self._awaited = self._loop.create_task(self._commit_awaited(appends, batch), name="audit-commit")
+        return True
+
+    async def _commit_awaited(self, appends: list[Append], batch: Batch) -> None:
+        """The committer's round trip awaited on the loop; the thread, if handed anything meanwhile, waits
+        for `_committing` and commits it after this batch, in submission order."""
+        try:
+            committed = await self._committer.commit_awaited(batch)
+        except Exception as exc:  # fail closed, as on the thread
+            outcome = Outcome(appends, [], None, exc, None)
+        except BaseException:  # cancelled (the loop is closing): the outcome is unknown to the callers
+            cancelled = ConnectionAbortedError("the audit commit was cancelled")
+            outcome = Outcome(appends, [], None, cancelled, None)
+            raise
+        else:
+            self.commits += 1
+            self.inline_commits += 1
+            outcome = Outcome(appends, [], committed, None, self._flush_external())
+        finally:
+            self._commit_started = None
+            self._awaited = None
+            self._committing.release()
+            self._deliver(outcome)
 
     async def stop(self) -> None:
         """Commit everything queued so far, close the connection, and wait for the thread to end."""

@@ -1,0 +1,143 @@
+"""PostgreSQL: a lone append's round trip is awaited on the event loop instead of being handed to the writer
+thread and back (issue 18: two hand-offs, about a fifth of a lone record's wait to durable).
+
+The same guarantees as the thread's path: durable before `append` returns, one linear chain in submission
+order, an event loop that never blocks on the database, and a batch sealed on a stale head sealed again.
+(Failing closed when the connection dies is tests/audit/test_batches.py's killed-connection test, whose
+appends are lone ones.)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import psycopg
+import pytest
+
+from persona_mcp.audit import AuditLog
+from persona_mcp.audit.chain import PG_LOCK_SQL
+from persona_mcp.audit.verify import verify_log
+from persona_mcp.store import Store, create_store, upgrade
+from persona_mcp.store.engine import postgres_connect_kwargs
+
+from ._support import call_event, scalar
+
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+
+
+@pytest.fixture
+async def pg_store(postgres_schema_url: str) -> AsyncIterator[Store]:
+    store = create_store(postgres_schema_url)
+    await upgrade(store)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def pg_log(pg_store: Store, data_dir: Path) -> AsyncIterator[AuditLog]:
+    log = await AuditLog.open(pg_store, data_dir=data_dir, instance_id="awaited", checkpoint_every=1000)
+    try:
+        await log.append(call_event(0))  # the first batch opens the connection and reads the head
+        await anyio.sleep(0.01)
+        yield log
+    finally:
+        await log.aclose()
+
+
+def _since(now: tuple[int, int], before: tuple[int, int]) -> tuple[int, int]:
+    """Batches committed between two readings of `AuditLog.commits`: in all, and on the event loop."""
+    return now[0] - before[0], now[1] - before[1]
+
+
+async def _durable(store: Store, seq: int) -> bool:
+    """Whether another connection sees the record: committed."""
+    count = await scalar(store, "SELECT COUNT(*) FROM audit_records WHERE seq = :seq", {"seq": seq})
+    return bool(count == 1)
+
+
+async def test_a_lone_append_is_committed_from_the_event_loop_and_durable_when_append_returns(
+    pg_store: Store, pg_log: AuditLog
+) -> None:
+    before = pg_log.commits
+    for i in range(1, 4):
+        with pg_log.call_in_flight():
+            record = await pg_log.append(call_event(i))
+        assert await _durable(pg_store, record.seq), "durable when append returns"
+        await anyio.sleep(0.01)
+    assert _since(pg_log.commits, before) == (3, 3), "each alone, its round trip awaited on the loop"
+    assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key])).ok
+
+
+async def test_appends_made_during_an_awaited_commit_go_to_the_thread_and_are_chained_after_it(
+    pg_store: Store, pg_log: AuditLog
+) -> None:
+    before = pg_log.commits
+    with pg_log.call_in_flight():
+        alone = pg_log.submit(call_event(1))
+        with pg_log.call_in_flight():  # another call now: these share the thread's group commit
+            together = [pg_log.submit(call_event(i)) for i in (2, 3, 4)]
+        with anyio.fail_after(10):
+            records = [await alone, *[await future for future in together]]
+    assert [record.seq for record in records] == [2, 3, 4, 5], "chained in submission order"
+    assert [record.call_id for record in records] == ["call-1", "call-2", "call-3", "call-4"]
+    assert _since(pg_log.commits, before) == (2, 1), "the lone one awaited, the three after it together"
+    assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key])).ok
+
+
+async def test_an_awaited_commit_waiting_for_the_chain_lock_leaves_the_event_loop_running(
+    pg_store: Store, pg_log: AuditLog
+) -> None:
+    holder = psycopg.connect(**postgres_connect_kwargs(pg_store))
+    try:
+        holder.execute(PG_LOCK_SQL)  # another replica in the middle of its commit, holding the chain lock
+        done: list[int] = []
+
+        async def append() -> None:
+            done.append((await pg_log.append(call_event(1))).seq)
+
+        before = pg_log.commits
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(append)
+            ticks_started = time.monotonic()
+            for _ in range(10):
+                await anyio.sleep(0.01)
+            assert time.monotonic() - ticks_started < 1.0, "the event loop kept running"
+            assert done == [], "the append waits for the lock, not committed around it"
+            holder.rollback()
+            with anyio.fail_after(10):
+                while not done:
+                    await anyio.sleep(0.01)
+        assert done == [2]
+        assert _since(pg_log.commits, before) == (1, 1)
+        assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key])).ok
+    finally:
+        holder.close()
+
+
+async def test_an_awaited_batch_sealed_on_a_head_another_writer_moved_is_sealed_again_on_the_new_head(
+    pg_store: Store, pg_log: AuditLog, data_dir: Path
+) -> None:
+    other = await AuditLog.open(pg_store, data_dir=data_dir, instance_id="other", checkpoint_every=1000)
+    try:
+        for i in (1, 2):
+            await other.append(call_event(i))
+        await anyio.sleep(0.01)
+        before = pg_log.commits
+
+        record = await pg_log.append(call_event(3))  # sealed as seq 2, which the other writer took
+
+        committer = pg_log.committer
+        assert committer is not None
+        assert committer.head_moves == 1
+        assert record.seq == 4
+        assert _since(pg_log.commits, before) == (1, 1)
+        assert await _durable(pg_store, 4)
+        assert await scalar(pg_store, "SELECT COUNT(*) FROM audit_records") == 4, "nothing written twice"
+        assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key, other.public_key])).ok
+    finally:
+        await other.aclose()
