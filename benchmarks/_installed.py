@@ -16,6 +16,7 @@ against its source's modification time.
 
 from __future__ import annotations
 
+import argparse
 import compileall
 from pathlib import Path
 
@@ -34,6 +35,18 @@ def persona_mcp_package(src: str | Path | None = None) -> Path:
     import persona_mcp
 
     return Path(persona_mcp.__file__).parent
+
+
+def other_source(directory: str) -> Path:
+    """`--also-src`: the directory holding another checkout's `persona_mcp` package, given it or the
+    checkout's root (then its `src/`). Anything else is refused: a child process with such a directory on
+    its `PYTHONPATH` imports the installed package instead, and the benchmark would compare this code with
+    itself under two names."""
+    given = Path(directory).resolve()
+    for candidate in (given, given / "src"):
+        if (candidate / "persona_mcp" / "__init__.py").is_file():
+            return candidate
+    raise argparse.ArgumentTypeError(f"no persona_mcp package in {given} or {given / 'src'}")
 
 
 BENCHMARKS = Path(__file__).resolve().parent

@@ -65,7 +65,7 @@ from typing import Any
 import anyio
 import httpx2
 from _bare_server import PERSONA_HEADERS
-from _installed import BENCHMARKS, compile_like_an_install, persona_mcp_package
+from _installed import BENCHMARKS, compile_like_an_install, other_source, persona_mcp_package
 from _proc import rss_mib, threads_cpu_s
 
 PEER_REPO = "timhwang21/persona-api-mcp"
@@ -550,8 +550,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--also-src",
-        type=Path,
-        help="also run persona-mcp from this src/ directory (say, an export of the code before a change)",
+        type=other_source,
+        help="also run persona-mcp from another checkout: its src/ directory or its root (say, a worktree "
+        "of the code before a change)",
     )
     parser.add_argument("--bare-server", metavar="SANDBOX_URL", help=argparse.SUPPRESS)
     parser.add_argument("--commit-to", metavar="SQLITE_FILE", help=argparse.SUPPRESS)

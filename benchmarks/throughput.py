@@ -77,7 +77,7 @@ from typing import Any
 import anyio
 import httpx2
 from _bare_server import PERSONA_HEADERS
-from _installed import BENCHMARKS, compile_like_an_install, persona_mcp_package
+from _installed import BENCHMARKS, compile_like_an_install, other_source, persona_mcp_package
 from _proc import rss_mib, scheduled_ns
 
 _CALL_TIMEOUT_S = 60.0
@@ -953,8 +953,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--also-src",
-        type=Path,
-        help="also run persona-mcp from this src/ directory (say, an export of the code before a change)",
+        type=other_source,
+        help="also run persona-mcp from another checkout: its src/ directory or its root (say, a worktree "
+        "of the code before a change)",
     )
     parser.add_argument(
         "--floor",

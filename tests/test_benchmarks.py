@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib.util
 import os
@@ -397,3 +398,21 @@ async def test_the_durable_floor_commits_a_creates_intent_before_its_post_and_ea
         after_create = _floor_rows(url)
     assert committed_when_sent == [("GET", 0), ("POST", 2)]  # the create's intent before its request
     assert (after_read, after_create) == (1, 3)  # every outcome before its answer
+
+
+def test_also_src_takes_a_checkout_or_its_src_and_refuses_a_directory_without_the_package(
+    tmp_path: Path,
+) -> None:
+    """A child process whose PYTHONPATH holds no `persona_mcp` imports the installed one: `--also-src
+    <checkout root>` once ran this code against itself under the name "before". Now the root is read as
+    its `src/`, and a directory with neither is refused before anything runs."""
+    installed = _load_benchmark(BENCHMARK.with_name("_installed.py"))
+    checkout = Path(__file__).resolve().parents[1]
+    assert installed.other_source(str(checkout)) == checkout / "src"
+    assert installed.other_source(str(checkout / "src")) == checkout / "src"
+    with pytest.raises(argparse.ArgumentTypeError, match="no persona_mcp package"):
+        installed.other_source(str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, str(THROUGHPUT), "--also-src", str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "no persona_mcp package" in done.stderr
