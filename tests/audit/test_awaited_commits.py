@@ -1,10 +1,9 @@
-"""PostgreSQL: a lone append's round trip is awaited on the event loop instead of being handed to the writer
-thread and back (issue 18: two hand-offs, about a fifth of a lone record's wait to durable).
+"""PostgreSQL: the audit's commits are round trips awaited on the event loop, one batch in flight, instead
+of being handed to the writer thread and back (issue 18: two hand-offs and the thread's waits for the GIL).
 
 The same guarantees as the thread's path: durable before `append` returns, one linear chain in submission
 order, an event loop that never blocks on the database, and a batch sealed on a stale head sealed again.
-(Failing closed when the connection dies is tests/audit/test_batches.py's killed-connection test, whose
-appends are lone ones.)
+(Failing closed when the connection dies is tests/audit/test_batches.py's killed-connection test.)
 """
 
 from __future__ import annotations
@@ -73,19 +72,26 @@ async def test_a_lone_append_is_committed_from_the_event_loop_and_durable_when_a
     assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key])).ok
 
 
-async def test_appends_made_during_an_awaited_commit_go_to_the_thread_and_are_chained_after_it(
+async def test_appends_made_during_an_awaited_round_trip_are_committed_together_after_it_in_order(
     pg_store: Store, pg_log: AuditLog
 ) -> None:
-    before = pg_log.commits
-    with pg_log.call_in_flight():
-        alone = pg_log.submit(call_event(1))
-        with pg_log.call_in_flight():  # another call now: these share the thread's group commit
-            together = [pg_log.submit(call_event(i)) for i in (2, 3, 4)]
+    holder = psycopg.connect(**postgres_connect_kwargs(pg_store))
+    try:
+        holder.execute(PG_LOCK_SQL)  # keeps the first round trip in flight until released
+        before = pg_log.commits
+        first = pg_log.submit(call_event(1))
+        await anyio.sleep(0.05)
+        later = [pg_log.submit(call_event(i)) for i in (2, 3, 4)]
+        await anyio.sleep(0.05)
+        assert not any(future.done() for future in (first, *later))
+        holder.rollback()
         with anyio.fail_after(10):
-            records = [await alone, *[await future for future in together]]
+            records = [await first, *[await future for future in later]]
+    finally:
+        holder.close()
     assert [record.seq for record in records] == [2, 3, 4, 5], "chained in submission order"
     assert [record.call_id for record in records] == ["call-1", "call-2", "call-3", "call-4"]
-    assert _since(pg_log.commits, before) == (2, 1), "the lone one awaited, the three after it together"
+    assert _since(pg_log.commits, before) == (2, 2), "the first alone; the three made meanwhile together"
     assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key])).ok
 
 

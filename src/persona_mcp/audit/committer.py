@@ -131,7 +131,7 @@ class BatchCommitter(ABC, Generic[_Conn]):
     commits_inline: ClassVar[bool] = False
     """Whether `try_commit` can commit on the event loop (SQLite, a local file)."""
     commits_awaited: ClassVar[bool] = False
-    """Whether `commit_awaited` can commit a lone batch from the event loop, its round trip awaited
+    """Whether `commit_awaited` can commit a batch from the event loop, its round trip awaited
     without blocking the loop (PostgreSQL). With neither, every append goes to the writer thread."""
 
     def __init__(self, policy: ChainPolicy) -> None:

@@ -130,8 +130,8 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     async def commit_awaited(self, batch: Batch) -> Committed:
         """`commit` of a batch `awaitable` accepted, from the event loop: the lock and the inserts in one
         message, as on the thread, sent and read back by libpq without blocking while the loop awaits
-        the answer. A lone call's record then waits for no thread hand-off: its round trip is the only
-        wait (issue 18: 1.06 against 1.26 ms from submitted to durable, benchmarks/README.md).
+        the answer. A record then waits for no thread hand-off: the batch's round trip is the only
+        wait (issue 18: 1.16 against 1.33 ms from submitted to durable, benchmarks/README.md).
 
         If another writer extended the chain meanwhile (nothing was committed), or the chain lock was not
         granted in time, the rest is the thread's code, run in a worker thread while the writer's

@@ -3,6 +3,8 @@
 A record must be durable before its caller goes on, so every append waits for a commit (one transaction,
 one fsync). Appends are committed where they wait least:
 
+SQLite (a commit is a local transaction and its fsync, which stops the loop while it runs):
+
 - **Alone, at once.** An append that finds no other append within `INLINE_AFTER_IDLE_S` and no other
   call in flight (`calls_in_flight`, which the server answers from the calls it runs) is committed on the
   event loop in `submit`, sparing a lone call the thread hand-offs.
@@ -19,16 +21,22 @@ one fsync). Appends are committed where they wait least:
   instead of waiting for the others, a stdio session with 8 calls in flight made 1.1 records a commit,
   each costing the loop ~0.32 ms of CPU; waiting, it makes ~3 records a commit of ~0.46 ms, and the
   session serves 17-25 % more calls a second (paired with the code before, reads and creates).
-- **Alone, awaited (PostgreSQL).** A commit there is a network round trip, which the loop must not
-  block on: a lone append (as above) is sealed on the loop, sent in one message and its answer awaited
-  (`BatchCommitter.commit_awaited`), the committer held meanwhile; appends made during that round trip
-  go to the thread, which commits them after it. The thread would spend two hand-offs on it
-  (issue 18: 1.26 ms from submitted to durable through the thread, 1.06 awaited, benchmarks/README.md).
-- **On the writer thread** when the loop must not wait: the thread has work queued or is committing
-  (the batch joins its next one: group commit), another process holds the database's write lock (SQLite
-  tried without waiting; the thread waits for it within the store's bounds), or, on PostgreSQL, other
-  calls are in flight (their appends share the thread's group commits) or the batch cannot be sealed on
-  the head this writer left. Checkpoint requests, timer ticks and probes always go to the thread.
+
+PostgreSQL (a commit is a network round trip, which the loop awaits without stopping):
+
+- **Awaited on the loop, one batch in flight.** The first append starts a commit at the end of its loop
+  pass: sealed on the loop, sent in one message, its answer awaited (`BatchCommitter.commit_awaited`),
+  the committer held meanwhile. The appends made while it is in flight are the next batch, started as
+  soon as it ends: waiting for the calls in flight would only add to the round trip they already wait
+  for. Handed to the thread, each batch cost two hand-offs and the thread's waits for the GIL (issue 18,
+  benchmarks/README.md: a lone record 1.33 ms from submitted to durable through the thread, 1.16 awaited;
+  at 8 sessions 0.77 of the bare server's calls/s through the thread, 0.84 awaited).
+
+Either database, **on the writer thread** when the loop must not wait: the thread has work queued or is
+committing (the batch joins its next one: group commit), another process holds SQLite's write lock
+(tried without waiting; the thread waits for it within the store's bounds), or a PostgreSQL batch cannot
+be sealed on the head this writer left (the first batch, a checkpoint due: the head is read under the
+lock). Checkpoint requests, timer ticks and probes always go to the thread.
 
 The thread takes everything waiting in its inbox (up to `MAX_BATCH`) as one batch, commits it through the
 `BatchCommitter`, mirrors new checkpoints to the external file, and hands the outcome to the event loop
@@ -207,14 +215,19 @@ class WriterThread:
         """
         committer = self._committer
         if not isinstance(item, Append) or not (committer.commits_inline or committer.commits_awaited):
-            self._commit_pending()  # appends submitted before `item` are never handled after it
+            # Appends submitted before `item` are never handled after it.
+            self._commit_pending(may_wait=False)
             self._hand(item)
+            return
+        if committer.commits_awaited:
+            # A round trip does not stop the loop: the first append starts one at the end of its loop
+            # pass, and those made while it is in flight go together in the next, when it ends.
+            self._pending.append(item)
+            if len(self._pending) == 1 and self._awaited is None:
+                self._loop.call_soon(self._commit_pending)
             return
         in_flight = self._calls_in_flight()
         if self._commit_alone(item, in_flight):
-            return
-        if committer.commits_awaited:
-            self._hand(item)  # with others in flight: the thread's group commit
             return
         self._pending.append(item)
         self._schedule_pending(in_flight)
@@ -243,12 +256,15 @@ class WriterThread:
         elif deadline is None and len(self._pending) == 1:
             self._pending_deadline = self._loop.call_later(COMMIT_DELAY_S, self._commit_pending)
 
-    def _commit_pending(self) -> None:
+    def _commit_pending(self, *, may_wait: bool = True) -> None:
         """The pending appends, as one batch: on the loop, or on the thread if it has work queued or is
-        committing, or another process holds the database's write lock."""
+        committing, or another process holds the database's write lock. While a batch's round trip is
+        awaited on the loop they wait for it, if `may_wait`, and are committed as soon as it ends."""
         if self._pending_deadline is not None:
             self._pending_deadline.cancel()
             self._pending_deadline = None
+        if may_wait and self._awaited is not None:
+            return  # `_commit_awaited` commits them when the batch in flight ends
         appends, self._pending = self._pending, []
         if appends and not self._commit_on_loop(appends):
             for append in appends:
@@ -310,10 +326,12 @@ class WriterThread:
             self._awaited = None
             self._committing.release()
             self._deliver(outcome)
+        if self._pending:
+            self._commit_pending()  # made during this round trip: the next batch
 
     async def stop(self) -> None:
         """Commit everything queued so far, close the connection, and wait for the thread to end."""
-        self._commit_pending()  # the pending appends first, then the thread's last batch
+        self._commit_pending(may_wait=False)  # the pending appends first, then the thread's last batch
         if self._thread.is_alive():
             self._hand(STOP)
             await self._stopped
