@@ -19,27 +19,17 @@ import pytest
 from persona_mcp.audit import AuditLog
 from persona_mcp.audit.chain import PG_LOCK_SQL
 from persona_mcp.audit.verify import verify_log
-from persona_mcp.store import Store, create_store, upgrade
+from persona_mcp.store import Store
 from persona_mcp.store.engine import postgres_connect_kwargs
 
 from ._support import call_event, scalar
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 
 
 @pytest.fixture
-async def pg_store(postgres_schema_url: str) -> AsyncIterator[Store]:
-    store = create_store(postgres_schema_url)
-    await upgrade(store)
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
-@pytest.fixture
-async def pg_log(pg_store: Store, data_dir: Path) -> AsyncIterator[AuditLog]:
-    log = await AuditLog.open(pg_store, data_dir=data_dir, instance_id="awaited", checkpoint_every=1000)
+async def pg_log(store: Store, data_dir: Path) -> AsyncIterator[AuditLog]:
+    log = await AuditLog.open(store, data_dir=data_dir, instance_id="awaited", checkpoint_every=1000)
     try:
         await log.append(call_event(0))  # the first batch opens the connection and reads the head
         await anyio.sleep(0.01)
@@ -60,22 +50,22 @@ async def _durable(store: Store, seq: int) -> bool:
 
 
 async def test_a_lone_append_is_committed_from_the_event_loop_and_durable_when_append_returns(
-    pg_store: Store, pg_log: AuditLog
+    store: Store, pg_log: AuditLog
 ) -> None:
     before = pg_log.commits
     for i in range(1, 4):
         with pg_log.call_in_flight():
             record = await pg_log.append(call_event(i))
-        assert await _durable(pg_store, record.seq), "durable when append returns"
+        assert await _durable(store, record.seq), "durable when append returns"
         await anyio.sleep(0.01)
     assert _since(pg_log.commits, before) == (3, 3), "each alone, its round trip awaited on the loop"
-    assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key])).ok
+    assert (await verify_log(store, trusted_keys=[pg_log.public_key])).ok
 
 
 async def test_appends_made_during_an_awaited_round_trip_are_committed_together_after_it_in_order(
-    pg_store: Store, pg_log: AuditLog
+    store: Store, pg_log: AuditLog
 ) -> None:
-    holder = psycopg.connect(**postgres_connect_kwargs(pg_store))
+    holder = psycopg.connect(**postgres_connect_kwargs(store))
     try:
         holder.execute(PG_LOCK_SQL)  # keeps the first round trip in flight until released
         before = pg_log.commits
@@ -92,13 +82,13 @@ async def test_appends_made_during_an_awaited_round_trip_are_committed_together_
     assert [record.seq for record in records] == [2, 3, 4, 5], "chained in submission order"
     assert [record.call_id for record in records] == ["call-1", "call-2", "call-3", "call-4"]
     assert _since(pg_log.commits, before) == (2, 2), "the first alone; the three made meanwhile together"
-    assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key])).ok
+    assert (await verify_log(store, trusted_keys=[pg_log.public_key])).ok
 
 
 async def test_an_awaited_commit_waiting_for_the_chain_lock_leaves_the_event_loop_running(
-    pg_store: Store, pg_log: AuditLog
+    store: Store, pg_log: AuditLog
 ) -> None:
-    holder = psycopg.connect(**postgres_connect_kwargs(pg_store))
+    holder = psycopg.connect(**postgres_connect_kwargs(store))
     try:
         holder.execute(PG_LOCK_SQL)  # another replica in the middle of its commit, holding the chain lock
         done: list[int] = []
@@ -120,15 +110,15 @@ async def test_an_awaited_commit_waiting_for_the_chain_lock_leaves_the_event_loo
                     await anyio.sleep(0.01)
         assert done == [2]
         assert _since(pg_log.commits, before) == (1, 1)
-        assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key])).ok
+        assert (await verify_log(store, trusted_keys=[pg_log.public_key])).ok
     finally:
         holder.close()
 
 
 async def test_an_awaited_batch_sealed_on_a_head_another_writer_moved_is_sealed_again_on_the_new_head(
-    pg_store: Store, pg_log: AuditLog, data_dir: Path
+    store: Store, pg_log: AuditLog, data_dir: Path
 ) -> None:
-    other = await AuditLog.open(pg_store, data_dir=data_dir, instance_id="other", checkpoint_every=1000)
+    other = await AuditLog.open(store, data_dir=data_dir, instance_id="other", checkpoint_every=1000)
     try:
         for i in (1, 2):
             await other.append(call_event(i))
@@ -142,8 +132,8 @@ async def test_an_awaited_batch_sealed_on_a_head_another_writer_moved_is_sealed_
         assert committer.head_moves == 1
         assert record.seq == 4
         assert _since(pg_log.commits, before) == (1, 1)
-        assert await _durable(pg_store, 4)
-        assert await scalar(pg_store, "SELECT COUNT(*) FROM audit_records") == 4, "nothing written twice"
-        assert (await verify_log(pg_store, trusted_keys=[pg_log.public_key, other.public_key])).ok
+        assert await _durable(store, 4)
+        assert await scalar(store, "SELECT COUNT(*) FROM audit_records") == 4, "nothing written twice"
+        assert (await verify_log(store, trusted_keys=[pg_log.public_key, other.public_key])).ok
     finally:
         await other.aclose()

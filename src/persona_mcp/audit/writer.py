@@ -1,9 +1,9 @@
 """`AuditLog`: durable, linear, fail-closed appends with group commit and signed checkpoints.
 
-Callers hand events straight to the writer thread (`worker`), which commits everything waiting in a
-single transaction under the chain lock (one fsync for the batch, see `committer`); then each caller's
-future is resolved on the event loop. `append` therefore returns only after its record is durably
-committed, and concurrent calls never fork the chain.
+Callers hand events straight to the writer (`worker`: on the event loop, or its thread), which commits
+everything waiting in a single transaction under the chain lock (one fsync for the batch, see
+`committer`); then each caller's future is resolved on the event loop. `append` therefore returns only
+after its record is durably committed, and concurrent calls never fork the chain.
 
 If a batch cannot be committed every caller in it gets `AuditUnavailableError` and `health` turns
 unhealthy with the reason; the server refuses calls until a later write succeeds (fail closed).
