@@ -3,11 +3,12 @@ whose store is on PostgreSQL (`open_committer` imports it for that dialect).
 
 Each round trip is one message: the batch's statements joined into one multi-statement query, their values
 bound by psycopg on the client (`ClientCursor.mogrify`: the same adaptation and quoting as its server-side
-binding). The writer thread then waits on the network once a round trip. In pipeline mode (one message per
-statement, each sent and read back through a wait of its own) a batch took twelve waits, and each return
-from one is the thread taking the GIL back from a busy event loop: a commit of four records took 6-9 ms on
-the thread at 8 concurrent callers and 1.5 ms of its CPU; as one message, 4-5 ms and 0.8 ms (issue 18,
-benchmarks/README.md)."""
+binding). A batch then waits on the network once. In pipeline mode (one message per statement, each sent
+and read back through a wait of its own) a batch took twelve waits, and each return from one was the
+writer thread taking the GIL back from a busy event loop: a commit of four records took 6-9 ms on the
+thread at 8 concurrent callers and 1.5 ms of its CPU; as one message, 4-5 ms and 0.8 ms (issue 18,
+benchmarks/README.md). Most batches are now sent from the event loop and their answer awaited there
+(`commit_awaited`), without the thread; the thread keeps those that read the head under the lock."""
 
 from __future__ import annotations
 

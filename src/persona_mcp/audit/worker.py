@@ -207,11 +207,12 @@ class WriterThread:
 
     def submit(self, item: Item) -> None:
         """Queue `item` for the thread, or commit an `Append` on the event loop (see the module docstring):
-        at once when the log is idle, else with the appends of the other calls in flight.
+        SQLite at once when the log is idle, else with the appends of the other calls in flight;
+        PostgreSQL with the next batch whose round trip the loop awaits.
 
-        On the event loop; the inline path calls `deliver` itself, so the future is resolved (or failed)
-        when the commit is done. It never waits for a lock: a busy committer or database sends the appends
-        to the thread instead.
+        On the event loop; the loop's paths call `deliver` themselves, so the future is resolved (or
+        failed) when the commit is done. The loop never blocks on a lock: a busy thread or database sends
+        the appends to the thread instead, and an awaited round trip blocks nothing.
         """
         committer = self._committer
         if not isinstance(item, Append) or not (committer.commits_inline or committer.commits_awaited):
