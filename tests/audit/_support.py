@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +146,37 @@ def pipelined_lock_holder(store: Store, application_name: str | None = None) -> 
     while pgconn.flush():
         pass
     return conn
+
+
+@contextmanager
+def chain_lock_held(store: Store) -> Iterator[psycopg.Connection[Any]]:
+    """Another PostgreSQL session holding the chain lock in an open transaction, as a replica in the
+    middle of its commit, until it rolls back (or the block ends)."""
+    holder = psycopg.connect(**postgres_connect_kwargs(store))
+    try:
+        holder.execute(PG_LOCK_SQL)
+        yield holder
+    finally:
+        holder.close()
+
+
+async def append_while_locked(log: AuditLog, event: AuditEvent, release: Callable[[], object]) -> int:
+    """Append `event` while another session holds the database's write lock: the event loop keeps running
+    and the append waits; then `release` the lock. The seq the record was committed as."""
+    done: list[int] = []
+
+    async def append() -> None:
+        done.append((await log.append(event)).seq)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(append)
+        ticks_started = time.monotonic()
+        for _ in range(10):
+            await anyio.sleep(0.01)
+        assert time.monotonic() - ticks_started < 1.0, "the event loop kept running"
+        assert done == [], "the append is waiting for the lock, not committed around it"
+        release()
+        with anyio.fail_after(10):
+            while not done:
+                await anyio.sleep(0.01)
+    return done[0]

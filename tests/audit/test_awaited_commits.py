@@ -8,21 +8,17 @@ order, an event loop that never blocks on the database, and a batch sealed on a 
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
-import psycopg
 import pytest
 
 from persona_mcp.audit import AuditLog
-from persona_mcp.audit.chain import PG_LOCK_SQL
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store
-from persona_mcp.store.engine import postgres_connect_kwargs
 
-from ._support import call_event, scalar
+from ._support import append_while_locked, call_event, chain_lock_held, scalar
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 
@@ -65,9 +61,7 @@ async def test_a_lone_append_is_committed_from_the_event_loop_and_durable_when_a
 async def test_appends_made_during_an_awaited_round_trip_are_committed_together_after_it_in_order(
     store: Store, pg_log: AuditLog
 ) -> None:
-    holder = psycopg.connect(**postgres_connect_kwargs(store))
-    try:
-        holder.execute(PG_LOCK_SQL)  # keeps the first round trip in flight until released
+    with chain_lock_held(store) as holder:  # keeps the first round trip in flight until released
         before = pg_log.commits
         first = pg_log.submit(call_event(1))
         await anyio.sleep(0.05)
@@ -77,8 +71,6 @@ async def test_appends_made_during_an_awaited_round_trip_are_committed_together_
         holder.rollback()
         with anyio.fail_after(10):
             records = [await first, *[await future for future in later]]
-    finally:
-        holder.close()
     assert [record.seq for record in records] == [2, 3, 4, 5], "chained in submission order"
     assert [record.call_id for record in records] == ["call-1", "call-2", "call-3", "call-4"]
     assert _since(pg_log.commits, before) == (2, 2), "the first alone; the three made meanwhile together"
@@ -88,31 +80,12 @@ async def test_appends_made_during_an_awaited_round_trip_are_committed_together_
 async def test_an_awaited_commit_waiting_for_the_chain_lock_leaves_the_event_loop_running(
     store: Store, pg_log: AuditLog
 ) -> None:
-    holder = psycopg.connect(**postgres_connect_kwargs(store))
-    try:
-        holder.execute(PG_LOCK_SQL)  # another replica in the middle of its commit, holding the chain lock
-        done: list[int] = []
-
-        async def append() -> None:
-            done.append((await pg_log.append(call_event(1))).seq)
-
+    with chain_lock_held(store) as holder:  # another replica in the middle of its commit
         before = pg_log.commits
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(append)
-            ticks_started = time.monotonic()
-            for _ in range(10):
-                await anyio.sleep(0.01)
-            assert time.monotonic() - ticks_started < 1.0, "the event loop kept running"
-            assert done == [], "the append waits for the lock, not committed around it"
-            holder.rollback()
-            with anyio.fail_after(10):
-                while not done:
-                    await anyio.sleep(0.01)
-        assert done == [2]
-        assert _since(pg_log.commits, before) == (1, 1)
-        assert (await verify_log(store, trusted_keys=[pg_log.public_key])).ok
-    finally:
-        holder.close()
+        seq = await append_while_locked(pg_log, call_event(1), release=holder.rollback)
+    assert seq == 2
+    assert _since(pg_log.commits, before) == (1, 1)
+    assert (await verify_log(store, trusted_keys=[pg_log.public_key])).ok
 
 
 async def test_an_awaited_batch_sealed_on_a_head_another_writer_moved_is_sealed_again_on_the_new_head(

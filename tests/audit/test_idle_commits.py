@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from persona_mcp.audit import AuditLog, worker
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store, create_store, upgrade
 
-from ._support import call_event, scalar
+from ._support import append_while_locked, call_event, scalar
 
 pytestmark = pytest.mark.anyio
 
@@ -77,23 +76,8 @@ async def test_an_append_while_another_process_holds_the_write_lock_waits_off_th
         await log.append(call_event(0))
         await anyio.sleep(0.01)
         holder.execute("BEGIN IMMEDIATE")  # as another server process in the middle of its commit
-        done: list[int] = []
-
-        async def append() -> None:
-            done.append((await log.append(call_event(1))).seq)
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(append)
-            ticks_started = time.monotonic()
-            for _ in range(10):
-                await anyio.sleep(0.01)
-            assert time.monotonic() - ticks_started < 1.0, "the event loop kept running"
-            assert done == [], "the append is waiting for the lock, not committed around it"
-            holder.execute("ROLLBACK")
-            with anyio.fail_after(10):
-                while not done:
-                    await anyio.sleep(0.01)
-        assert done == [2]
+        seq = await append_while_locked(log, call_event(1), release=lambda: holder.execute("ROLLBACK"))
+        assert seq == 2
         assert await scalar(store, "SELECT MAX(seq) FROM audit_records") == 2
         assert (await verify_log(store, trusted_keys=[log.public_key])).ok
     finally:

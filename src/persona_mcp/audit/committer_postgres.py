@@ -123,8 +123,6 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
             conn is not None
             and not conn.closed
             and head is not None
-            and not batch.requested
-            and not batch.timed
             and extends_known_head(batch, head, self._policy)
         )
 
@@ -143,12 +141,11 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         self._head = None  # unknown until this batch commits
         try:
             extension = extend(head, batch, self._policy)
-            cursor = psycopg.ClientCursor(conn)
-            script = ";\n".join([PG_LOCK_SQL, *self._SQL.script(cursor.mogrify, extension)])
+            message, _ = self._message(psycopg.ClientCursor(conn), batch, extension, before=[PG_LOCK_SQL])
             try:
-                await _exchange(conn, script.encode(conn.info.encoding))
-            except psycopg.errors.UniqueViolation:
-                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                await _exchange(conn, message.encode(conn.info.encoding))
+            except psycopg.errors.UniqueViolation as exc:
+                if not _moved(conn, exc):
                     raise
                 self.head_moves += 1
                 return await asyncio.to_thread(self.commit, batch)
@@ -186,16 +183,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
             extension = None if head is None else extend(head, batch, self._policy)
             return self._locked_write(conn, batch, extension, head)
 
-        def moved(exc: Exception) -> bool:
-            # Another writer took this batch's seq: the transaction aborted, nothing was committed. Any
-            # other state after the error is not an aborted transaction's: the error is raised and the
-            # connection dropped.
-            return (
-                isinstance(exc, psycopg.errors.UniqueViolation)
-                and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-            )
-
-        committed = self._on_known_head(batch, write, moved)
+        committed = self._on_known_head(batch, write, lambda exc: _moved(conn, exc))
         assert committed is not None  # `write` always commits or raises
         return committed
 
@@ -213,7 +201,8 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
             try:
                 head = _last_rows(cursor, f"BEGIN; {PG_LOCK_SQL}; {HEAD_SQL}")[0]
                 extension = extend(head, batch, self._policy)
-                committed = self._write(cursor, batch, extension, after=["COMMIT"])
+                message = self._message(cursor, batch, extension, after=["COMMIT"])
+                committed = self._write(cursor, extension, *message)
             except BaseException:
                 # The transaction is open (or aborted): end it, so that the connection can be kept. A
                 # connection that cannot even do that is dropped by `commit`; the first error is raised.
@@ -221,11 +210,23 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
                     conn.execute("ROLLBACK")
                 raise
         else:
-            committed = self._write(cursor, batch, extension, before=[PG_LOCK_SQL])
+            message = self._message(cursor, batch, extension, before=[PG_LOCK_SQL])
+            committed = self._write(cursor, extension, *message)
         self._head = head_after(head, extension)
         return committed
 
+    @staticmethod
     def _write(
+        cursor: psycopg.ClientCursor[Any], extension: Extension, message: str, current_wanted: bool
+    ) -> Committed:
+        """Run `message` (`_message`'s) and read the newest checkpoint from its answer if it asked for it."""
+        rows = _last_rows(cursor, message)
+        current = None
+        if current_wanted and rows:
+            current = checkpoint_from_values(rows[0])
+        return Committed(extension.records, extension.signed, current)
+
+    def _message(
         self,
         cursor: psycopg.ClientCursor[Any],
         batch: Batch,
@@ -233,21 +234,27 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         *,
         before: Sequence[str] = (),
         after: Sequence[str] = (),
-    ) -> Committed:
-        """The batch's statements (and the newest checkpoint's read, if the batch wants it) in one message,
-        between the statements `before` and `after` them."""
+    ) -> tuple[str, bool]:
+        """The batch's statements (and the newest checkpoint's read, if the batch wants it: the second
+        value) as one message, between the statements `before` and `after` them."""
         statements = [*before, *self._SQL.script(cursor.mogrify, extension)]
         current_wanted = wants_current(batch, extension)
         if current_wanted:
             statements.append(cursor.mogrify(self._SQL.checkpoint, (extension.last_checkpoint_seq,)))
-        rows = _last_rows(cursor, ";\n".join([*statements, *after]))
-        current = None
-        if current_wanted and rows:
-            current = checkpoint_from_values(rows[0])
-        return Committed(extension.records, extension.signed, current)
+        return ";\n".join([*statements, *after]), current_wanted
 
     def _close(self, conn: psycopg.Connection[Any]) -> None:
         conn.close()
+
+
+def _moved(conn: psycopg.Connection[Any], exc: Exception) -> bool:
+    """Whether `exc` says another writer took this batch's seq: the transaction aborted, nothing was
+    committed. Any other state after the error is not an aborted transaction's: the error is raised and
+    the connection dropped."""
+    return (
+        isinstance(exc, psycopg.errors.UniqueViolation)
+        and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    )
 
 
 async def _exchange(conn: psycopg.Connection[Any], query: bytes) -> None:

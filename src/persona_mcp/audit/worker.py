@@ -319,9 +319,8 @@ class WriterThread:
             outcome = Outcome(appends, [], None, cancelled, None)
             raise
         else:
-            self.commits += 1
             self.inline_commits += 1
-            outcome = Outcome(appends, [], committed, None, self._flush_external())
+            outcome = self._committed(committed, appends)
         finally:
             self._commit_started = None
             self._awaited = None
@@ -386,13 +385,24 @@ class WriterThread:
             return Outcome(appends, requests, None, exc, None, probes)
         if committed is None:
             return None
+        return self._committed(committed, appends, requests, probes)
+
+    def _committed(
+        self,
+        committed: Committed,
+        appends: list[Append],
+        requests: list[CheckpointRequest] | None = None,
+        probes: list[Probe] | None = None,
+    ) -> Outcome:
+        """The outcome of a committed batch, on whichever side committed it (holding `_committing`): counted,
+        its new checkpoint mirrored to the external file and published to the witness."""
         if appends:
             self.commits += 1
         if committed.signed is not None:
             self._pending_external.append(committed.signed)
             if self._witness is not None:
                 self._witness.publish([committed.signed])
-        return Outcome(appends, requests, committed, None, self._flush_external(), probes)
+        return Outcome(appends, requests or [], committed, None, self._flush_external(), probes or [])
 
     def _flush_external(self) -> str | None:
         """Mirror signed checkpoints to the external file; the reason it failed (they stay pending for
