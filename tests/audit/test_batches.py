@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
@@ -17,6 +17,7 @@ from persona_mcp.audit import AuditLog, AuditUnavailableError
 from persona_mcp.audit.chain import HEAD_SQL, Batch, ChainPolicy
 from persona_mcp.audit.committer import APPLICATION_NAME, SqliteCommitter
 from persona_mcp.audit.committer_postgres import PostgresCommitter
+from persona_mcp.audit.pg_pipeline import Pipeline, Wait
 from persona_mcp.audit.record import utc_timestamp
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store, create_store, upgrade
@@ -175,32 +176,65 @@ async def test_a_postgresql_batch_on_the_head_the_writer_left_is_one_message_and
     """Issue 18: in pipeline mode a batch of four records waited on the network twelve times (a message
     per statement), and each return is the writer thread taking the GIL back from a busy event loop. Now
     the lock and every statement go in one message, run by PostgreSQL as one transaction: one wait."""
-    policy = ChainPolicy(
+    committer = PostgresCommitter(_counted_policy(), postgres_connect_kwargs(store), store.bounds)
+    try:
+        committer.commit(Batch(events=[call_event(0).model_dump(mode="json")]))  # reads the head
+        waits: list[Wait] = []
+        real_exchange = Pipeline._exchange
+
+        def counted(self: Pipeline, send: Any) -> Generator[Wait, None, Any]:
+            exchange = real_exchange(self, send)
+            try:
+                wait = next(exchange)
+                while True:
+                    waits.append(wait)
+                    yield wait
+                    wait = exchange.send(None)
+            except StopIteration as done:
+                return done.value
+
+        monkeypatch.setattr(Pipeline, "_exchange", counted)
+        events = [call_event(i, call_id=f"call-{i}").model_dump(mode="json") for i in (1, 2, 3, 4)]
+        committed = committer.commit(Batch(events=events))
+        monkeypatch.undo()
+
+        assert waits == [Wait.READ], f"{len(waits)} waits on the network for one batch"
+        assert [record.seq for record in committed.records] == [2, 3, 4, 5]
+        assert [call_id for _, _, call_id in await _records(store)] == [f"call-{i}" for i in range(5)]
+    finally:
+        committer.close()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_postgresql_batch_runs_statements_prepared_once_for_the_connection(store: Store) -> None:
+    """Issue 18: a batch sent as one multi-statement query was parsed and planned by PostgreSQL every time,
+    its values quoted into the text on the client. Now the statements are prepared when the connection
+    opens and every batch executes them: PostgreSQL counts each record's insert as a run of the one
+    prepared statement."""
+    committer = PostgresCommitter(_counted_policy(), postgres_connect_kwargs(store), store.bounds)
+    try:
+        committer.commit(Batch(events=[call_event(0).model_dump(mode="json")]))
+        events = [call_event(i, call_id=f"call-{i}").model_dump(mode="json") for i in (1, 2, 3)]
+        committer.commit(Batch(events=events))
+        conn = committer._conn
+        assert conn is not None
+        runs = conn.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE 'INSERT INTO audit_records %'"
+        ).fetchall()
+        assert runs == [(4,)], "each of the four records inserted by the one prepared statement"
+        assert committer.known_head_commits == 1
+    finally:
+        committer.close()
+
+
+def _counted_policy() -> ChainPolicy:
+    return ChainPolicy(
         instance_id="counted",
         signing_key=Ed25519PrivateKey.generate(),
         checkpoint_every=100_000,
         clock=utc_timestamp,
     )
-    committer = PostgresCommitter(policy, postgres_connect_kwargs(store), store.bounds)
-    try:
-        committer.commit(Batch(events=[call_event(0).model_dump(mode="json")]))  # reads the head
-        waits: list[object] = []
-        real_wait = psycopg.Connection.wait
-
-        def counted(conn: psycopg.Connection[Any], gen: Any, *args: Any, **kwargs: Any) -> Any:
-            waits.append(gen)
-            return real_wait(conn, gen, *args, **kwargs)
-
-        monkeypatch.setattr(psycopg.Connection, "wait", counted)
-        events = [call_event(i, call_id=f"call-{i}").model_dump(mode="json") for i in (1, 2, 3, 4)]
-        committed = committer.commit(Batch(events=events))
-        monkeypatch.undo()
-
-        assert len(waits) == 1, f"{len(waits)} waits on the network for one batch"
-        assert [record.seq for record in committed.records] == [2, 3, 4, 5]
-        assert [call_id for _, _, call_id in await _records(store)] == [f"call-{i}" for i in range(5)]
-    finally:
-        committer.close()
 
 
 HOSTILE = (

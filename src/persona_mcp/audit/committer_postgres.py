@@ -1,20 +1,20 @@
 """The PostgreSQL committer (see `committer`): its own module, so psycopg is imported only by a server
 whose store is on PostgreSQL (`open_committer` imports it for that dialect).
 
-Each round trip is one message: the batch's statements joined into one multi-statement query, their values
-bound by psycopg on the client (`ClientCursor.mogrify`: the same adaptation and quoting as its server-side
-binding). A batch then waits on the network once. In pipeline mode (one message per statement, each sent
-and read back through a wait of its own) a batch took twelve waits, and each return from one was the
-writer thread taking the GIL back from a busy event loop: a commit of four records took 6-9 ms on the
-thread at 8 concurrent callers and 1.5 ms of its CPU; as one message, 4-5 ms and 0.8 ms (issue 18,
-benchmarks/README.md). Most batches are now sent from the event loop and their answer awaited there
-(`commit_awaited`), without the thread; the thread keeps those that read the head under the lock."""
+Each round trip is one pipeline (`pg_pipeline`): the statements prepared when the connection opens, a
+batch's executions written at once with one Sync, its answers read back once. Most batches are sent from
+the event loop and their answer awaited there (`commit_awaited`), without the thread; the thread keeps
+those that read the head under the lock. Earlier forms, measured (issue 18, benchmarks/README.md): psycopg's
+own pipeline on the thread took a wait per statement, each the thread taking the GIL back from a busy
+loop (6-9 ms a batch at 8 callers); one multi-statement query with its values quoted on the client was
+one wait, but parsed and planned by PostgreSQL every time.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -35,6 +35,7 @@ from persona_mcp.audit.chain import (
     wants_current,
 )
 from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, BatchStatements, describe_seconds
+from persona_mcp.audit.pg_pipeline import Execution, Pipeline
 from persona_mcp.store import WaitBounds
 from persona_mcp.store.engine import postgres_set_statement
 
@@ -60,6 +61,19 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     """
 
     _SQL = BatchStatements.with_marker("%s")
+    _PREPARED = (
+        "BEGIN",
+        PG_LOCK_SQL,
+        HEAD_SQL,
+        _SQL.insert,
+        _SQL.insert_objects,
+        _SQL.insert_checkpoint,
+        _SQL.checkpoint,
+        _SQL.open_calls.open_intent,
+        _SQL.open_calls.open_unknown,
+        _SQL.open_calls.settle,
+        "COMMIT",
+    )
     commits_awaited = True
 
     def __init__(
@@ -74,6 +88,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         self._session = (
             {} if bounds is None else bounds.postgres_settings(idle_in_transaction_s=bounds.chain_lease_s)
         )
+        self._pipeline: Pipeline | None = None
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(**self._connect_kwargs, autocommit=True)
@@ -83,6 +98,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
                 statement, params = postgres_set_statement(self._session)
                 conn.execute(statement, params)
             conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+            self._pipeline = Pipeline(conn, self._PREPARED)
         except BaseException:
             conn.close()
             raise
@@ -122,6 +138,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         return (
             conn is not None
             and not conn.closed
+            and self._pipeline is not None
             and head is not None
             and extends_known_head(batch, head, self._policy)
         )
@@ -136,14 +153,14 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         granted in time, the rest is the thread's code, run in a worker thread while the writer's
         committer stays held: the batch sealed on the head read under the lock, or the frozen holder
         ended. Like `commit`, any failure drops the connection and raises."""
-        conn, head = self._conn, self._head
-        assert conn is not None and head is not None, "commit_awaited without awaitable"
+        conn, head, pipeline = self._conn, self._head, self._pipeline
+        assert conn is not None and head is not None and pipeline, "commit_awaited without awaitable"
         self._head = None  # unknown until this batch commits
         try:
             extension = extend(head, batch, self._policy)
-            message, _ = self._message(psycopg.ClientCursor(conn), batch, extension, before=[PG_LOCK_SQL])
+            executions, _ = self._executions(batch, extension, before=[(PG_LOCK_SQL, ())])
             try:
-                await _exchange(conn, message.encode(conn.info.encoding))
+                await pipeline.run_awaited(executions)
             except psycopg.errors.UniqueViolation as exc:
                 if not _moved(conn, exc):
                     raise
@@ -196,13 +213,13 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     ) -> Committed:
         """Take the chain lock and write `batch` in one transaction: `extension` (sealed beforehand on
         `head`) in one message, or, when None, sealed on the head read under the lock, in two."""
-        cursor = psycopg.ClientCursor(conn)
+        pipeline = self._pipeline
+        assert pipeline is not None, "a connection opened by _connect has its pipeline"
         if extension is None:
             try:
-                head = _last_rows(cursor, f"BEGIN; {PG_LOCK_SQL}; {HEAD_SQL}")[0]
+                head = pipeline.run([("BEGIN", ()), (PG_LOCK_SQL, ()), (HEAD_SQL, ())])[0]
                 extension = extend(head, batch, self._policy)
-                message = self._message(cursor, batch, extension, after=["COMMIT"])
-                committed = self._write(cursor, extension, *message)
+                committed = self._write(pipeline, batch, extension, after=[("COMMIT", ())])
             except BaseException:
                 # The transaction is open (or aborted): end it, so that the connection can be kept. A
                 # connection that cannot even do that is dropped by `commit`; the first error is raised.
@@ -210,38 +227,44 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
                     conn.execute("ROLLBACK")
                 raise
         else:
-            message = self._message(cursor, batch, extension, before=[PG_LOCK_SQL])
-            committed = self._write(cursor, extension, *message)
+            committed = self._write(pipeline, batch, extension, before=[(PG_LOCK_SQL, ())])
         self._head = head_after(head, extension)
         return committed
 
-    @staticmethod
     def _write(
-        cursor: psycopg.ClientCursor[Any], extension: Extension, message: str, current_wanted: bool
+        self,
+        pipeline: Pipeline,
+        batch: Batch,
+        extension: Extension,
+        *,
+        before: Sequence[Execution] = (),
+        after: Sequence[Execution] = (),
     ) -> Committed:
-        """Run `message` (`_message`'s) and read the newest checkpoint from its answer if it asked for it."""
-        rows = _last_rows(cursor, message)
+        """Run the batch's executions and read the newest checkpoint from the answer if it asked for it."""
+        executions, current_wanted = self._executions(batch, extension, before=before, after=after)
+        rows = pipeline.run(executions)
         current = None
         if current_wanted and rows:
             current = checkpoint_from_values(rows[0])
         return Committed(extension.records, extension.signed, current)
 
-    def _message(
+    def _executions(
         self,
-        cursor: psycopg.ClientCursor[Any],
         batch: Batch,
         extension: Extension,
         *,
-        before: Sequence[str] = (),
-        after: Sequence[str] = (),
-    ) -> tuple[str, bool]:
-        """The batch's statements (and the newest checkpoint's read, if the batch wants it: the second
-        value) as one message, between the statements `before` and `after` them."""
-        statements = [*before, *self._SQL.script(cursor.mogrify, extension)]
+        before: Sequence[Execution] = (),
+        after: Sequence[Execution] = (),
+    ) -> tuple[list[Execution], bool]:
+        """The batch's executions (and the newest checkpoint's read, if the batch wants it: the second
+        value), between the executions `before` and `after` them."""
+        executions = [*before]
+        executions.extend((sql, row) for sql, rows in self._SQL.steps(extension) for row in rows)
         current_wanted = wants_current(batch, extension)
         if current_wanted:
-            statements.append(cursor.mogrify(self._SQL.checkpoint, (extension.last_checkpoint_seq,)))
-        return ";\n".join([*statements, *after]), current_wanted
+            executions.append((self._SQL.checkpoint, (extension.last_checkpoint_seq,)))
+        executions.extend(after)
+        return executions, current_wanted
 
     def _close(self, conn: psycopg.Connection[Any]) -> None:
         conn.close()
@@ -255,64 +278,6 @@ def _moved(conn: psycopg.Connection[Any], exc: Exception) -> bool:
         isinstance(exc, psycopg.errors.UniqueViolation)
         and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     )
-
-
-async def _exchange(conn: psycopg.Connection[Any], query: bytes) -> None:
-    """Send `query` (one message of statements that return no rows to keep) on `conn` and read all its
-    results back, waiting on the running event loop for the socket, never blocking it; raise the first
-    error as psycopg would. psycopg's asynchronous connection does the same through generators, futures
-    and a lock of its own: measured on the loop, its waits cost more CPU a commit than the two thread
-    hand-offs they spare (issue 18), these a few libpq calls."""
-    pgconn = conn.pgconn
-    loop = asyncio.get_running_loop()
-    # The writer's `_committing` lock keeps the thread off this connection meanwhile.
-    pgconn.send_query(query)
-    while pgconn.flush():
-        await _ready(loop.add_writer, loop.remove_writer, pgconn.socket)
-    failed: psycopg.pq.abc.PGresult | None = None
-    while True:
-        pgconn.consume_input()
-        if pgconn.is_busy():
-            await _ready(loop.add_reader, loop.remove_reader, pgconn.socket)
-            continue
-        result = pgconn.get_result()
-        if result is None:
-            break
-        if failed is None and result.status not in _SUCCEEDED:
-            failed = result
-    if failed is not None:
-        raise psycopg.errors.error_from_result(failed, encoding=conn.info.encoding)
-
-
-_SUCCEEDED = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK)
-
-
-async def _ready(
-    watch: Callable[[int, Callable[[], None]], object], unwatch: Callable[[int], object], fd: int
-) -> None:
-    """Until `fd` is ready (`watch` is the loop's `add_reader` or `add_writer`)."""
-    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    watch(fd, wake)
-    try:
-        await ready
-    finally:
-        unwatch(fd)
-
-
-def _last_rows(cursor: psycopg.ClientCursor[Any], script: str) -> list[Any]:
-    """Run a multi-statement `script` in one message; the rows of its last statement that returns rows."""
-    cursor.execute(script)
-    rows: list[Any] = []
-    while True:
-        if cursor.description is not None:
-            rows = cursor.fetchall()
-        if not cursor.nextset():
-            return rows
 
 
 __all__ = ["PostgresCommitter"]
