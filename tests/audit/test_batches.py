@@ -17,11 +17,11 @@ from persona_mcp.audit import AuditLog, AuditUnavailableError
 from persona_mcp.audit.chain import HEAD_SQL, Batch, ChainPolicy
 from persona_mcp.audit.committer import APPLICATION_NAME, SqliteCommitter
 from persona_mcp.audit.committer_postgres import PostgresCommitter
-from persona_mcp.audit.pg_pipeline import Pipeline, Wait
 from persona_mcp.audit.record import utc_timestamp
 from persona_mcp.audit.verify import verify_log
 from persona_mcp.store import Store, create_store, upgrade
 from persona_mcp.store.engine import postgres_connect_kwargs
+from persona_mcp.store.pg_pipeline import Pipeline, Wait
 
 from ._support import call_event, fill
 

@@ -367,6 +367,33 @@ async def test_a_replica_that_has_seen_the_row_applies_each_batch_by_one_compare
     assert (row.remaining, row.in_flight) == (30, 0)
 
 
+async def test_the_swap_is_one_statement_prepared_when_the_connection_opened(
+    stores: tuple[Store, Store],
+) -> None:
+    """Issue 18: every call's permit costs a swap on the event loop. It runs the statement prepared once
+    for the connection (`store.pg_pipeline`), not psycopg's query machinery: PostgreSQL counts each swap
+    as a run of that one prepared statement."""
+    ledger = SharedLedger(stores[0])
+    gate = RateGate(ledger, slow_down_below=0.0)
+    try:
+        for _ in range(4):
+            admission = await gate.admit("sandbox")
+            assert admission.permit is not None
+            admission.permit.answered(RateLimitInfo(limit=40, remaining=30, reset=WINDOW_SECONDS))
+        assert ledger.swaps == 3
+        conn = ledger._conn
+        assert conn is not None
+        runs = await (
+            await conn.execute(
+                "SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+                "WHERE name LIKE 'persona_mcp_%%' AND statement LIKE 'UPDATE upstream_rate_windows %%'"
+            )
+        ).fetchall()
+        assert runs == [(3,)]
+    finally:
+        await ledger.aclose()
+
+
 async def test_a_row_another_replica_changed_makes_the_swap_miss_and_the_batch_apply_under_the_lock(
     stores: tuple[Store, Store],
 ) -> None:

@@ -35,9 +35,9 @@ from persona_mcp.audit.chain import (
     wants_current,
 )
 from persona_mcp.audit.committer import APPLICATION_NAME, BatchCommitter, BatchStatements, describe_seconds
-from persona_mcp.audit.pg_pipeline import Execution, Pipeline
 from persona_mcp.store import WaitBounds
 from persona_mcp.store.engine import postgres_set_statement
+from persona_mcp.store.pg_pipeline import Execution, Pipeline
 
 _log = structlog.get_logger("persona_mcp.audit")
 
@@ -99,6 +99,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
                 conn.execute(statement, params)
             conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
             self._pipeline = Pipeline(conn, self._PREPARED)
+            self._pipeline.prepare()
         except BaseException:
             conn.close()
             raise

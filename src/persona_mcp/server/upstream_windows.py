@@ -41,6 +41,8 @@ from persona_mcp.store.schema.pacing import upstream_rate_windows as windows
 if TYPE_CHECKING:
     import psycopg
 
+    from persona_mcp.store.pg_pipeline import Pipeline
+
 log = structlog.get_logger("persona_mcp.pacing")
 
 _R = TypeVar("_R")
@@ -95,7 +97,10 @@ class SharedLedger:
             raise ValueError("a shared rate-limit ledger needs PostgreSQL; SQLite keeps LocalLedger")
         import psycopg.rows  # here, not at the top: a server on SQLite never imports psycopg
 
+        from persona_mcp.store.pg_pipeline import Pipeline
+
         self._psycopg = psycopg
+        self._pipeline_class = Pipeline
         self._connect_kwargs = _connect_kwargs(store)
         self._sql = _Statements.compiled()
         self._fallback = fallback if fallback is not None else LocalLedger()
@@ -103,6 +108,7 @@ class SharedLedger:
         self._flushers: dict[str, asyncio.Task[None]] = {}
         self._delayed: dict[str, asyncio.TimerHandle] = {}  # posted steps waiting for company
         self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._swapping: Pipeline | None = None
         self._turn = asyncio.Lock()  # one transaction at a time on the connection, whatever the budget
         # Per budget: the row as this replica last wrote or read it, and the database's clock minus
         # `time.monotonic()` then (refreshed by every statement).
@@ -199,20 +205,17 @@ class SharedLedger:
     async def _transaction(self, key: str, steps: list[Step[Any]]) -> list[Any]:
         """Apply `steps` in order to the budget's row, on the database's clock: by one compare-and-swap
         if the row is as last seen, else under its lock."""
-        conn = await self._connection()
+        conn, swapping = await self._connection()
         known = self._known.get(key)
         if known is not None:
             seen, offset = known
             state, results = _applied(seen, time.monotonic() + offset, steps)
-            swapped = await (
-                await conn.execute(
-                    self._sql.swap,
-                    {"budget": key, **_columns(state), **_columns(seen, prefix=_WAS)},
-                )
-            ).fetchone()
-            if swapped is not None:
+            values = {"budget": key, **_columns(state), **_columns(seen, prefix=_WAS)}
+            swap = [values[name] for name in self._sql.swap_order]
+            swapped = await swapping.run_awaited([(self._sql.swap, swap)])
+            if swapped:
                 self.swaps += 1
-                self._known[key] = (state, float(swapped[0]) - time.monotonic())
+                self._known[key] = (state, float(swapped[0][0]) - time.monotonic())
                 return results
         return await self._locked_transaction(conn, key, steps)
 
@@ -264,21 +267,24 @@ class SharedLedger:
         if ended is not None and ended[0]:
             log.warning("persona.pacing.frozen_holder_ended", sessions=int(ended[0]), lease_seconds=lease_s)
 
-    async def _connection(self) -> psycopg.AsyncConnection[Any]:
-        if self._conn is not None and not self._conn.closed:
-            return self._conn
+    async def _connection(self) -> tuple[psycopg.AsyncConnection[Any], Pipeline]:
+        """The ledger's connection, and its swap prepared on it (the statement every call's permit runs)."""
+        if self._conn is not None and not self._conn.closed and self._swapping is not None:
+            return self._conn, self._swapping
         conn = await self._psycopg.AsyncConnection.connect(**self._connect_kwargs, autocommit=True)
         try:
             await conn.execute(*postgres_set_statement(_SESSION_BOUNDS))
+            swapping = self._pipeline_class(conn, [self._sql.swap])
+            await swapping.prepare_awaited()
         except BaseException:
             await conn.close()
             raise
-        self._conn = conn
-        return conn
+        self._conn, self._swapping = conn, swapping
+        return conn, swapping
 
     def _discard(self) -> None:
         self._known.clear()  # a statement cut short may or may not have applied: read the rows again
-        conn, self._conn = self._conn, None
+        conn, self._conn, self._swapping = self._conn, None, None
         if conn is not None:
             conn.pgconn.finish()  # synchronous: safe even while this task is being cancelled
 
@@ -311,6 +317,8 @@ class _Statements:
     create: str
     write: str
     swap: str
+    """Positional (`%s`): run as a prepared statement (`store.pg_pipeline`), its values in `swap_order`."""
+    swap_order: tuple[str, ...]
 
     @classmethod
     @functools.cache
@@ -320,6 +328,7 @@ class _Statements:
         from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
         dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+        positional = psycopg_dialect.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
         budget: BindParameter[str] = bindparam("budget")
         values: dict[str, BindParameter[Any]] = {
             column.name: bindparam(column.name) for column in windows.c if column.name != "budget"
@@ -333,16 +342,19 @@ class _Statements:
             for column in windows.c
             if column.name != "budget"
         ]
+        swap = (
+            update(windows)
+            .where(and_(windows.c.budget == budget, *unchanged))
+            .values(**values)
+            .returning(_NOW)
+            .compile(dialect=positional)
+        )
         return cls(
             lock=sql(select(windows, _NOW).where(windows.c.budget == budget).with_for_update()),
             create=sql(insert(windows).values(budget=budget).on_conflict_do_nothing()),
             write=sql(update(windows).where(windows.c.budget == budget).values(**values)),
-            swap=sql(
-                update(windows)
-                .where(and_(windows.c.budget == budget, *unchanged))
-                .values(**values)
-                .returning(_NOW)
-            ),
+            swap=str(swap),
+            swap_order=tuple(swap.positiontup or ()),
         )
 
 

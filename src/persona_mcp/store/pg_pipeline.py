@@ -1,20 +1,21 @@
-"""The audit writer's statements sent to PostgreSQL through libpq's pipeline mode, prepared once per
-connection.
+"""Statements sent to PostgreSQL through libpq's pipeline mode, prepared once per connection: the audit
+writer's batches (`audit/committer_postgres.py`) and the shared rate window's swap
+(`server/upstream_windows.py`), the statements this server runs on every call.
 
-A batch used to go as one multi-statement query: its values quoted into the text on the client
-(psycopg's `mogrify`), the text parsed, analysed and planned by PostgreSQL on every batch. Here each
-statement is prepared when the connection opens; a batch is a list of executions (a prepared statement
-and its values, dumped by psycopg's own adapters) written in one go with a Sync at the end and read back
-up to that Sync: still one round trip, without the quoting or the planning. Measured on a record of the
-80/20 mix (issue 18, benchmarks/README.md): 0.14 ms less from an append to its durable commit, and 60-80
-us less of the event loop's CPU an append.
+Each statement is prepared when the connection opens; a run is a list of executions (a prepared
+statement and its values, dumped by psycopg's own adapters) written in one go with a Sync at the end, then
+read back up to that Sync: one round trip, with no values quoted into SQL text on the client and nothing
+parsed or planned again by PostgreSQL. Measured for the audit's batches, which used to be one
+multi-statement query with their values quoted in (issue 18, benchmarks/README.md): 0.14 ms less from an
+append to its durable commit, 60-80 us less of the event loop's CPU an append.
 
 Statements between two Syncs are one transaction: PostgreSQL commits the implicit one at the Sync if no
 statement failed and rolls it back otherwise; inside an explicit `BEGIN` the Sync leaves it open.
 
-A pipeline is driven by a generator that yields what it waits for (`Wait`), so that the same exchange runs
-on the writer thread, blocking in a selector (`run`), and on the event loop, awaiting the socket there
-(`run_awaited`).
+A run is driven by a generator that yields what it waits for (`Wait`), so that the same exchange runs on
+a thread, blocking in a selector (`run`), and on the event loop, awaiting the socket there
+(`run_awaited`), on a psycopg connection of either kind: psycopg itself is bypassed for the run, so the
+caller keeps anything else off the connection meanwhile.
 """
 
 from __future__ import annotations
@@ -47,16 +48,24 @@ _Exchange = Generator["Wait", None, list[tuple[Any, ...]]]
 
 
 class Pipeline:
-    """The statements of one connection, prepared on it, and the way to run them as one pipeline.
+    """The statements of one connection (`%s` markers, as psycopg writes them), and the way to run them as
+    one pipeline once `prepare` (or `prepare_awaited`) has prepared them on it.
 
     Prepared statements last as long as the session: a new connection needs a new `Pipeline`."""
 
-    def __init__(self, conn: psycopg.Connection[Any], statements: Sequence[str]) -> None:
+    def __init__(self, conn: psycopg.BaseConnection[Any], statements: Sequence[str]) -> None:
         self._conn = conn
         self._dumper = Transformer(conn)
         self._loader = Transformer(conn)
-        self._names = {sql: f"persona_audit_{i}".encode() for i, sql in enumerate(dict.fromkeys(statements))}
-        self._drive_blocking(self._exchange(self._send_prepares))  # one round trip for them all
+        self._names = {sql: f"persona_mcp_{i}".encode() for i, sql in enumerate(dict.fromkeys(statements))}
+
+    def prepare(self) -> None:
+        """Prepare every statement on the connection, in one round trip, blocking this thread."""
+        self._drive_blocking(self._exchange(self._send_prepares))
+
+    async def prepare_awaited(self) -> None:
+        """`prepare` from the event loop."""
+        await self._drive_awaited(self._exchange(self._send_prepares))
 
     def run(self, executions: Sequence[Execution]) -> list[tuple[Any, ...]]:
         """Run `executions` as one pipeline, blocking this thread while the socket is not ready; the
@@ -65,7 +74,9 @@ class Pipeline:
 
     async def run_awaited(self, executions: Sequence[Execution]) -> list[tuple[Any, ...]]:
         """`run` from the event loop: the socket's readiness awaited there, the loop never blocked."""
-        exchange = self._exchange(lambda: self._send_executions(executions))
+        return await self._drive_awaited(self._exchange(lambda: self._send_executions(executions)))
+
+    async def _drive_awaited(self, exchange: _Exchange) -> list[tuple[Any, ...]]:
         try:
             wait = next(exchange)
             while True:
@@ -146,7 +157,7 @@ def numbered(sql: str) -> str:
     return first + "".join(f"${i}{part}" for i, part in enumerate(rest, 1))
 
 
-def _raise_if_failed(conn: psycopg.Connection[Any], result: psycopg.pq.abc.PGresult) -> None:
+def _raise_if_failed(conn: psycopg.BaseConnection[Any], result: psycopg.pq.abc.PGresult) -> None:
     if result.status not in _SUCCEEDED:
         raise psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
 
