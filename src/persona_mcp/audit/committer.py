@@ -1,9 +1,9 @@
 """Committing one batch of the chain on a dedicated DBAPI connection, in one blocking call.
 
 The writer thread (`worker`) hands each batch to a committer that owns a plain driver connection
-(`sqlite3`, or `psycopg` with one multi-statement message a round trip: `committer_postgres`) opened on
-the same database as the store. A batch is then one blocking call and, on PostgreSQL, one network round
-trip (lock and inserts, one transaction) while this writer is the only one extending the chain, two
+(`sqlite3`, or `psycopg` with one pipeline of prepared statements a round trip: `committer_postgres`)
+opened on the same database as the store. A batch is then one blocking call and, on PostgreSQL, one network
+round trip (lock and inserts, one transaction) while this writer is the only one extending the chain, two
 otherwise (BEGIN + lock + head; inserts + COMMIT), instead of a thread hop or a round trip per statement
 through the async engine.
 `commit` returns only once COMMIT succeeded; on any error the transaction is rolled back, the connection
@@ -19,9 +19,10 @@ serving); on PostgreSQL `lock_timeout` bounds the wait for the chain lock (it ap
 `statement_timeout` any statement, and `idle_in_transaction_session_timeout` is the chain lock's lease: a
 writer frozen inside its transaction (SIGSTOP, a paused VM) has its session ended by the server after it,
 which aborts the transaction and frees the lock for the other replicas. That timer is armed only once
-the server has processed a protocol Sync (the end of each message here); a writer frozen between
-pipelined messages (an earlier version's, which sent one message per statement: inserts sent, COMMIT not
-yet; the session shows as `active`, waiting on its client) is ended by the next writer that times out
+the server has processed a protocol Sync (the end of each round trip here); a writer frozen between
+the messages of one round trip (part of its pipeline written, the Sync not yet; or an earlier version's,
+which sent a Sync per statement: inserts sent, COMMIT not yet; the session shows as `active`, waiting on
+its client) is ended by the next writer that times out
 on the lock instead (`_end_frozen_holder`: an audit writer that has waited on its client for
 longer than the lease, idle in its transaction or not). A batch that fails on one of these
 bounds is a stall (`stall_reason`), which the log reports as such.
@@ -110,19 +111,6 @@ class BatchStatements:
             found = cursor.execute(self.checkpoint, (extension.last_checkpoint_seq,)).fetchone()
             current = None if found is None else checkpoint_from_values(found)
         return Committed(extension.records, extension.signed, current)
-
-    def script(self, bind: Callable[[str, Sequence[Any]], str], extension: Extension) -> list[str]:
-        """`steps` as statements with their values bound by `bind` (psycopg's `mogrify`), for one
-        multi-statement message: the rows of each plain `INSERT ... VALUES` in one statement."""
-        statements: list[str] = []
-        plain = (self.insert, self.insert_objects, self.insert_checkpoint)
-        for sql, rows in self.steps(extension):
-            if sql in plain:
-                into, _, values = sql.partition(" VALUES ")
-                statements.append(f"{into} VALUES " + ", ".join(bind(values, row) for row in rows))
-            else:
-                statements.extend(bind(sql, row) for row in rows)
-        return statements
 
 
 class BatchCommitter(ABC, Generic[_Conn]):

@@ -46,12 +46,12 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     """One READ COMMITTED transaction: one round trip per batch while this writer is the only one
     extending the chain, two otherwise.
 
-    One round trip: the head this writer left with its previous batch is the head it extends, sealed
-    before anything is sent (`chain.extends_known_head`); the lock and the inserts go in one message, which
-    PostgreSQL runs as one implicit transaction, committed once its last statement succeeds. If another
-    writer extended the chain meanwhile, the first insert fails on its `seq`: the transaction is rolled
-    back, nothing of it is committed, and the batch is sealed again on the head read under the lock. The
-    lock is never held while PostgreSQL waits for this writer: it comes with the rest of the message.
+    One round trip: the head this writer left with its previous batch is the head it extends, sealed before
+    anything is sent (`chain.extends_known_head`); the lock and the inserts go in one pipeline, which
+    PostgreSQL runs as one implicit transaction up to its Sync, committed once its last statement succeeds.
+    If another writer extended the chain meanwhile, the first insert fails on its `seq`: the transaction is
+    rolled back, nothing of it is committed, and the batch is sealed again on the head read under the lock.
+    The lock is never held while PostgreSQL waits for this writer: it comes with the rest of the pipeline.
 
     Two round trips: BEGIN, the advisory lock and the head read, then the inserts and COMMIT. The lock and
     the head read are separate statements on purpose: under READ COMMITTED each statement takes its
@@ -213,7 +213,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         head: Sequence[Any] | None,
     ) -> Committed:
         """Take the chain lock and write `batch` in one transaction: `extension` (sealed beforehand on
-        `head`) in one message, or, when None, sealed on the head read under the lock, in two."""
+        `head`) in one round trip, or, when None, sealed on the head read under the lock, in two."""
         pipeline = self._pipeline
         assert pipeline is not None, "a connection opened by _connect has its pipeline"
         if extension is None:

@@ -25,12 +25,13 @@ SQLite (a commit is a local transaction and its fsync, which stops the loop whil
 PostgreSQL (a commit is a network round trip, which the loop awaits without stopping):
 
 - **Awaited on the loop, one batch in flight.** The first append starts a commit at the end of its loop
-  pass: sealed on the loop, sent in one message, its answer awaited (`BatchCommitter.commit_awaited`),
-  the committer held meanwhile. The appends made while it is in flight are the next batch, started as
-  soon as it ends: waiting for the calls in flight would only add to the round trip they already wait
-  for. Handed to the thread, each batch cost two hand-offs and the thread's waits for the GIL (issue 18,
-  benchmarks/README.md: a lone record 1.33 ms from submitted to durable through the thread, 1.16 awaited;
-  at 8 sessions 0.77 of the bare server's calls/s through the thread, 0.84 awaited).
+  pass: sealed on the loop, sent in one pipeline of prepared statements, its answer awaited
+  (`BatchCommitter.commit_awaited`), the committer held meanwhile. The appends made while it is in flight
+  are the next batch, started as soon as it ends: waiting for the calls in flight would only add to the
+  round trip they already wait for. Handed to the thread, each batch cost two hand-offs and the thread's
+  waits for the GIL (issue 18, benchmarks/README.md: a lone record 1.33 ms from submitted to durable
+  through the thread, 1.16 awaited; at 8 sessions 0.77 of the bare server's calls/s through the thread,
+  0.84 awaited).
 
 Either database, **on the writer thread** when the loop must not wait: the thread has work queued or is
 committing (the batch joins its next one: group commit), another process holds SQLite's write lock
