@@ -87,6 +87,20 @@ class BatchStatements:
             OpenCallsSql.with_marker(marker),
         )
 
+    @property
+    def every(self) -> tuple[str, ...]:
+        """Every statement `steps` and a checkpoint read can run (what a driver may prepare)."""
+        calls = self.open_calls
+        return (
+            self.insert,
+            self.insert_objects,
+            self.insert_checkpoint,
+            self.checkpoint,
+            calls.open_intent,
+            calls.open_unknown,
+            calls.settle,
+        )
+
     def steps(self, extension: Extension) -> list[tuple[str, Sequence[Sequence[Any]]]]:
         """Each statement of the batch's transaction with its parameter rows, in this order: the records,
         their object index, the open-calls changes (they read the batch's own records, so they come

@@ -61,19 +61,7 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
     """
 
     _SQL = BatchStatements.with_marker("%s")
-    _PREPARED = (
-        "BEGIN",
-        PG_LOCK_SQL,
-        HEAD_SQL,
-        _SQL.insert,
-        _SQL.insert_objects,
-        _SQL.insert_checkpoint,
-        _SQL.checkpoint,
-        _SQL.open_calls.open_intent,
-        _SQL.open_calls.open_unknown,
-        _SQL.open_calls.settle,
-        "COMMIT",
-    )
+    _PREPARED = ("BEGIN", PG_LOCK_SQL, HEAD_SQL, *_SQL.every, "COMMIT")
     commits_awaited = True
 
     def __init__(
@@ -155,7 +143,8 @@ class PostgresCommitter(BatchCommitter[psycopg.Connection[Any]]):
         committer stays held: the batch sealed on the head read under the lock, or the frozen holder
         ended. Like `commit`, any failure drops the connection and raises."""
         conn, head, pipeline = self._conn, self._head, self._pipeline
-        assert conn is not None and head is not None and pipeline, "commit_awaited without awaitable"
+        assert conn is not None and head is not None, "commit_awaited without awaitable"
+        assert pipeline is not None, "an open connection has its pipeline"
         self._head = None  # unknown until this batch commits
         try:
             extension = extend(head, batch, self._policy)
