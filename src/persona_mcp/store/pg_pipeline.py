@@ -152,8 +152,11 @@ class Pipeline:
 
 
 def numbered(sql: str) -> str:
-    """`sql` with its `%s` markers numbered as PostgreSQL's own parameters (`$1`, `$2`, ...)."""
+    """`sql` with its `%s` markers numbered as PostgreSQL's own parameters (`$1`, `$2`, ...). Any other `%`
+    (psycopg's `%%`, a named `%(name)s`) would be sent as written: refused."""
     first, *rest = sql.split("%s")
+    if any("%" in part for part in (first, *rest)):
+        raise ValueError(f"only positional %s markers can be numbered: {sql!r}")
     return first + "".join(f"${i}{part}" for i, part in enumerate(rest, 1))
 
 
