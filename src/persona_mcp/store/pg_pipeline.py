@@ -6,8 +6,8 @@ Each statement is prepared when the connection opens; a run is a list of executi
 statement and its values, dumped by psycopg's own adapters) written in one go with a Sync at the end, then
 read back up to that Sync: one round trip, with no values quoted into SQL text on the client and nothing
 parsed or planned again by PostgreSQL. Measured for the audit's batches, which used to be one
-multi-statement query with their values quoted in (issue 18, benchmarks/README.md): 0.14 ms less from an
-append to its durable commit, 60-80 us less of the event loop's CPU an append.
+multi-statement query with their values quoted in (issue 18, benchmarks/README.md): 0.16-0.35 ms less from
+an append to its durable commit, 80-120 us less of the event loop's CPU an append.
 
 Statements between two Syncs are one transaction: PostgreSQL commits the implicit one at the Sync if no
 statement failed and rolls it back otherwise; inside an explicit `BEGIN` the Sync leaves it open.
