@@ -394,6 +394,39 @@ async def test_the_swap_is_one_statement_prepared_when_the_connection_opened(
         await ledger.aclose()
 
 
+async def test_a_swap_on_a_connection_the_database_ended_falls_back_and_the_next_connection_prepares_it_again(
+    stores: tuple[Store, Store],
+) -> None:
+    """The swap's prepared statement lives as long as its session: when PostgreSQL ends the session, that
+    batch paces from this replica's memory (as any failure of the shared row does) and the next batch
+    opens a connection, prepares the swap on it again and is back to one statement, the count exact."""
+    ledger = SharedLedger(stores[0])
+    gate = RateGate(ledger, slow_down_below=0.0)
+
+    async def permit() -> None:
+        admission = await gate.admit("sandbox")
+        assert admission.permit is not None
+        admission.permit.answered(RateLimitInfo(limit=40, remaining=30, reset=WINDOW_SECONDS))
+
+    try:
+        await permit()  # the locked read: the row is known, the swap prepared
+        await permit()
+        assert ledger.swaps == 1
+        conn = ledger._conn
+        assert conn is not None
+        async with stores[1].engine.connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": conn.info.backend_pid})
+        await permit()  # its swap fails: paced from memory, the connection dropped
+        assert ledger._conn is None
+        await permit()  # a new connection: the row read under its lock again
+        await permit()  # and the swap, prepared on that connection
+        assert ledger.swaps == 2
+    finally:
+        await ledger.aclose()
+    row = await _row(stores[1])
+    assert row.in_flight == 0
+
+
 async def test_a_row_another_replica_changed_makes_the_swap_miss_and_the_batch_apply_under_the_lock(
     stores: tuple[Store, Store],
 ) -> None:
