@@ -355,10 +355,7 @@ async def test_a_replica_that_has_seen_the_row_applies_each_batch_by_one_compare
     ledger = SharedLedger(stores[0])
     gate = RateGate(ledger, slow_down_below=0.0)
     try:
-        for _ in range(3):
-            admission = await gate.admit("sandbox")
-            assert admission.permit is not None
-            admission.permit.answered(RateLimitInfo(limit=40, remaining=30, reset=WINDOW_SECONDS))
+        await _answered_permits(gate, 3)
         assert (ledger.transactions, ledger.swaps) == (3, 2)
     finally:
         await ledger.aclose()
@@ -376,10 +373,7 @@ async def test_the_swap_is_one_statement_prepared_when_the_connection_opened(
     ledger = SharedLedger(stores[0])
     gate = RateGate(ledger, slow_down_below=0.0)
     try:
-        for _ in range(4):
-            admission = await gate.admit("sandbox")
-            assert admission.permit is not None
-            admission.permit.answered(RateLimitInfo(limit=40, remaining=30, reset=WINDOW_SECONDS))
+        await _answered_permits(gate, 4)
         assert ledger.swaps == 3
         conn = ledger._conn
         assert conn is not None
@@ -403,23 +397,17 @@ async def test_a_swap_on_a_connection_the_database_ended_falls_back_and_the_next
     ledger = SharedLedger(stores[0])
     gate = RateGate(ledger, slow_down_below=0.0)
 
-    async def permit() -> None:
-        admission = await gate.admit("sandbox")
-        assert admission.permit is not None
-        admission.permit.answered(RateLimitInfo(limit=40, remaining=30, reset=WINDOW_SECONDS))
-
     try:
-        await permit()  # the locked read: the row is known, the swap prepared
-        await permit()
+        await _answered_permits(gate, 2)  # the locked read (the row is known), then a swap
         assert ledger.swaps == 1
         conn = ledger._conn
         assert conn is not None
         async with stores[1].engine.connect() as other:
             await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": conn.info.backend_pid})
-        await permit()  # its swap fails: paced from memory, the connection dropped
+        await _answered_permits(gate, 1)  # its swap fails: paced from memory, the connection dropped
         assert ledger._conn is None
-        await permit()  # a new connection: the row read under its lock again
-        await permit()  # and the swap, prepared on that connection
+        await _answered_permits(gate, 1)  # a new connection: the row read under its lock again
+        await _answered_permits(gate, 1)  # and the swap, prepared on that connection
         assert ledger.swaps == 2
     finally:
         await ledger.aclose()
@@ -449,6 +437,14 @@ async def test_a_row_another_replica_changed_makes_the_swap_miss_and_the_batch_a
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def _answered_permits(gate: RateGate, count: int) -> None:
+    """`count` permits asked for one after the other, each answered with 30 of 40 left."""
+    for _ in range(count):
+        admission = await gate.admit("sandbox")
+        assert admission.permit is not None
+        admission.permit.answered(RateLimitInfo(limit=40, remaining=30, reset=WINDOW_SECONDS))
 
 
 async def _row(store: Store) -> Any:
