@@ -81,7 +81,8 @@ class SharedLedger:
 
     A batch first tries one round trip: the steps applied to the row as this replica last wrote it, on
     the database's clock as last measured, written back by a single `UPDATE` that matches only if the
-    row is still exactly that (compare-and-swap, autocommit). Only if another replica changed the row
+    row is still exactly that (compare-and-swap, autocommit; prepared once per connection and sent through
+    libpq's pipeline mode, `store/pg_pipeline.py`). Only if another replica changed the row
     meanwhile (or this one has not seen it yet) does the batch take the locked path: in psycopg's
     pipeline mode, two round trips (lock and read; write and commit). Steps are pure functions of the
     state and the time, so a batch whose swap did not match is simply applied again to the row read
@@ -97,10 +98,7 @@ class SharedLedger:
             raise ValueError("a shared rate-limit ledger needs PostgreSQL; SQLite keeps LocalLedger")
         import psycopg.rows  # here, not at the top: a server on SQLite never imports psycopg
 
-        from persona_mcp.store.pg_pipeline import Pipeline
-
         self._psycopg = psycopg
-        self._pipeline_class = Pipeline
         self._connect_kwargs = _connect_kwargs(store)
         self._sql = _Statements.compiled()
         self._fallback = fallback if fallback is not None else LocalLedger()
@@ -271,10 +269,12 @@ class SharedLedger:
         """The ledger's connection, and its swap prepared on it (the statement every call's permit runs)."""
         if self._conn is not None and not self._conn.closed and self._swapping is not None:
             return self._conn, self._swapping
+        from persona_mcp.store.pg_pipeline import Pipeline  # imports psycopg: not at the top
+
         conn = await self._psycopg.AsyncConnection.connect(**self._connect_kwargs, autocommit=True)
         try:
             await conn.execute(*postgres_set_statement(_SESSION_BOUNDS))
-            swapping = self._pipeline_class(conn, [self._sql.swap])
+            swapping = Pipeline(conn, [self._sql.swap])
             await swapping.prepare_awaited()
         except BaseException:
             await conn.close()
