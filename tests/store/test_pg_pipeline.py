@@ -27,16 +27,20 @@ def conn(postgres_schema_url: str) -> Iterator[psycopg.Connection[Any]]:
         yield connection
 
 
+@pytest.fixture
+def pipeline(conn: psycopg.Connection[Any]) -> Pipeline:
+    """The two statements, prepared on `conn`."""
+    prepared = Pipeline(conn, [INSERT, FROM])
+    prepared.prepare()
+    return prepared
+
+
 def _ids(conn: psycopg.Connection[Any]) -> list[int]:
     return [row[0] for row in conn.execute("SELECT id FROM items ORDER BY id").fetchall()]
 
 
 @pytest.mark.postgres
-def test_a_pipeline_returns_the_rows_of_its_last_statement_that_returns_rows(
-    conn: psycopg.Connection[Any],
-) -> None:
-    pipeline = Pipeline(conn, [INSERT, FROM])
-    pipeline.prepare()
+def test_a_pipeline_returns_the_rows_of_its_last_statement_that_returns_rows(pipeline: Pipeline) -> None:
     rows = pipeline.run([(INSERT, (1, HOSTILE)), (INSERT, (2, None)), (FROM, (0,))])
     assert rows == [(1, HOSTILE), (2, None)], "values stored exactly as given, NULL as None"
     assert pipeline.run([(INSERT, (3, "three"))]) == []
@@ -44,10 +48,8 @@ def test_a_pipeline_returns_the_rows_of_its_last_statement_that_returns_rows(
 
 @pytest.mark.postgres
 def test_the_executions_up_to_the_sync_are_one_transaction_rolled_back_whole_on_an_error(
-    conn: psycopg.Connection[Any],
+    conn: psycopg.Connection[Any], pipeline: Pipeline
 ) -> None:
-    pipeline = Pipeline(conn, [INSERT, FROM])
-    pipeline.prepare()
     pipeline.run([(INSERT, (1, "one"))])
     with pytest.raises(psycopg.errors.UniqueViolation):
         pipeline.run([(INSERT, (2, "two")), (INSERT, (1, "again")), (INSERT, (3, "three"))])
@@ -72,13 +74,11 @@ def test_the_executions_up_to_the_sync_are_one_transaction_rolled_back_whole_on_
     ],
 )
 async def test_awaited_runs_on_either_event_loop_the_server_may_use(
-    conn: psycopg.Connection[Any], postgres_schema_url: str, anyio_backend: Any
+    conn: psycopg.Connection[Any], pipeline: Pipeline, postgres_schema_url: str, anyio_backend: Any
 ) -> None:
     """The audit writer awaits runs on its blocking connection; the rate window on an asynchronous one."""
     on_uvloop = type(asyncio.get_running_loop()).__module__.startswith("uvloop")
     assert on_uvloop == bool(anyio_backend[1])
-    pipeline = Pipeline(conn, [INSERT, FROM])
-    pipeline.prepare()
     assert await pipeline.run_awaited([(INSERT, (1, HOSTILE)), (FROM, (0,))]) == [(1, HOSTILE)]
     with pytest.raises(psycopg.errors.UniqueViolation):
         await pipeline.run_awaited([(INSERT, (2, "two")), (INSERT, (1, "again"))])
