@@ -57,7 +57,12 @@ class Pipeline:
         self._conn = conn
         self._dumper = Transformer(conn)
         self._loader = Transformer(conn)
-        self._names = {sql: f"persona_mcp_{i}".encode() for i, sql in enumerate(dict.fromkeys(statements))}
+        # Per statement: its prepared name, and the format of each of its values (the list psycopg's
+        # `dump_sequence` asks for, built once rather than for every execution).
+        self._prepared = {
+            sql: (f"persona_mcp_{i}".encode(), [PyFormat.TEXT] * sql.count("%s"))
+            for i, sql in enumerate(dict.fromkeys(statements))
+        }
 
     def prepare(self) -> None:
         """Prepare every statement on the connection, in one round trip, blocking this thread."""
@@ -88,30 +93,33 @@ class Pipeline:
 
     def _drive_blocking(self, exchange: _Exchange) -> list[tuple[Any, ...]]:
         fd = self._conn.pgconn.socket
+        try:
+            wait = next(exchange)
+        except StopIteration as done:
+            answered: list[tuple[Any, ...]] = done.value
+            return answered
         with selectors.DefaultSelector() as selector:
+            selector.register(fd, _events(wait))
             try:
-                wait = next(exchange)
                 while True:
-                    selector.register(fd, _events(wait))
-                    try:
-                        selector.select()
-                    finally:
-                        selector.unregister(fd)
-                    wait = exchange.send(None)
+                    selector.select()
+                    waited, wait = wait, exchange.send(None)
+                    if wait != waited:
+                        selector.modify(fd, _events(wait))
             except StopIteration as done:
                 rows: list[tuple[Any, ...]] = done.value
                 return rows
 
     def _send_prepares(self) -> None:
         encoding = self._conn.info.encoding
-        for sql, name in self._names.items():
+        for sql, (name, _formats) in self._prepared.items():
             self._conn.pgconn.send_prepare(name, numbered(sql).encode(encoding))
 
     def _send_executions(self, executions: Sequence[Execution]) -> None:
         pgconn, dump = self._conn.pgconn, self._dumper.dump_sequence
         for sql, values in executions:
-            params = dump(values, [PyFormat.TEXT] * len(values)) if values else None
-            pgconn.send_query_prepared(self._names[sql], params)
+            name, formats = self._prepared[sql]
+            pgconn.send_query_prepared(name, dump(values, formats) if values else None)
 
     def _exchange(self, send: Callable[[], None]) -> _Exchange:
         """What `send` sends and a Sync, then every result read up to the Sync's.
